@@ -1,0 +1,14 @@
+"""The ``gateway`` command line. Each concern registers its commands from its own module."""
+
+from __future__ import annotations
+
+from gateway.cli.app import app, console
+
+# Command modules register themselves on ``app`` when imported.
+from gateway.cli import x12  # noqa: F401  isort: skip
+
+__all__ = ["app", "console", "main"]
+
+
+def main() -> None:
+    app()

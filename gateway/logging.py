@@ -1,0 +1,56 @@
+"""structlog configuration: JSON lines with ids and counts, never PHI.
+
+``redact_phi`` drops values of keys on a denylist (patient names, member ids, dates of birth,
+addresses) wherever they appear, as a last line of defence behind the rule that log calls carry
+ids and counts only.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+PHI_KEYS = frozenset({
+    "patient_name", "patient", "first_name", "last_name", "middle_name", "name",
+    "member_id", "subscriber_id", "insured_id", "date_of_birth", "dob", "birth_date",
+    "address", "address_line", "ssn", "phone",
+})
+REDACTED = "[redacted]"
+
+
+def redact_phi(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event):
+        if key.lower() in PHI_KEYS:
+            event[key] = REDACTED
+    return event
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    """Configure structlog once per process."""
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_phi,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str = "gateway") -> Any:
+    return structlog.get_logger(name)

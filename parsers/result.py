@@ -1,0 +1,77 @@
+"""Whole-file parse: the event stream assembled into interchanges, groups and transactions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from parsers.errors import ERROR, Finding
+from parsers.x12.lexer import DEFAULT_LIMITS, Limits
+from parsers.x12.reader import X12Reader
+from schemas.claim import Claim, ClaimSubmission
+from schemas.envelope import FunctionalGroup, Interchange
+from schemas.remittance import ClaimPayment, ProviderAdjustment, Remittance
+
+Transaction = Remittance | ClaimSubmission
+
+
+@dataclass(slots=True)
+class ParsedGroup:
+    group: FunctionalGroup
+    transactions: list[Transaction] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ParsedInterchange:
+    interchange: Interchange
+    groups: list[ParsedGroup] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ParseResult:
+    interchanges: list[ParsedInterchange]
+    findings: list[Finding]
+    segment_count: int
+
+    @property
+    def ok(self) -> bool:
+        """No error-level findings (warnings, e.g. balancing, are allowed)."""
+        return not any(f.severity == ERROR for f in self.findings)
+
+    @property
+    def transactions(self) -> list[Transaction]:
+        return [t for ic in self.interchanges for g in ic.groups for t in g.transactions]
+
+    @property
+    def remittances(self) -> list[Remittance]:
+        return [t for t in self.transactions if isinstance(t, Remittance)]
+
+    @property
+    def claim_submissions(self) -> list[ClaimSubmission]:
+        return [t for t in self.transactions if isinstance(t, ClaimSubmission)]
+
+
+def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ParseResult:
+    """Parse a whole file into its object graph. Raises ``X12Error`` when unreadable."""
+    reader = X12Reader(data, limits)
+    interchanges: list[ParsedInterchange] = []
+    group: ParsedGroup | None = None
+    current: Transaction | None = None
+    for event in reader:
+        if isinstance(event, ClaimPayment):
+            assert isinstance(current, Remittance)
+            current.claims.append(event)
+        elif isinstance(event, Claim):
+            assert isinstance(current, ClaimSubmission)
+            current.claims.append(event)
+        elif isinstance(event, ProviderAdjustment):
+            pass  # already collected on the Remittance
+        elif isinstance(event, Remittance | ClaimSubmission):
+            current = event
+            assert group is not None
+            group.transactions.append(event)
+        elif isinstance(event, Interchange):
+            interchanges.append(ParsedInterchange(event))
+        elif isinstance(event, FunctionalGroup):
+            group = ParsedGroup(event)
+            interchanges[-1].groups.append(group)
+    return ParseResult(interchanges, reader.findings.items, reader.segment_count)

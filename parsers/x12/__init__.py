@@ -1,0 +1,1 @@
+"""X12 lexing and envelope handling shared by every transaction parser."""

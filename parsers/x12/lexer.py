@@ -1,0 +1,289 @@
+"""Bytes to X12 segments.
+
+Delimiters come from each ISA (element separator at byte 3, ISA11 repetition separator, ISA16
+component separator, then the segment terminator). Each interchange is cut out by locating its
+IEA with ``bytes.find`` and then split in bounded chunks with ``str.split``: that keeps the hot
+loop in C and memory flat however large the file is. CR/LF after terminators and the indentation
+of pretty-printed files are removed per chunk, also in C.
+
+The lexer only yields segment strings; callers count them. Exact byte offsets and line numbers
+are recovered only when something must be reported (``locate``), so the fast path never pays
+for them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from parsers.errors import (
+    DelimiterError,
+    EmptyInputError,
+    EncodingError,
+    InterchangeHeaderError,
+    LimitExceededError,
+    Location,
+    NotX12Error,
+    StructureError,
+)
+from schemas.envelope import Delimiters
+
+_WHITESPACE = b" \t\r\n\x00\x1a\x0b\x0c"
+_ISA_LEN = 106
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Input limits; anything beyond is rejected early (before the rest is read)."""
+
+    max_segment_length: int = 65_536
+    max_interchanges: int = 100_000
+    max_segments: int = 50_000_000
+    chunk_size: int = 4 * 1024 * 1024
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def prepare(data: bytes) -> bytes:
+    """Strip a BOM, transcode UTF-16 (with BOM) and reject empty input."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[3:]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EncodingError(
+                "file has a UTF-16 byte order mark but is not valid UTF-16",
+                Location(byte_offset=exc.start),
+            ) from None
+    elif len(data) >= 4 and data[1] == 0 and data[3] == 0 and data[0] != 0:
+        data = _utf16(data, "utf-16-le")
+    elif len(data) >= 4 and data[0] == 0 and data[2] == 0 and data[1] != 0:
+        data = _utf16(data, "utf-16-be")
+    if not data.strip(_WHITESPACE):
+        raise EmptyInputError("file is empty" if not data else "file holds only whitespace")
+    return data
+
+
+def _utf16(data: bytes, codec: str) -> bytes:
+    """UTF-16 without a byte order mark, recognised by its NUL pattern."""
+    try:
+        return data.decode(codec).encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EncodingError(
+            f"file looks like {codec.upper()} text but does not decode as such",
+            Location(byte_offset=exc.start),
+        ) from None
+
+
+def _skip_ws(data: bytes, pos: int) -> int:
+    n = len(data)
+    while pos < n and data[pos] in _WHITESPACE:
+        pos += 1
+    return pos
+
+
+def read_isa(data: bytes, pos: int) -> tuple[Delimiters, list[str], int, bool]:
+    """Read the ISA at ``pos``: delimiters, its 17 elements, the offset after it, fixed-width?"""
+    head = data[pos : pos + 3]
+    if head != b"ISA":
+        snippet = data[pos : pos + 20].decode("latin-1").replace("\r", "\\r").replace("\n", "\\n")
+        if pos == 0 or not snippet:
+            raise NotX12Error(
+                f"expected the interchange header 'ISA' but found {snippet[:20]!r}",
+                Location(segment_number=1, byte_offset=pos, line=data.count(b"\n", 0, pos) + 1),
+            )
+        raise StructureError(
+            f"expected an ISA after IEA but found {snippet!r}",
+            Location(byte_offset=pos, line=data.count(b"\n", 0, pos) + 1),
+        )
+    loc = Location(segment_id="ISA", byte_offset=pos, line=data.count(b"\n", 0, pos) + 1)
+    if len(data) < pos + 4:
+        raise InterchangeHeaderError("file ends inside the ISA header", loc)
+    sep = data[pos + 3 : pos + 4]
+    if sep.isalnum() or sep in b" \r\n":
+        raise DelimiterError(f"ISA element separator {sep!r} is not a valid delimiter", loc)
+    # Find the 16th element separator; ISA16 is the single byte after it, then the terminator.
+    cur = pos + 3
+    for _ in range(15):
+        cur = data.find(sep, cur + 1, pos + 400)
+        if cur < 0:
+            raise InterchangeHeaderError(
+                "ISA header has fewer than 16 elements (or is truncated)", loc
+            )
+    if cur + 2 >= len(data):
+        raise InterchangeHeaderError("file ends inside the ISA header", loc)
+    component = data[cur + 1 : cur + 2]
+    terminator = data[cur + 2 : cur + 3]
+    end = cur + 3
+    fixed = end - pos == _ISA_LEN
+    try:
+        text = data[pos : cur + 2].decode("ascii")
+    except UnicodeDecodeError:
+        raise InterchangeHeaderError("ISA header contains non-ASCII bytes", loc) from None
+    elements = text.split(sep.decode("ascii"))
+    if len(elements) != 17:
+        raise InterchangeHeaderError(
+            f"ISA header has {len(elements) - 1} elements, expected 16", loc
+        )
+    comp_s = component.decode("latin-1")
+    term_s = terminator.decode("latin-1")
+    sep_s = sep.decode("ascii")
+    if comp_s.isalnum() or comp_s == " ":
+        raise DelimiterError(f"ISA16 component separator {comp_s!r} is not a valid delimiter", loc)
+    if term_s.isalnum() or term_s == " ":
+        raise DelimiterError(f"segment terminator {term_s!r} is not a valid delimiter", loc)
+    if len({sep_s, comp_s, term_s}) != 3:
+        raise DelimiterError(
+            "element separator, component separator and segment terminator must differ "
+            f"(got {sep_s!r}, {comp_s!r}, {term_s!r})",
+            loc,
+        )
+    rep = elements[11]
+    rep_s = ""
+    if len(rep) == 1 and not rep.isalnum() and rep not in (sep_s, comp_s, term_s, " "):
+        rep_s = rep
+    return Delimiters(sep_s, comp_s, rep_s, term_s), elements, end, fixed
+
+
+class Lexer:
+    """Iterate the segments of every interchange in ``data``.
+
+    After the ISA segment of an interchange is yielded, ``delimiters`` holds that interchange's
+    delimiters and ``isa_fixed_width`` says whether the ISA had the standard 106 bytes.
+    """
+
+    def __init__(self, data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.data = prepare(data)
+        self.limits = limits
+        self.delimiters = Delimiters()
+        self.isa_elements: list[str] = []
+        self.isa_fixed_width = True
+        self.interchange_count = 0
+        #: (start offset, delimiters) of each interchange, for ``locate``.
+        self.spans: list[tuple[int, int, Delimiters]] = []
+        self.ended_with_iea = True
+
+    def __iter__(self) -> Iterator[str]:
+        data = self.data
+        pos = _skip_ws(data, 0)
+        n = len(data)
+        while pos < n:
+            delims, isa_elements, after_isa, fixed = read_isa(data, pos)
+            self.interchange_count += 1
+            if self.interchange_count > self.limits.max_interchanges:
+                raise LimitExceededError(
+                    f"more than {self.limits.max_interchanges} interchanges in one file",
+                    Location(byte_offset=pos),
+                )
+            self.delimiters = delims
+            self.isa_elements = isa_elements
+            self.isa_fixed_width = fixed
+            end, closed = self._interchange_end(after_isa, delims)
+            self.ended_with_iea = closed
+            self.spans.append((pos, end, delims))
+            yield delims.element.join(isa_elements)
+            yield from self._segments(after_isa, end, delims)
+            pos = _skip_ws(data, end)
+
+    def _interchange_end(self, start: int, d: Delimiters) -> tuple[int, bool]:
+        """Offset just past this interchange's IEA segment, or EOF when there is none."""
+        data = self.data
+        needle = ("IEA" + d.element).encode("latin-1")
+        term = d.segment.encode("latin-1")
+        cur = start
+        while True:
+            hit = data.find(needle, cur)
+            if hit < 0:
+                return len(data), False
+            back = hit - 1
+            while back >= start and data[back] in _WHITESPACE and data[back : back + 1] != term:
+                back -= 1
+            if back < start or data[back : back + 1] == term:
+                stop = data.find(term, hit)
+                return (len(data), False) if stop < 0 else (stop + 1, True)
+            cur = hit + 1
+
+    def _segments(self, start: int, end: int, d: Delimiters) -> Iterator[str]:
+        data = self.data
+        term = d.segment
+        term_b = term.encode("latin-1")
+        chunk_size = self.limits.chunk_size
+        max_len = self.limits.max_segment_length
+        if term in "\r\n":
+            strip = "\n" if term == "\r" else "\r"
+            strip_pairs: tuple[str, ...] = (strip,)
+        else:
+            strip_pairs = ("\r", "\n")
+        indent = re.compile(re.escape(term) + r"[ \t\x00\x0b\x0c]+")
+        pos = start
+        while pos < end:
+            stop = min(pos + chunk_size, end)
+            if stop < end:
+                cut = data.rfind(term_b, pos, stop)
+                if cut < 0:
+                    raise LimitExceededError(
+                        f"a segment is longer than {chunk_size} bytes (no terminator found)",
+                        Location(byte_offset=pos),
+                    )
+                stop = cut + 1
+            raw = data[pos:stop]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+            for ch in strip_pairs:
+                if ch in text:
+                    text = text.replace(ch, "")
+            text = text.lstrip(" \t\x00\x0b\x0c")
+            if term + " " in text or term + "\t" in text or term + "\x00" in text:
+                text = indent.sub(term, text)
+            segs = text.split(term)
+            if segs and not segs[-1].strip():
+                segs.pop()
+            if segs and max(map(len, segs)) > max_len:
+                longest = max(segs, key=len)
+                raise LimitExceededError(
+                    f"segment {longest[:3]!r} is {len(longest)} characters long "
+                    f"(limit {max_len})",
+                    Location(segment_id=longest[:3], byte_offset=data.find(
+                        longest[:64].encode("utf-8", "replace"), pos)),
+                )
+            yield from segs
+            pos = stop
+
+
+def locate(data: bytes, spans: Iterable[tuple[int, int, Delimiters]],
+           segment_numbers: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """Byte offset and line of the given 1-based segment numbers (slow path, errors only)."""
+    data = prepare(data)
+    wanted = sorted(set(segment_numbers))
+    out: dict[int, tuple[int, int]] = {}
+    if not wanted:
+        return out
+    i = 0
+    number = 0
+    line = 1
+    last = 0
+    for start, end, d in spans:
+        term = d.segment.encode("latin-1")
+        pos = start
+        while pos < end and i < len(wanted):
+            while pos < end and data[pos] in _WHITESPACE and data[pos : pos + 1] != term:
+                pos += 1
+            if pos >= end:
+                break
+            number += 1
+            if number == wanted[i]:
+                line += data.count(b"\n", last, pos)
+                last = pos
+                out[number] = (pos, line)
+                i += 1
+            nxt = data.find(term, pos)
+            pos = end if nxt < 0 else nxt + 1
+        if i >= len(wanted):
+            break
+    return out
