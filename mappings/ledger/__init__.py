@@ -1,0 +1,1 @@
+"""Ledger layouts (YAML data files) for practice-management exports."""

@@ -1,0 +1,69 @@
+"""Load and validate ledger layouts from ``mappings/ledger/*.yaml``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from parsers.ledger import REQUIRED_COLUMNS, TYPES, LedgerLayout
+
+LEDGER_DIR = Path(__file__).resolve().parent / "ledger"
+
+
+class MappingError(Exception):
+    """A mapping file is invalid; the message names the file and the field."""
+
+
+class _LayoutFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    delimiter: str = ","
+    date_format: str = "%Y-%m-%d"
+    sign: str = "positive"
+    columns: dict[str, str]
+    type_codes: dict[str, tuple[str, str]] = {}
+
+    @field_validator("sign")
+    @classmethod
+    def _sign(cls, v: str) -> str:
+        if v not in ("positive", "signed"):
+            raise ValueError("must be 'positive' or 'signed'")
+        return v
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, v: dict[str, str]) -> dict[str, str]:
+        missing = [c for c in REQUIRED_COLUMNS if c not in v and c != "party"]
+        if missing:
+            raise ValueError(f"missing canonical column(s): {', '.join(missing)}")
+        return v
+
+    @field_validator("type_codes")
+    @classmethod
+    def _codes(cls, v: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        for code, (kind, party) in v.items():
+            if kind not in TYPES or party not in ("patient", "payer", "provider"):
+                raise ValueError(f"code {code!r} maps to unknown type/party {kind}/{party}")
+        return v
+
+
+def load_layout(path: Path) -> LedgerLayout:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = _LayoutFile.model_validate(raw)
+    except (OSError, yaml.YAMLError) as exc:
+        raise MappingError(f"{path.name}: cannot read: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise MappingError(f"{path.name}: {where}: {first['msg']}") from None
+    return LedgerLayout(name=spec.name, columns=spec.columns, date_format=spec.date_format,
+                        sign=spec.sign, type_codes=spec.type_codes, delimiter=spec.delimiter)
+
+
+def load_layouts(directory: Path = LEDGER_DIR) -> list[LedgerLayout]:
+    return [load_layout(p) for p in sorted(directory.glob("*.yaml"))]

@@ -1,0 +1,221 @@
+"""Posted-charges ledger CSV: bytes in, validated rows out (pure).
+
+The canonical layout has a header with ``account_id, patient_control_number, posted_date,
+type, party, payer_id, amount, reference``. Practice-management exports with other columns,
+date formats, sign conventions and type codes are described by a ``LedgerLayout`` (loaded from
+``mappings/ledger/*.yaml``) and translated row by row. Every problem names its CSV line.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+CANONICAL_COLUMNS = ("account_id", "patient_control_number", "posted_date", "type", "party",
+                     "payer_id", "amount", "reference")
+REQUIRED_COLUMNS = ("account_id", "patient_control_number", "posted_date", "type", "party",
+                    "amount")
+TYPES = frozenset({"charge", "payment", "adjustment", "refund"})
+PARTIES = frozenset({"patient", "payer", "provider"})
+MAX_FIELD = 256
+
+
+class LedgerError(Exception):
+    """The ledger file cannot be read at all (encoding, header)."""
+
+    code = "bad_ledger"
+
+    def __init__(self, reason: str, line: int = 1) -> None:
+        self.reason = reason
+        self.line = line
+        super().__init__(f"{reason} (line {line})")
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    line: int
+    account_id: str
+    patient_control_number: str
+    posted_date: dt.date
+    type: str
+    party: str
+    payer_id: str
+    amount: Decimal
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    column: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"line {self.line}, column {self.column!r}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerLayout:
+    """How one export maps to the canonical ledger.
+
+    ``columns`` maps canonical name → source header. ``type_codes`` maps a source code (from the
+    ``type`` column) to (type, party); when it is set, the source needs no ``party`` column.
+    ``sign``: "positive" (all amounts positive) or "signed" (credits negative: the absolute
+    value is taken and the type decides).
+    """
+
+    name: str
+    columns: dict[str, str]
+    date_format: str = "%Y-%m-%d"
+    sign: str = "positive"
+    type_codes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    delimiter: str = ","
+    default_payer_column: str = ""
+
+
+CANONICAL = LedgerLayout(name="canonical", columns={c: c for c in CANONICAL_COLUMNS})
+
+
+@dataclass(slots=True)
+class LedgerResult:
+    layout: str
+    rows: list[LedgerRow]
+    errors: list[RowError]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if b"\x00" in data[:4096]:
+        raise LedgerError("file contains NUL bytes: not a text CSV")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise LedgerError(f"not valid UTF-8 at byte {exc.start}", line) from None
+
+
+def read_header(data: bytes, delimiter: str = ",") -> list[str]:
+    text = _decode(data[:65536])
+    first = text.splitlines()[0] if text.strip() else ""
+    return [h.strip() for h in next(csv.reader([first], delimiter=delimiter), [])]
+
+
+def sniff_layout(data: bytes, layouts: list[LedgerLayout]) -> LedgerLayout | None:
+    """The layout whose columns the header carries (canonical first), or None."""
+    for layout in [CANONICAL, *layouts]:
+        try:
+            header = set(read_header(data, layout.delimiter))
+        except LedgerError:
+            return None
+        needed = {layout.columns[c] for c in REQUIRED_COLUMNS if c in layout.columns}
+        if needed and needed <= header:
+            return layout
+    return None
+
+
+def parse_ledger(data: bytes, layout: LedgerLayout = CANONICAL) -> LedgerResult:
+    """All rows and all row errors; a file with any error must not be loaded."""
+    text = _decode(data)
+    if not text.strip():
+        raise LedgerError("file is empty")
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    missing = [layout.columns[c] for c in REQUIRED_COLUMNS
+               if c in layout.columns and layout.columns[c] not in header]
+    if layout.type_codes:
+        missing = [m for m in missing if m != layout.columns.get("party")]
+    if missing:
+        raise LedgerError(f"header lacks column(s) {', '.join(missing)} for layout "
+                          f"{layout.name!r}")
+    rows: list[LedgerRow] = []
+    errors: list[RowError] = []
+    for raw in reader:
+        line = reader.line_num
+        if None in raw:
+            errors.append(RowError(line, "*", "more fields than the header has"))
+            continue
+        row = _row(raw, line, layout, errors)
+        if row is not None:
+            rows.append(row)
+    return LedgerResult(layout.name, rows, errors)
+
+
+def _row(raw: dict[str, str], line: int, layout: LedgerLayout,
+         errors: list[RowError]) -> LedgerRow | None:
+    def get(name: str) -> str:
+        col = layout.columns.get(name)
+        value = (raw.get(col) or "").strip() if col else ""
+        if len(value) > MAX_FIELD:
+            errors.append(RowError(line, col or name, f"longer than {MAX_FIELD} characters"))
+            return ""
+        return value
+
+    if not any((v or "").strip() for v in raw.values()):
+        return None  # blank line
+    before = len(errors)
+    account = get("account_id")
+    pcn = get("patient_control_number")
+    if not account:
+        errors.append(RowError(line, layout.columns["account_id"], "is empty"))
+    if not pcn:
+        errors.append(RowError(line, layout.columns["patient_control_number"], "is empty"))
+    date_text = get("posted_date")
+    posted = dt.date.min
+    try:
+        posted = dt.datetime.strptime(date_text, layout.date_format).date()
+    except ValueError:
+        errors.append(RowError(line, layout.columns["posted_date"],
+                               f"{date_text!r} is not a date in format {layout.date_format}"))
+    type_text = get("type")
+    if layout.type_codes:
+        mapped = layout.type_codes.get(type_text)
+        if mapped is None:
+            errors.append(RowError(line, layout.columns["type"],
+                                   f"unknown transaction code {type_text!r}"))
+            kind, party = "charge", "provider"
+        else:
+            kind, party = mapped
+    else:
+        kind, party = type_text.lower(), get("party").lower()
+        if kind not in TYPES:
+            errors.append(RowError(line, layout.columns["type"],
+                                   f"{type_text!r} is not one of {', '.join(sorted(TYPES))}"))
+        if party not in PARTIES:
+            errors.append(RowError(line, layout.columns.get("party", "party"),
+                                   f"{party!r} is not one of {', '.join(sorted(PARTIES))}"))
+    payer = get("payer_id")
+    if party == "payer" and not payer:
+        errors.append(RowError(line, layout.columns.get("payer_id", "payer_id"),
+                               "is required when the party is a payer"))
+    amount_text = get("amount").replace("$", "").replace(",", "")
+    if amount_text.startswith("(") and amount_text.endswith(")"):
+        amount_text = "-" + amount_text[1:-1]
+    amount = Decimal(0)
+    try:
+        amount = Decimal(amount_text)
+        if not amount.is_finite():
+            raise InvalidOperation
+        if layout.sign == "signed":
+            amount = abs(amount)
+        if amount <= 0:
+            errors.append(RowError(line, layout.columns["amount"],
+                                   f"{amount_text!r} must be a positive amount"))
+        elif amount.as_tuple().exponent < -2:  # type: ignore[operator]
+            errors.append(RowError(line, layout.columns["amount"],
+                                   f"{amount_text!r} has more than two decimals"))
+    except InvalidOperation:
+        errors.append(RowError(line, layout.columns["amount"],
+                               f"{amount_text!r} is not a decimal amount"))
+    if len(errors) > before:
+        return None
+    return LedgerRow(line, account, pcn, posted, kind, party, payer, amount.quantize(
+        Decimal("0.01")), get("reference"))
