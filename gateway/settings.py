@@ -26,6 +26,15 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 256 * 1024 * 1024
     lease_seconds: int = 300
     worker_poll_seconds: float = 1.0
+    max_attempts: int = Field(
+        default=5, description="Claims of one file before it is quarantined (poison-pill guard)"
+    )
+    max_file_bytes: int = Field(
+        default=1024 * 1024 * 1024, description="Largest file intake accepts into the raw store"
+    )
+    inbox_settle_seconds: float = Field(
+        default=1.0, description="Inbox files younger than this may still be being written"
+    )
     api_key_pepper: SecretStr | None = None
 
     @property

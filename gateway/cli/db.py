@@ -1,0 +1,44 @@
+"""``gateway db upgrade|current``: schema migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from gateway.cli.app import app, console, err_console
+from gateway.db.base import Database
+from gateway.db.migrate import current_revision, head_revision, upgrade
+from gateway.logging import configure_logging
+from gateway.settings import get_settings
+
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _db() -> Database:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return Database.from_settings(settings)
+
+
+@db_app.command("upgrade")
+def upgrade_cmd() -> None:
+    """Upgrade the database schema to the latest revision."""
+    db = _db()
+    try:
+        upgrade(db)
+        console.print(f"schema at revision {current_revision(db)} ({db.dialect})")
+    except Exception as exc:
+        err_console.print(f"[red]upgrade failed: {type(exc).__name__}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+
+
+@db_app.command("current")
+def current_cmd() -> None:
+    """Print the schema revision of the database and the latest one shipped."""
+    db = _db()
+    try:
+        console.print(f"database: {current_revision(db) or '(empty)'}  latest: {head_revision()}")
+    finally:
+        db.dispose()

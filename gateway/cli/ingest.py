@@ -1,0 +1,234 @@
+"""``gateway ingest|worker|run|failures|replay``: intake, processing, quarantine and replay.
+
+Every command ensures the schema first (auto-upgrade on the embedded SQLite default).
+Exit codes: 0 all good, 1 something was quarantined or rejected, 2 usage or setup error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from gateway.audit import current_actor
+from gateway.cli.app import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE, app, console, err_console
+from gateway.db.base import Database
+from gateway.db.migrate import ensure_schema
+from gateway.errors import GatewayError
+from gateway.ingest.replay import failed_files, process_now, replay, report
+from gateway.intake.inbox import scan_inbox
+from gateway.intake.service import accept_path
+from gateway.logging import configure_logging
+from gateway.settings import Settings, get_settings
+from gateway.store import store_from_settings
+from gateway.store.base import RawStore
+from gateway.worker import install_stop_handlers, run_worker, run_workers
+
+
+@dataclass
+class Ctx:
+    settings: Settings
+    db: Database
+    store: RawStore
+
+
+@contextmanager
+def _context() -> Iterator[Ctx]:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    db = Database.from_settings(settings)
+    try:
+        try:
+            ensure_schema(db)
+            store = store_from_settings(settings)
+        except GatewayError as exc:
+            err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+            raise typer.Exit(EXIT_UNREADABLE) from None
+        yield Ctx(settings, db, store)
+    finally:
+        db.dispose()
+
+
+def _collect(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file()
+                                and not any(part.startswith(".") for part in f.parts)))
+        elif p.is_file():
+            files.append(p)
+        else:
+            err_console.print(f"[red]no such file or folder: {p}[/red]")
+            raise typer.Exit(EXIT_UNREADABLE)
+    return files
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive)")],
+    queue: Annotated[bool, typer.Option(
+        "--queue", help="Only store and register; workers process them later")] = False,
+    actor: Annotated[str | None, typer.Option(help="Who is ingesting (default $USER)")] = None,
+) -> None:
+    """Store, register and process X12 files; exit 1 if any ends quarantined."""
+    files = _collect(paths)
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    bad = False
+    with _context() as c, Progress(console=err_console, transient=True,
+                                   disable=len(files) < 2) as progress:
+        task = progress.add_task("ingesting", total=len(files))
+        who = current_actor(actor)
+        for path in files:
+            try:
+                res = accept_path(c.db, c.store, path, source="cli", original_name=path.name,
+                                  actor=who, max_bytes=c.settings.max_file_bytes)
+            except GatewayError as exc:
+                rows.append((str(path), "-", "rejected", "-", "-", f"{exc.code}: {exc.message}"))
+                bad = True
+                progress.advance(task)
+                continue
+            except OSError as exc:
+                rows.append((str(path), "-", "rejected", "-", "-", f"unreadable: {exc.strerror}"))
+                bad = True
+                progress.advance(task)
+                continue
+            rep = report(c.db, res.file_id) if queue else process_now(
+                c.db, c.store, c.settings, res.file_id)
+            if rep.state == "failed":
+                bad = True
+            error = f"{rep.error_code}: {rep.error_message}" if rep.error_code else ""
+            rows.append((str(path), str(rep.file_id), rep.state, "yes" if res.duplicate else "no",
+                         str(rep.claims) if rep.state == "processed" else "-", error))
+            progress.advance(task)
+    table = Table("file", "id", "state", "duplicate", "claims", "error", title="Ingest")
+    for r in rows:
+        style = "red" if r[2] in ("failed", "rejected") else ""
+        table.add_row(*r, style=style)
+    console.print(table)
+    raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    once: Annotated[bool, typer.Option(help="Exit when the queue is empty")] = False,
+    max_files: Annotated[int | None, typer.Option(help="Exit after this many files")] = None,
+) -> None:
+    """Claim and process queued files until SIGTERM/SIGINT (or the queue drains, with --once)."""
+    with _context() as c:
+        if c.db.is_sqlite and concurrency > 1:
+            err_console.print("[red]SQLite allows one writer: use --concurrency 1, or "
+                              "PostgreSQL (GATEWAY_DATABASE_URL) for more workers[/red]")
+            raise typer.Exit(EXIT_UNREADABLE)
+        if concurrency == 1:
+            stop = threading.Event()
+            install_stop_handlers(stop)
+            stats = run_worker(c.db, c.store, c.settings, stop=stop, once=once,
+                               max_files=max_files)
+            console.print(f"processed {stats.processed}, quarantined {stats.failed}")
+            return
+    crashed = run_workers(concurrency, once=once, max_files=max_files)
+    raise typer.Exit(EXIT_FINDINGS if crashed else EXIT_OK)
+
+
+@app.command()
+def run(
+    once: Annotated[bool, typer.Option(help="Drain the inbox and the queue, then exit")] = False,
+) -> None:
+    """All-in-one for the embedded default: watch the inbox and run one worker."""
+    with _context() as c:
+        stop = threading.Event()
+        install_stop_handlers(stop)
+        inbox = c.settings.resolved_inbox
+        inbox.mkdir(parents=True, exist_ok=True)
+        console.print(f"watching {inbox}")
+        while not stop.is_set():
+            scan = scan_inbox(c.db, c.store, inbox, c.settings.data_dir,
+                              settle_seconds=0.0 if once else c.settings.inbox_settle_seconds,
+                              max_bytes=c.settings.max_file_bytes)
+            stats = run_worker(c.db, c.store, c.settings, stop=stop, once=True)
+            if scan.accepted or stats.processed or stats.failed:
+                console.print(f"accepted {len(scan.accepted)}, processed {stats.processed}, "
+                              f"quarantined {stats.failed}, rejected {len(scan.rejected)}")
+            if once:
+                break
+            stop.wait(c.settings.worker_poll_seconds)
+
+
+@app.command()
+def failures(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines for scripts")] = False,
+    since: Annotated[dt.datetime | None, typer.Option(
+        formats=["%Y-%m-%d"], help="Received on or after this day")] = None,
+) -> None:
+    """List quarantined files with their reasons."""
+    with _context() as c:
+        rows = failed_files(c.db, since.date() if since else None)
+    if as_json:
+        for f in rows:
+            console.print_json(json.dumps({
+                "id": f.id, "sha256": f.sha256, "source": f.source,
+                "original_name": f.original_name, "kind": f.kind,
+                "received_at": f.received_at.isoformat(), "attempts": f.attempts,
+                "error_code": f.error_code, "error_message": f.error_message,
+                "error_location": f.error_location,
+            }), indent=None)
+        return
+    table = Table("id", "received", "name", "kind", "code", "message", "where",
+                  title=f"Quarantined files ({len(rows)})")
+    for f in rows:
+        loc = f.error_location or {}
+        where = ", ".join(f"{k} {loc[k]}" for k in ("segment_number", "segment_id", "line",
+                                                     "byte_offset") if loc.get(k) not in
+                          (None, "", 0))
+        table.add_row(str(f.id), f.received_at.strftime("%Y-%m-%d %H:%M"), f.original_name,
+                      f.kind, f.error_code or "", f.error_message or "", where)
+    console.print(table)
+
+
+@app.command("replay")
+def replay_cmd(
+    ids: Annotated[list[int] | None, typer.Argument(help="File ids")] = None,
+    all_failed: Annotated[bool, typer.Option(
+        "--all-failed", help="Every quarantined file")] = False,
+    since: Annotated[dt.datetime | None, typer.Option(
+        formats=["%Y-%m-%d"], help="With --all-failed: received on or after this day")] = None,
+    force: Annotated[bool, typer.Option(
+        help="Accept a repeated interchange (TA1 025) this time")] = False,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log)")] = "manual replay",
+    actor: Annotated[str | None, typer.Option(help="Who (default $USER)")] = None,
+) -> None:
+    """Re-run parse and load from the stored raw bytes; audited. Exit 1 if any stays failed."""
+    if bool(ids) == all_failed:
+        err_console.print("[red]give file ids or --all-failed (not both)[/red]")
+        raise typer.Exit(EXIT_UNREADABLE)
+    who = current_actor(actor)
+    table = Table("id", "was", "now", "claims", "error", title="Replay")
+    bad = False
+    with _context() as c:
+        targets = ids or [f.id for f in failed_files(c.db, since.date() if since else None)]
+        for file_id in targets:
+            try:
+                res = replay(c.db, c.store, c.settings, file_id, actor=who, reason=reason,
+                             force=force)
+            except GatewayError as exc:
+                table.add_row(str(file_id), "-", "-", "-", f"{exc.code}: {exc.message}",
+                              style="red")
+                bad = True
+                continue
+            rep = res.report
+            bad = bad or rep.state != "processed"
+            table.add_row(str(file_id), res.previous_state, rep.state, str(rep.claims),
+                          f"{rep.error_code}: {rep.error_message}" if rep.error_code else "",
+                          style="" if rep.state == "processed" else "red")
+    console.print(table)
+    raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)

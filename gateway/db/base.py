@@ -1,0 +1,104 @@
+"""Engine and session factory for SQLite (embedded default) and PostgreSQL (psycopg 3).
+
+SQLite is tuned for one writer and many readers: WAL, ``synchronous=NORMAL`` (durable across
+process crashes, not across power loss), a busy timeout and foreign keys on. Its transactions
+start with ``BEGIN IMMEDIATE`` so a transaction that reads and then writes takes the write lock
+up front and waits on ``busy_timeout`` instead of failing with "database is locked" when it
+tries to upgrade; read-only work uses ``read_session`` (plain deferred ``BEGIN``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from gateway.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every gateway table."""
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy (our "begin" hook) decide how transactions start.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with our per-backend settings applied."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _sqlite_setup(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+@dataclass
+class Database:
+    """An engine plus its session factories; built once per process (after any fork)."""
+
+    engine: Engine
+    session: sessionmaker[Session]
+    _read: sessionmaker[Session]
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        engine = make_engine(url)
+        reader = engine.execution_options(sqlite_begin="DEFERRED")
+        return cls(
+            engine=engine,
+            session=sessionmaker(engine, expire_on_commit=False),
+            _read=sessionmaker(reader, expire_on_commit=False),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls.from_url(settings.resolved_database_url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed on success, rolled back on any exception."""
+        with self.session.begin() as s:
+            yield s
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session (on SQLite a deferred transaction that never blocks writers)."""
+        with self._read() as s:
+            yield s
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Alembic migrations, shipped as package data and run by ``gateway db upgrade``."""

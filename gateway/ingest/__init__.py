@@ -1,0 +1,1 @@
+"""Parse and load: stored raw bytes → parser events → rows, one transaction per file."""

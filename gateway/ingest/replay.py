@@ -1,0 +1,120 @@
+"""Quarantine listing, replay from stored raw bytes, and synchronous processing.
+
+Replay puts a ``failed`` (or ``processed``) file back to ``received`` and processes it at once
+from its stored raw bytes; its earlier derived rows are replaced in the same transaction that
+writes the new ones. Every replay is audited twice: the request (who, when, why, force) in the
+transaction that resets the state, and the outcome once processing ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from gateway import audit
+from gateway.db.base import Database
+from gateway.db.models import FileState, InboundFile, utcnow
+from gateway.errors import InputError, NotFoundError
+from gateway.ingest import queue
+from gateway.ingest.service import Outcome, process_file
+from gateway.logging import get_logger
+from gateway.settings import Settings
+from gateway.store.base import RawStore
+from gateway.worker import worker_id
+
+log = get_logger("gateway.replay")
+F = InboundFile
+TERMINAL = (FileState.PROCESSED.value, FileState.FAILED.value)
+
+
+@dataclass
+class FileReport:
+    """Where a file ended up after we handed it to processing."""
+
+    file_id: int
+    state: str
+    claims: int
+    error_code: str | None
+    error_message: str | None
+
+
+def report(db: Database, file_id: int) -> FileReport:
+    with db.read() as s:
+        r = s.execute(select(F.id, F.state, F.claim_count, F.error_code, F.error_message)
+                      .where(F.id == file_id)).one()
+    return FileReport(r.id, r.state, r.claim_count, r.error_code, r.error_message)
+
+
+def process_now(db: Database, store: RawStore, settings: Settings, file_id: int,
+                *, owner: str | None = None) -> FileReport:
+    """Process a registered file in this process; if a worker already holds it, wait for it."""
+    me = owner or worker_id()
+    deadline = time.monotonic() + settings.lease_seconds * (settings.max_attempts + 1)
+    while True:
+        if queue.claim_file(db, file_id, me, lease_seconds=settings.lease_seconds,
+                            max_attempts=settings.max_attempts):
+            process_file(db, store, file_id, owner=me)
+        rep = report(db, file_id)
+        if rep.state in TERMINAL or time.monotonic() > deadline:
+            return rep
+        time.sleep(min(settings.worker_poll_seconds, 0.5))
+
+
+def failed_files(db: Database, since: dt.date | None = None) -> list[InboundFile]:
+    """Quarantined files, oldest first (``since``: received on or after that day, UTC)."""
+    stmt = select(F).where(F.state == FileState.FAILED.value).order_by(F.id)
+    if since is not None:
+        stmt = stmt.where(F.received_at >= dt.datetime.combine(since, dt.time(), dt.UTC))
+    with db.read() as s:
+        return list(s.execute(stmt).scalars())
+
+
+def request_replay(db: Database, file_id: int, *, actor: str, reason: str, force: bool) -> str:
+    """Reset a failed or processed file to ``received``; returns its previous state."""
+    with db.write() as s:
+        row = s.execute(select(F.state).where(F.id == file_id)).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no file with id {file_id}")
+        if row.state not in TERMINAL:
+            raise InputError(f"file {file_id} is {row.state}; only failed or processed files "
+                             "can be replayed", code="not_replayable")
+        s.execute(update(F).where(F.id == file_id, F.state == row.state).values(
+            state=FileState.RECEIVED.value, attempts=0, allow_duplicate_interchange=force,
+            lease_owner=None, lease_expires_at=None))
+        queue.add_event(s, file_id, row.state, FileState.RECEIVED.value, actor,
+                        f"replay{' --force' if force else ''}: {reason}")
+        audit.record(s, actor=actor, action="replay_requested", outcome="queued",
+                     file_id=file_id, reason=reason,
+                     details={"previous_state": row.state, "force": force})
+    previous: str = row.state
+    return previous
+
+
+@dataclass
+class ReplayResult:
+    file_id: int
+    previous_state: str
+    report: FileReport
+
+
+def replay(db: Database, store: RawStore, settings: Settings, file_id: int, *, actor: str,
+           reason: str, force: bool = False) -> ReplayResult:
+    """Replay one file now and audit the outcome."""
+    previous = request_replay(db, file_id, actor=actor, reason=reason, force=force)
+    rep = process_now(db, store, settings, file_id, owner=f"replay:{worker_id()}")
+    with db.write() as s:
+        audit.record(s, actor=actor, action="replay", outcome=rep.state, file_id=file_id,
+                     reason=reason, details={
+                         "previous_state": previous, "force": force,
+                         "error_code": rep.error_code, "claims": rep.claims,
+                         "finished_at": utcnow().isoformat()})
+    log.info("file_replayed", file_id=file_id, previous_state=previous, state=rep.state,
+             error_code=rep.error_code, force=force)
+    return ReplayResult(file_id, previous, rep)
+
+
+__all__ = ["FileReport", "Outcome", "ReplayResult", "failed_files", "process_now", "replay",
+           "report", "request_replay"]

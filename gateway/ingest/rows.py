@@ -1,0 +1,156 @@
+"""Canonical models to table rows (plain dicts for executemany). Pure: no session, no I/O.
+
+Patient names never leave here: only the patient control number is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas import (
+    Adjustment,
+    Claim,
+    ClaimLine,
+    ClaimPayment,
+    Entity,
+    FunctionalGroup,
+    Interchange,
+    OtherPayer,
+    ProviderAdjustment,
+    Remittance,
+    ServicePayment,
+    TransactionHeader,
+)
+
+Row = dict[str, Any]
+
+
+def provider_identity(entity: Entity | None) -> tuple[str | None, str | None, str]:
+    """(NPI, TIN, name) of an 835 payee (N1*PE, REF*TJ) or 837 billing provider (NM1*85)."""
+    if entity is None:
+        return None, None, ""
+    npi = entity.id if entity.id_qualifier == "XX" and entity.id else None
+    tin = entity.id if entity.id_qualifier in ("FI", "24", "34", "EI") and entity.id else None
+    if tin is None:
+        tin = entity.ref("TJ") or entity.ref("EI") or None
+    return npi, tin, entity.name
+
+
+def interchange_row(file_id: int, ic: Interchange, forced: bool) -> Row:
+    return {
+        "file_id": file_id, "sender_qualifier": ic.sender_qualifier, "sender_id": ic.sender_id,
+        "receiver_qualifier": ic.receiver_qualifier, "receiver_id": ic.receiver_id,
+        "control_number": ic.control_number, "date": ic.date, "usage": ic.usage_indicator,
+        "forced": forced,
+    }
+
+
+def group_row(file_id: int, interchange_id: int, g: FunctionalGroup) -> Row:
+    return {
+        "file_id": file_id, "interchange_id": interchange_id, "functional_id": g.functional_id,
+        "sender_id": g.sender_id, "receiver_id": g.receiver_id,
+        "control_number": g.control_number, "version": g.version, "date": g.date,
+    }
+
+
+def transaction_row(file_id: int, group_id: int, h: TransactionHeader) -> Row:
+    return {
+        "file_id": file_id, "group_id": group_id, "control_number": h.control_number,
+        "kind": h.kind, "guide": h.implementation_reference, "segment_count": 0,
+    }
+
+
+def remittance_row(
+    file_id: int, transaction_id: int, provider_id: int | None, r: Remittance
+) -> Row:
+    npi, tin, name = provider_identity(r.payee)
+    return {
+        "file_id": file_id, "transaction_id": transaction_id, "provider_id": provider_id,
+        "payer_id": r.payer_id, "payer_name": r.payer.name if r.payer else "",
+        "payee_name": name, "payee_npi": npi, "payee_tin": tin,
+        "amount": r.payment_amount, "credit_debit": r.credit_debit, "method": r.payment_method,
+        "payment_format": r.payment_format, "payment_date": r.payment_date,
+        "trace_number": r.trace_number, "trace_originator": r.originator_id,
+        "production_date": r.production_date,
+    }
+
+
+def claim_payment_row(
+    file_id: int, remittance_id: int, provider_id: int | None, payer_id: str, seq: int,
+    c: ClaimPayment,
+) -> Row:
+    return {
+        "file_id": file_id, "remittance_id": remittance_id, "provider_id": provider_id,
+        "payer_id": payer_id, "seq": seq, "patient_control_number": c.patient_control_number,
+        "status_code": c.status_code, "charge": c.charge, "paid": c.paid,
+        "patient_responsibility": c.patient_responsibility,
+        "filing_indicator": c.filing_indicator,
+        "payer_claim_control_number": c.payer_claim_control_number,
+        "facility_code": c.facility_code, "frequency_code": c.frequency_code,
+        "statement_from": c.statement_from, "statement_to": c.statement_to,
+        "received_date": c.received_date,
+    }
+
+
+def service_payment_row(file_id: int, claim_payment_id: int, seq: int, s: ServicePayment) -> Row:
+    return {
+        "file_id": file_id, "claim_payment_id": claim_payment_id, "seq": seq,
+        "procedure": s.procedure, "revenue_code": s.revenue_code, "charge": s.charge,
+        "paid": s.paid, "allowed": s.allowed, "units": s.units,
+        "service_date": s.service_date, "service_date_end": s.service_date_end,
+        "line_control_number": s.line_control_number,
+    }
+
+
+def adjustment_row(
+    file_id: int, claim_payment_id: int, service_payment_id: int | None, a: Adjustment
+) -> Row:
+    return {
+        "file_id": file_id, "claim_payment_id": claim_payment_id,
+        "service_payment_id": service_payment_id,
+        "level": "line" if service_payment_id is not None else "claim",
+        "group_code": a.group, "reason": a.reason, "amount": a.amount, "quantity": a.quantity,
+    }
+
+
+def provider_adjustment_row(
+    file_id: int, remittance_id: int, provider_id: int | None, p: ProviderAdjustment
+) -> Row:
+    return {
+        "file_id": file_id, "remittance_id": remittance_id, "provider_id": provider_id,
+        "provider_identifier": p.provider_id, "reason": p.reason, "reference": p.reference,
+        "amount": p.amount, "fiscal_date": p.fiscal_period_date,
+    }
+
+
+def claim_row(
+    file_id: int, transaction_id: int, provider_id: int | None, kind: str, seq: int, c: Claim
+) -> Row:
+    member = c.subscriber.person.id if c.subscriber and c.subscriber.person else None
+    return {
+        "file_id": file_id, "transaction_id": transaction_id, "provider_id": provider_id,
+        "kind": kind, "seq": seq, "payer_id": c.payer_id,
+        "patient_control_number": c.patient_control_number, "total_charge": c.total_charge,
+        "filing_indicator": c.filing_indicator, "facility_code": c.facility_code,
+        "frequency_code": c.frequency_code, "original_claim_number": c.original_claim_number,
+        "service_date": c.service_date, "service_date_end": c.service_date_end,
+        "subscriber_member_id": member or None,
+    }
+
+
+def claim_line_row(file_id: int, claim_id: int, ln: ClaimLine) -> Row:
+    return {
+        "file_id": file_id, "claim_id": claim_id, "line_number": ln.line_number,
+        "procedure": ln.procedure, "revenue_code": ln.revenue_code, "charge": ln.charge,
+        "units": ln.units, "unit_basis": ln.unit_basis,
+        "place_of_service": ln.place_of_service, "service_date": ln.service_date,
+        "service_date_end": ln.service_date_end, "line_control_number": ln.line_control_number,
+    }
+
+
+def other_payer_row(file_id: int, claim_id: int, o: OtherPayer) -> Row:
+    return {
+        "file_id": file_id, "claim_id": claim_id, "sequence": o.sequence,
+        "filing_indicator": o.filing_indicator, "payer_id": o.payer_id,
+        "payer_name": o.payer_name, "paid": o.paid,
+    }

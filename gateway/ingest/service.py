@@ -1,0 +1,185 @@
+"""Process one claimed file: raw bytes → parser → rows, all or nothing.
+
+Every derived row of the file, the deletion of rows from an earlier run (replay) and the state
+change to ``processed`` commit in ONE transaction, and only if our lease is still valid (a
+conditional UPDATE on ``lease_owner``), so a crash leaves all or nothing and a worker that lost
+its lease cannot double-load. Anything that goes wrong is a quarantine with a specific code,
+message and X12 location; our own bugs become ``internal_error`` (traceback to the log, no PHI
+in the stored message).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+import parsers
+from gateway.db.base import Database
+from gateway.db.models import FileState, InboundFile, utcnow
+from gateway.errors import GatewayError, TransientError
+from gateway.ingest import queue
+from gateway.ingest.faults import crash_point
+from gateway.ingest.loader import DuplicateInterchangeError, Loader, LoadStats, delete_derived
+from gateway.logging import get_logger
+from gateway.store.base import RawStore
+
+log = get_logger("gateway.ingest")
+F = InboundFile
+MAX_STORED_FINDINGS = 500
+
+
+class LeaseLostError(TransientError):
+    """Another worker took over this file (our lease expired); our work was rolled back."""
+
+    code = "lease_lost"
+
+
+class _QuarantineError(Exception):
+    def __init__(self, code: str, message: str, location: dict[str, Any] | None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.location = code, message, location
+
+
+@dataclass
+class Outcome:
+    """How processing one file ended."""
+
+    file_id: int
+    state: str
+    error_code: str | None = None
+    error_message: str | None = None
+    stats: LoadStats = field(default_factory=LoadStats)
+    seconds: float = 0.0
+
+
+def _findings(reader: parsers.X12Reader | None) -> list[parsers.Finding]:
+    return list(reader.findings.items) if reader is not None else []
+
+
+def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> Outcome:
+    """Parse and load a file leased to ``owner``; returns its final state."""
+    started = time.perf_counter()
+    with db.read() as s:
+        row = s.execute(select(F.sha256, F.allow_duplicate_interchange).where(
+            F.id == file_id)).one()
+    loader: Loader | None = None
+    try:
+        try:
+            data = store.read(row.sha256)
+        except GatewayError as exc:
+            raise _QuarantineError(exc.code, exc.message, None) from exc
+        crash_point("load_begin")
+        with db.write() as s:
+            delete_derived(s, file_id)
+            loader = Loader(
+                s, file_id, allow_duplicate_interchange=row.allow_duplicate_interchange,
+                engine_for_providers=None if db.is_sqlite else db.engine,
+            )
+            try:
+                stats = loader.run(data)
+            except parsers.X12Error as exc:
+                raise _QuarantineError(exc.code, exc.reason, exc.location.as_dict()) from exc
+            except DuplicateInterchangeError as exc:
+                raise _QuarantineError(exc.code, exc.message, exc.location) from exc
+            findings = _findings(loader.reader)
+            errors = [f for f in findings if f.severity == parsers.ERROR]
+            if errors:
+                first = errors[0]
+                more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+                raise _QuarantineError(first.code, first.message + more, first.location.as_dict())
+            crash_point("before_commit")
+            res = s.execute(update(F).where(
+                F.id == file_id, F.lease_owner == owner,
+                F.state == FileState.PROCESSING.value,
+            ).values(
+                state=FileState.PROCESSED.value, lease_owner=None, lease_expires_at=None,
+                processed_at=utcnow(), kind=stats.kind, claim_count=stats.claim_count,
+                provider_id=stats.provider_id, error_code=None, error_message=None,
+                error_location=None,
+                findings=[f.as_dict() for f in findings[:MAX_STORED_FINDINGS]] or None,
+            ))
+            if res.rowcount != 1:  # type: ignore[attr-defined]
+                raise LeaseLostError()
+            queue.add_event(s, file_id, FileState.PROCESSING.value,
+                            FileState.PROCESSED.value, owner, "loaded")
+        crash_point("after_commit")
+        seconds = time.perf_counter() - started
+        log.info("file_processed", file_id=file_id, sha256=row.sha256[:12], kind=stats.kind,
+                 seconds=round(seconds, 3), warnings=len(findings), **stats.counts())
+        return Outcome(file_id, FileState.PROCESSED.value, stats=stats, seconds=seconds)
+    except _QuarantineError as q:
+        return _quarantine(db, file_id, owner, q, loader, started)
+    except LeaseLostError:
+        log.warning("lease_lost", file_id=file_id, owner=owner)
+        return Outcome(file_id, FileState.PROCESSING.value, "lease_lost",
+                       seconds=time.perf_counter() - started)
+    except IntegrityError as exc:
+        if "uq_interchanges_sender_control" in str(exc.orig):
+            # another worker committed the same interchange between our check and our insert
+            dup = _QuarantineError("duplicate_interchange",
+                              "TA1 note 025 (duplicate interchange control number): the "
+                              "interchange was loaded concurrently from another file", None)
+            return _quarantine(db, file_id, owner, dup, loader, started)
+        return _internal(db, file_id, owner, exc, loader, started)
+    except DataError as exc:
+        # Prefer the parser's own verdict (a located X12 reason) when it has one.
+        verdict = _parser_verdict(store, row.sha256)
+        if verdict is not None:
+            return _quarantine(db, file_id, owner, verdict, None, started)
+        bad = _QuarantineError("value_out_of_range",
+                          "a value does not fit its column (too long or too large): "
+                          f"{type(exc.orig).__name__}", None)
+        return _quarantine(db, file_id, owner, bad, loader, started)
+    except OperationalError:
+        # database unreachable or similar: leave the lease to expire and the file be retried
+        log.exception("file_processing_interrupted", file_id=file_id)
+        raise
+    except Exception as exc:  # our own bug: quarantine, never swallow silently
+        return _internal(db, file_id, owner, exc, loader, started)
+
+
+def _parser_verdict(store: RawStore, sha256: str) -> _QuarantineError | None:
+    """Parse without loading: the first fatal error or error finding, if any."""
+    reader = parsers.stream(store.read(sha256))
+    try:
+        for _ in reader:
+            pass
+    except parsers.X12Error as exc:
+        return _QuarantineError(exc.code, exc.reason, exc.location.as_dict())
+    errors = [f for f in reader.findings.items if f.severity == parsers.ERROR]
+    if errors:
+        return _QuarantineError(errors[0].code, errors[0].message, errors[0].location.as_dict())
+    return None
+
+
+def _quarantine(db: Database, file_id: int, owner: str, q: _QuarantineError, loader: Loader | None,
+                started: float) -> Outcome:
+    findings = _findings(loader.reader if loader else None)
+    kind = loader.stats.kind if loader is not None else "unknown"
+    if loader is not None and kind == "unknown" and loader.stats.kinds:
+        kind = sorted(loader.stats.kinds)[0]
+    ok = queue.finish_failed(
+        db, file_id, owner, code=q.code, message=q.message, location=q.location,
+        findings=[f.as_dict() for f in findings[:MAX_STORED_FINDINGS]] or None, kind=kind)
+    if not ok:
+        log.warning("lease_lost", file_id=file_id, owner=owner)
+        return Outcome(file_id, FileState.PROCESSING.value, "lease_lost")
+    log.warning("file_quarantined", file_id=file_id, error_code=q.code,
+                location=q.location or {})
+    return Outcome(file_id, FileState.FAILED.value, q.code, q.message,
+                   seconds=time.perf_counter() - started)
+
+
+def _internal(db: Database, file_id: int, owner: str, exc: BaseException, loader: Loader | None,
+              started: float) -> Outcome:
+    # The traceback goes to the log; the stored message names only the exception type, since
+    # exception text can quote input values.
+    log.exception("file_internal_error", file_id=file_id, error_type=type(exc).__name__)
+    q = _QuarantineError("internal_error",
+                    f"unexpected {type(exc).__name__} while processing; see the worker log",
+                    None)
+    return _quarantine(db, file_id, owner, q, loader, started)

@@ -1,0 +1,141 @@
+"""Accepting files: store the raw bytes durably, then register them (sha256 is the key).
+
+The order matters: a registry row never points at bytes that are not on disk, and the caller
+acknowledges the file to its source (deletes it from the inbox or SFTP server) only after
+``accept_*`` returned. Identical bytes are not a new row: they are reported as a duplicate of
+the existing file id.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import audit
+from gateway.db.base import Database
+from gateway.db.models import FileEvent, FileState, InboundFile, tbl, utcnow
+from gateway.logging import get_logger
+from gateway.store.base import RawStore
+
+log = get_logger("gateway.intake")
+
+SessionSource = Database | sessionmaker[Session]
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptResult:
+    """What happened to an offered file. ``duplicate``: same bytes already registered."""
+
+    file_id: int
+    sha256: str
+    size: int
+    duplicate: bool
+    state: str
+
+
+@contextmanager
+def write_session(source: SessionSource) -> Iterator[Session]:
+    """A committed-on-success transaction from a ``Database`` or a plain session factory."""
+    if isinstance(source, Database):
+        with source.write() as s:
+            yield s
+    else:
+        with source.begin() as s:
+            yield s
+
+
+def register(
+    session: Session, *, sha256: str, size: int, source: str, original_name: str, actor: str
+) -> AcceptResult:
+    """Insert the registry row for stored bytes, or find the existing one (same sha256)."""
+    values = {
+        "sha256": sha256, "size": size, "source": source[:64],
+        "original_name": original_name[:512], "kind": "unknown",
+        "state": FileState.RECEIVED.value, "attempts": 0, "claim_count": 0,
+        "allow_duplicate_interchange": False, "received_at": utcnow(),
+    }
+    table = tbl(InboundFile)
+    dialect = session.get_bind().dialect.name
+    stmt: postgresql.Insert | sqlite.Insert
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).values(values).on_conflict_do_nothing(
+            index_elements=["sha256"])
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(values).on_conflict_do_nothing(
+            index_elements=["sha256"])
+    else:  # pragma: no cover - only the two supported backends
+        raise NotImplementedError(dialect)
+    new_id = session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
+    if new_id is not None:
+        session.execute(insert(tbl(FileEvent)).values(
+            file_id=new_id, from_state=None, to_state=FileState.RECEIVED.value, at=utcnow(),
+            actor=actor, reason=f"accepted from {source}",
+        ))
+        audit.record(session, actor=actor, action="accept", outcome="received", file_id=new_id,
+                     details={"source": source, "size": size, "sha256": sha256})
+        return AcceptResult(new_id, sha256, size, False, FileState.RECEIVED.value)
+    row = session.execute(
+        select(InboundFile.id, InboundFile.state).where(InboundFile.sha256 == sha256)
+    ).one()
+    audit.record(session, actor=actor, action="accept", outcome="duplicate", file_id=row.id,
+                 details={"source": source, "size": size})
+    return AcceptResult(row.id, sha256, size, True, row.state)
+
+
+def accept_stream(
+    db: SessionSource,
+    store: RawStore,
+    stream: BinaryIO,
+    *,
+    source: str,
+    original_name: str,
+    actor: str | None = None,
+    max_bytes: int | None = None,
+) -> AcceptResult:
+    """Store ``stream`` durably, then register it. Raises ``FileTooLargeError`` over the cap."""
+    blob = store.put(stream, max_bytes=max_bytes)
+    with write_session(db) as s:
+        result = register(s, sha256=blob.sha256, size=blob.size, source=source,
+                          original_name=original_name, actor=audit.current_actor(actor))
+    log.info("file_accepted", file_id=result.file_id, sha256=blob.sha256[:12], size=blob.size,
+             source=source, duplicate=result.duplicate)
+    return result
+
+
+def accept_path(
+    db: SessionSource,
+    store: RawStore,
+    path: Path,
+    *,
+    source: str,
+    original_name: str,
+    actor: str | None = None,
+    max_bytes: int | None = None,
+) -> AcceptResult:
+    """Accept a file on disk (the local inbox, ``gateway ingest``, a downloaded SFTP file)."""
+    with Path(path).open("rb") as fh:
+        return accept_stream(db, store, fh, source=source, original_name=original_name,
+                             actor=actor, max_bytes=max_bytes)
+
+
+def accept_bytes(
+    db: SessionSource,
+    store: RawStore,
+    data: bytes,
+    *,
+    source: str,
+    original_name: str,
+    actor: str | None = None,
+    max_bytes: int | None = None,
+) -> AcceptResult:
+    """Accept bytes already in memory (HTTP uploads, tests)."""
+    return accept_stream(db, store, io.BytesIO(data), source=source,
+                         original_name=original_name, actor=actor, max_bytes=max_bytes)

@@ -1,0 +1,151 @@
+"""The ``file`` raw store: ``<root>/ab/cd/<sha256>`` on the local filesystem.
+
+Durability recipe: write to a unique temp name under ``<root>/.tmp`` (same filesystem), fsync
+the file, rename it to its final name, fsync the directories that changed. Only then does
+``put`` return. A crash before the rename leaves only a temp file (swept by ``sweep_temp``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+from gateway.store.base import (
+    CHUNK,
+    BlobCorruptError,
+    BlobNotFoundError,
+    FileTooLargeError,
+    StoredBlob,
+)
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _VerifyingReader(io.RawIOBase):
+    """Reads a stored file and checks its sha256 when the end is reached."""
+
+    def __init__(self, path: Path, sha256: str) -> None:
+        self._fh = path.open("rb")
+        self._hash = hashlib.sha256()
+        self._sha = sha256
+        self._checked = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = self._fh.readinto(buffer)
+        if n:
+            self._hash.update(memoryview(buffer)[:n])
+        elif not self._checked:
+            self._checked = True
+            if self._hash.hexdigest() != self._sha:
+                raise BlobCorruptError(f"raw file {self._sha[:12]} does not match its sha256")
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+class FileRawStore:
+    """Content-addressed raw store on a local (or mounted) filesystem."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / ".tmp"
+
+    def path_for(self, sha256: str) -> Path:
+        if not _SHA256.match(sha256):
+            raise BlobNotFoundError(f"{sha256[:70]!r} is not a sha256")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, stream: BinaryIO, *, max_bytes: int | None = None) -> StoredBlob:
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise FileTooLargeError(
+                            f"file is larger than the maximum of {max_bytes} bytes"
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha = digest.hexdigest()
+            final = self.path_for(sha)
+            if final.exists():
+                tmp.unlink()
+                return StoredBlob(sha, size)
+            self._make_dirs(final.parent)
+            os.chmod(tmp, 0o440)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+            return StoredBlob(sha, size)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def _make_dirs(self, directory: Path) -> None:
+        """Create ``ab/cd`` and fsync each parent whose entries changed."""
+        missing = []
+        d = directory
+        while not d.exists():
+            missing.append(d)
+            d = d.parent
+        for d in reversed(missing):
+            d.mkdir(exist_ok=True)
+            _fsync_dir(d.parent)
+
+    def open(self, sha256: str) -> BinaryIO:
+        path = self.path_for(sha256)
+        if not path.is_file():
+            raise BlobNotFoundError(f"raw file {sha256[:12]} is not in the store")
+        return io.BufferedReader(_VerifyingReader(path, sha256), CHUNK)
+
+    def read(self, sha256: str) -> bytes:
+        path = self.path_for(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFoundError(f"raw file {sha256[:12]} is not in the store") from None
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise BlobCorruptError(f"raw file {sha256[:12]} does not match its sha256")
+        return data
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def sweep_temp(self, older_than_seconds: float = 3600.0) -> int:
+        """Remove temp files left by a crash mid-``put`` (old enough not to be in use)."""
+        if not self._tmp.is_dir():
+            return 0
+        cutoff = time.time() - older_than_seconds
+        n = 0
+        for p in self._tmp.glob("put-*"):
+            with contextlib.suppress(FileNotFoundError):
+                if p.stat().st_mtime < cutoff:
+                    p.unlink()
+                    n += 1
+        return n

@@ -1,0 +1,158 @@
+"""Integration fixtures: real SQLite and a real throwaway PostgreSQL cluster.
+
+``db_url`` is parametrised over ``sqlite`` and ``postgresql``. PostgreSQL: one cluster per
+session (initdb as the ``postgres`` user in a ``tempfile.mkdtemp()`` dir, 127.0.0.1, a free
+port, fsync off) unless ``GATEWAY_TEST_POSTGRES_URL`` points at a server; one migrated template
+database, and a fresh database per test copied from it. The cluster is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from gateway.db.base import Database
+from gateway.db.migrate import upgrade
+from gateway.settings import get_settings
+from gateway.store.file import FileRawStore
+from tests.integration.helpers import ROOT, Gateway
+
+if (Path(__file__).parent / "sshd.py").exists():
+    from tests.integration.sshd import *  # noqa: F403
+
+TEMPLATE_DB = "gateway_template"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _pg_bindir() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.fail("PostgreSQL binaries not found under /usr/lib/postgresql (CI must not skip)")
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """URL of a PostgreSQL server's maintenance database, with a migrated template db."""
+    external = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
+    if external:
+        base = external
+        _make_template(base)
+        yield base
+        return
+    bindir = _pg_bindir()
+    tmp = Path(tempfile.mkdtemp(prefix="gw-pg-"))
+    data = tmp / "data"
+    shutil.chown(tmp, "postgres", "postgres")
+    tmp.chmod(0o700)
+    run_as = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
+                    "-A", "trust", "-E", "UTF8", "--no-sync"],
+                   check=True, capture_output=True, timeout=60)
+    port = _free_port()
+    log = tmp / "pg.log"
+    subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
+                    "-t", "30", "-o",
+                    f"-k {data} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off "
+                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60",
+                    "start"], check=True, capture_output=True, timeout=60)
+    pid = int((data / "postmaster.pid").read_text().splitlines()[0])
+    base = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    try:
+        _make_template(base)
+        yield base
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)  # "fast" shutdown
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _admin(base: str, sql: str) -> None:
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def _make_template(base: str) -> None:
+    _admin(base, f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
+    _admin(base, f"CREATE DATABASE {TEMPLATE_DB}")
+    db = Database.from_url(make_url(base).set(database=TEMPLATE_DB).render_as_string(False))
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "gateway.db"
+    db = Database.from_url(f"sqlite:///{path}")
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """A fresh, migrated database of each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "gateway.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    base = request.getfixturevalue("pg_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    _admin(base, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+    yield make_url(base).set(database=name).render_as_string(False)
+    _admin(base, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def gw(db_url: str, tmp_path: Path) -> Iterator[Gateway]:
+    data_dir = tmp_path / "data"
+    overrides = {"data_dir": data_dir, "database_url": db_url, "lease_seconds": 30,
+                 "worker_poll_seconds": 0.05, "max_attempts": 100, "log_format": "json",
+                 "log_level": "WARNING"}
+    settings = get_settings(**overrides)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update({f"GATEWAY_{k.upper()}": str(v) for k, v in overrides.items()})
+    env["PYTHONPATH"] = str(ROOT)
+    db = Database.from_settings(settings)
+    try:
+        yield Gateway(settings, db, FileRawStore(data_dir / "raw"), env)
+    finally:
+        db.dispose()
