@@ -1,0 +1,1 @@
+"""HTTP API and ops console (FastAPI)."""

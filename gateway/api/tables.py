@@ -1,0 +1,1 @@
+"""Tables of gateway.api (registered through gateway.db.registry)."""

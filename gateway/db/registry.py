@@ -1,0 +1,11 @@
+"""Import every module that declares tables, so ``Base.metadata`` is complete.
+
+Alembic's env and the schema-drift test import this; each concern keeps its tables in its own
+``tables.py`` next to the code that uses them.
+"""
+
+import gateway.api.tables
+import gateway.db.models
+import gateway.outbound.tables
+import gateway.reconcile.tables
+import gateway.store.tables  # noqa: F401

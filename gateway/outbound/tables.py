@@ -1,0 +1,1 @@
+"""Tables of gateway.outbound (registered through gateway.db.registry)."""

@@ -1,0 +1,1 @@
+"""Tables of gateway.reconcile (registered through gateway.db.registry)."""

@@ -1,0 +1,1 @@
+"""Tables of gateway.store (registered through gateway.db.registry)."""
