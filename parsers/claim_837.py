@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from decimal import Decimal
 
-from parsers.errors import StructureError
+from parsers.errors import StructureError, TruncatedError
 from parsers.x12.context import TxContext
 from parsers.x12.values import composite, date8, date_range, decimal
 from schemas.claim import Claim, ClaimLine, ClaimSubmission, OtherPayer, Subscriber
@@ -306,7 +306,7 @@ def parse_837(
         if level == "22" and claim is None and (tag == "NM1" or tag == "SBR"):
             # remember this subscriber HL so a patient HL (23) under it inherits it
             hl_subscriber[last_hl] = (subscriber, payer)
-    raise StructureError(
+    raise TruncatedError(
         f"file ends inside transaction {ctx.header.control_number} (no SE)",
         ctx.location(n, "SE"),
     )

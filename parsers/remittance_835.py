@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from decimal import Decimal
 
-from parsers.errors import StructureError
+from parsers.errors import StructureError, TruncatedError
 from parsers.x12.context import TxContext
 from parsers.x12.values import composite, date8, decimal
 from schemas.common import Address, Entity, Reference
@@ -346,7 +346,7 @@ def parse_835(
                 ctx.location(n, tag),
             )
         # LX, TS3, TS2, PER, CUR, RDM, MIA/MOA handled above; others are not modelled.
-    raise StructureError(
+    raise TruncatedError(
         f"file ends inside transaction {ctx.header.control_number} (no SE)",
         ctx.location(n, "SE"),
     )

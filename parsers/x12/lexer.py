@@ -86,12 +86,17 @@ def _skip_ws(data: bytes, pos: int) -> int:
     return pos
 
 
-def read_isa(data: bytes, pos: int) -> tuple[Delimiters, list[str], int, bool]:
-    """Read the ISA at ``pos``: delimiters, its 17 elements, the offset after it, fixed-width?"""
+def read_isa(
+    data: bytes, pos: int, first: bool = False
+) -> tuple[Delimiters, list[str], int, bool]:
+    """Read the ISA at ``pos``: delimiters, its 17 elements, the offset after it, fixed-width?
+
+    ``first`` says no interchange came before (leading whitespace may precede it).
+    """
     head = data[pos : pos + 3]
     if head != b"ISA":
         snippet = data[pos : pos + 20].decode("latin-1").replace("\r", "\\r").replace("\n", "\\n")
-        if pos == 0 or not snippet:
+        if first or pos == 0 or not snippet:
             raise NotX12Error(
                 f"expected the interchange header 'ISA' but found {snippet[:20]!r}",
                 Location(segment_number=1, byte_offset=pos, line=data.count(b"\n", 0, pos) + 1),
@@ -172,7 +177,8 @@ class Lexer:
         pos = _skip_ws(data, 0)
         n = len(data)
         while pos < n:
-            delims, isa_elements, after_isa, fixed = read_isa(data, pos)
+            delims, isa_elements, after_isa, fixed = read_isa(
+                data, pos, first=self.interchange_count == 0)
             self.interchange_count += 1
             if self.interchange_count > self.limits.max_interchanges:
                 raise LimitExceededError(
@@ -246,10 +252,11 @@ class Lexer:
                 segs.pop()
             if segs and max(map(len, segs)) > max_len:
                 longest = max(segs, key=len)
+                tag = longest.split(d.element, 1)[0][:3]
                 raise LimitExceededError(
-                    f"segment {longest[:3]!r} is {len(longest)} characters long "
+                    f"segment {tag!r} is {len(longest)} characters long "
                     f"(limit {max_len})",
-                    Location(segment_id=longest[:3], byte_offset=data.find(
+                    Location(segment_id=tag, byte_offset=data.find(
                         longest[:64].encode("utf-8", "replace"), pos)),
                 )
             yield from segs
