@@ -3,14 +3,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-# The SFTP tests run a real OpenSSH sshd; PostgreSQL 15 ships with the machine image.
-if [ ! -x /usr/sbin/sshd ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null
-  else
-    echo "openssh-server is missing and we are not root: install it (apt-get install openssh-server)" >&2
+# The SFTP tests run a real OpenSSH sshd and the console tests a headless Chromium; both come
+# from Debian. PostgreSQL 15 ships with the machine image (the fixtures start their own cluster).
+missing=()
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing system packages (${missing[*]}) and not root: apt-get install them" >&2
     exit 1
   fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 .venv/bin/ruff check .
 .venv/bin/mypy
