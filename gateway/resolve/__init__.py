@@ -1,0 +1,1 @@
+"""Resolution: the outbound documents that return credit balances (refunds, offsets, reports)."""

@@ -1,0 +1,1 @@
+"""Outbound file layouts (YAML data files): refund transmittals, offsets, reports."""

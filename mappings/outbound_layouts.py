@@ -1,0 +1,92 @@
+"""Load and validate outbound file layouts from ``mappings/layouts/*.yaml``.
+
+A layout describes records (header, detail, trailer) as ordered fields. A field takes its value
+from the batch (header/trailer) or the row (detail) by ``name``, is a ``literal``, or is a
+``control`` total (``record_count``, ``amount_sum``). Formats: text, money (2 decimals), cents
+(integer cents, for fixed-width amounts), date (with ``date_format``), int.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+LAYOUT_DIR = Path(__file__).resolve().parent / "layouts"
+
+
+class LayoutError(Exception):
+    """A layout file is invalid, or data does not fit a layout; says which field and why."""
+
+
+class FieldSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    literal: str | None = None
+    control: Literal["record_count", "amount_sum"] | None = None
+    header: str | None = None
+    format: Literal["text", "money", "cents", "date", "int"] = "text"
+    date_format: str = "%Y-%m-%d"
+    width: int | None = None
+    align: Literal["left", "right"] = "left"
+    pad: str = " "
+    truncate: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldSpec:
+        sources = [s for s in (self.name, self.literal, self.control) if s is not None]
+        if len(sources) != 1:
+            raise ValueError("each field needs exactly one of name, literal, control")
+        if len(self.pad) != 1:
+            raise ValueError("pad must be one character")
+        return self
+
+
+class Records(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    header: list[FieldSpec] = []
+    detail: list[FieldSpec]
+    trailer: list[FieldSpec] = []
+
+
+class Layout(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    document: Literal["refund_transmittal", "offset", "dispute", "patient_refunds", "report"]
+    format: Literal["csv", "fixed"]
+    delimiter: str = ","
+    line_ending: str = "\n"
+    filename: str
+    column_headers: bool = False
+    records: Records
+
+    @model_validator(mode="after")
+    def _fixed_widths(self) -> Layout:
+        if self.format == "fixed":
+            for kind in ("header", "detail", "trailer"):
+                for f in getattr(self.records, kind):
+                    if f.width is None:
+                        raise ValueError(f"fixed-width layout: a {kind} field has no width")
+        return self
+
+
+def load_layout(path: Path) -> Layout:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return Layout.model_validate(raw)
+    except (OSError, yaml.YAMLError) as exc:
+        raise LayoutError(f"{path.name}: cannot read: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise LayoutError(f"{path.name}: {where}: {first['msg']}") from None
+
+
+def load_layouts(directory: Path = LAYOUT_DIR) -> dict[str, Layout]:
+    layouts = [load_layout(p) for p in sorted(directory.glob("*.yaml"))]
+    return {layout.name: layout for layout in layouts}
