@@ -256,14 +256,23 @@ def write_835(
     delimiters: Delimiters = STANDARD_DELIMITERS,
     line_break: str = "",
     envelope: Envelope = Envelope(),
+    payer_contact: Sequence[str] = (),
 ) -> bytes:
-    """One interchange with one HP group (005010X221A1) holding one 835 per remittance."""
+    """One interchange with one HP group (005010X221A1) holding one 835 per remittance.
+
+    ``payer_contact`` holds the elements of a PER segment (``BL``, name, ``TE``, number...)
+    written in the payer loop (1000A) of every remittance that names its payer: the guide
+    requires the payer's technical contact, and our models do not carry contacts.
+    """
     controls = _control_numbers(r.header.control_number for r in remittances)
-    sets = [_remittance(r, cn, delimiters) for r, cn in zip(remittances, controls, strict=True)]
+    sets = [_remittance(r, cn, delimiters, payer_contact)
+            for r, cn in zip(remittances, controls, strict=True)]
     return _interchange([("HP", GUIDE_835, sets)], envelope, delimiters, line_break)
 
 
-def _remittance(r: Remittance, control: str, d: Delimiters) -> list[str]:
+def _remittance(
+    r: Remittance, control: str, d: Delimiters, payer_contact: Sequence[str] = ()
+) -> list[str]:
     st = _Segments(d)
     st.add("ST", "835", control)
     st.add("BPR", r.handling_code, format_amount(r.payment_amount), r.credit_debit,
@@ -283,6 +292,8 @@ def _remittance(r: Remittance, control: str, d: Delimiters) -> list[str]:
             _address(st, party)
             for ref in party.references:
                 st.add("REF", ref.qualifier, ref.value)
+            if party is r.payer and payer_contact:
+                st.add("PER", *payer_contact)
     if r.claims:
         st.add("LX", "1")
     for claim in r.claims:
@@ -405,8 +416,16 @@ def write_837(
     delimiters: Delimiters = STANDARD_DELIMITERS,
     line_break: str = "",
     envelope: Envelope = Envelope(),
+    submitter_contact: Sequence[str] = (),
+    patient_status: str = "",
 ) -> bytes:
-    """One interchange with one HC group per 837 kind (GS08 X222A1/X223A2/X224A2)."""
+    """One interchange with one HC group per 837 kind (GS08 X222A1/X223A2/X224A2).
+
+    ``submitter_contact`` holds the elements of the PER segment written after the submitter's
+    NM1*41 (loop 1000A), which the guides require. ``patient_status`` (CL103, e.g. ``01``
+    discharged home) makes 837I claims carry the CL1 segment the institutional guide requires;
+    our models do not keep it.
+    """
     by_kind: dict[str, list[ClaimSubmission]] = {}
     for sub in submissions:
         if sub.kind not in GUIDES_837:
@@ -415,7 +434,8 @@ def write_837(
     groups: list[tuple[str, str, list[list[str]]]] = []
     for kind, subs in by_kind.items():
         controls = _control_numbers(s.header.control_number for s in subs)
-        sets = [_submission(s, cn, delimiters) for s, cn in zip(subs, controls, strict=True)]
+        sets = [_submission(s, cn, delimiters, submitter_contact, patient_status)
+                for s, cn in zip(subs, controls, strict=True)]
         groups.append(("HC", GUIDES_837[kind], sets))
     return _interchange(groups, envelope, delimiters, line_break)
 
@@ -452,7 +472,10 @@ class _Hierarchy:
         return hl_id
 
 
-def _submission(s: ClaimSubmission, control: str, d: Delimiters) -> list[str]:
+def _submission(
+    s: ClaimSubmission, control: str, d: Delimiters, submitter_contact: Sequence[str] = (),
+    patient_status: str = "",
+) -> list[str]:
     st = _Segments(d)
     st.add("ST", "837", control, GUIDES_837[s.kind])
     st.add("BHT", "0019", s.purpose_code, s.reference_id, _d8(s.created_date),
@@ -460,6 +483,8 @@ def _submission(s: ClaimSubmission, control: str, d: Delimiters) -> list[str]:
     for party in (s.submitter, s.receiver):
         if party is not None:
             _entity_block(st, party)
+            if party is s.submitter and submitter_contact:
+                st.add("PER", *submitter_contact)
     hl = _Hierarchy(st)
     unset = object()
     billing: object = unset
@@ -492,7 +517,7 @@ def _submission(s: ClaimSubmission, control: str, d: Delimiters) -> list[str]:
             if c.patient_date_of_birth is not None:
                 st.add("DMG", "D8", _d8(c.patient_date_of_birth))
             under_patient = True
-        _claim(st, c, s.kind)
+        _claim(st, c, s.kind, patient_status)
     return _close(st, control)
 
 
@@ -514,12 +539,17 @@ def _period(start: dt.date, end: dt.date | None) -> tuple[str, str]:
     return "RD8", f"{_d8(start)}-{_d8(end)}"
 
 
-def _claim(st: _Segments, c: Claim, kind: str) -> None:
+def _claim(st: _Segments, c: Claim, kind: str, patient_status: str = "") -> None:
+    # CLM06 (provider signature on file) is not used in the institutional guide
     st.add("CLM", c.patient_control_number, format_amount(c.total_charge), "", "",
-           [c.facility_code, c.facility_qualifier, c.frequency_code], "Y", "A", "Y", "Y")
+           [c.facility_code, c.facility_qualifier, c.frequency_code],
+           "" if kind == "837I" else "Y", "A", "Y", "Y")
     if c.service_date is not None:
-        st.add("DTP", "434" if kind == "837I" else "472", *_period(c.service_date,
-                                                                    c.service_date_end))
+        if kind == "837I":  # the statement period is always a range (RD8) in X223A2
+            end = c.service_date_end or c.service_date
+            st.add("DTP", "434", "RD8", f"{_d8(c.service_date)}-{_d8(end)}")
+        else:
+            st.add("DTP", "472", *_period(c.service_date, c.service_date_end))
     if c.admission_date is not None:
         st.add("DTP", "435", "D8", _d8(c.admission_date))
     if c.discharge_date is not None:
@@ -530,27 +560,41 @@ def _claim(st: _Segments, c: Claim, kind: str) -> None:
         refs.append(Reference("G1", c.prior_authorization))
     if c.original_claim_number and "F8" not in quals:
         refs.append(Reference("F8", c.original_claim_number))
+    if kind == "837I" and patient_status:
+        st.add("CL1", "", "", patient_status)
     for ref in refs:
         st.add("REF", ref.qualifier, ref.value)
     codes = [_components(code) for code in c.diagnosis_codes]
     for i in range(0, len(codes), _MAX_HI_CODES):
         st.add("HI", *codes[i : i + _MAX_HI_CODES])
     for other in c.other_payers:
-        _other_payer(st, other)
+        _other_payer(st, other, c.subscriber)
+    # SV107 (837P) must point at a diagnosis; our models keep none per line, so every line
+    # points at the principal one
+    pointer = "1" if c.diagnosis_codes else ""
     for line in c.lines:
-        _claim_line(st, line, kind)
+        _claim_line(st, line, kind, pointer)
 
 
-def _other_payer(st: _Segments, o: OtherPayer) -> None:
-    st.add("SBR", o.sequence, "", "", "", "", "", "", "", o.filing_indicator)
+def _other_payer(st: _Segments, o: OtherPayer, subscriber: Subscriber | None) -> None:
+    """2320 with its 2330A/2330B. The guides require SBR02, OI and the other subscriber's
+    NM1*IL, which our model does not keep per other payer: they are written from the claim's
+    own subscriber (relationship and name), as for a patient covered by both plans."""
+    person = subscriber.person if subscriber is not None else None
+    st.add("SBR", o.sequence, subscriber.relationship if subscriber is not None else "", "", "",
+           "", "", "", "", o.filing_indicator)
     _cas(st, o.adjustments)
     if o.paid is not None:
         st.add("AMT", "D", format_amount(o.paid))
+    if person is not None:
+        st.add("OI", "", "", "Y", "", "", "Y")
+        st.add("NM1", "IL", "1" if person.first_name else "2", person.name, person.first_name,
+               person.middle_name, "", "", person.id_qualifier, person.id)
     if o.payer_id or o.payer_name:
         st.add("NM1", "PR", "2", o.payer_name, "", "", "", "", "PI", o.payer_id)
 
 
-def _claim_line(st: _Segments, ln: ClaimLine, kind: str) -> None:
+def _claim_line(st: _Segments, ln: ClaimLine, kind: str, pointer: str = "") -> None:
     st.add("LX", str(ln.line_number))
     proc = _components(ln.procedure)
     if kind == "837I":
@@ -561,7 +605,7 @@ def _claim_line(st: _Segments, ln: ClaimLine, kind: str) -> None:
                _opt_amount(ln.units))
     else:
         st.add("SV1", proc, format_amount(ln.charge), ln.unit_basis, _opt_amount(ln.units),
-               ln.place_of_service)
+               ln.place_of_service, "", pointer)
     if ln.service_date is not None:
         st.add("DTP", "472", *_period(ln.service_date, ln.service_date_end))
     if ln.line_control_number:

@@ -1,0 +1,256 @@
+"""The planted credit balances and the other traps of the demo month, with their answers.
+
+Each scenario fixes its own amounts and dates and states the credit rows it creates (cause,
+party owed, amount, government, status, identification date): the answer file is this list,
+written down when the scenario is designed, not computed by the reconciliation rules.
+
+Two reconciliations are assumed (see ``calendar``): files dated up to ``CHECKPOINT`` are
+ingested and reconciled as of that day, then the rest as of ``AS_OF``. A credit first found at
+the checkpoint keeps that identification date; the two ``resolved`` credits are found at the
+checkpoint and undone later (a PLB recoupment; a refund the practice posted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gateway.demo.calendar import AS_OF, CHECKPOINT
+from gateway.demo.clean import Planner, line_payment, post_charges
+from gateway.demo.model import (
+    Adjudication,
+    DemoClaim,
+    ExpectedCredit,
+    ExpectedVariance,
+    LinePayment,
+    PlbEntry,
+    Posting,
+    Submission,
+    money,
+)
+from gateway.demo.payers import COMM_A, COMM_B, MEDICAID, MEDICARE_A, MEDICARE_B, DemoPayer
+from schemas.remittance import Adjustment
+
+
+def d(month: int, day: int) -> dt.date:
+    return dt.date(2025, month, day)
+
+
+@dataclass(slots=True)
+class Planted:
+    """What the planted scenarios add to the month."""
+
+    claims: list[DemoClaim] = field(default_factory=list)
+    credits: list[ExpectedCredit] = field(default_factory=list)
+    variances: list[ExpectedVariance] = field(default_factory=list)
+
+
+#: (allowed, [(PR reason, amount)]) per line, in line order
+Pricing = list[tuple[str, list[tuple[str, str]]]]
+
+
+class _Builder:
+    def __init__(self, planner: Planner, out: Planted) -> None:
+        self.p = planner
+        self.out = out
+
+    def claim(self, scenario: str, kind: str, service: dt.date,
+              lines: list[tuple[str, str, str]], payer: DemoPayer, submitted: dt.date,
+              charge_lines: list[int] | None = None) -> DemoClaim:
+        c = self.p.new_claim(self.p.patient(), kind, service, lines, scenario)
+        c.submissions.append(Submission(payer, submitted))
+        post_charges(c, charge_lines)
+        self.out.claims.append(c)
+        return c
+
+    def adjudicate(self, c: DemoClaim, payer: DemoPayer, day: dt.date, pricing: Pricing,
+                   status: str = "1") -> Adjudication:
+        lines: list[LinePayment] = []
+        for ln, (allowed, pr) in zip(c.lines, pricing, strict=True):
+            lines.append(line_payment(ln, money(allowed),
+                                      [(r, money(a)) for r, a in pr]))
+        a = Adjudication(payer, day, status, self.p.icn(payer, day), lines)
+        c.adjudications.append(a)
+        return a
+
+    def credit(self, c: DemoClaim, cause: str, amount: str, payer: DemoPayer | None,
+               identified: dt.date, *, owed_to: str = "payer", government: bool | None = None,
+               status: str = "open") -> None:
+        gov = payer.government if government is None and payer is not None else bool(government)
+        self.out.credits.append(ExpectedCredit(c, owed_to, payer, money(amount), cause, gov,
+                                               identified, status))
+
+
+def post(c: DemoClaim, day: dt.date, code: str, amount: str, payer: DemoPayer | None = None,
+         reference: str = "") -> None:
+    c.postings.append(Posting(day, code, money(amount), payer.payer_id if payer else "",
+                              reference or f"{code}{day:%m%d}"))
+
+
+def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted:
+    """Every planted scenario; ``extra_clean`` adds an ordinary claim for the same patient."""
+    out = Planted()
+    b = _Builder(planner, out)
+    em_new = ("", "HC:99204", "300.00")
+    em3 = ("", "HC:99213", "150.00")
+    em4 = ("", "HC:99214", "220.00")
+
+    # 1. Commercial duplicate payment: the payer paid the claim in two weekly runs.
+    c = b.claim("duplicate_payment", "837P", d(3, 3), [em4], COMM_A, d(3, 7))
+    post(c, d(3, 3), "PP", "25.00", reference="COPAY")
+    b.adjudicate(c, COMM_A, d(3, 19), [("150.00", [("3", "25.00")])])
+    b.adjudicate(c, COMM_A, d(3, 26), [("150.00", [("3", "25.00")])])
+    post(c, d(3, 20), "IP", "125.00", COMM_A)
+    post(c, d(3, 27), "IP", "125.00", COMM_A)
+    b.credit(c, "duplicate_payment", "125.00", COMM_A, CHECKPOINT)
+    extra_clean(c)  # a second, ordinary claim on the same account
+
+    # 2. Medicare Part B duplicate payment, weeks apart (found at the final run).
+    c = b.claim("duplicate_payment_government", "837P", d(3, 10),
+                [em3, ("", "HC:36415", "15.00")], MEDICARE_B, d(3, 14))
+    pricing: Pricing = [("92.00", [("2", "18.40")]), ("3.00", [("2", "0.60")])]
+    b.adjudicate(c, MEDICARE_B, d(4, 1), pricing)
+    post(c, d(4, 3), "IP", "76.00", MEDICARE_B)
+    post(c, d(4, 20), "PP", "19.00")
+    b.adjudicate(c, MEDICARE_B, d(5, 6), pricing)
+    post(c, d(5, 8), "IP", "76.00", MEDICARE_B)
+    b.credit(c, "duplicate_payment", "76.00", MEDICARE_B, AS_OF)
+
+    # 3. Medicaid as secondary pays more than the primary left to the patient.
+    c = b.claim("cob_secondary_overpaid", "837P", d(3, 5), [em_new], COMM_A, d(3, 7))
+    first = b.adjudicate(c, COMM_A, d(3, 26), [("190.00", [("2", "38.00")])])
+    post(c, d(3, 27), "IP", "152.00", COMM_A)
+    c.submissions.append(Submission(MEDICAID, d(4, 4), "S", first))
+    second = Adjudication(MEDICAID, d(4, 21), "2", planner.icn(MEDICAID, d(4, 21)), [
+        LinePayment(c.lines[0], money("60.00"), [_adj("OA", "23", "240.00")])])
+    c.adjudications.append(second)
+    post(c, d(4, 22), "IP", "60.00", MEDICAID)
+    b.credit(c, "coordination_of_benefits", "22.00", MEDICAID, CHECKPOINT)
+
+    # 4. Two commercial payers both process the claim as primary (registration error).
+    c = b.claim("cob_wrongful_primary", "837P", d(3, 18), [em3, ("", "HC:85025", "30.00")],
+                COMM_A, d(3, 21))
+    c.submissions.append(Submission(COMM_B, d(3, 28)))
+    post(c, d(3, 18), "PP", "25.00", reference="COPAY")
+    b.adjudicate(c, COMM_A, d(4, 9), [("95.00", [("3", "25.00")]), ("18.00", [])])
+    post(c, d(4, 10), "IP", "88.00", COMM_A)
+    b.adjudicate(c, COMM_B, d(5, 8), [("90.00", [("3", "25.00")]), ("17.40", [])])
+    post(c, d(5, 9), "IP", "82.40", COMM_B)
+    b.credit(c, "coordination_of_benefits", "82.40", COMM_B, AS_OF)
+
+    # 5. Commercial overpayment: a line billed in error was never a charge in the ledger.
+    c = b.claim("overpayment", "837P", d(3, 12), [em3, ("", "HC:93000", "75.00")], COMM_B,
+                d(3, 14), charge_lines=[1])
+    post(c, d(3, 12), "PP", "25.00", reference="COPAY")
+    b.adjudicate(c, COMM_B, d(4, 3), [("100.00", [("3", "25.00")]), ("45.00", [])])
+    post(c, d(4, 4), "IP", "120.00", COMM_B)
+    b.credit(c, "overpayment", "75.00", COMM_B, CHECKPOINT)
+
+    # 6. Medicare Part A outpatient overpayment: the lab line went to a reference-lab account.
+    c = b.claim("overpayment_government", "837I", d(3, 24),
+                [("0450", "HC:99284", "1250.00"), ("0320", "HC:71046", "310.00"),
+                 ("0300", "HC:80053", "140.00")], MEDICARE_A, d(3, 28), charge_lines=[1, 2])
+    b.adjudicate(c, MEDICARE_A, d(5, 13), [("520.00", [("2", "104.00")]),
+                                            ("90.00", [("2", "18.00")]),
+                                            ("25.00", [("2", "5.00")])])
+    post(c, d(5, 15), "IP", "508.00", MEDICARE_A)
+    post(c, d(5, 30), "PP", "127.00")
+    b.credit(c, "overpayment", "140.00", MEDICARE_A, AS_OF)
+
+    # 7. The copay was paid twice (front desk and patient portal).
+    c = b.claim("patient_copay_twice", "837P", d(3, 11), [em3], COMM_A, d(3, 14))
+    post(c, d(3, 11), "PP", "25.00", reference="COPAY")
+    post(c, d(3, 24), "PP", "25.00", reference="PORTAL")
+    b.adjudicate(c, COMM_A, d(4, 2), [("95.00", [("3", "25.00")])])
+    post(c, d(4, 3), "IP", "70.00", COMM_A)
+    b.credit(c, "patient_overpayment", "25.00", None, CHECKPOINT, owed_to="patient")
+
+    # 8. A Medicare patient prepaid an estimate above the final coinsurance.
+    c = b.claim("patient_prepaid_estimate", "837P", d(3, 20), [("", "HC:20610", "210.00")],
+                MEDICARE_B, d(3, 21))
+    post(c, d(3, 20), "PP", "60.00", reference="ESTIMATE")
+    b.adjudicate(c, MEDICARE_B, d(5, 6), [("175.00", [("2", "35.00")])])
+    post(c, d(5, 7), "IP", "140.00", MEDICARE_B)
+    b.credit(c, "patient_overpayment", "25.00", None, AS_OF, owed_to="patient")
+
+    # 9. The contractual adjustment was also keyed by hand in the ledger (false credit).
+    c = b.claim("unexplained", "837P", d(3, 6), [("", "HC:97110", "180.00")], COMM_B, d(3, 7))
+    post(c, d(3, 6), "PP", "25.00", reference="COPAY")
+    b.adjudicate(c, COMM_B, d(3, 27), [("120.00", [("3", "25.00")])])
+    post(c, d(3, 28), "IP", "95.00", COMM_B)
+    post(c, d(3, 28), "CA", "60.00", reference="MANUALADJ")
+    b.credit(c, "unexplained", "60.00", None, CHECKPOINT, owed_to="unknown", government=False)
+
+    # 10. An administrative write-off on a Medicaid claim paid in full (government money).
+    c = b.claim("unexplained_government", "837P", d(3, 4), [em4], MEDICAID, d(3, 7))
+    b.adjudicate(c, MEDICAID, d(3, 24), [("80.00", [])])
+    post(c, d(3, 25), "IP", "80.00", MEDICAID)
+    post(c, d(4, 10), "WO", "45.00", reference="ADMINWO")
+    b.credit(c, "unexplained", "45.00", None, CHECKPOINT, owed_to="unknown", government=True)
+
+    # 11. A correction arrived days before the run; its reversal has not (pending, held).
+    c = b.claim("pending_split_reversal", "837P", d(3, 26), [("", "HC:99215", "290.00")],
+                COMM_A, d(3, 28))
+    post(c, d(3, 26), "PP", "25.00", reference="COPAY")
+    b.adjudicate(c, COMM_A, d(4, 16), [("160.00", [("3", "25.00")])])
+    post(c, d(4, 17), "IP", "135.00", COMM_A)
+    b.adjudicate(c, COMM_A, d(6, 11), [("185.00", [("3", "25.00")])])
+    post(c, d(6, 12), "IP", "160.00", COMM_A)
+    b.credit(c, "duplicate_payment", "135.00", COMM_A, AS_OF, status="pending")
+
+    # 12a. Correction first, its reversal three weeks later (both before the checkpoint): clean.
+    c = b.claim("split_correction_first", "837P", d(3, 3), [em4], COMM_B, d(3, 7))
+    post(c, d(3, 3), "PP", "25.00", reference="COPAY")
+    orig = b.adjudicate(c, COMM_B, d(3, 27), [("130.00", [("3", "25.00")])])
+    post(c, d(3, 28), "IP", "105.00", COMM_B)
+    b.adjudicate(c, COMM_B, d(4, 3), [("160.00", [("3", "25.00")])])
+    c.adjudications.append(orig.reversal(d(4, 24)))
+    post(c, d(4, 25), "IP", "30.00", COMM_B, "NETCORR")
+
+    # 12b. Medicaid reversal first, its correction three weeks later (after the checkpoint).
+    c = b.claim("split_reversal_first", "837P", d(3, 13), [em3], MEDICAID, d(3, 14))
+    orig = b.adjudicate(c, MEDICAID, d(3, 31), [("60.00", [])])
+    post(c, d(4, 1), "IP", "60.00", MEDICAID)
+    c.adjudications.append(orig.reversal(d(5, 5)))
+    b.adjudicate(c, MEDICAID, d(5, 26), [("75.00", [])])
+    post(c, d(5, 27), "IP", "15.00", MEDICAID, "NETCORR")
+
+    # 13. Duplicate payment found at the checkpoint, recouped by PLB WO in May (resolved).
+    c = b.claim("resolved_by_plb", "837P", d(3, 4), [em3], COMM_B, d(3, 7))
+    post(c, d(3, 4), "PP", "25.00", reference="COPAY")
+    b.adjudicate(c, COMM_B, d(3, 20), [("100.00", [("3", "25.00")])])
+    dup = b.adjudicate(c, COMM_B, d(3, 27), [("100.00", [("3", "25.00")])])
+    post(c, d(3, 21), "IP", "75.00", COMM_B)
+    post(c, d(3, 28), "IP", "75.00", COMM_B)
+    planner.plb.append(PlbEntry(COMM_B, d(5, 15), "WO", dup.icn, money("75.00")))
+    b.credit(c, "duplicate_payment", "75.00", COMM_B, CHECKPOINT, status="resolved")
+
+    # 14. Medicare Part A duplicate found at the checkpoint; the practice refunded it by check
+    #     (ledger refund), and the MAC acknowledged the check with PLB 72 offset by WO.
+    c = b.claim("resolved_by_refund", "837I", d(3, 3), [("0450", "HC:99283", "850.00")],
+                MEDICARE_A, d(3, 7))
+    b.adjudicate(c, MEDICARE_A, d(3, 18), [("310.00", [("2", "62.00")])])
+    dup = b.adjudicate(c, MEDICARE_A, d(3, 25), [("310.00", [("2", "62.00")])])
+    post(c, d(3, 19), "IP", "248.00", MEDICARE_A)
+    post(c, d(3, 26), "IP", "248.00", MEDICARE_A)
+    post(c, d(4, 10), "PP", "62.00")
+    post(c, d(5, 5), "IR", "248.00", MEDICARE_A, "REFCHK5501")
+    planner.plb.append(PlbEntry(MEDICARE_A, d(5, 20), "72", dup.icn, money("-248.00")))
+    planner.plb.append(PlbEntry(MEDICARE_A, d(5, 20), "WO", dup.icn, money("248.00")))
+    b.credit(c, "duplicate_payment", "248.00", MEDICARE_A, CHECKPOINT, status="resolved")
+
+    # 15. The practice posted one ERA payment twice: a posting variance, not a refund.
+    c = b.claim("posting_variance", "837P", d(3, 17), [("", "HC:93000", "75.00")], COMM_A,
+                d(3, 21))
+    b.adjudicate(c, COMM_A, d(4, 9), [("46.50", [])])
+    post(c, d(4, 10), "IP", "46.50", COMM_A)
+    post(c, d(4, 11), "IP", "46.50", COMM_A)
+    out.variances.append(ExpectedVariance(c, COMM_A, "posted_twice", money("93.00"),
+                                          money("46.50")))
+    return out
+
+
+def _adj(group: str, reason: str, amount: str) -> Adjustment:
+    return Adjustment(group, reason, money(amount))
+

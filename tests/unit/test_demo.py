@@ -1,0 +1,278 @@
+"""The demo month: deterministic, valid X12, a readable ledger, and answers that hold.
+
+The last tests re-derive every claim's balance from the generated *files* (parsed back with our
+parsers) with the pure accounting rules of ``gateway.reconcile.credit``, used here only as an
+independent oracle: the generator plants its answers by construction and never calls them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import parsers
+from gateway.demo import generate
+from gateway.demo.calendar import AS_OF, CHECKPOINT
+from gateway.demo.generate import MIN_CLAIMS, DemoError
+from gateway.demo.payers import PAYERS
+from gateway.reconcile.credit import attribute, claim_balance
+from gateway.reconcile.model import RECOUPMENT_REASONS, Adjudication, ClaimFacts
+from gateway.validation import validate_ig
+from mappings.ledger_layouts import load_layouts
+from mappings.payers import default_directory
+from parsers.ledger import parse_ledger, sniff_layout
+
+CLAIMS = 150
+SEED = 7
+CONTRACT = ("account_id", "patient_control_number", "owed_to", "payer_id", "amount", "cause",
+            "government", "identified_on", "due_by", "status")
+#: Σ of the planted credits per cause (decided with the scenarios in gateway/demo/planted.py)
+PLANTED_TOTALS = {"duplicate_payment": "659.00", "coordination_of_benefits": "104.40",
+                  "overpayment": "215.00", "patient_overpayment": "50.00",
+                  "unexplained": "105.00"}
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    generate(out, claims=CLAIMS, seed=SEED)
+    return out
+
+
+def _read(out: Path, name: str) -> Any:
+    return json.loads((out / name).read_text(encoding="utf-8"))
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file()}
+
+
+def test_same_seed_same_bytes_other_seed_other_month(month: Path, tmp_path: Path) -> None:
+    generate(tmp_path / "again", claims=CLAIMS, seed=SEED)
+    generate(tmp_path / "other", claims=CLAIMS, seed=SEED + 1)
+    first, again = _files(month), _files(tmp_path / "again")
+    assert first == again
+    assert first != _files(tmp_path / "other")
+    # the answers do not depend on the seed: they are planted
+    assert _read(month, "answers.json") == _read(tmp_path / "other", "answers.json")
+
+
+def test_size_is_bounded(tmp_path: Path) -> None:
+    with pytest.raises(DemoError):
+        generate(tmp_path, claims=MIN_CLAIMS - 1)
+
+
+def test_manifest_lists_every_file_once_in_checkpoints(month: Path) -> None:
+    manifest = _read(month, "manifest.json")
+    files = _files(month)
+    listed = [f["path"] for f in manifest["files"]]
+    assert sorted(listed) == sorted(k for k in files if k not in ("manifest.json",
+                                                                   "answers.json"))
+    in_steps = [p for cp in manifest["checkpoints"] for p in cp["files"]]
+    assert in_steps == listed
+    assert [cp["as_of"] for cp in manifest["checkpoints"]] == [CHECKPOINT.isoformat(),
+                                                                AS_OF.isoformat()]
+    assert manifest["as_of"] == AS_OF.isoformat()
+    kinds = {f["kind"] for f in manifest["files"]}
+    assert kinds == {"837", "835", "ledger"}
+    assert manifest["claims"] == CLAIMS
+
+
+def test_every_x12_file_parses_without_any_finding(month: Path) -> None:
+    kinds: set[str] = set()
+    for path in sorted(month.rglob("*.x12")):
+        res = parsers.parse(path.read_bytes())
+        assert res.findings == [], (path.name, res.findings[:3])
+        kinds |= {t.header.kind for t in res.transactions}
+    assert kinds == {"835", "837P", "837I"}
+
+
+def _smallest_with(month: Path, pattern: str) -> Path:
+    hits = [p for p in month.rglob("*.x12") if re.search(pattern.encode(), p.read_bytes())]
+    assert hits, pattern
+    return min(hits, key=lambda p: (p.stat().st_size, p.name))
+
+
+@pytest.mark.parametrize("feature", [
+    r"CL1\*",            # 837I
+    r"OI\*\*\*Y",        # 837P secondary claim with its 2320/2330 loops
+    r"CLP\*[^*]+\*22\*",  # 835 with a reversal
+    r"PLB\*[^~]*WO:",    # 835 with a recoupment
+    r"PLB\*[^~]*72:",    # MAC acknowledging a refund check
+    r"NM1\*TT\*",        # Medicare crossover to Medicaid
+])
+def test_pyx12_accepts_a_sample(month: Path, feature: str) -> None:
+    path = _smallest_with(month, feature)
+    assert validate_ig(path.read_bytes()) == [], path.name
+
+
+def test_ledger_export_reads_with_its_mapped_layout(month: Path) -> None:
+    layouts = load_layouts()
+    total = 0
+    for path in sorted((month / "ledger").iterdir()):
+        data = path.read_bytes()
+        layout = sniff_layout(data, layouts)
+        assert layout is not None
+        assert layout.name == "practice_management_export"
+        res = parse_ledger(data, layout)
+        assert res.ok, res.errors[:3]
+        total += len(res.rows)
+    assert total > CLAIMS
+
+
+def test_payer_table_agrees_with_the_shipped_profiles() -> None:
+    directory = default_directory()
+    for p in PAYERS:
+        profile = directory.get(p.payer_id)
+        assert profile is not None, p.payer_id
+        rule = profile.rule()
+        assert (profile.programme, profile.is_government, rule.deadline_days, rule.hold_days) \
+            == (p.programme, p.government, p.deadline_days, p.hold_days)
+
+
+def test_answers_cover_every_cause_government_and_not(month: Path) -> None:
+    answers = _read(month, "answers.json")
+    rows = answers["credits"]
+    assert all(tuple(r) == CONTRACT for r in rows)
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        totals[r["cause"]] += Decimal(r["amount"])
+        assert re.fullmatch(r"\d+\.\d\d", r["amount"])
+        assert Decimal(r["amount"]) > 0
+    assert {k: f"{v:.2f}" for k, v in totals.items()} == PLANTED_TOTALS
+    assert answers["counts"]["amount_by_cause"] == PLANTED_TOTALS
+    assert answers["counts"]["credits"] == len(rows)
+    assert {r["status"] for r in rows} == {"open", "pending", "resolved"}
+    for cause in ("duplicate_payment", "coordination_of_benefits", "overpayment",
+                  "unexplained"):
+        assert {r["government"] for r in rows if r["cause"] == cause} == {True, False}, cause
+    assert {r["owed_to"] for r in rows} == {"payer", "patient", "unknown"}
+    programmes = {p.payer_id: p for p in PAYERS}
+    for r in rows:
+        identified = dt.date.fromisoformat(r["identified_on"])
+        assert identified in (CHECKPOINT, AS_OF)
+        if r["owed_to"] == "payer":
+            payer = programmes[r["payer_id"]]
+            assert r["government"] is payer.government
+            days = payer.deadline_days
+        elif r["owed_to"] == "patient":
+            assert r["payer_id"] is None
+            assert r["government"] is False
+            days = None
+        else:
+            assert r["payer_id"] is None
+            days = 60 if r["government"] else None
+        due = None if days is None else (identified + dt.timedelta(days=days)).isoformat()
+        assert r["due_by"] == due
+    assert [v["kind"] for v in answers["variances"]] == ["posted_twice"]
+
+
+# --------------------------------------------------------------------------- the oracle
+
+
+def _facts(month: Path, up_to: dt.date) -> dict[str, ClaimFacts]:
+    """ClaimFacts per claim from the files dated up to ``up_to`` (manifest order)."""
+    manifest = _read(month, "manifest.json")
+    directory = default_directory()
+    facts: dict[str, ClaimFacts] = {}
+    icn_to_pcn: dict[str, str] = {}
+    plbs: list[tuple[str, str, str, Decimal]] = []
+    layouts = load_layouts()
+    key = 0
+
+    def fact(pcn: str, account: str = "") -> ClaimFacts:
+        f = facts.setdefault(pcn, ClaimFacts(1, account, pcn))
+        if account and not f.account_id:
+            f.account_id = account
+        return f
+
+    for entry in manifest["files"]:
+        if dt.date.fromisoformat(entry["date"]) > up_to:
+            continue
+        data = (month / entry["path"]).read_bytes()
+        if entry["kind"] == "ledger":
+            layout = sniff_layout(data, layouts)
+            assert layout is not None
+            for row in parse_ledger(data, layout).rows:
+                f = fact(row.patient_control_number, row.account_id)
+                if row.type == "charge":
+                    f.charges += row.amount
+                elif row.party == "patient" and row.type == "payment":
+                    f.patient_payments += row.amount
+                elif row.party == "patient" and row.type == "refund":
+                    f.patient_refunds += row.amount
+                elif row.party == "provider" and row.type == "adjustment":
+                    f.provider_adjustments += row.amount
+                elif row.party == "payer" and row.type == "refund":
+                    f.payer_refunds[row.payer_id] = (f.payer_refunds.get(row.payer_id, Decimal(0))
+                                                     + row.amount)
+            continue
+        res = parsers.parse(data)
+        for sub in res.claim_submissions:
+            for c in sub.claims:
+                fact(c.patient_control_number).claim_filing_indicator = c.filing_indicator
+        for r in res.remittances:
+            payer = directory.canonical(r.payer_id)
+            assert r.payment_date is not None
+            for cp in r.claims:
+                key += 1
+                icn_to_pcn[cp.payer_claim_control_number] = cp.patient_control_number
+                adjs = [(a.group, a.reason, a.amount) for a in cp.adjustments]
+                adjs += [(a.group, a.reason, a.amount) for s in cp.services
+                         for a in s.adjustments]
+                fact(cp.patient_control_number).adjudications.append(Adjudication(
+                    key, payer, cp.status_code, cp.paid, cp.payer_claim_control_number,
+                    r.payment_date, cp.filing_indicator, adjs))
+            for pa in r.provider_adjustments:
+                if pa.reason in RECOUPMENT_REASONS:
+                    plbs.append((payer, pa.reference, pa.reason, pa.amount))
+    for payer, ref, _, amount in plbs:
+        pcn = icn_to_pcn.get(ref, ref)
+        f = facts[pcn]
+        f.recoupments[payer] = f.recoupments.get(payer, Decimal(0)) + amount
+    return facts
+
+
+def _oracle_rows(month: Path, day: dt.date) -> tuple[list[tuple[Any, ...]], int]:
+    directory = default_directory()
+    rows: list[tuple[Any, ...]] = []
+    nonzero = 0
+    for f in _facts(month, day).values():
+        balance = claim_balance(f).balance
+        if balance < 0:
+            for r in attribute(f, as_of=day, rules=directory.rule):
+                rows.append((r.patient_control_number, r.owed_to, r.payer_id,
+                             f"{r.amount:.2f}", r.cause, r.government, r.status))
+        elif balance > 0:
+            nonzero += 1
+    return sorted(rows, key=str), nonzero
+
+
+def _answer_rows(answers: list[dict[str, Any]], statuses: set[str],
+                 status: str | None = None) -> list[tuple[Any, ...]]:
+    return sorted(((r["patient_control_number"], r["owed_to"], r["payer_id"], r["amount"],
+                    r["cause"], r["government"], status or r["status"])
+                   for r in answers if r["status"] in statuses), key=str)
+
+
+def test_oracle_final_month_every_other_claim_balances_to_zero(month: Path) -> None:
+    answers = _read(month, "answers.json")["credits"]
+    rows, receivables = _oracle_rows(month, AS_OF)
+    assert rows == _answer_rows(answers, {"open", "pending"})
+    assert receivables == 0  # charges = payments + write-offs + patient payments elsewhere
+
+
+def test_oracle_at_the_checkpoint_finds_the_early_credits_and_the_resolved_ones(
+        month: Path) -> None:
+    answers = _read(month, "answers.json")["credits"]
+    early = [r for r in answers if r["identified_on"] == CHECKPOINT.isoformat()]
+    rows, _ = _oracle_rows(month, CHECKPOINT)
+    assert rows == _answer_rows(early, {"open", "resolved"}, "open")
