@@ -1,1 +1,51 @@
-"""Tables of gateway.api (registered through gateway.db.registry)."""
+"""Tables of gateway.api (registered through gateway.db.registry).
+
+``api_keys`` holds only a hash of each key's secret (HMAC-SHA256 with the configured pepper,
+else plain SHA-256): the key itself is shown once, at creation. ``api_uploads`` remembers which
+key uploaded which file, so an uploader sees the files its provider sent before a worker has
+parsed them (the registry learns a file's provider only once it is processed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db.base import Base
+from gateway.db.models import utcnow
+
+
+class ApiKey(Base):
+    """One API key: who (name), what it may do (role), and for an uploader, whose files."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: public lookup id, the first part of the key (``gw_<key_id>_<secret>``)
+    key_id: Mapped[str] = mapped_column(String(24), unique=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    #: uploader keys only: ``providers.key`` of the provider they act for (``npi:…``/``tin:…``)
+    provider_key: Mapped[str | None] = mapped_column(String(80), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    #: "hmac" (peppered) or "sha256"; a key hashed without a pepper keeps working after one is set
+    hash_scheme: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiUpload(Base):
+    """A file uploaded over HTTP, and the key that uploaded it (one row per key and file)."""
+
+    __tablename__ = "api_uploads"
+
+    file_id: Mapped[int] = mapped_column(ForeignKey("inbound_files.id"), primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), primary_key=True,
+                                            index=True)
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+__all__ = ["ApiKey", "ApiUpload"]

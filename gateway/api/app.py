@@ -1,0 +1,77 @@
+"""``create_app(settings)``: the API (``/v1``), health, metrics and the ops console.
+
+No import-time globals: the database, raw store, templates and metrics registry are built here
+and hung on ``app.state.ctx``, so several apps (tests, replicas in one process) never share
+state by accident. The schema is checked (auto-upgraded on embedded SQLite) at startup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.templating import Jinja2Templates
+
+from gateway.api import console, problems
+from gateway.api.deps import AnyRole, AppContext
+from gateway.api.metrics import build_registry
+from gateway.api.middleware import RequestContextMiddleware
+from gateway.api.routes import credits, files, health, ops
+from gateway.db.base import Database
+from gateway.db.migrate import ensure_schema
+from gateway.settings import Settings
+from gateway.store import store_from_settings
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
+    """Build the app for ``settings`` (the caller configures logging)."""
+    db = Database.from_settings(settings)
+    if check_schema:
+        ensure_schema(db)
+    ctx = AppContext(
+        settings=settings, db=db, store=store_from_settings(settings),
+        templates=Jinja2Templates(directory=str(TEMPLATES)),
+        registry=build_registry(db),
+        session_secret=AppContext.session_secret_from(settings),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            db.dispose()
+
+    app = FastAPI(
+        title="Remittance Gateway API",
+        version="1",
+        summary="Upload X12 835/837 and ledger files, follow their processing, replay failures.",
+        description="Every endpoint except /healthz and /readyz needs `Authorization: Bearer "
+                    "KEY` (keys: `gateway keys create`). Errors are RFC 9457 "
+                    "`application/problem+json`.",
+        lifespan=lifespan,
+        # the schema is served at /v1/openapi.json behind a key, like everything but health
+        openapi_url=None, docs_url=None, redoc_url=None,
+    )
+    app.state.ctx = ctx
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(files.router)
+    app.include_router(ops.router)
+    app.include_router(credits.router)
+
+    @app.get("/v1/openapi.json", tags=["meta"], include_in_schema=False)
+    def openapi_schema(_: AnyRole) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    console.install(app, ctx)
+    app.add_middleware(RequestContextMiddleware, ctx=ctx)
+    return app
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,234 @@
+"""Ops console: server-rendered pages (Jinja2, no JavaScript) from the same app.
+
+Sign-in takes an ops or auditor API key once; the browser then holds only a session cookie
+(``v1.<key pk>.<issued>.<hmac>``: signed, HttpOnly, SameSite=Strict, Secure over HTTPS) that
+names the key, so revoking the key ends its sessions at the next request. Every POST form
+carries a CSRF token derived from the session (before sign-in: a double-submit cookie).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+
+from gateway.api.deps import AppContext, Ctx
+from gateway.api.keys import Principal, Role, authenticate, principal_by_id
+from gateway.api.segments import segments_around
+from gateway.db.models import FileEvent, FileState, InboundFile, utcnow
+from gateway.errors import GatewayError
+from gateway.ingest.replay import request_replay
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+SESSION_COOKIE = "gw_session"
+LOGIN_CSRF_COOKIE = "gw_login_csrf"
+CONSOLE_ROLES = frozenset({Role.OPS, Role.AUDITOR})
+F = InboundFile
+
+
+class LoginRequiredError(Exception):
+    """No valid console session: send the browser to the sign-in page."""
+
+
+class ConsoleForbiddenError(Exception):
+    """Signed in, but the role may not do this."""
+
+
+def _sign(secret: bytes, payload: str) -> str:
+    return hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
+
+
+def make_session(ctx: AppContext, principal: Principal) -> str:
+    payload = f"v1.{principal.id}.{int(time.time())}"
+    return f"{payload}.{_sign(ctx.session_secret, payload)}"
+
+
+def read_session(ctx: AppContext, value: str | None) -> int | None:
+    """The key pk of a valid, unexpired session cookie."""
+    if not value:
+        return None
+    parts = value.split(".")
+    if len(parts) != 4 or parts[0] != "v1" or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    payload = ".".join(parts[:3])
+    if not hmac.compare_digest(_sign(ctx.session_secret, payload), parts[3]):
+        return None
+    if time.time() - int(parts[2]) > ctx.settings.session_max_age_seconds:
+        return None
+    return int(parts[1])
+
+
+def csrf_token(ctx: AppContext, session_value: str) -> str:
+    return _sign(ctx.session_secret, f"csrf.{session_value}")[:40]
+
+
+def console_principal(request: Request, ctx: Ctx) -> Principal:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    key_pk = read_session(ctx, cookie)
+    if key_pk is None:
+        raise LoginRequiredError
+    with ctx.db.read() as s:
+        principal = principal_by_id(s, key_pk)
+    if principal is None or principal.role not in CONSOLE_ROLES:
+        raise LoginRequiredError
+    request.state.principal = principal
+    request.state.csrf = csrf_token(ctx, cookie or "")
+    return principal
+
+
+Viewer = Annotated[Principal, Depends(console_principal)]
+
+
+def check_csrf(request: Request, token: str) -> None:
+    expected = getattr(request.state, "csrf", "")
+    if not expected or not hmac.compare_digest(expected, token):
+        raise ConsoleForbiddenError("the form expired or did not come from this console; "
+                                    "reload the page and try again")
+
+
+def _render(ctx: AppContext, request: Request, name: str, status: int = 200,
+            **context: Any) -> HTMLResponse:
+    context.setdefault("principal", getattr(request.state, "principal", None))
+    context.setdefault("csrf", getattr(request.state, "csrf", ""))
+    return ctx.templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str,
+                max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/console")
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, ctx: Ctx) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = _render(ctx, request, "login.html", login_csrf=token, error=None)
+    _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, 900)
+    return response
+
+
+@router.post("/login", response_model=None)
+def login(request: Request, ctx: Ctx, key: Annotated[str, Form(max_length=200)],
+          csrf: Annotated[str, Form(max_length=100)]) -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, csrf):
+        return _render(ctx, request, "login.html", 403, login_csrf=cookie,
+                       error="The sign-in form expired; reload the page and try again.")
+    with ctx.db.read() as s:
+        principal = authenticate(s, key, ctx.pepper)
+    if principal is None or principal.role not in CONSOLE_ROLES:
+        error = ("That key is not valid." if principal is None else
+                 "Only ops and auditor keys can use the console.")
+        return _render(ctx, request, "login.html", 403 if principal else 401,
+                       login_csrf=cookie, error=error)
+    request.state.principal = principal
+    response = RedirectResponse("/console/", status_code=303)
+    _set_cookie(request, response, SESSION_COOKIE, make_session(ctx, principal),
+                ctx.settings.session_max_age_seconds)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, _: Viewer, csrf: Annotated[str, Form(max_length=100)],
+           ) -> RedirectResponse:
+    check_csrf(request, csrf)
+    response = RedirectResponse("/console/login?signed_out=1", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/console")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
+    today = dt.datetime.combine(utcnow().date(), dt.time(), dt.UTC)
+    with ctx.db.read() as s:
+        by_state = dict(s.execute(select(F.state, func.count()).where(F.received_at >= today)
+                                  .group_by(F.state)).all())
+        failed_total = s.execute(select(func.count()).where(
+            F.state == FileState.FAILED.value)).scalar_one()
+    states = [(st.value, int(by_state.get(st.value, 0))) for st in FileState]
+    peak = max([n for _, n in states] + [1])
+    return _render(ctx, request, "dashboard.html", states=states, peak=peak,
+                   failed_total=failed_total, today=today.date())
+
+
+@router.get("/failures", response_class=HTMLResponse)
+def failures_page(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
+    with ctx.db.read() as s:
+        rows = s.execute(select(F).where(F.state == FileState.FAILED.value)
+                         .order_by(F.id).limit(500)).scalars().all()
+    return _render(ctx, request, "failures.html", rows=rows, where=where)
+
+
+@router.get("/files/{file_id}", response_class=HTMLResponse)
+def file_page(request: Request, ctx: Ctx, _: Viewer, file_id: int) -> HTMLResponse:
+    with ctx.db.read() as s:
+        row = s.get(F, file_id)
+        events = s.execute(select(FileEvent).where(FileEvent.file_id == file_id)
+                           .order_by(FileEvent.id)).scalars().all() if row else []
+    if row is None:
+        return _render(ctx, request, "message.html", 404, title="Not found",
+                       message=f"There is no file with id {file_id}.")
+    loc = row.error_location or {}
+    seg_no = loc.get("segment_number") if isinstance(loc.get("segment_number"), int) else None
+    try:
+        lines = segments_around(ctx.store.read(row.sha256), seg_no)
+        raw_error = None
+    except GatewayError as exc:
+        lines, raw_error = [], exc.message
+    return _render(ctx, request, "file.html", f=row, events=events, lines=lines,
+                   raw_error=raw_error, where=where(loc),
+                   notice=request.query_params.get("notice"))
+
+
+@router.post("/files/{file_id}/replay", response_model=None)
+def replay_form(request: Request, ctx: Ctx, principal: Viewer, file_id: int,
+                reason: Annotated[str, Form(min_length=3, max_length=500)],
+                csrf: Annotated[str, Form(max_length=100)]) -> Response:
+    check_csrf(request, csrf)
+    if principal.role is not Role.OPS:
+        raise ConsoleForbiddenError("only ops keys can replay files")
+    request.state.file_id = file_id
+    try:
+        previous = request_replay(ctx.db, file_id, actor=principal.actor, reason=reason,
+                                  force=False)
+    except GatewayError as exc:
+        return _render(ctx, request, "message.html", 409, title="Cannot replay",
+                       message=exc.message)
+    return RedirectResponse(
+        f"/console/files/{file_id}?notice=replay+queued+(was+{previous})", status_code=303)
+
+
+def where(loc: dict[str, Any] | None) -> str:
+    """A human description of an error location: segment, id, element, line, byte."""
+    if not loc:
+        return ""
+    parts = []
+    for key, label in (("segment_number", "segment"), ("segment_id", ""),
+                       ("element", "element"), ("line", "line"), ("byte_offset", "byte")):
+        value = loc.get(key)
+        if value not in (None, "", 0):
+            parts.append(f"{label} {value}".strip())
+    return ", ".join(parts)
+
+
+def install(app: FastAPI, ctx: AppContext) -> None:
+    """Mount the console and its redirect/forbidden handlers."""
+
+    @app.exception_handler(LoginRequiredError)
+    async def _login(_: Request, __: LoginRequiredError) -> RedirectResponse:
+        return RedirectResponse("/console/login", status_code=303)
+
+    @app.exception_handler(ConsoleForbiddenError)
+    async def _forbidden(request: Request, exc: ConsoleForbiddenError) -> HTMLResponse:
+        return _render(ctx, request, "message.html", 403, title="Not allowed",
+                       message=str(exc) or "Not allowed.")
+
+    app.include_router(router)

@@ -1,0 +1,124 @@
+"""Per-app context and the dependencies routes share: context, caller, role checks, scoping.
+
+Everything hangs off ``app.state.ctx`` (built by ``create_app``), never a module global, so two
+apps with different settings can live in one process (tests do exactly that).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CollectorRegistry
+from sqlalchemy import ColumnElement, or_, select
+
+from gateway.api.keys import Principal, Role, authenticate, touch
+from gateway.api.problems import ApiError
+from gateway.api.tables import ApiKey, ApiUpload
+from gateway.db.base import Database
+from gateway.db.models import InboundFile, Provider, utcnow
+from gateway.settings import Settings
+from gateway.store.base import RawStore
+
+ALL_ROLES = (Role.UPLOADER, Role.OPS, Role.AUDITOR)
+
+
+@dataclass
+class AppContext:
+    """What every request needs: settings, database, raw store, templates, metrics."""
+
+    settings: Settings
+    db: Database
+    store: RawStore
+    templates: Jinja2Templates
+    registry: CollectorRegistry
+    session_secret: bytes
+
+    @property
+    def pepper(self) -> str | None:
+        p = self.settings.api_key_pepper
+        return p.get_secret_value() if p is not None else None
+
+    @classmethod
+    def session_secret_from(cls, settings: Settings) -> bytes:
+        if settings.session_secret is not None:
+            return settings.session_secret.get_secret_value().encode()
+        return secrets.token_bytes(32)
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+
+_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="gateway"'}
+
+
+def current_principal(request: Request, ctx: Ctx) -> Principal:
+    """The caller, from ``Authorization: Bearer KEY``; 401 when missing, malformed or revoked."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise ApiError(401, "an API key is required: send 'Authorization: Bearer KEY'",
+                       code="missing_key", headers=_UNAUTHORIZED)
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "the Authorization header must be 'Bearer KEY'",
+                       code="bad_authorization", headers=_UNAUTHORIZED)
+    with ctx.db.read() as s:
+        principal = authenticate(s, token, ctx.pepper)
+    if principal is None:
+        raise ApiError(401, "the API key is not valid (unknown, wrong or revoked)",
+                       code="invalid_key", headers=_UNAUTHORIZED)
+    if principal.needs_touch:
+        with ctx.db.write() as s:
+            touch(s, principal.id, utcnow())
+    request.state.principal = principal
+    return principal
+
+
+def require(*roles: Role) -> Callable[..., Principal]:
+    """A dependency admitting only ``roles`` (403 for any other valid key)."""
+    allowed = frozenset(roles)
+
+    def dependency(
+        principal: Annotated[Principal, Depends(current_principal)],
+    ) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise ApiError(403, f"the {principal.role.value} role may not do this "
+                           f"(allowed: {names})", code="forbidden")
+        return principal
+
+    return dependency
+
+
+AnyRole = Annotated[Principal, Depends(require(*ALL_ROLES))]
+OpsOnly = Annotated[Principal, Depends(require(Role.OPS))]
+Uploaders = Annotated[Principal, Depends(require(Role.UPLOADER, Role.OPS))]
+Readers = Annotated[Principal, Depends(require(Role.OPS, Role.AUDITOR))]
+
+
+def file_scope(principal: Principal) -> ColumnElement[bool] | None:
+    """Condition limiting ``inbound_files`` to what ``principal`` may see (None: everything).
+
+    An uploader sees files whose parsed provider is its provider, and files uploaded by any key
+    of its provider (those are visible before a worker has parsed them).
+    """
+    if principal.role is not Role.UPLOADER:
+        return None
+    pk = principal.provider_key
+    by_provider = InboundFile.provider_id.in_(select(Provider.id).where(Provider.key == pk))
+    by_upload = InboundFile.id.in_(
+        select(ApiUpload.file_id).join(ApiKey, ApiKey.id == ApiUpload.api_key_id)
+        .where(ApiKey.provider_key == pk))
+    return or_(by_provider, by_upload)
+
+
+__all__ = ["ALL_ROLES", "AnyRole", "AppContext", "Ctx", "OpsOnly", "Readers", "Uploaders",
+           "current_principal", "file_scope", "get_ctx", "require"]

@@ -1,0 +1,195 @@
+"""API keys: creation (shown once), hashing, constant-time verification, revocation.
+
+A key reads ``gw_<key_id>_<secret>``. ``key_id`` is a public lookup handle; only a hash of the
+secret is stored: HMAC-SHA256 keyed with ``GATEWAY_API_KEY_PEPPER`` when it is set (a stolen
+database alone then cannot be used to test guesses), else SHA-256. Secrets carry 256 random
+bits, so a fast hash is enough; comparison uses ``hmac.compare_digest``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from gateway import audit
+from gateway.api.tables import ApiKey
+from gateway.db.models import utcnow
+from gateway.errors import InputError, NotFoundError
+
+PREFIX = "gw"
+_KEY = re.compile(r"^gw_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+_PROVIDER = re.compile(r"^(npi:\d{10}|tin:[0-9A-Za-z-]{1,18})$")
+#: ``last_used_at`` is refreshed at most this often, so reads do not turn into writes
+TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+class Role(enum.StrEnum):
+    """What a key may do. Uploader: upload and read its own files. Auditor: read everything."""
+
+    UPLOADER = "uploader"
+    OPS = "ops"
+    AUDITOR = "auditor"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of one request."""
+
+    id: int
+    key_id: str
+    name: str
+    role: Role
+    provider_key: str | None
+    last_used_at: dt.datetime | None = None
+
+    @property
+    def needs_touch(self) -> bool:
+        """True when ``last_used_at`` is older than ``TOUCH_EVERY`` (or never set)."""
+        if self.last_used_at is None:
+            return True
+        last = self.last_used_at
+        if last.tzinfo is None:  # SQLite hands back naive UTC
+            last = last.replace(tzinfo=dt.UTC)
+        return utcnow() - last > TOUCH_EVERY
+
+    @property
+    def actor(self) -> str:
+        """How this caller appears in the audit log and file history."""
+        return f"apikey:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    principal: Principal
+    #: the full key; shown once and never stored
+    key: str
+
+
+def hash_secret(secret: str, pepper: str | None) -> tuple[str, str]:
+    """(scheme, hex digest) of a secret."""
+    if pepper:
+        return "hmac", hmac.new(pepper.encode(), secret.encode(), hashlib.sha256).hexdigest()
+    return "sha256", hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _matches(secret: str, scheme: str, stored: str, pepper: str | None) -> bool:
+    if scheme == "hmac":
+        if not pepper:
+            return False
+        digest = hmac.new(pepper.encode(), secret.encode(), hashlib.sha256).hexdigest()
+    else:
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+    return hmac.compare_digest(digest, stored)
+
+
+def normalise_provider(value: str) -> str:
+    """``1234567893`` → ``npi:1234567893``; ``npi:…``/``tin:…`` are kept."""
+    v = value.strip()
+    if re.fullmatch(r"\d{10}", v):
+        v = f"npi:{v}"
+    if not _PROVIDER.match(v):
+        raise InputError(f"provider {value!r} is not an NPI (10 digits), npi:NPI or tin:TIN",
+                         code="bad_provider")
+    return v
+
+
+def _principal(row: ApiKey) -> Principal:
+    return Principal(row.id, row.key_id, row.name, Role(row.role), row.provider_key,
+                     row.last_used_at)
+
+
+def create_key(session: Session, *, name: str, role: Role, provider: str | None,
+               pepper: str | None, actor: str) -> CreatedKey:
+    """Create a key; the returned ``key`` string is the only copy of the secret."""
+    if not _NAME.match(name):
+        raise InputError("a key name is 1-100 letters, digits, '.', '_', '@' or '-'",
+                         code="bad_key_name")
+    provider_key = normalise_provider(provider) if provider else None
+    if role is Role.UPLOADER and provider_key is None:
+        raise InputError("an uploader key needs --provider (the NPI it uploads for)",
+                         code="provider_required")
+    if role is not Role.UPLOADER and provider_key is not None:
+        raise InputError("only uploader keys are tied to a provider", code="bad_provider")
+    if session.execute(select(ApiKey.id).where(ApiKey.name == name)).first() is not None:
+        raise InputError(f"a key named {name!r} already exists", code="key_exists")
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    scheme, digest = hash_secret(secret, pepper)
+    row = ApiKey(key_id=key_id, name=name, role=role.value, provider_key=provider_key,
+                 secret_hash=digest, hash_scheme=scheme, created_at=utcnow())
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="api_key_created", outcome="created",
+                 details={"key": name, "key_id": key_id, "role": role.value,
+                          "provider": provider_key})
+    return CreatedKey(_principal(row), f"{PREFIX}_{key_id}_{secret}")
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.execute(select(ApiKey).order_by(ApiKey.id)).scalars())
+
+
+def revoke_key(session: Session, name_or_id: str, *, actor: str) -> ApiKey:
+    """Revoke by name or key id; revoking twice is an error (nothing changed)."""
+    row = session.execute(select(ApiKey).where(
+        or_(ApiKey.name == name_or_id, ApiKey.key_id == name_or_id))).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError(f"no API key named or with id {name_or_id!r}")
+    if row.revoked_at is not None:
+        raise InputError(f"key {row.name!r} is already revoked", code="already_revoked")
+    row.revoked_at = utcnow()
+    audit.record(session, actor=actor, action="api_key_revoked", outcome="revoked",
+                 details={"key": row.name, "key_id": row.key_id})
+    return row
+
+
+def parse_key(token: str) -> tuple[str, str] | None:
+    """(key_id, secret) of a well-formed key, else None."""
+    m = _KEY.match(token.strip())
+    return (m.group(1), m.group(2)) if m else None
+
+
+def authenticate(session: Session, token: str, pepper: str | None) -> Principal | None:
+    """The principal of a valid, unrevoked key, else None (callers answer 401 either way)."""
+    parsed = parse_key(token)
+    if parsed is None:
+        return None
+    key_id, secret = parsed
+    row = session.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()
+    if row is None:
+        # compare anyway so an unknown key id costs the same as a wrong secret
+        _matches(secret, "sha256", "0" * 64, pepper)
+        return None
+    if not _matches(secret, row.hash_scheme, row.secret_hash, pepper) or row.revoked_at:
+        return None
+    return _principal(row)
+
+
+def principal_by_id(session: Session, key_pk: int) -> Principal | None:
+    """The principal of an unrevoked key by primary key (console sessions)."""
+    row = session.get(ApiKey, key_pk)
+    if row is None or row.revoked_at is not None:
+        return None
+    return _principal(row)
+
+
+def touch(session: Session, key_pk: int, now: dt.datetime) -> None:
+    """Refresh ``last_used_at`` unless it was refreshed within ``TOUCH_EVERY``."""
+    session.execute(update(ApiKey).where(
+        ApiKey.id == key_pk,
+        or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - TOUCH_EVERY),
+    ).values(last_used_at=now))
+
+
+__all__ = ["CreatedKey", "Principal", "Role", "authenticate", "create_key", "hash_secret",
+           "list_keys", "normalise_provider", "parse_key", "principal_by_id", "revoke_key",
+           "touch"]

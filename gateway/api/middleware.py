@@ -1,0 +1,147 @@
+"""Request middleware (pure ASGI): request id, one JSON log line per request, audit of
+every mutating call, and a last-resort 500 that never leaks a traceback.
+
+The request id comes from ``X-Request-ID`` when the caller sends a sane one, else a new one;
+it is bound into structlog's context for every line logged while serving the request and
+echoed in the response. A mutating call (POST/PUT/PATCH/DELETE) made with a valid key (or
+console session) is written to the audit log with the key's name and the response status,
+whatever the outcome, and committed before the response is sent; a route may set
+``request.state.file_id`` to tie the entry to a file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+import anyio
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway import audit
+from gateway.api.deps import AppContext
+from gateway.api.keys import Principal
+from gateway.api.problems import PROBLEM_JSON, Problem
+from gateway.logging import get_logger
+
+log = get_logger("gateway.api")
+_RID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else str(scope.get("path", ""))
+
+
+class RequestContextMiddleware:
+    """Request id + access log + audit of mutating calls + safe 500s."""
+
+    def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if _RID.match(incoming) else uuid.uuid4().hex
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = 500
+        started = False
+        t0 = time.perf_counter()
+
+        audited = False
+
+        async def audit_once(final_status: int) -> None:
+            # before the response goes out: a client that saw the answer can find the entry
+            nonlocal audited
+            principal: Principal | None = state.get("principal")
+            if audited or scope["method"] not in MUTATING or principal is None:
+                return
+            audited = True
+            await anyio.to_thread.run_sync(
+                self._audit, principal, scope["method"], _route_template(scope), final_status,
+                self._file_id(scope, state))
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                await audit_once(status)
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_wrapper)
+            except Exception:
+                log.exception("request_failed", method=scope["method"],
+                              route=_route_template(scope))
+                status = 500
+                if not started:
+                    await audit_once(500)
+                    await self._send_500(scope, send, request_id)
+            finally:
+                principal: Principal | None = state.get("principal")
+                log.info("http_request", method=scope["method"], route=_route_template(scope),
+                         status=status, ms=round((time.perf_counter() - t0) * 1000, 1),
+                         key=principal.name if principal else None,
+                         file_id=self._file_id(scope, state))
+
+    def _audit(self, principal: Principal, method: str, route: str, status: int,
+               file_id: int | None) -> None:
+        try:
+            with self.ctx.db.write() as s:
+                audit.record(s, actor=principal.actor, action=f"http {method} {route}"[:64],
+                             outcome=str(status),
+                             file_id=file_id if status < 400 else None,
+                             details={"key": principal.name, "role": principal.role.value,
+                                      "file_id": file_id})
+        except Exception:
+            # the response is already sent; an audit failure must be loud in the log
+            log.exception("audit_write_failed", route=route, status=status)
+
+    @staticmethod
+    def _file_id(scope: Scope, state: dict[str, Any]) -> int | None:
+        file_id = state.get("file_id")
+        if isinstance(file_id, int):
+            return file_id
+        return _int(scope.get("path_params", {}).get("file_id"))
+
+    @staticmethod
+    async def _send_500(scope: Scope, send: Send, request_id: str) -> None:
+        body = Problem(title="Internal Server Error", status=500,
+                       detail="an unexpected error occurred; it has been logged under this "
+                       "request id", instance=str(scope.get("path", "")), code="internal_error",
+                       request_id=request_id).model_dump(exclude_none=True)
+        payload = json.dumps(body).encode()
+        await send({"type": "http.response.start", "status": 500, "headers": [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(payload)).encode()),
+            (b"x-request-id", request_id.encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) < 12:
+        return int(value)
+    return None
+
+
+__all__ = ["MUTATING", "RequestContextMiddleware"]

@@ -1,0 +1,120 @@
+"""RFC 9457 problem details: every error the API returns is ``application/problem+json``.
+
+Handlers turn our own exceptions, Starlette/FastAPI HTTP errors and validation errors into a
+``Problem`` with a clear ``detail``; anything unexpected becomes a 500 whose body names only
+the request id (the traceback goes to the log, never to the client).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.errors import ConfigError, GatewayError, InputError, NotFoundError, TransientError
+
+PROBLEM_JSON = "application/problem+json"
+_TITLES = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
+    415: "Unsupported Media Type", 422: "Unprocessable Content", 500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    type: str = Field(default="about:blank", description="URI identifying the problem type")
+    title: str = Field(description="Short summary of the problem type")
+    status: int = Field(description="The HTTP status code")
+    detail: str = Field(description="What went wrong, for a human")
+    instance: str | None = Field(default=None, description="The request path")
+    code: str | None = Field(default=None, description="Stable machine-readable error code")
+    request_id: str | None = Field(default=None, description="Quote this when asking for help")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Validation errors: where and why")
+
+
+class ApiError(Exception):
+    """An error to answer with a given status, code and detail."""
+
+    def __init__(self, status: int, detail: str, *, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.code, self.headers = status, detail, code, headers
+
+
+def problem_response(request: Request, status: int, detail: str, *, code: str | None = None,
+                     errors: list[dict[str, Any]] | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    body = Problem(
+        type=f"https://remittance-gateway.invalid/problems/{code}" if code else "about:blank",
+        title=_TITLES.get(status, "Error"), status=status, detail=detail,
+        instance=request.url.path, code=code,
+        request_id=getattr(request.state, "request_id", None), errors=errors,
+    )
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status,
+                        media_type=PROBLEM_JSON, headers=headers)
+
+
+def status_for(exc: GatewayError) -> int:
+    """HTTP status of one of our own exceptions."""
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, InputError) and exc.code == "file_too_large":
+        return 413
+    if isinstance(exc, InputError):
+        return 409 if exc.code in {"not_replayable", "already_revoked", "key_exists"} else 400
+    if isinstance(exc, (ConfigError, TransientError)):
+        return 503
+    return 400
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Only where and why: never echo the input value back (it may be PHI).
+    return [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
+             "type": str(e.get("type", ""))} for e in exc.errors()]
+
+
+def install(app: FastAPI) -> None:
+    """Register the problem+json handlers on ``app``."""
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        return problem_response(request, exc.status, exc.detail, code=exc.code,
+                                headers=exc.headers)
+
+    @app.exception_handler(GatewayError)
+    async def _gateway(request: Request, exc: GatewayError) -> JSONResponse:
+        return problem_response(request, status_for(exc), exc.message, code=exc.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = _validation_errors(exc)
+        first = errs[0] if errs else {"loc": [], "msg": "invalid request"}
+        where = ".".join(first["loc"])
+        return problem_response(request, 422, f"{where}: {first['msg']}" if where else
+                                str(first["msg"]), code="validation_error", errors=errs)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such resource: {request.url.path}"
+        return problem_response(request, exc.status_code, detail,
+                                headers=dict(exc.headers) if exc.headers else None)
+
+
+#: OpenAPI ``responses=`` entries for the problem statuses a route can return
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {s: {"model": Problem, "description": _TITLES.get(s, "Error"),
+                "content": {PROBLEM_JSON: {}}} for s in statuses}
+
+
+__all__ = ["PROBLEM_JSON", "ApiError", "Problem", "install", "problem_response",
+           "problem_responses", "status_for"]

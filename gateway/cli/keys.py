@@ -1,0 +1,106 @@
+"""``gateway keys create|list|revoke``: API keys for the HTTP API and ops console.
+
+``create`` prints the key on its LAST line, alone, so scripts can take ``tail -n1``; it is shown
+once and only its hash is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from gateway.api.keys import Role, create_key, list_keys, revoke_key
+from gateway.audit import current_actor
+from gateway.cli.app import EXIT_UNREADABLE, app, console, err_console
+from gateway.db.base import Database
+from gateway.db.migrate import ensure_schema
+from gateway.errors import GatewayError
+from gateway.logging import configure_logging
+from gateway.settings import get_settings
+
+keys_app = typer.Typer(help="API keys (uploader, ops, auditor).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _db() -> tuple[Database, str | None]:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    db = Database.from_settings(settings)
+    try:
+        ensure_schema(db)
+    except GatewayError as exc:
+        db.dispose()
+        err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    pepper = settings.api_key_pepper.get_secret_value() if settings.api_key_pepper else None
+    return db, pepper
+
+
+@keys_app.command("create")
+def create_cmd(
+    role: Annotated[Role, typer.Option(help="uploader | ops | auditor")],
+    name: Annotated[str, typer.Option(help="Unique name; shown in the audit log")],
+    provider: Annotated[str | None, typer.Option(
+        help="Uploader keys: the provider's NPI (or npi:NPI / tin:TIN)")] = None,
+    actor: Annotated[str | None, typer.Option(help="Who is creating it (default $USER)")]
+    = None,
+) -> None:
+    """Create a key and print it (last line, shown once)."""
+    db, pepper = _db()
+    try:
+        with db.write() as s:
+            created = create_key(s, name=name, role=role, provider=provider, pepper=pepper,
+                                 actor=current_actor(actor))
+    except GatewayError as exc:
+        err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    finally:
+        db.dispose()
+    p = created.principal
+    scope = f" for {p.provider_key}" if p.provider_key else ""
+    console.print(f"created {p.role.value} key {p.name!r} (id {p.key_id}){scope}; "
+                  "store it now, it is not shown again:")
+    # plain print: no wrapping or markup may alter the key
+    print(created.key, flush=True)
+
+
+@keys_app.command("list")
+def list_cmd() -> None:
+    """Every key with its role, provider and state (never the secret)."""
+    db, _ = _db()
+    try:
+        with db.read() as s:
+            rows = list_keys(s)
+    finally:
+        db.dispose()
+    table = Table("id", "name", "role", "provider", "created", "last used", "state",
+                  title=f"API keys ({len(rows)})")
+    for k in rows:
+        table.add_row(k.key_id, k.name, k.role, k.provider_key or "",
+                      k.created_at.strftime("%Y-%m-%d %H:%M"),
+                      k.last_used_at.strftime("%Y-%m-%d %H:%M") if k.last_used_at else "never",
+                      "revoked" if k.revoked_at else "active",
+                      style="dim" if k.revoked_at else "")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke_cmd(
+    key: Annotated[str, typer.Argument(help="Key name or key id")],
+    actor: Annotated[str | None, typer.Option(help="Who is revoking it (default $USER)")]
+    = None,
+) -> None:
+    """Revoke a key; requests with it fail from now on (console sessions included)."""
+    db, _ = _db()
+    try:
+        with db.write() as s:
+            row = revoke_key(s, key, actor=current_actor(actor))
+            name = row.name
+    except GatewayError as exc:
+        err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    finally:
+        db.dispose()
+    console.print(f"revoked key {name!r}")

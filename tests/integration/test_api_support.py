@@ -1,0 +1,115 @@
+"""Shared fixtures of the API tests (no tests here): a real uvicorn server on 127.0.0.1 in a
+thread, keys of every role, and helpers to process queued files in-process."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from gateway.api import create_app
+from gateway.api.keys import Role, create_key, revoke_key
+from gateway.settings import Settings
+from gateway.worker import run_worker
+from tests.integration.helpers import Gateway
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServerThread:
+    """uvicorn serving ``app`` on 127.0.0.1:<free port> in a thread; stopped explicitly."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None,
+                                access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="api-test-server",
+                                       daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise AssertionError("the API server did not start within 15 s")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+        assert not self.thread.is_alive(), "the API server did not stop within 15 s"
+
+
+@dataclass
+class Api:
+    """A running API with one key per role, a revoked key, and an HTTP client."""
+
+    gw: Gateway
+    app: FastAPI
+    url: str
+    keys: dict[str, str]  # role (or "revoked") -> key
+    client: httpx.Client
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+    def process_queue(self) -> None:
+        """Process every queued file in this process (what a worker does)."""
+        run_worker(self.gw.db, self.gw.store, self.gw.settings, stop=threading.Event(),
+                   once=True)
+
+
+PROVIDER_NPI = "1234567893"
+
+
+def make_keys(gw: Gateway, pepper: str | None) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    with gw.db.write() as s:
+        for role in Role:
+            keys[role.value] = create_key(
+                s, name=f"test-{role.value}", role=role,
+                provider=PROVIDER_NPI if role is Role.UPLOADER else None, pepper=pepper,
+                actor="pytest").key
+        keys["other-uploader"] = create_key(s, name="test-other-uploader", role=Role.UPLOADER,
+                                            provider="1999999992", pepper=pepper,
+                                            actor="pytest").key
+        keys["revoked"] = create_key(s, name="test-revoked", role=Role.OPS, provider=None,
+                                     pepper=pepper, actor="pytest").key
+        revoke_key(s, "test-revoked", actor="pytest")
+    return keys
+
+
+def start_api(gw: Gateway, settings: Settings | None = None) -> tuple[FastAPI, ServerThread]:
+    app = create_app(settings or gw.settings)
+    return app, ServerThread(app).start()
+
+
+@pytest.fixture(name="api")
+def api_fixture(gw: Gateway) -> Iterator[Api]:
+    settings = gw.settings.model_copy(update={"max_upload_bytes": 64 * 1024})
+    gw.settings = settings
+    app, server = start_api(gw, settings)
+    keys = make_keys(gw, None)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            yield Api(gw, app, server.url, keys, client)
+    finally:
+        server.stop()

@@ -1,0 +1,134 @@
+"""The ops console end to end in headless Chromium against `gateway serve` on 127.0.0.1:
+sign in with an ops key, find a quarantined file, replay it, sign out. Screenshots of every
+step go to the test's tmp dir.
+
+Needs Debian's chromium at /usr/bin/chromium (CI: ``apt-get install -y --no-install-recommends
+chromium``) and the Python ``playwright`` package (its own browser download is never used).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from gateway.api.keys import Role, create_key
+from gateway.db.models import FileEvent
+from gateway.worker import run_worker
+from tests.integration.helpers import GATEWAY_CMD, ROOT, Gateway
+from tests.integration.test_api_support import free_port
+from tests.integration.x12gen import make_835
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@contextlib.contextmanager
+def serve(gw: Gateway, tmp_path: Path) -> Iterator[str]:
+    """`gateway serve` as a subprocess on a free port; stopped by its PID."""
+    port = free_port()
+    log = (tmp_path / f"serve-{port}.log").open("wb")
+    proc = subprocess.Popen([*GATEWAY_CMD, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            env={**gw.env, "GATEWAY_LOG_LEVEL": "INFO"}, cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"gateway serve did not start: "
+                                     f"{(tmp_path / f'serve-{port}.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        log.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sign_in_and_replay_a_failed_file(gw: Gateway, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail("/usr/bin/chromium is missing: apt-get install -y chromium (CI must not skip)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with gw.db.write() as s:
+        key = create_key(s, name="console-ops", role=Role.OPS, provider=None, pepper=None,
+                         actor="pytest").key
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with serve(gw, tmp_path) as url:
+        broken = make_835(40).replace(b"SE*", b"XE*", 1)
+        r = httpx.post(f"{url}/v1/files", content=broken,
+                       headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        assert r.status_code == 201, r.text
+        fid = r.json()["id"]
+        run_worker(gw.db, gw.store, gw.settings, stop=__import__("threading").Event(),
+                   once=True)
+        failure = httpx.get(f"{url}/v1/failures", headers={"Authorization": f"Bearer {key}"},
+                            timeout=30).json()["items"][0]
+        seg_no = failure["error_location"]["segment_number"]
+        assert failure["id"] == fid
+        assert seg_no > 0
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                         args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(f"{url}/console/")
+                expect(page).to_have_url(f"{url}/console/login")
+                page.screenshot(path=shots / "1-login.png")
+                page.fill("#key", "gw_wrong_key")
+                page.click("#sign-in")
+                expect(page.get_by_role("alert")).to_contain_text("not valid")
+                page.fill("#key", key)
+                page.click("#sign-in")
+                expect(page).to_have_url(f"{url}/console/")
+                expect(page.locator('[data-state="failed"]')).to_have_text("1")
+                page.screenshot(path=shots / "2-dashboard.png")
+                cookie = next(c for c in page.context.cookies() if c["name"] == "gw_session")
+                assert cookie["httpOnly"]
+                assert cookie["sameSite"] == "Strict"
+                page.click("text=Failures")
+                row = page.locator(f"#failure-{fid}")
+                expect(row).to_contain_text("segment")
+                page.screenshot(path=shots / "3-failures.png")
+                row.locator("input[name=reason]").fill("fixed upstream, replay")
+                row.locator("button.replay").click()
+                expect(page).to_have_url(f"{url}/console/files/{fid}?notice=replay+queued+(was+failed)")
+                expect(page.locator("#file-state")).to_have_text("received")
+                # the highlighted line is the segment the parser named
+                expect(page.locator("pre.segs .hit")).to_have_text(
+                    re.compile(rf"^\s*{seg_no}\s"))
+                page.screenshot(path=shots / "4-replayed.png")
+                page.click("#logout")
+                expect(page).to_have_url(f"{url}/console/login?signed_out=1")
+                page.goto(f"{url}/console/failures")
+                expect(page).to_have_url(f"{url}/console/login")
+            finally:
+                browser.close()
+    with gw.db.read() as s:
+        events = s.execute(select(FileEvent.actor, FileEvent.to_state, FileEvent.reason)
+                           .where(FileEvent.file_id == fid).order_by(FileEvent.id)).all()
+    assert events[-1] == ("apikey:console-ops", "received",
+                          "replay: fixed upstream, replay")
+    assert sorted(p.name for p in shots.iterdir()) == [
+        "1-login.png", "2-dashboard.png", "3-failures.png", "4-replayed.png"]
