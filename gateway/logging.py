@@ -46,7 +46,10 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     """Configure structlog once per process."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (
-        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer()
+        if use_json
+        # plain tracebacks: rich ones print local variables, which may hold parsed PHI
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[
