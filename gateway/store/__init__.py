@@ -7,26 +7,56 @@ from gateway.settings import Settings
 from gateway.store.base import (
     BlobCorruptError,
     BlobNotFoundError,
+    BlobPrunedError,
+    CorruptBlobError,
     FileTooLargeError,
+    ManagedRawStore,
     RawStore,
     StoredBlob,
+    StoreUnavailableError,
+    StreamTransform,
+    TransactionalRawStore,
 )
 from gateway.store.file import FileRawStore
 
+BACKENDS = ("file", "postgres", "s3")
 
-def store_from_settings(settings: Settings) -> RawStore:
-    """The configured raw store backend."""
-    if settings.raw_store == "file":
+
+def store_from_settings(settings: Settings, backend: str | None = None) -> ManagedRawStore:
+    """The configured raw store backend (or ``backend``, for ``gateway store migrate``)."""
+    name = backend or settings.raw_store
+    if name == "file":
         return FileRawStore(settings.data_dir / "raw")
-    raise ConfigError(f"raw store backend {settings.raw_store!r} is not available")
+    if name == "postgres":
+        from gateway.store.postgres import PostgresRawStore
+
+        return PostgresRawStore(settings.resolved_database_url)
+    if name == "s3":
+        from gateway.store.s3 import S3RawStore
+
+        secret = settings.s3_secret_access_key
+        return S3RawStore(
+            bucket=settings.s3_bucket or "", prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret is not None else None)
+    raise ConfigError(f"raw store backend {name!r} is not one of {', '.join(BACKENDS)}",
+                      code="raw_store_unknown")
 
 
 __all__ = [
+    "BACKENDS",
     "BlobCorruptError",
     "BlobNotFoundError",
+    "BlobPrunedError",
+    "CorruptBlobError",
     "FileRawStore",
     "FileTooLargeError",
+    "ManagedRawStore",
     "RawStore",
+    "StoreUnavailableError",
     "StoredBlob",
+    "StreamTransform",
+    "TransactionalRawStore",
     "store_from_settings",
 ]

@@ -70,6 +70,10 @@ class FileRawStore:
         self.root = root
         self._tmp = root / ".tmp"
 
+    @property
+    def location(self) -> str:
+        return f"file:{self.root.resolve()}"
+
     def path_for(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):
             raise BlobNotFoundError(f"{sha256[:70]!r} is not a sha256")
@@ -136,6 +140,16 @@ class FileRawStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
+
+    def delete(self, sha256: str) -> bool:
+        """Remove the bytes (retention pruning); False when they were not there."""
+        path = self.path_for(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(path.parent)
+        return True
 
     def sweep_temp(self, older_than_seconds: float = 3600.0) -> int:
         """Remove temp files left by a crash mid-``put`` (old enough not to be in use)."""

@@ -1,0 +1,275 @@
+"""Raw-store throughput: put and get of 2 KB and 50 MB files on each backend, next to a plain
+file copy on the same disk, in the same run.
+
+    .venv/bin/python bench/store_bench.py [--small 1000] [--large 3] [--backends file,postgres,s3]
+
+Starts its own PostgreSQL 15 cluster (default durability: fsync and synchronous_commit ON, like
+the file store's fsync-before-rename) and a moto S3 server (an in-memory Python server, so the
+s3 figures measure our client path, not a real object store), both on 127.0.0.1, stopped by PID.
+Memory: the tracemalloc peak (Python allocations) during each phase, and the process RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.db.base import Database  # noqa: E402
+from gateway.db.migrate import upgrade  # noqa: E402
+from gateway.store import ManagedRawStore  # noqa: E402
+from gateway.store.file import FileRawStore  # noqa: E402
+from gateway.store.postgres import PostgresRawStore  # noqa: E402
+from gateway.store.s3 import S3RawStore  # noqa: E402
+
+MB = 1024 * 1024
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextlib.contextmanager
+def postgres(workdir: Path) -> Iterator[str]:
+    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))[-1].parent
+    tmp = Path(tempfile.mkdtemp(prefix="gw-bench-pg-", dir=workdir))
+    shutil.chown(tmp, "postgres", "postgres")
+    data = tmp / "data"
+    run_as = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A",
+                    "trust", "-E", "UTF8"], check=True, capture_output=True)
+    port = _port()
+    subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "log"),
+                    "-w", "-o", f"-k {data} -p {port} -c listen_addresses=127.0.0.1 "
+                    "-c max_wal_size=2GB", "start"], check=True, capture_output=True)
+    pid = int((data / "postmaster.pid").read_text().splitlines()[0])
+    try:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        db = Database.from_url(url)
+        upgrade(db)
+        db.dispose()
+        yield url
+    finally:
+        os.kill(pid, signal.SIGINT)
+        for _ in range(200):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def moto() -> Iterator[str]:
+    port = _port()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H",
+                             "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+class Pattern(io.RawIOBase):
+    """``size`` bytes of X12-looking text, generated as read (never whole in memory)."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        seg = (f"CLP*PCN{seed}-%06d*1*123.45*100.00*23.45*12*PCC{seed}*11*1~\n"
+               "SVC*HC:99213*123.45*100.00**1~\nCAS*CO*45*23.45~\n")
+        self._block = b"".join((seg % i).encode() for i in range(2000))
+        self._left = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = min(len(buffer), self._left)
+        done = 0
+        while done < n:
+            take = min(n - done, len(self._block) - self._pos)
+            buffer[done:done + take] = self._block[self._pos:self._pos + take]
+            self._pos = (self._pos + take) % len(self._block)
+            done += take
+        self._left -= n
+        return n
+
+
+def _stream(size: int, seed: int) -> BinaryIO:
+    return io.BufferedReader(Pattern(size, seed), MB)
+
+
+def _timed(fn: Callable[[], None]) -> tuple[float, float]:
+    tracemalloc.start()
+    t = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - t
+    peak = tracemalloc.get_traced_memory()[1] / MB
+    tracemalloc.stop()
+    return seconds, peak
+
+
+def plain_copy(workdir: Path, small: int, large: int) -> dict[str, float]:
+    """The floor: write a source file, then copy + fsync it (and read it back)."""
+    src_dir = workdir / "src"
+    src_dir.mkdir(exist_ok=True)
+    out: dict[str, float] = {}
+    for label, size, count in (("2KB", 2048, small), ("50MB", 50 * MB, large)):
+        sources = []
+        for i in range(count):
+            p = src_dir / f"{label}-{i}"
+            with p.open("wb") as fh:
+                shutil.copyfileobj(_stream(size, i), fh, MB)
+            sources.append(p)
+        dst = workdir / f"copy-{label}"
+        dst.mkdir(exist_ok=True)
+
+        def put(sources: list[Path] = sources, dst: Path = dst) -> None:
+            for p in sources:
+                target = dst / p.name
+                with p.open("rb") as fi, target.open("wb") as fo:
+                    shutil.copyfileobj(fi, fo, MB)
+                    fo.flush()
+                    os.fsync(fo.fileno())
+
+        def get(sources: list[Path] = sources, dst: Path = dst) -> None:
+            for p in sources:
+                with (dst / p.name).open("rb") as fh:
+                    while fh.read(MB):
+                        pass
+
+        out[f"put {label}"], _ = _timed(put)
+        out[f"get {label}"], _ = _timed(get)
+        out[f"bytes {label}"] = size * count
+        out[f"count {label}"] = count
+    return out
+
+
+def run_store(store: ManagedRawStore, small: int, large: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    store.exists("0" * 64)  # connect outside the timings
+    for label, size, count in (("2KB", 2048, small), ("50MB", 50 * MB, large)):
+        shas: list[str] = []
+
+        def put(size: int = size, count: int = count, shas: list[str] = shas) -> None:
+            for i in range(count):
+                shas.append(store.put(_stream(size, i + size)).sha256)
+
+        def get(shas: list[str] = shas) -> None:
+            for sha in shas:
+                h = hashlib.sha256()
+                with store.open(sha) as fh:
+                    while chunk := fh.read(MB):
+                        h.update(chunk)
+
+        out[f"put {label}"], out[f"mem put {label}"] = _timed(put)
+        out[f"get {label}"], out[f"mem get {label}"] = _timed(get)
+        out[f"bytes {label}"] = size * count
+        out[f"count {label}"] = count
+    out["rss"] = _rss_mb()
+    return out
+
+
+def concurrent_small(store: ManagedRawStore, files: int, threads: int) -> float:
+    """files/s of 2 KB puts from ``threads`` uploaders at once (an API with N requests)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def put(i: int) -> None:
+        store.put(_stream(2048, 10_000_000 + i))
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(put, range(files)))
+    return files / (time.perf_counter() - t)
+
+
+def report(name: str, r: dict[str, float], floor: dict[str, float]) -> None:
+    for label in ("2KB", "50MB"):
+        for op in ("put", "get"):
+            secs = r[f"{op} {label}"]
+            mbs = r[f"bytes {label}"] / MB / secs
+            fps = r[f"count {label}"] / secs
+            ratio = secs and floor[f"{op} {label}"] / secs
+            mem = r.get(f"mem {op} {label}")
+            extra = f"  peak {mem:6.1f} MiB" if mem is not None else ""
+            print(f"{name:<9} {op} {label:<5} {mbs:9.1f} MB/s {fps:9.1f} files/s "
+                  f"{100 * ratio:6.0f}% of plain copy{extra}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", type=int, default=1000)
+    ap.add_argument("--large", type=int, default=3)
+    ap.add_argument("--backends", default="file,postgres,s3")
+    ap.add_argument("--threads", type=int, default=8, help="Concurrent 2 KB uploaders")
+    ap.add_argument("--dir", type=Path, default=None, help="Work dir (default: a temp dir)")
+    args = ap.parse_args()
+    backends = args.backends.split(",")
+    workdir = Path(tempfile.mkdtemp(prefix="gw-store-bench-", dir=args.dir))
+    os.chmod(workdir, 0o755)  # noqa: S103  the postgres user must reach its cluster dir
+    try:
+        floor = plain_copy(workdir, args.small, args.large)
+        report("copy", floor, floor)
+        if "file" in backends:
+            fstore = FileRawStore(workdir / "raw")
+            report("file", run_store(fstore, args.small, args.large), floor)
+            print(f"file      put 2KB x{args.threads} threads: "
+                  f"{concurrent_small(fstore, args.small, args.threads):8.1f} files/s")
+        if "postgres" in backends:
+            with postgres(workdir) as url:
+                store = PostgresRawStore(url)
+                report("postgres", run_store(store, args.small, args.large), floor)
+                print(f"postgres  put 2KB x{args.threads} threads: "
+                      f"{concurrent_small(store, args.small, args.threads):8.1f} files/s")
+                store.dispose()
+        if "s3" in backends:
+            with moto() as endpoint:
+                import boto3
+
+                boto3.session.Session().client(
+                    "s3", endpoint_url=endpoint, region_name="us-east-1",
+                    aws_access_key_id="bench", aws_secret_access_key="bench",  # noqa: S106
+                ).create_bucket(Bucket="gw-bench")
+                s3 = S3RawStore(bucket="gw-bench", endpoint_url=endpoint, region="us-east-1",
+                                access_key_id="bench",
+                                secret_access_key="bench")  # noqa: S106  moto dummy key
+                report("s3(moto)", run_store(s3, args.small, args.large), floor)
+        print(f"process RSS at the end: {_rss_mb():.0f} MiB")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
