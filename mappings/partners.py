@@ -104,6 +104,8 @@ class PartnerProfile(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     name: str = Field(min_length=1, max_length=200)
     role: Literal["clearinghouse", "payer"]
+    #: a disabled profile is validated and listed but never polled or delivered to
+    enabled: bool = True
     host: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.:_-]+$")
     port: int = Field(default=22, ge=1, le=65535)
     username: str = Field(min_length=1, max_length=64)

@@ -27,6 +27,7 @@ from gateway.api.tables import ApiUpload
 from gateway.db.models import tbl, utcnow
 from gateway.intake.service import AcceptResult, register
 from gateway.logging import get_logger
+from gateway.store.base import TransactionalRawStore
 
 log = get_logger("gateway.api.upload")
 SPOOL_MEMORY = 1024 * 1024
@@ -121,19 +122,34 @@ def _record_upload(session: Session, file_id: int, key_pk: int) -> None:
 
 def accept_upload(ctx: AppContext, spool: IO[bytes], name: str,
                   principal: Principal) -> AcceptResult:
-    """Store durably, then register and record the uploading key in one transaction."""
+    """Store durably and register, recording the uploading key.
+
+    With a store that lives in the registry database the bytes, the registry row and the
+    upload record commit in one transaction; otherwise the bytes are durable before the row.
+    """
     limit = ctx.settings.max_upload_bytes
+    store = ctx.store
     try:
-        blob = ctx.store.put(spool, max_bytes=limit)  # type: ignore[arg-type]
+        if isinstance(store, TransactionalRawStore):
+            with ctx.db.write() as s:
+                blob = store.put_in(s, spool, max_bytes=limit)  # type: ignore[arg-type]
+                result = _register_upload(s, blob.sha256, blob.size, name, principal)
+        else:
+            blob = store.put(spool, max_bytes=limit)  # type: ignore[arg-type]
+            with ctx.db.write() as s:
+                result = _register_upload(s, blob.sha256, blob.size, name, principal)
     finally:
         spool.close()
-    with ctx.db.write() as s:
-        result = register(s, sha256=blob.sha256, size=blob.size,
-                          source=f"api:{principal.name}"[:64],
-                          original_name=name[:512], actor=principal.actor)
-        _record_upload(s, result.file_id, principal.id)
     log.info("file_uploaded", file_id=result.file_id, sha256=blob.sha256[:12], size=blob.size,
              duplicate=result.duplicate, key=principal.name)
+    return result
+
+
+def _register_upload(s: Session, sha256: str, size: int, name: str,
+                     principal: Principal) -> AcceptResult:
+    result = register(s, sha256=sha256, size=size, source=f"api:{principal.name}"[:64],
+                      original_name=name[:512], actor=principal.actor)
+    _record_upload(s, result.file_id, principal.id)
     return result
 
 

@@ -28,10 +28,14 @@ from gateway.ingest.replay import failed_files, process_now, replay, report
 from gateway.intake.inbox import scan_inbox
 from gateway.intake.service import accept_path
 from gateway.logging import configure_logging
+from gateway.outbound.ledger import transfer_failures
+from gateway.outbound.runtime import PartnerServices, configured_partners, partner_services
+from gateway.reconcile import ledger_ingest
+from gateway.security.secrets import check_secrets
 from gateway.settings import Settings, get_settings
 from gateway.store import store_from_settings
 from gateway.store.base import RawStore
-from gateway.worker import install_stop_handlers, run_worker, run_workers
+from gateway.worker import install_stop_handlers, run_worker, run_workers, worker_id
 
 
 @dataclass
@@ -58,6 +62,20 @@ def _context() -> Iterator[Ctx]:
         db.dispose()
 
 
+@contextmanager
+def _partners(c: Ctx, *, background: bool) -> Iterator[PartnerServices | None]:
+    """SFTP partners (polling, acknowledgments, deliveries) when enabled profiles exist."""
+    try:
+        profiles = configured_partners(c.settings)
+        check_secrets(c.settings, (profiles or {}).values())  # refuse weak or exposed secrets
+    except GatewayError as exc:
+        err_console.print(f"[red]{exc.code}: {exc.message}[/red]", soft_wrap=True)
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    with partner_services(c.settings, c.db, c.store, owner=worker_id(), background=background,
+                          profiles=profiles) as services:
+        yield services
+
+
 def _collect(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
@@ -78,9 +96,18 @@ def ingest(
     queue: Annotated[bool, typer.Option(
         "--queue", help="Only store and register; workers process them later")] = False,
     actor: Annotated[str | None, typer.Option(help="Who is ingesting (default $USER)")] = None,
+    kind: Annotated[str, typer.Option(
+        "--kind", help="auto (X12, or a ledger CSV recognised by its header) | ledger")] = "auto",
+    provider: Annotated[str | None, typer.Option(
+        "--provider", help="Whose ledger: NPI, TIN or provider id (default: the only one)")
+    ] = None,
 ) -> None:
-    """Store, register and process X12 files; exit 1 if any ends quarantined."""
+    """Store, register and process X12 files and ledger CSVs; exit 1 if any ends quarantined."""
+    if kind not in ("auto", "ledger"):
+        err_console.print(f"[red]--kind must be auto or ledger, not {kind!r}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE)
     files = _collect(paths)
+    ledger_provider: int | None = None
     rows: list[tuple[str, str, str, str, str, str]] = []
     bad = False
     with _context() as c, Progress(console=err_console, transient=True,
@@ -89,8 +116,18 @@ def ingest(
         who = current_actor(actor)
         for path in files:
             try:
+                is_ledger = kind == "ledger" or _looks_like_ledger(path)
+                if is_ledger and ledger_provider is None:
+                    with c.db.write() as s:
+                        ledger_provider = ledger_ingest.resolve_provider(s, provider)
                 res = accept_path(c.db, c.store, path, source="cli", original_name=path.name,
                                   actor=who, max_bytes=c.settings.max_file_bytes)
+                if is_ledger and ledger_provider is not None and not res.duplicate:
+                    with c.db.write() as s:
+                        ledger_ingest.declare(s, res.file_id, ledger_provider, who)
+            except ledger_ingest.ProviderChoiceError as exc:
+                err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+                raise typer.Exit(EXIT_UNREADABLE) from None
             except GatewayError as exc:
                 rows.append((str(path), "-", "rejected", "-", "-", f"{exc.code}: {exc.message}"))
                 bad = True
@@ -117,6 +154,14 @@ def ingest(
     raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)
 
 
+def _looks_like_ledger(path: Path) -> bool:
+    """A ledger CSV by its header (X12 files start with ISA and are never sniffed)."""
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    cut = head.rfind(b"\n")
+    return ledger_ingest.sniff(head[:cut + 1] if cut > 0 else head) is not None
+
+
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
@@ -129,15 +174,21 @@ def worker(
             err_console.print("[red]SQLite allows one writer: use --concurrency 1, or "
                               "PostgreSQL (GATEWAY_DATABASE_URL) for more workers[/red]")
             raise typer.Exit(EXIT_UNREADABLE)
-        if concurrency == 1:
-            stop = threading.Event()
-            install_stop_handlers(stop)
-            stats = run_worker(c.db, c.store, c.settings, stop=stop, once=once,
-                               max_files=max_files)
-            console.print(f"processed {stats.processed}, quarantined {stats.failed}")
-            return
-    crashed = run_workers(concurrency, once=once, max_files=max_files)
-    raise typer.Exit(EXIT_FINDINGS if crashed else EXIT_OK)
+        with _partners(c, background=not once) as partners:
+            if partners is not None and once:
+                partners.poll_once()
+            if concurrency == 1:
+                stop = threading.Event()
+                install_stop_handlers(stop)
+                stats = run_worker(c.db, c.store, c.settings, stop=stop, once=once,
+                                   max_files=max_files)
+                console.print(f"processed {stats.processed}, quarantined {stats.failed}")
+            else:
+                crashed = run_workers(concurrency, once=once, max_files=max_files)
+            if partners is not None and once:
+                partners.tick()
+    if concurrency > 1:
+        raise typer.Exit(EXIT_FINDINGS if crashed else EXIT_OK)
 
 
 @app.command()
@@ -145,17 +196,21 @@ def run(
     once: Annotated[bool, typer.Option(help="Drain the inbox and the queue, then exit")] = False,
 ) -> None:
     """All-in-one for the embedded default: watch the inbox and run one worker."""
-    with _context() as c:
+    with _context() as c, _partners(c, background=not once) as partners:
         stop = threading.Event()
         install_stop_handlers(stop)
         inbox = c.settings.resolved_inbox
         inbox.mkdir(parents=True, exist_ok=True)
         console.print(f"watching {inbox}")
         while not stop.is_set():
+            if partners is not None and once:
+                partners.poll_once()
             scan = scan_inbox(c.db, c.store, inbox, c.settings.data_dir,
                               settle_seconds=0.0 if once else c.settings.inbox_settle_seconds,
                               max_bytes=c.settings.max_file_bytes)
             stats = run_worker(c.db, c.store, c.settings, stop=stop, once=True)
+            if partners is not None and once:
+                partners.tick()
             if scan.accepted or stats.processed or stats.failed:
                 console.print(f"accepted {len(scan.accepted)}, processed {stats.processed}, "
                               f"quarantined {stats.failed}, rejected {len(scan.rejected)}")
@@ -173,6 +228,7 @@ def failures(
     """List quarantined files with their reasons."""
     with _context() as c:
         rows = failed_files(c.db, since.date() if since else None)
+        transfer_failed = len(transfer_failures(c.db))
     if as_json:
         for f in rows:
             console.print_json(json.dumps({
@@ -193,6 +249,9 @@ def failures(
         table.add_row(str(f.id), f.received_at.strftime("%Y-%m-%d %H:%M"), f.original_name,
                       f.kind, f.error_code or "", f.error_message or "", where)
     console.print(table)
+    if transfer_failed:
+        console.print(f"[red]{transfer_failed} unresolved SFTP transfer failure(s): "
+                      "see `gateway transfers failures`[/red]")
 
 
 @app.command("replay")

@@ -1,12 +1,13 @@
-"""``gateway partners list|check``, ``gateway poll`` and ``gateway deliver``: SFTP partners.
+"""``gateway partners list|check``, ``gateway poll``, ``gateway deliver`` and
+``gateway transfers failures|resolve|queue|retry``: SFTP partners.
 
 Profiles come from ``mappings/partners/`` (or ``--partners-dir`` / ``GATEWAY_PARTNERS_DIR``).
-Failure records and delivery receipts are JSON lines under the data folder until the database
-ledger replaces them.
+Failure records, the outbound queue and delivery receipts live in the database.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,18 +18,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from gateway.audit import current_actor
 from gateway.cli.app import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE, app, console, err_console
+from gateway.db.base import Database
+from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
-from gateway.intake.sftp import (
-    Acceptor,
-    JsonlFailureLog,
-    PollResult,
-    open_sftp,
-    probe,
-    report_failure,
-)
+from gateway.intake.poller import PartnerPoller
+from gateway.intake.sftp import PollResult, open_sftp, probe
 from gateway.logging import configure_logging
+from gateway.outbound.acks import AckRequests
+from gateway.outbound.ledger import DbFailureLog, resolve_failures, transfer_failures
+from gateway.outbound.queue import drain, enqueue_path, outbound_store, queue_rows, requeue_failed
+from gateway.outbound.runtime import make_acceptor
 from gateway.settings import Settings, get_settings
+from gateway.store import store_from_settings
+from gateway.store.base import RawStore
 from mappings.partners import PartnerConfigError, PartnerProfile, load_partners
 
 partners_app = typer.Typer(help="SFTP trading partners: list profiles, check connections.",
@@ -66,9 +70,11 @@ def _profiles(directory: Path | None, partner: str | None = None) -> list[Partne
 @partners_app.command("list")
 def list_partners(partners_dir: DirOption = None) -> None:
     """Show every partner profile (validating them all)."""
-    table = Table("id", "name", "role", "server", "inbox", "after pull", "outbound", "acks")
+    table = Table("id", "enabled", "name", "role", "server", "inbox", "after pull", "outbound",
+                  "acks")
     for p in _profiles(partners_dir):
-        table.add_row(p.id, p.name, p.role, f"{p.username}@{p.host}:{p.port}",
+        table.add_row(p.id, "yes" if p.enabled else "no", p.name, p.role,
+                      f"{p.username}@{p.host}:{p.port}",
                       f"{p.inbox_dir or '-'} ({p.filename_pattern})" if p.inbox_dir else "-",
                       (f"archive to {p.archive_dir}" if p.after_pull == "archive" else "delete")
                       if p.inbox_dir else "-",
@@ -117,19 +123,8 @@ def check(partner: Annotated[str | None, typer.Argument(help="Partner id; all if
 
 
 @contextmanager
-def _ingest_acceptor(settings: Settings) -> Iterator[Acceptor]:
-    """``gateway.intake.accept_path`` bound to the configured database and raw store."""
-    try:
-        from functools import partial
-
-        from gateway.db.base import Database
-        from gateway.db.migrate import ensure_schema
-        from gateway.intake import accept_path
-        from gateway.store import store_from_settings
-    except ImportError as exc:
-        err_console.print("[red]the ingest pipeline (gateway.intake.accept_path) is not "
-                          f"available in this build: {exc}[/red]", soft_wrap=True)
-        raise typer.Exit(EXIT_UNREADABLE) from None
+def _gateway(settings: Settings) -> Iterator[tuple[Database, RawStore]]:
+    """The configured database (schema ensured) and raw store."""
     db = Database.from_settings(settings)
     try:
         try:
@@ -138,7 +133,7 @@ def _ingest_acceptor(settings: Settings) -> Iterator[Acceptor]:
         except GatewayError as exc:
             err_console.print(f"[red]{exc.code}: {exc.message}[/red]", soft_wrap=True)
             raise typer.Exit(EXIT_UNREADABLE) from None
-        yield partial(accept_path, db, store)
+        yield db, store
     finally:
         db.dispose()
 
@@ -158,18 +153,19 @@ def _print_result(result: PollResult) -> None:
 def poll(partner: Annotated[str | None, typer.Option("--partner", help="Only this partner")] = None,
          once: Annotated[bool, typer.Option("--once", help="One poll each, then exit")] = False,
          partners_dir: DirOption = None) -> None:
-    """Pull new files from clearinghouse inboxes into the ingest pipeline."""
-    from gateway.intake.poller import PartnerPoller
-
+    """Pull new files from clearinghouse inboxes into the ingest pipeline (no processing:
+    ``gateway worker`` or ``gateway run`` process them and send acknowledgments)."""
     settings = _settings()
-    profiles = [p for p in _profiles(partners_dir, partner) if p.inbox_dir is not None]
+    profiles = [p for p in _profiles(partners_dir, partner) if p.inbox_dir is not None
+                and (p.enabled or partner is not None)]
     if not profiles:
-        err_console.print("[red]no partner with an inbox_dir to poll[/red]", soft_wrap=True)
+        err_console.print("[red]no enabled partner with an inbox_dir to poll[/red]",
+                          soft_wrap=True)
         raise typer.Exit(EXIT_UNREADABLE)
-    failures = JsonlFailureLog(settings.data_dir / "sftp-failures.jsonl")
-    with _ingest_acceptor(settings) as acceptor:
-        poller = PartnerPoller(profiles, acceptor, staging_dir=settings.data_dir / "sftp-staging",
-                               failures=failures, on_result=None if once else _print_result)
+    with _gateway(settings) as (db, store):
+        poller = PartnerPoller(profiles, make_acceptor(db, store, settings),
+                               failures=DbFailureLog(db), on_accepted=AckRequests(db),
+                               on_result=None if once else _print_result)
         if once:
             results = poller.poll_once()
             for result in results:
@@ -187,38 +183,136 @@ def poll(partner: Annotated[str | None, typer.Option("--partner", help="Only thi
 
 
 @app.command()
-def deliver(files: Annotated[list[Path], typer.Argument(help="Local files to deliver")],
-            partner: Annotated[str | None, typer.Option("--partner",
-                                                        help="Partner id (required when "
-                                                             "several payers exist)")] = None,
+def deliver(files: Annotated[list[Path] | None, typer.Argument(
+                help="Local files to queue and deliver (none: drain the queue)")] = None,
+            partner: Annotated[str | None, typer.Option(
+                "--partner", help="Partner id (required when several have an outbound_dir)")
+            ] = None,
+            queue_only: Annotated[bool, typer.Option(
+                "--queue", help="Only queue; `gateway run`/`worker` deliver them")] = False,
             partners_dir: DirOption = None) -> None:
-    """Deliver files to a partner's outbound folder, once each (receipts prevent resends)."""
-    from gateway.outbound.deliver import deliver_file
-    from gateway.outbound.ledger import JsonlDeliveryLedger
+    """Queue files for a partner's outbound folder and deliver the queue, once each.
 
+    Receipts in the database make a second run a no-op for files already delivered.
+    """
     settings = _settings()
-    candidates = [p for p in _profiles(partners_dir, partner) if p.outbound_dir is not None]
-    if len(candidates) != 1:
-        names = ", ".join(p.id for p in candidates) or "none"
-        err_console.print(f"[red]choose one partner with --partner (with an outbound_dir: "
-                          f"{names})[/red]", soft_wrap=True)
-        raise typer.Exit(EXIT_UNREADABLE)
-    profile = candidates[0]
-    ledger = JsonlDeliveryLedger(settings.data_dir / "deliveries.jsonl")
-    failures = JsonlFailureLog(settings.data_dir / "sftp-failures.jsonl")
-    failed = 0
-    for path in files:
-        try:
-            result = deliver_file(profile, path, ledger=ledger, failures=failures)
-        except GatewayError as exc:
-            failed += 1
-            if exc.code in {"input_error", "config_error"}:
-                report_failure(profile, "deliver", exc, failures=failures, remote_path=path.name)
-            err_console.print(f"[red]{path}: not delivered: {exc.code}: {exc.message}[/red]",
-                              soft_wrap=True)
-            continue
-        r = result.receipt
-        state = "already delivered" if result.already_delivered else "delivered"
-        console.print(f"{path}: {state} to {profile.id}:{r.remote_path} ({r.size} bytes, "
-                      f"sha256 {r.sha256[:12]}…, {r.delivered_at})", soft_wrap=True)
-    raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
+    every = {p.id: p for p in _profiles(partners_dir)}
+    with _gateway(settings) as (db, _raw):
+        out_store = outbound_store(settings.data_dir)
+        ids: list[int] | None = None
+        failed = 0
+        if files:
+            candidates = [p for p in _profiles(partners_dir, partner) if p.outbound_dir]
+            if len(candidates) != 1:
+                names = ", ".join(p.id for p in candidates) or "none"
+                err_console.print(f"[red]choose one partner with --partner (with an "
+                                  f"outbound_dir: {names})[/red]", soft_wrap=True)
+                raise typer.Exit(EXIT_UNREADABLE)
+            profile = candidates[0]
+            ids = []
+            for path in files:
+                try:
+                    queued = enqueue_path(db, out_store, profile, path)
+                except GatewayError as exc:
+                    failed += 1
+                    err_console.print(f"[red]{path}: not queued: {exc.code}: {exc.message}"
+                                      f"[/red]", soft_wrap=True)
+                    continue
+                ids.append(queued.id)
+                if queued.state == "delivered":
+                    console.print(f"{path}: already delivered to {profile.id}:"
+                                  f"{queued.remote_path}", soft_wrap=True)
+                elif queue_only:
+                    console.print(f"{path}: queued for {profile.id}:{queued.remote_path} "
+                                  f"(#{queued.id})", soft_wrap=True)
+        if queue_only:
+            raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
+        targets = {pid: p for pid, p in every.items()
+                   if p.enabled or (partner is not None and pid == partner)}
+        result = drain(db, out_store, targets, owner=f"cli:{current_actor(None)}", only_ids=ids)
+    for d in result.delivered:
+        r = d.receipt
+        state = "already delivered" if d.already_delivered else "delivered"
+        console.print(f"{r.remote_path}: {state} to {r.partner_id} ({r.size} bytes, sha256 "
+                      f"{r.sha256[:12]}…, {r.delivered_at:%Y-%m-%d %H:%M:%S}Z)", soft_wrap=True)
+    for row_id in result.retrying:
+        err_console.print(f"[yellow]#{row_id}: not delivered yet; queued for a retry[/yellow]")
+    for row_id, code, message in result.failed:
+        err_console.print(f"[red]#{row_id}: not delivered: {code}: {message}[/red]",
+                          soft_wrap=True)
+    bad = failed + len(result.failed) + len(result.retrying)
+    raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)
+
+
+transfers_app = typer.Typer(help="SFTP transfers: failures, the outbound queue.",
+                            no_args_is_help=True)
+app.add_typer(transfers_app, name="transfers")
+
+
+@transfers_app.command("failures")
+def transfer_failures_cmd(
+    all_: Annotated[bool, typer.Option("--all", help="Include resolved ones")] = False,
+    partner: Annotated[str | None, typer.Option("--partner")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines for scripts")] = False,
+) -> None:
+    """List SFTP transfer failures (unresolved unless --all); exit 1 when any is unresolved."""
+    settings = _settings()
+    with _gateway(settings) as (db, _raw):
+        rows = transfer_failures(db, include_resolved=all_, partner_id=partner)
+    if as_json:
+        for f in rows:
+            console.print_json(json.dumps({
+                "id": f.id, "partner": f.partner_id, "direction": f.direction,
+                "operation": f.operation, "code": f.error_code, "message": f.message,
+                "remote_path": f.remote_path, "at": f.at.isoformat(), "resolved": f.resolved,
+            }), indent=None)
+    else:
+        table = Table("id", "at", "partner", "direction", "operation", "code", "message",
+                      "remote path", "resolved", title=f"Transfer failures ({len(rows)})")
+        for f in rows:
+            table.add_row(str(f.id), f.at.strftime("%Y-%m-%d %H:%M:%S"), f.partner_id,
+                          f.direction, f.operation, f.error_code, f.message,
+                          f.remote_path or "", "yes" if f.resolved else "no",
+                          style="" if f.resolved else "red")
+        console.print(table)
+    raise typer.Exit(EXIT_FINDINGS if any(not f.resolved for f in rows) else EXIT_OK)
+
+
+@transfers_app.command("resolve")
+def resolve_cmd(ids: Annotated[list[int], typer.Argument(help="Failure ids")]) -> None:
+    """Mark transfer failures resolved (after fixing their cause)."""
+    settings = _settings()
+    with _gateway(settings) as (db, _raw):
+        n = resolve_failures(db, ids)
+    console.print(f"resolved {n} failure(s)")
+
+
+@transfers_app.command("queue")
+def queue_cmd(
+    state: Annotated[list[str] | None, typer.Option(
+        "--state", help="queued|delivering|delivered|failed (repeatable)")] = None,
+    partner: Annotated[str | None, typer.Option("--partner")] = None,
+) -> None:
+    """Show the outbound queue."""
+    settings = _settings()
+    with _gateway(settings) as (db, _raw):
+        rows = queue_rows(db, states=state, partner_id=partner)
+    table = Table("id", "partner", "kind", "remote path", "bytes", "state", "attempts",
+                  "next attempt", "last error", title=f"Outbound queue ({len(rows)})")
+    for r in rows:
+        table.add_row(str(r.id), r.partner_id, r.kind, f"{r.remote_dir}/{r.remote_name}",
+                      str(r.size), r.state, str(r.attempts),
+                      r.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S")
+                      if r.state == "queued" else "",
+                      f"{r.last_error_code}: {r.last_error_message}" if r.last_error_code
+                      else "", style="red" if r.state == "failed" else "")
+    console.print(table)
+
+
+@transfers_app.command("retry")
+def retry_cmd(ids: Annotated[list[int], typer.Argument(help="Outbound queue ids")]) -> None:
+    """Put failed deliveries back in the queue."""
+    settings = _settings()
+    with _gateway(settings) as (db, _raw):
+        n = requeue_failed(db, ids)
+    console.print(f"re-queued {n} file(s)")

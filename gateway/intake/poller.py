@@ -12,51 +12,43 @@ import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Protocol
 
-from gateway.errors import GatewayError
 from gateway.intake.sftp import (
+    AcceptedHook,
     Acceptor,
     FailureSink,
     PollResult,
-    PulledFile,
     StabilityTracker,
     poll_partner,
-    report_failure,
 )
 from gateway.logging import get_logger
-from gateway.outbound.deliver import deliver_file
-from gateway.outbound.ledger import DeliveryLedger
 from mappings.partners import PartnerProfile
 
 log = get_logger("gateway.poller")
 
 
-class AckSource(Protocol):
-    """Renders the acknowledgments (TA1/999) owed for a pulled file; returns local paths."""
-
-    def __call__(self, profile: PartnerProfile, pulled: PulledFile) -> Sequence[Path]: ...
-
-
 class PartnerPoller:
+    """Polls every profile with an ``inbox_dir``: ``poll_once`` for one round, or ``start``
+    for a thread per partner until ``shutdown``.
+
+    ``on_accepted`` runs for each pulled file once it is durable and before the remote archive
+    move (the gateway notes the acknowledgments owed there); acknowledgments themselves go out
+    through the outbound queue, like every other delivery.
+    """
+
     def __init__(self, profiles: Sequence[PartnerProfile], acceptor: Acceptor, *,
-                 staging_dir: Path, failures: FailureSink | None = None,
-                 environ: Mapping[str, str] | None = None, acks: AckSource | None = None,
-                 ledger: DeliveryLedger | None = None, max_backoff_seconds: float = 3600.0,
+                 failures: FailureSink | None = None,
+                 environ: Mapping[str, str] | None = None,
+                 on_accepted: AcceptedHook | None = None, max_backoff_seconds: float = 3600.0,
                  on_result: Callable[[PollResult], None] | None = None) -> None:
         ids = [p.id for p in profiles]
         if len(set(ids)) != len(ids):
             raise ValueError("partner ids must be unique")
-        if acks is not None and ledger is None:
-            raise ValueError("acknowledgments are delivered through a ledger; give one")
         self.profiles = [p for p in profiles if p.inbox_dir is not None]
         self.acceptor = acceptor
-        self.staging_dir = staging_dir
         self.failures = failures
         self.environ = environ
-        self.acks = acks
-        self.ledger = ledger
+        self.on_accepted = on_accepted
         self.max_backoff_seconds = max_backoff_seconds
         self.on_result = on_result
         self.stop = threading.Event()
@@ -65,35 +57,20 @@ class PartnerPoller:
         self._threads: list[threading.Thread] = []
 
     def poll_one(self, profile: PartnerProfile) -> PollResult:
-        """One poll of one partner, acknowledgments included; never raises for remote trouble."""
+        """One poll of one partner; never raises for remote trouble."""
         try:
-            result = poll_partner(profile, self.acceptor,
-                                  staging_dir=self.staging_dir / profile.id,
-                                  failures=self.failures, tracker=self._trackers[profile.id],
-                                  environ=self.environ, stop=self.stop)
+            result = poll_partner(profile, self.acceptor, failures=self.failures,
+                                  tracker=self._trackers[profile.id], environ=self.environ,
+                                  stop=self.stop, on_accepted=self.on_accepted)
         except Exception as exc:  # a bug or local failure must not kill the partner's loop
             log.exception("sftp_poll_crashed", partner=profile.id)
             result = PollResult(profile.id, error=getattr(exc, "code", type(exc).__name__))
-        if self.acks is not None and profile.send_acks and not self.stop.is_set():
-            self._send_acks(profile, result)
         if self.on_result is not None:
-            self.on_result(result)
+            try:
+                self.on_result(result)
+            except Exception:
+                log.exception("sftp_poll_result_hook_failed", partner=profile.id)
         return result
-
-    def _send_acks(self, profile: PartnerProfile, result: PollResult) -> None:
-        assert self.acks is not None
-        assert self.ledger is not None
-        for pulled in result.pulled:
-            for path in self.acks(profile, pulled):
-                try:
-                    deliver_file(profile, path, ledger=self.ledger, failures=self.failures,
-                                 remote_dir=profile.ack_dir, environ=self.environ,
-                                 stop=self.stop)
-                except GatewayError as exc:
-                    # with_retry has already recorded remote failures; local ones are here.
-                    if exc.code not in {f.code for f in result.failures}:
-                        result.failures.append(report_failure(
-                            profile, "send_ack", exc, failures=None, remote_path=path.name))
 
     def poll_once(self, max_workers: int | None = None) -> list[PollResult]:
         """Poll every partner once, concurrently; results in profile order."""
@@ -134,4 +111,4 @@ class PartnerPoller:
         return not any(t.is_alive() for t in self._threads)
 
 
-__all__ = ["AckSource", "PartnerPoller"]
+__all__ = ["PartnerPoller"]

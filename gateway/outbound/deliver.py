@@ -124,8 +124,13 @@ def deliver_file(profile: PartnerProfile, local: Path, *, ledger: DeliveryLedger
                  failures: FailureSink | None = None, remote_dir: str | None = None,
                  remote_name: str | None = None, environ: Mapping[str, str] | None = None,
                  stop: threading.Event | None = None,
-                 on_progress: Callable[[int], None] | None = None) -> DeliveryResult:
-    """Deliver ``local`` to ``remote_dir`` (default: the profile's outbound_dir) once."""
+                 on_progress: Callable[[int], None] | None = None,
+                 expected: tuple[int, str] | None = None) -> DeliveryResult:
+    """Deliver ``local`` to ``remote_dir`` (default: the profile's outbound_dir) once.
+
+    ``expected`` (size, sha256) guards a queued file: its stored bytes must still be the ones
+    that were queued.
+    """
     folder = remote_dir or profile.outbound_dir
     if folder is None:
         raise ConfigError(f"partner {profile.id} has no outbound_dir to deliver to",
@@ -135,6 +140,9 @@ def deliver_file(profile: PartnerProfile, local: Path, *, ledger: DeliveryLedger
         raise InputError(f"{name!r} cannot be a remote file name", location={"path": str(local)})
     final = posixpath.join(folder, name)
     size, sha = hash_file(local)
+    if expected is not None and expected != (size, sha):
+        raise PermanentError(f"the stored copy of {name} no longer matches what was queued",
+                             code="outbound_blob_mismatch", location={"path": str(local)})
     prior = ledger.already_delivered(profile.id, sha, final)
     if prior is not None:
         log.info("delivery_skipped_already_delivered", partner=profile.id, remote_path=final,

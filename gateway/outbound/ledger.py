@@ -1,24 +1,33 @@
-"""Delivery receipts: the record that a file reached a partner, and the guard against resending.
+"""Delivery receipts and transfer failures, kept in the database.
 
-``DeliveryLedger`` is the port; ``JsonlDeliveryLedger`` keeps receipts as fsynced JSON lines (one
-per delivery) until the database-backed ledger replaces it. Several processes may share the file:
-appends take an exclusive ``flock`` and readers pick up lines appended by others.
+``DeliveryLedger`` is the port ``deliver_file`` asks "delivered already?" and tells "delivered
+now". ``DbDeliveryLedger`` answers from ``delivery_receipts`` and, when it delivers a queued
+file, writes the receipt and marks the queue row delivered in ONE transaction: a crash leaves
+either both or neither, and "neither" is repaired by the next attempt finding the identical
+remote file (see ``deliver``). ``DbFailureLog`` is the ``FailureSink`` of the SFTP adapter.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import threading
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Protocol
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from gateway.db.base import Database
+from gateway.db.models import tbl, utcnow
+from gateway.intake.sftp import FailureRecord
 from gateway.logging import get_logger
+from gateway.outbound.tables import DeliveryReceipt, OutboundFile, OutboundState, TransferFailure
 
 log = get_logger("gateway.outbound")
+
+#: operations of the delivery side; everything else a partner fails at is intake
+OUTBOUND_OPERATIONS = frozenset({"deliver", "send_ack", "upload", "rename", "stat"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +38,7 @@ class Receipt:
     remote_path: str
     size: int
     sha256: str
-    delivered_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    delivered_at: dt.datetime = field(default_factory=utcnow)
 
 
 class DeliveryLedger(Protocol):
@@ -40,57 +49,123 @@ class DeliveryLedger(Protocol):
         """Persist a receipt durably before returning."""
 
 
-class JsonlDeliveryLedger:
-    """Receipts as JSON lines, fsynced; a torn last line from a crash is ignored."""
+def insert_ignore(session: Session, table: Table, values: Mapping[str, Any],
+                  conflict: list[str]) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id; None when the row already existed."""
+    dialect = session.get_bind().dialect.name
+    stmt: postgresql.Insert | sqlite.Insert
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).values(dict(values)).on_conflict_do_nothing(
+            index_elements=conflict)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(dict(values)).on_conflict_do_nothing(
+            index_elements=conflict)
+    else:  # pragma: no cover - only the two supported backends
+        raise NotImplementedError(dialect)
+    value = session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
+    return int(value) if value is not None else None
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._index: dict[tuple[str, str, str], Receipt] = {}
-        self._offset = 0
 
-    def _refresh(self) -> None:
-        if not self.path.exists():
-            return
-        with self.path.open("rb") as fh:
-            fh.seek(self._offset)
-            for raw in fh:
-                if not raw.endswith(b"\n"):
-                    break  # a line still being written, or torn by a crash: not a receipt
-                self._offset += len(raw)
-                try:
-                    r = Receipt(**json.loads(raw))
-                except (ValueError, TypeError):
-                    log.warning("delivery_ledger_bad_line", path=str(self.path),
-                                offset=self._offset - len(raw))
-                    continue
-                self._index[(r.partner_id, r.sha256, r.remote_path)] = r
+def _receipt(row: DeliveryReceipt) -> Receipt:
+    return Receipt(row.partner_id, row.remote_path, row.size, row.sha256, row.delivered_at)
+
+
+class DbDeliveryLedger:
+    """Receipts in ``delivery_receipts``; ``outbound_id`` ties them to a queue row."""
+
+    def __init__(self, db: Database, outbound_id: int | None = None) -> None:
+        self.db = db
+        self.outbound_id = outbound_id
 
     def already_delivered(self, partner_id: str, sha256: str, remote_name: str) -> Receipt | None:
-        with self._lock:
-            self._refresh()
-            return self._index.get((partner_id, sha256, remote_name))
+        with self.db.read() as s:
+            row = s.execute(select(DeliveryReceipt).where(
+                DeliveryReceipt.partner_id == partner_id, DeliveryReceipt.sha256 == sha256,
+                DeliveryReceipt.remote_path == remote_name)).scalar_one_or_none()
+            return _receipt(row) if row is not None else None
 
     def record(self, receipt: Receipt) -> None:
-        line = (json.dumps(asdict(receipt), sort_keys=True) + "\n").encode()
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    os.write(fd, b"\n")  # seal a torn line so ours stands alone
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self._index[(receipt.partner_id, receipt.sha256, receipt.remote_path)] = receipt
+        with self.db.write() as s:
+            insert_ignore(s, tbl(DeliveryReceipt), {
+                "partner_id": receipt.partner_id, "remote_path": receipt.remote_path,
+                "size": receipt.size, "sha256": receipt.sha256,
+                "delivered_at": receipt.delivered_at, "outbound_file_id": self.outbound_id,
+            }, ["partner_id", "sha256", "remote_path"])
+            if self.outbound_id is not None:
+                s.execute(update(OutboundFile).where(OutboundFile.id == self.outbound_id).values(
+                    state=OutboundState.DELIVERED.value, delivered_at=receipt.delivered_at,
+                    lease_owner=None, lease_expires_at=None, last_error_code=None,
+                    last_error_message=None))
+            # a delivery that went through settles earlier failures for the same target
+            s.execute(update(TransferFailure).where(
+                TransferFailure.partner_id == receipt.partner_id,
+                TransferFailure.remote_path == receipt.remote_path,
+                TransferFailure.resolved.is_(False)).values(resolved=True, resolved_at=utcnow()))
 
-    def receipts(self) -> list[Receipt]:
-        with self._lock:
-            self._refresh()
-            return list(self._index.values())
+    def receipts(self, partner_id: str | None = None) -> list[Receipt]:
+        with self.db.read() as s:
+            stmt = select(DeliveryReceipt).order_by(DeliveryReceipt.id)
+            if partner_id is not None:
+                stmt = stmt.where(DeliveryReceipt.partner_id == partner_id)
+            return [_receipt(r) for r in s.execute(stmt).scalars()]
 
 
-__all__ = ["DeliveryLedger", "JsonlDeliveryLedger", "Receipt"]
+def direction_of(operation: str) -> str:
+    return "outbound" if operation in OUTBOUND_OPERATIONS else "inbound"
+
+
+class DbFailureLog:
+    """The SFTP adapter's failure sink, writing ``transfer_failures`` rows."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def record_failure(self, failure: FailureRecord) -> None:
+        with self.db.write() as s:
+            s.execute(tbl(TransferFailure).insert().values(
+                partner_id=failure.partner_id[:64], direction=direction_of(failure.operation),
+                operation=failure.operation[:32], error_code=failure.code[:64],
+                message=failure.reason, remote_path=failure.remote_path,
+                at=failure.at, resolved=False))
+
+    def read(self, *, include_resolved: bool = True,
+             partner_id: str | None = None) -> list[TransferFailure]:
+        return transfer_failures(self.db, include_resolved=include_resolved,
+                                 partner_id=partner_id)
+
+
+def transfer_failures(db: Database, *, include_resolved: bool = False,
+                      partner_id: str | None = None,
+                      since: dt.date | None = None) -> list[TransferFailure]:
+    """Failure records, oldest first (unresolved only unless asked)."""
+    stmt = select(TransferFailure).order_by(TransferFailure.id)
+    if not include_resolved:
+        stmt = stmt.where(TransferFailure.resolved.is_(False))
+    if partner_id is not None:
+        stmt = stmt.where(TransferFailure.partner_id == partner_id)
+    if since is not None:
+        stmt = stmt.where(TransferFailure.at >= dt.datetime.combine(since, dt.time(),
+                                                                    tzinfo=dt.UTC))
+    with db.read() as s:
+        return list(s.execute(stmt).scalars())
+
+
+def resolve_failures(db: Database, ids: list[int] | None = None, *,
+                     partner_id: str | None = None, operation: str | None = None) -> int:
+    """Mark failure records resolved (an operator fixed it, or a later poll went through)."""
+    stmt = update(TransferFailure).where(TransferFailure.resolved.is_(False))
+    if ids is not None:
+        stmt = stmt.where(TransferFailure.id.in_(ids))
+    if partner_id is not None:
+        stmt = stmt.where(TransferFailure.partner_id == partner_id)
+    if operation is not None:
+        stmt = stmt.where(TransferFailure.operation == operation)
+    with db.write() as s:
+        res = s.execute(stmt.values(resolved=True, resolved_at=utcnow()))
+        return int(res.rowcount or 0)  # type: ignore[attr-defined]
+
+
+__all__ = [
+    "DbDeliveryLedger", "DbFailureLog", "DeliveryLedger", "Receipt", "direction_of",
+    "insert_ignore", "resolve_failures", "transfer_failures",
+]

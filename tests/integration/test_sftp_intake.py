@@ -1,47 +1,76 @@
-"""SFTP intake against a real OpenSSH sshd: pulls, stability, outages, cuts, refusals."""
+"""SFTP intake against a real OpenSSH sshd, into the real ingest pipeline (raw store + registry).
+
+Pulls, stability, outages, cuts, refusals, the size check, and several partners at once.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import threading
-from collections.abc import Sequence
+import time
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
+from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
+from gateway.db.models import AuditEntry, InboundFile
+from gateway.intake import accept_bytes
 from gateway.intake.poller import PartnerPoller
-from gateway.intake.sftp import (
-    JsonlFailureLog,
-    PollResult,
-    PulledFile,
-    download,
-    open_sftp,
-    poll_partner,
-)
-from gateway.outbound.ledger import JsonlDeliveryLedger
+from gateway.intake.sftp import AcceptResultLike, PollResult, poll_partner
+from gateway.outbound.ledger import DbFailureLog
+from gateway.outbound.runtime import make_acceptor
+from gateway.store.file import FileRawStore
 from mappings.partners import PartnerProfile
+from tests.integration import sshd as sshd_module
+from tests.integration.helpers import Gateway
 from tests.integration.sshd import (  # noqa: F401  (fixtures are used by name)
-    ContentStoreAcceptor,
     SshdServer,
     free_port,
     keygen,
     sshd_fixture,
     sshd_server_fixture,
+    start_sshd,
 )
 
 pytestmark = pytest.mark.sftp
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> ContentStoreAcceptor:
-    return ContentStoreAcceptor(tmp_path / "store")
+class Pipe:
+    """The real acceptor of ``gw`` plus ways to look at what it registered."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.accept = make_acceptor(gw.db, gw.store, gw.settings)
+        self.failures = DbFailureLog(gw.db)
+
+    def __call__(self, stream: BinaryIO, *, source: str,
+                 original_name: str) -> AcceptResultLike:
+        return self.accept(stream, source=source, original_name=original_name)
+
+    def registered(self) -> dict[str, str]:
+        """original name → sha256 of every registered file."""
+        with self.gw.db.read() as s:
+            return {r.original_name: r.sha256 for r in s.execute(
+                select(InboundFile.original_name, InboundFile.sha256))}
+
+    def accepts(self, outcome: str) -> int:
+        with self.gw.db.read() as s:
+            return int(s.execute(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.action == "accept", AuditEntry.outcome == outcome)).scalar_one())
+
+    def content(self, sha256: str) -> bytes:
+        return self.gw.store.read(sha256)
+
+    def failure_codes(self) -> list[str]:
+        return [f.error_code for f in self.failures.read()]
 
 
 @pytest.fixture
-def failures(tmp_path: Path) -> JsonlFailureLog:
-    return JsonlFailureLog(tmp_path / "failures.jsonl")
+def pipe(gw: Gateway) -> Pipe:
+    return Pipe(gw)
 
 
 def _profile(server: SshdServer, base: Path, **fields: object) -> PartnerProfile:
@@ -56,30 +85,35 @@ def _files(n: int, prefix: str = "remit") -> dict[str, bytes]:
     return {f"{prefix}-{i}.835": f"ISA*{prefix}*{i}*".encode() * (100 + i) for i in range(n)}
 
 
-def test_pull_several_files_then_archive(sshd: SshdServer, store: ContentStoreAcceptor,
-                                         failures: JsonlFailureLog, tmp_path: Path) -> None:
+def _no_temp_left(store: FileRawStore) -> bool:
+    tmp = store.root / ".tmp"
+    return not tmp.exists() or not any(tmp.iterdir())
+
+
+def test_pull_several_files_then_archive(sshd: SshdServer, pipe: Pipe) -> None:
     base = sshd.make_tree("inbox", "archive")
-    files = _files(5)
+    files = _files(9)  # enough for the extra parallel session
+    files["big.835"] = os.urandom(700_000)  # prefetched, several 32 KiB requests
     for name, data in files.items():
         sshd.put(base / "inbox" / name, data)
     sshd.put(base / "inbox" / "notes.txt", b"not for us")
 
-    result = poll_partner(_profile(sshd, base), store, staging_dir=tmp_path / "staging",
-                          failures=failures)
+    result = poll_partner(_profile(sshd, base, max_connections=3), pipe,
+                          failures=pipe.failures)
 
     assert result.ok, result
     assert sorted(p.remote_name for p in result.pulled) == sorted(files)
     assert all(p.disposition == "archived" and not p.duplicate for p in result.pulled)
-    assert {store.content(p.sha256) for p in result.pulled} == set(files.values())
+    registered = pipe.registered()
+    assert sorted(registered) == sorted(files)
+    assert {name: pipe.content(sha) for name, sha in registered.items()} == files
     assert sorted(os.listdir(base / "inbox")) == ["notes.txt"]
     assert sorted(os.listdir(base / "archive")) == sorted(files)
-    assert list((tmp_path / "staging").iterdir()) == []
-    assert failures.read() == []
+    assert _no_temp_left(pipe.gw.store)
+    assert pipe.failure_codes() == []
 
 
-def test_file_still_growing_is_skipped_until_stable(sshd: SshdServer,
-                                                    store: ContentStoreAcceptor,
-                                                    tmp_path: Path) -> None:
+def test_file_still_growing_is_skipped_until_stable(sshd: SshdServer, pipe: Pipe) -> None:
     base = sshd.make_tree("inbox", "archive")
     sshd.put(base / "inbox" / "done.835", b"ISA*complete*~")
     growing = sshd.put(base / "inbox" / "growing.835", b"ISA*")
@@ -95,7 +129,7 @@ def test_file_still_growing_is_skipped_until_stable(sshd: SshdServer,
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        first = poll_partner(profile, store, staging_dir=tmp_path / "staging")
+        first = poll_partner(profile, pipe)
     finally:
         stop_writer.set()
         thread.join(10)
@@ -103,24 +137,47 @@ def test_file_still_growing_is_skipped_until_stable(sshd: SshdServer,
     assert first.pending == ["growing.835"]
     assert (base / "inbox" / "growing.835").exists()
 
-    second = poll_partner(profile, store, staging_dir=tmp_path / "staging")
+    second = poll_partner(profile, pipe)
     assert [p.remote_name for p in second.pulled] == ["growing.835"]
-    assert store.content(second.pulled[0].sha256) == (base / "archive" / "growing.835").read_bytes()
+    assert pipe.content(second.pulled[0].sha256) == (base / "archive" / "growing.835").read_bytes()
     assert os.listdir(base / "inbox") == []
 
 
-def test_sshd_stopped_mid_poll_then_restarted(sshd: SshdServer, store: ContentStoreAcceptor,
-                                              failures: JsonlFailureLog,
-                                              tmp_path: Path) -> None:
+def test_size_changed_during_the_read_registers_nothing(sshd: SshdServer, pipe: Pipe) -> None:
     base = sshd.make_tree("inbox", "archive")
-    files = _files(4)
+    path = sshd.put(base / "inbox" / "late.835", b"ISA*first part*~" * 1000)
+    appended: list[bool] = []
+
+    def acceptor(stream: BinaryIO, *, source: str, original_name: str) -> AcceptResultLike:
+        if not appended:  # the writer was not done after all: it appends after our listing
+            with path.open("ab") as fh:
+                fh.write(b"SE*more*~" * 100)
+            appended.append(True)
+        return pipe(stream, source=source, original_name=original_name)
+
+    profile = _profile(sshd, base)
+    first = poll_partner(profile, acceptor)
+    assert first.pulled == []
+    assert first.pending == ["late.835"]
+    assert pipe.registered() == {}  # the size check failed before anything committed
+    assert _no_temp_left(pipe.gw.store)
+    assert os.listdir(base / "inbox") == ["late.835"]
+
+    second = poll_partner(profile, acceptor)
+    assert [p.remote_name for p in second.pulled] == ["late.835"]
+    assert pipe.content(second.pulled[0].sha256) == (base / "archive" / "late.835").read_bytes()
+
+
+def test_sshd_stopped_mid_poll_then_restarted(sshd: SshdServer, pipe: Pipe) -> None:
+    base = sshd.make_tree("inbox", "archive")
+    files = _files(3)
     for name, data in files.items():
         sshd.put(base / "inbox" / name, data)
     restarter: list[threading.Timer] = []
 
-    def acceptor(path: Path, *, source: str, original_name: str) -> object:
-        accepted = store(path, source=source, original_name=original_name)
-        if len(store.calls) == 2 and not restarter:
+    def acceptor(stream: BinaryIO, *, source: str, original_name: str) -> AcceptResultLike:
+        accepted = pipe(stream, source=source, original_name=original_name)
+        if len(pipe.registered()) == 2 and not restarter:
             sshd.stop()  # the server dies after our copy is durable, before the archive move
             timer = threading.Timer(0.5, sshd.start)
             restarter.append(timer)
@@ -130,21 +187,18 @@ def test_sshd_stopped_mid_poll_then_restarted(sshd: SshdServer, store: ContentSt
     profile = _profile(sshd, base, retry={"attempts": 12, "initial_seconds": 0.1,
                                           "max_seconds": 0.4, "jitter_seconds": 0.05})
     with capture_logs() as logs:
-        result = poll_partner(profile, acceptor, staging_dir=tmp_path / "staging",  # type: ignore[arg-type]
-                              failures=failures)
+        result = poll_partner(profile, acceptor, failures=pipe.failures)
     restarter[0].join(10)
 
     assert result.error is None, result
     assert any(e["event"] == "sftp_retry" for e in logs)
-    new = [c for c in store.calls if not c[2]]
-    assert sorted(name for name, _, _ in new) == sorted(files)  # each ingested exactly once
-    assert len(store.files) == 4
+    assert sorted(pipe.registered()) == sorted(files)  # each registered exactly once
+    assert pipe.accepts("received") == 3
     assert os.listdir(base / "inbox") == []
     assert sorted(os.listdir(base / "archive")) == sorted(files)
 
 
-def test_connection_cut_mid_download_is_retried(sshd: SshdServer, store: ContentStoreAcceptor,
-                                                tmp_path: Path) -> None:
+def test_connection_cut_mid_download_is_retried(sshd: SshdServer, pipe: Pipe) -> None:
     base = sshd.make_tree("inbox", "archive")
     data = os.urandom(8 << 20)
     sshd.put(base / "inbox" / "big.835", data)
@@ -152,70 +206,72 @@ def test_connection_cut_mid_download_is_retried(sshd: SshdServer, store: Content
 
     def on_progress(name: str, received: int) -> None:
         if not cut and received >= 1 << 20:
+            # paramiko sends the prefetch requests from a short-lived thread; cutting while it
+            # still sends makes that thread die loudly (harmless, but pytest turns it into an
+            # error), so cut once every request is out and answers are still streaming in.
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and any(
+                    "_prefetch_thread" in t.name for t in threading.enumerate()):
+                time.sleep(0.001)
             cut.append(sshd.kill_sessions())
 
     with capture_logs() as logs:
-        result = poll_partner(_profile(sshd, base), store, staging_dir=tmp_path / "staging",
-                              on_progress=on_progress)
+        result = poll_partner(_profile(sshd, base), pipe, on_progress=on_progress)
 
     assert cut
     assert cut[0] >= 1  # a live session was really killed mid-transfer
     assert result.error is None, result
     assert any(e["event"] == "sftp_retry" and e["operation"] == "poll" for e in logs)
-    assert [c[2] for c in store.calls] == [False]  # accepted once, and only complete
-    assert store.content(result.pulled[0].sha256) == data
+    assert pipe.accepts("received") == 1  # registered once, and only complete
+    assert pipe.accepts("duplicate") == 0
     assert result.pulled[0].sha256 == hashlib.sha256(data).hexdigest()
+    assert pipe.content(result.pulled[0].sha256) == data
+    assert _no_temp_left(pipe.gw.store)
     assert os.listdir(base / "archive") == ["big.835"]
 
 
-def test_permission_denied_on_archive(sshd: SshdServer, store: ContentStoreAcceptor,
-                                      failures: JsonlFailureLog, tmp_path: Path) -> None:
+def test_permission_denied_on_archive(sshd: SshdServer, pipe: Pipe) -> None:
     base = sshd.make_tree("inbox", "archive")
     sshd.put(base / "inbox" / "a.835", b"ISA*a*~")
     (base / "archive").chmod(0o555)
     profile = _profile(sshd, base)
     try:
-        first = poll_partner(profile, store, staging_dir=tmp_path / "s", failures=failures)
-        second = poll_partner(profile, store, staging_dir=tmp_path / "s", failures=failures)
+        first = poll_partner(profile, pipe, failures=pipe.failures)
+        second = poll_partner(profile, pipe, failures=pipe.failures)
     finally:
         (base / "archive").chmod(0o755)
 
     assert [(p.disposition, p.duplicate) for p in first.pulled] == [("kept", False)]
     assert [(p.disposition, p.duplicate) for p in second.pulled] == [("kept", True)]
     assert [f.code for f in first.failures] == ["remote_permission_denied"]
-    assert [f.code for f in failures.read()] == ["remote_permission_denied"] * 2
+    assert pipe.failure_codes() == ["remote_permission_denied"] * 2
     assert os.listdir(base / "inbox") == ["a.835"]  # not lost
-    assert len(store.files) == 1
+    assert len(pipe.registered()) == 1
 
-    third = poll_partner(profile, store, staging_dir=tmp_path / "s", failures=failures)
+    third = poll_partner(profile, pipe, failures=pipe.failures)
     assert [(p.disposition, p.duplicate) for p in third.pulled] == [("archived", True)]
     assert os.listdir(base / "archive") == ["a.835"]
-    assert len(store.files) == 1
+    assert len(pipe.registered()) == 1
 
 
-def test_crash_after_accept_before_archive_is_finished_next_poll(
-        sshd: SshdServer, store: ContentStoreAcceptor, tmp_path: Path) -> None:
+def test_crash_after_accept_before_archive_is_finished_next_poll(sshd: SshdServer,
+                                                                 pipe: Pipe) -> None:
     base = sshd.make_tree("inbox", "archive")
     sshd.put(base / "inbox" / "x.835", b"ISA*x*~")
-    profile = _profile(sshd, base)
-    tmp = tmp_path / "half.part"
-    with open_sftp(profile) as sftp, tmp.open("wb") as out:  # a poll that dies after accept
-        download(sftp, str(base / "inbox" / "x.835"), out, expected_size=7)
-    store(tmp, source="sftp:test", original_name="x.835")
+    # a poll that died after the file was durable and registered, before the archive move
+    accept_bytes(pipe.gw.db, pipe.gw.store, b"ISA*x*~", source="sftp:test", original_name="x.835")
 
-    result = poll_partner(profile, store, staging_dir=tmp_path / "s")
+    result = poll_partner(_profile(sshd, base), pipe)
     assert [(p.disposition, p.duplicate) for p in result.pulled] == [("archived", True)]
-    assert len(store.files) == 1
+    assert len(pipe.registered()) == 1
     assert os.listdir(base / "archive") == ["x.835"]
 
 
-def test_archive_never_overwrites_an_archived_file(sshd: SshdServer,
-                                                   store: ContentStoreAcceptor,
-                                                   tmp_path: Path) -> None:
+def test_archive_never_overwrites_an_archived_file(sshd: SshdServer, pipe: Pipe) -> None:
     base = sshd.make_tree("inbox", "archive")
     sshd.put(base / "archive" / "daily.835", b"ISA*yesterday*~")
     sshd.put(base / "inbox" / "daily.835", b"ISA*today*~")
-    result = poll_partner(_profile(sshd, base), store, staging_dir=tmp_path / "s")
+    result = poll_partner(_profile(sshd, base), pipe)
     assert result.ok
     archived = sorted(os.listdir(base / "archive"))
     assert len(archived) == 2
@@ -224,19 +280,17 @@ def test_archive_never_overwrites_an_archived_file(sshd: SshdServer,
     assert (base / "archive" / archived[1]).read_bytes() == b"ISA*today*~"
 
 
-def test_after_pull_delete(sshd: SshdServer, store: ContentStoreAcceptor,
-                           tmp_path: Path) -> None:
+def test_after_pull_delete(sshd: SshdServer, pipe: Pipe) -> None:
     base = sshd.make_tree("inbox")
     sshd.put(base / "inbox" / "d.835", b"ISA*d*~")
     profile = _profile(sshd, base, after_pull="delete", archive_dir=None)
-    result = poll_partner(profile, store, staging_dir=tmp_path / "s")
+    result = poll_partner(profile, pipe)
     assert [p.disposition for p in result.pulled] == ["deleted"]
     assert os.listdir(base / "inbox") == []
-    assert len(store.files) == 1
+    assert len(pipe.registered()) == 1
 
 
-def test_wrong_host_key_is_refused_without_retry(sshd: SshdServer, store: ContentStoreAcceptor,
-                                                 failures: JsonlFailureLog,
+def test_wrong_host_key_is_refused_without_retry(sshd: SshdServer, pipe: Pipe,
                                                  tmp_path: Path) -> None:
     base = sshd.make_tree("inbox", "archive")
     sshd.put(base / "inbox" / "a.835", b"ISA*a*~")
@@ -244,39 +298,36 @@ def test_wrong_host_key_is_refused_without_retry(sshd: SshdServer, store: Conten
     profile = _profile(sshd, base, host_key=f"[127.0.0.1]:{sshd.port} {other}")
 
     with capture_logs() as logs:
-        result = poll_partner(profile, store, staging_dir=tmp_path / "s", failures=failures)
+        result = poll_partner(profile, pipe, failures=pipe.failures)
 
     assert result.error == "host_key_rejected"
-    assert [f.code for f in failures.read()] == ["host_key_rejected"]
+    assert pipe.failure_codes() == ["host_key_rejected"]
+    assert [f.direction for f in pipe.failures.read()] == ["inbound"]
     assert not any(e["event"] == "sftp_retry" for e in logs)
     alerts = [e for e in logs if e["log_level"] == "critical"]
     assert alerts
     assert alerts[0]["alert"] is True
     assert alerts[0]["code"] == "host_key_rejected"
-    assert store.calls == []
+    assert pipe.registered() == {}
     assert os.listdir(base / "inbox") == ["a.835"]
 
 
-def test_wrong_credentials_are_refused_without_retry(sshd: SshdServer,
-                                                     store: ContentStoreAcceptor,
-                                                     failures: JsonlFailureLog,
+def test_wrong_credentials_are_refused_without_retry(sshd: SshdServer, pipe: Pipe,
                                                      tmp_path: Path) -> None:
     base = sshd.make_tree("inbox", "archive")
     keygen(tmp_path / "not_authorized")
     profile = _profile(sshd, base, auth={"private_key_path": str(tmp_path / "not_authorized")})
 
     with capture_logs() as logs:
-        result = poll_partner(profile, store, staging_dir=tmp_path / "s", failures=failures)
+        result = poll_partner(profile, pipe, failures=pipe.failures)
 
     assert result.error == "auth_failed"
-    assert [f.code for f in failures.read()] == ["auth_failed"]
+    assert pipe.failure_codes() == ["auth_failed"]
     assert not any(e["event"] == "sftp_retry" for e in logs)
     assert any(e["log_level"] == "critical" and e["code"] == "auth_failed" for e in logs)
 
 
-def test_two_partners_one_down_the_other_is_pulled(sshd: SshdServer,
-                                                   store: ContentStoreAcceptor,
-                                                   tmp_path: Path) -> None:
+def test_two_partners_one_down_the_other_is_pulled(sshd: SshdServer, pipe: Pipe) -> None:
     base = sshd.make_tree("inbox", "archive")
     files = _files(3)
     for name, data in files.items():
@@ -295,7 +346,7 @@ def test_two_partners_one_down_the_other_is_pulled(sshd: SshdServer,
         if result.partner_id == "good":
             good_done.set()
 
-    poller = PartnerPoller([down, good], store, staging_dir=tmp_path / "s", on_result=on_result)
+    poller = PartnerPoller([down, good], pipe, failures=pipe.failures, on_result=on_result)
     with capture_logs() as logs:
         poller.start()
         try:
@@ -305,28 +356,13 @@ def test_two_partners_one_down_the_other_is_pulled(sshd: SshdServer,
 
     assert stopped
     assert sorted(p.remote_name for p in results["good"].pulled) == sorted(files)
-    assert len(store.files) == 3
+    assert sorted(pipe.registered()) == sorted(files)
     assert any(e["event"] == "sftp_retry" and e["partner"] == "down" for e in logs)
     assert results.get("down") is None or results["down"].error is not None
 
 
-def test_acknowledgments_are_delivered_to_the_ack_folder(sshd: SshdServer,
-                                                         store: ContentStoreAcceptor,
-                                                         tmp_path: Path) -> None:
-    base = sshd.make_tree("inbox", "archive", "acks")
-    sshd.put(base / "inbox" / "r.835", b"ISA*r*~")
-    profile = _profile(sshd, base, ack_dir=str(base / "acks"), send_acks=True)
-
-    def acks(profile: PartnerProfile, pulled: PulledFile) -> Sequence[Path]:
-        ack = tmp_path / "acks" / f"{pulled.remote_name}.999"
-        ack.parent.mkdir(exist_ok=True)
-        ack.write_bytes(b"ISA*999 for " + pulled.sha256[:8].encode() + b"~")
-        return [ack]
-
-    ledger = JsonlDeliveryLedger(tmp_path / "receipts.jsonl")
-    poller = PartnerPoller([profile], store, staging_dir=tmp_path / "s", acks=acks,
-                           ledger=ledger)
-    [result] = poller.poll_once()
-    assert result.ok, result
-    assert os.listdir(base / "acks") == ["r.835.999"]
-    assert [r.remote_path for r in ledger.receipts()] == [str(base / "acks" / "r.835.999")]
+def test_a_missing_sshd_fails_under_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(sshd_module, "SSHD", tmp_path / "no-sshd")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="untested feature"):
+        start_sshd()

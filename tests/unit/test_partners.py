@@ -6,7 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from gateway.outbound.runtime import configured_partners
+from gateway.settings import get_settings
 from mappings.partners import (
     PARTNERS_DIR,
     PartnerConfigError,
@@ -46,8 +49,18 @@ def test_shipped_example_profiles_are_valid() -> None:
     assert payer.host_keys().lookup(payer.host_key_name) is not None
 
 
+def test_shipped_examples_are_disabled_so_run_never_reaches_example_hosts(
+        tmp_path: Path) -> None:
+    assert not any(p.enabled for p in load_partners(PARTNERS_DIR).values())
+    assert configured_partners(get_settings()) == {}  # the default folder: nothing to start
+    (tmp_path / "acme.yaml").write_text(yaml.safe_dump(_good()))
+    (tmp_path / "off.yaml").write_text(yaml.safe_dump(_good(id="off", enabled=False)))
+    assert list(configured_partners(get_settings(partners_dir=tmp_path))) == ["acme"]
+
+
 def test_good_profile_defaults() -> None:
     p = parse_partner(_good(), "acme.yaml")
+    assert p.enabled
     assert p.after_pull == "archive"
     assert p.retry.attempts >= 1
     assert p.host_key_name == "[sftp.acme.example]:2222"
