@@ -25,6 +25,7 @@ from gateway.ingest import queue
 from gateway.ingest.faults import crash_point
 from gateway.ingest.loader import DuplicateInterchangeError, Loader, LoadStats, delete_derived
 from gateway.logging import get_logger
+from gateway.reconcile import ledger_ingest
 from gateway.store.base import RawStore
 
 log = get_logger("gateway.ingest")
@@ -39,9 +40,11 @@ class LeaseLostError(TransientError):
 
 
 class _QuarantineError(Exception):
-    def __init__(self, code: str, message: str, location: dict[str, Any] | None) -> None:
+    def __init__(self, code: str, message: str, location: dict[str, Any] | None,
+                 kind: str | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.location = code, message, location
+        self.kind = kind
 
 
 @dataclass
@@ -75,17 +78,28 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> 
         crash_point("load_begin")
         with db.write() as s:
             delete_derived(s, file_id)
-            loader = Loader(
-                s, file_id, allow_duplicate_interchange=row.allow_duplicate_interchange,
-                engine_for_providers=None if db.is_sqlite else db.engine,
-            )
+            notes: list[dict[str, Any]] = []  # non-X12 findings (ledger duplicate rows)
             try:
-                stats = loader.run(data)
-            except parsers.X12Error as exc:
-                raise _QuarantineError(exc.code, exc.reason, exc.location.as_dict()) from exc
-            except DuplicateInterchangeError as exc:
-                raise _QuarantineError(exc.code, exc.message, exc.location) from exc
-            findings = _findings(loader.reader)
+                ledger_layout = ledger_ingest.layout_for(s, file_id, data)
+                if ledger_layout is not None:
+                    ledger = ledger_ingest.load(s, file_id, data, ledger_layout)
+                    stats, notes = ledger.stats, ledger.notes
+            except ledger_ingest.LedgerRejectedError as exc:
+                raise _QuarantineError(exc.code, exc.message, exc.location or None,
+                                       kind=ledger_ingest.KIND) from exc
+            if ledger_layout is None:
+                loader = Loader(
+                    s, file_id, allow_duplicate_interchange=row.allow_duplicate_interchange,
+                    engine_for_providers=None if db.is_sqlite else db.engine,
+                )
+                try:
+                    stats = loader.run(data)
+                except parsers.X12Error as exc:
+                    raise _QuarantineError(exc.code, exc.reason,
+                                           exc.location.as_dict()) from exc
+                except DuplicateInterchangeError as exc:
+                    raise _QuarantineError(exc.code, exc.message, exc.location) from exc
+            findings = _findings(loader.reader if loader is not None else None)
             errors = [f for f in findings if f.severity == parsers.ERROR]
             if errors:
                 first = errors[0]
@@ -100,7 +114,8 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> 
                 processed_at=utcnow(), kind=stats.kind, claim_count=stats.claim_count,
                 provider_id=stats.provider_id, error_code=None, error_message=None,
                 error_location=None,
-                findings=[f.as_dict() for f in findings[:MAX_STORED_FINDINGS]] or None,
+                findings=[*(f.as_dict() for f in findings[:MAX_STORED_FINDINGS]), *notes]
+                or None,
             ))
             if res.rowcount != 1:  # type: ignore[attr-defined]
                 raise LeaseLostError()
@@ -159,7 +174,7 @@ def _parser_verdict(store: RawStore, sha256: str) -> _QuarantineError | None:
 def _quarantine(db: Database, file_id: int, owner: str, q: _QuarantineError, loader: Loader | None,
                 started: float) -> Outcome:
     findings = _findings(loader.reader if loader else None)
-    kind = loader.stats.kind if loader is not None else "unknown"
+    kind = q.kind or (loader.stats.kind if loader is not None else "unknown")
     if loader is not None and kind == "unknown" and loader.stats.kinds:
         kind = sorted(loader.stats.kinds)[0]
     ok = queue.finish_failed(

@@ -4,7 +4,8 @@ Remittances are the source of truth for what payers paid and adjusted; the ledge
 patient money and the provider's own adjustments. For a claim c and payer p:
 
 - Every CLP loop is an adjudication. A reversal (CLP02 = 22) cancels p's latest earlier,
-  not yet reversed adjudication with the same payer claim control number (CLP07). The effective
+  not yet reversed adjudication with the same payer claim control number (CLP07) — of those,
+  the latest whose CLP04 it negates, since a correction may carry the same CLP07. The effective
   adjudication E(c,p) is p's latest adjudication that is neither a reversal nor reversed.
 - N(c,p) = Σ CLP04 of all p's adjudications (reversals included) − PLB WO/72 recoupments that
   reference c − ledger refunds to p for c.
@@ -53,14 +54,17 @@ def effective_adjudications(adjs: Iterable[Adjudication]) -> tuple[
         alive: list[Adjudication] = []
         for a in items:
             if a.is_reversal:
-                for i in range(len(alive) - 1, -1, -1):
-                    if alive[i].payer_claim_control_number == a.payer_claim_control_number:
-                        del alive[i]
-                        break
-                else:
+                same = [i for i in range(len(alive))
+                        if alive[i].payer_claim_control_number == a.payer_claim_control_number]
+                # The correction of a split reversal/correction often keeps the original's
+                # CLP07: cancel the latest one whose paid amount the reversal negates, else the
+                # latest with that CLP07.
+                exact = [i for i in same if alive[i].paid == -a.paid]
+                if exact or same:
+                    del alive[(exact or same)[-1]]
+                elif alive:
                     # A reversal whose original we never saw cancels the latest standing one.
-                    if alive:
-                        alive.pop()
+                    alive.pop()
             else:
                 alive.append(a)
         standing[payer] = alive

@@ -121,6 +121,17 @@ def test_split_reversal_and_correction_is_pending_then_gone() -> None:
     reversal = adj(3, "P1", "22", "-80.00", "A", DAY3 + dt.timedelta(days=10),
                    ("CO", "45", "-20.00"))
     assert summary(facts(original, correction, reversal)) == []
+    # the reversal negates the original (80), not the correction that shares its CLP07
+    cb = claim_balance(facts(original, correction, reversal))
+    assert cb.effective["P1"].key == 2
+    assert cb.balance == 0
+
+
+def test_reversal_of_unknown_original_cancels_latest() -> None:
+    a = adj(1, "P1", "1", "80.00", "A", DAY1, ("CO", "45", "20.00"))
+    b = adj(2, "P1", "1", "80.00", "B", DAY2, ("CO", "45", "20.00"))
+    r = adj(3, "P1", "22", "-80.00", "ZZZ", DAY3, ("CO", "45", "-20.00"))
+    assert summary(facts(a, b, r)) == []
 
 
 money = st.decimals(min_value=0, max_value=5000, places=2, allow_nan=False,

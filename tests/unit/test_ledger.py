@@ -29,7 +29,7 @@ def test_canonical_rows() -> None:
       ("adjustment", "provider", "40.00"), ("payment", "patient", "30.00")]),
     ("hb_transactions.csv", "hospital_billing_transactions",
      [("charge", "provider", "1200.00"), ("payment", "payer", "900.00"),
-      ("adjustment", "provider", "250.00")]),
+      ("adjustment", "payer", "250.00"), ("adjustment", "provider", "50.00")]),
 ])
 def test_mapped_layouts_are_sniffed_and_translated(
     name: str, layout: str, expected: list[tuple[str, str, str]]

@@ -1,0 +1,197 @@
+"""``gateway reconcile|credits|variances|exceptions|refund-requests``: credit balances.
+
+JSON output (``--json``) is a single array on stdout, one object per row, with the stable field
+names of the reconciliation issue. Exit codes: 0 ok, 2 usage or setup error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from gateway.audit import current_actor
+from gateway.cli.app import EXIT_UNREADABLE, app, console, err_console
+from gateway.db.base import Database
+from gateway.db.migrate import ensure_schema
+from gateway.errors import GatewayError
+from gateway.logging import configure_logging
+from gateway.reconcile import list_credits, list_exceptions, list_variances, run_reconcile
+from gateway.settings import get_settings
+from mappings.payers import PayerProfileError, default_directory, load_directory
+from schemas.serialize import money
+
+Day = Annotated[dt.datetime | None, typer.Option(
+    "--as-of", formats=["%Y-%m-%d"], help="Reconciliation date (default today)")]
+
+
+@contextmanager
+def _db() -> Iterator[Database]:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    db = Database.from_settings(settings)
+    try:
+        try:
+            ensure_schema(db)
+        except GatewayError as exc:
+            err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+            raise typer.Exit(EXIT_UNREADABLE) from None
+        yield db
+    finally:
+        db.dispose()
+
+
+def _emit_json(rows: list[dict[str, Any]]) -> None:
+    typer.echo(json.dumps(rows, indent=2))
+
+
+@app.command()
+def reconcile(
+    as_of: Day = None,
+    full: Annotated[bool, typer.Option("--full", help="Recompute every claim")] = False,
+    payers: Annotated[Path | None, typer.Option(
+        help="Payer profile folder (default: the shipped mappings/payers)")] = None,
+    actor: Annotated[str | None, typer.Option(help="Who (default $USER)")] = None,
+) -> None:
+    """Find credit balances (incrementally: only claims touched since the last run)."""
+    try:
+        directory = load_directory(payers) if payers else default_directory()
+    except PayerProfileError as exc:
+        err_console.print(f"[red]payer_profile: {exc}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    with _db() as db:
+        res = run_reconcile(db, as_of=as_of.date() if as_of else None, full=full,
+                            actor=current_actor(actor), payers=directory)
+    table = Table("run", "as of", "mode", "files", "candidates", "new", "resolved", "open",
+                  "pending", "variances", "seconds", title="Reconciliation")
+    table.add_row(str(res.run_id), res.as_of.isoformat(),
+                  res.mode + (f" ({res.reason})" if res.reason else ""), str(res.files),
+                  str(res.candidates), str(res.credits_new), str(res.credits_resolved),
+                  str(res.credits_open), str(res.credits_pending), str(res.variances),
+                  f"{res.seconds:.2f}")
+    console.print(table)
+
+
+@app.command()
+def credits(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON array for scripts")] = False,
+    status: Annotated[str, typer.Option(
+        help="active (pending+open) | open | pending | resolved | all")] = "active",
+    due_within: Annotated[int | None, typer.Option(
+        "--due-within", min=0, help="Only credits due within N days (overdue included)")] = None,
+    as_of: Day = None,
+) -> None:
+    """List credit balances: who is owed what, why, and by when."""
+    with _db() as db, db.read() as s:
+        try:
+            rows = list_credits(s, status=status, due_within=due_within,
+                                as_of=as_of.date() if as_of else None)
+        except GatewayError as exc:
+            err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+            raise typer.Exit(EXIT_UNREADABLE) from None
+    if as_json:
+        _emit_json([r.to_json() for r in rows])
+        return
+    table = Table("account", "claim", "owed to", "payer", "amount", "cause", "gov",
+                  "identified", "due by", "status", title=f"Credit balances ({status})")
+    total = Decimal(0)
+    for r in rows:
+        total += r.amount
+        table.add_row(r.account_id or "", r.patient_control_number, r.owed_to,
+                      r.payer_id or "", money(r.amount), r.cause,
+                      "yes" if r.government else "", r.identified_on.isoformat(),
+                      r.due_by.isoformat() if r.due_by else "",
+                      r.status + (f" ({r.resolution})" if r.resolution else ""))
+    table.add_section()
+    table.add_row(f"{len(rows)} credit(s)", "", "", "", money(total), "", "", "", "", "",
+                  style="bold")
+    console.print(table)
+
+
+@app.command()
+def variances(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON array for scripts")] = False,
+) -> None:
+    """Posting variances: ledger payer postings that differ from the 835s (fix internally)."""
+    with _db() as db, db.read() as s:
+        rows = list_variances(s)
+    if as_json:
+        _emit_json([r.to_json() for r in rows])
+        return
+    table = Table("account", "claim", "payer", "kind", "posted", "remitted", "difference",
+                  title="Posting variances")
+    total = Decimal(0)
+    for r in rows:
+        total += r.difference
+        table.add_row(r.account_id or "", r.patient_control_number, r.payer_id, r.kind,
+                      money(r.posted), money(r.remitted), money(r.difference))
+    table.add_section()
+    table.add_row(f"{len(rows)} variance(s)", "", "", "", "", "", money(total), style="bold")
+    console.print(table)
+
+
+@app.command()
+def exceptions(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON array for scripts")] = False,
+    as_of: Day = None,
+    stale_days: Annotated[int, typer.Option(
+        "--stale-days", min=1, help="837 claims with no 835 after this many days")] = 45,
+) -> None:
+    """Unmatched 835 claims, unanswered 837 claims, payments on accounts with no charges."""
+    with _db() as db, db.read() as s:
+        rows = list_exceptions(s, as_of=as_of.date() if as_of else None, stale_days=stale_days)
+    if as_json:
+        _emit_json([r.to_json() for r in rows])
+        return
+    table = Table("kind", "claim", "account", "payer", "amount", "since",
+                  title="Reconciliation exceptions")
+    for r in rows:
+        table.add_row(r.kind, r.patient_control_number, r.account_id or "", r.payer_id or "",
+                      money(r.amount), r.since.isoformat() if r.since else "")
+    console.print(table)
+
+
+refund_requests = typer.Typer(help="Payers' solicited refund requests.", no_args_is_help=True)
+app.add_typer(refund_requests, name="refund-requests")
+
+
+@refund_requests.command("validate")
+def validate_requests(
+    path: Annotated[Path, typer.Argument(help="Refund request file (CSV or JSON)")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON array for scripts")] = False,
+    provider: Annotated[str | None, typer.Option(
+        help="Whose requests: NPI, TIN or provider id (default: the only one)")] = None,
+    as_of: Day = None,
+) -> None:
+    """Check each request against our credits: valid, partially_valid or invalid (why)."""
+    from gateway.reconcile.refunds import RefundRequestError, validate_file
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        err_console.print(f"[red]unreadable: {path}: {exc.strerror}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    with _db() as db:
+        try:
+            results = validate_file(db, data, name=path.name, provider=provider,
+                                    as_of=as_of.date() if as_of else None)
+        except (RefundRequestError, GatewayError) as exc:
+            code = getattr(exc, "code", "bad_request_file")
+            err_console.print(f"[red]{code}: {exc}[/red]")
+            raise typer.Exit(EXIT_UNREADABLE) from None
+    if as_json:
+        _emit_json([r.to_json() for r in results])
+        return
+    table = Table("line", "payer", "claim", "requested", "valid", "verdict", "reason",
+                  title=f"Refund requests in {path.name}")
+    for r in results:
+        table.add_row(str(r.line), r.payer_id, r.patient_control_number, money(r.amount),
+                      money(r.valid_amount), r.verdict, r.reason or "")
+    console.print(table)

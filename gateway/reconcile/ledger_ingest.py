@@ -1,0 +1,226 @@
+"""Ledger files through the ingest pipeline: sniff, parse, load ``ledger_entries``.
+
+A stored file is a ledger when ``gateway ingest --kind ledger`` declared it (``ledger_imports``)
+or when it is not X12 and its header matches a known layout (canonical or
+``mappings/ledger/*.yaml``). It is parsed with ``parsers.ledger`` and its rows written in the
+transaction that marks the file processed; any bad row quarantines the file with every
+row-numbered error.
+
+Re-imports never double-count. Identical bytes are the same registry row (sha256). For
+overlapping exports, each row has a natural key per provider — (account, pcn, posted date,
+type, party, payer, amount, reference) — and an occurrence number within its file (the n-th
+identical row of that file). A row is stored only when the provider has no stored row with the
+same key and occurrence; so a key's stored count is the largest count any single file gave it.
+Two genuine identical postings in one file are both kept; the same posting repeated by a later
+overlapping export is reported as a duplicate row (a warning finding on the file) and skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from gateway.db.models import Provider, tbl
+from gateway.errors import InputError
+from gateway.ingest.loader import LoadStats
+from gateway.reconcile.tables import LedgerEntry, LedgerImport
+from mappings.ledger_layouts import MappingError, load_layouts
+from parsers.ledger import (
+    LedgerError,
+    LedgerLayout,
+    LedgerRow,
+    RowError,
+    parse_ledger,
+    sniff_layout,
+)
+
+KIND = "ledger"
+MAX_REPORTED_ERRORS = 50
+MAX_REPORTED_DUPLICATES = 200
+#: column widths of ledger_entries (a longer value is a row error, not a database error)
+WIDTHS = {"account_id": 64, "patient_control_number": 38, "payer_id": 80, "reference": 256}
+
+
+class LedgerRejectedError(InputError):
+    """The ledger file cannot be loaded."""
+
+    code = "bad_ledger"
+
+
+class ProviderChoiceError(InputError):
+    """Whose ledger this is cannot be decided."""
+
+    code = "ledger_provider_unknown"
+
+
+@cache
+def _layouts() -> tuple[LedgerLayout, ...]:
+    return tuple(load_layouts())
+
+
+def is_x12(data: bytes) -> bool:
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head[:3] == b"ISA"
+
+
+def sniff(data: bytes) -> LedgerLayout | None:
+    """The ledger layout of ``data``, or None when it is X12 or no layout matches."""
+    if is_x12(data):
+        return None
+    try:
+        return sniff_layout(data, list(_layouts()))
+    except MappingError:
+        return None
+
+
+def resolve_provider(session: Session, spec: str | None, *, create: bool = True) -> int:
+    """The provider a ledger belongs to: NPI, TIN or internal id; else the only provider.
+
+    An NPI (10 digits) that no file has named yet creates the provider, keyed as the ingest
+    pipeline keys it (``npi:<npi>``), so a ledger may arrive before the provider's 835s.
+    """
+    p = tbl(Provider)
+    if spec is None:
+        ids = list(session.execute(select(p.c.id).order_by(p.c.id).limit(2)).scalars())
+        if len(ids) == 1:
+            return int(ids[0])
+        if not ids:
+            raise ProviderChoiceError("no provider is known yet: pass --provider NPI (or "
+                                      "ingest the provider's 835/837 files first)")
+        raise ProviderChoiceError("several providers are known: pass --provider NPI|TIN|id "
+                                  "to say whose ledger this is")
+    spec = spec.strip()
+    found = session.execute(select(p.c.id).where(
+        (p.c.npi == spec) | (p.c.tin == spec) | (p.c.key == spec))).scalars().all()
+    if not found and spec.isdigit() and len(spec) < 10:
+        found = session.execute(select(p.c.id).where(p.c.id == int(spec))).scalars().all()
+    if len(found) == 1:
+        return int(found[0])
+    if len(found) > 1:
+        raise ProviderChoiceError(f"--provider {spec} matches {len(found)} providers; use the "
+                                  "internal provider id")
+    if create and spec.isdigit() and len(spec) == 10:
+        session.execute(insert(p).values(key=f"npi:{spec}", npi=spec, tin=None, name=""))
+        return int(session.execute(select(p.c.id).where(p.c.key == f"npi:{spec}")).scalar_one())
+    raise ProviderChoiceError(f"no provider with NPI, TIN or id {spec!r}")
+
+
+def declare(session: Session, file_id: int, provider_id: int, actor: str) -> None:
+    """Record whose ledger a stored file is (first declaration wins)."""
+    t = tbl(LedgerImport)
+    exists = session.execute(select(t.c.file_id).where(t.c.file_id == file_id)).first()
+    if exists is None:
+        session.execute(insert(t).values(file_id=file_id, provider_id=provider_id,
+                                         declared_by=actor[:128]))
+
+
+def layout_for(session: Session, file_id: int, data: bytes) -> LedgerLayout | None:
+    """The ledger layout to load ``file_id`` with, or None when it is not a ledger file."""
+    t = tbl(LedgerImport)
+    declared = session.execute(select(t.c.provider_id).where(t.c.file_id == file_id)).first()
+    layout = sniff(data)
+    if declared is not None and layout is None:
+        raise LedgerRejectedError(
+            "declared a ledger, but its header matches neither the canonical ledger columns "
+            "nor any layout in mappings/ledger", location={"line": 1})
+    return layout
+
+
+def entry_key(r: LedgerRow) -> str:
+    """sha256 of the natural key of a posting (fields joined by an unambiguous separator)."""
+    parts = (r.account_id, r.patient_control_number, r.posted_date.isoformat(), r.type,
+             r.party, r.payer_id, f"{r.amount:.2f}", r.reference)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+@dataclass
+class LedgerLoad:
+    stats: LoadStats
+    rows: int
+    inserted: int
+    duplicates: list[int]
+    notes: list[dict[str, Any]]
+
+
+def load(session: Session, file_id: int, data: bytes, layout: LedgerLayout) -> LedgerLoad:
+    """Parse and write one ledger file's rows; raises ``LedgerRejectedError`` on any bad row."""
+    t = tbl(LedgerImport)
+    declared = session.execute(select(t.c.provider_id).where(t.c.file_id == file_id)).first()
+    if declared is not None:
+        provider_id = int(declared[0])
+    else:
+        try:
+            provider_id = resolve_provider(session, None)
+        except ProviderChoiceError as exc:
+            raise LedgerRejectedError(exc.message + "; then replay this file",
+                                      code=exc.code) from exc
+    try:
+        result = parse_ledger(data, layout)
+    except LedgerError as exc:
+        raise LedgerRejectedError(exc.reason, location={"line": exc.line}) from exc
+    errors = list(result.errors)
+    for r in result.rows:
+        for col, width in WIDTHS.items():
+            if len(getattr(r, col)) > width:
+                errors.append(RowError(r.line, layout.columns.get(col, col),
+                                       f"longer than {width} characters"))
+    if errors:
+        errors.sort(key=lambda e: e.line)
+        shown = "; ".join(e.describe() for e in errors[:MAX_REPORTED_ERRORS])
+        more = f" (and {len(errors) - MAX_REPORTED_ERRORS} more)" \
+            if len(errors) > MAX_REPORTED_ERRORS else ""
+        raise LedgerRejectedError(
+            f"{len(errors)} bad row(s) in layout {layout.name!r}: {shown}{more}",
+            location={"line": errors[0].line, "column": errors[0].column})
+    le = tbl(LedgerEntry)
+    session.execute(delete(le).where(le.c.file_id == file_id))
+    seen: Counter[str] = Counter()
+    keyed: list[tuple[str, int, LedgerRow]] = []
+    for r in result.rows:
+        k = entry_key(r)
+        seen[k] += 1
+        keyed.append((k, seen[k], r))
+    existing: set[tuple[str, int]] = set()
+    pairs = [(k, n) for k, n, _ in keyed]
+    for i in range(0, len(pairs), 500):
+        chunk = pairs[i:i + 500]
+        existing.update((row[0], row[1]) for row in session.execute(
+            select(le.c.entry_key, le.c.occurrence).where(
+                le.c.provider_id == provider_id,
+                tuple_(le.c.entry_key, le.c.occurrence).in_(chunk))))
+    values = []
+    duplicates = []
+    for k, n, r in keyed:
+        if (k, n) in existing:
+            duplicates.append(r.line)
+            continue
+        values.append({
+            "file_id": file_id, "provider_id": provider_id, "line": r.line,
+            "account_id": r.account_id, "patient_control_number": r.patient_control_number,
+            "posted_date": r.posted_date, "type": r.type, "party": r.party,
+            "payer_id": r.payer_id, "amount": r.amount, "reference": r.reference,
+            "entry_key": k, "occurrence": n,
+        })
+    for i in range(0, len(values), 2000):
+        session.execute(insert(le), values[i:i + 2000])
+    notes: list[dict[str, Any]] = []
+    if duplicates:
+        lines = ", ".join(str(n) for n in duplicates[:MAX_REPORTED_DUPLICATES])
+        notes.append({
+            "code": "ledger_duplicate_rows", "severity": "warning",
+            "message": f"{len(duplicates)} row(s) were already imported from another file "
+                       f"and were skipped: line(s) {lines}",
+            "location": {"line": duplicates[0]},
+        })
+    stats = LoadStats(kind=KIND, provider_id=provider_id)
+    return LedgerLoad(stats, len(result.rows), len(values), duplicates, notes)
+
+
+__all__ = ["KIND", "LedgerLoad", "LedgerRejectedError", "ProviderChoiceError", "declare",
+           "entry_key", "is_x12", "layout_for", "load", "resolve_provider", "sniff"]

@@ -1,0 +1,243 @@
+"""Read side of reconciliation: credits, posting variances and exception reports.
+
+These are the functions the CLI and the HTTP layer share; they take a session and return plain
+dataclasses with a ``to_json()`` that follows the issue's stable field names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, bindparam, select, text, update
+from sqlalchemy.orm import Session
+
+from gateway.db.models import tbl
+from gateway.errors import InputError, NotFoundError
+from gateway.reconcile.credit import due_by
+from gateway.reconcile.tables import Credit, PostingVariance
+from schemas.serialize import money
+
+CAUSE_ORDER = {c: i for i, c in enumerate((
+    "duplicate_payment", "coordination_of_benefits", "overpayment", "patient_overpayment",
+    "unexplained"))}
+STATUS_FILTERS = {
+    "active": ("pending", "open"), "open": ("open",), "pending": ("pending",),
+    "resolved": ("resolved",), "all": ("pending", "open", "resolved"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CreditView:
+    id: int
+    provider_id: int
+    account_id: str | None
+    patient_control_number: str
+    owed_to: str
+    payer_id: str | None
+    amount: Decimal
+    cause: str
+    government: bool
+    identified_on: dt.date
+    due_by: dt.date | None
+    status: str
+    pending_until: dt.date | None
+    resolved_on: dt.date | None
+    resolution: str | None
+    deadline_days: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "patient_control_number": self.patient_control_number,
+            "owed_to": self.owed_to,
+            "payer_id": self.payer_id,
+            "amount": money(self.amount),
+            "cause": self.cause,
+            "government": self.government,
+            "identified_on": self.identified_on.isoformat(),
+            "due_by": self.due_by.isoformat() if self.due_by else None,
+            "status": self.status,
+            "id": self.id,
+            "provider_id": self.provider_id,
+            "pending_until": self.pending_until.isoformat() if self.pending_until else None,
+            "resolved_on": self.resolved_on.isoformat() if self.resolved_on else None,
+            "resolution": self.resolution,
+            "deadline_days": self.deadline_days,
+        }
+
+
+def list_credits(session: Session, *, status: str = "active", provider_id: int | None = None,
+                 due_within: int | None = None, as_of: dt.date | None = None,
+                 patient_control_number: str | None = None) -> list[CreditView]:
+    """Credits filtered by status (active = pending + open), provider, claim and deadline.
+
+    ``due_within``: only credits with a due date at most that many days after ``as_of``
+    (default today), overdue ones included.
+    """
+    if status not in STATUS_FILTERS:
+        raise InputError(f"unknown status {status!r}; use one of "
+                         f"{', '.join(STATUS_FILTERS)}", code="bad_filter")
+    ct = tbl(Credit)
+    stmt = select(ct).where(ct.c.status.in_(STATUS_FILTERS[status]))
+    if provider_id is not None:
+        stmt = stmt.where(ct.c.provider_id == provider_id)
+    if patient_control_number is not None:
+        stmt = stmt.where(ct.c.patient_control_number == patient_control_number)
+    if due_within is not None:
+        limit = (as_of or dt.date.today()) + dt.timedelta(days=due_within)
+        stmt = stmt.where(ct.c.due_by.is_not(None), ct.c.due_by <= limit)
+    rows = [CreditView(
+        id=r.id, provider_id=r.provider_id, account_id=r.account_id,
+        patient_control_number=r.patient_control_number, owed_to=r.owed_to,
+        payer_id=r.payer_id or None, amount=Decimal(r.amount).quantize(Decimal("0.01")),
+        cause=r.cause, government=bool(r.government), identified_on=r.identified_on,
+        due_by=r.due_by, status=r.status, pending_until=r.pending_until,
+        resolved_on=r.resolved_on, resolution=r.resolution, deadline_days=r.deadline_days,
+    ) for r in session.execute(stmt)]
+    rows.sort(key=lambda c: (c.provider_id, c.account_id or "", c.patient_control_number,
+                             c.identified_on, CAUSE_ORDER.get(c.cause, 9), c.owed_to,
+                             c.payer_id or "", c.id))
+    return rows
+
+
+def record_investigation(session: Session, credit_id: int, *, opened_on: dt.date,
+                         closed_on: dt.date | None = None) -> dt.date | None:
+    """Record a timely, good-faith investigation on a credit; returns the new due date.
+
+    Its days (to ``closed_on``, or to today while open) suspend a deadline, at most 180.
+    """
+    ct = tbl(Credit)
+    row = session.execute(select(ct).where(ct.c.id == credit_id)).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no credit with id {credit_id}")
+    if closed_on is not None and closed_on < opened_on:
+        raise InputError("an investigation cannot close before it opens", code="bad_dates")
+    end = closed_on or dt.date.today()
+    new_due = due_by(row.identified_on, row.deadline_days, max((end - opened_on).days, 0))
+    session.execute(update(ct).where(ct.c.id == credit_id).values(
+        investigation_opened_on=opened_on, investigation_closed_on=closed_on, due_by=new_due))
+    return new_due
+
+
+@dataclass(frozen=True, slots=True)
+class VarianceView:
+    provider_id: int
+    account_id: str | None
+    patient_control_number: str
+    payer_id: str
+    kind: str
+    posted: Decimal
+    remitted: Decimal
+    difference: Decimal
+    postings: int
+    detected_on: dt.date
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "patient_control_number": self.patient_control_number,
+            "payer_id": self.payer_id, "kind": self.kind, "posted": money(self.posted),
+            "remitted": money(self.remitted), "difference": money(self.difference),
+            "postings": self.postings, "detected_on": self.detected_on.isoformat(),
+            "provider_id": self.provider_id,
+        }
+
+
+def list_variances(session: Session, *, provider_id: int | None = None) -> list[VarianceView]:
+    vt = tbl(PostingVariance)
+    stmt = select(vt)
+    if provider_id is not None:
+        stmt = stmt.where(vt.c.provider_id == provider_id)
+    cent = Decimal("0.01")
+    out = [VarianceView(
+        r.provider_id, r.account_id, r.patient_control_number, r.payer_id, r.kind,
+        Decimal(r.posted).quantize(cent), Decimal(r.remitted).quantize(cent),
+        Decimal(r.difference).quantize(cent), r.postings, r.detected_on,
+    ) for r in session.execute(stmt)]
+    out.sort(key=lambda v: (v.provider_id, v.account_id or "", v.patient_control_number,
+                            v.payer_id))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionView:
+    """A claim that reconciliation cannot fully account for (not a credit)."""
+
+    kind: str  # unmatched_remittance | no_remittance | payment_without_charges
+    provider_id: int
+    patient_control_number: str
+    account_id: str | None
+    payer_id: str | None
+    amount: Decimal
+    since: dt.date | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "provider_id": self.provider_id,
+                "patient_control_number": self.patient_control_number,
+                "account_id": self.account_id, "payer_id": self.payer_id,
+                "amount": money(self.amount),
+                "since": self.since.isoformat() if self.since else None}
+
+
+def list_exceptions(session: Session, *, as_of: dt.date | None = None,
+                    stale_days: int = 45) -> list[ExceptionView]:
+    """Unmatched 835 claims, 837 claims unanswered after ``stale_days``, and payments on
+    accounts with no posted charges (set-based; run on demand)."""
+    day = as_of or dt.date.today()
+    out: list[ExceptionView] = []
+    cent = Decimal("0.01")
+
+    def dec(cents: Any) -> Decimal:
+        return (Decimal(int(cents or 0)) * cent).quantize(cent)
+
+    unmatched = text(
+        "SELECT cp.provider_id AS pid, cp.patient_control_number AS pcn, "
+        "MIN(cp.payer_id) AS payer, SUM(CAST(ROUND(cp.paid * 100) AS BIGINT)) AS c, "
+        "MIN(r.payment_date) AS since "
+        "FROM claim_payments cp JOIN remittances r ON r.id = cp.remittance_id "
+        "LEFT JOIN claim_links l ON l.claim_payment_id = cp.id "
+        "WHERE cp.provider_id IS NOT NULL AND (l.claim_payment_id IS NULL OR "
+        "l.method = 'unmatched') "
+        "AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.provider_id = cp.provider_id "
+        "AND c.patient_control_number = cp.patient_control_number) "
+        "AND NOT EXISTS (SELECT 1 FROM ledger_entries le WHERE le.provider_id = cp.provider_id "
+        "AND le.patient_control_number = cp.patient_control_number) "
+        "GROUP BY cp.provider_id, cp.patient_control_number").columns(since=Date)
+    for r in session.execute(unmatched):
+        out.append(ExceptionView("unmatched_remittance", r.pid, r.pcn, None, r.payer,
+                                 dec(r.c), r.since))
+    stale = text(
+        "SELECT c.provider_id AS pid, c.patient_control_number AS pcn, MIN(c.payer_id) AS payer, "
+        "SUM(CAST(ROUND(c.total_charge * 100) AS BIGINT)) AS c, MIN(g.date) AS since "
+        "FROM claims c JOIN transactions t ON t.id = c.transaction_id "
+        "JOIN functional_groups g ON g.id = t.group_id "
+        "WHERE c.provider_id IS NOT NULL AND g.date <= :cutoff "
+        "AND NOT EXISTS (SELECT 1 FROM claim_payments cp WHERE cp.provider_id = c.provider_id "
+        "AND cp.patient_control_number = c.patient_control_number) "
+        "AND NOT EXISTS (SELECT 1 FROM claim_links l WHERE l.provider_id = c.provider_id "
+        "AND l.patient_control_number = c.patient_control_number) "
+        "GROUP BY c.provider_id, c.patient_control_number"
+    ).bindparams(bindparam("cutoff", type_=Date)).columns(since=Date)
+    for r in session.execute(stale, {"cutoff": day - dt.timedelta(days=stale_days)}):
+        out.append(ExceptionView("no_remittance", r.pid, r.pcn, None, r.payer, dec(r.c),
+                                 r.since))
+    no_charges = text(
+        "SELECT le.provider_id AS pid, le.account_id AS account, "
+        "MIN(le.patient_control_number) AS pcn, "
+        "SUM(CASE WHEN le.type = 'payment' THEN CAST(ROUND(le.amount * 100) AS BIGINT) "
+        "ELSE 0 END) AS c, MIN(le.posted_date) AS since "
+        "FROM ledger_entries le GROUP BY le.provider_id, le.account_id "
+        "HAVING SUM(CASE WHEN le.type = 'charge' THEN 1 ELSE 0 END) = 0 "
+        "AND SUM(CASE WHEN le.type = 'payment' THEN 1 ELSE 0 END) > 0").columns(since=Date)
+    for r in session.execute(no_charges):
+        out.append(ExceptionView("payment_without_charges", r.pid, r.pcn, r.account, None,
+                                 dec(r.c), r.since))
+    out.sort(key=lambda e: (e.kind, e.provider_id, e.patient_control_number))
+    return out
+
+
+__all__ = ["CreditView", "ExceptionView", "VarianceView", "list_credits", "list_exceptions",
+           "list_variances", "record_investigation"]

@@ -1,0 +1,504 @@
+"""Reconciliation runs: set-based SQL finds the claims that may hold a credit, the pure model
+(``credit.attribute``) decides, and the credits table keeps their history.
+
+A run, in ONE write transaction (atomic: a crash leaves the previous run's results intact):
+
+1. Which files are new since the last run (the watermark is ``reconciled_files``: a processed
+   file not yet recorded, or re-processed since). No previous run, ``full=True``, or a
+   recorded file that is no longer processed (replayed into quarantine) → a full run.
+2. Link new claim payments and PLB recoupments to claim keys (``linking``).
+3. Scope: the claim keys the new files touched (their 835 claims, 837 claims, ledger rows and
+   matched PLBs, plus keys whose link changed) and every claim with a pending credit (the hold
+   window may have passed). A full run's scope is every claim.
+4. Candidates: scope claims whose balance bound is negative (``sql.screen``), plus scope
+   claims that hold a credit now (so a vanished credit gets resolved). Only candidates are
+   loaded, in chunks of ``CHUNK`` claims, with their adjudications, CAS, ledger sums and
+   recoupments, and given to ``attribute``.
+5. Credits are diffed by identity (provider, pcn, owed_to, payer, cause): new → inserted with
+   ``identified_on`` = as-of; persisting → amount/status updated, ``identified_on`` kept;
+   gone → ``resolved`` with how (recouped_by_plb, refund_posted, reversal_arrived,
+   balance_changed), inferred from what changed since it was last seen (``basis``).
+6. Posting variances of the scope are recomputed; the files are recorded; the run and an
+   audit entry are written.
+"""
+
+# ruff: noqa: S608  -- SQL here is composed only of constant fragments and our own temp-table
+# names; every value is a bound parameter.
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    and_,
+    bindparam,
+    column,
+    delete,
+    insert,
+    select,
+    table,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from gateway import audit
+from gateway.db.base import Database
+from gateway.db.models import InboundFile, tbl, utcnow
+from gateway.logging import get_logger
+from gateway.reconcile import linking
+from gateway.reconcile import sql as q
+from gateway.reconcile.credit import attribute as attribute_claim
+from gateway.reconcile.credit import due_by
+from gateway.reconcile.model import Adjudication, ClaimFacts, CreditRow
+from gateway.reconcile.tables import (
+    Credit,
+    PayerAlias,
+    PostingVariance,
+    ReconciledFile,
+    ReconcileRun,
+)
+from mappings.payers import PayerDirectory, default_directory
+
+log = get_logger("gateway.reconcile")
+CHUNK = 5000
+CENT = Decimal("0.01")
+Key = tuple[int, str]
+Identity = tuple[str, str, str]  # owed_to, payer ('' for none), cause
+
+
+def money(cents: int | None) -> Decimal:
+    return (Decimal(int(cents or 0)) * CENT).quantize(CENT)
+
+
+@dataclass
+class RunSummary:
+    """What a run did (also stored in ``reconcile_runs``)."""
+
+    run_id: int
+    as_of: dt.date
+    mode: str
+    files: int = 0
+    scope_claims: int = 0
+    candidates: int = 0
+    credits_new: int = 0
+    credits_resolved: int = 0
+    credits_open: int = 0
+    credits_pending: int = 0
+    variances: int = 0
+    seconds: float = 0.0
+    reason: str = ""
+    links: dict[str, int] = field(default_factory=dict)
+
+
+def run_reconcile(db: Database, *, as_of: dt.date | None = None, full: bool = False,
+                  actor: str | None = None, payers: PayerDirectory | None = None) -> RunSummary:
+    """Reconcile (incrementally unless ``full``) as of ``as_of`` (default: today)."""
+    started = time.perf_counter()
+    day = as_of or dt.date.today()
+    directory = payers or default_directory()
+    who = audit.current_actor(actor)
+    with db.write() as s:
+        summary = _run(s, day, full, who, directory)
+        summary.seconds = time.perf_counter() - started
+        runs = tbl(ReconcileRun)
+        s.execute(update(runs).where(runs.c.id == summary.run_id).values(
+            finished_at=utcnow(), mode=summary.mode, files=summary.files,
+            scope_claims=summary.scope_claims, candidates=summary.candidates,
+            credits_new=summary.credits_new, credits_resolved=summary.credits_resolved,
+            credits_open=summary.credits_open, credits_pending=summary.credits_pending,
+            variances=summary.variances, duration_ms=int(summary.seconds * 1000)))
+        audit.record(s, actor=who, action="reconcile", outcome="completed",
+                     reason=summary.reason, details={
+                         "run_id": summary.run_id, "as_of": day.isoformat(),
+                         "mode": summary.mode, "files": summary.files,
+                         "candidates": summary.candidates, "credits_new": summary.credits_new,
+                         "credits_resolved": summary.credits_resolved,
+                         "credits_open": summary.credits_open,
+                         "credits_pending": summary.credits_pending,
+                         "variances": summary.variances})
+    log.info("reconcile_finished", run_id=summary.run_id, mode=summary.mode,
+             files=summary.files, scope_claims=summary.scope_claims,
+             candidates=summary.candidates, credits_new=summary.credits_new,
+             credits_resolved=summary.credits_resolved, seconds=round(summary.seconds, 3))
+    return summary
+
+
+def _run(s: Session, day: dt.date, full: bool, who: str, payers: PayerDirectory) -> RunSummary:
+    runs = tbl(ReconcileRun)
+    run_id = int(s.execute(insert(runs).values(
+        as_of=day, mode="full" if full else "incremental", actor=who[:128], started_at=utcnow(),
+        files=0, scope_claims=0, candidates=0, credits_new=0, credits_resolved=0,
+        credits_open=0, credits_pending=0, variances=0, duration_ms=0,
+    ).returning(runs.c.id)).scalar_one())
+    _sync_aliases(s, payers)
+    ft, rft = tbl(InboundFile), tbl(ReconciledFile)
+    files = list(s.execute(select(
+        ft.c.id, ft.c.processed_at, rft.c.file_id.label("seen_id"),
+        rft.c.processed_at.label("seen_at"),
+    ).select_from(ft.outerjoin(rft, rft.c.file_id == ft.c.id)).where(
+        ft.c.state == "processed")).all())
+    new_files = [r for r in files if r.seen_id is None or r.seen_at != r.processed_at]
+    reason = "requested" if full else ""
+    if not full:
+        previous = s.execute(text("SELECT COUNT(*) FROM reconcile_runs WHERE id <> :r "
+                                  "AND finished_at IS NOT NULL"), {"r": run_id}).scalar_one()
+        gone = s.execute(text(
+            "SELECT COUNT(*) FROM reconciled_files rf JOIN inbound_files f ON f.id = rf.file_id "
+            "WHERE f.state <> 'processed'")).scalar_one()
+        if not previous:
+            full, reason = True, "first run"
+        elif gone:
+            full, reason = True, f"{gone} reconciled file(s) left the processed state"
+    summary = RunSummary(run_id, day, "full" if full else "incremental", files=len(new_files),
+                         reason=reason)
+    files_table: str | None = None
+    if not full:
+        s.execute(text("DROP TABLE IF EXISTS rc_files"))
+        s.execute(text("CREATE TEMPORARY TABLE rc_files (file_id INTEGER PRIMARY KEY)"))
+        if new_files:
+            s.execute(text("INSERT INTO rc_files (file_id) VALUES (:f)"),
+                      [{"f": r.id} for r in new_files])
+        q.analyze(s, "rc_files")
+        files_table = "rc_files"
+    changes = linking.link_claim_payments(s, payers, files_table=files_table)
+    linking.match_recoupments(s, payers, changes, files_table=files_table)
+    summary.links = {"linked": changes.linked, "unmatched": changes.unmatched,
+                     "plb_matched": changes.plb_matched, "plb_unmatched": changes.plb_unmatched}
+
+    scope: str | None = None
+    q.create_temp(s, "rc_cand", numbered=True)
+    if full:
+        s.execute(text(f"INSERT INTO rc_cand (pid, pcn) {q.screen(None)} UNION "
+                       "SELECT provider_id, patient_control_number FROM credits "
+                       "WHERE status <> 'resolved'"))
+        summary.scope_claims = -1  # every claim
+    else:
+        scope = "rc_scope"
+        _fill_scope(s, changes.keys)
+        summary.scope_claims = int(s.execute(text("SELECT COUNT(*) FROM rc_scope")).scalar_one())
+        s.execute(text(f"INSERT INTO rc_cand (pid, pcn) {q.screen(scope)} UNION "
+                       "SELECT c.provider_id, c.patient_control_number FROM credits c "
+                       "JOIN rc_scope s ON s.pid = c.provider_id AND "
+                       "s.pcn = c.patient_control_number WHERE c.status <> 'resolved'"))
+    q.analyze(s, "rc_cand")
+    summary.candidates = int(s.execute(text("SELECT COUNT(*) FROM rc_cand")).scalar_one())
+    top = int(s.execute(text("SELECT COALESCE(MAX(n), 0) FROM rc_cand")).scalar_one())
+    for lo in range(1, top + 1, CHUNK):
+        _reconcile_chunk(s, lo, lo + CHUNK - 1, day, run_id, payers, summary)
+
+    _variances(s, scope, day, run_id, summary)
+    _record_files(s, files, new_files, full, run_id)
+    for status, count in s.execute(text(
+            "SELECT status, COUNT(*) FROM credits WHERE status <> 'resolved' GROUP BY status")):
+        if status == "open":
+            summary.credits_open = int(count)
+        elif status == "pending":
+            summary.credits_pending = int(count)
+    q.drop_temp(s, "rc_cand", "rc_scope", "rc_files")
+    return summary
+
+
+def _sync_aliases(s: Session, payers: PayerDirectory) -> None:
+    t = tbl(PayerAlias)
+    s.execute(delete(t))
+    aliases = payers.aliases()
+    if aliases:
+        s.execute(insert(t), [{"alias": a, "payer_id": p} for a, p in sorted(aliases.items())])
+
+
+def _fill_scope(s: Session, extra: set[Key]) -> None:
+    """Claim keys touched by the new files, relinked keys, and claims with pending credits."""
+    q.create_temp(s, "rc_scope_raw")
+    s.execute(text(
+        "INSERT INTO rc_scope_raw (pid, pcn) "
+        "SELECT cp.provider_id, COALESCE(l.patient_control_number, cp.patient_control_number) "
+        "FROM rc_files f JOIN claim_payments cp ON cp.file_id = f.file_id "
+        "LEFT JOIN claim_links l ON l.claim_payment_id = cp.id WHERE cp.provider_id IS NOT NULL "
+        "UNION ALL SELECT le.provider_id, le.patient_control_number FROM rc_files f "
+        "JOIN ledger_entries le ON le.file_id = f.file_id "
+        "UNION ALL SELECT c.provider_id, c.patient_control_number FROM rc_files f "
+        "JOIN claims c ON c.file_id = f.file_id WHERE c.provider_id IS NOT NULL "
+        "UNION ALL SELECT m.provider_id, m.patient_control_number FROM rc_files f "
+        "JOIN provider_adjustments pa ON pa.file_id = f.file_id "
+        "JOIN plb_matches m ON m.provider_adjustment_id = pa.id "
+        "WHERE m.patient_control_number IS NOT NULL "
+        "UNION ALL SELECT provider_id, patient_control_number FROM credits "
+        "WHERE status = 'pending'"))
+    if extra:
+        s.execute(text("INSERT INTO rc_scope_raw (pid, pcn) VALUES (:p, :n)"),
+                  [{"p": p, "n": n} for p, n in sorted(extra)])
+    q.create_temp(s, "rc_scope")
+    s.execute(text("INSERT INTO rc_scope (pid, pcn) SELECT DISTINCT pid, pcn FROM rc_scope_raw"))
+    q.drop_temp(s, "rc_scope_raw")
+    q.analyze(s, "rc_scope")
+
+
+# ---------------------------------------------------------------- loading one chunk of claims
+
+def _load_facts(s: Session, lo: int, hi: int, payers: PayerDirectory) -> dict[Key, ClaimFacts]:
+    where = "s.n BETWEEN :lo AND :hi"
+    p = {"lo": lo, "hi": hi}
+    facts: dict[Key, ClaimFacts] = {}
+
+    def claim(pid: int, pcn: str) -> ClaimFacts:
+        f = facts.get((pid, pcn))
+        if f is None:
+            f = facts[(pid, pcn)] = ClaimFacts(provider_id=pid, account_id="",
+                                               patient_control_number=pcn)
+        return f
+
+    for r in s.execute(text(f"SELECT pid, pcn FROM rc_cand s WHERE {where}"), p):
+        claim(int(r.pid), str(r.pcn))
+    for r in s.execute(text(
+            f"SELECT le.provider_id AS pid, le.patient_control_number AS pcn, "
+            f"MIN(le.account_id) AS account, le.type, le.party, le.payer_id, "
+            f"SUM({q.cents('le.amount')}) AS c FROM {q.ledger('rc_cand', where)} "
+            "GROUP BY le.provider_id, le.patient_control_number, le.type, le.party, "
+            "le.payer_id"), p):
+        f = claim(int(r.pid), str(r.pcn))
+        _ledger_fact(f, r.account, r.type, r.party, payers.canonical(r.payer_id), money(r.c))
+    adjudications: dict[int, Adjudication] = {}
+    for r in s.execute(text(
+            f"SELECT k.id, k.pid, k.pcn, k.payer_id, k.status_code, {q.cents('k.paid')} AS c, "
+            "k.icn, k.filing, r.payment_date, r.production_date FROM "
+            f"({q.claim_payments('rc_cand', where)}) k "
+            "JOIN remittances r ON r.id = k.remittance_id ORDER BY k.id"
+            ).columns(payment_date=Date, production_date=Date), p):
+        a = Adjudication(key=int(r.id), payer_id=payers.canonical(r.payer_id),
+                         status_code=r.status_code, paid=money(r.c),
+                         payer_claim_control_number=r.icn or "",
+                         remittance_date=r.payment_date or r.production_date or dt.date.min,
+                         filing_indicator=r.filing or "")
+        adjudications[a.key] = a
+        claim(int(r.pid), str(r.pcn)).adjudications.append(a)
+    ids = sorted(adjudications)
+    for i in range(0, len(ids), 900):
+        part = ids[i:i + 900]
+        stmt = text(
+            "SELECT claim_payment_id, group_code, reason, "
+            f"SUM({q.cents('amount')}) AS c FROM adjustments "
+            "WHERE claim_payment_id IN :ids GROUP BY claim_payment_id, group_code, reason "
+            "ORDER BY claim_payment_id, group_code, reason"
+        ).bindparams(bindparam("ids", expanding=True))
+        for r in s.execute(stmt, {"ids": part}):
+            adjudications[int(r.claim_payment_id)].adjustments.append(
+                (r.group_code, r.reason, money(r.c)))
+    for r in s.execute(text(
+            f"SELECT m.provider_id AS pid, m.patient_control_number AS pcn, m.payer_id, "
+            f"SUM({q.cents('pa.amount')}) AS c FROM {q.recoupments('rc_cand', where)} "
+            "GROUP BY m.provider_id, m.patient_control_number, m.payer_id"), p):
+        f = claim(int(r.pid), str(r.pcn))
+        payer = payers.canonical(r.payer_id)
+        f.recoupments[payer] = f.recoupments.get(payer, Decimal(0)) + money(r.c)
+    for r in s.execute(text(
+            "SELECT c.provider_id AS pid, c.patient_control_number AS pcn, "
+            "MAX(c.filing_indicator) AS filing FROM rc_cand s JOIN claims c "
+            "ON c.provider_id = s.pid AND c.patient_control_number = s.pcn "
+            f"WHERE {where} GROUP BY c.provider_id, c.patient_control_number"), p):
+        claim(int(r.pid), str(r.pcn)).claim_filing_indicator = r.filing or ""
+    return facts
+
+
+def _ledger_fact(f: ClaimFacts, account: str, kind: str, party: str, payer: str,
+                 amount: Decimal) -> None:
+    """Apply one ledger sum to the facts (same classification as ``sql.LEDGER_BALANCE_EFFECT``).
+
+    Payer payments and payer adjustments are the provider's postings of remittances: not
+    counted (the 835 is the truth), compared as posting variances instead.
+    """
+    if account and (not f.account_id or account < f.account_id):
+        f.account_id = account
+    if kind == "charge":
+        f.charges += amount
+    elif kind == "payment" and party == "patient":
+        f.patient_payments += amount
+    elif kind == "refund" and party == "patient":
+        f.patient_refunds += amount
+    elif kind == "adjustment" and party != "payer":
+        f.provider_adjustments += amount
+    elif kind == "refund" and party == "payer":
+        f.payer_refunds[payer] = f.payer_refunds.get(payer, Decimal(0)) + amount
+
+
+def _basis(f: ClaimFacts, owed_to: str, payer: str) -> dict[str, Any]:
+    """What could make this credit disappear, as it stands now."""
+    if owed_to == "payer":
+        return {"recouped": str(f.recoupments.get(payer, Decimal(0))),
+                "refunded": str(f.payer_refunds.get(payer, Decimal(0))),
+                "reversals": sum(1 for a in f.adjudications
+                                 if a.payer_id == payer and a.is_reversal)}
+    if owed_to == "patient":
+        return {"recouped": "0", "refunded": str(f.patient_refunds), "reversals": 0}
+    return {"recouped": str(sum(f.recoupments.values(), Decimal(0))),
+            "refunded": str(sum(f.payer_refunds.values(), Decimal(0)) + f.patient_refunds),
+            "reversals": sum(1 for a in f.adjudications if a.is_reversal)}
+
+
+def _resolution(before: dict[str, Any] | None, now: dict[str, Any]) -> str:
+    before = before or {}
+    if Decimal(now["recouped"]) > Decimal(before.get("recouped", "0")):
+        return "recouped_by_plb"
+    if Decimal(now["refunded"]) > Decimal(before.get("refunded", "0")):
+        return "refund_posted"
+    if int(now["reversals"]) > int(before.get("reversals", 0)):
+        return "reversal_arrived"
+    return "balance_changed"
+
+
+def _merge(rows: Iterable[CreditRow]) -> dict[Identity, CreditRow]:
+    out: dict[Identity, CreditRow] = {}
+    for r in rows:
+        ident = (r.owed_to, r.payer_id or "", r.cause)
+        prev = out.get(ident)
+        if prev is not None:
+            r = replace(r, amount=prev.amount + r.amount)
+        out[ident] = r
+    return out
+
+
+def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
+                     payers: PayerDirectory, summary: RunSummary) -> None:
+    facts = _load_facts(s, lo, hi, payers)
+    ct = tbl(Credit)
+    existing: dict[Key, dict[Identity, Any]] = {}
+    cand = table("rc_cand", column("n"), column("pid"), column("pcn"))
+    for r in s.execute(select(ct).select_from(cand.join(ct, and_(
+            ct.c.provider_id == cand.c.pid, ct.c.patient_control_number == cand.c.pcn)))
+            .where(cand.c.n.between(lo, hi), ct.c.status != "resolved")).mappings():
+        existing.setdefault((r["provider_id"], r["patient_control_number"]), {})[
+            (r["owed_to"], r["payer_id"], r["cause"])] = r
+    rule: Callable[[str], Any] = payers.rule
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    resolves: list[dict[str, Any]] = []
+    for key in sorted(facts):
+        f = facts[key]
+        rows = _merge(attribute_claim(f, as_of=day, rules=rule))
+        old = existing.get(key, {})
+        account = f.account_id or None
+        for ident, row in rows.items():
+            basis = _basis(f, row.owed_to, ident[1])
+            prev = old.get(ident)
+            if prev is None:
+                inserts.append({
+                    "provider_id": key[0], "account_id": account,
+                    "patient_control_number": key[1], "owed_to": row.owed_to,
+                    "payer_id": ident[1], "cause": row.cause, "amount": row.amount,
+                    "government": row.government, "deadline_days": row.deadline_days,
+                    "identified_on": day, "due_by": due_by(day, row.deadline_days),
+                    "status": row.status, "pending_until": row.pending_until, "basis": basis,
+                    "first_run_id": run_id, "last_run_id": run_id, "updated_at": utcnow(),
+                })
+                continue
+            updates.append({
+                "b_id": prev["id"], "account_id": account, "amount": row.amount,
+                "government": row.government, "deadline_days": row.deadline_days,
+                "due_by": due_by(prev["identified_on"], row.deadline_days,
+                                 _suspension(prev, day)),
+                "status": row.status, "pending_until": row.pending_until, "basis": basis,
+                "last_run_id": run_id, "updated_at": utcnow(),
+            })
+        for ident, prev in old.items():
+            if ident in rows:
+                continue
+            now = _basis(f, ident[0], ident[1])
+            resolves.append({"b_id": prev["id"], "status": "resolved", "resolved_on": day,
+                             "resolution": _resolution(prev["basis"], now),
+                             "last_run_id": run_id, "updated_at": utcnow()})
+    if inserts:
+        s.execute(insert(ct), inserts)
+    if updates:
+        s.execute(update(ct).where(ct.c.id == bindparam("b_id")).values(
+            {k: bindparam(k) for k in updates[0] if k != "b_id"}), updates)
+    if resolves:
+        s.execute(update(ct).where(ct.c.id == bindparam("b_id")).values(
+            {k: bindparam(k) for k in resolves[0] if k != "b_id"}), resolves)
+    summary.credits_new += len(inserts)
+    summary.credits_resolved += len(resolves)
+
+
+def _suspension(row: Any, day: dt.date) -> int:
+    """Days of an open (or closed) investigation, which suspend the 60-day clock (≤ 180)."""
+    opened: dt.date | None = row["investigation_opened_on"]
+    if opened is None:
+        return 0
+    closed: dt.date = row["investigation_closed_on"] or day
+    return max((closed - opened).days, 0)
+
+
+# ---------------------------------------------------------------- variances and watermark
+
+def classify_variance(posted: int, npost: int, remit: int) -> str:
+    """Kind of a posting variance, from cents posted, number of postings and cents remitted."""
+    if npost == 0:
+        return "unposted_payment"
+    if remit == 0:
+        return "posted_without_remittance"
+    if npost >= 2 and posted == npost * remit:
+        return "posted_twice"
+    return "wrong_amount"
+
+
+def _variances(s: Session, scope: str | None, day: dt.date, run_id: int,
+               summary: RunSummary) -> None:
+    vt = tbl(PostingVariance)
+    if scope is None:
+        s.execute(delete(vt))
+    else:
+        s.execute(text("DELETE FROM posting_variances WHERE EXISTS (SELECT 1 FROM rc_scope s "
+                       "WHERE s.pid = posting_variances.provider_id "
+                       "AND s.pcn = posting_variances.patient_control_number)"))
+    rows = s.execute(text(q.variances(scope))).all()
+    accounts: dict[Key, str | None] = {}
+    keys = sorted({(int(r.pid), str(r.pcn)) for r in rows})
+    if keys:
+        q.create_temp(s, "rc_vkeys")
+        s.execute(text("INSERT INTO rc_vkeys (pid, pcn) VALUES (:p, :n)"),
+                  [{"p": p, "n": n} for p, n in keys])
+        q.analyze(s, "rc_vkeys")
+        for r in s.execute(text(
+                f"SELECT le.provider_id, le.patient_control_number, MIN(le.account_id) "
+                f"FROM {q.ledger('rc_vkeys')} "
+                "GROUP BY le.provider_id, le.patient_control_number")):
+            accounts[(int(r[0]), str(r[1]))] = r[2]
+        q.drop_temp(s, "rc_vkeys")
+    values = [{
+        "provider_id": int(r.pid), "account_id": accounts.get((int(r.pid), str(r.pcn))),
+        "patient_control_number": r.pcn, "payer_id": r.payer,
+        "kind": classify_variance(int(r.posted), int(r.npost), int(r.remit)),
+        "posted": money(r.posted), "remitted": money(r.remit),
+        "difference": money(int(r.posted) - int(r.remit)), "postings": int(r.npost),
+        "detected_on": day, "run_id": run_id,
+    } for r in sorted(rows, key=lambda r: (r.pid, r.pcn, r.payer))]
+    if values:
+        s.execute(insert(vt), values)
+    summary.variances = int(s.execute(text("SELECT COUNT(*) FROM posting_variances"))
+                            .scalar_one())
+
+
+def _record_files(s: Session, files: list[Any], new_files: list[Any], full: bool,
+                  run_id: int) -> None:
+    rt = tbl(ReconciledFile)
+    if full:
+        s.execute(delete(rt))
+        todo = files
+    else:
+        todo = new_files
+        if todo:
+            s.execute(delete(rt).where(rt.c.file_id == bindparam("fid")),
+                      [{"fid": r.id} for r in todo])
+    for i in range(0, len(todo), 5000):
+        s.execute(insert(rt), [{"file_id": r.id, "processed_at": r.processed_at,
+                                "run_id": run_id} for r in todo[i:i + 5000]])
+
+
+def latest_run(s: Session) -> ReconcileRun | None:
+    return s.execute(select(ReconcileRun).where(ReconcileRun.finished_at.is_not(None))
+                     .order_by(ReconcileRun.id.desc()).limit(1)).scalar_one_or_none()

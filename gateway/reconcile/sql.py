@@ -1,0 +1,167 @@
+"""Set-based SQL of reconciliation (portable to SQLite and PostgreSQL).
+
+Money is summed as integer cents (``ROUND(x * 100)`` cast to an integer) because SQLite keeps
+NUMERIC as floating point. Every query is keyed by (provider_id, patient control number): a
+claim never mixes providers. The claim key of an 835 claim payment is its ``claim_links`` row
+when it has one, else its own CLP01 (see ``linking``).
+
+``scope`` tables are temporary tables of claim keys ``(pid, pcn)``; ``rc_cand`` also numbers
+its rows (``n``) so candidates are loaded in bounded chunks.
+"""
+
+# ruff: noqa: S608  -- SQL here is composed only of constant fragments and our own temp-table
+# names; every value is a bound parameter.
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+WRITE_OFF_GROUPS_SQL = "('CO', 'PI', 'OA', 'CR')"
+
+#: ledger row → effect on the claim balance (cents), the one definition used by the screen;
+#: ``service._ledger_facts`` applies the same classification in Python
+LEDGER_BALANCE_EFFECT = """CASE
+  WHEN le.type = 'charge' THEN {c}
+  WHEN le.type = 'payment' AND le.party = 'patient' THEN -{c}
+  WHEN le.type = 'refund' AND le.party = 'patient' THEN {c}
+  WHEN le.type = 'adjustment' AND le.party <> 'payer' THEN -{c}
+  WHEN le.type = 'refund' AND le.party = 'payer' THEN {c}
+  ELSE 0 END"""
+
+
+def cents(expr: str) -> str:
+    return f"CAST(ROUND({expr} * 100) AS BIGINT)"
+
+
+def create_temp(s: Session, name: str, numbered: bool = False) -> None:
+    """A temporary key table (dropped first: SQLite keeps temp tables per connection)."""
+    s.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    pg = s.get_bind().dialect.name == "postgresql"
+    n = ("n SERIAL PRIMARY KEY, " if pg else "n INTEGER PRIMARY KEY, ") if numbered else ""
+    s.execute(text(f"CREATE TEMPORARY TABLE {name} ({n}pid INTEGER NOT NULL, "
+                   "pcn VARCHAR(38) NOT NULL)"))
+    s.execute(text(f"CREATE INDEX ix_{name}_key ON {name} (pid, pcn)"))
+
+
+def analyze(s: Session, name: str) -> None:
+    """Give the planner the row count of a freshly filled temp table, so it drives the joins
+    from the (small) key table through the big tables' indexes instead of scanning them."""
+    s.execute(text(f"ANALYZE {name}"))
+
+
+def drop_temp(s: Session, *names: str) -> None:
+    for name in names:
+        s.execute(text(f"DROP TABLE IF EXISTS {name}"))
+
+
+CP_COLS = ("cp.id AS id, cp.provider_id AS pid, {pcn} AS pcn, cp.payer_id AS payer_id, "
+           "cp.status_code AS status_code, cp.paid AS paid, cp.remittance_id AS remittance_id, "
+           "cp.payer_claim_control_number AS icn, cp.filing_indicator AS filing")
+
+
+def claim_payments(scope: str | None, where: str = "") -> str:
+    """Claim payments with their claim key ``pcn``; restricted to ``scope`` keys if given.
+
+    ``where`` is an extra condition on the scope table ``s`` (e.g. a chunk of ``rc_cand``).
+    """
+    if scope is None:
+        cols = CP_COLS.format(pcn="COALESCE(l.patient_control_number, cp.patient_control_number)")
+        return (f"SELECT {cols} FROM claim_payments cp LEFT JOIN claim_links l "
+                "ON l.claim_payment_id = cp.id WHERE cp.provider_id IS NOT NULL")
+    extra = f" AND {where}" if where else ""
+    direct = CP_COLS.format(pcn="cp.patient_control_number")
+    linked = CP_COLS.format(pcn="l.patient_control_number")
+    return (
+        f"SELECT {direct} FROM {scope} s JOIN claim_payments cp ON cp.provider_id = s.pid "
+        "AND cp.patient_control_number = s.pcn LEFT JOIN claim_links l "
+        "ON l.claim_payment_id = cp.id WHERE (l.claim_payment_id IS NULL "
+        f"OR l.method = 'unmatched'){extra} "
+        f"UNION ALL SELECT {linked} FROM {scope} s JOIN claim_links l ON l.provider_id = s.pid "
+        "AND l.patient_control_number = s.pcn AND l.method <> 'unmatched' "
+        f"JOIN claim_payments cp ON cp.id = l.claim_payment_id WHERE 1 = 1{extra}"
+    )
+
+
+def ledger(scope: str | None, where: str = "") -> str:
+    """``FROM`` clause of ledger rows (alias ``le``), restricted to ``scope`` if given."""
+    if scope is None:
+        return "ledger_entries le"
+    on = f" AND {where}" if where else ""
+    return (f"{scope} s JOIN ledger_entries le ON le.provider_id = s.pid "
+            f"AND le.patient_control_number = s.pcn{on}")
+
+
+def recoupments(scope: str | None, where: str = "") -> str:
+    """``FROM`` clause of matched PLB WO/72 rows (``m`` and ``pa``)."""
+    base = ("plb_matches m JOIN provider_adjustments pa ON pa.id = m.provider_adjustment_id")
+    if scope is None:
+        return base
+    on = f" AND {where}" if where else ""
+    return (f"{scope} s JOIN plb_matches m ON m.provider_id = s.pid "
+            f"AND m.patient_control_number = s.pcn{on} "
+            "JOIN provider_adjustments pa ON pa.id = m.provider_adjustment_id")
+
+
+def screen(scope: str | None) -> str:
+    """Claim keys whose balance may be negative: a sound lower bound of B(c) is < 0.
+
+    bound = charges − Σ_payer max(0, max W over the payer's non-reversal adjudications)
+            − Σ CLP04 + recoupments + payer refunds − (patient payments − refunds)
+            − provider adjustments  ≤  B(c),
+    because the counted write-offs are at most one non-negative maximum per payer. Claims
+    whose bound is ≥ 0 cannot hold a credit and are never loaded into Python.
+    """
+    cps = claim_payments(scope)
+    w = cents("a.amount")
+    return f"""
+SELECT pid, pcn FROM (
+  SELECT le.provider_id AS pid, le.patient_control_number AS pcn,
+         {LEDGER_BALANCE_EFFECT.format(c=cents("le.amount"))} AS v
+  FROM {ledger(scope)}
+  UNION ALL
+  SELECT k.pid, k.pcn, -{cents("k.paid")} FROM ({cps}) k
+  UNION ALL
+  SELECT pid, pcn, -SUM(wmax) FROM (
+    SELECT pid, pcn, payer_id, MAX(CASE WHEN w > 0 THEN w ELSE 0 END) AS wmax FROM (
+      SELECT k.id, k.pid, k.pcn, k.payer_id, SUM({w}) AS w
+      FROM ({cps}) k JOIN adjustments a ON a.claim_payment_id = k.id
+      WHERE k.status_code <> '22' AND a.group_code IN {WRITE_OFF_GROUPS_SQL}
+        AND a.reason <> '23'
+      GROUP BY k.id, k.pid, k.pcn, k.payer_id) per_adj
+    GROUP BY pid, pcn, payer_id) per_payer
+  GROUP BY pid, pcn
+  UNION ALL
+  SELECT m.provider_id, m.patient_control_number, {cents("pa.amount")}
+  FROM {recoupments(scope)} WHERE m.patient_control_number IS NOT NULL
+) contrib
+GROUP BY pid, pcn
+HAVING SUM(v) < 0
+"""
+
+
+def variances(scope: str | None) -> str:
+    """Per claim and canonical payer: ledger payer payments vs 835 CLP04, where they differ.
+
+    Only claims the ledger knows are compared (a claim with no ledger rows at all is an
+    unmatched 835 claim, reported separately).
+    """
+    cps = claim_payments(scope)
+    return f"""
+SELECT pid, pcn, payer, SUM(posted) AS posted, SUM(npost) AS npost, SUM(remit) AS remit,
+       SUM(nadj) AS nadj FROM (
+  SELECT le.provider_id AS pid, le.patient_control_number AS pcn,
+         COALESCE(pa.payer_id, le.payer_id) AS payer, {cents("le.amount")} AS posted,
+         1 AS npost, 0 AS remit, 0 AS nadj
+  FROM {ledger(scope)} LEFT JOIN payer_aliases pa ON pa.alias = le.payer_id
+  WHERE le.party = 'payer' AND le.type = 'payment'
+  UNION ALL
+  SELECT k.pid, k.pcn, COALESCE(pa.payer_id, k.payer_id), 0, 0, {cents("k.paid")},
+         CASE WHEN k.status_code = '22' THEN 0 ELSE 1 END
+  FROM ({cps}) k LEFT JOIN payer_aliases pa ON pa.alias = k.payer_id
+  WHERE EXISTS (SELECT 1 FROM ledger_entries x WHERE x.provider_id = k.pid
+                AND x.patient_control_number = k.pcn)
+) v
+GROUP BY pid, pcn, payer
+HAVING SUM(posted) <> SUM(remit)
+"""
