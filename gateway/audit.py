@@ -1,20 +1,45 @@
-"""Append-only audit log: who did what to which file, when, why, and how it ended.
+"""Append-only, hash-chained audit log: who did what to which file, when, why, how it ended.
 
 Only ``record`` writes here; nothing in the gateway updates or deletes audit rows. Entries are
 written inside the caller's transaction so an audited change and its audit entry commit
 together. Reasons and details must not carry PHI (ids, codes and counts only).
+
+Integrity: each entry has a position ``seq`` (1, 2, 3, ...), the previous entry's hash and its
+own ``row_hash`` = sha256 over a canonical JSON serialisation of the entry and ``prev_hash``.
+``verify_chain`` walks the log and names the first entry that was deleted, edited, reordered or
+inserted behind the gateway's back. Writers are serialised so the chain never forks: on
+PostgreSQL a transaction-scoped advisory lock (held until the caller commits or rolls back, so
+keep audited transactions short); on SQLite the database's single writer (our write sessions
+start with ``BEGIN IMMEDIATE``), with a unique ``seq`` as the backstop on both.
+
+What the chain does not do on its own: someone with write access to the database can rewrite
+the whole chain, and deleting the newest entries leaves a valid shorter chain. Against both,
+record the head (``gateway audit verify`` prints it) somewhere the database's writers cannot
+change, and check it later with ``--anchor SEQ:HASH``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
+import hashlib
+import json
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from gateway.db.models import AuditEntry, tbl, utcnow
+
+#: prev_hash of the first entry
+GENESIS = "0" * 64
+#: pg_advisory_xact_lock key of the audit chain ("gwaudit" as an integer; any constant will do)
+PG_LOCK_KEY = 0x6777617564697400
+#: version tag inside the hashed serialisation, so the format can change by migration later
+HASH_FORMAT = "v1"
 
 
 def current_actor(explicit: str | None = None) -> str:
@@ -30,6 +55,38 @@ def current_actor(explicit: str | None = None) -> str:
         return "unknown"
 
 
+def _canonical_time(at: dt.datetime) -> str:
+    """UTC, microseconds, no offset: SQLite returns naive UTC and PostgreSQL aware datetimes."""
+    if at.tzinfo is not None:
+        at = at.astimezone(dt.UTC).replace(tzinfo=None)
+    return at.isoformat(timespec="microseconds")
+
+
+def entry_hash(*, seq: int, at: dt.datetime, actor: str, action: str, file_id: int | None,
+               outcome: str, reason: str, details: dict[str, Any] | None,
+               prev_hash: str) -> str:
+    """sha256 (hex) of one entry's canonical serialisation, linked to ``prev_hash``."""
+    body = json.dumps(
+        [HASH_FORMAT, seq, _canonical_time(at), actor, action, file_id, outcome, reason,
+         details, prev_hash],
+        sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False,
+    )
+    return hashlib.sha256(body.encode("ascii")).hexdigest()
+
+
+def _lock_chain(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+    # SQLite: the write transaction (BEGIN IMMEDIATE) already excludes every other writer.
+
+
+def _head(session: Session) -> tuple[int, str]:
+    row = session.execute(
+        select(AuditEntry.seq, AuditEntry.row_hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    return (0, GENESIS) if row is None else (int(row.seq), str(row.row_hash))
+
+
 def record(
     session: Session,
     *,
@@ -40,10 +97,95 @@ def record(
     reason: str = "",
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Append one audit entry in the caller's transaction."""
+    """Append one audit entry, chained to the newest one, in the caller's transaction."""
+    # What the database will hand back when the chain is verified: JSON types, truncations.
+    details = None if details is None else json.loads(json.dumps(details))
+    actor = actor[:128]
+    at = utcnow()
+    _lock_chain(session)
+    seq, prev = _head(session)
+    seq += 1
+    row_hash = entry_hash(seq=seq, at=at, actor=actor, action=action, file_id=file_id,
+                          outcome=outcome, reason=reason, details=details, prev_hash=prev)
     session.execute(
         insert(tbl(AuditEntry)).values(
-            at=utcnow(), actor=actor[:128], action=action, file_id=file_id,
-            outcome=outcome, reason=reason, details=details,
+            at=at, actor=actor, action=action, file_id=file_id, outcome=outcome,
+            reason=reason, details=details, seq=seq, prev_hash=prev, row_hash=row_hash,
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    """The first place the chain does not hold, and why."""
+
+    seq: int
+    id: int | None
+    kind: str  # missing | edited | relinked | reordered | anchor
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    entries: int
+    head_seq: int
+    head_hash: str
+    broken: ChainBreak | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+def iter_entries(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
+    """Every entry in chain order, fetched in batches (logs grow large)."""
+    last = -1
+    while True:
+        rows = session.execute(
+            select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+        ).scalars().all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+
+
+def verify_chain(session: Session, anchor: tuple[int, str] | None = None) -> ChainReport:
+    """Walk the chain from the first entry; report the first deleted/edited/reordered one.
+
+    ``anchor`` is a (seq, hash) recorded earlier: it must still be in the chain, which catches
+    the deletion of the newest entries that the chain alone cannot see.
+    """
+    expected_seq, prev, prev_id, count = 1, GENESIS, -1, 0
+    anchor_seen = anchor is None
+    broken: ChainBreak | None = None
+    for e in iter_entries(session):
+        count += 1
+        if e.seq != expected_seq:
+            broken = ChainBreak(expected_seq, None, "missing",
+                                f"entries {expected_seq}..{e.seq - 1} are missing (deleted)")
+        elif e.prev_hash != prev:
+            broken = ChainBreak(e.seq, e.id, "relinked",
+                                "prev_hash does not match the previous entry's hash")
+        elif e.row_hash != entry_hash(
+                seq=e.seq, at=e.at, actor=e.actor, action=e.action, file_id=e.file_id,
+                outcome=e.outcome, reason=e.reason, details=e.details, prev_hash=e.prev_hash):
+            broken = ChainBreak(e.seq, e.id, "edited",
+                                "the entry's contents do not match its hash (edited)")
+        elif e.id <= prev_id:
+            broken = ChainBreak(e.seq, e.id, "reordered",
+                                f"id {e.id} is not after the previous entry's id {prev_id}")
+        if broken is not None:
+            return ChainReport(count, expected_seq - 1, prev, broken)
+        if anchor is not None and e.seq == anchor[0]:
+            if e.row_hash != anchor[1]:
+                return ChainReport(count, e.seq, e.row_hash, ChainBreak(
+                    e.seq, e.id, "anchor", "the entry's hash differs from the recorded anchor"))
+            anchor_seen = True
+        expected_seq, prev, prev_id = e.seq + 1, e.row_hash, e.id
+    if not anchor_seen and anchor is not None:
+        return ChainReport(count, expected_seq - 1, prev, ChainBreak(
+            anchor[0], None, "anchor",
+            f"the chain ends at {expected_seq - 1}, before the recorded anchor {anchor[0]} "
+            "(newest entries deleted)"))
+    return ChainReport(count, expected_seq - 1, prev, None)

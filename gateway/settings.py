@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Every knob of the gateway. Secrets are ``SecretStr`` so they never print."""
 
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+    # hide_input_in_errors: a refused value (a secret, a URL with a password) is never echoed
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore",
+                                      hide_input_in_errors=True)
 
     data_dir: Path = Field(default=Path("./var"), description="Where the embedded default lives")
     database_url: str | None = Field(
@@ -21,6 +23,17 @@ class Settings(BaseSettings):
         default=None, description="Local inbox folder (default data_dir/inbox)"
     )
     raw_store: str = Field(default="file", description="Raw store backend: file|postgres|s3")
+    raw_retention_days: int = Field(
+        default=2557, ge=1, description="Keep raw bytes this long (7 years); "
+        "`gateway store prune` refuses a shorter period without --force")
+    s3_bucket: str | None = Field(default=None, description="Bucket of the s3 raw store")
+    s3_prefix: str = Field(default="raw", description="Key prefix inside the bucket")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (unset: AWS)")
+    s3_region: str | None = None
+    s3_access_key_id: str | None = Field(
+        default=None, description="Unset: boto3's chain (AWS_* env, instance profile)")
+    s3_secret_access_key: SecretStr | None = None
     log_level: str = "INFO"
     log_format: str = Field(default="auto", description="json|console|auto (json when not a tty)")
     max_upload_bytes: int = 256 * 1024 * 1024
@@ -35,7 +48,33 @@ class Settings(BaseSettings):
     inbox_settle_seconds: float = Field(
         default=1.0, description="Inbox files younger than this may still be being written"
     )
+    partners_dir: Path | None = Field(
+        default=None,
+        description="SFTP partner profiles (*.yaml); unset → mappings/partners (enabled only)",
+    )
     api_key_pepper: SecretStr | None = None
+    session_secret: SecretStr | None = Field(
+        default=None, description="Signs ops-console session cookies; set the same value on "
+        "every API replica (unset: a random per-process secret, sessions end on restart)")
+    session_max_age_seconds: int = 8 * 3600
+    data_keys: SecretStr | None = Field(
+        default=None, description="Data keys for encryption at rest: comma-separated "
+        "keyid:base64(32 random bytes); unset → raw files and PHI columns stored in clear "
+        "(the startup check warns)")
+    active_data_key: str | None = Field(
+        default=None, description="Key id new data is encrypted under (optional with one key)")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_placeholder_secrets(cls, value: object, info: ValidationInfo) -> object:
+        """Refuse placeholder secrets (changeme, password, empty, ...) as settings load."""
+        if isinstance(value, SecretStr):
+            from gateway.security.secrets import placeholder_problem
+
+            problem = placeholder_problem(value.get_secret_value())
+            if problem:  # the message names the setting, never the value
+                raise ValueError(f"GATEWAY_{(info.field_name or '').upper()} {problem}")
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -21,6 +21,8 @@ REQUIRED_COLUMNS = ("account_id", "patient_control_number", "posted_date", "type
 TYPES = frozenset({"charge", "payment", "adjustment", "refund"})
 PARTIES = frozenset({"patient", "payer", "provider"})
 MAX_FIELD = 256
+#: amounts are NUMERIC(14,2) in the database: at most 12 digits before the decimal point
+MAX_AMOUNT_DIGITS = 12
 
 
 class LedgerError(Exception):
@@ -103,7 +105,10 @@ def _decode(data: bytes) -> str:
 
 
 def read_header(data: bytes, delimiter: str = ",") -> list[str]:
-    text = _decode(data[:65536])
+    head = data[:65536]
+    if len(data) > len(head):  # do not split a multi-byte character at the cut
+        head = head[:len(head.rsplit(b"\n", 1)[0]) or len(head)]
+    text = _decode(head)
     first = text.splitlines()[0] if text.strip() else ""
     return [h.strip() for h in next(csv.reader([first], delimiter=delimiter), [])]
 
@@ -138,14 +143,17 @@ def parse_ledger(data: bytes, layout: LedgerLayout = CANONICAL) -> LedgerResult:
                           f"{layout.name!r}")
     rows: list[LedgerRow] = []
     errors: list[RowError] = []
-    for raw in reader:
-        line = reader.line_num
-        if None in raw:
-            errors.append(RowError(line, "*", "more fields than the header has"))
-            continue
-        row = _row(raw, line, layout, errors)
-        if row is not None:
-            rows.append(row)
+    try:
+        for raw in reader:
+            line = reader.line_num
+            if None in raw:
+                errors.append(RowError(line, "*", "more fields than the header has"))
+                continue
+            row = _row(raw, line, layout, errors)
+            if row is not None:
+                rows.append(row)
+    except csv.Error as exc:  # e.g. a field beyond csv's size limit: the file is unreadable
+        raise LedgerError(f"not a readable CSV: {exc}", reader.line_num + 1) from None
     return LedgerResult(layout.name, rows, errors)
 
 
@@ -204,11 +212,17 @@ def _row(raw: dict[str, str], line: int, layout: LedgerLayout,
         amount = Decimal(amount_text)
         if not amount.is_finite():
             raise InvalidOperation
+        # Check size and scale before any arithmetic: 1E+999999999 is a valid Decimal whose
+        # abs() or quantize() would raise Overflow/InvalidOperation instead of a row error.
         if layout.sign == "signed":
-            amount = abs(amount)
+            amount = amount.copy_abs()
         if amount <= 0:
             errors.append(RowError(line, layout.columns["amount"],
                                    f"{amount_text!r} must be a positive amount"))
+        elif amount.adjusted() >= MAX_AMOUNT_DIGITS:
+            errors.append(RowError(line, layout.columns["amount"],
+                                   f"{amount_text!r} is larger than the largest amount "
+                                   f"({MAX_AMOUNT_DIGITS} digits before the decimal point)"))
         elif amount.as_tuple().exponent < -2:  # type: ignore[operator]
             errors.append(RowError(line, layout.columns["amount"],
                                    f"{amount_text!r} has more than two decimals"))

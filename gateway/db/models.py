@@ -111,6 +111,7 @@ class AuditEntry(Base):
     """Append-only audit log: who did what to which file, when, why, and how it ended."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("uq_audit_log_seq", "seq", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -120,6 +121,10 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Hash chain (gateway.audit): position 1, 2, 3, ... and sha256 links; see `gateway audit`.
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
 
 
 class InterchangeRow(Base):

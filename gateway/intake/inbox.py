@@ -17,6 +17,7 @@ from pathlib import Path
 from gateway.errors import InputError
 from gateway.intake.service import AcceptResult, SessionSource, accept_path
 from gateway.logging import get_logger
+from gateway.security.names import safe_component
 from gateway.store.base import RawStore
 
 log = get_logger("gateway.inbox")
@@ -62,21 +63,27 @@ def scan_inbox(
         return scan
     now = time.time()
     day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    root = inbox.resolve()
     for path in sorted(p for p in inbox.rglob("*") if p.is_file()):
         if not _ready(path, settle_seconds, now):
+            continue
+        if path.is_symlink() or not path.resolve().is_relative_to(root):
+            # a link would let whoever can write the inbox make us read any file we can
+            log.warning("inbox_link_skipped", path=str(path.relative_to(inbox)))
             continue
         rel = path.relative_to(inbox).as_posix()
         try:
             result = accept_path(db, store, path, source="inbox", original_name=rel,
                                  max_bytes=max_bytes)
         except InputError as exc:
-            target = _move(path, data_dir / "inbox-rejected" / day, path.name)
+            target = _move(path, data_dir / "inbox-rejected" / day, safe_component(path.name))
             target.with_name(target.name + ".reason").write_text(f"{exc.code}: {exc.message}\n")
             log.warning("inbox_file_rejected", error_code=exc.code, path=str(target))
             scan.rejected.append(target)
             continue
         if keep_accepted:
-            _move(path, data_dir / "inbox-accepted" / day, f"{result.file_id}-{path.name}")
+            _move(path, data_dir / "inbox-accepted" / day,
+                  safe_component(f"{result.file_id}-{path.name}"))
         else:
             path.unlink()
         scan.accepted.append(result)

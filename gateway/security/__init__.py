@@ -1,0 +1,1 @@
+"""Security controls shared by every concern: safe names from outside, secret checks."""
