@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 LAYOUT_DIR = Path(__file__).resolve().parent / "layouts"
 
@@ -63,6 +63,8 @@ class Layout(BaseModel):
     line_ending: str = "\n"
     filename: str
     column_headers: bool = False
+    #: most detail records one file may carry (MACs: 20 ICNs per check); more → more batches
+    max_records: int | None = Field(default=None, ge=1)
     records: Records
 
     @model_validator(mode="after")
@@ -90,3 +92,16 @@ def load_layout(path: Path) -> Layout:
 def load_layouts(directory: Path = LAYOUT_DIR) -> dict[str, Layout]:
     layouts = [load_layout(p) for p in sorted(directory.glob("*.yaml"))]
     return {layout.name: layout for layout in layouts}
+
+
+def get_layout(name: str, *, document: str | None = None,
+               directory: Path = LAYOUT_DIR) -> Layout:
+    """The layout called ``name`` (checked to be for ``document``); a clear error otherwise."""
+    layouts = load_layouts(directory)
+    layout = layouts.get(name)
+    if layout is None:
+        raise LayoutError(f"no outbound layout named {name!r} in {directory} "
+                          f"(known: {', '.join(sorted(layouts)) or 'none'})")
+    if document is not None and layout.document != document:
+        raise LayoutError(f"layout {name!r} is for {layout.document} documents, not {document}")
+    return layout

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -17,9 +18,10 @@ from fastapi.templating import Jinja2Templates
 
 from gateway.api import console, problems
 from gateway.api.deps import AnyRole, AppContext
+from gateway.api.guards import RejectNulMiddleware
 from gateway.api.metrics import build_registry
 from gateway.api.middleware import RequestContextMiddleware
-from gateway.api.routes import credits, files, health, ops
+from gateway.api.routes import credits, files, health, ops, resolution
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.settings import Settings
@@ -64,12 +66,24 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     app.include_router(files.router)
     app.include_router(ops.router)
     app.include_router(credits.router)
+    app.include_router(resolution.router)
+    app.include_router(resolution.console_router)
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/v1/openapi.json", tags=["meta"], include_in_schema=False)
     def openapi_schema(_: AnyRole) -> JSONResponse:
         return JSONResponse(app.openapi())
 
     console.install(app, ctx)
+    app.add_middleware(RejectNulMiddleware)  # inside the request context: logged, with an id
     app.add_middleware(RequestContextMiddleware, ctx=ctx)
     return app
 

@@ -8,4 +8,5 @@ import gateway.api.tables
 import gateway.db.models
 import gateway.outbound.tables
 import gateway.reconcile.tables
+import gateway.resolve.tables
 import gateway.store.tables  # noqa: F401

@@ -36,12 +36,27 @@ class Letter:
 
 
 def render_letter(letter: Letter) -> bytes:
-    pdf = FPDF(orientation="L" if letter.landscape else "P", unit="mm", format="Letter")
-    pdf.set_creation_date(dt.datetime.combine(letter.date, dt.time(), tzinfo=dt.UTC))
-    pdf.set_title(_latin1(letter.title))
+    return render_document([letter])
+
+
+def render_document(letters: Sequence[Letter]) -> bytes:
+    """Several letters in one PDF, each starting on a new page (e.g. CMS-838: certification,
+    Part A detail, Part B detail); metadata comes from the first."""
+    if not letters:
+        raise ValueError("a document needs at least one page")
+    first = letters[0]
+    pdf = FPDF(orientation="L" if first.landscape else "P", unit="mm", format="Letter")
+    pdf.set_creation_date(dt.datetime.combine(first.date, dt.time(), tzinfo=dt.UTC))
+    pdf.set_title(_latin1(first.title))
     pdf.set_author("Remittance Gateway")
     pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_page()
+    for letter in letters:
+        pdf.add_page(orientation="L" if letter.landscape else "P")
+        _write(pdf, letter)
+    return bytes(pdf.output())
+
+
+def _write(pdf: FPDF, letter: Letter) -> None:
     pdf.set_font("Helvetica", size=10)
     for line in letter.sender:
         pdf.cell(0, 5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
@@ -81,4 +96,3 @@ def render_letter(letter: Letter) -> bytes:
         pdf.ln(4)
         pdf.set_font("Helvetica", size=8)
         pdf.multi_cell(0, 4, _latin1(letter.footer), new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())

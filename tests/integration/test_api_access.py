@@ -43,6 +43,13 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/keys"): READERS,
     ("GET", "/v1/audit"): READERS,
     ("GET", "/v1/credits"): READERS,
+    ("POST", "/v1/credits/{credit_id}/approve"): OPS,
+    ("POST", "/v1/credits/{credit_id}/dispute"): OPS,
+    ("POST", "/v1/credits/{credit_id}/resolve"): OPS,
+    ("GET", "/v1/batches"): READERS,
+    ("GET", "/v1/batches/{batch_id}"): READERS,
+    ("GET", "/v1/reports/cms838"): READERS,
+    ("GET", "/v1/reports/credits"): READERS,
     # console: session cookie instead of a bearer key; sign-in itself is public
     ("GET", "/console/login"): PUBLIC,
     ("POST", "/console/login"): PUBLIC,
@@ -51,6 +58,9 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/console/failures"): READERS,
     ("GET", "/console/files/{file_id}"): READERS,
     ("POST", "/console/files/{file_id}/replay"): OPS,
+    ("GET", "/console/credits"): READERS,
+    ("POST", "/console/credits/{credit_id}/{action}"): OPS,
+    ("GET", "/console/batches"): READERS,
 }
 
 
@@ -92,7 +102,8 @@ TO_LOGIN = 3030
 def _call(api: Api, method: str, path: str, who: str | None, file_id: int,
           ) -> int:
     """The response status (``TO_LOGIN`` for a redirect to the sign-in page)."""
-    url = path.replace("{file_id}", str(file_id))
+    url = (path.replace("{file_id}", str(file_id)).replace("{credit_id}", "1")
+           .replace("{batch_id}", "1").replace("{action}", "approve"))
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}
     kwargs: dict[str, Any] = {}
@@ -109,8 +120,10 @@ def _call(api: Api, method: str, path: str, who: str | None, file_id: int,
         if path == "/v1/files":
             kwargs["content"] = make_835(70_000 + len(who or ""), claims=1) if method == "POST" \
                 else None
-        elif path.endswith("/replay"):
+        elif path.endswith(("/replay", "/approve", "/dispute", "/resolve")):
             kwargs["json"] = {"reason": "route walk"}
+        elif path == "/v1/reports/cms838":
+            url += "?quarter=2026Q3"
     api.client.cookies.clear()
     for name, value in cookies.items():
         api.client.cookies.set(name, value)

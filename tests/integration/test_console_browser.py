@@ -9,6 +9,7 @@ chromium``) and the Python ``playwright`` package (its own browser download is n
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import re
 import signal
@@ -23,8 +24,11 @@ from sqlalchemy import select
 
 from gateway.api.keys import Role, create_key
 from gateway.db.models import FileEvent
+from gateway.reconcile import run_reconcile
+from gateway.reconcile.tables import Credit
+from gateway.resolve.workflow import get_case
 from gateway.worker import run_worker
-from tests.integration.helpers import GATEWAY_CMD, ROOT, Gateway
+from tests.integration.helpers import GATEWAY_CMD, ROOT, Gateway, ingest
 from tests.integration.test_api_support import free_port
 from tests.integration.x12gen import make_835
 
@@ -75,6 +79,13 @@ def test_sign_in_and_replay_a_failed_file(gw: Gateway, tmp_path: Path) -> None:
                          actor="pytest").key
     shots = tmp_path / "screenshots"
     shots.mkdir()
+    # a patient credit to approve from the worklist (tests/fixtures/reconcile/copay_twice)
+    copay = ROOT / "tests" / "fixtures" / "reconcile" / "copay_twice"
+    for name in ("1.835", "2.csv"):
+        assert ingest(gw, (copay / name).read_bytes(), name).state == "processed"
+    run_reconcile(gw.db, as_of=dt.date(2026, 9, 30))
+    with gw.db.read() as s:
+        [credit_id] = s.execute(select(Credit.id)).scalars().all()
     with serve(gw, tmp_path) as url:
         broken = make_835(40).replace(b"SE*", b"XE*", 1)
         r = httpx.post(f"{url}/v1/files", content=broken,
@@ -119,6 +130,16 @@ def test_sign_in_and_replay_a_failed_file(gw: Gateway, tmp_path: Path) -> None:
                 expect(page.locator("pre.segs .hit")).to_have_text(
                     re.compile(rf"^\s*{seg_no}\s"))
                 page.screenshot(path=shots / "4-replayed.png")
+                page.goto(f"{url}/console/credits")
+                credit = page.locator(f"#credit-{credit_id}")
+                expect(credit.locator(".state")).to_have_text("open")
+                expect(page.locator("#chart-cause")).to_contain_text("patient_overpayment")
+                page.screenshot(path=shots / "5-credits.png")
+                credit.locator("input[type=text][name=reason]").fill("patient paid the copay twice")
+                credit.locator("button.approve").click()
+                expect(page.locator("#notice")).to_contain_text(f"credit {credit_id} approved")
+                expect(page.locator(f"#credit-{credit_id} .state")).to_have_text("approved")
+                page.screenshot(path=shots / "6-approved.png")
                 page.click("#logout")
                 expect(page).to_have_url(f"{url}/console/login?signed_out=1")
                 page.goto(f"{url}/console/failures")
@@ -131,4 +152,9 @@ def test_sign_in_and_replay_a_failed_file(gw: Gateway, tmp_path: Path) -> None:
     assert events[-1] == ("apikey:console-ops", "received",
                           "replay: fixed upstream, replay")
     assert sorted(p.name for p in shots.iterdir()) == [
-        "1-login.png", "2-dashboard.png", "3-failures.png", "4-replayed.png"]
+        "1-login.png", "2-dashboard.png", "3-failures.png", "4-replayed.png", "5-credits.png",
+        "6-approved.png"]
+    with gw.db.read() as s:
+        case = get_case(s, credit_id)
+    assert (case.state, case.approved_by) == ("approved", "apikey:console-ops")
+    assert case.history[-1].reason == "patient paid the copay twice"

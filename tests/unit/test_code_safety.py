@@ -28,8 +28,6 @@ SQL_BUILD_ALLOWED = {
                           "PRAGMA takes no bound parameters",
     "gateway/ingest/loader.py": "bulk COPY/INSERT: table and column names from our own "
                                 "metadata, quoted by the dialect; rows go as parameters",
-    "gateway/resolve/documents.py": "an IN list of int()-coerced ids (TODO for its owner: an "
-                                    "expanding bindparam, then drop this entry)",
     "gateway/reconcile/sql.py": "temporary-table DDL: names are code constants (rc_*), DDL "
                                 "takes no bound parameters",
     "gateway/reconcile/service.py": "splices column lists, temp-table names and dialect "

@@ -1,0 +1,193 @@
+"""Resolution over HTTP: approve / dispute / resolve credits, batches with receipts, reports;
+and the console's credits worklist (due-date countdown, approve/dispute) and batches pages.
+
+Actions are ops-only, take a reason and are audited twice: the case transition in the caller's
+transaction (with the key's name as actor) and the request itself by the middleware. Case
+workflow errors come back as problem+json: 404 unknown credit, 409 a transition the case does
+not allow or a payer without a layout (the case is left as it was), 400 bad input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from gateway.api.console import ConsoleForbiddenError, Viewer, _render, check_csrf
+from gateway.api.deps import Ctx, OpsOnly, Readers
+from gateway.api.keys import Principal, Role
+from gateway.api.problems import ApiError, problem_responses
+from gateway.errors import GatewayError, InputError, NotFoundError
+from gateway.resolve import workflow as wf
+from gateway.resolve.batches import get_batch, list_batches
+from gateway.resolve.reports import aging, cms838
+from mappings.payers import default_directory
+
+router = APIRouter(prefix="/v1", tags=["resolution"])
+console_router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+class ActionIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=1000, description="Why (audited)")
+    method: Literal["refund", "offset"] | None = Field(
+        default=None, description="approve only: override the payer's preference")
+    reference: str | None = Field(default=None, max_length=80,
+                                  description="resolve only: confirmation / check number")
+
+
+def _status(exc: GatewayError) -> int:
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, InputError):
+        return 400
+    return 409
+
+
+def _act(ctx: Any, principal: Principal, credit_id: int, action: str,
+         body: ActionIn) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"actor": principal.actor, "reason": body.reason}
+    if action == "approve":
+        kwargs.update(payers=default_directory(), method=body.method)
+    elif action == "resolve":
+        kwargs["reference"] = body.reference
+    try:
+        with ctx.db.write() as s:
+            wf.sync_cases(s)
+            case = getattr(wf, action)(s, credit_id, **kwargs)
+    except GatewayError as exc:
+        raise ApiError(_status(exc), exc.message, code=exc.code) from None
+    out: dict[str, Any] = case.to_json()
+    return out
+
+
+_ACTION_DOC = problem_responses(400, 401, 403, 404, 409)
+
+
+@router.post("/credits/{credit_id}/approve", responses=_ACTION_DOC)
+def approve_credit(ctx: Ctx, principal: OpsOnly, credit_id: int, body: ActionIn,
+                   ) -> dict[str, Any]:
+    """Approve returning the credit; 409 when the payer has no layout (case stays open)."""
+    return _act(ctx, principal, credit_id, "approve", body)
+
+
+@router.post("/credits/{credit_id}/dispute", responses=_ACTION_DOC)
+def dispute_credit(ctx: Ctx, principal: OpsOnly, credit_id: int, body: ActionIn,
+                   ) -> dict[str, Any]:
+    """The payer's request is not owed: dispute the case."""
+    return _act(ctx, principal, credit_id, "dispute", body)
+
+
+@router.post("/credits/{credit_id}/resolve", responses=_ACTION_DOC)
+def resolve_credit(ctx: Ctx, principal: OpsOnly, credit_id: int, body: ActionIn,
+                   ) -> dict[str, Any]:
+    """Close the case (refund confirmed, fixed internally, remitted to the state)."""
+    return _act(ctx, principal, credit_id, "resolve", body)
+
+
+@router.get("/batches", responses=problem_responses(401, 403))
+def batches(ctx: Ctx, _: Readers, kind: str | None = None,
+            limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+    """Batches, newest first, with delivery state."""
+    with ctx.db.read() as s:
+        return [b.to_json() for b in list_batches(s, kind=kind, limit=limit)]
+
+
+@router.get("/batches/{batch_id}", responses=problem_responses(401, 403, 404))
+def batch(ctx: Ctx, _: Readers, batch_id: int) -> dict[str, Any]:
+    """One batch: files (sha256, control totals), delivery state and receipts."""
+    try:
+        with ctx.db.read() as s:
+            out: dict[str, Any] = get_batch(s, batch_id).to_json()
+    except GatewayError as exc:
+        raise ApiError(_status(exc), exc.message, code=exc.code) from None
+    return out
+
+
+@router.get("/reports/cms838", responses=problem_responses(400, 401, 403))
+def report_cms838(ctx: Ctx, _: Readers,
+                  quarter: Annotated[str, Query(pattern=r"^\d{4}-?[Qq][1-4]$")],
+                  ) -> list[dict[str, Any]]:
+    """The quarter's CMS-838 rows per provider (a preview: nothing is recorded as reported;
+    `gateway report cms838` files it)."""
+    try:
+        with ctx.db.read() as s:
+            return [r.to_json() for r in cms838(s, quarter=quarter, payers=default_directory(),
+                                                record=False)]
+    except GatewayError as exc:
+        raise ApiError(_status(exc), exc.message, code=exc.code) from None
+
+
+@router.get("/reports/credits", responses=problem_responses(400, 401, 403))
+def report_credits(ctx: Ctx, _: Readers,
+                   by: Literal["cause", "payer", "age", "carc", "month", "recovery",
+                               "government_deadline", "case_state"] = "cause",
+                   ) -> dict[str, Any]:
+    """Open credits (count, amount) grouped by cause, payer, age, ... (root cause & aging)."""
+    with ctx.db.write() as s:  # opens cases for new credits
+        rep = aging(s, as_of=dt.date.today())
+    return {"as_of": rep.as_of.isoformat(), "by": by,
+            "rows": [{"key": k, "count": n, "amount": str(a.quantize(Decimal("0.01")))}
+                     for k, n, a in rep.rows(by)]}
+
+
+# ---------------------------------------------------------------- console
+
+def console_ops(principal: Viewer) -> Principal:
+    """Console actions are ops-only (checked before anything else is parsed)."""
+    if principal.role is not Role.OPS:
+        raise ConsoleForbiddenError("only ops keys can approve or dispute credits")
+    return principal
+
+
+OpsViewer = Annotated[Principal, Depends(console_ops)]
+
+
+@console_router.get("/credits", response_class=HTMLResponse)
+def credits_page(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
+    today = dt.date.today()
+    with ctx.db.write() as s:
+        wf.sync_cases(s)
+        rows = wf.list_cases(s, states=[st.value for st in wf.ACTIVE_STATES])
+        rep = aging(s, as_of=today)
+    late_gov = [c for c in rows if c.government and c.overdue(today)]
+
+    def chart(section: str) -> list[tuple[str, int, Decimal]]:
+        return rep.rows(section)
+
+    peak = max([a for sec in ("cause", "payer") for _, _, a in chart(sec)] + [Decimal(1)])
+    return _render(ctx, request, "credits.html", rows=rows, today=today, late_gov=late_gov,
+                   by_cause=chart("cause"), by_payer=chart("payer"), peak=peak,
+                   notice=request.query_params.get("notice"))
+
+
+@console_router.post("/credits/{credit_id}/{action}", response_model=None)
+def credit_action(request: Request, ctx: Ctx, principal: OpsViewer, credit_id: int,
+                  action: Literal["approve", "dispute"],
+                  reason: Annotated[str, Form(min_length=3, max_length=1000)],
+                  csrf: Annotated[str, Form(max_length=100)]) -> Response:
+    check_csrf(request, csrf)
+    kwargs: dict[str, Any] = {"actor": principal.actor, "reason": reason}
+    if action == "approve":
+        kwargs["payers"] = default_directory()
+    try:
+        with ctx.db.write() as s:
+            case = getattr(wf, action)(s, credit_id, **kwargs)
+    except GatewayError as exc:
+        return _render(ctx, request, "message.html", _status(exc), title=f"Cannot {action}",
+                       message=exc.message)
+    return RedirectResponse(f"/console/credits?notice=credit+{credit_id}+{case.state}",
+                            status_code=303)
+
+
+@console_router.get("/batches", response_class=HTMLResponse)
+def batches_page(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
+    with ctx.db.read() as s:
+        rows = list_batches(s, limit=200)
+    return _render(ctx, request, "batches.html", rows=rows)
+
+
+__all__ = ["console_router", "router"]

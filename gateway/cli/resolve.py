@@ -1,0 +1,448 @@
+"""``gateway cases|batches|report``: the credit-balance workflow, its batches and reports.
+
+Cases are named by the credit's id (the ``id`` of ``gateway credits --json``). Every change
+takes ``--reason`` and is audited under ``--actor`` (default $USER). Exit codes: 0 ok,
+1 a warning that needs attention (overdue government credits, groups that could not be
+issued, undelivered files), 2 usage, setup or refused action.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from gateway.audit import current_actor
+from gateway.cli.app import EXIT_FINDINGS, EXIT_UNREADABLE, app, console, err_console
+from gateway.db.base import Database
+from gateway.db.migrate import ensure_schema
+from gateway.errors import GatewayError
+from gateway.logging import configure_logging
+from gateway.settings import Settings, get_settings
+from mappings.outbound_layouts import LayoutError
+from mappings.payers import PayerDirectory, PayerProfileError, default_directory, load_directory
+from schemas.serialize import money
+
+cases_app = typer.Typer(help="Credit-balance cases: approve, dispute, resolve, investigate.",
+                        no_args_is_help=True)
+batches_app = typer.Typer(help="Refund, offset, patient-refund and dispute batches.",
+                          no_args_is_help=True)
+report_app = typer.Typer(help="CMS-838, root-cause/aging and escheat reports.",
+                         no_args_is_help=True)
+app.add_typer(cases_app, name="cases")
+app.add_typer(batches_app, name="batches")
+app.add_typer(report_app, name="report")
+
+Day = Annotated[dt.datetime | None, typer.Option(
+    "--as-of", formats=["%Y-%m-%d"], help="Working date (default today)")]
+Reason = Annotated[str, typer.Option("--reason", help="Why (required; audited)")]
+Actor = Annotated[str | None, typer.Option(help="Who (default $USER)")]
+Payers = Annotated[Path | None, typer.Option(
+    help="Payer profile folder (default: the shipped mappings/payers)")]
+AsJson = Annotated[bool, typer.Option("--json", help="JSON for scripts")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    code = getattr(exc, "code", type(exc).__name__)
+    message = getattr(exc, "message", str(exc))
+    err_console.print(f"[red]{code}: {message}[/red]")
+    return typer.Exit(EXIT_UNREADABLE)
+
+
+@contextmanager
+def _db() -> Iterator[tuple[Database, Settings]]:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    db = Database.from_settings(settings)
+    try:
+        try:
+            ensure_schema(db)
+        except GatewayError as exc:
+            raise _fail(exc) from None
+        yield db, settings
+    finally:
+        db.dispose()
+
+
+def _payers(folder: Path | None) -> PayerDirectory:
+    try:
+        return load_directory(folder) if folder else default_directory()
+    except PayerProfileError as exc:
+        raise _fail(exc) from None
+
+
+def _day(value: dt.datetime | None) -> dt.date:
+    return value.date() if value else dt.date.today()
+
+
+def _echo(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2))
+
+
+# ---------------------------------------------------------------- cases
+
+@cases_app.command("sync")
+def cases_sync() -> None:
+    """Open a case for every open credit; resolve cases whose credit was resolved."""
+    from gateway.resolve.workflow import sync_cases
+
+    with _db() as (db, _), db.write() as s:
+        res = sync_cases(s)
+    console.print(f"cases opened: {res.opened}, resolved: {res.resolved}")
+
+
+@cases_app.command("list")
+def cases_list(
+    as_json: AsJson = False,
+    state: Annotated[list[str] | None, typer.Option(help="Case state(s) (repeatable)")] = None,
+    due_within: Annotated[int | None, typer.Option(
+        "--due-within", min=0, help="Only cases due within N days (overdue included)")] = None,
+    government: Annotated[bool | None, typer.Option(
+        "--government/--commercial", help="Only government (or only other) credits")] = None,
+    payer: Annotated[str | None, typer.Option(help="Canonical payer id")] = None,
+    as_of: Day = None,
+) -> None:
+    """The worklist: soonest due first (government deadlines lead); warns about overdue ones."""
+    from gateway.resolve.workflow import list_cases, overdue, sync_cases
+
+    day = _day(as_of)
+    with _db() as (db, _):
+        with db.write() as s:
+            sync_cases(s)
+        with db.read() as s:
+            try:
+                rows = list_cases(s, states=state, due_within=due_within, as_of=day,
+                                  government=government, payer_id=payer)
+            except GatewayError as exc:
+                raise _fail(exc) from None
+    late = overdue(rows, day)
+    if as_json:
+        _echo([c.to_json(day) for c in rows])
+    else:
+        table = Table("credit", "state", "claim", "owed to", "payer", "amount", "cause", "gov",
+                      "due by", "days left", "method", title="Credit-balance cases")
+        for c in rows:
+            left = c.days_left(day)
+            style = "red" if c.overdue(day) else ""
+            table.add_row(str(c.credit_id), c.state, c.patient_control_number, c.owed_to,
+                          c.payer_id or "", money(c.amount), c.cause,
+                          "yes" if c.government else "", c.due_by.isoformat() if c.due_by
+                          else "", "" if left is None else str(left), c.method or "",
+                          style=style)
+        console.print(table)
+    if late:
+        err_console.print(f"[bold red]WARNING: {len(late)} case(s) past their due date "
+                          f"(credits {', '.join(str(c.credit_id) for c in late[:20])})"
+                          "[/bold red]")
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@cases_app.command("show")
+def cases_show(credit_id: int, as_json: AsJson = False) -> None:
+    """One case with its full history (who, when, why)."""
+    from gateway.resolve.workflow import get_case
+
+    with _db() as (db, _), db.read() as s:
+        try:
+            case = get_case(s, credit_id)
+        except GatewayError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        _echo(case.to_json())
+        return
+    console.print(f"credit {case.credit_id} (case {case.case_id}): {case.state}; "
+                  f"{money(case.amount)} owed to {case.owed_to} {case.payer_id or ''} "
+                  f"({case.cause}); due {case.due_by or '-'}")
+    table = Table("at", "from", "to", "actor", "reason", title="History")
+    for t in case.history:
+        table.add_row(t.at.isoformat(timespec="seconds"), t.from_state or "", t.to_state,
+                      t.actor, t.reason)
+    console.print(table)
+
+
+def _act(credit_id: int, action: str, **kwargs: Any) -> None:
+    from gateway.resolve import workflow
+
+    with _db() as (db, _):
+        try:
+            with db.write() as s:
+                workflow.sync_cases(s)
+                case = getattr(workflow, action)(s, credit_id, **kwargs)
+        except (GatewayError, LayoutError) as exc:
+            raise _fail(exc) from None
+    console.print(f"credit {credit_id}: {case.state}"
+                  + (f" ({case.method})" if case.method else ""))
+
+
+@cases_app.command("approve")
+def cases_approve(credit_id: int, reason: Reason, actor: Actor = None, payers: Payers = None,
+                  method: Annotated[str | None, typer.Option(
+                      help="refund | offset (default: the payer's preference)")] = None) -> None:
+    """Approve returning a credit (checks the payer has a layout to send it with)."""
+    _act(credit_id, "approve", actor=current_actor(actor), reason=reason,
+         payers=_payers(payers), method=method)
+
+
+@cases_app.command("dispute")
+def cases_dispute(credit_id: int, reason: Reason, actor: Actor = None) -> None:
+    """The payer's request is not owed (invalid): dispute the case."""
+    _act(credit_id, "dispute", actor=current_actor(actor), reason=reason)
+
+
+@cases_app.command("resolve")
+def cases_resolve(credit_id: int, reason: Reason, actor: Actor = None,
+                  reference: Annotated[str | None, typer.Option(
+                      help="Payer confirmation / check number")] = None) -> None:
+    """Close a case by hand (refund confirmed, fixed internally, remitted to the state)."""
+    _act(credit_id, "resolve", actor=current_actor(actor), reason=reason, reference=reference)
+
+
+@cases_app.command("reopen")
+def cases_reopen(credit_id: int, reason: Reason, actor: Actor = None) -> None:
+    """Reverse an approval, a dispute or a resolution (a new audited transition)."""
+    _act(credit_id, "reopen", actor=current_actor(actor), reason=reason)
+
+
+@cases_app.command("investigate")
+def cases_investigate(
+    credit_id: int, reason: Reason,
+    opened: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"],
+                                                help="Investigation start")],
+    closed: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"],
+                                                       help="Investigation end")] = None,
+    actor: Actor = None,
+) -> None:
+    """Record a good-faith investigation: suspends the 60-day deadline (up to 180 days)."""
+    _act(credit_id, "investigate", actor=current_actor(actor), reason=reason,
+         opened_on=opened.date(), closed_on=closed.date() if closed else None)
+
+
+@cases_app.command("escheat")
+def cases_escheat(as_of: Day = None, actor: Actor = None) -> None:
+    """Move patient credits unclaimed past their state's dormancy period to escheat_pending."""
+    from gateway.resolve.reports import load_escheat, mark_escheat
+
+    with _db() as (db, _):
+        try:
+            with db.write() as s:
+                moved = mark_escheat(s, as_of=_day(as_of), rules=load_escheat(),
+                                     actor=current_actor(actor))
+        except GatewayError as exc:
+            raise _fail(exc) from None
+    console.print(f"{len(moved)} case(s) now escheat_pending")
+
+
+# ---------------------------------------------------------------- batches
+
+def _batch_table(rows: list[Any], title: str) -> Table:
+    table = Table("id", "batch", "kind", "payer", "msp", "claims", "amount", "state",
+                  "delivery", "files", title=title)
+    for b in rows:
+        table.add_row(str(b.id), b.batch_key, b.kind, b.payer_id or "", "Y" if b.msp else "",
+                      str(b.record_count), money(b.amount), b.state, b.delivery,
+                      ", ".join(f.name for f in b.files))
+    return table
+
+
+@batches_app.command("create")
+def batches_create(
+    as_of: Day = None, actor: Actor = None, payers: Payers = None,
+    payer: Annotated[str | None, typer.Option(help="Only this payer")] = None,
+    reference: Annotated[str | None, typer.Option(
+        help="Check/EFT reference (default: the batch number)")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the files to this folder")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Issue every approved case not yet in a batch (and disputes); never twice."""
+    from gateway.resolve.batches import batch_content, create_batches
+
+    with _db() as (db, _):
+        try:
+            with db.write() as s:
+                res = create_batches(s, as_of=_day(as_of), actor=current_actor(actor),
+                                     payers=_payers(payers), payer_id=payer,
+                                     reference=reference)
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+                with db.read() as s:
+                    for b in res.batches:
+                        for name, data in batch_content(s, b.id).items():
+                            (out / name).write_bytes(data)
+        except (GatewayError, LayoutError, OSError) as exc:
+            raise _fail(exc) from None
+    if as_json:
+        _echo({"batches": [b.to_json() for b in res.batches],
+               "problems": [p.to_json() for p in res.problems]})
+    else:
+        console.print(_batch_table(res.batches, f"{len(res.batches)} batch(es) issued"))
+    for p in res.problems:
+        err_console.print(f"[red]{p.code}: {p.message} (credits "
+                          f"{', '.join(map(str, p.credit_ids))} stay approved)[/red]")
+    if res.problems:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@batches_app.command("list")
+def batches_list(as_json: AsJson = False) -> None:
+    """Every batch with its delivery state."""
+    from gateway.resolve.batches import list_batches
+
+    with _db() as (db, _), db.read() as s:
+        rows = list_batches(s)
+    if as_json:
+        _echo([b.to_json() for b in rows])
+        return
+    console.print(_batch_table(rows, "Batches"))
+
+
+@batches_app.command("show")
+def batches_show(batch_id: int, as_json: AsJson = False) -> None:
+    """A batch: its files (sha256, control totals), delivery state and receipts."""
+    from gateway.resolve.batches import get_batch
+
+    with _db() as (db, _), db.read() as s:
+        try:
+            b = get_batch(s, batch_id)
+        except GatewayError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        _echo(b.to_json())
+        return
+    console.print(_batch_table([b], f"Batch {b.batch_key}"))
+    table = Table("file", "role", "records", "amount", "sha256", "delivery", "receipt")
+    for f in b.files:
+        table.add_row(f.name, f.role, str(f.record_count), money(f.amount_sum), f.sha256[:16],
+                      f.delivery_state or "-", f.receipt["remote_path"] if f.receipt else
+                      (f.last_error or ""))
+    console.print(table)
+
+
+@batches_app.command("export")
+def batches_export(batch_id: int,
+                   to: Annotated[Path, typer.Option("--to", help="Folder to write into")]
+                   ) -> None:
+    """Write a batch's exact files (e.g. the patient refund list for AP) to a folder."""
+    from gateway.resolve.batches import batch_content
+
+    with _db() as (db, _), db.read() as s:
+        content = batch_content(s, batch_id)
+    if not content:
+        raise _fail(GatewayError(f"no batch with id {batch_id}", code="batch_not_found"))
+    to.mkdir(parents=True, exist_ok=True)
+    for name, data in content.items():
+        (to / name).write_bytes(data)
+        console.print(str(to / name))
+
+
+@batches_app.command("cancel")
+def batches_cancel(batch_id: int, reason: Reason, actor: Actor = None) -> None:
+    """Withdraw an undelivered batch; its cases return to approved."""
+    from gateway.resolve.batches import cancel_batch
+
+    with _db() as (db, _):
+        try:
+            with db.write() as s:
+                b = cancel_batch(s, batch_id, actor=current_actor(actor), reason=reason)
+        except GatewayError as exc:
+            raise _fail(exc) from None
+    console.print(f"batch {b.batch_key}: {b.state}")
+
+
+@batches_app.command("deliver")
+def batches_deliver(
+    batch_id: int, actor: Actor = None,
+    now: Annotated[bool, typer.Option("--now/--queue-only",
+                                      help="Deliver at once (else the workers do)")] = True,
+) -> None:
+    """Queue a batch for its payer's SFTP partner (and deliver it now); receipts recorded."""
+    from gateway.outbound.queue import outbound_store
+    from gateway.outbound.runtime import configured_partners
+    from gateway.resolve.batches import deliver_batch
+
+    with _db() as (db, settings):
+        try:
+            b, res = deliver_batch(db, outbound_store(settings.data_dir), batch_id,
+                                   profiles=configured_partners(settings),
+                                   actor=current_actor(actor), now=now)
+        except GatewayError as exc:
+            raise _fail(exc) from None
+    console.print(f"batch {b.batch_key}: {b.delivery} ({len(res.delivered)} delivered, "
+                  f"{len(res.retrying)} queued for retry, {len(res.failed)} failed)")
+    if b.delivery != "delivered" and now:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+# ---------------------------------------------------------------- reports
+
+@report_app.command("cms838")
+def report_cms838(
+    quarter: Annotated[str, typer.Option(help="Quarter, e.g. 2026Q3")],
+    out: Annotated[Path, typer.Option(help="Folder for the CSV and PDF")] = Path("."),
+    payers: Payers = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Do not record the credits as reported")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """CMS-838 Medicare credit balance report (CSV + PDF per provider)."""
+    from gateway.resolve.reports import cms838
+
+    with _db() as (db, _):
+        try:
+            with db.write() as s:
+                reports = cms838(s, quarter=quarter, payers=_payers(payers),
+                                 record=not dry_run)
+            out.mkdir(parents=True, exist_ok=True)
+            for r in reports:
+                (out / r.csv.filename).write_bytes(r.csv.content)
+                (out / r.pdf_name).write_bytes(r.pdf)
+        except (GatewayError, LayoutError, OSError) as exc:
+            raise _fail(exc) from None
+    if as_json:
+        _echo([r.to_json() for r in reports])
+        return
+    for r in reports:
+        console.print(f"{out / r.csv.filename}: {r.csv.record_count} credit(s), "
+                      f"{money(r.csv.amount_sum)}; {out / r.pdf_name}")
+    if not reports:
+        console.print("no Medicare credit balances to report")
+
+
+@report_app.command("aging")
+def report_aging(out: Annotated[Path | None, typer.Option(help="CSV file")] = None,
+                 as_of: Day = None, as_json: AsJson = False) -> None:
+    """Root cause and aging: by cause, payer, CARC, month, age, deadline, recovery method."""
+    from gateway.resolve.reports import aging
+
+    with _db() as (db, _), db.write() as s:
+        rep = aging(s, as_of=_day(as_of))
+    if out is not None:
+        out.write_bytes(rep.to_csv())
+    if as_json:
+        _echo(rep.to_json())
+    elif out is None:
+        typer.echo(rep.to_csv().decode(), nl=False)
+
+
+@report_app.command("escheat")
+def report_escheat(out: Annotated[Path, typer.Option(help="Folder for the CSVs")] = Path("."),
+                   as_of: Day = None) -> None:
+    """Unclaimed patient credits (escheat_pending) per provider."""
+    from gateway.resolve.reports import escheat_report, load_escheat
+
+    with _db() as (db, _), db.read() as s:
+        try:
+            files = escheat_report(s, as_of=_day(as_of), rules=load_escheat())
+        except (GatewayError, LayoutError) as exc:
+            raise _fail(exc) from None
+    out.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        (out / f.filename).write_bytes(f.content)
+        console.print(f"{out / f.filename}: {f.record_count} credit(s), {money(f.amount_sum)}")
+    if not files:
+        console.print("no escheat_pending credits")

@@ -1,0 +1,435 @@
+"""The credit-balance case workflow: each credit is a case moved through audited transitions.
+
+States and who moves a case (``TRANSITIONS`` is the whole contract)::
+
+    open ──approve──▶ approved ──batch──▶ refund_sent | offset_requested | patient_refund_issued
+      │                  │                         │
+      ├─dispute─▶ disputed                         └──▶ resolved (PLB recoupment / refund seen
+      ├─escheat─▶ escheat_pending (patient credits      by reconciliation, or confirmed by ops)
+      └─resolve─▶ resolved          past the state's dormancy period)
+
+Nothing is ever undone in place: a reversal (revoke an approval, cancel a batch, reopen a
+dispute or a resolved case) is a new transition with its own actor and reason. Every transition
+is a ``case_transitions`` row and an entry in the hash-chained audit log, in the caller's
+transaction. Cases are keyed by the credit's id (one case per ``credits`` row); ``sync_cases``
+opens a case for every open credit and resolves the cases whose credit reconciliation resolved.
+Functions take a session and never commit (the caller owns the unit of work).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from gateway import audit
+from gateway.db.models import Provider, tbl, utcnow
+from gateway.errors import InputError, NotFoundError, PermanentError
+from gateway.logging import get_logger
+from gateway.reconcile.queries import record_investigation
+from gateway.reconcile.tables import Credit
+from gateway.resolve.tables import CaseTransition, ResolutionCase
+from mappings.outbound_layouts import LayoutError, get_layout
+from mappings.payers import PayerDirectory
+from schemas.serialize import money
+
+log = get_logger("gateway.resolve")
+CENT = Decimal("0.01")
+
+
+class CaseState(enum.StrEnum):
+    OPEN = "open"
+    APPROVED = "approved"
+    REFUND_SENT = "refund_sent"
+    OFFSET_REQUESTED = "offset_requested"
+    PATIENT_REFUND_ISSUED = "patient_refund_issued"
+    RESOLVED = "resolved"
+    DISPUTED = "disputed"
+    ESCHEAT_PENDING = "escheat_pending"
+
+
+S = CaseState
+#: from → the states a case may move to. Reversals are ordinary, audited transitions.
+TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
+    S.OPEN: frozenset({S.APPROVED, S.DISPUTED, S.ESCHEAT_PENDING, S.RESOLVED}),
+    S.APPROVED: frozenset({S.REFUND_SENT, S.OFFSET_REQUESTED, S.PATIENT_REFUND_ISSUED, S.OPEN,
+                           S.DISPUTED, S.ESCHEAT_PENDING, S.RESOLVED}),
+    S.REFUND_SENT: frozenset({S.RESOLVED, S.APPROVED}),
+    S.OFFSET_REQUESTED: frozenset({S.RESOLVED, S.APPROVED}),
+    S.PATIENT_REFUND_ISSUED: frozenset({S.RESOLVED, S.ESCHEAT_PENDING, S.APPROVED}),
+    S.DISPUTED: frozenset({S.OPEN, S.RESOLVED}),
+    S.ESCHEAT_PENDING: frozenset({S.RESOLVED, S.OPEN}),
+    S.RESOLVED: frozenset({S.OPEN}),
+}
+#: the state a case reaches when its batch is issued, by resolution method
+ISSUED_STATE = {"refund": S.REFUND_SENT, "offset": S.OFFSET_REQUESTED,
+                "patient_refund": S.PATIENT_REFUND_ISSUED}
+#: states whose money is still with the provider (worklists, overdue warnings)
+ACTIVE_STATES = frozenset({S.OPEN, S.APPROVED, S.DISPUTED, S.ESCHEAT_PENDING})
+#: the system actor of transitions driven by reconciliation results
+RECONCILE_ACTOR = "reconcile"
+
+
+class ResolutionError(PermanentError):
+    """The resolution step cannot be done."""
+
+    code = "resolution_error"
+
+
+class InvalidTransitionError(ResolutionError):
+    """This case cannot move to that state from where it is."""
+
+    code = "invalid_transition"
+
+
+class NoLayoutError(ResolutionError):
+    """The payer has no outbound layout for the chosen resolution method."""
+
+    code = "no_layout"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    from_state: str | None
+    to_state: str
+    actor: str
+    at: dt.datetime
+    reason: str
+    details: dict[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from": self.from_state, "to": self.to_state, "actor": self.actor,
+                "at": self.at.isoformat(), "reason": self.reason, "details": self.details}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """A case with the credit it is about (what worklists, the CLI and the API show)."""
+
+    case_id: int
+    credit_id: int
+    provider_id: int
+    provider_npi: str | None
+    state: str
+    method: str | None
+    reference: str | None
+    approved_by: str | None
+    account_id: str | None
+    patient_control_number: str
+    owed_to: str
+    payer_id: str | None
+    amount: Decimal
+    cause: str
+    government: bool
+    identified_on: dt.date
+    due_by: dt.date | None
+    credit_status: str
+    investigation_opened_on: dt.date | None
+    investigation_closed_on: dt.date | None
+    history: tuple[Transition, ...] = field(default=())
+
+    def days_left(self, today: dt.date) -> int | None:
+        return (self.due_by - today).days if self.due_by else None
+
+    def overdue(self, today: dt.date) -> bool:
+        return (self.due_by is not None and self.due_by < today
+                and self.state in ACTIVE_STATES)
+
+    def to_json(self, today: dt.date | None = None) -> dict[str, Any]:
+        day = today or dt.date.today()
+        out: dict[str, Any] = {
+            "case_id": self.case_id, "credit_id": self.credit_id,
+            "provider_id": self.provider_id, "provider_npi": self.provider_npi,
+            "state": self.state, "method": self.method, "reference": self.reference,
+            "approved_by": self.approved_by, "account_id": self.account_id,
+            "patient_control_number": self.patient_control_number, "owed_to": self.owed_to,
+            "payer_id": self.payer_id, "amount": money(self.amount), "cause": self.cause,
+            "government": self.government, "identified_on": self.identified_on.isoformat(),
+            "due_by": self.due_by.isoformat() if self.due_by else None,
+            "days_left": self.days_left(day), "overdue": self.overdue(day),
+            "credit_status": self.credit_status,
+            "investigation_opened_on": (self.investigation_opened_on.isoformat()
+                                        if self.investigation_opened_on else None),
+            "investigation_closed_on": (self.investigation_closed_on.isoformat()
+                                        if self.investigation_closed_on else None),
+        }
+        if self.history:
+            out["history"] = [t.to_json() for t in self.history]
+        return out
+
+
+@dataclass
+class SyncSummary:
+    opened: int = 0
+    resolved: int = 0
+
+
+# ---------------------------------------------------------------- reading
+
+def _case_query() -> Any:
+    rc, ct, pt = tbl(ResolutionCase), tbl(Credit), tbl(Provider)
+    return (select(rc.c.id.label("case_id"), rc.c.credit_id, rc.c.state, rc.c.method,
+                   rc.c.reference, rc.c.approved_by, ct.c.provider_id, pt.c.npi,
+                   ct.c.account_id, ct.c.patient_control_number, ct.c.owed_to, ct.c.payer_id,
+                   ct.c.amount, ct.c.cause, ct.c.government, ct.c.identified_on, ct.c.due_by,
+                   ct.c.status, ct.c.investigation_opened_on, ct.c.investigation_closed_on)
+            .select_from(rc.join(ct, ct.c.id == rc.c.credit_id)
+                         .join(pt, pt.c.id == ct.c.provider_id)))
+
+
+def _view(r: Any, history: tuple[Transition, ...] = ()) -> CaseView:
+    return CaseView(
+        case_id=r.case_id, credit_id=r.credit_id, provider_id=r.provider_id,
+        provider_npi=r.npi, state=r.state, method=r.method, reference=r.reference,
+        approved_by=r.approved_by, account_id=r.account_id,
+        patient_control_number=r.patient_control_number, owed_to=r.owed_to,
+        payer_id=r.payer_id or None, amount=Decimal(r.amount).quantize(CENT), cause=r.cause,
+        government=bool(r.government), identified_on=r.identified_on, due_by=r.due_by,
+        credit_status=r.status, investigation_opened_on=r.investigation_opened_on,
+        investigation_closed_on=r.investigation_closed_on, history=history)
+
+
+def worklist_key(c: CaseView) -> tuple[Any, ...]:
+    """Due date first (government deadlines are the only ones that bind), then government."""
+    return (c.due_by is None, c.due_by or dt.date.max, not c.government, c.provider_id,
+            c.patient_control_number, c.case_id)
+
+
+def list_cases(s: Session, *, states: list[str] | None = None, provider_id: int | None = None,
+               payer_id: str | None = None, government: bool | None = None,
+               due_within: int | None = None, as_of: dt.date | None = None,
+               cause: str | None = None) -> list[CaseView]:
+    """Cases in worklist order: by due date (soonest and overdue first), government first."""
+    for st in states or ():
+        if st not in CaseState.__members__.values():
+            raise InputError(f"unknown case state {st!r}; use one of "
+                             f"{', '.join(s.value for s in CaseState)}", code="bad_filter")
+    rc, ct = tbl(ResolutionCase), tbl(Credit)
+    stmt = _case_query()
+    if states:
+        stmt = stmt.where(rc.c.state.in_(states))
+    if provider_id is not None:
+        stmt = stmt.where(ct.c.provider_id == provider_id)
+    if payer_id is not None:
+        stmt = stmt.where(ct.c.payer_id == payer_id)
+    if government is not None:
+        stmt = stmt.where(ct.c.government == government)
+    if cause is not None:
+        stmt = stmt.where(ct.c.cause == cause)
+    if due_within is not None:
+        limit = (as_of or dt.date.today()) + dt.timedelta(days=due_within)
+        stmt = stmt.where(ct.c.due_by.is_not(None), ct.c.due_by <= limit)
+    rows = [_view(r) for r in s.execute(stmt)]
+    rows.sort(key=worklist_key)
+    return rows
+
+
+def get_case(s: Session, credit_id: int, *, history: bool = True) -> CaseView:
+    """The case of a credit (by the credit's id), with its transitions."""
+    rc = tbl(ResolutionCase)
+    row = s.execute(_case_query().where(rc.c.credit_id == credit_id)).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no case for credit {credit_id} (is it an open credit? run "
+                            "`gateway cases sync` after reconciling)", code="case_not_found")
+    hist: tuple[Transition, ...] = ()
+    if history:
+        tt = tbl(CaseTransition)
+        hist = tuple(Transition(t.from_state, t.to_state, t.actor, t.at, t.reason, t.details)
+                     for t in s.execute(select(tt).where(tt.c.case_id == row.case_id)
+                                        .order_by(tt.c.id)))
+    return _view(row, hist)
+
+
+def overdue(cases: list[CaseView], today: dt.date) -> list[CaseView]:
+    return [c for c in cases if c.overdue(today)]
+
+
+# ---------------------------------------------------------------- writing
+
+def _record(s: Session, case_id: int, credit_id: int, frm: str | None, to: str, *, actor: str,
+            reason: str, details: dict[str, Any] | None = None) -> None:
+    s.execute(insert(tbl(CaseTransition)).values(
+        case_id=case_id, from_state=frm, to_state=to, actor=actor[:128], at=utcnow(),
+        reason=reason, details=details))
+    audit.record(s, actor=actor, action=f"case {to}" if frm != to else "case note",
+                 outcome=to, reason=reason,
+                 details={"case_id": case_id, "credit_id": credit_id, "from": frm, "to": to,
+                          **(details or {})})
+
+
+def _require_reason(reason: str) -> str:
+    text = (reason or "").strip()
+    if len(text) < 3:
+        raise InputError("a reason of at least 3 characters is required (it is audited)",
+                         code="reason_required")
+    return text[:1000]
+
+
+def transition(s: Session, credit_id: int, to: CaseState | str, *, actor: str, reason: str,
+               details: dict[str, Any] | None = None, method: str | None = None,
+               reference: str | None = None) -> CaseView:
+    """Move the case of ``credit_id`` to ``to`` (checked against ``TRANSITIONS``), audited."""
+    target = CaseState(to)
+    why = _require_reason(reason)
+    case = get_case(s, credit_id, history=False)
+    current = CaseState(case.state)
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(t.value for t in TRANSITIONS[current])) or "none"
+        raise InvalidTransitionError(
+            f"credit {credit_id}: a case that is {current.value} cannot become {target.value} "
+            f"(from {current.value} it may become: {allowed})",
+            location={"credit_id": credit_id, "state": current.value})
+    rc = tbl(ResolutionCase)
+    values: dict[str, Any] = {"state": target.value, "updated_at": utcnow()}
+    if target is S.APPROVED and current is S.OPEN:
+        values.update(approved_by=actor[:128], approved_at=utcnow(), method=method)
+    elif target is S.OPEN:
+        values.update(approved_by=None, approved_at=None, method=None)
+    if reference is not None:
+        values["reference"] = reference[:80]
+    # conditional on the state we read: two operators acting at once cannot both win
+    done = s.execute(update(rc).where(rc.c.id == case.case_id, rc.c.state == current.value)
+                     .values(**values))
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidTransitionError(f"credit {credit_id}: the case changed while this "
+                                     "request ran; reload and try again")
+    _record(s, case.case_id, credit_id, current.value, target.value, actor=actor, reason=why,
+            details={**(details or {}), **({"method": method} if method else {}),
+                     **({"reference": reference} if reference else {})} or None)
+    log.info("case_transition", case_id=case.case_id, credit_id=credit_id,
+             from_state=current.value, to_state=target.value)
+    return get_case(s, credit_id)
+
+
+def resolution_method(case: CaseView, payers: PayerDirectory,
+                      override: str | None = None) -> tuple[str, str]:
+    """(method, layout name) for returning this credit; ``NoLayoutError`` when there is none."""
+    if case.owed_to == "patient":
+        return "patient_refund", "patient_refund_csv"
+    if case.owed_to != "payer" or not case.payer_id:
+        raise ResolutionError(
+            f"credit {case.credit_id} is owed to no known party ({case.cause}): fix it "
+            "internally and resolve it, or dispute it; it cannot be refunded",
+            code="unknown_owner")
+    profile = payers.get(case.payer_id)
+    if profile is None:
+        raise NoLayoutError(
+            f"payer {case.payer_id} has no profile in mappings/payers, so there is no refund or "
+            "offset layout to send it; add a profile with outbound.refund_layout or "
+            "outbound.offset_layout", location={"payer_id": case.payer_id})
+    method = override or profile.resolution
+    if method not in ("refund", "offset"):
+        raise InputError(f"method must be refund or offset, not {method!r}", code="bad_method")
+    name = (profile.outbound.refund_layout if method == "refund"
+            else profile.outbound.offset_layout)
+    if not name:
+        raise NoLayoutError(
+            f"payer {profile.payer_id} ({profile.name}) has no {method}_layout in its profile; "
+            f"add outbound.{method}_layout to mappings/payers or choose the other method",
+            location={"payer_id": profile.payer_id, "method": method})
+    try:
+        get_layout(name, document="refund_transmittal" if method == "refund" else "offset")
+    except LayoutError as exc:
+        raise NoLayoutError(f"payer {profile.payer_id}: {exc}",
+                            location={"payer_id": profile.payer_id, "layout": name}) from None
+    return method, name
+
+
+def approve(s: Session, credit_id: int, *, actor: str, reason: str, payers: PayerDirectory,
+            method: str | None = None) -> CaseView:
+    """Approve returning the credit (an ops decision); checks there is a way to send it."""
+    case = get_case(s, credit_id, history=False)
+    if case.credit_status != "open":
+        raise InvalidTransitionError(
+            f"credit {credit_id} is {case.credit_status}, not open: only open credits can be "
+            "approved (a pending credit may still be cancelled by a reversal)")
+    if S.APPROVED not in TRANSITIONS[CaseState(case.state)]:
+        raise InvalidTransitionError(
+            f"credit {credit_id}: a case that is {case.state} cannot become approved",
+            location={"credit_id": credit_id, "state": case.state})
+    chosen, layout = resolution_method(case, payers, method)
+    return transition(s, credit_id, S.APPROVED, actor=actor, reason=reason, method=chosen,
+                      details={"layout": layout})
+
+
+def dispute(s: Session, credit_id: int, *, actor: str, reason: str) -> CaseView:
+    return transition(s, credit_id, S.DISPUTED, actor=actor, reason=reason)
+
+
+def resolve(s: Session, credit_id: int, *, actor: str, reason: str,
+            reference: str | None = None) -> CaseView:
+    """Close a case by hand: refund confirmed by the payer, remitted to the state, fixed."""
+    return transition(s, credit_id, S.RESOLVED, actor=actor, reason=reason, reference=reference)
+
+
+def reopen(s: Session, credit_id: int, *, actor: str, reason: str) -> CaseView:
+    return transition(s, credit_id, S.OPEN, actor=actor, reason=reason)
+
+
+def investigate(s: Session, credit_id: int, *, actor: str, reason: str, opened_on: dt.date,
+                closed_on: dt.date | None = None) -> CaseView:
+    """Record a good-faith investigation: its days (≤ 180) suspend the 60-day deadline."""
+    why = _require_reason(reason)
+    case = get_case(s, credit_id, history=False)
+    new_due = record_investigation(s, credit_id, opened_on=opened_on, closed_on=closed_on)
+    _record(s, case.case_id, credit_id, case.state, case.state, actor=actor, reason=why,
+            details={"investigation_opened_on": opened_on.isoformat(),
+                     "investigation_closed_on": closed_on.isoformat() if closed_on else None,
+                     "due_by": new_due.isoformat() if new_due else None})
+    return get_case(s, credit_id)
+
+
+def sync_cases(s: Session, *, actor: str = RECONCILE_ACTOR) -> SyncSummary:
+    """Open a case for every open credit; resolve cases whose credit reconciliation resolved.
+
+    Idempotent; cheap when nothing changed (two anti-joins).
+    """
+    rc, ct = tbl(ResolutionCase), tbl(Credit)
+    out = SyncSummary()
+    missing = s.execute(select(ct.c.id, ct.c.provider_id).where(
+        ct.c.status == "open", ~select(rc.c.id).where(rc.c.credit_id == ct.c.id).exists())
+        .order_by(ct.c.id)).all()
+    now = utcnow()
+    for i in range(0, len(missing), 1000):
+        part = missing[i:i + 1000]
+        s.execute(insert(rc), [{"credit_id": r.id, "provider_id": r.provider_id,
+                                "state": S.OPEN.value, "created_at": now, "updated_at": now}
+                               for r in part])
+        ids = {r.credit_id: r.id for r in s.execute(select(rc.c.credit_id, rc.c.id).where(
+            rc.c.credit_id.in_([r.id for r in part])))}
+        s.execute(insert(tbl(CaseTransition)), [{
+            "case_id": ids[r.id], "from_state": None, "to_state": S.OPEN.value,
+            "actor": actor, "at": now, "reason": "credit identified by reconciliation",
+            "details": None} for r in part])
+    out.opened = len(missing)
+    if missing:
+        audit.record(s, actor=actor, action="cases opened", outcome="open",
+                     reason="open credits without a case",
+                     details={"cases": len(missing), "first_credit_id": missing[0].id,
+                              "last_credit_id": missing[-1].id})
+    gone = s.execute(select(rc.c.credit_id, ct.c.resolution, ct.c.resolved_on).select_from(
+        rc.join(ct, ct.c.id == rc.c.credit_id)).where(
+        ct.c.status == "resolved", rc.c.state != S.RESOLVED.value).order_by(rc.c.id)).all()
+    for r in gone:
+        transition(s, r.credit_id, S.RESOLVED, actor=actor,
+                   reason=f"reconciliation resolved the credit ({r.resolution or 'gone'})",
+                   details={"resolution": r.resolution,
+                            "resolved_on": r.resolved_on.isoformat() if r.resolved_on
+                            else None})
+    out.resolved = len(gone)
+    if out.opened or out.resolved:
+        log.info("cases_synced", opened=out.opened, resolved=out.resolved)
+    return out
+
+
+__all__ = [
+    "ACTIVE_STATES", "ISSUED_STATE", "TRANSITIONS", "CaseState", "CaseView",
+    "InvalidTransitionError", "NoLayoutError", "ResolutionError", "SyncSummary", "Transition",
+    "approve", "dispute", "get_case", "investigate", "list_cases", "overdue", "reopen",
+    "resolution_method", "resolve", "sync_cases", "transition", "worklist_key",
+]
