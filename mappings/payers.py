@@ -19,7 +19,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gateway.reconcile.model import PayerRule
+from schemas.payer import PayerRule
 
 PAYERS_DIR = Path(__file__).resolve().parent / "payers"
 

@@ -8,7 +8,7 @@ CLI and the HTTP layer share.
 """
 
 from gateway.reconcile.credit import attribute, claim_balance, due_by, effective_adjudications
-from gateway.reconcile.model import CAUSES, Adjudication, ClaimFacts, CreditRow, PayerRule
+from gateway.reconcile.model import CAUSES, Adjudication, ClaimFacts, CreditRow
 from gateway.reconcile.queries import (
     CreditView,
     ExceptionView,
@@ -19,6 +19,7 @@ from gateway.reconcile.queries import (
     record_investigation,
 )
 from gateway.reconcile.service import RunSummary, latest_run, run_reconcile
+from schemas.payer import PayerRule
 
 __all__ = [
     "CAUSES",

@@ -33,8 +33,8 @@ from gateway.reconcile.model import (
     ClaimBalance,
     ClaimFacts,
     CreditRow,
-    PayerRule,
 )
+from schemas.payer import PayerRule
 
 GOVERNMENT_60_DAY = frozenset({"MA", "MB", "MC"})
 FEDERAL_OTHER = frozenset({"16", "CH", "VA", "OF"})

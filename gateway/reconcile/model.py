@@ -74,16 +74,6 @@ class ClaimFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class PayerRule:
-    """What a payer profile says about government status and deadlines."""
-
-    programme: str = ""  # medicare_a, medicare_b, medicaid, medicare_advantage, tricare, ...
-    government: bool | None = None
-    deadline_days: int | None = None
-    hold_days: int = 30
-
-
-@dataclass(frozen=True, slots=True)
 class CreditRow:
     """One attributed part of a claim's credit balance."""
 

@@ -1,0 +1,15 @@
+"""What a payer profile tells the accounting model (a canonical record shared by mappings/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class PayerRule:
+    """What a payer profile says about government status and deadlines."""
+
+    programme: str = ""  # medicare_a, medicare_b, medicaid, medicare_advantage, tricare, ...
+    government: bool | None = None
+    deadline_days: int | None = None
+    hold_days: int = 30
