@@ -253,7 +253,8 @@ def bench_processes(path: Path, rounds: int) -> dict[str, Any]:
     cmds = {
         "gateway_parse": [gateway, "parse", str(path)],
         "oxedi_process": [sys.executable, "-c", OXEDI_PROCESS, str(path)],
-        "gateway_startup": [gateway, "--help"],
+        "gateway_startup": [gateway, "--help"],  # loads every command module
+        "gateway_parse_startup": [gateway, "parse", "--help"],  # what `gateway parse` loads
         "python_startup": [sys.executable, "-c", "pass"],
     }
     walls: dict[str, list[float]] = {k: [] for k in cmds}

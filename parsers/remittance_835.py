@@ -8,11 +8,17 @@ findings only when something is wrong. Claims are yielded one at a time so memor
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from parsers.errors import StructureError, TruncatedError
 from parsers.x12.context import TxContext
-from parsers.x12.values import composite, date8, decimal
+from parsers.x12.values import (
+    cached_date8,
+    composite,
+    date8,
+    decimal,
+    is_numeric_text,
+)
 from schemas.common import Address, Entity, Reference
 from schemas.remittance import (
     Adjustment,
@@ -32,10 +38,8 @@ def _entity(els: list[str]) -> Entity:
     """NM1 → Entity."""
     if len(els) < 10:
         els = els + _PAD[: 10 - len(els)]
-    return Entity(
-        entity_code=els[1], name=els[3], first_name=els[4], middle_name=els[5],
-        id_qualifier=els[8], id=els[9],
-    )
+    # positional: code, name, first, middle, id qualifier, id (keywords cost twice as much)
+    return Entity(els[1], els[3], els[4], els[5], els[8], els[9])
 
 
 class _Money:
@@ -47,6 +51,11 @@ class _Money:
         self.ctx = ctx
 
     def __call__(self, text: str, n: int, seg: str, el: int, required: bool = True) -> Decimal:
+        if text and is_numeric_text(text):  # fast path: one call, not two
+            try:
+                return Decimal(text)
+            except InvalidOperation:
+                pass
         if not text:
             if required:
                 self.ctx.error("missing_element", f"{seg}{el:02d} is required", n, seg, el, "1")
@@ -80,75 +89,29 @@ def parse_835(
     total_plb = _ZERO
     n = 1  # ST is segment 1
     claim_count = 0
+    # running CAS totals, so balancing needs no second pass over the adjustments
+    line_adj = claim_adj = _ZERO
+    numeric = is_numeric_text
+    plain_comp = comp == ":"  # composites are stored ':'-joined; most files already are
+    known_date = cached_date8
 
-    def close_claim(c: ClaimPayment) -> None:
-        _balance_claim(c, ctx)
-
-    for seg in segments:
-        n += 1
+    for n, seg in enumerate(segments, 2):  # n: segment number in the transaction (ST is 1)
         els = seg.split(sep)
         tag = els[0]
-        if tag == "CAS":
-            target = svc if svc is not None else claim
-            if target is None:
-                ctx.error("unexpected_segment", "CAS outside a claim", n, tag, None, "2", "IK3")
-                continue
-            group = els[1] if len(els) > 1 else ""
-            if not group:
-                ctx.error("missing_element", "CAS01 is required", n, tag, 1, "1")
-            adj = target.adjustments
-            for i in range(2, min(len(els), 20), 3):
-                reason = els[i]
-                if not reason:
+        if tag == "DTM":
+            try:  # indexing without len() checks: short segments are the rare case
+                qual = els[1]
+                text = els[2]
+            except IndexError:
+                qual = els[1] if len(els) > 1 else ""
+                text = ""
+            value = known_date(text)  # dates repeat: a dict hit, not a call
+            if value is None:
+                try:
+                    value = date8(text)
+                except ValueError as exc:
+                    ctx.error("bad_date", f"DTM02 {exc}", n, tag, 2, "8")
                     continue
-                amount = money(els[i + 1] if i + 1 < len(els) else "", n, tag, i + 1)
-                qty_text = els[i + 2] if i + 2 < len(els) else ""
-                qty = None
-                if qty_text:
-                    try:
-                        qty = decimal(qty_text)
-                    except ValueError as exc:
-                        ctx.error("bad_number", f"CAS{i + 2:02d} {exc}", n, tag, i + 2, "6")
-                adj.append(Adjustment(group, reason, amount, qty))
-        elif tag == "SVC":
-            if claim is None:
-                ctx.error("unexpected_segment", "SVC outside a claim", n, tag, None, "2", "IK3")
-                continue
-            if len(els) < 8:
-                els.extend(_PAD[: 8 - len(els)])
-            if svc is not None:
-                _balance_line(svc, ctx)
-            units = None
-            if els[5]:
-                try:
-                    units = decimal(els[5])
-                except ValueError as exc:
-                    ctx.error("bad_number", f"SVC05 {exc}", n, tag, 5, "6")
-            svc = ServicePayment(
-                procedure=composite(els[1], comp),
-                charge=money(els[2], n, tag, 2),
-                paid=money(els[3], n, tag, 3),
-                revenue_code=els[4],
-                units=units,
-                original_procedure=composite(els[6], comp),
-                segment_index=n,
-            )
-            if els[7]:
-                try:
-                    svc.original_units = decimal(els[7])
-                except ValueError as exc:
-                    ctx.error("bad_number", f"SVC07 {exc}", n, tag, 7, "6")
-            if not els[1]:
-                ctx.error("missing_element", "SVC01 is required", n, tag, 1, "1")
-            claim.services.append(svc)
-        elif tag == "DTM":
-            qual = els[1] if len(els) > 1 else ""
-            text = els[2] if len(els) > 2 else ""
-            try:
-                value = date8(text)
-            except ValueError as exc:
-                ctx.error("bad_date", f"DTM02 {exc}", n, tag, 2, "8")
-                continue
             if svc is not None:
                 if qual == "472" or qual == "150":
                     svc.service_date = value
@@ -167,14 +130,50 @@ def parse_835(
                     claim.dates[qual] = value
             elif qual == "405":
                 remit.production_date = value
+        elif tag == "CAS":
+            target = svc if svc is not None else claim
+            if target is None:
+                ctx.error("unexpected_segment", "CAS outside a claim", n, tag, None, "2", "IK3")
+                continue
+            group = els[1] if len(els) > 1 else ""
+            if not group:
+                ctx.error("missing_element", "CAS01 is required", n, tag, 1, "1")
+            adj = target.adjustments
+            size = len(els)
+            for i in range(2, min(size, 20), 3):
+                reason = els[i]
+                if not reason:
+                    continue
+                text = els[i + 1] if i + 1 < size else ""
+                # fast path inline (the commonest element of an 835); errors go through money()
+                try:
+                    amount = Decimal(text) if numeric(text) else money(text, n, tag, i + 1)
+                except InvalidOperation:
+                    amount = money(text, n, tag, i + 1)
+                if svc is not None:
+                    line_adj += amount
+                claim_adj += amount
+                qty_text = els[i + 2] if i + 2 < size else ""
+                qty = None
+                if qty_text:
+                    try:
+                        qty = decimal(qty_text)
+                    except ValueError as exc:
+                        ctx.error("bad_number", f"CAS{i + 2:02d} {exc}", n, tag, i + 2, "6")
+                adj.append(Adjustment(group, reason, amount, qty))
         elif tag == "REF":
-            qual = els[1] if len(els) > 1 else ""
-            ref = Reference(qual, els[2] if len(els) > 2 else "")
+            try:
+                qual = els[1]
+                ref_value = els[2]
+            except IndexError:
+                qual = els[1] if len(els) > 1 else ""
+                ref_value = ""
+            if svc is not None and qual == "6R":  # the commonest REF: no Reference object
+                svc.line_control_number = ref_value
+                continue
+            ref = Reference(qual, ref_value)
             if svc is not None:
-                if qual == "6R":
-                    svc.line_control_number = ref.value
-                else:
-                    svc.references.append(ref)
+                svc.references.append(ref)
             elif claim is not None:
                 claim.references.append(ref)
             elif entity is not None:
@@ -183,41 +182,62 @@ def parse_835(
                 remit.references.append(ref)
                 if qual == "EV":
                     remit.receiver_id = ref.value
-        elif tag == "CLP":
-            if header_open:
-                header_open = False
-                yield remit
+        elif tag == "SVC":
+            if claim is None:
+                ctx.error("unexpected_segment", "SVC outside a claim", n, tag, None, "2", "IK3")
+                continue
+            if len(els) < 8:
+                els.extend(_PAD[: 8 - len(els)])
             if svc is not None:
-                _balance_line(svc, ctx)
-                svc = None
-            if claim is not None:
-                close_claim(claim)
-                yield claim
-            if len(els) < 14:
-                els.extend(_PAD[: 14 - len(els)])
-            claim_count += 1
-            claim = ClaimPayment(
-                patient_control_number=els[1],
-                status_code=els[2],
-                charge=money(els[3], n, tag, 3),
-                paid=money(els[4], n, tag, 4),
-                patient_responsibility=money(els[5], n, tag, 5, False) if els[5] else None,
-                filing_indicator=els[6],
-                payer_claim_control_number=els[7],
-                facility_code=els[8],
-                frequency_code=els[9],
-                drg_code=els[11],
-                segment_index=n,
-            )
-            if els[12]:
-                claim.drg_weight = money(els[12], n, tag, 12, False)
-            if els[13]:
-                claim.discharge_fraction = money(els[13], n, tag, 13, False)
+                _balance_line(svc, line_adj, ctx)
+            line_adj = _ZERO
+            units = None
+            if els[5]:
+                try:
+                    units = decimal(els[5])
+                except ValueError as exc:
+                    ctx.error("bad_number", f"SVC05 {exc}", n, tag, 5, "6")
+            procedure = els[1] if plain_comp else composite(els[1], comp)
+            text = els[2]
+            try:
+                charge = Decimal(text) if numeric(text) else money(text, n, tag, 2)
+            except InvalidOperation:
+                charge = money(text, n, tag, 2)
+            text = els[3]
+            try:
+                paid = Decimal(text) if numeric(text) else money(text, n, tag, 3)
+            except InvalidOperation:
+                paid = money(text, n, tag, 3)
+            # positional (keyword binding of a slotted dataclass costs about twice as much):
+            # procedure, charge, paid, revenue code, units, original procedure
+            svc = ServicePayment(procedure, charge, paid, els[4], units,
+                                 els[6] if plain_comp else composite(els[6], comp))
+            svc.segment_index = n
+            if els[7]:
+                try:
+                    svc.original_units = decimal(els[7])
+                except ValueError as exc:
+                    ctx.error("bad_number", f"SVC07 {exc}", n, tag, 7, "6")
             if not els[1]:
-                ctx.error("missing_element", "CLP01 is required", n, tag, 1, "1")
-            if not els[2]:
-                ctx.error("missing_element", "CLP02 is required", n, tag, 2, "1")
-            total_paid += claim.paid
+                ctx.error("missing_element", "SVC01 is required", n, tag, 1, "1")
+            claim.services.append(svc)
+        elif tag == "AMT":
+            try:
+                qual = els[1]
+                text = els[2]
+            except IndexError:
+                qual = els[1] if len(els) > 1 else ""
+                text = ""
+            try:
+                amount = Decimal(text) if numeric(text) else money(text, n, tag, 2)
+            except InvalidOperation:
+                amount = money(text, n, tag, 2)
+            if svc is not None:
+                svc.amounts[qual] = amount
+                if qual == "B6":
+                    svc.allowed = amount
+            elif claim is not None:
+                claim.amounts[qual] = amount
         elif tag == "NM1":
             ent = _entity(els)
             if claim is None:
@@ -234,15 +254,47 @@ def parse_835(
                 claim.rendering_provider = ent
             elif code == "TT":
                 claim.crossover_carrier = ent
-        elif tag == "AMT":
-            qual = els[1] if len(els) > 1 else ""
-            amount = money(els[2] if len(els) > 2 else "", n, tag, 2)
+        elif tag == "CLP":
+            if header_open:
+                header_open = False
+                yield remit
             if svc is not None:
-                svc.amounts[qual] = amount
-                if qual == "B6":
-                    svc.allowed = amount
-            elif claim is not None:
-                claim.amounts[qual] = amount
+                _balance_line(svc, line_adj, ctx)
+                svc = None
+            if claim is not None:
+                _balance_claim(claim, claim_adj, ctx)
+                yield claim
+            if len(els) < 14:
+                els.extend(_PAD[: 14 - len(els)])
+            claim_count += 1
+            claim_adj = _ZERO
+            text = els[3]
+            try:
+                charge = Decimal(text) if numeric(text) else money(text, n, tag, 3)
+            except InvalidOperation:
+                charge = money(text, n, tag, 3)
+            text = els[4]
+            try:
+                paid = Decimal(text) if numeric(text) else money(text, n, tag, 4)
+            except InvalidOperation:
+                paid = money(text, n, tag, 4)
+            # positional, in field order: CLP01, CLP02, charge, paid, patient responsibility,
+            # filing indicator, payer claim control number, facility, frequency, DRG
+            claim = ClaimPayment(
+                els[1], els[2], charge, paid,
+                money(els[5], n, tag, 5, False) if els[5] else None,
+                els[6], els[7], els[8], els[9], els[11],
+            )
+            claim.segment_index = n
+            if els[12]:
+                claim.drg_weight = money(els[12], n, tag, 12, False)
+            if els[13]:
+                claim.discharge_fraction = money(els[13], n, tag, 13, False)
+            if not els[1]:
+                ctx.error("missing_element", "CLP01 is required", n, tag, 1, "1")
+            if not els[2]:
+                ctx.error("missing_element", "CLP02 is required", n, tag, 2, "1")
+            total_paid += claim.paid
         elif tag == "LQ":
             if svc is not None and len(els) > 2:
                 svc.remark_codes.append(f"{els[1]}:{els[2]}")
@@ -263,10 +315,10 @@ def parse_835(
                 header_open = False
                 yield remit
             if svc is not None:
-                _balance_line(svc, ctx)
+                _balance_line(svc, line_adj, ctx)
                 svc = None
             if claim is not None:
-                close_claim(claim)
+                _balance_claim(claim, claim_adj, ctx)
                 yield claim
                 claim = None
             provider = els[1] if len(els) > 1 else ""
@@ -334,9 +386,9 @@ def parse_835(
             if header_open:
                 yield remit
             if svc is not None:
-                _balance_line(svc, ctx)
+                _balance_line(svc, line_adj, ctx)
             if claim is not None:
-                close_claim(claim)
+                _balance_claim(claim, claim_adj, ctx)
                 yield claim
             _balance_transaction(remit, total_paid, total_plb, n, ctx)
             return n, els
@@ -352,9 +404,9 @@ def parse_835(
     )
 
 
-def _balance_line(s: ServicePayment, ctx: TxContext) -> None:
-    """SVC02 − Σ line CAS = SVC03."""
-    adjusted = s.charge - sum((a.amount for a in s.adjustments), _ZERO)
+def _balance_line(s: ServicePayment, adjustments: Decimal, ctx: TxContext) -> None:
+    """SVC02 − Σ line CAS = SVC03 (``adjustments``: the running Σ line CAS)."""
+    adjusted = s.charge - adjustments
     if adjusted != s.paid:
         ctx.warning(
             "line_out_of_balance",
@@ -364,11 +416,8 @@ def _balance_line(s: ServicePayment, ctx: TxContext) -> None:
         )
 
 
-def _balance_claim(c: ClaimPayment, ctx: TxContext) -> None:
-    """CLP03 − Σ(claim CAS + line CAS) = CLP04."""
-    total = sum((a.amount for a in c.adjustments), _ZERO)
-    for s in c.services:
-        total += sum((a.amount for a in s.adjustments), _ZERO)
+def _balance_claim(c: ClaimPayment, total: Decimal, ctx: TxContext) -> None:
+    """CLP03 − Σ(claim CAS + line CAS) = CLP04 (``total``: the running Σ of both)."""
     if c.charge - total != c.paid:
         ctx.warning(
             "claim_out_of_balance",

@@ -1,20 +1,35 @@
-"""Stream one file's parser events into the database in batches (executemany), in the
-caller's transaction.
+"""Stream one file's parser events into the database in batches, in the caller's transaction.
 
-Parent rows whose ids children need (claims, service lines) are inserted with
-``RETURNING id`` in parameter order (SQLAlchemy "insertmanyvalues": multi-row VALUES on both
-backends); leaf rows are plain executemany. Nothing here commits.
+The few header rows (interchange, group, transaction, remittance) go through SQLAlchemy with
+``RETURNING id``. The per-claim rows (claims, service lines, adjustments, 837 lines) are the
+bulk of a file and go straight to the driver on the session's own connection, so they share its
+transaction:
+
+- ids of parent rows are allocated up front instead of read back with ``RETURNING``: from the
+  table's sequence on PostgreSQL (``nextval`` over ``generate_series``, one round trip per
+  batch), and after ``MAX(id)`` on SQLite, where our transaction holds the single write lock
+  (``BEGIN IMMEDIATE``) so nobody else can insert meanwhile;
+- values are converted by the same SQLAlchemy bind processors a Core insert would use, so the
+  stored values are identical (SQLite: Decimal to float, date to ISO text);
+- PostgreSQL loads with ``COPY ... FROM STDIN``, SQLite with the driver's ``executemany``;
+- driver errors are re-raised as the SQLAlchemy exception a Core insert would have raised
+  (``DataError``, ``IntegrityError`` ...), which the service maps to quarantine codes.
+
+Nothing here commits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, Table, and_, delete, insert, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 import parsers
@@ -49,6 +64,8 @@ from schemas import (
 )
 
 BATCH_CLAIMS = 2000
+#: SQLite page cache while loading, in KiB (negative: a size, not a page count)
+SQLITE_LOAD_CACHE_KIB = -65_536
 
 
 def _t(model: Any) -> Table:
@@ -139,6 +156,119 @@ def delete_derived(session: Session, file_id: int) -> None:
         session.execute(delete(t).where(t.c.file_id == file_id))
 
 
+class BulkWriter:
+    """Id allocation and driver-level bulk inserts on the session's connection.
+
+    ``bind`` fetches the session's driver connection once; everything after runs on it, inside
+    the session's transaction (so a rollback of the session undoes it too).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self.dialect: Dialect = session.get_bind().dialect
+        self.postgres = self.dialect.name == "postgresql"
+        self._conn: Any = None
+        self._cache_size: int | None = None
+        self._sequences: dict[str, str] = {}
+        self._plans: dict[tuple[str, tuple[str, ...]], tuple[str, list[tuple[int, Any]]]] = {}
+
+    def bind(self) -> None:
+        """Fetch the session's driver connection; on SQLite, enlarge its page cache.
+
+        SQLite's default 2 MB cache makes a large load spill dirty index pages to the WAL in
+        the middle of the transaction; 64 MB keeps a batch in memory (measured: about 15 %
+        less load time on 20,000 claims). ``release`` restores the connection's own setting.
+        """
+        if self._conn is None:
+            self._conn = self.s.connection().connection.driver_connection
+            if not self.postgres:
+                self._cache_size = self._conn.execute("PRAGMA cache_size").fetchone()[0]
+                self._conn.execute(f"PRAGMA cache_size={SQLITE_LOAD_CACHE_KIB}")
+
+    def release(self) -> None:
+        """Undo ``bind``'s connection setting (the connection goes back to the pool)."""
+        if self._conn is not None and self._cache_size is not None:
+            with contextlib.suppress(self.dialect.loaded_dbapi.Error):
+                self._conn.execute(f"PRAGMA cache_size={int(self._cache_size)}")
+            self._cache_size = None
+
+    def _driver(self) -> Any:
+        assert self._conn is not None, "BulkWriter.bind() first"
+        return self._conn
+
+    def allocate_ids(self, model: Any, count: int) -> list[int]:
+        """``count`` fresh ids for ``model``'s table, ascending."""
+        if count == 0:
+            return []
+        name = _t(model).name
+        if self.postgres:
+            with self._driver().cursor() as cur:
+                seq = self._sequences.get(name)
+                if seq is None:
+                    cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", (name,))
+                    seq = self._sequences[name] = cur.fetchone()[0]
+                cur.execute("SELECT nextval(%s) FROM generate_series(1, %s)", (seq, count))
+                return sorted(r[0] for r in cur.fetchall())
+        cur = self._driver().cursor()
+        try:
+            quoted = self.dialect.identifier_preparer.quote(name)
+            top = cur.execute(f"SELECT MAX(id) FROM {quoted}").fetchone()[0] or 0  # noqa: S608
+        finally:
+            cur.close()
+        return list(range(top + 1, top + 1 + count))
+
+    def _plan(self, t: Table, columns: tuple[str, ...]) -> tuple[str, list[tuple[int, Any]]]:
+        key = (t.name, columns)
+        plan = self._plans.get(key)
+        if plan is None:
+            # Table and column names come from our own metadata, never from input.
+            quote = self.dialect.identifier_preparer.quote
+            cols = ", ".join(quote(c) for c in columns)
+            if self.postgres:
+                sql = f"COPY {quote(t.name)} ({cols}) FROM STDIN"
+            else:
+                marks = ", ".join("?" * len(columns))
+                sql = f"INSERT INTO {quote(t.name)} ({cols}) VALUES ({marks})"  # noqa: S608
+            procs = []
+            for i, name in enumerate(columns):
+                proc = t.c[name].type._cached_bind_processor(self.dialect)
+                if proc is not None:
+                    procs.append((i, proc))
+            plan = self._plans[key] = (sql, procs)
+        return plan
+
+    def insert_dicts(self, model: Any, values: list[rows.Row]) -> None:
+        """Insert rows given as dicts with the same keys."""
+        if values:
+            columns = tuple(values[0])
+            self.insert(model, columns, [[v[c] for c in columns] for v in values])
+
+    def insert(self, model: Any, columns: tuple[str, ...], values: list[list[Any]]) -> None:
+        """Insert rows given as lists in ``columns`` order (converted in place)."""
+        if not values:
+            return
+        sql, procs = self._plan(_t(model), columns)
+        for i, proc in procs:
+            for row in values:
+                row[i] = proc(row[i])
+        dbapi = self.dialect.loaded_dbapi
+        try:
+            if self.postgres:
+                with self._driver().cursor() as cur, cur.copy(sql) as copy:
+                    write = copy.write_row
+                    for row in values:
+                        write(row)
+            else:
+                cur = self._driver().cursor()
+                try:
+                    cur.executemany(sql, values)
+                finally:
+                    cur.close()
+        except dbapi.Error as exc:
+            raise sa_exc.DBAPIError.instance(
+                sql, None, exc, dbapi.Error, dialect=self.dialect) from exc
+
+
 class Loader:
     """Consume ``parsers.stream(data)`` and write every derived row of one file."""
 
@@ -150,20 +280,13 @@ class Loader:
         self.force = allow_duplicate_interchange
         self.providers = ProviderResolver(session, engine_for_providers)
         self.stats = LoadStats()
+        self.bulk = BulkWriter(session)
         self.clock = clock
         self._claims835: list[tuple[ClaimPayment, int, int | None, str]] = []
         self._claims837: list[tuple[Claim, int, int | None, str]] = []
         self._plb: list[rows.Row] = []
         self._seen_interchanges: set[tuple[str, str]] = set()
         self.reader: parsers.X12Reader | None = None
-
-    def _insert_returning(self, model: Any, values: list[rows.Row]) -> list[int]:
-        t = _t(model)
-        start = self.clock()
-        ids = list(self.s.execute(
-            insert(t).returning(t.c.id, sort_by_parameter_order=True), values).scalars())
-        self.stats.load_seconds += self.clock() - start
-        return ids
 
     def _insert_one(self, model: Any, values: rows.Row) -> int:
         t = _t(model)
@@ -172,21 +295,26 @@ class Loader:
         self.stats.load_seconds += self.clock() - start
         return new_id
 
-    def _insert_many(self, model: Any, values: list[rows.Row]) -> None:
-        if values:
-            start = self.clock()
-            self.s.execute(insert(_t(model)), values)
-            self.stats.load_seconds += self.clock() - start
-
     def run(self, data: bytes) -> LoadStats:
         """Load everything; raises ``parsers.X12Error`` or ``DuplicateInterchangeError``."""
+        started = self.clock()
+        try:
+            self._load(data)
+            self._flush()
+        finally:
+            self.bulk.release()
+        self.stats.parse_seconds = self.clock() - started - self.stats.load_seconds
+        kinds = self.stats.kinds
+        self.stats.kind = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "unknown")
+        return self.stats
+
+    def _load(self, data: bytes) -> None:
         reader = self.reader = parsers.stream(data)
         ic_id = group_id = tx_id = remit_id = 0
         remit_provider: int | None = None
         payer_id = ""
         claim_kind = ""
         tx_ids: dict[int, int] = {}
-        started = self.clock()
         for ev in reader:
             if isinstance(ev, ClaimPayment):
                 self._claims835.append((ev, remit_id, remit_provider, payer_id))
@@ -234,11 +362,6 @@ class Loader:
                 self.stats.groups += 1
             elif isinstance(ev, Interchange):
                 ic_id = self._interchange(ev)
-        self._flush()
-        self.stats.parse_seconds = self.clock() - started - self.stats.load_seconds
-        kinds = self.stats.kinds
-        self.stats.kind = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "unknown")
-        return self.stats
 
     def _interchange(self, ic: Interchange) -> int:
         key = (ic.sender_id, ic.control_number)
@@ -261,50 +384,73 @@ class Loader:
             self.file_id, ic, forced=duplicate))
 
     def _flush(self) -> None:
-        """Write buffered claims with their children, then PLB rows."""
+        """Write the buffered claims with their children, then PLB rows."""
+        batch835, self._claims835 = self._claims835, []
+        batch837, self._claims837 = self._claims837, []
+        plb, self._plb = self._plb, []
+        if batch835 or batch837 or plb:
+            self.bulk.bind()
+            self._write(batch835, batch837, plb)
+
+    def _write(self, batch: list[tuple[ClaimPayment, int, int | None, str]],
+               batch837: list[tuple[Claim, int, int | None, str]], plb: list[rows.Row]) -> None:
+        start = self.clock()
+        try:
+            self._write_rows(batch, batch837, plb)
+        finally:
+            self.stats.load_seconds += self.clock() - start
+
+    def _write_rows(self, batch: list[tuple[ClaimPayment, int, int | None, str]],
+                    batch837: list[tuple[Claim, int, int | None, str]],
+                    plb: list[rows.Row]) -> None:
         fid = self.file_id
-        if self._claims835:
-            batch, self._claims835 = self._claims835, []
+        bulk = self.bulk
+        if batch:
             base = self.stats.claim_payments
-            ids = self._insert_returning(ClaimPaymentRow, [
-                rows.claim_payment_row(fid, rid, pid, payer, base + i, c)
-                for i, (c, rid, pid, payer) in enumerate(batch)])
-            svc_rows: list[rows.Row] = []
-            svc_src = []
-            adj_rows: list[rows.Row] = []
+            ids = bulk.allocate_ids(ClaimPaymentRow, len(batch))
+            claim_row = rows.claim_payment_row
+            claim_rows = [claim_row(cid, fid, rid, pid, payer, base + i, c)
+                          for i, ((c, rid, pid, payer), cid) in enumerate(
+                              zip(batch, ids, strict=True))]
+            adj_rows: list[list[Any]] = []
+            services = [(cid, i, sp) for (c, _, _, _), cid in zip(batch, ids, strict=True)
+                        for i, sp in enumerate(c.services)]
+            svc_ids = bulk.allocate_ids(ServicePaymentRow, len(services))
+            svc_row = rows.service_payment_row
+            adj_row = rows.adjustment_row
             for (c, _, _, _), cid in zip(batch, ids, strict=True):
                 for a in c.adjustments:
-                    adj_rows.append(rows.adjustment_row(fid, cid, None, a))
-                for i, sp in enumerate(c.services):
-                    svc_rows.append(rows.service_payment_row(fid, cid, i, sp))
-                    svc_src.append((cid, sp))
-            svc_ids = self._insert_returning(ServicePaymentRow, svc_rows) if svc_rows else []
-            for (cid, sp), sid in zip(svc_src, svc_ids, strict=True):
+                    adj_rows.append(adj_row(fid, cid, None, a))
+            svc_rows = []
+            for (cid, i, sp), sid in zip(services, svc_ids, strict=True):
+                svc_rows.append(svc_row(sid, fid, cid, i, sp))
                 for a in sp.adjustments:
-                    adj_rows.append(rows.adjustment_row(fid, cid, sid, a))
-            self._insert_many(AdjustmentRow, adj_rows)
+                    adj_rows.append(adj_row(fid, cid, sid, a))
+            bulk.insert(ClaimPaymentRow, rows.CLAIM_PAYMENT_COLUMNS, claim_rows)
+            bulk.insert(ServicePaymentRow, rows.SERVICE_PAYMENT_COLUMNS, svc_rows)
+            bulk.insert(AdjustmentRow, rows.ADJUSTMENT_COLUMNS, adj_rows)
             self.stats.claim_payments += len(batch)
             self.stats.service_payments += len(svc_rows)
             self.stats.adjustments += len(adj_rows)
             crash_point("batch")
-        if self._claims837:
-            batch837, self._claims837 = self._claims837, []
+        if batch837:
             base = self.stats.claims
-            ids = self._insert_returning(ClaimRow, [
-                rows.claim_row(fid, tid, pid, kind, base + i, c)
-                for i, (c, tid, pid, kind) in enumerate(batch837)])
-            line_rows: list[rows.Row] = []
-            other_rows: list[rows.Row] = []
+            ids = bulk.allocate_ids(ClaimRow, len(batch837))
+            claim_rows = [rows.claim_row(cid, fid, tid, pid, kind, base + i, c)
+                          for i, ((c, tid, pid, kind), cid) in enumerate(
+                              zip(batch837, ids, strict=True))]
+            line_rows: list[list[Any]] = []
+            other_rows: list[list[Any]] = []
             for (claim, _, _, _), cid in zip(batch837, ids, strict=True):
                 line_rows.extend(rows.claim_line_row(fid, cid, ln) for ln in claim.lines)
                 other_rows.extend(rows.other_payer_row(fid, cid, o) for o in claim.other_payers)
-            self._insert_many(ClaimLineRow, line_rows)
-            self._insert_many(OtherPayerPaymentRow, other_rows)
+            bulk.insert(ClaimRow, rows.CLAIM_COLUMNS, claim_rows)
+            bulk.insert(ClaimLineRow, rows.CLAIM_LINE_COLUMNS, line_rows)
+            bulk.insert(OtherPayerPaymentRow, rows.OTHER_PAYER_COLUMNS, other_rows)
             self.stats.claims += len(batch837)
             self.stats.claim_lines += len(line_rows)
             self.stats.other_payers += len(other_rows)
             crash_point("batch")
-        if self._plb:
-            plb, self._plb = self._plb, []
-            self._insert_many(ProviderAdjustmentRow, plb)
+        if plb:
+            bulk.insert_dicts(ProviderAdjustmentRow, plb)
             self.stats.provider_adjustments += len(plb)

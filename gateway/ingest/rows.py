@@ -1,4 +1,6 @@
-"""Canonical models to table rows (plain dicts for executemany). Pure: no session, no I/O.
+"""Canonical models to table rows. Pure: no session, no I/O.
+
+Header rows are dicts (a few per file); the per-claim rows are lists in a fixed column order.
 
 Patient names never leave here: only the patient control number is kept.
 """
@@ -75,42 +77,68 @@ def remittance_row(
     }
 
 
+#: column order of the bulk rows below (``id`` first: ids are allocated by the loader)
+CLAIM_PAYMENT_COLUMNS = (
+    "id", "file_id", "remittance_id", "provider_id", "payer_id", "seq",
+    "patient_control_number", "status_code", "charge", "paid", "patient_responsibility",
+    "filing_indicator", "payer_claim_control_number", "facility_code", "frequency_code",
+    "statement_from", "statement_to", "received_date",
+)
+SERVICE_PAYMENT_COLUMNS = (
+    "id", "file_id", "claim_payment_id", "seq", "procedure", "revenue_code", "charge", "paid",
+    "allowed", "units", "service_date", "service_date_end", "line_control_number",
+)
+ADJUSTMENT_COLUMNS = (
+    "file_id", "claim_payment_id", "service_payment_id", "level", "group_code", "reason",
+    "amount", "quantity",
+)
+CLAIM_COLUMNS = (
+    "id", "file_id", "transaction_id", "provider_id", "kind", "seq", "payer_id",
+    "patient_control_number", "total_charge", "filing_indicator", "facility_code",
+    "frequency_code", "original_claim_number", "service_date", "service_date_end",
+    "subscriber_member_id",
+)
+CLAIM_LINE_COLUMNS = (
+    "file_id", "claim_id", "line_number", "procedure", "revenue_code", "charge", "units",
+    "unit_basis", "place_of_service", "service_date", "service_date_end", "line_control_number",
+)
+OTHER_PAYER_COLUMNS = (
+    "file_id", "claim_id", "sequence", "filing_indicator", "payer_id", "payer_name", "paid",
+)
+
+# The bulk rows are lists (not dicts) in the column order above: the loader converts values in
+# place per column and hands them to the driver's executemany / COPY as they are.
+
+
 def claim_payment_row(
-    file_id: int, remittance_id: int, provider_id: int | None, payer_id: str, seq: int,
-    c: ClaimPayment,
-) -> Row:
-    return {
-        "file_id": file_id, "remittance_id": remittance_id, "provider_id": provider_id,
-        "payer_id": payer_id, "seq": seq, "patient_control_number": c.patient_control_number,
-        "status_code": c.status_code, "charge": c.charge, "paid": c.paid,
-        "patient_responsibility": c.patient_responsibility,
-        "filing_indicator": c.filing_indicator,
-        "payer_claim_control_number": c.payer_claim_control_number,
-        "facility_code": c.facility_code, "frequency_code": c.frequency_code,
-        "statement_from": c.statement_from, "statement_to": c.statement_to,
-        "received_date": c.received_date,
-    }
+    row_id: int, file_id: int, remittance_id: int, provider_id: int | None, payer_id: str,
+    seq: int, c: ClaimPayment,
+) -> list[Any]:
+    return [
+        row_id, file_id, remittance_id, provider_id, payer_id, seq, c.patient_control_number,
+        c.status_code, c.charge, c.paid, c.patient_responsibility, c.filing_indicator,
+        c.payer_claim_control_number, c.facility_code, c.frequency_code, c.statement_from,
+        c.statement_to, c.received_date,
+    ]
 
 
-def service_payment_row(file_id: int, claim_payment_id: int, seq: int, s: ServicePayment) -> Row:
-    return {
-        "file_id": file_id, "claim_payment_id": claim_payment_id, "seq": seq,
-        "procedure": s.procedure, "revenue_code": s.revenue_code, "charge": s.charge,
-        "paid": s.paid, "allowed": s.allowed, "units": s.units,
-        "service_date": s.service_date, "service_date_end": s.service_date_end,
-        "line_control_number": s.line_control_number,
-    }
+def service_payment_row(
+    row_id: int, file_id: int, claim_payment_id: int, seq: int, s: ServicePayment
+) -> list[Any]:
+    return [
+        row_id, file_id, claim_payment_id, seq, s.procedure, s.revenue_code, s.charge, s.paid,
+        s.allowed, s.units, s.service_date, s.service_date_end, s.line_control_number,
+    ]
 
 
 def adjustment_row(
     file_id: int, claim_payment_id: int, service_payment_id: int | None, a: Adjustment
-) -> Row:
-    return {
-        "file_id": file_id, "claim_payment_id": claim_payment_id,
-        "service_payment_id": service_payment_id,
-        "level": "line" if service_payment_id is not None else "claim",
-        "group_code": a.group, "reason": a.reason, "amount": a.amount, "quantity": a.quantity,
-    }
+) -> list[Any]:
+    return [
+        file_id, claim_payment_id, service_payment_id,
+        "line" if service_payment_id is not None else "claim",
+        a.group, a.reason, a.amount, a.quantity,
+    ]
 
 
 def provider_adjustment_row(
@@ -124,33 +152,25 @@ def provider_adjustment_row(
 
 
 def claim_row(
-    file_id: int, transaction_id: int, provider_id: int | None, kind: str, seq: int, c: Claim
-) -> Row:
+    row_id: int, file_id: int, transaction_id: int, provider_id: int | None, kind: str,
+    seq: int, c: Claim,
+) -> list[Any]:
     member = c.subscriber.person.id if c.subscriber and c.subscriber.person else None
-    return {
-        "file_id": file_id, "transaction_id": transaction_id, "provider_id": provider_id,
-        "kind": kind, "seq": seq, "payer_id": c.payer_id,
-        "patient_control_number": c.patient_control_number, "total_charge": c.total_charge,
-        "filing_indicator": c.filing_indicator, "facility_code": c.facility_code,
-        "frequency_code": c.frequency_code, "original_claim_number": c.original_claim_number,
-        "service_date": c.service_date, "service_date_end": c.service_date_end,
-        "subscriber_member_id": member or None,
-    }
+    return [
+        row_id, file_id, transaction_id, provider_id, kind, seq, c.payer_id,
+        c.patient_control_number, c.total_charge, c.filing_indicator, c.facility_code,
+        c.frequency_code, c.original_claim_number, c.service_date, c.service_date_end,
+        member or None,
+    ]
 
 
-def claim_line_row(file_id: int, claim_id: int, ln: ClaimLine) -> Row:
-    return {
-        "file_id": file_id, "claim_id": claim_id, "line_number": ln.line_number,
-        "procedure": ln.procedure, "revenue_code": ln.revenue_code, "charge": ln.charge,
-        "units": ln.units, "unit_basis": ln.unit_basis,
-        "place_of_service": ln.place_of_service, "service_date": ln.service_date,
-        "service_date_end": ln.service_date_end, "line_control_number": ln.line_control_number,
-    }
+def claim_line_row(file_id: int, claim_id: int, ln: ClaimLine) -> list[Any]:
+    return [
+        file_id, claim_id, ln.line_number, ln.procedure, ln.revenue_code, ln.charge, ln.units,
+        ln.unit_basis, ln.place_of_service, ln.service_date, ln.service_date_end,
+        ln.line_control_number,
+    ]
 
 
-def other_payer_row(file_id: int, claim_id: int, o: OtherPayer) -> Row:
-    return {
-        "file_id": file_id, "claim_id": claim_id, "sequence": o.sequence,
-        "filing_indicator": o.filing_indicator, "payer_id": o.payer_id,
-        "payer_name": o.payer_name, "paid": o.paid,
-    }
+def other_payer_row(file_id: int, claim_id: int, o: OtherPayer) -> list[Any]:
+    return [file_id, claim_id, o.sequence, o.filing_indicator, o.payer_id, o.payer_name, o.paid]

@@ -156,8 +156,8 @@ def cms838(s: Session, *, quarter: str, payers: PayerDirectory, provider_id: int
         rendered = render(layout, header, rows)
         pdf = render_document(_cms838_pages(header, rows, end))
         if record:
-            known = {int(c[0]) for c in s.execute(select(lt.c.credit_id).where(
-                lt.c.credit_id.in_([x["credit_id"] for x in rows])))} if rows else set()
+            known = set(s.execute(select(lt.c.credit_id).where(
+                lt.c.credit_id.in_([x["credit_id"] for x in rows]))).scalars()) if rows else set()
             new = [x for x in rows if x["credit_id"] not in known]
             if new:
                 s.execute(insert(lt), [{"credit_id": x["credit_id"], "provider_id": pid,

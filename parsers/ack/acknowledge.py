@@ -23,7 +23,7 @@ from parsers.ack.ta1 import INVALID_CONTENT, error_note, findings_note, render_t
 from parsers.ack.x999 import answerable, render_999
 from parsers.errors import DelimiterError, EmptyInputError, Finding, NotX12Error, X12Error
 from parsers.result import ParseResult
-from parsers.x12.lexer import prepare
+from parsers.x12.lexer import bom_length, prepare
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +138,8 @@ def _fatal(out: Acknowledgments, data: bytes, exc: X12Error, now: dt.datetime) -
         isa, delimiters = target.isa, target.delimiters
     elif isinstance(exc, DelimiterError) or not envelopes.interchanges:
         # the failing ISA is the first one, or a later one whose delimiters are unusable
-        offset = exc.location.byte_offset or 0
+        # locations count from the original input; ``prepared`` has the BOM stripped
+        offset = max((exc.location.byte_offset or 0) - bom_length(data), 0)
         try:
             prepared = prepare(data)
         except X12Error:

@@ -17,6 +17,7 @@ import codecs
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 from parsers.errors import (
     DelimiterError,
@@ -27,6 +28,7 @@ from parsers.errors import (
     Location,
     NotX12Error,
     StructureError,
+    X12Error,
 )
 from schemas.envelope import Delimiters
 
@@ -45,6 +47,16 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def bom_length(data: bytes) -> int:
+    """Bytes of a UTF-8 byte order mark that ``prepare`` strips (0 or 3).
+
+    Offsets reported to users are offsets in the original input, so everything located in the
+    prepared data is shifted back by this much. (UTF-16 input is transcoded as a whole; offsets
+    in it refer to its UTF-8 transcoding.)
+    """
+    return 3 if data.startswith(codecs.BOM_UTF8) else 0
 
 
 def prepare(data: bytes) -> bytes:
@@ -87,25 +99,29 @@ def _skip_ws(data: bytes, pos: int) -> int:
 
 
 def read_isa(
-    data: bytes, pos: int, first: bool = False
+    data: bytes, pos: int, first: bool = False, line: int | None = None
 ) -> tuple[Delimiters, list[str], int, bool]:
     """Read the ISA at ``pos``: delimiters, its 17 elements, the offset after it, fixed-width?
 
-    ``first`` says no interchange came before (leading whitespace may precede it).
+    ``first`` says no interchange came before (leading whitespace may precede it). ``line`` is
+    the 1-based line of ``pos`` when the caller tracks it (counting from 0 for every ISA would
+    make a file of many interchanges quadratic).
     """
+    if line is None:
+        line = data.count(b"\n", 0, pos) + 1
     head = data[pos : pos + 3]
     if head != b"ISA":
         snippet = data[pos : pos + 20].decode("latin-1").replace("\r", "\\r").replace("\n", "\\n")
         if first or pos == 0 or not snippet:
             raise NotX12Error(
                 f"expected the interchange header 'ISA' but found {snippet[:20]!r}",
-                Location(segment_number=1, byte_offset=pos, line=data.count(b"\n", 0, pos) + 1),
+                Location(segment_number=1, byte_offset=pos, line=line),
             )
         raise StructureError(
             f"expected an ISA after IEA but found {snippet!r}",
-            Location(byte_offset=pos, line=data.count(b"\n", 0, pos) + 1),
+            Location(byte_offset=pos, line=line),
         )
-    loc = Location(segment_id="ISA", byte_offset=pos, line=data.count(b"\n", 0, pos) + 1)
+    loc = Location(segment_id="ISA", byte_offset=pos, line=line)
     if len(data) < pos + 4:
         raise InterchangeHeaderError("file ends inside the ISA header", loc)
     sep = data[pos + 3 : pos + 4]
@@ -162,6 +178,8 @@ class Lexer:
     """
 
     def __init__(self, data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
+        #: added to every offset in ``self.data`` to make it an offset in the original input
+        self.offset_base = bom_length(data)
         self.data = prepare(data)
         self.limits = limits
         self.delimiters = Delimiters()
@@ -173,12 +191,33 @@ class Lexer:
         self.ended_with_iea = True
 
     def __iter__(self) -> Iterator[str]:
+        # Chunks are flattened by C code (chain), not by nested generators: one Python frame
+        # resumption per chunk instead of two per segment. State (delimiters, ISA) is still set
+        # before the ISA segment is handed out, because chain pulls a chunk only when it needs it.
+        return chain.from_iterable(self._chunks())
+
+    def _chunks(self) -> Iterator[list[str]]:
+        try:
+            yield from self._interchange_chunks()
+        except X12Error as exc:
+            if self.offset_base and exc.location.byte_offset is not None:
+                exc.location.byte_offset += self.offset_base
+            raise
+
+    def locate(self, segment_numbers: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """Offset in the original input and line of the given 1-based segment numbers."""
+        return _locate(self.data, self.spans, segment_numbers, self.offset_base)
+
+    def _interchange_chunks(self) -> Iterator[list[str]]:
         data = self.data
         pos = _skip_ws(data, 0)
         n = len(data)
+        line, counted = 1, 0
         while pos < n:
+            line += data.count(b"\n", counted, pos)
+            counted = pos
             delims, isa_elements, after_isa, fixed = read_isa(
-                data, pos, first=self.interchange_count == 0)
+                data, pos, first=self.interchange_count == 0, line=line)
             self.interchange_count += 1
             if self.interchange_count > self.limits.max_interchanges:
                 raise LimitExceededError(
@@ -191,7 +230,7 @@ class Lexer:
             end, closed = self._interchange_end(after_isa, delims)
             self.ended_with_iea = closed
             self.spans.append((pos, end, delims))
-            yield delims.element.join(isa_elements)
+            yield [delims.element.join(isa_elements)]
             yield from self._segments(after_isa, end, delims)
             pos = _skip_ws(data, end)
 
@@ -213,7 +252,7 @@ class Lexer:
                 return (len(data), False) if stop < 0 else (stop + 1, True)
             cur = hit + 1
 
-    def _segments(self, start: int, end: int, d: Delimiters) -> Iterator[str]:
+    def _segments(self, start: int, end: int, d: Delimiters) -> Iterator[list[str]]:
         data = self.data
         term = d.segment
         term_b = term.encode("latin-1")
@@ -259,14 +298,21 @@ class Lexer:
                     Location(segment_id=tag, byte_offset=data.find(
                         longest[:64].encode("utf-8", "replace"), pos)),
                 )
-            yield from segs
+            yield segs
             pos = stop
 
 
 def locate(data: bytes, spans: Iterable[tuple[int, int, Delimiters]],
            segment_numbers: Iterable[int]) -> dict[int, tuple[int, int]]:
-    """Byte offset and line of the given 1-based segment numbers (slow path, errors only)."""
-    data = prepare(data)
+    """Byte offset and line of the given 1-based segment numbers (slow path, errors only).
+
+    ``data`` is the original input; ``spans`` come from a ``Lexer`` over it.
+    """
+    return _locate(prepare(data), spans, segment_numbers, bom_length(data))
+
+
+def _locate(data: bytes, spans: Iterable[tuple[int, int, Delimiters]],
+            segment_numbers: Iterable[int], base: int) -> dict[int, tuple[int, int]]:
     wanted = sorted(set(segment_numbers))
     out: dict[int, tuple[int, int]] = {}
     if not wanted:
@@ -287,7 +333,7 @@ def locate(data: bytes, spans: Iterable[tuple[int, int, Delimiters]],
             if number == wanted[i]:
                 line += data.count(b"\n", last, pos)
                 last = pos
-                out[number] = (pos, line)
+                out[number] = (pos + base, line)
                 i += 1
             nxt = data.find(term, pos)
             pos = end if nxt < 0 else nxt + 1

@@ -20,7 +20,7 @@ from parsers.errors import ERROR, WARNING, Finding, Location, StructureError, Tr
 from parsers.remittance_835 import parse_835
 from parsers.x12.context import Findings, TxContext
 from parsers.x12.events import GroupEnd, InterchangeEnd, TransactionEnd
-from parsers.x12.lexer import DEFAULT_LIMITS, Lexer, Limits, locate
+from parsers.x12.lexer import DEFAULT_LIMITS, Lexer, Limits
 from parsers.x12.values import date6, date8
 from schemas.claim import Claim, ClaimSubmission
 from schemas.envelope import FunctionalGroup, Interchange, TransactionHeader
@@ -288,8 +288,7 @@ class X12Reader:
         items = [f for f in self.findings.items if f.location.segment_number]
         if not items:
             return
-        where = locate(self.lexer.data, self.lexer.spans,
-                       (f.location.segment_number for f in items))
+        where = self.lexer.locate(f.location.segment_number for f in items)
         for f in items:
             hit = where.get(f.location.segment_number)
             if hit is not None:

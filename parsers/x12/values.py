@@ -11,17 +11,22 @@ from decimal import Decimal, InvalidOperation
 
 _date_cache: dict[str, dt.date] = {}
 _ALLOWED_NUMERIC = frozenset("0123456789.-")
+#: ``is_numeric_text(text)``: only characters an X12 R/N value may hold (the hot-loop check)
+is_numeric_text = _ALLOWED_NUMERIC.issuperset
+#: ``cached_date8(text)``: the date of an already-seen CCYYMMDD, else None (no call to date8)
+cached_date8 = _date_cache.get
 
 
 def decimal(text: str) -> Decimal:
     """X12 R/N type: digits, one optional leading minus and one optional decimal point."""
+    # The character check first: it rules out NaN, Infinity, exponents, '_' and spaces, so
+    # every value Decimal accepts after it is finite.
+    if not _ALLOWED_NUMERIC.issuperset(text):
+        raise ValueError(f"{text!r} is not a number")
     try:
-        value = Decimal(text)
+        return Decimal(text)
     except InvalidOperation:
         raise ValueError(f"{text!r} is not a number") from None
-    if not value.is_finite() or not _ALLOWED_NUMERIC.issuperset(text):
-        raise ValueError(f"{text!r} is not a number")
-    return value
 
 
 def date8(text: str) -> dt.date:

@@ -187,3 +187,19 @@ def test_every_corpus_999_lexes_and_validates_clean_with_pyx12() -> None:
     for batch in batches.values():
         findings = validate_ig(b"".join(batch))
         assert [(f.code, f.location.describe(), f.message) for f in findings] == []
+
+
+def test_ta1_for_bad_delimiters_after_a_bom() -> None:
+    """Locations count from the original bytes; the TA1 must still find the ISA after a BOM."""
+    isa = (b"ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *"
+           b"260101*1200*^*00501*000000001*1*P*A~")
+    data = b"\xef\xbb\xbf" + isa + b"GS*HP*S*R*20260101*1200*1*X*005010X221A1~"
+    try:
+        parsers.parse(data)
+    except parsers.X12Error as exc:
+        acks = acknowledge(data, exc, control_number=7, now=dt.datetime(2026, 1, 2, 3, 4))
+    else:
+        raise AssertionError("alphanumeric component separator must be fatal")
+    [ta1] = acks.ta1
+    assert (ta1.interchange_control_number, ta1.status, ta1.note) == ("000000001", "R", "027")
+    assert b"TA1*000000001*260101*1200*R*027~" in ta1.content
