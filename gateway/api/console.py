@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from gateway.api.deps import AppContext, Ctx
 from gateway.api.keys import Principal, Role, authenticate, principal_by_id
+from gateway.api.routes.files import FileId
 from gateway.api.segments import segments_around
 from gateway.db.models import FileEvent, FileState, InboundFile, utcnow
 from gateway.errors import GatewayError
@@ -168,7 +169,7 @@ def failures_page(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
 
 
 @router.get("/files/{file_id}", response_class=HTMLResponse)
-def file_page(request: Request, ctx: Ctx, _: Viewer, file_id: int) -> HTMLResponse:
+def file_page(request: Request, ctx: Ctx, _: Viewer, file_id: FileId) -> HTMLResponse:
     with ctx.db.read() as s:
         row = s.get(F, file_id)
         events = s.execute(select(FileEvent).where(FileEvent.file_id == file_id)
@@ -189,7 +190,7 @@ def file_page(request: Request, ctx: Ctx, _: Viewer, file_id: int) -> HTMLRespon
 
 
 @router.post("/files/{file_id}/replay", response_model=None)
-def replay_form(request: Request, ctx: Ctx, principal: Viewer, file_id: int,
+def replay_form(request: Request, ctx: Ctx, principal: Viewer, file_id: FileId,
                 reason: Annotated[str, Form(min_length=3, max_length=500)],
                 csrf: Annotated[str, Form(max_length=100)]) -> Response:
     check_csrf(request, csrf)

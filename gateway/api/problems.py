@@ -116,5 +116,35 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
                 "content": {PROBLEM_JSON: {}}} for s in statuses}
 
 
-__all__ = ["PROBLEM_JSON", "ApiError", "Problem", "install", "problem_response",
-           "problem_responses", "status_for"]
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document say what the handlers above really send for errors.
+
+    FastAPI documents its 422 as ``application/json`` ``HTTPValidationError``, but
+    ``_validation`` answers ``application/problem+json`` ``Problem`` (found by the schemathesis
+    campaign, tests/integration/test_api_fuzz.py); the ``problem+json`` entries of
+    ``problem_responses`` get the ``Problem`` schema so clients can validate them; an operation
+    with a JSON body or parameters also answers 400 (a body that does not parse, a NUL byte).
+    """
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for item in schema.get("paths", {}).values():
+        for op in item.values():
+            responses = op.get("responses", {})
+            # a body that is not JSON, or a NUL byte in the path or query (gateway.api.guards)
+            if ("requestBody" in op or op.get("parameters")) and "400" not in responses:
+                responses["400"] = {"description": _TITLES[400],
+                                    "content": {PROBLEM_JSON: {"schema": ref}}}
+            if "422" in responses:
+                responses["422"] = {"description": _TITLES[422],
+                                    "content": {PROBLEM_JSON: {"schema": ref}}}
+            for status, resp in responses.items():
+                content = resp.get("content", {})
+                if status >= "400" and PROBLEM_JSON in content:
+                    content[PROBLEM_JSON] = {"schema": ref}
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
+
+
+__all__ = ["PROBLEM_JSON", "ApiError", "Problem", "document_problems", "install",
+           "problem_response", "problem_responses", "status_for"]

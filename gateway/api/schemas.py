@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """SQLite hands timestamps back without a zone; they are UTC (``utcnow``)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+#: a timestamp that always serialises with its offset, as OpenAPI ``date-time`` requires
+#: (found by the schemathesis campaign: naive SQLite timestamps broke the documented schema)
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
 
 
 class Page(BaseModel, Generic[T]):
@@ -41,8 +51,8 @@ class FileSummary(BaseModel):
     attempts: int
     claim_count: int
     error_code: str | None
-    received_at: dt.datetime
-    processed_at: dt.datetime | None
+    received_at: UtcDatetime
+    processed_at: UtcDatetime | None
     provider_id: int | None
 
 
@@ -51,7 +61,7 @@ class FileEventOut(BaseModel):
 
     from_state: str | None
     to_state: str
-    at: dt.datetime
+    at: UtcDatetime
     actor: str
     reason: str
 
@@ -71,7 +81,7 @@ class FailureOut(BaseModel):
     original_name: str
     source: str
     kind: str
-    received_at: dt.datetime
+    received_at: UtcDatetime
     attempts: int
     error_code: str | None
     error_message: str | None
@@ -112,9 +122,9 @@ class KeyOut(BaseModel):
     name: str
     role: str
     provider_key: str | None
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None
-    last_used_at: dt.datetime | None
+    created_at: UtcDatetime
+    revoked_at: UtcDatetime | None
+    last_used_at: UtcDatetime | None
 
 
 class WhoAmI(BaseModel):
@@ -128,7 +138,7 @@ class AuditOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    at: dt.datetime
+    at: UtcDatetime
     actor: str
     action: str
     file_id: int | None

@@ -104,3 +104,38 @@ def revoke_cmd(
     finally:
         db.dispose()
     console.print(f"revoked key {name!r}")
+
+
+@keys_app.command("rotate-data-key")
+def rotate_data_key_cmd(
+    actor: Annotated[str | None, typer.Option(help="Who is rotating (default $USER)")] = None,
+) -> None:
+    """Re-encrypt every raw file under GATEWAY_ACTIVE_DATA_KEY (resumable, idempotent).
+
+    Keep the old key ids in GATEWAY_DATA_KEYS until this has finished; reads keep working.
+    """
+    from gateway.security.crypto import KeyRing
+    from gateway.store import store_from_settings
+    from gateway.store.rotate import rotate_raw
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    db, _ = _db()
+    try:
+        ring = KeyRing.from_settings(settings)
+        if ring.active is None:
+            raise GatewayError("no data key configured (GATEWAY_DATA_KEYS)",
+                               code="data_keys_off")
+        report = rotate_raw(db, store_from_settings(settings), key_id=ring.active,
+                            actor=current_actor(actor))
+    except GatewayError as exc:
+        err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    finally:
+        db.dispose()
+    console.print(f"raw files under data key {report.key_id!r}: {report.rewritten} re-encrypted, "
+                  f"{report.already} already were; {len(report.problems)} problems")
+    for p in report.problems:
+        err_console.print(f"file {p.file_id}: {p.code}: {p.message}")
+    if report.problems:
+        raise typer.Exit(EXIT_UNREADABLE)

@@ -19,6 +19,7 @@ from gateway.db.base import Database
 from gateway.db.models import FileEvent, FileState, InboundFile, tbl, utcnow
 from gateway.ingest.faults import crash_point
 from gateway.logging import get_logger
+from gateway.security.phi import mask_findings, mask_quoted
 
 log = get_logger("gateway.queue")
 F = InboundFile
@@ -108,8 +109,9 @@ def finish_failed(db: Database, file_id: int, owner: str, *, code: str, message:
             F.id == file_id, F.lease_owner == owner, F.state == FileState.PROCESSING.value,
         ).values(
             state=FileState.FAILED.value, lease_owner=None, lease_expires_at=None,
-            error_code=code[:64], error_message=message, error_location=location,
-            findings=findings, kind=kind, claim_count=0, processed_at=utcnow(),
+            # parser messages quote file bytes (names, ids, dates): masked before storing
+            error_code=code[:64], error_message=mask_quoted(message), error_location=location,
+            findings=mask_findings(findings), kind=kind, claim_count=0, processed_at=utcnow(),
         ))
         if res.rowcount != 1:  # type: ignore[attr-defined]
             return False

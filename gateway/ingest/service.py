@@ -26,6 +26,7 @@ from gateway.ingest.faults import crash_point
 from gateway.ingest.loader import DuplicateInterchangeError, Loader, LoadStats, delete_derived
 from gateway.logging import get_logger
 from gateway.reconcile import ledger_ingest
+from gateway.security.phi import mask_findings
 from gateway.store.base import RawStore
 
 log = get_logger("gateway.ingest")
@@ -114,8 +115,8 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> 
                 processed_at=utcnow(), kind=stats.kind, claim_count=stats.claim_count,
                 provider_id=stats.provider_id, error_code=None, error_message=None,
                 error_location=None,
-                findings=[*(f.as_dict() for f in findings[:MAX_STORED_FINDINGS]), *notes]
-                or None,
+                findings=mask_findings(  # messages quote file bytes: masked (PHI)
+                    [*(f.as_dict() for f in findings[:MAX_STORED_FINDINGS]), *notes] or None),
             ))
             if res.rowcount != 1:  # type: ignore[attr-defined]
                 raise LeaseLostError()

@@ -55,6 +55,8 @@ def parse_quarter(value: str) -> tuple[str, dt.date, dt.date]:
     if m is None:
         raise InputError(f"quarter {value!r} is not like 2026Q3", code="bad_quarter")
     year, q = int(m.group(1)), int(m.group(2))
+    if not 1900 <= year <= 9998:
+        raise InputError(f"quarter {value!r}: year {year} is out of range", code="bad_quarter")
     start = dt.date(year, 3 * q - 2, 1)
     end = (dt.date(year + 1, 1, 1) if q == 4 else dt.date(year, 3 * q + 1, 1)) \
         - dt.timedelta(days=1)

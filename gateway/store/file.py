@@ -19,10 +19,13 @@ from typing import BinaryIO
 
 from gateway.store.base import (
     CHUNK,
+    IDENTITY,
     BlobCorruptError,
     BlobNotFoundError,
-    FileTooLargeError,
     StoredBlob,
+    StreamTransform,
+    VerifyingReader,
+    hashed_chunks,
 )
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -66,9 +69,11 @@ class _VerifyingReader(io.RawIOBase):
 class FileRawStore:
     """Content-addressed raw store on a local (or mounted) filesystem."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, transform: StreamTransform = IDENTITY) -> None:
         self.root = root
         self._tmp = root / ".tmp"
+        #: applied after hashing (encryption at rest); the address stays the plaintext sha256
+        self.transform = transform
 
     @property
     def location(self) -> str:
@@ -87,14 +92,11 @@ class FileRawStore:
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise FileTooLargeError(
-                            f"file is larger than the maximum of {max_bytes} bytes"
-                        )
-                    digest.update(chunk)
-                    out.write(chunk)
+                size_box = [0]
+                plain = hashed_chunks(stream, digest, max_bytes=max_bytes, size=size_box)
+                for data in self.transform.encode(plain):
+                    out.write(data)
+                size = size_box[0]
                 out.flush()
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
@@ -126,10 +128,19 @@ class FileRawStore:
         path = self.path_for(sha256)
         if not path.is_file():
             raise BlobNotFoundError(f"raw file {sha256[:12]} is not in the store")
+        if self.transform is not IDENTITY:
+            fh = path.open("rb")
+            chunks = self.transform.decode(iter(lambda: fh.read(CHUNK), b""))
+            return io.BufferedReader(VerifyingReader(chunks, sha256, on_close=fh.close), CHUNK)
         return io.BufferedReader(_VerifyingReader(path, sha256), CHUNK)
 
     def read(self, sha256: str) -> bytes:
         path = self.path_for(sha256)
+        if self.transform is not IDENTITY:
+            if not path.is_file():
+                raise BlobNotFoundError(f"raw file {sha256[:12]} is not in the store")
+            with self.open(sha256) as fh:
+                return fh.read()
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -140,6 +151,42 @@ class FileRawStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
+
+    def reencrypt(self, sha256: str) -> bool:
+        """Rewrite the file under the active data key unless it already is; True if rewritten.
+
+        The new ciphertext is written and fsynced under a temp name and renamed over the old
+        file, so readers see the old or the new file whole (an open reader keeps the old one).
+        """
+        needs = getattr(self.transform, "needs_rotation", None)
+        path = self.path_for(sha256)
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(64)
+        except FileNotFoundError:
+            raise BlobNotFoundError(f"raw file {sha256[:12]} is not in the store") from None
+        if needs is None or not needs(head):
+            return False
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
+        tmp = Path(tmp_name)
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out, self.open(sha256) as src:
+                for data in self.transform.encode(
+                        hashed_chunks(src, digest, max_bytes=None, size=[0])):
+                    out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            if digest.hexdigest() != sha256:  # pragma: no cover - the reader raises first
+                raise BlobCorruptError(f"raw file {sha256[:12]} does not match its sha256")
+            os.chmod(tmp, 0o440)
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return True
 
     def delete(self, sha256: str) -> bool:
         """Remove the bytes (retention pruning); False when they were not there."""

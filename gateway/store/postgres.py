@@ -171,14 +171,15 @@ class PostgresRawStore:
         return row
 
     def _chunks(self, sha256: str, blob_id: int, count: int) -> Generator[bytes, None, None]:
-        """SQLite: the blob's chunks in order, one short read transaction each."""
+        """SQLite: the blob's chunks in order, in ONE read transaction (a WAL snapshot), so a
+        concurrent ``reencrypt`` swapping the chunks is seen entirely or not at all."""
         stmt = select(CHUNKS.c.data).where(CHUNKS.c.blob_id == blob_id)
-        for seq in range(count):
-            with self.db.read() as s:
+        with self.db.read() as s:
+            for seq in range(count):
                 data = s.execute(stmt.where(CHUNKS.c.seq == seq)).scalar_one_or_none()
-            if data is None:
-                raise BlobCorruptError(f"raw file {sha256[:12]} lost chunk {seq} of {count}")
-            yield bytes(data)
+                if data is None:
+                    raise BlobCorruptError(f"raw file {sha256[:12]} lost chunk {seq} of {count}")
+                yield bytes(data)
 
     def _pg_chunks(self, sha256: str) -> Generator[bytes, None, None]:
         """PostgreSQL: look the blob up and stream its chunks on ONE pooled connection.
@@ -193,6 +194,10 @@ class PostgresRawStore:
         conn = self.db.engine.raw_connection()
         try:
             cur = conn.driver_connection.cursor(binary=True)  # type: ignore[union-attr]
+            conn.rollback()  # a fresh transaction whose first statement sets a snapshot:
+            # every chunk is read from ONE snapshot, so a concurrent ``reencrypt`` swapping the
+            # chunks is seen entirely or not at all
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cur.execute("SELECT id, chunk_count, pruned_at FROM raw_blobs WHERE sha256 = %s",
                         (sha256,))
             row = cur.fetchone()
@@ -244,6 +249,47 @@ class PostgresRawStore:
         with self.db.read() as s:
             return s.execute(select(BLOBS.c.id).where(
                 BLOBS.c.sha256 == sha256, BLOBS.c.pruned_at.is_(None))).first() is not None
+
+    def reencrypt(self, sha256: str) -> bool:
+        """Rewrite the blob under the active data key unless it already is; True if rewritten.
+
+        One transaction: the new chunks are written under a scratch blob row, then swapped onto
+        the blob's row in place of the old ones. Readers read one snapshot (see ``_chunks``), so
+        they see the old or the new chunks, never a mix.
+        """
+        needs = getattr(self._transform, "needs_rotation", None)
+        row = self._blob(sha256)
+        if needs is None or row.chunk_count == 0:
+            return False
+        with self.db.read() as s:
+            head = s.execute(select(CHUNKS.c.data).where(
+                CHUNKS.c.blob_id == row.id, CHUNKS.c.seq == 0)).scalar_one_or_none()
+        if head is None or not needs(bytes(head[:64])):
+            return False
+        digest = hashlib.sha256()
+        with self.open(sha256) as src, self.db.write() as s:
+            scratch: int = s.execute(insert(BLOBS).values(
+                sha256=None, size=0, chunk_count=0, created_at=utcnow()).returning(BLOBS.c.id)
+            ).scalar_one()
+            seq = 0
+            plain = hashed_chunks(src, digest, max_bytes=None, size=[0],
+                                  chunk_size=self._chunk_size)
+            for data in self._transform.encode(plain):
+                s.execute(_INSERT_CHUNK, {"blob_id": scratch, "seq": seq, "data": data})
+                seq += 1
+            if digest.hexdigest() != sha256:  # pragma: no cover - the reader raises first
+                raise BlobCorruptError(f"raw file {sha256[:12]} does not match its sha256")
+            locked = self._find(s, sha256)
+            if locked is None or locked.pruned_at is not None:  # pruned meanwhile: drop ours
+                s.execute(delete(CHUNKS).where(CHUNKS.c.blob_id == scratch))
+                s.execute(delete(BLOBS).where(BLOBS.c.id == scratch))
+                return False
+            s.execute(delete(CHUNKS).where(CHUNKS.c.blob_id == locked.id))
+            s.execute(update(CHUNKS).where(CHUNKS.c.blob_id == scratch).values(
+                blob_id=locked.id))
+            s.execute(update(BLOBS).where(BLOBS.c.id == locked.id).values(chunk_count=seq))
+            s.execute(delete(BLOBS).where(BLOBS.c.id == scratch))
+        return True
 
     # -- retention ------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ def failures(
     received_from: Annotated[dt.date | None, Query(description="Received on/after (UTC)")]
     = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # unbounded: a 500 (overflow)
 ) -> Page[FailureOut]:
     """Quarantined files with their reason and exact location, oldest first."""
     stmt = select(F).where(F.state == FileState.FAILED.value)
@@ -58,11 +58,11 @@ def keys(ctx: Ctx, _: Readers) -> list[KeyOut]:
             responses=problem_responses(401, 403))
 def audit_log(
     ctx: Ctx, _: Readers,
-    file_id: int | None = None,
+    file_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     actor: str | None = None,
     action: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # unbounded: a 500 (overflow)
 ) -> Page[AuditOut]:
     """The append-only audit log, newest first."""
     stmt = select(AuditEntry)

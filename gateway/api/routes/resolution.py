@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -26,6 +27,9 @@ from gateway.resolve import workflow as wf
 from gateway.resolve.batches import get_batch, list_batches
 from gateway.resolve.reports import aging, cms838
 from mappings.payers import default_directory
+
+#: database ids are 32-bit: a larger number is a 422, never a driver overflow (500)
+DbId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 router = APIRouter(prefix="/v1", tags=["resolution"])
 console_router = APIRouter(prefix="/console", include_in_schema=False)
@@ -47,7 +51,7 @@ def _status(exc: GatewayError) -> int:
     return 409
 
 
-def _act(ctx: Any, principal: Principal, credit_id: int, action: str,
+def _act(ctx: Any, principal: Principal, credit_id: DbId, action: str,
          body: ActionIn) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"actor": principal.actor, "reason": body.reason}
     if action == "approve":
@@ -68,21 +72,21 @@ _ACTION_DOC = problem_responses(400, 401, 403, 404, 409)
 
 
 @router.post("/credits/{credit_id}/approve", responses=_ACTION_DOC)
-def approve_credit(ctx: Ctx, principal: OpsOnly, credit_id: int, body: ActionIn,
+def approve_credit(ctx: Ctx, principal: OpsOnly, credit_id: DbId, body: ActionIn,
                    ) -> dict[str, Any]:
     """Approve returning the credit; 409 when the payer has no layout (case stays open)."""
     return _act(ctx, principal, credit_id, "approve", body)
 
 
 @router.post("/credits/{credit_id}/dispute", responses=_ACTION_DOC)
-def dispute_credit(ctx: Ctx, principal: OpsOnly, credit_id: int, body: ActionIn,
+def dispute_credit(ctx: Ctx, principal: OpsOnly, credit_id: DbId, body: ActionIn,
                    ) -> dict[str, Any]:
     """The payer's request is not owed: dispute the case."""
     return _act(ctx, principal, credit_id, "dispute", body)
 
 
 @router.post("/credits/{credit_id}/resolve", responses=_ACTION_DOC)
-def resolve_credit(ctx: Ctx, principal: OpsOnly, credit_id: int, body: ActionIn,
+def resolve_credit(ctx: Ctx, principal: OpsOnly, credit_id: DbId, body: ActionIn,
                    ) -> dict[str, Any]:
     """Close the case (refund confirmed, fixed internally, remitted to the state)."""
     return _act(ctx, principal, credit_id, "resolve", body)
@@ -97,7 +101,7 @@ def batches(ctx: Ctx, _: Readers, kind: str | None = None,
 
 
 @router.get("/batches/{batch_id}", responses=problem_responses(401, 403, 404))
-def batch(ctx: Ctx, _: Readers, batch_id: int) -> dict[str, Any]:
+def batch(ctx: Ctx, _: Readers, batch_id: DbId) -> dict[str, Any]:
     """One batch: files (sha256, control totals), delivery state and receipts."""
     try:
         with ctx.db.read() as s:
@@ -165,7 +169,7 @@ def credits_page(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
 
 
 @console_router.post("/credits/{credit_id}/{action}", response_model=None)
-def credit_action(request: Request, ctx: Ctx, principal: OpsViewer, credit_id: int,
+def credit_action(request: Request, ctx: Ctx, principal: OpsViewer, credit_id: DbId,
                   action: Literal["approve", "dispute"],
                   reason: Annotated[str, Form(min_length=3, max_length=1000)],
                   csrf: Annotated[str, Form(max_length=100)]) -> Response:
