@@ -114,6 +114,7 @@ def rotate_data_key_cmd(
 
     Keep the old key ids in GATEWAY_DATA_KEYS until this has finished; reads keep working.
     """
+    from gateway.security.columns import rotate_columns
     from gateway.security.crypto import KeyRing
     from gateway.store import store_from_settings
     from gateway.store.rotate import rotate_raw
@@ -128,6 +129,7 @@ def rotate_data_key_cmd(
                                code="data_keys_off")
         report = rotate_raw(db, store_from_settings(settings), key_id=ring.active,
                             actor=current_actor(actor))
+        columns = rotate_columns(db, ring)
     except GatewayError as exc:
         err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
@@ -135,6 +137,7 @@ def rotate_data_key_cmd(
         db.dispose()
     console.print(f"raw files under data key {report.key_id!r}: {report.rewritten} re-encrypted, "
                   f"{report.already} already were; {len(report.problems)} problems")
+    console.print(f"PHI column values re-sealed under {report.key_id!r}: {columns}")
     for p in report.problems:
         err_console.print(f"file {p.file_id}: {p.code}: {p.message}")
     if report.problems:

@@ -298,7 +298,8 @@ class ClaimRow(Base):
     service_date: Mapped[dt.date | None] = mapped_column(Date)
     service_date_end: Mapped[dt.date | None] = mapped_column(Date)
     #: PHI: the subscriber's member id (NM1*IL NM109); its own column so it can be encrypted
-    subscriber_member_id: Mapped[str | None] = mapped_column(String(80))
+    #: PHI: sealed with the data keys when configured (gateway.security.columns)
+    subscriber_member_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class ClaimLineRow(Base):

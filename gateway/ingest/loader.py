@@ -52,6 +52,7 @@ from gateway.db.models import (
 from gateway.errors import PermanentError
 from gateway.ingest import rows
 from gateway.ingest.faults import crash_point
+from gateway.security.columns import column_cipher
 from schemas import (
     Claim,
     ClaimPayment,
@@ -287,6 +288,8 @@ class Loader:
         self._plb: list[rows.Row] = []
         self._seen_interchanges: set[tuple[str, str]] = set()
         self.reader: parsers.X12Reader | None = None
+        #: PHI columns are sealed with the data keys when they are configured
+        self.cipher = column_cipher()
 
     def _insert_one(self, model: Any, values: rows.Row) -> int:
         t = _t(model)
@@ -436,7 +439,8 @@ class Loader:
         if batch837:
             base = self.stats.claims
             ids = bulk.allocate_ids(ClaimRow, len(batch837))
-            claim_rows = [rows.claim_row(cid, fid, tid, pid, kind, base + i, c)
+            seal = self.cipher.seal
+            claim_rows = [rows.claim_row(cid, fid, tid, pid, kind, base + i, c, seal)
                           for i, ((c, tid, pid, kind), cid) in enumerate(
                               zip(batch837, ids, strict=True))]
             line_rows: list[list[Any]] = []

@@ -7,6 +7,7 @@ Patient names never leave here: only the patient control number is kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from schemas import (
@@ -153,9 +154,11 @@ def provider_adjustment_row(
 
 def claim_row(
     row_id: int, file_id: int, transaction_id: int, provider_id: int | None, kind: str,
-    seq: int, c: Claim,
+    seq: int, c: Claim, seal: Callable[[str | None, str], str | None] | None = None,
 ) -> list[Any]:
     member = c.subscriber.person.id if c.subscriber and c.subscriber.person else None
+    if seal is not None and member:
+        member = seal(member, "claims.subscriber_member_id")
     return [
         row_id, file_id, transaction_id, provider_id, kind, seq, c.payer_id,
         c.patient_control_number, c.total_charge, c.filing_indicator, c.facility_code,

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from gateway.resolve.pdf import Letter
+from gateway.security.columns import MEMBER_ID, column_cipher
 from mappings.payers import PayerDirectory, PayerProfile
 from schemas.serialize import money
 
@@ -97,7 +98,8 @@ def claim_facts(s: Session, provider_id: int, pcn: str, payer_id: str | None,
                        else Decimal("0.00")),
         paid_date=(_day(latest.payment_date) or _day(latest.production_date))
         if latest is not None else None,
-        member_id=(claim.subscriber_member_id or "") if claim is not None else "",
+        member_id=(column_cipher().open(claim.subscriber_member_id, MEMBER_ID) or "")
+        if claim is not None else "",
         type_of_bill=tob, carcs=tuple(sorted(carcs)))
 
 
