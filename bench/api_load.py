@@ -349,8 +349,9 @@ def bench_gateway(args: argparse.Namespace, workers: int, database_url: str | No
                 seed_credits(database_url
                              or f"sqlite:///{(tmp / 'data' / 'gateway.db').resolve()}",
                              args.credits)
-            print(f"worklist: {args.credits:,} active credits (+10 % resolved) inserted in "
-                  f"{time.perf_counter() - t0:.1f} s; GET /v1/credits, 1 client, "
+            how = f"inserted in {time.perf_counter() - t0:.1f} s" if seed else "already there"
+            print(f"worklist: {args.credits:,} active credits (+10 % resolved) {how}; "
+                  f"GET /v1/credits, 1 client, "
                   f"{args.samples} requests each (target p99 <= 200 ms)")
             for text in worklist(url, ops_key, args.samples):
                 print(text)

@@ -4,6 +4,12 @@ A key reads ``gw_<key_id>_<secret>``. ``key_id`` is a public lookup handle; only
 secret is stored: HMAC-SHA256 keyed with ``GATEWAY_API_KEY_PEPPER`` when it is set (a stolen
 database alone then cannot be used to test guesses), else SHA-256. Secrets carry 256 random
 bits, so a fast hash is enough; comparison uses ``hmac.compare_digest``.
+
+Verification is cached per process (``KeyCache``) for ``CACHE_SECONDS``: a key revoked by
+another process (``gateway keys revoke``, another replica) is refused at most that long after
+the revocation commits; one revoked in this process is refused at once (``revoke_key`` empties
+every cache of the process). The secret is still checked against the stored hash on every
+request; only the database read is saved.
 """
 
 from __future__ import annotations
@@ -14,13 +20,16 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.api.tables import ApiKey
+from gateway.db.base import Database
 from gateway.db.models import utcnow
 from gateway.errors import InputError, NotFoundError
 
@@ -30,6 +39,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 _PROVIDER = re.compile(r"^(npi:\d{10}|tin:[0-9A-Za-z-]{1,18})$")
 #: ``last_used_at`` is refreshed at most this often, so reads do not turn into writes
 TOUCH_EVERY = dt.timedelta(seconds=60)
+#: how long a verified key is trusted without re-reading it (the revocation delay across
+#: processes; revocations in the same process take effect immediately)
+CACHE_SECONDS = 5.0
 
 
 class Role(enum.StrEnum):
@@ -147,6 +159,7 @@ def revoke_key(session: Session, name_or_id: str, *, actor: str) -> ApiKey:
     if row.revoked_at is not None:
         raise InputError(f"key {row.name!r} is already revoked", code="already_revoked")
     row.revoked_at = utcnow()
+    _revoked_in_process(session)
     audit.record(session, actor=actor, action="api_key_revoked", outcome="revoked",
                  details={"key": row.name, "key_id": row.key_id})
     return row
@@ -190,6 +203,122 @@ def touch(session: Session, key_pk: int, now: dt.datetime) -> None:
     ).values(last_used_at=now))
 
 
-__all__ = ["CreatedKey", "Principal", "Role", "authenticate", "create_key", "hash_secret",
-           "list_keys", "normalise_provider", "parse_key", "principal_by_id", "revoke_key",
-           "touch"]
+class _Revocations:
+    """A per-process counter bumped by every revocation, so caches can drop what they hold."""
+
+    generation = 0
+
+
+def _bump() -> None:
+    _Revocations.generation += 1
+
+
+def _revoked_in_process(session: Session) -> None:
+    # Now (a racing lookup must not keep the key) and again once the revocation commits
+    # (a lookup between the two read the row before the commit and cached it as valid).
+    _bump()
+    event.listen(session, "after_commit", lambda _s: _bump(), once=True)
+
+
+@dataclass(slots=True)
+class _Cached:
+    key_pk: int
+    scheme: str
+    digest: str
+    revoked: bool
+    principal: Principal
+    expires: float
+
+
+@dataclass
+class KeyCache:
+    """Verified keys of one app, trusted for ``ttl`` seconds; ``last_used_at`` throttled.
+
+    Unknown key ids are never cached (an attacker could fill the cache with them); known keys
+    are few. ``last_used_at`` is written at most once per ``TOUCH_EVERY`` per key and process,
+    so an authenticated read stays a read.
+    """
+
+    ttl: float = CACHE_SECONDS
+    _entries: dict[str, _Cached] = field(default_factory=dict)
+    _touched: dict[int, float] = field(default_factory=dict)
+    _generation: int = -1
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def cached(self, token: str, pepper: str | None) -> Principal | None:
+        """The principal when this can be answered without the database, else None.
+
+        None means "ask ``authenticate``" (a miss, an expired entry, a rejection, or a
+        ``last_used_at`` refresh due): it never blocks, so the event loop may call it.
+        """
+        parsed = parse_key(token)
+        if parsed is None:
+            return None
+        key_id, secret = parsed
+        now = time.monotonic()
+        with self._lock:
+            if self._generation != _Revocations.generation:
+                return None
+            entry = self._entries.get(key_id)
+            if entry is None or entry.expires <= now or entry.revoked:
+                return None
+            last = self._touched.get(entry.key_pk)
+            if last is None or now - last >= TOUCH_EVERY.total_seconds():
+                return None
+        if not _matches(secret, entry.scheme, entry.digest, pepper):
+            return None
+        return entry.principal
+
+    def authenticate(self, db: Database, token: str, pepper: str | None) -> Principal | None:
+        """Like ``authenticate``, reading the database only on a miss or after ``ttl``."""
+        parsed = parse_key(token)
+        if parsed is None:
+            return None
+        key_id, secret = parsed
+        now = time.monotonic()
+        with self._lock:
+            if self._generation != _Revocations.generation:
+                self._entries.clear()
+                self._generation = _Revocations.generation
+            entry = self._entries.get(key_id)
+        if entry is None or entry.expires <= now:
+            generation = _Revocations.generation
+            with db.read() as s:
+                row = s.execute(select(ApiKey).where(ApiKey.key_id == key_id)
+                                ).scalar_one_or_none()
+                if row is None:
+                    _matches(secret, "sha256", "0" * 64, pepper)
+                    return None
+                entry = _Cached(row.id, row.hash_scheme, row.secret_hash,
+                                row.revoked_at is not None, _principal(row), now + self.ttl)
+            with self._lock:
+                if generation == _Revocations.generation:  # no revocation raced the read
+                    self._entries[key_id] = entry
+        if not _matches(secret, entry.scheme, entry.digest, pepper) or entry.revoked:
+            return None
+        self._touch(db, entry.key_pk, entry.principal)
+        return entry.principal
+
+    def _touch(self, db: Database, key_pk: int, principal: Principal) -> None:
+        now = time.monotonic()
+        every = TOUCH_EVERY.total_seconds()
+        with self._lock:
+            last = self._touched.get(key_pk)
+            if last is None and not principal.needs_touch:
+                # fresh in the database already (another process touched it)
+                self._touched[key_pk] = now
+                return
+            if last is not None and now - last < every:
+                return
+            self._touched[key_pk] = now
+        with db.write() as s:
+            touch(s, key_pk, utcnow())
+
+
+__all__ = ["CACHE_SECONDS", "CreatedKey", "KeyCache", "Principal", "Role", "authenticate",
+           "create_key", "hash_secret", "list_keys", "normalise_provider", "parse_key",
+           "principal_by_id", "revoke_key", "touch"]

@@ -4,6 +4,13 @@ Workers are separate processes (and replicas), so in-process counters in the API
 their own share; the registry in the database is the one place every replica agrees on. Each
 scrape runs a handful of indexed aggregate queries; the latency histogram looks at files
 processed in the last ``LATENCY_WINDOW`` (at most ``LATENCY_ROWS`` of them).
+
+Credits (open and overdue, by government flag, cause and payer) come from reconciliation's
+``credits`` through the worklist indexes of migration 0009; delivery problems (unresolved
+transfer failures by partner, direction and error code; the outbound queue by state) from the
+outbound tables. Labels carry payer and partner ids and codes, never anything about a patient.
+Amounts are summed as integer cents in SQL and only turned into a float for the exposition
+format.
 """
 
 from __future__ import annotations
@@ -14,11 +21,14 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, cast, func, select
+from sqlalchemy.orm import Session
 
 from gateway.db.base import Database
-from gateway.db.models import FileState, InboundFile, utcnow
+from gateway.db.models import FileState, InboundFile, tbl, utcnow
 from gateway.logging import get_logger
+from gateway.outbound.tables import OutboundFile, OutboundState, TransferFailure
+from gateway.reconcile.tables import Credit
 
 log = get_logger("gateway.metrics")
 LATENCY_WINDOW = dt.timedelta(hours=24)
@@ -65,11 +75,73 @@ class DatabaseCollector(Collector):
         buckets.append(("+Inf", float(len(seconds))))
         latency.add_metric([], buckets, sum_value=sum(seconds))
         yield latency
-        yield from self.extra()
+        with self.db.read() as s:
+            yield from credit_metrics(s, utcnow().date())
+            yield from delivery_metrics(s)
 
-    def extra(self) -> Iterator[Metric]:
-        """Credits and deliveries, once those concerns have tables to count (none yet)."""
-        return iter(())
+
+def _flag(value: object) -> str:
+    return "true" if value else "false"
+
+
+def credit_metrics(s: Session, today: dt.date) -> Iterator[Metric]:
+    """Active (open + pending) credits by government flag, cause and status; overdue ones by
+    government flag and payer."""
+    ct = tbl(Credit)
+    cents = func.sum(cast(func.round(ct.c.amount * 100), BigInteger))
+    active = ct.c.status != "resolved"  # the predicate of the partial worklist indexes
+    labels = ["government", "cause", "status"]
+    count = GaugeMetricFamily("gateway_credits_open", "Credit balances not yet resolved",
+                              labels=labels)
+    amount = GaugeMetricFamily("gateway_credits_open_amount_dollars",
+                               "Amount of the credit balances not yet resolved", labels=labels)
+    for gov, cause, status, n, c in s.execute(
+            select(ct.c.government, ct.c.cause, ct.c.status, func.count(), cents)
+            .where(active).group_by(ct.c.government, ct.c.cause, ct.c.status)):
+        key = [_flag(gov), str(cause), str(status)]
+        count.add_metric(key, float(n))
+        amount.add_metric(key, int(c or 0) / 100)
+    yield count
+    yield amount
+    labels = ["government", "payer"]
+    overdue = GaugeMetricFamily("gateway_credits_overdue",
+                                "Unresolved credit balances past their due date", labels=labels)
+    overdue_amount = GaugeMetricFamily("gateway_credits_overdue_amount_dollars",
+                                       "Amount of the unresolved credit balances past due",
+                                       labels=labels)
+    for gov, payer, n, c in s.execute(
+            select(ct.c.government, ct.c.payer_id, func.count(), cents)
+            .where(active, ct.c.due_by.is_not(None), ct.c.due_by < today)
+            .group_by(ct.c.government, ct.c.payer_id)):
+        key = [_flag(gov), str(payer) or "none"]
+        overdue.add_metric(key, float(n))
+        overdue_amount.add_metric(key, int(c or 0) / 100)
+    yield overdue
+    yield overdue_amount
+
+
+def delivery_metrics(s: Session) -> Iterator[Metric]:
+    """Unresolved SFTP transfer failures and the outbound delivery queue by state."""
+    tf = tbl(TransferFailure)
+    failures = GaugeMetricFamily(
+        "gateway_transfer_failures_unresolved",
+        "SFTP transfer failures not yet resolved (inbound pulls and outbound deliveries)",
+        labels=["partner", "direction", "error_code"])
+    for partner, direction, code, n in s.execute(
+            select(tf.c.partner_id, tf.c.direction, tf.c.error_code, func.count())
+            .where(tf.c.resolved.is_(False))
+            .group_by(tf.c.partner_id, tf.c.direction, tf.c.error_code)):
+        failures.add_metric([str(partner), str(direction), str(code)], float(n))
+    yield failures
+    ob = tbl(OutboundFile)
+    queue = GaugeMetricFamily("gateway_outbound_files",
+                              "Outbound files (refunds, offsets, acks) by delivery state",
+                              labels=["state"])
+    counts: dict[str, int] = {str(state): int(n) for state, n in s.execute(
+        select(ob.c.state, func.count()).group_by(ob.c.state))}
+    for state in dict.fromkeys([*(st.value for st in OutboundState), *counts]):
+        queue.add_metric([state], float(counts.get(state, 0)))
+    yield queue
 
 
 def build_registry(db: Database) -> CollectorRegistry:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
 from gateway.db.models import utcnow
+from gateway.reconcile.tables import Credit
 
 
 class ApiKey(Base):
@@ -48,4 +49,16 @@ class ApiUpload(Base):
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-__all__ = ["ApiKey", "ApiUpload"]
+#: the API's worklist indexes on reconciliation's ``credits`` (migration 0009; see
+#: gateway/api/routes/credits.py for the queries they serve)
+_ACTIVE = "status <> 'resolved'"
+WORKLIST_INDEXES = (
+    Index("ix_credits_active_due", Credit.due_by, Credit.id, Credit.amount,
+          sqlite_where=text(_ACTIVE), postgresql_where=text(_ACTIVE)),
+    Index("ix_credits_active_payer", Credit.payer_id, Credit.cause, Credit.government,
+          Credit.due_by, Credit.amount, sqlite_where=text(_ACTIVE),
+          postgresql_where=text(_ACTIVE)),
+    Index("ix_credits_status_due", Credit.status, Credit.due_by, Credit.id, Credit.amount),
+)
+
+__all__ = ["WORKLIST_INDEXES", "ApiKey", "ApiUpload"]

@@ -1,17 +1,23 @@
 """Reading an upload without trusting its size: streamed to a bounded spool, then accepted.
 
 The body (raw, or the ``file`` part of a multipart form) is counted as it arrives and refused
-with 413 the moment it passes ``max_upload_bytes``; at most 1 MiB of it is ever held in memory
-(``SpooledTemporaryFile`` rolls over to disk). Only then is it sniffed and handed to the same
-store-then-register path every intake channel uses, in the same transaction as the record of
-which key uploaded it.
+with 413 the moment it passes ``max_upload_bytes``. Only then is it sniffed and handed to the
+same store-then-register path every intake channel uses, in the same transaction as the record
+of which key uploaded it and the request's audit entry (``fold_audit``: one write transaction
+per upload, not two).
+
+Memory: a raw body that declares its length, up to ``MEMORY_BODY_MAX``, is held in memory while
+the process-wide ``SpoolBudget`` allows (so a 2 MB file is copied once, to the raw store, not
+first to a temp file); anything else keeps at most 1 MiB in memory and rolls over to disk. A
+multipart file is handed on in the spool the form parser already wrote, not copied again.
 """
 
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import AsyncIterator
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -21,6 +27,7 @@ from starlette.types import Message
 
 from gateway.api.deps import AppContext
 from gateway.api.keys import Principal
+from gateway.api.middleware import fold_audit, serialized_write
 from gateway.api.problems import ApiError
 from gateway.api.sniff import HEAD_BYTES, Sniffed, sniff
 from gateway.api.tables import ApiUpload
@@ -31,6 +38,10 @@ from gateway.store.base import TransactionalRawStore
 
 log = get_logger("gateway.api.upload")
 SPOOL_MEMORY = 1024 * 1024
+#: raw bodies up to this size (declared by Content-Length) may be held wholly in memory...
+MEMORY_BODY_MAX = 8 * 1024 * 1024
+#: ...while all such bodies of the process together stay under this
+MEMORY_BUDGET = 128 * 1024 * 1024
 #: multipart framing (boundaries, part headers) allowed on top of the file itself
 MULTIPART_SLACK = 64 * 1024
 
@@ -60,8 +71,54 @@ def limited_request(request: Request, cap: int) -> Request:
     return Request(request.scope, receive)
 
 
-async def _spool_stream(chunks: AsyncIterator[bytes]) -> IO[bytes]:
-    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
+class SpoolBudget:
+    """Bytes of upload bodies held in memory by this process (bounded by ``MEMORY_BUDGET``)."""
+
+    def __init__(self, total: int = MEMORY_BUDGET) -> None:
+        self.total = total
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> bool:
+        with self._lock:
+            if self.used + n > self.total:
+                return False
+            self.used += n
+            return True
+
+    def give(self, n: int) -> None:
+        with self._lock:
+            self.used -= n
+
+
+BUDGET = SpoolBudget()
+
+
+class _BudgetedSpool(tempfile.SpooledTemporaryFile[bytes]):
+    """An in-memory spool whose reservation in ``BUDGET`` ends when it is closed."""
+
+    def __init__(self, reserved: int, **kwargs: Any) -> None:
+        super().__init__(max_size=reserved, **kwargs)
+        self._reserved = reserved
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            reserved, self._reserved = self._reserved, 0
+            if reserved:
+                BUDGET.give(reserved)
+
+
+def _new_spool(declared: int | None) -> IO[bytes]:
+    if declared is not None and SPOOL_MEMORY < declared <= MEMORY_BODY_MAX \
+            and BUDGET.take(declared):
+        return _BudgetedSpool(declared)
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)
+
+
+async def _spool_stream(chunks: AsyncIterator[bytes], declared: int | None = None) -> IO[bytes]:
+    spool = _new_spool(declared)
     try:
         async for chunk in chunks:
             spool.write(chunk)
@@ -84,22 +141,20 @@ async def read_upload(request: Request, limit: int) -> tuple[IO[bytes], str]:
     try:
         if not multipart:
             name = request.query_params.get("filename", "")
-            return await _spool_stream(bounded.stream()), name
-        async with bounded.form(max_files=1, max_fields=5) as form:
-            part = form.get("file")
-            if not isinstance(part, UploadFile):
-                raise ApiError(422, "the multipart form needs a file in the field 'file'",
-                               code="missing_file_field")
-            await part.seek(0)
-            spool = await _spool_stream(_chunks(part))
-            return spool, part.filename or ""
+            size = int(declared) if declared is not None and declared.isdigit() else None
+            return await _spool_stream(bounded.stream(), size), name
+        form = await bounded.form(max_files=1, max_fields=5)
     except BodyTooLargeError:
         raise too_large(limit) from None
-
-
-async def _chunks(part: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await part.read(SPOOL_MEMORY):
-        yield chunk
+    part = form.get("file")
+    if not isinstance(part, UploadFile):
+        await form.close()
+        raise ApiError(422, "the multipart form needs a file in the field 'file'",
+                       code="missing_file_field")
+    # the parser's own spool becomes ours (the caller closes it): no second copy of the file;
+    # the other fields are plain strings with nothing to close
+    await part.seek(0)
+    return part.file, part.filename or ""
 
 
 def check_content(spool: IO[bytes]) -> Sniffed:
@@ -135,8 +190,9 @@ def accept_upload(ctx: AppContext, spool: IO[bytes], name: str,
                 blob = store.put_in(s, spool, max_bytes=limit)  # type: ignore[arg-type]
                 result = _register_upload(s, blob.sha256, blob.size, name, principal)
         else:
+            # bytes durable (fsync'd, renamed, directory fsync'd) before the row commits
             blob = store.put(spool, max_bytes=limit)  # type: ignore[arg-type]
-            with ctx.db.write() as s:
+            with serialized_write(ctx.db) as s:
                 result = _register_upload(s, blob.sha256, blob.size, name, principal)
     finally:
         spool.close()
@@ -150,6 +206,8 @@ def _register_upload(s: Session, sha256: str, size: int, name: str,
     result = register(s, sha256=sha256, size=size, source=f"api:{principal.name}"[:64],
                       original_name=name[:512], actor=principal.actor)
     _record_upload(s, result.file_id, principal.id)
+    # the route answers 200 for a duplicate and 201 for a new file
+    fold_audit(s, principal, 200 if result.duplicate else 201, result.file_id)
     return result
 
 

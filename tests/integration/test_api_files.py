@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from gateway.api.keys import Role, create_key
+from gateway.api.keys import CACHE_SECONDS, Role, create_key
 from gateway.db.models import AuditEntry, InboundFile
 from tests.integration.helpers import ROOT, Gateway
 from tests.integration.test_api_support import PROVIDER_NPI, Api, api_fixture, start_api  # noqa: F401
@@ -259,7 +260,11 @@ def test_keys_cli_create_list_revoke(gw: Gateway, tmp_path: Path) -> None:
         h = {"Authorization": f"Bearer {key}"}
         assert httpx.get(f"{server.url}/v1/me", headers=h).status_code == 200
         gw.cli("keys", "revoke", "clinic-a", check=True)
-        assert httpx.get(f"{server.url}/v1/me", headers=h).status_code == 401
+        # revoked by another process: refused once this process's key cache expires
+        deadline = time.monotonic() + CACHE_SECONDS + 10
+        while httpx.get(f"{server.url}/v1/me", headers=h).status_code != 401:
+            assert time.monotonic() < deadline, "a revoked key was still accepted"
+            time.sleep(0.2)
         assert gw.cli("keys", "revoke", "clinic-a").returncode == 2
     finally:
         server.stop()
