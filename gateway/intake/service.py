@@ -23,7 +23,7 @@ from gateway import audit
 from gateway.db.base import Database
 from gateway.db.models import FileEvent, FileState, InboundFile, tbl, utcnow
 from gateway.logging import get_logger
-from gateway.store.base import RawStore
+from gateway.store.base import RawStore, TransactionalRawStore
 
 log = get_logger("gateway.intake")
 
@@ -100,11 +100,21 @@ def accept_stream(
     actor: str | None = None,
     max_bytes: int | None = None,
 ) -> AcceptResult:
-    """Store ``stream`` durably, then register it. Raises ``FileTooLargeError`` over the cap."""
-    blob = store.put(stream, max_bytes=max_bytes)
-    with write_session(db) as s:
-        result = register(s, sha256=blob.sha256, size=blob.size, source=source,
-                          original_name=original_name, actor=audit.current_actor(actor))
+    """Store ``stream`` durably, then register it. Raises ``FileTooLargeError`` over the cap.
+
+    A store that lives in the registry database (``TransactionalRawStore``) writes the bytes
+    in the same transaction as the registry row: both commit, or neither exists.
+    """
+    if isinstance(store, TransactionalRawStore):
+        with write_session(db) as s:
+            blob = store.put_in(s, stream, max_bytes=max_bytes)
+            result = register(s, sha256=blob.sha256, size=blob.size, source=source,
+                              original_name=original_name, actor=audit.current_actor(actor))
+    else:
+        blob = store.put(stream, max_bytes=max_bytes)
+        with write_session(db) as s:
+            result = register(s, sha256=blob.sha256, size=blob.size, source=source,
+                              original_name=original_name, actor=audit.current_actor(actor))
     log.info("file_accepted", file_id=result.file_id, sha256=blob.sha256[:12], size=blob.size,
              source=source, duplicate=result.duplicate)
     return result
