@@ -40,6 +40,13 @@ def app_factory() -> FastAPI:
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    from gateway.security.secrets import check_secrets
+
+    try:
+        check_secrets(settings)  # refuse placeholder or world-readable secrets before serving
+    except GatewayError as exc:
+        err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
     return create_app(settings)
 
 

@@ -34,6 +34,7 @@ from gateway.intake.sftp import (
 )
 from gateway.logging import get_logger
 from gateway.outbound.ledger import DeliveryLedger, Receipt
+from gateway.security.names import is_plain_remote_name
 from mappings.partners import PartnerProfile
 
 log = get_logger("gateway.outbound")
@@ -136,7 +137,7 @@ def deliver_file(profile: PartnerProfile, local: Path, *, ledger: DeliveryLedger
         raise ConfigError(f"partner {profile.id} has no outbound_dir to deliver to",
                           location={"partner": profile.id})
     name = remote_name or local.name
-    if not name or "/" in name or name.startswith("."):
+    if not is_plain_remote_name(name) or name.startswith("."):
         raise InputError(f"{name!r} cannot be a remote file name", location={"path": str(local)})
     final = posixpath.join(folder, name)
     size, sha = hash_file(local)
