@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from parsers.x12.lexer import Limits
+
 
 class Settings(BaseSettings):
     """Every knob of the gateway. Secrets are ``SecretStr`` so they never print."""
@@ -45,6 +47,14 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(
         default=1024 * 1024 * 1024, description="Largest file intake accepts into the raw store"
     )
+    x12_max_segments: int = Field(
+        default=50_000_000, description="Most segments one X12 file may hold (rejected early)")
+    x12_max_segment_length: int = Field(
+        default=65_536, description="Longest X12 segment accepted, in characters")
+    x12_max_element_length: int = Field(
+        default=1_024, description="Longest X12 element accepted, in characters")
+    x12_max_interchanges: int = Field(
+        default=100_000, description="Most ISA envelopes one file may hold")
     inbox_settle_seconds: float = Field(
         default=1.0, description="Inbox files younger than this may still be being written"
     )
@@ -90,3 +100,13 @@ class Settings(BaseSettings):
 def get_settings(**overrides: object) -> Settings:
     """Fresh settings from the environment, with explicit overrides (tests, CLI flags)."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def x12_limits(settings: Settings) -> Limits:
+    """The parser's input limits from settings."""
+    return Limits(
+        max_segment_length=settings.x12_max_segment_length,
+        max_element_length=settings.x12_max_element_length,
+        max_interchanges=settings.x12_max_interchanges,
+        max_segments=settings.x12_max_segments,
+    )

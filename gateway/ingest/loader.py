@@ -53,6 +53,7 @@ from gateway.errors import PermanentError
 from gateway.ingest import rows
 from gateway.ingest.faults import crash_point
 from gateway.security.columns import column_cipher
+from parsers.x12.lexer import DEFAULT_LIMITS, Limits
 from schemas import (
     Claim,
     ClaimPayment,
@@ -275,7 +276,8 @@ class Loader:
 
     def __init__(self, session: Session, file_id: int, *, allow_duplicate_interchange: bool,
                  engine_for_providers: Engine | None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
         self.s = session
         self.file_id = file_id
         self.force = allow_duplicate_interchange
@@ -288,6 +290,7 @@ class Loader:
         self._plb: list[rows.Row] = []
         self._seen_interchanges: set[tuple[str, str]] = set()
         self.reader: parsers.X12Reader | None = None
+        self.limits = limits
         #: PHI columns are sealed with the data keys when they are configured
         self.cipher = column_cipher()
 
@@ -312,7 +315,7 @@ class Loader:
         return self.stats
 
     def _load(self, data: bytes) -> None:
-        reader = self.reader = parsers.stream(data)
+        reader = self.reader = parsers.stream(data, self.limits)
         ic_id = group_id = tx_id = remit_id = 0
         remit_provider: int | None = None
         payer_id = ""

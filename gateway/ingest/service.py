@@ -27,6 +27,7 @@ from gateway.ingest.loader import DuplicateInterchangeError, Loader, LoadStats, 
 from gateway.logging import get_logger
 from gateway.reconcile import ledger_ingest
 from gateway.security.phi import mask_findings
+from gateway.settings import get_settings, x12_limits
 from gateway.store.base import RawStore
 
 log = get_logger("gateway.ingest")
@@ -92,6 +93,7 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> 
                 loader = Loader(
                     s, file_id, allow_duplicate_interchange=row.allow_duplicate_interchange,
                     engine_for_providers=None if db.is_sqlite else db.engine,
+                    limits=x12_limits(get_settings()),
                 )
                 try:
                     stats = loader.run(data)

@@ -41,6 +41,8 @@ class Limits:
     """Input limits; anything beyond is rejected early (before the rest is read)."""
 
     max_segment_length: int = 65_536
+    #: no 5010 element in the 835/837 guides is longer than a few hundred characters
+    max_element_length: int = 1_024
     max_interchanges: int = 100_000
     max_segments: int = 50_000_000
     chunk_size: int = 4 * 1024 * 1024
@@ -186,6 +188,7 @@ class Lexer:
         self.isa_elements: list[str] = []
         self.isa_fixed_width = True
         self.interchange_count = 0
+        self.segments_seen = 0
         #: (start offset, delimiters) of each interchange, for ``locate``.
         self.spans: list[tuple[int, int, Delimiters]] = []
         self.ended_with_iea = True
@@ -258,6 +261,8 @@ class Lexer:
         term_b = term.encode("latin-1")
         chunk_size = self.limits.chunk_size
         max_len = self.limits.max_segment_length
+        max_element = self.limits.max_element_length
+        max_segments = self.limits.max_segments
         if term in "\r\n":
             strip = "\n" if term == "\r" else "\r"
             strip_pairs: tuple[str, ...] = (strip,)
@@ -289,7 +294,14 @@ class Lexer:
             segs = text.split(term)
             if segs and not segs[-1].strip():
                 segs.pop()
-            if segs and max(map(len, segs)) > max_len:
+            self.segments_seen += len(segs)
+            if self.segments_seen > max_segments:
+                raise LimitExceededError(
+                    f"more than {max_segments} segments in one file",
+                    Location(segment_number=max_segments + 1, byte_offset=pos),
+                )
+            longest_len = max(map(len, segs)) if segs else 0
+            if longest_len > max_len:
                 longest = max(segs, key=len)
                 tag = longest.split(d.element, 1)[0][:3]
                 raise LimitExceededError(
@@ -298,8 +310,26 @@ class Lexer:
                     Location(segment_id=tag, byte_offset=data.find(
                         longest[:64].encode("utf-8", "replace"), pos)),
                 )
+            if longest_len > max_element:
+                # only segments longer than the element limit can hold a too-long element
+                self._check_elements(segs, max_element, d, pos)
             yield segs
             pos = stop
+
+
+    def _check_elements(self, segs: list[str], limit: int, d: Delimiters, pos: int) -> None:
+        for seg in segs:
+            if len(seg) <= limit:
+                continue
+            for number, element in enumerate(seg.split(d.element)):
+                if len(element) > limit:
+                    tag = seg.split(d.element, 1)[0][:3]
+                    raise LimitExceededError(
+                        f"element {tag}{number:02d} is {len(element)} characters long "
+                        f"(limit {limit})",
+                        Location(segment_id=tag, element=number, byte_offset=self.data.find(
+                            seg[:64].encode("utf-8", "replace"), pos)),
+                    )
 
 
 def locate(data: bytes, spans: Iterable[tuple[int, int, Delimiters]],

@@ -1,0 +1,32 @@
+"""Intake limits from settings: a file beyond them is quarantined early with the reason, and
+files within them are unaffected."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import FIXTURES
+from tests.integration.helpers import Gateway, ingest
+
+REMIT = (FIXTURES / "x12" / "medicare-part-a.835").read_bytes()
+
+
+def test_too_many_segments_is_quarantined(gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_X12_MAX_SEGMENTS", "10")
+    rep = ingest(gw, REMIT, name="big.835")
+    assert rep.state == "failed"
+    assert rep.error_code == "limit_exceeded"
+    assert "more than 10 segments" in (rep.error_message or "")
+
+
+def test_too_long_element_is_quarantined_and_others_still_load(
+    gw: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_X12_MAX_ELEMENT_LENGTH", "100")
+    long_name = REMIT.replace(b"N3*1 MAIN STREET", b"N3*1 MAIN STREET" + b"7" * 150, 1)
+    assert long_name != REMIT
+    rep = ingest(gw, long_name, name="long.835")
+    assert rep.state == "failed"
+    assert rep.error_code == "limit_exceeded"
+    assert "N301 is" in (rep.error_message or "")
+    assert ingest(gw, REMIT, name="ok.835").state == "processed"
