@@ -54,11 +54,11 @@ def test_bad_rows_are_reported_with_their_line() -> None:
     result = parse_ledger(data)
     assert not result.ok
     described = [e.describe() for e in result.errors]
-    assert described[0].startswith("line 2, column 'posted_date'")
+    assert described[0].startswith("line 2, column \"posted_date\"")
     assert "required when the party is a payer" in described[1]
-    assert any(d.startswith("line 4, column 'type'") for d in described)
-    assert any(d.startswith("line 4, column 'amount'") for d in described)
-    assert any(d.startswith("line 5, column 'amount'") and "positive" in d for d in described)
+    assert any(d.startswith("line 4, column \"type\"") for d in described)
+    assert any(d.startswith("line 4, column \"amount\"") for d in described)
+    assert any(d.startswith("line 5, column \"amount\"") and "positive" in d for d in described)
 
 
 def test_unreadable_ledgers_raise_typed_errors() -> None:
