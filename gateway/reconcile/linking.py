@@ -26,7 +26,6 @@ not found yet are kept as ``unmatched`` and retried.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -227,7 +226,3 @@ def _icn_any(s: Session, pid: int, icn: str, payer: str, payers: PayerDirectory)
         "WHERE o.provider_id = :p AND o.payer_claim_control_number = :icn"),
         {"p": pid, "icn": icn}).all()
     return {str(r[1]) for r in rows if payers.canonical(r[0]) == payer}
-
-
-def keys_of(rows: Iterable[Any]) -> set[Key]:
-    return {(int(r[0]), str(r[1])) for r in rows}

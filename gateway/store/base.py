@@ -268,9 +268,3 @@ class VerifyingReader(io.RawIOBase):
         if not self.closed and self._on_close is not None:
             self._on_close()
         super().close()
-
-
-def read_all(store: RawStore, sha256: str) -> bytes:
-    """Every byte of a stored file, verified (for backends whose ``read`` streams)."""
-    with store.open(sha256) as fh:
-        return fh.read()
