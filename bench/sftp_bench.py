@@ -95,16 +95,25 @@ def _worker(spec_json: str) -> None:
         "stable_seconds": 0, "timeouts": {"operation_seconds": 120},
         "max_connections": spec["connections"],
     }, "<bench>")
-    if spec["mode"] == "paramiko-get":  # the library's own download, no hashing, no fsync
-        from gateway.intake.sftp import list_inbox, open_sftp
+    if spec["mode"] == "paramiko-get":
+        # the library's own download with its defaults: no hashing, no fsync, none of our
+        # transport tuning (cipher order, TCP_NODELAY, window) and its own prefetch
+        import paramiko
 
         start = time.perf_counter()
         dest = work / "get"
         dest.mkdir()
-        with open_sftp(profile) as sftp:
-            listing = list_inbox(sftp, profile)
-            for name in listing:
-                sftp.get(f"{base / 'inbox'}/{name}", str(dest / name))
+        client = paramiko.SSHClient()
+        for name, keys in profile.host_keys().items():
+            for keytype, key in keys.items():
+                client.get_host_keys().add(name, keytype, key)
+        client.connect("127.0.0.1", port=spec["port"], username=spec["user"],
+                       key_filename=spec["key"], look_for_keys=False, allow_agent=False)
+        sftp = client.open_sftp()
+        inbox = str(base / "inbox")
+        for name in sorted(sftp.listdir(inbox)):
+            sftp.get(f"{inbox}/{name}", str(dest / name))
+        client.close()
         seconds = time.perf_counter() - start
         files = list(dest.iterdir())
         print(json.dumps({"seconds": seconds, "files": len(files),

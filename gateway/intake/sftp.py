@@ -37,6 +37,7 @@ from typing import BinaryIO, Protocol, TypeVar
 
 import paramiko
 import tenacity
+from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS, SFTP_EOF, int64
 
 from gateway.errors import GatewayError, PermanentError, TransientError
 from gateway.logging import get_logger
@@ -46,9 +47,12 @@ from mappings.partners import PartnerProfile
 log = get_logger("gateway.sftp")
 
 CHUNK = 1 << 20  # local read size for hashing and uploads
-READ_SIZE = 32768  # one SFTP read request (paramiko's maximum); prefetch keeps many in flight
-PREFETCH_FROM = 4 * READ_SIZE  # smaller files take a few plain requests, no prefetch thread
-PREFETCH_SEND_WAIT = 5.0  # seconds to let paramiko's prefetch thread send its requests
+READ_SIZE = 261120  # one SFTP read request: OpenSSH's largest answer (smaller ones adapt)
+MIN_READ_SIZE = 32768  # every SFTP server answers this much (the protocol's packet minimum)
+READ_IN_FLIGHT = 2 << 20  # bytes asked for and not yet taken, per file
+READ_BATCH = 4  # requests are topped up once this many answers have been taken
+PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")  # then paramiko's
+WINDOW_SIZE = 4 << 20  # SSH channel window: what the server may send before we take it
 PARALLEL_FROM = 4
 READ_AHEAD_FROM = 4 << 20  # files this large are read by a thread ahead of hashing and writing
 READ_AHEAD_CHUNKS = 8  # chunks (of CHUNK bytes) the read-ahead thread may hold
@@ -265,9 +269,10 @@ def open_sftp(profile: PartnerProfile, *, environ: Mapping[str, str] | None = No
                 profile.host, port=profile.port, username=profile.username, pkey=pkey,
                 password=password, timeout=t.connect_seconds, banner_timeout=t.banner_seconds,
                 auth_timeout=t.auth_seconds, channel_timeout=t.operation_seconds,
-                look_for_keys=False, allow_agent=False,
+                look_for_keys=False, allow_agent=False, transport_factory=_transport,
             )
-            sftp = client.open_sftp()
+            sftp = paramiko.SFTPClient.from_transport(client.get_transport(),
+                                                      window_size=WINDOW_SIZE)
             sftp.get_channel().settimeout(t.operation_seconds)
         try:
             yield sftp
@@ -276,6 +281,24 @@ def open_sftp(profile: PartnerProfile, *, environ: Mapping[str, str] | None = No
     finally:
         _close_quietly(client)
         slot.release()
+
+
+def _transport(sock: socket.socket | paramiko.Channel, **kwargs: object) -> paramiko.Transport:
+    """A transport tuned for bulk transfer.
+
+    AES-GCM first: one authenticated-encryption pass per packet instead of AES-CTR plus a
+    separate HMAC; a 200 MB pull here went from 53 % to 79 % of OpenSSH's own client.
+    ``TCP_NODELAY``: our read requests are small packets sent while answers stream in; with
+    Nagle's algorithm they wait for ACKs and a 200 MB pull ran at a third of the speed. The
+    channel window is twice the bytes we keep asked for, so the server never waits on it.
+    """
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    t = paramiko.Transport(sock, default_window_size=WINDOW_SIZE, **kwargs)
+    options = t.get_security_options()
+    options.ciphers = PREFERRED_CIPHERS + tuple(c for c in options.ciphers
+                                                if c not in PREFERRED_CIPHERS)
+    return t
 
 
 def _close_quietly(conn: paramiko.SFTPClient | paramiko.SSHClient) -> None:
@@ -434,85 +457,162 @@ def download(sftp: paramiko.SFTPClient, remote_path: str, dest: Sink, *,
     hasher = hashlib.sha256() if digest else None
     with sftp.open(remote_path, "rb") as fh:
         reader = RemoteReader(fh, expected_size=None, on_progress=on_progress)
-        while data := reader.read(CHUNK):
-            dest.write(data)
-            if hasher is not None:
-                hasher.update(data)
+        try:
+            while data := reader.read(CHUNK):
+                dest.write(data)
+                if hasher is not None:
+                    hasher.update(data)
+        finally:
+            reader.close()
     return reader.total, hasher.hexdigest() if hasher is not None else None
 
 
-def _prefetch(fh: paramiko.SFTPFile, size: int | None) -> None:
-    """Start paramiko's prefetch and let its thread send every read request before we read.
+class _Answers:
+    """Where paramiko's response loop hands the answers to our read requests (by request id).
 
-    Reading while that thread still sends makes paramiko's response handler spin on a lock
-    until the thread has registered the request just answered; each spin costs a GIL switch
-    interval (5 ms), and over thousands of requests a 100 MB pull took 25 s instead of 1.5 s
-    here. Sending the requests takes milliseconds; the wait is bounded in case the server's
-    window ever throttles them.
+    paramiko holds it by weak reference, so the reader keeps it alive.
     """
-    before = set(threading.enumerate())
-    fh.prefetch(size)
-    for t in set(threading.enumerate()) - before:
-        if "_prefetch_thread" in t.name:
-            t.join(PREFETCH_SEND_WAIT)
+
+    __slots__ = ("__weakref__", "got")
+
+    def __init__(self) -> None:
+        self.got: dict[int, tuple[int, paramiko.Message]] = {}
+
+    def _async_response(self, t: int, msg: paramiko.Message, num: int) -> None:
+        self.got[num] = (t, msg)
 
 
 class RemoteReader:
     """A binary stream over an open remote file, for ``accept_stream`` to read to its end.
 
-    * Pipelined: past a few requests paramiko's prefetch sends every read request up front
-      (a short-lived thread); the answers are bounded by the SSH channel window (2 MiB), so
-      memory stays flat. Each 32 KiB answer is taken as it is and the pieces of one
-      ``read(n)`` are joined once (paramiko's own large reads concatenate repeatedly).
-    * Size-checked before anything commits: with ``expected_size`` (from the listing), reading
-      past it or ending short raises ``RemoteFileChangedError`` from ``read``, so the raw store
-      discards its temp file and nothing is registered.
-    * EOF without an extra round trip: a short answer from paramiko's buffered read only
-      happens at the end of the file.
+    * Pipelined in the calling thread: read requests for up to ``in_flight`` bytes are out,
+      topped up in batches (one send per few answers, not one per answer). This
+      drives paramiko's request/response primitives directly (``SFTPFile`` drives them the same
+      way): its own prefetch queues every request of the file up front from a second thread and
+      scans its whole buffer on each read, which halves throughput on large files.
+    * Servers may answer with fewer bytes than asked (OpenSSH caps a read at 255 KiB, others at
+      32 KiB): the rest is asked again at once, in order, and later requests shrink to the size
+      the server answered (more of them, so as many bytes stay in flight).
+    * Size-checked before anything commits: with ``expected_size`` (from the listing), a file
+      that ends short or goes on past it raises ``RemoteFileChangedError`` from ``read``, so the
+      raw store discards its temp file and nothing is registered. The end is confirmed by one
+      extra 1-byte request sent with the others (no extra round trip).
+    * Memory is bounded by ``in_flight`` (plus the SSH window) and one ``read``.
     """
 
     def __init__(self, fh: paramiko.SFTPFile, *, expected_size: int | None,
-                 on_progress: Callable[[int], None] | None = None) -> None:
+                 on_progress: Callable[[int], None] | None = None,
+                 request_size: int = READ_SIZE, in_flight: int = READ_IN_FLIGHT) -> None:
         self._fh = fh
+        self._sftp: paramiko.SFTPClient = fh.sftp
         self.expected_size = expected_size
         self.on_progress = on_progress
         self.total = 0
+        self.request_size = request_size
+        self._in_flight = in_flight
+        self._answers = _Answers()
+        self._pending: deque[tuple[int, int, int]] = deque()  # (request id, offset, length)
+        self._next = 0  # offset of the next request to send
+        self._last_sent = False  # no request goes past the end (known or seen)
         self._eof = False
-        if expected_size is None or expected_size > PREFETCH_FROM:
-            _prefetch(fh, expected_size)
+        self._buffer = b""
 
     def readable(self) -> bool:
         return True
 
+    def _request(self, offset: int, length: int) -> tuple[int, int, int]:
+        num = self._sftp._async_request(self._answers, CMD_READ, self._fh.handle,
+                                        int64(offset), length)
+        return num, offset, length
+
+    def _top_up(self) -> None:
+        depth = max(READ_BATCH, self._in_flight // self.request_size)
+        if self._last_sent or len(self._pending) > depth - READ_BATCH:
+            return
+        limit = self.expected_size
+        while len(self._pending) < depth:
+            if limit is not None and self._next >= limit:
+                # one byte past the listed size: the answer must be EOF
+                self._pending.append(self._request(limit, 1))
+                self._last_sent = True
+                return
+            n = self.request_size if limit is None else min(self.request_size, limit - self._next)
+            self._pending.append(self._request(self._next, n))
+            self._next += n
+
+    def _answer(self) -> bytes:
+        """The next piece of the file in order; ``b""`` at its end."""
+        while True:
+            self._top_up()
+            if not self._pending:
+                return b""
+            num, offset, length = self._pending[0]
+            got = self._answers.got
+            while num not in got:
+                self._sftp._read_response()
+            self._pending.popleft()
+            t, msg = got.pop(num)
+            if t == CMD_STATUS:
+                if msg.get_int() == SFTP_EOF:
+                    return b""  # the end of the file (and nothing else: a dropped
+                    # connection raises from paramiko and must never look like an end)
+                msg.rewind()
+                msg.get_int()  # past the request id again
+                self._sftp._convert_status(msg)  # raises OSError for the status
+                raise paramiko.SFTPError(f"unexpected status answer to a read at {offset}")
+            if t != CMD_DATA:
+                raise paramiko.SFTPError(f"unexpected answer type {t} to a read at {offset}")
+            data: bytes = msg.get_string()
+            if 0 < len(data) < length:
+                # a short answer (a server cap, or the end of the file): ask less from now on,
+                # and for the rest first, in order
+                self.request_size = max(MIN_READ_SIZE, min(self.request_size, len(data)))
+                step, end = self.request_size, offset + length
+                self._pending.extendleft(self._request(o, min(step, end - o))
+                                         for o in reversed(range(offset + len(data), end, step)))
+            if data:
+                return data
+
     def read(self, size: int = -1) -> bytes:
-        if self._eof:
-            return b""
         want = size if size is not None and size >= 0 else 1 << 62
         parts: list[bytes] = []
         got = 0
-        while got < want:
-            n = min(READ_SIZE, want - got)
-            if self.expected_size is not None and self.total + got + n > self.expected_size:
-                # ask for one byte more than expected in total: that is how EOF is confirmed
-                n = max(1, self.expected_size + 1 - self.total - got)
-            data = self._fh.read(n)
+        if self._buffer:
+            piece, self._buffer = self._buffer[:want], self._buffer[want:]
+            parts.append(piece)
+            got = len(piece)
+        while got < want and not self._eof:
+            data = self._answer()
+            if not data:
+                self._eof = True
+                self._last_sent = True
+                break
+            if got + len(data) > want:
+                data, self._buffer = data[:want - got], data[want - got:]
             parts.append(data)
             got += len(data)
-            if len(data) < n:
-                self._eof = True
-                break
-            if self.expected_size is not None and self.total + got > self.expected_size:
-                break
         self.total += got
         expected = self.expected_size
-        if expected is not None and (self.total > expected
+        if expected is not None and (self.total + len(self._buffer) > expected
                                      or (self._eof and self.total != expected)):
             raise RemoteFileChangedError(
-                f"read {self.total} bytes{'' if self._eof else ' so far'}, the listing said "
-                f"{self.expected_size}")
+                f"read {self.total + len(self._buffer)} bytes"
+                f"{'' if self._eof else ' so far'}, the listing said {expected}")
         if self.on_progress is not None and got:
             self.on_progress(self.total)
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self) -> None:
+        """Take in the answers still in flight, so the session can carry on cleanly."""
+        self._last_sent = True
+        try:
+            while self._pending:
+                num = self._pending.popleft()[0]
+                while num not in self._answers.got:
+                    self._sftp._read_response()
+                del self._answers.got[num]
+        except (OSError, EOFError, paramiko.SSHException):
+            pass  # the session is gone; it is closed next anyway
 
 
 @dataclass(frozen=True, slots=True)
@@ -696,8 +796,8 @@ class Poll:
             with remote(profile, "download", src):
                 fh = sftp.open(src, "rb")
             stream: ReadAhead | _Translating | None = None
+            reader = RemoteReader(fh, expected_size=entry.size, on_progress=progress)
             try:
-                reader = RemoteReader(fh, expected_size=entry.size, on_progress=progress)
                 # The acceptor hashes and fsyncs while it reads: one pass, no local temp copy.
                 # Remote read errors surface from read(); only those are translated.
                 stream = (ReadAhead(reader, profile, src) if entry.size >= READ_AHEAD_FROM
@@ -707,6 +807,7 @@ class Poll:
             finally:
                 if isinstance(stream, ReadAhead):
                     stream.close()
+                reader.close()
                 _close_quietly(fh)
         except RemoteFileChangedError as exc:
             # Still being written (or replaced) after all: nothing stored; a later poll takes it.

@@ -6,12 +6,13 @@ Pulls, stability, outages, cuts, refusals, the size check, and several partners 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import threading
-import time
 from pathlib import Path
 from typing import BinaryIO
 
+import paramiko
 import pytest
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
@@ -19,7 +20,15 @@ from structlog.testing import capture_logs
 from gateway.db.models import AuditEntry, InboundFile
 from gateway.intake import accept_bytes
 from gateway.intake.poller import PartnerPoller
-from gateway.intake.sftp import AcceptResultLike, PollResult, poll_partner
+from gateway.intake.sftp import (
+    AcceptResultLike,
+    PollResult,
+    RemoteFileChangedError,
+    RemoteReader,
+    download,
+    open_sftp,
+    poll_partner,
+)
 from gateway.outbound.ledger import DbFailureLog
 from gateway.outbound.runtime import make_acceptor
 from gateway.store.file import FileRawStore
@@ -200,19 +209,12 @@ def test_sshd_stopped_mid_poll_then_restarted(sshd: SshdServer, pipe: Pipe) -> N
 
 def test_connection_cut_mid_download_is_retried(sshd: SshdServer, pipe: Pipe) -> None:
     base = sshd.make_tree("inbox", "archive")
-    data = os.urandom(8 << 20)
+    data = os.urandom(32 << 20)  # well past what the window and socket buffers hold
     sshd.put(base / "inbox" / "big.835", data)
     cut: list[int] = []
 
     def on_progress(name: str, received: int) -> None:
         if not cut and received >= 1 << 20:
-            # paramiko sends the prefetch requests from a short-lived thread; cutting while it
-            # still sends makes that thread die loudly (harmless, but pytest turns it into an
-            # error), so cut once every request is out and answers are still streaming in.
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and any(
-                    "_prefetch_thread" in t.name for t in threading.enumerate()):
-                time.sleep(0.001)
             cut.append(sshd.kill_sessions())
 
     with capture_logs() as logs:
@@ -221,7 +223,7 @@ def test_connection_cut_mid_download_is_retried(sshd: SshdServer, pipe: Pipe) ->
     assert cut
     assert cut[0] >= 1  # a live session was really killed mid-transfer
     assert result.error is None, result
-    assert any(e["event"] == "sftp_retry" and e["operation"] == "poll" for e in logs)
+    assert any(e["event"] == "sftp_retry" and e["operation"] == "poll" for e in logs), logs
     assert pipe.accepts("received") == 1  # registered once, and only complete
     assert pipe.accepts("duplicate") == 0
     assert result.pulled[0].sha256 == hashlib.sha256(data).hexdigest()
@@ -366,3 +368,65 @@ def test_a_missing_sshd_fails_under_ci(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="untested feature"):
         start_sshd()
+
+
+@pytest.mark.parametrize("size", [0, 1, 261119, 261120, 261121, 5 * 261120 + 7])
+def test_pipelined_reader_adapts_to_the_servers_largest_answer(sshd: SshdServer,
+                                                                size: int) -> None:
+    """Asking for more than the server answers (OpenSSH caps a read at 255 KiB) still reads
+    every byte in order, with or without a listed size, and later requests shrink to fit."""
+    base = sshd.make_tree("inbox")
+    data = os.urandom(size)
+    sshd.put(base / "inbox" / "f.835", data)
+    profile = _profile(sshd, base)
+    path = str(base / "inbox" / "f.835")
+    with open_sftp(profile) as sftp:
+        for expected in (size, None):
+            with sftp.open(path, "rb") as fh:
+                reader = RemoteReader(fh, expected_size=expected, request_size=1 << 20)
+                pieces = []
+                while piece := reader.read(100_000):
+                    pieces.append(piece)
+                reader.close()
+            assert b"".join(pieces) == data
+            assert reader.total == size
+            if expected is not None and size > 261120:
+                assert reader.request_size == 261120  # what this OpenSSH answers at most
+        # the session is still in step after both readers: a plain request works
+        assert sftp.stat(path).st_size == size
+
+
+def test_pipelined_reader_refuses_a_file_longer_than_listed(sshd: SshdServer) -> None:
+    base = sshd.make_tree("inbox")
+    sshd.put(base / "inbox" / "f.835", os.urandom(600_000))
+    with open_sftp(_profile(sshd, base)) as sftp, \
+            sftp.open(str(base / "inbox" / "f.835"), "rb") as fh:
+        reader = RemoteReader(fh, expected_size=500_000)
+
+        def read_all() -> None:
+            while reader.read(1 << 20):
+                pass
+
+        with pytest.raises(RemoteFileChangedError):
+            read_all()
+        reader.close()
+
+
+def test_a_dropped_connection_never_reads_as_the_end_of_a_file(sshd: SshdServer) -> None:
+    """Without a listed size, only the server's EOF status ends a file; a cut raises."""
+    base = sshd.make_tree("inbox")
+    sshd.put(base / "inbox" / "f.835", os.urandom(32 << 20))
+    sink = io.BytesIO()
+    cut: list[int] = []
+
+    def on_progress(received: int) -> None:
+        if not cut and received >= 1 << 20:
+            cut.append(sshd.kill_sessions())
+
+    dropped = (OSError, EOFError, paramiko.SSHException, paramiko.SFTPError)
+    with open_sftp(_profile(sshd, base)) as sftp, pytest.raises(dropped):
+        download(sftp, str(base / "inbox" / "f.835"), sink, expected_size=32 << 20,
+                 on_progress=on_progress)
+    assert cut
+    assert cut[0] >= 1
+    assert sink.tell() < 32 << 20
