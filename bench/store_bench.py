@@ -6,7 +6,9 @@ file copy on the same disk, in the same run.
 Starts its own PostgreSQL 15 cluster (default durability: fsync and synchronous_commit ON, like
 the file store's fsync-before-rename) and a moto S3 server (an in-memory Python server, so the
 s3 figures measure our client path, not a real object store), both on 127.0.0.1, stopped by PID.
-Memory: the tracemalloc peak (Python allocations) during each phase, and the process RSS.
+Every side reads the same source files, written before anything is timed. Memory: the
+tracemalloc peak (Python allocations) of one more 50 MB put and get, in a pass of its own
+(tracemalloc slows every allocation, so nothing timed runs under it), and the process RSS.
 """
 
 from __future__ import annotations
@@ -131,61 +133,79 @@ def _stream(size: int, seed: int) -> BinaryIO:
     return io.BufferedReader(Pattern(size, seed), MB)
 
 
-def _timed(fn: Callable[[], None]) -> tuple[float, float]:
-    tracemalloc.start()
+def _timed(fn: Callable[[], None]) -> float:
     t = time.perf_counter()
     fn()
-    seconds = time.perf_counter() - t
+    return time.perf_counter() - t
+
+
+def _peak(fn: Callable[[], None]) -> float:
+    """Peak Python allocations (MiB) of ``fn``, in a pass of its own: tracemalloc slows every
+    allocation, so it never runs while something is timed."""
+    tracemalloc.start()
+    fn()
     peak = tracemalloc.get_traced_memory()[1] / MB
     tracemalloc.stop()
-    return seconds, peak
+    return peak
 
 
-def plain_copy(workdir: Path, small: int, large: int) -> dict[str, float]:
-    """The floor: write a source file, then copy + fsync it (and read it back)."""
+Sources = dict[str, list[Path]]
+SIZES = (("2KB", 2048), ("50MB", 50 * MB))
+
+
+def make_sources(workdir: Path, small: int, large: int) -> Sources:
+    """The input files every side reads from (written before anything is timed)."""
     src_dir = workdir / "src"
     src_dir.mkdir(exist_ok=True)
-    out: dict[str, float] = {}
-    for label, size, count in (("2KB", 2048, small), ("50MB", 50 * MB, large)):
-        sources = []
+    sources: Sources = {}
+    for (label, size), count in zip(SIZES, (small, large), strict=True):
+        sources[label] = []
         for i in range(count):
             p = src_dir / f"{label}-{i}"
             with p.open("wb") as fh:
-                shutil.copyfileobj(_stream(size, i), fh, MB)
-            sources.append(p)
+                shutil.copyfileobj(_stream(size, i + size), fh, MB)
+            sources[label].append(p)
+    return sources
+
+
+def plain_copy(workdir: Path, sources: Sources) -> dict[str, float]:
+    """The floor: copy each source file + fsync it (and read it back)."""
+    out: dict[str, float] = {}
+    for label, size in SIZES:
         dst = workdir / f"copy-{label}"
         dst.mkdir(exist_ok=True)
 
-        def put(sources: list[Path] = sources, dst: Path = dst) -> None:
-            for p in sources:
+        def put(paths: list[Path] = sources[label], dst: Path = dst) -> None:
+            for p in paths:
                 target = dst / p.name
                 with p.open("rb") as fi, target.open("wb") as fo:
                     shutil.copyfileobj(fi, fo, MB)
                     fo.flush()
                     os.fsync(fo.fileno())
 
-        def get(sources: list[Path] = sources, dst: Path = dst) -> None:
-            for p in sources:
+        def get(paths: list[Path] = sources[label], dst: Path = dst) -> None:
+            for p in paths:
                 with (dst / p.name).open("rb") as fh:
                     while fh.read(MB):
                         pass
 
-        out[f"put {label}"], _ = _timed(put)
-        out[f"get {label}"], _ = _timed(get)
-        out[f"bytes {label}"] = size * count
-        out[f"count {label}"] = count
+        out[f"put {label}"] = _timed(put)
+        out[f"get {label}"] = _timed(get)
+        out[f"bytes {label}"] = size * len(sources[label])
+        out[f"count {label}"] = len(sources[label])
     return out
 
 
-def run_store(store: ManagedRawStore, small: int, large: int) -> dict[str, float]:
+def run_store(store: ManagedRawStore, sources: Sources) -> dict[str, float]:
     out: dict[str, float] = {}
     store.exists("0" * 64)  # connect outside the timings
-    for label, size, count in (("2KB", 2048, small), ("50MB", 50 * MB, large)):
+    for label, size in SIZES:
         shas: list[str] = []
 
-        def put(size: int = size, count: int = count, shas: list[str] = shas) -> None:
-            for i in range(count):
-                shas.append(store.put(_stream(size, i + size)).sha256)
+        def put(paths: list[Path] = sources[label], shas: list[str] = shas) -> None:
+            for p in paths:
+                with p.open("rb") as fh:
+                    shas.append(store.put(fh).sha256)
 
         def get(shas: list[str] = shas) -> None:
             for sha in shas:
@@ -194,10 +214,23 @@ def run_store(store: ManagedRawStore, small: int, large: int) -> dict[str, float
                     while chunk := fh.read(MB):
                         h.update(chunk)
 
-        out[f"put {label}"], out[f"mem put {label}"] = _timed(put)
-        out[f"get {label}"], out[f"mem get {label}"] = _timed(get)
-        out[f"bytes {label}"] = size * count
-        out[f"count {label}"] = count
+        out[f"put {label}"] = _timed(put)
+        out[f"get {label}"] = _timed(get)
+        out[f"bytes {label}"] = size * len(sources[label])
+        out[f"count {label}"] = len(sources[label])
+    # memory: one more 50 MB put of new bytes (a dedupe hit would not stream) and its get
+    new: list[str] = []
+
+    def put_one() -> None:
+        new.append(store.put(_stream(50 * MB, 99_999)).sha256)
+
+    def get_one() -> None:
+        with store.open(new[0]) as fh:
+            while fh.read(MB):
+                pass
+
+    out["mem put 50MB"] = _peak(put_one)
+    out["mem get 50MB"] = _peak(get_one)
     out["rss"] = _rss_mb()
     return out
 
@@ -206,12 +239,14 @@ def concurrent_small(store: ManagedRawStore, files: int, threads: int) -> float:
     """files/s of 2 KB puts from ``threads`` uploaders at once (an API with N requests)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def put(i: int) -> None:
-        store.put(_stream(2048, 10_000_000 + i))
+    payloads = [os.urandom(2048) for _ in range(files)]  # new bytes: no dedupe hits
+
+    def put(data: bytes) -> None:
+        store.put(io.BytesIO(data))
 
     t = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(put, range(files)))
+        list(pool.map(put, payloads))
     return files / (time.perf_counter() - t)
 
 
@@ -240,17 +275,18 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="gw-store-bench-", dir=args.dir))
     os.chmod(workdir, 0o755)  # noqa: S103  the postgres user must reach its cluster dir
     try:
-        floor = plain_copy(workdir, args.small, args.large)
+        sources = make_sources(workdir, args.small, args.large)
+        floor = plain_copy(workdir, sources)
         report("copy", floor, floor)
         if "file" in backends:
             fstore = FileRawStore(workdir / "raw")
-            report("file", run_store(fstore, args.small, args.large), floor)
+            report("file", run_store(fstore, sources), floor)
             print(f"file      put 2KB x{args.threads} threads: "
                   f"{concurrent_small(fstore, args.small, args.threads):8.1f} files/s")
         if "postgres" in backends:
             with postgres(workdir) as url:
                 store = PostgresRawStore(url)
-                report("postgres", run_store(store, args.small, args.large), floor)
+                report("postgres", run_store(store, sources), floor)
                 print(f"postgres  put 2KB x{args.threads} threads: "
                       f"{concurrent_small(store, args.small, args.threads):8.1f} files/s")
                 store.dispose()
@@ -265,7 +301,7 @@ def main() -> None:
                 s3 = S3RawStore(bucket="gw-bench", endpoint_url=endpoint, region="us-east-1",
                                 access_key_id="bench",
                                 secret_access_key="bench")  # noqa: S106  moto dummy key
-                report("s3(moto)", run_store(s3, args.small, args.large), floor)
+                report("s3(moto)", run_store(s3, sources), floor)
         print(f"process RSS at the end: {_rss_mb():.0f} MiB")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
