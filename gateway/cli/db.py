@@ -1,4 +1,4 @@
-"""``gateway db upgrade|current``: schema migrations."""
+"""``gateway db upgrade|current|check``: schema migrations and the orphan check."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from gateway.db.migrate import current_revision, head_revision, upgrade
 from gateway.logging import configure_logging
 from gateway.settings import get_settings
 
-db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations and integrity checks.",
+                    no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -42,3 +43,26 @@ def current_cmd() -> None:
         console.print(f"database: {current_revision(db) or '(empty)'}  latest: {head_revision()}")
     finally:
         db.dispose()
+
+
+@db_app.command("check")
+def check_cmd() -> None:
+    """Check that every claim, line and adjustment row still has its parent rows.
+
+    Those bulk rows carry no foreign-key constraints (they would triple the load time of a
+    large file), so this is how ops prove the data is whole. Exit status 1 if anything is
+    orphaned.
+    """
+    from gateway.db.integrity import RELATIONS, find_orphans
+
+    db = _db()
+    try:
+        with db.read() as s:
+            orphans = find_orphans(s)
+    finally:
+        db.dispose()
+    for o in orphans:
+        err_console.print(f"[red]{o}[/red]")
+    if orphans:
+        raise typer.Exit(1)
+    console.print(f"all {len(RELATIONS)} unconstrained references resolve")

@@ -13,14 +13,14 @@ import pytest
 import structlog
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from typer.testing import CliRunner
 
 import gateway.db.registry  # noqa: F401  every table, for the drift check
 from gateway.cli import app
 from gateway.db.base import Base, Database
 from gateway.db.migrate import HEAD, current_revision, head_revision
-from gateway.db.models import AuditEntry, InboundFile
+from gateway.db.models import AuditEntry, InboundFile, RemittanceRow, tbl
 from tests.integration.helpers import GATEWAY_CMD, ROOT, Gateway, counts
 from tests.integration.x12gen import make_835, make_837
 
@@ -174,3 +174,18 @@ def test_worker_stops_cleanly_on_sigterm(gw: Gateway, tmp_path: Path) -> None:
     assert proc.returncode == 0, text[-2000:]
     assert "worker_stopping" in text
     assert "worker_stopped" in text
+
+
+def test_db_check_reports_orphans(gw: Gateway, cli: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "check.835"
+    path.write_bytes(make_835(820, claims=2, plb=False))
+    assert cli.invoke(app, ["ingest", str(path)]).exit_code == 0
+    ok = cli.invoke(app, ["db", "check"])
+    assert ok.exit_code == 0, ok.output
+    assert "unconstrained references resolve" in ok.output
+    with gw.db.write() as s:
+        s.execute(delete(tbl(RemittanceRow)))
+    bad = cli.invoke(app, ["db", "check"])
+    assert bad.exit_code == 1
+    assert "2 row(s) of claim_payments point at a missing remittances through remittance_id" \
+        in bad.output

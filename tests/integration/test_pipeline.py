@@ -8,11 +8,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from structlog.testing import capture_logs
 
 import parsers
-from gateway.db.models import AuditEntry, FileEvent, InboundFile
+from gateway.db.integrity import find_orphans
+from gateway.db.models import AuditEntry, ClaimPaymentRow, FileEvent, InboundFile, tbl
 from gateway.ingest import rows
 from gateway.ingest.replay import replay
 from gateway.intake import accept_bytes, accept_path
@@ -221,3 +222,27 @@ def test_internal_error_quarantines_without_phi(gw: Gateway, monkeypatch: pytest
     assert "RuntimeError" in (rep.error_message or "")
     assert any(e["event"] == "file_internal_error" and e.get("exc_info") for e in logs)
     assert counts(gw.db)["remittances"] == 0
+
+
+def test_bulk_rows_keep_their_parents_through_loads_and_replays(gw: Gateway) -> None:
+    """The per-claim rows carry no foreign-key constraints; the orphan check stands in."""
+    first = ingest(gw, make_835(810, claims=5), name="a.835")
+    ingest(gw, make_835(811, claims=4), name="b.835")
+    ingest(gw, make_837(812, claims=3), name="c.837")
+    for _ in range(2):
+        assert replay(gw.db, gw.store, gw.settings, first.file_id, actor="ops",
+                      reason="orphan check").report.state == "processed"
+    rows_now = counts(gw.db)
+    assert rows_now["adjustments"] > 0
+    assert rows_now["claim_lines"] > 0  # the relations checked below are not empty
+    with gw.db.read() as s:
+        assert find_orphans(s) == []
+    # the check can fail: remove one file's claim payments behind the loader's back
+    with gw.db.write() as s:
+        s.execute(delete(tbl(ClaimPaymentRow)).where(
+            tbl(ClaimPaymentRow).c.file_id == first.file_id))
+    with gw.db.read() as s:
+        found = {(o.table, o.column): o.count for o in find_orphans(s)}
+    assert set(found) == {("service_payments", "claim_payment_id"),
+                          ("adjustments", "claim_payment_id")}
+    assert found[("service_payments", "claim_payment_id")] == 10  # 5 claims × 2 lines
