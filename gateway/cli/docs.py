@@ -48,7 +48,7 @@ def _option_row(param: Any, ctx: Any) -> str | None:
     help_text = " ".join(_clean(help_text).split()).replace("|", "\\|")
     if param.required and "required" not in help_text:
         help_text += " [required]"
-    if param.multiple and "multiple" not in help_text:
+    if param.multiple and "repeat" not in help_text:
         help_text += " (repeatable)"
     return f"| `{names}` | {help_text} |"
 
