@@ -80,10 +80,25 @@ def _lock_chain(session: Session) -> None:
     # SQLite: the write transaction (BEGIN IMMEDIATE) already excludes every other writer.
 
 
+_HEAD = select(AuditEntry.seq, AuditEntry.row_hash).order_by(AuditEntry.seq.desc()).limit(1)
+_INSERT = insert(tbl(AuditEntry))
+#: ``session.info`` slot: (transaction, seq, row_hash) of the entry this transaction wrote last
+_LAST = "gateway.audit.last"
+
+
 def _head(session: Session) -> tuple[int, str]:
-    row = session.execute(
-        select(AuditEntry.seq, AuditEntry.row_hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
+    """(seq, hash) of the newest entry, locking the chain for this transaction.
+
+    A transaction that already appended an entry knows the head (it wrote it, under the lock
+    it still holds): one upload writes two entries and the second needs no query. The memo is
+    keyed to the innermost transaction, so a rolled-back savepoint never leaves a stale head.
+    """
+    txn = session.get_nested_transaction() or session.get_transaction()
+    last = session.info.get(_LAST)
+    if last is not None and last[0] is txn:
+        return last[1], last[2]
+    _lock_chain(session)
+    row = session.execute(_HEAD).first()
     return (0, GENESIS) if row is None else (int(row.seq), str(row.row_hash))
 
 
@@ -102,17 +117,17 @@ def record(
     details = None if details is None else json.loads(json.dumps(details))
     actor = actor[:128]
     at = utcnow()
-    _lock_chain(session)
     seq, prev = _head(session)
     seq += 1
     row_hash = entry_hash(seq=seq, at=at, actor=actor, action=action, file_id=file_id,
                           outcome=outcome, reason=reason, details=details, prev_hash=prev)
-    session.execute(
-        insert(tbl(AuditEntry)).values(
-            at=at, actor=actor, action=action, file_id=file_id, outcome=outcome,
-            reason=reason, details=details, seq=seq, prev_hash=prev, row_hash=row_hash,
-        )
-    )
+    session.execute(_INSERT, {
+        "at": at, "actor": actor, "action": action, "file_id": file_id, "outcome": outcome,
+        "reason": reason, "details": details, "seq": seq, "prev_hash": prev,
+        "row_hash": row_hash,
+    })
+    session.info[_LAST] = (session.get_nested_transaction() or session.get_transaction(),
+                           seq, row_hash)
 
 
 @dataclass(frozen=True, slots=True)

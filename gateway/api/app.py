@@ -59,6 +59,9 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
         lifespan=lifespan,
         # the schema is served at /v1/openapi.json behind a key, like everything but health
         openapi_url=None, docs_url=None, redoc_url=None,
+        # our metrics are Prometheus (/metrics); FastAPI's OpenTelemetry hooks would otherwise
+        # look up the global tracer, meter and logger providers on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     problems.install(app)

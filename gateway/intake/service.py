@@ -52,6 +52,18 @@ def write_session(source: SessionSource) -> Iterator[Session]:
             yield s
 
 
+_FILES = tbl(InboundFile)
+#: built once (statement construction is a good part of an upload's CPU): a new file's row, or
+#: nothing when its sha256 is registered already
+_NEW_FILE = {
+    "postgresql": postgresql.insert(_FILES).on_conflict_do_nothing(
+        index_elements=["sha256"]).returning(_FILES.c.id),
+    "sqlite": sqlite.insert(_FILES).on_conflict_do_nothing(
+        index_elements=["sha256"]).returning(_FILES.c.id),
+}
+_NEW_EVENT = insert(tbl(FileEvent))
+
+
 def register(
     session: Session, *, sha256: str, size: int, source: str, original_name: str, actor: str
 ) -> AcceptResult:
@@ -62,23 +74,13 @@ def register(
         "state": FileState.RECEIVED.value, "attempts": 0, "claim_count": 0,
         "allow_duplicate_interchange": False, "received_at": utcnow(),
     }
-    table = tbl(InboundFile)
-    dialect = session.get_bind().dialect.name
-    stmt: postgresql.Insert | sqlite.Insert
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).values(values).on_conflict_do_nothing(
-            index_elements=["sha256"])
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(values).on_conflict_do_nothing(
-            index_elements=["sha256"])
-    else:  # pragma: no cover - only the two supported backends
-        raise NotImplementedError(dialect)
-    new_id = session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
+    new_id = session.execute(_NEW_FILE[session.get_bind().dialect.name], values
+                             ).scalar_one_or_none()
     if new_id is not None:
-        session.execute(insert(tbl(FileEvent)).values(
-            file_id=new_id, from_state=None, to_state=FileState.RECEIVED.value, at=utcnow(),
-            actor=actor, reason=f"accepted from {source}",
-        ))
+        session.execute(_NEW_EVENT, {
+            "file_id": new_id, "from_state": None, "to_state": FileState.RECEIVED.value,
+            "at": utcnow(), "actor": actor, "reason": f"accepted from {source}",
+        })
         audit.record(session, actor=actor, action="accept", outcome="received", file_id=new_id,
                      details={"source": source, "size": size, "sha256": sha256})
         return AcceptResult(new_id, sha256, size, False, FileState.RECEIVED.value)
