@@ -48,6 +48,9 @@ def _make(server: SshdServer, kind: str) -> Path:
             for _ in range(BIG_SIZE // (1 << 20)):
                 fh.write(os.urandom(1 << 20))
         os.chown(path, server.uid, server.gid)
+    # the new source data goes to disk now, not during the next side's timed pull (whose
+    # own writes and fsync would otherwise queue behind it)
+    os.sync()
     return base
 
 
