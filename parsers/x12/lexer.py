@@ -269,6 +269,8 @@ class Lexer:
         else:
             strip_pairs = ("\r", "\n")
         indent = re.compile(re.escape(term) + r"[ \t\x00\x0b\x0c]+")
+        # a replacement template: a backslash terminator would read as an escape
+        term_template = term.replace("\\", "\\\\")
         pos = start
         while pos < end:
             stop = min(pos + chunk_size, end)
@@ -290,7 +292,7 @@ class Lexer:
                     text = text.replace(ch, "")
             text = text.lstrip(" \t\x00\x0b\x0c")
             if term + " " in text or term + "\t" in text or term + "\x00" in text:
-                text = indent.sub(term, text)
+                text = indent.sub(term_template, text)
             segs = text.split(term)
             if segs and not segs[-1].strip():
                 segs.pop()

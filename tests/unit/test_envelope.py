@@ -287,3 +287,13 @@ def test_segment_outside_transaction_is_structure_error() -> None:
     with pytest.raises(parsers.StructureError) as info:
         parsers.parse(build(segs))
     assert info.value.location.segment_number == 3
+
+
+@pytest.mark.parametrize("term", ["\\", "~", "'"])
+def test_indented_segments_after_any_terminator(term: str) -> None:
+    """Found by the damaged-input property test: a backslash terminator followed by
+    indentation crashed in the regex that strips the indentation."""
+    result = parsers.parse(build(one(), term=term, nl="\n  "))
+    assert result.findings == []
+    assert result.interchanges[0].interchange.delimiters.segment == term
+    assert len(result.remittances[0].claims) == 1
