@@ -322,7 +322,7 @@ def bench_gateway(args: argparse.Namespace, workers: int, database_url: str | No
     server = subprocess.Popen([*GATEWAY, "serve", "--port", str(port), "--workers",
                                str(workers), "--http", args.http], env=env,
                               stdout=subprocess.DEVNULL, stderr=(tmp / "serve.log").open("wb"))
-    db = "PostgreSQL (fsync on)" if database_url else "SQLite (WAL, synchronous=NORMAL)"
+    db = "PostgreSQL (fsync on)" if database_url else "SQLite (WAL, synchronous=FULL)"
     base = (args.offset + workers) * 10_000_000
     try:
         wait_ready(url, server, "/readyz")
