@@ -33,13 +33,12 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,10 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.pgcluster import free_port, throwaway_postgres  # noqa: E402
+
 GATEWAY = [sys.executable, "-c", "from gateway.cli import main; main()"]
 SMALL = 2048
 LARGE = 2 * 1024 * 1024
@@ -60,13 +63,6 @@ def x12(i: int, size: int) -> bytes:
     pad = b"REF*ZZ*" + str(i).encode() + b"~"
     body = pad * max(1, (size - len(head)) // len(pad))
     return (head + body)[:size] if len(head) + len(body) > size else head + body
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def pct(values: list[float], p: float) -> float:
@@ -124,37 +120,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(10)
 
 
-@contextlib.contextmanager
-def postgres_cluster() -> Iterator[str]:
-    """A throwaway PostgreSQL on 127.0.0.1 (fsync on: uploads must be durable), stopped by PID."""
-    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))[-1].parent
-    tmp = Path(tempfile.mkdtemp(prefix="gw-bench-pg-"))
-    data = tmp / "data"
-    shutil.chown(tmp, "postgres", "postgres")
-    tmp.chmod(0o700)
-    run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A",
-                    "trust", "-E", "UTF8", "--no-sync"], check=True, capture_output=True,
-                   timeout=120)
-    port = free_port()
-    subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "pg.log"),
-                    "-w", "-t", "60", "-o", f"-k {data} -p {port} -c listen_addresses=127.0.0.1 "
-                    "-c max_connections=100 -c shared_buffers=256MB", "start"],
-                   check=True, capture_output=True, timeout=120)
-    pid = int((data / "postmaster.pid").read_text().splitlines()[0])
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGINT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        shutil.rmtree(tmp, ignore_errors=True)
+def postgres_cluster() -> contextlib.AbstractContextManager[str]:
+    """A throwaway PostgreSQL on 127.0.0.1 (fsync on: uploads must be durable)."""
+    return throwaway_postgres("max_connections=100", "shared_buffers=256MB")
 
 
 # --- measurements ----------------------------------------------------------------------------

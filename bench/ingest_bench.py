@@ -21,9 +21,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +43,7 @@ from gateway.ingest.replay import process_now  # noqa: E402
 from gateway.intake import accept_bytes  # noqa: E402
 from gateway.settings import get_settings  # noqa: E402
 from gateway.store.file import FileRawStore  # noqa: E402
+from tests.integration.pgcluster import throwaway_postgres  # noqa: E402
 
 
 @dataclass
@@ -75,39 +73,8 @@ def postgres_server() -> Iterator[str]:
     if external:
         yield external
         return
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        raise SystemExit("PostgreSQL binaries not found under /usr/lib/postgresql")
-    bindir = found[-1].parent
-    tmp = Path(tempfile.mkdtemp(prefix="gw-bench-pg-"))
-    data = tmp / "data"
-    shutil.chown(tmp, "postgres", "postgres")
-    tmp.chmod(0o700)
-    run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A",
-                    "trust", "-E", "UTF8", "--no-sync"], check=True, capture_output=True,
-                   timeout=60)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "pg.log"),
-                    "-w", "-t", "30", "-o",
-                    f"-k {data} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, capture_output=True, timeout=60)
-    pid = int((data / "postmaster.pid").read_text().splitlines()[0])
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGINT)  # fast shutdown
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        shutil.rmtree(tmp, ignore_errors=True)
+    with throwaway_postgres("fsync=off") as url:
+        yield url
 
 
 def _admin(base: str, sql: str) -> None:

@@ -19,7 +19,6 @@ import hashlib
 import io
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -39,14 +38,9 @@ from gateway.store import ManagedRawStore  # noqa: E402
 from gateway.store.file import FileRawStore  # noqa: E402
 from gateway.store.postgres import PostgresRawStore  # noqa: E402
 from gateway.store.s3 import S3RawStore  # noqa: E402
+from tests.integration.pgcluster import free_port, throwaway_postgres  # noqa: E402
 
 MB = 1024 * 1024
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_mb() -> float:
@@ -58,38 +52,17 @@ def _rss_mb() -> float:
 
 @contextlib.contextmanager
 def postgres(workdir: Path) -> Iterator[str]:
-    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))[-1].parent
-    tmp = Path(tempfile.mkdtemp(prefix="gw-bench-pg-", dir=workdir))
-    shutil.chown(tmp, "postgres", "postgres")
-    data = tmp / "data"
-    run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A",
-                    "trust", "-E", "UTF8"], check=True, capture_output=True)
-    port = _port()
-    subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "log"),
-                    "-w", "-o", f"-k {data} -p {port} -c listen_addresses=127.0.0.1 "
-                    "-c max_wal_size=2GB", "start"], check=True, capture_output=True)
-    pid = int((data / "postmaster.pid").read_text().splitlines()[0])
-    try:
-        url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    """A throwaway cluster with default durability (fsync on), migrated."""
+    with throwaway_postgres("max_wal_size=2GB", parent=workdir) as url:
         db = Database.from_url(url)
         upgrade(db)
         db.dispose()
         yield url
-    finally:
-        os.kill(pid, signal.SIGINT)
-        for _ in range(200):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def moto() -> Iterator[str]:
-    port = _port()
+    port = free_port()
     proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H",
                              "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -8,14 +8,8 @@ database, and a fresh database per test copied from it. The cluster is stopped b
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +23,7 @@ from gateway.db.migrate import upgrade
 from gateway.settings import get_settings
 from gateway.store.file import FileRawStore
 from tests.integration.helpers import ROOT, Gateway
+from tests.integration.pgcluster import PostgresMissingError, bindir, throwaway_postgres
 
 if (Path(__file__).parent / "sshd.py").exists():
     from tests.integration.sshd import *  # noqa: F403
@@ -36,64 +31,22 @@ if (Path(__file__).parent / "sshd.py").exists():
 TEMPLATE_DB = "gateway_template"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _pg_bindir() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        pytest.fail("PostgreSQL binaries not found under /usr/lib/postgresql (CI must not skip)")
-    return found[-1].parent
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """URL of a PostgreSQL server's maintenance database, with a migrated template db."""
     external = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
     if external:
-        base = external
-        _make_template(base)
-        yield base
+        _make_template(external)
+        yield external
         return
-    bindir = _pg_bindir()
-    tmp = Path(tempfile.mkdtemp(prefix="gw-pg-"))
-    data = tmp / "data"
-    shutil.chown(tmp, "postgres", "postgres")
-    tmp.chmod(0o700)
-    run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                    "-A", "trust", "-E", "UTF8", "--no-sync"],
-                   check=True, capture_output=True, timeout=60)
-    port = _free_port()
-    log = tmp / "pg.log"
-    subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
-                    "-t", "30", "-o",
-                    f"-k {data} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off "
-                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60",
-                    "start"], check=True, capture_output=True, timeout=60)
-    pid = int((data / "postmaster.pid").read_text().splitlines()[0])
-    base = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     try:
+        bindir()
+    except PostgresMissingError as exc:
+        pytest.fail(f"{exc} (CI must not skip)")
+    with throwaway_postgres("fsync=off", "synchronous_commit=off", "full_page_writes=off",
+                            "max_connections=60") as base:
         _make_template(base)
         yield base
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGINT)  # "fast" shutdown
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        else:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _admin(base: str, sql: str) -> None:
