@@ -86,6 +86,10 @@ _INSERT = insert(tbl(AuditEntry))
 _LAST = "gateway.audit.last"
 
 
+def _innermost(session: Session) -> object:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
 def _head(session: Session) -> tuple[int, str]:
     """(seq, hash) of the newest entry, locking the chain for this transaction.
 
@@ -93,9 +97,8 @@ def _head(session: Session) -> tuple[int, str]:
     it still holds): one upload writes two entries and the second needs no query. The memo is
     keyed to the innermost transaction, so a rolled-back savepoint never leaves a stale head.
     """
-    txn = session.get_nested_transaction() or session.get_transaction()
     last = session.info.get(_LAST)
-    if last is not None and last[0] is txn:
+    if last is not None and last[0] is _innermost(session):
         return last[1], last[2]
     _lock_chain(session)
     row = session.execute(_HEAD).first()
@@ -126,8 +129,7 @@ def record(
         "reason": reason, "details": details, "seq": seq, "prev_hash": prev,
         "row_hash": row_hash,
     })
-    session.info[_LAST] = (session.get_nested_transaction() or session.get_transaction(),
-                           seq, row_hash)
+    session.info[_LAST] = (_innermost(session), seq, row_hash)
 
 
 @dataclass(frozen=True, slots=True)
