@@ -294,11 +294,30 @@ def _transport(sock: socket.socket | paramiko.Channel, **kwargs: object) -> para
     """
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if hasattr(socket, "TCP_QUICKACK"):  # Linux
+            sock = _QuickAckSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
     t = paramiko.Transport(sock, default_window_size=WINDOW_SIZE, **kwargs)
     options = t.get_security_options()
     options.ciphers = PREFERRED_CIPHERS + tuple(c for c in options.ciphers
                                                 if c not in PREFERRED_CIPHERS)
     return t
+
+
+class _QuickAckSocket(socket.socket):
+    """A TCP socket that acknowledges what it receives at once instead of up to 40 ms later.
+
+    After authentication OpenSSH sends small messages back to back (host keys, key-option
+    notes); Nagle's algorithm on its side then holds the channel-open confirmation until we
+    acknowledge them, and Linux delays that ACK by 40 ms: 45 of the 65 ms of every connection
+    here. ``TCP_QUICKACK`` is not sticky, so it is set again after every read.
+    """
+
+    __slots__ = ()
+
+    def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
+        data = super().recv(bufsize, flags)
+        self.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        return data
 
 
 def _close_quietly(conn: paramiko.SFTPClient | paramiko.SSHClient) -> None:

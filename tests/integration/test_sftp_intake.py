@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import socket
 import threading
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +26,7 @@ from gateway.intake.sftp import (
     PollResult,
     RemoteFileChangedError,
     RemoteReader,
+    _QuickAckSocket,
     download,
     open_sftp,
     poll_partner,
@@ -394,6 +396,17 @@ def test_pipelined_reader_adapts_to_the_servers_largest_answer(sshd: SshdServer,
                 assert reader.request_size == 261120  # what this OpenSSH answers at most
         # the session is still in step after both readers: a plain request works
         assert sftp.stat(path).st_size == size
+
+
+def test_sessions_acknowledge_what_they_receive_at_once(sshd: SshdServer) -> None:
+    """The SSH socket re-arms TCP_QUICKACK after each read (see ``_QuickAckSocket``): without
+    it every connection waited 40 ms for a delayed ACK before its channel opened."""
+    base = sshd.make_tree("inbox")
+    with open_sftp(_profile(sshd, base)) as sftp:
+        sock = sftp.get_channel().get_transport().sock
+        assert isinstance(sock, _QuickAckSocket)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert sftp.listdir(str(base / "inbox")) == []
 
 
 def test_pipelined_reader_refuses_a_file_longer_than_listed(sshd: SshdServer) -> None:
