@@ -559,18 +559,21 @@ class RemoteReader:
             self._pending.append(self._request(self._next, n))
             self._next += n
 
+    def _await(self, num: int) -> tuple[int, paramiko.Message]:
+        """The answer to request ``num`` (paramiko files other answers as they arrive)."""
+        got = self._answers.got
+        while num not in got:
+            self._sftp._read_response()
+        return got.pop(num)
+
     def _answer(self) -> bytes:
         """The next piece of the file in order; ``b""`` at its end."""
         while True:
             self._top_up()
             if not self._pending:
                 return b""
-            num, offset, length = self._pending[0]
-            got = self._answers.got
-            while num not in got:
-                self._sftp._read_response()
-            self._pending.popleft()
-            t, msg = got.pop(num)
+            num, offset, length = self._pending.popleft()
+            t, msg = self._await(num)
             if t == CMD_STATUS:
                 if msg.get_int() == SFTP_EOF:
                     return b""  # the end of the file (and nothing else: a dropped
@@ -626,10 +629,7 @@ class RemoteReader:
         self._last_sent = True
         try:
             while self._pending:
-                num = self._pending.popleft()[0]
-                while num not in self._answers.got:
-                    self._sftp._read_response()
-                del self._answers.got[num]
+                self._await(self._pending.popleft()[0])
         except (OSError, EOFError, paramiko.SSHException):
             pass  # the session is gone; it is closed next anyway
 

@@ -139,21 +139,21 @@ class PostgresRawStore:
         plain = hashed_chunks(stream, digest, max_bytes=max_bytes, size=size,
                               chunk_size=self._chunk_size)
         first = next(plain, None)
-        if (first is not None and len(first) < self._chunk_size
-                and session.get_bind().dialect.name == "postgresql"):
+        on_postgres = session.get_bind().dialect.name == "postgresql"
+        if first is not None and len(first) < self._chunk_size and on_postgres:
             small = self._put_small(session, first, digest.hexdigest())
             if small is not None:
                 return small
         blob_id: int = session.execute(insert(BLOBS).values(
             sha256=None, size=0, chunk_count=0, created_at=utcnow()).returning(BLOBS.c.id)
         ).scalar_one()
-        seq = 0
         if first is not None and len(first) == self._chunk_size:  # large: overlap I/O
             plain = itertools.chain([first], prefetched(plain))
         elif first is not None:
             plain = iter([first])
         encoded = self._transform.encode(plain)
-        if session.get_bind().dialect.name == "postgresql":
+        seq = 0
+        if on_postgres:
             seq = _pipelined_chunks(session, blob_id, encoded)
         else:
             for data in encoded:
