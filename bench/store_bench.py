@@ -1,14 +1,25 @@
 """Raw-store throughput: put and get of 2 KB and 50 MB files on each backend, next to a plain
 file copy on the same disk, in the same run.
 
-    .venv/bin/python bench/store_bench.py [--small 1000] [--large 3] [--backends file,postgres,s3]
+    .venv/bin/python bench/store_bench.py [--small 1000] [--large 3] [--rounds 3]
+                                          [--backends file,postgres,s3]
+
+The sources are what the store holds in production: 835 remittances (bench/make_big_835.py,
+varied amounts, names and dates; zstd level 1 makes them 4.1x smaller), 50 MB each and 2 KB
+slices of them, plus 50 MB of random bytes (``50MB-rnd``: incompressible, like an encrypted
+or zipped upload), the floor for the postgres backend's compression. Every side reads the same
+source files, written before anything is timed.
+
+Rounds: each round copies/puts every source into a FRESH target (new directories, emptied
+tables, a new bucket), sides in turn, so the disk's minute-to-minute swings hit all of them;
+the report gives the median and range over rounds and the median of each round's ratio to the
+plain copy and to the ``file`` backend of the same round.
 
 Starts its own PostgreSQL 15 cluster (default durability: fsync and synchronous_commit ON, like
 the file store's fsync-before-rename) and a moto S3 server (an in-memory Python server, so the
 s3 figures measure our client path, not a real object store), both on 127.0.0.1, stopped by PID.
-Every side reads the same source files, written before anything is timed. Memory: the
-tracemalloc peak (Python allocations) of one more 50 MB put and get, in a pass of its own
-(tracemalloc slows every allocation, so nothing timed runs under it), and the process RSS.
+Memory: the tracemalloc peak (Python allocations) of one more 50 MB put and get, in a pass of
+its own (tracemalloc slows every allocation, so nothing timed runs under it), and the RSS.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import io
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,7 +39,10 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
+
+from make_big_835 import generate
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,6 +54,7 @@ from gateway.store.file import FileRawStore  # noqa: E402
 from gateway.store.postgres import PostgresRawStore  # noqa: E402
 from gateway.store.s3 import S3RawStore  # noqa: E402
 from tests.integration.pgcluster import free_port, throwaway_postgres  # noqa: E402
+from tests.integration.storekit import PatternStream  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -77,35 +93,6 @@ def moto() -> Iterator[str]:
         proc.wait(10)
 
 
-class Pattern(io.RawIOBase):
-    """``size`` bytes of X12-looking text, generated as read (never whole in memory)."""
-
-    def __init__(self, size: int, seed: int) -> None:
-        seg = (f"CLP*PCN{seed}-%06d*1*123.45*100.00*23.45*12*PCC{seed}*11*1~\n"
-               "SVC*HC:99213*123.45*100.00**1~\nCAS*CO*45*23.45~\n")
-        self._block = b"".join((seg % i).encode() for i in range(2000))
-        self._left = size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        n = min(len(buffer), self._left)
-        done = 0
-        while done < n:
-            take = min(n - done, len(self._block) - self._pos)
-            buffer[done:done + take] = self._block[self._pos:self._pos + take]
-            self._pos = (self._pos + take) % len(self._block)
-            done += take
-        self._left -= n
-        return n
-
-
-def _stream(size: int, seed: int) -> BinaryIO:
-    return io.BufferedReader(Pattern(size, seed), MB)
-
-
 def _timed(fn: Callable[[], None]) -> float:
     t = time.perf_counter()
     fn()
@@ -123,35 +110,50 @@ def _peak(fn: Callable[[], None]) -> float:
 
 
 Sources = dict[str, list[Path]]
-SIZES = (("2KB", 2048), ("50MB", 50 * MB))
+Result = dict[str, float]
+LABELS = ("2KB", "50MB", "50MB-rnd")
+CLAIMS_50MB = 132_000  # a little over 50 MiB of 835, cut to 50 MiB
 
 
 def make_sources(workdir: Path, small: int, large: int) -> Sources:
     """The input files every side reads from (written before anything is timed)."""
-    src_dir = workdir / "src"
-    src_dir.mkdir(exist_ok=True)
-    sources: Sources = {}
-    for (label, size), count in zip(SIZES, (small, large), strict=True):
-        sources[label] = []
-        for i in range(count):
-            p = src_dir / f"{label}-{i}"
-            with p.open("wb") as fh:
-                shutil.copyfileobj(_stream(size, i + size), fh, MB)
-            sources[label].append(p)
+    src = workdir / "src"
+    src.mkdir(exist_ok=True)
+    sources: Sources = {label: [] for label in LABELS}
+    for i in range(large):
+        path = src / f"50MB-{i}"
+        generate(path, CLAIMS_50MB, seed=835 + i)
+        with path.open("r+b") as fh:
+            fh.truncate(50 * MB)
+        sources["50MB"].append(path)
+        noise = src / f"50MB-rnd-{i}"
+        with noise.open("wb") as fh:
+            for _ in range(50):
+                fh.write(os.urandom(MB))
+        sources["50MB-rnd"].append(noise)
+    with sources["50MB"][0].open("rb") as fh:  # distinct 2 KB slices of a remittance
+        for i in range(small):
+            path = src / f"2KB-{i}"
+            path.write_bytes(fh.read(2048))
+            sources["2KB"].append(path)
     return sources
 
 
-def plain_copy(workdir: Path, sources: Sources) -> dict[str, float]:
+def _sized(out: Result, label: str, paths: list[Path]) -> None:
+    out[f"bytes {label}"] = sum(p.stat().st_size for p in paths)
+    out[f"count {label}"] = len(paths)
+
+
+def plain_copy(dst_root: Path, sources: Sources) -> Result:
     """The floor: copy each source file + fsync it (and read it back)."""
-    out: dict[str, float] = {}
-    for label, size in SIZES:
-        dst = workdir / f"copy-{label}"
-        dst.mkdir(exist_ok=True)
+    out: Result = {}
+    for label in LABELS:
+        dst = dst_root / label
+        dst.mkdir(parents=True)
 
         def put(paths: list[Path] = sources[label], dst: Path = dst) -> None:
             for p in paths:
-                target = dst / p.name
-                with p.open("rb") as fi, target.open("wb") as fo:
+                with p.open("rb") as fi, (dst / p.name).open("wb") as fo:
                     shutil.copyfileobj(fi, fo, MB)
                     fo.flush()
                     os.fsync(fo.fileno())
@@ -164,15 +166,14 @@ def plain_copy(workdir: Path, sources: Sources) -> dict[str, float]:
 
         out[f"put {label}"] = _timed(put)
         out[f"get {label}"] = _timed(get)
-        out[f"bytes {label}"] = size * len(sources[label])
-        out[f"count {label}"] = len(sources[label])
+        _sized(out, label, sources[label])
     return out
 
 
-def run_store(store: ManagedRawStore, sources: Sources) -> dict[str, float]:
-    out: dict[str, float] = {}
+def run_store(store: ManagedRawStore, sources: Sources) -> Result:
+    out: Result = {}
     store.exists("0" * 64)  # connect outside the timings
-    for label, size in SIZES:
+    for label in LABELS:
         shas: list[str] = []
 
         def put(paths: list[Path] = sources[label], shas: list[str] = shas) -> None:
@@ -189,23 +190,23 @@ def run_store(store: ManagedRawStore, sources: Sources) -> dict[str, float]:
 
         out[f"put {label}"] = _timed(put)
         out[f"get {label}"] = _timed(get)
-        out[f"bytes {label}"] = size * len(sources[label])
-        out[f"count {label}"] = len(sources[label])
-    # memory: one more 50 MB put of new bytes (a dedupe hit would not stream) and its get
+        _sized(out, label, sources[label])
+    return out
+
+
+def memory(store: ManagedRawStore) -> Result:
+    """Peak Python allocations of one more 50 MB put of new bytes and its get."""
     new: list[str] = []
 
     def put_one() -> None:
-        new.append(store.put(_stream(50 * MB, 99_999)).sha256)
+        new.append(store.put(cast(BinaryIO, PatternStream(50 * MB, seed=99))).sha256)
 
     def get_one() -> None:
         with store.open(new[0]) as fh:
             while fh.read(MB):
                 pass
 
-    out["mem put 50MB"] = _peak(put_one)
-    out["mem get 50MB"] = _peak(get_one)
-    out["rss"] = _rss_mb()
-    return out
+    return {"mem put": _peak(put_one), "mem get": _peak(get_one)}
 
 
 def concurrent_small(store: ManagedRawStore, files: int, threads: int) -> float:
@@ -223,24 +224,69 @@ def concurrent_small(store: ManagedRawStore, files: int, threads: int) -> float:
     return files / (time.perf_counter() - t)
 
 
-def report(name: str, r: dict[str, float], floor: dict[str, float]) -> None:
-    for label in ("2KB", "50MB"):
+def _spread(values: list[float], fmt: str = "{:.0f}") -> str:
+    med = fmt.format(statistics.median(values))
+    if len(values) == 1:
+        return med
+    return f"{med} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def report(name: str, rounds: list[Result], copies: list[Result], files: list[Result],
+           mem: Result | None) -> None:
+    """Median (range) over rounds; ratios are per round, against the same round's peers."""
+    for label in LABELS:
         for op in ("put", "get"):
-            secs = r[f"{op} {label}"]
-            mbs = r[f"bytes {label}"] / MB / secs
-            fps = r[f"count {label}"] / secs
-            ratio = secs and floor[f"{op} {label}"] / secs
-            mem = r.get(f"mem {op} {label}")
-            extra = f"  peak {mem:6.1f} MiB" if mem is not None else ""
-            print(f"{name:<9} {op} {label:<5} {mbs:9.1f} MB/s {fps:9.1f} files/s "
-                  f"{100 * ratio:6.0f}% of plain copy{extra}")
+            key = f"{op} {label}"
+            mbs = [r[f"bytes {label}"] / 1e6 / r[key] for r in rounds]
+            fps = [r[f"count {label}"] / r[key] for r in rounds]
+            vs_copy = [100 * c[key] / r[key] for r, c in zip(rounds, copies, strict=True)]
+            line = (f"{name:<9} {op} {label:<8} {_spread(mbs):>17} MB/s "
+                    f"{_spread(fps, '{:.1f}'):>24} files/s  {_spread(vs_copy):>14}% of copy")
+            if files and name not in ("copy", "file"):
+                vs_file = [100 * f[key] / r[key] for r, f in zip(rounds, files, strict=True)]
+                line += f"  {_spread(vs_file):>14}% of file"
+            if mem is not None and label == "50MB-rnd":
+                line += f"  peak {mem[f'mem {op}']:5.1f} MiB"
+            print(line, flush=True)
+
+
+@contextlib.contextmanager
+def _s3_buckets() -> Iterator[Callable[[], S3RawStore]]:
+    """A factory of s3 stores, each on a new bucket of one moto server."""
+    import boto3
+
+    with moto() as endpoint:
+        client = boto3.session.Session().client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1",
+            aws_access_key_id="bench", aws_secret_access_key="bench")  # noqa: S106
+        made = [0]
+
+        def new_store() -> S3RawStore:
+            made[0] += 1
+            bucket = f"gw-bench-{made[0]}"
+            client.create_bucket(Bucket=bucket)
+            return S3RawStore(bucket=bucket, endpoint_url=endpoint, region="us-east-1",
+                              access_key_id="bench",
+                              secret_access_key="bench")  # noqa: S106  moto dummy key
+        yield new_store
+
+
+def _truncate(url: str) -> None:
+    """Empty the postgres backend's tables (a fresh target for the next side)."""
+    db = Database.from_url(url)
+    with db.write() as s:
+        s.execute(text("TRUNCATE raw_chunks, raw_blobs"))
+    db.dispose()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", type=int, default=1000)
     ap.add_argument("--large", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--backends", default="file,postgres,s3")
+    ap.add_argument("--compression", default="zstd,none",
+                    help="postgres backend variants (GATEWAY_RAW_STORE_COMPRESSION values)")
     ap.add_argument("--threads", type=int, default=8, help="Concurrent 2 KB uploaders")
     ap.add_argument("--dir", type=Path, default=None, help="Work dir (default: a temp dir)")
     args = ap.parse_args()
@@ -248,34 +294,52 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="gw-store-bench-", dir=args.dir))
     os.chmod(workdir, 0o755)  # noqa: S103  the postgres user must reach its cluster dir
     try:
-        sources = make_sources(workdir, args.small, args.large)
-        floor = plain_copy(workdir, sources)
-        report("copy", floor, floor)
-        if "file" in backends:
-            fstore = FileRawStore(workdir / "raw")
-            report("file", run_store(fstore, sources), floor)
-            print(f"file      put 2KB x{args.threads} threads: "
-                  f"{concurrent_small(fstore, args.small, args.threads):8.1f} files/s")
-        if "postgres" in backends:
-            with postgres(workdir) as url:
-                store = PostgresRawStore(url)
-                report("postgres", run_store(store, sources), floor)
-                print(f"postgres  put 2KB x{args.threads} threads: "
-                      f"{concurrent_small(store, args.small, args.threads):8.1f} files/s")
-                store.dispose()
-        if "s3" in backends:
-            with moto() as endpoint:
-                import boto3
+        with contextlib.ExitStack() as stack:
+            sources = make_sources(workdir, args.small, args.large)
+            pg_url = stack.enter_context(postgres(workdir)) if "postgres" in backends else ""
+            new_s3 = stack.enter_context(_s3_buckets()) if "s3" in backends else None
+            sides = ["copy", *(["file"] if "file" in backends else []),
+                     *([f"pg-{c}" for c in args.compression.split(",")] if pg_url else []),
+                     *(["s3(moto)"] if new_s3 else [])]
 
-                boto3.session.Session().client(
-                    "s3", endpoint_url=endpoint, region_name="us-east-1",
-                    aws_access_key_id="bench", aws_secret_access_key="bench",  # noqa: S106
-                ).create_bucket(Bucket="gw-bench")
-                s3 = S3RawStore(bucket="gw-bench", endpoint_url=endpoint, region="us-east-1",
-                                access_key_id="bench",
-                                secret_access_key="bench")  # noqa: S106  moto dummy key
-                report("s3(moto)", run_store(s3, sources), floor)
-        print(f"process RSS at the end: {_rss_mb():.0f} MiB")
+            def new_store(side: str, target: Path) -> ManagedRawStore:
+                if side == "file":
+                    return FileRawStore(target / "raw")
+                if side.startswith("pg-"):
+                    _truncate(pg_url)
+                    return PostgresRawStore(pg_url, compression=side[3:])
+                assert new_s3 is not None
+                return new_s3()
+
+            results: dict[str, list[Result]] = {side: [] for side in sides}
+            concurrent: dict[str, list[float]] = {side: [] for side in sides}
+            for rnd in range(args.rounds):
+                for side in sides:
+                    target = workdir / f"round{rnd}-{side}"
+                    if side == "copy":
+                        results[side].append(plain_copy(target, sources))
+                    else:
+                        store = new_store(side, target)
+                        results[side].append(run_store(store, sources))
+                        if side != "s3(moto)":
+                            concurrent[side].append(
+                                concurrent_small(store, args.small, args.threads))
+                        if isinstance(store, PostgresRawStore):
+                            store.dispose()
+                    shutil.rmtree(target, ignore_errors=True)
+                print(f"round {rnd + 1} of {args.rounds} done", flush=True)
+            for side in sides:
+                mem = None
+                if side != "copy":
+                    store = new_store(side, workdir / f"mem-{side}")
+                    mem = memory(store)
+                    if isinstance(store, PostgresRawStore):
+                        store.dispose()
+                report(side, results[side], results["copy"], results.get("file", []), mem)
+                if concurrent[side]:
+                    print(f"{side:<9} put 2KB x{args.threads} threads: "
+                          f"{_spread(concurrent[side])} files/s")
+            print(f"process RSS at the end: {_rss_mb():.0f} MiB")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
         default=None, description="Local inbox folder (default data_dir/inbox)"
     )
     raw_store: str = Field(default="file", description="Raw store backend: file|postgres|s3")
+    raw_store_compression: str = Field(
+        default="zstd", description="Compression of raw files the postgres backend writes: "
+        "zstd|none (compressed on the API/worker host; existing files stay readable)")
     raw_retention_days: int = Field(
         default=2557, ge=1, description="Keep raw bytes this long (7 years); "
         "`gateway store prune` refuses a shorter period without --force")

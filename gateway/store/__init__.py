@@ -51,7 +51,8 @@ def store_from_settings(settings: Settings, backend: str | None = None) -> Manag
     if name == "postgres":
         from gateway.store.postgres import PostgresRawStore
 
-        return PostgresRawStore(settings.resolved_database_url, transform=transform)
+        return PostgresRawStore(settings.resolved_database_url, transform=transform,
+                                compression=settings.raw_store_compression)
     if name == "s3":
         from gateway.store.s3 import S3RawStore
 

@@ -22,7 +22,7 @@ import io
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -168,7 +168,7 @@ def hashed_chunks(stream: BinaryIO, digest: hashlib._Hash, *, max_bytes: int | N
         yield chunk
 
 
-def prefetched(chunks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+def prefetched(chunks: Iterator[bytes], depth: int = 2) -> Generator[bytes, None, None]:
     """``chunks`` produced by a helper thread, at most ``depth`` ahead (memory stays bounded).
 
     Reading and hashing the source overlaps with the backend's write of the previous chunk

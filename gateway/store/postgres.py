@@ -1,19 +1,23 @@
 """The ``postgres`` raw store: raw bytes in the registry database, in 1 MiB chunks.
 
-Meant for PostgreSQL (``bytea`` chunks, stored out of line without compression); the same
+Meant for PostgreSQL (``bytea`` chunks, stored out of line without pglz); the same
 tables work on SQLite (``BLOB``), which the tests use. Every API and worker process on every
 host that can reach the database can read every raw file: that is the point of this backend.
 
 Writing: ``put_in`` inserts a blob row with ``sha256`` NULL, streams the chunks into
-``raw_chunks`` (hashing on the way; nothing but the current chunk is held), then sets the
-sha256. All of that happens in the caller's transaction, the one that also inserts the registry
-row (see ``gateway.intake.service.accept_stream``): until it commits, nobody sees any of it, and
-a crash or kill mid-upload rolls everything back. Identical bytes are stored once: if the
-sha256 already exists (or a concurrent transaction commits it first, caught on the unique index
-inside a savepoint) the new chunks are dropped again.
+``raw_chunks`` (hashing, compressing and encrypting on the way; nothing but a few chunks is
+held), then sets the sha256. All of that happens in the caller's transaction, the one that
+also inserts the registry row (see ``gateway.intake.service.accept_stream``): until it commits,
+nobody sees any of it, and a crash or kill mid-upload rolls everything back. Identical bytes
+are stored once: if the sha256 already exists (or a concurrent transaction commits it first,
+caught on the unique index inside a savepoint) the new chunks are dropped again.
 
 Reading: one short query per chunk, so a 200 MB file is never held whole, and the sha256 is
 verified at the end of the stream (``CorruptBlobError``).
+
+Compression: new blobs are zstd-compressed on this host before they travel
+(``GATEWAY_RAW_STORE_COMPRESSION``, gateway/store/compress.py); the blob row records the codec,
+so blobs written without it stay readable.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import hashlib
 import io
 import itertools
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, BinaryIO
 
 from sqlalchemy import LargeBinary, delete, insert, literal, select, update
@@ -50,6 +54,7 @@ from gateway.store.base import (
     hashed_chunks,
     prefetched,
 )
+from gateway.store.compress import ChunkCodec, codec_for, codec_for_data, codec_from_setting
 from gateway.store.tables import RawBlob, RawChunk
 
 log = get_logger("gateway.store")
@@ -94,9 +99,10 @@ class PostgresRawStore:
     """Raw files as chunked blobs in the registry database."""
 
     def __init__(self, url: str, *, transform: StreamTransform = IDENTITY,
-                 chunk_size: int = CHUNK) -> None:
+                 chunk_size: int = CHUNK, compression: str = "zstd") -> None:
         self._url = make_url(url)
         self._transform = transform
+        self._codec: ChunkCodec = codec_from_setting(compression)
         self._chunk_size = chunk_size
         self._db: Database | None = None
         self._pid = 0
@@ -139,19 +145,22 @@ class PostgresRawStore:
         plain = hashed_chunks(stream, digest, max_bytes=max_bytes, size=size,
                               chunk_size=self._chunk_size)
         first = next(plain, None)
+        codec = codec_for_data(self._codec, first or b"")
         on_postgres = session.get_bind().dialect.name == "postgresql"
         if first is not None and len(first) < self._chunk_size and on_postgres:
-            small = self._put_small(session, first, digest.hexdigest())
+            small = self._put_small(session, codec, first, digest.hexdigest())
             if small is not None:
                 return small
         blob_id: int = session.execute(insert(BLOBS).values(
-            sha256=None, size=0, chunk_count=0, created_at=utcnow()).returning(BLOBS.c.id)
-        ).scalar_one()
-        if first is not None and len(first) == self._chunk_size:  # large: overlap I/O
+            sha256=None, size=0, chunk_count=0, created_at=utcnow(), codec=codec.name)
+            .returning(BLOBS.c.id)).scalar_one()
+        if first is not None and len(first) == self._chunk_size:
+            # large: reading+hashing, compressing and sending overlap in threads (hashlib,
+            # zstd and the socket release the GIL)
             plain = itertools.chain([first], prefetched(plain))
         elif first is not None:
             plain = iter([first])
-        encoded = self._transform.encode(plain)
+        encoded = self._transform.encode(codec.encode(plain))
         seq = 0
         if on_postgres:
             seq = _pipelined_chunks(session, blob_id, encoded)
@@ -176,23 +185,25 @@ class PostgresRawStore:
                 session.execute(update(CHUNKS).where(CHUNKS.c.blob_id == blob_id).values(
                     blob_id=existing.id))
                 session.execute(update(BLOBS).where(BLOBS.c.id == existing.id).values(
-                    size=size[0], chunk_count=seq, pruned_at=None))
+                    size=size[0], chunk_count=seq, pruned_at=None, codec=codec.name))
             else:
                 session.execute(delete(CHUNKS).where(CHUNKS.c.blob_id == blob_id))
             session.execute(delete(BLOBS).where(BLOBS.c.id == blob_id))
         return StoredBlob(sha, size[0])
 
-    def _put_small(self, session: Session, data: bytes, sha: str) -> StoredBlob | None:
+    def _put_small(self, session: Session, codec: ChunkCodec, data: bytes,
+                   sha: str) -> StoredBlob | None:
         """A one-chunk file in one statement (blob row and chunk), deduplicated by sha256.
 
         Small files are the commonest upload; the general path's NULL-then-update dance costs
         five round trips more. None: the transform made several chunks, use the general path.
         """
-        encoded = list(self._transform.encode(iter([data])))
+        encoded = list(self._transform.encode(iter([codec.encode_one(data)])))
         if len(encoded) != 1:
             return None
         blob = (postgresql.insert(BLOBS)
-                .values(sha256=sha, size=len(data), chunk_count=1, created_at=utcnow())
+                .values(sha256=sha, size=len(data), chunk_count=1, created_at=utcnow(),
+                        codec=codec.name)
                 .on_conflict_do_nothing(index_elements=[BLOBS.c.sha256])
                 .returning(BLOBS.c.id).cte("new_blob"))
         stored = session.execute(
@@ -207,7 +218,7 @@ class PostgresRawStore:
                 session.execute(insert(CHUNKS).values(blob_id=existing.id, seq=0,
                                                       data=encoded[0]))
                 session.execute(update(BLOBS).where(BLOBS.c.id == existing.id).values(
-                    size=len(data), chunk_count=1, pruned_at=None))
+                    size=len(data), chunk_count=1, pruned_at=None, codec=codec.name))
         crash_point("raw_chunk")
         return StoredBlob(sha, len(data))
 
@@ -221,7 +232,7 @@ class PostgresRawStore:
 
     @staticmethod
     def _find(session: Session, sha: str) -> Any:
-        return session.execute(select(BLOBS.c.id, BLOBS.c.pruned_at).where(
+        return session.execute(select(BLOBS.c.id, BLOBS.c.pruned_at, BLOBS.c.codec).where(
             BLOBS.c.sha256 == sha).with_for_update()).one_or_none()
 
     # -- reading --------------------------------------------------------------------------
@@ -230,7 +241,8 @@ class PostgresRawStore:
         check_sha256(sha256)
         try:
             with self.db.read() as s:
-                row = s.execute(select(BLOBS.c.id, BLOBS.c.chunk_count, BLOBS.c.pruned_at)
+                row = s.execute(select(BLOBS.c.id, BLOBS.c.chunk_count, BLOBS.c.pruned_at,
+                                       BLOBS.c.codec)
                                 .where(BLOBS.c.sha256 == sha256)).one_or_none()
         except OperationalError as exc:
             raise StoreUnavailableError(f"raw store database: {type(exc.orig).__name__}") from exc
@@ -252,13 +264,14 @@ class PostgresRawStore:
                     raise BlobCorruptError(f"raw file {sha256[:12]} lost chunk {seq} of {count}")
                 yield bytes(data)
 
-    def _pg_chunks(self, sha256: str) -> Generator[bytes, None, None]:
+    def _pg_chunks(self, sha256: str, meta: dict[str, Any]) -> Generator[bytes, None, None]:
         """PostgreSQL: look the blob up and stream its chunks on ONE pooled connection.
 
         A binary-format cursor returns bytea as raw bytes (about 3x faster than hex text);
         one query per chunk keeps memory flat. The generator runs to its first ``yield``
-        before it is handed out, so a missing blob raises at ``open``; the connection goes
-        back to the pool when the stream ends or is closed.
+        before it is handed out, so a missing blob raises at ``open`` (and ``meta`` holds the
+        blob's ``codec`` and chunk ``count`` by then); the connection goes back to the pool
+        when the stream ends or is closed.
         """
         import psycopg
 
@@ -269,12 +282,13 @@ class PostgresRawStore:
             # every chunk is read from ONE snapshot, so a concurrent ``reencrypt`` swapping the
             # chunks is seen entirely or not at all
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            cur.execute("SELECT id, chunk_count, pruned_at FROM raw_blobs WHERE sha256 = %s",
-                        (sha256,))
+            cur.execute("SELECT id, chunk_count, pruned_at, codec FROM raw_blobs "
+                        "WHERE sha256 = %s", (sha256,))
             row = cur.fetchone()
             if row is None:
                 raise BlobNotFoundError(f"raw file {sha256[:12]} is not in the store")
-            blob_id, count, pruned_at = row
+            blob_id, count, pruned_at, meta["codec"] = row
+            meta["count"] = count
             if pruned_at is not None:
                 raise BlobPrunedError(f"raw file {sha256[:12]} was pruned on "
                                       f"{pruned_at:%Y-%m-%d} under the retention policy")
@@ -292,22 +306,35 @@ class PostgresRawStore:
         finally:
             conn.close()
 
-    def _stream(self, sha256: str) -> Generator[bytes, None, None]:
+    def _stream(self, sha256: str) -> tuple[Callable[[], None], Iterator[bytes]]:
+        """The plaintext chunks, and what releases the connection behind them."""
         if self.db.is_sqlite:
             row = self._blob(sha256)
-            return self._chunks(sha256, row.id, row.chunk_count)
+            raw = self._chunks(sha256, row.id, row.chunk_count)
+            return raw.close, codec_for(row.codec).decode(self._transform.decode(raw))
         check_sha256(sha256)
-        raw = self._pg_chunks(sha256)
+        meta: dict[str, Any] = {}
+        raw = self._pg_chunks(sha256, meta)
         next(raw)  # lookup now: not-found and pruned raise here
-        return raw
+        plain = codec_for(meta["codec"]).decode(self._transform.decode(raw))
+        if meta["count"] < 2:
+            return raw.close, plain
+        # fetching, decrypting and decompressing the next chunks overlap with the reader's
+        # hashing of this one (psycopg, AES and zstd release the GIL)
+        ahead = prefetched(plain)
+
+        def close() -> None:
+            ahead.close()  # stops and joins the helper first: then ``raw`` is idle
+            raw.close()
+
+        return close, ahead
 
     def open(self, sha256: str) -> BinaryIO:
-        raw = self._stream(sha256)
-        chunks = self._transform.decode(raw)
-        return io.BufferedReader(VerifyingReader(chunks, sha256, on_close=raw.close), CHUNK)
+        close, chunks = self._stream(sha256)
+        return io.BufferedReader(VerifyingReader(chunks, sha256, on_close=close), CHUNK)
 
     def read(self, sha256: str) -> bytes:
-        parts = list(self._transform.decode(self._stream(sha256)))
+        parts = list(self._stream(sha256)[1])
         digest = hashlib.sha256()
         for p in parts:
             digest.update(p)
@@ -323,6 +350,8 @@ class PostgresRawStore:
 
     def reencrypt(self, sha256: str) -> bool:
         """Rewrite the blob under the active data key unless it already is; True if rewritten.
+
+        The blob keeps its codec (compressed or not): rotation changes the key, nothing else.
 
         One transaction: the new chunks are written under a scratch blob row, then swapped onto
         the blob's row in place of the old ones. Readers read one snapshot (see ``_chunks``), so
@@ -345,13 +374,14 @@ class PostgresRawStore:
             seq = 0
             plain = hashed_chunks(src, digest, max_bytes=None, size=[0],
                                   chunk_size=self._chunk_size)
-            for data in self._transform.encode(plain):
+            for data in self._transform.encode(codec_for(row.codec).encode(plain)):
                 s.execute(_INSERT_CHUNK, {"blob_id": scratch, "seq": seq, "data": data})
                 seq += 1
             if digest.hexdigest() != sha256:  # pragma: no cover - the reader raises first
                 raise BlobCorruptError(f"raw file {sha256[:12]} does not match its sha256")
             locked = self._find(s, sha256)
-            if locked is None or locked.pruned_at is not None:  # pruned meanwhile: drop ours
+            if locked is None or locked.pruned_at is not None or locked.codec != row.codec:
+                # pruned (or pruned and stored again) meanwhile: drop ours
                 s.execute(delete(CHUNKS).where(CHUNKS.c.blob_id == scratch))
                 s.execute(delete(BLOBS).where(BLOBS.c.id == scratch))
                 return False

@@ -4,8 +4,8 @@
 sha256 and its bytes in 1 MiB chunks (``bytea`` on PostgreSQL, ``BLOB`` on SQLite). A blob row
 is inserted with ``sha256`` NULL while its chunks stream in and gets its sha256 just before the
 transaction commits, so a half-written blob is never visible to anyone (it only ever exists
-inside an uncommitted transaction). Pruned blobs keep their row (hash, size, ``pruned_at``) and
-lose their chunks.
+inside an uncommitted transaction). Its ``codec`` says how its chunks are compressed. Pruned
+blobs keep their row (hash, size, ``pruned_at``) and lose their chunks.
 
 ``raw_prunes`` records every pruned file for every backend (hash kept, bytes gone), and
 ``raw_migrations`` records which raw files ``gateway store migrate`` has already copied to
@@ -38,6 +38,8 @@ class RawBlob(Base):
     chunk_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     pruned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: how the chunks are compressed (``zstd``); NULL: stored as is (see gateway.store.compress)
+    codec: Mapped[str | None] = mapped_column(String(16))
 
 
 class RawChunk(Base):

@@ -217,7 +217,9 @@ def test_large_file_streams_with_bounded_memory(backend: Backend) -> None:
             cast(PostgresRawStore, store).dispose()
     assert (blob.sha256, blob.size) == (expected, size)
     assert got == (expected, size)
-    limit = 32 * MB if backend.name == "s3" else 12 * MB  # s3: 8 MiB parts, test source 16
+    # s3: 8 MiB parts, test source 16; postgres: 3 chunks read ahead, 3 being compressed,
+    # 4 in the insert pipeline (9-10 MiB measured alone, 12.2 once on two busy cores)
+    limit = {"s3": 32 * MB, "file": 12 * MB}.get(backend.name, 16 * MB)
     assert put_peak < limit, f"put held {put_peak / MB:.1f} MiB"
     assert get_peak < 12 * MB, f"get held {get_peak / MB:.1f} MiB"
 
