@@ -10,9 +10,8 @@ Format (codec ``zstd``): every stored chunk, after the stream transform's ``deco
 large file's chunks be compressed on two threads at once (zstd releases the GIL) and keep
 memory at a few chunks. The codec is recorded on the blob row: rows written before it existed
 (codec NULL) are read as stored, and so are files whose first bytes do not compress.
-Compression comes before encryption, which would leave
-nothing to compress. Integrity is the sha256 the readers verify; a frame that does not decode
-is reported as a corrupt blob.
+Compression comes before encryption, which would leave nothing to compress. Integrity is the
+sha256 the readers verify; a frame that does not decode is reported as a corrupt blob.
 """
 
 from __future__ import annotations
