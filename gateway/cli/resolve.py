@@ -391,12 +391,13 @@ def report_cms838(
 ) -> None:
     """CMS-838 Medicare credit balance report (CSV + PDF per provider)."""
     from gateway.resolve.reports import cms838
+    from gateway.store import store_from_settings
 
-    with _db() as (db, _):
+    with _db() as (db, settings):
         try:
             with db.write() as s:
                 reports = cms838(s, quarter=quarter, payers=_payers(payers),
-                                 record=not dry_run)
+                                 record=not dry_run, store=store_from_settings(settings))
             out.mkdir(parents=True, exist_ok=True)
             for r in reports:
                 (out / r.csv.filename).write_bytes(r.csv.content)
@@ -409,6 +410,9 @@ def report_cms838(
     for r in reports:
         console.print(f"{out / r.csv.filename}: {r.csv.record_count} credit(s), "
                       f"{money(r.csv.amount_sum)}; {out / r.pdf_name}")
+        if r.names_missing:
+            console.print(f"  {r.names_missing} beneficiary name(s) left blank: their raw "
+                          "files are pruned or unreadable (`gateway store verify`)")
     if not reports:
         console.print("no Medicare credit balances to report")
 

@@ -32,10 +32,12 @@ from gateway.db.models import Provider, tbl
 from gateway.errors import ConfigError, InputError
 from gateway.reconcile.tables import Credit
 from gateway.resolve.documents import claim_facts, provider_header
+from gateway.resolve.names import BeneficiaryNames, beneficiary_names
 from gateway.resolve.pdf import Letter, render_document
 from gateway.resolve.render import Rendered, render
 from gateway.resolve.tables import CaseTransition, Cms838Line, ResolutionCase
 from gateway.resolve.workflow import CaseState, CaseView, list_cases, sync_cases, transition
+from gateway.store.base import RawStore
 from mappings.outbound_layouts import get_layout
 from mappings.payers import PayerDirectory
 from schemas.serialize import money
@@ -71,6 +73,8 @@ class Cms838Report:
     rows: tuple[dict[str, Any], ...]
     csv: Rendered
     pdf: bytes
+    #: detail rows whose beneficiary name no raw file could give (pruned or unreadable)
+    names_missing: int = 0
 
     @property
     def pdf_name(self) -> str:
@@ -82,6 +86,7 @@ class Cms838Report:
                 "amount": money(self.csv.amount_sum),
                 "part_a": [_json_row(r) for r in self.rows if r["part"] == "A"],
                 "part_b": [_json_row(r) for r in self.rows if r["part"] == "B"],
+                "beneficiary_names_missing": self.names_missing,
                 "files": [self.csv.filename, self.pdf_name]}
 
 
@@ -107,9 +112,13 @@ def _issued_by(s: Session, case_ids: list[int], end: dt.date) -> dict[int, str]:
 
 
 def cms838(s: Session, *, quarter: str, payers: PayerDirectory, provider_id: int | None = None,
-           record: bool = True) -> list[Cms838Report]:
+           record: bool = True, store: RawStore | None = None) -> list[Cms838Report]:
     """The quarter's CMS-838 per provider (a provider is included when it has Medicare credits
-    to report, or when asked for by ``provider_id``); records what it reported."""
+    to report, or when asked for by ``provider_id``); records what it reported.
+
+    With ``store`` the beneficiary names (column 1) are read from the raw files
+    (gateway.resolve.names); without it they stay blank, as in the API's JSON preview.
+    """
     label, _start, end = parse_quarter(quarter)
     ct, lt, rc = tbl(Credit), tbl(Cms838Line), tbl(ResolutionCase)
     stmt = select(ct, lt.c.quarter.label("reported_in"), rc.c.id.label("case_id")).select_from(
@@ -134,6 +143,9 @@ def cms838(s: Session, *, quarter: str, payers: PayerDirectory, provider_id: int
     out = []
     for pid in sorted(by_provider):
         header = {**provider_header(s, pid), "quarter": label}
+        names = (beneficiary_names(s, store, pid, {r.patient_control_number
+                                                   for r, _ in by_provider[pid]})
+                 if store is not None else BeneficiaryNames())
         rows: list[dict[str, Any]] = []
         for r, part in by_provider[pid]:
             f = claim_facts(s, pid, r.patient_control_number, r.payer_id, payers)
@@ -143,7 +155,8 @@ def cms838(s: Session, *, quarter: str, payers: PayerDirectory, provider_id: int
             method = {"refund_sent": "C", "offset_requested": "A"}.get(state or "", "")
             reason = REASON_838.get(r.cause, "3")
             rows.append({
-                "credit_id": r.id, "part": part, "beneficiary_name": "",
+                "credit_id": r.id, "part": part,
+                "beneficiary_name": names.get(r.patient_control_number),
                 "member_id": f.member_id, "payer_claim_control_number":
                 f.payer_claim_control_number, "patient_control_number":
                 r.patient_control_number, "type_of_bill": f.type_of_bill if part == "A" else "",
@@ -165,7 +178,8 @@ def cms838(s: Session, *, quarter: str, payers: PayerDirectory, provider_id: int
                 s.execute(insert(lt), [{"credit_id": x["credit_id"], "provider_id": pid,
                                         "quarter": label, "part": x["part"],
                                         "amount": x["amount"]} for x in new])
-        out.append(Cms838Report(pid, header["provider_npi"], label, tuple(rows), rendered, pdf))
+        out.append(Cms838Report(pid, header["provider_npi"], label, tuple(rows), rendered, pdf,
+                                names.missing))
     return out
 
 
@@ -188,8 +202,8 @@ def _cms838_pages(header: dict[str, Any], rows: list[dict[str, Any]],
             "Signature of officer: ______________________   Date: __________",
         ], columns=[], rows=[],
         totals=[("Credit balances reported", str(len(rows))), ("Total", money(total))])]
-    columns = ["ICN", "MBI/HICN", "TOB", "From", "Through", "Paid", "O/C", "Credit", "Repaid",
-               "Meth.", "Outstanding", "Rsn", "Comments"]
+    columns = ["Beneficiary", "MBI/HICN", "ICN", "TOB", "From", "Through", "Paid", "O/C",
+               "Credit", "Repaid", "Meth.", "Outstanding", "Rsn", "Comments"]
     for part in ("A", "B"):
         mine = [r for r in rows if r["part"] == part]
         pages.append(Letter(
@@ -197,8 +211,9 @@ def _cms838_pages(header: dict[str, Any], rows: list[dict[str, Any]],
             recipient=[], landscape=True,
             paragraphs=[] if mine else [f"No Medicare Part {part} credit balances."],
             columns=columns if mine else [],
-            widths=[1.6, 1.2, 0.5, 0.9, 0.9, 0.9, 0.4, 0.9, 0.9, 0.5, 1.0, 0.4, 1.5],
-            rows=[[r["payer_claim_control_number"], r["member_id"], r["type_of_bill"],
+            widths=[1.3, 1.2, 1.6, 0.5, 0.9, 0.9, 0.9, 0.4, 0.9, 0.9, 0.5, 1.0, 0.4, 1.3],
+            rows=[[r["beneficiary_name"], r["member_id"], r["payer_claim_control_number"],
+                   r["type_of_bill"],
                    d(r["service_from"]), d(r["service_to"]), d(r["paid_date"]),
                    r["cost_report"], money(r["amount"]), money(r["repaid"]), r["method"],
                    money(r["outstanding"]), r["reason_code"], r["comments"]] for r in mine],

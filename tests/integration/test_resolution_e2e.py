@@ -239,13 +239,17 @@ def test_reconcile_approve_batch_deliver_recoup(cli: Cli, gw: Gateway, sshd: Ssh
     row = report["part_b"][0]
     assert (row["payer_claim_control_number"], row["amount"], row["reason_code"],
             row["outstanding"]) == ("22026182000102", "80.00", "1", "80.00")
+    assert "beneficiary_name" not in row  # names go into the files only
+    assert report["beneficiary_names_missing"] == 0
     csv_text = (out_dir / "CMS838_1234567893_2026Q3.csv").read_text()
     assert "1 Beneficiary Name" in csv_text
     assert "22026182000102" in csv_text
+    assert "TESTPATIENT, A" in csv_text  # read from the 835's raw bytes, never stored
     pdf = PdfReader(out_dir / "CMS838_1234567893_2026Q3.pdf")
     assert len(pdf.pages) == 3  # certification, Part A detail, Part B detail
     assert "No Medicare Part A credit balances" in pdf.pages[1].extract_text()
     assert "22026182000102" in pdf.pages[2].extract_text()
+    assert "TESTPATIENT, A" in pdf.pages[2].extract_text()
     again_838 = cli.json("report", "cms838", "--quarter", "2026Q3", "--out", str(out_dir),
                          "--payers", str(PAYERS))
     assert again_838 == [report]
