@@ -73,7 +73,7 @@ class Cms838Report:
     rows: tuple[dict[str, Any], ...]
     csv: Rendered
     pdf: bytes
-    #: detail rows whose beneficiary name no raw file could give (pruned or unreadable)
+    #: claims (PCNs) whose beneficiary name no raw file could give (pruned or unreadable)
     names_missing: int = 0
 
     @property
