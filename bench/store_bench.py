@@ -290,6 +290,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8, help="Concurrent 2 KB uploaders")
     ap.add_argument("--dir", type=Path, default=None, help="Work dir (default: a temp dir)")
     args = ap.parse_args()
+    if args.large < 1:
+        ap.error("--large must be at least 1 (the 2 KB files are slices of the first)")
     backends = args.backends.split(",")
     workdir = Path(tempfile.mkdtemp(prefix="gw-store-bench-", dir=args.dir))
     os.chmod(workdir, 0o755)  # noqa: S103  the postgres user must reach its cluster dir
