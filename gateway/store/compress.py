@@ -16,6 +16,7 @@ sha256 the readers verify; a frame that does not decode is reported as a corrupt
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -91,9 +92,7 @@ class ZstdCodec:
         pending: deque[Future[bytes]] = deque()
         with ThreadPoolExecutor(THREADS, thread_name_prefix="raw-zstd") as pool:
             try:
-                for chunk in (first, second):
-                    pending.append(pool.submit(self.encode_one, chunk))
-                for chunk in it:
+                for chunk in itertools.chain((first, second), it):
                     pending.append(pool.submit(self.encode_one, chunk))
                     if len(pending) >= IN_FLIGHT:
                         yield pending.popleft().result()
