@@ -13,3 +13,4 @@ class PayerRule:
     government: bool | None = None
     deadline_days: int | None = None
     hold_days: int = 30
+    ledger_lag_days: int = 30

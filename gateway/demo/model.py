@@ -203,3 +203,26 @@ class ExpectedVariance:
             "remitted": f"{self.remitted:.2f}",
             "difference": f"{self.posted - self.remitted:.2f}",
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedLineVariance:
+    """A billed line the ledger never charged (``unposted_line``): charge and payment."""
+
+    claim: DemoClaim
+    payer: DemoPayer
+    kind: str
+    charge: Decimal
+    paid: Decimal
+    status: str = "open"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "account_id": self.claim.account_id,
+            "patient_control_number": self.claim.pcn,
+            "payer_id": self.payer.payer_id,
+            "kind": self.kind,
+            "charge": f"{self.charge:.2f}",
+            "paid": f"{self.paid:.2f}",
+            "status": self.status,
+        }

@@ -22,6 +22,7 @@ from gateway.demo.model import (
     Adjudication,
     DemoClaim,
     ExpectedCredit,
+    ExpectedLineVariance,
     ExpectedVariance,
     LinePayment,
     PlbEntry,
@@ -43,7 +44,7 @@ class Planted:
 
     claims: list[DemoClaim] = field(default_factory=list)
     credits: list[ExpectedCredit] = field(default_factory=list)
-    variances: list[ExpectedVariance] = field(default_factory=list)
+    variances: list[ExpectedVariance | ExpectedLineVariance] = field(default_factory=list)
 
 
 #: (allowed, [(PR reason, amount)]) per line, in line order
@@ -140,14 +141,28 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     b.credit(c, "coordination_of_benefits", "82.40", COMM_B, AS_OF)
 
     # 5. Commercial overpayment: a line billed in error was never a charge in the ledger.
+    #    837: 99213 150.00, 93000 75.00 (CLM02 225.00); ledger: C 150.00 (no line columns),
+    #    PP 25.00. 835: CLP 225/120; SVC 99213 150/75 CAS CO-45 50, PR-3 25; SVC 93000 75/45
+    #    CAS CO-45 30. Posted 150 is 75 short of CLP03, and only the 93000 line is 75: that
+    #    line is uncharged. Its 45.00 is the payer's money. The charged line balances:
+    #    150 − 50 − (120 − 45) − 25 = 0; the 30.00 written off on 93000 writes off nothing.
+    #    Held (pending, unposted_line) until an analyst answers the line's variance.
     c = b.claim("overpayment", "837P", d(3, 12), [em3, ("", "HC:93000", "75.00")], COMM_B,
                 d(3, 14), charge_lines=[1])
     post(c, d(3, 12), "PP", "25.00", reference="COPAY")
     b.adjudicate(c, COMM_B, d(4, 3), [("100.00", [("3", "25.00")]), ("45.00", [])])
     post(c, d(4, 4), "IP", "120.00", COMM_B)
-    b.credit(c, "overpayment", "75.00", COMM_B, CHECKPOINT)
+    b.credit(c, "overpayment", "45.00", COMM_B, CHECKPOINT, status="pending")
+    out.variances.append(ExpectedLineVariance(c, COMM_B, "unposted_line", money("75.00"),
+                                              money("45.00")))
 
     # 6. Medicare Part A outpatient overpayment: the lab line went to a reference-lab account.
+    #    837I: 0450/99284 1,250.00, 0320/71046 310.00, 0300/80053 140.00 (1,700.00); ledger
+    #    posts 1,560.00 (the lab line never) and the patient's 127.00. 835: paid 416 + 72 + 20
+    #    = 508 with PR-2 104 + 18 + 5 and CO-45 730 + 220 + 115. Posted is 140 short and only
+    #    80053 is 140: uncharged. Medicare's 20.00 on it is Medicare's. Charged lines:
+    #    1,560 − 950 − 488 − 127 = −5: the patient paid 127 but owes 122 on the charged lines,
+    #    so the 5.00 coinsurance of the lab line is the patient's. Both held for the analyst.
     c = b.claim("overpayment_government", "837I", d(3, 24),
                 [("0450", "HC:99284", "1250.00"), ("0320", "HC:71046", "310.00"),
                  ("0300", "HC:80053", "140.00")], MEDICARE_A, d(3, 28), charge_lines=[1, 2])
@@ -156,7 +171,11 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
                                             ("25.00", [("2", "5.00")])])
     post(c, d(5, 15), "IP", "508.00", MEDICARE_A)
     post(c, d(5, 30), "PP", "127.00")
-    b.credit(c, "overpayment", "140.00", MEDICARE_A, AS_OF)
+    b.credit(c, "overpayment", "20.00", MEDICARE_A, AS_OF, status="pending")
+    b.credit(c, "patient_overpayment", "5.00", None, AS_OF, owed_to="patient",
+             status="pending")
+    out.variances.append(ExpectedLineVariance(c, MEDICARE_A, "unposted_line",
+                                              money("140.00"), money("20.00")))
 
     # 7. The copay was paid twice (front desk and patient portal).
     c = b.claim("patient_copay_twice", "837P", d(3, 11), [em3], COMM_A, d(3, 14))

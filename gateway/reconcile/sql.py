@@ -57,7 +57,8 @@ def drop_temp(s: Session, *names: str) -> None:
 
 CP_COLS = ("cp.id AS id, cp.provider_id AS pid, {pcn} AS pcn, cp.payer_id AS payer_id, "
            "cp.status_code AS status_code, cp.paid AS paid, cp.remittance_id AS remittance_id, "
-           "cp.payer_claim_control_number AS icn, cp.filing_indicator AS filing")
+           "cp.payer_claim_control_number AS icn, cp.filing_indicator AS filing, "
+           "cp.charge AS charge")
 
 
 def claim_payments(scope: str | None, where: str = "") -> str:
@@ -104,25 +105,34 @@ def recoupments(scope: str | None, where: str = "") -> str:
 
 
 def screen(scope: str | None) -> str:
-    """Claim keys whose balance may be negative: a sound lower bound of B(c) is < 0.
+    """Claim keys that may hold a credit or an uncharged line.
+
+    A credit: a sound lower bound of B(c) is < 0, with
 
     bound = charges − Σ_payer max(0, max W over the payer's non-reversal adjudications)
             − Σ CLP04 + recoupments + payer refunds − (patient payments − refunds)
             − provider adjustments  ≤  B(c),
-    because the counted write-offs are at most one non-negative maximum per payer. Claims
-    whose bound is ≥ 0 cannot hold a credit and are never loaded into Python.
+
+    because the counted write-offs are at most one non-negative maximum per payer. An
+    uncharged line (owed back even where the rest of the claim is underpaid): the posted
+    charges fall short of a non-reversal CLP03 (``ch`` against ``billed``), or, for ledgers
+    with line detail, ``uncharged_lines`` finds one. Other claims are never loaded into Python.
     """
     cps = claim_payments(scope)
     w = cents("a.amount")
+    charge_cents = cents("le.amount")
     return f"""
 SELECT pid, pcn FROM (
   SELECT le.provider_id AS pid, le.patient_control_number AS pcn,
-         {LEDGER_BALANCE_EFFECT.format(c=cents("le.amount"))} AS v
+         {LEDGER_BALANCE_EFFECT.format(c=charge_cents)} AS v,
+         CASE WHEN le.type = 'charge' THEN {charge_cents} ELSE 0 END AS ch, 0 AS billed
   FROM {ledger(scope)}
   UNION ALL
-  SELECT k.pid, k.pcn, -{cents("k.paid")} FROM ({cps}) k
+  SELECT k.pid, k.pcn, -{cents("k.paid")}, 0,
+         CASE WHEN k.status_code <> '22' THEN {cents("k.charge")} ELSE 0 END
+  FROM ({cps}) k
   UNION ALL
-  SELECT pid, pcn, -SUM(wmax) FROM (
+  SELECT pid, pcn, -SUM(wmax), 0, 0 FROM (
     SELECT pid, pcn, payer_id, MAX(CASE WHEN w > 0 THEN w ELSE 0 END) AS wmax FROM (
       SELECT k.id, k.pid, k.pcn, k.payer_id, SUM({w}) AS w
       FROM ({cps}) k JOIN adjustments a ON a.claim_payment_id = k.id
@@ -132,11 +142,38 @@ SELECT pid, pcn FROM (
     GROUP BY pid, pcn, payer_id) per_payer
   GROUP BY pid, pcn
   UNION ALL
-  SELECT m.provider_id, m.patient_control_number, {cents("pa.amount")}
+  SELECT m.provider_id, m.patient_control_number, {cents("pa.amount")}, 0, 0
   FROM {recoupments(scope)} WHERE m.patient_control_number IS NOT NULL
 ) contrib
 GROUP BY pid, pcn
-HAVING SUM(v) < 0
+HAVING SUM(v) < 0 OR MAX(billed) > SUM(ch)
+UNION
+{uncharged_lines(scope)}
+"""
+
+
+def uncharged_lines(scope: str | None) -> str:
+    """Claims whose ledger carries line detail and a paid line of a non-reversal claim payment
+    that no posted charge names by line_ref or by code (and date): a superset of the claims
+    ``lines.match`` finds an uncharged or partly posted line on when the totals agree."""
+    cps = claim_payments(scope)
+    detail = "(le.line_ref <> '' OR le.procedure_code <> '' OR le.revenue_code <> '')"
+    # driven from the ledger rows with line detail: none (claim-level exports) costs one pass
+    return f"""
+SELECT DISTINCT k.pid, k.pcn FROM (
+  SELECT DISTINCT le.provider_id AS pid, le.patient_control_number AS pcn
+  FROM {ledger(scope)} WHERE le.type = 'charge' AND {detail}) d
+JOIN ({cps}) k ON k.pid = d.pid AND k.pcn = d.pcn
+JOIN service_payments sp ON sp.claim_payment_id = k.id
+WHERE k.status_code <> '22' AND sp.charge > 0
+  AND NOT EXISTS (
+    SELECT 1 FROM ledger_entries r WHERE r.provider_id = k.pid
+      AND r.patient_control_number = k.pcn AND r.type = 'charge'
+      AND ((r.line_ref <> '' AND r.line_ref = sp.line_control_number)
+           OR (((r.procedure_code <> '' AND r.procedure_code = sp.code)
+                OR (r.revenue_code <> '' AND r.revenue_code = sp.revenue_code))
+               AND (r.service_date IS NULL OR sp.service_date IS NULL
+                    OR r.service_date = sp.service_date))))
 """
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     text,
@@ -67,6 +68,14 @@ class LedgerEntry(Base):
     reference: Mapped[str] = mapped_column(String(256))
     entry_key: Mapped[str] = mapped_column(String(64))
     occurrence: Mapped[int] = mapped_column(Integer)
+    # Line detail, where the export has it (not part of ``entry_key``: a layout that starts
+    # sending these must not double the rows it sent before; a repeat fills them in instead)
+    procedure_code: Mapped[str] = mapped_column(String(48), default="", server_default="")
+    revenue_code: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    modifiers: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    service_date: Mapped[dt.date | None] = mapped_column(Date)
+    units: Mapped[Decimal | None] = mapped_column(Numeric(15, 4))
+    line_ref: Mapped[str] = mapped_column(String(50), default="", server_default="")
 
 
 class LedgerImport(Base):
@@ -181,6 +190,9 @@ class Credit(Base):
     due_by: Mapped[dt.date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10), index=True)
     pending_until: Mapped[dt.date | None] = mapped_column(Date)
+    #: why a pending credit is held: hold_window | unposted_line | replacement_claim |
+    #: no_posted_charges
+    pending_reason: Mapped[str | None] = mapped_column(String(24))
     resolved_on: Mapped[dt.date | None] = mapped_column(Date)
     resolution: Mapped[str | None] = mapped_column(String(32))
     #: what the claim looked like at the last detection (recouped, refunded, reversals), so a
@@ -215,6 +227,43 @@ class PostingVariance(Base):
     run_id: Mapped[int] = mapped_column(Integer)
 
 
+class LineVariance(Base):
+    """A billed line the ledger does not carry (``unposted_line``), or a claim whose posted
+    charges cannot be matched to its lines (``charge_mismatch``), with the analyst's answer.
+
+    Identity: (provider, pcn, payer, kind, group_key); runs update a row while the finding
+    persists and mark it ``cleared`` when it goes away. ``resolution`` (missed | transfer |
+    billed_in_error) is the analyst's, kept across runs and fed back into reconciliation.
+    """
+
+    __tablename__ = "line_variances"
+    __table_args__ = (
+        Index("uq_line_variances_identity", "provider_id", "patient_control_number",
+              "payer_id", "kind", "group_key", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    patient_control_number: Mapped[str] = mapped_column(String(38))
+    payer_id: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(32))
+    group_key: Mapped[str] = mapped_column(String(160))
+    reason: Mapped[str] = mapped_column(Text)
+    charge: Mapped[Decimal] = mapped_column(MONEY)
+    paid: Mapped[Decimal] = mapped_column(MONEY)
+    #: the service lines: procedure, revenue_code, service_date, charge, paid, line_ref
+    lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    #: open | resolved | cleared (the finding went away: charge posted or lines changed)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    detected_on: Mapped[dt.date] = mapped_column(Date)
+    run_id: Mapped[int] = mapped_column(Integer)
+
+
 class RefundRequest(Base):
     """A payer's solicited refund request and our verdict on it (for the dispute path)."""
 
@@ -242,6 +291,7 @@ class RefundRequest(Base):
 
 
 __all__ = [
-    "CLAIMS_BY_CHARGE", "ClaimLink", "Credit", "LedgerEntry", "LedgerImport", "PayerAlias",
+    "CLAIMS_BY_CHARGE", "ClaimLink", "Credit", "LedgerEntry", "LedgerImport", "LineVariance",
+    "PayerAlias",
     "PlbMatch", "PostingVariance", "ReconcileRun", "ReconciledFile", "RefundRequest",
 ]
