@@ -21,7 +21,7 @@ from gateway.api.deps import AnyRole, AppContext
 from gateway.api.guards import RejectNulMiddleware
 from gateway.api.metrics import build_registry
 from gateway.api.middleware import RequestContextMiddleware
-from gateway.api.routes import credits, files, health, ops, resolution
+from gateway.api.routes import credits, files, health, ops, resolution, variances
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.settings import Settings
@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     app.include_router(files.router)
     app.include_router(ops.router)
     app.include_router(credits.router)
+    app.include_router(variances.router)
     app.include_router(resolution.router)
     app.include_router(resolution.console_router)
 

@@ -334,7 +334,10 @@ def _without_charges(facts: ClaimFacts, as_of: dt.date, rules: Rules) -> ClaimOu
         newest[a.payer_id] = max(newest.get(a.payer_id, a.remittance_date), a.remittance_date)
     until = max(day + dt.timedelta(days=rules(p).ledger_lag_days) for p, day in newest.items())
     if as_of < until:
-        return ClaimOutcome([], [], no_charges_until=until)
+        net = net_payments(facts)
+        payer = max(sorted(net), key=lambda p: net[p])
+        return ClaimOutcome([], [], no_charges_until=until,
+                            waiting=(payer, sum(net.values(), ZERO), max(newest.values())))
     parts = [_Part("payer", p, n, "overpayment")
              for p, n in sorted(net_payments(facts).items()) if n > 0]
     patient = facts.patient_payments - facts.patient_refunds

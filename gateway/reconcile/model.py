@@ -201,6 +201,8 @@ class ClaimOutcome:
     variances: list[LineVariance]
     #: set while a claim with remittances but no posted charge waits for its ledger
     no_charges_until: dt.date | None = None
+    #: the payer and net payment of such a claim, and its newest remittance (for the listing)
+    waiting: tuple[str, Decimal, dt.date] | None = None
 
 
 @dataclass(frozen=True, slots=True)

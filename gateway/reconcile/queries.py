@@ -19,9 +19,13 @@ from gateway.db.models import tbl
 from gateway.errors import InputError, NotFoundError
 from gateway.reconcile.credit import due_by
 from gateway.reconcile.model import LINE_DECISIONS
-from gateway.reconcile.sql import claim_payments
-from gateway.reconcile.tables import Credit, LedgerEntry, LineVariance, PostingVariance
-from mappings.payers import PayerDirectory, default_directory
+from gateway.reconcile.tables import (
+    ClaimWait,
+    Credit,
+    LedgerEntry,
+    LineVariance,
+    PostingVariance,
+)
 from parsers.codes import procedure_code
 from schemas.serialize import money
 
@@ -315,13 +319,12 @@ class ExceptionView:
 
 
 def list_exceptions(session: Session, *, as_of: dt.date | None = None,
-                    stale_days: int = 45,
-                    payers: PayerDirectory | None = None) -> list[ExceptionView]:
+                    stale_days: int = 45) -> list[ExceptionView]:
     """Unmatched 835 claims, 837 claims unanswered after ``stale_days``, payments on
     accounts with no posted charges, and known claims paid with no posted charge that are
-    still inside their payer's ``ledger_lag_days`` (set-based; run on demand)."""
+    still inside their payer's ``ledger_lag_days`` as the last run saw them (``claim_waits``).
+    """
     day = as_of or dt.date.today()
-    directory = payers or default_directory()
     out: list[ExceptionView] = []
     cent = Decimal("0.01")
 
@@ -370,27 +373,11 @@ def list_exceptions(session: Session, *, as_of: dt.date | None = None,
     for r in session.execute(no_charges):
         out.append(ExceptionView("payment_without_charges", r.pid, r.pcn, r.account, None,
                                  dec(r.c), r.since))
-    # constant fragments only (sql.claim_payments); every value is bound
-    cps = claim_payments(None)
-    waiting = text(
-        "SELECT k.pid, k.pcn, k.payer_id AS payer, "  # noqa: S608
-        "SUM(CAST(ROUND(k.paid * 100) AS BIGINT)) AS c, "
-        "MAX(COALESCE(r.payment_date, r.production_date)) AS newest "
-        f"FROM ({cps}) k JOIN remittances r ON r.id = k.remittance_id "
-        "WHERE NOT EXISTS (SELECT 1 FROM ledger_entries le WHERE le.provider_id = k.pid "
-        "AND le.patient_control_number = k.pcn AND le.type = 'charge') "
-        "AND (EXISTS (SELECT 1 FROM claims c WHERE c.provider_id = k.pid "
-        "AND c.patient_control_number = k.pcn) OR EXISTS (SELECT 1 FROM ledger_entries x "
-        "WHERE x.provider_id = k.pid AND x.patient_control_number = k.pcn)) "
-        "GROUP BY k.pid, k.pcn, k.payer_id").columns(newest=Date)
-    for r in session.execute(waiting):
-        if r.newest is None:
-            continue
-        until = r.newest + dt.timedelta(days=directory.rule(
-            directory.canonical(r.payer)).ledger_lag_days)
-        if day < until:
-            out.append(ExceptionView("payment_without_charges", r.pid, r.pcn, None,
-                                     r.payer, dec(r.c), r.newest, until))
+    wt = tbl(ClaimWait)
+    for r in session.execute(select(wt).where(wt.c.until > day)):
+        out.append(ExceptionView("payment_without_charges", r.provider_id,
+                                 r.patient_control_number, None, r.payer_id,
+                                 Decimal(r.amount).quantize(cent), r.since, r.until))
     out.sort(key=lambda e: (e.kind, e.provider_id, e.patient_control_number))
     return out
 

@@ -64,6 +64,7 @@ from gateway.reconcile.model import (
     ServiceLine,
 )
 from gateway.reconcile.tables import (
+    ClaimWait,
     Credit,
     PayerAlias,
     PostingVariance,
@@ -190,7 +191,7 @@ def _run(s: Session, day: dt.date, full: bool, who: str, payers: PayerDirectory)
         summary.scope_claims = -1  # every claim
     else:
         scope = "rc_scope"
-        _fill_scope(s, changes.keys)
+        _fill_scope(s, changes.keys, day)
         summary.scope_claims = int(s.execute(text("SELECT COUNT(*) FROM rc_scope")).scalar_one())
         s.execute(text(f"INSERT INTO rc_cand (pid, pcn) {q.screen(scope)} UNION "
                        "SELECT c.provider_id, c.patient_control_number FROM credits c "
@@ -200,6 +201,13 @@ def _run(s: Session, day: dt.date, full: bool, who: str, payers: PayerDirectory)
                        "JOIN rc_scope s ON s.pid = v.provider_id AND "
                        "s.pcn = v.patient_control_number WHERE v.status <> 'cleared'"))
     q.analyze(s, "rc_cand")
+    # waits are recomputed for every claim the run looks at (candidates insert theirs again)
+    if scope is None:
+        s.execute(delete(tbl(ClaimWait)))
+    else:
+        s.execute(text("DELETE FROM claim_waits WHERE EXISTS (SELECT 1 FROM rc_scope s "
+                       "WHERE s.pid = claim_waits.provider_id "
+                       "AND s.pcn = claim_waits.patient_control_number)"))
     summary.candidates = int(s.execute(text("SELECT COUNT(*) FROM rc_cand")).scalar_one())
     top = int(s.execute(text("SELECT COALESCE(MAX(n), 0) FROM rc_cand")).scalar_one())
     for lo in range(1, top + 1, CHUNK):
@@ -225,8 +233,9 @@ def _sync_aliases(s: Session, payers: PayerDirectory) -> None:
         s.execute(insert(t), [{"alias": a, "payer_id": p} for a, p in sorted(aliases.items())])
 
 
-def _fill_scope(s: Session, extra: set[Key]) -> None:
-    """Claim keys touched by the new files, relinked keys, and claims with pending credits."""
+def _fill_scope(s: Session, extra: set[Key], day: dt.date) -> None:
+    """Claim keys touched by the new files, relinked keys, claims with pending credits, and
+    claims whose wait for a ledger ends by ``day``."""
     q.create_temp(s, "rc_scope_raw")
     s.execute(text(
         "INSERT INTO rc_scope_raw (pid, pcn) "
@@ -242,7 +251,9 @@ def _fill_scope(s: Session, extra: set[Key]) -> None:
         "JOIN plb_matches m ON m.provider_adjustment_id = pa.id "
         "WHERE m.patient_control_number IS NOT NULL "
         "UNION ALL SELECT provider_id, patient_control_number FROM credits "
-        "WHERE status = 'pending'"))
+        "WHERE status = 'pending' "
+        "UNION ALL SELECT provider_id, patient_control_number FROM claim_waits "
+        "WHERE until <= :day"), {"day": day})
     if extra:
         s.execute(text("INSERT INTO rc_scope_raw (pid, pcn) VALUES (:p, :n)"),
                   [{"p": p, "n": n} for p, n in sorted(extra)])
@@ -456,10 +467,16 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
     updates: list[dict[str, Any]] = []
     resolves: list[dict[str, Any]] = []
     found: dict[Key, list[LineVariance]] = {}
+    waits: list[dict[str, Any]] = []
     for key in sorted(facts):
         f = facts[key]
         outcome = reconcile_claim(f, as_of=day, rules=rule)
         found[key] = outcome.variances
+        if outcome.no_charges_until is not None and outcome.waiting is not None:
+            payer, amount, since = outcome.waiting
+            waits.append({"provider_id": key[0], "patient_control_number": key[1],
+                          "until": outcome.no_charges_until, "payer_id": payer,
+                          "amount": amount, "since": since})
         rows = _merge(outcome.credits)
         old = existing.get(key, {})
         account = f.account_id or None
@@ -506,6 +523,8 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
     summary.credits_new += len(inserts)
     summary.credits_resolved += len(resolves)
     _line_variances(s, lo, hi, day, run_id, facts, found)
+    if waits:
+        s.execute(insert(tbl(ClaimWait)), waits)
 
 
 def _line_variances(s: Session, lo: int, hi: int, day: dt.date, run_id: int,

@@ -264,6 +264,21 @@ class LineVariance(Base):
     run_id: Mapped[int] = mapped_column(Integer)
 
 
+class ClaimWait(Base):
+    """A claim with remittances and no posted charge, waiting for its ledger until ``until``
+    (the payers' ``ledger_lag_days``): an exception, not yet a credit. Incremental runs take
+    these claims back in when the day comes."""
+
+    __tablename__ = "claim_waits"
+
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), primary_key=True)
+    patient_control_number: Mapped[str] = mapped_column(String(38), primary_key=True)
+    until: Mapped[dt.date] = mapped_column(Date, index=True)
+    payer_id: Mapped[str] = mapped_column(String(80))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    since: Mapped[dt.date] = mapped_column(Date)
+
+
 class RefundRequest(Base):
     """A payer's solicited refund request and our verdict on it (for the dispute path)."""
 
@@ -291,7 +306,7 @@ class RefundRequest(Base):
 
 
 __all__ = [
-    "CLAIMS_BY_CHARGE", "ClaimLink", "Credit", "LedgerEntry", "LedgerImport", "LineVariance",
-    "PayerAlias",
-    "PlbMatch", "PostingVariance", "ReconcileRun", "ReconciledFile", "RefundRequest",
+    "CLAIMS_BY_CHARGE", "ClaimLink", "ClaimWait", "Credit", "LedgerEntry", "LedgerImport",
+    "LineVariance", "PayerAlias", "PlbMatch", "PostingVariance", "ReconcileRun",
+    "ReconciledFile", "RefundRequest",
 ]

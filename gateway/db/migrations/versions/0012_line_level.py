@@ -10,6 +10,7 @@ Revises: 0011
   split part (MA15), and the interest included in CLP04; ``service_payments`` the billed code.
 - ``credits.pending_reason`` says why a pending credit is held.
 - ``line_variances``: uncharged lines and unmatched charges, with the analyst's answer.
+- ``claim_waits``: claims paid with no posted charge, waiting out the ledger lag.
 Rows loaded before this revision keep the defaults (no DRG, no MIA, no interest, no code):
 replay a file to fill them.
 """
@@ -77,9 +78,21 @@ def upgrade() -> None:
                     ["provider_id", "patient_control_number", "payer_id", "kind", "group_key"],
                     unique=True)
     op.create_index("ix_line_variances_status", "line_variances", ["status"])
+    op.create_table(
+        "claim_waits",
+        sa.Column("provider_id", sa.Integer(), sa.ForeignKey("providers.id"), primary_key=True),
+        sa.Column("patient_control_number", sa.String(38), primary_key=True),
+        sa.Column("until", sa.Date(), nullable=False),
+        sa.Column("payer_id", sa.String(80), nullable=False),
+        sa.Column("amount", MONEY, nullable=False),
+        sa.Column("since", sa.Date(), nullable=False),
+    )
+    op.create_index("ix_claim_waits_until", "claim_waits", ["until"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_claim_waits_until", table_name="claim_waits")
+    op.drop_table("claim_waits")
     op.drop_index("ix_line_variances_status", table_name="line_variances")
     op.drop_index("uq_line_variances_identity", table_name="line_variances")
     op.drop_table("line_variances")
