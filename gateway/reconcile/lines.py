@@ -91,7 +91,11 @@ def match(a: Adjudication, charges: Sequence[LedgerCharge], posted: Decimal) -> 
     """Which of ``a``'s groups the posted ``charges`` (summing to ``posted``) do not carry."""
     groups = tuple(line_groups(a))
     if not groups:
-        return Matching(groups=groups)
+        if posted < a.charge:
+            return Matching(mismatch=(
+                f"the posted charges are {a.charge - posted} short of the billed charges, and "
+                "the payer answered at claim level only (no service lines to match)"))
+        return Matching()
     if charges and all(c.has_line_detail for c in charges):
         return _match_lines(a, groups, charges)
     return _match_total(a, groups, posted)

@@ -41,10 +41,11 @@ SEED = 7
 CONTRACT = ("account_id", "patient_control_number", "owed_to", "payer_id", "amount", "cause",
             "government", "identified_on", "due_by", "status")
 #: Σ of the planted credits per cause (decided with the scenarios in gateway/demo/planted.py)
-# overpayment: 45.00 (payment on an uncharged line) + 20.00 (Medicare's on the lab line);
-# patient_overpayment: 25 + 25 + 5.00 (the lab line's coinsurance the patient paid)
+# overpayment: 45.00 and 12.00 (payments on uncharged lines) + 20.00 (Medicare's on the lab
+# line) + 95.00 (a payment on a claim the ledger never posted); patient_overpayment: 25 + 25 +
+# 5.00 (the lab line's coinsurance the patient paid)
 PLANTED_TOTALS = {"duplicate_payment": "659.00", "coordination_of_benefits": "104.40",
-                  "overpayment": "65.00", "patient_overpayment": "55.00",
+                  "overpayment": "172.00", "patient_overpayment": "55.00",
                   "unexplained": "105.00"}
 
 
@@ -182,7 +183,7 @@ def test_answers_cover_every_cause_government_and_not(month: Path) -> None:
         due = None if days is None else (identified + dt.timedelta(days=days)).isoformat()
         assert r["due_by"] == due
     assert sorted(v["kind"] for v in answers["variances"]) == [
-        "posted_twice", "unposted_line", "unposted_line"]
+        "charge_mismatch", "posted_twice", "unposted_line", "unposted_line", "unposted_line"]
 
 
 # --------------------------------------------------------------------------- the oracle
