@@ -156,14 +156,14 @@ def uncharged_lines(scope: str | None) -> str:
     """Claims whose ledger carries line detail and a paid line of a non-reversal claim payment
     that no posted charge names by line_ref or by code (and date): a superset of the claims
     ``lines.match`` finds an uncharged or partly posted line on when the totals agree."""
-    cps = claim_payments(scope)
-    detail = "(le.line_ref <> '' OR le.procedure_code <> '' OR le.revenue_code <> '')"
-    # driven from the ledger rows with line detail: none (claim-level exports) costs one pass
+    # driven from the charges with line detail, through the partial index whose predicate
+    # this is (tables.LINE_CHARGE): a ledger exported at claim level costs nothing
+    detail = ("le.type = 'charge' AND (le.line_ref <> '' OR le.procedure_code <> '' "
+              "OR le.revenue_code <> '')")
+    keys = (f"(SELECT DISTINCT le.provider_id AS pid, le.patient_control_number AS pcn "
+            f"FROM {ledger(scope)} WHERE {detail})")
     return f"""
-SELECT DISTINCT k.pid, k.pcn FROM (
-  SELECT DISTINCT le.provider_id AS pid, le.patient_control_number AS pcn
-  FROM {ledger(scope)} WHERE le.type = 'charge' AND {detail}) d
-JOIN ({cps}) k ON k.pid = d.pid AND k.pcn = d.pcn
+SELECT DISTINCT k.pid, k.pcn FROM ({claim_payments(keys)}) k
 JOIN service_payments sp ON sp.claim_payment_id = k.id
 WHERE k.status_code <> '22' AND sp.charge > 0
   AND NOT EXISTS (

@@ -36,6 +36,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from gateway.db.base import Base
 from gateway.db.models import MONEY, ClaimRow, utcnow
 
+#: a ledger charge row with line detail (the predicate of a partial index and of the screen)
+LINE_CHARGE = ("type = 'charge' AND (line_ref <> '' OR procedure_code <> '' "
+               "OR revenue_code <> '')")
 #: the 837 lookup of the truncated-CLP01 fallback: same provider, same total charge
 CLAIMS_BY_CHARGE = Index("ix_claims_provider_charge", ClaimRow.provider_id, ClaimRow.total_charge)
 
@@ -52,6 +55,10 @@ class LedgerEntry(Base):
     __table_args__ = (
         Index("uq_ledger_entries_key", "provider_id", "entry_key", "occurrence", unique=True),
         Index("ix_ledger_entries_claim", "provider_id", "patient_control_number"),
+        # charges with line detail: the screen's uncharged-line check starts from these, so a
+        # ledger exported at claim level costs it nothing
+        Index("ix_ledger_entries_line_charges", "provider_id", "patient_control_number",
+              sqlite_where=text(LINE_CHARGE), postgresql_where=text(LINE_CHARGE)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -133,6 +133,21 @@ def test_uncharged_line_line_level_ledger_cleared_when_charge_posted(cli: Cli, t
     assert v["status"] == "cleared"
 
 
+def test_uncharged_line_found_when_the_totals_agree(cli: Cli, tmp_path: Path) -> None:
+    """The ledger posts 225.00 as billed, but 75.00 of it under a code the 835 never paid
+    (99999): the totals agree, B(c) = 225 − 80 − 120 − 25 = 0, and only the line-level screen
+    finds that 93000 has no charge. Its 45.00 is owed; the stray 75.00 charge is a debit."""
+    ingest(cli, write(tmp_path, "t.835", x835("LP8", "", *OVERPAID, paid="120.00",
+                                              charge="225.00", pr="25.00")))
+    ingest(cli, write(tmp_path, "t.csv", f"{LINE_LEDGER}\n"
+                      "A8,LP8,2026-06-10,charge,provider,,150.00,C1,99213,2026-06-10,L1\n"
+                      "A8,LP8,2026-06-10,charge,provider,,75.00,C2,99999,2026-06-10,\n"
+                      "A8,LP8,2026-06-10,payment,patient,,25.00,COPAY,,,\n"), ledger=True)
+    cli("reconcile", "--as-of", "2026-07-31")
+    assert credits(cli) == [("LP8", "payer", "ACME01", "45.00", "overpayment", "pending",
+                             "unposted_line")]
+
+
 def test_missed_answer_counts_the_line_as_charged(cli: Cli, tmp_path: Path) -> None:
     ingest(cli, write(tmp_path, "c.835", x835("LP3", "", *OVERPAID, paid="120.00",
                                               charge="225.00", pr="25.00")))

@@ -28,6 +28,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 MONEY = sa.Numeric(14, 2)
+LINE_CHARGE = ("type = 'charge' AND (line_ref <> '' OR procedure_code <> '' "
+               "OR revenue_code <> '')")
 
 
 def upgrade() -> None:
@@ -42,6 +44,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("units", sa.Numeric(15, 4), nullable=True))
         batch.add_column(sa.Column("line_ref", sa.String(50), nullable=False,
                                    server_default=""))
+    op.create_index("ix_ledger_entries_line_charges", "ledger_entries",
+                    ["provider_id", "patient_control_number"],
+                    sqlite_where=sa.text(LINE_CHARGE), postgresql_where=sa.text(LINE_CHARGE))
     with op.batch_alter_table("claim_payments") as batch:
         batch.add_column(sa.Column("interest", MONEY, nullable=True))
         batch.add_column(sa.Column("drg_code", sa.String(8), nullable=False, server_default=""))
@@ -103,6 +108,7 @@ def downgrade() -> None:
     with op.batch_alter_table("claim_payments") as batch:
         for name in ("split", "inpatient", "drg_code", "interest"):
             batch.drop_column(name)
+    op.drop_index("ix_ledger_entries_line_charges", table_name="ledger_entries")
     with op.batch_alter_table("ledger_entries") as batch:
         for name in ("line_ref", "units", "service_date", "modifiers", "revenue_code",
                      "procedure_code"):
