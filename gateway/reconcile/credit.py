@@ -155,14 +155,16 @@ def net_payments(facts: ClaimFacts) -> dict[str, Decimal]:
     return net
 
 
-def claim_balance(facts: ClaimFacts, *,
-                  write_off_cuts: dict[str, Decimal] | None = None) -> ClaimBalance:
+def claim_balance(facts: ClaimFacts, *, write_off_cuts: dict[str, Decimal] | None = None,
+                  effective: dict[str, Adjudication] | None = None) -> ClaimBalance:
     """Compute B(c) and the figures that explain it.
 
     ``write_off_cuts``: per payer, an amount taken off its counted write-off (the submitted
-    charges of lines the ledger does not carry, on a claim-priced claim).
+    charges of lines the ledger does not carry, on a claim-priced claim). ``effective``:
+    E(c,p) when the caller has it already.
     """
-    effective, _ = effective_adjudications(facts.adjudications)
+    if effective is None:
+        effective, _ = effective_adjudications(facts.adjudications)
     net = net_payments(facts)
     order = sorted(effective.values(), key=lambda a: (a.cob_rank, a.remittance_date, a.key))
     wrongful: set[str] = set()
@@ -240,11 +242,12 @@ def reconcile_claim(facts: ClaimFacts, *, as_of: dt.date, rules: Rules) -> Claim
         facts = replace(facts, charges=facts.charges + sum(virtual.values(), ZERO))
 
     if not any(uncharged.values()):
-        parts, hold_until = _attribute(facts, as_of, rules)
+        parts, hold_until, cb = _attribute(facts, as_of, rules, effective, standing)
     elif line_priced:
-        parts, hold_until = _line_priced(facts, effective, uncharged, as_of, rules)
+        parts, hold_until, cb = _line_priced(facts, effective, uncharged, as_of, rules)
     else:
-        parts, hold_until = _claim_priced(facts, uncharged, as_of, rules)
+        parts, hold_until, cb = _claim_priced(facts, effective, standing, uncharged, as_of,
+                                              rules)
 
     reason_held: str | None = None
     if held:
@@ -255,13 +258,16 @@ def reconcile_claim(facts: ClaimFacts, *, as_of: dt.date, rules: Rules) -> Claim
             reason_held, hold_until = "replacement_claim", max(replaced, hold_until or replaced)
         elif hold_until is not None:
             reason_held = "hold_window"
-    rows = _rows(facts, _capped(facts, parts), rules, reason_held, hold_until)
+    rows = _rows(facts, cb, _capped(facts, parts), rules, reason_held, hold_until)
     return ClaimOutcome(rows, variances)
+
+
+Attributed = tuple[list["_Part"], dt.date | None, ClaimBalance]
 
 
 def _line_priced(facts: ClaimFacts, effective: dict[str, Adjudication],
                  uncharged: dict[str, list[LineGroup]], as_of: dt.date,
-                 rules: Rules) -> tuple[list[_Part], dt.date | None]:
+                 rules: Rules) -> Attributed:
     """Uncharged payments owed back first and apart; the rest over the charged lines."""
     net = net_payments(facts)
     first: list[_Part] = []
@@ -282,8 +288,9 @@ def _line_priced(facts: ClaimFacts, effective: dict[str, Adjudication],
                                  lines=[line for g in kept for line in g.lines])
     charged = replace(facts, adjudications=[swapped.get(a.key, a)
                                             for a in _flat(facts, effective)])
-    rest, hold_until = _attribute(charged, as_of, rules)
-    return first + rest, hold_until
+    now, standing = effective_adjudications(charged.adjudications)
+    rest, hold_until, cb = _attribute(charged, as_of, rules, now, standing)
+    return first + rest, hold_until, cb
 
 
 def _flat(facts: ClaimFacts, effective: dict[str, Adjudication]) -> list[Adjudication]:
@@ -295,14 +302,17 @@ def _flat(facts: ClaimFacts, effective: dict[str, Adjudication]) -> list[Adjudic
     return [combined.get(a.key, a) for a in facts.adjudications if a.key not in absorbed]
 
 
-def _claim_priced(facts: ClaimFacts, uncharged: dict[str, list[LineGroup]], as_of: dt.date,
-                  rules: Rules) -> tuple[list[_Part], dt.date | None]:
+def _claim_priced(facts: ClaimFacts, effective: dict[str, Adjudication],
+                  standing: dict[str, list[Adjudication]],
+                  uncharged: dict[str, list[LineGroup]], as_of: dt.date,
+                  rules: Rules) -> Attributed:
     """The uncharged lines' charges come off the write-off: an uncharged line never creates
     a payer credit. Where that would take a payer's write-off below 0, the difference is held
     as ``unexplained`` for the analyst, never attributed to a payer."""
-    cb = claim_balance(facts)
+    cb = claim_balance(facts, effective=effective)
     cuts = {p: sum((g.charge for g in gs), ZERO) for p, gs in uncharged.items() if gs}
-    parts, hold_until = _attribute(facts, as_of, rules, write_off_cuts=cuts)
+    parts, hold_until, reduced = _attribute(facts, as_of, rules, effective, standing,
+                                            write_off_cuts=cuts)
     beyond = ZERO
     for payer, cut in cuts.items():
         if payer in cb.effective and payer not in cb.wrongful_primaries:
@@ -310,11 +320,10 @@ def _claim_priced(facts: ClaimFacts, uncharged: dict[str, list[LineGroup]], as_o
             beyond += cut - min(cut, max(w, ZERO))
     if beyond > 0:
         # B with the floored cuts is B − beyond: the extra credit that floor makes is for review
-        b = claim_balance(facts, write_off_cuts=cuts).balance
-        extra = max(beyond - b, ZERO) - max(-b, ZERO)
+        extra = max(beyond - reduced.balance, ZERO) - max(-reduced.balance, ZERO)
         if extra > 0:
             parts.append(_Part("unknown", None, extra, "unexplained"))
-    return parts, hold_until
+    return parts, hold_until, cb
 
 
 def _claim_level_unexplained(facts: ClaimFacts, as_of: dt.date, rules: Rules) -> list[CreditRow]:
@@ -323,7 +332,7 @@ def _claim_level_unexplained(facts: ClaimFacts, as_of: dt.date, rules: Rules) ->
     if cb.balance >= 0:
         return []
     parts = [_Part("unknown", None, -cb.balance, "unexplained")]
-    return _rows(facts, _capped(facts, parts), rules, None, None)
+    return _rows(facts, cb, _capped(facts, parts), rules, None, None)
 
 
 def _without_charges(facts: ClaimFacts, as_of: dt.date, rules: Rules) -> ClaimOutcome:
@@ -343,16 +352,17 @@ def _without_charges(facts: ClaimFacts, as_of: dt.date, rules: Rules) -> ClaimOu
     patient = facts.patient_payments - facts.patient_refunds
     if patient > 0:
         parts.append(_Part("patient", None, patient, "patient_overpayment"))
-    return ClaimOutcome(_rows(facts, parts, rules, "no_posted_charges", None), [])
+    return ClaimOutcome(_rows(facts, claim_balance(facts), parts, rules, "no_posted_charges",
+                              None), [])
 
 
-def _attribute(facts: ClaimFacts, as_of: dt.date, rules: Rules, *,
-               write_off_cuts: dict[str, Decimal] | None = None,
-               ) -> tuple[list[_Part], dt.date | None]:
+def _attribute(facts: ClaimFacts, as_of: dt.date, rules: Rules,
+               effective: dict[str, Adjudication], standing: dict[str, list[Adjudication]], *,
+               write_off_cuts: dict[str, Decimal] | None = None) -> Attributed:
     """The five attribution steps over C = −B(c); Σ parts = C exactly."""
-    cb = claim_balance(facts, write_off_cuts=write_off_cuts)
+    cb = claim_balance(facts, write_off_cuts=write_off_cuts, effective=effective)
     if cb.balance >= 0:
-        return [], None
+        return [], None, cb
     remaining = -cb.balance
     parts: list[_Part] = []
     paid_back: dict[str, Decimal] = {}
@@ -367,7 +377,6 @@ def _attribute(facts: ClaimFacts, as_of: dt.date, rules: Rules, *,
         if payer is not None:
             paid_back[payer] = paid_back.get(payer, ZERO) + amount
 
-    _, standing = effective_adjudications(facts.adjudications)
     hold_until: dt.date | None = None
     # 1. duplicate payments: standing adjudications other than the effective one
     for payer in sorted(standing):
@@ -400,7 +409,7 @@ def _attribute(facts: ClaimFacts, as_of: dt.date, rules: Rules, *,
     take("patient", None, patient_net - cb.patient_responsibility, "patient_overpayment")
     # 5. whatever is left
     take("unknown", None, remaining, "unexplained")
-    return parts, hold_until
+    return parts, hold_until, cb
 
 
 def _capped(facts: ClaimFacts, parts: list[_Part]) -> list[_Part]:
@@ -458,9 +467,10 @@ def _replacement_hold(facts: ClaimFacts, effective: dict[str, Adjudication],
     return latest
 
 
-def _rows(facts: ClaimFacts, parts: list[_Part], rules: Rules, reason: str | None,
-          hold_until: dt.date | None) -> list[CreditRow]:
-    cb = claim_balance(facts)
+def _rows(facts: ClaimFacts, cb: ClaimBalance, parts: list[_Part], rules: Rules,
+          reason: str | None, hold_until: dt.date | None) -> list[CreditRow]:
+    if not parts:
+        return []
     any_government = any(_government(facts, cb, p, rules)[0] for p in cb.net_payments)
     status = "pending" if reason is not None else "open"
     rows = []

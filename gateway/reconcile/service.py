@@ -279,32 +279,40 @@ def _load_facts(s: Session, lo: int, hi: int, payers: PayerDirectory) -> dict[Ke
 
     for r in s.execute(text(f"SELECT pid, pcn FROM rc_cand s WHERE {where}"), p):
         claim(int(r.pid), str(r.pcn))
+    charge_rows: dict[Key, int] = {}
     for r in s.execute(text(
             f"SELECT le.provider_id AS pid, le.patient_control_number AS pcn, "
             f"MIN(le.account_id) AS account, le.type, le.party, le.payer_id, "
-            f"SUM({q.cents('le.amount')}) AS c FROM {q.ledger('rc_cand', where)} "
+            f"SUM({q.cents('le.amount')}) AS c, COUNT(*) AS n FROM {q.ledger('rc_cand', where)} "
             "GROUP BY le.provider_id, le.patient_control_number, le.type, le.party, "
             "le.payer_id"), p):
         f = claim(int(r.pid), str(r.pcn))
         _ledger_fact(f, r.account, r.type, r.party, payers.canonical(r.payer_id), money(r.c))
+        if r.type == "charge":
+            key = (f.provider_id, f.patient_control_number)
+            charge_rows[key] = charge_rows.get(key, 0) + int(r.n)
+    # only charges with line detail one by one (a partial index); the rest as one sum
     for r in s.execute(text(
             "SELECT le.provider_id AS pid, le.patient_control_number AS pcn, "
             f"{q.cents('le.amount')} AS c, le.line_ref, le.procedure_code, le.revenue_code, "
-            f"le.service_date FROM {q.ledger('rc_cand', where)} WHERE le.type = 'charge' "
+            f"le.service_date FROM {q.ledger('rc_cand', where)} WHERE {q.LINE_DETAIL} "
             "ORDER BY le.id").columns(service_date=Date), p):
         claim(int(r.pid), str(r.pcn)).ledger_charges.append(LedgerCharge(
             money(r.c), r.line_ref or "", r.procedure_code or "", r.revenue_code or "",
             r.service_date))
-    for f in facts.values():
-        f.has_charge_rows = bool(f.ledger_charges)
+    for key, f in facts.items():
+        rows = charge_rows.get(key, 0)
+        f.has_charge_rows = rows > 0
+        if rows > len(f.ledger_charges):
+            rest = f.charges - sum((c.amount for c in f.ledger_charges), Decimal(0))
+            f.ledger_charges.append(LedgerCharge(rest))
     adjudications: dict[int, Adjudication] = {}
     for r in s.execute(text(
             f"SELECT k.id, k.pid, k.pcn, k.payer_id, k.status_code, {q.cents('k.paid')} AS c, "
-            f"{q.cents('COALESCE(cp.interest, 0)')} AS i, {q.cents('k.charge')} AS billed, "
-            "k.icn, k.filing, cp.drg_code, cp.inpatient, cp.split, cp.statement_from, "
-            "cp.statement_to, r.payment_date, r.production_date FROM "
-            f"({q.claim_payments('rc_cand', where)}) k "
-            "JOIN claim_payments cp ON cp.id = k.id "
+            f"{q.cents('COALESCE(k.interest, 0)')} AS i, {q.cents('k.charge')} AS billed, "
+            "k.icn, k.filing, k.drg_code, k.inpatient, k.split, k.statement_from, "
+            "k.statement_to, r.payment_date, r.production_date FROM "
+            f"({q.claim_payments('rc_cand', where, q.LOAD_COLS)}) k "
             "JOIN remittances r ON r.id = k.remittance_id ORDER BY k.id"
             ).columns(payment_date=Date, production_date=Date, statement_from=Date,
                       statement_to=Date), p):

@@ -61,18 +61,28 @@ CP_COLS = ("cp.id AS id, cp.provider_id AS pid, {pcn} AS pcn, cp.payer_id AS pay
            "cp.charge AS charge")
 
 
-def claim_payments(scope: str | None, where: str = "") -> str:
+#: what loading a claim's adjudications needs besides ``CP_COLS`` (how it was priced, interest)
+LOAD_COLS = CP_COLS + (", cp.interest AS interest, cp.drg_code AS drg_code, "
+                       "cp.inpatient AS inpatient, cp.split AS split, "
+                       "cp.statement_from AS statement_from, cp.statement_to AS statement_to")
+#: a ledger charge row with line detail: the predicate of ``ix_ledger_entries_line_charges``
+#: (tables.LINE_CHARGE), spelled with the ``le`` alias so both planners use that index
+LINE_DETAIL = ("le.type = 'charge' AND (le.line_ref <> '' OR le.procedure_code <> '' "
+               "OR le.revenue_code <> '')")
+
+
+def claim_payments(scope: str | None, where: str = "", cols: str = CP_COLS) -> str:
     """Claim payments with their claim key ``pcn``; restricted to ``scope`` keys if given.
 
     ``where`` is an extra condition on the scope table ``s`` (e.g. a chunk of ``rc_cand``).
     """
     if scope is None:
-        cols = CP_COLS.format(pcn="COALESCE(l.patient_control_number, cp.patient_control_number)")
-        return (f"SELECT {cols} FROM claim_payments cp LEFT JOIN claim_links l "
+        every = cols.format(pcn="COALESCE(l.patient_control_number, cp.patient_control_number)")
+        return (f"SELECT {every} FROM claim_payments cp LEFT JOIN claim_links l "
                 "ON l.claim_payment_id = cp.id WHERE cp.provider_id IS NOT NULL")
     extra = f" AND {where}" if where else ""
-    direct = CP_COLS.format(pcn="cp.patient_control_number")
-    linked = CP_COLS.format(pcn="l.patient_control_number")
+    direct = cols.format(pcn="cp.patient_control_number")
+    linked = cols.format(pcn="l.patient_control_number")
     return (
         f"SELECT {direct} FROM {scope} s JOIN claim_payments cp ON cp.provider_id = s.pid "
         "AND cp.patient_control_number = s.pcn LEFT JOIN claim_links l "
@@ -156,12 +166,10 @@ def uncharged_lines(scope: str | None) -> str:
     """Claims whose ledger carries line detail and a paid line of a non-reversal claim payment
     that no posted charge names by line_ref or by code (and date): a superset of the claims
     ``lines.match`` finds an uncharged or partly posted line on when the totals agree."""
-    # driven from the charges with line detail, through the partial index whose predicate
-    # this is (tables.LINE_CHARGE): a ledger exported at claim level costs nothing
-    detail = ("le.type = 'charge' AND (le.line_ref <> '' OR le.procedure_code <> '' "
-              "OR le.revenue_code <> '')")
+    # driven from the charges with line detail (a partial index): a ledger exported at claim
+    # level costs nothing
     keys = (f"(SELECT DISTINCT le.provider_id AS pid, le.patient_control_number AS pcn "
-            f"FROM {ledger(scope)} WHERE {detail})")
+            f"FROM {ledger(scope)} WHERE {LINE_DETAIL})")
     return f"""
 SELECT DISTINCT k.pid, k.pcn FROM ({claim_payments(keys)}) k
 JOIN service_payments sp ON sp.claim_payment_id = k.id
