@@ -12,7 +12,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
+from gateway.db.models import InboundFile
+from gateway.reconcile.tables import LedgerEntry
 from tests.integration import test_reconcile_scenarios as scenarios
+from tests.integration.helpers import Gateway
 from tests.integration.test_api_support import Api, api_fixture  # noqa: F401  (fixture)
 from tests.integration.test_reconcile_scenarios import Cli
 
@@ -243,3 +248,29 @@ def test_api_lists_and_resolves_line_variances(cli: Cli, tmp_path: Path, api: Ap
                               headers=auth("ops"))
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+def test_layout_gaining_line_columns_does_not_double_rows(cli: Cli, tmp_path: Path,
+                                                          gw: Gateway) -> None:
+    """An export that starts sending line detail re-sends rows it sent before: they are not
+    stored twice (a doubled charge would hide the credit); the stored rows gain the detail."""
+    ingest(cli, write(tmp_path, "h.835", x835("LP9", "", *OVERPAID, paid="120.00",
+                                              charge="225.00", pr="25.00")))
+    ingest(cli, write(tmp_path, "h1.csv", f"{LEDGER}\nA9,LP9,2026-06-10,charge,provider,,"
+                      "150.00,C1\nA9,LP9,2026-06-10,payment,patient,,25.00,COPAY\n"),
+           ledger=True)
+    ingest(cli, write(tmp_path, "h2.csv", f"{LINE_LEDGER}\n"
+                      "A9,LP9,2026-06-10,charge,provider,,150.00,C1,99213,2026-06-10,L1\n"
+                      "A9,LP9,2026-06-10,payment,patient,,25.00,COPAY,,,\n"), ledger=True)
+    with gw.db.read() as s:
+        findings = s.execute(select(InboundFile.findings).where(
+            InboundFile.original_name == "h2.csv")).scalar_one()
+        stored = s.execute(select(LedgerEntry.amount, LedgerEntry.line_ref).where(
+            LedgerEntry.patient_control_number == "LP9", LedgerEntry.type == "charge")).all()
+    assert {"ledger_duplicate_rows", "ledger_line_detail_added"} <= {
+        f["code"] for f in findings or []}
+    assert [(Decimal(a), ref) for a, ref in stored] == [(Decimal("150.00"), "L1")]
+    cli("reconcile", "--as-of", "2026-07-31")
+    # 150.00 charged once, now matched by line_ref L1: the 93000 line is still uncharged
+    assert credits(cli) == [("LP9", "payer", "ACME01", "45.00", "overpayment", "pending",
+                             "unposted_line")]
