@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from typing import Annotated, Any
@@ -32,6 +33,7 @@ SESSION_COOKIE = "gw_session"
 LOGIN_CSRF_COOKIE = "gw_login_csrf"
 CONSOLE_ROLES = frozenset({Role.OPS, Role.AUDITOR})
 F = InboundFile
+_SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
 
 
 class LoginRequiredError(Exception):
@@ -179,8 +181,10 @@ def file_page(request: Request, ctx: Ctx, _: Viewer, file_id: FileId) -> HTMLRes
                        message=f"There is no file with id {file_id}.")
     loc = row.error_location or {}
     seg_no = loc.get("segment_number") if isinstance(loc.get("segment_number"), int) else None
+    # a lexer error names a byte, not a segment: show the segments before it stopped
+    tail = not seg_no and loc.get("byte_offset") is not None
     try:
-        lines = segments_around(ctx.store.read(row.sha256), seg_no)
+        lines = segments_around(ctx.store.read(row.sha256), seg_no, tail=tail)
         raw_error = None
     except GatewayError as exc:
         lines, raw_error = [], exc.message
@@ -215,6 +219,8 @@ def where(loc: dict[str, Any] | None) -> str:
     for key, label in (("segment_number", "segment"), ("segment_id", ""),
                        ("element", "element"), ("line", "line"), ("byte_offset", "byte")):
         value = loc.get(key)
+        if key == "segment_id" and not (isinstance(value, str) and _SEGMENT_ID.match(value)):
+            continue  # fail closed: only a real segment id is shown, never stored junk
         if value not in (None, "", 0):
             parts.append(f"{label} {value}".strip())
     return ", ".join(parts)
