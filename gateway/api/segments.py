@@ -58,6 +58,19 @@ def render_segment(seg: str, d: Delimiters) -> str | None:
     return d.element.join(mask_elements(elements, d.component))
 
 
+def _line(n: int, seg: str, d: Delimiters, is_error: bool) -> SegmentLine:
+    text = render_segment(seg, d)
+    if text is None:
+        return SegmentLine(
+            n,
+            "[segment not shown: it does not start with a segment id, so its "
+            "delimiters are unknown]",
+            is_error,
+            withheld=True,
+        )
+    return SegmentLine(n, text, is_error)
+
+
 def segments_around(
     data: bytes, segment_number: int | None, radius: int = 6, *, tail: bool = False
 ) -> list[SegmentLine]:
@@ -65,14 +78,15 @@ def segments_around(
     with ``tail``, the last ``2 * radius`` segments before the file ends or cannot be split
     further: where a lexer error without a segment number happened).
 
-    Reads only as far as the last segment shown; holds only the segments shown.
+    Reads only as far as the last segment shown; holds and masks only the segments shown.
     """
     centre = segment_number if segment_number and segment_number > 0 else 1
     lo, hi = max(1, centre - radius), centre + radius
     if tail:
         lo, hi = 1, sys.maxsize
-    out: deque[SegmentLine] = deque(maxlen=2 * radius if tail else None)
+    window: deque[tuple[int, str, Delimiters]] = deque(maxlen=2 * radius if tail else None)
     n = 0
+    stop: SegmentLine | None = None
     try:
         for seg, d in tokenize(data):
             n += 1
@@ -80,33 +94,20 @@ def segments_around(
                 continue
             if n > hi:
                 break
-            text = render_segment(seg, d)
-            if text is None:
-                out.append(
-                    SegmentLine(
-                        n,
-                        "[segment not shown: it does not start with a "
-                        "segment id, so its delimiters are unknown]",
-                        n == segment_number,
-                        withheld=True,
-                    )
-                )
-            else:
-                out.append(SegmentLine(n, text, n == segment_number))
+            window.append((n, seg, d))
     except X12Error as exc:
         if n == 0 and exc.code in {"not_x12", "empty_file"}:
             return []
         reason = mask_quoted(exc.reason) or exc.code
-        out.append(
-            SegmentLine(
-                n + 1,
-                f"[segments from here on not shown: the file cannot "
-                f"be split into segments here ({reason})]",
-                tail or (segment_number is not None and segment_number > n),
-                withheld=True,
-            )
+        stop = SegmentLine(
+            n + 1,
+            "[segments from here on not shown: the file cannot be split "
+            f"into segments here ({reason})]",
+            tail or (segment_number is not None and segment_number > n),
+            withheld=True,
         )
-    return list(out)
+    out = [_line(k, seg, d, k == segment_number) for k, seg, d in window]
+    return [*out, stop] if stop is not None else out
 
 
 __all__ = ["MASK", "SegmentLine", "render_segment", "segments_around", "tokenize"]
