@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from gateway.api import console, problems
 from gateway.api.deps import AnyRole, AppContext
 from gateway.api.guards import RejectNulMiddleware
+from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.metrics import build_registry
 from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.routes import credits, files, health, ops, resolution, variances
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     console.install(app, ctx)
     app.add_middleware(RejectNulMiddleware)  # inside the request context: logged, with an id
     app.add_middleware(RequestContextMiddleware, ctx=ctx)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every response, even a 500
     return app
 
 

@@ -49,6 +49,22 @@ class ApiUpload(Base):
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ConsoleSession(Base):
+    """A signed-in console browser. The cookie holds a random token; only its SHA-256 is kept,
+    so a database dump holds no usable session. Sign-out deletes the row: the old cookie is
+    dead at once, whatever its age. ``flash`` is the one-shot status message of the next page
+    (server-side, so no link can put text on a page)."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    flash: Mapped[str | None] = mapped_column(String(500))
+
+
 #: the API's worklist indexes on reconciliation's ``credits`` (migration 0009; see
 #: gateway/api/routes/credits.py for the queries they serve)
 _ACTIVE = "status <> 'resolved'"
@@ -61,4 +77,4 @@ WORKLIST_INDEXES = (
     Index("ix_credits_status_due", Credit.status, Credit.due_by, Credit.id, Credit.amount),
 )
 
-__all__ = ["WORKLIST_INDEXES", "ApiKey", "ApiUpload"]
+__all__ = ["WORKLIST_INDEXES", "ApiKey", "ApiUpload", "ConsoleSession"]
