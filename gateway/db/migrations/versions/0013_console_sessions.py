@@ -1,7 +1,7 @@
 """Console sessions on the server: sign-out ends a session, status messages are flash state.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 
 Sessions used to live only in a signed cookie, so a copied cookie kept working for its whole
 lifetime after sign-out. Existing cookies (format v1) are no longer accepted: everyone signs in
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
