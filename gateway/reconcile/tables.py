@@ -34,13 +34,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
-from gateway.db.models import MONEY, ClaimRow, utcnow
+from gateway.db.models import MONEY, ClaimPaymentRow, ClaimRow, utcnow
 
 #: a ledger charge row with line detail (the predicate of a partial index and of the screen)
 LINE_CHARGE = ("type = 'charge' AND (line_ref <> '' OR procedure_code <> '' "
                "OR revenue_code <> '')")
 #: the 837 lookup of the truncated-CLP01 fallback: same provider, same total charge
 CLAIMS_BY_CHARGE = Index("ix_claims_provider_charge", ClaimRow.provider_id, ClaimRow.total_charge)
+#: linking by CLP07 within a provider: both columns, so no planner walks a whole provider's rows
+CLAIM_PAYMENTS_BY_ICN = Index("ix_claim_payments_provider_icn", ClaimPaymentRow.provider_id,
+                              ClaimPaymentRow.payer_claim_control_number)
 
 
 class LedgerEntry(Base):
@@ -313,7 +316,7 @@ class RefundRequest(Base):
 
 
 __all__ = [
-    "CLAIMS_BY_CHARGE", "ClaimLink", "ClaimWait", "Credit", "LedgerEntry", "LedgerImport",
-    "LineVariance", "PayerAlias", "PlbMatch", "PostingVariance", "ReconcileRun",
-    "ReconciledFile", "RefundRequest",
+    "CLAIMS_BY_CHARGE", "CLAIM_PAYMENTS_BY_ICN", "ClaimLink", "ClaimWait", "Credit",
+    "LedgerEntry", "LedgerImport", "LineVariance", "PayerAlias", "PlbMatch", "PostingVariance",
+    "ReconcileRun", "ReconciledFile", "RefundRequest",
 ]
