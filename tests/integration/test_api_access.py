@@ -43,6 +43,8 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/keys"): READERS,
     ("GET", "/v1/audit"): READERS,
     ("GET", "/v1/credits"): READERS,
+    ("GET", "/v1/variances"): READERS,
+    ("POST", "/v1/variances/{variance_id}/resolve"): OPS,
     ("POST", "/v1/credits/{credit_id}/approve"): OPS,
     ("POST", "/v1/credits/{credit_id}/dispute"): OPS,
     ("POST", "/v1/credits/{credit_id}/resolve"): OPS,
@@ -104,7 +106,8 @@ def _call(api: Api, method: str, path: str, who: str | None, file_id: int,
           ) -> int:
     """The response status (``TO_LOGIN`` for a redirect to the sign-in page)."""
     url = (path.replace("{file_id}", str(file_id)).replace("{credit_id}", "1")
-           .replace("{batch_id}", "1").replace("{action}", "approve"))
+           .replace("{batch_id}", "1").replace("{action}", "approve")
+           .replace("{variance_id}", "1"))
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}
     kwargs: dict[str, Any] = {}
