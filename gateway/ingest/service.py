@@ -23,7 +23,13 @@ from gateway.db.models import FileState, InboundFile, utcnow
 from gateway.errors import GatewayError, TransientError
 from gateway.ingest import queue
 from gateway.ingest.faults import crash_point
-from gateway.ingest.loader import DuplicateInterchangeError, Loader, LoadStats, delete_derived
+from gateway.ingest.loader import (
+    DuplicateInterchangeError,
+    Loader,
+    LoadStats,
+    RemittanceConflictError,
+    delete_derived,
+)
 from gateway.logging import get_logger
 from gateway.reconcile import ledger_ingest
 from gateway.security.phi import mask_findings
@@ -100,8 +106,9 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> 
                 except parsers.X12Error as exc:
                     raise _QuarantineError(exc.code, exc.reason,
                                            exc.location.as_dict()) from exc
-                except DuplicateInterchangeError as exc:
+                except (DuplicateInterchangeError, RemittanceConflictError) as exc:
                     raise _QuarantineError(exc.code, exc.message, exc.location) from exc
+                notes = loader.notes  # resends, reused traces
             findings = _findings(loader.reader if loader is not None else None)
             errors = [f for f in findings if f.severity == parsers.ERROR]
             if errors:
@@ -136,7 +143,8 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> 
         return Outcome(file_id, FileState.PROCESSING.value, "lease_lost",
                        seconds=time.perf_counter() - started)
     except IntegrityError as exc:
-        if "uq_interchanges_sender_control" in str(exc.orig):
+        if any(name in str(exc.orig) for name in (
+                "uq_interchanges_identity", "interchanges.control_number")):
             # another worker committed the same interchange between our check and our insert
             dup = _QuarantineError("duplicate_interchange",
                               "TA1 note 025 (duplicate interchange control number): the "
