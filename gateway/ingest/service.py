@@ -39,6 +39,9 @@ from gateway.store.base import RawStore
 log = get_logger("gateway.ingest")
 F = InboundFile
 MAX_STORED_FINDINGS = 500
+#: PostgreSQL deadlock_detected; a load that lost a deadlock is run again this many times
+DEADLOCK_SQLSTATE = "40P01"
+DEADLOCK_RETRIES = 3
 
 
 class LeaseLostError(TransientError):
@@ -71,8 +74,14 @@ def _findings(reader: parsers.X12Reader | None) -> list[parsers.Finding]:
     return list(reader.findings.items) if reader is not None else []
 
 
-def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> Outcome:
-    """Parse and load a file leased to ``owner``; returns its final state."""
+def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
+                 retries: int = DEADLOCK_RETRIES) -> Outcome:
+    """Parse and load a file leased to ``owner``; returns its final state.
+
+    A PostgreSQL deadlock (two files taking the trace locks of shared 835 traces in opposite
+    orders, see ``Loader._prior``) rolled our transaction back: we still hold the lease, so the
+    load is simply run again, up to ``retries`` times.
+    """
     started = time.perf_counter()
     with db.read() as s:
         row = s.execute(select(F.sha256, F.allow_duplicate_interchange).where(
@@ -160,7 +169,10 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> 
                           "a value does not fit its column (too long or too large): "
                           f"{type(exc.orig).__name__}", None)
         return _quarantine(db, file_id, owner, bad, loader, started)
-    except OperationalError:
+    except OperationalError as exc:
+        if retries > 0 and getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
+            log.warning("file_load_deadlock_retried", file_id=file_id)
+            return process_file(db, store, file_id, owner=owner, retries=retries - 1)
         # database unreachable or similar: leave the lease to expire and the file be retried
         log.exception("file_processing_interrupted", file_id=file_id)
         raise
