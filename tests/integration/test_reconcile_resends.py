@@ -10,6 +10,8 @@ B(c) = charges − counted W − Σ N − patient net payments.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +20,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from gateway.db.models import ClaimPaymentRow, RemittanceRow
+from gateway.db.base import Database
+from gateway.db.models import ClaimPaymentRow, InboundFile, RemittanceRow
+from gateway.ingest.loader import Loader
+from gateway.ingest.replay import process_now
+from gateway.ingest.resend import Prior, Trace
+from gateway.intake import accept_bytes
 from gateway.reconcile import sql as q
 from parsers.x12 import reader as x12_reader
 from tests.integration import test_reconcile_scenarios as scenarios
@@ -56,9 +63,12 @@ def era(
     patient: str = "PATIENT",
     production: str | None = None,
     npi: str = NPI,
+    receiver: str = "RECEIVER",
 ) -> bytes:
-    """An 835 of payer ACME01: BPR02 = Σ CLP04 − Σ PLB (a negative net is carried by a PLB
-    FB forward balance); ISA13 = GS06 = ``isa13``."""
+    """An 835 of payer ACME01 from CLEARINGHOUSE to ``receiver``; ISA13 = GS06 = ``isa13``.
+
+    BPR02 = Σ CLP04 − Σ PLB (a negative net is carried by a PLB FB forward balance).
+    """
     total = sum((Decimal(c.paid) for c in claims), Decimal(0))
     total -= sum((Decimal(a) for _, _, a in plb), Decimal(0))
     if total < 0:
@@ -94,9 +104,9 @@ def era(
     st.append(f"SE*{len(st) + 1}*{st02}")
     isa = f"{isa13:09d}"
     segs = [
-        f"ISA*00*          *00*          *ZZ*CLEARINGHOUSE  *ZZ*RECEIVER       *"
+        f"ISA*00*          *00*          *ZZ*CLEARINGHOUSE  *ZZ*{receiver:<15}*"
         f"{date[2:]}*1200*^*00501*{isa}*0*P*:",
-        f"GS*HP*CLEARINGHOUSE*RECEIVER*{date}*1200*{isa13}*X*005010X221A1",
+        f"GS*HP*CLEARINGHOUSE*{receiver}*{date}*1200*{isa13}*X*005010X221A1",
         *st,
         f"GE*1*{isa13}",
         f"IEA*1*{isa}",
@@ -358,3 +368,123 @@ def test_trn04_is_part_of_the_trace(cli: Cli, tmp_path: Path) -> None:
     out = run.ingest("2.835", era(672, "TRC671", claim, trn04="DIV2", st02="0002"))
     assert "resend" not in out
     assert run.credits() == [("T41", "duplicate_payment", "ACME01", "80.00", "open")]
+
+
+def test_concurrent_loads_of_one_trace_take_turns(
+    gw: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers load an ERA and its resend at the same time. The first holds its rows
+    uncommitted until the second has looked for earlier copies (or for at most 3 s): the
+    trace lock (PostgreSQL) or the single writer (SQLite) makes the second wait and see the
+    first, so exactly one copy counts."""
+    claims = [Clp("CC1", "V1", "100.00", "80.00", CO20)]
+    first = accept_bytes(
+        gw.db, gw.store, era(681, "TRC681", claims), source="test", original_name="a.835"
+    ).file_id
+    second = accept_bytes(
+        gw.db,
+        gw.store,
+        era(682, "TRC681", claims, st02="0002"),
+        source="test",
+        original_name="b.835",
+    ).file_id
+    looked = threading.Event()
+    prior, finish = Loader._prior, Loader._finish_transactions
+
+    def _prior(self: Loader, trace: Trace) -> Prior | None:
+        found = prior(self, trace)
+        if self.file_id == second:
+            looked.set()
+        return found
+
+    def _finish(self: Loader) -> None:
+        if self.file_id == first:
+            looked.wait(3)
+        finish(self)
+
+    monkeypatch.setattr(Loader, "_prior", _prior)
+    monkeypatch.setattr(Loader, "_finish_transactions", _finish)
+    other = Database.from_settings(gw.settings)
+    try:
+        worker = threading.Thread(target=process_now, args=(gw.db, gw.store, gw.settings, first))
+        worker.start()
+        while _state(gw, first) == "received":
+            time.sleep(0.01)
+        process_now(other, gw.store, gw.settings, second)
+        worker.join()
+    finally:
+        other.dispose()
+    assert _state(gw, first) == _state(gw, second) == "processed"
+    with gw.db.read() as s:
+        twins = sorted(
+            (int(r[0]), bool(r[1]))
+            for r in s.execute(select(ClaimPaymentRow.file_id, ClaimPaymentRow.resend_twin))
+        )
+    assert twins == [(first, False), (second, True)]
+    assert _counted_files(gw) == [first]
+
+
+def _state(gw: Gateway, file_id: int) -> str:
+    with gw.db.read() as s:
+        return str(
+            s.execute(select(InboundFile.state).where(InboundFile.id == file_id)).scalar_one()
+        )
+
+
+def _batch(isa13: int, *transactions: bytes) -> bytes:
+    """One interchange (ISA13 = GS06 = ``isa13``) holding the ST..SE sets of ``era`` files."""
+    envelope = era(isa13, "UNUSED", [])
+    head = envelope[: envelope.index(b"ST*")]
+    sets = b"".join(t[t.index(b"ST*") : t.index(b"GE*")] for t in transactions)
+    return head + sets + b"GE*%d*%d~\nIEA*1*%09d~\n" % (len(transactions), isa13, isa13)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_opposite_trace_orders_deadlock_and_retry(
+    gw: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """File X carries traces T1 then T2, file Y (its resend, re-batched) T2 then T1, loaded at
+    the same time: each holds one trace lock and waits for the other's. PostgreSQL aborts one
+    (deadlock); that load runs again and finds the other's rows: every claim counts once."""
+    one = era(691, "TRC691", [Clp("DL1", "W1", "100.00", "80.00", CO20)])
+    two = era(692, "TRC692", [Clp("DL2", "W2", "100.00", "80.00", CO20)], st02="0002")
+    x = accept_bytes(
+        gw.db, gw.store, _batch(693, one, two), source="test", original_name="x.835"
+    ).file_id
+    y = accept_bytes(
+        gw.db, gw.store, _batch(694, two, one), source="test", original_name="y.835"
+    ).file_id
+    y_holds_one = threading.Event()
+    calls: dict[int, int] = {x: 0, y: 0}
+    prior = Loader._prior
+
+    def _prior(self: Loader, trace: Trace) -> Prior | None:
+        found = prior(self, trace)
+        calls[self.file_id] += 1
+        if self.file_id == y and calls[y] == 1:
+            y_holds_one.set()
+        if self.file_id == x and calls[x] == 1:
+            y_holds_one.wait(5)
+        return found
+
+    monkeypatch.setattr(Loader, "_prior", _prior)
+    other = Database.from_settings(gw.settings)
+    try:
+        worker = threading.Thread(target=process_now, args=(gw.db, gw.store, gw.settings, x))
+        worker.start()
+        while calls[x] == 0:
+            time.sleep(0.01)
+        process_now(other, gw.store, gw.settings, y)
+        worker.join()
+    finally:
+        other.dispose()
+    assert _state(gw, x) == _state(gw, y) == "processed"
+    assert calls[x] + calls[y] > 4  # one of the loads ran again
+    with gw.db.read() as s:
+        counted = s.execute(
+            text(
+                f"SELECT k.pcn, cp.file_id FROM ({q.claim_payments(None)}) k "  # noqa: S608
+                "JOIN claim_payments cp ON cp.id = k.id ORDER BY k.pcn"
+            )
+        ).all()
+    assert [r[0] for r in counted] == ["DL1", "DL2"]
