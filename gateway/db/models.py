@@ -197,6 +197,10 @@ class RemittanceRow(Base):
     """
 
     __tablename__ = "remittances"
+    __table_args__ = (
+        # earlier copies of a trace (resend checks): one seek whatever the planner knows
+        Index("ix_remittances_trace", "provider_id", "payer_id", "trace_number"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     file_id: Mapped[int] = mapped_column(ForeignKey("inbound_files.id"), index=True)
@@ -216,7 +220,8 @@ class RemittanceRow(Base):
     trace_originator: Mapped[str] = mapped_column(String(80))
     trace_supplemental: Mapped[str | None] = mapped_column(String(50))
     production_date: Mapped[dt.date | None] = mapped_column(Date)
-    resend_of_file_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_files.id"))
+    #: no foreign key: added in place to a table others reference (files are never deleted)
+    resend_of_file_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ClaimPaymentRow(Base):

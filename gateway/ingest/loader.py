@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, delete, insert, or_, select, text, update
+from sqlalchemy import Engine, Select, Table, and_, delete, insert, or_, select, text, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
@@ -174,6 +174,15 @@ def delete_derived(session: Session, file_id: int) -> None:
     for model in DERIVED_TABLES:
         t = _t(model)
         session.execute(delete(t).where(t.c.file_id == file_id))
+
+
+def prior_remittances(trace: Trace) -> Select[Any]:
+    """Loaded remittances of ``trace`` (TRN04 NULL: loaded before it was kept, so any)."""
+    r = _t(RemittanceRow)
+    return select(r.c.id, r.c.file_id, r.c.amount, r.c.payment_date).where(
+        r.c.provider_id == trace.provider_id, r.c.payer_id == trace.payer_id,
+        r.c.trace_number == trace.number,
+        or_(r.c.trace_supplemental == trace.supplemental, r.c.trace_supplemental.is_(None)))
 
 
 class BulkWriter:
@@ -519,12 +528,7 @@ class Loader:
         if trace in self._traces:
             self._flush()
         self._traces.add(trace)
-        r = _t(RemittanceRow)
-        found = self.s.execute(select(r.c.id, r.c.file_id, r.c.amount, r.c.payment_date).where(
-            r.c.provider_id == trace.provider_id, r.c.payer_id == trace.payer_id,
-            r.c.trace_number == trace.number,
-            or_(r.c.trace_supplemental == trace.supplemental,
-                r.c.trace_supplemental.is_(None)))).all()
+        found = self.s.execute(prior_remittances(trace)).all()
         if not found:
             return None
         prior = Prior(remittances={int(x.id): (

@@ -57,12 +57,14 @@ def drop_temp(s: Session, *names: str) -> None:
 
 #: a claim payment counts unless it is a resend (``gateway.ingest.resend``): the earliest
 #: present row with its identity wins. Only twins (another row had the identity when this one
-#: was loaded: rare) are probed, through the patient control number index; when the earlier
+#: was loaded: rare) are probed, through the patient control number index (``+ 0`` keeps
+#: SQLite without statistics from walking the provider_id index instead); when the earlier
 #: copy's rows go (a replay), the next copy counts without any bookkeeping.
 COUNTED_CLAIM_PAYMENT = (
     "(NOT cp.resend_twin OR NOT EXISTS (SELECT 1 FROM claim_payments e "
     "WHERE e.patient_control_number = cp.patient_control_number "
-    "AND e.provider_id = cp.provider_id AND e.resend_key = cp.resend_key AND e.id < cp.id))")
+    "AND e.provider_id + 0 = cp.provider_id AND e.resend_key = cp.resend_key "
+    "AND e.id < cp.id))")
 #: the same for PLB adjustment pairs (a resent 835 does not recoup twice)
 COUNTED_PLB = (
     "(NOT pa.resend_twin OR NOT EXISTS (SELECT 1 FROM provider_adjustments e "

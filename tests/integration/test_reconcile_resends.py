@@ -22,14 +22,14 @@ from sqlalchemy import select, text
 
 from gateway.db.base import Database
 from gateway.db.models import ClaimPaymentRow, InboundFile, RemittanceRow
-from gateway.ingest.loader import Loader
+from gateway.ingest.loader import Loader, prior_remittances
 from gateway.ingest.replay import process_now
 from gateway.ingest.resend import Prior, Trace
 from gateway.intake import accept_bytes
 from gateway.reconcile import sql as q
 from parsers.x12 import reader as x12_reader
 from tests.integration import test_reconcile_scenarios as scenarios
-from tests.integration.helpers import Gateway
+from tests.integration.helpers import Gateway, ingest
 from tests.integration.test_reconcile_scenarios import Cli
 
 cli = scenarios.cli  # the in-process CLI fixture
@@ -488,3 +488,68 @@ def test_opposite_trace_orders_deadlock_and_retry(
             )
         ).all()
     assert [r[0] for r in counted] == ["DL1", "DL2"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sqlite_probes_twins_through_selective_indexes(gw: Gateway) -> None:
+    """Without planner statistics (no ANALYZE on a gateway's own SQLite), the twin probe must
+    still walk the patient control number index, not all of a provider's claim payments (a
+    resent ERA of 20,000 claims would otherwise scan the table 20,000 times), and the loader
+    finds a trace's earlier copies with one seek."""
+    with gw.db.read() as s:
+        assert (
+            s.execute(
+                text("SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            ).scalar_one()
+            == 0
+        )
+        claims_sql = f"EXPLAIN QUERY PLAN {q.claim_payments(None)}"
+        plbs_sql = f"EXPLAIN QUERY PLAN SELECT pa.id FROM {q.recoupments(None)}"  # noqa: S608
+        plans = {
+            name: " | ".join(str(r[3]) for r in s.execute(text(sql)))
+            for name, sql in (("claims", claims_sql), ("plbs", plbs_sql))
+        }
+        lookup = prior_remittances(Trace(1, "ACME01", "T1", "")).compile(
+            dialect=s.get_bind().dialect, compile_kwargs={"literal_binds": True}
+        )
+        plans["remittances"] = " | ".join(
+            str(r[3]) for r in s.execute(text(f"EXPLAIN QUERY PLAN {lookup}"))
+        )
+    assert (
+        "ix_remittances_trace (provider_id=? AND payer_id=? AND trace_number=?)"
+        in plans["remittances"]
+    )
+    assert "SEARCH e USING INDEX ix_claim_payments_patient_control_number" in plans["claims"]
+    assert "INDEX ix_provider_adjustments_resend (provider_id=? AND resend_key=?" in plans["plbs"]
+
+
+def test_migration_0013_backfills_what_the_loader_computes(gw: Gateway) -> None:
+    """Rows loaded before 0013 get the resend keys and twin flags the loader gives them now:
+    load an ERA, its resend and a PLB, go back to 0012 (the columns go), upgrade again."""
+    from alembic import command
+
+    from gateway.db.migrate import alembic_config, upgrade
+
+    claims = [Clp("MG1", "G1", "100.00", "80.00", CO20), Clp("MG1", "G1", "100.00", "80.00", CO20)]
+    for isa13, st02 in ((901, "0001"), (902, "0002")):
+        assert (
+            ingest(gw, era(isa13, "TRC901", claims, st02=st02, plb=(("WO", "G1", "5.00"),))).state
+            == "processed"
+        )
+
+    def rows() -> list[tuple[str, int, str, bool]]:
+        out = []
+        with gw.db.read() as s:
+            for table in ("claim_payments", "provider_adjustments"):
+                sql = f"SELECT file_id, resend_key, resend_twin FROM {table}"  # noqa: S608
+                out += [(table, int(r[0]), str(r[1]), bool(r[2])) for r in s.execute(text(sql))]
+        return sorted(out)
+
+    loaded = rows()
+    assert [r[3] for r in loaded] == [False, False, True, True, False, True]
+    cfg = alembic_config(gw.db.engine.url.render_as_string(hide_password=False))
+    with gw.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0012")
+    upgrade(gw.db)
+    assert rows() == loaded

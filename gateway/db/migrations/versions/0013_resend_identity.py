@@ -9,7 +9,8 @@ Revises: 0012
 - ``remittances`` keeps TRN04 (``trace_supplemental``; NULL for rows loaded before) and, for a
   transaction that is a resend, the file holding the earlier copy (``resend_of_file_id``).
 - ``claim_payments`` and ``provider_adjustments`` get ``resend_key`` (the hash of the resend
-  identity) and ``resend_twin`` (an earlier row had the same identity). Existing rows are
+  identity) and ``resend_twin`` (an earlier row had the same identity); ``ix_remittances_trace``
+  finds a trace's earlier copies. Existing rows are
   backfilled here, with TRN04 taken as empty (it was not kept), so resends loaded before this
   revision stop counting at the next ``gateway reconcile --full``.
 
@@ -51,14 +52,11 @@ def upgrade() -> None:
         sqlite_where=sa.text(NOT_FORCED),
         postgresql_where=sa.text(NOT_FORCED),
     )
-    with op.batch_alter_table("remittances") as batch:
-        batch.add_column(sa.Column("trace_supplemental", sa.String(length=50), nullable=True))
-        batch.add_column(sa.Column("resend_of_file_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key(
-            "fk_remittances_resend_of_file_id", "inbound_files", ["resend_of_file_id"], ["id"]
-        )
+    # plain ALTER TABLE ADD COLUMN everywhere: a batch would copy the tables on SQLite, and
+    # copying remittances (which provider_adjustments references) fails its foreign keys
+    op.add_column("remittances", sa.Column("trace_supplemental", sa.String(length=50)))
+    op.add_column("remittances", sa.Column("resend_of_file_id", sa.Integer()))
     for table in ("claim_payments", "provider_adjustments"):
-        # plain ALTER TABLE ADD COLUMN (a batch would copy the large table on SQLite)
         op.add_column(table, sa.Column("resend_key", sa.String(length=32), nullable=True))
         op.add_column(
             table, sa.Column("resend_twin", sa.Boolean(), nullable=False, server_default=sa.false())
@@ -66,6 +64,9 @@ def upgrade() -> None:
     _backfill()
     op.create_index(
         "ix_provider_adjustments_resend", "provider_adjustments", ["provider_id", "resend_key"]
+    )
+    op.create_index(
+        "ix_remittances_trace", "remittances", ["provider_id", "payer_id", "trace_number"]
     )
 
 
@@ -129,24 +130,29 @@ def _backfill() -> None:
         bind.execute(claims, pending_c)
     if pending_p:
         bind.execute(plbs, pending_p)
-    # a row is a twin when an earlier row of its provider has the same key
-    bind.execute(
-        sa.text(
-            "UPDATE claim_payments SET resend_twin = TRUE WHERE EXISTS (SELECT 1 FROM "
-            "claim_payments e "
-            "WHERE e.patient_control_number = claim_payments.patient_control_number "
-            "AND e.provider_id = claim_payments.provider_id "
-            "AND e.resend_key = claim_payments.resend_key AND e.id < claim_payments.id)"
+    # a row is a twin when an earlier row of its provider has the same key: one ordered pass
+    # (a correlated EXISTS can pick the provider_id index on SQLite without statistics)
+    for table in ("claim_payments", "provider_adjustments"):
+        twins: list[int] = []
+        last: tuple[object, object] | None = None
+        rows = bind.execute(
+            sa.text(
+                f"SELECT provider_id, resend_key, id FROM {table} "  # noqa: S608 (constant names)
+                "WHERE resend_key IS NOT NULL ORDER BY provider_id, resend_key, id"
+            ),
+            execution_options={"stream_results": True},
         )
-    )
-    bind.execute(
-        sa.text(
-            "UPDATE provider_adjustments SET resend_twin = TRUE WHERE EXISTS (SELECT 1 FROM "
-            "provider_adjustments e WHERE e.provider_id = provider_adjustments.provider_id "
-            "AND e.resend_key = provider_adjustments.resend_key "
-            "AND e.id < provider_adjustments.id)"
-        )
-    )
+        for pid, k, row_id in rows:
+            if last == (pid, k):
+                twins.append(int(row_id))
+            last = (pid, k)
+        for i in range(0, len(twins), BATCH):
+            bind.execute(
+                sa.text(f"UPDATE {table} SET resend_twin = TRUE WHERE id IN :ids").bindparams(  # noqa: S608
+                    sa.bindparam("ids", expanding=True)
+                ),
+                {"ids": twins[i : i + BATCH]},
+            )
 
 
 def downgrade() -> None:
@@ -162,15 +168,18 @@ def downgrade() -> None:
             "interchanges hold the same ISA06 + ISA13 for different receivers; "
             "the pre-0013 index cannot hold them, so the downgrade is refused"
         )
+    op.drop_index("ix_remittances_trace", table_name="remittances")
     op.drop_index("ix_provider_adjustments_resend", table_name="provider_adjustments")
-    for table in ("provider_adjustments", "claim_payments"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("resend_twin")
-            batch.drop_column("resend_key")
-    with op.batch_alter_table("remittances") as batch:
-        batch.drop_constraint("fk_remittances_resend_of_file_id", type_="foreignkey")
-        batch.drop_column("resend_of_file_id")
-        batch.drop_column("trace_supplemental")
+    for table, columns in (
+        ("provider_adjustments", ("resend_twin", "resend_key")),
+        ("claim_payments", ("resend_twin", "resend_key")),
+        ("remittances", ("resend_of_file_id", "trace_supplemental")),
+    ):
+        for column in columns:
+            if bind.dialect.name == "sqlite":  # ALTER TABLE DROP COLUMN (3.35+), no copy
+                bind.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+            else:
+                op.drop_column(table, column)
     op.drop_index("uq_interchanges_identity", table_name="interchanges")
     op.create_index(
         "uq_interchanges_sender_control",
