@@ -116,8 +116,6 @@ class LoadStats:
     kinds: set[str] = field(default_factory=set)
     #: claim payments and PLB pairs already loaded from another transaction (not counted)
     resent: int = 0
-    #: files this file's transactions are resends of
-    resend_of: list[int] = field(default_factory=list)
 
     @property
     def claim_count(self) -> int:
@@ -678,8 +676,6 @@ class Loader:
                 of = tx.resend_of
                 self.s.execute(update(r).where(r.c.id == tx.remittance_id).values(
                     resend_of_file_id=of))
-                if of is not None and of not in self.stats.resend_of:
-                    self.stats.resend_of.append(of)
                 self.notes.append({
                     "code": "remittance_resent", "severity": "info", "location": where,
                     "file_ids": [of] if of is not None else earlier,

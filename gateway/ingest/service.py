@@ -143,7 +143,8 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
         crash_point("after_commit")
         seconds = time.perf_counter() - started
         log.info("file_processed", file_id=file_id, sha256=row.sha256[:12], kind=stats.kind,
-                 seconds=round(seconds, 3), warnings=len(findings), **stats.counts())
+                 seconds=round(seconds, 3), warnings=len(findings), resent=stats.resent,
+                 **stats.counts())
         return Outcome(file_id, FileState.PROCESSED.value, stats=stats, seconds=seconds)
     except _QuarantineError as q:
         return _quarantine(db, file_id, owner, q, loader, started)

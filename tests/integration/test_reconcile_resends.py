@@ -201,6 +201,10 @@ def test_resent_era_creates_no_credit(cli: Cli, gw: Gateway, tmp_path: Path) -> 
     assert len(notes) == 1
     assert notes[0]["file_ids"] == [2]
     assert _counted_files(gw) == [2]
+    shown = cli("files", "show", "3")
+    assert "resend of file 2 (processed)" in shown
+    assert "remittance_resent" in shown
+    assert "re-sent by file 3 (processed)" in cli("files", "show", "2")
     with gw.db.read() as s:
         assert (
             s.execute(
