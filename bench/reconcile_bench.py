@@ -8,8 +8,10 @@ one ledger file per provider): every claim has a charge, a payer payment with CO
 provider's posting of it and the patient's PR payment; 5% carry a credit of mixed cause
 (duplicate payment, both payers primary, payer overpaid, copay paid twice, unexplained
 provider adjustment). Rows go in with the driver's bulk path (sqlite3 executemany, PostgreSQL
-COPY), not through X12. Then: a full reconcile, and an incremental one after one new 835 file
-of 2,000 claim payments. Prints seconds, candidates, credits and peak RSS.
+COPY), not through X12, with their resend keys; ``--resend-every N`` also stores a re-sent copy
+(a twin row, not counted) of every Nth claim's payment. Then: a full reconcile, and an
+incremental one after one new 835 file of 2,000 claim payments. Prints seconds, candidates,
+credits and peak RSS.
 """
 
 # ruff: noqa: S608  -- table and column names are this script's constants
@@ -43,6 +45,7 @@ from gateway.db.models import (
     tbl,
     utcnow,
 )
+from gateway.ingest.resend import cents, key
 from gateway.reconcile import run_reconcile
 
 CHUNK = 50_000
@@ -50,7 +53,7 @@ DAY = dt.date(2026, 7, 1)
 CP_COLS = ("id", "file_id", "remittance_id", "provider_id", "payer_id", "seq",
            "patient_control_number", "status_code", "charge", "paid", "patient_responsibility",
            "filing_indicator", "payer_claim_control_number", "facility_code", "frequency_code",
-           "statement_from", "statement_to", "received_date")
+           "statement_from", "statement_to", "received_date", "resend_key", "resend_twin")
 ADJ_COLS = ("file_id", "claim_payment_id", "level", "group_code", "reason", "amount")
 LE_COLS = ("file_id", "provider_id", "line", "account_id", "patient_control_number",
            "posted_date", "type", "party", "payer_id", "amount", "reference", "entry_key",
@@ -117,8 +120,9 @@ def _remittance(conn: Any, file_id: int, provider_id: int, payer: str, n: int) -
 
 
 def claim_rows(i: int, cp_id: int, file_id: int, remit: dict[str, int],
-               provider: int) -> Iterator[tuple[str, tuple[Any, ...]]]:
-    """Rows of claim ``i`` as (table, row); 5% of claims carry a credit (cause by i)."""
+               provider: int, resend_every: int = 0) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """Rows of claim ``i`` as (table, row); 5% of claims carry a credit (cause by i); with
+    ``resend_every``, every Nth claim's first payment is stored a second time as a resend."""
     pcn = f"C{i:08d}"
     charge = Decimal(100 + i % 400)
     co = (charge * Decimal("0.2")).quantize(Decimal("0.01"))
@@ -133,22 +137,28 @@ def claim_rows(i: int, cp_id: int, file_id: int, remit: dict[str, int],
         cps.append(("ACME01", "1", paid, co, pr, f"J{i}"))
     if cause == 1:
         cps.append(("BETA02", "1", paid, co, pr, f"K{i}"))
-    for k, (payer, status, p, c, r, icn) in enumerate(cps):
+    copies = [(payer, status, p, c, r, icn, False) for payer, status, p, c, r, icn in cps]
+    if resend_every and i % resend_every == 7:
+        copies.append((*copies[0][:6], True))
+    for k, (payer, status, p, c, r, icn, twin) in enumerate(copies):
+        rkey = key(("CLP", payer, f"T{file_id}", "", pcn, icn, status, str(cents(p)), "1"))
         yield "cp", (cp_id + k, file_id, remit[payer], provider, payer, i, pcn, status, charge,
-                     p, r, "12", icn, "11", "1", DAY, DAY, DAY)
+                     p, r, "12", icn, "11", "1", DAY, DAY, DAY, rkey, twin)
         yield "adj", (file_id, cp_id + k, "claim", "CO", "45", c)
         yield "adj", (file_id, cp_id + k, "claim", "PR", "1", r)
-        yield "le", ("payment", "payer", payer, p, f"EFT{i}-{k}")
+        if not twin:
+            yield "le", ("payment", "payer", payer, p, f"EFT{i}-{k}")
     yield "le", ("charge", "provider", "", charge, f"CHG{i}")
     yield "le", ("payment", "patient", "", pr, f"PAT{i}")
     if cause == 3:
         yield "le", ("payment", "patient", "", pr, f"PAT{i}-again")
     if cause == 4:
         yield "le", ("adjustment", "provider", "", Decimal(5), f"ADJ{i}")
-    yield "n", (len(cps),)
+    yield "n", (len(copies),)
 
 
-def generate(db: Database, claims: int, *, start: int = 0, payers_only: bool = False) -> float:
+def generate(db: Database, claims: int, *, start: int = 0, payers_only: bool = False,
+             resend_every: int = 0) -> float:
     """Insert ``claims`` synthetic claims (ids from ``start``); returns seconds."""
     began = time.perf_counter()
     loader = Loader(db)
@@ -177,7 +187,8 @@ def generate(db: Database, claims: int, *, start: int = 0, payers_only: bool = F
             for i in range(lo, hi):
                 provider = providers[i % 2]
                 pcn, acct = f"C{i:08d}", f"A{i % accounts:07d}"
-                for kind, row in claim_rows(i, next_id, file_id, remits[provider], provider):
+                for kind, row in claim_rows(i, next_id, file_id, remits[provider], provider,
+                                            resend_every):
                     if kind == "cp":
                         cp_rows.append(row)
                     elif kind == "adj":
@@ -214,9 +225,11 @@ def new_remittance(db: Database, claims: int, total: int) -> None:
             charge = Decimal(100 + i % 400)
             co = (charge * Decimal("0.2")).quantize(Decimal("0.01"))
             pr = (charge * Decimal("0.1")).quantize(Decimal("0.01"))
+            rkey = key(("CLP", "ACME01", f"T{file_id}", "", f"C{i:08d}", f"N{i}-{file_id}",
+                        "1", str(cents(charge - co - pr)), "1"))
             cps.append((next_id + k, file_id, remit, provider, "ACME01", k, f"C{i:08d}", "1",
                         charge, charge - co - pr, pr, "12", f"N{i}-{file_id}", "11", "1",
-                        DAY, DAY, DAY))
+                        DAY, DAY, DAY, rkey, False))
             adjs.append((file_id, next_id + k, "claim", "CO", "45", co))
         Loader(db).rows(conn, "claim_payments", CP_COLS, cps)
         Loader(db).rows(conn, "adjustments", ADJ_COLS, adjs)
@@ -227,11 +240,13 @@ def main() -> None:
     ap.add_argument("--url", required=True)
     ap.add_argument("--claims", type=int, default=1_000_000)
     ap.add_argument("--skip-generate", action="store_true")
+    ap.add_argument("--resend-every", type=int, default=0,
+                    help="also store a re-sent copy of every Nth claim's payment (0: none)")
     args = ap.parse_args()
     db = Database.from_url(args.url)
     upgrade(db)
     if not args.skip_generate:
-        secs = generate(db, args.claims)
+        secs = generate(db, args.claims, resend_every=args.resend_every)
         print(f"generated {args.claims:,} claims in {secs:.1f} s (rss {rss_mb():.0f} MB)")
     with db.engine.connect() as conn:
         counts = {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()

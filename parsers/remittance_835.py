@@ -377,11 +377,12 @@ def parse_835(
             if remit.payment_amount < 0:
                 ctx.error("negative_payment", "BPR02 must not be negative", n, tag, 2, "6")
         elif tag == "TRN":
-            if len(els) < 4:
-                els.extend(_PAD[: 4 - len(els)])
+            if len(els) < 5:
+                els.extend(_PAD[: 5 - len(els)])
             remit.trace_type = els[1]
             remit.trace_number = els[2]
             remit.originator_id = els[3]
+            remit.originator_supplemental = els[4]
         elif tag == "SE":
             if header_open:
                 yield remit

@@ -277,8 +277,8 @@ def _remittance(
     st.add("ST", "835", control)
     st.add("BPR", r.handling_code, format_amount(r.payment_amount), r.credit_debit,
            r.payment_method, r.payment_format, *([""] * 10), _d8(r.payment_date))
-    if r.trace_number or r.trace_type or r.originator_id:
-        st.add("TRN", r.trace_type, r.trace_number, r.originator_id)
+    if r.trace_number or r.trace_type or r.originator_id or r.originator_supplemental:
+        st.add("TRN", r.trace_type, r.trace_number, r.originator_id, r.originator_supplemental)
     refs = list(r.references)
     if r.receiver_id and not any(ref.qualifier == "EV" for ref in refs):
         refs.insert(0, Reference("EV", r.receiver_id))

@@ -110,6 +110,8 @@ class Remittance:
     trace_type: str = ""
     trace_number: str = ""
     originator_id: str = ""
+    #: TRN04: part of the trace when the originator sends it (a resend carries the same)
+    originator_supplemental: str = ""
     production_date: dt.date | None = None
     receiver_id: str = ""
     payer: Entity | None = None

@@ -36,7 +36,7 @@ from gateway.api.sessions import (
 )
 from gateway.db.models import FileEvent, FileState, InboundFile, utcnow
 from gateway.errors import GatewayError
-from gateway.ingest.replay import request_replay
+from gateway.ingest.replay import request_replay, resend_links
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 SESSION_COOKIE = "gw_session"
@@ -44,6 +44,8 @@ LOGIN_CSRF_COOKIE = "gw_login_csrf"
 CONSOLE_ROLES = frozenset({Role.OPS, Role.AUDITOR})
 F = InboundFile
 _SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
+#: findings listed on a file's page (the API has them all)
+MAX_FINDINGS_SHOWN = 50
 
 
 class LoginRequiredError(Exception):
@@ -176,6 +178,9 @@ def file_page(request: Request, ctx: Ctx, _: Viewer, file_id: FileId) -> HTMLRes
         row = s.get(F, file_id)
         events = s.execute(select(FileEvent).where(FileEvent.file_id == file_id)
                            .order_by(FileEvent.id)).scalars().all() if row else []
+        links = resend_links(s, file_id)
+        linked = {int(r.id): str(r.state) for r in s.execute(select(F.id, F.state).where(
+            F.id.in_(links.resend_of + links.resent_by)))}
     if row is None:
         return _render(ctx, request, "message.html", 404, title="Not found",
                        message=f"There is no file with id {file_id}.")
@@ -189,7 +194,8 @@ def file_page(request: Request, ctx: Ctx, _: Viewer, file_id: FileId) -> HTMLRes
     except GatewayError as exc:
         lines, raw_error = [], exc.message
     return _render(ctx, request, "file.html", f=row, events=events, lines=lines,
-                   raw_error=raw_error, where=where(loc))
+                   raw_error=raw_error, where=where(loc), links=links, linked=linked,
+                   findings=(row.findings or [])[:MAX_FINDINGS_SHOWN])
 
 
 @router.post("/files/{file_id}/replay", response_model=None)

@@ -72,6 +72,11 @@ class FileDetail(FileSummary):
     findings: list[dict[str, Any]]
     provider_key: str | None
     history: list[FileEventOut]
+    resend_of: list[int] = Field(
+        default_factory=list, description="Files whose 835 transactions this file re-sends: "
+        "its claim payments were already loaded there and are not counted again")
+    resent_by: list[int] = Field(
+        default_factory=list, description="Files that re-send this file's 835 transactions")
 
 
 class FailureOut(BaseModel):
@@ -91,7 +96,8 @@ class FailureOut(BaseModel):
 class ReplayRequest(BaseModel):
     reason: str = Field(min_length=3, max_length=500, description="Why; kept in the audit log")
     force: bool = Field(default=False,
-                        description="Accept a repeated interchange control number this time")
+                        description="Accept a repeated interchange control number or a "
+                        "conflicting remittance this time")
 
 
 class ReplayResult(BaseModel):

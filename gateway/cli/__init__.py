@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 #: every command module; each registers its commands on ``app`` when imported
 COMMAND_MODULES = ("x12", "partners", "db", "ingest", "validate", "keys", "serve", "store",
-                   "audit", "reconcile", "demo", "resolve")
+                   "audit", "reconcile", "demo", "resolve", "files")
 #: commands whose module is light and may be loaded alone (command -> module)
 LIGHT_COMMANDS = {"parse": "x12", "samples": "x12", "validate": "validate", "demo": "demo"}
 

@@ -24,7 +24,7 @@ from gateway.cli.app import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE, app, consol
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
-from gateway.ingest.replay import failed_files, process_now, replay, report
+from gateway.ingest.replay import FileReport, failed_files, process_now, replay, report
 from gateway.intake.inbox import scan_inbox
 from gateway.intake.service import accept_path
 from gateway.logging import configure_logging
@@ -142,16 +142,23 @@ def ingest(
                 c.db, c.store, c.settings, res.file_id)
             if rep.state == "failed":
                 bad = True
-            error = f"{rep.error_code}: {rep.error_message}" if rep.error_code else ""
+            error = f"{rep.error_code}: {rep.error_message}" if rep.error_code else _note(rep)
             rows.append((str(path), str(rep.file_id), rep.state, "yes" if res.duplicate else "no",
                          str(rep.claims) if rep.state == "processed" else "-", error))
             progress.advance(task)
-    table = Table("file", "id", "state", "duplicate", "claims", "error", title="Ingest")
+    table = Table("file", "id", "state", "duplicate", "claims", "error or note", title="Ingest")
     for r in rows:
         style = "red" if r[2] in ("failed", "rejected") else ""
         table.add_row(*r, style=style)
     console.print(table)
     raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)
+
+
+def _note(rep: FileReport) -> str:
+    """What a processed file's row says besides its state: the files it re-sends."""
+    if not rep.resend_of:
+        return ""
+    return "resend of file " + ", ".join(str(f) for f in rep.resend_of) + " (not counted again)"
 
 
 def _looks_like_ledger(path: Path) -> bool:
@@ -262,7 +269,8 @@ def replay_cmd(
     since: Annotated[dt.datetime | None, typer.Option(
         formats=["%Y-%m-%d"], help="With --all-failed: received on or after this day")] = None,
     force: Annotated[bool, typer.Option(
-        help="Accept a repeated interchange (TA1 025) this time")] = False,
+        help="Accept a repeated interchange (TA1 025) or a conflicting remittance this time")
+    ] = False,
     reason: Annotated[str, typer.Option(help="Why (kept in the audit log)")] = "manual replay",
     actor: Annotated[str | None, typer.Option(help="Who (default $USER)")] = None,
 ) -> None:
@@ -271,7 +279,7 @@ def replay_cmd(
         err_console.print("[red]give file ids or --all-failed (not both)[/red]")
         raise typer.Exit(EXIT_UNREADABLE)
     who = current_actor(actor)
-    table = Table("id", "was", "now", "claims", "error", title="Replay")
+    table = Table("id", "was", "now", "claims", "error or note", title="Replay")
     bad = False
     with _context() as c:
         targets = ids or [f.id for f in failed_files(c.db, since.date() if since else None)]
@@ -287,7 +295,7 @@ def replay_cmd(
             rep = res.report
             bad = bad or rep.state != "processed"
             table.add_row(str(file_id), res.previous_state, rep.state, str(rep.claims),
-                          f"{rep.error_code}: {rep.error_message}" if rep.error_code else "",
-                          style="" if rep.state == "processed" else "red")
+                          f"{rep.error_code}: {rep.error_message}" if rep.error_code
+                          else _note(rep), style="" if rep.state == "processed" else "red")
     console.print(table)
     raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)

@@ -137,12 +137,15 @@ class AuditEntry(Base):
 
 
 class InterchangeRow(Base):
-    """ISA envelope. (sender_id, control_number) is unique unless a replay forced a repeat."""
+    """ISA envelope. Its identity (ISA05, ISA06, ISA07, ISA08, ISA13) is unique unless a replay
+    forced a repeat: a clearinghouse numbers ISA13 per receiver, so the same ISA13 from the same
+    sender to another receiver is another interchange."""
 
     __tablename__ = "interchanges"
     __table_args__ = (
         Index(
-            "uq_interchanges_sender_control", "sender_id", "control_number", unique=True,
+            "uq_interchanges_identity", "sender_qualifier", "sender_id", "receiver_qualifier",
+            "receiver_id", "control_number", unique=True,
             sqlite_where=text("NOT forced"), postgresql_where=text("NOT forced"),
         ),
     )
@@ -186,9 +189,18 @@ class TransactionRow(Base):
 
 
 class RemittanceRow(Base):
-    """One 835 transaction: payment (BPR), trace (TRN), payer and payee."""
+    """One 835 transaction: payment (BPR), trace (TRN), payer and payee.
+
+    ``trace_supplemental`` is TRN04 (NULL: loaded before it was kept). ``resend_of_file_id``
+    names the file holding the earlier copy when every claim payment and PLB adjustment of this
+    transaction was already loaded (a resend, see ``gateway.ingest.resend``).
+    """
 
     __tablename__ = "remittances"
+    __table_args__ = (
+        # earlier copies of a trace (resend checks): one seek whatever the planner knows
+        Index("ix_remittances_trace", "provider_id", "payer_id", "trace_number"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     file_id: Mapped[int] = mapped_column(ForeignKey("inbound_files.id"), index=True)
@@ -206,11 +218,21 @@ class RemittanceRow(Base):
     payment_date: Mapped[dt.date | None] = mapped_column(Date)
     trace_number: Mapped[str] = mapped_column(String(80), index=True)
     trace_originator: Mapped[str] = mapped_column(String(80))
+    trace_supplemental: Mapped[str | None] = mapped_column(String(50))
     production_date: Mapped[dt.date | None] = mapped_column(Date)
+    #: no foreign key: added in place to a table others reference (files are never deleted)
+    resend_of_file_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ClaimPaymentRow(Base):
-    """An 835 CLP loop."""
+    """An 835 CLP loop.
+
+    ``resend_key`` hashes its resend identity (payer, TRN02, TRN04, CLP01, CLP07, CLP02, CLP04
+    and its occurrence in the transaction); ``resend_twin`` says an earlier loaded row had the
+    same identity when this one was loaded. Reconciliation counts a twin only while no earlier
+    row with its key is present (``gateway.reconcile.sql.COUNTED_CLAIM_PAYMENT``), so removing
+    the earlier copy lets the resend take its place.
+    """
 
     __tablename__ = "claim_payments"
 
@@ -239,6 +261,8 @@ class ClaimPaymentRow(Base):
     inpatient: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: remark MA15: one part of a claim the payer split
     split: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    resend_key: Mapped[str | None] = mapped_column(String(32))
+    resend_twin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ServicePaymentRow(Base):
@@ -280,9 +304,12 @@ class AdjustmentRow(Base):
 
 
 class ProviderAdjustmentRow(Base):
-    """A PLB adjustment pair."""
+    """A PLB adjustment pair; ``resend_key``/``resend_twin`` as on claim payments."""
 
     __tablename__ = "provider_adjustments"
+    __table_args__ = (
+        Index("ix_provider_adjustments_resend", "provider_id", "resend_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     file_id: Mapped[int] = mapped_column(ForeignKey("inbound_files.id"), index=True)
@@ -293,6 +320,8 @@ class ProviderAdjustmentRow(Base):
     reference: Mapped[str] = mapped_column(String(50))
     amount: Mapped[Decimal] = mapped_column(MONEY)
     fiscal_date: Mapped[dt.date | None] = mapped_column(Date)
+    resend_key: Mapped[str | None] = mapped_column(String(32))
+    resend_twin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ClaimRow(Base):

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, delete, insert, select, update
+from sqlalchemy import Engine, Select, Table, and_, delete, insert, or_, select, text, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
@@ -50,8 +50,9 @@ from gateway.db.models import (
     tbl,
 )
 from gateway.errors import PermanentError
-from gateway.ingest import rows
+from gateway.ingest import resend, rows
 from gateway.ingest.faults import crash_point
+from gateway.ingest.resend import Copy, Prior, Trace, TransactionResends
 from gateway.security.columns import column_cipher
 from parsers.x12.lexer import DEFAULT_LIMITS, Limits
 from schemas import (
@@ -66,6 +67,8 @@ from schemas import (
 )
 
 BATCH_CLAIMS = 2000
+#: ids per IN (...) list when reading earlier copies back
+IN_CHUNK = 900
 #: SQLite page cache while loading, in KiB (negative: a size, not a page count)
 SQLITE_LOAD_CACHE_KIB = -65_536
 
@@ -74,10 +77,21 @@ def _t(model: Any) -> Table:
     return tbl(model)
 
 
+#: a buffered 835 claim: the loop, remittance id, provider, payer, its transaction's resend
+#: bookkeeping and its resend key (both None without a provider)
+Claim835 = tuple[ClaimPayment, int, int | None, str, TransactionResends | None, str | None]
+
+
 class DuplicateInterchangeError(PermanentError):
-    """This interchange (ISA06 sender + ISA13 control number) was already processed."""
+    """This interchange (ISA05/06 sender, ISA07/08 receiver, ISA13) was already processed."""
 
     code = "duplicate_interchange"
+
+
+class RemittanceConflictError(PermanentError):
+    """An 835 repeats a loaded trace but reports one of its claims with other money or codes."""
+
+    code = "remittance_conflict"
 
 
 @dataclass
@@ -100,6 +114,8 @@ class LoadStats:
     load_seconds: float = 0.0
     parse_seconds: float = 0.0
     kinds: set[str] = field(default_factory=set)
+    #: claim payments and PLB pairs already loaded from another transaction (not counted)
+    resent: int = 0
 
     @property
     def claim_count(self) -> int:
@@ -156,6 +172,15 @@ def delete_derived(session: Session, file_id: int) -> None:
     for model in DERIVED_TABLES:
         t = _t(model)
         session.execute(delete(t).where(t.c.file_id == file_id))
+
+
+def prior_remittances(trace: Trace) -> Select[Any]:
+    """Loaded remittances of ``trace`` (TRN04 NULL: loaded before it was kept, so any)."""
+    r = _t(RemittanceRow)
+    return select(r.c.id, r.c.file_id, r.c.amount, r.c.payment_date).where(
+        r.c.provider_id == trace.provider_id, r.c.payer_id == trace.payer_id,
+        r.c.trace_number == trace.number,
+        or_(r.c.trace_supplemental == trace.supplemental, r.c.trace_supplemental.is_(None)))
 
 
 class BulkWriter:
@@ -285,10 +310,14 @@ class Loader:
         self.stats = LoadStats()
         self.bulk = BulkWriter(session)
         self.clock = clock
-        self._claims835: list[tuple[ClaimPayment, int, int | None, str]] = []
+        self._claims835: list[Claim835] = []
         self._claims837: list[tuple[Claim, int, int | None, str]] = []
-        self._plb: list[rows.Row] = []
-        self._seen_interchanges: set[tuple[str, str]] = set()
+        self._plb: list[tuple[rows.Row, TransactionResends | None, ProviderAdjustment]] = []
+        self._seen_interchanges: set[resend.InterchangeIdentity] = set()
+        self._transactions: list[TransactionResends] = []
+        self._traces: set[Trace] = set()
+        #: findings of our own (resends, reused traces), stored with the parser's
+        self.notes: list[dict[str, Any]] = []
         self.reader: parsers.X12Reader | None = None
         self.limits = limits
         #: PHI columns are sealed with the data keys when they are configured
@@ -307,6 +336,7 @@ class Loader:
         try:
             self._load(data)
             self._flush()
+            self._finish_transactions()
         finally:
             self.bulk.release()
         self.stats.parse_seconds = self.clock() - started - self.stats.load_seconds
@@ -321,9 +351,11 @@ class Loader:
         payer_id = ""
         claim_kind = ""
         tx_ids: dict[int, int] = {}
+        tx: TransactionResends | None = None
         for ev in reader:
             if isinstance(ev, ClaimPayment):
-                self._claims835.append((ev, remit_id, remit_provider, payer_id))
+                self._claims835.append((ev, remit_id, remit_provider, payer_id, tx,
+                                        tx.claim_key(ev) if tx is not None else None))
                 if len(self._claims835) >= BATCH_CLAIMS:
                     self._flush()
             elif isinstance(ev, Claim):
@@ -334,8 +366,9 @@ class Loader:
                 if len(self._claims837) >= BATCH_CLAIMS:
                     self._flush()
             elif isinstance(ev, ProviderAdjustment):
-                self._plb.append(rows.provider_adjustment_row(
-                    self.file_id, remit_id, remit_provider, ev))
+                self._plb.append((rows.provider_adjustment_row(
+                    self.file_id, remit_id, remit_provider, ev,
+                    tx.plb_key(ev) if tx is not None else None), tx, ev))
             elif isinstance(ev, Remittance):
                 tx_id = self._insert_one(TransactionRow, rows.transaction_row(
                     self.file_id, group_id, ev.header))
@@ -344,8 +377,19 @@ class Loader:
                 if self.stats.provider_id is None:
                     self.stats.provider_id = remit_provider
                 payer_id = ev.payer_id
+                trace = None if remit_provider is None else Trace(
+                    remit_provider, payer_id, ev.trace_number, ev.originator_supplemental)
+                prior = self._prior(trace) if trace is not None else None
                 remit_id = self._insert_one(RemittanceRow, rows.remittance_row(
                     self.file_id, tx_id, remit_provider, ev))
+                tx = None
+                if trace is not None:
+                    tx = TransactionResends(
+                        remit_id, ev.header.control_number, trace, prior,
+                        st_segment=ev.header.segment_index,
+                        amount=resend.cents(ev.payment_amount),
+                        payment_date=ev.payment_date.isoformat() if ev.payment_date else "")
+                    self._transactions.append(tx)
                 self.stats.transactions += 1
                 self.stats.remittances += 1
                 self.stats.kinds.add("835")
@@ -370,17 +414,20 @@ class Loader:
                 ic_id = self._interchange(ev)
 
     def _interchange(self, ic: Interchange) -> int:
-        key = (ic.sender_id, ic.control_number)
+        key = resend.interchange_identity(ic)
         t = _t(InterchangeRow)
         other = self.s.execute(select(t.c.file_id).where(and_(
-            t.c.sender_id == ic.sender_id, t.c.control_number == ic.control_number,
+            t.c.sender_qualifier == ic.sender_qualifier, t.c.sender_id == ic.sender_id,
+            t.c.receiver_qualifier == ic.receiver_qualifier, t.c.receiver_id == ic.receiver_id,
+            t.c.control_number == ic.control_number,
             t.c.forced.is_(False), t.c.file_id != self.file_id)).limit(1)).scalar_one_or_none()
         duplicate = other is not None or key in self._seen_interchanges
         if duplicate and not self.force:
             where = f"file {other}" if other is not None else "this file"
             raise DuplicateInterchangeError(
                 f"TA1 note 025 (duplicate interchange control number): interchange "
-                f"{ic.control_number} from sender {ic.sender_id} was already received in "
+                f"{ic.control_number} from sender {ic.sender_qualifier}:{ic.sender_id} to "
+                f"receiver {ic.receiver_qualifier}:{ic.receiver_id} was already received in "
                 f"{where}", location={"segment_number": ic.segment_index, "segment_id": "ISA",
                                       "element": 13},
             )
@@ -398,33 +445,36 @@ class Loader:
             self.bulk.bind()
             self._write(batch835, batch837, plb)
 
-    def _write(self, batch: list[tuple[ClaimPayment, int, int | None, str]],
-               batch837: list[tuple[Claim, int, int | None, str]], plb: list[rows.Row]) -> None:
+    def _write(self, batch: list[Claim835], batch837: list[tuple[Claim, int, int | None, str]],
+               plb: list[tuple[rows.Row, TransactionResends | None, ProviderAdjustment]]
+               ) -> None:
         start = self.clock()
         try:
             self._write_rows(batch, batch837, plb)
         finally:
             self.stats.load_seconds += self.clock() - start
 
-    def _write_rows(self, batch: list[tuple[ClaimPayment, int, int | None, str]],
+    def _write_rows(self, batch: list[Claim835],
                     batch837: list[tuple[Claim, int, int | None, str]],
-                    plb: list[rows.Row]) -> None:
+                    plb: list[tuple[rows.Row, TransactionResends | None, ProviderAdjustment]]
+                    ) -> None:
         fid = self.file_id
         bulk = self.bulk
         if batch:
             base = self.stats.claim_payments
+            twins = self._classify_claims(batch)
             ids = bulk.allocate_ids(ClaimPaymentRow, len(batch))
             claim_row = rows.claim_payment_row
-            claim_rows = [claim_row(cid, fid, rid, pid, payer, base + i, c)
-                          for i, ((c, rid, pid, payer), cid) in enumerate(
-                              zip(batch, ids, strict=True))]
+            claim_rows = [claim_row(cid, fid, rid, pid, payer, base + i, c, k, twin)
+                          for i, ((c, rid, pid, payer, _, k), cid, twin) in enumerate(
+                              zip(batch, ids, twins, strict=True))]
             adj_rows: list[list[Any]] = []
-            services = [(cid, i, sp) for (c, _, _, _), cid in zip(batch, ids, strict=True)
+            services = [(cid, i, sp) for (c, *_), cid in zip(batch, ids, strict=True)
                         for i, sp in enumerate(c.services)]
             svc_ids = bulk.allocate_ids(ServicePaymentRow, len(services))
             svc_row = rows.service_payment_row
             adj_row = rows.adjustment_row
-            for (c, _, _, _), cid in zip(batch, ids, strict=True):
+            for (c, *_), cid in zip(batch, ids, strict=True):
                 for a in c.adjustments:
                     adj_rows.append(adj_row(fid, cid, None, a))
             svc_rows = []
@@ -459,5 +509,191 @@ class Loader:
             self.stats.other_payers += len(other_rows)
             crash_point("batch")
         if plb:
-            bulk.insert_dicts(ProviderAdjustmentRow, plb)
+            bulk.insert_dicts(ProviderAdjustmentRow, self._classify_plbs(plb))
             self.stats.provider_adjustments += len(plb)
+
+    # ------------------------------------------------------------ resends (gateway.ingest.resend)
+
+    def _prior(self, trace: Trace) -> Prior | None:
+        """What earlier transactions of ``trace`` loaded (None: the trace is new).
+
+        On PostgreSQL a transaction-scoped advisory lock on the trace makes two loads of the
+        same trace take turns, so the later one sees the earlier one's committed rows (SQLite
+        has a single writer anyway). Earlier transactions of this file are flushed first.
+        """
+        if self.bulk.postgres:
+            self.s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": trace.lock_id()})
+        if trace in self._traces:
+            self._flush()
+        self._traces.add(trace)
+        found = self.s.execute(prior_remittances(trace)).all()
+        if not found:
+            return None
+        prior = Prior(remittances={int(x.id): (
+            int(x.file_id), resend.cents(x.amount),
+            x.payment_date.isoformat() if x.payment_date else "") for x in found})
+        ids = sorted(prior.remittances)
+        cp, pa = _t(ClaimPaymentRow), _t(ProviderAdjustmentRow)
+        for i in range(0, len(ids), IN_CHUNK):
+            part = ids[i:i + IN_CHUNK]
+            for c in self.s.execute(select(
+                    cp.c.id, cp.c.file_id, cp.c.resend_key, cp.c.patient_control_number,
+                    cp.c.payer_claim_control_number).where(cp.c.remittance_id.in_(part))):
+                prior.add_claim(c.resend_key, int(c.id), int(c.file_id),
+                                c.patient_control_number, c.payer_claim_control_number)
+            for p in self.s.execute(select(
+                    pa.c.id, pa.c.file_id, pa.c.resend_key, pa.c.reason, pa.c.reference
+                    ).where(pa.c.remittance_id.in_(part))):
+                prior.add_plb(p.resend_key, int(p.id), int(p.file_id), p.reason, p.reference)
+        return prior
+
+    def _contents(self, row_ids: list[int]) -> dict[int, resend.Content]:
+        """Money and codes of loaded claim payments, read back from their rows."""
+        cp, sp, adj = _t(ClaimPaymentRow), _t(ServicePaymentRow), _t(AdjustmentRow)
+        out: dict[int, resend.Content] = {}
+        for i in range(0, len(row_ids), IN_CHUNK):
+            part = sorted(set(row_ids[i:i + IN_CHUNK]))
+            claim_cas: dict[int, list[resend.Cas]] = {}
+            line_cas: dict[int, list[resend.Cas]] = {}
+            for a in self.s.execute(select(
+                    adj.c.claim_payment_id, adj.c.service_payment_id, adj.c.group_code,
+                    adj.c.reason, adj.c.amount, adj.c.quantity).where(
+                    adj.c.claim_payment_id.in_(part))):
+                cas = (a.group_code, a.reason, a.amount, a.quantity)
+                if a.service_payment_id is None:
+                    claim_cas.setdefault(int(a.claim_payment_id), []).append(cas)
+                else:
+                    line_cas.setdefault(int(a.service_payment_id), []).append(cas)
+            services: dict[int, list[resend.Service]] = {}
+            for v in self.s.execute(select(
+                    sp.c.id, sp.c.claim_payment_id, sp.c.procedure, sp.c.revenue_code,
+                    sp.c.charge, sp.c.paid).where(sp.c.claim_payment_id.in_(part))):
+                services.setdefault(int(v.claim_payment_id), []).append(
+                    (v.procedure, v.revenue_code, v.charge, v.paid, line_cas.get(int(v.id), [])))
+            for c in self.s.execute(select(
+                    cp.c.id, cp.c.status_code, cp.c.charge, cp.c.paid,
+                    cp.c.patient_responsibility, cp.c.filing_indicator, cp.c.facility_code,
+                    cp.c.frequency_code).where(cp.c.id.in_(part))):
+                cid = int(c.id)
+                out[cid] = resend.claim_content(
+                    c.status_code, c.charge, c.paid, c.patient_responsibility,
+                    c.filing_indicator, c.facility_code, c.frequency_code,
+                    claim_cas.get(cid, []), services.get(cid, []))
+        return out
+
+    def _classify_claims(self, batch: list[Claim835]) -> list[bool]:
+        """Which claim payments are twins of a loaded one; records resends and conflicts."""
+        twins = [False] * len(batch)
+        compare: list[tuple[int, Copy]] = []
+        for i, (c, _, _, _, tx, k) in enumerate(batch):
+            if tx is None or tx.prior is None or k is None:
+                continue
+            copy = tx.prior.claims.get(k)
+            if copy is not None:
+                twins[i] = True
+                compare.append((i, copy))
+                continue
+            earlier = tx.prior.adjudications.get(
+                (c.patient_control_number, c.payer_claim_control_number))
+            if earlier is not None:
+                tx.conflict(earlier, self._claim_conflict(
+                    tx, c, earlier, f"CLP02 {c.status_code} / CLP04 {c.paid} is not among that "
+                    "file's payments of it"))
+        if compare:
+            loaded = self._contents([copy.row_id for _, copy in compare])
+            for i, copy in compare:
+                c, tx = batch[i][0], batch[i][4]
+                assert tx is not None
+                mine, theirs = resend.content_of(c), loaded.get(copy.row_id)
+                if mine == theirs:
+                    tx.resent(copy)
+                else:
+                    what = resend.difference(mine, theirs) if theirs is not None else "all"
+                    tx.conflict(copy.file_id, self._claim_conflict(
+                        tx, c, copy.file_id, f"its {what} differ"))
+        self._raise_conflicts()
+        return twins
+
+    def _classify_plbs(self, plb: list[tuple[rows.Row, TransactionResends | None,
+                                             ProviderAdjustment]]) -> list[rows.Row]:
+        out = []
+        for row, tx, p in plb:
+            if tx is not None and tx.prior is not None:
+                copy = tx.prior.plbs.get(row["resend_key"])
+                earlier = tx.prior.plb_refs.get((p.reason, p.reference))
+                if copy is not None:
+                    row = {**row, "resend_twin": True}
+                    tx.resent(copy, plb=True)
+                elif earlier is not None:
+                    tx.conflict(earlier, self._conflict_text(
+                        tx, earlier, f"PLB {p.reason}:{p.reference} of {p.amount} is not the "
+                        "amount that file holds for it"))
+            out.append(row)
+        self._raise_conflicts()
+        return out
+
+    def _claim_conflict(self, tx: TransactionResends, c: ClaimPayment, other: int,
+                        what: str) -> str:
+        return self._conflict_text(
+            tx, other, f"claim '{c.patient_control_number}' (CLP07 "
+            f"{c.payer_claim_control_number}, transaction segment {c.segment_index}): {what}")
+
+    def _conflict_text(self, tx: TransactionResends, other: int, what: str) -> str:
+        return (f"file {self.file_id} and file {other} both carry TRN02 {tx.trace.number} of "
+                f"payer {tx.trace.payer_id} (transaction {tx.control_number} here) with "
+                f"different money or codes: {what}")
+
+    def _raise_conflicts(self) -> None:
+        if self.force:
+            return  # a forced replay loads it; _finish_transactions notes the conflict
+        for tx in self._transactions:
+            if tx.conflicts:
+                more = len(tx.conflicts) - 1
+                raise RemittanceConflictError(
+                    f"remittance conflict: {tx.conflicts[0]}"
+                    + (f" (and {more} more)" if more else "")
+                    + "; quarantined, replay with --force to load it anyway",
+                    location={"segment_number": tx.st_segment, "segment_id": "ST",
+                              "transaction_control_number": tx.control_number})
+
+    def _finish_transactions(self) -> None:
+        """Record resends on their remittance rows; note reused traces and forced conflicts."""
+        r = _t(RemittanceRow)
+        for tx in self._transactions:
+            self.stats.resent += tx.claims_resent + tx.plbs_resent
+            if tx.prior is None:
+                continue
+            where = {"segment_number": tx.st_segment, "segment_id": "TRN", "element": 2,
+                     "transaction_control_number": tx.control_number}
+            earlier = sorted({f for f, _, _ in tx.prior.remittances.values()})
+            if tx.conflicts:
+                self.notes.append({
+                    "code": "remittance_conflict", "severity": "warning", "location": where,
+                    "file_ids": sorted(tx.conflict_files),
+                    "message": f"loaded with --force despite {len(tx.conflicts)} conflict(s): "
+                               f"{tx.conflicts[0]}"})
+            elif tx.is_resend:
+                of = tx.resend_of
+                self.s.execute(update(r).where(r.c.id == tx.remittance_id).values(
+                    resend_of_file_id=of))
+                self.notes.append({
+                    "code": "remittance_resent", "severity": "info", "location": where,
+                    "file_ids": [of] if of is not None else earlier,
+                    "message": f"transaction {tx.control_number} re-sends TRN02 "
+                               f"{tx.trace.number} of payer {tx.trace.payer_id} from file {of}: "
+                               f"its {tx.claims} claim payment(s) and {tx.plbs} PLB "
+                               "adjustment(s) were already loaded and are not counted again"})
+            else:
+                same = ("the same payment (BPR02 and BPR16 equal)" if tx.same_remittance()
+                        else "another payment")
+                resent = tx.claims_resent + tx.plbs_resent
+                self.notes.append({
+                    "code": "trace_reused", "severity": "warning", "location": where,
+                    "file_ids": earlier,
+                    "message": f"TRN02 {tx.trace.number} of payer {tx.trace.payer_id} was "
+                               f"already loaded from file(s) {', '.join(map(str, earlier))}; "
+                               f"transaction {tx.control_number} is {same}: "
+                               f"{tx.claims - tx.claims_resent} claim payment(s) not in the "
+                               "earlier copy are counted"
+                               + (f", {resent} already loaded are not counted again"
+                                  if resent else "")})

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.db.base import Database
-from gateway.db.models import FileState, InboundFile, utcnow
+from gateway.db.models import FileState, InboundFile, RemittanceRow, utcnow
 from gateway.errors import InputError, NotFoundError
 from gateway.ingest import queue
 from gateway.ingest.service import Outcome, process_file
@@ -39,13 +40,34 @@ class FileReport:
     claims: int
     error_code: str | None
     error_message: str | None
+    #: files whose 835 transactions this file re-sends (see ``resend_links``)
+    resend_of: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ResendLinks:
+    """835 resends around one file: the files it re-sends, and the files re-sending it."""
+
+    resend_of: list[int]
+    resent_by: list[int]
+
+
+def resend_links(session: Session, file_id: int) -> ResendLinks:
+    r = RemittanceRow
+    of = session.execute(select(r.resend_of_file_id).where(
+        r.file_id == file_id, r.resend_of_file_id.is_not(None)).distinct()).scalars()
+    by = session.execute(select(r.file_id).where(r.resend_of_file_id == file_id).distinct()
+                         ).scalars()
+    return ResendLinks(sorted(int(x) for x in of if x is not None), sorted(int(x) for x in by))
 
 
 def report(db: Database, file_id: int) -> FileReport:
     with db.read() as s:
         r = s.execute(select(F.id, F.state, F.claim_count, F.error_code, F.error_message)
                       .where(F.id == file_id)).one()
-    return FileReport(r.id, r.state, r.claim_count, r.error_code, r.error_message)
+        links = resend_links(s, file_id) if r.state == FileState.PROCESSED.value else None
+    return FileReport(r.id, r.state, r.claim_count, r.error_code, r.error_message,
+                      links.resend_of if links else [])
 
 
 def process_now(db: Database, store: RawStore, settings: Settings, file_id: int,
@@ -116,5 +138,5 @@ def replay(db: Database, store: RawStore, settings: Settings, file_id: int, *, a
     return ReplayResult(file_id, previous, rep)
 
 
-__all__ = ["FileReport", "Outcome", "ReplayResult", "failed_files", "process_now", "replay",
-           "report", "request_replay"]
+__all__ = ["FileReport", "Outcome", "ReplayResult", "ResendLinks", "failed_files",
+           "process_now", "replay", "report", "request_replay", "resend_links"]

@@ -76,7 +76,7 @@ def remittance_row(
         "amount": r.payment_amount, "credit_debit": r.credit_debit, "method": r.payment_method,
         "payment_format": r.payment_format, "payment_date": r.payment_date,
         "trace_number": r.trace_number, "trace_originator": r.originator_id,
-        "production_date": r.production_date,
+        "trace_supplemental": r.originator_supplemental, "production_date": r.production_date,
     }
 
 
@@ -86,7 +86,7 @@ CLAIM_PAYMENT_COLUMNS = (
     "patient_control_number", "status_code", "charge", "paid", "patient_responsibility",
     "filing_indicator", "payer_claim_control_number", "facility_code", "frequency_code",
     "statement_from", "statement_to", "received_date", "interest", "drg_code", "inpatient",
-    "split",
+    "split", "resend_key", "resend_twin",
 )
 SERVICE_PAYMENT_COLUMNS = (
     "id", "file_id", "claim_payment_id", "seq", "procedure", "revenue_code", "charge", "paid",
@@ -152,14 +152,14 @@ def billed_codes(s: ServicePayment) -> tuple[str, str]:
 
 def claim_payment_row(
     row_id: int, file_id: int, remittance_id: int, provider_id: int | None, payer_id: str,
-    seq: int, c: ClaimPayment,
+    seq: int, c: ClaimPayment, resend_key: str | None = None, resend_twin: bool = False,
 ) -> list[Any]:
     return [
         row_id, file_id, remittance_id, provider_id, payer_id, seq, c.patient_control_number,
         c.status_code, c.charge, c.paid, c.patient_responsibility, c.filing_indicator,
         c.payer_claim_control_number, c.facility_code, c.frequency_code, c.statement_from,
         c.statement_to, c.received_date, included_interest(c), c.drg_code[:8],
-        bool(c.inpatient_adjudication), is_split_part(c),
+        bool(c.inpatient_adjudication), is_split_part(c), resend_key, resend_twin,
     ]
 
 
@@ -184,12 +184,14 @@ def adjustment_row(
 
 
 def provider_adjustment_row(
-    file_id: int, remittance_id: int, provider_id: int | None, p: ProviderAdjustment
+    file_id: int, remittance_id: int, provider_id: int | None, p: ProviderAdjustment,
+    resend_key: str | None = None,
 ) -> Row:
     return {
         "file_id": file_id, "remittance_id": remittance_id, "provider_id": provider_id,
         "provider_identifier": p.provider_id, "reason": p.reason, "reference": p.reference,
-        "amount": p.amount, "fiscal_date": p.fiscal_period_date,
+        "amount": p.amount, "fiscal_date": p.fiscal_period_date, "resend_key": resend_key,
+        "resend_twin": False,
     }
 
 

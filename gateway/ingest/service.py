@@ -23,7 +23,13 @@ from gateway.db.models import FileState, InboundFile, utcnow
 from gateway.errors import GatewayError, TransientError
 from gateway.ingest import queue
 from gateway.ingest.faults import crash_point
-from gateway.ingest.loader import DuplicateInterchangeError, Loader, LoadStats, delete_derived
+from gateway.ingest.loader import (
+    DuplicateInterchangeError,
+    Loader,
+    LoadStats,
+    RemittanceConflictError,
+    delete_derived,
+)
 from gateway.logging import get_logger
 from gateway.reconcile import ledger_ingest
 from gateway.security.phi import mask_findings
@@ -33,6 +39,9 @@ from gateway.store.base import RawStore
 log = get_logger("gateway.ingest")
 F = InboundFile
 MAX_STORED_FINDINGS = 500
+#: PostgreSQL deadlock_detected; a load that lost a deadlock is run again this many times
+DEADLOCK_SQLSTATE = "40P01"
+DEADLOCK_RETRIES = 3
 
 
 class LeaseLostError(TransientError):
@@ -65,8 +74,14 @@ def _findings(reader: parsers.X12Reader | None) -> list[parsers.Finding]:
     return list(reader.findings.items) if reader is not None else []
 
 
-def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> Outcome:
-    """Parse and load a file leased to ``owner``; returns its final state."""
+def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
+                 retries: int = DEADLOCK_RETRIES) -> Outcome:
+    """Parse and load a file leased to ``owner``; returns its final state.
+
+    A PostgreSQL deadlock (two files taking the trace locks of shared 835 traces in opposite
+    orders, see ``Loader._prior``) rolled our transaction back: we still hold the lease, so the
+    load is simply run again, up to ``retries`` times.
+    """
     started = time.perf_counter()
     with db.read() as s:
         row = s.execute(select(F.sha256, F.allow_duplicate_interchange).where(
@@ -100,8 +115,9 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> 
                 except parsers.X12Error as exc:
                     raise _QuarantineError(exc.code, exc.reason,
                                            exc.location.as_dict()) from exc
-                except DuplicateInterchangeError as exc:
+                except (DuplicateInterchangeError, RemittanceConflictError) as exc:
                     raise _QuarantineError(exc.code, exc.message, exc.location) from exc
+                notes = loader.notes  # resends, reused traces
             findings = _findings(loader.reader if loader is not None else None)
             errors = [f for f in findings if f.severity == parsers.ERROR]
             if errors:
@@ -127,7 +143,8 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> 
         crash_point("after_commit")
         seconds = time.perf_counter() - started
         log.info("file_processed", file_id=file_id, sha256=row.sha256[:12], kind=stats.kind,
-                 seconds=round(seconds, 3), warnings=len(findings), **stats.counts())
+                 seconds=round(seconds, 3), warnings=len(findings), resent=stats.resent,
+                 **stats.counts())
         return Outcome(file_id, FileState.PROCESSED.value, stats=stats, seconds=seconds)
     except _QuarantineError as q:
         return _quarantine(db, file_id, owner, q, loader, started)
@@ -136,7 +153,8 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> 
         return Outcome(file_id, FileState.PROCESSING.value, "lease_lost",
                        seconds=time.perf_counter() - started)
     except IntegrityError as exc:
-        if "uq_interchanges_sender_control" in str(exc.orig):
+        if any(name in str(exc.orig) for name in (
+                "uq_interchanges_identity", "interchanges.control_number")):
             # another worker committed the same interchange between our check and our insert
             dup = _QuarantineError("duplicate_interchange",
                               "TA1 note 025 (duplicate interchange control number): the "
@@ -152,7 +170,10 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str) -> 
                           "a value does not fit its column (too long or too large): "
                           f"{type(exc.orig).__name__}", None)
         return _quarantine(db, file_id, owner, bad, loader, started)
-    except OperationalError:
+    except OperationalError as exc:
+        if retries > 0 and getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
+            log.warning("file_load_deadlock_retried", file_id=file_id)
+            return process_file(db, store, file_id, owner=owner, retries=retries - 1)
         # database unreachable or similar: leave the lease to expire and the file be retried
         log.exception("file_processing_interrupted", file_id=file_id)
         raise

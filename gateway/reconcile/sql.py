@@ -55,6 +55,21 @@ def drop_temp(s: Session, *names: str) -> None:
         s.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
 
+#: a claim payment counts unless it is a resend (``gateway.ingest.resend``): the earliest
+#: present row with its identity wins. Only twins (another row had the identity when this one
+#: was loaded: rare) are probed, through the patient control number index (``+ 0`` keeps
+#: SQLite without statistics from walking the provider_id index instead); when the earlier
+#: copy's rows go (a replay), the next copy counts without any bookkeeping.
+COUNTED_CLAIM_PAYMENT = (
+    "(NOT cp.resend_twin OR NOT EXISTS (SELECT 1 FROM claim_payments e "
+    "WHERE e.patient_control_number = cp.patient_control_number "
+    "AND e.provider_id + 0 = cp.provider_id AND e.resend_key = cp.resend_key "
+    "AND e.id < cp.id))")
+#: the same for PLB adjustment pairs (a resent 835 does not recoup twice)
+COUNTED_PLB = (
+    "(NOT pa.resend_twin OR NOT EXISTS (SELECT 1 FROM provider_adjustments e "
+    "WHERE e.provider_id = pa.provider_id AND e.resend_key = pa.resend_key AND e.id < pa.id))")
+
 CP_COLS = ("cp.id AS id, cp.provider_id AS pid, {pcn} AS pcn, cp.payer_id AS payer_id, "
            "cp.status_code AS status_code, cp.paid AS paid, cp.remittance_id AS remittance_id, "
            "cp.payer_claim_control_number AS icn, cp.filing_indicator AS filing, "
@@ -72,14 +87,16 @@ LINE_DETAIL = ("le.type = 'charge' AND (le.line_ref <> '' OR le.procedure_code <
 
 
 def claim_payments(scope: str | None, where: str = "", cols: str = CP_COLS) -> str:
-    """Claim payments with their claim key ``pcn``; restricted to ``scope`` keys if given.
+    """Counted claim payments (resends left out) with their claim key ``pcn``; restricted to
+    ``scope`` keys if given.
 
     ``where`` is an extra condition on the scope table ``s`` (e.g. a chunk of ``rc_cand``).
     """
+    counted = COUNTED_CLAIM_PAYMENT
     if scope is None:
         every = cols.format(pcn="COALESCE(l.patient_control_number, cp.patient_control_number)")
         return (f"SELECT {every} FROM claim_payments cp LEFT JOIN claim_links l "
-                "ON l.claim_payment_id = cp.id WHERE cp.provider_id IS NOT NULL")
+                f"ON l.claim_payment_id = cp.id WHERE cp.provider_id IS NOT NULL AND {counted}")
     extra = f" AND {where}" if where else ""
     direct = cols.format(pcn="cp.patient_control_number")
     linked = cols.format(pcn="l.patient_control_number")
@@ -87,10 +104,10 @@ def claim_payments(scope: str | None, where: str = "", cols: str = CP_COLS) -> s
         f"SELECT {direct} FROM {scope} s JOIN claim_payments cp ON cp.provider_id = s.pid "
         "AND cp.patient_control_number = s.pcn LEFT JOIN claim_links l "
         "ON l.claim_payment_id = cp.id WHERE (l.claim_payment_id IS NULL "
-        f"OR l.method = 'unmatched'){extra} "
+        f"OR l.method = 'unmatched'){extra} AND {counted} "
         f"UNION ALL SELECT {linked} FROM {scope} s JOIN claim_links l ON l.provider_id = s.pid "
         "AND l.patient_control_number = s.pcn AND l.method <> 'unmatched' "
-        f"JOIN claim_payments cp ON cp.id = l.claim_payment_id WHERE 1 = 1{extra}"
+        f"JOIN claim_payments cp ON cp.id = l.claim_payment_id WHERE 1 = 1{extra} AND {counted}"
     )
 
 
@@ -104,14 +121,15 @@ def ledger(scope: str | None, where: str = "") -> str:
 
 
 def recoupments(scope: str | None, where: str = "") -> str:
-    """``FROM`` clause of matched PLB WO/72 rows (``m`` and ``pa``)."""
-    base = ("plb_matches m JOIN provider_adjustments pa ON pa.id = m.provider_adjustment_id")
+    """``FROM`` clause of matched, counted PLB WO/72 rows (``m`` and ``pa``)."""
+    base = ("plb_matches m JOIN provider_adjustments pa ON pa.id = m.provider_adjustment_id "
+            f"AND {COUNTED_PLB}")
     if scope is None:
         return base
     on = f" AND {where}" if where else ""
     return (f"{scope} s JOIN plb_matches m ON m.provider_id = s.pid "
             f"AND m.patient_control_number = s.pcn{on} "
-            "JOIN provider_adjustments pa ON pa.id = m.provider_adjustment_id")
+            f"JOIN provider_adjustments pa ON pa.id = m.provider_adjustment_id AND {COUNTED_PLB}")
 
 
 def screen(scope: str | None) -> str:

@@ -16,6 +16,7 @@ from gateway.db.integrity import find_orphans
 from gateway.db.models import AuditEntry, ClaimPaymentRow, FileEvent, InboundFile, tbl
 from gateway.ingest import rows
 from gateway.ingest.replay import replay
+from gateway.ingest.resend import interchange_identity
 from gateway.intake import accept_bytes, accept_path
 from parsers.x12 import reader as x12_reader
 from schemas import Remittance
@@ -31,7 +32,7 @@ def _expected_corpus(files: list[Path]) -> tuple[set[str], Counter[str], dict[st
     expected: Counter[str] = Counter()
     codes: dict[str, set[str]] = {}
     seen_sha: set[str] = set()
-    seen_ic: set[tuple[str, str]] = set()
+    seen_ic: set[tuple[str, str, str, str, str]] = set()
     for path in files:
         data = path.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
@@ -43,8 +44,7 @@ def _expected_corpus(files: list[Path]) -> tuple[set[str], Counter[str], dict[st
         except parsers.X12Error as exc:
             codes[sha] = {exc.code}
             continue
-        keys = [(ic.interchange.sender_id, ic.interchange.control_number)
-                for ic in result.interchanges]
+        keys = [interchange_identity(ic.interchange) for ic in result.interchanges]
         dup = any(k in seen_ic for k in keys) or len(set(keys)) < len(keys)
         errors = [f.code for f in result.findings if f.severity == parsers.ERROR]
         if errors or dup:

@@ -28,7 +28,7 @@ from gateway.api.schemas import (
 )
 from gateway.api.upload import accept_upload, check_content, read_upload
 from gateway.db.models import FileEvent, InboundFile, Provider
-from gateway.ingest.replay import request_replay
+from gateway.ingest.replay import request_replay, resend_links
 from gateway.store.base import CHUNK
 
 router = APIRouter(prefix="/v1", tags=["files"])
@@ -122,18 +122,20 @@ def list_files(
 @router.get("/files/{file_id}", response_model=FileDetail,
             responses=problem_responses(401, 403, 404))
 def get_file(file_id: FileId, ctx: Ctx, principal: AnyRole) -> FileDetail:
-    """Processing history (every state change) and the parser's findings."""
+    """Processing history (every state change), the findings, and 835 resend links."""
     row = load_file(ctx, principal, file_id)
     with ctx.db.read() as s:
         events = s.execute(select(FileEvent).where(FileEvent.file_id == file_id)
                            .order_by(FileEvent.id)).scalars().all()
         provider_key = s.execute(select(Provider.key).where(
             Provider.id == row.provider_id)).scalar_one_or_none() if row.provider_id else None
+        links = resend_links(s, file_id)
     base = FileSummary.model_validate(row).model_dump()
     return FileDetail(**base, error_message=row.error_message,
                       error_location=row.error_location, findings=row.findings or [],
                       provider_key=provider_key,
-                      history=[FileEventOut.model_validate(e) for e in events])
+                      history=[FileEventOut.model_validate(e) for e in events],
+                      resend_of=links.resend_of, resent_by=links.resent_by)
 
 
 @router.get("/files/{file_id}/raw", response_class=StreamingResponse,
