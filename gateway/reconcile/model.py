@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from gateway.reconcile.medicare import MedicareFacts
+
 ZERO = Decimal(0)
 
 #: CLP02 → position in coordination-of-benefits order (primary < secondary < tertiary)
@@ -71,6 +73,8 @@ class ClaimFacts:
     adjudications: list[Adjudication] = field(default_factory=list)
     #: 837 SBR09 when the 835 carries no CLP06
     claim_filing_indicator: str = ""
+    #: claim kind, type of bill, payer loops, adjustment claims (gateway.reconcile.medicare)
+    medicare: MedicareFacts = field(default_factory=MedicareFacts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,14 @@ class CreditRow:
     status: str  # pending | open
     deadline_days: int | None
     pending_until: dt.date | None = None
+    #: 837I | 837P | 837D | '' (gateway.reconcile.medicare.annotate fills these four)
+    claim_kind: str = ""
+    #: A | B for money of Medicare (or, owed to unknown, of a claim Medicare paid); else None
+    medicare_part: str | None = None
+    #: the payer's profile is a Medicare contractor (False: Medicare by indicator only)
+    medicare_verified: bool | None = None
+    #: report | claim_adjustment | refund | None (owner unknown)
+    return_method: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,10 +52,10 @@ from gateway import audit
 from gateway.db.base import Database
 from gateway.db.models import InboundFile, tbl, utcnow
 from gateway.logging import get_logger
-from gateway.reconcile import linking
+from gateway.reconcile import linking, medicare_load
 from gateway.reconcile import sql as q
 from gateway.reconcile.credit import attribute as attribute_claim
-from gateway.reconcile.credit import due_by
+from gateway.reconcile.credit import classify_rows, due_by
 from gateway.reconcile.model import Adjudication, ClaimFacts, CreditRow
 from gateway.reconcile.tables import (
     Credit,
@@ -303,6 +303,7 @@ def _load_facts(s: Session, lo: int, hi: int, payers: PayerDirectory) -> dict[Ke
             "ON c.provider_id = s.pid AND c.patient_control_number = s.pcn "
             f"WHERE {where} GROUP BY c.provider_id, c.patient_control_number"), p):
         claim(int(r.pid), str(r.pcn)).claim_filing_indicator = r.filing or ""
+    medicare_load.load(s, where, p, facts, payers)
     return facts
 
 
@@ -380,7 +381,7 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
     resolves: list[dict[str, Any]] = []
     for key in sorted(facts):
         f = facts[key]
-        rows = _merge(attribute_claim(f, as_of=day, rules=rule))
+        rows = _merge(classify_rows(f, attribute_claim(f, as_of=day, rules=rule), rules=rule))
         old = existing.get(key, {})
         account = f.account_id or None
         for ident, row in rows.items():
@@ -395,6 +396,7 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
                     "identified_on": day, "due_by": due_by(day, row.deadline_days),
                     "status": row.status, "pending_until": row.pending_until, "basis": basis,
                     "first_run_id": run_id, "last_run_id": run_id, "updated_at": utcnow(),
+                    **_medicare_columns(row),
                 })
                 continue
             updates.append({
@@ -403,7 +405,7 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
                 "due_by": due_by(prev["identified_on"], row.deadline_days,
                                  _suspension(prev, day)),
                 "status": row.status, "pending_until": row.pending_until, "basis": basis,
-                "last_run_id": run_id, "updated_at": utcnow(),
+                "last_run_id": run_id, "updated_at": utcnow(), **_medicare_columns(row),
             })
         for ident, prev in old.items():
             if ident in rows:
@@ -425,12 +427,21 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
 
 
 def _suspension(row: Any, day: dt.date) -> int:
-    """Days of an open (or closed) investigation, which suspend the 60-day clock (≤ 180)."""
+    """Days of an open (or closed) investigation that suspend the deadline: at most what the
+    investigation was recorded with (``investigation_days``: 180 for Medicare A/B, a payer
+    profile's days, 0 when the deadline does not move; NULL, recorded before that: 180)."""
     opened: dt.date | None = row["investigation_opened_on"]
     if opened is None:
         return 0
     closed: dt.date = row["investigation_closed_on"] or day
-    return max((closed - opened).days, 0)
+    cap = row["investigation_days"]
+    return min(max((closed - opened).days, 0), 180 if cap is None else cap)
+
+
+def _medicare_columns(row: CreditRow) -> dict[str, Any]:
+    """The credit columns of ``medicare.annotate`` (claim kind, Part, return method)."""
+    return {"claim_kind": row.claim_kind, "medicare_part": row.medicare_part,
+            "medicare_verified": row.medicare_verified, "return_method": row.return_method}
 
 
 # ---------------------------------------------------------------- variances and watermark
