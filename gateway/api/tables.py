@@ -49,7 +49,7 @@ class ApiUpload(Base):
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-#: the API's worklist indexes on reconciliation's ``credits`` (migration 0009; see
+#: the API's worklist indexes on reconciliation's ``credits`` (migrations 0009, 0012; see
 #: gateway/api/routes/credits.py for the queries they serve)
 _ACTIVE = "status <> 'resolved'"
 WORKLIST_INDEXES = (
@@ -59,6 +59,9 @@ WORKLIST_INDEXES = (
           Credit.due_by, Credit.amount, sqlite_where=text(_ACTIVE),
           postgresql_where=text(_ACTIVE)),
     Index("ix_credits_status_due", Credit.status, Credit.due_by, Credit.id, Credit.amount),
+    # government first, each soonest due first (migration 0012)
+    Index("ix_credits_active_gov_due", Credit.government, Credit.due_by, Credit.id,
+          Credit.amount, sqlite_where=text(_ACTIVE), postgresql_where=text(_ACTIVE)),
 )
 
 __all__ = ["WORKLIST_INDEXES", "ApiKey", "ApiUpload"]
