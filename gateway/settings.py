@@ -67,8 +67,9 @@ class Settings(BaseSettings):
     )
     api_key_pepper: SecretStr | None = None
     session_secret: SecretStr | None = Field(
-        default=None, description="Signs ops-console session cookies; set the same value on "
-        "every API replica (unset: a random per-process secret, sessions end on restart)")
+        default=None, description="Derives the ops console's CSRF tokens (sessions live in "
+        "the database); set the same value on every API replica (unset: a random per-process "
+        "secret, open console forms expire on restart)")
     session_max_age_seconds: int = 8 * 3600
     data_keys: SecretStr | None = Field(
         default=None, description="Data keys for encryption at rest: comma-separated "

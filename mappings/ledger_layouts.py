@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from parsers.ledger import REQUIRED_COLUMNS, TYPES, LedgerLayout
+from parsers.ledger import CANONICAL_COLUMNS, LINE_COLUMNS, REQUIRED_COLUMNS, TYPES, LedgerLayout
 
 LEDGER_DIR = Path(__file__).resolve().parent / "ledger"
 
@@ -40,6 +40,9 @@ class _LayoutFile(BaseModel):
         missing = [c for c in REQUIRED_COLUMNS if c not in v and c != "party"]
         if missing:
             raise ValueError(f"missing canonical column(s): {', '.join(missing)}")
+        unknown = sorted(set(v) - set(CANONICAL_COLUMNS) - set(LINE_COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown canonical column(s): {', '.join(unknown)}")
         return v
 
     @field_validator("type_codes")

@@ -121,6 +121,9 @@ class PayerProfile(BaseModel):
     government: bool | None = None
     deadline_days: int | None = Field(default=None, ge=1, le=3650)
     hold_days: int = Field(default=30, ge=0, le=365)
+    #: days after a payer's newest remittance on a claim with no posted charge before that
+    #: payment becomes a (pending) credit: the ledger export may simply not have arrived yet
+    ledger_lag_days: int = Field(default=30, ge=0, le=365)
     #: days an investigation suspends the deadline (Medicaid states differ; Medicare A/B: 180)
     investigation_days: int | None = Field(default=None, ge=1, le=180)
     plb_reference: PlbReference = PlbReference()
@@ -164,6 +167,7 @@ class PayerProfile(BaseModel):
         deadline = 60 if self.programme in SIXTY_DAY else self.deadline_days
         return PayerRule(programme=self.programme, government=self.is_government,
                          deadline_days=deadline, hold_days=self.hold_days,
+                         ledger_lag_days=self.ledger_lag_days,
                          investigation_days=self.investigation_suspension or None)
 
 

@@ -11,11 +11,17 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from parsers.codes import procedure_code, revenue_code
+
 CANONICAL_COLUMNS = ("account_id", "patient_control_number", "posted_date", "type", "party",
                      "payer_id", "amount", "reference")
+#: optional line detail of a charge: which billed line it is (REF*6R) or its code and date
+LINE_COLUMNS = ("procedure_code", "revenue_code", "modifiers", "service_date", "units",
+                "line_ref")
 REQUIRED_COLUMNS = ("account_id", "patient_control_number", "posted_date", "type", "party",
                     "amount")
 TYPES = frozenset({"charge", "payment", "adjustment", "refund"})
@@ -47,6 +53,17 @@ class LedgerRow:
     payer_id: str
     amount: Decimal
     reference: str
+    procedure_code: str = ""
+    revenue_code: str = ""
+    modifiers: str = ""
+    service_date: dt.date | None = None
+    units: Decimal | None = None
+    line_ref: str = ""
+
+    @property
+    def line_detail(self) -> tuple[str, str, str, dt.date | None, Decimal | None, str]:
+        return (self.procedure_code, self.revenue_code, self.modifiers, self.service_date,
+                self.units, self.line_ref)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +85,9 @@ class LedgerLayout:
     ``columns`` maps canonical name → source header. ``type_codes`` maps a source code (from the
     ``type`` column) to (type, party); when it is set, the source needs no ``party`` column.
     ``sign``: "positive" (all amounts positive) or "signed" (credits negative: the absolute
-    value is taken and the type decides).
+    value is taken and the type decides). In either, a negative ``charge`` is a charge
+    reversal or late credit and keeps its sign: it nets against the charges, never adds to them.
+    The line columns (``LINE_COLUMNS``) are optional in every layout.
     """
 
     name: str
@@ -80,7 +99,8 @@ class LedgerLayout:
     default_payer_column: str = ""
 
 
-CANONICAL = LedgerLayout(name="canonical", columns={c: c for c in CANONICAL_COLUMNS})
+CANONICAL = LedgerLayout(name="canonical",
+                         columns={c: c for c in (*CANONICAL_COLUMNS, *LINE_COLUMNS)})
 
 
 @dataclass(slots=True)
@@ -216,9 +236,9 @@ def _row(raw: dict[str, str], line: int, layout: LedgerLayout,
             raise InvalidOperation
         # Check size and scale before any arithmetic: 1E+999999999 is a valid Decimal whose
         # abs() or quantize() would raise Overflow/InvalidOperation instead of a row error.
-        if layout.sign == "signed":
+        if layout.sign == "signed" and kind != "charge":
             amount = amount.copy_abs()
-        if amount <= 0:
+        if amount == 0 or (amount < 0 and kind != "charge"):
             errors.append(RowError(line, layout.columns["amount"],
                                    f"{amount_text!r} must be a positive amount"))
         elif amount.adjusted() >= MAX_AMOUNT_DIGITS:
@@ -231,7 +251,35 @@ def _row(raw: dict[str, str], line: int, layout: LedgerLayout,
     except InvalidOperation:
         errors.append(RowError(line, layout.columns["amount"],
                                f"{amount_text!r} is not a decimal amount"))
+    detail = _line_detail(get, line, layout, errors)
     if len(errors) > before:
         return None
     return LedgerRow(line, account, pcn, posted, kind, party, payer, amount.quantize(
-        Decimal("0.01")), get("reference"))
+        Decimal("0.01")), get("reference"), *detail)
+
+
+def _line_detail(get: Callable[[str], str], line: int, layout: LedgerLayout,
+                 errors: list[RowError]) -> tuple[str, str, str, dt.date | None,
+                                                  Decimal | None, str]:
+    """The optional line columns: codes as text, a service date, units."""
+    day: dt.date | None = None
+    day_text = get("service_date")
+    if day_text:
+        try:
+            day = dt.datetime.strptime(day_text, layout.date_format).date()
+        except ValueError:
+            errors.append(RowError(line, layout.columns["service_date"],
+                                   f"{day_text!r} is not a date in format {layout.date_format}"))
+    units: Decimal | None = None
+    units_text = get("units")
+    if units_text:
+        try:
+            units = Decimal(units_text)
+            if not units.is_finite() or units.adjusted() >= 10:
+                raise InvalidOperation
+        except InvalidOperation:
+            errors.append(RowError(line, layout.columns["units"],
+                                   f"{units_text!r} is not a number of units"))
+            units = None
+    return (procedure_code(get("procedure_code")), revenue_code(get("revenue_code")),
+            get("modifiers").upper(), day, units, get("line_ref"))

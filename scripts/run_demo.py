@@ -37,6 +37,10 @@ CONTRACT = ("account_id", "patient_control_number", "owed_to", "payer_id", "amou
             "government", "identified_on", "due_by", "status")
 VARIANCE_FIELDS = ("account_id", "patient_control_number", "payer_id", "kind", "posted",
                    "remitted", "difference")
+#: line variances (unposted_line, charge_mismatch) carry the line's charge and payment instead
+LINE_VARIANCE_FIELDS = ("account_id", "patient_control_number", "payer_id", "kind", "charge",
+                        "paid", "status")
+LINE_KINDS = frozenset({"unposted_line", "charge_mismatch"})
 #: problems that do not change the verdict (a report that could not be written), shown at the end
 WARNINGS: list[str] = []
 GATEWAY = [sys.executable, "-c", "from gateway.cli import main; main()"]
@@ -217,7 +221,12 @@ def main() -> int:
     key_name, key = rotate_demo_key()
 
     matched, missing, extra = compare(credits, answers["credits"], CONTRACT)
-    v_matched, v_missing, v_extra = compare(variances, answers["variances"], VARIANCE_FIELDS)
+    v_matched, v_missing, v_extra = 0, [], []
+    for fields, line_kind in ((VARIANCE_FIELDS, False), (LINE_VARIANCE_FIELDS, True)):
+        n, gone, more = compare([v for v in variances if (v["kind"] in LINE_KINDS) == line_kind],
+                                [v for v in answers["variances"]
+                                 if (v["kind"] in LINE_KINDS) == line_kind], fields)
+        v_matched, v_missing, v_extra = v_matched + n, v_missing + gone, v_extra + more
     ok = not (missing or extra or v_missing or v_extra or failed)
     total = len(answers["credits"])
 
@@ -238,13 +247,17 @@ def main() -> int:
     print(f"{matched} of {total} credits match answers.json"
           + ("" if not (missing or extra)
              else f" ({len(missing)} missing, {len(extra)} unexpected)"))
-    print(f"{v_matched} of {len(answers['variances'])} posting variances match answers.json"
+    print(f"{v_matched} of {len(answers['variances'])} variances match answers.json"
           + ("" if not (v_missing or v_extra)
              else f" ({len(v_missing)} missing, {len(v_extra)} unexpected)"))
     for row in missing:
         print(f"  missing:    {row}")
     for row in extra:
         print(f"  unexpected: {row}")
+    for row in v_missing:
+        print(f"  missing variance:    {row}")
+    for row in v_extra:
+        print(f"  unexpected variance: {row}")
     for warning in WARNINGS:
         print(f"WARNING: {warning}")
     print(f"{'OK' if ok else 'MISMATCH'} in {time.monotonic() - started:.1f} s")

@@ -19,9 +19,10 @@ from fastapi.templating import Jinja2Templates
 from gateway.api import console, problems
 from gateway.api.deps import AnyRole, AppContext
 from gateway.api.guards import RejectNulMiddleware
+from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.metrics import build_registry
 from gateway.api.middleware import RequestContextMiddleware
-from gateway.api.routes import credits, files, health, ops, resolution
+from gateway.api.routes import credits, files, health, ops, resolution, variances
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.settings import Settings
@@ -69,6 +70,7 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     app.include_router(files.router)
     app.include_router(ops.router)
     app.include_router(credits.router)
+    app.include_router(variances.router)
     app.include_router(resolution.router)
     app.include_router(resolution.console_router)
 
@@ -88,6 +90,7 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     console.install(app, ctx)
     app.add_middleware(RejectNulMiddleware)  # inside the request context: logged, with an id
     app.add_middleware(RequestContextMiddleware, ctx=ctx)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every response, even a 500
     return app
 
 

@@ -1,18 +1,21 @@
 """Ops console: server-rendered pages (Jinja2, no JavaScript) from the same app.
 
 Sign-in takes an ops or auditor API key once; the browser then holds only a session cookie
-(``v1.<key pk>.<issued>.<hmac>``: signed, HttpOnly, SameSite=Strict, Secure over HTTPS) that
-names the key, so revoking the key ends its sessions at the next request. Every POST form
-carries a CSRF token derived from the session (before sign-in: a double-submit cookie).
+whose session lives on the server (``gateway.api.sessions``): sign-out ends it there, and
+revoking the key ends its sessions at the next request. Every POST form carries a CSRF token
+derived from the session (before sign-in: a double-submit cookie). Status messages after an
+action are the session's flash message, never text from the URL. Every console response
+carries the headers of ``gateway.api.headers`` (CSP without inline script or style, no
+framing, no sniffing, no referrer, no caching of pages that show PHI).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
+import re
 import secrets
-import time
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
@@ -20,9 +23,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from gateway.api.deps import AppContext, Ctx
-from gateway.api.keys import Principal, Role, authenticate, principal_by_id
+from gateway.api.keys import Principal, Role, authenticate
 from gateway.api.routes.files import FileId
 from gateway.api.segments import segments_around
+from gateway.api.sessions import (
+    clear_flash,
+    csrf_token,
+    end_session,
+    lookup,
+    make_session,
+    set_flash,
+)
 from gateway.db.models import FileEvent, FileState, InboundFile, utcnow
 from gateway.errors import GatewayError
 from gateway.ingest.replay import request_replay
@@ -32,6 +43,7 @@ SESSION_COOKIE = "gw_session"
 LOGIN_CSRF_COOKIE = "gw_login_csrf"
 CONSOLE_ROLES = frozenset({Role.OPS, Role.AUDITOR})
 F = InboundFile
+_SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
 
 
 class LoginRequiredError(Exception):
@@ -42,46 +54,20 @@ class ConsoleForbiddenError(Exception):
     """Signed in, but the role may not do this."""
 
 
-def _sign(secret: bytes, payload: str) -> str:
-    return hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
-
-
-def make_session(ctx: AppContext, principal: Principal) -> str:
-    payload = f"v1.{principal.id}.{int(time.time())}"
-    return f"{payload}.{_sign(ctx.session_secret, payload)}"
-
-
-def read_session(ctx: AppContext, value: str | None) -> int | None:
-    """The key pk of a valid, unexpired session cookie."""
-    if not value:
-        return None
-    parts = value.split(".")
-    if len(parts) != 4 or parts[0] != "v1" or not parts[1].isdigit() or not parts[2].isdigit():
-        return None
-    payload = ".".join(parts[:3])
-    if not hmac.compare_digest(_sign(ctx.session_secret, payload), parts[3]):
-        return None
-    if time.time() - int(parts[2]) > ctx.settings.session_max_age_seconds:
-        return None
-    return int(parts[1])
-
-
-def csrf_token(ctx: AppContext, session_value: str) -> str:
-    return _sign(ctx.session_secret, f"csrf.{session_value}")[:40]
-
-
 def console_principal(request: Request, ctx: Ctx) -> Principal:
     cookie = request.cookies.get(SESSION_COOKIE)
-    key_pk = read_session(ctx, cookie)
-    if key_pk is None:
+    live = lookup(ctx, cookie)
+    if live is None or live.principal.role not in CONSOLE_ROLES:
         raise LoginRequiredError
-    with ctx.db.read() as s:
-        principal = principal_by_id(s, key_pk)
-    if principal is None or principal.role not in CONSOLE_ROLES:
-        raise LoginRequiredError
-    request.state.principal = principal
+    request.state.principal = live.principal
     request.state.csrf = csrf_token(ctx, cookie or "")
-    return principal
+    request.state.flash = live.flash
+    return live.principal
+
+
+def flash(ctx: AppContext, request: Request, message: str) -> None:
+    """Show ``message`` on this session's next page (server-side; see module doc)."""
+    set_flash(ctx, request.cookies.get(SESSION_COOKIE), message)
 
 
 Viewer = Annotated[Principal, Depends(console_principal)]
@@ -98,6 +84,11 @@ def _render(ctx: AppContext, request: Request, name: str, status: int = 200,
             **context: Any) -> HTMLResponse:
     context.setdefault("principal", getattr(request.state, "principal", None))
     context.setdefault("csrf", getattr(request.state, "csrf", ""))
+    notice = getattr(request.state, "flash", None)
+    if notice:  # shown once: this page consumes it
+        clear_flash(ctx, request.cookies.get(SESSION_COOKIE))
+        request.state.flash = None
+    context.setdefault("notice", notice)
     return ctx.templates.TemplateResponse(request, name, context, status_code=status)
 
 
@@ -105,6 +96,16 @@ def _set_cookie(request: Request, response: Response, name: str, value: str,
                 max_age: int) -> None:
     response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path="/console")
+
+
+STYLESHEET = (Path(__file__).resolve().parent / "static" / "console.css").read_bytes()
+
+
+@router.get("/static/console.css")
+def stylesheet() -> Response:
+    """The console's stylesheet (public: it holds no data; cached for an hour)."""
+    return Response(STYLESHEET, media_type="text/css",
+                    headers={"Cache-Control": "public, max-age=3600"})
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -138,9 +139,10 @@ def login(request: Request, ctx: Ctx, key: Annotated[str, Form(max_length=200)],
 
 
 @router.post("/logout")
-def logout(request: Request, _: Viewer, csrf: Annotated[str, Form(max_length=100)],
+def logout(request: Request, ctx: Ctx, _: Viewer, csrf: Annotated[str, Form(max_length=100)],
            ) -> RedirectResponse:
     check_csrf(request, csrf)
+    end_session(ctx, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/console/login?signed_out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/console")
     return response
@@ -179,14 +181,15 @@ def file_page(request: Request, ctx: Ctx, _: Viewer, file_id: FileId) -> HTMLRes
                        message=f"There is no file with id {file_id}.")
     loc = row.error_location or {}
     seg_no = loc.get("segment_number") if isinstance(loc.get("segment_number"), int) else None
+    # a lexer error names a byte, not a segment: show the segments before it stopped
+    tail = not seg_no and loc.get("byte_offset") is not None
     try:
-        lines = segments_around(ctx.store.read(row.sha256), seg_no)
+        lines = segments_around(ctx.store.read(row.sha256), seg_no, tail=tail)
         raw_error = None
     except GatewayError as exc:
         lines, raw_error = [], exc.message
     return _render(ctx, request, "file.html", f=row, events=events, lines=lines,
-                   raw_error=raw_error, where=where(loc),
-                   notice=request.query_params.get("notice"))
+                   raw_error=raw_error, where=where(loc))
 
 
 @router.post("/files/{file_id}/replay", response_model=None)
@@ -203,8 +206,8 @@ def replay_form(request: Request, ctx: Ctx, principal: Viewer, file_id: FileId,
     except GatewayError as exc:
         return _render(ctx, request, "message.html", 409, title="Cannot replay",
                        message=exc.message)
-    return RedirectResponse(
-        f"/console/files/{file_id}?notice=replay+queued+(was+{previous})", status_code=303)
+    flash(ctx, request, f"replay queued (was {previous})")
+    return RedirectResponse(f"/console/files/{file_id}", status_code=303)
 
 
 def where(loc: dict[str, Any] | None) -> str:
@@ -215,6 +218,8 @@ def where(loc: dict[str, Any] | None) -> str:
     for key, label in (("segment_number", "segment"), ("segment_id", ""),
                        ("element", "element"), ("line", "line"), ("byte_offset", "byte")):
         value = loc.get(key)
+        if key == "segment_id" and not (isinstance(value, str) and _SEGMENT_ID.match(value)):
+            continue  # fail closed: only a real segment id is shown, never stored junk
         if value not in (None, "", 0):
             parts.append(f"{label} {value}".strip())
     return ", ".join(parts)
@@ -233,3 +238,7 @@ def install(app: FastAPI, ctx: AppContext) -> None:
                        message=str(exc) or "Not allowed.")
 
     app.include_router(router)
+
+
+__all__ = ["SESSION_COOKIE", "ConsoleForbiddenError", "LoginRequiredError", "Viewer",
+           "check_csrf", "csrf_token", "flash", "install", "make_session", "router", "where"]

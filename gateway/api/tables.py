@@ -49,7 +49,23 @@ class ApiUpload(Base):
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-#: the API's worklist indexes on reconciliation's ``credits`` (migrations 0009, 0012; see
+class ConsoleSession(Base):
+    """A signed-in console browser. The cookie holds a random token; only its SHA-256 is kept,
+    so a database dump holds no usable session. Sign-out deletes the row: the old cookie is
+    dead at once, whatever its age. ``flash`` is the one-shot status message of the next page
+    (server-side, so no link can put text on a page)."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    flash: Mapped[str | None] = mapped_column(String(500))
+
+
+#: the API's worklist indexes on reconciliation's ``credits`` (migrations 0009, 0014; see
 #: gateway/api/routes/credits.py for the queries they serve)
 _ACTIVE = "status <> 'resolved'"
 WORKLIST_INDEXES = (
@@ -59,9 +75,9 @@ WORKLIST_INDEXES = (
           Credit.due_by, Credit.amount, sqlite_where=text(_ACTIVE),
           postgresql_where=text(_ACTIVE)),
     Index("ix_credits_status_due", Credit.status, Credit.due_by, Credit.id, Credit.amount),
-    # government first, each soonest due first (migration 0012)
+    # government first, each soonest due first (migration 0014)
     Index("ix_credits_active_gov_due", Credit.government, Credit.due_by, Credit.id,
           Credit.amount, sqlite_where=text(_ACTIVE), postgresql_where=text(_ACTIVE)),
 )
 
-__all__ = ["WORKLIST_INDEXES", "ApiKey", "ApiUpload"]
+__all__ = ["WORKLIST_INDEXES", "ApiKey", "ApiUpload", "ConsoleSession"]

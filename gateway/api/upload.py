@@ -150,6 +150,7 @@ async def read_upload(request: Request, limit: int) -> tuple[IO[bytes], str]:
     try:
         if not multipart:
             name = request.query_params.get("filename", "")
+            check_name(name)
             size = int(declared) if declared is not None and declared.isdigit() else None
             return await _spool_stream(bounded.stream(), size), name
         form = await bounded.form(max_files=1, max_fields=5)
@@ -160,10 +161,31 @@ async def read_upload(request: Request, limit: int) -> tuple[IO[bytes], str]:
         await form.close()
         raise ApiError(422, "the multipart form needs a file in the field 'file'",
                        code="missing_file_field")
+    name = part.filename or ""
+    try:
+        check_name(name)
+    except ApiError:
+        await form.close()
+        raise
     # the parser's own spool becomes ours (the caller closes it): no second copy of the file;
     # the other fields are plain strings with nothing to close
     await part.seek(0)
-    return part.file, part.filename or ""
+    return part.file, name
+
+
+def check_name(name: str) -> None:
+    """Refuse a file name no database column can hold: NUL (PostgreSQL refuses it in text,
+    SQLite stored it) or text that is not valid Unicode (a lone surrogate). A 400, never a 500.
+
+    The raw-body ``?filename=`` is checked for NUL before routing (``RejectNulMiddleware``);
+    a multipart name arrives inside the body, so it is checked here.
+    """
+    if "\x00" in name:
+        raise ApiError(400, "the file name contains a NUL byte", code="nul_byte")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "the file name is not valid text", code="bad_file_name") from None
 
 
 def check_content(spool: IO[bytes]) -> Sniffed:
@@ -221,4 +243,4 @@ def _register_upload(s: Session, sha256: str, size: int, name: str,
     return result
 
 
-__all__ = ["accept_upload", "check_content", "read_upload", "too_large"]
+__all__ = ["accept_upload", "check_content", "check_name", "read_upload", "too_large"]

@@ -15,6 +15,7 @@ To add a command module, add its name to ``COMMAND_MODULES``.
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib import import_module
 from typing import TYPE_CHECKING
@@ -58,5 +59,8 @@ def __getattr__(name: str) -> object:
 
 
 def main() -> None:
+    # everything the gateway writes is private whatever the caller's umask (exports, reports,
+    # acks; the data dir sets its modes itself: gateway.security.fsmodes)
+    os.umask(0o077)
     load_commands(sys.argv[1:])
     _app_module.app()

@@ -24,6 +24,7 @@ from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging
 from gateway.reconcile import list_credits, list_exceptions, list_variances, run_reconcile
+from gateway.reconcile.queries import list_line_variances, resolve_line_variance
 from gateway.settings import get_settings
 from mappings.payers import PayerProfileError, default_directory, load_directory
 from schemas.serialize import money
@@ -116,15 +117,32 @@ def credits(
     console.print(table)
 
 
-@app.command()
+variances_app = typer.Typer(help="Variances: ledger postings that differ from the 835s, and "
+                            "billed lines the ledger does not carry.")
+app.add_typer(variances_app, name="variances")
+
+
+@variances_app.callback(invoke_without_command=True)
 def variances(
+    ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="JSON array for scripts")] = False,
+    status: Annotated[str, typer.Option(
+        help="Line variances: active (open + resolved), open, resolved, cleared, all")
+    ] = "active",
 ) -> None:
-    """Posting variances: ledger payer postings that differ from the 835s (fix internally)."""
+    """Posting variances (fix internally) and line variances: ``unposted_line`` (a billed line
+    the ledger never charged; its credit waits for your answer) and ``charge_mismatch``."""
+    if ctx.invoked_subcommand is not None:
+        return
     with _db() as db, db.read() as s:
+        try:
+            lines = list_line_variances(s, status=status)
+        except GatewayError as exc:
+            err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+            raise typer.Exit(EXIT_UNREADABLE) from None
         rows = list_variances(s)
     if as_json:
-        _emit_json([r.to_json() for r in rows])
+        _emit_json([*(r.to_json() for r in rows), *(v.to_json() for v in lines)])
         return
     table = Table("account", "claim", "payer", "kind", "posted", "remitted", "difference",
                   title="Posting variances")
@@ -136,6 +154,44 @@ def variances(
     table.add_section()
     table.add_row(f"{len(rows)} variance(s)", "", "", "", "", "", money(total), style="bold")
     console.print(table)
+    if not lines:
+        return
+    table = Table("id", "account", "claim", "payer", "kind", "lines", "charge", "paid",
+                  "status", title="Line variances (answer with `gateway variances resolve ID "
+                  "--as missed|transfer|billed_in_error`)")
+    for v in lines:
+        what = ", ".join(f"{x.get('procedure') or x.get('revenue_code') or '?'} "
+                         f"{x.get('service_date') or ''}".strip() for x in v.lines) or v.reason
+        table.add_row(str(v.id), v.account_id or "", v.patient_control_number, v.payer_id,
+                      v.kind, what, money(v.charge), money(v.paid),
+                      v.status + (f" ({v.resolution})" if v.resolution else ""))
+    console.print(table)
+
+
+@variances_app.command("resolve")
+def resolve_variance(
+    variance_id: Annotated[int, typer.Argument(help="Line variance id (`gateway variances`)")],
+    decision: Annotated[str, typer.Option(
+        "--as", help="missed (post the charge; the credit goes away), transfer (the charge "
+        "sits on another account), billed_in_error (the credit is released for approval)")],
+    note: Annotated[str, typer.Option(help="Why, for the audit trail")] = "",
+    actor: Annotated[str | None, typer.Option(help="Who (default: the OS user)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON object for scripts")] = False,
+) -> None:
+    """Answer an uncharged line; the next `gateway reconcile` applies it."""
+    with _db() as db:
+        try:
+            with db.write() as s:
+                view = resolve_line_variance(s, variance_id, decision,
+                                             actor=current_actor(actor), note=note)
+        except GatewayError as exc:
+            err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+            raise typer.Exit(EXIT_UNREADABLE) from None
+    if as_json:
+        typer.echo(json.dumps(view.to_json(), indent=2))
+        return
+    console.print(f"line variance {view.id} resolved as {view.resolution}; run "
+                  "`gateway reconcile` to apply it")
 
 
 @app.command()

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from gateway.security.fsmodes import private_dir, private_file
 from gateway.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -53,8 +54,12 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url`` with our per-backend settings applied."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" \
+                and not parsed.database.startswith("file:"):
+            # private whatever the umask: SQLite gives -wal and -shm the database file's mode
+            path = Path(parsed.database)
+            private_dir(path.parent)
+            private_file(path)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _sqlite_setup(engine)
         return engine

@@ -232,6 +232,13 @@ class ClaimPaymentRow(Base):
     statement_from: Mapped[dt.date | None] = mapped_column(Date)
     statement_to: Mapped[dt.date | None] = mapped_column(Date)
     received_date: Mapped[dt.date | None] = mapped_column(Date)
+    #: the part of ``paid`` that is claim interest (AMT*I included in CLP04), never a credit
+    interest: Mapped[Decimal | None] = mapped_column(MONEY)
+    drg_code: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    #: an MIA segment was sent (inpatient adjudication: the claim is priced as a whole)
+    inpatient: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: remark MA15: one part of a claim the payer split
+    split: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ServicePaymentRow(Base):
@@ -252,6 +259,8 @@ class ServicePaymentRow(Base):
     service_date: Mapped[dt.date | None] = mapped_column(Date)
     service_date_end: Mapped[dt.date | None] = mapped_column(Date)
     line_control_number: Mapped[str] = mapped_column(String(50))
+    #: the billed code (SVC06, else SVC01) without qualifier and modifiers, as ledgers name it
+    code: Mapped[str] = mapped_column(String(48), default="", server_default="")
 
 
 class AdjustmentRow(Base):

@@ -63,9 +63,15 @@ class Adjudication:
     lines: list[LinePayment]
     crossover: DemoPayer | None = None
     remarks: tuple[str, ...] = ()
+    #: a DRG-priced inpatient claim: CLP11, MIA, claim-level CAS and the DRG payment
+    drg: str = ""
+    claim_adjustments: list[Adjustment] = field(default_factory=list)
+    drg_payment: Decimal | None = None
 
     @property
     def paid(self) -> Decimal:
+        if self.drg_payment is not None:
+            return self.drg_payment
         return sum((lp.paid for lp in self.lines), ZERO)
 
     @property
@@ -75,8 +81,9 @@ class Adjudication:
 
     @property
     def patient_responsibility(self) -> Decimal:
-        return sum((a.amount for lp in self.lines for a in lp.adjustments if a.group == "PR"),
-                   ZERO)
+        claim_level = sum((a.amount for a in self.claim_adjustments if a.group == "PR"), ZERO)
+        return claim_level + sum((a.amount for lp in self.lines for a in lp.adjustments
+                                  if a.group == "PR"), ZERO)
 
     def adjustment_totals(self) -> list[Adjustment]:
         """Claim-level totals by (group, reason), for the 837 2320 loop of a secondary claim."""
@@ -111,6 +118,8 @@ class Posting:
     amount: Decimal
     payer_id: str = ""
     reference: str = ""
+    #: a charge posted with its line detail (CPT, date of service, line control number)
+    line: Line | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +179,8 @@ class ExpectedCredit:
     def as_json(self) -> dict[str, object]:
         due = self.due_by
         return {
-            "account_id": self.claim.account_id,
+            # the account number comes from the ledger: a claim it never posted has none
+            "account_id": self.claim.account_id if self.claim.postings else None,
             "patient_control_number": self.claim.pcn,
             "owed_to": self.owed_to,
             "payer_id": self.payer.payer_id if self.payer is not None else None,
@@ -202,4 +212,27 @@ class ExpectedVariance:
             "posted": f"{self.posted:.2f}",
             "remitted": f"{self.remitted:.2f}",
             "difference": f"{self.posted - self.remitted:.2f}",
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedLineVariance:
+    """A billed line the ledger never charged (``unposted_line``): charge and payment."""
+
+    claim: DemoClaim
+    payer: DemoPayer
+    kind: str
+    charge: Decimal
+    paid: Decimal
+    status: str = "open"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "account_id": self.claim.account_id,
+            "patient_control_number": self.claim.pcn,
+            "payer_id": self.payer.payer_id,
+            "kind": self.kind,
+            "charge": f"{self.charge:.2f}",
+            "paid": f"{self.paid:.2f}",
+            "status": self.status,
         }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from gateway.demo.calendar import AS_OF, CHECKPOINT
 from gateway.demo.clean import Planner, line_payment, post_charges
@@ -22,7 +23,9 @@ from gateway.demo.model import (
     Adjudication,
     DemoClaim,
     ExpectedCredit,
+    ExpectedLineVariance,
     ExpectedVariance,
+    Line,
     LinePayment,
     PlbEntry,
     Posting,
@@ -43,7 +46,7 @@ class Planted:
 
     claims: list[DemoClaim] = field(default_factory=list)
     credits: list[ExpectedCredit] = field(default_factory=list)
-    variances: list[ExpectedVariance] = field(default_factory=list)
+    variances: list[ExpectedVariance | ExpectedLineVariance] = field(default_factory=list)
 
 
 #: (allowed, [(PR reason, amount)]) per line, in line order
@@ -140,14 +143,28 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     b.credit(c, "coordination_of_benefits", "82.40", COMM_B, AS_OF)
 
     # 5. Commercial overpayment: a line billed in error was never a charge in the ledger.
+    #    837: 99213 150.00, 93000 75.00 (CLM02 225.00); ledger: C 150.00 (no line columns),
+    #    PP 25.00. 835: CLP 225/120; SVC 99213 150/75 CAS CO-45 50, PR-3 25; SVC 93000 75/45
+    #    CAS CO-45 30. Posted 150 is 75 short of CLP03, and only the 93000 line is 75: that
+    #    line is uncharged. Its 45.00 is the payer's money. The charged line balances:
+    #    150 − 50 − (120 − 45) − 25 = 0; the 30.00 written off on 93000 writes off nothing.
+    #    Held (pending, unposted_line) until an analyst answers the line's variance.
     c = b.claim("overpayment", "837P", d(3, 12), [em3, ("", "HC:93000", "75.00")], COMM_B,
                 d(3, 14), charge_lines=[1])
     post(c, d(3, 12), "PP", "25.00", reference="COPAY")
     b.adjudicate(c, COMM_B, d(4, 3), [("100.00", [("3", "25.00")]), ("45.00", [])])
     post(c, d(4, 4), "IP", "120.00", COMM_B)
-    b.credit(c, "overpayment", "75.00", COMM_B, CHECKPOINT)
+    b.credit(c, "overpayment", "45.00", COMM_B, CHECKPOINT, status="pending")
+    out.variances.append(ExpectedLineVariance(c, COMM_B, "unposted_line", money("75.00"),
+                                              money("45.00")))
 
     # 6. Medicare Part A outpatient overpayment: the lab line went to a reference-lab account.
+    #    837I: 0450/99284 1,250.00, 0320/71046 310.00, 0300/80053 140.00 (1,700.00); ledger
+    #    posts 1,560.00 (the lab line never) and the patient's 127.00. 835: paid 416 + 72 + 20
+    #    = 508 with PR-2 104 + 18 + 5 and CO-45 730 + 220 + 115. Posted is 140 short and only
+    #    80053 is 140: uncharged. Medicare's 20.00 on it is Medicare's. Charged lines:
+    #    1,560 − 950 − 488 − 127 = −5: the patient paid 127 but owes 122 on the charged lines,
+    #    so the 5.00 coinsurance of the lab line is the patient's. Both held for the analyst.
     c = b.claim("overpayment_government", "837I", d(3, 24),
                 [("0450", "HC:99284", "1250.00"), ("0320", "HC:71046", "310.00"),
                  ("0300", "HC:80053", "140.00")], MEDICARE_A, d(3, 28), charge_lines=[1, 2])
@@ -156,7 +173,11 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
                                             ("25.00", [("2", "5.00")])])
     post(c, d(5, 15), "IP", "508.00", MEDICARE_A)
     post(c, d(5, 30), "PP", "127.00")
-    b.credit(c, "overpayment", "140.00", MEDICARE_A, AS_OF)
+    b.credit(c, "overpayment", "20.00", MEDICARE_A, AS_OF, status="pending")
+    b.credit(c, "patient_overpayment", "5.00", None, AS_OF, owed_to="patient",
+             status="pending")
+    out.variances.append(ExpectedLineVariance(c, MEDICARE_A, "unposted_line",
+                                              money("140.00"), money("20.00")))
 
     # 7. The copay was paid twice (front desk and patient portal).
     c = b.claim("patient_copay_twice", "837P", d(3, 11), [em3], COMM_A, d(3, 14))
@@ -248,7 +269,82 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     post(c, d(4, 11), "IP", "46.50", COMM_A)
     out.variances.append(ExpectedVariance(c, COMM_A, "posted_twice", money("93.00"),
                                           money("46.50")))
+    _plant_lines(b, planner)
     return out
+
+
+def _plant_lines(b: _Builder, planner: Planner) -> None:
+    """Real-world line shapes: a line-level ledger, a split line, a payer-added line, a DRG
+    claim with an uncharged line, and a claim the ledger never heard of."""
+    # 16. Line-level ledger: the practice posted 99214 with its CPT, DOS and line control
+    #     number but never the venipuncture. 837: 99214 220.00 (L1), 36415 15.00 (L2). 835:
+    #     SVC 99214 220/125 CO-45 70 PR-3 25; SVC 36415 15/12 CO-45 3. The 36415 has no posted
+    #     charge: its 12.00 is the payer's. 99214: 220 − 70 − (137 − 12) − 25 = 0.
+    c = b.claim("uncharged_line_level", "837P", d(3, 19),
+                [("", "HC:99214", "220.00"), ("", "HC:36415", "15.00")], COMM_A, d(3, 21),
+                charge_lines=[])
+    c.postings.append(Posting(d(3, 19), "C", money("220.00"), "", "CHG0319", c.lines[0]))
+    post(c, d(3, 19), "PP", "25.00", reference="COPAY")
+    b.adjudicate(c, COMM_A, d(4, 11), [("150.00", [("3", "25.00")]), ("12.00", [])])
+    post(c, d(4, 12), "IP", "137.00", COMM_A)
+    b.credit(c, "overpayment", "12.00", COMM_A, CHECKPOINT, status="pending")
+    b.out.variances.append(ExpectedLineVariance(c, COMM_A, "unposted_line", money("15.00"),
+                                                money("12.00")))
+
+    # 17. The payer split one 3-unit 97110 line (90.00, 6R L1) into two SVC loops of 60 and
+    #     30 with the same 6R. The line-level ledger posts 90.00 for L1: the group is charged.
+    #     90 − (20 + 10) − 60 = 0: no credit, and no false "uncharged" half.
+    c = b.claim("split_line", "837P", d(3, 20), [("", "HC:97110", "90.00")], COMM_B,
+                d(3, 21), charge_lines=[])
+    c.postings.append(Posting(d(3, 20), "C", money("90.00"), "", "CHG0320", c.lines[0]))
+    whole = c.lines[0]
+    parts = [Line(whole.number, whole.procedure, money(part), whole.service_date,
+                  whole.control, units=Decimal(units)) for part, units in (("60.00", 2),
+                                                                           ("30.00", 1))]
+    c.adjudications.append(Adjudication(COMM_B, d(4, 10), "1", planner.icn(COMM_B, d(4, 10)), [
+        line_payment(parts[0], money("40.00"), []), line_payment(parts[1], money("20.00"), [])]))
+    post(c, d(4, 11), "IP", "60.00", COMM_B)
+
+    # 18. The payer added a bundled venipuncture line (SVC 36415 0.00/0.00, no 6R) the
+    #     practice never billed: it is not a charge to look for. 99213: 150 − 55 − 70 − 25 = 0.
+    c = b.claim("unbundled_line", "837P", d(3, 25), [("", "HC:99213", "150.00")], COMM_A,
+                d(3, 28), charge_lines=[])
+    c.postings.append(Posting(d(3, 25), "C", money("150.00"), "", "CHG0325", c.lines[0]))
+    post(c, d(3, 25), "PP", "25.00", reference="COPAY")
+    added = Line(2, "HC:36415", money("0.00"), d(3, 25), "")
+    c.adjudications.append(Adjudication(COMM_A, d(4, 16), "1", planner.icn(COMM_A, d(4, 16)), [
+        line_payment(c.lines[0], money("95.00"), [("3", money("25.00"))]),
+        LinePayment(added, money("0.00"), [], None, ("M15",))]))
+    post(c, d(4, 17), "IP", "70.00", COMM_A)
+
+    # 19. A DRG inpatient stay: 0120 3,000, 0250 800, 0300 200 (the lab never posted: the
+    #     ledger has 3,800). Medicare pays DRG 470 (MIA) 2,500, spread over the lines: 1,875
+    #     (CO-45 900, PR-1 225), 500 (CO-45 240, PR-1 60), 125 (CO-45 60, PR-1 15); the patient
+    #     paid the 300 deductible. A DRG claim is claim-priced: the uncharged 200 comes off the
+    #     write-off, 3,800 − (1,200 − 200) − 2,500 − 300 = 0, no credit (the old model said
+    #     200.00 owed to Medicare; a line-priced reading 125.00), and a charge_mismatch.
+    c = b.claim("drg_uncharged_line", "837I", d(3, 17),
+                [("0120", "", "3000.00"), ("0250", "", "800.00"), ("0300", "", "200.00")],
+                MEDICARE_A, d(3, 21), charge_lines=[1, 2])
+    c.facility = "11"
+    spread = (("2100.00", "225.00"), ("560.00", "60.00"), ("140.00", "15.00"))
+    c.adjudications.append(Adjudication(
+        MEDICARE_A, d(5, 13), "1", planner.icn(MEDICARE_A, d(5, 13)),
+        [line_payment(ln, money(allowed), [("1", money(pr))])
+         for ln, (allowed, pr) in zip(c.lines, spread, strict=True)], drg="470"))
+    post(c, d(5, 15), "IP", "2500.00", MEDICARE_A)
+    post(c, d(5, 30), "PP", "300.00", reference="DEDUCT")
+    b.out.variances.append(ExpectedLineVariance(c, MEDICARE_A, "charge_mismatch",
+                                                money("200.00"), money("125.00")))
+
+    # 20. A claim the ledger never heard of (billed from another system): COMM_A paid 95.00
+    #     (99203 185.00, CO-45 65, PR-3 25) on 1 April. At the checkpoint it is an exception
+    #     (30 days of ledger lag end 1 May); by the final run its 95.00 — the payment, never
+    #     the 160.00 of payment and write-off — is a pending credit for review.
+    c = b.claim("no_ledger", "837P", d(3, 10), [("", "HC:99203", "185.00")], COMM_A, d(3, 14),
+                charge_lines=[])
+    b.adjudicate(c, COMM_A, d(4, 1), [("120.00", [("3", "25.00")])])
+    b.credit(c, "overpayment", "95.00", COMM_A, AS_OF, status="pending")
 
 
 def _adj(group: str, reason: str, amount: str) -> Adjustment:

@@ -36,7 +36,7 @@ PROVIDER_ISA_ID = "DEMORMC"
 #: the ledger layout the export is written in (``mappings/ledger/<name>.yaml``)
 LEDGER_LAYOUT = "practice_management_export"
 LEDGER_HEADER = ("Acct No", "Claim ID", "Date Posted", "Trans Type", "Carrier Code",
-                 "Trans Amount", "Batch")
+                 "Trans Amount", "Batch", "CPT", "DOS", "Line Ctrl")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _FISCAL_YEAR_END = dt.date(2025, 12, 31)
 
@@ -118,8 +118,9 @@ def claim_files(claims: Iterable[DemoClaim], counter: list[int]) -> list[DemoFil
 def _claim_payment(c: DemoClaim, a: Adjudication) -> ClaimPayment:
     reversal = a.status == "22"
     services = [ServicePayment(
-        lp.line.procedure, -lp.line.charge if reversal else lp.line.charge, lp.paid,
-        revenue_code=lp.line.revenue_code, units=lp.line.units,
+        lp.line.procedure or f"NU:{lp.line.revenue_code}",
+        -lp.line.charge if reversal else lp.line.charge, lp.paid,
+        revenue_code=lp.line.revenue_code if lp.line.procedure else "", units=lp.line.units,
         service_date=lp.line.service_date, service_date_end=lp.line.service_date,
         line_control_number=lp.line.control, allowed=lp.allowed,
         adjustments=list(lp.adjustments), remark_codes=[f"HE:{r}" for r in lp.remarks])
@@ -130,7 +131,9 @@ def _claim_payment(c: DemoClaim, a: Adjudication) -> ClaimPayment:
     member = c.patient.member_id(a.payer)
     return ClaimPayment(
         c.pcn, a.status, a.charge, a.paid, pr, a.payer.clp06, a.icn,
-        facility_code=c.facility, frequency_code="1",
+        facility_code=c.facility, frequency_code="1", drg_code=a.drg,
+        inpatient_adjudication=["0", "", "", f"{a.paid:.2f}"] if a.drg else [],
+        adjustments=list(a.claim_adjustments),
         patient=Entity("QC", c.patient.last_name, c.patient.first_name, id_qualifier="MI",
                        id=member),
         crossover_carrier=crossover,
@@ -201,8 +204,11 @@ def ledger_files(claims: Iterable[DemoClaim]) -> list[DemoFile]:
         lines = ["|".join(LEDGER_HEADER)]
         for p, c in rows:
             if start <= p.date <= end:
+                detail = ("", "", "") if p.line is None else (
+                    p.line.procedure.split(":")[-1], _ledger_date(p.line.service_date),
+                    p.line.control)
                 lines.append("|".join((c.account_id, c.pcn, _ledger_date(p.date), p.code,
-                                       p.payer_id, f"{p.amount:.2f}", p.reference)))
+                                       p.payer_id, f"{p.amount:.2f}", p.reference, *detail)))
         data = ("\r\n".join(lines) + "\r\n").encode("utf-8")
         out.append(DemoFile(f"ledger/DRMC_ledger_{start:%Y%m%d}_{end:%Y%m%d}.txt", "ledger",
                             end, data))

@@ -8,8 +8,10 @@ Patient names never leave here: only the patient control number is kept.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
+from parsers.codes import procedure_code, revenue_code
 from schemas import (
     Adjustment,
     Claim,
@@ -83,11 +85,12 @@ CLAIM_PAYMENT_COLUMNS = (
     "id", "file_id", "remittance_id", "provider_id", "payer_id", "seq",
     "patient_control_number", "status_code", "charge", "paid", "patient_responsibility",
     "filing_indicator", "payer_claim_control_number", "facility_code", "frequency_code",
-    "statement_from", "statement_to", "received_date",
+    "statement_from", "statement_to", "received_date", "interest", "drg_code", "inpatient",
+    "split",
 )
 SERVICE_PAYMENT_COLUMNS = (
     "id", "file_id", "claim_payment_id", "seq", "procedure", "revenue_code", "charge", "paid",
-    "allowed", "units", "service_date", "service_date_end", "line_control_number",
+    "allowed", "units", "service_date", "service_date_end", "line_control_number", "code",
 )
 ADJUSTMENT_COLUMNS = (
     "file_id", "claim_payment_id", "service_payment_id", "level", "group_code", "reason",
@@ -111,6 +114,42 @@ OTHER_PAYER_COLUMNS = (
 # place per column and hands them to the driver's executemany / COPY as they are.
 
 
+#: remark code "claim separated to expedite handling" (MOA03–07 or a line's LQ*HE)
+SPLIT_CLAIM_REMARK = "MA15"
+
+
+def included_interest(c: ClaimPayment) -> Decimal:
+    """The part of CLP04 that is claim interest (AMT*I), or 0 when the payer pays it apart.
+
+    A payer that includes interest in the claim payment balances CLP03 − ΣCAS = CLP04 − AMT*I;
+    one that pays it elsewhere (PLB L6) balances CLP03 − ΣCAS = CLP04.
+    """
+    interest = c.amounts.get("I")
+    if not interest:
+        return Decimal(0)
+    cas = sum((a.amount for a in c.adjustments), Decimal(0)) + sum(
+        (a.amount for s in c.services for a in s.adjustments), Decimal(0))
+    return interest if c.charge - cas == c.paid - interest else Decimal(0)
+
+
+def is_split_part(c: ClaimPayment) -> bool:
+    """The payer says this CLP loop is one part of a claim it split (remark MA15)."""
+    if SPLIT_CLAIM_REMARK in c.outpatient_adjudication[2:] or \
+            SPLIT_CLAIM_REMARK in c.inpatient_adjudication:
+        return True
+    return any(r.endswith(f":{SPLIT_CLAIM_REMARK}") for s in c.services for r in s.remark_codes)
+
+
+def billed_codes(s: ServicePayment) -> tuple[str, str]:
+    """(procedure code, revenue code) the provider billed, as ledgers name them: SVC06 when
+    the payer changed the code, else SVC01, without qualifier and modifiers; SVC04, or SVC01
+    itself when it is a revenue code (qualifier NU)."""
+    text = s.original_procedure or s.procedure
+    if text.startswith("NU:"):
+        return "", revenue_code(text)
+    return procedure_code(text)[:48], revenue_code(s.revenue_code)
+
+
 def claim_payment_row(
     row_id: int, file_id: int, remittance_id: int, provider_id: int | None, payer_id: str,
     seq: int, c: ClaimPayment,
@@ -119,16 +158,18 @@ def claim_payment_row(
         row_id, file_id, remittance_id, provider_id, payer_id, seq, c.patient_control_number,
         c.status_code, c.charge, c.paid, c.patient_responsibility, c.filing_indicator,
         c.payer_claim_control_number, c.facility_code, c.frequency_code, c.statement_from,
-        c.statement_to, c.received_date,
+        c.statement_to, c.received_date, included_interest(c), c.drg_code[:8],
+        bool(c.inpatient_adjudication), is_split_part(c),
     ]
 
 
 def service_payment_row(
     row_id: int, file_id: int, claim_payment_id: int, seq: int, s: ServicePayment
 ) -> list[Any]:
+    code, revenue = billed_codes(s)
     return [
-        row_id, file_id, claim_payment_id, seq, s.procedure, s.revenue_code, s.charge, s.paid,
-        s.allowed, s.units, s.service_date, s.service_date_end, s.line_control_number,
+        row_id, file_id, claim_payment_id, seq, s.procedure, revenue, s.charge, s.paid,
+        s.allowed, s.units, s.service_date, s.service_date_end, s.line_control_number, code,
     ]
 
 

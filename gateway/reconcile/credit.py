@@ -5,10 +5,12 @@ patient money and the provider's own adjustments. For a claim c and payer p:
 
 - Every CLP loop is an adjudication. A reversal (CLP02 = 22) cancels p's latest earlier,
   not yet reversed adjudication with the same payer claim control number (CLP07) — of those,
-  the latest whose CLP04 it negates, since a correction may carry the same CLP07. The effective
-  adjudication E(c,p) is p's latest adjudication that is neither a reversal nor reversed.
-- N(c,p) = Σ CLP04 of all p's adjudications (reversals included) − PLB WO/72 recoupments that
-  reference c − ledger refunds to p for c.
+  the latest whose CLP04 it negates, since a correction may carry the same CLP07. Standing
+  adjudications that are parts of one split claim (remark MA15, or disjoint line groups) are
+  combined. The effective adjudication E(c,p) is p's latest standing one.
+- N(c,p) = Σ CLP04 (less claim interest AMT*I where CLP04 includes it) of all p's
+  adjudications, reversals included − PLB WO/72 recoupments that reference c − ledger refunds
+  to p for c.
 - W(c,p) = Σ CAS in E(c,p) with group CO/PI/OA (except reason 23) or legacy CR.
 - COB order: primary (1/19) < secondary (2/20) < tertiary (3/21), ties by remittance date.
   When two payers both have a primary effective adjudication, the later is a *wrongful
@@ -17,14 +19,24 @@ patient money and the provider's own adjustments. For a claim c and payer p:
 - B(c) = charges − Σ counted W − Σ_p N(c,p) − (patient payments − patient refunds)
   − provider adjustments. B(c) < 0 is a credit C = −B(c), attributed in this order until used:
   duplicate_payment, coordination_of_benefits, overpayment, patient_overpayment, unexplained.
+
+Before that, the lines of each E are matched to the posted charges (``lines``). On a
+line-priced claim a payer's payment on a line the ledger never charged is owed back to it first
+and apart, and the balance runs over the charged lines only; on a claim-priced one (DRG, MIA,
+claim-level CO/PI/PR) the uncharged lines' charges come off the write-off instead. Credits of a
+claim with an uncharged line are held (``pending``, ``unposted_line``) for an analyst. A claim
+with remittances and no posted charge at all waits ``ledger_lag_days`` for its ledger; then its
+payers' net payments become pending credits. No payer or patient is ever owed more than it paid.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from gateway.reconcile import lines as ln
 from gateway.reconcile import medicare
 from gateway.reconcile.model import (
     PRIOR_PAYER_REASON,
@@ -33,19 +45,27 @@ from gateway.reconcile.model import (
     Adjudication,
     ClaimBalance,
     ClaimFacts,
+    ClaimOutcome,
     CreditRow,
+    LineGroup,
+    LineVariance,
 )
 from schemas.payer import PayerRule
 
 GOVERNMENT_60_DAY = frozenset({"MA", "MB", "MC"})
 FEDERAL_OTHER = frozenset({"16", "CH", "VA", "OF"})
 SIXTY_DAY_PROGRAMMES = frozenset({"medicare_a", "medicare_b", "medicaid"})
+#: CLM05-3 of a replacement (7) or void (8) claim
+REPLACEMENT_FREQUENCIES = frozenset({"7", "8"})
+
+Rules = Callable[[str], PayerRule]
 
 
 def effective_adjudications(adjs: Iterable[Adjudication]) -> tuple[
     dict[str, Adjudication], dict[str, list[Adjudication]]
 ]:
-    """E(c,p) per payer, and each payer's non-reversed, non-reversal adjudications."""
+    """E(c,p) per payer, and each payer's standing (non-reversed, non-reversal) adjudications,
+    split-claim parts combined into one."""
     by_payer: dict[str, list[Adjudication]] = {}
     for a in sorted(adjs, key=lambda a: (a.remittance_date, a.key)):
         by_payer.setdefault(a.payer_id, []).append(a)
@@ -68,10 +88,48 @@ def effective_adjudications(adjs: Iterable[Adjudication]) -> tuple[
                     alive.pop()
             else:
                 alive.append(a)
-        standing[payer] = alive
-        if alive:
-            effective[payer] = alive[-1]
+        parts = _combine_split_parts(alive)
+        standing[payer] = parts
+        if parts:
+            effective[payer] = parts[-1]
     return effective, standing
+
+
+def _combine_split_parts(alive: list[Adjudication]) -> list[Adjudication]:
+    """Adjudications that are parts of one claim (MA15 on both, or disjoint line groups)
+    become one: all are effective together and none is a duplicate payment."""
+    out: list[Adjudication] = []
+    for a in alive:
+        prev = out[-1] if out else None
+        if prev is not None and _parts_of_one_claim(prev, a):
+            out[-1] = replace(
+                a, paid=prev.paid + a.paid, charge=prev.charge + a.charge,
+                adjustments=[*prev.adjustments, *a.adjustments],
+                claim_adjustments=[*prev.claim_adjustments, *a.claim_adjustments],
+                lines=[*prev.lines, *a.lines], drg_code=a.drg_code or prev.drg_code,
+                inpatient=a.inpatient or prev.inpatient, split=True,
+                parts=(*(prev.parts or (prev.key,)), a.key),
+                statement_from=_earliest(prev.statement_from, a.statement_from),
+                statement_to=_latest(prev.statement_to, a.statement_to))
+        else:
+            out.append(a)
+    return out
+
+
+def _parts_of_one_claim(a: Adjudication, b: Adjudication) -> bool:
+    if a.split and b.split:
+        return True
+    if not a.lines or not b.lines:
+        return False
+    return not (ln.keys(ln.line_groups(a)) & ln.keys(ln.line_groups(b)))
+
+
+def _earliest(a: dt.date | None, b: dt.date | None) -> dt.date | None:
+    return min(a, b) if a and b else a or b
+
+
+def _latest(a: dt.date | None, b: dt.date | None) -> dt.date | None:
+    return max(a, b) if a and b else a or b
 
 
 def write_offs(a: Adjudication) -> tuple[Decimal, Decimal]:
@@ -86,9 +144,8 @@ def write_offs(a: Adjudication) -> tuple[Decimal, Decimal]:
     return w, pr
 
 
-def claim_balance(facts: ClaimFacts) -> ClaimBalance:
-    """Compute B(c) and the figures that explain it."""
-    effective, _ = effective_adjudications(facts.adjudications)
+def net_payments(facts: ClaimFacts) -> dict[str, Decimal]:
+    """N(c,p) for every payer that paid, recouped or was refunded on the claim."""
     net: dict[str, Decimal] = {}
     for a in facts.adjudications:
         net[a.payer_id] = net.get(a.payer_id, ZERO) + a.paid
@@ -96,7 +153,20 @@ def claim_balance(facts: ClaimFacts) -> ClaimBalance:
         net[payer] = net.get(payer, ZERO) - amount
     for payer, amount in facts.payer_refunds.items():
         net[payer] = net.get(payer, ZERO) - amount
+    return net
 
+
+def claim_balance(facts: ClaimFacts, *, write_off_cuts: dict[str, Decimal] | None = None,
+                  effective: dict[str, Adjudication] | None = None) -> ClaimBalance:
+    """Compute B(c) and the figures that explain it.
+
+    ``write_off_cuts``: per payer, an amount taken off its counted write-off (the submitted
+    charges of lines the ledger does not carry, on a claim-priced claim). ``effective``:
+    E(c,p) when the caller has it already.
+    """
+    if effective is None:
+        effective, _ = effective_adjudications(facts.adjudications)
+    net = net_payments(facts)
     order = sorted(effective.values(), key=lambda a: (a.cob_rank, a.remittance_date, a.key))
     wrongful: set[str] = set()
     seen_primary = False
@@ -107,10 +177,11 @@ def claim_balance(facts: ClaimFacts) -> ClaimBalance:
             seen_primary = True
     chain = tuple(a.payer_id for a in order if a.payer_id not in wrongful)
 
+    cuts = write_off_cuts or {}
     counted_w = ZERO
     for payer, a in effective.items():
         if payer not in wrongful:
-            counted_w += write_offs(a)[0]
+            counted_w += write_offs(a)[0] - cuts.get(payer, ZERO)
     pr = write_offs(effective[chain[-1]])[1] if chain else ZERO
     patient_net = facts.patient_payments - facts.patient_refunds
     balance = (facts.charges - counted_w - sum(net.values(), ZERO) - patient_net
@@ -118,18 +189,183 @@ def claim_balance(facts: ClaimFacts) -> ClaimBalance:
     return ClaimBalance(balance, net, counted_w, pr, effective, frozenset(wrongful), chain)
 
 
-def attribute(
-    facts: ClaimFacts,
-    *,
-    as_of: dt.date,
-    rules: Callable[[str], PayerRule],
-) -> list[CreditRow]:
-    """The credit rows of one claim (empty when B(c) ≥ 0). Σ amounts = C exactly."""
+# ---------------------------------------------------------------- one claim, end to end
+
+@dataclass(slots=True)
+class _Part:
+    owed_to: str
+    payer: str | None
+    amount: Decimal
+    cause: str
+
+
+def attribute(facts: ClaimFacts, *, as_of: dt.date, rules: Rules) -> list[CreditRow]:
+    """The credit rows of one claim (empty when it holds no credit)."""
+    return reconcile_claim(facts, as_of=as_of, rules=rules).credits
+
+
+def reconcile_claim(facts: ClaimFacts, *, as_of: dt.date, rules: Rules) -> ClaimOutcome:
+    """Credits and line variances of one claim, as of a day."""
+    effective, standing = effective_adjudications(facts.adjudications)
+    if facts.adjudications and not facts.has_charge_rows:
+        return _without_charges(facts, as_of, rules)
+
+    variances: list[LineVariance] = []
+    uncharged: dict[str, list[LineGroup]] = {}
+    for payer in sorted(effective):
+        m = ln.match(effective[payer], facts.ledger_charges, facts.charges)
+        if m.mismatch:
+            variances.append(LineVariance("charge_mismatch", payer, "", m.mismatch))
+            return ClaimOutcome(_claim_level_unexplained(facts, as_of, rules), variances)
+        if m.uncharged:
+            uncharged[payer] = list(m.uncharged)
+
+    line_priced = all(not a.claim_priced for a in effective.values())
+    kind = "unposted_line" if line_priced else "charge_mismatch"
+    reason = ("the ledger carries no charge for this billed line" if line_priced else
+              "claim-priced (DRG, per diem or claim-level adjustments): the line's charge "
+              "comes off the payer's write-off instead of creating a credit")
+    held = False
+    virtual: dict[str, Decimal] = {}
+    for payer, groups in uncharged.items():
+        still: list[LineGroup] = []
+        for g in groups:
+            variances.append(LineVariance(kind, payer, g.key, reason, ln.describe_lines(g),
+                                          g.charge, g.paid))
+            decision = facts.line_decisions.get(g.key)
+            if decision in ("missed", "transfer"):
+                virtual[g.key] = g.charge  # the charge exists (to be posted, or elsewhere)
+                continue
+            held = held or decision != "billed_in_error"
+            still.append(g)
+        uncharged[payer] = still
+    if virtual:
+        facts = replace(facts, charges=facts.charges + sum(virtual.values(), ZERO))
+
+    if not any(uncharged.values()):
+        parts, hold_until, cb = _attribute(facts, as_of, rules, effective, standing)
+    elif line_priced:
+        parts, hold_until, cb = _line_priced(facts, effective, uncharged, as_of, rules)
+    else:
+        parts, hold_until, cb = _claim_priced(facts, effective, standing, uncharged, as_of,
+                                              rules)
+
+    reason_held: str | None = None
+    if held:
+        reason_held, hold_until = "unposted_line", None
+    else:
+        replaced = _replacement_hold(facts, effective, standing, as_of, rules)
+        if replaced is not None:
+            reason_held, hold_until = "replacement_claim", max(replaced, hold_until or replaced)
+        elif hold_until is not None:
+            reason_held = "hold_window"
+    rows = _rows(facts, cb, _capped(facts, parts), rules, reason_held, hold_until)
+    return ClaimOutcome(rows, variances)
+
+
+Attributed = tuple[list["_Part"], dt.date | None, ClaimBalance]
+
+
+def _line_priced(facts: ClaimFacts, effective: dict[str, Adjudication],
+                 uncharged: dict[str, list[LineGroup]], as_of: dt.date,
+                 rules: Rules) -> Attributed:
+    """Uncharged payments owed back first and apart; the rest over the charged lines."""
+    net = net_payments(facts)
+    first: list[_Part] = []
+    swapped: dict[int, Adjudication] = {}
+    for payer in sorted(uncharged):
+        groups = uncharged[payer]
+        if not groups:
+            continue
+        e = effective[payer]
+        unapplied = min(max(sum((g.paid for g in groups), ZERO), ZERO), max(net[payer], ZERO))
+        if unapplied > 0:
+            first.append(_Part("payer", payer, unapplied, "overpayment"))
+        gone = ln.keys(groups)
+        kept = [g for g in ln.line_groups(e) if g.key not in gone]
+        line_cas = [adj for g in kept for line in g.lines for adj in line.adjustments]
+        swapped[e.key] = replace(e, paid=e.paid - unapplied,
+                                 adjustments=[*e.claim_adjustments, *line_cas],
+                                 lines=[line for g in kept for line in g.lines])
+    charged = replace(facts, adjudications=[swapped.get(a.key, a)
+                                            for a in _flat(facts, effective)])
+    now, standing = effective_adjudications(charged.adjudications)
+    rest, hold_until, cb = _attribute(charged, as_of, rules, now, standing)
+    return first + rest, hold_until, cb
+
+
+def _flat(facts: ClaimFacts, effective: dict[str, Adjudication]) -> list[Adjudication]:
+    """The claim's adjudications with each combined split claim in place of its parts."""
+    combined = {a.key: a for a in effective.values() if a.parts}
+    if not combined:
+        return list(facts.adjudications)
+    absorbed = {k for a in combined.values() for k in a.parts if k != a.key}
+    return [combined.get(a.key, a) for a in facts.adjudications if a.key not in absorbed]
+
+
+def _claim_priced(facts: ClaimFacts, effective: dict[str, Adjudication],
+                  standing: dict[str, list[Adjudication]],
+                  uncharged: dict[str, list[LineGroup]], as_of: dt.date,
+                  rules: Rules) -> Attributed:
+    """The uncharged lines' charges come off the write-off: an uncharged line never creates
+    a payer credit. Where that would take a payer's write-off below 0, the difference is held
+    as ``unexplained`` for the analyst, never attributed to a payer."""
+    cb = claim_balance(facts, effective=effective)
+    cuts = {p: sum((g.charge for g in gs), ZERO) for p, gs in uncharged.items() if gs}
+    parts, hold_until, reduced = _attribute(facts, as_of, rules, effective, standing,
+                                            write_off_cuts=cuts)
+    beyond = ZERO
+    for payer, cut in cuts.items():
+        if payer in cb.effective and payer not in cb.wrongful_primaries:
+            w = write_offs(cb.effective[payer])[0]
+            beyond += cut - min(cut, max(w, ZERO))
+    if beyond > 0:
+        # B with the floored cuts is B − beyond: the extra credit that floor makes is for review
+        extra = max(beyond - reduced.balance, ZERO) - max(-reduced.balance, ZERO)
+        if extra > 0:
+            parts.append(_Part("unknown", None, extra, "unexplained"))
+    return parts, hold_until, cb
+
+
+def _claim_level_unexplained(facts: ClaimFacts, as_of: dt.date, rules: Rules) -> list[CreditRow]:
+    """The lines cannot be matched: the claim-level credit, if any, is all for review."""
     cb = claim_balance(facts)
     if cb.balance >= 0:
         return []
+    parts = [_Part("unknown", None, -cb.balance, "unexplained")]
+    return _rows(facts, cb, _capped(facts, parts), rules, None, None)
+
+
+def _without_charges(facts: ClaimFacts, as_of: dt.date, rules: Rules) -> ClaimOutcome:
+    """Remittances but no posted charge: an exception for the payers' ledger lag, then each
+    payer's net payment (never its write-offs) is a pending credit for review."""
+    newest: dict[str, dt.date] = {}
+    for a in facts.adjudications:
+        newest[a.payer_id] = max(newest.get(a.payer_id, a.remittance_date), a.remittance_date)
+    until = max(day + dt.timedelta(days=rules(p).ledger_lag_days) for p, day in newest.items())
+    if as_of < until:
+        net = net_payments(facts)
+        payer = max(sorted(net), key=lambda p: net[p])
+        return ClaimOutcome([], [], no_charges_until=until,
+                            waiting=(payer, sum(net.values(), ZERO), max(newest.values())))
+    parts = [_Part("payer", p, n, "overpayment")
+             for p, n in sorted(net_payments(facts).items()) if n > 0]
+    patient = facts.patient_payments - facts.patient_refunds
+    if patient > 0:
+        parts.append(_Part("patient", None, patient, "patient_overpayment"))
+    return ClaimOutcome(_rows(facts, claim_balance(facts), parts, rules, "no_posted_charges",
+                              None), [])
+
+
+def _attribute(facts: ClaimFacts, as_of: dt.date, rules: Rules,
+               effective: dict[str, Adjudication], standing: dict[str, list[Adjudication]], *,
+               write_off_cuts: dict[str, Decimal] | None = None) -> Attributed:
+    """The five attribution steps over C = −B(c); Σ parts = C exactly."""
+    cb = claim_balance(facts, write_off_cuts=write_off_cuts, effective=effective)
+    if cb.balance >= 0:
+        return [], None, cb
     remaining = -cb.balance
-    parts: list[tuple[str, str | None, Decimal, str]] = []  # owed_to, payer, amount, cause
+    parts: list[_Part] = []
     paid_back: dict[str, Decimal] = {}
 
     def take(owed_to: str, payer: str | None, amount: Decimal, cause: str) -> None:
@@ -138,11 +374,10 @@ def attribute(
         if amount <= 0:
             return
         remaining -= amount
-        parts.append((owed_to, payer, amount, cause))
+        parts.append(_Part(owed_to, payer, amount, cause))
         if payer is not None:
             paid_back[payer] = paid_back.get(payer, ZERO) + amount
 
-    _, standing = effective_adjudications(facts.adjudications)
     hold_until: dt.date | None = None
     # 1. duplicate payments: standing adjudications other than the effective one
     for payer in sorted(standing):
@@ -175,24 +410,84 @@ def attribute(
     take("patient", None, patient_net - cb.patient_responsibility, "patient_overpayment")
     # 5. whatever is left
     take("unknown", None, remaining, "unexplained")
+    return parts, hold_until, cb
 
-    any_government = any(
-        _government(facts, cb, p, rules)[0] for p in cb.net_payments
-    )
+
+def _capped(facts: ClaimFacts, parts: list[_Part]) -> list[_Part]:
+    """No payer is owed more than its net payment, no patient more than the patient's net
+    payments, and the claim's credits never exceed the money received: what a part would owe
+    beyond that goes to review (``unexplained``), and what exceeds every payment is no credit."""
+    limits = {p: max(n, ZERO) for p, n in net_payments(facts).items()}
+    patient_limit = max(facts.patient_payments - facts.patient_refunds, ZERO)
+    used: dict[str, Decimal] = {}
+    out: list[_Part] = []
+    spill = ZERO
+    for part in parts:
+        key = part.payer if part.owed_to == "payer" and part.payer else part.owed_to
+        if part.owed_to == "unknown":
+            out.append(part)
+            continue
+        limit = limits.get(key, ZERO) if part.owed_to == "payer" else patient_limit
+        room = max(limit - used.get(key, ZERO), ZERO)
+        amount = min(part.amount, room)
+        spill += part.amount - amount
+        if amount > 0:
+            used[key] = used.get(key, ZERO) + amount
+            out.append(_Part(part.owed_to, part.payer, amount, part.cause))
+    if spill > 0:
+        out.append(_Part("unknown", None, spill, "unexplained"))
+    room = sum(limits.values(), ZERO) + patient_limit - sum(used.values(), ZERO)
+    capped: list[_Part] = []
+    for part in out:
+        if part.owed_to == "unknown":
+            amount = min(part.amount, max(room, ZERO))
+            room -= amount
+            if amount <= 0:
+                continue
+            part = _Part(part.owed_to, part.payer, amount, part.cause)
+        capped.append(part)
+    return capped
+
+
+def _replacement_hold(facts: ClaimFacts, effective: dict[str, Adjudication],
+                      standing: dict[str, list[Adjudication]], as_of: dt.date,
+                      rules: Rules) -> dt.date | None:
+    """A replacement or void 837 sent after E's remittance: hold until that payer's reversal
+    arrives or its hold window (from the day the replacement was sent) passes."""
+    latest: dt.date | None = None
+    for payer, e in effective.items():
+        for icn, sent in facts.replacements:
+            if not icn or icn != e.payer_claim_control_number or sent < e.remittance_date:
+                continue
+            reversed_after = any(a.is_reversal and a.payer_id == payer
+                                 and a.payer_claim_control_number == icn
+                                 and a.remittance_date >= sent for a in facts.adjudications)
+            until = sent + dt.timedelta(days=rules(payer).hold_days)
+            if not reversed_after and as_of < until:
+                latest = max(latest or until, until)
+    return latest
+
+
+def _rows(facts: ClaimFacts, cb: ClaimBalance, parts: list[_Part], rules: Rules,
+          reason: str | None, hold_until: dt.date | None) -> list[CreditRow]:
+    if not parts:
+        return []
+    any_government = any(_government(facts, cb, p, rules)[0] for p in cb.net_payments)
+    status = "pending" if reason is not None else "open"
     rows = []
-    for owed_to, owed_payer, amount, cause in parts:
-        if owed_payer is not None:
-            government, deadline = _government(facts, cb, owed_payer, rules)
+    for part in parts:
+        if part.payer is not None:
+            government, deadline = _government(facts, cb, part.payer, rules)
         else:
-            government, deadline = (owed_to == "unknown" and any_government), None
+            government, deadline = (part.owed_to == "unknown" and any_government), None
             if government:
                 deadline = 60
-        status = "pending" if hold_until is not None else "open"
         rows.append(CreditRow(
             provider_id=facts.provider_id, account_id=facts.account_id,
-            patient_control_number=facts.patient_control_number, owed_to=owed_to,
-            payer_id=owed_payer, amount=amount, cause=cause, government=government,
+            patient_control_number=facts.patient_control_number, owed_to=part.owed_to,
+            payer_id=part.payer, amount=part.amount, cause=part.cause, government=government,
             status=status, deadline_days=deadline, pending_until=hold_until,
+            pending_reason=reason,
         ))
     return rows
 

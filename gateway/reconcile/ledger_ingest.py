@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from gateway.db.models import Provider, tbl
@@ -44,7 +44,10 @@ KIND = "ledger"
 MAX_REPORTED_ERRORS = 50
 MAX_REPORTED_DUPLICATES = 200
 #: column widths of ledger_entries (a longer value is a row error, not a database error)
-WIDTHS = {"account_id": 64, "patient_control_number": 38, "payer_id": 80, "reference": 256}
+WIDTHS = {"account_id": 64, "patient_control_number": 38, "payer_id": 80, "reference": 256,
+          "procedure_code": 48, "revenue_code": 8, "modifiers": 32, "line_ref": 50}
+LINE_FIELDS = ("procedure_code", "revenue_code", "modifiers", "service_date", "units",
+               "line_ref")
 
 
 class LedgerRejectedError(InputError):
@@ -186,29 +189,40 @@ def load(session: Session, file_id: int, data: bytes, layout: LedgerLayout) -> L
         k = entry_key(r)
         seen[k] += 1
         keyed.append((k, seen[k], r))
-    existing: set[tuple[str, int]] = set()
+    # (key, occurrence) → (row id, whether it already has line detail)
+    existing: dict[tuple[str, int], tuple[int, bool]] = {}
     pairs = [(k, n) for k, n, _ in keyed]
     for i in range(0, len(pairs), 500):
         chunk = pairs[i:i + 500]
-        existing.update((row[0], row[1]) for row in session.execute(
-            select(le.c.entry_key, le.c.occurrence).where(
-                le.c.provider_id == provider_id,
-                tuple_(le.c.entry_key, le.c.occurrence).in_(chunk))))
+        for row in session.execute(
+                select(le.c.entry_key, le.c.occurrence, le.c.id, le.c.procedure_code,
+                       le.c.revenue_code, le.c.line_ref).where(
+                    le.c.provider_id == provider_id,
+                    tuple_(le.c.entry_key, le.c.occurrence).in_(chunk))):
+            existing[(row[0], row[1])] = (int(row[2]), bool(row[3] or row[4] or row[5]))
     values = []
     duplicates = []
+    enriched: list[dict[str, Any]] = []
     for k, n, r in keyed:
-        if (k, n) in existing:
+        known = existing.get((k, n))
+        if known is not None:
             duplicates.append(r.line)
+            if not known[1] and (r.procedure_code or r.revenue_code or r.line_ref):
+                # the layout now sends line detail: fill in the row it sent before
+                enriched.append({"b_id": known[0], **_line_values(r)})
             continue
         values.append({
             "file_id": file_id, "provider_id": provider_id, "line": r.line,
             "account_id": r.account_id, "patient_control_number": r.patient_control_number,
             "posted_date": r.posted_date, "type": r.type, "party": r.party,
             "payer_id": r.payer_id, "amount": r.amount, "reference": r.reference,
-            "entry_key": k, "occurrence": n,
+            "entry_key": k, "occurrence": n, **_line_values(r),
         })
     for i in range(0, len(values), 2000):
         session.execute(insert(le), values[i:i + 2000])
+    if enriched:
+        session.execute(update(le).where(le.c.id == bindparam("b_id")).values(
+            {f: bindparam(f) for f in LINE_FIELDS}), enriched)
     notes: list[dict[str, Any]] = []
     if duplicates:
         lines = ", ".join(str(n) for n in duplicates[:MAX_REPORTED_DUPLICATES])
@@ -218,8 +232,19 @@ def load(session: Session, file_id: int, data: bytes, layout: LedgerLayout) -> L
                        f"and were skipped: line(s) {lines}",
             "location": {"line": duplicates[0]},
         })
+    if enriched:
+        notes.append({
+            "code": "ledger_line_detail_added", "severity": "warning",
+            "message": f"{len(enriched)} row(s) imported before without line detail gained "
+                       "it from this file",
+            "location": {"line": 1},
+        })
     stats = LoadStats(kind=KIND, provider_id=provider_id)
     return LedgerLoad(stats, len(result.rows), len(values), duplicates, notes)
+
+
+def _line_values(r: LedgerRow) -> dict[str, Any]:
+    return dict(zip(LINE_FIELDS, r.line_detail, strict=True))
 
 
 __all__ = ["KIND", "LedgerLoad", "LedgerRejectedError", "ProviderChoiceError", "declare",

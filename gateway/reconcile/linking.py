@@ -25,12 +25,10 @@ not found yet are kept as ``unmatched`` and retried.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, text
+from sqlalchemy import Date, bindparam, delete, insert, text
 from sqlalchemy.orm import Session
 
 from gateway.db.models import tbl
@@ -52,6 +50,12 @@ class LinkChanges:
     plb_unmatched: int = 0
 
 
+#: a claim key the provider's 837s or ledger know (an exact match needs no link)
+_KNOWN = ("EXISTS (SELECT 1 FROM claims c WHERE c.provider_id = {pid} "
+          "AND c.patient_control_number = {pcn}) OR EXISTS (SELECT 1 FROM ledger_entries le "
+          "WHERE le.provider_id = {pid} AND le.patient_control_number = {pcn})")
+
+
 def _known(s: Session, pid: int, pcn: str) -> bool:
     row = s.execute(text(
         "SELECT 1 FROM claims WHERE provider_id = :p AND patient_control_number = :n "
@@ -60,85 +64,108 @@ def _known(s: Session, pid: int, pcn: str) -> bool:
     return row is not None
 
 
-def _by_icn(s: Session, pid: int, payer_ids: set[str] | None, icn: str, exclude: int,
-            payers: PayerDirectory) -> set[str]:
-    """Claim keys of matched claim payments with this CLP07 (same payer when given)."""
-    if not icn:
-        return set()
-    rows = s.execute(text(
-        "SELECT o.id, o.payer_id, o.patient_control_number, l.patient_control_number AS lk, "
-        "l.method FROM claim_payments o LEFT JOIN claim_links l ON l.claim_payment_id = o.id "
-        "WHERE o.provider_id = :p AND o.payer_claim_control_number = :icn AND o.id <> :x"),
-        {"p": pid, "icn": icn, "x": exclude}).all()
-    keys: set[str] = set()
-    for r in rows:
-        if payer_ids is not None and payers.canonical(r.payer_id) not in payer_ids:
-            continue
-        if r.method is not None and r.method != "unmatched":
-            keys.add(r.lk)
-        elif r.method is None and _known(s, pid, r.patient_control_number):
-            keys.add(r.patient_control_number)
-    return keys
+def _matched_by_icn(s: Session, payers: PayerDirectory
+                    ) -> dict[tuple[int, str, str], set[str]]:
+    """(provider, canonical payer, CLP07) → claim keys of the *matched* claim payments with
+    that CLP07, for every CLP07 in ``rc_link``: one pass over each CLP07's claim payments,
+    however many unmatched ones share it (a payer that reuses one ICN across claims)."""
+    out: dict[tuple[int, str, str], set[str]] = {}
+    for r in s.execute(text(
+            "SELECT DISTINCT i.pid, i.icn, o.payer_id, CASE WHEN l.method IS NOT NULL "
+            "THEN l.patient_control_number ELSE o.patient_control_number END AS k "
+            "FROM (SELECT DISTINCT pid, icn FROM rc_link WHERE icn <> '') i "
+            "JOIN claim_payments o ON o.provider_id = i.pid "
+            "AND o.payer_claim_control_number = i.icn "
+            "LEFT JOIN claim_links l ON l.claim_payment_id = o.id "
+            "WHERE (l.method IS NOT NULL AND l.method <> 'unmatched') OR (l.method IS NULL "
+            f"AND ({_KNOWN.format(pid='o.provider_id', pcn='o.patient_control_number')}))")):
+        key = (int(r.pid), payers.canonical(r.payer_id), str(r.icn))
+        out.setdefault(key, set()).add(str(r.k))
+    return out
 
 
-def _by_prefix(s: Session, pid: int, pcn: str, charge: Decimal, start: dt.date | None,
-               end: dt.date | None) -> set[str]:
-    if len(pcn) < MIN_PREFIX:
-        return set()
-    rows = s.execute(text(
-        "SELECT patient_control_number, service_date, service_date_end FROM claims "
-        "WHERE provider_id = :p AND total_charge = :c"), {"p": pid, "c": abs(charge)}).all()
+def _by_prefix(s: Session) -> dict[int, list[Any]]:
+    """Claim payment id (of ``rc_link`` rows with a CLP01 of at least ``MIN_PREFIX``) → 837
+    claims of the provider with CLM02 = |CLP03| whose CLM01 starts with that CLP01."""
+    out: dict[int, list[Any]] = {}
+    for r in s.execute(text(
+            "SELECT t.id, t.sfrom, t.sto, c.patient_control_number AS full, c.service_date "
+            "FROM rc_link t JOIN claims c ON c.provider_id = t.pid "
+            "AND c.total_charge = t.charge "
+            "WHERE LENGTH(t.pcn) >= :n AND LENGTH(c.patient_control_number) > LENGTH(t.pcn) "
+            "AND SUBSTR(c.patient_control_number, 1, LENGTH(t.pcn)) = t.pcn"
+            ).columns(sfrom=Date, sto=Date, service_date=Date), {"n": MIN_PREFIX}):
+        out.setdefault(int(r.id), []).append(r)
+    return out
+
+
+def _prefix_key(candidates: list[Any]) -> str | None:
+    """The one claim the truncated CLP01 can be (dates inside the statement period)."""
     found: set[str] = set()
-    for r in rows:
-        full: str = r.patient_control_number
-        if len(full) <= len(pcn) or not full.startswith(pcn):
+    for r in candidates:
+        start, end = r.sfrom, r.sto
+        if start is not None and r.service_date is not None \
+                and not (start <= r.service_date <= (end or start)):
             continue
-        if start is not None and r.service_date is not None:
-            last = end or start
-            if not (start <= r.service_date <= last):
-                continue
-        found.add(full)
-    return found
+        found.add(str(r.full))
+    return found.pop() if len(found) == 1 else None
 
 
 def link_claim_payments(s: Session, payers: PayerDirectory, *, files_table: str | None
                         ) -> LinkChanges:
-    """Link new claim payments (of ``files_table``'s files, or all) and retry unmatched ones."""
+    """Link new claim payments (of ``files_table``'s files, or all) and retry unmatched ones,
+    set-wise: a handful of queries whatever the number of claim payments."""
     changes = LinkChanges()
     s.execute(text("DELETE FROM claim_links WHERE NOT EXISTS (SELECT 1 FROM claim_payments cp "
                    "WHERE cp.id = claim_links.claim_payment_id)"))
     scope = f"JOIN {files_table} f ON f.file_id = cp.file_id" if files_table else ""
     cols = ("cp.id, cp.provider_id, cp.payer_id, cp.patient_control_number, "
             "cp.payer_claim_control_number, cp.charge, cp.statement_from, cp.statement_to")
+    known = _KNOWN.format(pid="cp.provider_id", pcn="cp.patient_control_number")
     rows = s.execute(text(
-        f"SELECT {cols}, NULL AS was FROM claim_payments cp {scope} "
+        f"SELECT {cols}, NULL AS was, 0 AS known FROM claim_payments cp {scope} "
         "WHERE cp.provider_id IS NOT NULL "
         "AND NOT EXISTS (SELECT 1 FROM claim_links l WHERE l.claim_payment_id = cp.id) "
-        "AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.provider_id = cp.provider_id "
-        "  AND c.patient_control_number = cp.patient_control_number) "
-        "AND NOT EXISTS (SELECT 1 FROM ledger_entries le WHERE le.provider_id = cp.provider_id "
-        "  AND le.patient_control_number = cp.patient_control_number) "
-        f"UNION ALL SELECT {cols}, l.patient_control_number AS was FROM claim_links l "
+        f"AND NOT ({known}) "
+        f"UNION ALL SELECT {cols}, l.patient_control_number AS was, "
+        f"CASE WHEN {known} THEN 1 ELSE 0 END AS known FROM claim_links l "
         "JOIN claim_payments cp ON cp.id = l.claim_payment_id WHERE l.method = 'unmatched' "
-        "ORDER BY 1")).all()
+        "ORDER BY 1").columns(statement_from=Date, statement_to=Date)).all()
     t = tbl(ClaimLink)
     new_rows: list[dict[str, Any]] = []
     drop: list[int] = []
+    todo = []
     for r in rows:
         pid, pcn = int(r.provider_id), str(r.patient_control_number)
-        if r.was is not None and _known(s, pid, pcn):
+        if r.was is not None and r.known:
             drop.append(r.id)  # the 837 or ledger arrived: now an exact match, same key
             changes.keys.add((pid, pcn))
-            continue
-        payer = payers.canonical(r.payer_id)
-        method, key = "unmatched", pcn
-        found = _by_icn(s, pid, {payer}, r.payer_claim_control_number, r.id, payers)
-        if len(found) == 1:
-            method, key = "icn", found.pop()
         else:
-            found = _by_prefix(s, pid, pcn, r.charge, r.statement_from, r.statement_to)
-            if len(found) == 1:
-                method, key = "prefix", found.pop()
+            todo.append(r)
+    s.execute(text("DROP TABLE IF EXISTS rc_link"))
+    s.execute(text("CREATE TEMPORARY TABLE rc_link (id INTEGER PRIMARY KEY, pid INTEGER, "
+                   "icn VARCHAR(50), pcn VARCHAR(38), charge NUMERIC(14, 2), sfrom DATE, "
+                   "sto DATE)"))
+    if todo:
+        s.execute(text("INSERT INTO rc_link (id, pid, icn, pcn, charge, sfrom, sto) "
+                       "VALUES (:i, :p, :icn, :n, :c, :f, :t)"),
+                  [{"i": r.id, "p": r.provider_id, "icn": r.payer_claim_control_number or "",
+                    "n": r.patient_control_number, "c": abs(r.charge), "f": r.statement_from,
+                    "t": r.statement_to} for r in todo])
+        s.execute(text("ANALYZE rc_link"))
+    by_icn = _matched_by_icn(s, payers) if todo else {}
+    by_prefix = _by_prefix(s) if todo else {}
+    s.execute(text("DROP TABLE IF EXISTS rc_link"))
+    for r in todo:
+        pid, pcn = int(r.provider_id), str(r.patient_control_number)
+        method, key = "unmatched", pcn
+        found = by_icn.get((pid, payers.canonical(r.payer_id), r.payer_claim_control_number or ""),
+                           set())
+        prefix = None if len(found) == 1 else _prefix_key(by_prefix.get(r.id, []))
+        if len(found) == 1:
+            method, key = "icn", next(iter(found))
+        elif prefix is not None:
+            method, key = "prefix", prefix
         if r.was is not None:
             if method == "unmatched":
                 continue  # still unmatched: nothing changes

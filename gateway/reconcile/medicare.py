@@ -37,8 +37,6 @@ MEDICARE_INDICATORS = frozenset({"MA", "MB"})
 MEDICARE_PROGRAMMES = frozenset({"medicare_a", "medicare_b"})
 #: first two digits of the type of bill (facility type + bill classification) that are Part A
 PART_A_BILLS = frozenset({"11", "18", "21", "32", "41", "81", "82"})
-#: frequency codes (CLM05-3) of an adjustment claim: replacement, void
-ADJUSTMENT_FREQUENCIES = frozenset({"7", "8"})
 UNVERIFIED = "unverified_medicare_payer"
 
 
@@ -60,14 +58,11 @@ class MedicareFacts:
 
     #: 837P, 837I, 837D: the newest 837 of the claim; '' when no 837 was loaded
     kind: str = ""
-    #: 837I CLM05-1 (facility type code), else the 835 CLP08 of an institutional claim
+    #: 837I CLM05-1 (facility type code), else the newest 835 CLP08 (read as a type of bill
+    #: only for an institutional claim: on a professional one it is the place of service)
     facility_code: str = ""
-    #: no 837: did the 835s pay revenue-code lines (an institutional claim)?
-    revenue_lines: bool = False
     #: the payer loops of the claim's 837s, newest claim first (destination before 2320s)
     loops: tuple[PayerLoop, ...] = ()
-    #: REF*F8 (payer claim control numbers) of the adjustment claims (frequency 7 or 8) sent
-    adjusted_icns: frozenset[str] = frozenset()
 
 
 def loop_indicator(facts: ClaimFacts, payer: str) -> str:
@@ -99,8 +94,13 @@ def claim_kind(facts: ClaimFacts, indicator: str, rule: PayerRule) -> str:
     m = facts.medicare
     if m.kind:
         return m.kind
-    if m.revenue_lines or indicator == "MA":
-        return "837I"
+    if indicator == "MA" or any(
+        a.drg_code
+        or a.inpatient
+        or any(ln.revenue_code or ln.procedure.startswith("NU:") for ln in a.lines)
+        for a in facts.adjudications
+    ):
+        return "837I"  # revenue-code lines, a DRG or an MIA: an institutional claim
     if indicator == "MB":
         return "837P"
     if rule.programme == "medicare_a":
@@ -152,7 +152,7 @@ def return_method(facts: ClaimFacts, row: CreditRow, m: Medicare | None) -> str 
         for a in facts.adjudications
         if a.payer_id == row.payer_id and a.payer_claim_control_number
     }
-    if icns & facts.medicare.adjusted_icns:
+    if icns & {icn for icn, _ in facts.replacements}:
         return "claim_adjustment"
     return "report"
 
@@ -194,7 +194,6 @@ def annotate(
 
 
 __all__ = [
-    "ADJUSTMENT_FREQUENCIES",
     "MEDICARE_INDICATORS",
     "MEDICARE_PROGRAMMES",
     "PART_A_BILLS",

@@ -1,8 +1,7 @@
 """Load the claim-kind facts of one chunk of candidate claims (``medicare.MedicareFacts``).
 
 Two set-based queries per chunk over the candidates' 837 claims and their 2320 loops; a third
-only for the few claims that a Medicare payer answered and no 837 describes (kind inferred
-from the 835: revenue-code lines, CLP08).
+only for the few claims that a Medicare payer answered and no 837 describes (their CLP08).
 """
 
 # ruff: noqa: S608  -- SQL here is composed only of constant fragments and our own temp-table
@@ -17,7 +16,6 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from gateway.reconcile.medicare import (
-    ADJUSTMENT_FREQUENCIES,
     MEDICARE_INDICATORS,
     MEDICARE_PROGRAMMES,
     MedicareFacts,
@@ -41,9 +39,8 @@ def load(
     for r in s.execute(
         text(
             "SELECT c.provider_id AS pid, c.patient_control_number AS pcn, c.id, c.kind, "
-            "c.payer_id, c.filing_indicator, c.facility_code, c.frequency_code, "
-            "c.original_claim_number FROM rc_cand s JOIN claims c ON c.provider_id = s.pid "
-            f"AND c.patient_control_number = s.pcn WHERE {where}"
+            "c.payer_id, c.filing_indicator, c.facility_code FROM rc_cand s JOIN claims c "
+            f"ON c.provider_id = s.pid AND c.patient_control_number = s.pcn WHERE {where}"
         ),
         params,
     ):
@@ -77,11 +74,6 @@ def load(
             kind=rows[0].kind or "",
             facility_code=(institutional.facility_code or "") if institutional else "",
             loops=tuple(loops),
-            adjusted_icns=frozenset(
-                r.original_claim_number
-                for r in rows
-                if r.frequency_code in ADJUSTMENT_FREQUENCIES and r.original_claim_number
-            ),
         )
     _infer_without_837(s, facts, claims, payers)
 
@@ -89,10 +81,8 @@ def load(
 def _infer_without_837(
     s: Session, facts: dict[Key, ClaimFacts], claims: Mapping[Key, Any], payers: PayerDirectory
 ) -> None:
-    """Claims that no 837 describes but a Medicare payer answered: the 835s' revenue-code
-    lines say whether the claim was institutional, CLP08 (of the newest) its type of bill
-    (read only for an institutional claim: on a professional one it is the place of service).
-    """
+    """Claims that no 837 describes but a Medicare payer answered: the newest CLP08 is their
+    type of bill if the 835s show an institutional claim (``medicare.claim_kind``)."""
     ids: dict[int, Key] = {}
     for key, f in facts.items():
         if key in claims:
@@ -105,22 +95,18 @@ def _infer_without_837(
                 ids[a.key] = key
     if not ids:
         return
-    found: dict[Key, tuple[int, str, bool]] = {}
+    newest: dict[Key, tuple[int, str]] = {}
     keys = sorted(ids)
     for i in range(0, len(keys), 900):
-        stmt = text(
-            "SELECT cp.id, cp.facility_code, EXISTS (SELECT 1 FROM service_payments sp "
-            "WHERE sp.claim_payment_id = cp.id AND (sp.revenue_code <> '' "
-            "OR sp.procedure LIKE 'NU:%')) AS rev FROM claim_payments cp WHERE cp.id IN :ids"
-        ).bindparams(bindparam("ids", expanding=True))
+        stmt = text("SELECT id, facility_code FROM claim_payments WHERE id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
         for r in s.execute(stmt, {"ids": keys[i : i + 900]}):
             key = ids[int(r.id)]
-            newest, facility, rev = found.get(key, (0, "", False))
-            if int(r.id) > newest:
-                newest, facility = int(r.id), r.facility_code or facility
-            found[key] = (newest, facility, rev or bool(r.rev))
-    for key, (_, facility, rev) in found.items():
-        facts[key].medicare = MedicareFacts(facility_code=facility, revenue_lines=rev)
+            if r.facility_code and int(r.id) > newest.get(key, (0, ""))[0]:
+                newest[key] = (int(r.id), r.facility_code)
+    for key, (_, facility) in newest.items():
+        facts[key].medicare = MedicareFacts(facility_code=facility)
 
 
 __all__ = ["load"]

@@ -30,6 +30,47 @@ CAUSES = (
     "patient_overpayment",
     "unexplained",
 )
+#: remark code "claim separated to expedite handling": the adjudication is one part of a claim
+SPLIT_CLAIM_REMARK = "MA15"
+#: CAS groups at claim level that make a claim claim-priced (OA-23 aside)
+CLAIM_PRICING_GROUPS = frozenset({"CO", "PI", "PR"})
+#: why a credit is held back (``pending``) from approval
+PENDING_REASONS = ("hold_window", "unposted_line", "replacement_claim", "no_posted_charges")
+#: an analyst's answer to an uncharged line (``gateway variances resolve --as``)
+LINE_DECISIONS = ("missed", "transfer", "billed_in_error")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLine:
+    """One SVC loop of an adjudication, as reconciliation groups and matches it."""
+
+    #: REF*6R, the line item control number (or the 837's LX number a payer echoes)
+    line_ref: str
+    #: the submitted procedure code: SVC06 when present, else SVC01, without qualifier/modifiers
+    code: str
+    revenue_code: str
+    #: DTM*472; None when the line is dated by the claim's statement period
+    service_date: dt.date | None
+    charge: Decimal  # SVC02
+    paid: Decimal  # SVC03
+    #: (group, reason, amount) of this line's CAS
+    adjustments: tuple[tuple[str, str, Decimal], ...] = ()
+    procedure: str = ""  # SVC01 as sent (qualifier and modifiers included), for explanations
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCharge:
+    """A posted charge (or charge reversal, negative) with whatever line detail the export has."""
+
+    amount: Decimal
+    line_ref: str = ""
+    code: str = ""
+    revenue_code: str = ""
+    service_date: dt.date | None = None
+
+    @property
+    def has_line_detail(self) -> bool:
+        return bool(self.line_ref or self.code or self.revenue_code)
 
 
 @dataclass(slots=True)
@@ -45,6 +86,20 @@ class Adjudication:
     filing_indicator: str = ""
     #: (group, reason, amount) of claim- and line-level CAS
     adjustments: list[tuple[str, str, Decimal]] = field(default_factory=list)
+    #: CLP03, the charge the payer adjudicated (0 when unknown)
+    charge: Decimal = ZERO
+    #: the SVC loops; empty when the payer answered at claim level only
+    lines: list[ServiceLine] = field(default_factory=list)
+    #: (group, reason, amount) of the claim-level CAS only (a subset of ``adjustments``)
+    claim_adjustments: list[tuple[str, str, Decimal]] = field(default_factory=list)
+    drg_code: str = ""  # CLP11
+    inpatient: bool = False  # an MIA segment was sent
+    #: MA15 in the MOA or a line's LQ: this adjudication is one part of a split claim
+    split: bool = False
+    statement_from: dt.date | None = None
+    statement_to: dt.date | None = None
+    #: keys of the split-claim parts this adjudication combines (empty: a single CLP loop)
+    parts: tuple[int, ...] = ()
 
     @property
     def is_reversal(self) -> bool:
@@ -53,6 +108,13 @@ class Adjudication:
     @property
     def cob_rank(self) -> int:
         return COB_RANK.get(self.status_code, 9)
+
+    @property
+    def claim_priced(self) -> bool:
+        """DRG, per diem or any claim-level CO/PI/PR: the payer priced the claim as a whole."""
+        if self.drg_code or self.inpatient or not self.lines:
+            return True
+        return any(g in CLAIM_PRICING_GROUPS for g, _, _ in self.claim_adjustments)
 
 
 @dataclass(slots=True)
@@ -73,6 +135,14 @@ class ClaimFacts:
     adjudications: list[Adjudication] = field(default_factory=list)
     #: 837 SBR09 when the 835 carries no CLP06
     claim_filing_indicator: str = ""
+    #: every posted charge row (``charges`` is their sum); empty when none was posted
+    ledger_charges: list[LedgerCharge] = field(default_factory=list)
+    #: whether the ledger has any charge row for the claim (even one netted to zero)
+    has_charge_rows: bool = True
+    #: line group key → the analyst's decision on it (``LINE_DECISIONS``)
+    line_decisions: dict[str, str] = field(default_factory=dict)
+    #: (CLP07 named by REF*F8, date sent) of each replacement or void 837 (CLM05-3 = 7 or 8)
+    replacements: list[tuple[str, dt.date]] = field(default_factory=list)
     #: claim kind, type of bill, payer loops, adjustment claims (gateway.reconcile.medicare)
     medicare: MedicareFacts = field(default_factory=MedicareFacts)
 
@@ -92,6 +162,8 @@ class CreditRow:
     status: str  # pending | open
     deadline_days: int | None
     pending_until: dt.date | None = None
+    #: why a ``pending`` row is held (``PENDING_REASONS``)
+    pending_reason: str | None = None
     #: 837I | 837P | 837D | '' (gateway.reconcile.medicare.annotate fills these four)
     claim_kind: str = ""
     #: A | B for money of Medicare (or, owed to unknown, of a claim Medicare paid); else None
@@ -100,6 +172,49 @@ class CreditRow:
     medicare_verified: bool | None = None
     #: report | claim_adjustment | refund | None (owner unknown)
     return_method: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LineGroup:
+    """Service lines of one adjudication that are one billed line (same 6R, else code+date)."""
+
+    key: str
+    lines: tuple[ServiceLine, ...]
+
+    @property
+    def charge(self) -> Decimal:
+        return sum((ln.charge for ln in self.lines), ZERO)
+
+    @property
+    def paid(self) -> Decimal:
+        return sum((ln.paid for ln in self.lines), ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class LineVariance:
+    """A billed line the ledger does not carry (``unposted_line``) or a claim whose posted
+    charges cannot be matched to its lines (``charge_mismatch``)."""
+
+    kind: str  # unposted_line | charge_mismatch
+    payer_id: str
+    group_key: str  # '' for a claim-level mismatch
+    reason: str
+    #: one dict per service line: procedure, revenue_code, service_date, charge, paid, line_ref
+    lines: tuple[dict[str, str | None], ...] = ()
+    charge: Decimal = ZERO
+    paid: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimOutcome:
+    """Everything reconciliation concludes about one claim."""
+
+    credits: list[CreditRow]
+    variances: list[LineVariance]
+    #: set while a claim with remittances but no posted charge waits for its ledger
+    no_charges_until: dt.date | None = None
+    #: the payer and net payment of such a claim, and its newest remittance (for the listing)
+    waiting: tuple[str, Decimal, dt.date] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,20 @@ from typing import Any
 from sqlalchemy import Date, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
+from gateway import audit
 from gateway.db.models import tbl
 from gateway.errors import InputError, NotFoundError
 from gateway.reconcile.credit import due_by
 from gateway.reconcile.medicare import UNVERIFIED
-from gateway.reconcile.tables import Credit, PostingVariance
+from gateway.reconcile.model import LINE_DECISIONS
+from gateway.reconcile.tables import (
+    ClaimWait,
+    Credit,
+    LedgerEntry,
+    LineVariance,
+    PostingVariance,
+)
+from parsers.codes import procedure_code
 from schemas.serialize import money
 
 CAUSE_ORDER = {c: i for i, c in enumerate((
@@ -48,6 +57,7 @@ class CreditView:
     resolved_on: dt.date | None
     resolution: str | None
     deadline_days: int | None
+    pending_reason: str | None = None
     claim_kind: str = ""
     medicare_part: str | None = None
     medicare_verified: bool | None = None
@@ -76,6 +86,7 @@ class CreditView:
             "resolved_on": self.resolved_on.isoformat() if self.resolved_on else None,
             "resolution": self.resolution,
             "deadline_days": self.deadline_days,
+            "pending_reason": self.pending_reason,
             "claim_kind": self.claim_kind or None,
             "medicare_part": self.medicare_part,
             "return_method": self.return_method,
@@ -110,6 +121,7 @@ def list_credits(session: Session, *, status: str = "active", provider_id: int |
         cause=r.cause, government=bool(r.government), identified_on=r.identified_on,
         due_by=r.due_by, status=r.status, pending_until=r.pending_until,
         resolved_on=r.resolved_on, resolution=r.resolution, deadline_days=r.deadline_days,
+        pending_reason=r.pending_reason,
         claim_kind=r.claim_kind or "", medicare_part=r.medicare_part,
         medicare_verified=r.medicare_verified, return_method=r.return_method,
     ) for r in session.execute(stmt)]
@@ -174,6 +186,127 @@ class VarianceView:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class LineVarianceView:
+    """An uncharged billed line (``unposted_line``) or unmatched charges (``charge_mismatch``),
+    with what the analyst can answer and, for a transfer, the charges that may be its."""
+
+    id: int
+    provider_id: int
+    account_id: str | None
+    patient_control_number: str
+    payer_id: str
+    kind: str
+    group_key: str
+    reason: str
+    charge: Decimal
+    paid: Decimal
+    lines: list[dict[str, Any]]
+    status: str
+    resolution: str | None
+    resolved_by: str | None
+    detected_on: dt.date
+    candidates: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind, "account_id": self.account_id,
+            "patient_control_number": self.patient_control_number,
+            "payer_id": self.payer_id, "provider_id": self.provider_id,
+            "status": self.status, "resolution": self.resolution,
+            "resolved_by": self.resolved_by, "reason": self.reason,
+            "charge": money(self.charge), "paid": money(self.paid), "lines": self.lines,
+            "choices": list(LINE_DECISIONS) if self.group_key and self.status == "open"
+            else [],
+            "candidates": self.candidates, "detected_on": self.detected_on.isoformat(),
+        }
+
+
+def list_line_variances(session: Session, *, provider_id: int | None = None,
+                        status: str = "active", variance_id: int | None = None,
+                        ) -> list[LineVarianceView]:
+    """Line variances: ``active`` (open and resolved), ``open``, ``resolved``, ``cleared``,
+    ``all``. Open ones come with transfer candidates: other claims' posted charges of the same
+    provider with the same code, service date and amount."""
+    wanted = {"active": ("open", "resolved"), "open": ("open",), "resolved": ("resolved",),
+              "cleared": ("cleared",), "all": ("open", "resolved", "cleared")}
+    if status not in wanted:
+        raise InputError(f"unknown status {status!r}; use one of {', '.join(wanted)}",
+                         code="bad_filter")
+    vt = tbl(LineVariance)
+    stmt = select(vt).where(vt.c.status.in_(wanted[status]))
+    if provider_id is not None:
+        stmt = stmt.where(vt.c.provider_id == provider_id)
+    if variance_id is not None:
+        stmt = stmt.where(vt.c.id == variance_id)
+    cent = Decimal("0.01")
+    out = []
+    for r in session.execute(stmt.order_by(vt.c.provider_id, vt.c.patient_control_number,
+                                           vt.c.payer_id, vt.c.kind, vt.c.group_key)):
+        lines = list(r.lines or [])
+        out.append(LineVarianceView(
+            r.id, r.provider_id, r.account_id, r.patient_control_number, r.payer_id, r.kind,
+            r.group_key, r.reason, Decimal(r.charge).quantize(cent),
+            Decimal(r.paid).quantize(cent), lines, r.status, r.resolution, r.resolved_by,
+            r.detected_on,
+            _transfer_candidates(session, r.provider_id, r.patient_control_number, lines)
+            if r.status == "open" and r.kind == "unposted_line" else []))
+    return out
+
+
+def _transfer_candidates(session: Session, provider_id: int, pcn: str,
+                         lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    le = tbl(LedgerEntry)
+    found: list[dict[str, Any]] = []
+    for line in lines:
+        code = procedure_code(str(line.get("procedure") or ""))
+        day = line.get("service_date")
+        if not code or not day:
+            continue
+        for r in session.execute(select(
+                le.c.account_id, le.c.patient_control_number, le.c.posted_date, le.c.amount,
+                le.c.line_ref).where(
+                le.c.provider_id == provider_id, le.c.type == "charge",
+                le.c.patient_control_number != pcn, le.c.procedure_code == code,
+                le.c.service_date == dt.date.fromisoformat(str(day)),
+                le.c.amount == Decimal(str(line.get("charge") or "0"))).limit(5)):
+            found.append({"account_id": r.account_id, "patient_control_number":
+                          r.patient_control_number, "posted_date": r.posted_date.isoformat(),
+                          "amount": money(Decimal(r.amount)), "line_ref": r.line_ref or None,
+                          "procedure": code, "service_date": day})
+    return found
+
+
+def resolve_line_variance(session: Session, variance_id: int, decision: str, *, actor: str,
+                          note: str = "") -> LineVarianceView:
+    """Record the analyst's answer; the next reconciliation applies it (``missed`` and
+    ``transfer``: the line counts as charged until the ledger carries it; ``billed_in_error``:
+    the uncharged credit is released for approval)."""
+    if decision not in LINE_DECISIONS:
+        raise InputError(f"--as must be one of {', '.join(LINE_DECISIONS)}, not {decision!r}",
+                         code="bad_decision")
+    vt = tbl(LineVariance)
+    row = session.execute(select(vt).where(vt.c.id == variance_id)).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no line variance with id {variance_id}")
+    if row.status == "cleared":
+        raise InputError(f"line variance {variance_id} was cleared by a later run (the "
+                         "charge was posted or the lines changed): nothing to resolve",
+                         code="variance_cleared")
+    if not row.group_key:
+        raise InputError(f"line variance {variance_id} names no line (the claim's charges "
+                         "could not be matched at all): fix the charges in the ledger",
+                         code="variance_without_line")
+    session.execute(update(vt).where(vt.c.id == variance_id).values(
+        status="resolved", resolution=decision, resolved_by=actor[:128],
+        resolved_at=dt.datetime.now(dt.UTC), note=note or None))
+    audit.record(session, actor=actor, action="line_variance_resolved", outcome=decision,
+                 reason=note, details={"variance_id": variance_id, "kind": row.kind,
+                                       "provider_id": row.provider_id,
+                                       "patient_control_number": row.patient_control_number})
+    return list_line_variances(session, status="all", variance_id=variance_id)[0]
+
+
 def list_variances(session: Session, *, provider_id: int | None = None) -> list[VarianceView]:
     vt = tbl(PostingVariance)
     stmt = select(vt)
@@ -201,19 +334,24 @@ class ExceptionView:
     payer_id: str | None
     amount: Decimal
     since: dt.date | None
+    #: payment_without_charges on a claim: the day its payments become pending credits
+    until: dt.date | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "provider_id": self.provider_id,
                 "patient_control_number": self.patient_control_number,
                 "account_id": self.account_id, "payer_id": self.payer_id,
                 "amount": money(self.amount),
-                "since": self.since.isoformat() if self.since else None}
+                "since": self.since.isoformat() if self.since else None,
+                "until": self.until.isoformat() if self.until else None}
 
 
 def list_exceptions(session: Session, *, as_of: dt.date | None = None,
                     stale_days: int = 45) -> list[ExceptionView]:
-    """Unmatched 835 claims, 837 claims unanswered after ``stale_days``, and payments on
-    accounts with no posted charges (set-based; run on demand)."""
+    """Unmatched 835 claims, 837 claims unanswered after ``stale_days``, payments on
+    accounts with no posted charges, and known claims paid with no posted charge that are
+    still inside their payer's ``ledger_lag_days`` as the last run saw them (``claim_waits``).
+    """
     day = as_of or dt.date.today()
     out: list[ExceptionView] = []
     cent = Decimal("0.01")
@@ -263,9 +401,15 @@ def list_exceptions(session: Session, *, as_of: dt.date | None = None,
     for r in session.execute(no_charges):
         out.append(ExceptionView("payment_without_charges", r.pid, r.pcn, r.account, None,
                                  dec(r.c), r.since))
+    wt = tbl(ClaimWait)
+    for r in session.execute(select(wt).where(wt.c.until > day)):
+        out.append(ExceptionView("payment_without_charges", r.provider_id,
+                                 r.patient_control_number, None, r.payer_id,
+                                 Decimal(r.amount).quantize(cent), r.since, r.until))
     out.sort(key=lambda e: (e.kind, e.provider_id, e.patient_control_number))
     return out
 
 
-__all__ = ["CreditView", "ExceptionView", "VarianceView", "list_credits", "list_exceptions",
-           "list_variances", "record_investigation", "worklist_order"]
+__all__ = ["CreditView", "ExceptionView", "LineVarianceView", "VarianceView", "list_credits",
+           "list_exceptions", "list_line_variances", "list_variances", "record_investigation",
+           "resolve_line_variance", "worklist_order"]

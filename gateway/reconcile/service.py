@@ -54,16 +54,24 @@ from gateway.db.models import InboundFile, tbl, utcnow
 from gateway.logging import get_logger
 from gateway.reconcile import linking, medicare_load
 from gateway.reconcile import sql as q
-from gateway.reconcile.credit import attribute as attribute_claim
-from gateway.reconcile.credit import classify_rows, due_by
-from gateway.reconcile.model import Adjudication, ClaimFacts, CreditRow
+from gateway.reconcile.credit import classify_rows, due_by, reconcile_claim
+from gateway.reconcile.model import (
+    Adjudication,
+    ClaimFacts,
+    CreditRow,
+    LedgerCharge,
+    LineVariance,
+    ServiceLine,
+)
 from gateway.reconcile.tables import (
+    ClaimWait,
     Credit,
     PayerAlias,
     PostingVariance,
     ReconciledFile,
     ReconcileRun,
 )
+from gateway.reconcile.tables import LineVariance as LineVarianceRow
 from mappings.payers import PayerDirectory, default_directory
 
 log = get_logger("gateway.reconcile")
@@ -177,17 +185,29 @@ def _run(s: Session, day: dt.date, full: bool, who: str, payers: PayerDirectory)
     if full:
         s.execute(text(f"INSERT INTO rc_cand (pid, pcn) {q.screen(None)} UNION "
                        "SELECT provider_id, patient_control_number FROM credits "
-                       "WHERE status <> 'resolved'"))
+                       "WHERE status <> 'resolved' UNION "
+                       "SELECT provider_id, patient_control_number FROM line_variances "
+                       "WHERE status <> 'cleared'"))
         summary.scope_claims = -1  # every claim
     else:
         scope = "rc_scope"
-        _fill_scope(s, changes.keys)
+        _fill_scope(s, changes.keys, day)
         summary.scope_claims = int(s.execute(text("SELECT COUNT(*) FROM rc_scope")).scalar_one())
         s.execute(text(f"INSERT INTO rc_cand (pid, pcn) {q.screen(scope)} UNION "
                        "SELECT c.provider_id, c.patient_control_number FROM credits c "
                        "JOIN rc_scope s ON s.pid = c.provider_id AND "
-                       "s.pcn = c.patient_control_number WHERE c.status <> 'resolved'"))
+                       "s.pcn = c.patient_control_number WHERE c.status <> 'resolved' UNION "
+                       "SELECT v.provider_id, v.patient_control_number FROM line_variances v "
+                       "JOIN rc_scope s ON s.pid = v.provider_id AND "
+                       "s.pcn = v.patient_control_number WHERE v.status <> 'cleared'"))
     q.analyze(s, "rc_cand")
+    # waits are recomputed for every claim the run looks at (candidates insert theirs again)
+    if scope is None:
+        s.execute(delete(tbl(ClaimWait)))
+    else:
+        s.execute(text("DELETE FROM claim_waits WHERE EXISTS (SELECT 1 FROM rc_scope s "
+                       "WHERE s.pid = claim_waits.provider_id "
+                       "AND s.pcn = claim_waits.patient_control_number)"))
     summary.candidates = int(s.execute(text("SELECT COUNT(*) FROM rc_cand")).scalar_one())
     top = int(s.execute(text("SELECT COALESCE(MAX(n), 0) FROM rc_cand")).scalar_one())
     for lo in range(1, top + 1, CHUNK):
@@ -213,8 +233,9 @@ def _sync_aliases(s: Session, payers: PayerDirectory) -> None:
         s.execute(insert(t), [{"alias": a, "payer_id": p} for a, p in sorted(aliases.items())])
 
 
-def _fill_scope(s: Session, extra: set[Key]) -> None:
-    """Claim keys touched by the new files, relinked keys, and claims with pending credits."""
+def _fill_scope(s: Session, extra: set[Key], day: dt.date) -> None:
+    """Claim keys touched by the new files, relinked keys, claims with pending credits, and
+    claims whose wait for a ledger ends by ``day``."""
     q.create_temp(s, "rc_scope_raw")
     s.execute(text(
         "INSERT INTO rc_scope_raw (pid, pcn) "
@@ -230,7 +251,9 @@ def _fill_scope(s: Session, extra: set[Key]) -> None:
         "JOIN plb_matches m ON m.provider_adjustment_id = pa.id "
         "WHERE m.patient_control_number IS NOT NULL "
         "UNION ALL SELECT provider_id, patient_control_number FROM credits "
-        "WHERE status = 'pending'"))
+        "WHERE status = 'pending' "
+        "UNION ALL SELECT provider_id, patient_control_number FROM claim_waits "
+        "WHERE until <= :day"), {"day": day})
     if extra:
         s.execute(text("INSERT INTO rc_scope_raw (pid, pcn) VALUES (:p, :n)"),
                   [{"p": p, "n": n} for p, n in sorted(extra)])
@@ -256,40 +279,55 @@ def _load_facts(s: Session, lo: int, hi: int, payers: PayerDirectory) -> dict[Ke
 
     for r in s.execute(text(f"SELECT pid, pcn FROM rc_cand s WHERE {where}"), p):
         claim(int(r.pid), str(r.pcn))
+    charge_rows: dict[Key, int] = {}
     for r in s.execute(text(
             f"SELECT le.provider_id AS pid, le.patient_control_number AS pcn, "
             f"MIN(le.account_id) AS account, le.type, le.party, le.payer_id, "
-            f"SUM({q.cents('le.amount')}) AS c FROM {q.ledger('rc_cand', where)} "
+            f"SUM({q.cents('le.amount')}) AS c, COUNT(*) AS n FROM {q.ledger('rc_cand', where)} "
             "GROUP BY le.provider_id, le.patient_control_number, le.type, le.party, "
             "le.payer_id"), p):
         f = claim(int(r.pid), str(r.pcn))
         _ledger_fact(f, r.account, r.type, r.party, payers.canonical(r.payer_id), money(r.c))
+        if r.type == "charge":
+            key = (f.provider_id, f.patient_control_number)
+            charge_rows[key] = charge_rows.get(key, 0) + int(r.n)
+    # only charges with line detail one by one (a partial index); the rest as one sum
+    for r in s.execute(text(
+            "SELECT le.provider_id AS pid, le.patient_control_number AS pcn, "
+            f"{q.cents('le.amount')} AS c, le.line_ref, le.procedure_code, le.revenue_code, "
+            f"le.service_date FROM {q.ledger('rc_cand', where)} WHERE {q.LINE_DETAIL} "
+            "ORDER BY le.id").columns(service_date=Date), p):
+        claim(int(r.pid), str(r.pcn)).ledger_charges.append(LedgerCharge(
+            money(r.c), r.line_ref or "", r.procedure_code or "", r.revenue_code or "",
+            r.service_date))
+    for key, f in facts.items():
+        rows = charge_rows.get(key, 0)
+        f.has_charge_rows = rows > 0
+        if rows > len(f.ledger_charges):
+            rest = f.charges - sum((c.amount for c in f.ledger_charges), Decimal(0))
+            f.ledger_charges.append(LedgerCharge(rest))
     adjudications: dict[int, Adjudication] = {}
     for r in s.execute(text(
             f"SELECT k.id, k.pid, k.pcn, k.payer_id, k.status_code, {q.cents('k.paid')} AS c, "
-            "k.icn, k.filing, r.payment_date, r.production_date FROM "
-            f"({q.claim_payments('rc_cand', where)}) k "
+            f"{q.cents('COALESCE(k.interest, 0)')} AS i, {q.cents('k.charge')} AS billed, "
+            "k.icn, k.filing, k.drg_code, k.inpatient, k.split, k.statement_from, "
+            "k.statement_to, r.payment_date, r.production_date FROM "
+            f"({q.claim_payments('rc_cand', where, q.LOAD_COLS)}) k "
             "JOIN remittances r ON r.id = k.remittance_id ORDER BY k.id"
-            ).columns(payment_date=Date, production_date=Date), p):
+            ).columns(payment_date=Date, production_date=Date, statement_from=Date,
+                      statement_to=Date), p):
         a = Adjudication(key=int(r.id), payer_id=payers.canonical(r.payer_id),
-                         status_code=r.status_code, paid=money(r.c),
+                         status_code=r.status_code, paid=money(int(r.c) - int(r.i)),
                          payer_claim_control_number=r.icn or "",
                          remittance_date=r.payment_date or r.production_date or dt.date.min,
-                         filing_indicator=r.filing or "")
+                         filing_indicator=r.filing or "", charge=money(r.billed),
+                         drg_code=r.drg_code or "", inpatient=bool(r.inpatient),
+                         split=bool(r.split), statement_from=r.statement_from,
+                         statement_to=r.statement_to)
         adjudications[a.key] = a
         claim(int(r.pid), str(r.pcn)).adjudications.append(a)
-    ids = sorted(adjudications)
-    for i in range(0, len(ids), 900):
-        part = ids[i:i + 900]
-        stmt = text(
-            "SELECT claim_payment_id, group_code, reason, "
-            f"SUM({q.cents('amount')}) AS c FROM adjustments "
-            "WHERE claim_payment_id IN :ids GROUP BY claim_payment_id, group_code, reason "
-            "ORDER BY claim_payment_id, group_code, reason"
-        ).bindparams(bindparam("ids", expanding=True))
-        for r in s.execute(stmt, {"ids": part}):
-            adjudications[int(r.claim_payment_id)].adjustments.append(
-                (r.group_code, r.reason, money(r.c)))
+    _load_lines(s, adjudications)
+    _load_decisions_and_replacements(s, where, p, claim)
     for r in s.execute(text(
             f"SELECT m.provider_id AS pid, m.patient_control_number AS pcn, m.payer_id, "
             f"SUM({q.cents('pa.amount')}) AS c FROM {q.recoupments('rc_cand', where)} "
@@ -305,6 +343,64 @@ def _load_facts(s: Session, lo: int, hi: int, payers: PayerDirectory) -> dict[Ke
         claim(int(r.pid), str(r.pcn)).claim_filing_indicator = r.filing or ""
     medicare_load.load(s, where, p, facts, payers)
     return facts
+
+
+def _load_lines(s: Session, adjudications: dict[int, Adjudication]) -> None:
+    """CAS (claim and line level) and SVC loops of the loaded adjudications."""
+    ids = sorted(adjudications)
+    lines: dict[int, ServiceLine] = {}
+    owner: dict[int, int] = {}
+    line_cas: dict[int, list[tuple[str, str, Decimal]]] = {}
+    for i in range(0, len(ids), 900):
+        part = {"ids": ids[i:i + 900]}
+        for r in s.execute(text(
+                "SELECT id, claim_payment_id, procedure, code, revenue_code, "
+                f"{q.cents('charge')} AS c, {q.cents('paid')} AS p, service_date, "
+                "line_control_number FROM service_payments WHERE claim_payment_id IN :ids "
+                "ORDER BY claim_payment_id, seq").bindparams(bindparam("ids", expanding=True))
+                .columns(service_date=Date), part):
+            lines[int(r.id)] = ServiceLine(
+                r.line_control_number or "", r.code or "", r.revenue_code or "",
+                r.service_date, money(r.c), money(r.p), (), r.procedure or "")
+            owner[int(r.id)] = int(r.claim_payment_id)
+        for r in s.execute(text(
+                "SELECT claim_payment_id, service_payment_id, group_code, reason, "
+                f"SUM({q.cents('amount')}) AS c FROM adjustments "
+                "WHERE claim_payment_id IN :ids "
+                "GROUP BY claim_payment_id, service_payment_id, group_code, reason "
+                "ORDER BY claim_payment_id, service_payment_id, group_code, reason"
+                ).bindparams(bindparam("ids", expanding=True)), part):
+            cas = (r.group_code, r.reason, money(r.c))
+            a = adjudications[int(r.claim_payment_id)]
+            a.adjustments.append(cas)
+            if r.service_payment_id is None:
+                a.claim_adjustments.append(cas)
+            else:
+                line_cas.setdefault(int(r.service_payment_id), []).append(cas)
+    for sid, line in lines.items():
+        adjudications[owner[sid]].lines.append(
+            replace(line, adjustments=tuple(line_cas.get(sid, ()))))
+
+
+def _load_decisions_and_replacements(s: Session, where: str, p: dict[str, Any],
+                                     claim: Callable[[int, str], ClaimFacts]) -> None:
+    """Analysts' answers to uncharged lines, and replacement/void 837s with their send date."""
+    for r in s.execute(text(
+            "SELECT v.provider_id AS pid, v.patient_control_number AS pcn, v.group_key, "
+            "v.resolution FROM rc_cand s JOIN line_variances v ON v.provider_id = s.pid "
+            f"AND v.patient_control_number = s.pcn WHERE {where} "
+            "AND v.resolution IS NOT NULL"), p):
+        claim(int(r.pid), str(r.pcn)).line_decisions[r.group_key] = r.resolution
+    for r in s.execute(text(
+            "SELECT c.provider_id AS pid, c.patient_control_number AS pcn, "
+            "c.original_claim_number AS icn, g.date AS sent FROM rc_cand s JOIN claims c "
+            "ON c.provider_id = s.pid AND c.patient_control_number = s.pcn "
+            "JOIN transactions t ON t.id = c.transaction_id "
+            "JOIN functional_groups g ON g.id = t.group_id "
+            f"WHERE {where} AND c.frequency_code IN ('7', '8') "
+            "AND c.original_claim_number <> ''").columns(sent=Date), p):
+        if r.sent is not None:
+            claim(int(r.pid), str(r.pcn)).replacements.append((r.icn, r.sent))
 
 
 def _ledger_fact(f: ClaimFacts, account: str, kind: str, party: str, payer: str,
@@ -379,9 +475,18 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     resolves: list[dict[str, Any]] = []
+    found: dict[Key, list[LineVariance]] = {}
+    waits: list[dict[str, Any]] = []
     for key in sorted(facts):
         f = facts[key]
-        rows = _merge(classify_rows(f, attribute_claim(f, as_of=day, rules=rule), rules=rule))
+        outcome = reconcile_claim(f, as_of=day, rules=rule)
+        found[key] = outcome.variances
+        if outcome.no_charges_until is not None and outcome.waiting is not None:
+            payer, amount, since = outcome.waiting
+            waits.append({"provider_id": key[0], "patient_control_number": key[1],
+                          "until": outcome.no_charges_until, "payer_id": payer,
+                          "amount": amount, "since": since})
+        rows = _merge(classify_rows(f, outcome.credits, rules=rule))
         old = existing.get(key, {})
         account = f.account_id or None
         for ident, row in rows.items():
@@ -394,7 +499,8 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
                     "payer_id": ident[1], "cause": row.cause, "amount": row.amount,
                     "government": row.government, "deadline_days": row.deadline_days,
                     "identified_on": day, "due_by": due_by(day, row.deadline_days),
-                    "status": row.status, "pending_until": row.pending_until, "basis": basis,
+                    "status": row.status, "pending_until": row.pending_until,
+                    "pending_reason": row.pending_reason, "basis": basis,
                     "first_run_id": run_id, "last_run_id": run_id, "updated_at": utcnow(),
                     **_medicare_columns(row),
                 })
@@ -404,7 +510,8 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
                 "government": row.government, "deadline_days": row.deadline_days,
                 "due_by": due_by(prev["identified_on"], row.deadline_days,
                                  _suspension(prev, day)),
-                "status": row.status, "pending_until": row.pending_until, "basis": basis,
+                "status": row.status, "pending_until": row.pending_until,
+                "pending_reason": row.pending_reason, "basis": basis,
                 "last_run_id": run_id, "updated_at": utcnow(), **_medicare_columns(row),
             })
         for ident, prev in old.items():
@@ -413,7 +520,8 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
             now = _basis(f, ident[0], ident[1])
             resolves.append({"b_id": prev["id"], "status": "resolved", "resolved_on": day,
                              "resolution": _resolution(prev["basis"], now),
-                             "last_run_id": run_id, "updated_at": utcnow()})
+                             "pending_reason": None, "last_run_id": run_id,
+                             "updated_at": utcnow()})
     if inserts:
         s.execute(insert(ct), inserts)
     if updates:
@@ -424,6 +532,58 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
             {k: bindparam(k) for k in resolves[0] if k != "b_id"}), resolves)
     summary.credits_new += len(inserts)
     summary.credits_resolved += len(resolves)
+    _line_variances(s, lo, hi, day, run_id, facts, found)
+    if waits:
+        s.execute(insert(tbl(ClaimWait)), waits)
+
+
+def _line_variances(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
+                    facts: dict[Key, ClaimFacts], found: dict[Key, list[LineVariance]]) -> None:
+    """Keep ``line_variances`` of the chunk's claims in step: new findings inserted, persisting
+    ones refreshed (the analyst's answer kept), vanished ones marked ``cleared``."""
+    vt = tbl(LineVarianceRow)
+    cand = table("rc_cand", column("n"), column("pid"), column("pcn"))
+    stored: dict[tuple[int, str, str, str, str], Any] = {}
+    for r in s.execute(select(vt.c.id, vt.c.provider_id, vt.c.patient_control_number,
+                              vt.c.payer_id, vt.c.kind, vt.c.group_key, vt.c.status,
+                              vt.c.resolution).select_from(cand.join(vt, and_(
+            vt.c.provider_id == cand.c.pid, vt.c.patient_control_number == cand.c.pcn)))
+            .where(cand.c.n.between(lo, hi))):
+        stored[(r.provider_id, r.patient_control_number, r.payer_id, r.kind, r.group_key)] = r
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for key, variances in found.items():
+        account = facts[key].account_id or None
+        for v in variances:
+            values = {"account_id": account, "reason": v.reason[:2000], "charge": v.charge,
+                      "paid": v.paid, "lines": [dict(x) for x in v.lines], "run_id": run_id}
+            prev = stored.get((key[0], key[1], v.payer_id, v.kind, v.group_key))
+            if prev is None:
+                inserts.append({**values, "provider_id": key[0],
+                                "patient_control_number": key[1], "payer_id": v.payer_id,
+                                "kind": v.kind, "group_key": v.group_key, "status": "open",
+                                "detected_on": day})
+                continue
+            seen.add(prev.id)
+            status = "resolved" if prev.resolution else "open"
+            updates.append({**values, "b_id": prev.id, "status": status})
+    for prev in stored.values():
+        if prev.id not in seen and prev.status != "cleared":
+            updates.append({"b_id": prev.id, "status": "cleared", "run_id": run_id})
+    if inserts:
+        s.execute(insert(vt), inserts)
+    for group in _by_columns(updates):
+        s.execute(update(vt).where(vt.c.id == bindparam("b_id")).values(
+            {k: bindparam(k) for k in group[0] if k != "b_id"}), group)
+
+
+def _by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Rows grouped by their set of keys (one executemany per shape)."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        shapes.setdefault(tuple(sorted(r)), []).append(r)
+    return list(shapes.values())
 
 
 def _suspension(row: Any, day: dt.date) -> int:

@@ -57,21 +57,32 @@ def drop_temp(s: Session, *names: str) -> None:
 
 CP_COLS = ("cp.id AS id, cp.provider_id AS pid, {pcn} AS pcn, cp.payer_id AS payer_id, "
            "cp.status_code AS status_code, cp.paid AS paid, cp.remittance_id AS remittance_id, "
-           "cp.payer_claim_control_number AS icn, cp.filing_indicator AS filing")
+           "cp.payer_claim_control_number AS icn, cp.filing_indicator AS filing, "
+           "cp.charge AS charge")
 
 
-def claim_payments(scope: str | None, where: str = "") -> str:
+#: what loading a claim's adjudications needs besides ``CP_COLS`` (how it was priced, interest)
+LOAD_COLS = CP_COLS + (", cp.interest AS interest, cp.drg_code AS drg_code, "
+                       "cp.inpatient AS inpatient, cp.split AS split, "
+                       "cp.statement_from AS statement_from, cp.statement_to AS statement_to")
+#: a ledger charge row with line detail: the predicate of ``ix_ledger_entries_line_charges``
+#: (tables.LINE_CHARGE), spelled with the ``le`` alias so both planners use that index
+LINE_DETAIL = ("le.type = 'charge' AND (le.line_ref <> '' OR le.procedure_code <> '' "
+               "OR le.revenue_code <> '')")
+
+
+def claim_payments(scope: str | None, where: str = "", cols: str = CP_COLS) -> str:
     """Claim payments with their claim key ``pcn``; restricted to ``scope`` keys if given.
 
     ``where`` is an extra condition on the scope table ``s`` (e.g. a chunk of ``rc_cand``).
     """
     if scope is None:
-        cols = CP_COLS.format(pcn="COALESCE(l.patient_control_number, cp.patient_control_number)")
-        return (f"SELECT {cols} FROM claim_payments cp LEFT JOIN claim_links l "
+        every = cols.format(pcn="COALESCE(l.patient_control_number, cp.patient_control_number)")
+        return (f"SELECT {every} FROM claim_payments cp LEFT JOIN claim_links l "
                 "ON l.claim_payment_id = cp.id WHERE cp.provider_id IS NOT NULL")
     extra = f" AND {where}" if where else ""
-    direct = CP_COLS.format(pcn="cp.patient_control_number")
-    linked = CP_COLS.format(pcn="l.patient_control_number")
+    direct = cols.format(pcn="cp.patient_control_number")
+    linked = cols.format(pcn="l.patient_control_number")
     return (
         f"SELECT {direct} FROM {scope} s JOIN claim_payments cp ON cp.provider_id = s.pid "
         "AND cp.patient_control_number = s.pcn LEFT JOIN claim_links l "
@@ -104,25 +115,34 @@ def recoupments(scope: str | None, where: str = "") -> str:
 
 
 def screen(scope: str | None) -> str:
-    """Claim keys whose balance may be negative: a sound lower bound of B(c) is < 0.
+    """Claim keys that may hold a credit or an uncharged line.
+
+    A credit: a sound lower bound of B(c) is < 0, with
 
     bound = charges − Σ_payer max(0, max W over the payer's non-reversal adjudications)
             − Σ CLP04 + recoupments + payer refunds − (patient payments − refunds)
             − provider adjustments  ≤  B(c),
-    because the counted write-offs are at most one non-negative maximum per payer. Claims
-    whose bound is ≥ 0 cannot hold a credit and are never loaded into Python.
+
+    because the counted write-offs are at most one non-negative maximum per payer. An
+    uncharged line (owed back even where the rest of the claim is underpaid): the posted
+    charges fall short of a non-reversal CLP03 (``ch`` against ``billed``), or, for ledgers
+    with line detail, ``uncharged_lines`` finds one. Other claims are never loaded into Python.
     """
     cps = claim_payments(scope)
     w = cents("a.amount")
+    charge_cents = cents("le.amount")
     return f"""
 SELECT pid, pcn FROM (
   SELECT le.provider_id AS pid, le.patient_control_number AS pcn,
-         {LEDGER_BALANCE_EFFECT.format(c=cents("le.amount"))} AS v
+         {LEDGER_BALANCE_EFFECT.format(c=charge_cents)} AS v,
+         CASE WHEN le.type = 'charge' THEN {charge_cents} ELSE 0 END AS ch, 0 AS billed
   FROM {ledger(scope)}
   UNION ALL
-  SELECT k.pid, k.pcn, -{cents("k.paid")} FROM ({cps}) k
+  SELECT k.pid, k.pcn, -{cents("k.paid")}, 0,
+         CASE WHEN k.status_code <> '22' THEN {cents("k.charge")} ELSE 0 END
+  FROM ({cps}) k
   UNION ALL
-  SELECT pid, pcn, -SUM(wmax) FROM (
+  SELECT pid, pcn, -SUM(wmax), 0, 0 FROM (
     SELECT pid, pcn, payer_id, MAX(CASE WHEN w > 0 THEN w ELSE 0 END) AS wmax FROM (
       SELECT k.id, k.pid, k.pcn, k.payer_id, SUM({w}) AS w
       FROM ({cps}) k JOIN adjustments a ON a.claim_payment_id = k.id
@@ -132,11 +152,36 @@ SELECT pid, pcn FROM (
     GROUP BY pid, pcn, payer_id) per_payer
   GROUP BY pid, pcn
   UNION ALL
-  SELECT m.provider_id, m.patient_control_number, {cents("pa.amount")}
+  SELECT m.provider_id, m.patient_control_number, {cents("pa.amount")}, 0, 0
   FROM {recoupments(scope)} WHERE m.patient_control_number IS NOT NULL
 ) contrib
 GROUP BY pid, pcn
-HAVING SUM(v) < 0
+HAVING SUM(v) < 0 OR MAX(billed) > SUM(ch)
+UNION
+{uncharged_lines(scope)}
+"""
+
+
+def uncharged_lines(scope: str | None) -> str:
+    """Claims whose ledger carries line detail and a paid line of a non-reversal claim payment
+    that no posted charge names by line_ref or by code (and date): a superset of the claims
+    ``lines.match`` finds an uncharged or partly posted line on when the totals agree."""
+    # driven from the charges with line detail (a partial index): a ledger exported at claim
+    # level costs nothing
+    keys = (f"(SELECT DISTINCT le.provider_id AS pid, le.patient_control_number AS pcn "
+            f"FROM {ledger(scope)} WHERE {LINE_DETAIL})")
+    return f"""
+SELECT DISTINCT k.pid, k.pcn FROM ({claim_payments(keys)}) k
+JOIN service_payments sp ON sp.claim_payment_id = k.id
+WHERE k.status_code <> '22' AND sp.charge > 0
+  AND NOT EXISTS (
+    SELECT 1 FROM ledger_entries r WHERE r.provider_id = k.pid
+      AND r.patient_control_number = k.pcn AND r.type = 'charge'
+      AND ((r.line_ref <> '' AND r.line_ref = sp.line_control_number)
+           OR (((r.procedure_code <> '' AND r.procedure_code = sp.code)
+                OR (r.revenue_code <> '' AND r.revenue_code = sp.revenue_code))
+               AND (r.service_date IS NULL OR sp.service_date IS NULL
+                    OR r.service_date = sp.service_date))))
 """
 
 

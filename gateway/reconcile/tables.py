@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     text,
@@ -33,10 +34,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
-from gateway.db.models import MONEY, ClaimRow, utcnow
+from gateway.db.models import MONEY, ClaimPaymentRow, ClaimRow, utcnow
 
+#: a ledger charge row with line detail (the predicate of a partial index and of the screen)
+LINE_CHARGE = ("type = 'charge' AND (line_ref <> '' OR procedure_code <> '' "
+               "OR revenue_code <> '')")
 #: the 837 lookup of the truncated-CLP01 fallback: same provider, same total charge
 CLAIMS_BY_CHARGE = Index("ix_claims_provider_charge", ClaimRow.provider_id, ClaimRow.total_charge)
+#: linking by CLP07 within a provider: both columns, so no planner walks a whole provider's rows
+CLAIM_PAYMENTS_BY_ICN = Index("ix_claim_payments_provider_icn", ClaimPaymentRow.provider_id,
+                              ClaimPaymentRow.payer_claim_control_number)
 
 
 class LedgerEntry(Base):
@@ -51,6 +58,10 @@ class LedgerEntry(Base):
     __table_args__ = (
         Index("uq_ledger_entries_key", "provider_id", "entry_key", "occurrence", unique=True),
         Index("ix_ledger_entries_claim", "provider_id", "patient_control_number"),
+        # charges with line detail: the screen's uncharged-line check starts from these, so a
+        # ledger exported at claim level costs it nothing
+        Index("ix_ledger_entries_line_charges", "provider_id", "patient_control_number",
+              sqlite_where=text(LINE_CHARGE), postgresql_where=text(LINE_CHARGE)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -67,6 +78,14 @@ class LedgerEntry(Base):
     reference: Mapped[str] = mapped_column(String(256))
     entry_key: Mapped[str] = mapped_column(String(64))
     occurrence: Mapped[int] = mapped_column(Integer)
+    # Line detail, where the export has it (not part of ``entry_key``: a layout that starts
+    # sending these must not double the rows it sent before; a repeat fills them in instead)
+    procedure_code: Mapped[str] = mapped_column(String(48), default="", server_default="")
+    revenue_code: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    modifiers: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    service_date: Mapped[dt.date | None] = mapped_column(Date)
+    units: Mapped[Decimal | None] = mapped_column(Numeric(15, 4))
+    line_ref: Mapped[str] = mapped_column(String(50), default="", server_default="")
 
 
 class LedgerImport(Base):
@@ -181,6 +200,9 @@ class Credit(Base):
     due_by: Mapped[dt.date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10), index=True)
     pending_until: Mapped[dt.date | None] = mapped_column(Date)
+    #: why a pending credit is held: hold_window | unposted_line | replacement_claim |
+    #: no_posted_charges
+    pending_reason: Mapped[str | None] = mapped_column(String(24))
     resolved_on: Mapped[dt.date | None] = mapped_column(Date)
     resolution: Mapped[str | None] = mapped_column(String(32))
     #: what the claim looked like at the last detection (recouped, refunded, reversals), so a
@@ -226,6 +248,58 @@ class PostingVariance(Base):
     run_id: Mapped[int] = mapped_column(Integer)
 
 
+class LineVariance(Base):
+    """A billed line the ledger does not carry (``unposted_line``), or a claim whose posted
+    charges cannot be matched to its lines (``charge_mismatch``), with the analyst's answer.
+
+    Identity: (provider, pcn, payer, kind, group_key); runs update a row while the finding
+    persists and mark it ``cleared`` when it goes away. ``resolution`` (missed | transfer |
+    billed_in_error) is the analyst's, kept across runs and fed back into reconciliation.
+    """
+
+    __tablename__ = "line_variances"
+    __table_args__ = (
+        Index("uq_line_variances_identity", "provider_id", "patient_control_number",
+              "payer_id", "kind", "group_key", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    patient_control_number: Mapped[str] = mapped_column(String(38))
+    payer_id: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(32))
+    group_key: Mapped[str] = mapped_column(String(160))
+    reason: Mapped[str] = mapped_column(Text)
+    charge: Mapped[Decimal] = mapped_column(MONEY)
+    paid: Mapped[Decimal] = mapped_column(MONEY)
+    #: the service lines: procedure, revenue_code, service_date, charge, paid, line_ref
+    lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    #: open | resolved | cleared (the finding went away: charge posted or lines changed)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    detected_on: Mapped[dt.date] = mapped_column(Date)
+    run_id: Mapped[int] = mapped_column(Integer)
+
+
+class ClaimWait(Base):
+    """A claim with remittances and no posted charge, waiting for its ledger until ``until``
+    (the payers' ``ledger_lag_days``): an exception, not yet a credit. Incremental runs take
+    these claims back in when the day comes."""
+
+    __tablename__ = "claim_waits"
+
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), primary_key=True)
+    patient_control_number: Mapped[str] = mapped_column(String(38), primary_key=True)
+    until: Mapped[dt.date] = mapped_column(Date, index=True)
+    payer_id: Mapped[str] = mapped_column(String(80))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    since: Mapped[dt.date] = mapped_column(Date)
+
+
 class RefundRequest(Base):
     """A payer's solicited refund request and our verdict on it (for the dispute path)."""
 
@@ -253,6 +327,7 @@ class RefundRequest(Base):
 
 
 __all__ = [
-    "CLAIMS_BY_CHARGE", "ClaimLink", "Credit", "LedgerEntry", "LedgerImport", "PayerAlias",
-    "PlbMatch", "PostingVariance", "ReconcileRun", "ReconciledFile", "RefundRequest",
+    "CLAIMS_BY_CHARGE", "CLAIM_PAYMENTS_BY_ICN", "ClaimLink", "ClaimWait", "Credit",
+    "LedgerEntry", "LedgerImport", "LineVariance", "PayerAlias", "PlbMatch", "PostingVariance",
+    "ReconcileRun", "ReconciledFile", "RefundRequest",
 ]

@@ -3,6 +3,12 @@
 Money is never truncated or rounded silently: a value that does not fit its field is an error
 naming the record, field and width. Control totals are computed here from the rows, so a file's
 trailer always agrees with its body.
+
+This is the one place outbound files are rendered, so it is where they are made safe for their
+readers: every text cell (data, literals, column headers) that a spreadsheet would run as a
+formula is neutralised (``gateway.security.cells``), in CSV and fixed-width files alike (payers
+import both into spreadsheets); money, counts and dates are formatted by us and stay numbers. A
+line break inside a field is refused in both formats: it would forge records (a fake trailer).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from gateway.security.cells import neutralise
 from mappings.outbound_layouts import FieldSpec, Layout, LayoutError
 
 _CENT = Decimal("0.01")
@@ -50,7 +57,7 @@ def _format(spec: FieldSpec, value: Value, where: str) -> str:
         return value.strftime(spec.date_format)
     if fmt == "int":
         return str(int(value))  # type: ignore[arg-type]
-    return str(value)
+    return neutralise(str(value))
 
 
 def _fit(spec: FieldSpec, text: str, where: str, fixed: bool) -> str:
@@ -73,7 +80,7 @@ def _record(fields: Sequence[FieldSpec], data: Mapping[str, Value], controls: Ma
         label = spec.name or spec.control or "literal"
         where = f"{kind} record {index}, field {label!r}"
         if spec.literal is not None:
-            text = spec.literal
+            text = neutralise(spec.literal)
         elif spec.control is not None:
             text = _format(spec, controls[spec.control], where)
         else:
@@ -81,7 +88,7 @@ def _record(fields: Sequence[FieldSpec], data: Mapping[str, Value], controls: Ma
             if spec.name not in data:
                 raise LayoutError(f"{where}: no value named {spec.name!r} in the data")
             text = _format(spec, data[spec.name], where)
-        if not fixed and any(ch in text for ch in "\r\n"):
+        if any(ch in text for ch in "\r\n"):
             raise LayoutError(f"{where}: line breaks are not allowed in a field")
         out.append(_fit(spec, text, where, fixed))
     return out
@@ -102,7 +109,7 @@ def render(layout: Layout, batch: Mapping[str, Value], rows: Sequence[Mapping[st
     if layout.records.header:
         lines.append(_record(layout.records.header, batch, controls, "header", 1, fixed))
     if layout.column_headers and not fixed:
-        lines.append([f.header or f.name or "" for f in layout.records.detail])
+        lines.append([neutralise(f.header or f.name or "") for f in layout.records.detail])
     for i, row in enumerate(rows, start=1):
         lines.append(_record(layout.records.detail, row, controls, "detail", i, fixed))
     if layout.records.trailer:

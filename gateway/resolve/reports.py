@@ -61,12 +61,14 @@ class AgingReport:
             for name in sorted(self.sections)}}
 
     def to_csv(self) -> bytes:
+        from gateway.security.cells import neutralise  # keys are payer ids and codes: input
+
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\r\n")
         w.writerow(["section", "key", "count", "amount"])
         for name in sorted(self.sections):
             for k, n, a in self.rows(name):
-                w.writerow([name, k, n, money(a)])
+                w.writerow([neutralise(name), neutralise(k), n, money(a)])
         return buf.getvalue().encode()
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from gateway.security.fsmodes import DIR_MODE, private_dir
 from gateway.store.base import (
     CHUNK,
     IDENTITY,
@@ -32,6 +33,8 @@ from gateway.store.base import (
 )
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: stored files are read-only, for their owner only (they hold PHI); folders 0700
+BLOB_MODE = 0o400
 WRITEBACK_STEP = 8 << 20  # start writing a large file to disk every this many bytes
 
 
@@ -114,7 +117,7 @@ class FileRawStore:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, stream: BinaryIO, *, max_bytes: int | None = None) -> StoredBlob:
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        private_dir(self._tmp)
         digest = hashlib.sha256()
         size = 0
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
@@ -140,7 +143,7 @@ class FileRawStore:
                 tmp.unlink()
                 return StoredBlob(sha, size)
             self._make_dirs(final.parent)
-            os.chmod(tmp, 0o440)
+            os.chmod(tmp, BLOB_MODE)
             os.replace(tmp, final)
             _fsync_dir(final.parent)
             return StoredBlob(sha, size)
@@ -156,7 +159,8 @@ class FileRawStore:
             missing.append(d)
             d = d.parent
         for d in reversed(missing):
-            d.mkdir(exist_ok=True)
+            d.mkdir(mode=DIR_MODE, exist_ok=True)
+            os.chmod(d, DIR_MODE)
             _fsync_dir(d.parent)
 
     def open(self, sha256: str) -> BinaryIO:
@@ -202,7 +206,7 @@ class FileRawStore:
             raise BlobNotFoundError(f"raw file {sha256[:12]} is not in the store") from None
         if needs is None or not needs(head):
             return False
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        private_dir(self._tmp)
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
         tmp = Path(tmp_name)
         try:
@@ -215,7 +219,7 @@ class FileRawStore:
                 os.fsync(out.fileno())
             if digest.hexdigest() != sha256:  # pragma: no cover - the reader raises first
                 raise BlobCorruptError(f"raw file {sha256[:12]} does not match its sha256")
-            os.chmod(tmp, 0o440)
+            os.chmod(tmp, BLOB_MODE)
             os.replace(tmp, path)
             _fsync_dir(path.parent)
         except BaseException:

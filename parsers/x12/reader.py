@@ -109,7 +109,8 @@ class X12Reader:
             d = lexer.delimiters
             els = seg.split(d.element)
             tag = els[0]
-            loc = Location(segment_number=number, segment_id=tag)
+            # at most 3 characters, like the lexer's: a junk "tag" can be a whole line of PHI
+            loc = Location(segment_number=number, segment_id=tag[:3])
             if tag == "ST":
                 if grp is None or ic is None:
                     raise StructureError("ST outside a functional group (no GS)", loc)

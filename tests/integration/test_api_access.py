@@ -51,6 +51,7 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/reports/cms838"): READERS,
     ("GET", "/v1/reports/credits"): READERS,
     # console: session cookie instead of a bearer key; sign-in itself is public
+    ("GET", "/console/static/console.css"): PUBLIC,
     ("GET", "/console/login"): PUBLIC,
     ("POST", "/console/login"): PUBLIC,
     ("POST", "/console/logout"): READERS,

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from gateway.api.segments import split_segments
+from gateway.api.segments import tokenize
 from gateway.logging import configure_logging
 from gateway.worker import run_worker
 from tests.integration.helpers import ROOT, Gateway
@@ -21,10 +21,9 @@ X12_FIXTURES = sorted(p for p in (ROOT / "tests" / "fixtures" / "x12").iterdir()
 
 def phi_tokens(data: bytes) -> set[str]:
     """Names and ids of people (NM1 with NM102=1), and DMG dates of birth, in a file."""
-    segs, sep = split_segments(data)
     out: set[str] = set()
-    for seg in segs:
-        el = seg.split(sep)
+    for seg, d in tokenize(data):
+        el = seg.split(d.element)
         if el[0] == "NM1" and len(el) > 3 and el[2] == "1":
             out.update(el[i] for i in (3, 4, 9) if i < len(el))
         elif el[0] == "DMG" and len(el) > 2:

@@ -49,7 +49,7 @@ def test_bad_rows_are_reported_with_their_line() -> None:
         b"A,P,2026-13-01,charge,provider,,10.00,\n"
         b"A,P,2026-01-01,payment,payer,,10.00,\n"
         b"A,P,2026-01-01,gift,patient,,abc,\n"
-        b"A,P,2026-01-01,charge,provider,,-5,\n"
+        b"A,P,2026-01-01,payment,patient,,-5,\n"
     )
     result = parse_ledger(data)
     assert not result.ok
@@ -68,3 +68,48 @@ def test_unreadable_ledgers_raise_typed_errors() -> None:
         parse_ledger(b"foo,bar\n1,2\n")
     with pytest.raises(LedgerError, match="UTF-8"):
         parse_ledger(b"account_id\n\xff\xfe")
+
+
+def test_negative_charge_is_a_reversal_that_nets() -> None:
+    """A charge reversal keeps its sign in every layout: it nets, never adds a charge."""
+    data = (
+        b"account_id,patient_control_number,posted_date,type,party,payer_id,amount,reference\n"
+        b"A,P,2026-01-01,charge,provider,,150.00,C1\n"
+        b"A,P,2026-01-05,charge,provider,,-50.00,C1R\n"
+    )
+    result = parse_ledger(data)
+    assert result.ok
+    assert [r.amount for r in result.rows] == [Decimal("150.00"), Decimal("-50.00")]
+
+
+def test_line_columns_are_read_and_normalised() -> None:
+    data = (
+        b"account_id,patient_control_number,posted_date,type,party,payer_id,amount,reference,"
+        b"procedure_code,revenue_code,modifiers,service_date,units,line_ref\n"
+        b"A,P,2026-01-01,charge,provider,,150.00,C1,99213-25,,25,2026-01-01,1,P-L1\n"
+        b"A,P,2026-01-01,charge,provider,,40.00,C2,,300,,2026-01-01,2.5,\n"
+        b"A,P,2026-01-01,charge,provider,,40.00,C3,,300,,01/01/2026,x,\n"
+    )
+    result = parse_ledger(data)
+    first, second = result.rows
+    assert (first.procedure_code, first.modifiers, first.service_date, first.line_ref) == (
+        "99213", "25", dt.date(2026, 1, 1), "P-L1")
+    assert (second.revenue_code, second.units) == ("0300", Decimal("2.5"))
+    described = [e.describe() for e in result.errors]
+    assert described[0].startswith('line 4, column "service_date"')
+    assert described[1].startswith('line 4, column "units"')
+
+
+def test_signed_layout_reversal_keeps_its_sign() -> None:
+    layout = next(x for x in load_layouts() if x.name == "hospital_billing_transactions")
+    data = (
+        b"HAR,Invoice Number,Post Date,Txn Code,Payor ID,Amount,Txn ID,CPT/HCPCS,Rev Code\n"
+        b"H1,INV1,01/02/2026,CHG,,300.00,T1,80053,300\n"
+        b"H1,INV1,01/03/2026,CHG,,-300.00,T2,80053,300\n"
+        b"H1,INV1,01/04/2026,INSPMT,P1,-20.00,T3,,\n"
+    )
+    result = parse_ledger(data, layout)
+    assert result.ok, result.errors
+    assert [r.amount for r in result.rows] == [Decimal("300.00"), Decimal("-300.00"),
+                                              Decimal("20.00")]
+    assert result.rows[0].revenue_code == "0300"

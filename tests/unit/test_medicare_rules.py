@@ -14,8 +14,8 @@ import pytest
 
 from gateway.reconcile import Adjudication, ClaimFacts, PayerRule, attribute, due_by
 from gateway.reconcile.credit import classify_rows
-from gateway.reconcile.medicare import MedicareFacts, PayerLoop
-from gateway.reconcile.model import CreditRow
+from gateway.reconcile.medicare import MedicareFacts, PayerLoop, claim_kind, medicare_part
+from gateway.reconcile.model import CreditRow, ServiceLine
 from gateway.reconcile.queries import CreditView, worklist_order
 from gateway.resolve.workflow import CaseView, investigation_days, worklist_key
 from mappings.payers import PayerProfile, default_directory
@@ -45,12 +45,32 @@ def duplicate(
     kind: str = "",
     facility: str = "",
     loops: tuple[PayerLoop, ...] = (),
-    revenue_lines: bool = False,
-    adjusted: frozenset[str] = frozenset(),
+    inpatient: bool = False,
+    adjusted: str = "",
 ) -> ClaimFacts:
     adjs = [
-        Adjudication(1, payer, "1", D("80.00"), "ICN1", DAY1, filing, [("CO", "45", D(20))]),
-        Adjudication(2, payer, "1", D("80.00"), "ICN2", DAY2, filing, [("CO", "45", D(20))]),
+        Adjudication(
+            1,
+            payer,
+            "1",
+            D("80.00"),
+            "ICN1",
+            DAY1,
+            filing,
+            [("CO", "45", D(20))],
+            inpatient=inpatient,
+        ),
+        Adjudication(
+            2,
+            payer,
+            "1",
+            D("80.00"),
+            "ICN2",
+            DAY2,
+            filing,
+            [("CO", "45", D(20))],
+            inpatient=inpatient,
+        ),
     ]
     return ClaimFacts(
         provider_id=1,
@@ -58,13 +78,8 @@ def duplicate(
         patient_control_number="PCN1",
         charges=D("100.00"),
         adjudications=adjs,
-        medicare=MedicareFacts(
-            kind=kind,
-            facility_code=facility,
-            loops=loops,
-            revenue_lines=revenue_lines,
-            adjusted_icns=adjusted,
-        ),
+        replacements=[(adjusted, DAY2 + dt.timedelta(days=1))] if adjusted else [],
+        medicare=MedicareFacts(kind=kind, facility_code=facility, loops=loops),
     )
 
 
@@ -138,17 +153,15 @@ def shape(row: CreditRow) -> tuple[object, ...]:
             duplicate("12301", kind="837I", facility="21", loops=(PayerLoop("MCR", "MA", True),)),
             (True, 60, "837I", "A", False, "report"),
         ),
-        # no 837 loaded: revenue-code lines on the 835 make it institutional
+        # no 837 loaded: an MIA (or a DRG, or revenue-code lines) on the 835: institutional
         (
-            duplicate("MACX99", filing="MB", facility="13", revenue_lines=True),
+            duplicate("MACX99", filing="MB", facility="13", inpatient=True),
             (True, 60, "837I", "B", False, "report"),
         ),
         (duplicate("MACX99", filing="MB"), (True, 60, "837P", "B", False, "refund")),
         # an adjustment claim (frequency 7/8, REF*F8 = the payer's ICN) already sent to the MAC
         (
-            duplicate(
-                "MCRA01", filing="MA", kind="837I", facility="11", adjusted=frozenset({"ICN2"})
-            ),
+            duplicate("MCRA01", filing="MA", kind="837I", facility="11", adjusted="ICN2"),
             (True, 60, "837I", "A", True, "claim_adjustment"),
         ),
         # not Medicare: Medicaid (60 days, a refund) and Medicare Advantage (no statutory rule)
@@ -281,3 +294,24 @@ def test_worklists_put_government_credits_first_by_due_date() -> None:
         cases[1], case_id=2, government=False, due_by=AS_OF + dt.timedelta(days=2)
     )
     assert [c.case_id for c in sorted([soon_other, late_gov], key=worklist_key)] == [1, 2]
+
+
+def test_revenue_code_lines_make_an_835_only_claim_institutional() -> None:
+    line = ServiceLine("", "99283", "0450", DAY1, D("100.00"), D("80.00"))
+    adj = Adjudication(1, "MACX99", "1", D("80.00"), "ICN1", DAY1, "MB", lines=[line])
+    f = ClaimFacts(
+        provider_id=1,
+        account_id="A1",
+        patient_control_number="PCN1",
+        adjudications=[adj],
+        medicare=MedicareFacts(facility_code="13"),
+    )
+    assert claim_kind(f, "MB", rules("MACX99")) == "837I"
+    assert medicare_part(f, "837I", "MB", rules("MACX99")) == "B"
+    professional = ClaimFacts(
+        provider_id=1,
+        account_id="A1",
+        patient_control_number="PCN1",
+        adjudications=[Adjudication(1, "MACX99", "1", D("80.00"), "I", DAY1, "MB")],
+    )
+    assert claim_kind(professional, "MB", rules("MACX99")) == "837P"

@@ -3,7 +3,7 @@
 Filtering, ordering, paging and the totals run in the database (not over every credit loaded
 into Python), so a page costs about the same with 100 or 100,000 open credits: the default
 order (government first, each soonest due first) walks ``ix_credits_active_gov_due``
-(migration 0012) and stops after one page, filters have indexes of their own (migration 0009),
+(migration 0014) and stops after one page, filters have indexes of their own (migration 0009),
 and the totals are one aggregate over the index entries of the matching credits, in integer
 cents so SQLite's floating NUMERIC cannot skew them.
 

@@ -18,7 +18,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from gateway.api.console import ConsoleForbiddenError, Viewer, _render, check_csrf
+from gateway.api.console import ConsoleForbiddenError, Viewer, _render, check_csrf, flash
 from gateway.api.deps import Ctx, OpsOnly, Readers
 from gateway.api.keys import Principal, Role
 from gateway.api.problems import ApiError, problem_responses
@@ -166,8 +166,7 @@ def credits_page(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
 
     peak = max([a for sec in ("cause", "payer") for _, _, a in chart(sec)] + [Decimal(1)])
     return _render(ctx, request, "credits.html", rows=rows, today=today, late_gov=late_gov,
-                   by_cause=chart("cause"), by_payer=chart("payer"), peak=peak,
-                   notice=request.query_params.get("notice"))
+                   by_cause=chart("cause"), by_payer=chart("payer"), peak=peak)
 
 
 @console_router.post("/credits/{credit_id}/{action}", response_model=None)
@@ -185,8 +184,8 @@ def credit_action(request: Request, ctx: Ctx, principal: OpsViewer, credit_id: D
     except GatewayError as exc:
         return _render(ctx, request, "message.html", _status(exc), title=f"Cannot {action}",
                        message=exc.message)
-    return RedirectResponse(f"/console/credits?notice=credit+{credit_id}+{case.state}",
-                            status_code=303)
+    flash(ctx, request, f"credit {credit_id} {case.state}")
+    return RedirectResponse("/console/credits", status_code=303)
 
 
 @console_router.get("/batches", response_class=HTMLResponse)

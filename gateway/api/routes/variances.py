@@ -1,0 +1,121 @@
+"""Variances over HTTP: posting variances and line variances, and the analyst's answer to an
+uncharged line (``POST /v1/variances/{id}/resolve``), the same rows ``gateway variances``
+prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
+from pydantic import BaseModel, Field
+
+from gateway.api.deps import Ctx, OpsOnly, Readers
+from gateway.api.problems import problem_responses
+from gateway.reconcile.queries import (
+    LineVarianceView,
+    list_line_variances,
+    list_variances,
+    resolve_line_variance,
+)
+
+router = APIRouter(prefix="/v1", tags=["variances"])
+DbId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+
+
+class PostingVarianceOut(BaseModel):
+    kind: str = Field(description="unposted_payment | posted_twice | wrong_amount | "
+                      "posted_without_remittance")
+    provider_id: int
+    account_id: str | None
+    patient_control_number: str
+    payer_id: str
+    posted: Decimal
+    remitted: Decimal
+    difference: Decimal
+    postings: int
+    detected_on: dt.date
+
+
+class VarianceLine(BaseModel):
+    procedure: str | None = None
+    revenue_code: str | None = None
+    service_date: dt.date | None = None
+    charge: Decimal
+    paid: Decimal
+    line_ref: str | None = None
+
+
+class TransferCandidate(BaseModel):
+    account_id: str
+    patient_control_number: str
+    posted_date: dt.date
+    amount: Decimal
+    line_ref: str | None
+    procedure: str
+    service_date: dt.date
+
+
+class LineVarianceOut(BaseModel):
+    id: int
+    kind: str = Field(description="unposted_line | charge_mismatch")
+    provider_id: int
+    account_id: str | None
+    patient_control_number: str
+    payer_id: str
+    status: str = Field(description="open | resolved | cleared")
+    resolution: str | None = Field(description="missed | transfer | billed_in_error")
+    resolved_by: str | None
+    reason: str
+    charge: Decimal
+    paid: Decimal
+    lines: list[VarianceLine]
+    choices: list[str]
+    candidates: list[TransferCandidate]
+    detected_on: dt.date
+
+    @classmethod
+    def of(cls, v: LineVarianceView) -> LineVarianceOut:
+        return cls.model_validate(v.to_json())
+
+
+class VarianceList(BaseModel):
+    posting: list[PostingVarianceOut]
+    lines: list[LineVarianceOut]
+
+
+class ResolveIn(BaseModel):
+    decision: Literal["missed", "transfer", "billed_in_error"] = Field(
+        alias="as", description="missed: post the charge (the credit goes away); transfer: the "
+        "charge sits on another account; billed_in_error: release the credit for approval")
+    note: str = Field(default="", max_length=1000, description="Why (audited)")
+
+
+@router.get("/variances", response_model=VarianceList,
+            responses=problem_responses(400, 401, 403))
+def variances(
+    ctx: Ctx, _: Readers,
+    status: Annotated[Literal["active", "open", "resolved", "cleared", "all"], Query(
+        description="line variances: active = open + resolved")] = "active",
+    provider_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> VarianceList:
+    """Posting variances and line variances (uncharged lines wait for an answer)."""
+    with ctx.db.read() as s:
+        posting = [PostingVarianceOut.model_validate(v.to_json())
+                   for v in list_variances(s, provider_id=provider_id)]
+        lines = [LineVarianceOut.of(v)
+                 for v in list_line_variances(s, status=status, provider_id=provider_id)]
+    return VarianceList(posting=posting, lines=lines)
+
+
+@router.post("/variances/{variance_id}/resolve", response_model=LineVarianceOut,
+             responses=problem_responses(400, 401, 403, 404))
+def resolve(ctx: Ctx, principal: OpsOnly, variance_id: DbId, body: ResolveIn,
+            ) -> LineVarianceOut:
+    """Answer an uncharged line; the next reconciliation applies it."""
+    with ctx.db.write() as s:
+        view = resolve_line_variance(s, variance_id, body.decision, actor=principal.actor,
+                                     note=body.note)
+    return LineVarianceOut.of(view)
