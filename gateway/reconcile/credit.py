@@ -55,8 +55,6 @@ from schemas.payer import PayerRule
 GOVERNMENT_60_DAY = frozenset({"MA", "MB", "MC"})
 FEDERAL_OTHER = frozenset({"16", "CH", "VA", "OF"})
 SIXTY_DAY_PROGRAMMES = frozenset({"medicare_a", "medicare_b", "medicaid"})
-#: CLM05-3 of a replacement (7) or void (8) claim
-REPLACEMENT_FREQUENCIES = frozenset({"7", "8"})
 
 Rules = Callable[[str], PayerRule]
 

@@ -30,8 +30,6 @@ CAUSES = (
     "patient_overpayment",
     "unexplained",
 )
-#: remark code "claim separated to expedite handling": the adjudication is one part of a claim
-SPLIT_CLAIM_REMARK = "MA15"
 #: CAS groups at claim level that make a claim claim-priced (OA-23 aside)
 CLAIM_PRICING_GROUPS = frozenset({"CO", "PI", "PR"})
 #: why a credit is held back (``pending``) from approval

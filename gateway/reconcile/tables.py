@@ -41,9 +41,15 @@ LINE_CHARGE = ("type = 'charge' AND (line_ref <> '' OR procedure_code <> '' "
                "OR revenue_code <> '')")
 #: the 837 lookup of the truncated-CLP01 fallback: same provider, same total charge
 CLAIMS_BY_CHARGE = Index("ix_claims_provider_charge", ClaimRow.provider_id, ClaimRow.total_charge)
-#: linking by CLP07 within a provider: both columns, so no planner walks a whole provider's rows
+#: claim keys (provider, patient control number) and linking by CLP07 within a provider: both
+#: columns, so that no planner (SQLite has no statistics until someone runs ANALYZE) walks a
+#: whole provider's rows per claim, which made reconciling an unmatched 835 quadratic
 CLAIM_PAYMENTS_BY_ICN = Index("ix_claim_payments_provider_icn", ClaimPaymentRow.provider_id,
                               ClaimPaymentRow.payer_claim_control_number)
+CLAIM_PAYMENTS_BY_CLAIM = Index("ix_claim_payments_provider_pcn", ClaimPaymentRow.provider_id,
+                                ClaimPaymentRow.patient_control_number)
+CLAIMS_BY_CLAIM = Index("ix_claims_provider_pcn", ClaimRow.provider_id,
+                        ClaimRow.patient_control_number)
 
 
 class LedgerEntry(Base):
@@ -327,7 +333,8 @@ class RefundRequest(Base):
 
 
 __all__ = [
-    "CLAIMS_BY_CHARGE", "CLAIM_PAYMENTS_BY_ICN", "ClaimLink", "ClaimWait", "Credit",
+    "CLAIMS_BY_CHARGE", "CLAIMS_BY_CLAIM", "CLAIM_PAYMENTS_BY_CLAIM", "CLAIM_PAYMENTS_BY_ICN",
+    "ClaimLink", "ClaimWait", "Credit",
     "LedgerEntry", "LedgerImport", "LineVariance", "PayerAlias", "PlbMatch", "PostingVariance",
     "ReconcileRun", "ReconciledFile", "RefundRequest",
 ]
