@@ -3,9 +3,10 @@
 A profile says who a payer is (one canonical id, any number of aliases: 835 REF*2U, N1*PR
 N104, TRN03 and 837 NM1*PR ids often differ for the same payer), which programme it runs
 (government or not, the deadline for returning an overpayment), how long a new adjudication is
-held ``pending`` before its credit opens (split reversal/correction), and how to read the
-reference of its PLB WO/72 recoupments. ``resolution`` and ``outbound`` are read and validated
-here and used by the refund/offset issue.
+held ``pending`` before its credit opens (split reversal/correction), whether an
+investigation may suspend its deadline (``investigation_days``; Medicare A/B: 180 by statute),
+and how to read the reference of its PLB WO/72 recoupments. ``resolution`` and ``outbound``
+are read and validated here and used by the refund/offset issue.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ Programme = Literal["medicare_a", "medicare_b", "medicaid", "medicare_advantage"
                     "workers_comp", "auto", "other"]
 #: programmes under the 60-day rule (42 CFR 401.305 and its Medicaid counterpart)
 SIXTY_DAY = frozenset({"medicare_a", "medicare_b", "medicaid"})
+#: Medicare Parts A and B: the programmes of a known Medicare contractor (a MAC's A or B side)
+MEDICARE = frozenset({"medicare_a", "medicare_b"})
+#: 42 CFR 401.305(b)(2): a timely, good-faith investigation suspends Medicare's 60 days, ≤ 180
+MEDICARE_INVESTIGATION_DAYS = 180
 #: programmes that are government money without the statutory 60 days (profile decides)
 OTHER_GOVERNMENT = frozenset({"medicare_advantage", "medicaid_managed_care", "tricare", "va",
                               "other_federal"})
@@ -119,6 +124,8 @@ class PayerProfile(BaseModel):
     #: days after a payer's newest remittance on a claim with no posted charge before that
     #: payment becomes a (pending) credit: the ledger export may simply not have arrived yet
     ledger_lag_days: int = Field(default=30, ge=0, le=365)
+    #: days an investigation suspends the deadline (Medicaid states differ; Medicare A/B: 180)
+    investigation_days: int | None = Field(default=None, ge=1, le=180)
     plb_reference: PlbReference = PlbReference()
     resolution: Literal["refund", "offset"] = "refund"
     outbound: Outbound = Outbound()
@@ -137,7 +144,18 @@ class PayerProfile(BaseModel):
                 raise ValueError(f"programme {self.programme} is government money")
             if self.deadline_days not in (None, 60):
                 raise ValueError(f"programme {self.programme} has the statutory 60 days")
+        if self.programme in MEDICARE and self.investigation_days not in (
+                None, MEDICARE_INVESTIGATION_DAYS):
+            raise ValueError(f"programme {self.programme} has the statutory "
+                             f"{MEDICARE_INVESTIGATION_DAYS} investigation days")
         return self
+
+    @property
+    def investigation_suspension(self) -> int:
+        """Days an investigation may suspend this payer's deadline (0: the deadline stays)."""
+        if self.programme in MEDICARE:
+            return MEDICARE_INVESTIGATION_DAYS
+        return self.investigation_days or 0
 
     @property
     def is_government(self) -> bool:
@@ -149,7 +167,8 @@ class PayerProfile(BaseModel):
         deadline = 60 if self.programme in SIXTY_DAY else self.deadline_days
         return PayerRule(programme=self.programme, government=self.is_government,
                          deadline_days=deadline, hold_days=self.hold_days,
-                         ledger_lag_days=self.ledger_lag_days)
+                         ledger_lag_days=self.ledger_lag_days,
+                         investigation_days=self.investigation_suspension or None)
 
 
 DEFAULT_RULE = PayerRule()
@@ -222,5 +241,6 @@ def default_directory() -> PayerDirectory:
     return load_directory(PAYERS_DIR)
 
 
-__all__ = ["PAYERS_DIR", "PayerDirectory", "PayerProfile", "PayerProfileError", "PlbReference",
-           "default_directory", "load_directory", "load_profile"]
+__all__ = ["MEDICARE", "MEDICARE_INVESTIGATION_DAYS", "PAYERS_DIR", "PayerDirectory",
+           "PayerProfile", "PayerProfileError", "PlbReference", "default_directory",
+           "load_directory", "load_profile"]

@@ -7,12 +7,13 @@ yielded one at a time.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Generator, Iterator
 from decimal import Decimal
 
 from parsers.errors import StructureError, TruncatedError
 from parsers.x12.context import TxContext
-from parsers.x12.values import composite, date8, date_range, decimal
+from parsers.x12.values import composite, date8, date_range, decimal, lenient_format, period
 from schemas.claim import Claim, ClaimLine, ClaimSubmission, OtherPayer, Subscriber
 from schemas.common import Address, Entity, Reference
 from schemas.remittance import Adjustment
@@ -21,6 +22,23 @@ _ZERO = Decimal(0)
 _PAD = [""] * 20
 _ENVELOPE = frozenset({"ISA", "IEA", "GS", "GE", "ST"})
 Item = ClaimSubmission | Claim
+#: DTP01 of the claim's service period (472 service, 434 statement): D8, RD8, DT or RDT
+_RANGE_DATES = frozenset({"472", "434"})
+#: DTP01 of one moment: 435 admission (D8 or DT), 096 discharge (D8, DT, or TM: the hour)
+_POINT_DATES = frozenset({"435", "096"})
+
+
+def _point(fmt: str, text: str) -> tuple[dt.date | None, dt.time | None]:
+    """(date, time of day) of a D8, DT or TM value; a range here is an error."""
+    value = period(lenient_format(fmt, text), text)
+    if isinstance(value, tuple):
+        raise ValueError(f"{fmt} is a range; this date is one day (D8), a day and time (DT) "
+                         "or an hour (TM)")
+    if isinstance(value, dt.datetime):
+        return value.date(), value.time()
+    if isinstance(value, dt.time):
+        return None, value
+    return value, None
 
 
 def _pad(els: list[str], size: int) -> list[str]:
@@ -115,20 +133,26 @@ def parse_837(
             _pad(els, 4)
             qual, fmt, text = els[1], els[2], els[3]
             try:
-                start, end = date_range(fmt, text)
+                if qual == "472" and line is not None:
+                    line.service_date, line.service_date_end = date_range(fmt, text)
+                elif qual in _RANGE_DATES and line is None:
+                    start, end = date_range(fmt, text)
+                    if claim is not None:
+                        claim.service_date, claim.service_date_end = start, end
+                elif qual in _POINT_DATES and line is None:
+                    day, hour = _point(fmt, text)
+                    if claim is not None:
+                        if qual == "435":
+                            claim.admission_date, claim.admission_time = day, hour
+                        else:
+                            claim.discharge_date, claim.discharge_time = day, hour
+                else:
+                    # any other date is not kept, but its value must still read as its
+                    # format says (a DT that is not CCYYMMDDHHMM is an error, not ignored)
+                    period(lenient_format(fmt, text), text)
             except ValueError as exc:
-                ctx.error("bad_date", f"DTP03 {exc}", n, tag, 3, "8")
+                ctx.error("bad_date", f"DTP*{qual} DTP03 {exc}", n, tag, 3, "8")
                 continue
-            if line is not None:
-                if qual == "472":
-                    line.service_date, line.service_date_end = start, end
-            elif claim is not None:
-                if qual in ("472", "434"):
-                    claim.service_date, claim.service_date_end = start, end
-                elif qual == "435":
-                    claim.admission_date = start
-                elif qual == "096":
-                    claim.discharge_date = start
         elif tag == "REF":
             _pad(els, 3)
             ref = Reference(els[1], els[2])

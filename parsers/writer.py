@@ -539,6 +539,15 @@ def _period(start: dt.date, end: dt.date | None) -> tuple[str, str]:
     return "RD8", f"{_d8(start)}-{_d8(end)}"
 
 
+def _moment(day: dt.date | None, hour: dt.time | None) -> tuple[str, str]:
+    """D8 (a day), DT (day and hour, CCYYMMDDHHMM) or TM (the hour alone, HHMM)."""
+    if hour is None:
+        assert day is not None
+        return "D8", _d8(day)
+    hhmm = f"{hour.hour:02d}{hour.minute:02d}"
+    return ("TM", hhmm) if day is None else ("DT", _d8(day) + hhmm)
+
+
 def _claim(st: _Segments, c: Claim, kind: str, patient_status: str = "") -> None:
     # CLM06 (provider signature on file) is not used in the institutional guide
     st.add("CLM", c.patient_control_number, format_amount(c.total_charge), "", "",
@@ -550,10 +559,10 @@ def _claim(st: _Segments, c: Claim, kind: str, patient_status: str = "") -> None
             st.add("DTP", "434", "RD8", f"{_d8(c.service_date)}-{_d8(end)}")
         else:
             st.add("DTP", "472", *_period(c.service_date, c.service_date_end))
-    if c.admission_date is not None:
-        st.add("DTP", "435", "D8", _d8(c.admission_date))
-    if c.discharge_date is not None:
-        st.add("DTP", "096", "D8", _d8(c.discharge_date))
+    for qualifier, day, hour in (("435", c.admission_date, c.admission_time),
+                                 ("096", c.discharge_date, c.discharge_time)):
+        if day is not None or hour is not None:
+            st.add("DTP", qualifier, *_moment(day, hour))
     refs = list(c.references)
     quals = {r.qualifier for r in refs}
     if c.prior_authorization and not quals & {"G1", "9F"}:

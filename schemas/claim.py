@@ -71,8 +71,12 @@ class Claim:
     patient_date_of_birth: dt.date | None = None
     service_date: dt.date | None = None
     service_date_end: dt.date | None = None
+    #: DTP*435 (D8, or DT: with the hour in ``admission_time``)
     admission_date: dt.date | None = None
+    #: DTP*096 (D8 or DT; 837I sends only the hour, TM, in ``discharge_time``)
     discharge_date: dt.date | None = None
+    admission_time: dt.time | None = None
+    discharge_time: dt.time | None = None
     original_claim_number: str = ""
     prior_authorization: str = ""
     diagnosis_codes: list[str] = field(default_factory=list)

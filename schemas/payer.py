@@ -14,3 +14,6 @@ class PayerRule:
     deadline_days: int | None = None
     hold_days: int = 30
     ledger_lag_days: int = 30
+    #: days a good-faith investigation may suspend the deadline: Medicare Parts A and B have
+    #: 180 by 42 CFR 401.305; any other programme only what its profile says (None: none)
+    investigation_days: int | None = None

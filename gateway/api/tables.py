@@ -65,7 +65,7 @@ class ConsoleSession(Base):
     flash: Mapped[str | None] = mapped_column(String(500))
 
 
-#: the API's worklist indexes on reconciliation's ``credits`` (migration 0009; see
+#: the API's worklist indexes on reconciliation's ``credits`` (migrations 0009, 0014; see
 #: gateway/api/routes/credits.py for the queries they serve)
 _ACTIVE = "status <> 'resolved'"
 WORKLIST_INDEXES = (
@@ -75,6 +75,9 @@ WORKLIST_INDEXES = (
           Credit.due_by, Credit.amount, sqlite_where=text(_ACTIVE),
           postgresql_where=text(_ACTIVE)),
     Index("ix_credits_status_due", Credit.status, Credit.due_by, Credit.id, Credit.amount),
+    # government first, each soonest due first (migration 0014)
+    Index("ix_credits_active_gov_due", Credit.government, Credit.due_by, Credit.id,
+          Credit.amount, sqlite_where=text(_ACTIVE), postgresql_where=text(_ACTIVE)),
 )
 
 __all__ = ["WORKLIST_INDEXES", "ApiKey", "ApiUpload", "ConsoleSession"]

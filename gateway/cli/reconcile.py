@@ -89,7 +89,8 @@ def credits(
         "--due-within", min=0, help="Only credits due within N days (overdue included)")] = None,
     as_of: Day = None,
 ) -> None:
-    """List credit balances: who is owed what, why, and by when."""
+    """List credit balances: who is owed what, why, and by when. Government credits first,
+    soonest due first; then the rest, soonest due first (undated last)."""
     with _db() as db, db.read() as s:
         try:
             rows = list_credits(s, status=status, due_within=due_within,

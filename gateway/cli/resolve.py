@@ -108,7 +108,8 @@ def cases_list(
     payer: Annotated[str | None, typer.Option(help="Canonical payer id")] = None,
     as_of: Day = None,
 ) -> None:
-    """The worklist: soonest due first (government deadlines lead); warns about overdue ones."""
+    """The worklist: government credits first, soonest due first, then the rest; warns about
+    overdue ones."""
     from gateway.resolve.workflow import list_cases, overdue, sync_cases
 
     day = _day(as_of)
@@ -216,11 +217,36 @@ def cases_investigate(
                                                 help="Investigation start")],
     closed: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"],
                                                        help="Investigation end")] = None,
-    actor: Actor = None,
+    actor: Actor = None, payers: Payers = None, as_json: AsJson = False,
 ) -> None:
-    """Record a good-faith investigation: suspends the 60-day deadline (up to 180 days)."""
-    _act(credit_id, "investigate", actor=current_actor(actor), reason=reason,
-         opened_on=opened.date(), closed_on=closed.date() if closed else None)
+    """Record a good-faith investigation (audited). It suspends the deadline only for
+    Medicare Parts A and B (up to 180 days, 42 CFR 401.305) or where the payer profile sets
+    investigation_days; anywhere else the deadline does not move, and this says so."""
+    from gateway.resolve import workflow
+
+    directory = _payers(payers)
+    with _db() as (db, _):
+        try:
+            with db.write() as s:
+                workflow.sync_cases(s)
+                before = workflow.get_case(s, credit_id, history=False)
+                case = workflow.investigate(
+                    s, credit_id, actor=current_actor(actor), reason=reason,
+                    opened_on=opened.date(), closed_on=closed.date() if closed else None,
+                    payers=directory)
+                _, basis = workflow.investigation_days(case, directory)
+        except GatewayError as exc:
+            raise _fail(exc) from None
+    due = case.due_by.isoformat() if case.due_by else "none"
+    if as_json:
+        _echo({**case.to_json(), "deadline_moved": case.due_by != before.due_by,
+               "suspension": basis})
+    elif case.investigation_days:
+        console.print(f"credit {credit_id}: investigation recorded; {basis}: due by {due}"
+                      + ("" if case.due_by != before.due_by else " (unchanged)"))
+    else:
+        console.print(f"credit {credit_id}: investigation recorded for the audit trail only. "
+                      f"The deadline does not move: due by {due}. Why: {basis}.")
 
 
 @cases_app.command("escheat")
@@ -385,36 +411,68 @@ def report_cms838(
     quarter: Annotated[str, typer.Option(help="Quarter, e.g. 2026Q3")],
     out: Annotated[Path, typer.Option(help="Folder for the CSV and PDF")] = Path("."),
     payers: Payers = None,
+    providers: Annotated[Path | None, typer.Option(
+        help="Provider profile folder (default: the shipped mappings/providers)")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Do not record the credits as reported")] = False,
     as_json: AsJson = False,
 ) -> None:
-    """CMS-838 Medicare credit balance report (CSV + PDF per provider)."""
-    from gateway.resolve.reports import cms838
+    """CMS-838 Medicare credit balance report: CSV + PDF per provider number (CCN) that has
+    Medicare credits not yet reported; none (and it says so) when there are none to report.
+    Exits 1 when a report was written with certification fields blank (each is named)."""
+    from gateway.resolve.cms838 import cms838
     from gateway.store import store_from_settings
+    from mappings.providers import ProviderProfileError
+    from mappings.providers import default_directory as providers_dir
+    from mappings.providers import load_directory as load_providers
 
+    try:
+        directory = load_providers(providers) if providers else providers_dir()
+    except ProviderProfileError as exc:
+        raise _fail(exc) from None
     with _db() as (db, settings):
         try:
             with db.write() as s:
-                reports = cms838(s, quarter=quarter, payers=_payers(payers),
-                                 record=not dry_run, store=store_from_settings(settings))
+                res = cms838(s, quarter=quarter, payers=_payers(payers), record=not dry_run,
+                             store=store_from_settings(settings), providers=directory)
             out.mkdir(parents=True, exist_ok=True)
-            for r in reports:
+            for r in res.reports:
                 (out / r.csv.filename).write_bytes(r.csv.content)
                 (out / r.pdf_name).write_bytes(r.pdf)
         except (GatewayError, LayoutError, OSError) as exc:
             raise _fail(exc) from None
     if as_json:
-        _echo([r.to_json() for r in reports])
-        return
-    for r in reports:
-        console.print(f"{out / r.csv.filename}: {r.csv.record_count} credit(s), "
-                      f"{money(r.csv.amount_sum)}; {out / r.pdf_name}")
+        _echo([r.to_json() for r in res.reports])
+    for r in res.reports:
+        if not as_json:
+            console.print(f"{out / r.csv.filename}: {r.csv.record_count} credit(s), "
+                          f"{money(r.csv.amount_sum)}; {out / r.pdf_name}")
         if r.names_missing:
-            console.print(f"  {r.names_missing} beneficiary name(s) left blank: their raw "
-                          "files are pruned or unreadable (`gateway store verify`)")
-    if not reports:
-        console.print("no Medicare credit balances to report")
+            err_console.print(f"  {r.names_missing} beneficiary name(s) left blank: their raw "
+                              "files are pruned or unreadable (`gateway store verify`)")
+    incomplete = [r for r in res.reports if r.missing_fields]
+    for r in incomplete:
+        who = (f"provider number {r.provider_number}" if r.provider_number
+               else f"NPI {', '.join(r.certifier.npis) or '(none)'}")
+        where = (f"fill them in {r.certifier.source}" if r.certifier.source else
+                 "no provider profile in mappings/providers names this NPI: add one "
+                 "(docs/provider-profiles.md)")
+        err_console.print(f"[red]cms838_incomplete: {r.pdf_name} ({who}) was written with "
+                          f"these certification fields blank: {', '.join(r.missing_fields)}; "
+                          f"{where}[/red]")
+    for w in [w for r in res.reports for w in r.warnings] + res.notices:
+        err_console.print(f"[yellow]{w.code}: {w.message}[/yellow]")
+    if not res.reports:
+        message = (f"no Medicare credit balances to report for {res.quarter}: no CMS-838 "
+                   "written (since 1 December 2024 none is filed when there is nothing to "
+                   "report)")
+        (err_console if as_json else console).print(message)
+    if res.refund_form_credits and not as_json:
+        console.print(f"{res.refund_form_credits} professional Medicare Part B credit(s) are "
+                      "not on the CMS-838: they go back through the MAC's voluntary refund "
+                      "form (`gateway batches create`)")
+    if incomplete:
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 @report_app.command("aging")

@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from gateway.reconcile import lines as ln
+from gateway.reconcile import medicare
 from gateway.reconcile.model import (
     PRIOR_PAYER_REASON,
     WRITE_OFF_GROUPS,
@@ -494,17 +495,20 @@ def _government(
 ) -> tuple[bool, int | None]:
     """(government?, deadline days) for money owed to ``payer``.
 
-    The payer profile decides first; otherwise the claim filing indicator (835 CLP06 of the
-    payer's effective adjudication, else the 837 SBR09).
+    Medicare by the claim (CLP06 of the payer's effective adjudication, else the SBR09 of its
+    own 837 loop: MA, MB) is Medicare's money, 60 days, whether or not the payer has a
+    profile. Otherwise the payer profile decides; without one, that same indicator: MC → 60
+    days; 16, CH, VA, OF → government with the profile's deadline.
     """
     rule = rules(payer)
+    indicator = medicare.payer_indicator(facts, cb.effective.get(payer), payer)
+    if indicator in medicare.MEDICARE_INDICATORS:
+        return True, 60
     if rule.government is not None or rule.programme:
         gov = bool(rule.government) or rule.programme in SIXTY_DAY_PROGRAMMES
         if rule.programme in SIXTY_DAY_PROGRAMMES:
             return True, 60
         return gov, rule.deadline_days
-    eff = cb.effective.get(payer)
-    indicator = (eff.filing_indicator if eff is not None else "") or facts.claim_filing_indicator
     if indicator in GOVERNMENT_60_DAY:
         return True, 60
     if indicator in FEDERAL_OTHER:
@@ -512,13 +516,26 @@ def _government(
     return False, rule.deadline_days
 
 
+def classify_rows(facts: ClaimFacts, rows: list[CreditRow], *,
+                  rules: Callable[[str], PayerRule]) -> list[CreditRow]:
+    """``rows`` of ``attribute`` with their claim kind, Medicare Part and return method."""
+    if not rows:
+        return rows
+    effective, _ = effective_adjudications(facts.adjudications)
+    return medicare.annotate(facts, rows, effective, rules)
+
+
 def due_by(
-    identified_on: dt.date, deadline_days: int | None, suspension_days: int = 0
+    identified_on: dt.date, deadline_days: int | None, suspension_days: int = 0,
+    suspension_cap: int = 180,
 ) -> dt.date | None:
     """Deadline: identification + the programme's days, plus an investigation's suspension.
 
-    The 60-day rule's suspension for a timely good-faith investigation is capped at 180 days.
+    The suspension for a timely good-faith investigation is capped: 180 days for Medicare
+    Parts A and B (42 CFR 401.305), a payer profile's ``investigation_days`` elsewhere, and
+    0 (the deadline does not move) for a programme with neither.
     """
     if deadline_days is None:
         return None
-    return identified_on + dt.timedelta(days=deadline_days + min(max(suspension_days, 0), 180))
+    cap = min(max(suspension_cap, 0), 180)
+    return identified_on + dt.timedelta(days=deadline_days + min(max(suspension_days, 0), cap))

@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from gateway.reconcile.medicare import MedicareFacts
+
 ZERO = Decimal(0)
 
 #: CLP02 → position in coordination-of-benefits order (primary < secondary < tertiary)
@@ -139,6 +141,8 @@ class ClaimFacts:
     line_decisions: dict[str, str] = field(default_factory=dict)
     #: (CLP07 named by REF*F8, date sent) of each replacement or void 837 (CLM05-3 = 7 or 8)
     replacements: list[tuple[str, dt.date]] = field(default_factory=list)
+    #: claim kind, type of bill, payer loops, adjustment claims (gateway.reconcile.medicare)
+    medicare: MedicareFacts = field(default_factory=MedicareFacts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +162,14 @@ class CreditRow:
     pending_until: dt.date | None = None
     #: why a ``pending`` row is held (``PENDING_REASONS``)
     pending_reason: str | None = None
+    #: 837I | 837P | 837D | '' (gateway.reconcile.medicare.annotate fills these four)
+    claim_kind: str = ""
+    #: A | B for money of Medicare (or, owed to unknown, of a claim Medicare paid); else None
+    medicare_part: str | None = None
+    #: the payer's profile is a Medicare contractor (False: Medicare by indicator only)
+    medicare_verified: bool | None = None
+    #: report | claim_adjustment | refund | None (owner unknown)
+    return_method: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

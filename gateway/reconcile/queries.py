@@ -18,6 +18,7 @@ from gateway import audit
 from gateway.db.models import tbl
 from gateway.errors import InputError, NotFoundError
 from gateway.reconcile.credit import due_by
+from gateway.reconcile.medicare import UNVERIFIED
 from gateway.reconcile.model import LINE_DECISIONS
 from gateway.reconcile.tables import (
     ClaimWait,
@@ -57,6 +58,15 @@ class CreditView:
     resolution: str | None
     deadline_days: int | None
     pending_reason: str | None = None
+    claim_kind: str = ""
+    medicare_part: str | None = None
+    medicare_verified: bool | None = None
+    return_method: str | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """``unverified_medicare_payer``: Medicare by CLP06/SBR09, the payer is no known MAC."""
+        return [UNVERIFIED] if self.medicare_part and self.medicare_verified is False else []
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +87,10 @@ class CreditView:
             "resolution": self.resolution,
             "deadline_days": self.deadline_days,
             "pending_reason": self.pending_reason,
+            "claim_kind": self.claim_kind or None,
+            "medicare_part": self.medicare_part,
+            "return_method": self.return_method,
+            "warnings": self.warnings,
         }
 
 
@@ -108,18 +122,29 @@ def list_credits(session: Session, *, status: str = "active", provider_id: int |
         due_by=r.due_by, status=r.status, pending_until=r.pending_until,
         resolved_on=r.resolved_on, resolution=r.resolution, deadline_days=r.deadline_days,
         pending_reason=r.pending_reason,
+        claim_kind=r.claim_kind or "", medicare_part=r.medicare_part,
+        medicare_verified=r.medicare_verified, return_method=r.return_method,
     ) for r in session.execute(stmt)]
-    rows.sort(key=lambda c: (c.provider_id, c.account_id or "", c.patient_control_number,
-                             c.identified_on, CAUSE_ORDER.get(c.cause, 9), c.owed_to,
-                             c.payer_id or "", c.id))
+    rows.sort(key=worklist_order)
     return rows
 
 
-def record_investigation(session: Session, credit_id: int, *, opened_on: dt.date,
-                         closed_on: dt.date | None = None) -> dt.date | None:
-    """Record a timely, good-faith investigation on a credit; returns the new due date.
+def worklist_order(c: CreditView) -> tuple[Any, ...]:
+    """Government credits first, soonest due first; then the rest, soonest due first (none
+    last); then reconciliation's order (provider, account, claim, identified on, cause)."""
+    return (not c.government, c.due_by is None, c.due_by or dt.date.max, c.provider_id,
+            c.account_id or "", c.patient_control_number, c.identified_on,
+            CAUSE_ORDER.get(c.cause, 9), c.owed_to, c.payer_id or "", c.id)
 
-    Its days (to ``closed_on``, or to today while open) suspend a deadline, at most 180.
+
+def record_investigation(session: Session, credit_id: int, *, opened_on: dt.date,
+                         closed_on: dt.date | None = None,
+                         max_days: int = 180) -> dt.date | None:
+    """Record a timely, good-faith investigation on a credit; returns the (new) due date.
+
+    Its days (to ``closed_on``, or to today while open) suspend the deadline, at most
+    ``max_days``: 180 for Medicare Parts A and B, a payer profile's ``investigation_days``,
+    or 0, when it is recorded for the audit trail only and the deadline does not move.
     """
     ct = tbl(Credit)
     row = session.execute(select(ct).where(ct.c.id == credit_id)).one_or_none()
@@ -128,9 +153,12 @@ def record_investigation(session: Session, credit_id: int, *, opened_on: dt.date
     if closed_on is not None and closed_on < opened_on:
         raise InputError("an investigation cannot close before it opens", code="bad_dates")
     end = closed_on or dt.date.today()
-    new_due = due_by(row.identified_on, row.deadline_days, max((end - opened_on).days, 0))
+    cap = min(max(max_days, 0), 180)
+    new_due = due_by(row.identified_on, row.deadline_days, max((end - opened_on).days, 0),
+                     suspension_cap=cap)
     session.execute(update(ct).where(ct.c.id == credit_id).values(
-        investigation_opened_on=opened_on, investigation_closed_on=closed_on, due_by=new_due))
+        investigation_opened_on=opened_on, investigation_closed_on=closed_on, due_by=new_due,
+        investigation_days=cap))
     return new_due
 
 
@@ -384,4 +412,4 @@ def list_exceptions(session: Session, *, as_of: dt.date | None = None,
 
 __all__ = ["CreditView", "ExceptionView", "LineVarianceView", "VarianceView", "list_credits",
            "list_exceptions", "list_line_variances", "list_variances", "record_investigation",
-           "resolve_line_variance"]
+           "resolve_line_variance", "worklist_order"]

@@ -52,9 +52,9 @@ from gateway import audit
 from gateway.db.base import Database
 from gateway.db.models import InboundFile, tbl, utcnow
 from gateway.logging import get_logger
-from gateway.reconcile import linking
+from gateway.reconcile import linking, medicare_load
 from gateway.reconcile import sql as q
-from gateway.reconcile.credit import due_by, reconcile_claim
+from gateway.reconcile.credit import classify_rows, due_by, reconcile_claim
 from gateway.reconcile.model import (
     Adjudication,
     ClaimFacts,
@@ -341,6 +341,7 @@ def _load_facts(s: Session, lo: int, hi: int, payers: PayerDirectory) -> dict[Ke
             "ON c.provider_id = s.pid AND c.patient_control_number = s.pcn "
             f"WHERE {where} GROUP BY c.provider_id, c.patient_control_number"), p):
         claim(int(r.pid), str(r.pcn)).claim_filing_indicator = r.filing or ""
+    medicare_load.load(s, where, p, facts, payers)
     return facts
 
 
@@ -485,7 +486,7 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
             waits.append({"provider_id": key[0], "patient_control_number": key[1],
                           "until": outcome.no_charges_until, "payer_id": payer,
                           "amount": amount, "since": since})
-        rows = _merge(outcome.credits)
+        rows = _merge(classify_rows(f, outcome.credits, rules=rule))
         old = existing.get(key, {})
         account = f.account_id or None
         for ident, row in rows.items():
@@ -501,6 +502,7 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
                     "status": row.status, "pending_until": row.pending_until,
                     "pending_reason": row.pending_reason, "basis": basis,
                     "first_run_id": run_id, "last_run_id": run_id, "updated_at": utcnow(),
+                    **_medicare_columns(row),
                 })
                 continue
             updates.append({
@@ -510,7 +512,7 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
                                  _suspension(prev, day)),
                 "status": row.status, "pending_until": row.pending_until,
                 "pending_reason": row.pending_reason, "basis": basis,
-                "last_run_id": run_id, "updated_at": utcnow(),
+                "last_run_id": run_id, "updated_at": utcnow(), **_medicare_columns(row),
             })
         for ident, prev in old.items():
             if ident in rows:
@@ -585,12 +587,21 @@ def _by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def _suspension(row: Any, day: dt.date) -> int:
-    """Days of an open (or closed) investigation, which suspend the 60-day clock (≤ 180)."""
+    """Days of an open (or closed) investigation that suspend the deadline: at most what the
+    investigation was recorded with (``investigation_days``: 180 for Medicare A/B, a payer
+    profile's days, 0 when the deadline does not move; NULL, recorded before that: 180)."""
     opened: dt.date | None = row["investigation_opened_on"]
     if opened is None:
         return 0
     closed: dt.date = row["investigation_closed_on"] or day
-    return max((closed - opened).days, 0)
+    cap = row["investigation_days"]
+    return min(max((closed - opened).days, 0), 180 if cap is None else cap)
+
+
+def _medicare_columns(row: CreditRow) -> dict[str, Any]:
+    """The credit columns of ``medicare.annotate`` (claim kind, Part, return method)."""
+    return {"claim_kind": row.claim_kind, "medicare_part": row.medicare_part,
+            "medicare_verified": row.medicare_verified, "return_method": row.return_method}
 
 
 # ---------------------------------------------------------------- variances and watermark

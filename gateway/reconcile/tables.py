@@ -219,6 +219,17 @@ class Credit(Base):
     first_run_id: Mapped[int] = mapped_column(Integer)
     last_run_id: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: 837I | 837P | 837D | '' (gateway.reconcile.medicare)
+    claim_kind: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    #: A | B: Medicare's money (by CLP06/SBR09 or the payer profile); NULL otherwise
+    medicare_part: Mapped[str | None] = mapped_column(String(1))
+    #: the payer's profile is a Medicare contractor (False: "unverified Medicare payer")
+    medicare_verified: Mapped[bool | None] = mapped_column(Boolean)
+    #: how it was or will be returned: report (CMS-838) | claim_adjustment | refund | NULL
+    return_method: Mapped[str | None] = mapped_column(String(16))
+    #: the most days the recorded investigation may suspend the deadline (0: none; NULL:
+    #: recorded before this column, 180)
+    investigation_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class PostingVariance(Base):

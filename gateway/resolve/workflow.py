@@ -35,7 +35,7 @@ from gateway.reconcile.queries import record_investigation
 from gateway.reconcile.tables import Credit
 from gateway.resolve.tables import CaseTransition, ResolutionCase
 from mappings.outbound_layouts import LayoutError, get_layout
-from mappings.payers import PayerDirectory
+from mappings.payers import MEDICARE_INVESTIGATION_DAYS, PayerDirectory, default_directory
 from schemas.serialize import money
 
 log = get_logger("gateway.resolve")
@@ -132,6 +132,10 @@ class CaseView:
     investigation_opened_on: dt.date | None
     investigation_closed_on: dt.date | None
     history: tuple[Transition, ...] = field(default=())
+    medicare_part: str | None = None
+    return_method: str | None = None
+    #: the most days the recorded investigation suspends the deadline (0: it does not move)
+    investigation_days: int | None = None
 
     def days_left(self, today: dt.date) -> int | None:
         return (self.due_by - today).days if self.due_by else None
@@ -157,6 +161,8 @@ class CaseView:
                                         if self.investigation_opened_on else None),
             "investigation_closed_on": (self.investigation_closed_on.isoformat()
                                         if self.investigation_closed_on else None),
+            "investigation_days": self.investigation_days,
+            "medicare_part": self.medicare_part, "return_method": self.return_method,
         }
         if self.history:
             out["history"] = [t.to_json() for t in self.history]
@@ -177,7 +183,8 @@ def _case_query() -> Any:
                    rc.c.reference, rc.c.approved_by, ct.c.provider_id, pt.c.npi,
                    ct.c.account_id, ct.c.patient_control_number, ct.c.owed_to, ct.c.payer_id,
                    ct.c.amount, ct.c.cause, ct.c.government, ct.c.identified_on, ct.c.due_by,
-                   ct.c.status, ct.c.investigation_opened_on, ct.c.investigation_closed_on)
+                   ct.c.status, ct.c.investigation_opened_on, ct.c.investigation_closed_on,
+                   ct.c.medicare_part, ct.c.return_method, ct.c.investigation_days)
             .select_from(rc.join(ct, ct.c.id == rc.c.credit_id)
                          .join(pt, pt.c.id == ct.c.provider_id)))
 
@@ -191,12 +198,15 @@ def _view(r: Any, history: tuple[Transition, ...] = ()) -> CaseView:
         payer_id=r.payer_id or None, amount=Decimal(r.amount).quantize(CENT), cause=r.cause,
         government=bool(r.government), identified_on=r.identified_on, due_by=r.due_by,
         credit_status=r.status, investigation_opened_on=r.investigation_opened_on,
-        investigation_closed_on=r.investigation_closed_on, history=history)
+        investigation_closed_on=r.investigation_closed_on, history=history,
+        medicare_part=r.medicare_part, return_method=r.return_method,
+        investigation_days=r.investigation_days)
 
 
 def worklist_key(c: CaseView) -> tuple[Any, ...]:
-    """Due date first (government deadlines are the only ones that bind), then government."""
-    return (c.due_by is None, c.due_by or dt.date.max, not c.government, c.provider_id,
+    """Government credits first, soonest due first (their deadlines bind by law); then the
+    rest, soonest due first, undated last."""
+    return (not c.government, c.due_by is None, c.due_by or dt.date.max, c.provider_id,
             c.patient_control_number, c.case_id)
 
 
@@ -204,7 +214,7 @@ def list_cases(s: Session, *, states: list[str] | None = None, provider_id: int 
                payer_id: str | None = None, government: bool | None = None,
                due_within: int | None = None, as_of: dt.date | None = None,
                cause: str | None = None) -> list[CaseView]:
-    """Cases in worklist order: by due date (soonest and overdue first), government first."""
+    """Cases in worklist order: government first by due date (overdue first), then the rest."""
     for st in states or ():
         if st not in CaseState.__members__.values():
             raise InputError(f"unknown case state {st!r}; use one of "
@@ -371,15 +381,45 @@ def reopen(s: Session, credit_id: int, *, actor: str, reason: str) -> CaseView:
     return transition(s, credit_id, S.OPEN, actor=actor, reason=reason)
 
 
+def investigation_days(case: CaseView, payers: PayerDirectory) -> tuple[int, str]:
+    """(days an investigation may suspend this credit's deadline, why).
+
+    42 CFR 401.305's 180 days are for Medicare Parts A and B only; another programme gets a
+    suspension only where its payer profile sets ``investigation_days`` (Medicaid states
+    differ); anywhere else the deadline does not move.
+    """
+    if case.medicare_part:
+        return MEDICARE_INVESTIGATION_DAYS, (f"Medicare Part {case.medicare_part}: up to "
+                                             f"{MEDICARE_INVESTIGATION_DAYS} days "
+                                             "(42 CFR 401.305)")
+    profile = payers.get(case.payer_id) if case.payer_id else None
+    if profile is not None and profile.investigation_suspension:
+        return profile.investigation_suspension, (
+            f"payer {profile.payer_id} ({profile.programme}): up to "
+            f"{profile.investigation_suspension} days (its profile's investigation_days)")
+    who = (f"payer {case.payer_id}" + (f" ({profile.programme})" if profile else
+                                        " (no payer profile)")) if case.payer_id \
+        else f"a credit owed to {case.owed_to}"
+    return 0, (f"{who}: no investigation suspension (only Medicare Parts A and B have one by "
+               "law; set investigation_days in the payer profile where the programme's rules "
+               "allow one)")
+
+
 def investigate(s: Session, credit_id: int, *, actor: str, reason: str, opened_on: dt.date,
-                closed_on: dt.date | None = None) -> CaseView:
-    """Record a good-faith investigation: its days (≤ 180) suspend the 60-day deadline."""
+                closed_on: dt.date | None = None,
+                payers: PayerDirectory | None = None) -> CaseView:
+    """Record a good-faith investigation (always, for the audit trail); its days suspend the
+    deadline only as far as ``investigation_days`` allows (0: the deadline does not move)."""
     why = _require_reason(reason)
     case = get_case(s, credit_id, history=False)
-    new_due = record_investigation(s, credit_id, opened_on=opened_on, closed_on=closed_on)
+    days, basis = investigation_days(case, payers or default_directory())
+    new_due = record_investigation(s, credit_id, opened_on=opened_on, closed_on=closed_on,
+                                   max_days=days)
     _record(s, case.case_id, credit_id, case.state, case.state, actor=actor, reason=why,
             details={"investigation_opened_on": opened_on.isoformat(),
                      "investigation_closed_on": closed_on.isoformat() if closed_on else None,
+                     "investigation_days": days, "suspension": basis,
+                     "due_by_before": case.due_by.isoformat() if case.due_by else None,
                      "due_by": new_due.isoformat() if new_due else None})
     return get_case(s, credit_id)
 
@@ -430,6 +470,7 @@ def sync_cases(s: Session, *, actor: str = RECONCILE_ACTOR) -> SyncSummary:
 __all__ = [
     "ACTIVE_STATES", "ISSUED_STATE", "TRANSITIONS", "CaseState", "CaseView",
     "InvalidTransitionError", "NoLayoutError", "ResolutionError", "SyncSummary", "Transition",
-    "approve", "dispute", "get_case", "investigate", "list_cases", "overdue", "reopen",
-    "resolution_method", "resolve", "sync_cases", "transition", "worklist_key",
+    "approve", "dispute", "get_case", "investigate", "investigation_days", "list_cases",
+    "overdue", "reopen", "resolution_method", "resolve", "sync_cases", "transition",
+    "worklist_key",
 ]

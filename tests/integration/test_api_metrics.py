@@ -126,13 +126,14 @@ def credits(api: Api, query: str = "") -> dict[str, Any]:
 def test_worklist_filters_order_paging_and_totals(api: Api) -> None:
     seed(api)
     body = credits(api)
-    # soonest due first, no deadline last; resolved ones are not on the worklist
-    assert [c["patient_control_number"] for c in body["items"]] == ["PCN1", "PCN3", "PCN2",
+    # government first, soonest due first; then the rest, no deadline last; resolved ones
+    # are not on the worklist (PCN3 is due before PCN2 but is not government money)
+    assert [c["patient_control_number"] for c in body["items"]] == ["PCN1", "PCN2", "PCN3",
                                                                     "PCN4"]
     assert body["totals"] == {"count": 4, "amount": "157.35", "overdue_count": 2,
                               "overdue_amount": "150.15"}
     assert body["items"][0]["days_left"] == -5
-    # pages across the boundary between dated and undated credits
+    # pages across the boundaries between government, other, dated and undated credits
     for offset in range(5):
         page = credits(api, f"limit=2&offset={offset}")["items"]
         assert [c["id"] for c in page] == [c["id"] for c in body["items"][offset:offset + 2]]

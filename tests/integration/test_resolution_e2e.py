@@ -104,15 +104,16 @@ def test_reconcile_approve_batch_deliver_recoup(cli: Cli, gw: Gateway, sshd: Ssh
     ids = _credit_ids(cli)
     assert set(ids) == {"DUP1", "REC1", "MCR1", "BOTH1", "COPAY1"}
 
-    # worklist: sorted by due date; nothing overdue yet; the 60-day Medicare credit is listed
+    # worklist: government first by due date (the 60-day Medicare credit leads, though the
+    # commercial ones are due sooner), then the rest; nothing overdue yet
     cases = cli.json("cases", "list", "--as-of", "2026-09-30")
-    assert [c["patient_control_number"] for c in cases][:3] == ["DUP1", "REC1", "MCR1"]
+    assert [c["patient_control_number"] for c in cases][:3] == ["MCR1", "DUP1", "REC1"]
     assert all(c["state"] == "open" for c in cases)
     mcr = next(c for c in cases if c["patient_control_number"] == "MCR1")
     assert (mcr["government"], mcr["due_by"]) == (True, "2026-11-29")
     due = cli.json("cases", "list", "--due-within", "14", "--as-of", "2026-11-20", code=1)
-    assert [c["patient_control_number"] for c in due] == ["DUP1", "REC1", "MCR1"]
-    assert [c["overdue"] for c in due] == [True, True, False]
+    assert [c["patient_control_number"] for c in due] == ["MCR1", "DUP1", "REC1"]
+    assert [c["overdue"] for c in due] == [False, True, True]
 
     # a payer with no layout: clear error, the case stays open
     _, err = cli("cases", "approve", str(ids["BOTH1"]), "--reason", "cob confirmed",
@@ -230,31 +231,22 @@ def test_reconcile_approve_batch_deliver_recoup(cli: Cli, gw: Gateway, sshd: Ssh
                                                  "resolved"]
     assert cli.json("cases", "show", str(ids["DUP1"]))["state"] == "offset_requested"
 
-    # CMS-838 for 2026Q3: the Medicare Part B credit, once
+    # CMS-838 for 2026Q3: MCR1 is a professional Part B credit (837P to the Part B MAC),
+    # returned through the MAC's refund form above; it is never on the CMS-838, and since
+    # 1 Dec 2024 no report is filed when there is nothing to report
+    # (tests/integration/test_medicare_reporting.py covers the institutional claims it covers)
     out_dir = tmp_path / "838"
-    [report] = cli.json("report", "cms838", "--quarter", "2026Q3", "--out", str(out_dir),
-                        "--payers", str(PAYERS))
-    assert report["part_a"] == []
-    assert len(report["part_b"]) == 1
-    row = report["part_b"][0]
-    assert (row["payer_claim_control_number"], row["amount"], row["reason_code"],
-            row["outstanding"]) == ("22026182000102", "80.00", "1", "80.00")
-    assert "beneficiary_name" not in row  # names go into the files only
-    assert report["beneficiary_names_missing"] == 0
-    csv_text = (out_dir / "CMS838_1234567893_2026Q3.csv").read_text()
-    assert "1 Beneficiary Name" in csv_text
-    assert "22026182000102" in csv_text
-    assert "TESTPATIENT, A" in csv_text  # read from the 835's raw bytes, never stored
-    pdf = PdfReader(out_dir / "CMS838_1234567893_2026Q3.pdf")
-    assert len(pdf.pages) == 3  # certification, Part A detail, Part B detail
-    assert "No Medicare Part A credit balances" in pdf.pages[1].extract_text()
-    assert "22026182000102" in pdf.pages[2].extract_text()
-    assert "TESTPATIENT, A" in pdf.pages[2].extract_text()
-    again_838 = cli.json("report", "cms838", "--quarter", "2026Q3", "--out", str(out_dir),
-                         "--payers", str(PAYERS))
-    assert again_838 == [report]
-    assert cli.json("report", "cms838", "--quarter", "2026Q4", "--out", str(out_dir),
-                    "--payers", str(PAYERS)) == []  # never reported twice
+    assert cli.json("report", "cms838", "--quarter", "2026Q3", "--out", str(out_dir),
+                    "--payers", str(PAYERS)) == []
+    said, _ = cli("report", "cms838", "--quarter", "2026Q3", "--out", str(out_dir), "--payers",
+                  str(PAYERS))
+    said = " ".join(said.split())
+    assert "no Medicare credit balances to report for 2026Q3" in said
+    assert "1 professional Medicare Part B credit(s) are not on the CMS-838" in said
+    assert list(out_dir.iterdir()) == []
+    mcr1 = next(c for c in cli.json("credits", "--status", "all")
+                if c["patient_control_number"] == "MCR1")
+    assert (mcr1["medicare_part"], mcr1["return_method"]) == ("B", "refund")
 
     # aging / root cause
     aging = cli.json("report", "aging", "--as-of", "2026-10-20")["sections"]

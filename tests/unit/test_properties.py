@@ -318,6 +318,11 @@ def claim(draw: Draw[Any], d: Delimiters, kind: str, billing: Entity,
         billing_provider=billing, subscriber=subscriber_, payer=payer, patient=patient,
         patient_date_of_birth=dob, service_date=start, service_date_end=end,
         admission_date=draw(optional(dates())), discharge_date=draw(optional(dates())),
+        # DT (CCYYMMDDHHMM) with a date, TM (HHMM: 837I's discharge hour) without one
+        admission_time=draw(optional(st.times().map(lambda t: t.replace(second=0,
+                                                                         microsecond=0)))),
+        discharge_time=draw(optional(st.times().map(lambda t: t.replace(second=0,
+                                                                         microsecond=0)))),
         original_claim_number=next((r.value for r in refs if r.qualifier == "F8"), ""),
         # the parser keeps the last G1/9F, as a payer reading the claim would
         prior_authorization="".join([r.value for r in refs if r.qualifier in ("G1", "9F")][-1:]),

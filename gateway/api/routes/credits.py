@@ -2,15 +2,17 @@
 
 Filtering, ordering, paging and the totals run in the database (not over every credit loaded
 into Python), so a page costs about the same with 100 or 100,000 open credits: the default
-order (soonest due first) walks ``ix_credits_worklist`` and stops after one page, filters have
-indexes of their own (migration 0009), and the totals are one aggregate over the index entries
-of the matching credits, in integer cents so SQLite's floating NUMERIC cannot skew them.
+order (government first, each soonest due first) walks ``ix_credits_active_gov_due``
+(migration 0014) and stops after one page, filters have indexes of their own (migration 0009),
+and the totals are one aggregate over the index entries of the matching credits, in integer
+cents so SQLite's floating NUMERIC cannot skew them.
 
 Approve / dispute / resolve actions live with the resolution workflow, not here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 from decimal import Decimal
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 from gateway.api.deps import Ctx, Readers
 from gateway.api.problems import ApiError, problem_responses
 from gateway.db.models import tbl
+from gateway.reconcile.medicare import UNVERIFIED
 from gateway.reconcile.queries import CAUSE_ORDER, STATUS_FILTERS
 from gateway.reconcile.tables import Credit
 
@@ -45,6 +48,13 @@ class CreditOut(BaseModel):
     due_by: dt.date | None
     days_left: int | None = Field(description="Days until due_by (negative: overdue)")
     status: str
+    medicare_part: str | None = Field(default=None, description="A or B: Medicare's money")
+    return_method: str | None = Field(
+        default=None, description="How it was or will be returned: report (CMS-838), "
+        "claim_adjustment, refund; null while its owner is unknown")
+    warnings: list[str] = Field(
+        default=[], description="unverified_medicare_payer: Medicare by the claim's filing "
+        "indicator (CLP06/SBR09), but the payer is not a known Medicare contractor")
 
 
 class CreditTotals(BaseModel):
@@ -62,8 +72,9 @@ class CreditList(BaseModel):
 
 
 class CreditSort(enum.StrEnum):
-    """``due``: soonest deadline first (no deadline last). ``claim``: reconciliation's order
-    (provider, account, claim, identified on, cause), as ``gateway reconcile credits`` prints."""
+    """``due``: government credits first, soonest deadline first; then the rest, soonest
+    deadline first (no deadline last), as ``gateway credits`` prints. ``claim``:
+    reconciliation's order (provider, account, claim, identified on, cause)."""
 
     DUE = "due"
     CLAIM = "claim"
@@ -99,12 +110,25 @@ def _select(conds: list[ColumnElement[bool]]) -> Select[Any]:
     ct = tbl(Credit)
     return select(ct.c.id, ct.c.provider_id, ct.c.account_id, ct.c.patient_control_number,
                   ct.c.owed_to, ct.c.payer_id, ct.c.amount, ct.c.cause, ct.c.government,
-                  ct.c.identified_on, ct.c.due_by, ct.c.status).where(*conds)
+                  ct.c.identified_on, ct.c.due_by, ct.c.status, ct.c.medicare_part,
+                  ct.c.medicare_verified, ct.c.return_method).where(*conds)
+
+
+def _segments(counts: Counts) -> list[tuple[list[ColumnElement[bool]], bool, int]]:
+    """The due order as four ordered index walks: (conditions, by due date?, how many)."""
+    ct = tbl(Credit)
+    gov, dated = ct.c.government.is_(True), ct.c.due_by.is_not(None)
+    other, undated = ct.c.government.is_not(True), ct.c.due_by.is_(None)
+    return [([gov, dated], True, counts.gov_dated),
+            ([gov, undated], False, counts.gov - counts.gov_dated),
+            ([other, dated], True, counts.dated - counts.gov_dated),
+            ([other, undated], False, counts.total - counts.gov - counts.dated
+             + counts.gov_dated)]
 
 
 def _page(s: Session, conds: list[ColumnElement[bool]], sort: CreditSort, limit: int,
-          offset: int, with_due: int) -> list[Any]:
-    """One page of rows. ``with_due``: how many matching credits have a due date."""
+          offset: int, counts: Counts) -> list[Any]:
+    """One page of rows, in ``sort`` order."""
     ct = tbl(Credit)
     if sort is CreditSort.CLAIM:
         rank = case(CAUSE_ORDER, value=ct.c.cause, else_=9)
@@ -112,35 +136,54 @@ def _page(s: Session, conds: list[ColumnElement[bool]], sort: CreditSort, limit:
             ct.c.provider_id, func.coalesce(ct.c.account_id, ""), ct.c.patient_control_number,
             ct.c.identified_on, rank, ct.c.owed_to, ct.c.payer_id, ct.c.id,
         ).limit(limit).offset(offset)).all())
-    # Soonest due first, credits without a deadline last: two ordered index walks (due_by, id)
-    # and (id) that stop after the page, instead of one sort of every match ("NULLS LAST" is
-    # not portable, and an expression in ORDER BY would defeat the index).
+    # Government first, each group soonest due first and undated last: up to four ordered
+    # index walks, (government, due_by, id) and (id), each stopping after the page, instead of
+    # one sort of every match ("NULLS LAST" is not portable, and an expression in ORDER BY
+    # would defeat the index).
     rows: list[Any] = []
-    if offset < with_due:
-        rows = list(s.execute(_select([*conds, ct.c.due_by.is_not(None)])
-                              .order_by(ct.c.due_by, ct.c.id).limit(limit).offset(offset)).all())
-    if len(rows) < limit:
-        rows += s.execute(_select([*conds, ct.c.due_by.is_(None)]).order_by(ct.c.id)
-                          .limit(limit - len(rows)).offset(max(0, offset - with_due))).all()
+    skip = offset
+    for extra, by_due, size in _segments(counts):
+        if len(rows) >= limit:
+            break
+        if skip >= size:
+            skip -= size
+            continue
+        order = (ct.c.due_by, ct.c.id) if by_due else (ct.c.id,)
+        rows += s.execute(_select([*conds, *extra]).order_by(*order)
+                          .limit(limit - len(rows)).offset(skip)).all()
+        skip = 0
     return rows
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Counts:
+    """How many matching credits are government, dated, both, and in all."""
+
+    total: int
+    gov: int
+    dated: int
+    gov_dated: int
+
+
 def _totals(s: Session, conds: list[ColumnElement[bool]],
-            today: dt.date) -> tuple[CreditTotals, int]:
-    """(totals, how many of the matches have a due date), in one aggregate."""
+            today: dt.date) -> tuple[CreditTotals, Counts]:
+    """(totals, the segment counts of the due order), in one aggregate."""
     ct = tbl(Credit)
     cents = cast(func.round(ct.c.amount * 100), BigInteger)
     overdue = (ct.c.due_by < today) & (ct.c.status != "resolved")
+    gov = ct.c.government.is_(True)
     row = s.execute(select(
         func.count(), func.coalesce(func.sum(cents), 0),
         func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
         func.coalesce(func.sum(case((overdue, cents), else_=0)), 0),
         func.count(ct.c.due_by),
+        func.coalesce(func.sum(case((gov, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((gov & ct.c.due_by.is_not(None), 1), else_=0)), 0),
     ).select_from(ct).where(*conds)).one()
     totals = CreditTotals(count=int(row[0]), amount=Decimal(int(row[1])) * CENT,
                           overdue_count=int(row[2]),
                           overdue_amount=Decimal(int(row[3])) * CENT)
-    return totals, int(row[4])
+    return totals, Counts(int(row[0]), int(row[5]), int(row[4]), int(row[6]))
 
 
 @router.get("/credits", response_model=CreditList, responses=problem_responses(400, 401, 403))
@@ -163,13 +206,15 @@ def credits(
     conds = _filters(status=status, payer=payer, cause=cause, government=government,
                      due_within=due_within, today=today)
     with ctx.db.read() as s:
-        totals, with_due = _totals(s, conds, today)
-        rows = _page(s, conds, sort, limit, offset, with_due)
+        totals, counts = _totals(s, conds, today)
+        rows = _page(s, conds, sort, limit, offset, counts)
     items = [CreditOut(
         id=r.id, provider_id=r.provider_id, account_id=r.account_id,
         patient_control_number=r.patient_control_number, owed_to=r.owed_to,
         payer_id=r.payer_id or None, amount=Decimal(r.amount).quantize(CENT), cause=r.cause,
         government=bool(r.government), identified_on=r.identified_on, due_by=r.due_by,
         days_left=(r.due_by - today).days if r.due_by else None, status=r.status,
+        medicare_part=r.medicare_part, return_method=r.return_method,
+        warnings=[UNVERIFIED] if r.medicare_part and r.medicare_verified is False else [],
     ) for r in rows]
     return CreditList(items=items, totals=totals, limit=limit, offset=offset)

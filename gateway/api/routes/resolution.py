@@ -115,12 +115,14 @@ def batch(ctx: Ctx, _: Readers, batch_id: DbId) -> dict[str, Any]:
 def report_cms838(ctx: Ctx, _: Readers,
                   quarter: Annotated[str, Query(pattern=r"^\d{4}-?[Qq][1-4]$")],
                   ) -> list[dict[str, Any]]:
-    """The quarter's CMS-838 rows per provider (a preview: nothing is recorded as reported;
-    `gateway report cms838` files it)."""
+    """The quarter's CMS-838 per provider number that has Medicare credits to report, with
+    its certification fields, ``missing_fields`` and ``warnings`` (unverified Medicare payer,
+    pending credits); a preview: nothing is recorded as reported, `gateway report cms838`
+    files it. An empty list: nothing to report (no zero-balance report since 1 Dec 2024)."""
     try:
         with ctx.db.read() as s:
             return [r.to_json() for r in cms838(s, quarter=quarter, payers=default_directory(),
-                                                record=False)]
+                                                record=False).reports]
     except GatewayError as exc:
         raise ApiError(_status(exc), exc.message, code=exc.code) from None
 
