@@ -1,8 +1,8 @@
 """Credits say whose Medicare money they are and how each goes back; investigations say how
 long they may suspend the deadline.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 
 ``claim_kind``, ``medicare_part``, ``medicare_verified`` and ``return_method`` are filled by
 reconciliation (gateway/reconcile/medicare.py). So that every credit found before this
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
