@@ -9,7 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-CORPUS = ROOT.parent / "shared" / "corpus" / "x12"
+#: the X12 corpus, copied into the repository (provenance: tests/fixtures/corpus/SOURCES.md)
+CORPUS = FIXTURES / "corpus" / "x12"
 
 
 @pytest.fixture(autouse=True)

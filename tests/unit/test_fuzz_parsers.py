@@ -1,9 +1,10 @@
 """Bounded fuzzing of the X12 and ledger parsers (the long campaign is tools/fuzz_campaign.py).
 
-Structured mutations of real seed files (tests/fixtures, plus /work/shared/corpus/x12 when it is
-present) must produce a result or one of our typed errors (``X12Error``, ``LedgerError``),
-never another exception, and each input must finish within ``BOUND_SECONDS``: a SIGALRM
-watchdog turns a hang into a test failure that names the input instead of a stuck CI job.
+Structured mutations of real seed files (tests/fixtures/x12 and the corpus in
+tests/fixtures/corpus/x12) must produce a result or one of our typed errors (``X12Error``,
+``LedgerError``), never another exception, and each input must finish within
+``BOUND_SECONDS``: a SIGALRM watchdog turns a hang into a test failure that names the input
+instead of a stuck CI job.
 """
 
 from __future__ import annotations
