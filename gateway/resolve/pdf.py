@@ -1,7 +1,9 @@
 """Printable PDF letters and reports (fpdf2; deterministic bytes for the same input).
 
 Built-in PDF fonts cover Latin-1 only, so text is folded to it (unknown characters become '?')
-rather than failing a refund letter over a name with an unusual character.
+rather than failing a refund letter over a name with an unusual character. fpdf is imported
+when a document is rendered, not with this module: read-only commands (``gateway report aging``)
+import the report code that builds letters and must start without it.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from fpdf import FPDF
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 
 def _latin1(text: str) -> str:
@@ -44,6 +48,8 @@ def render_document(letters: Sequence[Letter]) -> bytes:
     Part A detail, Part B detail); metadata comes from the first."""
     if not letters:
         raise ValueError("a document needs at least one page")
+    from fpdf import FPDF
+
     first = letters[0]
     pdf = FPDF(orientation="L" if first.landscape else "P", unit="mm", format="Letter")
     pdf.set_creation_date(dt.datetime.combine(first.date, dt.time(), tzinfo=dt.UTC))
