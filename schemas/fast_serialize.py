@@ -84,12 +84,21 @@ def _dict_values(name: str, value_type: Any) -> Convert | None:
 def _list_of(cls: type, plan: _Plan) -> Convert:
     """A list of models: the list itself when no element needs converting."""
     convert = plan.convert
+    if len(plan.simple_fields) == 1:  # e.g. Adjustment.quantity
+        getter = attrgetter(plan.simple_fields[0])
+
+        def convert_one(v: list[Any]) -> Any:
+            if list(map(getter, v)).count(None) == len(v):  # in C, no Python call per item
+                return v
+            return [convert(x) for x in v]
+
+        return convert_one
     if plan.simple_fields:
         getters = [attrgetter(f) for f in plan.simple_fields]
 
         def convert_simple(v: list[Any]) -> Any:
             n = len(v)
-            if all(list(map(g, v)).count(None) == n for g in getters):  # in C, no call per item
+            if all(list(map(g, v)).count(None) == n for g in getters):
                 return v
             return [convert(x) for x in v]
 
