@@ -20,9 +20,14 @@ CI_EXAMPLES = 100
 DEV_SHARE = 10
 settings.register_profile("ci", max_examples=CI_EXAMPLES)
 settings.register_profile("dev", max_examples=CI_EXAMPLES // DEV_SHARE)
-settings.load_profile(
-    "ci" if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"} else "dev"
-)
+
+
+def hypothesis_profile(environ: dict[str, str] | os._Environ[str]) -> str:
+    """`ci` when CI is set to 1/true/yes (any case), else `dev`."""
+    return "ci" if environ.get("CI", "").strip().lower() in {"1", "true", "yes"} else "dev"
+
+
+settings.load_profile(hypothesis_profile(os.environ))
 
 
 def examples(ci_count: int) -> int:

@@ -29,6 +29,9 @@ FILES = sorted(
     p for d in (SAMPLES, FIXTURES) for p in d.rglob("*") if p.is_file() and p.suffix not in NOT_X12
 )
 IDS = [p.relative_to(ROOT).as_posix() for p in FILES]
+#: the pretty bytes are compared on files up to this size (all but the largest few), to keep the
+#: unit suite quick; the layout code is the same for every size
+PRETTY_CHECK_BYTES = 64 * 1024
 
 
 def _old(data: bytes) -> dict[str, Any]:
@@ -62,10 +65,11 @@ def test_streamed_output_is_the_whole_file_document(path: Path) -> None:
             _streamed(data)
         return
     assert orjson.loads(_streamed(data)) == old
-    # --pretty is byte for byte what rich's print_json printed
-    assert _streamed(data, pretty=True).decode() == (
-        json.dumps(old, indent=2, ensure_ascii=False) + "\n"
-    )
+    if len(data) <= PRETTY_CHECK_BYTES or path.parent == SAMPLES:
+        # --pretty is byte for byte what rich's print_json printed
+        assert _streamed(data, pretty=True).decode() == (
+            json.dumps(old, indent=2, ensure_ascii=False) + "\n"
+        )
     # --ndjson: one line per claim, in order, with its interchange, group and transaction
     lines = list(ndjson_lines(parsers.stream(data)))
     expected = [
