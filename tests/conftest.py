@@ -6,10 +6,33 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-CORPUS = ROOT.parent / "shared" / "corpus" / "x12"
+#: the X12 corpus, copied into the repository (provenance: tests/fixtures/corpus/SOURCES.md)
+CORPUS = FIXTURES / "corpus" / "x12"
+
+# Hypothesis profiles. `ci` keeps the full example counts (Hypothesis' default of 100, and each
+# test's own count); `dev`, the local default, runs a tenth of them so the unit suite stays a
+# quick loop. CI=true (or --hypothesis-profile=ci) selects `ci`.
+CI_EXAMPLES = 100
+DEV_SHARE = 10
+settings.register_profile("ci", max_examples=CI_EXAMPLES)
+settings.register_profile("dev", max_examples=CI_EXAMPLES // DEV_SHARE)
+
+
+def hypothesis_profile(environ: dict[str, str] | os._Environ[str]) -> str:
+    """`ci` when CI is set to 1/true/yes (any case), else `dev`."""
+    return "ci" if environ.get("CI", "").strip().lower() in {"1", "true", "yes"} else "dev"
+
+
+settings.load_profile(hypothesis_profile(os.environ))
+
+
+def examples(ci_count: int) -> int:
+    """A test's example count: ``ci_count`` under `ci`, scaled to the loaded profile otherwise."""
+    return max(10, ci_count * settings.default.max_examples // CI_EXAMPLES)
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-X12_SEED_DIRS = (ROOT / "tests" / "fixtures" / "x12", Path("/work/shared/corpus/x12"))
+X12_SEED_DIRS = (ROOT / "tests" / "fixtures" / "x12",
+                 ROOT / "tests" / "fixtures" / "corpus" / "x12")
 LEDGER_SEED_DIRS = (ROOT / "tests" / "fixtures" / "ledger",)
 
 #: element values that have broken parsers before: numbers, dates, encodings, delimiters

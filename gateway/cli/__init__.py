@@ -1,16 +1,18 @@
 """The ``gateway`` command line. Each concern registers its commands from its own module.
 
-Command modules are imported on demand, because importing them all costs most of a second and
-tens of MB at every start (paramiko, SQLAlchemy, Alembic, pydantic-settings), and ``gateway
-parse`` of a large file needs none of them:
+Command modules are imported on demand, because importing them all costs seconds and a hundred
+MB at every start (SQLAlchemy, paramiko, pydantic-settings; the API app and fpdf behind ``keys``),
+and most commands need one of them:
 
-- ``main()`` (the console script) imports only the module of the command named on the command
-  line when that command is in ``LIGHT_COMMANDS``; anything else (``--help``, no command, other
-  commands) imports every module, so help always lists every command.
+- ``main()`` (the console script) imports only the module(s) of the command named on the command
+  line, looked up in ``gateway.cli.index``; ``gateway --help`` and ``gateway`` alone import none
+  (the root group lists commands from the index). A name the index does not know loads every
+  module, so typer's own error and suggestions see every command.
 - ``from gateway.cli import app`` (tests, embedding) imports every module first (PEP 562
   ``__getattr__``), so the app it hands out is complete.
 
-To add a command module, add its name to ``COMMAND_MODULES``.
+To add a command module, add its name to ``COMMAND_MODULES``; after adding or renaming a command
+run ``python -m gateway.cli.docs``, which regenerates ``docs/cli.md`` and the index.
 """
 
 from __future__ import annotations
@@ -21,31 +23,52 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from gateway.cli import app as _app_module
+from gateway.cli.index import COMMANDS
 
 if TYPE_CHECKING:
     from gateway.cli.app import app, console
 
 #: every command module; each registers its commands on ``app`` when imported
-COMMAND_MODULES = ("x12", "partners", "db", "ingest", "validate", "keys", "serve", "store",
-                   "audit", "reconcile", "demo", "resolve", "files")
-#: commands whose module is light and may be loaded alone (command -> module)
-LIGHT_COMMANDS = {"parse": "x12", "samples": "x12", "validate": "validate", "demo": "demo"}
+COMMAND_MODULES = (
+    "x12",
+    "partners",
+    "db",
+    "ingest",
+    "validate",
+    "keys",
+    "serve",
+    "store",
+    "audit",
+    "reconcile",
+    "demo",
+    "resolve",
+    "files",
+)
 
 # Importing the submodule ``gateway.cli.app`` bound the *module* to the name ``app`` here; drop
 # it so that ``gateway.cli.app`` (the Typer app) resolves through ``__getattr__`` below.
 globals().pop("app", None)
 
-__all__ = ["COMMAND_MODULES", "LIGHT_COMMANDS", "app", "console", "load_commands", "main"]
+__all__ = ["COMMANDS", "COMMAND_MODULES", "app", "console", "load_commands", "main", "modules_for"]
 
 
-def load_commands(argv: list[str] | None = None) -> None:
-    """Register the commands ``argv`` needs: one light module, or every module.
+def modules_for(argv: list[str] | None) -> tuple[str, ...]:
+    """The command modules ``argv`` needs: none for help alone, the named command's, or all.
 
     ``None`` means all of them.
     """
-    first = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
-    light = LIGHT_COMMANDS.get(first or "")
-    for name in (light,) if light else COMMAND_MODULES:
+    if argv is None:
+        return COMMAND_MODULES
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first is None:
+        return ()
+    entry = COMMANDS.get(first)
+    return entry[0] if entry is not None else COMMAND_MODULES
+
+
+def load_commands(argv: list[str] | None = None) -> None:
+    """Register the commands ``argv`` needs (see ``modules_for``); ``None`` loads every module."""
+    for name in modules_for(argv):
         import_module(f"gateway.cli.{name}")
 
 

@@ -2,11 +2,57 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import Any
+
 import typer
+import typer.main
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
+
+from gateway.cli.index import COMMANDS
+
+
+class LazyGroup(TyperGroup):
+    """The root group: it lists every command from ``gateway.cli.index`` without importing them.
+
+    ``gateway --help`` then imports no command module (they pull in SQLAlchemy, paramiko,
+    pydantic-settings); a command named on the command line is resolved by importing only the
+    module(s) that register it. A name the index does not know loads every module, so a command
+    added without regenerating the index still runs (and a test reports the stale index).
+    """
+
+    _listing = False
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        cmd = self.commands.get(cmd_name)
+        if cmd is not None:
+            return cmd
+        entry = COMMANDS.get(cmd_name)
+        if entry is not None and self._listing:
+            return TyperCommand(name=cmd_name, help=entry[1])  # for the command list only
+        from gateway.cli import COMMAND_MODULES
+
+        for module in entry[0] if entry is not None else COMMAND_MODULES:
+            import_module(f"gateway.cli.{module}")
+        built: Any = typer.main.get_command(app)
+        self.commands.update(built.commands)
+        return self.commands.get(cmd_name)
+
 
 app = typer.Typer(
     name="gateway",
+    cls=LazyGroup,
     help="Remittance Gateway: X12 835/837 intake, validation, reconciliation and refunds.",
     no_args_is_help=True,
     add_completion=False,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import os
+import sys
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +15,7 @@ from rich.table import Table
 import parsers
 from gateway.cli.app import EXIT_OK, EXIT_UNREADABLE, app, console, err_console
 from schemas import Claim, ClaimPayment, ClaimSubmission, ProviderAdjustment, Remittance
-from schemas.serialize import money, to_jsonable
+from schemas.serialize import money
 
 
 def _read(path: Path) -> bytes:
@@ -88,24 +89,62 @@ def print_findings(findings: list[parsers.Finding], limit: int = 50) -> None:
         console.print(f"... and {len(findings) - limit} more")
 
 
+def _write_json(path: Path, data: bytes, ndjson: bool, pretty: bool) -> None:
+    """Stream the --json document (or --ndjson lines) to stdout as the parse produces it."""
+    from gateway.parse_json import Output, ndjson_lines, write_document
+
+    out = Output(sys.stdout.buffer.write)
+    try:
+        try:
+            reader = parsers.stream(data)
+            if ndjson:
+                for line in ndjson_lines(reader):
+                    out(line)
+                late = 0
+            else:
+                late = write_document(reader, out, pretty).late_changes
+        finally:
+            out.flush()  # what was produced before an error, too
+            sys.stdout.buffer.flush()
+    except parsers.X12Error as exc:
+        raise _fatal(path, exc) from None
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_OK) from None
+    if late:
+        err_console.print(f"[yellow]{late} transaction(s) repeat header segments after their "
+                          "claims; the JSON shows each header as read before its first "
+                          "claim[/yellow]")
+
+
 @app.command()
 def parse(
     file: Annotated[Path, typer.Argument(help="An X12 835 or 837 file")],
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the full typed model as JSON")
+        bool, typer.Option("--json", help="Print the full typed model as JSON, streamed")
+    ] = False,
+    pretty: Annotated[
+        bool, typer.Option("--pretty", help="Indent the JSON (the default on a terminal)")
+    ] = False,
+    ndjson: Annotated[
+        bool, typer.Option("--ndjson", help="One JSON line per claim, with its interchange, "
+                           "group and transaction")
     ] = False,
 ) -> None:
-    """Parse an X12 file and print a summary (or the whole typed model with --json)."""
+    """Parse an X12 file and print a summary (or the whole typed model with --json).
+
+    --json writes the document as the parse produces it, so memory stays flat for any file size;
+    it is compact unless --pretty is given or stdout is a terminal. --ndjson writes one line per
+    claim. On an unreadable file the output stops where the error was found (exit 2).
+    """
     data = _read(file)
+    if ndjson and (as_json or pretty):
+        err_console.print("[red]--ndjson writes one line per claim: not with --json/--pretty[/red]")
+        raise typer.Exit(EXIT_UNREADABLE)
+    if as_json or pretty or ndjson:
+        _write_json(file, data, ndjson, pretty or sys.stdout.isatty())
+        raise typer.Exit(EXIT_OK)
     try:
-        if as_json:
-            result = parsers.parse(data)
-            doc = {
-                "interchanges": to_jsonable(result.interchanges),
-                "findings": [f.as_dict() for f in result.findings],
-            }
-            console.print_json(json.dumps(doc))
-            raise typer.Exit(EXIT_OK)
         summary = summarize(data)
     except parsers.X12Error as exc:
         raise _fatal(file, exc) from None

@@ -4,7 +4,9 @@ Every text a gateway PDF prints wraps inside its cell or the page's margins (fpd
 ``multi_cell`` and ``table``): a long reason, name or claim number takes more lines, never
 runs off the page. Built-in PDF fonts cover Latin-1 only, so text is folded to it (unknown
 characters become '?') rather than failing a refund letter over a name with an unusual
-character.
+character. fpdf is imported when a document is rendered, not with this module: read-only
+commands (``gateway report aging``) import the report code that builds letters and must start
+without it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-
-from fpdf import FPDF, FontFace
-from fpdf.enums import TableCellFillMode, WrapMode
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 #: a blank to be filled in by hand, where a form field has no value
 BLANK = "_" * 28
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 
 def _latin1(text: str) -> str:
@@ -72,7 +76,7 @@ class Writer:
     def __init__(
         self, *, title: str, date: dt.date, subject: str = "", page_numbers: bool = False
     ) -> None:
-        pdf = _Pdf(orientation="P", unit="mm", format="Letter")
+        pdf: Any = _pdf_class()(orientation="P", unit="mm", format="Letter")
         pdf.page_numbers = page_numbers
         pdf.set_creation_date(dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC))
         pdf.set_title(_latin1(title))
@@ -109,6 +113,8 @@ class Writer:
     def fields(self, pairs: Sequence[tuple[str, str | None]], *, size: float = 10) -> None:
         """Labelled values side by side, each wrapping in its own cell; a missing value prints
         as a blank line to fill in by hand."""
+        from fpdf.enums import TableCellFillMode, WrapMode
+
         pdf = self.pdf
         pdf.set_font("Helvetica", size=size)
         with pdf.table(
@@ -142,6 +148,9 @@ class Writer:
         weights = tuple(widths) or (1.0,) * len(columns)
         if len(weights) != len(columns) or any(len(r) != len(columns) for r in rows):
             raise ValueError("every table row needs one value per column")
+        from fpdf import FontFace
+        from fpdf.enums import TableCellFillMode, WrapMode
+
         pdf = self.pdf
         pdf.set_font("Helvetica", size=size)
         pdf.ln(1)
@@ -169,25 +178,33 @@ class Writer:
         return bytes(self.pdf.output())
 
 
-class _Pdf(FPDF):
-    page_numbers = False
-    #: lines printed at the top of every page from now on (a form's page heading)
-    running: tuple[str, ...] = ()
+@cache
+def _pdf_class() -> type[FPDF]:
+    """fpdf's document class with the gateway's page heading and numbers (built on first use:
+    importing fpdf costs a second of start-up)."""
+    from fpdf import FPDF
 
-    def header(self) -> None:
-        if not self.running:
-            return
-        self.set_font("Helvetica", style="B", size=9)
-        for line in self.running:
-            self.multi_cell(0, 4.5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
-        self.ln(1)
-        self.set_font("Helvetica", size=10)
+    class _Pdf(FPDF):
+        page_numbers = False
+        #: lines printed at the top of every page from now on (a form's page heading)
+        running: tuple[str, ...] = ()
 
-    def footer(self) -> None:
-        if self.page_numbers:
-            self.set_y(-12)
-            self.set_font("Helvetica", size=8)
-            self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+        def header(self) -> None:
+            if not self.running:
+                return
+            self.set_font("Helvetica", style="B", size=9)
+            for line in self.running:
+                self.multi_cell(0, 4.5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+            self.ln(1)
+            self.set_font("Helvetica", size=10)
+
+        def footer(self) -> None:
+            if self.page_numbers:
+                self.set_y(-12)
+                self.set_font("Helvetica", size=8)
+                self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+
+    return _Pdf
 
 
 def render_letter(letter: Letter) -> bytes:

@@ -20,10 +20,9 @@ from gateway.ingest.resend import interchange_identity
 from gateway.intake import accept_bytes, accept_path
 from parsers.x12 import reader as x12_reader
 from schemas import Remittance
+from tests.conftest import CORPUS
 from tests.integration.helpers import Gateway, counts, ingest, interchange_keys, snapshot
 from tests.integration.x12gen import make_835, make_837
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "x12"
 
 
 def _expected_corpus(files: list[Path]) -> tuple[set[str], Counter[str], dict[str, set[str]]]:

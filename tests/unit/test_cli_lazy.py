@@ -1,47 +1,160 @@
-"""``gateway parse`` loads only its own command module; everything else still sees every command."""
+"""The CLI imports only what a command needs; help and read-only commands stay off heavy stacks.
+
+Every check runs ``gateway`` in a fresh interpreter (this process has every module loaded) and
+reads that interpreter's ``sys.modules`` after the command finished: the import set, not the
+time, is what a test can pin down.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import gateway.cli
-from gateway.cli import LIGHT_COMMANDS, app
+from gateway.cli import COMMANDS, app, modules_for
+from tests.conftest import FIXTURES, ROOT
 
-HEAVY = ("sqlalchemy", "alembic", "paramiko", "pydantic_settings")
+#: stacks that only the commands using them may load: the API app, PDF, S3, IG validation
+HEAVY = ("fastapi", "fpdf", "boto3", "pyx12")
+#: what a command that only parses must not load either
+DATABASE_AND_SFTP = ("sqlalchemy", "alembic", "paramiko", "pydantic_settings")
+
+#: runs each argv of the JSON list in turn, reporting exit code, output and sys.modules after each
+RUN = """
+import contextlib, io, json, sys
+from gateway.cli import main
+for argv in json.loads(sys.argv[1]):
+    sys.argv = ["gateway", *argv]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code
+        else:
+            code = 0
+    print(json.dumps({"exit": code, "out": out.getvalue(), "modules": sorted(sys.modules)}))
+"""
 
 
-@pytest.mark.parametrize("command", sorted(LIGHT_COMMANDS))
-def test_loading_only_the_light_module_registers_its_command(command: str) -> None:
-    # A fresh interpreter: this process has every module loaded already.
-    code = (
-        "import sys, typer.main\n"
-        "from gateway.cli import _app_module, load_commands\n"
-        "load_commands(sys.argv[1:])\n"
-        "print(sorted(typer.main.get_command(_app_module.app).commands))\n"
+def _run(runs: list[list[str]], cwd: Path, prelude: str = "", **env: str) -> list[dict[str, Any]]:
+    """One report per argv of ``runs``, run in turn by ``gateway``'s ``main`` in one fresh
+    interpreter (so each report's modules include what the earlier runs loaded)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    environ.update(env, PYTHONPATH=str(ROOT), COLUMNS="120")
+    proc = subprocess.run(
+        [sys.executable, "-c", prelude + RUN, json.dumps(runs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=environ,
     )
-    out = subprocess.run([sys.executable, "-c", code, command, "--help"], capture_output=True,
-                         text=True, timeout=60, check=True).stdout
-    assert f"'{command}'" in out.strip().splitlines()[-1]
+    reports = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert len(reports) == len(runs), proc.stderr
+    return reports
+
+
+def _loaded(report: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+    return [n for n in names if n in report["modules"]]
+
+
+def test_help_does_not_import_the_api_pdf_s3_or_pyx12(tmp_path: Path) -> None:
+    runs = [["--help"], ["credits", "--help"], ["keys", "--help"], ["report", "aging", "--help"]]
+    for argv, report in zip(runs, _run(runs, tmp_path), strict=True):
+        assert report["exit"] == 0, argv
+        assert "Usage: gateway" in report["out"], argv  # the help really was printed
+        assert _loaded(report, HEAVY) == [], argv
+
+
+def test_top_level_help_lists_every_command_without_loading_a_command_module(
+    tmp_path: Path,
+) -> None:
+    [report] = _run([["--help"]], tmp_path)
+    assert [m for m in report["modules"] if m.startswith("gateway.cli.")] == [
+        "gateway.cli.app",
+        "gateway.cli.index",
+    ]
+    listed = {
+        line.split()[1]
+        for line in report["out"].splitlines()
+        if line.startswith("│ ") and len(line.split()) > 2
+    }
+    assert set(COMMANDS) <= listed
+
+
+def test_read_only_commands_do_not_import_the_api_pdf_s3_or_pyx12(tmp_path: Path) -> None:
+    runs = [["credits"], ["failures"], ["cases", "list"], ["report", "aging"]]
+    reports = _run(runs, tmp_path, GATEWAY_DATA_DIR=str(tmp_path / "data"))
+    for argv, report in zip(runs, reports, strict=True):
+        assert report["exit"] == 0, argv
+        assert _loaded(report, HEAVY) == [], argv
+    assert "sqlalchemy" in reports[0]["modules"]  # it did open the database
+    # and only the modules of these commands were loaded
+    loaded = {m for m in reports[-1]["modules"] if m.startswith("gateway.cli.")}
+    assert loaded == {
+        "gateway.cli.app",
+        "gateway.cli.index",
+        "gateway.cli.reconcile",
+        "gateway.cli.ingest",
+        "gateway.cli.resolve",
+    }
+
+
+def test_parse_does_not_import_database_or_sftp_stacks(tmp_path: Path) -> None:
+    [report] = _run([["parse", str(FIXTURES / "x12" / "medicare-part-a.835")]], tmp_path)
+    assert report["exit"] == 0
+    assert "claims" in report["out"]
+    assert _loaded(report, DATABASE_AND_SFTP + HEAVY) == []
+
+
+@pytest.mark.parametrize("command", ["parse", "validate"])
+def test_a_command_loads_only_its_own_modules(command: str, tmp_path: Path) -> None:
+    [report] = _run([[command, "--help"]], tmp_path)
+    assert report["exit"] == 0
+    assert f"gateway {command}" in report["out"]
+    loaded = {
+        m.removeprefix("gateway.cli.")
+        for m in _loaded(report, tuple(f"gateway.cli.{m}" for m in gateway.cli.COMMAND_MODULES))
+    }
+    assert loaded == set(modules_for([command, "--help"])) == set(COMMANDS[command][0])
+
+
+def test_a_command_missing_from_the_index_still_resolves(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stale index (a command added on another branch) falls back to loading every module.
+    from gateway.cli.app import LazyGroup
+
+    monkeypatch.setattr(
+        sys.modules["gateway.cli.app"],
+        "COMMANDS",
+        {k: v for k, v in COMMANDS.items() if k != "credits"},
+    )
+    root = LazyGroup(name="gateway")  # as built before any command module registered
+    assert "credits" not in root.list_commands(None)
+    cmd = root.get_command(None, "credits")
+    assert cmd is not None
+    assert "--json" in {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+    assert "credits" in root.list_commands(None)
+
+
+def test_help_lists_commands_it_has_not_loaded_without_loading_them() -> None:
+    from gateway.cli.app import LazyGroup
+
+    root = LazyGroup(name="gateway")
+    root._listing = True  # what format_help sets while the command list is rendered
+    placeholder = root.get_command(None, "credits")
+    assert placeholder is not None
+    assert placeholder.help == COMMANDS["credits"][1]
+    assert "credits" not in root.commands
 
 
 def test_app_from_the_package_is_the_typer_app_with_every_command() -> None:
     names = {i.name or (i.callback.__name__ if i.callback else "") for i in app.registered_commands}
     assert {"parse", "validate", "ingest"} <= names
     assert gateway.cli.app is app
-
-
-def test_parse_does_not_import_database_or_sftp_stacks(tmp_path: Path) -> None:
-    sample = Path(__file__).parents[1] / "fixtures" / "x12" / "medicare-part-a.835"
-    code = (
-        "import sys; sys.argv = ['gateway', 'parse', sys.argv[1]]\n"
-        "from gateway.cli import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code, str(sample)], capture_output=True,
-                         text=True, timeout=60, check=True, cwd=tmp_path).stdout
-    assert out.strip().splitlines()[-1] == "[]"

@@ -1,7 +1,8 @@
-"""Every file of the shared X12 corpus is either parsed or rejected with a typed, located error.
+"""Every file of the X12 corpus is either parsed or rejected with a typed, located error.
 
-The corpus holds valid files, old 4010 files, fragments without ISA, UTF-16 and deliberately broken
-inputs. Whatever the file, the only acceptable outcomes are a ``ParseResult`` or an ``X12Error``
+The corpus (tests/fixtures/corpus/x12, provenance in tests/fixtures/corpus/SOURCES.md) holds
+valid files, old 4010 files, fragments without ISA, UTF-16 and deliberately broken inputs.
+Whatever the file, the only acceptable outcomes are a ``ParseResult`` or an ``X12Error``
 subclass with a reason and a ``Location``; any other exception is a parser bug.
 """
 
@@ -22,7 +23,7 @@ IDS = [p.relative_to(CORPUS).as_posix() for p in FILES]
 
 
 def test_corpus_is_there() -> None:
-    # The corpus lives in shared/ next to the repo; an empty list would make the suite vacuous.
+    # An empty list would make the suite vacuous.
     assert len(FILES) >= 100
 
 

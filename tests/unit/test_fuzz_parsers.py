@@ -1,9 +1,10 @@
 """Bounded fuzzing of the X12 and ledger parsers (the long campaign is tools/fuzz_campaign.py).
 
-Structured mutations of real seed files (tests/fixtures, plus /work/shared/corpus/x12 when it is
-present) must produce a result or one of our typed errors (``X12Error``, ``LedgerError``),
-never another exception, and each input must finish within ``BOUND_SECONDS``: a SIGALRM
-watchdog turns a hang into a test failure that names the input instead of a stuck CI job.
+Structured mutations of real seed files (tests/fixtures/x12 and the corpus in
+tests/fixtures/corpus/x12) must produce a result or one of our typed errors (``X12Error``,
+``LedgerError``), never another exception, and each input must finish within
+``BOUND_SECONDS``: a SIGALRM watchdog turns a hang into a test failure that names the input
+instead of a stuck CI job.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from parsers.ledger import (
     parse_ledger,
     read_header,
 )
+from tests.conftest import examples
 from tools.fuzz_mutate import (
     INTERESTING,
     LEDGER_SEED_DIRS,
@@ -40,7 +42,7 @@ from tools.fuzz_targets import EXPECTED, LAYOUTS, ledger_target, x12_target
 BOUND_SECONDS = 10.0
 X12_SEEDS = load_seeds(X12_SEED_DIRS, max_len=64 * 1024)
 LEDGER_SEEDS = load_seeds(LEDGER_SEED_DIRS)
-FUZZ = settings(max_examples=2000, deadline=None, database=None, derandomize=True,
+FUZZ = settings(max_examples=examples(2000), deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -132,7 +134,7 @@ DATES = st.one_of(st.dates().map(str), st.from_regex(r"\A[0-9/-]{0,12}\Z"),
                   st.text(max_size=12))
 
 
-@settings(FUZZ, max_examples=1000)
+@settings(FUZZ, max_examples=examples(1000))
 @given(amount=AMOUNTS, date=DATES, kind=st.sampled_from(["charge", "payment", "refund", "x"]),
        layout=st.sampled_from(range(len(LAYOUTS) + 1)))
 def test_ledger_amount_and_date_cells(amount: str, date: str, kind: str, layout: int) -> None:

@@ -46,7 +46,7 @@ from schemas.remittance import (
     Remittance,
     ServicePayment,
 )
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, examples
 from tests.unit.test_corpus import outcome
 
 T = TypeVar("T")
@@ -56,7 +56,7 @@ Draw = Callable[[st.SearchStrategy[T]], T]
 BASIC_SPECIALS = "!\"&'()*+,-./:;?="
 DELIMITER_POOL = "*|^~:>!+?{}<\\"
 ALNUM = string.ascii_uppercase + string.digits
-ROUND_TRIP = settings(max_examples=200, deadline=None,
+ROUND_TRIP = settings(max_examples=examples(200), deadline=None,
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -495,7 +495,7 @@ def damaged(draw: Draw[Any]) -> bytes:
     return bytes(data)
 
 
-@settings(max_examples=200, deadline=None,
+@settings(max_examples=examples(200), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(damaged())
 def test_damaged_input_only_raises_x12_errors(data: bytes) -> None:
