@@ -4,6 +4,10 @@ Each scenario fixes its own amounts and dates and states the credit rows it crea
 party owed, amount, government, status, identification date): the answer file is this list,
 written down when the scenario is designed, not computed by the reconciliation rules.
 
+Besides the scenarios below, the clearinghouse re-delivers two payment runs (``render.RESENDS``:
+the whole ERA again with new ISA13/GS06/ST02 and the same TRN, and a re-cut carrying one of its
+claims): they are resends, not second payments, so they add no row to the answers.
+
 Two reconciliations are assumed (see ``calendar``): files dated up to ``CHECKPOINT`` are
 ingested and reconciled as of that day, then the rest as of ``AS_OF``. A credit first found at
 the checkpoint keeps that identification date; the two ``resolved`` credits are found at the

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from gateway.demo.calendar import CHECKPOINT
@@ -16,6 +16,8 @@ from gateway.demo.model import ZERO, Adjudication, DemoClaim, PlbEntry, Posting,
 from gateway.demo.payers import (
     CLEARINGHOUSE,
     CLEARINGHOUSE_ID,
+    COMM_A,
+    MEDICAID,
     PAYERS,
     PROVIDER_NAME,
     PROVIDER_NPI,
@@ -178,7 +180,35 @@ def remittance_files(claims: Iterable[DemoClaim], plb: Iterable[PlbEntry],
         data = write_835([remit], envelope=env, line_break="\n",
                          payer_contact=("BL", "EDI SUPPORT", "TE", "5555550199"))
         files.append(DemoFile(f"835/{payer_id}_835_{day:%Y%m%d}.x12", "835", day, data))
+        if (payer_id, day) in RESENDS and len(cps) > 1 and not plbs:
+            files += _resent(remit, payer, day, counter)
     return files
+
+
+#: payment runs re-delivered by the clearinghouse: (payer, run date)
+RESENDS = frozenset({(COMM_A.payer_id, dt.date(2025, 4, 9)),
+                     (MEDICAID.payer_id, dt.date(2025, 4, 21))})
+
+
+def _resent(remit: Remittance, payer: DemoPayer, day: dt.date, counter: list[int]
+            ) -> list[DemoFile]:
+    """The same ERA sent again three days later (new ISA13/GS06/ST02, same TRN), and a re-cut
+    two days after that carrying only its first claim: neither is a second payment."""
+    out: list[DemoFile] = []
+    first = remit.claims[:1]
+    recut = replace(remit, header=replace(remit.header, control_number="0002"), claims=first,
+                    payment_amount=sum((cp.paid for cp in first), ZERO))
+    for name, copy, when in (("resent", replace(remit, header=replace(
+            remit.header, control_number="0003")), day + dt.timedelta(days=3)),
+                             ("recut", recut, day + dt.timedelta(days=5))):
+        counter[0] += 1
+        env = Envelope(payer.payer_id, PROVIDER_ISA_ID, interchange_control_number=counter[0],
+                       group_control_number=counter[0] * 10, date=when, time="0700")
+        data = write_835([copy], envelope=env, line_break="\n",
+                         payer_contact=("BL", "EDI SUPPORT", "TE", "5555550199"))
+        out.append(DemoFile(f"835/{payer.payer_id}_835_{day:%Y%m%d}_{name}.x12", "835", when,
+                            data))
+    return out
 
 
 # --------------------------------------------------------------------------- ledger

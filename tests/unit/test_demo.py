@@ -196,6 +196,7 @@ def _facts(month: Path, up_to: dt.date) -> dict[str, ClaimFacts]:
     facts: dict[str, ClaimFacts] = {}
     icn_to_pcn: dict[str, str] = {}
     plbs: list[tuple[str, str, str, Decimal]] = []
+    seen: set[tuple[object, ...]] = set()
     layouts = load_layouts()
     key = 0
 
@@ -237,6 +238,12 @@ def _facts(month: Path, up_to: dt.date) -> dict[str, ClaimFacts]:
             payer = directory.canonical(r.payer_id)
             assert r.payment_date is not None
             for cp in r.claims:
+                # an ERA sent again (same payer, trace and claim payment) is not a payment
+                identity = (payer, r.trace_number, cp.patient_control_number,
+                            cp.payer_claim_control_number, cp.status_code, cp.paid)
+                if identity in seen:
+                    continue
+                seen.add(identity)
                 key += 1
                 icn_to_pcn[cp.payer_claim_control_number] = cp.patient_control_number
                 claim_level = [(a.group, a.reason, a.amount) for a in cp.adjustments]
