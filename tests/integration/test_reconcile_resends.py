@@ -527,9 +527,9 @@ def test_sqlite_probes_twins_through_selective_indexes(gw: Gateway) -> None:
     assert "INDEX ix_provider_adjustments_resend (provider_id=? AND resend_key=?" in plans["plbs"]
 
 
-def test_migration_0013_backfills_what_the_loader_computes(gw: Gateway) -> None:
-    """Rows loaded before 0013 get the resend keys and twin flags the loader gives them now:
-    load an ERA, its resend and a PLB, go back to 0012 (the columns go), upgrade again."""
+def test_migration_0014_backfills_what_the_loader_computes(gw: Gateway) -> None:
+    """Rows loaded before 0014 get the resend keys and twin flags the loader gives them now:
+    load an ERA, its resend and a PLB, go back to 0013 (the columns go), upgrade again."""
     from alembic import command
 
     from gateway.db.migrate import alembic_config, upgrade
@@ -554,6 +554,6 @@ def test_migration_0013_backfills_what_the_loader_computes(gw: Gateway) -> None:
     cfg = alembic_config(gw.db.engine.url.render_as_string(hide_password=False))
     with gw.db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0012")
+        command.downgrade(cfg, "0013")
     upgrade(gw.db)
     assert rows() == loaded

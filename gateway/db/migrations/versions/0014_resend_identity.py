@@ -166,7 +166,7 @@ def downgrade() -> None:
     if clash:
         raise RuntimeError(
             "interchanges hold the same ISA06 + ISA13 for different receivers; "
-            "the pre-0013 index cannot hold them, so the downgrade is refused"
+            "the pre-0014 index cannot hold them, so the downgrade is refused"
         )
     op.drop_index("ix_remittances_trace", table_name="remittances")
     op.drop_index("ix_provider_adjustments_resend", table_name="provider_adjustments")
