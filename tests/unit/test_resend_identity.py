@@ -83,7 +83,7 @@ def test_key_is_injective_over_its_parts() -> None:
 
 
 def test_migration_0013_keeps_a_frozen_copy_of_the_key_formula() -> None:
-    path = ROOT / "gateway/db/migrations/versions/0013_resend_identity.py"
+    path = ROOT / "gateway/db/migrations/versions/0014_resend_identity.py"
     spec = importlib.util.spec_from_file_location("m0013", path)
     assert spec is not None
     assert spec.loader is not None
