@@ -34,8 +34,9 @@ from schemas.serialize import MONEY_FIELDS, money, to_jsonable
 #: converts a value, returning the very same object when orjson may write it as it is
 Convert = Callable[[Any], Any]
 
-#: values orjson writes exactly as ``to_jsonable`` returns them (Decimals: see ``_default``)
-_NATIVE: tuple[type, ...] = (str, int, bool, float, type(None), dt.date)
+#: values orjson writes exactly as ``to_jsonable`` returns them (Decimals: see ``_default``);
+#: dates and naive times as ISO 8601, like ``isoformat``
+_NATIVE: tuple[type, ...] = (str, int, bool, float, type(None), dt.date, dt.time)
 
 
 def _default(obj: Any) -> Any:

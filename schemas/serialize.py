@@ -22,12 +22,12 @@ def money(value: Decimal) -> str:
 
 
 def to_jsonable(obj: Any, key: str = "") -> Any:
-    """Dataclasses, Decimals and dates to plain JSON types."""
+    """Dataclasses, Decimals, dates and times to plain JSON types (ISO 8601 strings)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name), f.name) for f in dataclasses.fields(obj)}
     if isinstance(obj, Decimal):
         return money(obj) if key in MONEY_FIELDS else str(obj)
-    if isinstance(obj, dt.date):
+    if isinstance(obj, dt.date | dt.time):
         return obj.isoformat()
     if isinstance(obj, list | tuple):
         return [to_jsonable(v, key) for v in obj]

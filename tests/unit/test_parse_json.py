@@ -162,3 +162,18 @@ def test_fast_serializer_matches_to_jsonable_on_unusual_values() -> None:
     claim.services = [ServicePayment("HC:1", Decimal("5"), Decimal("5.00"))]
     assert orjson.loads(dumps(claim)) == to_jsonable(claim)
     assert orjson.loads(dumps([claim, claim])) == to_jsonable([claim, claim])
+
+
+def test_times_are_iso_strings_in_both_views() -> None:
+    # DTP*435*DT / DTP*096*TM give 837I claims an hour (schemas/json: "format": "time")
+    import datetime as dt
+    from decimal import Decimal
+
+    from schemas import Claim
+
+    claim = Claim("P1", Decimal("10"), "11", "B", "1")
+    claim.admission_time = dt.time(8, 0)
+    claim.discharge_time = dt.time(17, 30, 5, 250)
+    view = to_jsonable(claim)
+    assert (view["admission_time"], view["discharge_time"]) == ("08:00:00", "17:30:05.000250")
+    assert orjson.loads(dumps(claim)) == view
