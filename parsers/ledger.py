@@ -73,9 +73,9 @@ class RowError:
     reason: str
 
     def describe(self) -> str:
-        # column names come from the layout, not the file: double quotes keep them readable
-        # where stored messages mask single-quoted file content
-        return f'line {self.line}, column "{self.column}": {self.reason}'
+        # column names come from the layout, not the file: left unquoted, they stay readable
+        # where stored messages mask quoted file content
+        return f"line {self.line}, column {self.column}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)

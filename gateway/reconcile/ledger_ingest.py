@@ -179,7 +179,7 @@ def load(session: Session, file_id: int, data: bytes, layout: LedgerLayout) -> L
         more = f" (and {len(errors) - MAX_REPORTED_ERRORS} more)" \
             if len(errors) > MAX_REPORTED_ERRORS else ""
         raise LedgerRejectedError(
-            f'{len(errors)} bad row(s) in layout "{layout.name}": {shown}{more}',
+            f"{len(errors)} bad row(s) in layout {layout.name}: {shown}{more}",
             location={"line": errors[0].line, "column": errors[0].column})
     le = tbl(LedgerEntry)
     session.execute(delete(le).where(le.c.file_id == file_id))

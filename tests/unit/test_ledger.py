@@ -54,11 +54,11 @@ def test_bad_rows_are_reported_with_their_line() -> None:
     result = parse_ledger(data)
     assert not result.ok
     described = [e.describe() for e in result.errors]
-    assert described[0].startswith("line 2, column \"posted_date\"")
+    assert described[0].startswith("line 2, column posted_date")
     assert "required when the party is a payer" in described[1]
-    assert any(d.startswith("line 4, column \"type\"") for d in described)
-    assert any(d.startswith("line 4, column \"amount\"") for d in described)
-    assert any(d.startswith("line 5, column \"amount\"") and "positive" in d for d in described)
+    assert any(d.startswith("line 4, column type") for d in described)
+    assert any(d.startswith("line 4, column amount") for d in described)
+    assert any(d.startswith("line 5, column amount") and "positive" in d for d in described)
 
 
 def test_unreadable_ledgers_raise_typed_errors() -> None:
@@ -96,8 +96,8 @@ def test_line_columns_are_read_and_normalised() -> None:
         "99213", "25", dt.date(2026, 1, 1), "P-L1")
     assert (second.revenue_code, second.units) == ("0300", Decimal("2.5"))
     described = [e.describe() for e in result.errors]
-    assert described[0].startswith('line 4, column "service_date"')
-    assert described[1].startswith('line 4, column "units"')
+    assert described[0].startswith('line 4, column service_date')
+    assert described[1].startswith('line 4, column units')
 
 
 def test_signed_layout_reversal_keeps_its_sign() -> None:
