@@ -132,14 +132,20 @@ def _backfill() -> None:
         bind.execute(plbs, pending_p)
     # a row is a twin when an earlier row of its provider has the same key: one ordered pass
     # (a correlated EXISTS can pick the provider_id index on SQLite without statistics)
-    for table in ("claim_payments", "provider_adjustments"):
+    for name in ("claim_payments", "provider_adjustments"):
+        t = sa.table(
+            name,
+            sa.column("id"),
+            sa.column("provider_id"),
+            sa.column("resend_key"),
+            sa.column("resend_twin"),
+        )
         twins: list[int] = []
         last: tuple[object, object] | None = None
         rows = bind.execute(
-            sa.text(
-                f"SELECT provider_id, resend_key, id FROM {table} "  # noqa: S608 (constant names)
-                "WHERE resend_key IS NOT NULL ORDER BY provider_id, resend_key, id"
-            ),
+            sa.select(t.c.provider_id, t.c.resend_key, t.c.id)
+            .where(t.c.resend_key.is_not(None))
+            .order_by(t.c.provider_id, t.c.resend_key, t.c.id),
             execution_options={"stream_results": True},
         )
         for pid, k, row_id in rows:
@@ -148,10 +154,7 @@ def _backfill() -> None:
             last = (pid, k)
         for i in range(0, len(twins), BATCH):
             bind.execute(
-                sa.text(f"UPDATE {table} SET resend_twin = TRUE WHERE id IN :ids").bindparams(  # noqa: S608
-                    sa.bindparam("ids", expanding=True)
-                ),
-                {"ids": twins[i : i + BATCH]},
+                sa.update(t).where(t.c.id.in_(twins[i : i + BATCH])).values(resend_twin=True)
             )
 
 
@@ -175,11 +178,8 @@ def downgrade() -> None:
         ("claim_payments", ("resend_twin", "resend_key")),
         ("remittances", ("resend_of_file_id", "trace_supplemental")),
     ):
-        for column in columns:
-            if bind.dialect.name == "sqlite":  # ALTER TABLE DROP COLUMN (3.35+), no copy
-                bind.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
-            else:
-                op.drop_column(table, column)
+        for column in columns:  # in place (SQLite 3.35+ too): no batch copy of the table
+            op.drop_column(table, column)
     op.drop_index("uq_interchanges_identity", table_name="interchanges")
     op.create_index(
         "uq_interchanges_sender_control",
