@@ -60,7 +60,7 @@ def interchange_identity(ic: Interchange) -> InterchangeIdentity:
 def key(parts: Sequence[str]) -> str:
     """Hash of an identity: length-prefixed parts (injective), BLAKE2b-128 as 32 hex digits.
 
-    Migration 0013 holds a frozen copy of this formula for the backfill; keep them equal.
+    Migration 0014 holds a frozen copy of this formula for the backfill; keep them equal.
     """
     text = "".join(f"{len(p)}:{p}" for p in parts)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

@@ -82,9 +82,9 @@ def test_key_is_injective_over_its_parts() -> None:
     assert len(resend.key(("x",))) == 32
 
 
-def test_migration_0013_keeps_a_frozen_copy_of_the_key_formula() -> None:
+def test_migration_0014_keeps_a_frozen_copy_of_the_key_formula() -> None:
     path = ROOT / "gateway/db/migrations/versions/0014_resend_identity.py"
-    spec = importlib.util.spec_from_file_location("m0013", path)
+    spec = importlib.util.spec_from_file_location("m0014", path)
     assert spec is not None
     assert spec.loader is not None
     module: ModuleType = importlib.util.module_from_spec(spec)
