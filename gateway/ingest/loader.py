@@ -639,9 +639,12 @@ class Loader:
             f"{c.payer_claim_control_number}, transaction segment {c.segment_index}): {what}")
 
     def _conflict_text(self, tx: TransactionResends, other: int, what: str) -> str:
-        return (f"file {self.file_id} and file {other} both carry TRN02 {tx.trace.number} of "
-                f"payer {tx.trace.payer_id} (transaction {tx.control_number} here) with "
-                f"different money or codes: {what}")
+        where = (f"file {self.file_id} carries TRN02 {tx.trace.number} of payer "
+                 f"{tx.trace.payer_id} in transaction {tx.control_number} and an earlier one"
+                 if other == self.file_id else
+                 f"file {self.file_id} and file {other} both carry TRN02 {tx.trace.number} of "
+                 f"payer {tx.trace.payer_id} (transaction {tx.control_number} here)")
+        return f"{where} with different money or codes: {what}"
 
     def _raise_conflicts(self) -> None:
         if self.force:

@@ -52,10 +52,12 @@ class LeaseLostError(TransientError):
 
 class _QuarantineError(Exception):
     def __init__(self, code: str, message: str, location: dict[str, Any] | None,
-                 kind: str | None = None) -> None:
+                 kind: str | None = None, *, parser_first: bool = False) -> None:
         super().__init__(message)
         self.code, self.message, self.location = code, message, location
         self.kind = kind
+        #: the parser's own verdict on the whole file, if it has one, replaces this one
+        self.parser_first = parser_first
 
 
 @dataclass
@@ -115,8 +117,12 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
                 except parsers.X12Error as exc:
                     raise _QuarantineError(exc.code, exc.reason,
                                            exc.location.as_dict()) from exc
-                except (DuplicateInterchangeError, RemittanceConflictError) as exc:
+                except DuplicateInterchangeError as exc:
                     raise _QuarantineError(exc.code, exc.message, exc.location) from exc
+                except RemittanceConflictError as exc:
+                    # found while streaming: a fatal X12 error further on still comes first
+                    raise _QuarantineError(exc.code, exc.message, exc.location,
+                                           parser_first=True) from exc
                 notes = loader.notes  # resends, reused traces
             findings = _findings(loader.reader if loader is not None else None)
             errors = [f for f in findings if f.severity == parsers.ERROR]
@@ -147,6 +153,8 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
                  **stats.counts())
         return Outcome(file_id, FileState.PROCESSED.value, stats=stats, seconds=seconds)
     except _QuarantineError as q:
+        if q.parser_first:
+            q = _parser_verdict(store, row.sha256) or q
         return _quarantine(db, file_id, owner, q, loader, started)
     except LeaseLostError:
         log.warning("lease_lost", file_id=file_id, owner=owner)
