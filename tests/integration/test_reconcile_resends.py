@@ -377,10 +377,10 @@ def test_trn04_is_part_of_the_trace(cli: Cli, tmp_path: Path) -> None:
 def test_concurrent_loads_of_one_trace_take_turns(
     gw: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two workers load an ERA and its resend at the same time. The first holds its rows
-    uncommitted until the second has looked for earlier copies (or for at most 3 s): the
-    trace lock (PostgreSQL) or the single writer (SQLite) makes the second wait and see the
-    first, so exactly one copy counts."""
+    """Two workers load an ERA and its resend at the same time. The second starts once the
+    first has looked for earlier copies; the first then holds its rows uncommitted until the
+    second has looked too (or for at most 3 s): the trace lock (PostgreSQL) or the single
+    writer (SQLite) makes the second wait and see the first, so exactly one copy counts."""
     claims = [Clp("CC1", "V1", "100.00", "80.00", CO20)]
     first = accept_bytes(
         gw.db, gw.store, era(681, "TRC681", claims), source="test", original_name="a.835"
@@ -392,13 +392,12 @@ def test_concurrent_loads_of_one_trace_take_turns(
         source="test",
         original_name="b.835",
     ).file_id
-    looked = threading.Event()
+    looked, first_looked = threading.Event(), threading.Event()
     prior, finish = Loader._prior, Loader._finish_transactions
 
     def _prior(self: Loader, trace: Trace) -> Prior | None:
         found = prior(self, trace)
-        if self.file_id == second:
-            looked.set()
+        (looked if self.file_id == second else first_looked).set()
         return found
 
     def _finish(self: Loader) -> None:
@@ -412,8 +411,7 @@ def test_concurrent_loads_of_one_trace_take_turns(
     try:
         worker = threading.Thread(target=process_now, args=(gw.db, gw.store, gw.settings, first))
         worker.start()
-        while _state(gw, first) == "received":
-            time.sleep(0.01)
+        assert first_looked.wait(60)  # the first load holds its trace (and, on SQLite, the writer)
         process_now(other, gw.store, gw.settings, second)
         worker.join()
     finally:
