@@ -37,9 +37,6 @@ SQL_BUILD_ALLOWED = {
                                     "table named in code; values are bound parameters",
     "gateway/reconcile/medicare_load.py": "splices the chunk condition on the rc_cand temp "
                                           "table from service.py; values are bound parameters",
-    "gateway/db/migrations/versions/0014_resend_identity.py": "the backfill loops over two "
-                                                             "table names fixed in the "
-                                                             "migration; values are bound",
 }
 #: files allowed to call float(), and why no money goes through it
 FLOAT_ALLOWED = {
