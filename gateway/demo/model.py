@@ -217,7 +217,7 @@ class ExpectedVariance:
 
 @dataclass(frozen=True, slots=True)
 class ExpectedLineVariance:
-    """A billed line the ledger never charged (``unposted_line``): charge and payment."""
+    """A line variance (``unposted_line`` or ``charge_mismatch``): the line's charge and payment."""
 
     claim: DemoClaim
     payer: DemoPayer
