@@ -20,6 +20,7 @@ from gateway.errors import InputError, NotFoundError
 from gateway.reconcile.credit import due_by
 from gateway.reconcile.medicare import UNVERIFIED
 from gateway.reconcile.model import LINE_DECISIONS
+from gateway.reconcile.sql import COUNTED_CLAIM_PAYMENT
 from gateway.reconcile.tables import (
     ClaimWait,
     Credit,
@@ -360,13 +361,13 @@ def list_exceptions(session: Session, *, as_of: dt.date | None = None,
         return (Decimal(int(cents or 0)) * cent).quantize(cent)
 
     unmatched = text(
-        "SELECT cp.provider_id AS pid, cp.patient_control_number AS pcn, "
+        "SELECT cp.provider_id AS pid, cp.patient_control_number AS pcn, "  # noqa: S608 (constant fragments)
         "MIN(cp.payer_id) AS payer, SUM(CAST(ROUND(cp.paid * 100) AS BIGINT)) AS c, "
         "MIN(r.payment_date) AS since "
         "FROM claim_payments cp JOIN remittances r ON r.id = cp.remittance_id "
         "LEFT JOIN claim_links l ON l.claim_payment_id = cp.id "
         "WHERE cp.provider_id IS NOT NULL AND (l.claim_payment_id IS NULL OR "
-        "l.method = 'unmatched') "
+        f"l.method = 'unmatched') AND {COUNTED_CLAIM_PAYMENT} "
         "AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.provider_id = cp.provider_id "
         "AND c.patient_control_number = cp.patient_control_number) "
         "AND NOT EXISTS (SELECT 1 FROM ledger_entries le WHERE le.provider_id = cp.provider_id "

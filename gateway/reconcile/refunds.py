@@ -37,6 +37,7 @@ from gateway.db.base import Database
 from gateway.db.models import tbl
 from gateway.reconcile.ledger_ingest import resolve_provider
 from gateway.reconcile.queries import list_credits
+from gateway.reconcile.sql import COUNTED_CLAIM_PAYMENT
 from gateway.reconcile.tables import RefundRequest
 from mappings.payers import PayerDirectory, default_directory
 from schemas.serialize import money
@@ -186,9 +187,10 @@ def _claim_key(s: Session, pid: int, req: Request, payers: PayerDirectory,
             return req.patient_control_number
     if req.payer_claim_control_number:
         rows = s.execute(text(
-            "SELECT o.payer_id, COALESCE(l.patient_control_number, o.patient_control_number) "
-            "FROM claim_payments o LEFT JOIN claim_links l ON l.claim_payment_id = o.id "
-            "WHERE o.provider_id = :p AND o.payer_claim_control_number = :icn"),
+            "SELECT cp.payer_id, COALESCE(l.patient_control_number, cp.patient_control_number) "  # noqa: S608 (constant fragments)
+            "FROM claim_payments cp LEFT JOIN claim_links l ON l.claim_payment_id = cp.id "
+            "WHERE cp.provider_id = :p AND cp.payer_claim_control_number = :icn "
+            f"AND {COUNTED_CLAIM_PAYMENT}"),
             {"p": pid, "icn": req.payer_claim_control_number}).all()
         keys = sorted({str(r[1]) for r in rows if payers.canonical(r[0]) == payer}
                       or {str(r[1]) for r in rows})
@@ -220,10 +222,10 @@ def validate(s: Session, pid: int, req: Request, payers: PayerDirectory) -> Verd
     if held > 0:
         return verdict("partially_valid", None, held, ids)
     adjudicated = {payers.canonical(str(r[0])) for r in s.execute(text(
-        "SELECT DISTINCT cp.payer_id FROM claim_payments cp LEFT JOIN claim_links l "
+        "SELECT DISTINCT cp.payer_id FROM claim_payments cp LEFT JOIN claim_links l "  # noqa: S608 (constant fragments)
         "ON l.claim_payment_id = cp.id WHERE cp.provider_id = :p AND "
-        "COALESCE(l.patient_control_number, cp.patient_control_number) = :n"),
-        {"p": pid, "n": key})}
+        f"COALESCE(l.patient_control_number, cp.patient_control_number) = :n "
+        f"AND {COUNTED_CLAIM_PAYMENT}"), {"p": pid, "n": key})}
     if payer not in adjudicated or any(c.owed_to == "payer" for c in active):
         return verdict("invalid", "wrong_payer")
     closed = [c for c in credits if c.status == "resolved" and c.payer_id == payer]
