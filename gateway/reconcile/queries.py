@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, bindparam, select, text, update
+from sqlalchemy import Date, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway import audit
@@ -27,6 +27,7 @@ from gateway.reconcile.tables import (
     LedgerEntry,
     LineVariance,
     PostingVariance,
+    ReconcileRun,
 )
 from parsers.codes import procedure_code
 from schemas.serialize import money
@@ -345,6 +346,14 @@ class ExceptionView:
                 "amount": money(self.amount),
                 "since": self.since.isoformat() if self.since else None,
                 "until": self.until.isoformat() if self.until else None}
+
+
+def latest_as_of(session: Session) -> dt.date | None:
+    """The as-of date of the latest finished reconcile run (None before the first)."""
+    runs = tbl(ReconcileRun)
+    day: dt.date | None = session.execute(select(func.max(runs.c.as_of)).where(
+        runs.c.finished_at.is_not(None))).scalar_one()
+    return day
 
 
 def list_exceptions(session: Session, *, as_of: dt.date | None = None,
