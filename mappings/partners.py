@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import paramiko
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.errors import ConfigError
+from mappings.known_hosts import parse_known_host
 
 PARTNERS_DIR = Path(__file__).resolve().parent / "partners"
 
@@ -145,12 +145,9 @@ class PartnerProfile(_Strict):
         if not line or "\n" in line:
             raise ValueError("must be exactly one known_hosts line")
         try:
-            entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
-        except (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey, ValueError,
-                TypeError) as exc:
+            parse_known_host(line)
+        except ValueError as exc:
             raise ValueError(f"not a readable known_hosts line ({exc})") from None
-        if entry is None or entry.key is None:
-            raise ValueError("not a readable known_hosts line (expected 'HOST KEYTYPE BASE64')")
         return line
 
     @model_validator(mode="after")
@@ -165,7 +162,7 @@ class PartnerProfile(_Strict):
             raise ValueError("archive_dir: must differ from inbox_dir")
         if self.send_acks and not self.ack_dir:
             raise ValueError("ack_dir: required when send_acks is true")
-        if self.host_keys().lookup(self.host_key_name) is None:
+        if not parse_known_host(self.host_key).names(self.host_key_name):
             raise ValueError(
                 f"host_key: the line is not for {self.host_key_name!r} "
                 "(for a port other than 22 the name is written [host]:port)"
@@ -176,15 +173,6 @@ class PartnerProfile(_Strict):
     def host_key_name(self) -> str:
         """The name paramiko looks the host key up by."""
         return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
-
-    def host_keys(self) -> paramiko.HostKeys:
-        """A fresh ``HostKeys`` holding only this profile's pinned key (never the system file)."""
-        keys = paramiko.HostKeys()
-        entry = paramiko.hostkeys.HostKeyEntry.from_line(self.host_key)
-        if entry is not None and entry.key is not None:
-            for hostname in entry.hostnames:
-                keys.add(hostname, entry.key.get_name(), entry.key)
-        return keys
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:

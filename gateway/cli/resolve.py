@@ -388,7 +388,7 @@ def batches_deliver(
 ) -> None:
     """Queue a batch for its payer's SFTP partner (and deliver it now); receipts recorded."""
     from gateway.outbound.queue import outbound_store
-    from gateway.outbound.runtime import configured_partners
+    from gateway.partners import configured_partners
     from gateway.resolve.batches import deliver_batch
 
     with _db() as (db, settings):

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.outbound.runtime import configured_partners
+from gateway.partners import configured_partners
 from gateway.settings import get_settings
+from gateway.sftp.hostkeys import host_keys
 from mappings.partners import (
     PARTNERS_DIR,
     PartnerConfigError,
@@ -46,7 +47,7 @@ def test_shipped_example_profiles_are_valid() -> None:
     payer = profiles["example-payer"]
     assert payer.auth.password_env == "GATEWAY_SFTP_EXAMPLE_PAYER_PASSWORD"
     assert payer.host_key_name == "[sftp.payer.example]:2222"
-    assert payer.host_keys().lookup(payer.host_key_name) is not None
+    assert host_keys(payer.host_key).lookup(payer.host_key_name) is not None
 
 
 def test_shipped_examples_are_disabled_so_run_never_reaches_example_hosts(
