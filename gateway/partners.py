@@ -41,7 +41,7 @@ log = get_logger("gateway.partners")
 
 
 def configured_partners(settings: Settings) -> dict[str, PartnerProfile]:
-    """Enabled partner profiles; raises ``PartnerConfigError`` for an invalid one."""
+    """Enabled partner profiles; raises ``MappingError`` for an invalid one."""
     folder: Path = getattr(settings, "partners_dir", None) or PARTNERS_DIR
     if folder == PARTNERS_DIR and not folder.is_dir():
         return {}

@@ -34,7 +34,8 @@ from gateway.settings import Settings, get_settings
 from gateway.sftp import open_sftp, probe
 from gateway.store import store_from_settings
 from gateway.store.base import RawStore
-from mappings.partners import PartnerConfigError, PartnerProfile, load_partners
+from mappings.loader import MappingError
+from mappings.partners import PartnerProfile, load_partners
 
 partners_app = typer.Typer(help="SFTP trading partners: list profiles, check connections.",
                            no_args_is_help=True)
@@ -56,7 +57,7 @@ def _settings() -> Settings:
 def _profiles(directory: Path | None, partner: str | None = None) -> list[PartnerProfile]:
     try:
         profiles = load_partners(directory)
-    except PartnerConfigError as exc:
+    except MappingError as exc:
         err_console.print(f"[red]invalid partner profile[/red]\n{exc.message}", soft_wrap=True)
         raise typer.Exit(EXIT_UNREADABLE) from None
     if partner is None:

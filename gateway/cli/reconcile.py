@@ -30,7 +30,8 @@ from gateway.reconcile.queries import (
     resolve_line_variance,
 )
 from gateway.settings import get_settings
-from mappings.payers import PayerProfileError, default_directory, load_directory
+from mappings.loader import MappingError
+from mappings.payers import default_directory, load_directory
 from schemas.serialize import money
 
 Day = Annotated[dt.datetime | None, typer.Option(
@@ -71,8 +72,8 @@ def reconcile(
     """Find credit balances (incrementally: only claims touched since the last run)."""
     try:
         directory = load_directory(payers) if payers else default_directory()
-    except PayerProfileError as exc:
-        err_console.print(f"[red]payer_profile: {exc}[/red]")
+    except MappingError as exc:
+        err_console.print(f"[red]{exc.code}: {exc}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
     with _db() as db:
         day = as_of.date() if as_of else dt.date.today()
@@ -244,7 +245,7 @@ def validate_requests(
     as_of: Day = None,
 ) -> None:
     """Check each request against our credits: valid, partially_valid or invalid (why)."""
-    from gateway.reconcile.refunds import RefundRequestError, validate_file
+    from gateway.reconcile.refunds import validate_file
 
     try:
         data = path.read_bytes()
@@ -255,7 +256,7 @@ def validate_requests(
         try:
             results = validate_file(db, data, name=path.name, provider=provider,
                                     as_of=as_of.date() if as_of else None)
-        except (RefundRequestError, GatewayError) as exc:
+        except GatewayError as exc:
             code = getattr(exc, "code", "bad_request_file")
             err_console.print(f"[red]{code}: {exc}[/red]")
             raise typer.Exit(EXIT_UNREADABLE) from None

@@ -24,57 +24,29 @@ import io
 import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from gateway.db.base import Database
 from gateway.db.models import tbl
+from gateway.errors import InputError
 from gateway.reconcile.ledger_ingest import resolve_provider
 from gateway.reconcile.queries import list_credits
 from gateway.reconcile.sql import COUNTED_CLAIM_PAYMENT
 from gateway.reconcile.tables import RefundRequest
 from mappings.payers import PayerDirectory, default_directory
+from mappings.refund_requests import CANONICAL, RequestLayout, layouts
 from schemas.serialize import money
 
-LAYOUT_DIR = Path(__file__).resolve().parents[2] / "mappings" / "refund_requests"
-FIELDS = ("payer_id", "patient_control_number", "payer_claim_control_number", "amount",
-          "reference", "request_date")
 CENT = Decimal("0.01")
 
 
-class RefundRequestError(Exception):
+class RefundRequestError(InputError):
     """The request file cannot be read; the message names the line."""
 
     code = "bad_request_file"
-
-
-class RequestLayout(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    delimiter: str = ","
-    date_format: str = "%Y-%m-%d"
-    columns: dict[str, str]
-
-
-CANONICAL = RequestLayout(name="canonical", columns={f: f for f in FIELDS})
-
-
-@cache
-def layouts() -> tuple[RequestLayout, ...]:
-    out = []
-    for p in sorted(LAYOUT_DIR.glob("*.yaml")):
-        try:
-            out.append(RequestLayout.model_validate(yaml.safe_load(p.read_text("utf-8"))))
-        except (OSError, yaml.YAMLError, ValidationError) as exc:
-            raise RefundRequestError(f"{p.name}: invalid layout: {exc}") from None
-    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,9 @@ import yaml
 from gateway.partners import configured_partners
 from gateway.settings import get_settings
 from gateway.sftp.hostkeys import host_keys
+from mappings.loader import MappingError
 from mappings.partners import (
     PARTNERS_DIR,
-    PartnerConfigError,
     load_partner,
     load_partners,
     parse_partner,
@@ -35,7 +35,7 @@ def _good(**changes: Any) -> dict[str, Any]:
 
 
 def _problems(data: dict[str, Any]) -> list[tuple[str, str]]:
-    with pytest.raises(PartnerConfigError) as info:
+    with pytest.raises(MappingError) as info:
         parse_partner(data, "acme.yaml")
     assert str(info.value).startswith("acme.yaml: ")
     return info.value.problems
@@ -124,7 +124,7 @@ def test_unknown_fields_and_bad_values_are_named() -> None:
 def test_load_reports_yaml_errors_with_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x\nname: [unclosed\n")
-    with pytest.raises(PartnerConfigError) as info:
+    with pytest.raises(MappingError) as info:
         load_partner(bad)
     assert info.value.source == str(bad)
     assert info.value.problems[0][0].startswith("line ")
@@ -135,7 +135,7 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
 
     for name in ("a.yaml", "b.yaml"):
         (tmp_path / name).write_text(yaml.safe_dump(_good()))
-    with pytest.raises(PartnerConfigError) as info:
+    with pytest.raises(MappingError) as info:
         load_partners(tmp_path)
     assert info.value.problems[0][0] == "id"
     assert "already used" in info.value.problems[0][1]
