@@ -15,13 +15,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.api.body import BodyTimeoutError
 from gateway.errors import ConfigError, GatewayError, InputError, NotFoundError, TransientError
 
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
-    415: "Unsupported Media Type", 422: "Unprocessable Content", 500: "Internal Server Error",
+    405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 413: "Content Too Large",
+    415: "Unsupported Media Type", 422: "Unprocessable Content", 429: "Too Many Requests",
+    500: "Internal Server Error",
     503: "Service Unavailable",
 }
 
@@ -100,6 +102,11 @@ def install(app: FastAPI) -> None:
         where = ".".join(first["loc"])
         return problem_response(request, 422, f"{where}: {first['msg']}" if where else
                                 str(first["msg"]), code="validation_error", errors=errs)
+
+    @app.exception_handler(BodyTimeoutError)
+    async def _body_timeout(request: Request, exc: BodyTimeoutError) -> JSONResponse:
+        return problem_response(request, 408, exc.detail, code="body_timeout",
+                                headers=dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
