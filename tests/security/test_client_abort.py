@@ -105,14 +105,16 @@ def test_client_aborting_mid_upload_is_a_client_abort(
         time.sleep(0.2)  # let the server start reading the body (not an assertion on time)
     lines = _wait_for_log(capsys, "client_abort")
     aborts = [ln for ln in lines if ln["event"] == "client_abort"]
-    assert len(aborts) == 1 and aborts[0]["route"] == "/v1/files"
+    assert len(aborts) == 1
+    assert aborts[0]["route"] == "/v1/files"
     assert aborts[0]["level"] in ("info", "warning")
     assert 0 < aborts[0]["body_bytes"] < len(body)
     access = [ln for ln in lines if ln["event"] == "http_request"]
     assert [(ln["route"], ln["status"], ln["client"]) for ln in access] == \
         [("/v1/files", 499, "127.0.0.1")]
     text = json.dumps(lines)
-    assert "Traceback" not in text and "exception" not in text
+    assert "Traceback" not in text
+    assert "exception" not in text
     assert not any(ln["event"] == "request_failed" for ln in lines)
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     _nothing_stored(api)

@@ -32,7 +32,8 @@ def test_rightmost_untrusted_address_is_the_client(xff: str, client: str) -> Non
 
 
 def test_trust_needs_a_listed_peer() -> None:
-    assert is_trusted("10.1.1.1", NETS) and is_trusted("::ffff:127.0.0.1", NETS)
+    assert is_trusted("10.1.1.1", NETS)
+    assert is_trusted("::ffff:127.0.0.1", NETS)
     assert not is_trusted("127.0.0.2", NETS)
     assert not is_trusted("10.1.1.1", ())
     assert not is_trusted(None, NETS)
@@ -63,11 +64,14 @@ def test_limiter_forgets_the_stalest_clients_beyond_its_bound() -> None:
     lim = FailureLimiter(1, 60, clock=lambda: 0.0, max_clients=2)
     for c in ("a", "b", "c"):
         lim.fail(c)
-    assert lim.retry_after("a") is None and lim.retry_after("c") == 60
+    assert lim.retry_after("a") is None
+    assert lim.retry_after("c") == 60
 
 
 def test_fingerprint_is_short_and_not_the_key() -> None:
     key = "gw_0123456789abcdef_" + "x" * 43
     fp = fingerprint(key)
-    assert fp is not None and len(fp) == 8 and fp not in key
+    assert fp is not None
+    assert len(fp) == 8
+    assert fp not in key
     assert fingerprint("") is None
