@@ -9,13 +9,16 @@ sign-in, valid key or not (else guessing would simply go on), until the window s
 the moment a client trips the limit is audited once (``auth_rate_limited``), the refusals after
 it only logged, so a flood cannot fill the audit log. API and console share one limiter.
 
-The limiter lives in the process: each replica counts on its own (N replicas allow N times the
-limit per window). It remembers at most ``MAX_CLIENTS`` addresses, dropping the stalest.
+IPv6 clients are counted per /64 (one host usually holds a whole /64, so counting single
+addresses would let it rotate through billions of them). The limiter lives in the process:
+each replica counts on its own (N replicas allow N times the limit per window). It remembers
+at most ``MAX_CLIENTS`` addresses, dropping the stalest.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import threading
 import time
@@ -36,6 +39,19 @@ def fingerprint(presented: str) -> str | None:
     if not presented:
         return None
     return hashlib.sha256(presented.encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def limit_key(client: str) -> str:
+    """What the limiter counts under: the address, or its /64 for IPv6."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class FailureLimiter:
@@ -61,6 +77,7 @@ class FailureLimiter:
 
     def retry_after(self, client: str) -> int | None:
         """Seconds until ``client`` may sign in again, or None when it may now."""
+        client = limit_key(client)
         with self._lock:
             now = self.clock()
             times = self._recent(client, now)
@@ -70,6 +87,7 @@ class FailureLimiter:
 
     def fail(self, client: str) -> bool:
         """Count one failure; True when it is the one that reaches the limit."""
+        client = limit_key(client)
         with self._lock:
             now = self.clock()
             times = self._recent(client, now)
@@ -106,4 +124,5 @@ def refused(client: str, route: str, retry_after: int) -> None:
     log.warning("sign_in_rate_limited", client=client, route=route, retry_after=retry_after)
 
 
-__all__ = ["UNAUTHENTICATED", "FailureLimiter", "fingerprint", "record_failure", "refused"]
+__all__ = ["UNAUTHENTICATED", "FailureLimiter", "fingerprint", "limit_key", "record_failure",
+           "refused"]

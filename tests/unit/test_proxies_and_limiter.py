@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.api.signin import FailureLimiter, fingerprint
+from gateway.api.signin import FailureLimiter, fingerprint, limit_key
 from gateway.security.proxies import (
     client_from_forwarded,
     forwarded_scheme,
@@ -75,3 +75,14 @@ def test_fingerprint_is_short_and_not_the_key() -> None:
     assert len(fp) == 8
     assert fp not in key
     assert fingerprint("") is None
+
+
+def test_ipv6_clients_are_counted_per_64() -> None:
+    """One host rotating through the addresses of its /64 is still one client."""
+    lim = FailureLimiter(2, 60, clock=lambda: 0.0)
+    lim.fail("2001:db8:1:2::1")
+    lim.fail("2001:db8:1:2:ffff::9")
+    assert lim.retry_after("2001:db8:1:2::77") == 60
+    assert lim.retry_after("2001:db8:1:3::1") is None
+    assert limit_key("::ffff:198.51.100.7") == "198.51.100.7"
+    assert limit_key("unknown") == "unknown"
