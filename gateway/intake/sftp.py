@@ -39,6 +39,7 @@ import paramiko
 import tenacity
 from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS, SFTP_EOF, int64
 
+from gateway.db.faults import classify
 from gateway.errors import GatewayError, PermanentError, TransientError
 from gateway.logging import get_logger
 from gateway.security.names import is_plain_remote_name
@@ -94,6 +95,13 @@ class ConnectionsBusyError(SftpTransientError):
     """Every connection this partner allows is in use."""
 
     code = "sftp_connections_busy"
+
+
+class LocalSideBusyError(TransientError):
+    """Our own database is busy or unreachable, or our disk is full: the file stays on the
+    partner's server and the session is retried with backoff (``gateway.db.faults``)."""
+
+    code = "intake_environment"
 
 
 class RemoteFileChangedError(GatewayError):
@@ -821,8 +829,20 @@ class Poll:
                 # Remote read errors surface from read(); only those are translated.
                 stream = (ReadAhead(reader, profile, src) if entry.size >= READ_AHEAD_FROM
                           else _Translating(reader, profile, src))
-                accepted = self.acceptor(stream,  # type: ignore[arg-type]
-                                         source=f"sftp:{profile.id}", original_name=entry.name)
+                try:
+                    accepted = self.acceptor(stream,  # type: ignore[arg-type]
+                                             source=f"sftp:{profile.id}",
+                                             original_name=entry.name)
+                except GatewayError:
+                    raise
+                except Exception as exc:
+                    fault = classify(exc)
+                    if fault is None:
+                        raise
+                    log.warning("sftp_accept_waiting", partner=profile.id, fault=fault.value,
+                                error_type=type(exc).__name__)
+                    raise LocalSideBusyError(f"could not accept {entry.name}: {fault.value}",
+                                             code=fault.value) from exc
             finally:
                 if isinstance(stream, ReadAhead):
                     stream.close()
@@ -975,9 +995,9 @@ def probe(sftp: paramiko.SFTPClient, profile: PartnerProfile) -> list[FolderChec
 
 __all__ = [
     "AcceptResultLike", "AcceptedHook", "Acceptor", "AuthError", "ConnectionsBusyError",
-    "FailureRecord", "FailureSink", "FolderCheck", "HostKeyError", "Poll", "PollCancelledError",
-    "PollResult", "PulledFile", "ReadAhead", "RemoteEntry", "RemoteFileChangedError",
-    "RemoteMissingError", "RemotePermissionError", "RemoteReader", "SftpTransientError", "Sink",
-    "StabilityTracker", "download", "finish_remote", "list_inbox", "open_sftp", "poll_partner",
-    "probe", "remote", "report_failure", "translate", "with_retry",
+    "FailureRecord", "FailureSink", "FolderCheck", "HostKeyError", "LocalSideBusyError", "Poll",
+    "PollCancelledError", "PollResult", "PulledFile", "ReadAhead", "RemoteEntry",
+    "RemoteFileChangedError", "RemoteMissingError", "RemotePermissionError", "RemoteReader",
+    "SftpTransientError", "Sink", "StabilityTracker", "download", "finish_remote", "list_inbox",
+    "open_sftp", "poll_partner", "probe", "remote", "report_failure", "translate", "with_retry",
 ]
