@@ -85,7 +85,8 @@ def _patient(stop: threading.Event, stats: WorkerStats, operation: str,
 
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception(is_environmental), stop=stopped,
-        wait=tenacity.wait_exponential_jitter(initial=0.25, max=MAX_BACKOFF_SECONDS),
+        wait=(tenacity.wait_exponential(multiplier=0.25, max=MAX_BACKOFF_SECONDS)
+              + tenacity.wait_random(0, 0.25)),
         sleep=sleep, before_sleep=before_sleep, retry_error_callback=give_up)
 
 
