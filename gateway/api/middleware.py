@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway import audit
 from gateway.api.deps import AppContext
 from gateway.api.keys import Principal
-from gateway.api.problems import PROBLEM_JSON, Problem
+from gateway.api.problems import PROBLEM_JSON, Problem, TransferAbortedError
 from gateway.db.base import Database
 from gateway.logging import get_logger
 
@@ -167,6 +167,12 @@ class RequestContextMiddleware:
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_wrapper)
+            except TransferAbortedError as exc:  # already logged by the route, on purpose
+                log.warning("response_aborted", route=_route_template(scope), reason=str(exc))
+                if not started:
+                    status = 500
+                    await audit_once(500)
+                    await self._send_500(scope, send, request_id)
             except Exception:
                 log.exception("request_failed", method=scope["method"],
                               route=_route_template(scope))

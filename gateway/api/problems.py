@@ -50,6 +50,11 @@ class Problem(BaseModel):
         default=None, description="Validation errors: where and why")
 
 
+class TransferAbortedError(Exception):
+    """A response body cut short on purpose (its bytes failed verification mid-stream): the
+    client sees an incomplete transfer; the request middleware logs it without a traceback."""
+
+
 class ApiError(Exception):
     """An error to answer with a given status, code and detail."""
 
@@ -181,6 +186,6 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-__all__ = ["PROBLEM_JSON", "ApiError", "Problem", "document_problems", "fault_response",
-           "install",
+__all__ = ["PROBLEM_JSON", "ApiError", "Problem", "TransferAbortedError", "document_problems",
+           "fault_response", "install",
            "problem_response", "problem_responses", "status_for"]

@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select
 from gateway.api.acks import render_acks
 from gateway.api.deps import AnyRole, Ctx, OpsOnly, Uploaders, file_scope
 from gateway.api.keys import Principal
-from gateway.api.problems import ApiError, problem_responses
+from gateway.api.problems import ApiError, TransferAbortedError, problem_responses
 from gateway.api.schemas import (
     AcksOut,
     FileDetail,
@@ -40,10 +40,6 @@ FileId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 log = get_logger("gateway.api.files")
 #: raw files up to this size are read and verified whole before the first byte goes out
 VERIFY_FIRST_BYTES = 8 * 1024 * 1024
-
-
-class TransferAbortedError(Exception):
-    """A streamed download was cut short on purpose: its stored bytes failed verification."""
 
 
 def _corrupt(file_id: int, exc: BlobCorruptError) -> ApiError:
