@@ -19,10 +19,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, select, text
+from structlog.testing import capture_logs
 
 from gateway.api.keys import Role
 from gateway.api.routes import files as file_routes
@@ -31,11 +33,18 @@ from gateway.db.base import Database
 from gateway.db.faults import Fault, classify
 from gateway.db.models import InboundFile
 from gateway.intake import accept_bytes
+from gateway.intake.sftp import AcceptResultLike, poll_partner
+from gateway.outbound.runtime import make_acceptor
 from gateway.settings import get_settings
 from gateway.store.base import CHUNK
 from gateway.store.file import FileRawStore
 from gateway.worker import run_worker
 from tests.integration.helpers import Gateway
+from tests.integration.sshd import (  # noqa: F401  (fixtures are used by name)
+    SshdServer,
+    sshd_fixture,
+    sshd_server_fixture,
+)
 from tests.integration.test_api_support import Api, make_keys, start_api
 from tests.integration.x12gen import make_835
 
@@ -91,6 +100,32 @@ def locked(db_url: str, table: str) -> Iterator[None]:
             conn.rollback()
     finally:
         engine.dispose()
+
+
+@contextmanager
+def locked_until(db_url: str, table: str, release: threading.Event) -> Iterator[None]:
+    """``locked`` held by a thread of its own until ``release`` is set (or the block ends)."""
+    ready = threading.Event()
+    errors: list[BaseException] = []
+
+    def hold() -> None:
+        try:
+            with locked(db_url, table):
+                ready.set()
+                release.wait(WAIT)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            ready.set()
+
+    holder = threading.Thread(target=hold, name="test-lock-holder", daemon=True)
+    holder.start()
+    assert ready.wait(WAIT)
+    assert not errors, errors
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(WAIT)
 
 
 @contextmanager
@@ -239,6 +274,51 @@ def test_worker_keeps_running_through_a_locked_database(busy_api: Api, db_url: s
     stats = result["stats"]
     assert getattr(stats, "processed", 0) == 1
     assert getattr(stats, "retries", 0) >= 1
+
+
+@pytest.mark.sftp
+def test_sftp_poll_waits_out_a_locked_database(sshd: SshdServer, gw: Gateway,
+                                               db_url: str) -> None:
+    """Fault: the registry is locked while the SFTP poller accepts a partner's file. The poll
+    must not crash: the acceptance failure is transient, the session is retried with backoff
+    (tenacity), the file stays on the partner's server until it is registered, and it is
+    registered once the lock is gone."""
+    settings = gw.settings.model_copy(update={"db_lock_timeout_seconds": LOCK_TIMEOUT})
+    db = Database.from_settings(settings)
+    try:
+        accept = make_acceptor(db, gw.store, settings)
+        base = sshd.make_tree("inbox", "archive")
+        data = make_835(9)
+        sshd.put(base / "inbox" / "remit.835", data)
+        release = threading.Event()
+        faults: list[Fault | None] = []
+
+        def acceptor(stream: BinaryIO, *, source: str, original_name: str) -> AcceptResultLike:
+            try:
+                return accept(stream, source=source, original_name=original_name)
+            except Exception as exc:
+                faults.append(classify(exc))
+                assert os.listdir(base / "inbox") == ["remit.835"]  # not taken yet
+                release.set()  # the lock goes away while the poll backs off
+                raise
+
+        profile = sshd.profile(inbox_dir=str(base / "inbox"), archive_dir=str(base / "archive"),
+                               filename_pattern="*.835",
+                               retry={"attempts": 6, "initial_seconds": 0.1, "max_seconds": 0.4,
+                                      "jitter_seconds": 0.05})
+        with locked_until(db_url, "inbound_files", release), capture_logs() as logs:
+            result = poll_partner(profile, acceptor)
+        assert result.error is None, result
+        assert faults[:1] == [Fault.BUSY]
+        assert any(e["event"] == "sftp_retry" and e.get("code") == "database_busy"
+                   for e in logs), logs
+        assert [p.remote_name for p in result.pulled] == ["remit.835"]
+        with db.read() as s:
+            names = s.execute(select(InboundFile.original_name)).scalars().all()
+        assert names == ["remit.835"]
+        assert os.listdir(base / "archive") == ["remit.835"]
+    finally:
+        db.dispose()
 
 
 # -- a full disk --------------------------------------------------------------------------------
