@@ -94,10 +94,10 @@ def locked(db_url: str, table: str) -> Iterator[None]:
         return
     engine = create_engine(db_url)
     try:
-        with engine.connect() as conn:
-            conn.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        with engine.connect() as pg:
+            pg.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
             yield
-            conn.rollback()
+            pg.rollback()
     finally:
         engine.dispose()
 
