@@ -113,11 +113,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(GatewayError)
     async def _gateway(request: Request, exc: GatewayError) -> JSONResponse:
-        fault = classify(exc)
+        status = status_for(exc)
+        fault = classify(exc) if status != 503 else None  # a 503 keeps its own code
         if fault is not None:
             return fault_response(request, fault)
-        status = status_for(exc)
-        headers = {"Retry-After": str(RETRY_AFTER[Fault.UNAVAILABLE])} if status == 503 else None
+        headers = {"Retry-After": str(RETRY_AFTER[Fault.UNAVAILABLE])} \
+            if isinstance(exc, TransientError) else None
         return problem_response(request, status, exc.message, code=exc.code, headers=headers)
 
     async def _environment(request: Request, exc: Exception) -> JSONResponse:
