@@ -50,7 +50,7 @@ from tests.integration.x12gen import make_835
 
 PROBLEM = "application/problem+json"
 LOCK_TIMEOUT = 0.5  # seconds a request waits for a lock before it answers 503
-WAIT = 15.0  # bound of every wait for a background thread (never an assertion on time)
+WAIT = 60.0  # bound of every wait for a background thread (never an assertion on time)
 
 
 # -- fixtures -----------------------------------------------------------------------------------
