@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     log_format: str = Field(default="auto", description="json|console|auto (json when not a tty)")
     max_upload_bytes: int = 256 * 1024 * 1024
     lease_seconds: int = 300
+    db_lock_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Longest wait for a database lock before the "
+        "API answers 503 database_busy (and the worker backs off): SQLite's busy timeout, "
+        "PostgreSQL's lock_timeout")
     worker_poll_seconds: float = 1.0
     max_attempts: int = Field(
         default=5, description="Claims of one file before it is quarantined (poison-pill guard)"

@@ -4,6 +4,12 @@
 (spawned, each with its own engine) for PostgreSQL; SQLite allows one writer, so one worker.
 SIGTERM/SIGINT stop a worker after the file in hand (a worker killed mid-file loses nothing:
 its transaction rolls back and the file is claimed again when the lease expires).
+
+A busy or unreachable database, or a full disk (``gateway.db.faults``), does not end the loop:
+the claim or the load is retried with jittered exponential backoff (tenacity, up to
+``MAX_BACKOFF_SECONDS`` between tries, interruptible by ``stop``) and one ``worker_waiting``
+line is logged per try. A load rolled back by such a fault left nothing partial; we still hold
+the lease, so the same file is simply loaded again.
 """
 
 from __future__ import annotations
@@ -17,8 +23,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import TypeVar
+
+import tenacity
 
 from gateway.db.base import Database
+from gateway.db.faults import classify, is_environmental
 from gateway.ingest.queue import claim_next
 from gateway.ingest.service import Outcome, process_file
 from gateway.logging import configure_logging, get_logger
@@ -27,6 +37,13 @@ from gateway.store import store_from_settings
 from gateway.store.base import RawStore
 
 log = get_logger("gateway.worker")
+T = TypeVar("T")
+#: longest wait between two tries while the database is busy or the disk full
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class _StoppedError(Exception):
+    """``stop`` was set while waiting out a fault."""
 
 
 def worker_id() -> str:
@@ -38,7 +55,39 @@ def worker_id() -> str:
 class WorkerStats:
     processed: int = 0
     failed: int = 0
+    #: tries that hit a busy/unreachable database or a full disk and were waited out
+    retries: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
+
+
+def _patient(stop: threading.Event, stats: WorkerStats, operation: str,
+             on_retry: Callable[[BaseException], None] | None) -> tenacity.Retrying:
+    """Retry environmental faults until they pass or ``stop`` is set (then ``_StoppedError``)."""
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        stats.retries += 1
+        fault = classify(exc) if exc is not None else None
+        log.warning("worker_waiting", operation=operation, attempt=state.attempt_number,
+                    fault=fault.value if fault else None,
+                    error_type=type(exc).__name__ if exc else None,
+                    sleep_seconds=round(state.upcoming_sleep, 2))
+        if on_retry is not None and exc is not None:
+            on_retry(exc)
+
+    def stopped(_state: tenacity.RetryCallState) -> bool:
+        return stop.is_set()
+
+    def give_up(_state: tenacity.RetryCallState) -> None:
+        raise _StoppedError
+
+    def sleep(seconds: float) -> None:
+        stop.wait(seconds)  # a stop request ends the wait at once
+
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception(is_environmental), stop=stopped,
+        wait=(tenacity.wait_exponential(multiplier=0.25, max=MAX_BACKOFF_SECONDS)
+              + tenacity.wait_random(0, 0.25)),
+        sleep=sleep, before_sleep=before_sleep, retry_error_callback=give_up)
 
 
 def run_worker(
@@ -51,22 +100,34 @@ def run_worker(
     max_files: int | None = None,
     owner: str | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    on_retry: Callable[[BaseException], None] | None = None,
 ) -> WorkerStats:
-    """Claim and process files until ``stop`` is set (or, with ``once``, the queue is empty)."""
+    """Claim and process files until ``stop`` is set (or, with ``once``, the queue is empty).
+
+    ``on_retry`` is called with each environmental fault waited out (tests, metrics).
+    """
     me = owner or worker_id()
     stats = WorkerStats()
+    claim = _patient(stop, stats, "claim", on_retry)
+    load = _patient(stop, stats, "process", on_retry)
     log.info("worker_started", owner=me)
     while not stop.is_set():
         if max_files is not None and stats.processed + stats.failed >= max_files:
             break
-        file_id = claim_next(db, me, lease_seconds=settings.lease_seconds,
-                             max_attempts=settings.max_attempts)
+        try:
+            file_id = claim(claim_next, db, me, lease_seconds=settings.lease_seconds,
+                            max_attempts=settings.max_attempts)
+        except _StoppedError:
+            break
         if file_id is None:
             if once:
                 break
             stop.wait(settings.worker_poll_seconds)
             continue
-        outcome = process_file(db, store, file_id, owner=me)
+        try:
+            outcome = load(process_file, db, store, file_id, owner=me)
+        except _StoppedError:
+            break  # rolled back; the lease expires and the file is claimed again
         if outcome.state == "processed":
             stats.processed += 1
         elif outcome.state == "failed":

@@ -53,6 +53,7 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            ctx.keys.toucher.flush(5.0)  # pending last_used_at refreshes, before the pool goes
             db.dispose()
 
     app = FastAPI(

@@ -5,6 +5,11 @@ secret is stored: HMAC-SHA256 keyed with ``GATEWAY_API_KEY_PEPPER`` when it is s
 database alone then cannot be used to test guesses), else SHA-256. Secrets carry 256 random
 bits, so a fast hash is enough; comparison uses ``hmac.compare_digest``.
 
+``last_used_at`` is bookkeeping, not part of authentication: it is written at most once per
+``TOUCH_EVERY`` per key and process, by a background thread (``Toucher``) that coalesces the
+refreshes due, and a failed write (the database locked or full) is logged and dropped. So an
+authenticated read never waits on, or fails for, a write.
+
 Verification is cached per process (``KeyCache``) for ``CACHE_SECONDS``: a key revoked by
 another process (``gateway keys revoke``, another replica) is refused at most that long after
 the revocation commits; one revoked in this process is refused at once (``revoke_key`` empties
@@ -32,6 +37,9 @@ from gateway.api.tables import ApiKey
 from gateway.db.base import Database
 from gateway.db.models import utcnow
 from gateway.errors import InputError, NotFoundError
+from gateway.logging import get_logger
+
+log = get_logger("gateway.api.keys")
 
 PREFIX = "gw"
 _KEY = re.compile(r"^gw_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
@@ -203,6 +211,53 @@ def touch(session: Session, key_pk: int, now: dt.datetime) -> None:
     ).values(last_used_at=now))
 
 
+class Toucher:
+    """Writes ``last_used_at`` refreshes off the request path, coalesced per key.
+
+    ``submit`` never blocks on the database: it records the refresh and makes sure one daemon
+    thread is draining. The thread writes every pending refresh in one transaction and ends
+    when nothing is left; a failure drops the batch (the next refresh is due ``TOUCH_EVERY``
+    later anyway).
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[int, dt.datetime] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, db: Database, key_pk: int, when: dt.datetime) -> None:
+        with self._lock:
+            self._pending[key_pk] = when
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._drain, args=(db,),
+                                                name="api-key-touch", daemon=True)
+                self._thread.start()
+
+    def flush(self, timeout: float = 60.0) -> bool:
+        """Wait for the pending refreshes to be written (tests, shutdown); True when done."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def _drain(self, db: Database) -> None:
+        while True:
+            with self._lock:
+                batch, self._pending = self._pending, {}
+                if not batch:
+                    self._thread = None
+                    return
+            try:
+                with db.write() as s:
+                    for key_pk, when in batch.items():
+                        touch(s, key_pk, when)
+            except Exception as exc:  # bookkeeping only: never worth failing a request
+                log.warning("api_key_touch_skipped", keys=len(batch),
+                            error_type=type(exc).__name__)
+
+
 class _Revocations:
     """A per-process counter bumped by every revocation, so caches can drop what they hold."""
 
@@ -236,7 +291,7 @@ class KeyCache:
 
     Unknown key ids are never cached (an attacker could fill the cache with them); known keys
     are few. ``last_used_at`` is written at most once per ``TOUCH_EVERY`` per key and process,
-    so an authenticated read stays a read.
+    in the background (``Toucher``), so an authenticated read stays a read.
     """
 
     ttl: float = CACHE_SECONDS
@@ -244,6 +299,7 @@ class KeyCache:
     _touched: dict[int, float] = field(default_factory=dict)
     _generation: int = -1
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    toucher: Toucher = field(default_factory=Toucher)
 
     def clear(self) -> None:
         with self._lock:
@@ -315,10 +371,10 @@ class KeyCache:
             if last is not None and now - last < every:
                 return
             self._touched[key_pk] = now
-        with db.write() as s:
-            touch(s, key_pk, utcnow())
+        self.toucher.submit(db, key_pk, utcnow())
 
 
-__all__ = ["CACHE_SECONDS", "CreatedKey", "KeyCache", "Principal", "Role", "authenticate",
+__all__ = ["CACHE_SECONDS", "CreatedKey", "KeyCache", "Principal", "Role", "Toucher",
+           "authenticate",
            "create_key", "hash_secret", "list_keys", "normalise_provider", "parse_key",
            "principal_by_id", "revoke_key", "touch"]

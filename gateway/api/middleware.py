@@ -50,7 +50,7 @@ from gateway import audit
 from gateway.api.body import CLIENT_CLOSED, BodyWatch, ClientAbortError
 from gateway.api.deps import AppContext
 from gateway.api.keys import Principal
-from gateway.api.problems import PROBLEM_JSON, Problem
+from gateway.api.problems import PROBLEM_JSON, Problem, TransferAbortedError
 from gateway.db.base import Database
 from gateway.logging import get_logger
 
@@ -187,6 +187,12 @@ class RequestContextMiddleware:
                 await self.app(scope, watch, send_wrapper)
             except (ClientAbortError, ClientDisconnect):
                 watch.aborted = True
+            except TransferAbortedError as exc:  # already logged by the route, on purpose
+                log.warning("response_aborted", route=_route_template(scope), reason=str(exc))
+                if not started:
+                    status = 500
+                    await audit_once(500)
+                    await self._send_500(scope, send, request_id)
             except Exception:
                 if watch.aborted:  # whatever a reader made of the disconnect: still an abort
                     pass

@@ -13,18 +13,27 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.api.body import BodyTimeoutError
+from gateway.db.faults import RETRY_AFTER, Fault, classify
 from gateway.errors import ConfigError, GatewayError, InputError, NotFoundError, TransientError
+from gateway.logging import get_logger
 
+log = get_logger("gateway.api")
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
     405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 413: "Content Too Large",
     415: "Unsupported Media Type", 422: "Unprocessable Content", 429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
+    500: "Internal Server Error", 503: "Service Unavailable", 507: "Insufficient Storage",
+}
+_FAULT_ANSWERS = {
+    Fault.BUSY: (503, "the database is busy (a lock was held too long); retry shortly"),
+    Fault.UNAVAILABLE: (503, "the database is not reachable or out of connections; retry "
+                             "later"),
+    Fault.STORAGE: (507, "the gateway's storage is full; nothing was kept, retry later"),
 }
 
 
@@ -40,6 +49,11 @@ class Problem(BaseModel):
     request_id: str | None = Field(default=None, description="Quote this when asking for help")
     errors: list[dict[str, Any]] | None = Field(
         default=None, description="Validation errors: where and why")
+
+
+class TransferAbortedError(Exception):
+    """A response body cut short on purpose (its bytes failed verification mid-stream): the
+    client sees an incomplete transfer; the request middleware logs it without a traceback."""
 
 
 class ApiError(Exception):
@@ -62,6 +76,13 @@ def problem_response(request: Request, status: int, detail: str, *, code: str | 
     )
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status,
                         media_type=PROBLEM_JSON, headers=headers)
+
+
+def fault_response(request: Request, fault: Fault) -> JSONResponse:
+    """503 ``database_busy``/``database_unavailable`` or 507 ``insufficient_storage``."""
+    status, detail = _FAULT_ANSWERS[fault]
+    return problem_response(request, status, detail, code=fault.value,
+                            headers={"Retry-After": str(RETRY_AFTER[fault])})
 
 
 def status_for(exc: GatewayError) -> int:
@@ -93,7 +114,26 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(GatewayError)
     async def _gateway(request: Request, exc: GatewayError) -> JSONResponse:
-        return problem_response(request, status_for(exc), exc.message, code=exc.code)
+        status = status_for(exc)
+        fault = classify(exc) if status != 503 else None  # a 503 keeps its own code
+        if fault is not None:
+            return fault_response(request, fault)
+        headers = {"Retry-After": str(RETRY_AFTER[Fault.UNAVAILABLE])} \
+            if isinstance(exc, TransientError) else None
+        return problem_response(request, status, exc.message, code=exc.code, headers=headers)
+
+    async def _environment(request: Request, exc: Exception) -> JSONResponse:
+        # a held lock, a lost database or a full disk is a 503/507, never a 500; anything
+        # else is re-raised to the request middleware's logged 500
+        fault = classify(exc)
+        if fault is None:
+            raise exc
+        log.warning("request_environment_fault", fault=fault.value,
+                    error_type=type(exc).__name__, path=request.url.path)
+        return fault_response(request, fault)
+
+    app.add_exception_handler(SQLAlchemyError, _environment)
+    app.add_exception_handler(OSError, _environment)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -162,5 +202,6 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-__all__ = ["PROBLEM_JSON", "ApiError", "Problem", "document_problems", "install",
+__all__ = ["PROBLEM_JSON", "ApiError", "Problem", "TransferAbortedError", "document_problems",
+           "fault_response", "install",
            "problem_response", "problem_responses", "status_for"]

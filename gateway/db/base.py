@@ -32,7 +32,7 @@ class Base(DeclarativeBase):
     """Declarative base of every gateway table."""
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy (our "begin" hook) decide how transactions start.
@@ -40,7 +40,7 @@ def _sqlite_setup(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
-        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
@@ -50,8 +50,13 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` with our per-backend settings applied."""
+def make_engine(url: str, lock_timeout_seconds: float | None = None) -> Engine:
+    """An engine for ``url`` with our per-backend settings applied.
+
+    ``lock_timeout_seconds`` bounds the wait for a lock (SQLite's busy timeout, 30 s when
+    unset; PostgreSQL's ``lock_timeout``, none when unset): past it the statement fails with an
+    error ``gateway.db.faults`` calls busy, so a held lock becomes a 503, not a hung request.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" \
@@ -60,10 +65,24 @@ def make_engine(url: str) -> Engine:
             path = Path(parsed.database)
             private_dir(path.parent)
             private_file(path)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        _sqlite_setup(engine)
+        busy_ms = SQLITE_BUSY_TIMEOUT_MS if lock_timeout_seconds is None \
+            else int(lock_timeout_seconds * 1000)
+        engine = create_engine(url, connect_args={"timeout": busy_ms / 1000})
+        _sqlite_setup(engine, busy_ms)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    if lock_timeout_seconds is not None:
+        _pg_lock_timeout(engine, int(lock_timeout_seconds * 1000))
+    return engine
+
+
+def _pg_lock_timeout(engine: Engine, ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # a session setting, committed so it outlives this first transaction
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET lock_timeout = {ms}")
+        dbapi_conn.commit()
 
 
 @dataclass
@@ -75,8 +94,8 @@ class Database:
     _read: sessionmaker[Session]
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
-        engine = make_engine(url)
+    def from_url(cls, url: str, lock_timeout_seconds: float | None = None) -> Database:
+        engine = make_engine(url, lock_timeout_seconds)
         reader = engine.execution_options(sqlite_begin="DEFERRED")
         return cls(
             engine=engine,
@@ -86,7 +105,7 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls.from_url(settings.resolved_database_url)
+        return cls.from_url(settings.resolved_database_url, settings.db_lock_timeout_seconds)
 
     @property
     def dialect(self) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 import parsers
 from gateway.db.base import Database
+from gateway.db.faults import is_environmental
 from gateway.db.models import FileState, InboundFile, utcnow
 from gateway.errors import GatewayError, TransientError
 from gateway.ingest import queue
@@ -182,10 +183,18 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
         if retries > 0 and getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
             log.warning("file_load_deadlock_retried", file_id=file_id)
             return process_file(db, store, file_id, owner=owner, retries=retries - 1)
-        # database unreachable or similar: leave the lease to expire and the file be retried
-        log.exception("file_processing_interrupted", file_id=file_id)
+        # database busy, unreachable or full: the worker retries (we keep the lease)
+        if is_environmental(exc):
+            log.warning("file_processing_interrupted", file_id=file_id,
+                        error_type=type(exc.orig).__name__)
+        else:
+            log.exception("file_processing_interrupted", file_id=file_id)
         raise
     except Exception as exc:  # our own bug: quarantine, never swallow silently
+        if is_environmental(exc):  # a full disk, a lost database: not the file's fault
+            log.warning("file_processing_interrupted", file_id=file_id,
+                        error_type=type(exc).__name__)
+            raise
         return _internal(db, file_id, owner, exc, loader, started)
 
 

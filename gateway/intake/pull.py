@@ -25,6 +25,7 @@ from typing import BinaryIO, Protocol
 
 import paramiko
 
+from gateway.db.faults import classify
 from gateway.errors import GatewayError, PermanentError, TransientError
 from gateway.logging import get_logger
 from gateway.security.names import is_plain_remote_name
@@ -50,6 +51,13 @@ log = get_logger("gateway.intake")
 
 PARALLEL_FROM = 4  # open an extra session per this many files waiting in one poll
 READ_AHEAD_FROM = 4 << 20  # files this large are read by a thread ahead of hashing and writing
+
+
+class LocalSideBusyError(TransientError):
+    """Our own database is busy or unreachable, or our disk is full: the file stays on the
+    partner's server and the session is retried with backoff (``gateway.db.faults``)."""
+
+    code = "intake_environment"
 
 
 class AcceptResultLike(Protocol):
@@ -339,8 +347,20 @@ class Poll:
                 # Remote read errors surface from read(); only those are translated.
                 stream = (ReadAhead(reader, profile, src) if entry.size >= READ_AHEAD_FROM
                           else Translating(reader, profile, src))
-                accepted = self.acceptor(stream,  # type: ignore[arg-type]
-                                         source=f"sftp:{profile.id}", original_name=entry.name)
+                try:
+                    accepted = self.acceptor(stream,  # type: ignore[arg-type]
+                                             source=f"sftp:{profile.id}",
+                                             original_name=entry.name)
+                except GatewayError:
+                    raise
+                except Exception as exc:
+                    fault = classify(exc)
+                    if fault is None:
+                        raise
+                    log.warning("sftp_accept_waiting", partner=profile.id, fault=fault.value,
+                                error_type=type(exc).__name__)
+                    raise LocalSideBusyError(f"could not accept {entry.name}: {fault.value}",
+                                             code=fault.value) from exc
             finally:
                 if isinstance(stream, ReadAhead):
                     stream.close()
@@ -381,6 +401,6 @@ def poll_partner(profile: PartnerProfile, acceptor: Acceptor, *,
 
 
 __all__ = [
-    "AcceptResultLike", "AcceptedHook", "Acceptor", "Poll", "PollResult", "PulledFile",
-    "RemoteEntry", "StabilityTracker", "finish_remote", "list_inbox", "poll_partner",
+    "AcceptResultLike", "AcceptedHook", "Acceptor", "LocalSideBusyError", "Poll", "PollResult",
+    "PulledFile", "RemoteEntry", "StabilityTracker", "finish_remote", "list_inbox", "poll_partner",
 ]

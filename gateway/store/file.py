@@ -111,6 +111,11 @@ class FileRawStore:
     def location(self) -> str:
         return f"file:{self.root.resolve()}"
 
+    @property
+    def staging_dir(self) -> Path:
+        """Where ``put`` writes before the rename (``/readyz`` probes it)."""
+        return self._tmp
+
     def path_for(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):
             raise BlobNotFoundError(f"{sha256[:70]!r} is not a sha256")

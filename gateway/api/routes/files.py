@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select
 from gateway.api.acks import render_acks
 from gateway.api.deps import AnyRole, Ctx, OpsOnly, Uploaders, file_scope
 from gateway.api.keys import Principal
-from gateway.api.problems import ApiError, problem_responses
+from gateway.api.problems import ApiError, TransferAbortedError, problem_responses
 from gateway.api.schemas import (
     AcksOut,
     FileDetail,
@@ -29,13 +29,51 @@ from gateway.api.schemas import (
 from gateway.api.upload import accept_upload, check_content, read_upload
 from gateway.db.models import FileEvent, InboundFile, Provider
 from gateway.ingest.replay import request_replay, resend_links
-from gateway.store.base import CHUNK
+from gateway.logging import get_logger
+from gateway.store.base import CHUNK, BlobCorruptError
 
 router = APIRouter(prefix="/v1", tags=["files"])
 F = InboundFile
 #: file ids are 32-bit INTEGER keys: a larger number is a 422, not a database overflow (500)
 #: (found by the schemathesis campaign, tests/integration/test_api_fuzz.py)
 FileId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+log = get_logger("gateway.api.files")
+#: raw files up to this size are read and verified whole before the first byte goes out
+VERIFY_FIRST_BYTES = 8 * 1024 * 1024
+
+
+def _corrupt(file_id: int, exc: BlobCorruptError) -> ApiError:
+    log.error("raw_file_corrupt", file_id=file_id, error_code=exc.code)
+    return ApiError(500, f"the stored bytes of file {file_id} fail their integrity check "
+                    f"({exc.code}); restore them from a backup or have the file sent again",
+                    code="stored_file_corrupt")
+
+
+def _verified_chunks(stream: IO[bytes], file_id: int, size: int) -> Iterator[bytes]:
+    """The chunks of a large download, the last one held back until the sha256 checked out.
+
+    The reader verifies at EOF; a mismatch (or more or fewer bytes than recorded) aborts the
+    transfer before its last chunk, so the client sees fewer bytes than Content-Length (an
+    incomplete transfer), never a clean 200 with wrong bytes.
+    """
+    sent = 0
+    held = b""
+    try:
+        with stream:
+            while chunk := stream.read(CHUNK):
+                if sent + len(held) + len(chunk) > size:
+                    raise BlobCorruptError(f"raw file of file {file_id} is longer than recorded")
+                if held:
+                    yield held
+                    sent += len(held)
+                held = chunk
+        if sent + len(held) != size:
+            raise BlobCorruptError(f"raw file of file {file_id} is shorter than recorded")
+    except BlobCorruptError as exc:
+        log.error("raw_download_aborted", file_id=file_id, sent=sent, size=size,
+                  error_code=exc.code)
+        raise TransferAbortedError(f"download of file {file_id} aborted: {exc.code}") from exc
+    yield held
 
 
 def scoped(stmt: Select[Any], principal: Principal) -> Select[Any]:
@@ -141,20 +179,30 @@ def get_file(file_id: FileId, ctx: Ctx, principal: AnyRole) -> FileDetail:
 @router.get("/files/{file_id}/raw", response_class=StreamingResponse,
             responses={200: {"content": {"application/octet-stream": {}},
                              "description": "The exact bytes received"},
-                       **problem_responses(401, 403, 404)})
-def download_raw(file_id: FileId, ctx: Ctx, principal: OpsOnly) -> StreamingResponse:
-    """The stored bytes, verified against their sha256 (ops only: raw files carry PHI)."""
+                       **problem_responses(401, 403, 404, 500)})
+def download_raw(file_id: FileId, ctx: Ctx, principal: OpsOnly) -> Response:
+    """The stored bytes, verified against their sha256 (ops only: raw files carry PHI).
+
+    Bytes that fail verification are a 500 ``stored_file_corrupt`` before any body byte (files
+    up to ``VERIFY_FIRST_BYTES``), or an aborted, visibly incomplete transfer (larger ones).
+    """
     row = load_file(ctx, principal, file_id)
-    stream = ctx.store.open(row.sha256)
-
-    def chunks() -> Iterator[bytes]:
-        with stream:
-            while chunk := stream.read(CHUNK):
-                yield chunk
-
-    return StreamingResponse(chunks(), media_type="application/octet-stream", headers={
-        "Content-Disposition": f'attachment; filename="file-{file_id}.x12"',
-        "Content-Length": str(row.size)})
+    headers = {"Content-Disposition": f'attachment; filename="file-{file_id}.x12"'}
+    if row.size <= VERIFY_FIRST_BYTES:
+        try:
+            data = ctx.store.read(row.sha256)
+        except BlobCorruptError as exc:
+            raise _corrupt(file_id, exc) from exc
+        if len(data) != row.size:
+            raise _corrupt(file_id, BlobCorruptError("size differs from the registry"))
+        return Response(data, media_type="application/octet-stream", headers=headers)
+    try:
+        stream = ctx.store.open(row.sha256)
+    except BlobCorruptError as exc:
+        raise _corrupt(file_id, exc) from exc
+    return StreamingResponse(_verified_chunks(stream, file_id, row.size),
+                             media_type="application/octet-stream",
+                             headers={**headers, "Content-Length": str(row.size)})
 
 
 @router.post("/files/{file_id}/replay", status_code=202, response_model=ReplayResult,

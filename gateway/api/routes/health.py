@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.api.deps import Ctx, Readers
+from gateway.api.probes import unwritable
 from gateway.api.problems import problem_response, problem_responses
 from gateway.api.schemas import Health
 from gateway.db.migrate import HEAD, current_revision
@@ -24,7 +25,8 @@ def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses=problem_responses(503))
 def readyz(request: Request, ctx: Ctx) -> Health | JSONResponse:
-    """Ready for traffic: the database answers and its schema is the one this code expects."""
+    """Ready for traffic: the database answers, its schema is the one this code expects, and
+    the data dir and the raw store's staging area take a small write (a full disk: 503)."""
     try:
         with ctx.db.read() as s:
             s.execute(text("SELECT 1"))
@@ -36,6 +38,10 @@ def readyz(request: Request, ctx: Ctx) -> Health | JSONResponse:
         return problem_response(request, 503, f"the database schema is at {revision or 'none'}"
                                 f", this code needs {HEAD}: run `gateway db upgrade`",
                                 code="schema_outdated")
+    reason = unwritable(ctx.settings, ctx.store)
+    if reason is not None:
+        return problem_response(request, 503, reason, code="storage_not_writable",
+                                headers={"Retry-After": "60"})
     return Health(status="ready", schema_revision=revision)
 
 
