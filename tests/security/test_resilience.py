@@ -23,7 +23,6 @@ from typing import BinaryIO
 
 import httpx
 import pytest
-from gateway.outbound.runtime import make_acceptor
 from sqlalchemy import create_engine, select, text
 from structlog.testing import capture_logs
 
@@ -35,6 +34,7 @@ from gateway.db.faults import Fault, classify
 from gateway.db.models import InboundFile
 from gateway.intake import accept_bytes
 from gateway.intake.pull import AcceptResultLike, poll_partner
+from gateway.partners import make_acceptor
 from gateway.settings import get_settings
 from gateway.store.base import CHUNK
 from gateway.store.file import FileRawStore
