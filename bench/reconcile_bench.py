@@ -233,7 +233,7 @@ def shape_rows(shape: str, i: int, cp_id: int, file_id: int, remit: dict[str, in
         pays.append(_pay("ACME01", "1", paid, [("CO", "45", co), ("PR", "1", pr)], icn))
     if i % 20 == 0:  # 5% carry a credit: the primary's payment arrives twice
         first = pays[0] if shape != "reversals" else pays[-1]
-        pays.append(first[:4] + (first[4] + "-dup",))
+        pays.append((*first[:4], first[4] + "-dup"))
     for k, (payer, status, p, cas, ref) in enumerate(pays):
         clp01 = pcn
         if shape == "icnreuse" and i % 50 == 0 and k == 0:

@@ -25,6 +25,7 @@ from gateway.errors import GatewayError
 from gateway.logging import configure_logging
 from gateway.reconcile import list_credits, list_exceptions, list_variances, run_reconcile
 from gateway.reconcile.queries import list_line_variances, resolve_line_variance
+from gateway.reconcile.service import ReconcileBusyError
 from gateway.settings import get_settings
 from mappings.payers import PayerProfileError, default_directory, load_directory
 from schemas.serialize import money
@@ -68,8 +69,13 @@ def reconcile(
         err_console.print(f"[red]payer_profile: {exc}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
     with _db() as db:
-        res = run_reconcile(db, as_of=as_of.date() if as_of else None, full=full,
-                            actor=current_actor(actor), payers=directory)
+        try:
+            res = run_reconcile(db, as_of=as_of.date() if as_of else None, full=full,
+                                actor=current_actor(actor), payers=directory,
+                                batch_claims=get_settings().reconcile_batch_claims)
+        except ReconcileBusyError as exc:
+            err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+            raise typer.Exit(EXIT_UNREADABLE) from None
     table = Table("run", "as of", "mode", "files", "candidates", "new", "resolved", "open",
                   "pending", "variances", "seconds", title="Reconciliation")
     table.add_row(str(res.run_id), res.as_of.isoformat(),
