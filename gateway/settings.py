@@ -62,6 +62,10 @@ class Settings(BaseSettings):
         default=1_024, description="Longest X12 element accepted, in characters")
     x12_max_interchanges: int = Field(
         default=100_000, description="Most ISA envelopes one file may hold")
+    reconcile_batch_claims: int = Field(
+        default=20_000, ge=100, le=1_000_000,
+        description="Candidate claims a reconciliation commits at a time (other writers "
+                    "wait at most one batch for the SQLite write lock)")
     inbox_settle_seconds: float = Field(
         default=1.0, description="Inbox files younger than this may still be being written"
     )

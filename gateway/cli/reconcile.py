@@ -29,6 +29,7 @@ from gateway.reconcile.queries import (
     list_line_variances,
     resolve_line_variance,
 )
+from gateway.reconcile.service import ReconcileBusyError
 from gateway.settings import get_settings
 from mappings.loader import MappingError
 from mappings.payers import default_directory, load_directory
@@ -85,8 +86,13 @@ def reconcile(
                 f"{last}; credits that depend on the date would go back to waiting. Pass "
                 "--backdate to do it anyway.[/red]")
             raise typer.Exit(EXIT_UNREADABLE)
-        res = run_reconcile(db, as_of=day, full=full,
-                            actor=current_actor(actor), payers=directory)
+        try:
+            res = run_reconcile(db, as_of=day, full=full, actor=current_actor(actor),
+                                payers=directory,
+                                batch_claims=get_settings().reconcile_batch_claims)
+        except ReconcileBusyError as exc:
+            err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+            raise typer.Exit(EXIT_UNREADABLE) from None
     table = Table("run", "as of", "mode", "files", "candidates", "new", "resolved", "open",
                   "pending", "variances", "seconds", title="Reconciliation")
     table.add_row(str(res.run_id), res.as_of.isoformat(),

@@ -1,7 +1,17 @@
 """Reconciliation runs: set-based SQL finds the claims that may hold a credit, the pure model
 (``credit.attribute``) decides, and the credits table keeps their history.
 
-A run, in ONE write transaction (atomic: a crash leaves the previous run's results intact):
+A run commits in bounded batches (``batch_claims`` candidates a transaction: the linking, then
+the candidates chunk by chunk, then the variances and the watermark), so an upload waits
+seconds for the SQLite write lock, not the length of the run. Its ``reconcile_runs`` row says
+where it is: ``finished_at`` NULL while it runs (``duration_ms`` is its heartbeat, refreshed at
+every commit; -1 once it aborted). Readers of a run's results take the last *finished* run
+(``latest_run``) as final and ``running_run`` tells them another is under way; two runs never
+interleave (``ReconcileBusyError``); a run that aborted or crashed leaves committed batches
+that are each correct for their claims but not the watermark, so the next run is a full one
+(``reason`` says why) and ends in the same state as an uninterrupted run.
+
+The steps:
 
 1. Which files are new since the last run (the watermark is ``reconciled_files``: a processed
    file not yet recorded, or re-processed since). No previous run, ``full=True``, or a
@@ -51,6 +61,7 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.db.base import Database
 from gateway.db.models import InboundFile, tbl, utcnow
+from gateway.errors import TransientError
 from gateway.logging import get_logger
 from gateway.reconcile import linking, medicare_load
 from gateway.reconcile import sql as q
@@ -105,32 +116,76 @@ class RunSummary:
     links: dict[str, int] = field(default_factory=dict)
 
 
+class ReconcileBusyError(TransientError):
+    """Another reconciliation run is under way; retry once it has finished."""
+
+    code = "reconcile_busy"
+
+
+#: a run whose heartbeat is older than this is taken for crashed (a batch never takes as long)
+STALE_AFTER = dt.timedelta(minutes=15)
+#: candidates a transaction, by default (``GATEWAY_RECONCILE_BATCH_CLAIMS``)
+BATCH_CLAIMS = 20_000
+
+
+class _Batches:
+    """Commits the run's session every ``size`` candidate claims, refreshing its heartbeat."""
+
+    def __init__(self, s: Session, run_id: int, size: int, started: float) -> None:
+        self.s, self.run_id, self.size, self.started = s, run_id, max(size, 1), started
+        self.pending = 0
+
+    def commit(self) -> None:
+        runs = tbl(ReconcileRun)
+        self.s.execute(update(runs).where(runs.c.id == self.run_id).values(
+            duration_ms=int((time.perf_counter() - self.started) * 1000)))
+        self.s.commit()
+        self.pending = 0
+
+    def done(self, claims: int) -> None:
+        self.pending += claims
+        if self.pending >= self.size:
+            self.commit()
+
+
 def run_reconcile(db: Database, *, as_of: dt.date | None = None, full: bool = False,
-                  actor: str | None = None, payers: PayerDirectory | None = None) -> RunSummary:
-    """Reconcile (incrementally unless ``full``) as of ``as_of`` (default: today)."""
+                  actor: str | None = None, payers: PayerDirectory | None = None,
+                  batch_claims: int | None = None) -> RunSummary:
+    """Reconcile (incrementally unless ``full``) as of ``as_of`` (default: today), committing
+    every ``batch_claims`` candidate claims (default ``BATCH_CLAIMS``)."""
     started = time.perf_counter()
     day = as_of or dt.date.today()
     directory = payers or default_directory()
     who = audit.current_actor(actor)
-    with db.write() as s:
-        summary = _run(s, day, full, who, directory)
-        summary.seconds = time.perf_counter() - started
-        runs = tbl(ReconcileRun)
-        s.execute(update(runs).where(runs.c.id == summary.run_id).values(
-            finished_at=utcnow(), mode=summary.mode, files=summary.files,
-            scope_claims=summary.scope_claims, candidates=summary.candidates,
-            credits_new=summary.credits_new, credits_resolved=summary.credits_resolved,
-            credits_open=summary.credits_open, credits_pending=summary.credits_pending,
-            variances=summary.variances, duration_ms=int(summary.seconds * 1000)))
-        audit.record(s, actor=who, action="reconcile", outcome="completed",
-                     reason=summary.reason, details={
-                         "run_id": summary.run_id, "as_of": day.isoformat(),
-                         "mode": summary.mode, "files": summary.files,
-                         "candidates": summary.candidates, "credits_new": summary.credits_new,
-                         "credits_resolved": summary.credits_resolved,
-                         "credits_open": summary.credits_open,
-                         "credits_pending": summary.credits_pending,
-                         "variances": summary.variances})
+    # one connection for the whole run: its temporary tables outlive each batch's commit
+    with db.engine.connect() as conn, Session(bind=conn, expire_on_commit=False) as s:
+        run_id = _start(s, day, full, who)
+        batches = _Batches(s, run_id, batch_claims or BATCH_CLAIMS, started)
+        try:
+            summary = _run(s, run_id, day, full, who, directory, batches)
+            summary.seconds = time.perf_counter() - started
+            runs = tbl(ReconcileRun)
+            s.execute(update(runs).where(runs.c.id == summary.run_id).values(
+                finished_at=utcnow(), mode=summary.mode, files=summary.files,
+                scope_claims=summary.scope_claims, candidates=summary.candidates,
+                credits_new=summary.credits_new, credits_resolved=summary.credits_resolved,
+                credits_open=summary.credits_open, credits_pending=summary.credits_pending,
+                variances=summary.variances, duration_ms=int(summary.seconds * 1000)))
+            audit.record(s, actor=who, action="reconcile", outcome="completed",
+                         reason=summary.reason, details={
+                             "run_id": summary.run_id, "as_of": day.isoformat(),
+                             "mode": summary.mode, "files": summary.files,
+                             "candidates": summary.candidates,
+                             "credits_new": summary.credits_new,
+                             "credits_resolved": summary.credits_resolved,
+                             "credits_open": summary.credits_open,
+                             "credits_pending": summary.credits_pending,
+                             "variances": summary.variances})
+            s.commit()
+        except BaseException:
+            s.rollback()
+            _abandon(s, run_id)
+            raise
     log.info("reconcile_finished", run_id=summary.run_id, mode=summary.mode,
              files=summary.files, scope_claims=summary.scope_claims,
              candidates=summary.candidates, credits_new=summary.credits_new,
@@ -138,13 +193,71 @@ def run_reconcile(db: Database, *, as_of: dt.date | None = None, full: bool = Fa
     return summary
 
 
-def _run(s: Session, day: dt.date, full: bool, who: str, payers: PayerDirectory) -> RunSummary:
+def _start(s: Session, day: dt.date, full: bool, who: str) -> int:
+    """The run's row, committed at once, unless another run is alive (its heartbeat fresh)."""
     runs = tbl(ReconcileRun)
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    other = running_run(s)
+    if other is not None:
+        s.rollback()
+        raise ReconcileBusyError(f"reconciliation run {other} is under way")
     run_id = int(s.execute(insert(runs).values(
         as_of=day, mode="full" if full else "incremental", actor=who[:128], started_at=utcnow(),
         files=0, scope_claims=0, candidates=0, credits_new=0, credits_resolved=0,
         credits_open=0, credits_pending=0, variances=0, duration_ms=0,
     ).returning(runs.c.id)).scalar_one())
+    s.commit()
+    return run_id
+
+
+#: PostgreSQL advisory lock that orders runs' starts (SQLite: BEGIN IMMEDIATE does)
+_LOCK_KEY = 0x7265636F  # "reco"
+
+
+def _abandon(s: Session, run_id: int) -> None:
+    """Mark an aborted run (its heartbeat -1), best effort: a crash leaves it to go stale."""
+    runs = tbl(ReconcileRun)
+    try:
+        s.execute(update(runs).where(runs.c.id == run_id).values(duration_ms=-1))
+        s.commit()
+    except Exception:  # the original error is what the caller must see
+        s.rollback()
+        log.warning("reconcile_abort_unrecorded", run_id=run_id)
+
+
+def _unfinished(s: Session) -> list[Any]:
+    """Runs started after the last finished one that never finished (running or not)."""
+    return list(s.execute(text(
+        "SELECT id, started_at, duration_ms FROM reconcile_runs WHERE finished_at IS NULL "
+        "AND id > (SELECT COALESCE(MAX(id), 0) FROM reconcile_runs "
+        "WHERE finished_at IS NOT NULL) ORDER BY id")).all())
+
+
+def _alive(row: Any) -> bool:
+    if row.duration_ms is None or row.duration_ms < 0:
+        return False
+    began = row.started_at
+    if isinstance(began, str):
+        began = dt.datetime.fromisoformat(began)
+    if began.tzinfo is None:
+        began = began.replace(tzinfo=dt.UTC)
+    beat: dt.datetime = began + dt.timedelta(milliseconds=int(row.duration_ms))
+    return bool(utcnow() - beat < STALE_AFTER)
+
+
+def running_run(s: Session) -> int | None:
+    """The id of a run under way (its results are not final yet), if any."""
+    for row in reversed(_unfinished(s)):
+        if _alive(row):
+            return int(row.id)
+    return None
+
+
+def _run(s: Session, run_id: int, day: dt.date, full: bool, who: str, payers: PayerDirectory,
+         batches: _Batches) -> RunSummary:
+    runs = tbl(ReconcileRun)
+    broken = [r.id for r in _unfinished(s) if r.id != run_id]
     _sync_aliases(s, payers)
     ft, rft = tbl(InboundFile), tbl(ReconciledFile)
     files = list(s.execute(select(
@@ -162,6 +275,8 @@ def _run(s: Session, day: dt.date, full: bool, who: str, payers: PayerDirectory)
             "WHERE f.state <> 'processed'")).scalar_one()
         if not previous:
             full, reason = True, "first run"
+        elif broken:
+            full, reason = True, f"run {broken[-1]} did not finish"
         elif gone:
             full, reason = True, f"{gone} reconciled file(s) left the processed state"
     summary = RunSummary(run_id, day, "full" if full else "incremental", files=len(new_files),
@@ -179,10 +294,12 @@ def _run(s: Session, day: dt.date, full: bool, who: str, payers: PayerDirectory)
     linking.match_recoupments(s, payers, changes, files_table=files_table)
     summary.links = {"linked": changes.linked, "unmatched": changes.unmatched,
                      "plb_matched": changes.plb_matched, "plb_unmatched": changes.plb_unmatched}
+    batches.commit()
 
     scope: str | None = None
     q.create_temp(s, "rc_cand", numbered=True)
     if full:
+        s.execute(update(runs).where(runs.c.id == run_id).values(mode="full"))
         s.execute(text(f"INSERT INTO rc_cand (pid, pcn) {q.screen(None)} UNION "
                        "SELECT provider_id, patient_control_number FROM credits "
                        "WHERE status <> 'resolved' UNION "
@@ -210,8 +327,10 @@ def _run(s: Session, day: dt.date, full: bool, who: str, payers: PayerDirectory)
                        "AND s.pcn = claim_waits.patient_control_number)"))
     summary.candidates = int(s.execute(text("SELECT COUNT(*) FROM rc_cand")).scalar_one())
     top = int(s.execute(text("SELECT COALESCE(MAX(n), 0) FROM rc_cand")).scalar_one())
-    for lo in range(1, top + 1, CHUNK):
-        _reconcile_chunk(s, lo, lo + CHUNK - 1, day, run_id, payers, summary)
+    step = min(CHUNK, batches.size)
+    for lo in range(1, top + 1, step):
+        _reconcile_chunk(s, lo, lo + step - 1, day, run_id, payers, summary)
+        batches.done(step)
 
     _variances(s, scope, day, run_id, summary)
     _record_files(s, files, new_files, full, run_id)
