@@ -13,19 +13,18 @@ from rich.table import Table
 
 from gateway.api.keys import Role, create_key, list_keys, revoke_key
 from gateway.audit import current_actor
-from gateway.cli.app import EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.app import EXIT_UNREADABLE, app, cli_settings, console, err_console
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging
-from gateway.settings import get_settings
 
 keys_app = typer.Typer(help="API keys (uploader, ops, auditor).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 
 def _db() -> tuple[Database, str | None]:
-    settings = get_settings()
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
     try:
@@ -119,7 +118,7 @@ def rotate_data_key_cmd(
     from gateway.store import store_from_settings
     from gateway.store.rotate import rotate_raw
 
-    settings = get_settings()
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db, _ = _db()
     try:

@@ -18,14 +18,13 @@ import typer
 from rich.table import Table
 
 from gateway.audit import current_actor
-from gateway.cli.app import EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.app import EXIT_UNREADABLE, app, cli_settings, console, err_console
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging
 from gateway.reconcile import list_credits, list_exceptions, list_variances, run_reconcile
 from gateway.reconcile.queries import list_line_variances, resolve_line_variance
-from gateway.settings import get_settings
 from mappings.payers import PayerProfileError, default_directory, load_directory
 from schemas.serialize import money
 
@@ -35,7 +34,7 @@ Day = Annotated[dt.datetime | None, typer.Option(
 
 @contextmanager
 def _db() -> Iterator[Database]:
-    settings = get_settings()
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
     try:
