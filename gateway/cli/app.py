@@ -13,7 +13,7 @@ from typer.core import TyperCommand, TyperGroup
 from gateway.cli.index import COMMANDS
 
 if TYPE_CHECKING:
-    from gateway.settings import Settings
+    from gateway.settings import Settings as SettingsT
 
 
 class LazyGroup(TyperGroup):
@@ -75,7 +75,7 @@ def _root() -> None:
     """Remittance Gateway: X12 835/837 intake, validation, reconciliation and refunds."""
 
 
-def cli_settings(**overrides: object) -> Settings:
+def cli_settings(**overrides: object) -> SettingsT:
     """The settings of a command that reads secrets, checked; exit 2 with the reason if not.
 
     The same check in every process (serve before it spawns workers, worker, run, keys, ...):
@@ -85,11 +85,14 @@ def cli_settings(**overrides: object) -> Settings:
     from pydantic import ValidationError
 
     from gateway.errors import GatewayError
+    from gateway.security.keyfile import resolve_secrets
     from gateway.security.secrets import check_secrets
-    from gateway.settings import get_settings
+    from gateway.settings import Settings
 
     try:
-        settings = get_settings(**overrides)
+        explicit = Settings(**overrides)  # type: ignore[arg-type]
+        check_secrets(explicit)  # a weak explicit secret: refused before any keys file is made
+        settings = resolve_secrets(explicit)
         check_secrets(settings)
     except GatewayError as exc:
         err_console.print(f"[red]{exc.code}: {exc.message}[/red]", soft_wrap=True,

@@ -2,8 +2,9 @@
 
 Today that is ``claims.subscriber_member_id`` (patient names and dates of birth are never
 stored). Values are sealed with the data-key ring (``seal_text``: AES-GCM, the column name
-authenticated): the configured keys, or by default the generated keys file's; reading opens them, and legacy plaintext passes
-through, so turning encryption on needs no migration of old rows before they are rotated.
+authenticated): the configured keys, or by default the generated keys file's. Reading opens
+them, and legacy plaintext passes through, so turning encryption on needs no migration of old
+rows before they are rotated.
 """
 
 from __future__ import annotations

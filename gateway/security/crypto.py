@@ -2,8 +2,9 @@
 
 Keys come from settings: ``GATEWAY_DATA_KEYS`` is a comma-separated list of ``keyid:base64key``
 (32-byte keys), ``GATEWAY_ACTIVE_DATA_KEY`` names the one new data is encrypted under; when they
-are unset, the keys file's (generated on first start, see ``gateway.security.keyfile``). Every ciphertext names its key id, so old keys stay in the ring while
-``gateway keys rotate-data-key`` re-encrypts, and then can be removed.
+are unset, the keys file's (generated on first start, see ``gateway.security.keyfile``).
+Every ciphertext names its key id, so old keys stay in the ring while ``gateway keys
+rotate-data-key`` re-encrypts, and then can be removed.
 
 Two formats share the ring:
 

@@ -185,6 +185,11 @@ def _create(path: Path, data_dir: Path | None) -> bool:
         finally:
             os.close(dfd)
     where = f" {data_dir.resolve()}" if data_dir is not None else ""
+    if data_dir is not None and (data_dir / "gateway.db").exists():
+        print(f"gateway: WARNING: the data dir {data_dir.resolve()} already holds data; if it "
+              "was written with another keys file (a restored or copied data dir), stop and "
+              "restore that keys file: data encrypted under its keys cannot be read with this "
+              "new one.", file=sys.stderr, flush=True)
     print(f"gateway: generated a keys file at {path} (session secret, API key pepper, data key; "
           f"mode {FILE_MODE:04o} in a {DIR_MODE:04o} folder). BACK IT UP NOW, separately from "
           f"the data dir{where}: raw files and PHI columns are encrypted with it and cannot be "
