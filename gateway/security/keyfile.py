@@ -228,5 +228,36 @@ def resolve_secrets(settings: Settings) -> Settings:
     return settings.model_copy(update=update)
 
 
-__all__ = ["KeysFile", "default_keys_file", "keys_file_path", "load_keys_file",
+
+
+def add_data_key(path: Path) -> str:
+    """Append a fresh data key to the keys file and make it active; returns its key id.
+
+    The file is rewritten atomically (temp 0600 + rename) with every old key kept, so data
+    under them stays readable until ``gateway keys rotate-data-key`` has re-encrypted it.
+    """
+    values = _read(path)
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    fresh = _new_contents()
+    key_id = fresh["active_data_key"]
+    old = values["data_keys"]
+    assert isinstance(old, SecretStr)
+    raw["data_keys"] = f"{old.get_secret_value()},{fresh['data_keys']}"
+    raw["active_data_key"] = key_id
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".keys-", suffix=".tmp")
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(raw, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return key_id
+
+
+__all__ = ["KeysFile", "add_data_key", "default_keys_file", "keys_file_path", "load_keys_file",
            "resolve_secrets"]
