@@ -73,11 +73,17 @@ class Settings(BaseSettings):
         default=None,
         description="SFTP partner profiles (*.yaml); unset → mappings/partners (enabled only)",
     )
-    api_key_pepper: SecretStr | None = None
+    keys_file: Path | None = Field(
+        default=None, description="Keys file of the secrets not set here (generated 0600 on "
+        "first start; must be outside data_dir; back it up separately). Unset: "
+        "$XDG_CONFIG_HOME/remittance-gateway/keys.json (XDG default ~/.config)")
+    api_key_pepper: SecretStr | None = Field(
+        default=None, description="Server-side secret of the API key hashes (32+ characters; "
+        "unset: from the keys file)")
     session_secret: SecretStr | None = Field(
         default=None, description="Derives the ops console's CSRF tokens (sessions live in "
-        "the database); set the same value on every API replica (unset: a random per-process "
-        "secret, open console forms expire on restart)")
+        "the database); 32+ characters, the same value on every API replica (unset: from the "
+        "keys file)")
     session_max_age_seconds: int = 8 * 3600
     trusted_proxies: str = Field(
         default="", description="Comma-separated IPs/CIDRs of the reverse proxies in front of "
@@ -92,9 +98,8 @@ class Settings(BaseSettings):
     auth_failure_window_seconds: int = Field(
         default=60, ge=1, description="The sliding window of auth_failure_limit, in seconds")
     data_keys: SecretStr | None = Field(
-        default=None, description="Data keys for encryption at rest: comma-separated "
-        "keyid:base64(32 random bytes); unset → raw files and PHI columns stored in clear "
-        "(the startup check warns)")
+        default=None, description="Data keys for encryption at rest of raw files and PHI "
+        "columns: comma-separated keyid:base64(32 random bytes) (unset: the keys file's)")
     active_data_key: str | None = Field(
         default=None, description="Key id new data is encrypted under (optional with one key)")
 
@@ -131,8 +136,12 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Fresh settings from the environment, with explicit overrides (tests, CLI flags)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Fresh settings from the environment, with explicit overrides (tests, CLI flags), and
+    every secret not set explicitly taken from the keys file (generated on first use; see
+    ``gateway.security.keyfile``). Raises ``ConfigError`` when the keys file is refused."""
+    from gateway.security.keyfile import resolve_secrets
+
+    return resolve_secrets(Settings(**overrides))  # type: ignore[arg-type]
 
 
 def x12_limits(settings: Settings) -> Limits:

@@ -63,6 +63,9 @@ def gateway(*args: str, quiet: bool = False, check: bool = True
         for line in proc.stdout.splitlines():
             if line.strip():
                 print(f"    {line}")
+    for line in proc.stderr.splitlines():  # the first start's keys-file notice, always shown
+        if line.startswith("gateway: "):
+            print(f"    {line}")
     return proc
 
 
@@ -208,6 +211,8 @@ def main() -> int:
     demo, reports = data / "demo", data / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     print(f"Remittance Gateway demo: data dir {data.resolve()}, inbox {inbox.resolve()}")
+    keys_file = gateway("keys", "file", quiet=True).stdout.strip()
+    print(f"keys file: {keys_file} (secrets and the data key; outside the data dir)")
 
     gateway("demo", "generate", "--out", str(demo), "--seed", str(SEED), "--claims", str(CLAIMS),
             quiet=True)
@@ -266,6 +271,8 @@ def main() -> int:
     print(f"  cases:    {cases_note}")
     print(f"  the data: {demo} (manifest.json, answers.json); quarantined files: {len(failed)}")
     print(f"  CLI:      GATEWAY_DATA_DIR={data} .venv/bin/gateway credits   (see docs/cli.md)")
+    print(f"  keys:     {keys_file} (back it up separately from {data}: the raw files and")
+    print("            member ids there are encrypted with it; see docs/runbook.md)")
     print()
     print(f"{matched} of {total} credits match answers.json"
           + ("" if not (missing or extra)

@@ -36,7 +36,15 @@ def examples(ci_count: int) -> int:
 
 
 @pytest.fixture(autouse=True)
-def _scrub_gateway_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _scrub_gateway_env(monkeypatch: pytest.MonkeyPatch,
+                       tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No caller GATEWAY_* setting, and a keys file of this test's own, never ~/.config.
+
+    ``XDG_CONFIG_HOME`` (not a GATEWAY_ variable, so it survives the env a test builds for a
+    subprocess by dropping GATEWAY_*) points at a fresh folder outside the test's ``tmp_path``
+    (which tests often use as the data dir, where a keys file is refused).
+    """
     for key in list(os.environ):
         if key.startswith("GATEWAY_") and key != "GATEWAY_TEST_POSTGRES_URL":
             monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import typer.main
@@ -11,6 +11,9 @@ from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
 from gateway.cli.index import COMMANDS
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings as SettingsT
 
 
 class LazyGroup(TyperGroup):
@@ -70,3 +73,33 @@ EXIT_UNREADABLE = 2
 @app.callback()
 def _root() -> None:
     """Remittance Gateway: X12 835/837 intake, validation, reconciliation and refunds."""
+
+
+def cli_settings(**overrides: object) -> SettingsT:
+    """The settings of a command that reads secrets, checked; exit 2 with the reason if not.
+
+    The same check in every process (serve before it spawns workers, worker, run, keys, ...):
+    explicit ``GATEWAY_*`` secrets or else the keys file (generated on first start), no
+    placeholder or weak secret, no key file others can read. One line on stderr, no traceback.
+    """
+    from pydantic import ValidationError
+
+    from gateway.errors import GatewayError
+    from gateway.security.keyfile import resolve_secrets
+    from gateway.security.secrets import check_secrets
+    from gateway.settings import Settings
+
+    try:
+        explicit = Settings(**overrides)  # type: ignore[arg-type]
+        check_secrets(explicit)  # a weak explicit secret: refused before any keys file is made
+        settings = resolve_secrets(explicit)
+        check_secrets(settings)
+    except GatewayError as exc:
+        err_console.print(f"[red]{exc.code}: {exc.message}[/red]", soft_wrap=True,
+                          markup=True, highlight=False)
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    except ValidationError as exc:  # settings refused as they load (values never echoed)
+        reasons = "; ".join(str(e.get("msg", "")) for e in exc.errors())
+        err_console.print(f"[red]config_error: {reasons}[/red]", soft_wrap=True)
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    return settings

@@ -16,13 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.audit import verify_chain
-from gateway.cli.app import EXIT_FINDINGS, EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.app import EXIT_FINDINGS, EXIT_UNREADABLE, app, cli_settings, console, err_console
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.db.models import AuditEntry
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging
-from gateway.settings import get_settings
 
 audit_app = typer.Typer(help="The audit log: verify its hash chain, list entries.",
                         no_args_is_help=True)
@@ -30,7 +29,7 @@ app.add_typer(audit_app, name="audit")
 
 
 def _db() -> Database:
-    settings = get_settings()
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
     ensure_schema(db)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from gateway.cli.app import app, console, err_console
+from gateway.cli.app import app, cli_settings, console, err_console
 from gateway.db.base import Database
 from gateway.db.migrate import current_revision, head_revision, upgrade
 from gateway.logging import configure_logging
-from gateway.settings import get_settings
 
 db_app = typer.Typer(help="Database schema migrations and integrity checks.",
                     no_args_is_help=True)
@@ -16,7 +15,7 @@ app.add_typer(db_app, name="db")
 
 
 def _db() -> Database:
-    settings = get_settings()
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     return Database.from_settings(settings)
 

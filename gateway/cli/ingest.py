@@ -20,7 +20,15 @@ from rich.progress import Progress
 from rich.table import Table
 
 from gateway.audit import current_actor
-from gateway.cli.app import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.app import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_UNREADABLE,
+    app,
+    cli_settings,
+    console,
+    err_console,
+)
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
@@ -32,7 +40,7 @@ from gateway.outbound.ledger import transfer_failures
 from gateway.partners import PartnerServices, configured_partners, partner_services
 from gateway.reconcile import ledger_ingest
 from gateway.security.secrets import check_secrets
-from gateway.settings import Settings, get_settings
+from gateway.settings import Settings
 from gateway.store import store_from_settings
 from gateway.store.base import RawStore
 from gateway.worker import install_stop_handlers, run_worker, run_workers, worker_id
@@ -47,7 +55,7 @@ class Ctx:
 
 @contextmanager
 def _context() -> Iterator[Ctx]:
-    settings = get_settings()
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
     try:

@@ -13,19 +13,18 @@ from rich.table import Table
 
 from gateway.api.keys import Role, create_key, list_keys, revoke_key
 from gateway.audit import current_actor
-from gateway.cli.app import EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.app import EXIT_UNREADABLE, app, cli_settings, console, err_console
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging
-from gateway.settings import get_settings
 
 keys_app = typer.Typer(help="API keys (uploader, ops, auditor).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 
 def _db() -> tuple[Database, str | None]:
-    settings = get_settings()
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
     try:
@@ -119,7 +118,7 @@ def rotate_data_key_cmd(
     from gateway.store import store_from_settings
     from gateway.store.rotate import rotate_raw
 
-    settings = get_settings()
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db, _ = _db()
     try:
@@ -142,3 +141,56 @@ def rotate_data_key_cmd(
         err_console.print(f"file {p.file_id}: {p.code}: {p.message}")
     if report.problems:
         raise typer.Exit(EXIT_UNREADABLE)
+
+
+@keys_app.command("file")
+def file_cmd() -> None:
+    """Print where the keys file is (GATEWAY_KEYS_FILE or the XDG default); back it up
+    separately from the data dir. Creates nothing."""
+    from gateway.security.keyfile import explicit_secrets, keys_file_path
+    from gateway.settings import Settings
+
+    try:
+        settings: Settings | None = Settings()
+    except ValueError:  # settings errors are reported by the commands that use them
+        settings = None
+    path = keys_file_path(settings)
+    print(path, flush=True)  # alone on stdout, for scripts: cp -p "$(gateway keys file)" ...
+    if settings is not None and explicit_secrets(settings):
+        err_console.print("every secret is set in GATEWAY_*: the keys file is not used")
+    elif not path.exists():
+        err_console.print("not created yet: the first command that needs secrets generates it")
+
+
+@keys_app.command("add-data-key")
+def add_data_key_cmd() -> None:
+    """Add a fresh data key to the keys file and make it the active one (old keys stay).
+
+    Restart every process, then run `gateway keys rotate-data-key`. With GATEWAY_DATA_KEYS set
+    explicitly, add the printed keyid:base64 there instead (and set GATEWAY_ACTIVE_DATA_KEY).
+    """
+    import datetime as dt
+    import os
+    import secrets
+
+    from gateway.security.crypto import new_key
+    from gateway.security.keyfile import add_data_key, keys_file_path, load_keys_file
+
+    settings = cli_settings()
+    if os.environ.get("GATEWAY_DATA_KEYS"):
+        key_id = f"k{dt.datetime.now(dt.UTC):%Y%m%d}-{secrets.token_hex(3)}"
+        err_console.print("GATEWAY_DATA_KEYS is set explicitly: append this entry to it and set "
+                          f"GATEWAY_ACTIVE_DATA_KEY={key_id}, restart, then run "
+                          "`gateway keys rotate-data-key`:")
+        print(f"{key_id}:{new_key()}", flush=True)
+        return
+    path = keys_file_path(settings)
+    try:
+        load_keys_file(path, settings.data_dir)
+        key_id = add_data_key(path)
+    except GatewayError as exc:
+        err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    console.print(f"data key {key_id!r} added to {path} and made active (old keys kept). "
+                  "Back the keys file up again, restart every process, then run "
+                  "`gateway keys rotate-data-key`.")

@@ -19,7 +19,15 @@ import typer
 from rich.table import Table
 
 from gateway.audit import current_actor
-from gateway.cli.app import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.app import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_UNREADABLE,
+    app,
+    cli_settings,
+    console,
+    err_console,
+)
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
@@ -30,7 +38,7 @@ from gateway.outbound.acks import AckRequests
 from gateway.outbound.ledger import DbFailureLog, resolve_failures, transfer_failures
 from gateway.outbound.queue import drain, enqueue_path, outbound_store, queue_rows, requeue_failed
 from gateway.partners import make_acceptor
-from gateway.settings import Settings, get_settings
+from gateway.settings import Settings
 from gateway.sftp import open_sftp, probe
 from gateway.store import store_from_settings
 from gateway.store.base import RawStore
@@ -49,7 +57,7 @@ DirOption = Annotated[
 
 
 def _settings() -> Settings:
-    settings = get_settings()
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     return settings
 

@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 from gateway.audit import current_actor
-from gateway.cli.app import EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.app import EXIT_UNREADABLE, app, cli_settings, console, err_console
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
@@ -30,7 +30,6 @@ from gateway.reconcile.queries import (
     resolve_line_variance,
 )
 from gateway.reconcile.service import ReconcileBusyError
-from gateway.settings import get_settings
 from mappings.loader import MappingError
 from mappings.payers import default_directory, load_directory
 from schemas.serialize import money
@@ -41,7 +40,7 @@ Day = Annotated[dt.datetime | None, typer.Option(
 
 @contextmanager
 def _db() -> Iterator[Database]:
-    settings = get_settings()
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
     try:
@@ -89,7 +88,7 @@ def reconcile(
         try:
             res = run_reconcile(db, as_of=day, full=full, actor=current_actor(actor),
                                 payers=directory,
-                                batch_claims=get_settings().reconcile_batch_claims)
+                                batch_claims=cli_settings().reconcile_batch_claims)
         except ReconcileBusyError as exc:
             err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
             raise typer.Exit(EXIT_UNREADABLE) from None

@@ -19,12 +19,12 @@ import typer
 from rich.table import Table
 
 from gateway.audit import current_actor
-from gateway.cli.app import EXIT_FINDINGS, EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.app import EXIT_FINDINGS, EXIT_UNREADABLE, app, cli_settings, console, err_console
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging
-from gateway.settings import Settings, get_settings
+from gateway.settings import Settings
 from mappings.loader import MappingError
 from mappings.payers import PayerDirectory, default_directory, load_directory
 from schemas.serialize import money
@@ -57,7 +57,7 @@ def _fail(exc: Exception) -> typer.Exit:
 
 @contextmanager
 def _db() -> Iterator[tuple[Database, Settings]]:
-    settings = get_settings()
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
     try:

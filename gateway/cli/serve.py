@@ -1,8 +1,8 @@
 """``gateway serve``: the HTTP API and ops console (uvicorn).
 
 Stateless like ``gateway worker``: run as many replicas as you like behind a load balancer on
-one PostgreSQL (set the same ``GATEWAY_SESSION_SECRET`` on each so console sessions survive
-switching replicas). Processing is left to the workers.
+one PostgreSQL (give each the same secrets: the same ``GATEWAY_*`` values or a copy of the same
+keys file, so CSRF tokens and key hashes agree). Processing is left to the workers.
 
 ``--workers N`` runs N server processes on one socket (uvicorn's supervisor); each builds its
 own app from the environment (``app_factory``) after the schema was checked once here. On
@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli.app import EXIT_UNREADABLE, app, err_console
+from gateway.cli.app import EXIT_UNREADABLE, app, cli_settings, err_console
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging, get_logger
-from gateway.settings import get_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -43,15 +42,8 @@ def app_factory() -> FastAPI:
     """The app of one server process, from the environment (``--workers`` children)."""
     from gateway.api import create_app
 
-    settings = get_settings()
+    settings = cli_settings()  # checked again (the parent checked before spawning us)
     configure_logging(settings.log_level, settings.log_format)
-    from gateway.security.secrets import check_secrets
-
-    try:
-        check_secrets(settings)  # refuse placeholder or world-readable secrets before serving
-    except GatewayError as exc:
-        err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
-        raise typer.Exit(EXIT_UNREADABLE) from None
     return create_app(settings)
 
 
@@ -70,7 +62,9 @@ def serve(
     """Serve the API (/v1), health, metrics and the ops console (/console)."""
     import uvicorn
 
-    settings = get_settings()
+    # secrets resolved (keys file) and checked here, in the parent, before any server process
+    # is spawned: a weak secret exits 2 with one line instead of N child tracebacks
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     common = {"host": host, "port": port, "access_log": access_log,
               "proxy_headers": False, "log_config": None, "server_header": False,

@@ -13,12 +13,20 @@ import typer
 from rich.table import Table
 
 from gateway.audit import current_actor
-from gateway.cli.app import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.app import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_UNREADABLE,
+    app,
+    cli_settings,
+    console,
+    err_console,
+)
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging
-from gateway.settings import Settings, get_settings
+from gateway.settings import Settings
 from gateway.store import BACKENDS, store_from_settings
 from gateway.store.admin import Problem, migrate, prune, verify
 from gateway.store.file import FileRawStore
@@ -30,7 +38,7 @@ app.add_typer(store_app)
 
 @contextmanager
 def _db() -> Iterator[tuple[Settings, Database]]:
-    settings = get_settings()
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
     try:
@@ -116,7 +124,7 @@ def sweep_cmd(
         "--older-than-hours", help="Leftovers at least this old")] = 24.0,
 ) -> None:
     """Remove leftovers of killed uploads (temp files, staging objects, multipart uploads)."""
-    settings = get_settings()
+    settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     try:
         store = store_from_settings(settings)

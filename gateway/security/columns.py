@@ -2,13 +2,13 @@
 
 Today that is ``claims.subscriber_member_id`` (patient names and dates of birth are never
 stored). Values are sealed with the data-key ring (``seal_text``: AES-GCM, the column name
-authenticated) when keys are configured; reading opens them, and legacy plaintext passes
-through, so turning encryption on needs no migration of old rows before they are rotated.
+authenticated): the configured keys, or by default the generated keys file's. Reading opens
+them, and legacy plaintext passes through, so turning encryption on needs no migration of old
+rows before they are rotated.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -44,8 +44,13 @@ def _cipher(spec: str | None, active: str | None) -> ColumnCipher:
 
 
 def column_cipher() -> ColumnCipher:
-    """The process's column cipher from GATEWAY_DATA_KEYS / GATEWAY_ACTIVE_DATA_KEY."""
-    return _cipher(os.environ.get("GATEWAY_DATA_KEYS"), os.environ.get("GATEWAY_ACTIVE_DATA_KEY"))
+    """The process's column cipher: GATEWAY_DATA_KEYS / GATEWAY_ACTIVE_DATA_KEY, or the keys
+    file's data keys when those are unset (the same resolution as every other secret)."""
+    from gateway.settings import get_settings
+
+    settings = get_settings()
+    spec = settings.data_keys.get_secret_value() if settings.data_keys is not None else None
+    return _cipher(spec, settings.active_data_key)
 
 
 def _stale(db: Database, active: str, batch: int) -> Iterator[list[tuple[int, str]]]:

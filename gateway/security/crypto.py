@@ -1,9 +1,10 @@
 """Data keys and authenticated encryption at rest (AES-256-GCM).
 
-Keys come only from settings (the environment): ``GATEWAY_DATA_KEYS`` is a comma-separated list
-of ``keyid:base64key`` (32-byte keys), ``GATEWAY_ACTIVE_DATA_KEY`` names the one new data is
-encrypted under. Every ciphertext names its key id, so old keys stay in the ring while
-``gateway keys rotate-data-key`` re-encrypts, and then can be removed.
+Keys come from settings: ``GATEWAY_DATA_KEYS`` is a comma-separated list of ``keyid:base64key``
+(32-byte keys), ``GATEWAY_ACTIVE_DATA_KEY`` names the one new data is encrypted under; when they
+are unset, the keys file's (generated on first start, see ``gateway.security.keyfile``).
+Every ciphertext names its key id, so old keys stay in the ring while ``gateway keys
+rotate-data-key`` re-encrypts, and then can be removed.
 
 Two formats share the ring:
 
@@ -123,8 +124,10 @@ class KeyRing:
             return self.keys[key_id]
         except KeyError:
             raise DataKeyMissingError(
-                f"data key {key_id!r} is not in GATEWAY_DATA_KEYS; add it back (old keys must "
-                "stay in the ring until `gateway keys rotate-data-key` has finished)") from None
+                f"data key {key_id!r} is not in the key ring (GATEWAY_DATA_KEYS, or the keys "
+                "file when that is unset): restore the keys file this data was written with from "
+                "its backup, or add the key back (old keys must stay in the ring until "
+                "`gateway keys rotate-data-key` has finished)") from None
 
     def active_key(self) -> tuple[str, bytes]:
         if self.active is None:

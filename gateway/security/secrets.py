@@ -7,8 +7,9 @@ every message here names the setting or file, never the value: a refused secret 
 up in a log or a traceback either.
 
 ``refuse_placeholder`` runs when settings load (a validator in ``gateway.settings``);
-``check_secrets`` runs at the start of long-running commands (worker, run, serve), where key
-files and partner passwords are also checked.
+``check_secrets`` runs at the start of every command that reads secrets (``cli_settings`` in
+``gateway.cli.app``: serve in the parent before any worker process, worker, run, keys, ...),
+where key files and partner passwords are also checked.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ PLACEHOLDER_VALUES = frozenset({
 #: words that mark a template value wherever they appear in it
 PLACEHOLDER_WORDS = ("changeme", "example", "placeholder", "replaceme", "yoursecret",
                      "yourpassword", "insertsecret", "dummy")
-#: secrets the gateway itself keys with (HMAC peppers, cookie signing, data keys) need entropy
-MIN_KEY_LENGTH = 16
+#: secrets the gateway itself keys with (HMAC peppers, CSRF derivation) need entropy: at least
+#: 32 characters (``secrets.token_urlsafe(32)`` gives 43) of at least 8 different characters, so
+#: ``abcd`` or ``abcdabcd...`` is refused; the keys file the gateway generates always passes
+MIN_KEY_LENGTH = 32
+MIN_DISTINCT_CHARS = 8
 #: settings holding our own keying material (must be long); other secrets (e.g. a cloud
 #: provider's access key) are only checked for placeholders
 KEY_SETTINGS = frozenset({"api_key_pepper", "session_secret"})
@@ -69,11 +73,17 @@ def refuse_placeholder(name: str, secret: SecretStr | None, *, min_length: int =
         return
     value = secret.get_secret_value()
     problem = placeholder_problem(value)
+    code = "placeholder_secret"
+    if problem is None and min_length:
+        code = "weak_secret"
     if problem is None and len(value) < min_length:
-        problem = f"is shorter than {min_length} characters"
+        problem = f"is shorter than {min_length} characters (weak)"
+    if problem is None and min_length and len(set(value)) < MIN_DISTINCT_CHARS:
+        problem = f"has fewer than {MIN_DISTINCT_CHARS} different characters (low entropy)"
     if problem:
-        raise ConfigError(f"secret setting {name} {problem}: set a real secret",
-                          code="placeholder_secret")
+        raise ConfigError(f"secret setting {name} {problem}: set a real secret (e.g. "
+                          "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`) or "
+                          "unset it to use the generated keys file", code=code)
 
 
 def is_key_setting(name: str) -> bool:
@@ -108,7 +118,8 @@ def check_secrets(settings: Any, profiles: Iterable[_Profile] = (), *,
                   environ: Mapping[str, str] | None = None) -> None:
     """The startup check of long-running commands; raises ``ConfigError`` on the first problem.
 
-    - every ``SecretStr`` setting: no placeholder; keying material at least 16 characters;
+    - every ``SecretStr`` setting: no placeholder; keying material (pepper, session secret) at
+      least 32 characters of at least 8 different ones; the data-key ring parses;
     - every file named by a ``*_key_file``/``*_key_path``/``*_secret_file`` setting and every
       partner's SFTP private key: a regular file only its owner can read;
     - every partner password variable that is set: no placeholder.
@@ -121,6 +132,10 @@ def check_secrets(settings: Any, profiles: Iterable[_Profile] = (), *,
                                min_length=MIN_KEY_LENGTH if is_key_setting(name) else 0)
         elif isinstance(value, Path) and name.endswith(FILE_SUFFIXES):
             check_secret_file(label, value)
+    if getattr(settings, "data_keys", None) is not None:
+        from gateway.security.crypto import KeyRing
+
+        KeyRing.from_settings(settings)  # malformed or short data keys: refused at startup
     for profile in profiles:
         auth = profile.auth
         key_path = getattr(auth, "private_key_path", None)

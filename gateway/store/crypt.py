@@ -92,8 +92,11 @@ class EncryptingTransform:
             nonce = os.urandom(NONCE_BYTES)
             aad = header + _IDX.pack(index) + (b"\x01" if final else b"\x00")
             ct = aead.encrypt(nonce, current, aad)
-            record = _LEN.pack(len(ct)) + nonce + ct
-            yield header + record if index == 0 else record
+            current = b""  # drop each plaintext and ciphertext as soon as it is copied on:
+            record = (header if index == 0 else b"") + _LEN.pack(len(ct)) + nonce + ct
+            del ct  # a large part (s3: 8 MiB) is then held twice at most, not four times
+            yield record
+            del record
             if following is None:
                 return
             current = following
@@ -152,16 +155,16 @@ class EncryptingTransform:
             if not need(total):
                 raise RawDecryptionError(f"raw file record {index} is truncated")
             nonce = bytes(buf[_LEN.size:_LEN.size + NONCE_BYTES])
-            ct = bytes(buf[_LEN.size + NONCE_BYTES:total])
-            del buf[:total]
-            final = not buf and not need(1)
+            final = not need(total + 1)  # nothing after this record: it must be the last
             aad = header + _IDX.pack(index) + (b"\x01" if final else b"\x00")
-            try:
-                plain = aead.decrypt(nonce, ct, aad)
+            try:  # decrypted in place (no copy of the record: large s3 parts stay cheap)
+                with memoryview(buf) as view:
+                    plain = aead.decrypt(nonce, view[_LEN.size + NONCE_BYTES:total], aad)
             except InvalidTag:
                 raise RawDecryptionError(
                     f"raw file record {index} failed authentication under data key {kid!r} "
                     "(tampered, reordered or truncated ciphertext)") from None
+            del buf[:total]
             if plain:
                 yield plain
             if final:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from gateway.db.base import Database
 from gateway.db.migrate import upgrade
 from gateway.settings import get_settings
+from gateway.store import store_from_settings
 from gateway.store.file import FileRawStore
 from tests.integration.helpers import ROOT, Gateway
 from tests.integration.pgcluster import PostgresMissingError, bindir, throwaway_postgres
@@ -105,7 +106,9 @@ def gw(db_url: str, tmp_path: Path) -> Iterator[Gateway]:
     env.update({f"GATEWAY_{k.upper()}": str(v) for k, v in overrides.items()})
     env["PYTHONPATH"] = str(ROOT)
     db = Database.from_settings(settings)
+    store = store_from_settings(settings)  # encrypting: the keys file's data key, by default
+    assert isinstance(store, FileRawStore)
     try:
-        yield Gateway(settings, db, FileRawStore(data_dir / "raw"), env)
+        yield Gateway(settings, db, store, env)
     finally:
         db.dispose()

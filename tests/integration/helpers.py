@@ -20,12 +20,15 @@ from gateway.db.models import (
 )
 from gateway.ingest.replay import FileReport, process_now
 from gateway.intake import accept_bytes
+from gateway.security.columns import MEMBER_ID, column_cipher
 from gateway.settings import Settings
 from gateway.store.file import FileRawStore
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the `gateway` command, independent of where the console script was installed
 GATEWAY_CMD = [sys.executable, "-c", "from gateway.cli import main; main()"]
+#: encrypted columns (``table.column``): sealed with a fresh nonce each time they are written
+SEALED = frozenset({MEMBER_ID})
 
 
 @dataclass
@@ -69,6 +72,7 @@ def counts(db: Database) -> dict[str, int]:
 def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     """Every derived row (and each file's final state), keyed by file sha256, ids removed."""
     out: dict[str, list[tuple[Any, ...]]] = {}
+    cipher = column_cipher()
     with db.read() as s:
         sha: dict[int, str] = {r.id: r.sha256 for r in s.execute(
             select(InboundFile.id, InboundFile.sha256))}
@@ -86,8 +90,12 @@ def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
             for r in s.execute(select(t.c.file_id, t.c.provider_id if "provider_id" in t.c
                                       else t.c.file_id, *cols)).all():
                 pid = r[1] if "provider_id" in t.c else None
+                # sealed PHI columns (encryption is on by default) compare as their plaintext
+                values = [cipher.open(v, f"{t.name}.{c.name}") if f"{t.name}.{c.name}" in
+                          SEALED and v is not None else v for c, v in zip(cols, r[2:],
+                                                                          strict=True)]
                 rows.append((sha[r[0]], providers.get(pid, "") if pid else "",
-                             *(str(v) for v in r[2:])))
+                             *(str(v) for v in values)))
             out[t.name] = sorted(rows)
     return out
 

@@ -24,7 +24,7 @@ from gateway.db.models import DERIVED_TABLES, AuditEntry, FileEvent, InboundFile
 from gateway.ingest import faults
 from gateway.intake import accept_bytes
 from gateway.settings import Settings
-from gateway.store.file import FileRawStore
+from gateway.store import store_from_settings
 from gateway.worker import run_worker
 from tests.integration.helpers import Gateway, snapshot
 from tests.integration.x12gen import make_835, make_837
@@ -51,7 +51,7 @@ def _child(settings: Settings, spec: str) -> None:
         os.environ["GATEWAY_TEST_CRASH_AT"] = spec
         faults._counts.clear()
         db = Database.from_settings(settings)
-        run_worker(db, FileRawStore(settings.data_dir / "raw"), settings,
+        run_worker(db, store_from_settings(settings), settings,
                    stop=threading.Event(), once=True, max_files=3)
         db.dispose()
     except BaseException:  # report, but never run the parent's pytest machinery here

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import os
 
+import pytest
+
 from gateway.security.crypto import KeyRing
 from gateway.store.admin import verify
 from gateway.store.crypt import MAGIC, EncryptingTransform, header_key_id
@@ -22,7 +24,9 @@ def _at_rest(root: FileRawStore) -> list[bytes]:
     return [p.read_bytes() for p in root.root.rglob("*") if p.is_file() and ".tmp" not in p.parts]
 
 
-def test_rotate_data_key_cli(gw: Gateway) -> None:
+def test_rotate_data_key_cli(gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    # explicit keys win over the keys file: the PHI columns are sealed under k1 too
+    monkeypatch.setenv("GATEWAY_DATA_KEYS", f"k1:{K1}")
     old = FileRawStore(gw.store.root, transform=EncryptingTransform(KeyRing.parse(f"k1:{K1}",
                                                                                   None)))
     gw.store = old

@@ -79,7 +79,7 @@ def test_migrate_is_resumable_and_idempotent(gw: Gateway, cli: CliRunner,
     assert "copied 0" in _out(again)
     assert "done earlier 6" in _out(again)
 
-    target = PostgresRawStore(gw.settings.resolved_database_url)
+    target = store_from_settings(gw.settings, "postgres")  # encrypted: the same data key
     try:
         assert all(target.read(sha) == gw.store.read(sha) for sha in shas)
         with gw.db.read() as s:

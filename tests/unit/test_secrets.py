@@ -13,7 +13,7 @@ from gateway.errors import ConfigError
 from gateway.security.secrets import check_secret_file, check_secrets, placeholder_problem
 from gateway.settings import Settings, get_settings
 
-REAL = "k3Jq9-vT2xLr8pWm4zYb"
+REAL = "k3Jq9-vT2xLr8pWm4zYb-Qe7NcuH5dRs0aLf"
 
 
 @pytest.mark.parametrize("value", ["", "   ", "changeme", "CHANGE_ME", "change-me", "password",
