@@ -176,7 +176,7 @@ def segments_page(
     else:
         lo, hi, keep = _bounds(segment_number, radius, tail)
     buf = bytearray()
-    want, eof = FIRST_READ, False
+    want, eof = min(FIRST_READ, max_read), False
     while True:
         while len(buf) < want and not eof:
             chunk = stream.read(min(CHUNK, want - len(buf)))
