@@ -220,12 +220,16 @@ def _store_failed_acks(db: Database, file_id: int, data: bytes | None,
     """Render and store the acks of a file just quarantined (its own transaction)."""
     if data is None:  # the raw bytes could not be read: rendered on demand, if ever
         return
-    with db.read() as s:
-        when = s.execute(select(F.processed_at).where(F.id == file_id)).scalar_one()
-    rendered = _render_acks(file_id, data, outcome, when or utcnow(), x12_limits(get_settings()))
-    if rendered is not None:
-        with db.write() as s:
-            file_acks.save(s, rendered)
+    try:
+        with db.read() as s:
+            when = s.execute(select(F.processed_at).where(F.id == file_id)).scalar_one()
+        rendered = _render_acks(file_id, data, outcome, when or utcnow(),
+                                x12_limits(get_settings()))
+        if rendered is not None:
+            with db.write() as s:
+                file_acks.save(s, rendered)
+    except Exception as exc:  # the file is quarantined already; its acks come on demand
+        log.exception("acks_store_failed", file_id=file_id, error_type=type(exc).__name__)
 
 
 def _parser_verdict(store: RawStore, sha256: str) -> _QuarantineError | None:
