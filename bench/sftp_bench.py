@@ -83,9 +83,9 @@ def _worker(spec_json: str) -> None:
 
     from gateway.db.base import Database
     from gateway.db.migrate import upgrade
-    from gateway.intake.sftp import poll_partner
+    from gateway.intake.pull import poll_partner
     from gateway.logging import configure_logging
-    from gateway.outbound.runtime import make_acceptor
+    from gateway.partners import make_acceptor
     from gateway.settings import get_settings
     from gateway.store.file import FileRawStore
     from mappings.partners import parse_partner
@@ -129,7 +129,7 @@ def _worker(spec_json: str) -> None:
         return
     # The real intake path: SQLite registry (migrated) + file raw store + accept_stream.
     if spec["mode"] == "gateway-no-readahead":  # A/B: hash and write in the reading thread
-        import gateway.intake.sftp as sftp_module
+        import gateway.intake.pull as sftp_module
 
         sftp_module.READ_AHEAD_FROM = 1 << 62
     settings = get_settings(data_dir=work / "data")

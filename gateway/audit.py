@@ -16,6 +16,10 @@ What the chain does not do on its own: someone with write access to the database
 the whole chain, and deleting the newest entries leaves a valid shorter chain. Against both,
 record the head (``gateway audit verify`` prints it) somewhere the database's writers cannot
 change, and check it later with ``--anchor SEQ:HASH``.
+
+Every entry names the client address it came from in ``details["client"]``: the API sets
+``CLIENT`` per request (the peer, or what a trusted proxy forwarded); anything else (the CLI,
+workers) is ``local``. It is part of the hashed details, so it cannot be edited unseen either.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +45,8 @@ GENESIS = "0" * 64
 PG_LOCK_KEY = 0x6777617564697400
 #: version tag inside the hashed serialisation, so the format can change by migration later
 HASH_FORMAT = "v1"
+#: the client address of the request being served (set by the API middleware); else local
+CLIENT: ContextVar[str] = ContextVar("gateway_audit_client", default="local")
 
 
 def current_actor(explicit: str | None = None) -> str:
@@ -116,8 +123,9 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append one audit entry, chained to the newest one, in the caller's transaction."""
+    details = {"client": CLIENT.get(), **(details or {})}
     # What the database will hand back when the chain is verified: JSON types, truncations.
-    details = None if details is None else json.loads(json.dumps(details))
+    details = json.loads(json.dumps(details))
     actor = actor[:128]
     at = utcnow()
     seq, prev = _head(session)

@@ -71,6 +71,18 @@ class Settings(BaseSettings):
         "the database); set the same value on every API replica (unset: a random per-process "
         "secret, open console forms expire on restart)")
     session_max_age_seconds: int = 8 * 3600
+    trusted_proxies: str = Field(
+        default="", description="Comma-separated IPs/CIDRs of the reverse proxies in front of "
+        "the API: X-Forwarded-For/-Proto are honoured only from these peers (the client is the "
+        "rightmost address that is not one of them); empty: no forwarded header is trusted")
+    body_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Longest wait for the next part of a request body "
+        "before the request is answered 408 (a stalled or slow-loris client)")
+    auth_failure_limit: int = Field(
+        default=10, ge=1, description="Failed API-key or console sign-ins one client address "
+        "may make per window before every sign-in from it is answered 429 (per replica)")
+    auth_failure_window_seconds: int = Field(
+        default=60, ge=1, description="The sliding window of auth_failure_limit, in seconds")
     data_keys: SecretStr | None = Field(
         default=None, description="Data keys for encryption at rest: comma-separated "
         "keyid:base64(32 random bytes); unset → raw files and PHI columns stored in clear "
@@ -88,6 +100,15 @@ class Settings(BaseSettings):
             problem = placeholder_problem(value.get_secret_value())
             if problem:  # the message names the setting, never the value
                 raise ValueError(f"GATEWAY_{(info.field_name or '').upper()} {problem}")
+        return value
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _valid_proxies(cls, value: str) -> str:
+        """Refuse a malformed entry at startup rather than silently trusting less (or more)."""
+        from gateway.security.proxies import parse_networks
+
+        parse_networks(value)
         return value
 
     @property

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
+from mappings.loader import load_file, load_folder
 from parsers.ledger import CANONICAL_COLUMNS, LINE_COLUMNS, REQUIRED_COLUMNS, TYPES, LedgerLayout
 
 LEDGER_DIR = Path(__file__).resolve().parent / "ledger"
 
 
-class MappingError(Exception):
-    """A mapping file is invalid; the message names the file and the field."""
+CODE = "ledger_layout_invalid"
 
 
 class _LayoutFile(BaseModel):
@@ -55,18 +54,13 @@ class _LayoutFile(BaseModel):
 
 
 def load_layout(path: Path) -> LedgerLayout:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        spec = _LayoutFile.model_validate(raw)
-    except (OSError, yaml.YAMLError) as exc:
-        raise MappingError(f"{path.name}: cannot read: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise MappingError(f"{path.name}: {where}: {first['msg']}") from None
+    return _layout(load_file(_LayoutFile, path, code=CODE))
+
+
+def _layout(spec: _LayoutFile) -> LedgerLayout:
     return LedgerLayout(name=spec.name, columns=spec.columns, date_format=spec.date_format,
                         sign=spec.sign, type_codes=spec.type_codes, delimiter=spec.delimiter)
 
 
 def load_layouts(directory: Path = LEDGER_DIR) -> list[LedgerLayout]:
-    return [load_layout(p) for p in sorted(directory.glob("*.yaml"))]
+    return [_layout(spec) for _, spec in load_folder(_LayoutFile, directory, code=CODE)]

@@ -11,14 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mappings.loader import MappingError, load_file, load_folder
 
 LAYOUT_DIR = Path(__file__).resolve().parent / "layouts"
 
 
-class LayoutError(Exception):
-    """A layout file is invalid, or data does not fit a layout; says which field and why."""
+CODE = "outbound_layout_invalid"
 
 
 class FieldSpec(BaseModel):
@@ -78,20 +78,11 @@ class Layout(BaseModel):
 
 
 def load_layout(path: Path) -> Layout:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return Layout.model_validate(raw)
-    except (OSError, yaml.YAMLError) as exc:
-        raise LayoutError(f"{path.name}: cannot read: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise LayoutError(f"{path.name}: {where}: {first['msg']}") from None
+    return load_file(Layout, path, code=CODE)
 
 
 def load_layouts(directory: Path = LAYOUT_DIR) -> dict[str, Layout]:
-    layouts = [load_layout(p) for p in sorted(directory.glob("*.yaml"))]
-    return {layout.name: layout for layout in layouts}
+    return {layout.name: layout for _, layout in load_folder(Layout, directory, code=CODE)}
 
 
 def get_layout(name: str, *, document: str | None = None,
@@ -100,8 +91,9 @@ def get_layout(name: str, *, document: str | None = None,
     layouts = load_layouts(directory)
     layout = layouts.get(name)
     if layout is None:
-        raise LayoutError(f"no outbound layout named {name!r} in {directory} "
-                          f"(known: {', '.join(sorted(layouts)) or 'none'})")
+        raise MappingError(directory, [("name", f"no outbound layout named {name!r} (known: "
+                                        f"{', '.join(sorted(layouts)) or 'none'})")], code=CODE)
     if document is not None and layout.document != document:
-        raise LayoutError(f"layout {name!r} is for {layout.document} documents, not {document}")
+        raise MappingError(directory, [("document", f"layout {name!r} is for {layout.document} "
+                                        f"documents, not {document}")], code=CODE)
     return layout

@@ -12,16 +12,15 @@ from __future__ import annotations
 import fnmatch
 import os
 import posixpath
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import paramiko
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gateway.errors import ConfigError
+from mappings.known_hosts import parse_known_host
+from mappings.loader import MappingError, load_file, load_folder, validate
+from schemas.errors import ConfigError
 
 PARTNERS_DIR = Path(__file__).resolve().parent / "partners"
 
@@ -29,16 +28,8 @@ PARTNERS_DIR = Path(__file__).resolve().parent / "partners"
 _SECRET_KEYS = frozenset({"password", "passphrase", "private_key", "secret", "token"})
 
 
-class PartnerConfigError(ConfigError):
-    """A trading-partner profile is invalid."""
-
-    code = "partner_config_invalid"
-
-    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
-        self.source = source
-        self.problems = problems
-        lines = [f"{source}: {field}: {reason}" for field, reason in problems]
-        super().__init__("\n".join(lines), location={"file": source})
+#: the error code of an invalid partner profile (a ``MappingError``)
+CODE = "partner_config_invalid"
 
 
 class _Strict(BaseModel):
@@ -145,12 +136,9 @@ class PartnerProfile(_Strict):
         if not line or "\n" in line:
             raise ValueError("must be exactly one known_hosts line")
         try:
-            entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
-        except (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey, ValueError,
-                TypeError) as exc:
+            parse_known_host(line)
+        except ValueError as exc:
             raise ValueError(f"not a readable known_hosts line ({exc})") from None
-        if entry is None or entry.key is None:
-            raise ValueError("not a readable known_hosts line (expected 'HOST KEYTYPE BASE64')")
         return line
 
     @model_validator(mode="after")
@@ -165,7 +153,7 @@ class PartnerProfile(_Strict):
             raise ValueError("archive_dir: must differ from inbox_dir")
         if self.send_acks and not self.ack_dir:
             raise ValueError("ack_dir: required when send_acks is true")
-        if self.host_keys().lookup(self.host_key_name) is None:
+        if not parse_known_host(self.host_key).names(self.host_key_name):
             raise ValueError(
                 f"host_key: the line is not for {self.host_key_name!r} "
                 "(for a port other than 22 the name is written [host]:port)"
@@ -176,19 +164,6 @@ class PartnerProfile(_Strict):
     def host_key_name(self) -> str:
         """The name paramiko looks the host key up by."""
         return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
-
-    def host_keys(self) -> paramiko.HostKeys:
-        """A fresh ``HostKeys`` holding only this profile's pinned key (never the system file)."""
-        keys = paramiko.HostKeys()
-        entry = paramiko.hostkeys.HostKeyEntry.from_line(self.host_key)
-        if entry is not None and entry.key is not None:
-            for hostname in entry.hostnames:
-                keys.add(hostname, entry.key.get_name(), entry.key)
-        return keys
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(profile)"
 
 
 def _find_secrets(data: Any, prefix: str = "") -> list[tuple[str, str]]:
@@ -203,54 +178,29 @@ def _find_secrets(data: Any, prefix: str = "") -> list[tuple[str, str]]:
     return found
 
 
+def _no_secrets(data: object) -> list[tuple[str, str]]:
+    return _find_secrets(data)
+
+
 def parse_partner(data: object, source: str) -> PartnerProfile:
     """Validate one profile's data; ``source`` names it in errors."""
-    if not isinstance(data, dict):
-        raise PartnerConfigError(source, [("(profile)", "must be a mapping of fields")])
-    secrets = _find_secrets(data)
-    if secrets:
-        raise PartnerConfigError(source, secrets)
-    try:
-        return PartnerProfile.model_validate(data)
-    except ValidationError as exc:
-        problems: list[tuple[str, str]] = []
-        for err in exc.errors(include_url=False, include_input=False):
-            msg = re.sub(r"^(Value|Assertion) error, ", "", str(err["msg"]))
-            field = _field_path(tuple(err["loc"]))
-            if field == "(profile)" and ": " in msg and msg.split(": ", 1)[0].isidentifier():
-                field, msg = msg.split(": ", 1)
-            problems.append((field, msg))
-        raise PartnerConfigError(source, problems) from None
+    return validate(PartnerProfile, data, source, code=CODE, check=_no_secrets)
 
 
 def load_partner(path: Path) -> PartnerProfile:
     """Read and validate one YAML profile."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PartnerConfigError(str(path), [("(file)", f"cannot read: {exc.strerror}")]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        raise PartnerConfigError(str(path), [(where, f"not valid YAML: {exc}")]) from None
-    return parse_partner(data, str(path))
+    return load_file(PartnerProfile, path, code=CODE, check=_no_secrets)
 
 
 def load_partners(directory: Path | None = None) -> dict[str, PartnerProfile]:
-    """Every ``*.yaml`` profile in ``directory``, keyed by id; ids must be unique."""
-    folder = directory if directory is not None else PARTNERS_DIR
-    if not folder.is_dir():
-        raise PartnerConfigError(str(folder), [("(folder)", "no such folder of partner profiles")])
+    """Every profile in ``directory``, keyed by id; ids must be unique."""
     profiles: dict[str, PartnerProfile] = {}
     seen: dict[str, Path] = {}
-    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-        profile = load_partner(path)
+    for path, profile in load_folder(PartnerProfile, directory or PARTNERS_DIR, code=CODE,
+                                     check=_no_secrets):
         if profile.id in seen:
-            raise PartnerConfigError(
-                str(path), [("id", f"{profile.id!r} is already used by {seen[profile.id]}")]
-            )
+            raise MappingError(path, [("id", f"{profile.id!r} is already used by "
+                                             f"{seen[profile.id]}")], code=CODE)
         seen[profile.id] = path
         profiles[profile.id] = profile
     return profiles
@@ -259,7 +209,7 @@ def load_partners(directory: Path | None = None) -> dict[str, PartnerProfile]:
 __all__ = [
     "PARTNERS_DIR",
     "AuthConfig",
-    "PartnerConfigError",
+    "MappingError",
     "PartnerProfile",
     "RetryPolicy",
     "Timeouts",

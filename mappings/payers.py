@@ -17,9 +17,9 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mappings.loader import MappingError, load_file, load_folder
 from schemas.payer import PayerRule
 
 PAYERS_DIR = Path(__file__).resolve().parent / "payers"
@@ -38,8 +38,8 @@ OTHER_GOVERNMENT = frozenset({"medicare_advantage", "medicaid_managed_care", "tr
                               "other_federal"})
 
 
-class PayerProfileError(Exception):
-    """A payer profile is invalid; the message names the file and the field."""
+#: the error code of an invalid payer profile (a ``MappingError``)
+CODE = "payer_profile_invalid"
 
 
 class PlbReference(BaseModel):
@@ -187,9 +187,9 @@ class PayerDirectory:
             for pid in (p.payer_id, *p.aliases):
                 other = index.get(pid)
                 if other is not None and other is not p:
-                    raise PayerProfileError(
-                        f"payer id {pid!r} is claimed by both {other.payer_id!r} and "
-                        f"{p.payer_id!r}")
+                    raise MappingError("payer profiles", [(
+                        "aliases", f"payer id {pid!r} is claimed by both "
+                        f"{other.payer_id!r} and {p.payer_id!r}")], code=CODE)
                 index[pid] = p
         object.__setattr__(self, "_index", index)
 
@@ -217,22 +217,12 @@ class PayerDirectory:
 
 
 def load_profile(path: Path) -> PayerProfile:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return PayerProfile.model_validate(raw)
-    except (OSError, yaml.YAMLError) as exc:
-        raise PayerProfileError(f"{path.name}: cannot read: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(profile)"
-        raise PayerProfileError(f"{path.name}: {where}: {first['msg']}") from None
+    return load_file(PayerProfile, path, code=CODE)
 
 
 def load_directory(directory: Path = PAYERS_DIR) -> PayerDirectory:
-    """Every ``*.yaml`` under ``directory``; raises ``PayerProfileError`` on the first bad one."""
-    if not directory.is_dir():
-        raise PayerProfileError(f"{directory}: payer profile folder does not exist")
-    return PayerDirectory(tuple(load_profile(p) for p in sorted(directory.glob("*.yaml"))))
+    """Every profile under ``directory``; raises ``MappingError`` on the first bad one."""
+    return PayerDirectory(tuple(m for _, m in load_folder(PayerProfile, directory, code=CODE)))
 
 
 @cache
@@ -241,6 +231,15 @@ def default_directory() -> PayerDirectory:
     return load_directory(PAYERS_DIR)
 
 
-__all__ = ["MEDICARE", "MEDICARE_INVESTIGATION_DAYS", "PAYERS_DIR", "PayerDirectory",
-           "PayerProfile", "PayerProfileError", "PlbReference", "default_directory",
-           "load_directory", "load_profile"]
+__all__ = [
+    "MEDICARE",
+    "MEDICARE_INVESTIGATION_DAYS",
+    "PAYERS_DIR",
+    "MappingError",
+    "PayerDirectory",
+    "PayerProfile",
+    "PlbReference",
+    "default_directory",
+    "load_directory",
+    "load_profile",
+]

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.errors import ConfigError
+from mappings.loader import MappingError, load_file, yaml_files
 
 PROVIDERS_DIR = Path(__file__).resolve().parent / "providers"
 #: CCN: two-digit state code, then four digits, or a subunit letter and three digits
@@ -32,10 +31,8 @@ CCN = re.compile(r"^\d{2}(\d{4}|[A-Z]\d{3})$")
 PHONE = re.compile(r"^[0-9()+.\- ]{7,25}( ?(x|ext\.?) ?\d{1,6})?$")
 
 
-class ProviderProfileError(ConfigError):
-    """A provider profile is invalid; the message names the file and the field."""
-
-    code = "provider_profile_invalid"
+#: the error code of an invalid provider profile (a ``MappingError``)
+CODE = "provider_profile_invalid"
 
 
 def npi_valid(npi: str) -> bool:
@@ -179,19 +176,17 @@ class ProviderDirectory:
             assert c.ccn is not None
             other = by_ccn.get(c.ccn)
             if other is not None:
-                raise ProviderProfileError(
-                    f"CCN {c.ccn} is in both {other.source} and {c.source}",
-                    location={"file": c.source, "field": f"ccns.{c.ccn}"},
-                )
+                raise MappingError(c.source, [(
+                    f"ccns.{c.ccn}", f"CCN {c.ccn} is in both {other.source} and {c.source}")],
+                    code=CODE)
             by_ccn[c.ccn] = c
             for npi in c.npis:
                 other = by_npi.get(npi)
                 if other is not None:
-                    raise ProviderProfileError(
-                        f"{c.source}: ccns.{c.ccn}.npis: NPI {npi} is already under CCN "
-                        f"{other.ccn} ({other.source}); an NPI bills under one provider number",
-                        location={"file": c.source, "field": f"ccns.{c.ccn}.npis"},
-                    )
+                    raise MappingError(c.source, [(
+                        f"ccns.{c.ccn}.npis", f"NPI {npi} is already under CCN {other.ccn} "
+                        f"({other.source}); an NPI bills under one provider number")],
+                        code=CODE)
                 by_npi[npi] = c
         object.__setattr__(self, "_by_npi", by_npi)
 
@@ -200,44 +195,26 @@ class ProviderDirectory:
         return index.get(npi or "")
 
 
+def _quoted_ccns(raw: object) -> list[tuple[str, str]]:
+    """YAML reads an unquoted 390001 as a number: say so rather than fail on its type."""
+    ccns = raw.get("ccns") if isinstance(raw, dict) else None
+    if not isinstance(ccns, dict):
+        return []
+    return [(f"ccns.{key}", f"quote the CCN ('{key}'): it is an identifier, not a number "
+             "(leading zeros matter)") for key in ccns if not isinstance(key, str)]
+
+
 def load_profile(path: Path) -> tuple[Certifier, ...]:
-    """The provider numbers of one profile file; ``ProviderProfileError`` names file and field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ProviderProfileError(
-            f"{path.name}: cannot read: {exc}", location={"file": path.name}
-        ) from None
-    if isinstance(raw, dict) and isinstance(raw.get("ccns"), dict):
-        # YAML reads an unquoted 390001 as a number: say so rather than fail on its type
-        for key in raw["ccns"]:
-            if not isinstance(key, str):
-                raise ProviderProfileError(
-                    f"{path.name}: ccns.{key}: quote the CCN ('{key}'): it is an identifier, "
-                    "not a number (leading zeros matter)",
-                    location={"file": path.name, "field": f"ccns.{key}"},
-                )
-    try:
-        profile = ProviderProfile.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(profile)"
-        raise ProviderProfileError(
-            f"{path.name}: {where}: {first['msg']}", location={"file": path.name, "field": where}
-        ) from None
+    """The provider numbers of one profile file; ``MappingError`` names file and field."""
+    profile = load_file(ProviderProfile, path, code=CODE, check=_quoted_ccns)
     return tuple(_certifier(path.name, profile, ccn, p) for ccn, p in profile.ccns.items())
 
 
 def load_directory(directory: Path = PROVIDERS_DIR) -> ProviderDirectory:
-    """Every ``*.yaml`` under ``directory`` (a missing folder is an empty directory: the
-    reports are then written with the certification fields blank, and say so)."""
-    if not directory.exists():
-        return ProviderDirectory()
-    if not directory.is_dir():
-        raise ProviderProfileError(f"{directory}: is not a folder of provider profiles")
-    return ProviderDirectory(
-        tuple(c for p in sorted(directory.glob("*.yaml")) for c in load_profile(p))
-    )
+    """Every profile under ``directory`` (a missing folder is an empty directory: the reports
+    are then written with the certification fields blank, and say so)."""
+    return ProviderDirectory(tuple(
+        c for p in yaml_files(directory, code=CODE, missing_ok=True) for c in load_profile(p)))
 
 
 @cache
@@ -249,9 +226,9 @@ def default_directory() -> ProviderDirectory:
 __all__ = [
     "PROVIDERS_DIR",
     "Certifier",
+    "MappingError",
     "ProviderDirectory",
     "ProviderProfile",
-    "ProviderProfileError",
     "default_directory",
     "load_directory",
     "load_profile",

@@ -22,9 +22,12 @@ from gateway.api.guards import RejectNulMiddleware
 from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.metrics import build_registry
 from gateway.api.middleware import RequestContextMiddleware
+from gateway.api.proxies import TrustedProxyMiddleware
 from gateway.api.routes import credits, files, health, ops, resolution, variances
+from gateway.api.signin import FailureLimiter
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
+from gateway.security.proxies import parse_networks
 from gateway.settings import Settings
 from gateway.store import store_from_settings
 
@@ -41,6 +44,8 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
         templates=Jinja2Templates(directory=str(TEMPLATES)),
         registry=build_registry(db),
         session_secret=AppContext.session_secret_from(settings),
+        sign_ins=FailureLimiter(settings.auth_failure_limit,
+                                settings.auth_failure_window_seconds),
     )
 
     @asynccontextmanager
@@ -90,7 +95,9 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     console.install(app, ctx)
     app.add_middleware(RejectNulMiddleware)  # inside the request context: logged, with an id
     app.add_middleware(RequestContextMiddleware, ctx=ctx)
-    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every response, even a 500
+    app.add_middleware(SecurityHeadersMiddleware)  # every response, even a 500
+    # outermost: the client address and scheme everything inside sees (trusted proxies only)
+    app.add_middleware(TrustedProxyMiddleware, networks=parse_networks(settings.trusted_proxies))
     return app
 
 

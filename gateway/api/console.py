@@ -1,6 +1,7 @@
 """Ops console: server-rendered pages (Jinja2, no JavaScript) from the same app.
 
-Sign-in takes an ops or auditor API key once; the browser then holds only a session cookie
+Sign-in takes an ops or auditor API key once (a refused one is audited, and too many from one
+address are answered 429: ``gateway.api.signin``); the browser then holds only a session cookie
 whose session lives on the server (``gateway.api.sessions``): sign-out ends it there, and
 revoking the key ends its sessions at the next request. Every POST form carries a CSRF token
 derived from the session (before sign-in: a double-submit cookie). Status messages after an
@@ -34,6 +35,7 @@ from gateway.api.sessions import (
     make_session,
     set_flash,
 )
+from gateway.api.signin import record_failure, refused
 from gateway.db.models import FileEvent, FileState, InboundFile, utcnow
 from gateway.errors import GatewayError
 from gateway.ingest.replay import request_replay, resend_links
@@ -98,8 +100,15 @@ def _render(ctx: AppContext, request: Request, name: str, status: int = 200,
 
 def _set_cookie(request: Request, response: Response, name: str, value: str,
                 max_age: int) -> None:
+    """HttpOnly, SameSite=Strict, and Secure when the effective scheme is https (the scheme a
+    trusted proxy forwarded, ``gateway.api.proxies``; a client's own claim never counts)."""
     response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path="/console")
+
+
+def _delete_cookie(request: Request, response: Response, name: str) -> None:
+    response.delete_cookie(name, path="/console", httponly=True, samesite="strict",
+                           secure=request.url.scheme == "https")
 
 
 STYLESHEET = (Path(__file__).resolve().parent / "static" / "console.css").read_bytes()
@@ -127,18 +136,31 @@ def login(request: Request, ctx: Ctx, key: Annotated[str, Form(max_length=200)],
     if not cookie or not hmac.compare_digest(cookie, csrf):
         return _render(ctx, request, "login.html", 403, login_csrf=cookie,
                        error="The sign-in form expired; reload the page and try again.")
+    client = request.client.host if request.client else "unknown"
+    wait = ctx.sign_ins.retry_after(client)
+    if wait is not None:  # over the failure limit: no key is even looked at
+        refused(client, "/console/login", wait)
+        limited = _render(ctx, request, "login.html", 429, login_csrf=cookie,
+                          error=f"Too many failed sign-ins from this address; try again in "
+                                f"{wait} seconds.")
+        limited.headers["Retry-After"] = str(wait)
+        return limited
     with ctx.db.read() as s:
         principal = authenticate(s, key, ctx.pepper)
     if principal is None or principal.role not in CONSOLE_ROLES:
         error = ("That key is not valid." if principal is None else
                  "Only ops and auditor keys can use the console.")
-        return _render(ctx, request, "login.html", 403 if principal else 401,
-                       login_csrf=cookie, error=error)
+        status = 403 if principal else 401
+        record_failure(ctx.db, ctx.sign_ins, action="console_login_failed", client=client,
+                       method="POST", route="/console/login",
+                       code="role_not_allowed" if principal else "invalid_key",
+                       presented=key, outcome=status)
+        return _render(ctx, request, "login.html", status, login_csrf=cookie, error=error)
     request.state.principal = principal
     response = RedirectResponse("/console/", status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, make_session(ctx, principal),
                 ctx.settings.session_max_age_seconds)
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
+    _delete_cookie(request, response, LOGIN_CSRF_COOKIE)
     return response
 
 
@@ -148,7 +170,7 @@ def logout(request: Request, ctx: Ctx, _: Viewer, csrf: Annotated[str, Form(max_
     check_csrf(request, csrf)
     end_session(ctx, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/console/login?signed_out=1", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/console")
+    _delete_cookie(request, response, SESSION_COOKIE)
     return response
 
 

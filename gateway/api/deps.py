@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, or_, select
 
 from gateway.api.keys import KeyCache, Principal, Role
 from gateway.api.problems import ApiError
+from gateway.api.signin import FailureLimiter, record_failure, refused
 from gateway.api.tables import ApiKey, ApiUpload
 from gateway.db.base import Database
 from gateway.db.models import InboundFile, Provider
@@ -40,6 +41,8 @@ class AppContext:
     session_secret: bytes
     #: verified keys, trusted for a few seconds (see gateway.api.keys.KeyCache)
     keys: KeyCache = field(default_factory=KeyCache)
+    #: failed sign-ins per client address (API and console; see gateway.api.signin)
+    sign_ins: FailureLimiter = field(default_factory=FailureLimiter)
 
     @property
     def pepper(self) -> str | None:
@@ -63,28 +66,57 @@ Ctx = Annotated[AppContext, Depends(get_ctx)]
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="gateway"'}
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _route(request: Request) -> str:
+    return str(getattr(request.scope.get("route"), "path", request.url.path))
+
+
+def rate_limited(retry_after: int) -> ApiError:
+    return ApiError(429, f"too many failed sign-ins from this address; retry in {retry_after} s",
+                    code="too_many_failures", headers={"Retry-After": str(retry_after)})
+
+
 async def current_principal(request: Request, ctx: Ctx) -> Principal:
     """The caller, from ``Authorization: Bearer KEY``; 401 when missing, malformed or revoked.
 
     Async so a recently verified key costs no thread hop; the database is only read (in the
-    thread pool) on a cache miss.
+    thread pool) on a cache miss. A presented key that fails is audited and counted; a client
+    over the failure limit gets 429 whatever it presents (``gateway.api.signin``).
     """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
         raise ApiError(401, "an API key is required: send 'Authorization: Bearer KEY'",
                        code="missing_key", headers=_UNAUTHORIZED)
+    client = _client(request)
+    wait = ctx.sign_ins.retry_after(client)
+    if wait is not None:
+        refused(client, _route(request), wait)
+        raise rate_limited(wait)
     if scheme.lower() != "bearer" or not token.strip():
+        await _failed(request, ctx, client, "bad_authorization", header)
         raise ApiError(401, "the Authorization header must be 'Bearer KEY'",
                        code="bad_authorization", headers=_UNAUTHORIZED)
     principal = ctx.keys.cached(token, ctx.pepper)
     if principal is None:
         principal = await run_in_threadpool(ctx.keys.authenticate, ctx.db, token, ctx.pepper)
     if principal is None:
+        await _failed(request, ctx, client, "invalid_key", token)
         raise ApiError(401, "the API key is not valid (unknown, wrong or revoked)",
                        code="invalid_key", headers=_UNAUTHORIZED)
     request.state.principal = principal
     return principal
+
+
+async def _failed(request: Request, ctx: AppContext, client: str, code: str,
+                  presented: str) -> None:
+    await run_in_threadpool(
+        record_failure, ctx.db, ctx.sign_ins, action="api_auth_failed", client=client,
+        method=request.method, route=_route(request), code=code, presented=presented,
+        outcome=401)
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
@@ -126,4 +158,4 @@ def file_scope(principal: Principal) -> ColumnElement[bool] | None:
 
 
 __all__ = ["ALL_ROLES", "AnyRole", "AppContext", "Ctx", "OpsOnly", "Readers", "Uploaders",
-           "current_principal", "file_scope", "get_ctx", "require"]
+           "current_principal", "file_scope", "get_ctx", "rate_limited", "require"]

@@ -13,6 +13,13 @@ A route that writes anyway (an upload) saves the separate audit transaction by c
 middleware writes nothing more unless the response ends with another status than the one
 recorded (say a 500 after the commit), in which case that outcome is recorded too.
 
+Every log line written while serving a request, the access line included, names the client
+address (``client``: the peer, or what a trusted proxy forwarded, ``gateway.api.proxies``), and
+so does every audit entry (``gateway.audit.CLIENT``). The body is read through ``BodyWatch``: a
+client that stalls mid-body is answered 408, one that disconnects mid-body is logged as
+``client_abort`` (status 499 in the access line and the audit entry; no traceback, and no
+response to a peer that is gone).
+
 On SQLite the audit write and ``serialized_write`` callers queue on an in-process lock rather
 than on SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and starves some
 writers under concurrency: the p99 of uploads fell by an order of magnitude with it.
@@ -36,9 +43,11 @@ import anyio
 import structlog
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import audit
+from gateway.api.body import CLIENT_CLOSED, BodyWatch, ClientAbortError
 from gateway.api.deps import AppContext
 from gateway.api.keys import Principal
 from gateway.api.problems import PROBLEM_JSON, Problem
@@ -139,6 +148,9 @@ class RequestContextMiddleware:
         audited = False
         slot = _AuditSlot(scope)
         token = _SLOT.set(slot)
+        client = client_address(scope)
+        client_token = audit.CLIENT.set(client)
+        watch = BodyWatch(receive, self.ctx.settings.body_timeout_seconds)
 
         async def audit_once(final_status: int) -> None:
             # before the response goes out: a client that saw the answer can find the entry
@@ -155,6 +167,12 @@ class RequestContextMiddleware:
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, started
+            if watch.aborted:  # the peer is gone: record the abort, send nothing
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    status = CLIENT_CLOSED
+                    await audit_once(CLIENT_CLOSED)
+                return
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
@@ -164,22 +182,38 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        with structlog.contextvars.bound_contextvars(request_id=request_id, client=client):
             try:
-                await self.app(scope, receive, send_wrapper)
+                await self.app(scope, watch, send_wrapper)
+            except (ClientAbortError, ClientDisconnect):
+                watch.aborted = True
             except Exception:
-                log.exception("request_failed", method=scope["method"],
-                              route=_route_template(scope))
-                status = 500
-                if not started:
-                    await audit_once(500)
-                    await self._send_500(scope, send, request_id)
+                if watch.aborted:  # whatever a reader made of the disconnect: still an abort
+                    pass
+                else:
+                    log.exception("request_failed", method=scope["method"],
+                                  route=_route_template(scope))
+                    status = 500
+                    if not started:
+                        await audit_once(500)
+                        await self._send_500(scope, send, request_id)
             finally:
+                if watch.aborted:
+                    status = CLIENT_CLOSED
+                    if not audited:
+                        await audit_once(CLIENT_CLOSED)
+                    log.warning("client_abort", method=scope["method"],
+                                route=_route_template(scope), body_bytes=watch.received)
+                elif watch.timed_out:
+                    log.warning("body_timeout", method=scope["method"],
+                                route=_route_template(scope), body_bytes=watch.received,
+                                timeout=watch.timeout)
                 principal: Principal | None = state.get("principal")
                 log.info("http_request", method=scope["method"], route=_route_template(scope),
                          status=status, ms=round((time.perf_counter() - t0) * 1000, 1),
                          key=principal.name if principal else None,
                          file_id=self._file_id(scope, state))
+                audit.CLIENT.reset(client_token)
                 _SLOT.reset(token)
 
     def _audit(self, principal: Principal, method: str, route: str, status: int,
@@ -212,6 +246,12 @@ class RequestContextMiddleware:
         await send({"type": "http.response.body", "body": payload})
 
 
+def client_address(scope: Scope) -> str:
+    """The request's client address (after ``TrustedProxyMiddleware``); ``unknown`` if none."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 def _int(value: object) -> int | None:
     if isinstance(value, int):
         return value
@@ -220,4 +260,5 @@ def _int(value: object) -> int | None:
     return None
 
 
-__all__ = ["MUTATING", "RequestContextMiddleware", "fold_audit", "serialized_write"]
+__all__ = ["MUTATING", "RequestContextMiddleware", "client_address", "fold_audit",
+           "serialized_write"]

@@ -15,13 +15,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.api.body import BodyTimeoutError
 from gateway.errors import ConfigError, GatewayError, InputError, NotFoundError, TransientError
 
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
-    415: "Unsupported Media Type", 422: "Unprocessable Content", 500: "Internal Server Error",
+    405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 413: "Content Too Large",
+    415: "Unsupported Media Type", 422: "Unprocessable Content", 429: "Too Many Requests",
+    500: "Internal Server Error",
     503: "Service Unavailable",
 }
 
@@ -101,6 +103,11 @@ def install(app: FastAPI) -> None:
         return problem_response(request, 422, f"{where}: {first['msg']}" if where else
                                 str(first["msg"]), code="validation_error", errors=errs)
 
+    @app.exception_handler(BodyTimeoutError)
+    async def _body_timeout(request: Request, exc: BodyTimeoutError) -> JSONResponse:
+        return problem_response(request, 408, exc.detail, code="body_timeout",
+                                headers=dict(exc.headers) if exc.headers else None)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
@@ -123,7 +130,8 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     ``_validation`` answers ``application/problem+json`` ``Problem`` (found by the schemathesis
     campaign, tests/integration/test_api_fuzz.py); the ``problem+json`` entries of
     ``problem_responses`` get the ``Problem`` schema so clients can validate them; an operation
-    with a JSON body or parameters also answers 400 (a body that does not parse, a NUL byte).
+    with a JSON body or parameters also answers 400 (a body that does not parse, a NUL byte);
+    one behind a key also 429 (failed sign-ins), one with a body also 408 (a stalled body).
     """
     ref = {"$ref": "#/components/schemas/Problem"}
     for item in schema.get("paths", {}).values():
@@ -132,6 +140,14 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             # a body that is not JSON, or a NUL byte in the path or query (gateway.api.guards)
             if ("requestBody" in op or op.get("parameters")) and "400" not in responses:
                 responses["400"] = {"description": _TITLES[400],
+                                    "content": {PROBLEM_JSON: {"schema": ref}}}
+            # a key check can answer 429 (too many failed sign-ins from the address), a body
+            # that stalls 408 (gateway.api.signin, gateway.api.body)
+            if "401" in responses and "429" not in responses:
+                responses["429"] = {"description": _TITLES[429],
+                                    "content": {PROBLEM_JSON: {"schema": ref}}}
+            if "requestBody" in op and "408" not in responses:
+                responses["408"] = {"description": _TITLES[408],
                                     "content": {PROBLEM_JSON: {"schema": ref}}}
             if "422" in responses:
                 responses["422"] = {"description": _TITLES[422],

@@ -29,7 +29,7 @@ from gateway.intake.inbox import scan_inbox
 from gateway.intake.service import accept_path
 from gateway.logging import configure_logging
 from gateway.outbound.ledger import transfer_failures
-from gateway.outbound.runtime import PartnerServices, configured_partners, partner_services
+from gateway.partners import PartnerServices, configured_partners, partner_services
 from gateway.reconcile import ledger_ingest
 from gateway.security.secrets import check_secrets
 from gateway.settings import Settings, get_settings

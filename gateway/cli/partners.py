@@ -24,16 +24,18 @@ from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
 from gateway.intake.poller import PartnerPoller
-from gateway.intake.sftp import PollResult, open_sftp, probe
+from gateway.intake.pull import PollResult
 from gateway.logging import configure_logging
 from gateway.outbound.acks import AckRequests
 from gateway.outbound.ledger import DbFailureLog, resolve_failures, transfer_failures
 from gateway.outbound.queue import drain, enqueue_path, outbound_store, queue_rows, requeue_failed
-from gateway.outbound.runtime import make_acceptor
+from gateway.partners import make_acceptor
 from gateway.settings import Settings, get_settings
+from gateway.sftp import open_sftp, probe
 from gateway.store import store_from_settings
 from gateway.store.base import RawStore
-from mappings.partners import PartnerConfigError, PartnerProfile, load_partners
+from mappings.loader import MappingError
+from mappings.partners import PartnerProfile, load_partners
 
 partners_app = typer.Typer(help="SFTP trading partners: list profiles, check connections.",
                            no_args_is_help=True)
@@ -55,7 +57,7 @@ def _settings() -> Settings:
 def _profiles(directory: Path | None, partner: str | None = None) -> list[PartnerProfile]:
     try:
         profiles = load_partners(directory)
-    except PartnerConfigError as exc:
+    except MappingError as exc:
         err_console.print(f"[red]invalid partner profile[/red]\n{exc.message}", soft_wrap=True)
         raise typer.Exit(EXIT_UNREADABLE) from None
     if partner is None:

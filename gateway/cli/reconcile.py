@@ -24,9 +24,14 @@ from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging
 from gateway.reconcile import list_credits, list_exceptions, list_variances, run_reconcile
-from gateway.reconcile.queries import list_line_variances, resolve_line_variance
+from gateway.reconcile.queries import (
+    latest_as_of,
+    list_line_variances,
+    resolve_line_variance,
+)
 from gateway.settings import get_settings
-from mappings.payers import PayerProfileError, default_directory, load_directory
+from mappings.loader import MappingError
+from mappings.payers import default_directory, load_directory
 from schemas.serialize import money
 
 Day = Annotated[dt.datetime | None, typer.Option(
@@ -60,15 +65,27 @@ def reconcile(
     payers: Annotated[Path | None, typer.Option(
         help="Payer profile folder (default: the shipped mappings/payers)")] = None,
     actor: Annotated[str | None, typer.Option(help="Who (default $USER)")] = None,
+    backdate: Annotated[bool, typer.Option(
+        "--backdate", help="Allow an --as-of before the last run's: credits that depend on "
+        "the date (ledger lag, hold windows, replacement holds) go back to waiting")] = False,
 ) -> None:
     """Find credit balances (incrementally: only claims touched since the last run)."""
     try:
         directory = load_directory(payers) if payers else default_directory()
-    except PayerProfileError as exc:
-        err_console.print(f"[red]payer_profile: {exc}[/red]")
+    except MappingError as exc:
+        err_console.print(f"[red]{exc.code}: {exc}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
     with _db() as db:
-        res = run_reconcile(db, as_of=as_of.date() if as_of else None, full=full,
+        day = as_of.date() if as_of else dt.date.today()
+        with db.read() as s:
+            last = latest_as_of(s)
+        if last is not None and day < last and not backdate:
+            err_console.print(
+                f"[red]backdated_reconcile: --as-of {day} is before the last run's date "
+                f"{last}; credits that depend on the date would go back to waiting. Pass "
+                "--backdate to do it anyway.[/red]")
+            raise typer.Exit(EXIT_UNREADABLE)
+        res = run_reconcile(db, as_of=day, full=full,
                             actor=current_actor(actor), payers=directory)
     table = Table("run", "as of", "mode", "files", "candidates", "new", "resolved", "open",
                   "pending", "variances", "seconds", title="Reconciliation")
@@ -228,7 +245,7 @@ def validate_requests(
     as_of: Day = None,
 ) -> None:
     """Check each request against our credits: valid, partially_valid or invalid (why)."""
-    from gateway.reconcile.refunds import RefundRequestError, validate_file
+    from gateway.reconcile.refunds import validate_file
 
     try:
         data = path.read_bytes()
@@ -239,7 +256,7 @@ def validate_requests(
         try:
             results = validate_file(db, data, name=path.name, provider=provider,
                                     as_of=as_of.date() if as_of else None)
-        except (RefundRequestError, GatewayError) as exc:
+        except GatewayError as exc:
             code = getattr(exc, "code", "bad_request_file")
             err_console.print(f"[red]{code}: {exc}[/red]")
             raise typer.Exit(EXIT_UNREADABLE) from None

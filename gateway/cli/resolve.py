@@ -25,8 +25,8 @@ from gateway.db.migrate import ensure_schema
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging
 from gateway.settings import Settings, get_settings
-from mappings.outbound_layouts import LayoutError
-from mappings.payers import PayerDirectory, PayerProfileError, default_directory, load_directory
+from mappings.loader import MappingError
+from mappings.payers import PayerDirectory, default_directory, load_directory
 from schemas.serialize import money
 
 cases_app = typer.Typer(help="Credit-balance cases: approve, dispute, resolve, investigate.",
@@ -73,7 +73,7 @@ def _db() -> Iterator[tuple[Database, Settings]]:
 def _payers(folder: Path | None) -> PayerDirectory:
     try:
         return load_directory(folder) if folder else default_directory()
-    except PayerProfileError as exc:
+    except MappingError as exc:
         raise _fail(exc) from None
 
 
@@ -175,7 +175,7 @@ def _act(credit_id: int, action: str, **kwargs: Any) -> None:
             with db.write() as s:
                 workflow.sync_cases(s)
                 case = getattr(workflow, action)(s, credit_id, **kwargs)
-        except (GatewayError, LayoutError) as exc:
+        except GatewayError as exc:
             raise _fail(exc) from None
     console.print(f"credit {credit_id}: {case.state}"
                   + (f" ({case.method})" if case.method else ""))
@@ -300,7 +300,7 @@ def batches_create(
                     for b in res.batches:
                         for name, data in batch_content(s, b.id).items():
                             (out / name).write_bytes(data)
-        except (GatewayError, LayoutError, OSError) as exc:
+        except (GatewayError, OSError) as exc:
             raise _fail(exc) from None
     if as_json:
         _echo({"batches": [b.to_json() for b in res.batches],
@@ -388,7 +388,7 @@ def batches_deliver(
 ) -> None:
     """Queue a batch for its payer's SFTP partner (and deliver it now); receipts recorded."""
     from gateway.outbound.queue import outbound_store
-    from gateway.outbound.runtime import configured_partners
+    from gateway.partners import configured_partners
     from gateway.resolve.batches import deliver_batch
 
     with _db() as (db, settings):
@@ -422,13 +422,12 @@ def report_cms838(
     Exits 1 when a report was written with certification fields blank (each is named)."""
     from gateway.resolve.cms838 import cms838
     from gateway.store import store_from_settings
-    from mappings.providers import ProviderProfileError
     from mappings.providers import default_directory as providers_dir
     from mappings.providers import load_directory as load_providers
 
     try:
         directory = load_providers(providers) if providers else providers_dir()
-    except ProviderProfileError as exc:
+    except MappingError as exc:
         raise _fail(exc) from None
     with _db() as (db, settings):
         try:
@@ -439,7 +438,7 @@ def report_cms838(
             for r in res.reports:
                 (out / r.csv.filename).write_bytes(r.csv.content)
                 (out / r.pdf_name).write_bytes(r.pdf)
-        except (GatewayError, LayoutError, OSError) as exc:
+        except (GatewayError, OSError) as exc:
             raise _fail(exc) from None
     if as_json:
         _echo([r.to_json() for r in res.reports])
@@ -500,7 +499,7 @@ def report_escheat(out: Annotated[Path, typer.Option(help="Folder for the CSVs")
     with _db() as (db, _), db.read() as s:
         try:
             files = escheat_report(s, as_of=_day(as_of), rules=load_escheat())
-        except (GatewayError, LayoutError) as exc:
+        except GatewayError as exc:
             raise _fail(exc) from None
     out.mkdir(parents=True, exist_ok=True)
     for f in files:

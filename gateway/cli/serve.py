@@ -10,6 +10,11 @@ SQLite more than one process adds little: the database has a single writer, and 
 different processes queue on SQLite's busy handler rather than in-process. ``--http`` picks the
 HTTP parser: ``httptools`` (C, faster; used by ``auto`` when installed) or ``h11`` (pure Python).
 The access log stays off by default: the API logs one structured line per request itself.
+
+Behind a load balancer, set ``GATEWAY_TRUSTED_PROXIES`` to its addresses: the app honours
+``X-Forwarded-For``/``-Proto`` from those peers only (``gateway.api.proxies``). uvicorn's own
+proxy-header handling is always off (it trusts a fixed list, or every peer with ``*``), and the
+old ``--proxy-headers`` flag is gone with it.
 """
 
 from __future__ import annotations
@@ -54,8 +59,6 @@ def app_factory() -> FastAPI:
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to bind")] = 8000,
-    proxy_headers: Annotated[bool, typer.Option(
-        help="Trust X-Forwarded-* from the load balancer")] = False,
     workers: Annotated[int, typer.Option(
         min=1, max=64, help="Server processes sharing the port (PostgreSQL: about one per "
         "core; SQLite: 1)")] = 1,
@@ -70,7 +73,7 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     common = {"host": host, "port": port, "access_log": access_log,
-              "proxy_headers": proxy_headers, "log_config": None, "server_header": False,
+              "proxy_headers": False, "log_config": None, "server_header": False,
               "http": http.value}
     log = get_logger("gateway.serve")
     if workers == 1:

@@ -13,15 +13,15 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from gateway.intake.sftp import (
+from gateway.intake.pull import (
     AcceptedHook,
     Acceptor,
-    FailureSink,
     PollResult,
     StabilityTracker,
     poll_partner,
 )
 from gateway.logging import get_logger
+from gateway.sftp import FailureSink
 from mappings.partners import PartnerProfile
 
 log = get_logger("gateway.poller")

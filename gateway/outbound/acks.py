@@ -19,6 +19,7 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,7 +29,6 @@ from gateway.db.base import Database
 from gateway.db.models import FileState, InboundFile, tbl, utcnow
 from gateway.errors import GatewayError
 from gateway.ingest.acks import stream_outcome
-from gateway.intake.sftp import AcceptResultLike
 from gateway.logging import get_logger
 from gateway.outbound.ledger import insert_ignore
 from gateway.outbound.queue import add_to_queue
@@ -43,13 +43,20 @@ log = get_logger("gateway.acks")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+class Accepted(Protocol):
+    """What the hook needs of an accepted file (the intake poller passes its result)."""
+
+    @property
+    def file_id(self) -> int: ...
+
+
 class AckRequests:
     """The poller's ``on_accepted`` hook: note the acknowledgments a pulled file is owed."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def __call__(self, profile: PartnerProfile, accepted: AcceptResultLike,
+    def __call__(self, profile: PartnerProfile, accepted: Accepted,
                  remote_name: str) -> None:
         if not profile.send_acks:
             return

@@ -23,7 +23,10 @@ from pathlib import Path
 import paramiko
 
 from gateway.errors import ConfigError, InputError, PermanentError
-from gateway.intake.sftp import (
+from gateway.logging import get_logger
+from gateway.outbound.ledger import DeliveryLedger, Receipt
+from gateway.security.names import is_plain_remote_name
+from gateway.sftp import (
     CHUNK,
     FailureSink,
     SftpTransientError,
@@ -32,9 +35,6 @@ from gateway.intake.sftp import (
     remote,
     with_retry,
 )
-from gateway.logging import get_logger
-from gateway.outbound.ledger import DeliveryLedger, Receipt
-from gateway.security.names import is_plain_remote_name
 from mappings.partners import PartnerProfile
 
 log = get_logger("gateway.outbound")

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from gateway.db.base import Database
 from gateway.db.models import tbl, utcnow
-from gateway.intake.sftp import FailureRecord
 from gateway.logging import get_logger
 from gateway.outbound.tables import DeliveryReceipt, OutboundFile, OutboundState, TransferFailure
+from gateway.sftp import FailureRecord
 
 log = get_logger("gateway.outbound")
 

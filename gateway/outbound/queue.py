@@ -26,11 +26,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from gateway.db.base import Database
 from gateway.db.models import tbl, utcnow
 from gateway.errors import GatewayError, InputError, TransientError
-from gateway.intake.sftp import PollCancelledError, report_failure
 from gateway.logging import get_logger
 from gateway.outbound.deliver import DeliveryResult, deliver_file
 from gateway.outbound.ledger import DbDeliveryLedger, DbFailureLog, insert_ignore
 from gateway.outbound.tables import OutboundFile, OutboundState
+from gateway.sftp import PollCancelledError, report_failure
 from gateway.store.file import FileRawStore
 from mappings.partners import PartnerProfile
 

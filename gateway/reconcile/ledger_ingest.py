@@ -30,7 +30,8 @@ from gateway.db.models import Provider, tbl
 from gateway.errors import InputError
 from gateway.ingest.loader import LoadStats
 from gateway.reconcile.tables import LedgerEntry, LedgerImport
-from mappings.ledger_layouts import MappingError, load_layouts
+from mappings.ledger_layouts import load_layouts
+from mappings.loader import MappingError
 from parsers.ledger import (
     LedgerError,
     LedgerLayout,

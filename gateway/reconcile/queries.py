@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, bindparam, select, text, update
+from sqlalchemy import Date, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway import audit
@@ -20,12 +20,14 @@ from gateway.errors import InputError, NotFoundError
 from gateway.reconcile.credit import due_by
 from gateway.reconcile.medicare import UNVERIFIED
 from gateway.reconcile.model import LINE_DECISIONS
+from gateway.reconcile.sql import COUNTED_CLAIM_PAYMENT
 from gateway.reconcile.tables import (
     ClaimWait,
     Credit,
     LedgerEntry,
     LineVariance,
     PostingVariance,
+    ReconcileRun,
 )
 from parsers.codes import procedure_code
 from schemas.serialize import money
@@ -346,6 +348,14 @@ class ExceptionView:
                 "until": self.until.isoformat() if self.until else None}
 
 
+def latest_as_of(session: Session) -> dt.date | None:
+    """The as-of date of the latest finished reconcile run (None before the first)."""
+    runs = tbl(ReconcileRun)
+    day: dt.date | None = session.execute(select(func.max(runs.c.as_of)).where(
+        runs.c.finished_at.is_not(None))).scalar_one()
+    return day
+
+
 def list_exceptions(session: Session, *, as_of: dt.date | None = None,
                     stale_days: int = 45) -> list[ExceptionView]:
     """Unmatched 835 claims, 837 claims unanswered after ``stale_days``, payments on
@@ -360,13 +370,13 @@ def list_exceptions(session: Session, *, as_of: dt.date | None = None,
         return (Decimal(int(cents or 0)) * cent).quantize(cent)
 
     unmatched = text(
-        "SELECT cp.provider_id AS pid, cp.patient_control_number AS pcn, "
+        "SELECT cp.provider_id AS pid, cp.patient_control_number AS pcn, "  # noqa: S608 (constant fragments)
         "MIN(cp.payer_id) AS payer, SUM(CAST(ROUND(cp.paid * 100) AS BIGINT)) AS c, "
         "MIN(r.payment_date) AS since "
         "FROM claim_payments cp JOIN remittances r ON r.id = cp.remittance_id "
         "LEFT JOIN claim_links l ON l.claim_payment_id = cp.id "
         "WHERE cp.provider_id IS NOT NULL AND (l.claim_payment_id IS NULL OR "
-        "l.method = 'unmatched') "
+        f"l.method = 'unmatched') AND {COUNTED_CLAIM_PAYMENT} "
         "AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.provider_id = cp.provider_id "
         "AND c.patient_control_number = cp.patient_control_number) "
         "AND NOT EXISTS (SELECT 1 FROM ledger_entries le WHERE le.provider_id = cp.provider_id "

@@ -50,7 +50,7 @@ from gateway.resolve.documents import (
     transmittal_letter,
 )
 from gateway.resolve.pdf import render_letter
-from gateway.resolve.render import Rendered, render
+from gateway.resolve.render import Rendered, RenderError, render
 from gateway.resolve.tables import BatchFile, BatchItem, ResolutionBatch, ResolutionCase
 from gateway.resolve.workflow import (
     ISSUED_STATE,
@@ -63,7 +63,8 @@ from gateway.resolve.workflow import (
     transition,
 )
 from gateway.store.file import FileRawStore
-from mappings.outbound_layouts import Layout, LayoutError, get_layout
+from mappings.loader import MappingError
+from mappings.outbound_layouts import Layout, get_layout
 from mappings.partners import PartnerProfile
 from mappings.payers import PayerDirectory
 from schemas.serialize import money
@@ -250,7 +251,7 @@ def _group_layout(c: CaseView, payers: PayerDirectory) -> tuple[str, Layout, str
                             f"outbound.{method}_layout in its profile")
     try:
         layout = get_layout(name, document=kind)
-    except LayoutError as exc:
+    except MappingError as exc:
         raise NoLayoutError(f"payer {profile.payer_id}: {exc}") from None
     return kind, layout, profile.outbound.delivery_partner
 
@@ -287,7 +288,7 @@ def create_batches(s: Session, *, as_of: dt.date, actor: str, payers: PayerDirec
                 with s.begin_nested():
                     result.batches.append(_issue(s, pid, payer, kind, msp, layout, partner,
                                                  chunk, as_of, actor, reference, payers))
-            except (LayoutError, ResolutionError) as exc:
+            except (RenderError, ResolutionError) as exc:
                 result.problems.append(BatchProblem(
                     pid, payer, kind, tuple(c.credit_id for c in chunk),
                     getattr(exc, "code", "layout_error"), str(exc)))

@@ -21,10 +21,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from gateway.errors import PermanentError
 from gateway.security.cells import neutralise
-from mappings.outbound_layouts import FieldSpec, Layout, LayoutError
+from mappings.outbound_layouts import FieldSpec, Layout
 
 _CENT = Decimal("0.01")
+
+
+class RenderError(PermanentError):
+    """The data does not fit the layout (a value too wide, a missing field, a line break):
+    says which record and field, and why."""
+
+    code = "layout_error"
 Value = str | int | Decimal | dt.date | None
 
 
@@ -42,18 +50,18 @@ def _format(spec: FieldSpec, value: Value, where: str) -> str:
     fmt = spec.format
     if fmt == "money":
         if not isinstance(value, Decimal):
-            raise LayoutError(f"{where}: money field needs a Decimal, got {type(value).__name__}")
+            raise RenderError(f"{where}: money field needs a Decimal, got {type(value).__name__}")
         return str(value.quantize(_CENT, rounding=ROUND_HALF_UP))
     if fmt == "cents":
         if not isinstance(value, Decimal):
-            raise LayoutError(f"{where}: money field needs a Decimal, got {type(value).__name__}")
+            raise RenderError(f"{where}: money field needs a Decimal, got {type(value).__name__}")
         cents = value.quantize(_CENT, rounding=ROUND_HALF_UP) * 100
         if cents < 0:
-            raise LayoutError(f"{where}: negative amount {value} cannot be written as cents")
+            raise RenderError(f"{where}: negative amount {value} cannot be written as cents")
         return str(int(cents))
     if fmt == "date":
         if not isinstance(value, dt.date):
-            raise LayoutError(f"{where}: date field needs a date, got {type(value).__name__}")
+            raise RenderError(f"{where}: date field needs a date, got {type(value).__name__}")
         return value.strftime(spec.date_format)
     if fmt == "int":
         return str(int(value))  # type: ignore[arg-type]
@@ -66,7 +74,7 @@ def _fit(spec: FieldSpec, text: str, where: str, fixed: bool) -> str:
     if len(text) > spec.width:
         if spec.truncate and spec.format == "text":
             return text[: spec.width]
-        raise LayoutError(f"{where}: value of {len(text)} characters does not fit width "
+        raise RenderError(f"{where}: value of {len(text)} characters does not fit width "
                           f"{spec.width}")
     if spec.align == "right":
         return text.rjust(spec.width, spec.pad)
@@ -86,10 +94,10 @@ def _record(fields: Sequence[FieldSpec], data: Mapping[str, Value], controls: Ma
         else:
             assert spec.name is not None
             if spec.name not in data:
-                raise LayoutError(f"{where}: no value named {spec.name!r} in the data")
+                raise RenderError(f"{where}: no value named {spec.name!r} in the data")
             text = _format(spec, data[spec.name], where)
         if any(ch in text for ch in "\r\n"):
-            raise LayoutError(f"{where}: line breaks are not allowed in a field")
+            raise RenderError(f"{where}: line breaks are not allowed in a field")
         out.append(_fit(spec, text, where, fixed))
     return out
 
@@ -101,7 +109,7 @@ def render(layout: Layout, batch: Mapping[str, Value], rows: Sequence[Mapping[st
     for r in rows:
         amount = r.get("amount")
         if not isinstance(amount, Decimal):
-            raise LayoutError(f"every row needs a Decimal amount (got {type(amount).__name__})")
+            raise RenderError(f"every row needs a Decimal amount (got {type(amount).__name__})")
         amount_sum += amount
     controls: dict[str, Value] = {"record_count": len(rows), "amount_sum": amount_sum}
     fixed = layout.format == "fixed"
@@ -132,8 +140,8 @@ def filename(layout: Layout, batch: Mapping[str, Value]) -> str:
     try:
         raw = layout.filename.format(**{k: "" if v is None else v for k, v in batch.items()})
     except KeyError as exc:
-        raise LayoutError(f"file name pattern needs {exc.args[0]!r}") from None
+        raise RenderError(f"file name pattern needs {exc.args[0]!r}") from None
     safe = "".join(ch if ch in _SAFE else "_" for ch in raw)
     if not safe.strip("._") or safe.startswith("."):
-        raise LayoutError(f"file name {raw!r} is not usable")
+        raise RenderError(f"file name {raw!r} is not usable")
     return safe

@@ -13,28 +13,24 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gateway.db.models import Provider, tbl
-from gateway.errors import ConfigError
 from gateway.reconcile.tables import Credit
 from gateway.resolve.cms838 import Cms838Report, Cms838Result, cms838, parse_quarter
 from gateway.resolve.documents import provider_header
 from gateway.resolve.render import Rendered, render
 from gateway.resolve.tables import CaseTransition, ResolutionCase
 from gateway.resolve.workflow import CaseState, CaseView, list_cases, sync_cases, transition
+from mappings.escheat import EscheatRules, load_escheat
 from mappings.outbound_layouts import get_layout
 from schemas.serialize import money
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-ESCHEAT_PATH = Path(__file__).resolve().parents[2] / "mappings" / "escheat.yaml"
 PARTS = {"medicare_a": "A", "medicare_b": "B"}
 REASON_838 = {"duplicate_payment": "1", "coordination_of_benefits": "2"}
 
@@ -130,40 +126,6 @@ def aging(s: Session, *, as_of: dt.date, near_days: int = 14) -> AgingReport:
 
 
 # ---------------------------------------------------------------- escheat
-
-class StateRule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    dormancy_days: int = Field(ge=1, le=36500)
-    notice_days_before: int = Field(default=120, ge=0, le=3650)
-
-
-class EscheatRules(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    default_state: str
-    states: dict[str, StateRule]
-    providers: dict[str, str] = {}
-
-    def state_for(self, npi: str | None) -> tuple[str, StateRule]:
-        code = self.providers.get(npi or "", self.default_state)
-        rule = self.states.get(code)
-        if rule is None:
-            raise ConfigError(f"mappings/escheat.yaml: no rule for state {code!r}",
-                              code="escheat_config")
-        return code, rule
-
-
-def load_escheat(path: Path = ESCHEAT_PATH) -> EscheatRules:
-    try:
-        return EscheatRules.model_validate(yaml.safe_load(path.read_text("utf-8")))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path.name}: cannot read: {exc}", code="escheat_config") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"{path.name}: {'.'.join(str(p) for p in first['loc'])}: "
-                          f"{first['msg']}", code="escheat_config") from None
-
 
 def _dormant_since(s: Session, cases: Iterable[CaseView]) -> dict[int, dt.date]:
     out = {c.case_id: c.identified_on for c in cases}

@@ -34,7 +34,8 @@ from gateway.logging import get_logger
 from gateway.reconcile.queries import record_investigation
 from gateway.reconcile.tables import Credit
 from gateway.resolve.tables import CaseTransition, ResolutionCase
-from mappings.outbound_layouts import LayoutError, get_layout
+from mappings.loader import MappingError
+from mappings.outbound_layouts import get_layout
 from mappings.payers import MEDICARE_INVESTIGATION_DAYS, PayerDirectory, default_directory
 from schemas.serialize import money
 
@@ -344,7 +345,7 @@ def resolution_method(case: CaseView, payers: PayerDirectory,
             location={"payer_id": profile.payer_id, "method": method})
     try:
         get_layout(name, document="refund_transmittal" if method == "refund" else "offset")
-    except LayoutError as exc:
+    except MappingError as exc:
         raise NoLayoutError(f"payer {profile.payer_id}: {exc}",
                             location={"payer_id": profile.payer_id, "layout": name}) from None
     return method, name

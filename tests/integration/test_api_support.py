@@ -33,8 +33,9 @@ class ServerThread:
 
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
+        # proxy_headers off, as `gateway serve` runs it: only the app's trusted list decides
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None,
-                                access_log=False, lifespan="on")
+                                access_log=False, lifespan="on", proxy_headers=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="api-test-server",
                                        daemon=True)
@@ -103,8 +104,10 @@ def start_api(gw: Gateway, settings: Settings | None = None) -> tuple[FastAPI, S
 
 
 @pytest.fixture(name="api")
-def api_fixture(gw: Gateway) -> Iterator[Api]:
-    settings = gw.settings.model_copy(update={"max_upload_bytes": 64 * 1024})
+def api_fixture(gw: Gateway, request: pytest.FixtureRequest) -> Iterator[Api]:
+    """Extra settings of the server: ``@pytest.mark.parametrize("api", [{...}], indirect=True)``."""
+    overrides: dict[str, object] = getattr(request, "param", {})
+    settings = gw.settings.model_copy(update={"max_upload_bytes": 64 * 1024, **overrides})
     gw.settings = settings
     app, server = start_api(gw, settings)
     keys = make_keys(gw, None)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from gateway.db.models import InboundFile
 from gateway.intake.inbox import scan_inbox
-from gateway.intake.sftp import list_inbox
+from gateway.intake.pull import list_inbox
 from gateway.security.names import MAX_COMPONENT_BYTES, is_plain_remote_name, safe_component
 from tests.integration.helpers import Gateway
 
@@ -147,8 +147,8 @@ def test_sftp_lookalike_and_long_names_from_real_sshd(gw: Gateway, sshd: object)
     """Real sshd: look-alike, very long and newline names. Plain ones are pulled (name kept
     as data only), look-alike separators and control characters are refused, and nothing is
     written outside the raw store."""
-    from gateway.intake.sftp import poll_partner
-    from gateway.outbound.runtime import make_acceptor
+    from gateway.intake.pull import poll_partner
+    from gateway.partners import make_acceptor
     from tests.integration.sshd import SshdServer
 
     assert isinstance(sshd, SshdServer)

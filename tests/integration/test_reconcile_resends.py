@@ -555,3 +555,16 @@ def test_migration_0014_backfills_what_the_loader_computes(gw: Gateway) -> None:
         command.downgrade(cfg, "0013")
     upgrade(gw.db)
     assert rows() == loaded
+
+
+def test_resent_unmatched_era_is_one_exception_amount(cli: Cli, tmp_path: Path) -> None:
+    """A remittance for claims the gateway never saw (no 837, no ledger row), re-sent by the
+    clearinghouse: the analyst's exception list shows 80.00 waiting, not 160.00 — the resend is
+    the same money, as in every credit computation."""
+    run = Run(cli, tmp_path)
+    claims = [Clp("UX1", "K1", "100.00", "80.00", CO20)]
+    run.ingest("orig.835", era(651, "TRC651", claims))
+    run.ingest("resent.835", era(652, "TRC651", claims, st02="0002"))
+    rows = [r for r in cli.json("exceptions", "--as-of", AS_OF)
+            if r["patient_control_number"] == "UX1"]
+    assert [(r["kind"], r["amount"]) for r in rows] == [("unmatched_remittance", "80.00")]

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import update
 
 from gateway.db.models import utcnow
-from gateway.intake.sftp import open_sftp
 from gateway.outbound.deliver import finalize, part_name, upload_part
 from gateway.outbound.ledger import DbDeliveryLedger, DbFailureLog
 from gateway.outbound.queue import (
@@ -24,6 +23,7 @@ from gateway.outbound.queue import (
     requeue_failed,
 )
 from gateway.outbound.tables import OutboundFile
+from gateway.sftp import open_sftp
 from gateway.store.file import FileRawStore
 from mappings.partners import PartnerProfile
 from tests.integration.helpers import Gateway

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.resolve.render import render
+from gateway.resolve.render import RenderError, render
 from gateway.resolve.reports import AgingReport
 from gateway.security.cells import FORMULA_START
-from mappings.outbound_layouts import Layout, LayoutError, load_layouts
+from mappings.outbound_layouts import Layout, load_layouts
 from tests.integration.helpers import ROOT, ingest
 from tests.integration.test_api_support import Api
 
@@ -156,7 +156,7 @@ def test_line_breaks_cannot_forge_fixed_width_records() -> None:
     layout = LAYOUTS["refund_fixed_mac"]
     batch, rows = _values(layout, 0)
     rows[0]["patient_control_number"] = "X\r\nT000000001000000000099999"
-    with pytest.raises(LayoutError, match="line breaks are not allowed"):
+    with pytest.raises(RenderError, match="line breaks are not allowed"):
         render(layout, batch, rows)
 
 

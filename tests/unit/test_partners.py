@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.outbound.runtime import configured_partners
+from gateway.partners import configured_partners
 from gateway.settings import get_settings
+from gateway.sftp.hostkeys import host_keys
+from mappings.loader import MappingError
 from mappings.partners import (
     PARTNERS_DIR,
-    PartnerConfigError,
     load_partner,
     load_partners,
     parse_partner,
@@ -34,7 +35,7 @@ def _good(**changes: Any) -> dict[str, Any]:
 
 
 def _problems(data: dict[str, Any]) -> list[tuple[str, str]]:
-    with pytest.raises(PartnerConfigError) as info:
+    with pytest.raises(MappingError) as info:
         parse_partner(data, "acme.yaml")
     assert str(info.value).startswith("acme.yaml: ")
     return info.value.problems
@@ -46,7 +47,7 @@ def test_shipped_example_profiles_are_valid() -> None:
     payer = profiles["example-payer"]
     assert payer.auth.password_env == "GATEWAY_SFTP_EXAMPLE_PAYER_PASSWORD"
     assert payer.host_key_name == "[sftp.payer.example]:2222"
-    assert payer.host_keys().lookup(payer.host_key_name) is not None
+    assert host_keys(payer.host_key).lookup(payer.host_key_name) is not None
 
 
 def test_shipped_examples_are_disabled_so_run_never_reaches_example_hosts(
@@ -123,7 +124,7 @@ def test_unknown_fields_and_bad_values_are_named() -> None:
 def test_load_reports_yaml_errors_with_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x\nname: [unclosed\n")
-    with pytest.raises(PartnerConfigError) as info:
+    with pytest.raises(MappingError) as info:
         load_partner(bad)
     assert info.value.source == str(bad)
     assert info.value.problems[0][0].startswith("line ")
@@ -134,7 +135,7 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
 
     for name in ("a.yaml", "b.yaml"):
         (tmp_path / name).write_text(yaml.safe_dump(_good()))
-    with pytest.raises(PartnerConfigError) as info:
+    with pytest.raises(MappingError) as info:
         load_partners(tmp_path)
     assert info.value.problems[0][0] == "id"
     assert "already used" in info.value.problems[0][1]

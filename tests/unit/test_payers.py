@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mappings.payers import PayerProfileError, PlbReference, load_directory, load_profile
+from mappings.loader import MappingError
+from mappings.payers import PlbReference, load_directory, load_profile
 
 
 def test_shipped_profiles_load_and_alias() -> None:
@@ -47,7 +48,7 @@ def test_plb_reference_formats() -> None:
 def test_bad_profiles_name_file_and_field(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(body)
-    with pytest.raises(PayerProfileError, match=message) as err:
+    with pytest.raises(MappingError, match=message) as err:
         load_profile(path)
     assert "bad.yaml" in str(err.value)
 
@@ -57,5 +58,5 @@ def test_an_id_claimed_twice_is_refused(tmp_path: Path) -> None:
                                      "aliases: [SHARED]\n")
     (tmp_path / "b.yaml").write_text("payer_id: B\nname: B\nprogramme: commercial\n"
                                      "aliases: [SHARED]\n")
-    with pytest.raises(PayerProfileError, match="SHARED"):
+    with pytest.raises(MappingError, match="SHARED"):
         load_directory(tmp_path)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mappings.payers import PayerProfileError, load_profile
+from mappings.loader import MappingError
+from mappings.payers import load_profile
 from mappings.providers import (
-    ProviderProfileError,
     default_directory,
     load_directory,
     npi_valid,
@@ -92,19 +92,19 @@ def test_missing_certification_fields_are_named(tmp_path: Path) -> None:
 def test_bad_profiles_name_file_and_field(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(body)
-    with pytest.raises(ProviderProfileError, match=message) as err:
+    with pytest.raises(MappingError, match=message) as err:
         load_provider(path)
-    assert str(err.value).startswith("bad.yaml: ")
+    assert str(err.value).startswith(f"{path}: ")
     assert err.value.code == "provider_profile_invalid"
 
 
 def test_an_npi_bills_under_one_provider_number(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(GOOD)
     (tmp_path / "b.yaml").write_text('name: OTHER\nccns:\n  "390113":\n    npis: ["1992999999"]\n')
-    with pytest.raises(ProviderProfileError, match="NPI 1992999999 is already under CCN 390111"):
+    with pytest.raises(MappingError, match="NPI 1992999999 is already under CCN 390111"):
         load_directory(tmp_path)
     (tmp_path / "b.yaml").write_text('name: OTHER\nccns:\n  "390111":\n    npis: ["1234567893"]\n')
-    with pytest.raises(ProviderProfileError, match=r"CCN 390111 is in both a\.yaml and b\.yaml"):
+    with pytest.raises(MappingError, match=r"CCN 390111 is in both a\.yaml and b\.yaml"):
         load_directory(tmp_path)
 
 
@@ -132,5 +132,5 @@ def test_npi_check_digit() -> None:
 def test_payer_investigation_days_are_validated(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(body)
-    with pytest.raises(PayerProfileError, match=message):
+    with pytest.raises(MappingError, match=message):
         load_profile(path)

@@ -10,8 +10,8 @@ import pytest
 from pypdf import PdfReader
 
 from gateway.resolve.pdf import Letter, render_letter
-from gateway.resolve.render import render
-from mappings.outbound_layouts import LayoutError, load_layouts
+from gateway.resolve.render import RenderError, render
+from mappings.outbound_layouts import load_layouts
 
 BATCH = {"payer_id": "87726", "provider_npi": "1234567893", "provider_tin": "123456789",
          "batch_id": "B000017", "created_on": dt.date(2026, 10, 5)}
@@ -53,7 +53,7 @@ def test_fixed_width_layout_exact_bytes() -> None:
 
 def test_value_too_wide_is_an_error_not_a_truncation() -> None:
     rows = [dict(ROWS[0], payer_claim_control_number="X" * 31)]
-    with pytest.raises(LayoutError, match="detail record 1, field 'payer_claim_control_number'"):
+    with pytest.raises(RenderError, match="detail record 1, field 'payer_claim_control_number'"):
         render(load_layouts()["refund_fixed_mac"], BATCH, rows)
 
 

@@ -1,5 +1,8 @@
 """SFTP partners inside ``gateway run`` and ``gateway worker``: poll, acknowledge, deliver.
 
+The one place that wires intake (the poller) and outbound (acknowledgments, deliveries)
+together; neither imports the other.
+
 ``PartnerServices`` ties the pieces to one database and raw store:
 
 * a ``PartnerPoller`` (a thread per clearinghouse) streams pulled files into ``accept_stream``
@@ -24,8 +27,8 @@ from pathlib import Path
 
 from gateway.db.base import Database
 from gateway.intake.poller import PartnerPoller
+from gateway.intake.pull import Acceptor, PollResult
 from gateway.intake.service import accept_stream
-from gateway.intake.sftp import Acceptor, PollResult
 from gateway.logging import get_logger
 from gateway.outbound.acks import AckRequests, RenderedAck, render_due
 from gateway.outbound.ledger import DbFailureLog, resolve_failures
@@ -38,7 +41,7 @@ log = get_logger("gateway.partners")
 
 
 def configured_partners(settings: Settings) -> dict[str, PartnerProfile]:
-    """Enabled partner profiles; raises ``PartnerConfigError`` for an invalid one."""
+    """Enabled partner profiles; raises ``MappingError`` for an invalid one."""
     folder: Path = getattr(settings, "partners_dir", None) or PARTNERS_DIR
     if folder == PARTNERS_DIR and not folder.is_dir():
         return {}
