@@ -1,7 +1,8 @@
-"""TA1/999 for a stored file, rendered on demand (deterministic for a given file).
+"""TA1/999 for a stored file: the ones the worker rendered when it processed the file.
 
-The control numbers are derived from the file id and the timestamps from when the file was
-processed (else received), so asking twice gives the same bytes.
+A file processed before they were stored (migration 0016), or replayed since, has none that
+match its processing run: they are rendered once here, from the stored bytes through the
+event reader (findings only, never a whole-file object graph), and stored for next time.
 """
 
 from __future__ import annotations
@@ -9,28 +10,31 @@ from __future__ import annotations
 from gateway.api.deps import AppContext
 from gateway.api.problems import ApiError
 from gateway.api.schemas import AckOut, AcksOut
-from gateway.db.models import InboundFile
-from parsers import X12Error, parse
-from parsers.ack import acknowledge
+from gateway.db.models import FileState, InboundFile
+from gateway.ingest import acks as file_acks
+from gateway.settings import x12_limits
 
-MAX_CONTROL = 999_999_999
+DONE = (FileState.PROCESSED.value, FileState.FAILED.value)
+
+
+def stored_acks(ctx: AppContext, row: InboundFile) -> file_acks.RenderedAcks:
+    """The stored acks of ``row``'s current run, rendering (and storing) them if missing."""
+    with ctx.db.read() as s:
+        found = file_acks.load(s, row)
+    if found is None:
+        found = file_acks.render(row.id, ctx.store.read(row.sha256), None,
+                                 processed_at=row.processed_at, received_at=row.received_at,
+                                 limits=x12_limits(ctx.settings))
+        if row.state in DONE:  # a file still queued gets its acks from the worker
+            with ctx.db.write() as s:
+                file_acks.save(s, found)
+    return found
 
 
 def render_acks(ctx: AppContext, row: InboundFile) -> AcksOut:
-    data = ctx.store.read(row.sha256)
-    if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"ISA"):
+    found = stored_acks(ctx, row)
+    if not found.x12:
         raise ApiError(409, "not an X12 interchange: there is nothing to acknowledge",
                        code="not_x12")
-    try:
-        outcome = parse(data)
-    except X12Error as exc:
-        outcome = exc  # type: ignore[assignment]
-    when = row.processed_at or row.received_at
-    # leave room for the consecutive numbers one file's acknowledgments take
-    first = (row.id * 10) % (MAX_CONTROL - 1000) + 1
-    acks = acknowledge(data, outcome, control_number=first, now=when)
-    return AcksOut(file_id=row.id, acknowledgments=[
-        AckOut(kind=a.kind, status=a.status, note=a.note,
-               interchange_control_number=a.interchange_control_number,
-               group_control_number=a.group_control_number, control_number=a.control_number,
-               content=a.content.decode("latin-1")) for a in acks.all])
+    return AcksOut(file_id=row.id,
+                   acknowledgments=[AckOut(**a) for a in found.acknowledgments])

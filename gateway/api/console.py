@@ -19,14 +19,14 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from gateway.api.deps import AppContext, Ctx
 from gateway.api.keys import Principal, Role, authenticate
 from gateway.api.routes.files import FileId
-from gateway.api.segments import segments_around
+from gateway.api.segments import SegmentPage, segments_page
 from gateway.api.sessions import (
     clear_flash,
     csrf_token,
@@ -48,6 +48,8 @@ F = InboundFile
 _SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
 #: findings listed on a file's page (the API has them all)
 MAX_FINDINGS_SHOWN = 50
+#: segments on one page of a file's segment view (``?seg=N``)
+SEGMENT_PAGE = 50
 
 
 class LoginRequiredError(Exception):
@@ -195,7 +197,11 @@ def failures_page(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
 
 
 @router.get("/files/{file_id}", response_class=HTMLResponse)
-def file_page(request: Request, ctx: Ctx, _: Viewer, file_id: FileId) -> HTMLResponse:
+def file_page(request: Request, ctx: Ctx, _: Viewer, file_id: FileId,
+              seg: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> HTMLResponse:
+    """The file, its history and findings, and a page of its masked segments: around the
+    error (or the head), or with ``seg`` the ``SEGMENT_PAGE`` segments from there on. Only
+    that page is read from the raw store (``segments_page``)."""
     with ctx.db.read() as s:
         row = s.get(F, file_id)
         events = s.execute(select(FileEvent).where(FileEvent.file_id == file_id)
@@ -210,14 +216,33 @@ def file_page(request: Request, ctx: Ctx, _: Viewer, file_id: FileId) -> HTMLRes
     seg_no = loc.get("segment_number") if isinstance(loc.get("segment_number"), int) else None
     # a lexer error names a byte, not a segment: show the segments before it stopped
     tail = not seg_no and loc.get("byte_offset") is not None
+    page: SegmentPage | None = None
+    raw_error = None
     try:
-        lines = segments_around(ctx.store.read(row.sha256), seg_no, tail=tail)
-        raw_error = None
+        with ctx.store.open(row.sha256) as stream:
+            page = (segments_page(stream, first=seg, count=SEGMENT_PAGE) if seg is not None
+                    else segments_page(stream, seg_no, tail=tail))
     except GatewayError as exc:
-        lines, raw_error = [], exc.message
+        raw_error = exc.message
+    lines = page.lines if page is not None else []
+    nav = _paging(page, seg)
     return _render(ctx, request, "file.html", f=row, events=events, lines=lines,
                    raw_error=raw_error, where=where(loc), links=links, linked=linked,
-                   findings=(row.findings or [])[:MAX_FINDINGS_SHOWN])
+                   findings=(row.findings or [])[:MAX_FINDINGS_SHOWN], paging=nav,
+                   paged=seg is not None)
+
+
+def _paging(page: SegmentPage | None, seg: int | None) -> dict[str, int]:
+    """``prev``/``next`` first segment numbers of the neighbouring pages, where they exist."""
+    if page is None or not page.lines or page.lines[-1].withheld:
+        return {"prev": max(1, seg - SEGMENT_PAGE)} if seg and seg > 1 else {}
+    nav: dict[str, int] = {}
+    first, last = page.lines[0].number, page.lines[-1].number
+    if first > 1:
+        nav["prev"] = max(1, first - SEGMENT_PAGE)
+    if page.more:
+        nav["next"] = last + 1
+    return nav
 
 
 @router.post("/files/{file_id}/replay", response_model=None)

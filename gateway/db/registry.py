@@ -6,6 +6,7 @@ Alembic's env and the schema-drift test import this; each concern keeps its tabl
 
 import gateway.api.tables
 import gateway.db.models
+import gateway.ingest.tables
 import gateway.outbound.tables
 import gateway.reconcile.tables
 import gateway.resolve.tables

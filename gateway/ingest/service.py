@@ -10,6 +10,7 @@ in the stored message).
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from gateway.db.base import Database
 from gateway.db.faults import is_environmental
 from gateway.db.models import FileState, InboundFile, utcnow
 from gateway.errors import GatewayError, TransientError
+from gateway.ingest import acks as file_acks
 from gateway.ingest import queue
 from gateway.ingest.faults import crash_point
 from gateway.ingest.loader import (
@@ -90,6 +92,10 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
         row = s.execute(select(F.sha256, F.allow_duplicate_interchange).where(
             F.id == file_id)).one()
     loader: Loader | None = None
+    data: bytes | None = None
+    #: the processing parse's outcome once it is complete (the acks are rendered from it)
+    outcome: file_acks.Outcome | None = None
+    limits = x12_limits(get_settings())
     try:
         try:
             data = store.read(row.sha256)
@@ -111,11 +117,12 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
                 loader = Loader(
                     s, file_id, allow_duplicate_interchange=row.allow_duplicate_interchange,
                     engine_for_providers=None if db.is_sqlite else db.engine,
-                    limits=x12_limits(get_settings()),
+                    limits=limits,
                 )
                 try:
                     stats = loader.run(data)
                 except parsers.X12Error as exc:
+                    outcome = exc
                     raise _QuarantineError(exc.code, exc.reason,
                                            exc.location.as_dict()) from exc
                 except DuplicateInterchangeError as exc:
@@ -125,19 +132,25 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
                     raise _QuarantineError(exc.code, exc.message, exc.location,
                                            parser_first=True) from exc
                 notes = loader.notes  # resends, reused traces
+                if loader.reader is not None:
+                    outcome = file_acks.from_reader(loader.reader)
             findings = _findings(loader.reader if loader is not None else None)
             errors = [f for f in findings if f.severity == parsers.ERROR]
             if errors:
                 first = errors[0]
                 more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
                 raise _QuarantineError(first.code, first.message + more, first.location.as_dict())
+            now = utcnow()
+            rendered = _render_acks(file_id, data, outcome, now, limits)
+            if rendered is not None:
+                file_acks.save(s, rendered)
             crash_point("before_commit")
             res = s.execute(update(F).where(
                 F.id == file_id, F.lease_owner == owner,
                 F.state == FileState.PROCESSING.value,
             ).values(
                 state=FileState.PROCESSED.value, lease_owner=None, lease_expires_at=None,
-                processed_at=utcnow(), kind=stats.kind, claim_count=stats.claim_count,
+                processed_at=now, kind=stats.kind, claim_count=stats.claim_count,
                 provider_id=stats.provider_id, error_code=None, error_message=None,
                 error_location=None,
                 findings=mask_findings(  # messages quote file bytes: masked (PHI)
@@ -156,7 +169,7 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
     except _QuarantineError as q:
         if q.parser_first:
             q = _parser_verdict(store, row.sha256) or q
-        return _quarantine(db, file_id, owner, q, loader, started)
+        return _quarantine(db, file_id, owner, q, loader, started, data, outcome)
     except LeaseLostError:
         log.warning("lease_lost", file_id=file_id, owner=owner)
         return Outcome(file_id, FileState.PROCESSING.value, "lease_lost",
@@ -168,17 +181,17 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
             dup = _QuarantineError("duplicate_interchange",
                               "TA1 note 025 (duplicate interchange control number): the "
                               "interchange was loaded concurrently from another file", None)
-            return _quarantine(db, file_id, owner, dup, loader, started)
-        return _internal(db, file_id, owner, exc, loader, started)
+            return _quarantine(db, file_id, owner, dup, loader, started, data)
+        return _internal(db, file_id, owner, exc, loader, started, data)
     except DataError as exc:
         # Prefer the parser's own verdict (a located X12 reason) when it has one.
         verdict = _parser_verdict(store, row.sha256)
         if verdict is not None:
-            return _quarantine(db, file_id, owner, verdict, None, started)
+            return _quarantine(db, file_id, owner, verdict, None, started, data)
         bad = _QuarantineError("value_out_of_range",
                           "a value does not fit its column (too long or too large): "
                           f"{type(exc.orig).__name__}", None)
-        return _quarantine(db, file_id, owner, bad, loader, started)
+        return _quarantine(db, file_id, owner, bad, loader, started, data)
     except OperationalError as exc:
         if retries > 0 and getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
             log.warning("file_load_deadlock_retried", file_id=file_id)
@@ -195,7 +208,37 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
             log.warning("file_processing_interrupted", file_id=file_id,
                         error_type=type(exc).__name__)
             raise
-        return _internal(db, file_id, owner, exc, loader, started)
+        return _internal(db, file_id, owner, exc, loader, started, data)
+
+
+def _render_acks(file_id: int, data: bytes, outcome: file_acks.Outcome | None,
+                 processed_at: dt.datetime, limits: parsers.Limits,
+                 ) -> file_acks.RenderedAcks | None:
+    """The file's TA1/999, or None when rendering failed (they are then rendered on demand:
+    a bug of the ack writer must not quarantine a file that loaded)."""
+    try:
+        return file_acks.render(file_id, data, outcome, processed_at=processed_at,
+                                received_at=processed_at, limits=limits)
+    except Exception as exc:
+        log.exception("acks_render_failed", file_id=file_id, error_type=type(exc).__name__)
+        return None
+
+
+def _store_failed_acks(db: Database, file_id: int, data: bytes | None,
+                       outcome: file_acks.Outcome | None) -> None:
+    """Render and store the acks of a file just quarantined (its own transaction)."""
+    if data is None:  # the raw bytes could not be read: rendered on demand, if ever
+        return
+    try:
+        with db.read() as s:
+            when = s.execute(select(F.processed_at).where(F.id == file_id)).scalar_one()
+        rendered = _render_acks(file_id, data, outcome, when or utcnow(),
+                                x12_limits(get_settings()))
+        if rendered is not None:
+            with db.write() as s:
+                file_acks.save(s, rendered)
+    except Exception as exc:  # the file is quarantined already; its acks come on demand
+        log.exception("acks_store_failed", file_id=file_id, error_type=type(exc).__name__)
 
 
 def _parser_verdict(store: RawStore, sha256: str) -> _QuarantineError | None:
@@ -213,7 +256,8 @@ def _parser_verdict(store: RawStore, sha256: str) -> _QuarantineError | None:
 
 
 def _quarantine(db: Database, file_id: int, owner: str, q: _QuarantineError, loader: Loader | None,
-                started: float) -> Outcome:
+                started: float, data: bytes | None = None,
+                outcome: file_acks.Outcome | None = None) -> Outcome:
     findings = _findings(loader.reader if loader else None)
     kind = q.kind or (loader.stats.kind if loader is not None else "unknown")
     if loader is not None and kind == "unknown" and loader.stats.kinds:
@@ -224,6 +268,7 @@ def _quarantine(db: Database, file_id: int, owner: str, q: _QuarantineError, loa
     if not ok:
         log.warning("lease_lost", file_id=file_id, owner=owner)
         return Outcome(file_id, FileState.PROCESSING.value, "lease_lost")
+    _store_failed_acks(db, file_id, data, outcome)
     log.warning("file_quarantined", file_id=file_id, error_code=q.code,
                 location=q.location or {})
     return Outcome(file_id, FileState.FAILED.value, q.code, q.message,
@@ -231,11 +276,11 @@ def _quarantine(db: Database, file_id: int, owner: str, q: _QuarantineError, loa
 
 
 def _internal(db: Database, file_id: int, owner: str, exc: BaseException, loader: Loader | None,
-              started: float) -> Outcome:
+              started: float, data: bytes | None = None) -> Outcome:
     # The traceback goes to the log; the stored message names only the exception type, since
     # exception text can quote input values.
     log.exception("file_internal_error", file_id=file_id, error_type=type(exc).__name__)
     q = _QuarantineError("internal_error",
                     f"unexpected {type(exc).__name__} while processing; see the worker log",
                     None)
-    return _quarantine(db, file_id, owner, q, loader, started)
+    return _quarantine(db, file_id, owner, q, loader, started, data)

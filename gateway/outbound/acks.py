@@ -5,9 +5,10 @@
    crash is acknowledged once.
 2. ``render_due`` waits until the ingest pipeline has finished the file (processed or
    quarantined), renders its acknowledgments with ``parsers.ack.acknowledge`` from the stored raw
-   bytes, and in ONE transaction takes the partner's control numbers, queues the files for the
-   partner's ``ack_dir`` and marks the request rendered. A crash before the commit leaves
-   nothing taken and nothing queued; the next round renders the same numbers again.
+   bytes (their findings through the event stream, no object graph), and in ONE transaction
+   takes the partner's control numbers, queues the files for the partner's ``ack_dir`` and marks
+   the request rendered. A crash before the commit leaves nothing taken and nothing queued; the
+   next round renders the same numbers again.
 3. The outbound queue delivers them like any other file (temp name, rename, receipt).
 """
 
@@ -24,14 +25,15 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-import parsers
 from gateway.db.base import Database
 from gateway.db.models import FileState, InboundFile, tbl, utcnow
 from gateway.errors import GatewayError
+from gateway.ingest.acks import stream_outcome
 from gateway.logging import get_logger
 from gateway.outbound.ledger import insert_ignore
 from gateway.outbound.queue import add_to_queue
 from gateway.outbound.tables import AckControlNumber, AckRequest
+from gateway.settings import get_settings, x12_limits
 from gateway.store.base import RawStore
 from gateway.store.file import FileRawStore
 from mappings.partners import PartnerProfile
@@ -123,10 +125,8 @@ def _render_one(db: Database, raw: RawStore, out_store: FileRawStore, profile: P
                 now: dt.datetime) -> list[RenderedAck]:
     assert profile.ack_dir is not None
     data = raw.read(sha256)
-    try:
-        parsed: parsers.ParseResult | parsers.X12Error = parsers.parse(data)
-    except parsers.X12Error as exc:
-        parsed = exc
+    # the acks need the parse's findings only: the event stream, never the object graph
+    parsed = stream_outcome(data, x12_limits(get_settings()))
     out: list[RenderedAck] = []
     with db.write() as s:
         still_owed = s.execute(select(AckRequest.state).where(

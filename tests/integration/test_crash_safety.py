@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select
 from gateway.db.base import Database
 from gateway.db.models import DERIVED_TABLES, AuditEntry, FileEvent, InboundFile, Provider, tbl
 from gateway.ingest import faults
+from gateway.ingest.tables import FileAck
 from gateway.intake import accept_bytes
 from gateway.settings import Settings
 from gateway.store import store_from_settings
@@ -89,7 +90,7 @@ def _drain(gw: Gateway) -> None:
 
 def _reset(gw: Gateway) -> None:
     with gw.db.write() as s:
-        for model in (AuditEntry, FileEvent, *DERIVED_TABLES, InboundFile, Provider):
+        for model in (AuditEntry, FileEvent, *DERIVED_TABLES, FileAck, InboundFile, Provider):
             s.execute(delete(tbl(model)))
 
 

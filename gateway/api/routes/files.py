@@ -220,6 +220,6 @@ def replay_file(file_id: FileId, body: ReplayRequest, request: Request, ctx: Ctx
 @router.get("/files/{file_id}/acks", response_model=AcksOut,
             responses=problem_responses(401, 403, 404, 409))
 def file_acks(file_id: FileId, ctx: Ctx, principal: AnyRole) -> AcksOut:
-    """TA1/999 acknowledgments for the file, rendered from its stored bytes."""
+    """TA1/999 acknowledgments for the file, as the worker rendered them when it processed it."""
     row = load_file(ctx, principal, file_id)
     return render_acks(ctx, row)
