@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.db.models import tbl
 from gateway.errors import InputError, NotFoundError
+from gateway.reconcile import sql
 from gateway.reconcile.credit import due_by
 from gateway.reconcile.medicare import UNVERIFIED
 from gateway.reconcile.model import LINE_DECISIONS
-from gateway.reconcile.sql import COUNTED_CLAIM_PAYMENT
 from gateway.reconcile.tables import (
     ClaimWait,
     Credit,
@@ -369,19 +369,7 @@ def list_exceptions(session: Session, *, as_of: dt.date | None = None,
     def dec(cents: Any) -> Decimal:
         return (Decimal(int(cents or 0)) * cent).quantize(cent)
 
-    unmatched = text(
-        "SELECT cp.provider_id AS pid, cp.patient_control_number AS pcn, "  # noqa: S608 (constant fragments)
-        "MIN(cp.payer_id) AS payer, SUM(CAST(ROUND(cp.paid * 100) AS BIGINT)) AS c, "
-        "MIN(r.payment_date) AS since "
-        "FROM claim_payments cp JOIN remittances r ON r.id = cp.remittance_id "
-        "LEFT JOIN claim_links l ON l.claim_payment_id = cp.id "
-        "WHERE cp.provider_id IS NOT NULL AND (l.claim_payment_id IS NULL OR "
-        f"l.method = 'unmatched') AND {COUNTED_CLAIM_PAYMENT} "
-        "AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.provider_id = cp.provider_id "
-        "AND c.patient_control_number = cp.patient_control_number) "
-        "AND NOT EXISTS (SELECT 1 FROM ledger_entries le WHERE le.provider_id = cp.provider_id "
-        "AND le.patient_control_number = cp.patient_control_number) "
-        "GROUP BY cp.provider_id, cp.patient_control_number").columns(since=Date)
+    unmatched = text(sql.UNMATCHED_REMITTANCES).columns(since=Date)
     for r in session.execute(unmatched):
         out.append(ExceptionView("unmatched_remittance", r.pid, r.pcn, None, r.payer,
                                  dec(r.c), r.since))

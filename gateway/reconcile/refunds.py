@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session
 from gateway.db.base import Database
 from gateway.db.models import tbl
 from gateway.errors import InputError
+from gateway.reconcile import sql
 from gateway.reconcile.ledger_ingest import resolve_provider
 from gateway.reconcile.queries import list_credits
-from gateway.reconcile.sql import COUNTED_CLAIM_PAYMENT
 from gateway.reconcile.tables import RefundRequest
 from mappings.payers import PayerDirectory, default_directory
 from mappings.refund_requests import CANONICAL, RequestLayout, layouts
@@ -158,11 +158,7 @@ def _claim_key(s: Session, pid: int, req: Request, payers: PayerDirectory,
         if known is not None:
             return req.patient_control_number
     if req.payer_claim_control_number:
-        rows = s.execute(text(
-            "SELECT cp.payer_id, COALESCE(l.patient_control_number, cp.patient_control_number) "  # noqa: S608 (constant fragments)
-            "FROM claim_payments cp LEFT JOIN claim_links l ON l.claim_payment_id = cp.id "
-            "WHERE cp.provider_id = :p AND cp.payer_claim_control_number = :icn "
-            f"AND {COUNTED_CLAIM_PAYMENT}"),
+        rows = s.execute(text(sql.CLAIM_KEYS_BY_ICN),
             {"p": pid, "icn": req.payer_claim_control_number}).all()
         keys = sorted({str(r[1]) for r in rows if payers.canonical(r[0]) == payer}
                       or {str(r[1]) for r in rows})
@@ -193,11 +189,8 @@ def validate(s: Session, pid: int, req: Request, payers: PayerDirectory) -> Verd
         return verdict("valid", None, req.amount, ids)
     if held > 0:
         return verdict("partially_valid", None, held, ids)
-    adjudicated = {payers.canonical(str(r[0])) for r in s.execute(text(
-        "SELECT DISTINCT cp.payer_id FROM claim_payments cp LEFT JOIN claim_links l "  # noqa: S608 (constant fragments)
-        "ON l.claim_payment_id = cp.id WHERE cp.provider_id = :p AND "
-        f"COALESCE(l.patient_control_number, cp.patient_control_number) = :n "
-        f"AND {COUNTED_CLAIM_PAYMENT}"), {"p": pid, "n": key})}
+    adjudicated = {payers.canonical(str(r[0])) for r in s.execute(
+        text(sql.ADJUDICATING_PAYERS), {"p": pid, "n": key})}
     if payer not in adjudicated or any(c.owed_to == "payer" for c in active):
         return verdict("invalid", "wrong_payer")
     closed = [c for c in credits if c.status == "resolved" and c.payer_id == payer]

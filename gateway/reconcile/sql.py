@@ -65,6 +65,44 @@ COUNTED_CLAIM_PAYMENT = (
     "WHERE e.patient_control_number = cp.patient_control_number "
     "AND e.provider_id + 0 = cp.provider_id AND e.resend_key = cp.resend_key "
     "AND e.id < cp.id))")
+#: exceptions: counted 835 claims no 837 and no ledger row names, summed per claim key
+UNMATCHED_REMITTANCES = (
+    "SELECT cp.provider_id AS pid, cp.patient_control_number AS pcn, MIN(cp.payer_id) AS "
+    "payer, SUM(CAST(ROUND(cp.paid * 100) AS BIGINT)) AS c, MIN(r.payment_date) AS since FROM"
+    " claim_payments cp JOIN remittances r ON r.id = cp.remittance_id LEFT JOIN claim_links l"
+    " ON l.claim_payment_id = cp.id WHERE cp.provider_id IS NOT NULL AND (l.claim_payment_id "
+    "IS NULL OR l.method = 'unmatched') AND "
+    + COUNTED_CLAIM_PAYMENT
+    + " AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.provider_id = cp.provider_id AND "
+    "c.patient_control_number = cp.patient_control_number) AND NOT EXISTS (SELECT 1 FROM "
+    "ledger_entries le WHERE le.provider_id = cp.provider_id AND le.patient_control_number = "
+    "cp.patient_control_number) GROUP BY cp.provider_id, cp.patient_control_number")
+
+#: refund requests: the claim keys a payer claim control number (CLP07) was paid under
+CLAIM_KEYS_BY_ICN = (
+    "SELECT cp.payer_id, COALESCE(l.patient_control_number, cp.patient_control_number) FROM "
+    "claim_payments cp LEFT JOIN claim_links l ON l.claim_payment_id = cp.id WHERE "
+    "cp.provider_id = :p AND cp.payer_claim_control_number = :icn AND "
+    + COUNTED_CLAIM_PAYMENT)
+
+#: refund requests: the payers that adjudicated a claim
+ADJUDICATING_PAYERS = (
+    "SELECT DISTINCT cp.payer_id FROM claim_payments cp LEFT JOIN claim_links l ON "
+    "l.claim_payment_id = cp.id WHERE cp.provider_id = :p AND "
+    "COALESCE(l.patient_control_number, cp.patient_control_number) = :n AND "
+    + COUNTED_CLAIM_PAYMENT)
+
+#: letters: a claim's counted adjudications, with their remittance dates
+CLAIM_FACT_PAYMENTS = (
+    "SELECT cp.id, cp.payer_id, cp.status_code, cp.paid, cp.payer_claim_control_number AS "
+    "icn, cp.statement_from, cp.statement_to, cp.facility_code, cp.frequency_code, "
+    "r.payment_date, r.production_date FROM claim_payments cp JOIN remittances r ON r.id = "
+    "cp.remittance_id LEFT JOIN claim_links l ON l.claim_payment_id = cp.id WHERE "
+    "cp.provider_id = :p AND COALESCE(l.patient_control_number, cp.patient_control_number) = "
+    ":n AND "
+    + COUNTED_CLAIM_PAYMENT
+    + " ORDER BY cp.id")
+
 #: the same for PLB adjustment pairs (a resent 835 does not recoup twice)
 COUNTED_PLB = (
     "(NOT pa.resend_twin OR NOT EXISTS (SELECT 1 FROM provider_adjustments e "

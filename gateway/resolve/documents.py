@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from gateway.reconcile.sql import COUNTED_CLAIM_PAYMENT
+from gateway.reconcile import sql
 from gateway.resolve.pdf import Letter
 from gateway.security.columns import MEMBER_ID, column_cipher
 from mappings.payers import PayerDirectory, PayerProfile
@@ -59,14 +59,7 @@ class ClaimFacts:
 def claim_facts(s: Session, provider_id: int, pcn: str, payer_id: str | None,
                 payers: PayerDirectory) -> ClaimFacts:
     """Facts of one claim for the payer owed (any payer for patient credits)."""
-    rows = s.execute(text(
-        "SELECT cp.id, cp.payer_id, cp.status_code, cp.paid, cp.payer_claim_control_number "  # noqa: S608 (constant fragments)
-        "AS icn, cp.statement_from, cp.statement_to, cp.facility_code, cp.frequency_code, "
-        "r.payment_date, r.production_date FROM claim_payments cp "
-        "JOIN remittances r ON r.id = cp.remittance_id "
-        "LEFT JOIN claim_links l ON l.claim_payment_id = cp.id "
-        "WHERE cp.provider_id = :p AND COALESCE(l.patient_control_number, "
-        f"cp.patient_control_number) = :n AND {COUNTED_CLAIM_PAYMENT} ORDER BY cp.id"),
+    rows = s.execute(text(sql.CLAIM_FACT_PAYMENTS),
         {"p": provider_id, "n": pcn}).all()
     mine = [r for r in rows if not payer_id or payers.canonical(r.payer_id) == payer_id]
     standing = [r for r in mine if r.status_code != "22"] or mine
