@@ -13,29 +13,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from gateway.audit import current_actor
 from gateway.cli.app import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE, app, console, err_console
-from gateway.db.base import Database
-from gateway.db.migrate import ensure_schema
-from gateway.errors import GatewayError
-from gateway.ingest.replay import FileReport, failed_files, process_now, replay, report
-from gateway.intake.inbox import scan_inbox
-from gateway.intake.service import accept_path
-from gateway.logging import configure_logging
-from gateway.outbound.ledger import transfer_failures
-from gateway.outbound.runtime import PartnerServices, configured_partners, partner_services
-from gateway.reconcile import ledger_ingest
-from gateway.security.secrets import check_secrets
-from gateway.settings import Settings, get_settings
-from gateway.store import store_from_settings
-from gateway.store.base import RawStore
-from gateway.worker import install_stop_handlers, run_worker, run_workers, worker_id
+
+if TYPE_CHECKING:
+    from gateway.db.base import Database
+    from gateway.ingest.replay import FileReport
+    from gateway.outbound.runtime import PartnerServices
+    from gateway.settings import Settings
+    from gateway.store.base import RawStore
 
 
 @dataclass
@@ -47,6 +38,13 @@ class Ctx:
 
 @contextmanager
 def _context() -> Iterator[Ctx]:
+    from gateway.db.base import Database
+    from gateway.db.migrate import ensure_schema
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
+    from gateway.settings import get_settings
+    from gateway.store import store_from_settings
+
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -65,6 +63,11 @@ def _context() -> Iterator[Ctx]:
 @contextmanager
 def _partners(c: Ctx, *, background: bool) -> Iterator[PartnerServices | None]:
     """SFTP partners (polling, acknowledgments, deliveries) when enabled profiles exist."""
+    from gateway.errors import GatewayError
+    from gateway.outbound.runtime import configured_partners, partner_services
+    from gateway.security.secrets import check_secrets
+    from gateway.worker import worker_id
+
     try:
         profiles = configured_partners(c.settings)
         check_secrets(c.settings, (profiles or {}).values())  # refuse weak or exposed secrets
@@ -103,6 +106,12 @@ def ingest(
     ] = None,
 ) -> None:
     """Store, register and process X12 files and ledger CSVs; exit 1 if any ends quarantined."""
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+    from gateway.ingest.replay import process_now, report
+    from gateway.intake.service import accept_path
+    from gateway.reconcile import ledger_ingest
+
     if kind not in ("auto", "ledger"):
         err_console.print(f"[red]--kind must be auto or ledger, not {kind!r}[/red]")
         raise typer.Exit(EXIT_UNREADABLE)
@@ -163,6 +172,8 @@ def _note(rep: FileReport) -> str:
 
 def _looks_like_ledger(path: Path) -> bool:
     """A ledger CSV by its header (X12 files start with ISA and are never sniffed)."""
+    from gateway.reconcile import ledger_ingest
+
     with path.open("rb") as fh:
         head = fh.read(65536)
     cut = head.rfind(b"\n")
@@ -176,6 +187,8 @@ def worker(
     max_files: Annotated[int | None, typer.Option(help="Exit after this many files")] = None,
 ) -> None:
     """Claim and process queued files until SIGTERM/SIGINT (or the queue drains, with --once)."""
+    from gateway.worker import install_stop_handlers, run_worker, run_workers
+
     with _context() as c:
         if c.db.is_sqlite and concurrency > 1:
             err_console.print("[red]SQLite allows one writer: use --concurrency 1, or "
@@ -203,6 +216,9 @@ def run(
     once: Annotated[bool, typer.Option(help="Drain the inbox and the queue, then exit")] = False,
 ) -> None:
     """All-in-one for the embedded default: watch the inbox and run one worker."""
+    from gateway.intake.inbox import scan_inbox
+    from gateway.worker import install_stop_handlers, run_worker
+
     with _context() as c, _partners(c, background=not once) as partners:
         stop = threading.Event()
         install_stop_handlers(stop)
@@ -233,6 +249,9 @@ def failures(
         formats=["%Y-%m-%d"], help="Received on or after this day")] = None,
 ) -> None:
     """List quarantined files with their reasons."""
+    from gateway.ingest.replay import failed_files
+    from gateway.outbound.ledger import transfer_failures
+
     with _context() as c:
         rows = failed_files(c.db, since.date() if since else None)
         transfer_failed = len(transfer_failures(c.db))
@@ -275,6 +294,10 @@ def replay_cmd(
     actor: Annotated[str | None, typer.Option(help="Who (default $USER)")] = None,
 ) -> None:
     """Re-run parse and load from the stored raw bytes; audited. Exit 1 if any stays failed."""
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+    from gateway.ingest.replay import failed_files, replay
+
     if bool(ids) == all_failed:
         err_console.print("[red]give file ids or --all-failed (not both)[/red]")
         raise typer.Exit(EXIT_UNREADABLE)

@@ -6,25 +6,28 @@ once and only its hash is stored.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from gateway.api.keys import Role, create_key, list_keys, revoke_key
-from gateway.audit import current_actor
 from gateway.cli.app import EXIT_UNREADABLE, app, console, err_console
-from gateway.db.base import Database
-from gateway.db.migrate import ensure_schema
-from gateway.errors import GatewayError
-from gateway.logging import configure_logging
-from gateway.settings import get_settings
+from gateway.security.roles import Role
+
+if TYPE_CHECKING:
+    from gateway.db.base import Database
 
 keys_app = typer.Typer(help="API keys (uploader, ops, auditor).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 
 def _db() -> tuple[Database, str | None]:
+    from gateway.db.base import Database
+    from gateway.db.migrate import ensure_schema
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
+    from gateway.settings import get_settings
+
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -48,6 +51,10 @@ def create_cmd(
     = None,
 ) -> None:
     """Create a key and print it (last line, shown once)."""
+    from gateway.api.keys import create_key
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+
     db, pepper = _db()
     try:
         with db.write() as s:
@@ -69,6 +76,8 @@ def create_cmd(
 @keys_app.command("list")
 def list_cmd() -> None:
     """Every key with its role, provider and state (never the secret)."""
+    from gateway.api.keys import list_keys
+
     db, _ = _db()
     try:
         with db.read() as s:
@@ -93,6 +102,10 @@ def revoke_cmd(
     = None,
 ) -> None:
     """Revoke a key; requests with it fail from now on (console sessions included)."""
+    from gateway.api.keys import revoke_key
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+
     db, _ = _db()
     try:
         with db.write() as s:
@@ -114,8 +127,12 @@ def rotate_data_key_cmd(
 
     Keep the old key ids in GATEWAY_DATA_KEYS until this has finished; reads keep working.
     """
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
     from gateway.security.columns import rotate_columns
     from gateway.security.crypto import KeyRing
+    from gateway.settings import get_settings
     from gateway.store import store_from_settings
     from gateway.store.rotate import rotate_raw
 

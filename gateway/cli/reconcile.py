@@ -12,22 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from gateway.audit import current_actor
 from gateway.cli.app import EXIT_UNREADABLE, app, console, err_console
-from gateway.db.base import Database
-from gateway.db.migrate import ensure_schema
-from gateway.errors import GatewayError
-from gateway.logging import configure_logging
-from gateway.reconcile import list_credits, list_exceptions, list_variances, run_reconcile
-from gateway.reconcile.queries import list_line_variances, resolve_line_variance
-from gateway.settings import get_settings
-from mappings.payers import PayerProfileError, default_directory, load_directory
-from schemas.serialize import money
+
+if TYPE_CHECKING:
+    from gateway.db.base import Database
 
 Day = Annotated[dt.datetime | None, typer.Option(
     "--as-of", formats=["%Y-%m-%d"], help="Reconciliation date (default today)")]
@@ -35,6 +28,12 @@ Day = Annotated[dt.datetime | None, typer.Option(
 
 @contextmanager
 def _db() -> Iterator[Database]:
+    from gateway.db.base import Database
+    from gateway.db.migrate import ensure_schema
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
+    from gateway.settings import get_settings
+
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -62,6 +61,10 @@ def reconcile(
     actor: Annotated[str | None, typer.Option(help="Who (default $USER)")] = None,
 ) -> None:
     """Find credit balances (incrementally: only claims touched since the last run)."""
+    from gateway.audit import current_actor
+    from gateway.reconcile import run_reconcile
+    from mappings.payers import PayerProfileError, default_directory, load_directory
+
     try:
         directory = load_directory(payers) if payers else default_directory()
     except PayerProfileError as exc:
@@ -91,6 +94,10 @@ def credits(
 ) -> None:
     """List credit balances: who is owed what, why, and by when. Government credits first,
     soonest due first; then the rest, soonest due first (undated last)."""
+    from gateway.errors import GatewayError
+    from gateway.reconcile import list_credits
+    from schemas.serialize import money
+
     with _db() as db, db.read() as s:
         try:
             rows = list_credits(s, status=status, due_within=due_within,
@@ -132,6 +139,11 @@ def variances(
 ) -> None:
     """Posting variances (fix internally) and line variances: ``unposted_line`` (a billed line
     the ledger never charged; its credit waits for your answer) and ``charge_mismatch``."""
+    from gateway.errors import GatewayError
+    from gateway.reconcile import list_variances
+    from gateway.reconcile.queries import list_line_variances
+    from schemas.serialize import money
+
     if ctx.invoked_subcommand is not None:
         return
     with _db() as db, db.read() as s:
@@ -179,6 +191,10 @@ def resolve_variance(
     as_json: Annotated[bool, typer.Option("--json", help="JSON object for scripts")] = False,
 ) -> None:
     """Answer an uncharged line; the next `gateway reconcile` applies it."""
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+    from gateway.reconcile.queries import resolve_line_variance
+
     with _db() as db:
         try:
             with db.write() as s:
@@ -202,6 +218,9 @@ def exceptions(
         "--stale-days", min=1, help="837 claims with no 835 after this many days")] = 45,
 ) -> None:
     """Unmatched 835 claims, unanswered 837 claims, payments on accounts with no charges."""
+    from gateway.reconcile import list_exceptions
+    from schemas.serialize import money
+
     with _db() as db, db.read() as s:
         rows = list_exceptions(s, as_of=as_of.date() if as_of else None, stale_days=stale_days)
     if as_json:
@@ -228,7 +247,9 @@ def validate_requests(
     as_of: Day = None,
 ) -> None:
     """Check each request against our credits: valid, partially_valid or invalid (why)."""
+    from gateway.errors import GatewayError
     from gateway.reconcile.refunds import RefundRequestError, validate_file
+    from schemas.serialize import money
 
     try:
         data = path.read_bytes()

@@ -20,9 +20,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gateway.cli.app import EXIT_UNREADABLE, app, err_console
-from gateway.errors import GatewayError
-from gateway.logging import configure_logging, get_logger
-from gateway.settings import get_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -37,6 +34,9 @@ class HttpImpl(enum.StrEnum):
 def app_factory() -> FastAPI:
     """The app of one server process, from the environment (``--workers`` children)."""
     from gateway.api import create_app
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
+    from gateway.settings import get_settings
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -66,6 +66,10 @@ def serve(
 ) -> None:
     """Serve the API (/v1), health, metrics and the ops console (/console)."""
     import uvicorn
+
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging, get_logger
+    from gateway.settings import get_settings
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)

@@ -7,21 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from gateway.audit import current_actor
 from gateway.cli.app import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE, app, console, err_console
-from gateway.db.base import Database
-from gateway.db.migrate import ensure_schema
-from gateway.errors import GatewayError
-from gateway.logging import configure_logging
-from gateway.settings import Settings, get_settings
-from gateway.store import BACKENDS, store_from_settings
-from gateway.store.admin import Problem, migrate, prune, verify
-from gateway.store.file import FileRawStore
+
+if TYPE_CHECKING:
+    from gateway.db.base import Database
+    from gateway.settings import Settings
+    from gateway.store.admin import Problem
 
 store_app = typer.Typer(name="store", help="Raw store: migrate between backends, prune, verify.",
                         no_args_is_help=True)
@@ -30,6 +26,12 @@ app.add_typer(store_app)
 
 @contextmanager
 def _db() -> Iterator[tuple[Settings, Database]]:
+    from gateway.db.base import Database
+    from gateway.db.migrate import ensure_schema
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
+    from gateway.settings import get_settings
+
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -52,13 +54,16 @@ def _problems(title: str, problems: list[Problem]) -> None:
 
 @store_app.command("migrate")
 def migrate_cmd(
-    to: Annotated[str, typer.Option("--to", help=f"Target backend: {'|'.join(BACKENDS)}")],
+    to: Annotated[str, typer.Option("--to", help="Target backend: file|postgres|s3")],
 ) -> None:
     """Copy every raw file from the configured backend to another, verifying sha256.
 
     Resumable (progress is recorded per file) and idempotent. Switch GATEWAY_RAW_STORE to the
     target once it reports no problems.
     """
+    from gateway.store import BACKENDS, store_from_settings
+    from gateway.store.admin import migrate
+
     if to not in BACKENDS:
         err_console.print(f"[red]--to must be one of {', '.join(BACKENDS)}[/red]")
         raise typer.Exit(EXIT_UNREADABLE)
@@ -88,6 +93,10 @@ def prune_cmd(
 
     Failed and not yet processed files are never pruned. Each pruned file gets an audit entry.
     """
+    from gateway.audit import current_actor
+    from gateway.store import store_from_settings
+    from gateway.store.admin import prune
+
     with _db() as (settings, db):
         report = prune(db, store_from_settings(settings), older_than_days=older_than,
                        retention_days=settings.raw_retention_days, actor=current_actor(actor),
@@ -100,6 +109,9 @@ def prune_cmd(
 @store_app.command("verify")
 def verify_cmd() -> None:
     """Re-hash every raw file that should be present; exit 1 if any is missing or corrupt."""
+    from gateway.store import store_from_settings
+    from gateway.store.admin import verify
+
     with _db() as (settings, db):
         store = store_from_settings(settings)
         report = verify(db, store)
@@ -116,6 +128,12 @@ def sweep_cmd(
         "--older-than-hours", help="Leftovers at least this old")] = 24.0,
 ) -> None:
     """Remove leftovers of killed uploads (temp files, staging objects, multipart uploads)."""
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
+    from gateway.settings import get_settings
+    from gateway.store import store_from_settings
+    from gateway.store.file import FileRawStore
+
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     try:
