@@ -62,7 +62,7 @@ def reconcile(
 ) -> None:
     """Find credit balances (incrementally: only claims touched since the last run)."""
     from gateway.audit import current_actor
-    from gateway.reconcile import run_reconcile
+    from gateway.reconcile.service import run_reconcile
     from mappings.payers import PayerProfileError, default_directory, load_directory
 
     try:
@@ -95,7 +95,7 @@ def credits(
     """List credit balances: who is owed what, why, and by when. Government credits first,
     soonest due first; then the rest, soonest due first (undated last)."""
     from gateway.errors import GatewayError
-    from gateway.reconcile import list_credits
+    from gateway.reconcile.queries import list_credits
     from schemas.serialize import money
 
     with _db() as db, db.read() as s:
@@ -140,7 +140,7 @@ def variances(
     """Posting variances (fix internally) and line variances: ``unposted_line`` (a billed line
     the ledger never charged; its credit waits for your answer) and ``charge_mismatch``."""
     from gateway.errors import GatewayError
-    from gateway.reconcile import list_variances
+    from gateway.reconcile.queries import list_variances
     from gateway.reconcile.queries import list_line_variances
     from schemas.serialize import money
 
@@ -218,7 +218,7 @@ def exceptions(
         "--stale-days", min=1, help="837 claims with no 835 after this many days")] = 45,
 ) -> None:
     """Unmatched 835 claims, unanswered 837 claims, payments on accounts with no charges."""
-    from gateway.reconcile import list_exceptions
+    from gateway.reconcile.queries import list_exceptions
     from schemas.serialize import money
 
     with _db() as db, db.read() as s:
