@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 
 from gateway.cli.app import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.progress import progress
 
 if TYPE_CHECKING:
     from gateway.db.base import Database
@@ -119,18 +119,22 @@ def ingest(
     ledger_provider: int | None = None
     rows: list[tuple[str, str, str, str, str, str]] = []
     bad = False
-    with _context() as c, Progress(console=err_console, transient=True,
-                                   disable=len(files) < 2) as progress:
-        task = progress.add_task("ingesting", total=len(files))
+    with _context() as c, progress() as bars:
+        # on a terminal: files done (several files), bytes read and claims loaded (this file)
+        done_files = bars.task("files", len(files)) if len(files) > 1 else None
+        read = bars.task("bytes read", unit="bytes")
+        loaded = bars.task("claims loaded")
         who = current_actor(actor)
-        for path in files:
+        for n, path in enumerate(files, start=1):
+            read(0, 0)
+            loaded(0)
             try:
                 is_ledger = kind == "ledger" or _looks_like_ledger(path)
                 if is_ledger and ledger_provider is None:
                     with c.db.write() as s:
                         ledger_provider = ledger_ingest.resolve_provider(s, provider)
                 res = accept_path(c.db, c.store, path, source="cli", original_name=path.name,
-                                  actor=who, max_bytes=c.settings.max_file_bytes)
+                                  actor=who, max_bytes=c.settings.max_file_bytes, progress=read)
                 if is_ledger and ledger_provider is not None and not res.duplicate:
                     with c.db.write() as s:
                         ledger_ingest.declare(s, res.file_id, ledger_provider, who)
@@ -140,21 +144,24 @@ def ingest(
             except GatewayError as exc:
                 rows.append((str(path), "-", "rejected", "-", "-", f"{exc.code}: {exc.message}"))
                 bad = True
-                progress.advance(task)
+                if done_files:
+                    done_files(n)
                 continue
             except OSError as exc:
                 rows.append((str(path), "-", "rejected", "-", "-", f"unreadable: {exc.strerror}"))
                 bad = True
-                progress.advance(task)
+                if done_files:
+                    done_files(n)
                 continue
             rep = report(c.db, res.file_id) if queue else process_now(
-                c.db, c.store, c.settings, res.file_id)
+                c.db, c.store, c.settings, res.file_id, progress=loaded)
             if rep.state == "failed":
                 bad = True
             error = f"{rep.error_code}: {rep.error_message}" if rep.error_code else _note(rep)
             rows.append((str(path), str(rep.file_id), rep.state, "yes" if res.duplicate else "no",
                          str(rep.claims) if rep.state == "processed" else "-", error))
-            progress.advance(task)
+            if done_files:
+                done_files(n)
     table = Table("file", "id", "state", "duplicate", "claims", "error or note", title="Ingest")
     for r in rows:
         style = "red" if r[2] in ("failed", "rejected") else ""
@@ -304,9 +311,10 @@ def replay_cmd(
     who = current_actor(actor)
     table = Table("id", "was", "now", "claims", "error or note", title="Replay")
     bad = False
-    with _context() as c:
+    with _context() as c, progress() as bars:
         targets = ids or [f.id for f in failed_files(c.db, since.date() if since else None)]
-        for file_id in targets:
+        done = bars.task("files replayed", len(targets)) if all_failed else None
+        for n, file_id in enumerate(targets, start=1):
             try:
                 res = replay(c.db, c.store, c.settings, file_id, actor=who, reason=reason,
                              force=force)
@@ -315,6 +323,9 @@ def replay_cmd(
                               style="red")
                 bad = True
                 continue
+            finally:
+                if done:
+                    done(n)
             rep = res.report
             bad = bad or rep.state != "processed"
             table.add_row(str(file_id), res.previous_state, rep.state, str(rep.claims),

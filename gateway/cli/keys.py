@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from gateway.cli.app import EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.progress import progress
 from gateway.security.roles import Role
 
 if TYPE_CHECKING:
@@ -144,9 +145,10 @@ def rotate_data_key_cmd(
         if ring.active is None:
             raise GatewayError("no data key configured (GATEWAY_DATA_KEYS)",
                                code="data_keys_off")
-        report = rotate_raw(db, store_from_settings(settings), key_id=ring.active,
-                            actor=current_actor(actor))
-        columns = rotate_columns(db, ring)
+        with progress() as bars:
+            report = rotate_raw(db, store_from_settings(settings), key_id=ring.active,
+                                actor=current_actor(actor), progress=bars.task("raw files"))
+            columns = rotate_columns(db, ring, progress=bars.task("member ids re-sealed"))
     except GatewayError as exc:
         err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None

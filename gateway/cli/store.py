@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from gateway.cli.app import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.progress import progress
 
 if TYPE_CHECKING:
     from gateway.db.base import Database
@@ -67,10 +68,10 @@ def migrate_cmd(
     if to not in BACKENDS:
         err_console.print(f"[red]--to must be one of {', '.join(BACKENDS)}[/red]")
         raise typer.Exit(EXIT_UNREADABLE)
-    with _db() as (settings, db):
+    with _db() as (settings, db), progress() as bars:
         source = store_from_settings(settings)
         target = store_from_settings(settings, to)
-        report = migrate(db, source, target)
+        report = migrate(db, source, target, progress=bars.task("files migrated"))
     console.print(f"{source.location} → {report.target}: copied {report.copied} "
                   f"({report.bytes} bytes), already there {report.already_there}, "
                   f"done earlier {report.skipped}, problems {len(report.problems)}")
@@ -97,10 +98,10 @@ def prune_cmd(
     from gateway.store import store_from_settings
     from gateway.store.admin import prune
 
-    with _db() as (settings, db):
+    with _db() as (settings, db), progress() as bars:
         report = prune(db, store_from_settings(settings), older_than_days=older_than,
                        retention_days=settings.raw_retention_days, actor=current_actor(actor),
-                       force=force, dry_run=dry_run)
+                       force=force, dry_run=dry_run, progress=bars.task("files checked"))
     verb = "would prune" if dry_run else "pruned"
     console.print(f"{verb} {report.pruned} files ({report.bytes} bytes) received before "
                   f"{report.cutoff:%Y-%m-%d}")
@@ -112,9 +113,9 @@ def verify_cmd() -> None:
     from gateway.store import store_from_settings
     from gateway.store.admin import verify
 
-    with _db() as (settings, db):
+    with _db() as (settings, db), progress() as bars:
         store = store_from_settings(settings)
-        report = verify(db, store)
+        report = verify(db, store, progress=bars.task("files verified"))
     console.print(f"{store.location}: verified {report.checked} files ({report.bytes} bytes), "
                   f"problems {len(report.problems)}")
     if report.problems:
