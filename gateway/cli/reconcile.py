@@ -140,8 +140,7 @@ def variances(
     """Posting variances (fix internally) and line variances: ``unposted_line`` (a billed line
     the ledger never charged; its credit waits for your answer) and ``charge_mismatch``."""
     from gateway.errors import GatewayError
-    from gateway.reconcile.queries import list_variances
-    from gateway.reconcile.queries import list_line_variances
+    from gateway.reconcile.queries import list_line_variances, list_variances
     from schemas.serialize import money
 
     if ctx.invoked_subcommand is not None:
