@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from gateway.cli.app import EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.progress import progress
 
 if TYPE_CHECKING:
     from gateway.db.base import Database
@@ -70,9 +71,10 @@ def reconcile(
     except PayerProfileError as exc:
         err_console.print(f"[red]payer_profile: {exc}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
-    with _db() as db:
+    with _db() as db, progress() as bars:
         res = run_reconcile(db, as_of=as_of.date() if as_of else None, full=full,
-                            actor=current_actor(actor), payers=directory)
+                            actor=current_actor(actor), payers=directory,
+                            progress=bars.task("claims reconciled"))
     table = Table("run", "as of", "mode", "files", "candidates", "new", "resolved", "open",
                   "pending", "variances", "seconds", title="Reconciliation")
     table.add_row(str(res.run_id), res.as_of.isoformat(),

@@ -52,6 +52,7 @@ from gateway import audit
 from gateway.db.base import Database
 from gateway.db.models import InboundFile, tbl, utcnow
 from gateway.logging import get_logger
+from gateway.progress import Progress, no_progress
 from gateway.reconcile import linking, medicare_load
 from gateway.reconcile import sql as q
 from gateway.reconcile.credit import classify_rows, due_by, reconcile_claim
@@ -106,14 +107,17 @@ class RunSummary:
 
 
 def run_reconcile(db: Database, *, as_of: dt.date | None = None, full: bool = False,
-                  actor: str | None = None, payers: PayerDirectory | None = None) -> RunSummary:
-    """Reconcile (incrementally unless ``full``) as of ``as_of`` (default: today)."""
+                  actor: str | None = None, payers: PayerDirectory | None = None,
+                  progress: Progress = no_progress) -> RunSummary:
+    """Reconcile (incrementally unless ``full``) as of ``as_of`` (default: today).
+
+    ``progress`` hears the candidate claims reconciled so far, once per chunk."""
     started = time.perf_counter()
     day = as_of or dt.date.today()
     directory = payers or default_directory()
     who = audit.current_actor(actor)
     with db.write() as s:
-        summary = _run(s, day, full, who, directory)
+        summary = _run(s, day, full, who, directory, progress)
         summary.seconds = time.perf_counter() - started
         runs = tbl(ReconcileRun)
         s.execute(update(runs).where(runs.c.id == summary.run_id).values(
@@ -138,7 +142,8 @@ def run_reconcile(db: Database, *, as_of: dt.date | None = None, full: bool = Fa
     return summary
 
 
-def _run(s: Session, day: dt.date, full: bool, who: str, payers: PayerDirectory) -> RunSummary:
+def _run(s: Session, day: dt.date, full: bool, who: str, payers: PayerDirectory,
+         progress: Progress = no_progress) -> RunSummary:
     runs = tbl(ReconcileRun)
     run_id = int(s.execute(insert(runs).values(
         as_of=day, mode="full" if full else "incremental", actor=who[:128], started_at=utcnow(),
@@ -210,8 +215,10 @@ def _run(s: Session, day: dt.date, full: bool, who: str, payers: PayerDirectory)
                        "AND s.pcn = claim_waits.patient_control_number)"))
     summary.candidates = int(s.execute(text("SELECT COUNT(*) FROM rc_cand")).scalar_one())
     top = int(s.execute(text("SELECT COALESCE(MAX(n), 0) FROM rc_cand")).scalar_one())
+    progress(0, top)
     for lo in range(1, top + 1, CHUNK):
         _reconcile_chunk(s, lo, lo + CHUNK - 1, day, run_id, payers, summary)
+        progress(min(lo + CHUNK - 1, top), top)
 
     _variances(s, scope, day, run_id, summary)
     _record_files(s, files, new_files, full, run_id)
