@@ -141,12 +141,12 @@ def variances(
 ) -> None:
     """Posting variances (fix internally) and line variances: ``unposted_line`` (a billed line
     the ledger never charged; its credit waits for your answer) and ``charge_mismatch``."""
+    if ctx.invoked_subcommand is not None:  # ``variances resolve``: nothing to load here
+        return
     from gateway.errors import GatewayError
     from gateway.reconcile.queries import list_line_variances, list_variances
     from schemas.serialize import money
 
-    if ctx.invoked_subcommand is not None:
-        return
     with _db() as db, db.read() as s:
         try:
             lines = list_line_variances(s, status=status)

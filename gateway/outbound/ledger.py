@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 
 from gateway.db.base import Database
 from gateway.db.models import tbl, utcnow
-from gateway.intake.sftp import FailureRecord
 from gateway.logging import get_logger
 from gateway.outbound.tables import DeliveryReceipt, OutboundFile, OutboundState, TransferFailure
+
+if TYPE_CHECKING:  # paramiko behind it: reading the failure ledger needs no SFTP
+    from gateway.intake.sftp import FailureRecord
 
 log = get_logger("gateway.outbound")
 
