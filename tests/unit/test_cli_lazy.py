@@ -142,8 +142,8 @@ def test_a_read_only_command_on_a_current_schema_loads_no_migrations_or_app(
     assert upgrade["exit"] == 0
     [report] = _run([argv], tmp_path, GATEWAY_DATA_DIR=str(data))
     assert report["exit"] == 0, argv
-    assert _loaded(report, HEAVY + ("alembic", "paramiko", "gateway.api.app",
-                                    "gateway.reconcile.service")) == [], argv
+    unwanted = (*HEAVY, "alembic", "paramiko", "gateway.api.app", "gateway.reconcile.service")
+    assert _loaded(report, unwanted) == [], argv
 
 
 def test_a_read_only_command_on_an_old_postgres_schema_says_to_upgrade(tmp_path: Path) -> None:
