@@ -2,19 +2,24 @@
 
 Each measurement is one fresh process of the installed ``gateway`` console script (exactly what
 a user starts); wall time, CPU time (user + system) and peak RSS come from ``os.wait4`` for that
-child alone. Every command runs once per round, rounds repeat (default 5) and the best of each is
-kept, so the ratios come from the same noisy period of a shared machine. The peers, measured in
-the same rounds:
+child alone. Every command runs once per round, rounds repeat (default 5) and the median of
+each is kept, so the ratios come from the same noisy period of a shared machine. The peers,
+measured in the same rounds:
 
 - ``python -c pass``: the interpreter alone, the floor for any Python command;
 - ``gateway parse --help``: the lightest real command; the target is every command within 1.5x.
 
-The read-only commands run against an empty SQLite data dir created (and migrated) first. The
-last column lists which of fastapi, fpdf, boto3 and pyx12 the process imported (``-X importtime``
-on one extra run), which must be none for help and the read-only commands.
+The read-only commands (``credits``, ``failures``, ``cases list``, ``report aging``) run against
+an empty SQLite data dir created (and migrated) first. The last column lists which of fastapi,
+fpdf, boto3, pyx12 and alembic the process imported (``-X importtime`` on one extra run): none
+for help, none for the read-only commands.
+
+``--before DIR`` also runs every command from another checkout (``git archive main | tar -x -C
+DIR``) through ``PYTHONPATH`` with the same interpreter and packages, interleaved in the same
+rounds: a before/after table from one run.
 
     .venv/bin/python bench/cli_startup.py              # every command, 5 rounds
-    .venv/bin/python bench/cli_startup.py --rounds 3 --only help
+    .venv/bin/python bench/cli_startup.py --rounds 3 --only read --before /tmp/main-tree
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,23 +37,35 @@ from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
 GATEWAY = VENV_BIN / "gateway"
-HEAVY = ("fastapi", "fpdf", "boto3", "pyx12")
+HEAVY = ("fastapi", "fpdf", "boto3", "pyx12", "alembic")
 READ_ONLY = (["credits"], ["failures"], ["cases", "list"], ["report", "aging"])
 
 
 @dataclass
-class Best:
-    """The best wall and CPU time and the lowest peak RSS over the rounds."""
+class Runs:
+    """Wall time, CPU time and peak RSS of every round; medians are what is reported."""
 
-    wall: float = float("inf")
-    cpu: float = float("inf")
-    rss_mb: float = float("inf")
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    rss: list[float] = field(default_factory=list)
     heavy: list[str] = field(default_factory=list)
 
     def add(self, wall: float, cpu: float, rss_mb: float) -> None:
-        self.wall = min(self.wall, wall)
-        self.cpu = min(self.cpu, cpu)
-        self.rss_mb = min(self.rss_mb, rss_mb)
+        self.walls.append(wall)
+        self.cpus.append(cpu)
+        self.rss.append(rss_mb)
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(self.walls)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus)
+
+    @property
+    def rss_mb(self) -> float:
+        return statistics.median(self.rss)
 
 
 def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
@@ -107,12 +125,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", choices=("all", "help", "read"), default="all")
+    parser.add_argument("--before", type=Path, help="another checkout to compare against")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     with tempfile.TemporaryDirectory() as data:
         env = {**os.environ, "GATEWAY_DATA_DIR": data, "GATEWAY_LOG_LEVEL": "WARNING"}
         env.pop("GATEWAY_DATABASE_URL", None)
+        env.pop("PYTHONPATH", None)
         subprocess.run(
             [str(GATEWAY), "db", "upgrade"],
             env=env,
@@ -120,30 +140,44 @@ def main() -> int:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        old = {**env, "PYTHONPATH": str(args.before.resolve())} if args.before else None
         floor = [sys.executable, "-c", "pass"]
         peer = [str(GATEWAY), "parse", "--help"]
         rows = [floor, peer, *(c for c in commands(args.only) if c != peer)]
-        best = {tuple(r): Best() for r in rows}
+        now = {tuple(r): Runs() for r in rows}
+        was = {tuple(r): Runs() for r in rows}
         for _ in range(args.rounds):
             for r in rows:  # interleaved: load on the machine hits every command alike
-                best[tuple(r)].add(*run_once(r, env))
+                now[tuple(r)].add(*run_once(r, env))
+                if old is not None:
+                    was[tuple(r)].add(*run_once(r, old))
         for r in rows[1:]:
-            best[tuple(r)].heavy = imported_heavy(r, env)
-    base = best[tuple(peer)]
+            now[tuple(r)].heavy = imported_heavy(r, env)
+    base = now[tuple(peer)]
     print(
-        f"best of {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}; "
+        f"median of {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}; "
         f"ratios against `gateway parse --help` in the same run"
     )
-    print(f"{'command':44} {'wall ms':>8} {'cpu ms':>7} {'RSS MB':>7} {'x parse':>8}  heavy")
+    head = f"{'command':44}"
+    if old is not None:
+        head += f" {'before ms':>9} {'x parse':>8}"
+    print(f"{head} {'wall ms':>8} {'cpu ms':>7} {'RSS MB':>7} {'x parse':>8} {'cpu x':>6}  heavy")
     for r in rows:
-        b = best[tuple(r)]
+        b = now[tuple(r)]
         name = "python -c pass" if r is floor else "gateway " + " ".join(r[1:])
+        line = f"{name:44}"
+        if old is not None:
+            w = was[tuple(r)]
+            line += f" {w.wall * 1000:9.0f} {w.wall / was[tuple(peer)].wall:7.2f}x"
         print(
-            f"{name:44} {b.wall * 1000:8.0f} {b.cpu * 1000:7.0f} {b.rss_mb:7.1f} "
-            f"{b.wall / base.wall:7.2f}x  {','.join(b.heavy) or '-'}"
+            f"{line} {b.wall * 1000:8.0f} {b.cpu * 1000:7.0f} {b.rss_mb:7.1f} "
+            f"{b.wall / base.wall:7.2f}x {b.cpu / base.cpu:5.2f}x  {','.join(b.heavy) or '-'}"
         )
-    worst = max((best[tuple(r)].wall / base.wall, " ".join(r[1:])) for r in rows[2:])
+    worst = max((now[tuple(r)].wall / base.wall, " ".join(r[1:])) for r in rows[2:])
     print(f"slowest against parse --help: {worst[0]:.2f}x ({worst[1]})")
+    # on a loaded machine wall time mostly measures the wait for a core; CPU time does not
+    worst = max((now[tuple(r)].cpu / base.cpu, " ".join(r[1:])) for r in rows[2:])
+    print(f"slowest in CPU time: {worst[0]:.2f}x ({worst[1]})")
     return 0
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from parsers.x12.lexer import Limits
+if TYPE_CHECKING:
+    from parsers.x12.lexer import Limits
 
 
 class Settings(BaseSettings):
@@ -146,6 +148,8 @@ def get_settings(**overrides: object) -> Settings:
 
 def x12_limits(settings: Settings) -> Limits:
     """The parser's input limits from settings."""
+    from parsers.x12.lexer import Limits
+
     return Limits(
         max_segment_length=settings.x12_max_segment_length,
         max_element_length=settings.x12_max_element_length,

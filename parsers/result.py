@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from parsers.errors import ERROR, Finding
@@ -10,6 +11,9 @@ from parsers.x12.reader import X12Reader
 from schemas.claim import Claim, ClaimSubmission
 from schemas.envelope import FunctionalGroup, Interchange
 from schemas.remittance import ClaimPayment, ProviderAdjustment, Remittance
+
+#: how often ``parse`` reports claims to ``on_claims``
+PROGRESS_EVERY = 500
 
 Transaction = Remittance | ClaimSubmission
 
@@ -50,9 +54,15 @@ class ParseResult:
         return [t for t in self.transactions if isinstance(t, ClaimSubmission)]
 
 
-def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ParseResult:
-    """Parse a whole file into its object graph. Raises ``X12Error`` when unreadable."""
+def parse(data: bytes, limits: Limits = DEFAULT_LIMITS, *,
+          on_claims: Callable[[int], object] | None = None) -> ParseResult:
+    """Parse a whole file into its object graph. Raises ``X12Error`` when unreadable.
+
+    ``on_claims`` (progress for big files) hears the claims read so far, every
+    ``PROGRESS_EVERY`` claims and once at the end.
+    """
     reader = X12Reader(data, limits)
+    claims = 0
     interchanges: list[ParsedInterchange] = []
     group: ParsedGroup | None = None
     current: Transaction | None = None
@@ -60,9 +70,15 @@ def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ParseResult:
         if isinstance(event, ClaimPayment):
             assert isinstance(current, Remittance)
             current.claims.append(event)
+            claims += 1
+            if on_claims is not None and claims % PROGRESS_EVERY == 0:
+                on_claims(claims)
         elif isinstance(event, Claim):
             assert isinstance(current, ClaimSubmission)
             current.claims.append(event)
+            claims += 1
+            if on_claims is not None and claims % PROGRESS_EVERY == 0:
+                on_claims(claims)
         elif isinstance(event, ProviderAdjustment):
             pass  # already collected on the Remittance
         elif isinstance(event, Remittance | ClaimSubmission):
@@ -74,4 +90,6 @@ def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ParseResult:
         elif isinstance(event, FunctionalGroup):
             group = ParsedGroup(event)
             interchanges[-1].groups.append(group)
+    if on_claims is not None:
+        on_claims(claims)
     return ParseResult(interchanges, reader.findings.items, reader.segment_count)

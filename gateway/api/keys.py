@@ -20,7 +20,6 @@ request; only the database read is saved.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import hashlib
 import hmac
 import re
@@ -38,6 +37,7 @@ from gateway.db.base import Database
 from gateway.db.models import utcnow
 from gateway.errors import InputError, NotFoundError
 from gateway.logging import get_logger
+from gateway.security.roles import Role as Role
 
 log = get_logger("gateway.api.keys")
 
@@ -50,14 +50,6 @@ TOUCH_EVERY = dt.timedelta(seconds=60)
 #: how long a verified key is trusted without re-reading it (the revocation delay across
 #: processes; revocations in the same process take effect immediately)
 CACHE_SECONDS = 5.0
-
-
-class Role(enum.StrEnum):
-    """What a key may do. Uploader: upload and read its own files. Auditor: read everything."""
-
-    UPLOADER = "uploader"
-    OPS = "ops"
-    AUDITOR = "auditor"
 
 
 @dataclass(frozen=True, slots=True)

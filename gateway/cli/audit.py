@@ -9,19 +9,14 @@ pass it back with ``--anchor SEQ:HASH`` to also catch deletion of the newest ent
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.audit import verify_chain
 from gateway.cli.app import EXIT_FINDINGS, EXIT_UNREADABLE, app, cli_settings, console, err_console
-from gateway.db.base import Database
-from gateway.db.migrate import ensure_schema
-from gateway.db.models import AuditEntry
-from gateway.errors import GatewayError
-from gateway.logging import configure_logging
+
+if TYPE_CHECKING:
+    from gateway.db.base import Database
 
 audit_app = typer.Typer(help="The audit log: verify its hash chain, list entries.",
                         no_args_is_help=True)
@@ -29,6 +24,9 @@ app.add_typer(audit_app, name="audit")
 
 
 def _db() -> Database:
+    from gateway.db.base import Database
+    from gateway.db.migrate import ensure_schema
+    from gateway.logging import configure_logging
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -52,6 +50,11 @@ def verify_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Walk the hash chain; exit 1 at the first broken entry."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.audit import verify_chain
+    from gateway.errors import GatewayError
+
     expected = _anchor(anchor)
     try:
         db = _db()
@@ -92,6 +95,10 @@ def list_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print entries as JSON")] = False,
 ) -> None:
     """The newest audit entries, oldest first."""
+    from sqlalchemy import select
+
+    from gateway.db.models import AuditEntry
+
     db = _db()
     try:
         with db.read() as s:

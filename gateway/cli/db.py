@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from gateway.cli.app import app, cli_settings, console, err_console
-from gateway.db.base import Database
-from gateway.db.migrate import current_revision, head_revision, upgrade
-from gateway.logging import configure_logging
+
+if TYPE_CHECKING:
+    from gateway.db.base import Database
 
 db_app = typer.Typer(help="Database schema migrations and integrity checks.",
                     no_args_is_help=True)
@@ -15,6 +17,8 @@ app.add_typer(db_app, name="db")
 
 
 def _db() -> Database:
+    from gateway.db.base import Database
+    from gateway.logging import configure_logging
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     return Database.from_settings(settings)
@@ -23,6 +27,8 @@ def _db() -> Database:
 @db_app.command("upgrade")
 def upgrade_cmd() -> None:
     """Upgrade the database schema to the latest revision."""
+    from gateway.db.migrate import current_revision, upgrade
+
     db = _db()
     try:
         upgrade(db)
@@ -37,6 +43,8 @@ def upgrade_cmd() -> None:
 @db_app.command("current")
 def current_cmd() -> None:
     """Print the schema revision of the database and the latest one shipped."""
+    from gateway.db.migrate import current_revision, head_revision
+
     db = _db()
     try:
         console.print(f"database: {current_revision(db) or '(empty)'}  latest: {head_revision()}")

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from gateway.cli.app import EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.progress import progress
 
 demo_app = typer.Typer(help="Synthetic demo data with known answers.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
@@ -27,7 +28,9 @@ def generate_cmd(
     from gateway.demo import DemoError, generate
 
     try:
-        manifest = generate(out, claims=claims, seed=seed)
+        with progress() as bars:
+            manifest = generate(out, claims=claims, seed=seed,
+                                progress=bars.task("files written"))
     except DemoError as exc:
         err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None

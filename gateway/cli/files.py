@@ -8,12 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import select
 
 from gateway.cli.app import EXIT_FINDINGS, app, console, err_console
 from gateway.cli.ingest import _context
-from gateway.db.models import FileEvent, InboundFile
-from gateway.ingest.replay import resend_links
 
 files_app = typer.Typer(
     help="Inbound files: detail, findings, history and 835 resend links.", no_args_is_help=True
@@ -27,6 +24,11 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
 ) -> None:
     """State, error, findings and history of a file; for an 835, the files it re-sends."""
+    from sqlalchemy import select
+
+    from gateway.db.models import FileEvent, InboundFile
+    from gateway.ingest.replay import resend_links
+
     with _context() as c, c.db.read() as s:
         f = s.get(InboundFile, file_id)
         if f is None:

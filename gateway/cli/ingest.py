@@ -13,13 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 
-from gateway.audit import current_actor
 from gateway.cli.app import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -29,21 +27,14 @@ from gateway.cli.app import (
     console,
     err_console,
 )
-from gateway.db.base import Database
-from gateway.db.migrate import ensure_schema
-from gateway.errors import GatewayError
-from gateway.ingest.replay import FileReport, failed_files, process_now, replay, report
-from gateway.intake.inbox import scan_inbox
-from gateway.intake.service import accept_path
-from gateway.logging import configure_logging
-from gateway.outbound.ledger import transfer_failures
-from gateway.partners import PartnerServices, configured_partners, partner_services
-from gateway.reconcile import ledger_ingest
-from gateway.security.secrets import check_secrets
-from gateway.settings import Settings
-from gateway.store import store_from_settings
-from gateway.store.base import RawStore
-from gateway.worker import install_stop_handlers, run_worker, run_workers, worker_id
+from gateway.cli.progress import progress
+
+if TYPE_CHECKING:
+    from gateway.db.base import Database
+    from gateway.ingest.replay import FileReport
+    from gateway.partners import PartnerServices
+    from gateway.settings import Settings
+    from gateway.store.base import RawStore
 
 
 @dataclass
@@ -55,6 +46,12 @@ class Ctx:
 
 @contextmanager
 def _context() -> Iterator[Ctx]:
+    from gateway.db.base import Database
+    from gateway.db.migrate import ensure_schema
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
+    from gateway.store import store_from_settings
+
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -73,6 +70,11 @@ def _context() -> Iterator[Ctx]:
 @contextmanager
 def _partners(c: Ctx, *, background: bool) -> Iterator[PartnerServices | None]:
     """SFTP partners (polling, acknowledgments, deliveries) when enabled profiles exist."""
+    from gateway.errors import GatewayError
+    from gateway.partners import configured_partners, partner_services
+    from gateway.security.secrets import check_secrets
+    from gateway.worker import worker_id
+
     try:
         profiles = configured_partners(c.settings)
         check_secrets(c.settings, (profiles or {}).values())  # refuse weak or exposed secrets
@@ -111,6 +113,12 @@ def ingest(
     ] = None,
 ) -> None:
     """Store, register and process X12 files and ledger CSVs; exit 1 if any ends quarantined."""
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+    from gateway.ingest.replay import process_now, report
+    from gateway.intake.service import accept_path
+    from gateway.reconcile import ledger_ingest
+
     if kind not in ("auto", "ledger"):
         err_console.print(f"[red]--kind must be auto or ledger, not {kind!r}[/red]")
         raise typer.Exit(EXIT_UNREADABLE)
@@ -118,18 +126,22 @@ def ingest(
     ledger_provider: int | None = None
     rows: list[tuple[str, str, str, str, str, str]] = []
     bad = False
-    with _context() as c, Progress(console=err_console, transient=True,
-                                   disable=len(files) < 2) as progress:
-        task = progress.add_task("ingesting", total=len(files))
+    with _context() as c, progress() as bars:
+        # on a terminal: files done (several files), bytes read and claims loaded (this file)
+        done_files = bars.task("files", len(files)) if len(files) > 1 else None
+        read = bars.task("bytes read", unit="bytes")
+        loaded = bars.task("claims loaded")
         who = current_actor(actor)
-        for path in files:
+        for n, path in enumerate(files, start=1):
+            read(0, 0)
+            loaded(0)
             try:
                 is_ledger = kind == "ledger" or _looks_like_ledger(path)
                 if is_ledger and ledger_provider is None:
                     with c.db.write() as s:
                         ledger_provider = ledger_ingest.resolve_provider(s, provider)
                 res = accept_path(c.db, c.store, path, source="cli", original_name=path.name,
-                                  actor=who, max_bytes=c.settings.max_file_bytes)
+                                  actor=who, max_bytes=c.settings.max_file_bytes, progress=read)
                 if is_ledger and ledger_provider is not None and not res.duplicate:
                     with c.db.write() as s:
                         ledger_ingest.declare(s, res.file_id, ledger_provider, who)
@@ -139,21 +151,24 @@ def ingest(
             except GatewayError as exc:
                 rows.append((str(path), "-", "rejected", "-", "-", f"{exc.code}: {exc.message}"))
                 bad = True
-                progress.advance(task)
+                if done_files:
+                    done_files(n)
                 continue
             except OSError as exc:
                 rows.append((str(path), "-", "rejected", "-", "-", f"unreadable: {exc.strerror}"))
                 bad = True
-                progress.advance(task)
+                if done_files:
+                    done_files(n)
                 continue
             rep = report(c.db, res.file_id) if queue else process_now(
-                c.db, c.store, c.settings, res.file_id)
+                c.db, c.store, c.settings, res.file_id, progress=loaded)
             if rep.state == "failed":
                 bad = True
             error = f"{rep.error_code}: {rep.error_message}" if rep.error_code else _note(rep)
             rows.append((str(path), str(rep.file_id), rep.state, "yes" if res.duplicate else "no",
                          str(rep.claims) if rep.state == "processed" else "-", error))
-            progress.advance(task)
+            if done_files:
+                done_files(n)
     table = Table("file", "id", "state", "duplicate", "claims", "error or note", title="Ingest")
     for r in rows:
         style = "red" if r[2] in ("failed", "rejected") else ""
@@ -171,6 +186,8 @@ def _note(rep: FileReport) -> str:
 
 def _looks_like_ledger(path: Path) -> bool:
     """A ledger CSV by its header (X12 files start with ISA and are never sniffed)."""
+    from gateway.reconcile import ledger_ingest
+
     with path.open("rb") as fh:
         head = fh.read(65536)
     cut = head.rfind(b"\n")
@@ -184,6 +201,8 @@ def worker(
     max_files: Annotated[int | None, typer.Option(help="Exit after this many files")] = None,
 ) -> None:
     """Claim and process queued files until SIGTERM/SIGINT (or the queue drains, with --once)."""
+    from gateway.worker import install_stop_handlers, run_worker, run_workers
+
     with _context() as c:
         if c.db.is_sqlite and concurrency > 1:
             err_console.print("[red]SQLite allows one writer: use --concurrency 1, or "
@@ -211,6 +230,9 @@ def run(
     once: Annotated[bool, typer.Option(help="Drain the inbox and the queue, then exit")] = False,
 ) -> None:
     """All-in-one for the embedded default: watch the inbox and run one worker."""
+    from gateway.intake.inbox import scan_inbox
+    from gateway.worker import install_stop_handlers, run_worker
+
     with _context() as c, _partners(c, background=not once) as partners:
         stop = threading.Event()
         install_stop_handlers(stop)
@@ -241,6 +263,9 @@ def failures(
         formats=["%Y-%m-%d"], help="Received on or after this day")] = None,
 ) -> None:
     """List quarantined files with their reasons."""
+    from gateway.ingest.replay import failed_files
+    from gateway.outbound.ledger import transfer_failures
+
     with _context() as c:
         rows = failed_files(c.db, since.date() if since else None)
         transfer_failed = len(transfer_failures(c.db))
@@ -283,15 +308,20 @@ def replay_cmd(
     actor: Annotated[str | None, typer.Option(help="Who (default $USER)")] = None,
 ) -> None:
     """Re-run parse and load from the stored raw bytes; audited. Exit 1 if any stays failed."""
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+    from gateway.ingest.replay import failed_files, replay
+
     if bool(ids) == all_failed:
         err_console.print("[red]give file ids or --all-failed (not both)[/red]")
         raise typer.Exit(EXIT_UNREADABLE)
     who = current_actor(actor)
     table = Table("id", "was", "now", "claims", "error or note", title="Replay")
     bad = False
-    with _context() as c:
+    with _context() as c, progress() as bars:
         targets = ids or [f.id for f in failed_files(c.db, since.date() if since else None)]
-        for file_id in targets:
+        done = bars.task("files replayed", len(targets)) if all_failed else None
+        for n, file_id in enumerate(targets, start=1):
             try:
                 res = replay(c.db, c.store, c.settings, file_id, actor=who, reason=reason,
                              force=force)
@@ -300,6 +330,9 @@ def replay_cmd(
                               style="red")
                 bad = True
                 continue
+            finally:
+                if done:
+                    done(n)
             rep = res.report
             bad = bad or rep.state != "processed"
             table.add_row(str(file_id), res.previous_state, rep.state, str(rep.claims),

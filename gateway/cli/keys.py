@@ -6,24 +6,27 @@ once and only its hash is stored.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from gateway.api.keys import Role, create_key, list_keys, revoke_key
-from gateway.audit import current_actor
 from gateway.cli.app import EXIT_UNREADABLE, app, cli_settings, console, err_console
-from gateway.db.base import Database
-from gateway.db.migrate import ensure_schema
-from gateway.errors import GatewayError
-from gateway.logging import configure_logging
+from gateway.cli.progress import progress
+from gateway.security.roles import Role
+
+if TYPE_CHECKING:
+    from gateway.db.base import Database
 
 keys_app = typer.Typer(help="API keys (uploader, ops, auditor).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 
 def _db() -> tuple[Database, str | None]:
+    from gateway.db.base import Database
+    from gateway.db.migrate import ensure_schema
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -47,6 +50,10 @@ def create_cmd(
     = None,
 ) -> None:
     """Create a key and print it (last line, shown once)."""
+    from gateway.api.keys import create_key
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+
     db, pepper = _db()
     try:
         with db.write() as s:
@@ -68,6 +75,8 @@ def create_cmd(
 @keys_app.command("list")
 def list_cmd() -> None:
     """Every key with its role, provider and state (never the secret)."""
+    from gateway.api.keys import list_keys
+
     db, _ = _db()
     try:
         with db.read() as s:
@@ -92,6 +101,10 @@ def revoke_cmd(
     = None,
 ) -> None:
     """Revoke a key; requests with it fail from now on (console sessions included)."""
+    from gateway.api.keys import revoke_key
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+
     db, _ = _db()
     try:
         with db.write() as s:
@@ -113,6 +126,9 @@ def rotate_data_key_cmd(
 
     Keep the old key ids in GATEWAY_DATA_KEYS until this has finished; reads keep working.
     """
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
     from gateway.security.columns import rotate_columns
     from gateway.security.crypto import KeyRing
     from gateway.store import store_from_settings
@@ -126,9 +142,10 @@ def rotate_data_key_cmd(
         if ring.active is None:
             raise GatewayError("no data key configured (GATEWAY_DATA_KEYS)",
                                code="data_keys_off")
-        report = rotate_raw(db, store_from_settings(settings), key_id=ring.active,
-                            actor=current_actor(actor))
-        columns = rotate_columns(db, ring)
+        with progress() as bars:
+            report = rotate_raw(db, store_from_settings(settings), key_id=ring.active,
+                                actor=current_actor(actor), progress=bars.task("raw files"))
+            columns = rotate_columns(db, ring, progress=bars.task("member ids re-sealed"))
     except GatewayError as exc:
         err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
@@ -173,6 +190,7 @@ def add_data_key_cmd() -> None:
     import os
     import secrets
 
+    from gateway.errors import GatewayError
     from gateway.security.crypto import new_key
     from gateway.security.keyfile import add_data_key, keys_file_path, load_keys_file
 

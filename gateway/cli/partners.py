@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from gateway.audit import current_actor
 from gateway.cli.app import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -28,22 +27,13 @@ from gateway.cli.app import (
     console,
     err_console,
 )
-from gateway.db.base import Database
-from gateway.db.migrate import ensure_schema
-from gateway.errors import GatewayError
-from gateway.intake.poller import PartnerPoller
-from gateway.intake.pull import PollResult
-from gateway.logging import configure_logging
-from gateway.outbound.acks import AckRequests
-from gateway.outbound.ledger import DbFailureLog, resolve_failures, transfer_failures
-from gateway.outbound.queue import drain, enqueue_path, outbound_store, queue_rows, requeue_failed
-from gateway.partners import make_acceptor
-from gateway.settings import Settings
-from gateway.sftp import open_sftp, probe
-from gateway.store import store_from_settings
-from gateway.store.base import RawStore
-from mappings.loader import MappingError
-from mappings.partners import PartnerProfile, load_partners
+
+if TYPE_CHECKING:
+    from gateway.db.base import Database
+    from gateway.intake.pull import PollResult
+    from gateway.settings import Settings
+    from gateway.store.base import RawStore
+    from mappings.partners import PartnerProfile
 
 partners_app = typer.Typer(help="SFTP trading partners: list profiles, check connections.",
                            no_args_is_help=True)
@@ -57,12 +47,16 @@ DirOption = Annotated[
 
 
 def _settings() -> Settings:
+    from gateway.logging import configure_logging
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     return settings
 
 
 def _profiles(directory: Path | None, partner: str | None = None) -> list[PartnerProfile]:
+    from mappings.loader import MappingError
+    from mappings.partners import load_partners
+
     try:
         profiles = load_partners(directory)
     except MappingError as exc:
@@ -94,6 +88,9 @@ def list_partners(partners_dir: DirOption = None) -> None:
 
 def _check_one(profile: PartnerProfile) -> list[str]:
     """Problems found, in plain words (empty when all is well)."""
+    from gateway.errors import GatewayError
+    from gateway.sftp import open_sftp, probe
+
     problems: list[str] = []
     try:
         with open_sftp(profile) as sftp:
@@ -135,6 +132,11 @@ def check(partner: Annotated[str | None, typer.Argument(help="Partner id; all if
 @contextmanager
 def _gateway(settings: Settings) -> Iterator[tuple[Database, RawStore]]:
     """The configured database (schema ensured) and raw store."""
+    from gateway.db.base import Database
+    from gateway.db.migrate import ensure_schema
+    from gateway.errors import GatewayError
+    from gateway.store import store_from_settings
+
     db = Database.from_settings(settings)
     try:
         try:
@@ -165,6 +167,11 @@ def poll(partner: Annotated[str | None, typer.Option("--partner", help="Only thi
          partners_dir: DirOption = None) -> None:
     """Pull new files from clearinghouse inboxes into the ingest pipeline (no processing:
     ``gateway worker`` or ``gateway run`` process them and send acknowledgments)."""
+    from gateway.intake.poller import PartnerPoller
+    from gateway.outbound.acks import AckRequests
+    from gateway.outbound.ledger import DbFailureLog
+    from gateway.partners import make_acceptor
+
     settings = _settings()
     profiles = [p for p in _profiles(partners_dir, partner) if p.inbox_dir is not None
                 and (p.enabled or partner is not None)]
@@ -205,6 +212,10 @@ def deliver(files: Annotated[list[Path] | None, typer.Argument(
 
     Receipts in the database make a second run a no-op for files already delivered.
     """
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+    from gateway.outbound.queue import drain, enqueue_path, outbound_store
+
     settings = _settings()
     every = {p.id: p for p in _profiles(partners_dir)}
     with _gateway(settings) as (db, _raw):
@@ -266,6 +277,8 @@ def transfer_failures_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines for scripts")] = False,
 ) -> None:
     """List SFTP transfer failures (unresolved unless --all); exit 1 when any is unresolved."""
+    from gateway.outbound.ledger import transfer_failures
+
     settings = _settings()
     with _gateway(settings) as (db, _raw):
         rows = transfer_failures(db, include_resolved=all_, partner_id=partner)
@@ -291,6 +304,8 @@ def transfer_failures_cmd(
 @transfers_app.command("resolve")
 def resolve_cmd(ids: Annotated[list[int], typer.Argument(help="Failure ids")]) -> None:
     """Mark transfer failures resolved (after fixing their cause)."""
+    from gateway.outbound.ledger import resolve_failures
+
     settings = _settings()
     with _gateway(settings) as (db, _raw):
         n = resolve_failures(db, ids)
@@ -304,6 +319,8 @@ def queue_cmd(
     partner: Annotated[str | None, typer.Option("--partner")] = None,
 ) -> None:
     """Show the outbound queue."""
+    from gateway.outbound.queue import queue_rows
+
     settings = _settings()
     with _gateway(settings) as (db, _raw):
         rows = queue_rows(db, states=state, partner_id=partner)
@@ -322,6 +339,8 @@ def queue_cmd(
 @transfers_app.command("retry")
 def retry_cmd(ids: Annotated[list[int], typer.Argument(help="Outbound queue ids")]) -> None:
     """Put failed deliveries back in the queue."""
+    from gateway.outbound.queue import requeue_failed
+
     settings = _settings()
     with _gateway(settings) as (db, _raw):
         n = requeue_failed(db, ids)

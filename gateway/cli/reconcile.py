@@ -12,27 +12,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from gateway.audit import current_actor
 from gateway.cli.app import EXIT_UNREADABLE, app, cli_settings, console, err_console
-from gateway.db.base import Database
-from gateway.db.migrate import ensure_schema
-from gateway.errors import GatewayError
-from gateway.logging import configure_logging
-from gateway.reconcile import list_credits, list_exceptions, list_variances, run_reconcile
-from gateway.reconcile.queries import (
-    latest_as_of,
-    list_line_variances,
-    resolve_line_variance,
-)
-from gateway.reconcile.service import ReconcileBusyError
-from mappings.loader import MappingError
-from mappings.payers import default_directory, load_directory
-from schemas.serialize import money
+from gateway.cli.progress import progress
+
+if TYPE_CHECKING:
+    from gateway.db.base import Database
 
 Day = Annotated[dt.datetime | None, typer.Option(
     "--as-of", formats=["%Y-%m-%d"], help="Reconciliation date (default today)")]
@@ -40,6 +29,10 @@ Day = Annotated[dt.datetime | None, typer.Option(
 
 @contextmanager
 def _db() -> Iterator[Database]:
+    from gateway.db.base import Database
+    from gateway.db.migrate import ensure_schema
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -70,12 +63,18 @@ def reconcile(
         "the date (ledger lag, hold windows, replacement holds) go back to waiting")] = False,
 ) -> None:
     """Find credit balances (incrementally: only claims touched since the last run)."""
+    from gateway.audit import current_actor
+    from gateway.reconcile.queries import latest_as_of
+    from gateway.reconcile.service import ReconcileBusyError, run_reconcile
+    from mappings.loader import MappingError
+    from mappings.payers import default_directory, load_directory
+
     try:
         directory = load_directory(payers) if payers else default_directory()
     except MappingError as exc:
         err_console.print(f"[red]{exc.code}: {exc}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
-    with _db() as db:
+    with _db() as db, progress() as bars:
         day = as_of.date() if as_of else dt.date.today()
         with db.read() as s:
             last = latest_as_of(s)
@@ -88,7 +87,8 @@ def reconcile(
         try:
             res = run_reconcile(db, as_of=day, full=full, actor=current_actor(actor),
                                 payers=directory,
-                                batch_claims=cli_settings().reconcile_batch_claims)
+                                batch_claims=cli_settings().reconcile_batch_claims,
+                                progress=bars.task("claims reconciled"))
         except ReconcileBusyError as exc:
             err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
             raise typer.Exit(EXIT_UNREADABLE) from None
@@ -113,6 +113,10 @@ def credits(
 ) -> None:
     """List credit balances: who is owed what, why, and by when. Government credits first,
     soonest due first; then the rest, soonest due first (undated last)."""
+    from gateway.errors import GatewayError
+    from gateway.reconcile.queries import list_credits
+    from schemas.serialize import money
+
     with _db() as db, db.read() as s:
         try:
             rows = list_credits(s, status=status, due_within=due_within,
@@ -154,8 +158,12 @@ def variances(
 ) -> None:
     """Posting variances (fix internally) and line variances: ``unposted_line`` (a billed line
     the ledger never charged; its credit waits for your answer) and ``charge_mismatch``."""
-    if ctx.invoked_subcommand is not None:
+    if ctx.invoked_subcommand is not None:  # ``variances resolve``: nothing to load here
         return
+    from gateway.errors import GatewayError
+    from gateway.reconcile.queries import list_line_variances, list_variances
+    from schemas.serialize import money
+
     with _db() as db, db.read() as s:
         try:
             lines = list_line_variances(s, status=status)
@@ -201,6 +209,10 @@ def resolve_variance(
     as_json: Annotated[bool, typer.Option("--json", help="JSON object for scripts")] = False,
 ) -> None:
     """Answer an uncharged line; the next `gateway reconcile` applies it."""
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+    from gateway.reconcile.queries import resolve_line_variance
+
     with _db() as db:
         try:
             with db.write() as s:
@@ -224,6 +236,9 @@ def exceptions(
         "--stale-days", min=1, help="837 claims with no 835 after this many days")] = 45,
 ) -> None:
     """Unmatched 835 claims, unanswered 837 claims, payments on accounts with no charges."""
+    from gateway.reconcile.queries import list_exceptions
+    from schemas.serialize import money
+
     with _db() as db, db.read() as s:
         rows = list_exceptions(s, as_of=as_of.date() if as_of else None, stale_days=stale_days)
     if as_json:
@@ -250,7 +265,9 @@ def validate_requests(
     as_of: Day = None,
 ) -> None:
     """Check each request against our credits: valid, partially_valid or invalid (why)."""
+    from gateway.errors import GatewayError
     from gateway.reconcile.refunds import validate_file
+    from schemas.serialize import money
 
     try:
         data = path.read_bytes()

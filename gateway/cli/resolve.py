@@ -13,21 +13,17 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from gateway.audit import current_actor
 from gateway.cli.app import EXIT_FINDINGS, EXIT_UNREADABLE, app, cli_settings, console, err_console
-from gateway.db.base import Database
-from gateway.db.migrate import ensure_schema
-from gateway.errors import GatewayError
-from gateway.logging import configure_logging
-from gateway.settings import Settings
-from mappings.loader import MappingError
-from mappings.payers import PayerDirectory, default_directory, load_directory
-from schemas.serialize import money
+
+if TYPE_CHECKING:
+    from gateway.db.base import Database
+    from gateway.settings import Settings
+    from mappings.payers import PayerDirectory
 
 cases_app = typer.Typer(help="Credit-balance cases: approve, dispute, resolve, investigate.",
                         no_args_is_help=True)
@@ -57,6 +53,10 @@ def _fail(exc: Exception) -> typer.Exit:
 
 @contextmanager
 def _db() -> Iterator[tuple[Database, Settings]]:
+    from gateway.db.base import Database
+    from gateway.db.migrate import ensure_schema
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -71,6 +71,9 @@ def _db() -> Iterator[tuple[Database, Settings]]:
 
 
 def _payers(folder: Path | None) -> PayerDirectory:
+    from mappings.loader import MappingError
+    from mappings.payers import default_directory, load_directory
+
     try:
         return load_directory(folder) if folder else default_directory()
     except MappingError as exc:
@@ -110,7 +113,9 @@ def cases_list(
 ) -> None:
     """The worklist: government credits first, soonest due first, then the rest; warns about
     overdue ones."""
+    from gateway.errors import GatewayError
     from gateway.resolve.workflow import list_cases, overdue, sync_cases
+    from schemas.serialize import money
 
     day = _day(as_of)
     with _db() as (db, _):
@@ -147,7 +152,9 @@ def cases_list(
 @cases_app.command("show")
 def cases_show(credit_id: int, as_json: AsJson = False) -> None:
     """One case with its full history (who, when, why)."""
+    from gateway.errors import GatewayError
     from gateway.resolve.workflow import get_case
+    from schemas.serialize import money
 
     with _db() as (db, _), db.read() as s:
         try:
@@ -168,6 +175,7 @@ def cases_show(credit_id: int, as_json: AsJson = False) -> None:
 
 
 def _act(credit_id: int, action: str, **kwargs: Any) -> None:
+    from gateway.errors import GatewayError
     from gateway.resolve import workflow
 
     with _db() as (db, _):
@@ -186,6 +194,8 @@ def cases_approve(credit_id: int, reason: Reason, actor: Actor = None, payers: P
                   method: Annotated[str | None, typer.Option(
                       help="refund | offset (default: the payer's preference)")] = None) -> None:
     """Approve returning a credit (checks the payer has a layout to send it with)."""
+    from gateway.audit import current_actor
+
     _act(credit_id, "approve", actor=current_actor(actor), reason=reason,
          payers=_payers(payers), method=method)
 
@@ -193,6 +203,8 @@ def cases_approve(credit_id: int, reason: Reason, actor: Actor = None, payers: P
 @cases_app.command("dispute")
 def cases_dispute(credit_id: int, reason: Reason, actor: Actor = None) -> None:
     """The payer's request is not owed (invalid): dispute the case."""
+    from gateway.audit import current_actor
+
     _act(credit_id, "dispute", actor=current_actor(actor), reason=reason)
 
 
@@ -201,12 +213,16 @@ def cases_resolve(credit_id: int, reason: Reason, actor: Actor = None,
                   reference: Annotated[str | None, typer.Option(
                       help="Payer confirmation / check number")] = None) -> None:
     """Close a case by hand (refund confirmed, fixed internally, remitted to the state)."""
+    from gateway.audit import current_actor
+
     _act(credit_id, "resolve", actor=current_actor(actor), reason=reason, reference=reference)
 
 
 @cases_app.command("reopen")
 def cases_reopen(credit_id: int, reason: Reason, actor: Actor = None) -> None:
     """Reverse an approval, a dispute or a resolution (a new audited transition)."""
+    from gateway.audit import current_actor
+
     _act(credit_id, "reopen", actor=current_actor(actor), reason=reason)
 
 
@@ -222,6 +238,8 @@ def cases_investigate(
     """Record a good-faith investigation (audited). It suspends the deadline only for
     Medicare Parts A and B (up to 180 days, 42 CFR 401.305) or where the payer profile sets
     investigation_days; anywhere else the deadline does not move, and this says so."""
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
     from gateway.resolve import workflow
 
     directory = _payers(payers)
@@ -252,6 +270,8 @@ def cases_investigate(
 @cases_app.command("escheat")
 def cases_escheat(as_of: Day = None, actor: Actor = None) -> None:
     """Move patient credits unclaimed past their state's dormancy period to escheat_pending."""
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
     from gateway.resolve.reports import load_escheat, mark_escheat
 
     with _db() as (db, _):
@@ -267,6 +287,8 @@ def cases_escheat(as_of: Day = None, actor: Actor = None) -> None:
 # ---------------------------------------------------------------- batches
 
 def _batch_table(rows: list[Any], title: str) -> Table:
+    from schemas.serialize import money
+
     table = Table("id", "batch", "kind", "payer", "msp", "claims", "amount", "state",
                   "delivery", "files", title=title)
     for b in rows:
@@ -286,6 +308,8 @@ def batches_create(
     as_json: AsJson = False,
 ) -> None:
     """Issue every approved case not yet in a batch (and disputes); never twice."""
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
     from gateway.resolve.batches import batch_content, create_batches
 
     with _db() as (db, _):
@@ -330,7 +354,9 @@ def batches_list(as_json: AsJson = False) -> None:
 @batches_app.command("show")
 def batches_show(batch_id: int, as_json: AsJson = False) -> None:
     """A batch: its files (sha256, control totals), delivery state and receipts."""
+    from gateway.errors import GatewayError
     from gateway.resolve.batches import get_batch
+    from schemas.serialize import money
 
     with _db() as (db, _), db.read() as s:
         try:
@@ -354,6 +380,7 @@ def batches_export(batch_id: int,
                    to: Annotated[Path, typer.Option("--to", help="Folder to write into")]
                    ) -> None:
     """Write a batch's exact files (e.g. the patient refund list for AP) to a folder."""
+    from gateway.errors import GatewayError
     from gateway.resolve.batches import batch_content
 
     with _db() as (db, _), db.read() as s:
@@ -369,6 +396,8 @@ def batches_export(batch_id: int,
 @batches_app.command("cancel")
 def batches_cancel(batch_id: int, reason: Reason, actor: Actor = None) -> None:
     """Withdraw an undelivered batch; its cases return to approved."""
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
     from gateway.resolve.batches import cancel_batch
 
     with _db() as (db, _):
@@ -387,6 +416,8 @@ def batches_deliver(
                                       help="Deliver at once (else the workers do)")] = True,
 ) -> None:
     """Queue a batch for its payer's SFTP partner (and deliver it now); receipts recorded."""
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
     from gateway.outbound.queue import outbound_store
     from gateway.partners import configured_partners
     from gateway.resolve.batches import deliver_batch
@@ -420,10 +451,13 @@ def report_cms838(
     """CMS-838 Medicare credit balance report: CSV + PDF per provider number (CCN) that has
     Medicare credits not yet reported; none (and it says so) when there are none to report.
     Exits 1 when a report was written with certification fields blank (each is named)."""
+    from gateway.errors import GatewayError
     from gateway.resolve.cms838 import cms838
     from gateway.store import store_from_settings
+    from mappings.loader import MappingError
     from mappings.providers import default_directory as providers_dir
     from mappings.providers import load_directory as load_providers
+    from schemas.serialize import money
 
     try:
         directory = load_providers(providers) if providers else providers_dir()
@@ -494,7 +528,9 @@ def report_aging(out: Annotated[Path | None, typer.Option(help="CSV file")] = No
 def report_escheat(out: Annotated[Path, typer.Option(help="Folder for the CSVs")] = Path("."),
                    as_of: Day = None) -> None:
     """Unclaimed patient credits (escheat_pending) per provider."""
+    from gateway.errors import GatewayError
     from gateway.resolve.reports import escheat_report, load_escheat
+    from schemas.serialize import money
 
     with _db() as (db, _), db.read() as s:
         try:

@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gateway.cli.app import EXIT_UNREADABLE, app, cli_settings, err_console
-from gateway.errors import GatewayError
-from gateway.logging import configure_logging, get_logger
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -41,6 +39,7 @@ class HttpImpl(enum.StrEnum):
 def app_factory() -> FastAPI:
     """The app of one server process, from the environment (``--workers`` children)."""
     from gateway.api import create_app
+    from gateway.logging import configure_logging
 
     settings = cli_settings()  # checked again (the parent checked before spawning us)
     configure_logging(settings.log_level, settings.log_format)
@@ -62,8 +61,8 @@ def serve(
     """Serve the API (/v1), health, metrics and the ops console (/console)."""
     import uvicorn
 
-    # secrets resolved (keys file) and checked here, in the parent, before any server process
-    # is spawned: a weak secret exits 2 with one line instead of N child tracebacks
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging, get_logger
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     common = {"host": host, "port": port, "access_log": access_log,

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from gateway.audit import current_actor
 from gateway.cli.app import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -22,14 +21,12 @@ from gateway.cli.app import (
     console,
     err_console,
 )
-from gateway.db.base import Database
-from gateway.db.migrate import ensure_schema
-from gateway.errors import GatewayError
-from gateway.logging import configure_logging
-from gateway.settings import Settings
-from gateway.store import BACKENDS, store_from_settings
-from gateway.store.admin import Problem, migrate, prune, verify
-from gateway.store.file import FileRawStore
+from gateway.cli.progress import progress
+
+if TYPE_CHECKING:
+    from gateway.db.base import Database
+    from gateway.settings import Settings
+    from gateway.store.admin import Problem
 
 store_app = typer.Typer(name="store", help="Raw store: migrate between backends, prune, verify.",
                         no_args_is_help=True)
@@ -38,6 +35,10 @@ app.add_typer(store_app)
 
 @contextmanager
 def _db() -> Iterator[tuple[Settings, Database]]:
+    from gateway.db.base import Database
+    from gateway.db.migrate import ensure_schema
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -60,20 +61,23 @@ def _problems(title: str, problems: list[Problem]) -> None:
 
 @store_app.command("migrate")
 def migrate_cmd(
-    to: Annotated[str, typer.Option("--to", help=f"Target backend: {'|'.join(BACKENDS)}")],
+    to: Annotated[str, typer.Option("--to", help="Target backend: file|postgres|s3")],
 ) -> None:
     """Copy every raw file from the configured backend to another, verifying sha256.
 
     Resumable (progress is recorded per file) and idempotent. Switch GATEWAY_RAW_STORE to the
     target once it reports no problems.
     """
+    from gateway.store import BACKENDS, store_from_settings
+    from gateway.store.admin import migrate
+
     if to not in BACKENDS:
         err_console.print(f"[red]--to must be one of {', '.join(BACKENDS)}[/red]")
         raise typer.Exit(EXIT_UNREADABLE)
-    with _db() as (settings, db):
+    with _db() as (settings, db), progress() as bars:
         source = store_from_settings(settings)
         target = store_from_settings(settings, to)
-        report = migrate(db, source, target)
+        report = migrate(db, source, target, progress=bars.task("files migrated"))
     console.print(f"{source.location} → {report.target}: copied {report.copied} "
                   f"({report.bytes} bytes), already there {report.already_there}, "
                   f"done earlier {report.skipped}, problems {len(report.problems)}")
@@ -96,10 +100,14 @@ def prune_cmd(
 
     Failed and not yet processed files are never pruned. Each pruned file gets an audit entry.
     """
-    with _db() as (settings, db):
+    from gateway.audit import current_actor
+    from gateway.store import store_from_settings
+    from gateway.store.admin import prune
+
+    with _db() as (settings, db), progress() as bars:
         report = prune(db, store_from_settings(settings), older_than_days=older_than,
                        retention_days=settings.raw_retention_days, actor=current_actor(actor),
-                       force=force, dry_run=dry_run)
+                       force=force, dry_run=dry_run, progress=bars.task("files checked"))
     verb = "would prune" if dry_run else "pruned"
     console.print(f"{verb} {report.pruned} files ({report.bytes} bytes) received before "
                   f"{report.cutoff:%Y-%m-%d}")
@@ -108,9 +116,12 @@ def prune_cmd(
 @store_app.command("verify")
 def verify_cmd() -> None:
     """Re-hash every raw file that should be present; exit 1 if any is missing or corrupt."""
-    with _db() as (settings, db):
+    from gateway.store import store_from_settings
+    from gateway.store.admin import verify
+
+    with _db() as (settings, db), progress() as bars:
         store = store_from_settings(settings)
-        report = verify(db, store)
+        report = verify(db, store, progress=bars.task("files verified"))
     console.print(f"{store.location}: verified {report.checked} files ({report.bytes} bytes), "
                   f"problems {len(report.problems)}")
     if report.problems:
@@ -124,6 +135,11 @@ def sweep_cmd(
         "--older-than-hours", help="Leftovers at least this old")] = 24.0,
 ) -> None:
     """Remove leftovers of killed uploads (temp files, staging objects, multipart uploads)."""
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
+    from gateway.store import store_from_settings
+    from gateway.store.file import FileRawStore
+
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     try:

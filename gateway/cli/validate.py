@@ -24,10 +24,14 @@ from rich.markup import escape
 
 import parsers
 from gateway.cli.app import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE, app, console, err_console
+from gateway.cli.progress import progress
+from gateway.progress import Progress
 from parsers.ack import Acknowledgment, Acknowledgments, acknowledge
 
 #: warnings listed in human output before "... and N more"
 WARNING_LIMIT = 50
+#: ``validate`` reads its file in chunks this big (progress on a terminal)
+READ_CHUNK = 1 << 20
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -96,21 +100,22 @@ def validate(
         help="ISA13/GS06 of the first acknowledgment written; the rest follow on")] = 1,
 ) -> None:
     """Validate an X12 file: findings with their location, and TA1/999 acknowledgments."""
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        err_console.print(f"[red]cannot read {escape(str(file))}: {escape(str(exc.strerror))}"
-                          "[/red]")
-        raise typer.Exit(EXIT_UNREADABLE) from None
     fatal: parsers.X12Error | None = None
     findings: list[parsers.Finding] = []
-    try:
-        result = parsers.parse(data)
-        findings = result.findings
-        acks = acknowledge(data, result, control_number=control_number, now=_now())
-    except parsers.X12Error as exc:
-        fatal = exc
-        acks = acknowledge(data, exc, control_number=control_number, now=_now())
+    with progress(as_json=as_json) as bars:
+        try:
+            data = _read(file, bars.task("bytes read", unit="bytes"))
+        except OSError as exc:
+            err_console.print(f"[red]cannot read {escape(str(file))}: "
+                              f"{escape(str(exc.strerror))}[/red]")
+            raise typer.Exit(EXIT_UNREADABLE) from None
+        try:
+            result = parsers.parse(data, on_claims=bars.task("claims read"))
+            findings = result.findings
+            acks = acknowledge(data, result, control_number=control_number, now=_now())
+        except parsers.X12Error as exc:
+            fatal = exc
+            acks = acknowledge(data, exc, control_number=control_number, now=_now())
     ig_findings: list[parsers.Finding] = []
     if ig:
         from gateway.validation import validate_ig  # pyx12 is imported only when asked for
@@ -125,6 +130,19 @@ def validate(
     else:
         _print_human(file, fatal, findings, ig_findings, acks, written, ig)
     raise typer.Exit(code)
+
+
+def _read(file: Path, progress: Progress) -> bytes:
+    """The file's bytes, read in chunks so a big file shows how far it got."""
+    size = file.stat().st_size
+    chunks: list[bytes] = []
+    done = 0
+    with file.open("rb") as fh:
+        while chunk := fh.read(READ_CHUNK):
+            chunks.append(chunk)
+            done += len(chunk)
+            progress(done, size)
+    return b"".join(chunks)
 
 
 def _now() -> dt.datetime:

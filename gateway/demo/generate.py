@@ -42,6 +42,7 @@ from gateway.demo.render import (
     remittance_files,
 )
 from gateway.errors import PermanentError
+from gateway.progress import Progress, no_progress
 
 CAUSES = ("duplicate_payment", "coordination_of_benefits", "overpayment",
           "patient_overpayment", "unexplained")
@@ -158,8 +159,11 @@ def answers(credits: list[ExpectedCredit], variances: list[dict[str, object]]
     }
 
 
-def generate(out_dir: Path, *, claims: int = 600, seed: int = 1) -> Manifest:
-    """Write the demo month under ``out_dir`` (created; existing demo files are replaced)."""
+def generate(out_dir: Path, *, claims: int = 600, seed: int = 1,
+             progress: Progress = no_progress) -> Manifest:
+    """Write the demo month under ``out_dir`` (created; existing demo files are replaced).
+
+    ``progress`` hears the files written so far out of all of them."""
     month, planner, credits, variances = plan(claims, seed)
     counter = [0]
     files: list[DemoFile] = [*claim_files(month, counter),
@@ -168,12 +172,13 @@ def generate(out_dir: Path, *, claims: int = 600, seed: int = 1) -> Manifest:
     files.sort(key=lambda f: (f.day, {"837": 0, "835": 1, "ledger": 2}[f.kind], f.path))
     out_dir = Path(out_dir)
     manifest = Manifest(out_dir, seed, len(month), AS_OF, [])
-    for f in files:
+    for n, f in enumerate(files, start=1):
         path = out_dir / f.path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(f.data)
         manifest.files.append(ManifestFile(f.path, f.kind, f.day,
                                            hashlib.sha256(f.data).hexdigest(), len(f.data)))
+        progress(n, len(files))
     manifest.checkpoints = [
         Checkpoint(CHECKPOINT, tuple(f.path for f in files if f.day <= CHECKPOINT)),
         Checkpoint(AS_OF, tuple(f.path for f in files if f.day > CHECKPOINT)),

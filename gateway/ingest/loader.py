@@ -53,6 +53,7 @@ from gateway.errors import PermanentError
 from gateway.ingest import resend, rows
 from gateway.ingest.faults import crash_point
 from gateway.ingest.resend import Copy, Prior, Trace, TransactionResends
+from gateway.progress import Progress, no_progress
 from gateway.security.columns import column_cipher
 from parsers.x12.lexer import DEFAULT_LIMITS, Limits
 from schemas import (
@@ -302,8 +303,11 @@ class Loader:
     def __init__(self, session: Session, file_id: int, *, allow_duplicate_interchange: bool,
                  engine_for_providers: Engine | None,
                  clock: Callable[[], float] = time.perf_counter,
-                 limits: Limits = DEFAULT_LIMITS) -> None:
+                 limits: Limits = DEFAULT_LIMITS, progress: Progress = no_progress) -> None:
         self.s = session
+        #: hears the claims read so far (835 claim payments and 837 claims), once per batch
+        self.progress = progress
+        self._claims_seen = 0
         self.file_id = file_id
         self.force = allow_duplicate_interchange
         self.providers = ProviderResolver(session, engine_for_providers)
@@ -441,9 +445,11 @@ class Loader:
         batch835, self._claims835 = self._claims835, []
         batch837, self._claims837 = self._claims837, []
         plb, self._plb = self._plb, []
+        self._claims_seen += len(batch835) + len(batch837)
         if batch835 or batch837 or plb:
             self.bulk.bind()
             self._write(batch835, batch837, plb)
+            self.progress(self._claims_seen)
 
     def _write(self, batch: list[Claim835], batch837: list[tuple[Claim, int, int | None, str]],
                plb: list[tuple[rows.Row, TransactionResends | None, ProviderAdjustment]]

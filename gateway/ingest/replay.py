@@ -22,6 +22,7 @@ from gateway.errors import InputError, NotFoundError
 from gateway.ingest import queue
 from gateway.ingest.service import Outcome, process_file
 from gateway.logging import get_logger
+from gateway.progress import Progress, no_progress
 from gateway.settings import Settings
 from gateway.store.base import RawStore
 from gateway.worker import worker_id
@@ -71,14 +72,16 @@ def report(db: Database, file_id: int) -> FileReport:
 
 
 def process_now(db: Database, store: RawStore, settings: Settings, file_id: int,
-                *, owner: str | None = None) -> FileReport:
-    """Process a registered file in this process; if a worker already holds it, wait for it."""
+                *, owner: str | None = None, progress: Progress = no_progress) -> FileReport:
+    """Process a registered file in this process; if a worker already holds it, wait for it.
+
+    ``progress`` hears the claims loaded (see ``process_file``)."""
     me = owner or worker_id()
     deadline = time.monotonic() + settings.lease_seconds * (settings.max_attempts + 1)
     while True:
         if queue.claim_file(db, file_id, me, lease_seconds=settings.lease_seconds,
                             max_attempts=settings.max_attempts):
-            process_file(db, store, file_id, owner=me)
+            process_file(db, store, file_id, owner=me, progress=progress)
         rep = report(db, file_id)
         if rep.state in TERMINAL or time.monotonic() > deadline:
             return rep

@@ -34,6 +34,7 @@ from gateway.ingest.loader import (
     delete_derived,
 )
 from gateway.logging import get_logger
+from gateway.progress import Progress, no_progress
 from gateway.reconcile import ledger_ingest
 from gateway.security.phi import mask_findings
 from gateway.settings import get_settings, x12_limits
@@ -80,12 +81,12 @@ def _findings(reader: parsers.X12Reader | None) -> list[parsers.Finding]:
 
 
 def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
-                 retries: int = DEADLOCK_RETRIES) -> Outcome:
+                 retries: int = DEADLOCK_RETRIES, progress: Progress = no_progress) -> Outcome:
     """Parse and load a file leased to ``owner``; returns its final state.
 
     A PostgreSQL deadlock (two files taking the trace locks of shared 835 traces in opposite
     orders, see ``Loader._prior``) rolled our transaction back: we still hold the lease, so the
-    load is simply run again, up to ``retries`` times.
+    load is simply run again, up to ``retries`` times. ``progress`` hears the claims loaded.
     """
     started = time.perf_counter()
     with db.read() as s:
@@ -117,7 +118,7 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
                 loader = Loader(
                     s, file_id, allow_duplicate_interchange=row.allow_duplicate_interchange,
                     engine_for_providers=None if db.is_sqlite else db.engine,
-                    limits=limits,
+                    limits=limits, progress=progress,
                 )
                 try:
                     stats = loader.run(data)
@@ -195,7 +196,8 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
     except OperationalError as exc:
         if retries > 0 and getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
             log.warning("file_load_deadlock_retried", file_id=file_id)
-            return process_file(db, store, file_id, owner=owner, retries=retries - 1)
+            return process_file(db, store, file_id, owner=owner, retries=retries - 1,
+                                progress=progress)
         # database busy, unreachable or full: the worker retries (we keep the lease)
         if is_environmental(exc):
             log.warning("file_processing_interrupted", file_id=file_id,

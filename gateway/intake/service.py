@@ -9,11 +9,12 @@ the existing file id.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,6 +24,7 @@ from gateway import audit
 from gateway.db.base import Database
 from gateway.db.models import FileEvent, FileState, InboundFile, tbl, utcnow
 from gateway.logging import get_logger
+from gateway.progress import Progress, no_progress
 from gateway.store.base import RawStore, TransactionalRawStore
 
 log = get_logger("gateway.intake")
@@ -131,11 +133,31 @@ def accept_path(
     original_name: str,
     actor: str | None = None,
     max_bytes: int | None = None,
+    progress: Progress = no_progress,
 ) -> AcceptResult:
-    """Accept a file on disk (the local inbox, ``gateway ingest``, a downloaded SFTP file)."""
+    """Accept a file on disk (the local inbox, ``gateway ingest``, a downloaded SFTP file).
+
+    ``progress`` hears the bytes read so far out of the file's size.
+    """
     with Path(path).open("rb") as fh:
-        return accept_stream(db, store, fh, source=source, original_name=original_name,
+        stream: BinaryIO = fh
+        if progress is not no_progress:
+            stream = cast(BinaryIO, _Counting(fh, progress, os.fstat(fh.fileno()).st_size))
+        return accept_stream(db, store, stream, source=source, original_name=original_name,
                              actor=actor, max_bytes=max_bytes)
+
+
+class _Counting:
+    """A read-only stream that reports how many bytes were read through it."""
+
+    def __init__(self, inner: BinaryIO, progress: Progress, total: int) -> None:
+        self._inner, self._progress, self._total, self._done = inner, progress, total, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._inner.read(n)
+        self._done += len(data)
+        self._progress(self._done, self._total)
+        return data
 
 
 def accept_bytes(

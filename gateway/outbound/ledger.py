@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,7 +22,9 @@ from gateway.db.base import Database
 from gateway.db.models import tbl, utcnow
 from gateway.logging import get_logger
 from gateway.outbound.tables import DeliveryReceipt, OutboundFile, OutboundState, TransferFailure
-from gateway.sftp import FailureRecord
+
+if TYPE_CHECKING:  # paramiko behind it: reading the failure ledger needs no SFTP
+    from gateway.sftp import FailureRecord
 
 log = get_logger("gateway.outbound")
 

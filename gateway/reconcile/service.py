@@ -63,6 +63,7 @@ from gateway.db.base import Database
 from gateway.db.models import InboundFile, tbl, utcnow
 from gateway.errors import TransientError
 from gateway.logging import get_logger
+from gateway.progress import Progress, no_progress
 from gateway.reconcile import linking, medicare_load
 from gateway.reconcile import sql as q
 from gateway.reconcile.credit import classify_rows, due_by, reconcile_claim
@@ -150,9 +151,12 @@ class _Batches:
 
 def run_reconcile(db: Database, *, as_of: dt.date | None = None, full: bool = False,
                   actor: str | None = None, payers: PayerDirectory | None = None,
-                  batch_claims: int | None = None) -> RunSummary:
+                  batch_claims: int | None = None,
+                  progress: Progress = no_progress) -> RunSummary:
     """Reconcile (incrementally unless ``full``) as of ``as_of`` (default: today), committing
-    every ``batch_claims`` candidate claims (default ``BATCH_CLAIMS``)."""
+    every ``batch_claims`` candidate claims (default ``BATCH_CLAIMS``).
+
+    ``progress`` hears the candidate claims reconciled so far, once per chunk."""
     started = time.perf_counter()
     day = as_of or dt.date.today()
     directory = payers or default_directory()
@@ -162,7 +166,7 @@ def run_reconcile(db: Database, *, as_of: dt.date | None = None, full: bool = Fa
         run_id = _start(s, day, full, who)
         batches = _Batches(s, run_id, batch_claims or BATCH_CLAIMS, started)
         try:
-            summary = _run(s, run_id, day, full, who, directory, batches)
+            summary = _run(s, run_id, day, full, who, directory, batches, progress)
             summary.seconds = time.perf_counter() - started
             runs = tbl(ReconcileRun)
             s.execute(update(runs).where(runs.c.id == summary.run_id).values(
@@ -255,7 +259,7 @@ def running_run(s: Session) -> int | None:
 
 
 def _run(s: Session, run_id: int, day: dt.date, full: bool, who: str, payers: PayerDirectory,
-         batches: _Batches) -> RunSummary:
+         batches: _Batches, progress: Progress = no_progress) -> RunSummary:
     runs = tbl(ReconcileRun)
     broken = [r.id for r in _unfinished(s) if r.id != run_id]
     _sync_aliases(s, payers)
@@ -328,9 +332,11 @@ def _run(s: Session, run_id: int, day: dt.date, full: bool, who: str, payers: Pa
     summary.candidates = int(s.execute(text("SELECT COUNT(*) FROM rc_cand")).scalar_one())
     top = int(s.execute(text("SELECT COALESCE(MAX(n), 0) FROM rc_cand")).scalar_one())
     step = min(CHUNK, batches.size)
+    progress(0, top)
     for lo in range(1, top + 1, step):
         _reconcile_chunk(s, lo, lo + step - 1, day, run_id, payers, summary)
         batches.done(step)
+        progress(min(lo + step - 1, top), top)
 
     _variances(s, scope, day, run_id, summary)
     _record_files(s, files, new_files, full, run_id)

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from gateway.db.base import Database
 from gateway.db.models import ClaimRow
+from gateway.progress import Progress, no_progress
 from gateway.security.crypto import KeyRing, column_key_id, open_text, seal_text
 
 MEMBER_ID = "claims.subscriber_member_id"
@@ -70,11 +71,13 @@ def _stale(db: Database, active: str, batch: int) -> Iterator[list[tuple[int, st
             yield todo
 
 
-def rotate_columns(db: Database, ring: KeyRing, *, batch: int = 1000) -> int:
+def rotate_columns(db: Database, ring: KeyRing, *, batch: int = 1000,
+                   progress: Progress = no_progress) -> int:
     """Re-seal every value not under the active key (plaintext included), batch by batch.
 
     Each batch is its own transaction and only rows still holding the value that was read are
     updated, so a killed run resumes by simply running again and readers never see a gap.
+    ``progress`` hears the values re-sealed so far, once per batch.
     """
     if not ring.enabled or ring.active is None:
         return 0
@@ -87,4 +90,5 @@ def rotate_columns(db: Database, ring: KeyRing, *, batch: int = 1000) -> int:
                     ClaimRow.id == row_id, ClaimRow.subscriber_member_id == old
                 ).values(subscriber_member_id=seal_text(ring, plain, context=MEMBER_ID)))
                 done += 1
+        progress(done)
     return done

@@ -31,6 +31,7 @@ from gateway.db.models import FileState, InboundFile, utcnow
 from gateway.errors import ConfigError, InputError
 from gateway.ingest.faults import crash_point
 from gateway.logging import get_logger
+from gateway.progress import Progress, no_progress
 from gateway.store.base import (
     CHUNK,
     BlobCorruptError,
@@ -91,6 +92,12 @@ def _pages(db: Database, where: Callable[[], list[Any]]) -> Iterator[list[Any]]:
         last = rows[-1].id
 
 
+def total(db: Database, where: Callable[[], list[Any]]) -> int:
+    """How many registry rows ``_pages`` will walk (for progress; rows may change meanwhile)."""
+    with db.read() as s:
+        return int(s.execute(select(func.count()).select_from(F).where(*where())).scalar_one())
+
+
 def _not_pruned() -> Any:
     return ~exists().where(RawPrune.sha256 == F.sha256)
 
@@ -105,8 +112,11 @@ def _drain(store: ManagedRawStore, sha256: str) -> int:
 
 
 def migrate(db: Database, source: ManagedRawStore, target: ManagedRawStore, *,
-            on_file: Callable[[int], None] | None = None) -> MigrateReport:
-    """Copy every registered raw file from ``source`` to ``target``; resumable, idempotent."""
+            on_file: Callable[[int], None] | None = None,
+            progress: Progress = no_progress) -> MigrateReport:
+    """Copy every registered raw file from ``source`` to ``target``; resumable, idempotent.
+
+    ``progress`` hears the files handled out of those left to copy at the start."""
     if source.location == target.location:
         raise ConfigError(f"source and target are the same store ({target.location})",
                           code="same_store")
@@ -119,8 +129,11 @@ def migrate(db: Database, source: ManagedRawStore, target: ManagedRawStore, *,
         return [_not_pruned(), ~exists().where(RawMigration.target == target.location,
                                                RawMigration.sha256 == F.sha256)]
 
+    todo, done = (total(db, remaining) if progress is not no_progress else 0), 0
     for page in _pages(db, remaining):
         for row in page:
+            done += 1
+            progress(done, todo)
             try:
                 if target.exists(row.sha256):
                     _drain(target, row.sha256)  # there already (earlier run killed): verify
@@ -167,14 +180,19 @@ def prunable(db: Database, older_than_days: int, *,
 
 def prune(db: Database, store: ManagedRawStore, *, older_than_days: int, retention_days: int,
           actor: str, force: bool = False, dry_run: bool = False,
-          now: dt.datetime | None = None) -> PruneReport:
-    """Remove the raw bytes of processed files older than ``older_than_days``; audited."""
+          now: dt.datetime | None = None, progress: Progress = no_progress) -> PruneReport:
+    """Remove the raw bytes of processed files older than ``older_than_days``; audited.
+
+    ``progress`` hears the files handled (total unknown: pages are read as they go)."""
     check_prune_period(older_than_days, retention_days, force=force)
     now = now or utcnow()
     report = PruneReport(now - dt.timedelta(days=older_than_days))
     reason = f"retention: received and processed over {older_than_days} days ago"
+    done = 0
     for page in prunable(db, older_than_days, now=now):
         for row in page:
+            done += 1
+            progress(done)
             if dry_run:
                 report.pruned += 1
                 report.bytes += row.size
@@ -215,11 +233,14 @@ def _still_processed(session: Session, file_id: int) -> bool:
     return state == FileState.PROCESSED.value
 
 
-def verify(db: Database, store: ManagedRawStore) -> VerifyReport:
-    """Re-hash every registered raw file that has not been pruned."""
+def verify(db: Database, store: ManagedRawStore, *,
+           progress: Progress = no_progress) -> VerifyReport:
+    """Re-hash every registered raw file that has not been pruned (``progress``: files)."""
     report = VerifyReport()
+    todo = total(db, lambda: [_not_pruned()]) if progress is not no_progress else 0
     for page in _pages(db, lambda: [_not_pruned()]):
         for row in page:
+            progress(report.checked + len(report.problems) + 1, todo)
             try:
                 report.bytes += _drain(store, row.sha256)
                 report.checked += 1

@@ -17,7 +17,8 @@ from gateway import audit
 from gateway.db.base import Database
 from gateway.errors import ConfigError
 from gateway.logging import get_logger
-from gateway.store.admin import Problem, _not_pruned, _pages
+from gateway.progress import Progress, no_progress
+from gateway.store.admin import Problem, _not_pruned, _pages, total
 from gateway.store.base import BlobCorruptError, BlobNotFoundError, ManagedRawStore
 
 log = get_logger("gateway.store")
@@ -33,15 +34,21 @@ class RotateReport:
 
 
 def rotate_raw(db: Database, store: ManagedRawStore, *, key_id: str, actor: str,
-               on_file: Callable[[int], None] | None = None) -> RotateReport:
-    """Rewrite every registered, unpruned raw file not yet under ``key_id`` (the active key)."""
+               on_file: Callable[[int], None] | None = None,
+               progress: Progress = no_progress) -> RotateReport:
+    """Rewrite every registered, unpruned raw file not yet under ``key_id`` (the active key).
+
+    ``progress`` hears the registry rows handled out of those registered at the start."""
     reencrypt = getattr(store, "reencrypt", None)
     if reencrypt is None:
         raise ConfigError(f"raw store {store.location} cannot re-encrypt", code="no_reencrypt")
     report = RotateReport(key_id)
     seen: set[str] = set()
+    todo, done = (total(db, lambda: [_not_pruned()]) if progress is not no_progress else 0), 0
     for page in _pages(db, lambda: [_not_pruned()]):
         for row in page:
+            done += 1
+            progress(done, todo)
             if row.sha256 in seen:
                 continue
             seen.add(row.sha256)

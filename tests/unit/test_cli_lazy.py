@@ -65,12 +65,34 @@ def _loaded(report: dict[str, Any], names: tuple[str, ...]) -> list[str]:
     return [n for n in names if n in report["modules"]]
 
 
+def _command_paths() -> list[list[str]]:
+    """Every command path: each top-level command and each subcommand of a group."""
+    import typer.main
+
+    root: Any = typer.main.get_command(app)
+    return [[name, *([sub] if sub else [])] for name, cmd in root.commands.items()
+            for sub in ["", *getattr(cmd, "commands", {})]]
+
+
 def test_help_does_not_import_the_api_pdf_s3_or_pyx12(tmp_path: Path) -> None:
     runs = [["--help"], ["credits", "--help"], ["keys", "--help"], ["report", "aging", "--help"]]
     for argv, report in zip(runs, _run(runs, tmp_path), strict=True):
         assert report["exit"] == 0, argv
         assert "Usage: gateway" in report["out"], argv  # the help really was printed
         assert _loaded(report, HEAVY) == [], argv
+
+
+def test_no_command_help_imports_heavy_or_database_stacks(tmp_path: Path) -> None:
+    # One fresh interpreter per top-level command (its subcommands' help runs after it, in the
+    # same one): help is built from the command modules, which import services only when run.
+    paths = _command_paths()
+    assert len(paths) > len(COMMANDS)  # the groups' subcommands are in
+    for top in COMMANDS:
+        runs = [[*p, "--help"] for p in paths if p[0] == top]
+        for argv, report in zip(runs, _run(runs, tmp_path), strict=True):
+            assert report["exit"] == 0, argv
+            assert "Usage: gateway" in report["out"], argv
+            assert _loaded(report, HEAVY + DATABASE_AND_SFTP + ("structlog",)) == [], argv
 
 
 def test_top_level_help_lists_every_command_without_loading_a_command_module(
@@ -101,10 +123,46 @@ def test_read_only_commands_do_not_import_the_api_pdf_s3_or_pyx12(tmp_path: Path
     assert loaded == {
         "gateway.cli.app",
         "gateway.cli.index",
+        "gateway.cli.progress",
         "gateway.cli.reconcile",
         "gateway.cli.ingest",
         "gateway.cli.resolve",
     }
+
+
+@pytest.mark.parametrize("argv", [["credits"], ["failures"], ["cases", "list"],
+                                  ["report", "aging"]])
+def test_a_read_only_command_on_a_current_schema_loads_no_migrations_or_app(
+    argv: list[str], tmp_path: Path
+) -> None:
+    # each in its own interpreter, after the schema exists: the schema check reads the stamped
+    # revision, it does not import Alembic; nor does a read load the API, SFTP or reconcile run
+    data = tmp_path / "data"
+    [upgrade] = _run([["db", "upgrade"]], tmp_path, GATEWAY_DATA_DIR=str(data))
+    assert upgrade["exit"] == 0
+    [report] = _run([argv], tmp_path, GATEWAY_DATA_DIR=str(data))
+    assert report["exit"] == 0, argv
+    unwanted = (*HEAVY, "alembic", "paramiko", "gateway.api.app", "gateway.reconcile.service")
+    assert _loaded(report, unwanted) == [], argv
+
+
+def test_a_read_only_command_on_an_old_postgres_schema_says_to_upgrade(tmp_path: Path) -> None:
+    # the cheap version check still refuses a schema that is not current (PostgreSQL: no
+    # auto-upgrade); the SQLite file here is stamped with an older revision and the check is
+    # the same code path for both backends, except that SQLite upgrades itself
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES ('0001')")
+    prelude = (
+        "import gateway.db.base as b\n"
+        "b.Database.is_sqlite = property(lambda self: False)  # behave as PostgreSQL\n"
+    )
+    [report] = _run([["credits"]], tmp_path, prelude, GATEWAY_DATABASE_URL=f"sqlite:///{db}")
+    assert report["exit"] == 2
+    assert "alembic" not in report["modules"]
 
 
 def test_parse_does_not_import_database_or_sftp_stacks(tmp_path: Path) -> None:
