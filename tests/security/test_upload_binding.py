@@ -37,7 +37,8 @@ def _post(api: Api, data: bytes, who: str, name: str = "up.835") -> tuple[int, d
 def _refused(status: int, body: dict[str, object]) -> None:
     assert status == 403, body
     assert body["code"] == "provider_mismatch"
-    assert "id" not in body and "duplicate" not in body
+    assert "id" not in body
+    assert "duplicate" not in body
     assert "nothing was stored" in str(body["detail"])
 
 
@@ -83,13 +84,15 @@ def test_other_providers_835_is_refused_and_ds_credit_is_unchanged(api: Api) -> 
     status, body = _post(api, forged, "other-uploader")
     _refused(status, body)
     detail = str(body["detail"])
-    assert f"npi:{OTHER_NPI}" in detail and "1 other provider" in detail
+    assert f"npi:{OTHER_NPI}" in detail
+    assert "1 other provider" in detail
     assert PROVIDER_NPI not in detail  # D's identity is not echoed back
     assert _counts(api) == before
     refusals = _refusals(api)
     assert [(a, o) for a, o, _ in refusals] == [("apikey:test-other-uploader",
                                                  "provider_mismatch")]
-    assert isinstance(refusals[0][2], dict) and refusals[0][2]["size"] == len(forged)
+    assert isinstance(refusals[0][2], dict)
+    assert refusals[0][2]["size"] == len(forged)
     with api.gw.db.read() as s:
         http = s.execute(select(AuditEntry.outcome).where(
             AuditEntry.actor == "apikey:test-other-uploader",
@@ -141,11 +144,14 @@ def test_ledger_via_uploader_key_belongs_to_its_provider(api: Api) -> None:
         assert status == 201
     ledger = (SCENARIO / "4.csv").read_bytes()
     status, mine = _post(api, ledger, "uploader", "ledger.csv")
-    assert status == 201 and mine["duplicate"] is False and mine["kind"] == "ledger"
+    assert status == 201
+    assert mine["duplicate"] is False
+    assert mine["kind"] == "ledger"
     status, theirs = _post(api, ledger, "other-uploader", "ledger.csv")
     # A's copy: a record of its own, as if the bytes were new (no duplicate, no D's id)
     assert status == 201, theirs
-    assert theirs["duplicate"] is False and theirs["id"] != mine["id"]
+    assert theirs["duplicate"] is False
+    assert theirs["id"] != mine["id"]
     assert theirs["id"] > mine["id"]
     api.process_queue()
     with api.gw.db.read() as s:
@@ -164,7 +170,8 @@ def test_ledger_via_uploader_key_belongs_to_its_provider(api: Api) -> None:
     for who, own, other in (("uploader", mine, theirs), ("other-uploader", theirs, mine)):
         assert api.client.get(f"/v1/files/{own['id']}", headers=api.auth(who)).status_code == 200
         r = api.client.get(f"/v1/files/{other['id']}", headers=api.auth(who))
-        assert r.status_code == 404 and r.json()["code"] == "file_not_found"
+        assert r.status_code == 404
+        assert r.json()["code"] == "file_not_found"
         # again: a duplicate of its own record only
         status, body = _post(api, ledger, who, "again.csv")
         assert (status, body["id"], body["duplicate"]) == (200, own["id"], True)
@@ -186,7 +193,8 @@ def test_duplicate_of_another_providers_835_reveals_nothing(api: Api) -> None:
         assert (status, body["detail"]) == (fresh_status, fresh["detail"])
         for path in (f"/v1/files/{fid}", f"/v1/files/{fid}/acks"):
             r = api.client.get(path, headers=api.auth("other-uploader"))
-            assert r.status_code == 404 and r.json()["code"] == "file_not_found"
+            assert r.status_code == 404
+            assert r.json()["code"] == "file_not_found"
         listed = api.client.get("/v1/files", headers=api.auth("other-uploader")).json()
         assert listed["total"] == 0
         if not processed:
@@ -237,7 +245,8 @@ def test_worker_quarantines_a_scoped_upload_of_another_provider(api: Api) -> Non
     for row in (remit, claim, led):
         assert (row.state, row.error_code, row.provider_id) == ("failed", "provider_mismatch",
                                                                 None)
-        assert row.error_message is not None and PROVIDER_NPI not in row.error_message
+        assert row.error_message is not None
+        assert PROVIDER_NPI not in row.error_message
     assert remit.error_location == {"segment_number": 11, "segment_id": "N1",
                                     "transaction_control_number": "0001",
                                     "st_segment_number": 3}
