@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, insert, select
 
@@ -29,12 +30,12 @@ AS_OF = dt.date(2026, 9, 30)
 OTHER_NPI = "1999999992"
 
 
-def _post(api: Api, data: bytes, who: str, name: str = "up.835") -> tuple[int, dict[str, object]]:
+def _post(api: Api, data: bytes, who: str, name: str = "up.835") -> tuple[int, dict[str, Any]]:
     r = api.client.post(f"/v1/files?filename={name}", content=data, headers=api.auth(who))
     return r.status_code, r.json()
 
 
-def _refused(status: int, body: dict[str, object]) -> None:
+def _refused(status: int, body: dict[str, Any]) -> None:
     assert status == 403, body
     assert body["code"] == "provider_mismatch"
     assert "id" not in body
