@@ -14,28 +14,33 @@ multipart file is handed on in the spool the form parser already wrote, not copi
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tempfile
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import IO
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.types import Message
 
-from gateway.api.deps import AppContext
+from gateway import audit
+from gateway.api.deps import AppContext, file_scope
 from gateway.api.keys import Principal
 from gateway.api.middleware import fold_audit, serialized_write
 from gateway.api.problems import ApiError
 from gateway.api.sniff import HEAD_BYTES, Sniffed, sniff
 from gateway.api.tables import ApiUpload
-from gateway.db.models import tbl, utcnow
+from gateway.db.models import InboundFile, tbl, utcnow
+from gateway.ingest import binding
 from gateway.intake.service import AcceptResult, register
 from gateway.logging import get_logger
-from gateway.store.base import TransactionalRawStore
+from gateway.reconcile import ledger_ingest
+from gateway.store.base import CHUNK, TransactionalRawStore
 
 log = get_logger("gateway.api.upload")
 SPOOL_MEMORY = 1024 * 1024
@@ -207,25 +212,33 @@ def _record_upload(session: Session, file_id: int, key_pk: int) -> None:
                     {"file_id": file_id, "api_key_id": key_pk, "uploaded_at": utcnow()})
 
 
-def accept_upload(ctx: AppContext, spool: IO[bytes], name: str,
-                  principal: Principal) -> AcceptResult:
-    """Store durably and register, recording the uploading key.
+def accept_upload(ctx: AppContext, spool: IO[bytes], name: str, principal: Principal,
+                  kind: str = "") -> AcceptResult:
+    """Check the provider binding, store durably and register, recording the uploading key.
 
     With a store that lives in the registry database the bytes, the registry row and the
     upload record commit in one transaction; otherwise the bytes are durable before the row.
+    A provider-scoped key's X12 is scanned first (``gateway.ingest.binding``): a file of
+    another provider is refused before anything is stored.
     """
     limit = ctx.settings.max_upload_bytes
     store = ctx.store
+    own = principal.provider_key
     try:
+        if own is not None and kind != "ledger":
+            _check_binding(ctx, spool, principal, own)
         if isinstance(store, TransactionalRawStore):
             with ctx.db.write() as s:
                 blob = store.put_in(s, spool, max_bytes=limit)  # type: ignore[arg-type]
-                result = _register_upload(s, blob.sha256, blob.size, name, principal)
+                result = _register_upload(s, blob.sha256, blob.size, name, principal, kind)
         else:
             # bytes durable (fsync'd, renamed, directory fsync'd) before the row commits
             blob = store.put(spool, max_bytes=limit)  # type: ignore[arg-type]
             with serialized_write(ctx.db) as s:
-                result = _register_upload(s, blob.sha256, blob.size, name, principal)
+                result = _register_upload(s, blob.sha256, blob.size, name, principal, kind)
+    except _RefusedError as refused:
+        _audit_refusal(ctx, principal, refused)
+        raise refused.error from None
     finally:
         spool.close()
     log.info("file_uploaded", file_id=result.file_id, sha256=blob.sha256[:12], size=blob.size,
@@ -233,13 +246,86 @@ def accept_upload(ctx: AppContext, spool: IO[bytes], name: str,
     return result
 
 
+class _RefusedError(Exception):
+    """An upload refused for its provider; audited in a transaction of its own."""
+
+    def __init__(self, own: str, reason: str, sha256: str | None, size: int) -> None:
+        super().__init__(reason)
+        self.reason, self.sha256, self.size = reason, sha256, size
+        self.error = ApiError(403, f"this key uploads for provider {own} only: {reason}; "
+                              "nothing was stored", code=binding.CODE)
+
+
+def _check_binding(ctx: AppContext, spool: IO[bytes], principal: Principal, own: str) -> None:
+    """Scan the spooled body (a chunk at a time) for the providers it names."""
+    digest = hashlib.sha256()
+    size = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal size
+        while chunk := spool.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            yield chunk
+
+    found = binding.scan(chunks())
+    for _ in chunks():  # the rest, for the audit entry's sha256
+        pass
+    spool.seek(0)
+    reason = found.verdict(own)
+    if reason is not None:
+        raise _RefusedError(own, reason, digest.hexdigest(), size)
+
+
+def _audit_refusal(ctx: AppContext, principal: Principal, refused: _RefusedError) -> None:
+    with serialized_write(ctx.db) as s:
+        audit.record(s, actor=principal.actor, action="upload_refused", outcome=binding.CODE,
+                     reason=refused.reason,
+                     details={"key": principal.name, "provider": principal.provider_key,
+                              "sha256": refused.sha256, "size": refused.size})
+        fold_audit(s, principal, 403, None)
+
+
+def _visible(s: Session, file_id: int, principal: Principal) -> bool:
+    cond = file_scope(principal)
+    stmt = select(InboundFile.id).where(InboundFile.id == file_id)
+    return s.execute(stmt if cond is None else stmt.where(cond)).first() is not None
+
+
 def _register_upload(s: Session, sha256: str, size: int, name: str,
-                     principal: Principal) -> AcceptResult:
+                     principal: Principal, kind: str = "") -> AcceptResult:
+    own = principal.provider_key
+    # a scoped key's ledger is its provider's own record (no provider in the bytes to bind)
+    owner = own if kind == "ledger" else None
     result = register(s, sha256=sha256, size=size, source=f"api:{principal.name}"[:64],
-                      original_name=name[:512], actor=principal.actor)
+                      original_name=name[:512], actor=principal.actor, owner=owner)
+    if own is not None:
+        result = _bind(s, result, principal, own, kind)
     _record_upload(s, result.file_id, principal.id)
     # the route answers 200 for a duplicate and 201 for a new file
     fold_audit(s, principal, 200 if result.duplicate else 201, result.file_id)
+    return result
+
+
+def _bind(s: Session, result: AcceptResult, principal: Principal, own: str,
+          kind: str) -> AcceptResult:
+    """A scoped key's upload: its ledger is declared its provider's; a duplicate reveals nothing.
+
+    A ledger's identity includes the provider (``register(owner=...)``), so its duplicate is
+    always this provider's own earlier upload. Same X12 bytes already registered but not
+    visible to this key: the scan proved every transaction this provider's, so it is this
+    provider's file received over another channel and not yet parsed; it is shown. Should the
+    registry have filed it under another provider (a scan that disagrees with the parser), it
+    is refused like a foreign file.
+    """
+    if result.duplicate and not _visible(s, result.file_id, principal):
+        provider = s.execute(select(InboundFile.provider_id).where(
+            InboundFile.id == result.file_id)).scalar_one()
+        if kind == "ledger" or provider not in (None, binding.provider_for_key(s, own)):
+            raise _RefusedError(own, "it names another provider", result.sha256, result.size)
+    if kind == "ledger" and not result.duplicate:
+        ledger_ingest.declare(s, result.file_id, binding.provider_for_key(s, own),
+                              principal.actor)
     return result
 
 

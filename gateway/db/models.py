@@ -73,14 +73,24 @@ class Provider(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+def _same_as_sha256(context: Any) -> str:
+    """``identity`` of a row inserted without one (tests, older callers): its sha256."""
+    value: str = context.get_current_parameters()["sha256"]
+    return value
+
+
 class InboundFile(Base):
-    """The registry row of one distinct file (by sha256): the work queue item."""
+    """The registry row of one distinct file (by ``identity``): the work queue item."""
 
     __tablename__ = "inbound_files"
     __table_args__ = (Index("ix_inbound_files_state_id", "state", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the dedupe key: ``sha256``, or for a provider-scoped key's ledger one per provider
+    #: (``gateway.intake.service.identity``; migration 0016)
+    identity: Mapped[str] = mapped_column(String(64), unique=True, default=_same_as_sha256)
+    #: the raw store address (several rows may share one blob)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     source: Mapped[str] = mapped_column(String(64))
     original_name: Mapped[str] = mapped_column(String(512), default="")

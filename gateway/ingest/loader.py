@@ -50,7 +50,7 @@ from gateway.db.models import (
     tbl,
 )
 from gateway.errors import PermanentError
-from gateway.ingest import resend, rows
+from gateway.ingest import binding, resend, rows
 from gateway.ingest.faults import crash_point
 from gateway.ingest.resend import Copy, Prior, Trace, TransactionResends
 from gateway.progress import Progress, no_progress
@@ -65,6 +65,7 @@ from schemas import (
     Interchange,
     ProviderAdjustment,
     Remittance,
+    TransactionHeader,
 )
 
 BATCH_CLAIMS = 2000
@@ -303,11 +304,14 @@ class Loader:
     def __init__(self, session: Session, file_id: int, *, allow_duplicate_interchange: bool,
                  engine_for_providers: Engine | None,
                  clock: Callable[[], float] = time.perf_counter,
-                 limits: Limits = DEFAULT_LIMITS, progress: Progress = no_progress) -> None:
+                 limits: Limits = DEFAULT_LIMITS, progress: Progress = no_progress,
+                 bound: frozenset[str] = frozenset()) -> None:
         self.s = session
         #: hears the claims read so far (835 claim payments and 837 claims), once per batch
         self.progress = progress
         self._claims_seen = 0
+        #: providers of the scoped keys that uploaded the file (``gateway.ingest.binding``)
+        self.bound = bound
         self.file_id = file_id
         self.force = allow_duplicate_interchange
         self.providers = ProviderResolver(session, engine_for_providers)
@@ -356,6 +360,7 @@ class Loader:
         claim_kind = ""
         tx_ids: dict[int, int] = {}
         tx: TransactionResends | None = None
+        header837: TransactionHeader | None = None
         for ev in reader:
             if isinstance(ev, ClaimPayment):
                 self._claims835.append((ev, remit_id, remit_provider, payer_id, tx,
@@ -363,6 +368,8 @@ class Loader:
                 if len(self._claims835) >= BATCH_CLAIMS:
                     self._flush()
             elif isinstance(ev, Claim):
+                if self.bound:
+                    self._check_bound(ev.billing_provider, header837, "NM1", ev.segment_index)
                 pid = self.providers.resolve(ev.billing_provider)
                 if self.stats.provider_id is None:
                     self.stats.provider_id = pid
@@ -377,6 +384,8 @@ class Loader:
                 tx_id = self._insert_one(TransactionRow, rows.transaction_row(
                     self.file_id, group_id, ev.header))
                 tx_ids[id(ev.header)] = tx_id
+                if self.bound:
+                    self._check_bound(ev.payee, ev.header, "N1", None)
                 remit_provider = self.providers.resolve(ev.payee)
                 if self.stats.provider_id is None:
                     self.stats.provider_id = remit_provider
@@ -398,6 +407,7 @@ class Loader:
                 self.stats.remittances += 1
                 self.stats.kinds.add("835")
             elif isinstance(ev, ClaimSubmission):
+                header837 = ev.header
                 tx_id = self._insert_one(TransactionRow, rows.transaction_row(
                     self.file_id, group_id, ev.header))
                 tx_ids[id(ev.header)] = tx_id
@@ -416,6 +426,30 @@ class Loader:
                 self.stats.groups += 1
             elif isinstance(ev, Interchange):
                 ic_id = self._interchange(ev)
+
+    def _check_bound(self, entity: Entity | None, header: TransactionHeader | None,
+                     segment_id: str, claim_segment: int | None) -> None:
+        """Refuse (before the provider row is even created) a transaction of another provider.
+
+        ``claim_segment`` is the CLM's segment number within its transaction (837 claims).
+        """
+        key = binding.provider_key(entity)
+        if not binding.mismatch(self.bound, key):
+            return
+        if header is None:  # a claim outside any transaction: the parser raised before
+            raise binding.ProviderMismatchError("a claim outside a transaction set")
+        if claim_segment is not None:
+            claim_segment += header.segment_index - 1
+        what = "payee (N1*PE)" if segment_id == "N1" else "billing provider (NM1*85)"
+        own = " or ".join(sorted(self.bound))
+        raise binding.ProviderMismatchError(
+            f"transaction {header.control_number} (ST segment {header.segment_index}): its "
+            f"{what} {'is not identified' if key is None else 'is another provider'}; this file "
+            f"was uploaded by a key of provider {own}, so nothing of it was loaded",
+            location={"segment_number": claim_segment or header.segment_index,
+                      "segment_id": "CLM" if claim_segment else "ST",
+                      "transaction_control_number": header.control_number,
+                      "st_segment_number": header.segment_index})
 
     def _interchange(self, ic: Interchange) -> int:
         key = resend.interchange_identity(ic)

@@ -24,7 +24,7 @@ from gateway.db.faults import is_environmental
 from gateway.db.models import FileState, InboundFile, utcnow
 from gateway.errors import GatewayError, TransientError
 from gateway.ingest import acks as file_acks
-from gateway.ingest import queue
+from gateway.ingest import binding, queue
 from gateway.ingest.faults import crash_point
 from gateway.ingest.loader import (
     DuplicateInterchangeError,
@@ -92,6 +92,7 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
     with db.read() as s:
         row = s.execute(select(F.sha256, F.allow_duplicate_interchange).where(
             F.id == file_id)).one()
+        bound = binding.bound_providers(s, file_id)
     loader: Loader | None = None
     data: bytes | None = None
     #: the processing parse's outcome once it is complete (the acks are rendered from it)
@@ -109,7 +110,7 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
             try:
                 ledger_layout = ledger_ingest.layout_for(s, file_id, data)
                 if ledger_layout is not None:
-                    ledger = ledger_ingest.load(s, file_id, data, ledger_layout)
+                    ledger = ledger_ingest.load(s, file_id, data, ledger_layout, bound=bound)
                     stats, notes = ledger.stats, ledger.notes
             except ledger_ingest.LedgerRejectedError as exc:
                 raise _QuarantineError(exc.code, exc.message, exc.location or None,
@@ -118,7 +119,7 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
                 loader = Loader(
                     s, file_id, allow_duplicate_interchange=row.allow_duplicate_interchange,
                     engine_for_providers=None if db.is_sqlite else db.engine,
-                    limits=limits, progress=progress,
+                    limits=limits, progress=progress, bound=bound,
                 )
                 try:
                     stats = loader.run(data)
@@ -128,6 +129,9 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
                                            exc.location.as_dict()) from exc
                 except DuplicateInterchangeError as exc:
                     raise _QuarantineError(exc.code, exc.message, exc.location) from exc
+                except binding.ProviderMismatchError as exc:
+                    message, where = binding.locate(data, exc, bound)
+                    raise _QuarantineError(exc.code, message, where) from exc
                 except RemittanceConflictError as exc:
                     # found while streaming: a fatal X12 error further on still comes first
                     raise _QuarantineError(exc.code, exc.message, exc.location,

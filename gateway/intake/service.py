@@ -3,11 +3,14 @@
 The order matters: a registry row never points at bytes that are not on disk, and the caller
 acknowledges the file to its source (deletes it from the inbox or SFTP server) only after
 ``accept_*`` returned. Identical bytes are not a new row: they are reported as a duplicate of
-the existing file id.
+the existing file id. The one exception is an ``owner``'s file (a ledger uploaded by a
+provider-scoped key, which names no provider in its bytes): its identity is its sha256 *and*
+its owner, so each provider's copy is a record of its own that tells nothing of the others.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from collections.abc import Iterator
@@ -59,19 +62,28 @@ _FILES = tbl(InboundFile)
 #: nothing when its sha256 is registered already
 _NEW_FILE = {
     "postgresql": postgresql.insert(_FILES).on_conflict_do_nothing(
-        index_elements=["sha256"]).returning(_FILES.c.id),
+        index_elements=["identity"]).returning(_FILES.c.id),
     "sqlite": sqlite.insert(_FILES).on_conflict_do_nothing(
-        index_elements=["sha256"]).returning(_FILES.c.id),
+        index_elements=["identity"]).returning(_FILES.c.id),
 }
 _NEW_EVENT = insert(tbl(FileEvent))
 
 
+def identity(sha256: str, owner: str | None = None) -> str:
+    """The registry's dedupe key of stored bytes: their sha256, or one per ``owner``."""
+    if owner is None:
+        return sha256
+    return hashlib.sha256(f"{owner}\x1f{sha256}".encode()).hexdigest()
+
+
 def register(
-    session: Session, *, sha256: str, size: int, source: str, original_name: str, actor: str
+    session: Session, *, sha256: str, size: int, source: str, original_name: str, actor: str,
+    owner: str | None = None,
 ) -> AcceptResult:
-    """Insert the registry row for stored bytes, or find the existing one (same sha256)."""
+    """Insert the registry row for stored bytes, or find the existing one (same identity)."""
+    key = identity(sha256, owner)
     values = {
-        "sha256": sha256, "size": size, "source": source[:64],
+        "identity": key, "sha256": sha256, "size": size, "source": source[:64],
         "original_name": original_name[:512], "kind": "unknown",
         "state": FileState.RECEIVED.value, "attempts": 0, "claim_count": 0,
         "allow_duplicate_interchange": False, "received_at": utcnow(),
@@ -87,7 +99,7 @@ def register(
                      details={"source": source, "size": size, "sha256": sha256})
         return AcceptResult(new_id, sha256, size, False, FileState.RECEIVED.value)
     row = session.execute(
-        select(InboundFile.id, InboundFile.state).where(InboundFile.sha256 == sha256)
+        select(InboundFile.id, InboundFile.state).where(InboundFile.identity == key)
     ).one()
     audit.record(session, actor=actor, action="accept", outcome="duplicate", file_id=row.id,
                  details={"source": source, "size": size})

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db.models import Provider, tbl
 from gateway.errors import InputError
+from gateway.ingest import binding
 from gateway.ingest.loader import LoadStats
 from gateway.reconcile.tables import LedgerEntry, LedgerImport
 from mappings.ledger_layouts import load_layouts
@@ -152,11 +153,18 @@ class LedgerLoad:
     notes: list[dict[str, Any]]
 
 
-def load(session: Session, file_id: int, data: bytes, layout: LedgerLayout) -> LedgerLoad:
-    """Parse and write one ledger file's rows; raises ``LedgerRejectedError`` on any bad row."""
+def load(session: Session, file_id: int, data: bytes, layout: LedgerLayout, *,
+         bound: frozenset[str] = frozenset()) -> LedgerLoad:
+    """Parse and write one ledger file's rows; raises ``LedgerRejectedError`` on any bad row.
+
+    ``bound``: providers of the scoped keys that uploaded the file. Their ledger it is: one
+    declared for anyone else (or uploaded by keys of two providers) is refused.
+    """
     t = tbl(LedgerImport)
     declared = session.execute(select(t.c.provider_id).where(t.c.file_id == file_id)).first()
-    if declared is not None:
+    if bound:
+        provider_id = _bound_provider(session, declared[0] if declared else None, bound)
+    elif declared is not None:
         provider_id = int(declared[0])
     else:
         try:
@@ -242,6 +250,18 @@ def load(session: Session, file_id: int, data: bytes, layout: LedgerLayout) -> L
         })
     stats = LoadStats(kind=KIND, provider_id=provider_id)
     return LedgerLoad(stats, len(result.rows), len(values), duplicates, notes)
+
+
+def _bound_provider(session: Session, declared: int | None, bound: frozenset[str]) -> int:
+    if len(bound) == 1:
+        (key,) = bound
+        provider_id = binding.provider_for_key(session, key)
+        if declared is None or int(declared) == provider_id:
+            return provider_id
+    raise LedgerRejectedError(
+        f"this ledger was uploaded by a key of provider {' and '.join(sorted(bound))} but is "
+        "declared as another provider's ledger; nothing of it was loaded",
+        code="provider_mismatch", location={"line": 1})
 
 
 def _line_values(r: LedgerRow) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, func, insert, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from gateway import audit
 from gateway.db.base import Database
@@ -174,8 +174,14 @@ def check_prune_period(older_than_days: int, retention_days: int, *, force: bool
 def prunable(db: Database, older_than_days: int, *,
              now: dt.datetime | None = None) -> Iterator[list[Any]]:
     cutoff = (now or utcnow()) - dt.timedelta(days=older_than_days)
+    # rows may share a blob (a ledger two providers uploaded, migration 0016): it goes only
+    # when none of them still needs it
+    other = aliased(F)
+    needed = exists().where(other.sha256 == F.sha256, other.id != F.id, or_(
+        other.state != FileState.PROCESSED.value, other.received_at >= cutoff,
+        other.processed_at.is_(None), other.processed_at >= cutoff))
     return _pages(db, lambda: [F.state == FileState.PROCESSED.value, F.received_at < cutoff,
-                               F.processed_at < cutoff, _not_pruned()])
+                               F.processed_at < cutoff, _not_pruned(), ~needed])
 
 
 def prune(db: Database, store: ManagedRawStore, *, older_than_days: int, retention_days: int,

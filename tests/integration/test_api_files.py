@@ -107,15 +107,20 @@ def test_uploader_sees_only_its_providers_files(api: Api) -> None:
     mine = api.client.post("/v1/files", content=make_835(10), headers=api.auth("uploader"))
     other_npi = api.client.post("/v1/files", content=make_835(11, npi="1999999992"),
                                 headers=api.auth("ops"))
-    theirs = api.client.post("/v1/files", content=make_835(12),
-                             headers=api.auth("other-uploader"))
+    # an uploader of another provider may not upload my provider's file (issue 17)...
+    refused = api.client.post("/v1/files", content=make_835(12),
+                              headers=api.auth("other-uploader"))
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "provider_mismatch"
+    # ...but a clearinghouse (here: ops) may send it
+    theirs = api.client.post("/v1/files", content=make_835(12), headers=api.auth("ops"))
     api.process_queue()
     listed = api.client.get("/v1/files", headers=api.auth("uploader")).json()
     # by upload (mine) and by parsed provider (ops' file for my NPI? no: NPI 1999999992)
     ids = {f["id"] for f in listed["items"]}
     assert mine.json()["id"] in ids
     assert other_npi.json()["id"] not in ids
-    # the other uploader's file names MY provider in its payee, so it is mine once parsed
+    # ops' file names MY provider in its payee, so it is mine once parsed
     assert theirs.json()["id"] in ids
     hidden = other_npi.json()["id"]
     for path in (f"/v1/files/{hidden}", f"/v1/files/{hidden}/acks"):

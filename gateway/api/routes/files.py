@@ -106,14 +106,19 @@ def load_file(ctx: Ctx, principal: Principal, file_id: int) -> InboundFile:
 )
 async def upload_file(request: Request, response: Response, ctx: Ctx,
                       principal: Uploaders) -> UploadResult:
-    """Same bytes again return the existing id with ``duplicate: true`` (HTTP 200)."""
+    """Same bytes again return the existing id with ``duplicate: true`` (HTTP 200).
+
+    An uploader key uploads for its provider only: an 835/837 naming another provider (or
+    none) is refused with 403 ``provider_mismatch`` before anything is stored, and a ledger
+    it uploads is its provider's (a record of its own, whoever sent the same bytes).
+    """
     spool, name = await read_upload(request, ctx.settings.max_upload_bytes)
     try:
         verdict = check_content(spool)
     except BaseException:
         spool.close()
         raise
-    result = await run_in_threadpool(accept_upload, ctx, spool, name, principal)
+    result = await run_in_threadpool(accept_upload, ctx, spool, name, principal, verdict.kind)
     request.state.file_id = result.file_id
     if result.duplicate:
         response.status_code = 200
