@@ -3,11 +3,16 @@ thread, keys of every role, and helpers to process queued files in-process."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +23,7 @@ from gateway.api import create_app
 from gateway.api.keys import Role, create_key, revoke_key
 from gateway.settings import Settings
 from gateway.worker import run_worker
-from tests.integration.helpers import Gateway
+from tests.integration.helpers import GATEWAY_CMD, ROOT, Gateway
 
 
 def free_port() -> int:
@@ -26,6 +31,38 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def serve_process(gw: Gateway, log_dir: Path,
+                  env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """`gateway serve` as a real subprocess on a free port (its URL and PID), for tests that
+    need the CLI's server or its PID; stopped by its PID."""
+    port = free_port()
+    log_path = log_dir / f"serve-{port}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [*GATEWAY_CMD, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env={**gw.env, **(env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"gateway serve did not start: "
+                                         f"{log_path.read_text()[-2000:]}")
+                time.sleep(0.1)
+            yield url, proc.pid
+        finally:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(5)
 
 
 class ServerThread:

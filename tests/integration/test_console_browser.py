@@ -8,14 +8,8 @@ chromium``) and the Python ``playwright`` package (its own browser download is n
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
 import re
-import signal
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -28,44 +22,14 @@ from gateway.reconcile import run_reconcile
 from gateway.reconcile.tables import Credit
 from gateway.resolve.workflow import get_case
 from gateway.worker import run_worker
-from tests.integration.helpers import GATEWAY_CMD, ROOT, Gateway, ingest
-from tests.integration.test_api_support import free_port
+from tests.integration.helpers import ROOT, Gateway, ingest
+from tests.integration.test_api_support import serve_process
 from tests.integration.x12gen import make_835
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-
-
-@contextlib.contextmanager
-def serve(gw: Gateway, tmp_path: Path) -> Iterator[str]:
-    """`gateway serve` as a subprocess on a free port; stopped by its PID."""
-    port = free_port()
-    log = (tmp_path / f"serve-{port}.log").open("wb")
-    proc = subprocess.Popen([*GATEWAY_CMD, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env={**gw.env, "GATEWAY_LOG_LEVEL": "INFO"}, cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"gateway serve did not start: "
-                                     f"{(tmp_path / f'serve-{port}.log').read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        log.close()
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -86,7 +50,7 @@ def test_sign_in_and_replay_a_failed_file(gw: Gateway, tmp_path: Path) -> None:
     run_reconcile(gw.db, as_of=dt.date(2026, 9, 30))
     with gw.db.read() as s:
         [credit_id] = s.execute(select(Credit.id)).scalars().all()
-    with serve(gw, tmp_path) as url:
+    with serve_process(gw, tmp_path, {"GATEWAY_LOG_LEVEL": "INFO"}) as (url, _pid):
         broken = make_835(40).replace(b"SE*", b"XE*", 1)
         r = httpx.post(f"{url}/v1/files", content=broken,
                        headers={"Authorization": f"Bearer {key}"}, timeout=30)

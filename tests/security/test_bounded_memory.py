@@ -16,14 +16,10 @@ the bound is on memory.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -36,8 +32,8 @@ from gateway.ingest.acks import first_control_number
 from gateway.ingest.tables import FileAck
 from gateway.worker import run_worker
 from parsers.ack import acknowledge
-from tests.integration.helpers import GATEWAY_CMD, ROOT, Gateway
-from tests.integration.test_api_support import free_port, make_keys
+from tests.integration.helpers import ROOT, Gateway
+from tests.integration.test_api_support import make_keys, serve_process
 from tests.integration.x12gen import make_835
 
 CLAIMS = 100_000  # about 40 MB
@@ -51,35 +47,8 @@ def big_835(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def serve(gw: Gateway, tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """`gateway serve` as a subprocess on a free port: its URL and PID; stopped by its PID."""
-    port = free_port()
-    log_path = tmp_path / f"serve-{port}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [*GATEWAY_CMD, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env={**gw.env, "GATEWAY_MAX_UPLOAD_BYTES": str(256 * 1024 * 1024)}, cwd=ROOT,
-            stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"gateway serve did not start: "
-                                         f"{log_path.read_text()[-2000:]}")
-                time.sleep(0.1)
-            yield url, proc.pid
-        finally:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+def serve(gw: Gateway, tmp_path: Path) -> contextlib.AbstractContextManager[tuple[str, int]]:
+    return serve_process(gw, tmp_path, {"GATEWAY_MAX_UPLOAD_BYTES": str(256 * 1024 * 1024)})
 
 
 def _status_kb(pid: int, field: str) -> int:

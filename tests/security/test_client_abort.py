@@ -13,27 +13,16 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from gateway.db.models import AuditEntry, InboundFile
-from gateway.logging import configure_logging
 from tests.integration.test_api_support import Api
 from tests.integration.x12gen import make_835
 
 BOUNDARY = "gw-abort-boundary"
-
-
-@pytest.fixture
-def json_logs() -> Iterator[None]:
-    configure_logging("INFO", "json")
-    try:
-        yield
-    finally:
-        configure_logging("INFO", "auto")
 
 
 def _multipart(data: bytes) -> bytes:

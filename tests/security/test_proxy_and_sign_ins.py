@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,22 +20,11 @@ from sqlalchemy import select
 
 from gateway.audit import verify_chain
 from gateway.db.models import AuditEntry
-from gateway.logging import configure_logging
 from tests.integration.test_api_support import Api
 from tests.integration.x12gen import make_835
 
 pytestmark = pytest.mark.usefixtures("json_logs")
 SPOOFED = "203.0.113.66"
-
-
-@pytest.fixture
-def json_logs() -> Iterator[None]:
-    """The server's structured log as JSON on (captured) stderr, put back afterwards."""
-    configure_logging("INFO", "json")
-    try:
-        yield
-    finally:
-        configure_logging("INFO", "auto")
 
 
 def _log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
