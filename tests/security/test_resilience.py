@@ -35,8 +35,8 @@ from gateway.db.models import InboundFile
 from gateway.intake import accept_bytes
 from gateway.intake.pull import AcceptResultLike, poll_partner
 from gateway.partners import make_acceptor
-from gateway.settings import get_settings
-from gateway.store.base import CHUNK
+from gateway.settings import Settings, get_settings
+from gateway.store.base import CHUNK, RawStore
 from gateway.store.file import FileRawStore
 from gateway.worker import run_worker
 from tests.integration.helpers import Gateway
@@ -235,6 +235,32 @@ def test_last_used_time_is_written_in_the_background(busy_api: Api) -> None:
     assert used is not None
 
 
+class BackgroundWorker:
+    """``run_worker`` in a thread, noting each fault it backs off from (``on_retry``)."""
+
+    def __init__(self, db: Database, store: RawStore, settings: Settings) -> None:
+        self.stop, self.retried = threading.Event(), threading.Event()
+        self.faults: list[Fault | None] = []
+        self.result: dict[str, object] = {}
+        self.thread = threading.Thread(target=self._work, args=(db, store, settings),
+                                       name="test-worker", daemon=True)
+
+    def _on_retry(self, exc: BaseException) -> None:
+        self.faults.append(classify(exc))
+        self.retried.set()
+
+    def _work(self, db: Database, store: RawStore, settings: Settings) -> None:
+        try:
+            self.result["stats"] = run_worker(db, store, settings, stop=self.stop,
+                                              on_retry=self._on_retry)
+        except BaseException as exc:  # reported by the test
+            self.result["error"] = exc
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.thread.join(WAIT)
+
+
 def test_worker_keeps_running_through_a_locked_database(busy_api: Api, db_url: str) -> None:
     """Fault: the registry is locked while a file waits (SQLite: the write lock; PostgreSQL:
     ACCESS EXCLUSIVE on inbound_files). The worker must not exit: it waits the lock out with
@@ -243,35 +269,19 @@ def test_worker_keeps_running_through_a_locked_database(busy_api: Api, db_url: s
     up = api.client.post("/v1/files", content=make_835(3), headers=api.auth("ops"))
     assert up.status_code == 201, up.text
     file_id = up.json()["id"]
-    stop, retried = threading.Event(), threading.Event()
-    faults: list[Fault | None] = []
-
-    def on_retry(exc: BaseException) -> None:
-        faults.append(classify(exc))
-        retried.set()
-
-    result: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            result["stats"] = run_worker(api.gw.db, api.gw.store, api.gw.settings, stop=stop,
-                                         on_retry=on_retry)
-        except BaseException as exc:  # reported below
-            result["error"] = exc
-
-    worker = threading.Thread(target=work, name="test-worker", daemon=True)
+    worker = BackgroundWorker(api.gw.db, api.gw.store, api.gw.settings)
     try:
         with locked(db_url, "inbound_files"):
-            worker.start()
-            assert retried.wait(WAIT), f"the worker never hit the lock: {result!r}"
-            assert worker.is_alive(), f"the worker exited: {result.get('error')!r}"
+            worker.thread.start()
+            assert worker.retried.wait(WAIT), f"the worker never hit the lock: {worker.result!r}"
+            assert worker.thread.is_alive(), \
+                f"the worker exited: {worker.result.get('error')!r}"
         wait_for(lambda: file_state(api.gw.db, file_id) == "processed", "the file processed")
     finally:
-        stop.set()
-        worker.join(WAIT)
-    assert "error" not in result, result
-    assert Fault.BUSY in faults
-    stats = result["stats"]
+        worker.finish()
+    assert "error" not in worker.result, worker.result
+    assert Fault.BUSY in worker.faults
+    stats = worker.result["stats"]
     assert getattr(stats, "processed", 0) == 1
     assert getattr(stats, "retries", 0) >= 1
 
@@ -376,36 +386,20 @@ def test_worker_resumes_when_disk_space_returns(tmp_path: Path, sqlite_template:
             finally:
                 raw.close()
             filler = fill(disk)
-            stop, retried = threading.Event(), threading.Event()
-            faults: list[Fault | None] = []
-
-            def on_retry(exc: BaseException) -> None:
-                faults.append(classify(exc))
-                retried.set()
-
-            result: dict[str, object] = {}
-
-            def work() -> None:
-                try:
-                    result["stats"] = run_worker(db, store, settings, stop=stop,
-                                                 on_retry=on_retry)
-                except BaseException as exc:  # reported below
-                    result["error"] = exc
-
-            worker = threading.Thread(target=work, name="test-worker", daemon=True)
-            worker.start()
+            worker = BackgroundWorker(db, store, settings)
+            worker.thread.start()
             try:
-                assert retried.wait(WAIT), "the worker never hit the full disk"
-                assert worker.is_alive(), f"the worker exited: {result.get('error')!r}"
+                assert worker.retried.wait(WAIT), "the worker never hit the full disk"
+                assert worker.thread.is_alive(), \
+                    f"the worker exited: {worker.result.get('error')!r}"
                 assert file_state(db, file_id) == "received"
                 filler.unlink()
                 wait_for(lambda: file_state(db, file_id) == "processed", "the file processed")
             finally:
-                stop.set()
-                worker.join(WAIT)
-            assert "error" not in result, result
-            assert Fault.STORAGE in faults
-            assert getattr(result["stats"], "processed", 0) == 1
+                worker.finish()
+            assert "error" not in worker.result, worker.result
+            assert Fault.STORAGE in worker.faults
+            assert getattr(worker.result["stats"], "processed", 0) == 1
         finally:
             db.dispose()
 
