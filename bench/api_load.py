@@ -63,9 +63,11 @@ LARGE = 2 * 1024 * 1024
 
 def x12(i: int, size: int) -> bytes:
     """A syntactically plausible 835 of about ``size`` bytes, unique per ``i``."""
-    head = (f"ISA*00*          *00*          *ZZ*BENCH          *ZZ*RECEIVER       *240115*1200*"
-            f"^*00501*{i % 999_999_999:09d}*0*P*:~GS*HP*BENCH*RECEIVER*20240115*1200*{i}*X*"
-            f"005010X221A1~ST*835*0001~").encode()
+    head = (
+        f"ISA*00*          *00*          *ZZ*BENCH          *ZZ*RECEIVER       *240115*1200*"
+        f"^*00501*{i % 999_999_999:09d}*0*P*:~GS*HP*BENCH*RECEIVER*20240115*1200*{i}*X*"
+        f"005010X221A1~ST*835*0001~"
+    ).encode()
     pad = b"REF*ZZ*" + str(i).encode() + b"~"
     body = pad * max(1, (size - len(head)) // len(pad))
     return (head + body)[:size] if len(head) + len(body) > size else head + body
@@ -78,8 +80,10 @@ def pct(values: list[float], p: float) -> float:
 
 # --- the named peer: a bare uvicorn app ------------------------------------------------------
 
-async def echo_app(scope: dict[str, Any], receive: Callable[..., Any],
-                   send: Callable[..., Any]) -> None:
+
+async def echo_app(
+    scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
+) -> None:
     """Reads the whole body and answers 201 with a small JSON (what an upload answers)."""
     if scope["type"] != "http":
         return
@@ -90,20 +94,35 @@ async def echo_app(scope: dict[str, Any], receive: Callable[..., Any],
         size += len(message.get("body", b""))
         more = message.get("more_body", False)
     body = json.dumps({"id": size, "state": "received", "duplicate": False}).encode()
-    await send({"type": "http.response.start", "status": 201,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 201,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 def serve_echo(port: int, http: str) -> None:
     import uvicorn
 
-    uvicorn.run(echo_app, host="127.0.0.1", port=port, access_log=False, log_config=None,
-                http=http, lifespan="off")
+    uvicorn.run(
+        echo_app,
+        host="127.0.0.1",
+        port=port,
+        access_log=False,
+        log_config=None,
+        http=http,
+        lifespan="off",
+    )
 
 
 # --- processes -------------------------------------------------------------------------------
+
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], path: str) -> None:
     deadline = time.monotonic() + 60
@@ -133,8 +152,10 @@ def postgres_cluster() -> contextlib.AbstractContextManager[str]:
 
 # --- measurements ----------------------------------------------------------------------------
 
-def run_uploads(url: str, key: str | None, payloads: list[bytes],
-                clients: int) -> tuple[float, list[float]]:
+
+def run_uploads(
+    url: str, key: str | None, payloads: list[bytes], clients: int
+) -> tuple[float, list[float]]:
     local = threading.local()
     headers = {"Authorization": f"Bearer {key}"} if key else {}
 
@@ -200,24 +221,47 @@ end
 
 def x12_template(size: int) -> bytes:
     """``x12`` with a mark where wrk puts each request's unique id."""
-    head = (b"ISA*00*          *00*          *ZZ*BENCH          *ZZ*RECEIVER       *240115*1200*"
-            b"^*00501*000000001*0*P*:~GS*HP*BENCH*RECEIVER*20240115*1200*1*X*005010X221A1~"
-            b"ST*835*0001~REF*EV*" + MARK + b"~")
+    head = (
+        b"ISA*00*          *00*          *ZZ*BENCH          *ZZ*RECEIVER       *240115*1200*"
+        b"^*00501*000000001*0*P*:~GS*HP*BENCH*RECEIVER*20240115*1200*1*X*005010X221A1~"
+        b"ST*835*0001~REF*EV*" + MARK + b"~"
+    )
     pad = b"REF*ZZ*PADDING~"
     return head + pad * max(0, (size - len(head)) // len(pad))
 
 
-def run_wrk(url: str, key: str | None, size: int, seconds: int, clients: int,
-            offset: int, work: Path) -> tuple[int, float, float, float]:
+def run_wrk(
+    url: str, key: str | None, size: int, seconds: int, clients: int, offset: int, work: Path
+) -> tuple[int, float, float, float]:
     """(uploads, wall seconds, p50 s, p99 s) of ``seconds`` of wrk load; every answer a 201."""
     template, script = work / f"body-{size}", work / "uploads.lua"
     template.write_bytes(x12_template(size))
     script.write_text(WRK_SCRIPT)
     threads = min(clients, os.cpu_count() or 1)
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds}s", "--timeout",
-         "60s", "-s", str(script), url, "--", str(template), str(offset), key or ""],
-        capture_output=True, text=True, check=True, timeout=seconds + 120).stdout
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(clients),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "60s",
+            "-s",
+            str(script),
+            url,
+            "--",
+            str(template),
+            str(offset),
+            key or "",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 120,
+    ).stdout
     r = json.loads(out.strip().splitlines()[-1])
     if r["other"] or r["errors"] or r["created"] != r["requests"]:
         raise RuntimeError(f"wrk: not every upload was created: {r}")
@@ -242,18 +286,27 @@ def disk_speed(directory: Path, size: int, count: int) -> float:
 
 
 def line(label: str, n: int, wall: float, p50: float, p99: float, extra: str = "") -> str:
-    return (f"{label:<34} {n / wall:8.1f}/s  p50 {p50 * 1000:6.1f} ms  "
-            f"p99 {p99 * 1000:6.1f} ms{extra}")
+    return (
+        f"{label:<34} {n / wall:8.1f}/s  p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms{extra}"
+    )
 
 
-def upload_phase(args: argparse.Namespace, url: str, key: str | None, size: int, count: int,
-                 offset: int, work: Path) -> tuple[int, float, float, float]:
+def upload_phase(
+    args: argparse.Namespace,
+    url: str,
+    key: str | None,
+    size: int,
+    count: int,
+    offset: int,
+    work: Path,
+) -> tuple[int, float, float, float]:
     """The best of ``--repeat`` runs: (uploads, wall, p50, p99), with httpx or wrk."""
     best: tuple[int, float, float, float] | None = None
     for r in range(args.repeat):
         if args.client == "wrk":
-            run = run_wrk(url, key, size, args.seconds, args.clients,
-                          offset + r * 100_000_000, work)
+            run = run_wrk(
+                url, key, size, args.seconds, args.clients, offset + r * 100_000_000, work
+            )
         else:
             payloads = [x12(offset + r * 1_000_000 + i, size) for i in range(count)]
             wall, lat = run_uploads(url, key, payloads, args.clients)
@@ -274,15 +327,29 @@ def seed_credits(database_url: str, count: int) -> None:
 
     rnd = random.Random(7)
     today = dt.date.today()
-    causes = ["duplicate_payment", "coordination_of_benefits", "overpayment",
-              "patient_overpayment", "unexplained"]
+    causes = [
+        "duplicate_payment",
+        "coordination_of_benefits",
+        "overpayment",
+        "patient_overpayment",
+        "unexplained",
+    ]
     db = Database.from_url(database_url)
     try:
         with db.write() as s:
-            pids = [s.execute(insert(tbl(Provider)).values(
-                key=f"npi:{1_000_000_000 + p}", npi=str(1_000_000_000 + p), name=f"P{p}",
-                created_at=utcnow()).returning(tbl(Provider).c.id)).scalar_one()
-                for p in range(20)]
+            pids = [
+                s.execute(
+                    insert(tbl(Provider))
+                    .values(
+                        key=f"npi:{1_000_000_000 + p}",
+                        npi=str(1_000_000_000 + p),
+                        name=f"P{p}",
+                        created_at=utcnow(),
+                    )
+                    .returning(tbl(Provider).c.id)
+                ).scalar_one()
+                for p in range(20)
+            ]
         total = count + count // 10
         rows: list[dict[str, Any]] = []
         for i in range(total):
@@ -293,17 +360,26 @@ def seed_credits(database_url: str, count: int) -> None:
             identified = today - dt.timedelta(days=rnd.randrange(200))
             deadline = None if patient and i % 2 else 60
             status = "resolved" if i >= count else ("pending" if i % 10 == 0 else "open")
-            rows.append({
-                "provider_id": pids[i % len(pids)], "account_id": f"A{i % 40_000:06d}",
-                "patient_control_number": f"PCN{i:08d}",
-                "owed_to": "patient" if patient else "payer", "payer_id": payer,
-                "cause": cause, "amount": f"{rnd.randrange(1, 500_000) / 100:.2f}",
-                "government": government, "deadline_days": deadline,
-                "identified_on": identified,
-                "due_by": identified + dt.timedelta(days=deadline) if deadline else None,
-                "status": status, "resolved_on": today if status == "resolved" else None,
-                "first_run_id": 1, "last_run_id": 1, "updated_at": utcnow(),
-            })
+            rows.append(
+                {
+                    "provider_id": pids[i % len(pids)],
+                    "account_id": f"A{i % 40_000:06d}",
+                    "patient_control_number": f"PCN{i:08d}",
+                    "owed_to": "patient" if patient else "payer",
+                    "payer_id": payer,
+                    "cause": cause,
+                    "amount": f"{rnd.randrange(1, 500_000) / 100:.2f}",
+                    "government": government,
+                    "deadline_days": deadline,
+                    "identified_on": identified,
+                    "due_by": identified + dt.timedelta(days=deadline) if deadline else None,
+                    "status": status,
+                    "resolved_on": today if status == "resolved" else None,
+                    "first_run_id": 1,
+                    "last_run_id": 1,
+                    "updated_at": utcnow(),
+                }
+            )
             if len(rows) == 10_000 or i == total - 1:
                 with db.write() as s:
                     s.execute(insert(tbl(Credit)), rows)
@@ -328,8 +404,9 @@ WORKLIST_QUERIES = [
 
 def worklist(url: str, key: str, samples: int) -> list[str]:
     out = []
-    with httpx.Client(base_url=url, timeout=60,
-                      headers={"Authorization": f"Bearer {key}"}) as client:
+    with httpx.Client(
+        base_url=url, timeout=60, headers={"Authorization": f"Bearer {key}"}
+    ) as client:
         for label, query in WORKLIST_QUERIES:
             lat: list[float] = []
             total = 0
@@ -340,67 +417,92 @@ def worklist(url: str, key: str, samples: int) -> list[str]:
                 if r.status_code != 200:
                     raise RuntimeError(f"worklist failed: {r.status_code} {r.text[:200]}")
                 total = r.json()["totals"]["count"]
-            out.append(f"  {label:<32} p50 {pct(lat, 50) * 1000:6.1f} ms  "
-                       f"p99 {pct(lat, 99) * 1000:6.1f} ms  (totals.count {total})")
+            out.append(
+                f"  {label:<32} p50 {pct(lat, 50) * 1000:6.1f} ms  "
+                f"p99 {pct(lat, 99) * 1000:6.1f} ms  (totals.count {total})"
+            )
     return out
 
 
-def bench_gateway(args: argparse.Namespace, workers: int, database_url: str | None,
-                  seed: bool) -> None:
+def bench_gateway(
+    args: argparse.Namespace, workers: int, database_url: str | None, seed: bool
+) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update({"GATEWAY_DATA_DIR": str(tmp / "data"), "GATEWAY_LOG_LEVEL": "WARNING",
-                "GATEWAY_LOG_FORMAT": "json", "PYTHONPATH": str(ROOT)})
+    env.update(
+        {
+            "GATEWAY_DATA_DIR": str(tmp / "data"),
+            "GATEWAY_LOG_LEVEL": "WARNING",
+            "GATEWAY_LOG_FORMAT": "json",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     if database_url:
         env["GATEWAY_DATABASE_URL"] = database_url
-        subprocess.run([*GATEWAY, "db", "upgrade"], env=env, check=True, capture_output=True,
-                       timeout=300)
+        subprocess.run(
+            [*GATEWAY, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=300
+        )
     tag = f"{os.getpid()}-{workers}"
 
     def make_key(role: str, *extra: str) -> str:
-        made = subprocess.run([*GATEWAY, "keys", "create", "--role", role, "--name",
-                               f"bench-{role}-{tag}", *extra], env=env, capture_output=True,
-                              text=True, check=True, timeout=120)
+        made = subprocess.run(
+            [*GATEWAY, "keys", "create", "--role", role, "--name", f"bench-{role}-{tag}", *extra],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
         return made.stdout.strip().splitlines()[-1]
 
     up_key = make_key("uploader", "--provider", "1234567893")
     ops_key = make_key("ops")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([*GATEWAY, "serve", "--port", str(port), "--workers",
-                               str(workers), "--http", args.http], env=env,
-                              stdout=subprocess.DEVNULL, stderr=(tmp / "serve.log").open("wb"))
+    server = subprocess.Popen(
+        [*GATEWAY, "serve", "--port", str(port), "--workers", str(workers), "--http", args.http],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "serve.log").open("wb"),
+    )
     db = "PostgreSQL (fsync on)" if database_url else "SQLite (WAL, synchronous=FULL)"
     base = (args.offset + workers) * 10_000_000
     try:
         wait_ready(url, server, "/readyz")
         print(f"\n== gateway serve --workers {workers} --http {args.http}, {db}")
-        run_uploads(url, up_key, [x12(base + 9_000_000 + i, SMALL) for i in range(100)],
-                    args.clients)  # warm-up: connections, caches, first directories
+        run_uploads(
+            url, up_key, [x12(base + 9_000_000 + i, SMALL) for i in range(100)], args.clients
+        )  # warm-up: connections, caches, first directories
         n, wall, p50, p99 = upload_phase(args, url, up_key, SMALL, args.small, base, tmp)
         print(line("2 KB uploads", n, wall, p50, p99, "   (target >= 300/s, p99 <= 150 ms)"))
         if args.large:
             # the disk's speed swings from minute to minute here: measured before and after,
             # and the faster of the two is the peer
             before = disk_speed(tmp / "data" / "disk", LARGE, 50)
-            n, wall, p50, p99 = upload_phase(args, url, up_key, LARGE, args.large,
-                                             base + 5_000_000, tmp)
+            n, wall, p50, p99 = upload_phase(
+                args, url, up_key, LARGE, args.large, base + 5_000_000, tmp
+            )
             after = disk_speed(tmp / "data" / "disk", LARGE, 50)
             disk, rate = max(before, after), LARGE * n / wall
-            print(f"{'2 MB uploads':<34} {rate / 1e6:8.1f} MB/s  p50 "
-                  f"{p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms; peer: disk write+fsync "
-                  f"{before / 1e6:.0f} / {after / 1e6:.0f} MB/s (before / after) -> "
-                  f"{100 * rate / disk:.0f}% of the faster (target >= 80%)")
+            print(
+                f"{'2 MB uploads':<34} {rate / 1e6:8.1f} MB/s  p50 "
+                f"{p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms; peer: disk write+fsync "
+                f"{before / 1e6:.0f} / {after / 1e6:.0f} MB/s (before / after) -> "
+                f"{100 * rate / disk:.0f}% of the faster (target >= 80%)"
+            )
         if args.credits:
             t0 = time.perf_counter()
             if seed:
-                seed_credits(database_url
-                             or f"sqlite:///{(tmp / 'data' / 'gateway.db').resolve()}",
-                             args.credits)
+                seed_credits(
+                    database_url or f"sqlite:///{(tmp / 'data' / 'gateway.db').resolve()}",
+                    args.credits,
+                )
             how = f"inserted in {time.perf_counter() - t0:.1f} s" if seed else "already there"
-            print(f"worklist: {args.credits:,} active credits (+10 % resolved) {how}; "
-                  f"GET /v1/credits, 1 client, "
-                  f"{args.samples} requests each (target p99 <= 200 ms)")
+            print(
+                f"worklist: {args.credits:,} active credits (+10 % resolved) {how}; "
+                f"GET /v1/credits, 1 client, "
+                f"{args.samples} requests each (target p99 <= 200 ms)"
+            )
             for text in worklist(url, ops_key, args.samples):
                 print(text)
     finally:
@@ -411,8 +513,11 @@ def bench_gateway(args: argparse.Namespace, workers: int, database_url: str | No
 def bench_peer(args: argparse.Namespace) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, __file__, "--echo-server", str(port), "--http",
-                             args.http], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--echo-server", str(port), "--http", args.http],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_ready(url, proc, "/")
         run_uploads(url, None, [x12(i, SMALL) for i in range(100)], args.clients)
@@ -439,10 +544,13 @@ def main() -> int:
     ap.add_argument("--offset", type=int, default=0, help="payload numbering (reruns)")
     ap.add_argument("--database-url", default=None, help="a migrated PostgreSQL to use")
     ap.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL")
-    ap.add_argument("--client", choices=["wrk", "httpx"],
-                    default="wrk" if shutil.which("wrk") else "httpx",
-                    help="load generator: wrk (C, event loop; apt-get install wrk) runs each "
-                         "upload phase for --seconds; httpx threads send --small/--large files")
+    ap.add_argument(
+        "--client",
+        choices=["wrk", "httpx"],
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="load generator: wrk (C, event loop; apt-get install wrk) runs each "
+        "upload phase for --seconds; httpx threads send --small/--large files",
+    )
     ap.add_argument("--seconds", type=int, default=8, help="wrk: length of each phase")
     ap.add_argument("--echo-server", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -450,10 +558,15 @@ def main() -> int:
         serve_echo(args.echo_server, args.http)
         return 0
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    print(f"{os.cpu_count()} CPUs shared by the client threads and the server; "
-          f"{args.clients} keep-alive connections from "
-          + (f"wrk ({min(args.clients, os.cpu_count() or 1)} threads)" if args.client == "wrk"
-             else f"{args.clients} httpx threads"))
+    print(
+        f"{os.cpu_count()} CPUs shared by the client threads and the server; "
+        f"{args.clients} keep-alive connections from "
+        + (
+            f"wrk ({min(args.clients, os.cpu_count() or 1)} threads)"
+            if args.client == "wrk"
+            else f"{args.clients} httpx threads"
+        )
+    )
     bench_peer(args)
     counts = [int(w) for w in args.workers.split(",") if w.strip()]
     with contextlib.ExitStack() as stack:

@@ -105,8 +105,7 @@ def fresh_database(backend: str, pg_base: str | None, work: Path) -> Iterator[st
 
 def ingest_once(backend: str, url: str, data: bytes, work: Path) -> Result:
     raw = work / f"raw-{uuid.uuid4().hex[:8]}"
-    settings = get_settings(data_dir=work, database_url=url, log_level="WARNING",
-                            log_format="json")
+    settings = get_settings(data_dir=work, database_url=url, log_level="WARNING", log_format="json")
     db = Database.from_settings(settings)
     stats: list[loader_module.LoadStats] = []
     original_run = loader_module.Loader.run
@@ -131,8 +130,16 @@ def ingest_once(backend: str, url: str, data: bytes, work: Path) -> Result:
     if report.state != "processed" or not stats:
         raise SystemExit(f"{backend}: file ended {report.state}: {report}")
     st = stats[-1]
-    return Result(backend, st.claim_count, st.service_payments, st.adjustments,
-                  len(data) / 1e6, seconds, st.parse_seconds, st.load_seconds)
+    return Result(
+        backend,
+        st.claim_count,
+        st.service_payments,
+        st.adjustments,
+        len(data) / 1e6,
+        seconds,
+        st.parse_seconds,
+        st.load_seconds,
+    )
 
 
 def main() -> None:
@@ -154,26 +161,45 @@ def main() -> None:
                 for backend in backends:
                     with fresh_database(backend, pg, work) as url:
                         res = ingest_once(backend, url, data, work)
-                    print(f"round {r + 1} {backend:10s} {res.seconds:6.2f} s "
-                          f"{res.claims_per_s:8,.0f} claims/s", flush=True)
+                    print(
+                        f"round {r + 1} {backend:10s} {res.seconds:6.2f} s "
+                        f"{res.claims_per_s:8,.0f} claims/s",
+                        flush=True,
+                    )
                     if backend not in best or res.seconds < best[backend].seconds:
                         best[backend] = res
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n{path.name}: {len(data) / 1e6:.1f} MB, best of {args.rounds}, "
-          f"load average at start {load[0]:.2f}")
-    print(f"{'backend':10s} {'wall s':>7s} {'claims/s':>9s} {'MB/s':>6s} {'parse s':>8s} "
-          f"{'load s':>7s} {'other s':>8s} {'load/parse':>10s}")
+    print(
+        f"\n{path.name}: {len(data) / 1e6:.1f} MB, best of {args.rounds}, "
+        f"load average at start {load[0]:.2f}"
+    )
+    print(
+        f"{'backend':10s} {'wall s':>7s} {'claims/s':>9s} {'MB/s':>6s} {'parse s':>8s} "
+        f"{'load s':>7s} {'other s':>8s} {'load/parse':>10s}"
+    )
     for res in best.values():
         other = res.seconds - res.parse_seconds - res.load_seconds
-        print(f"{res.backend:10s} {res.seconds:7.2f} {res.claims_per_s:9,.0f} "
-              f"{res.mb_per_s:6.1f} {res.parse_seconds:8.2f} {res.load_seconds:7.2f} "
-              f"{other:8.2f} {res.load_seconds / res.parse_seconds:9.2f}x")
+        print(
+            f"{res.backend:10s} {res.seconds:7.2f} {res.claims_per_s:9,.0f} "
+            f"{res.mb_per_s:6.1f} {res.parse_seconds:8.2f} {res.load_seconds:7.2f} "
+            f"{other:8.2f} {res.load_seconds / res.parse_seconds:9.2f}x"
+        )
     OUT.mkdir(exist_ok=True)
-    (OUT / "ingest-latest.json").write_text(json.dumps(
-        {"file": path.name, "rounds": args.rounds, "loadavg": load,
-         "results": [asdict(r) | {"claims_per_s": r.claims_per_s, "mb_per_s": r.mb_per_s}
-                     for r in best.values()]}, indent=2))
+    (OUT / "ingest-latest.json").write_text(
+        json.dumps(
+            {
+                "file": path.name,
+                "rounds": args.rounds,
+                "loadavg": load,
+                "results": [
+                    asdict(r) | {"claims_per_s": r.claims_per_s, "mb_per_s": r.mb_per_s}
+                    for r in best.values()
+                ],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,9 +39,15 @@ finally:
 def run(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """Seconds, peak RSS in MB and exit code of ``gateway ARGS``."""
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, *args], env=env, cwd=ROOT,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=1800,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=1800,
+        check=False,
+    )
     seconds = time.perf_counter() - started
     hwm = proc.stderr.decode(errors="replace").strip().splitlines()[-1]
     return seconds, int(hwm.split()[1]) / 1024, proc.returncode
@@ -49,28 +55,53 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--claims", type=int, action="append",
-                    help="claims per generated file (repeatable; default 20000 and 200000)")
+    ap.add_argument(
+        "--claims",
+        type=int,
+        action="append",
+        help="claims per generated file (repeatable; default 20000 and 200000)",
+    )
     opts = ap.parse_args()
     sizes = opts.claims or [20_000, 200_000]
-    print(f"{'claims':>8} {'MB':>7} {'command':>9} {'peak RSS MB':>12} {'seconds':>8} "
-          f"{'claims/s':>9}")
+    print(
+        f"{'claims':>8} {'MB':>7} {'command':>9} {'peak RSS MB':>12} {'seconds':>8} {'claims/s':>9}"
+    )
     for claims in sizes:
         with tempfile.TemporaryDirectory(prefix="ingest-memory-") as tmp:
             work = Path(tmp)
             path = work / f"big-{claims}.835"
-            subprocess.run([sys.executable, str(BENCH / "make_big_835.py"), "--claims",
-                            str(claims), "-o", str(path)], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(BENCH / "make_big_835.py"),
+                    "--claims",
+                    str(claims),
+                    "-o",
+                    str(path),
+                ],
+                check=True,
+                capture_output=True,
+            )
             env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-            env.update({"GATEWAY_DATA_DIR": str(work / "data"), "GATEWAY_LOG_LEVEL": "WARNING",
-                        "PYTHONPATH": str(ROOT)})
+            env.update(
+                {
+                    "GATEWAY_DATA_DIR": str(work / "data"),
+                    "GATEWAY_LOG_LEVEL": "WARNING",
+                    "PYTHONPATH": str(ROOT),
+                }
+            )
             mb = path.stat().st_size / 1e6
-            for name, args in (("validate", ["validate", str(path)]),
-                               ("ingest", ["ingest", str(path)])):
+            for name, args in (
+                ("validate", ["validate", str(path)]),
+                ("ingest", ["ingest", str(path)]),
+            ):
                 seconds, peak, code = run(args, env)
                 note = "" if code == 0 else f"  (exit {code})"
-                print(f"{claims:>8} {mb:>7.1f} {name:>9} {peak:>12.0f} {seconds:>8.1f} "
-                      f"{claims / seconds:>9.0f}{note}", flush=True)
+                print(
+                    f"{claims:>8} {mb:>7.1f} {name:>9} {peak:>12.0f} {seconds:>8.1f} "
+                    f"{claims / seconds:>9.0f}{note}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

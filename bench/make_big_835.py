@@ -73,8 +73,10 @@ class _Line:
         self.cas = cas
 
     def segments(self, out: list[str], sign: int, ctrl: str) -> None:
-        out.append(f"SVC*HC:{self.proc}*{money(sign * self.charge)}*{money(sign * self.paid)}"
-                   f"**{self.units}")
+        out.append(
+            f"SVC*HC:{self.proc}*{money(sign * self.charge)}*{money(sign * self.paid)}"
+            f"**{self.units}"
+        )
         out.append(f"DTM*472*{self.date}")
         _cas(out, self.cas, sign)
         out.append(f"REF*6R*{ctrl}")
@@ -91,7 +93,7 @@ def _cas(out: list[str], rows: list[tuple[str, str, int, str]], sign: int) -> No
         groups.setdefault(group, []).append(f"{reason}*{money(sign * amount)}*{qty}")
     for group, triplets in groups.items():
         for i in range(0, len(triplets), 6):
-            out.append(f"CAS*{group}*" + "*".join(triplets[i:i + 6]).rstrip("*"))
+            out.append(f"CAS*{group}*" + "*".join(triplets[i : i + 6]).rstrip("*"))
 
 
 class _Claim:
@@ -119,8 +121,10 @@ class _Claim:
     def segments(self, out: list[str], status: str, sign: int, ccn: str) -> int:
         """Append the CLP loop; returns CLP04 in cents."""
         paid = sign * self.paid
-        out.append(f"CLP*{self.pcn}*{status}*{money(sign * self.charge)}*{money(paid)}*"
-                   f"{money(sign * self.pr)}*12*{ccn}*11*1")
+        out.append(
+            f"CLP*{self.pcn}*{status}*{money(sign * self.charge)}*{money(paid)}*"
+            f"{money(sign * self.pr)}*12*{ccn}*11*1"
+        )
         _cas(out, self.cas, sign)
         out.append(f"NM1*QC*1*{self.last}*{self.first}****MI*{self.member}")
         if self.insured:
@@ -154,8 +158,12 @@ def build_835(st_no: int, n_claims: int, rng: random.Random) -> tuple[list[str],
             total_paid += claim.segments(body, claim.status, 1, ccn)
             written += 1
     pairs: list[tuple[str, int]] = []
-    for reason, lo, hi in (("WO", 1000, 50000), ("72", -30000, -1000), ("L6", -5000, -100),
-                           ("FB", 1000, 20000)):
+    for reason, lo, hi in (
+        ("WO", 1000, 50000),
+        ("72", -30000, -1000),
+        ("L6", -5000, -100),
+        ("FB", 1000, 20000),
+    ):
         ref = f"{'PCN' if reason == 'WO' else 'REF'}{rng.randint(1, 99999):05d}"
         pairs.append((f"{reason}:{ref}", rng.randint(lo, hi)))
     if rng.random() < 0.5:  # a second FB, the other half of a carried balance
@@ -203,12 +211,21 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{out}: {args.claims} claims, {size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s")
 
 
-def generate(path: Path, claims: int, per_st: int = 5_000, st_per_isa: int = 3,
-             seed: int = 835, newline: bool = False) -> int:
+def generate(
+    path: Path,
+    claims: int,
+    per_st: int = 5_000,
+    st_per_isa: int = 3,
+    seed: int = 835,
+    newline: bool = False,
+) -> int:
     """Write the file; returns its size in bytes."""
     rng = random.Random(seed)
-    return write(path, interchanges(claims, per_st, st_per_isa, "HP", "005010X221A1", build_835,
-                                    rng), newline)
+    return write(
+        path,
+        interchanges(claims, per_st, st_per_isa, "HP", "005010X221A1", build_835, rng),
+        newline,
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,14 @@ def _claim(out: list[str], rng: random.Random, pcn: str) -> None:
     for _ in range(rng.choice((1, 1, 2, 2, 3, 4))):
         proc = rng.choice(PROCEDURES)
         mod = rng.choice(MODIFIERS)
-        lines.append((proc + (":" + mod if mod else ""), rng.randint(25, 900) * 100
-                      + rng.choice((0, 50, 25)), rng.choice((1, 1, 2)), rng.choice(_DATES)))
+        lines.append(
+            (
+                proc + (":" + mod if mod else ""),
+                rng.randint(25, 900) * 100 + rng.choice((0, 50, 25)),
+                rng.choice((1, 1, 2)),
+                rng.choice(_DATES),
+            )
+        )
     total = sum(ln[1] for ln in lines)
     out.append(f"CLM*{pcn}*{money(total)}***11:B:1*Y*A*Y*Y")
     if rng.random() < 0.2:
@@ -112,12 +118,19 @@ def build_837(st_no: int, n_claims: int, rng: random.Random) -> tuple[list[str],
     return segs, n_claims
 
 
-def generate(path: Path, claims: int, per_st: int = 5_000, st_per_isa: int = 3,
-             seed: int = 837, newline: bool = False) -> int:
+def generate(
+    path: Path,
+    claims: int,
+    per_st: int = 5_000,
+    st_per_isa: int = 3,
+    seed: int = 837,
+    newline: bool = False,
+) -> int:
     """Write the file; returns its size in bytes."""
     rng = random.Random(seed)
-    return write(path, interchanges(claims, per_st, st_per_isa, "HC", _GUIDE, build_837, rng),
-                 newline)
+    return write(
+        path, interchanges(claims, per_st, st_per_isa, "HC", _GUIDE, build_837, rng), newline
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,8 +31,15 @@ VENV_BIN = Path(sys.executable).parent
 
 #: peers per transaction kind, in table order
 PEERS: dict[str, list[str]] = {
-    "835": ["floor", "ours_stream", "ours_parse", "oxedi", "openx12", "pyx12_reader",
-            "pyx12_validate"],
+    "835": [
+        "floor",
+        "ours_stream",
+        "ours_parse",
+        "oxedi",
+        "openx12",
+        "pyx12_reader",
+        "pyx12_validate",
+    ],
     "837": ["floor", "ours_stream", "ours_parse", "openx12", "pyx12_reader", "pyx12_validate"],
 }
 DESCRIPTIONS = {
@@ -135,14 +142,18 @@ def run_worker(peer: str, path: Path, kind: str) -> dict[str, Any]:
         t0 = time.perf_counter()
         # no 999 output: pyx12 4.0 cannot render one for an 835 without ST03 (its map marks
         # ST03 "not used"), and rendering is not what is measured here.
-        info["valid"] = bool(pyx12.x12n_document.x12n_document(param, str(path), None, None,
-                                                               None))
+        info["valid"] = bool(pyx12.x12n_document.x12n_document(param, str(path), None, None, None))
         claims = data.count(b"~CLP*" if kind == "835" else b"~CLM*")
     else:
         raise SystemExit(f"unknown peer {peer!r}")
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "claims": claims, "bytes": len(data), "hwm_mb": _vm_hwm_mb(),
-            **info}
+    return {
+        "seconds": seconds,
+        "claims": claims,
+        "bytes": len(data),
+        "hwm_mb": _vm_hwm_mb(),
+        **info,
+    }
 
 
 def _vm_hwm_mb() -> float:
@@ -203,8 +214,10 @@ def _run_measured(cmd: list[str]) -> tuple[float, float, str]:
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             err.seek(0)
-            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): "
-                               f"{err.read().decode(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed ({proc.returncode}): "
+                f"{err.read().decode(errors='replace')[-2000:]}"
+            )
     return wall, usage.ru_maxrss / 1024, out.decode()  # ru_maxrss is KiB on Linux
 
 
@@ -218,15 +231,27 @@ def ensure_file(kind: str, claims: int) -> Path:
     path = OUT / f"big-{claims}.{kind}"
     sources = [script, BENCH / "x12gen.py"]
     if not path.exists() or path.stat().st_mtime < max(s.stat().st_mtime for s in sources):
-        out = subprocess.run([sys.executable, str(script), "--claims", str(claims), "-o",
-                              str(path)], check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, str(script), "--claims", str(claims), "-o", str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         print(out.strip(), flush=True)
     return path
 
 
 def worker_cmd(peer: str, path: Path, kind: str) -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), "--worker", peer, "--file", str(path),
-            "--kind", kind]
+    return [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        peer,
+        "--file",
+        str(path),
+        "--kind",
+        kind,
+    ]
 
 
 def bench_in_process(files: dict[tuple[str, str], Path], rounds: int) -> list[Row]:
@@ -242,8 +267,10 @@ def bench_in_process(files: dict[tuple[str, str], Path], rounds: int) -> list[Ro
             row.seconds.append(res["seconds"])
             row.rss_mb.append(rss)
             row.info = {k: v for k, v in res.items() if k not in ("seconds", "claims", "bytes")}
-            print(f"  round {r + 1}/{rounds} {kind} {peer:15s} {res['seconds']:8.3f} s "
-                  f"{rss:7.1f} MB", flush=True)
+            print(
+                f"  round {r + 1}/{rounds} {kind} {peer:15s} {res['seconds']:8.3f} s {rss:7.1f} MB",
+                flush=True,
+            )
     return list(rows.values())
 
 
@@ -283,14 +310,18 @@ def print_tables(rows: list[Row], proc: dict[str, Any] | None) -> None:
             continue
         ours = next(r for r in krows if r.peer == "ours_stream")
         print(f"\n{kind}  ({krows[0].file} for full-file rows)")
-        print(f"{'peer':16s} {'file':18s} {'MB':>6s} {'claims':>7s} {'best s':>8s} {'MB/s':>7s} "
-              f"{'claims/s':>9s} {'peak RSS':>9s} {'ours÷peer speed':>17s}  notes")
+        print(
+            f"{'peer':16s} {'file':18s} {'MB':>6s} {'claims':>7s} {'best s':>8s} {'MB/s':>7s} "
+            f"{'claims/s':>9s} {'peak RSS':>9s} {'ours÷peer speed':>17s}  notes"
+        )
         for r in krows:
             ratio = ours.mb_s / r.mb_s
             notes = " ".join(f"{k}={v}" for k, v in r.info.items())
-            print(f"{r.peer:16s} {r.file:18s} {r.bytes / 1e6:6.1f} {r.claims:7d} {r.best:8.3f} "
-                  f"{r.mb_s:7.2f} {r.claims_s:9.0f} {r.peak_rss_mb:7.1f}MB "
-                  f"{ratio:16.2f}x  {notes}")
+            print(
+                f"{r.peer:16s} {r.file:18s} {r.bytes / 1e6:6.1f} {r.claims:7d} {r.best:8.3f} "
+                f"{r.mb_s:7.2f} {r.claims_s:9.0f} {r.peak_rss_mb:7.1f}MB "
+                f"{ratio:16.2f}x  {notes}"
+            )
     if proc:
         print(f"\nwhole process on {proc['file']} ({proc['bytes'] / 1e6:.1f} MB)")
         for name, wall in proc["best_wall_s"].items():
@@ -306,7 +337,8 @@ def targets(rows: list[Row], proc: dict[str, Any] | None) -> dict[str, Any]:
         out["835_stream_mb_s>=20"] = [round(ours.mb_s, 2), ours.mb_s >= 20]
         out["835_stream_claims_s>=40000"] = [round(ours.claims_s), ours.claims_s >= 40_000]
         out["835_clean(no errors, no warnings)"] = (
-            ours.info.get("errors") == 0 and ours.info.get("warnings") == 0)
+            ours.info.get("errors") == 0 and ours.info.get("warnings") == 0
+        )
     if proc:
         ratio = proc["gateway_over_oxedi"]
         out["gateway_parse<=2x_oxedi"] = [round(ratio, 2), ratio <= 2]
@@ -318,13 +350,22 @@ def targets(rows: list[Row], proc: dict[str, Any] | None) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="X12 parser benchmark against named peers")
     ap.add_argument("--claims", type=int, default=20_000, help="claims in the in-process files")
-    ap.add_argument("--validate-claims", type=int, default=2_000,
-                    help="claims in the slice pyx12's full validation runs on")
-    ap.add_argument("--process-claims", type=int, default=100_000,
-                    help="claims in the file of the whole-process comparison")
+    ap.add_argument(
+        "--validate-claims",
+        type=int,
+        default=2_000,
+        help="claims in the slice pyx12's full validation runs on",
+    )
+    ap.add_argument(
+        "--process-claims",
+        type=int,
+        default=100_000,
+        help="claims in the file of the whole-process comparison",
+    )
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--quick", action="store_true",
-                    help="2,000 claims, 500 for pyx12 validation, one round")
+    ap.add_argument(
+        "--quick", action="store_true", help="2,000 claims, 500 for pyx12 validation, one round"
+    )
     ap.add_argument("--only", choices=["835", "837"], help="one transaction kind")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--file", type=Path, help=argparse.SUPPRESS)
@@ -362,12 +403,24 @@ def main(argv: list[str] | None = None) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     doc = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "load_avg": os.getloadavg(), "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_avg": os.getloadavg(),
+            "platform": platform.platform(),
+        },
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "rows": [{**asdict(r), "best_s": r.best, "mb_s": r.mb_s, "claims_s": r.claims_s,
-                  "peak_rss_mb": r.peak_rss_mb, "description": DESCRIPTIONS[r.peer]}
-                 for r in rows],
+        "rows": [
+            {
+                **asdict(r),
+                "best_s": r.best,
+                "mb_s": r.mb_s,
+                "claims_s": r.claims_s,
+                "peak_rss_mb": r.peak_rss_mb,
+                "description": DESCRIPTIONS[r.peer],
+            }
+            for r in rows
+        ],
         "process": proc,
         # floor under the whole-process RSS figures (ru_maxrss inherits the parent's peak)
         "parent_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -55,17 +55,60 @@ from gateway.reconcile import run_reconcile
 
 CHUNK = 50_000
 DAY = dt.date(2026, 7, 1)
-CP_COLS = ("id", "file_id", "remittance_id", "provider_id", "payer_id", "seq",
-           "patient_control_number", "status_code", "charge", "paid", "patient_responsibility",
-           "filing_indicator", "payer_claim_control_number", "facility_code", "frequency_code",
-           "statement_from", "statement_to", "received_date", "resend_key", "resend_twin")
+CP_COLS = (
+    "id",
+    "file_id",
+    "remittance_id",
+    "provider_id",
+    "payer_id",
+    "seq",
+    "patient_control_number",
+    "status_code",
+    "charge",
+    "paid",
+    "patient_responsibility",
+    "filing_indicator",
+    "payer_claim_control_number",
+    "facility_code",
+    "frequency_code",
+    "statement_from",
+    "statement_to",
+    "received_date",
+    "resend_key",
+    "resend_twin",
+)
 ADJ_COLS = ("file_id", "claim_payment_id", "level", "group_code", "reason", "amount")
-CLAIM_COLS = ("file_id", "transaction_id", "provider_id", "kind", "seq", "payer_id",
-              "patient_control_number", "total_charge", "filing_indicator", "facility_code",
-              "frequency_code", "original_claim_number", "service_date", "service_date_end")
-LE_COLS = ("file_id", "provider_id", "line", "account_id", "patient_control_number",
-           "posted_date", "type", "party", "payer_id", "amount", "reference", "entry_key",
-           "occurrence")
+CLAIM_COLS = (
+    "file_id",
+    "transaction_id",
+    "provider_id",
+    "kind",
+    "seq",
+    "payer_id",
+    "patient_control_number",
+    "total_charge",
+    "filing_indicator",
+    "facility_code",
+    "frequency_code",
+    "original_claim_number",
+    "service_date",
+    "service_date_end",
+)
+LE_COLS = (
+    "file_id",
+    "provider_id",
+    "line",
+    "account_id",
+    "patient_control_number",
+    "posted_date",
+    "type",
+    "party",
+    "payer_id",
+    "amount",
+    "reference",
+    "entry_key",
+    "occurrence",
+)
 
 
 def rss_mb() -> float:
@@ -79,28 +122,54 @@ class Loader:
         self.db = db
         self.pg = db.dialect == "postgresql"
 
-    def rows(self, conn: Any, table: str, cols: tuple[str, ...],
-             rows: list[tuple[Any, ...]]) -> None:
+    def rows(
+        self, conn: Any, table: str, cols: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
         raw = conn.connection.dbapi_connection
         if self.pg:
-            with raw.cursor() as cur, cur.copy(
-                    f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+            with (
+                raw.cursor() as cur,
+                cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy,
+            ):
                 for r in rows:
                     copy.write_row(r)
         else:
             marks = ", ".join("?" * len(cols))
-            raw.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",
-                            [tuple(v.isoformat() if isinstance(v, dt.date) else
-                                   (str(v) if isinstance(v, Decimal) else v) for v in r)
-                             for r in rows])
+            raw.executemany(
+                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",
+                [
+                    tuple(
+                        v.isoformat()
+                        if isinstance(v, dt.date)
+                        else (str(v) if isinstance(v, Decimal) else v)
+                        for v in r
+                    )
+                    for r in rows
+                ],
+            )
 
 
 def _file(conn: Any, name: str, kind: str) -> int:
     sha = hashlib.sha256(f"{name}{time.time_ns()}".encode()).hexdigest()
-    return int(conn.execute(insert(tbl(InboundFile)).values(
-        sha256=sha, size=1, source="bench", original_name=name, kind=kind, state="processed",
-        attempts=1, allow_duplicate_interchange=False, claim_count=0, received_at=utcnow(),
-        processed_at=utcnow()).returning(tbl(InboundFile).c.id)).scalar_one())
+    return int(
+        conn.execute(
+            insert(tbl(InboundFile))
+            .values(
+                sha256=sha,
+                size=1,
+                source="bench",
+                original_name=name,
+                kind=kind,
+                state="processed",
+                attempts=1,
+                allow_duplicate_interchange=False,
+                claim_count=0,
+                received_at=utcnow(),
+                processed_at=utcnow(),
+            )
+            .returning(tbl(InboundFile).c.id)
+        ).scalar_one()
+    )
 
 
 _interchanges = iter(range(1, 10**9))
@@ -108,27 +177,76 @@ _interchanges = iter(range(1, 10**9))
 
 def _remittance(conn: Any, file_id: int, provider_id: int, payer: str, n: int) -> int:
     n = next(_interchanges) + n
-    ic = conn.execute(insert(tbl(InterchangeRow)).values(
-        file_id=file_id, sender_qualifier="ZZ", sender_id="BENCH", receiver_qualifier="ZZ",
-        receiver_id="RCV", control_number=f"{n:09d}", date=DAY, usage="P", forced=False,
-    ).returning(tbl(InterchangeRow).c.id)).scalar_one()
-    g = conn.execute(insert(tbl(FunctionalGroupRow)).values(
-        file_id=file_id, interchange_id=ic, functional_id="HP", sender_id="BENCH",
-        receiver_id="RCV", control_number=str(n), version="005010X221A1", date=DAY,
-    ).returning(tbl(FunctionalGroupRow).c.id)).scalar_one()
-    t = conn.execute(insert(tbl(TransactionRow)).values(
-        file_id=file_id, group_id=g, control_number="0001", kind="835",
-        guide="005010X221A1", segment_count=0).returning(tbl(TransactionRow).c.id)).scalar_one()
-    return int(conn.execute(insert(tbl(RemittanceRow)).values(
-        file_id=file_id, transaction_id=t, provider_id=provider_id, payer_id=payer,
-        payer_name=payer, payee_name="BENCH", payee_npi=None, payee_tin=None,
-        amount=Decimal(0), credit_debit="C", method="ACH", payment_format="CCP",
-        payment_date=DAY, trace_number=f"T{n}", trace_originator="1", production_date=DAY,
-    ).returning(tbl(RemittanceRow).c.id)).scalar_one())
+    ic = conn.execute(
+        insert(tbl(InterchangeRow))
+        .values(
+            file_id=file_id,
+            sender_qualifier="ZZ",
+            sender_id="BENCH",
+            receiver_qualifier="ZZ",
+            receiver_id="RCV",
+            control_number=f"{n:09d}",
+            date=DAY,
+            usage="P",
+            forced=False,
+        )
+        .returning(tbl(InterchangeRow).c.id)
+    ).scalar_one()
+    g = conn.execute(
+        insert(tbl(FunctionalGroupRow))
+        .values(
+            file_id=file_id,
+            interchange_id=ic,
+            functional_id="HP",
+            sender_id="BENCH",
+            receiver_id="RCV",
+            control_number=str(n),
+            version="005010X221A1",
+            date=DAY,
+        )
+        .returning(tbl(FunctionalGroupRow).c.id)
+    ).scalar_one()
+    t = conn.execute(
+        insert(tbl(TransactionRow))
+        .values(
+            file_id=file_id,
+            group_id=g,
+            control_number="0001",
+            kind="835",
+            guide="005010X221A1",
+            segment_count=0,
+        )
+        .returning(tbl(TransactionRow).c.id)
+    ).scalar_one()
+    return int(
+        conn.execute(
+            insert(tbl(RemittanceRow))
+            .values(
+                file_id=file_id,
+                transaction_id=t,
+                provider_id=provider_id,
+                payer_id=payer,
+                payer_name=payer,
+                payee_name="BENCH",
+                payee_npi=None,
+                payee_tin=None,
+                amount=Decimal(0),
+                credit_debit="C",
+                method="ACH",
+                payment_format="CCP",
+                payment_date=DAY,
+                trace_number=f"T{n}",
+                trace_originator="1",
+                production_date=DAY,
+            )
+            .returning(tbl(RemittanceRow).c.id)
+        ).scalar_one()
+    )
 
 
-def claim_rows(i: int, cp_id: int, file_id: int, remit: dict[str, int],
-               provider: int, resend_every: int = 0) -> Iterator[tuple[str, tuple[Any, ...]]]:
+def claim_rows(
+    i: int, cp_id: int, file_id: int, remit: dict[str, int], provider: int, resend_every: int = 0
+) -> Iterator[tuple[str, tuple[Any, ...]]]:
     """Rows of claim ``i`` as (table, row); 5% of claims carry a credit (cause by i); with
     ``resend_every``, every Nth claim's first payment is stored a second time as a resend."""
     pcn = f"C{i:08d}"
@@ -150,8 +268,31 @@ def claim_rows(i: int, cp_id: int, file_id: int, remit: dict[str, int],
         copies.append((*copies[0][:6], True))
     for k, (payer, status, p, c, r, icn, twin) in enumerate(copies):
         rkey = key(("CLP", payer, f"T{file_id}", "", pcn, icn, status, str(cents(p)), "1"))
-        yield "cp", (cp_id + k, file_id, remit[payer], provider, payer, i, pcn, status, charge,
-                     p, r, "12", icn, "11", "1", DAY, DAY, DAY, rkey, twin)
+        yield (
+            "cp",
+            (
+                cp_id + k,
+                file_id,
+                remit[payer],
+                provider,
+                payer,
+                i,
+                pcn,
+                status,
+                charge,
+                p,
+                r,
+                "12",
+                icn,
+                "11",
+                "1",
+                DAY,
+                DAY,
+                DAY,
+                rkey,
+                twin,
+            ),
+        )
         yield "adj", (file_id, cp_id + k, "claim", "CO", "45", c)
         yield "adj", (file_id, cp_id + k, "claim", "PR", "1", r)
         if not twin:
@@ -170,13 +311,21 @@ PAYERS = ("ACME01", "BETA02", "GAMA03", "DELT04")
 REUSED_PCN = "C-REUSED"
 
 
-def _pay(payer: str, status: str, paid: Decimal, cas: list[tuple[str, str, Decimal]],
-         icn: str) -> tuple[str, str, Decimal, list[tuple[str, str, Decimal]], str]:
+def _pay(
+    payer: str, status: str, paid: Decimal, cas: list[tuple[str, str, Decimal]], icn: str
+) -> tuple[str, str, Decimal, list[tuple[str, str, Decimal]], str]:
     return payer, status, paid, cas, icn
 
 
-def shape_rows(shape: str, i: int, cp_id: int, file_id: int, remit: dict[str, int],
-               provider: int, resend_every: int = 0) -> Iterator[tuple[str, tuple[Any, ...]]]:
+def shape_rows(
+    shape: str,
+    i: int,
+    cp_id: int,
+    file_id: int,
+    remit: dict[str, int],
+    provider: int,
+    resend_every: int = 0,
+) -> Iterator[tuple[str, tuple[Any, ...]]]:
     """Rows of claim ``i`` in one of ``SHAPES`` (the ``matched`` shape is ``claim_rows``).
 
     - ``no837``: the 835 claims only: no 837 and no ledger knows their CLP01 (unmatched).
@@ -212,21 +361,33 @@ def shape_rows(shape: str, i: int, cp_id: int, file_id: int, remit: dict[str, in
         n = 3 + i % 2
         shares = [Decimal("0.6"), Decimal("0.1"), Decimal("0.05"), Decimal("0.02")][:n]
         prim_co = pct("0.2")
-        pays.append(_pay(PAYERS[0], "1", pct(str(shares[0])),
-                         [("CO", "45", prim_co), ("PR", "1", charge - pct(str(shares[0]))
-                                                  - prim_co)], f"I{i}-0"))
+        pays.append(
+            _pay(
+                PAYERS[0],
+                "1",
+                pct(str(shares[0])),
+                [("CO", "45", prim_co), ("PR", "1", charge - pct(str(shares[0])) - prim_co)],
+                f"I{i}-0",
+            )
+        )
         left = charge - pct(str(shares[0])) - prim_co
         for k in range(1, n):
             p = pct(str(shares[k]))
-            pays.append(_pay(PAYERS[k], "2", p, [("CO", "23", charge - left),
-                                                  ("PR", "1", left - p)], f"I{i}-{k}"))
+            pays.append(
+                _pay(
+                    PAYERS[k],
+                    "2",
+                    p,
+                    [("CO", "23", charge - left), ("PR", "1", left - p)],
+                    f"I{i}-{k}",
+                )
+            )
             left -= p
         patient = left
     elif shape == "reversals":
         pays.append(_pay("ACME01", "1", paid, [("CO", "45", co), ("PR", "1", pr)], icn))
         pays.append(_pay("ACME01", "22", -paid, [("CO", "45", -co), ("PR", "1", -pr)], icn))
-        pays.append(_pay("ACME01", "1", paid - 5, [("CO", "45", co + 5), ("PR", "1", pr)],
-                         f"R{i}"))
+        pays.append(_pay("ACME01", "1", paid - 5, [("CO", "45", co + 5), ("PR", "1", pr)], f"R{i}"))
     else:  # icnreuse, pcnreuse
         if shape == "icnreuse":
             icn = "ICN-REUSED"
@@ -239,10 +400,31 @@ def shape_rows(shape: str, i: int, cp_id: int, file_id: int, remit: dict[str, in
         if shape == "icnreuse" and i % 50 == 0 and k == 0:
             clp01 = pcn[:7]  # truncated: linking looks for the CLP07 (shared by every claim)
         rkey = key(("CLP", payer, f"T{file_id}", "", clp01, ref, status, str(cents(p)), "1"))
-        yield "cp", (cp_id + k, file_id, remit[payer], provider, payer, i, clp01, status,
-                     charge if status != "22" else -charge, p,
-                     sum((a for g, _, a in cas if g == "PR"), Decimal(0)), "12", ref, "11", "1",
-                     DAY, DAY, DAY, rkey, False)
+        yield (
+            "cp",
+            (
+                cp_id + k,
+                file_id,
+                remit[payer],
+                provider,
+                payer,
+                i,
+                clp01,
+                status,
+                charge if status != "22" else -charge,
+                p,
+                sum((a for g, _, a in cas if g == "PR"), Decimal(0)),
+                "12",
+                ref,
+                "11",
+                "1",
+                DAY,
+                DAY,
+                DAY,
+                rkey,
+                False,
+            ),
+        )
         for g, reason, amount in cas:
             yield "adj", (file_id, cp_id + k, "claim", g, reason, amount)
         if ledger:
@@ -254,8 +436,15 @@ def shape_rows(shape: str, i: int, cp_id: int, file_id: int, remit: dict[str, in
     yield "n", (len(pays),)
 
 
-def generate(db: Database, claims: int, *, start: int = 0, payers_only: bool = False,
-             resend_every: int = 0, shape: str = "matched") -> float:
+def generate(
+    db: Database,
+    claims: int,
+    *,
+    start: int = 0,
+    payers_only: bool = False,
+    resend_every: int = 0,
+    shape: str = "matched",
+) -> float:
     """Insert ``claims`` synthetic claims (ids from ``start``) of ``shape``; returns seconds."""
     began = time.perf_counter()
     loader = Loader(db)
@@ -263,23 +452,35 @@ def generate(db: Database, claims: int, *, start: int = 0, payers_only: bool = F
     with db.engine.begin() as conn:
         providers = []
         for npi in ("1000000001", "1000000002"):
-            found = conn.execute(text("SELECT id FROM providers WHERE key = :k"),
-                                 {"k": f"npi:{npi}"}).scalar()
+            found = conn.execute(
+                text("SELECT id FROM providers WHERE key = :k"), {"k": f"npi:{npi}"}
+            ).scalar()
             if found is None:
-                found = conn.execute(insert(tbl(Provider)).values(
-                    key=f"npi:{npi}", npi=npi, tin=None, name="BENCH", created_at=utcnow(),
-                ).returning(tbl(Provider).c.id)).scalar_one()
+                found = conn.execute(
+                    insert(tbl(Provider))
+                    .values(
+                        key=f"npi:{npi}",
+                        npi=npi,
+                        tin=None,
+                        name="BENCH",
+                        created_at=utcnow(),
+                    )
+                    .returning(tbl(Provider).c.id)
+                ).scalar_one()
             providers.append(int(found))
         ledger_files = {p: _file(conn, f"ledger-{p}-{start}", "ledger") for p in providers}
-        next_id = int(conn.execute(text("SELECT COALESCE(MAX(id), 0) + 1 FROM claim_payments"))
-                      .scalar_one())
+        next_id = int(
+            conn.execute(text("SELECT COALESCE(MAX(id), 0) + 1 FROM claim_payments")).scalar_one()
+        )
         claim_file = _file(conn, f"837-{start}", "837") if shape == "noledger" else 0
         claim_tx = _transaction(conn, claim_file) if shape == "noledger" else 0
         for lo in range(start, start + claims, CHUNK):
             hi = min(lo + CHUNK, start + claims)
             file_id = _file(conn, f"835-{lo}", "835")
-            remits = {p: {payer: _remittance(conn, file_id, p, payer, start * 10)
-                          for payer in PAYERS} for p in providers}
+            remits = {
+                p: {payer: _remittance(conn, file_id, p, payer, start * 10) for payer in PAYERS}
+                for p in providers
+            }
             cp_rows: list[tuple[Any, ...]] = []
             adj_rows: list[tuple[Any, ...]] = []
             le_rows: list[tuple[Any, ...]] = []
@@ -289,8 +490,9 @@ def generate(db: Database, claims: int, *, start: int = 0, payers_only: bool = F
                 pcn, acct = f"C{i:08d}", f"A{i % accounts:07d}"
                 if shape == "pcnreuse" and i % 100 == 50:
                     pcn = REUSED_PCN
-                for kind, row in shape_rows(shape, i, next_id, file_id, remits[provider],
-                                            provider, resend_every):
+                for kind, row in shape_rows(
+                    shape, i, next_id, file_id, remits[provider], provider, resend_every
+                ):
                     if kind == "cp":
                         cp_rows.append(row)
                     elif kind == "adj":
@@ -298,14 +500,46 @@ def generate(db: Database, claims: int, *, start: int = 0, payers_only: bool = F
                     elif kind == "n":
                         next_id += row[0]
                     elif kind == "claim":
-                        claim_837.append((claim_file, claim_tx, provider, "837P", i, "ACME01",
-                                          row[0], row[1], "12", "11", "1", "", DAY, DAY))
+                        claim_837.append(
+                            (
+                                claim_file,
+                                claim_tx,
+                                provider,
+                                "837P",
+                                i,
+                                "ACME01",
+                                row[0],
+                                row[1],
+                                "12",
+                                "11",
+                                "1",
+                                "",
+                                DAY,
+                                DAY,
+                            )
+                        )
                     elif not payers_only:
                         typ, party, payer, amount, ref = row
-                        key = hashlib.sha256(f"{acct}{pcn}{typ}{party}{payer}{amount}{ref}"
-                                             .encode()).hexdigest()
-                        le_rows.append((ledger_files[provider], provider, len(le_rows) + 2,
-                                        acct, pcn, DAY, typ, party, payer, amount, ref, key, 1))
+                        key = hashlib.sha256(
+                            f"{acct}{pcn}{typ}{party}{payer}{amount}{ref}".encode()
+                        ).hexdigest()
+                        le_rows.append(
+                            (
+                                ledger_files[provider],
+                                provider,
+                                len(le_rows) + 2,
+                                acct,
+                                pcn,
+                                DAY,
+                                typ,
+                                party,
+                                payer,
+                                amount,
+                                ref,
+                                key,
+                                1,
+                            )
+                        )
             loader.rows(conn, "claim_payments", CP_COLS, cp_rows)
             loader.rows(conn, "adjustments", ADJ_COLS, adj_rows)
             if le_rows:
@@ -320,18 +554,49 @@ def generate(db: Database, claims: int, *, start: int = 0, payers_only: bool = F
 
 def _transaction(conn: Any, file_id: int) -> int:
     """One 837 transaction (its group dated ``DAY``) for the noledger shape's claims."""
-    ic = conn.execute(insert(tbl(InterchangeRow)).values(
-        file_id=file_id, sender_qualifier="ZZ", sender_id="BENCH", receiver_qualifier="ZZ",
-        receiver_id="RCV", control_number="837000001", date=DAY, usage="P", forced=False,
-    ).returning(tbl(InterchangeRow).c.id)).scalar_one()
-    g = conn.execute(insert(tbl(FunctionalGroupRow)).values(
-        file_id=file_id, interchange_id=ic, functional_id="HC", sender_id="BENCH",
-        receiver_id="RCV", control_number="837", version="005010X222A1", date=DAY,
-    ).returning(tbl(FunctionalGroupRow).c.id)).scalar_one()
-    return int(conn.execute(insert(tbl(TransactionRow)).values(
-        file_id=file_id, group_id=g, control_number="0001", kind="837",
-        guide="005010X222A1", segment_count=0).returning(tbl(TransactionRow).c.id))
-        .scalar_one())
+    ic = conn.execute(
+        insert(tbl(InterchangeRow))
+        .values(
+            file_id=file_id,
+            sender_qualifier="ZZ",
+            sender_id="BENCH",
+            receiver_qualifier="ZZ",
+            receiver_id="RCV",
+            control_number="837000001",
+            date=DAY,
+            usage="P",
+            forced=False,
+        )
+        .returning(tbl(InterchangeRow).c.id)
+    ).scalar_one()
+    g = conn.execute(
+        insert(tbl(FunctionalGroupRow))
+        .values(
+            file_id=file_id,
+            interchange_id=ic,
+            functional_id="HC",
+            sender_id="BENCH",
+            receiver_id="RCV",
+            control_number="837",
+            version="005010X222A1",
+            date=DAY,
+        )
+        .returning(tbl(FunctionalGroupRow).c.id)
+    ).scalar_one()
+    return int(
+        conn.execute(
+            insert(tbl(TransactionRow))
+            .values(
+                file_id=file_id,
+                group_id=g,
+                control_number="0001",
+                kind="837",
+                guide="005010X222A1",
+                segment_count=0,
+            )
+            .returning(tbl(TransactionRow).c.id)
+        ).scalar_one()
+    )
 
 
 def new_remittance(db: Database, claims: int, total: int) -> None:
@@ -348,11 +613,43 @@ def new_remittance(db: Database, claims: int, total: int) -> None:
             charge = Decimal(100 + i % 400)
             co = (charge * Decimal("0.2")).quantize(Decimal("0.01"))
             pr = (charge * Decimal("0.1")).quantize(Decimal("0.01"))
-            rkey = key(("CLP", "ACME01", f"T{file_id}", "", f"C{i:08d}", f"N{i}-{file_id}",
-                        "1", str(cents(charge - co - pr)), "1"))
-            cps.append((next_id + k, file_id, remit, provider, "ACME01", k, f"C{i:08d}", "1",
-                        charge, charge - co - pr, pr, "12", f"N{i}-{file_id}", "11", "1",
-                        DAY, DAY, DAY, rkey, False))
+            rkey = key(
+                (
+                    "CLP",
+                    "ACME01",
+                    f"T{file_id}",
+                    "",
+                    f"C{i:08d}",
+                    f"N{i}-{file_id}",
+                    "1",
+                    str(cents(charge - co - pr)),
+                    "1",
+                )
+            )
+            cps.append(
+                (
+                    next_id + k,
+                    file_id,
+                    remit,
+                    provider,
+                    "ACME01",
+                    k,
+                    f"C{i:08d}",
+                    "1",
+                    charge,
+                    charge - co - pr,
+                    pr,
+                    "12",
+                    f"N{i}-{file_id}",
+                    "11",
+                    "1",
+                    DAY,
+                    DAY,
+                    DAY,
+                    rkey,
+                    False,
+                )
+            )
             adjs.append((file_id, next_id + k, "claim", "CO", "45", co))
         Loader(db).rows(conn, "claim_payments", CP_COLS, cps)
         Loader(db).rows(conn, "adjustments", ADJ_COLS, adjs)
@@ -375,27 +672,32 @@ def run_shape(url: str, shape: str, args: argparse.Namespace) -> float:
     upgrade(db)
     if not args.skip_generate:
         secs = generate(db, args.claims, resend_every=args.resend_every, shape=shape)
-        print(f"[{shape}] generated {args.claims:,} claims in {secs:.1f} s "
-              f"(rss {rss_mb():.0f} MB)")
+        print(f"[{shape}] generated {args.claims:,} claims in {secs:.1f} s (rss {rss_mb():.0f} MB)")
     with db.engine.connect() as conn:
-        counts = {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
-                  for t in ("claim_payments", "adjustments", "ledger_entries", "claims")}
+        counts = {
+            t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+            for t in ("claim_payments", "adjustments", "ledger_entries", "claims")
+        }
     print(f"[{shape}] rows:", counts)
     before = rss_mb()
     t0 = time.perf_counter()
     res = run_reconcile(db, as_of=dt.date(2026, 9, 30), full=True, actor="bench")
     full = time.perf_counter() - t0
-    print(f"[{shape}] full reconcile: {full:.1f} s, candidates {res.candidates:,}, "
-          f"new credits {res.credits_new:,}, variances {res.variances:,}, "
-          f"links {res.links}, peak rss {rss_mb():.0f} MB (before {before:.0f} MB)")
+    print(
+        f"[{shape}] full reconcile: {full:.1f} s, candidates {res.candidates:,}, "
+        f"new credits {res.credits_new:,}, variances {res.variances:,}, "
+        f"links {res.links}, peak rss {rss_mb():.0f} MB (before {before:.0f} MB)"
+    )
     if not args.no_incremental:
         new_remittance(db, 2000, args.claims)
         t0 = time.perf_counter()
         res = run_reconcile(db, as_of=dt.date(2026, 9, 30), actor="bench")
-        print(f"[{shape}] incremental after one 835 of 2,000 claims: "
-              f"{time.perf_counter() - t0:.2f} s, mode {res.mode}, "
-              f"scope {res.scope_claims:,}, candidates {res.candidates:,}, "
-              f"new credits {res.credits_new:,}")
+        print(
+            f"[{shape}] incremental after one 835 of 2,000 claims: "
+            f"{time.perf_counter() - t0:.2f} s, mode {res.mode}, "
+            f"scope {res.scope_claims:,}, candidates {res.candidates:,}, "
+            f"new credits {res.credits_new:,}"
+        )
     db.dispose()
     return full
 
@@ -405,14 +707,22 @@ def main() -> None:
     ap.add_argument("--url", required=True)
     ap.add_argument("--claims", type=int, default=1_000_000)
     ap.add_argument("--skip-generate", action="store_true")
-    ap.add_argument("--resend-every", type=int, default=0,
-                    help="also store a re-sent copy of every Nth claim's payment (0: none)")
-    ap.add_argument("--shape", default="matched",
-                    help=f"comma-separated shapes of input, or 'all': {', '.join(SHAPES)}; "
-                         "several shapes run in one database each (with matched first, for "
-                         "the ratio)")
-    ap.add_argument("--no-incremental", action="store_true",
-                    help="skip the incremental run after the full one")
+    ap.add_argument(
+        "--resend-every",
+        type=int,
+        default=0,
+        help="also store a re-sent copy of every Nth claim's payment (0: none)",
+    )
+    ap.add_argument(
+        "--shape",
+        default="matched",
+        help=f"comma-separated shapes of input, or 'all': {', '.join(SHAPES)}; "
+        "several shapes run in one database each (with matched first, for "
+        "the ratio)",
+    )
+    ap.add_argument(
+        "--no-incremental", action="store_true", help="skip the incremental run after the full one"
+    )
     args = ap.parse_args()
     shapes = list(SHAPES) if args.shape == "all" else args.shape.split(",")
     unknown = [x for x in shapes if x not in SHAPES]

@@ -67,11 +67,21 @@ def _child(args: list[str]) -> tuple[float, str]:
     return elapsed, proc.stdout.decode()
 
 
-def _gateway(server: SshdServer, base: Path, work: Path, mode: str = "gateway",
-             connections: int = 4) -> dict[str, float]:
-    spec = json.dumps({"port": server.port, "user": server.user, "key": str(server.client_key),
-                       "host_key": server.host_key_line, "base": str(base), "work": str(work),
-                       "mode": mode, "connections": connections})
+def _gateway(
+    server: SshdServer, base: Path, work: Path, mode: str = "gateway", connections: int = 4
+) -> dict[str, float]:
+    spec = json.dumps(
+        {
+            "port": server.port,
+            "user": server.user,
+            "key": str(server.client_key),
+            "host_key": server.host_key_line,
+            "base": str(base),
+            "work": str(work),
+            "mode": mode,
+            "connections": connections,
+        }
+    )
     elapsed, out = _child([sys.executable, __file__, "--worker", spec])
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     result["wall_seconds"] = elapsed
@@ -93,14 +103,24 @@ def _worker(spec_json: str) -> None:
     spec = json.loads(spec_json)
     base, work = Path(spec["base"]), Path(spec["work"])
     configure_logging("WARNING", "json")
-    profile = parse_partner({
-        "id": "bench", "name": "bench", "role": "clearinghouse", "host": "127.0.0.1",
-        "port": spec["port"], "username": spec["user"],
-        "auth": {"private_key_path": spec["key"]}, "host_key": spec["host_key"],
-        "inbox_dir": str(base / "inbox"), "archive_dir": str(base / "archive"),
-        "stable_seconds": 0, "timeouts": {"operation_seconds": 120},
-        "max_connections": spec["connections"],
-    }, "<bench>")
+    profile = parse_partner(
+        {
+            "id": "bench",
+            "name": "bench",
+            "role": "clearinghouse",
+            "host": "127.0.0.1",
+            "port": spec["port"],
+            "username": spec["user"],
+            "auth": {"private_key_path": spec["key"]},
+            "host_key": spec["host_key"],
+            "inbox_dir": str(base / "inbox"),
+            "archive_dir": str(base / "archive"),
+            "stable_seconds": 0,
+            "timeouts": {"operation_seconds": 120},
+            "max_connections": spec["connections"],
+        },
+        "<bench>",
+    )
     if spec["mode"] == "paramiko-get":
         # the library's own download with its defaults: no hashing, no fsync, none of our
         # transport tuning (cipher order, TCP_NODELAY, window) and its own prefetch
@@ -113,8 +133,14 @@ def _worker(spec_json: str) -> None:
         for name, keys in profile.host_keys().items():
             for keytype, key in keys.items():
                 client.get_host_keys().add(name, keytype, key)
-        client.connect("127.0.0.1", port=spec["port"], username=spec["user"],
-                       key_filename=spec["key"], look_for_keys=False, allow_agent=False)
+        client.connect(
+            "127.0.0.1",
+            port=spec["port"],
+            username=spec["user"],
+            key_filename=spec["key"],
+            look_for_keys=False,
+            allow_agent=False,
+        )
         sftp = client.open_sftp()
         inbox = str(base / "inbox")
         for name in sorted(sftp.listdir(inbox)):
@@ -122,10 +148,16 @@ def _worker(spec_json: str) -> None:
         client.close()
         seconds = time.perf_counter() - start
         files = list(dest.iterdir())
-        print(json.dumps({"seconds": seconds, "files": len(files),
-                          "bytes": sum(f.stat().st_size for f in files),
-                          "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                          / 1024}))
+        print(
+            json.dumps(
+                {
+                    "seconds": seconds,
+                    "files": len(files),
+                    "bytes": sum(f.stat().st_size for f in files),
+                    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                }
+            )
+        )
         return
     # The real intake path: SQLite registry (migrated) + file raw store + accept_stream.
     if spec["mode"] == "gateway-no-readahead":  # A/B: hash and write in the reading thread
@@ -143,8 +175,16 @@ def _worker(spec_json: str) -> None:
     assert all(not p.duplicate for p in result.pulled)
     size = sum(p.size for p in result.pulled)
     db.dispose()
-    print(json.dumps({"seconds": seconds, "files": len(result.pulled), "bytes": size,
-                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "files": len(result.pulled),
+                "bytes": size,
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def _openssh(server: SshdServer, base: Path, work: Path) -> dict[str, float]:
@@ -154,9 +194,23 @@ def _openssh(server: SshdServer, base: Path, work: Path) -> dict[str, float]:
     dest.mkdir()
     batch = work / "batch"
     batch.write_text(f"lcd {dest}\ncd {base / 'inbox'}\nget *\n")
-    args = ["sftp", "-q", "-b", str(batch), "-i", str(server.client_key), "-P", str(server.port),
-            "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes",
-            "-o", "BatchMode=yes", f"{server.user}@127.0.0.1"]
+    args = [
+        "sftp",
+        "-q",
+        "-b",
+        str(batch),
+        "-i",
+        str(server.client_key),
+        "-P",
+        str(server.port),
+        "-o",
+        f"UserKnownHostsFile={known}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        f"{server.user}@127.0.0.1",
+    ]
     start = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)  # its own peak RSS, not the children's maximum
@@ -164,9 +218,12 @@ def _openssh(server: SshdServer, base: Path, work: Path) -> dict[str, float]:
     if status != 0:
         raise RuntimeError(f"sftp failed: {proc.stderr.read().decode() if proc.stderr else ''}")
     files = list(dest.iterdir())
-    return {"seconds": seconds, "files": len(files),
-            "bytes": sum(f.stat().st_size for f in files),
-            "peak_rss_mib": usage.ru_maxrss / 1024}
+    return {
+        "seconds": seconds,
+        "files": len(files),
+        "bytes": sum(f.stat().st_size for f in files),
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+    }
 
 
 def _disk(work: Path) -> dict[str, float]:
@@ -188,12 +245,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--worker")
     parser.add_argument("--rounds", type=int, default=3, help="Repeats; the best is reported")
-    parser.add_argument("--connections", type=int, default=4,
-                        help="The bench partner's max_connections (sessions per poll)")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=4,
+        help="The bench partner's max_connections (sessions per poll)",
+    )
     parser.add_argument("--only", choices=["small", "big"], default=None)
-    parser.add_argument("--sides", default="openssh,paramiko-get,gateway",
-                        help="Comma list of openssh, paramiko-get, gateway, "
-                             "gateway-no-readahead")
+    parser.add_argument(
+        "--sides",
+        default="openssh,paramiko-get,gateway",
+        help="Comma list of openssh, paramiko-get, gateway, gateway-no-readahead",
+    )
     args = parser.parse_args()
     if args.worker:
         _worker(args.worker)
@@ -214,8 +277,9 @@ def main() -> None:
                     if side == "openssh":
                         runs[side].append(_openssh(server, base, w))
                     else:
-                        runs[side].append(_gateway(server, base, w, mode=side,
-                                                   connections=args.connections))
+                        runs[side].append(
+                            _gateway(server, base, w, mode=side, connections=args.connections)
+                        )
                     shutil.rmtree(w, ignore_errors=True)
                     shutil.rmtree(base, ignore_errors=True)
                 if kind == "big":
@@ -231,8 +295,9 @@ def main() -> None:
             for side in sides:
                 if side != "openssh" and "openssh" in best:
                     ratio = best["openssh"]["seconds"] / best[side]["seconds"]
-                    print(f"{kind:5} {side}/openssh throughput (best of {args.rounds}): "
-                          f"{ratio:.0%}")
+                    print(
+                        f"{kind:5} {side}/openssh throughput (best of {args.rounds}): {ratio:.0%}"
+                    )
     finally:
         server.stop()
         shutil.rmtree(server.workdir, ignore_errors=True)
@@ -242,9 +307,12 @@ def main() -> None:
 def _row(kind: str, label: str, r: dict[str, float]) -> None:
     mb_s = r["bytes"] / (1 << 20) / r["seconds"]
     files_s = r["files"] / r["seconds"]
-    print(f"{kind:5} {label:18} files={int(r['files']):4d} MiB={r['bytes'] / (1 << 20):7.1f} "
-          f"s={r['seconds']:6.2f} MiB/s={mb_s:7.1f} files/s={files_s:7.1f} "
-          f"peak_rss_MiB={r['peak_rss_mib']:6.1f}", flush=True)
+    print(
+        f"{kind:5} {label:18} files={int(r['files']):4d} MiB={r['bytes'] / (1 << 20):7.1f} "
+        f"s={r['seconds']:6.2f} MiB/s={mb_s:7.1f} files/s={files_s:7.1f} "
+        f"peak_rss_MiB={r['peak_rss_mib']:6.1f}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

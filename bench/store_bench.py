@@ -79,9 +79,11 @@ def postgres(workdir: Path) -> Iterator[str]:
 @contextlib.contextmanager
 def moto() -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H",
-                             "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(300):
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
@@ -231,8 +233,9 @@ def _spread(values: list[float], fmt: str = "{:.0f}") -> str:
     return f"{med} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
 
-def report(name: str, rounds: list[Result], copies: list[Result], files: list[Result],
-           mem: Result | None) -> None:
+def report(
+    name: str, rounds: list[Result], copies: list[Result], files: list[Result], mem: Result | None
+) -> None:
     """Median (range) over rounds; ratios are per round, against the same round's peers."""
     for label in LABELS:
         for op in ("put", "get"):
@@ -240,8 +243,10 @@ def report(name: str, rounds: list[Result], copies: list[Result], files: list[Re
             mbs = [r[f"bytes {label}"] / 1e6 / r[key] for r in rounds]
             fps = [r[f"count {label}"] / r[key] for r in rounds]
             vs_copy = [100 * c[key] / r[key] for r, c in zip(rounds, copies, strict=True)]
-            line = (f"{name:<9} {op} {label:<8} {_spread(mbs):>17} MB/s "
-                    f"{_spread(fps, '{:.1f}'):>24} files/s  {_spread(vs_copy):>14}% of copy")
+            line = (
+                f"{name:<9} {op} {label:<8} {_spread(mbs):>17} MB/s "
+                f"{_spread(fps, '{:.1f}'):>24} files/s  {_spread(vs_copy):>14}% of copy"
+            )
             if files and name not in ("copy", "file"):
                 vs_file = [100 * f[key] / r[key] for r, f in zip(rounds, files, strict=True)]
                 line += f"  {_spread(vs_file):>14}% of file"
@@ -257,17 +262,26 @@ def _s3_buckets() -> Iterator[Callable[[], S3RawStore]]:
 
     with moto() as endpoint:
         client = boto3.session.Session().client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id="bench", aws_secret_access_key="bench")  # noqa: S106
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",  # noqa: S106  moto dummy key
+        )
         made = [0]
 
         def new_store() -> S3RawStore:
             made[0] += 1
             bucket = f"gw-bench-{made[0]}"
             client.create_bucket(Bucket=bucket)
-            return S3RawStore(bucket=bucket, endpoint_url=endpoint, region="us-east-1",
-                              access_key_id="bench",
-                              secret_access_key="bench")  # noqa: S106  moto dummy key
+            return S3RawStore(
+                bucket=bucket,
+                endpoint_url=endpoint,
+                region="us-east-1",
+                access_key_id="bench",
+                secret_access_key="bench",  # noqa: S106  moto dummy key
+            )
+
         yield new_store
 
 
@@ -285,8 +299,11 @@ def main() -> None:
     ap.add_argument("--large", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--backends", default="file,postgres,s3")
-    ap.add_argument("--compression", default="zstd,none",
-                    help="postgres backend variants (GATEWAY_RAW_STORE_COMPRESSION values)")
+    ap.add_argument(
+        "--compression",
+        default="zstd,none",
+        help="postgres backend variants (GATEWAY_RAW_STORE_COMPRESSION values)",
+    )
     ap.add_argument("--threads", type=int, default=8, help="Concurrent 2 KB uploaders")
     ap.add_argument("--dir", type=Path, default=None, help="Work dir (default: a temp dir)")
     args = ap.parse_args()
@@ -300,9 +317,12 @@ def main() -> None:
             sources = make_sources(workdir, args.small, args.large)
             pg_url = stack.enter_context(postgres(workdir)) if "postgres" in backends else ""
             new_s3 = stack.enter_context(_s3_buckets()) if "s3" in backends else None
-            sides = ["copy", *(["file"] if "file" in backends else []),
-                     *([f"pg-{c}" for c in args.compression.split(",")] if pg_url else []),
-                     *(["s3(moto)"] if new_s3 else [])]
+            sides = [
+                "copy",
+                *(["file"] if "file" in backends else []),
+                *([f"pg-{c}" for c in args.compression.split(",")] if pg_url else []),
+                *(["s3(moto)"] if new_s3 else []),
+            ]
 
             def new_store(side: str, target: Path) -> ManagedRawStore:
                 if side == "file":
@@ -325,7 +345,8 @@ def main() -> None:
                         results[side].append(run_store(store, sources))
                         if side != "s3(moto)":
                             concurrent[side].append(
-                                concurrent_small(store, args.small, args.threads))
+                                concurrent_small(store, args.small, args.threads)
+                            )
                         if isinstance(store, PostgresRawStore):
                             store.dispose()
                     shutil.rmtree(target, ignore_errors=True)
@@ -339,8 +360,10 @@ def main() -> None:
                         store.dispose()
                 report(side, results[side], results["copy"], results.get("file", []), mem)
                 if concurrent[side]:
-                    print(f"{side:<9} put 2KB x{args.threads} threads: "
-                          f"{_spread(concurrent[side])} files/s")
+                    print(
+                        f"{side:<9} put 2KB x{args.threads} threads: "
+                        f"{_spread(concurrent[side])} files/s"
+                    )
             print(f"process RSS at the end: {_rss_mb():.0f} MiB")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -69,14 +69,36 @@ def _canonical_time(at: dt.datetime) -> str:
     return at.isoformat(timespec="microseconds")
 
 
-def entry_hash(*, seq: int, at: dt.datetime, actor: str, action: str, file_id: int | None,
-               outcome: str, reason: str, details: dict[str, Any] | None,
-               prev_hash: str) -> str:
+def entry_hash(
+    *,
+    seq: int,
+    at: dt.datetime,
+    actor: str,
+    action: str,
+    file_id: int | None,
+    outcome: str,
+    reason: str,
+    details: dict[str, Any] | None,
+    prev_hash: str,
+) -> str:
     """sha256 (hex) of one entry's canonical serialisation, linked to ``prev_hash``."""
     body = json.dumps(
-        [HASH_FORMAT, seq, _canonical_time(at), actor, action, file_id, outcome, reason,
-         details, prev_hash],
-        sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False,
+        [
+            HASH_FORMAT,
+            seq,
+            _canonical_time(at),
+            actor,
+            action,
+            file_id,
+            outcome,
+            reason,
+            details,
+            prev_hash,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
     )
     return hashlib.sha256(body.encode("ascii")).hexdigest()
 
@@ -130,13 +152,32 @@ def record(
     at = utcnow()
     seq, prev = _head(session)
     seq += 1
-    row_hash = entry_hash(seq=seq, at=at, actor=actor, action=action, file_id=file_id,
-                          outcome=outcome, reason=reason, details=details, prev_hash=prev)
-    session.execute(_INSERT, {
-        "at": at, "actor": actor, "action": action, "file_id": file_id, "outcome": outcome,
-        "reason": reason, "details": details, "seq": seq, "prev_hash": prev,
-        "row_hash": row_hash,
-    })
+    row_hash = entry_hash(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        file_id=file_id,
+        outcome=outcome,
+        reason=reason,
+        details=details,
+        prev_hash=prev,
+    )
+    session.execute(
+        _INSERT,
+        {
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "file_id": file_id,
+            "outcome": outcome,
+            "reason": reason,
+            "details": details,
+            "seq": seq,
+            "prev_hash": prev,
+            "row_hash": row_hash,
+        },
+    )
     session.info[_LAST] = (_innermost(session), seq, row_hash)
 
 
@@ -166,9 +207,16 @@ def iter_entries(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
     """Every entry in chain order, fetched in batches (logs grow large)."""
     last = -1
     while True:
-        rows = session.execute(
-            select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(AuditEntry)
+                .where(AuditEntry.seq > last)
+                .order_by(AuditEntry.seq)
+                .limit(batch)
+            )
+            .scalars()
+            .all()
+        )
         if not rows:
             return
         yield from rows
@@ -187,30 +235,62 @@ def verify_chain(session: Session, anchor: tuple[int, str] | None = None) -> Cha
     for e in iter_entries(session):
         count += 1
         if e.seq != expected_seq:
-            broken = ChainBreak(expected_seq, None, "missing",
-                                f"entries {expected_seq}..{e.seq - 1} are missing (deleted)")
+            broken = ChainBreak(
+                expected_seq,
+                None,
+                "missing",
+                f"entries {expected_seq}..{e.seq - 1} are missing (deleted)",
+            )
         elif e.prev_hash != prev:
-            broken = ChainBreak(e.seq, e.id, "relinked",
-                                "prev_hash does not match the previous entry's hash")
+            broken = ChainBreak(
+                e.seq, e.id, "relinked", "prev_hash does not match the previous entry's hash"
+            )
         elif e.row_hash != entry_hash(
-                seq=e.seq, at=e.at, actor=e.actor, action=e.action, file_id=e.file_id,
-                outcome=e.outcome, reason=e.reason, details=e.details, prev_hash=e.prev_hash):
-            broken = ChainBreak(e.seq, e.id, "edited",
-                                "the entry's contents do not match its hash (edited)")
+            seq=e.seq,
+            at=e.at,
+            actor=e.actor,
+            action=e.action,
+            file_id=e.file_id,
+            outcome=e.outcome,
+            reason=e.reason,
+            details=e.details,
+            prev_hash=e.prev_hash,
+        ):
+            broken = ChainBreak(
+                e.seq, e.id, "edited", "the entry's contents do not match its hash (edited)"
+            )
         elif e.id <= prev_id:
-            broken = ChainBreak(e.seq, e.id, "reordered",
-                                f"id {e.id} is not after the previous entry's id {prev_id}")
+            broken = ChainBreak(
+                e.seq,
+                e.id,
+                "reordered",
+                f"id {e.id} is not after the previous entry's id {prev_id}",
+            )
         if broken is not None:
             return ChainReport(count, expected_seq - 1, prev, broken)
         if anchor is not None and e.seq == anchor[0]:
             if e.row_hash != anchor[1]:
-                return ChainReport(count, e.seq, e.row_hash, ChainBreak(
-                    e.seq, e.id, "anchor", "the entry's hash differs from the recorded anchor"))
+                return ChainReport(
+                    count,
+                    e.seq,
+                    e.row_hash,
+                    ChainBreak(
+                        e.seq, e.id, "anchor", "the entry's hash differs from the recorded anchor"
+                    ),
+                )
             anchor_seen = True
         expected_seq, prev, prev_id = e.seq + 1, e.row_hash, e.id
     if not anchor_seen and anchor is not None:
-        return ChainReport(count, expected_seq - 1, prev, ChainBreak(
-            anchor[0], None, "anchor",
-            f"the chain ends at {expected_seq - 1}, before the recorded anchor {anchor[0]} "
-            "(newest entries deleted)"))
+        return ChainReport(
+            count,
+            expected_seq - 1,
+            prev,
+            ChainBreak(
+                anchor[0],
+                None,
+                "anchor",
+                f"the chain ends at {expected_seq - 1}, before the recorded anchor {anchor[0]} "
+                "(newest entries deleted)",
+            ),
+        )
     return ChainReport(count, expected_seq - 1, prev, None)

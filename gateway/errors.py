@@ -11,5 +11,11 @@ from schemas.errors import (
     TransientError,
 )
 
-__all__ = ["ConfigError", "GatewayError", "InputError", "NotFoundError", "PermanentError",
-           "TransientError"]
+__all__ = [
+    "ConfigError",
+    "GatewayError",
+    "InputError",
+    "NotFoundError",
+    "PermanentError",
+    "TransientError",
+]

@@ -14,11 +14,26 @@ from typing import Any
 
 import structlog
 
-PHI_KEYS = frozenset({
-    "patient_name", "patient", "first_name", "last_name", "middle_name", "name",
-    "member_id", "subscriber_id", "insured_id", "date_of_birth", "dob", "birth_date",
-    "address", "address_line", "ssn", "phone",
-})
+PHI_KEYS = frozenset(
+    {
+        "patient_name",
+        "patient",
+        "first_name",
+        "last_name",
+        "middle_name",
+        "name",
+        "member_id",
+        "subscriber_id",
+        "insured_id",
+        "date_of_birth",
+        "dob",
+        "birth_date",
+        "address",
+        "address_line",
+        "ssn",
+        "phone",
+    }
+)
 REDACTED = "[redacted]"
 
 

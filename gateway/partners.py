@@ -50,17 +50,25 @@ def configured_partners(settings: Settings) -> dict[str, PartnerProfile]:
 
 def make_acceptor(db: Database, raw: RawStore, settings: Settings) -> Acceptor:
     """``accept_stream`` bound to this gateway's database, raw store and size cap."""
-    bound: Acceptor = functools.partial(accept_stream, db, raw, actor="sftp-poller",
-                                        max_bytes=settings.max_file_bytes)
+    bound: Acceptor = functools.partial(
+        accept_stream, db, raw, actor="sftp-poller", max_bytes=settings.max_file_bytes
+    )
     return bound
 
 
 class PartnerServices:
     """Polling, acknowledgments and deliveries for the configured partners."""
 
-    def __init__(self, settings: Settings, db: Database, raw: RawStore,
-                 profiles: Mapping[str, PartnerProfile], *, owner: str,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        raw: RawStore,
+        profiles: Mapping[str, PartnerProfile],
+        *,
+        owner: str,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.raw = raw
@@ -69,9 +77,14 @@ class PartnerServices:
         self.environ = environ
         self.out_store = outbound_store(settings.data_dir)
         self.failures = DbFailureLog(db)
-        self.poller = PartnerPoller(list(self.profiles.values()), make_acceptor(db, raw, settings),
-                                    failures=self.failures, environ=environ,
-                                    on_accepted=AckRequests(db), on_result=self._on_result)
+        self.poller = PartnerPoller(
+            list(self.profiles.values()),
+            make_acceptor(db, raw, settings),
+            failures=self.failures,
+            environ=environ,
+            on_accepted=AckRequests(db),
+            on_result=self._on_result,
+        )
         self.stop = self.poller.stop
         self._thread: threading.Thread | None = None
 
@@ -90,12 +103,19 @@ class PartnerServices:
         drained = DrainResult()
 
         def one(profile: PartnerProfile) -> DrainResult:
-            return drain(self.db, self.out_store, {profile.id: profile}, owner=self.owner,
-                         environ=self.environ, stop=self.stop)
+            return drain(
+                self.db,
+                self.out_store,
+                {profile.id: profile},
+                owner=self.owner,
+                environ=self.environ,
+                stop=self.stop,
+            )
 
         # a thread per partner: one partner's outage (retries, backoff) never delays another's
-        with ThreadPoolExecutor(max_workers=max(1, len(self.profiles)),
-                                thread_name_prefix="outbound") as pool:
+        with ThreadPoolExecutor(
+            max_workers=max(1, len(self.profiles)), thread_name_prefix="outbound"
+        ) as pool:
             for part in pool.map(one, self.profiles.values()):
                 drained.delivered.extend(part.delivered)
                 drained.retrying.extend(part.retrying)
@@ -112,8 +132,7 @@ class PartnerServices:
 
     def start(self) -> None:
         self.poller.start()
-        self._thread = threading.Thread(target=self._outbound_loop, name="outbound",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._outbound_loop, name="outbound", daemon=True)
         self._thread.start()
         log.info("partner_services_started", partners=sorted(self.profiles))
 
@@ -127,9 +146,15 @@ class PartnerServices:
 
 
 @contextmanager
-def partner_services(settings: Settings, db: Database, raw: RawStore, *, owner: str,
-                     background: bool, profiles: Mapping[str, PartnerProfile] | None = None,
-                     ) -> Iterator[PartnerServices | None]:
+def partner_services(
+    settings: Settings,
+    db: Database,
+    raw: RawStore,
+    *,
+    owner: str,
+    background: bool,
+    profiles: Mapping[str, PartnerProfile] | None = None,
+) -> Iterator[PartnerServices | None]:
     """Partner services when enabled profiles exist (else None); stopped on exit.
 
     ``background``: start the polling and outbound threads (``gateway run``/``worker``);

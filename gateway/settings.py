@@ -16,8 +16,9 @@ class Settings(BaseSettings):
     """Every knob of the gateway. Secrets are ``SecretStr`` so they never print."""
 
     # hide_input_in_errors: a refused value (a secret, a URL with a password) is never echoed
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore",
-                                      hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Field(default=Path("./var"), description="Where the embedded default lives")
     database_url: str | None = Field(
@@ -28,27 +29,38 @@ class Settings(BaseSettings):
     )
     raw_store: str = Field(default="file", description="Raw store backend: file|postgres|s3")
     raw_store_compression: str = Field(
-        default="zstd", description="Compression of raw files the postgres backend writes: "
-        "zstd|none (compressed on the API/worker host; existing files stay readable)")
+        default="zstd",
+        description="Compression of raw files the postgres backend writes: "
+        "zstd|none (compressed on the API/worker host; existing files stay readable)",
+    )
     raw_retention_days: int = Field(
-        default=2557, ge=1, description="Keep raw bytes this long (7 years); "
-        "`gateway store prune` refuses a shorter period without --force")
+        default=2557,
+        ge=1,
+        description="Keep raw bytes this long (7 years); "
+        "`gateway store prune` refuses a shorter period without --force",
+    )
     s3_bucket: str | None = Field(default=None, description="Bucket of the s3 raw store")
     s3_prefix: str = Field(default="raw", description="Key prefix inside the bucket")
     s3_endpoint_url: str | None = Field(
-        default=None, description="S3-compatible endpoint (unset: AWS)")
+        default=None, description="S3-compatible endpoint (unset: AWS)"
+    )
     s3_region: str | None = None
     s3_access_key_id: str | None = Field(
-        default=None, description="Unset: boto3's chain (AWS_* env, instance profile)")
+        default=None, description="Unset: boto3's chain (AWS_* env, instance profile)"
+    )
     s3_secret_access_key: SecretStr | None = None
     log_level: str = "INFO"
     log_format: str = Field(default="auto", description="json|console|auto (json when not a tty)")
     max_upload_bytes: int = 256 * 1024 * 1024
     lease_seconds: int = 300
     db_lock_timeout_seconds: float = Field(
-        default=30.0, gt=0, le=600, description="Longest wait for a database lock before the "
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Longest wait for a database lock before the "
         "API answers 503 database_busy (and the worker backs off): SQLite's busy timeout, "
-        "PostgreSQL's lock_timeout")
+        "PostgreSQL's lock_timeout",
+    )
     worker_poll_seconds: float = 1.0
     max_attempts: int = Field(
         default=5, description="Claims of one file before it is quarantined (poison-pill guard)"
@@ -57,17 +69,24 @@ class Settings(BaseSettings):
         default=1024 * 1024 * 1024, description="Largest file intake accepts into the raw store"
     )
     x12_max_segments: int = Field(
-        default=50_000_000, description="Most segments one X12 file may hold (rejected early)")
+        default=50_000_000, description="Most segments one X12 file may hold (rejected early)"
+    )
     x12_max_segment_length: int = Field(
-        default=65_536, description="Longest X12 segment accepted, in characters")
+        default=65_536, description="Longest X12 segment accepted, in characters"
+    )
     x12_max_element_length: int = Field(
-        default=1_024, description="Longest X12 element accepted, in characters")
+        default=1_024, description="Longest X12 element accepted, in characters"
+    )
     x12_max_interchanges: int = Field(
-        default=100_000, description="Most ISA envelopes one file may hold")
+        default=100_000, description="Most ISA envelopes one file may hold"
+    )
     reconcile_batch_claims: int = Field(
-        default=20_000, ge=100, le=1_000_000,
+        default=20_000,
+        ge=100,
+        le=1_000_000,
         description="Candidate claims a reconciliation commits at a time (other writers "
-                    "wait at most one batch for the SQLite write lock)")
+        "wait at most one batch for the SQLite write lock)",
+    )
     inbox_settle_seconds: float = Field(
         default=1.0, description="Inbox files younger than this may still be being written"
     )
@@ -76,34 +95,52 @@ class Settings(BaseSettings):
         description="SFTP partner profiles (*.yaml); unset → mappings/partners (enabled only)",
     )
     keys_file: Path | None = Field(
-        default=None, description="Keys file of the secrets not set here (generated 0600 on "
+        default=None,
+        description="Keys file of the secrets not set here (generated 0600 on "
         "first start; must be outside data_dir; back it up separately). Unset: "
-        "$XDG_CONFIG_HOME/remittance-gateway/keys.json (XDG default ~/.config)")
+        "$XDG_CONFIG_HOME/remittance-gateway/keys.json (XDG default ~/.config)",
+    )
     api_key_pepper: SecretStr | None = Field(
-        default=None, description="Server-side secret of the API key hashes (32+ characters; "
-        "unset: from the keys file)")
+        default=None,
+        description="Server-side secret of the API key hashes (32+ characters; "
+        "unset: from the keys file)",
+    )
     session_secret: SecretStr | None = Field(
-        default=None, description="Derives the ops console's CSRF tokens (sessions live in "
+        default=None,
+        description="Derives the ops console's CSRF tokens (sessions live in "
         "the database); 32+ characters, the same value on every API replica (unset: from the "
-        "keys file)")
+        "keys file)",
+    )
     session_max_age_seconds: int = 8 * 3600
     trusted_proxies: str = Field(
-        default="", description="Comma-separated IPs/CIDRs of the reverse proxies in front of "
+        default="",
+        description="Comma-separated IPs/CIDRs of the reverse proxies in front of "
         "the API: X-Forwarded-For/-Proto are honoured only from these peers (the client is the "
-        "rightmost address that is not one of them); empty: no forwarded header is trusted")
+        "rightmost address that is not one of them); empty: no forwarded header is trusted",
+    )
     body_timeout_seconds: float = Field(
-        default=60.0, gt=0, description="Longest wait for the next part of a request body "
-        "before the request is answered 408 (a stalled or slow-loris client)")
+        default=60.0,
+        gt=0,
+        description="Longest wait for the next part of a request body "
+        "before the request is answered 408 (a stalled or slow-loris client)",
+    )
     auth_failure_limit: int = Field(
-        default=10, ge=1, description="Failed API-key or console sign-ins one client address "
-        "may make per window before every sign-in from it is answered 429 (per replica)")
+        default=10,
+        ge=1,
+        description="Failed API-key or console sign-ins one client address "
+        "may make per window before every sign-in from it is answered 429 (per replica)",
+    )
     auth_failure_window_seconds: int = Field(
-        default=60, ge=1, description="The sliding window of auth_failure_limit, in seconds")
+        default=60, ge=1, description="The sliding window of auth_failure_limit, in seconds"
+    )
     data_keys: SecretStr | None = Field(
-        default=None, description="Data keys for encryption at rest of raw files and PHI "
-        "columns: comma-separated keyid:base64(32 random bytes) (unset: the keys file's)")
+        default=None,
+        description="Data keys for encryption at rest of raw files and PHI "
+        "columns: comma-separated keyid:base64(32 random bytes) (unset: the keys file's)",
+    )
     active_data_key: str | None = Field(
-        default=None, description="Key id new data is encrypted under (optional with one key)")
+        default=None, description="Key id new data is encrypted under (optional with one key)"
+    )
 
     @field_validator("*", mode="after")
     @classmethod

@@ -30,9 +30,18 @@ from parsers.x12.lexer import Lexer, locate
 
 #: what pyx12 raises on inputs it cannot handle (its own errors, and plain Python errors from
 #: indexing into short segments, as on sample_835.txt)
-PYX12_FAILURES = (pyx12.errors.EngineError, pyx12.errors.X12Error, pyx12.errors.IsValidError,
-                  pyx12.errors.X12PathError, pyx12.errors.XML_Reader_Error, IndexError, KeyError,
-                  ValueError, TypeError, AttributeError)
+PYX12_FAILURES = (
+    pyx12.errors.EngineError,
+    pyx12.errors.X12Error,
+    pyx12.errors.IsValidError,
+    pyx12.errors.X12PathError,
+    pyx12.errors.XML_Reader_Error,
+    IndexError,
+    KeyError,
+    ValueError,
+    TypeError,
+    AttributeError,
+)
 
 
 @contextmanager
@@ -69,8 +78,7 @@ def run_pyx12(text: str) -> tuple[bool, dict[str, Any]]:
     param = pyx12.params.ParamsBase()
     out = io.StringIO()
     with _quiet_pyx12():
-        valid = pyx12.x12n_document.x12n_document(param, io.StringIO(text), None, None, None,
-                                                  out)
+        valid = pyx12.x12n_document.x12n_document(param, io.StringIO(text), None, None, None, out)
     doc: dict[str, Any] = json.loads(out.getvalue()) if out.getvalue() else {}
     return bool(valid), doc
 
@@ -80,50 +88,85 @@ def validate_ig(data: bytes) -> list[Finding]:
     try:
         text, lexer = normalise(data)
     except X12Error as exc:
-        return [Finding("ig_skipped", f"not validated against the guide: {exc.reason}", WARNING,
-                        exc.location)]
+        return [
+            Finding(
+                "ig_skipped",
+                f"not validated against the guide: {exc.reason}",
+                WARNING,
+                exc.location,
+            )
+        ]
     try:
         valid, doc = run_pyx12(text)
     except pyx12.errors.EngineError as exc:
         message = str(exc)
         if message.startswith("Map not found"):
-            return [Finding("ig_no_map", f"pyx12 has no guide map for this file ({message}); "
-                            "not validated against the guide", WARNING, Location())]
+            return [
+                Finding(
+                    "ig_no_map",
+                    f"pyx12 has no guide map for this file ({message}); "
+                    "not validated against the guide",
+                    WARNING,
+                    Location(),
+                )
+            ]
         return [_engine_error(exc)]
     except PYX12_FAILURES as exc:
         return [_engine_error(exc)]
     findings = list(_walk(doc))
     if not valid and not doc:
-        findings.append(Finding("ig_unreadable", "pyx12 could not read the interchange header "
-                                "(it needs a fixed-width 106-character ISA)", ERROR,
-                                Location(segment_number=1, segment_id="ISA")))
+        findings.append(
+            Finding(
+                "ig_unreadable",
+                "pyx12 could not read the interchange header "
+                "(it needs a fixed-width 106-character ISA)",
+                ERROR,
+                Location(segment_number=1, segment_id="ISA"),
+            )
+        )
     _resolve(data, lexer, findings)
     return findings
 
 
 def _engine_error(exc: BaseException) -> Finding:
-    return Finding("ig_engine_error",
-                   f"pyx12 stopped on this file ({type(exc).__name__}: {exc}); guide validation "
-                   "is incomplete", ERROR, Location())
+    return Finding(
+        "ig_engine_error",
+        f"pyx12 stopped on this file ({type(exc).__name__}: {exc}); guide validation is incomplete",
+        ERROR,
+        Location(),
+    )
 
 
 def _walk(doc: dict[str, Any]) -> Iterator[Finding]:
     for isa in doc.get("interchanges", []):
         icn = str(isa.get("isa_trn_set_id") or "")
         for err in isa.get("errors", []):
-            yield _finding("interchange", err, Location(
-                segment_id="ISA", interchange_control_number=icn))
+            yield _finding(
+                "interchange", err, Location(segment_id="ISA", interchange_control_number=icn)
+            )
         for gs in isa.get("groups", []):
             gcn = str(gs.get("gs_control_num") or "")
             for err in gs.get("errors", []):
-                yield _finding("group", err, Location(
-                    segment_id="GS", interchange_control_number=icn, group_control_number=gcn))
+                yield _finding(
+                    "group",
+                    err,
+                    Location(
+                        segment_id="GS", interchange_control_number=icn, group_control_number=gcn
+                    ),
+                )
             for st in gs.get("transactions", []):
                 tcn = str(st.get("trn_set_control_num") or "")
                 for err in st.get("errors", []):
-                    yield _finding("transaction", err, Location(
-                        segment_id="ST", interchange_control_number=icn,
-                        group_control_number=gcn, transaction_control_number=tcn))
+                    yield _finding(
+                        "transaction",
+                        err,
+                        Location(
+                            segment_id="ST",
+                            interchange_control_number=icn,
+                            group_control_number=gcn,
+                            transaction_control_number=tcn,
+                        ),
+                    )
                 for seg in st.get("segments", []):
                     yield from _segment(seg, icn, gcn, tcn)
 
@@ -134,9 +177,15 @@ def _segment(seg: dict[str, Any], icn: str, gcn: str, tcn: str) -> Iterator[Find
     tx_seg = seg.get("seg_count")
 
     def loc(element: int | None = None) -> Location:
-        return Location(segment_number=number, segment_id=seg_id, element=element,
-                        transaction_segment_number=tx_seg, interchange_control_number=icn,
-                        group_control_number=gcn, transaction_control_number=tcn)
+        return Location(
+            segment_number=number,
+            segment_id=seg_id,
+            element=element,
+            transaction_segment_number=tx_seg,
+            interchange_control_number=icn,
+            group_control_number=gcn,
+            transaction_control_number=tcn,
+        )
 
     for err in seg.get("errors", []):
         yield _finding("segment", err, loc())
@@ -145,8 +194,7 @@ def _segment(seg: dict[str, Any], icn: str, gcn: str, tcn: str) -> Iterator[Find
             yield _finding("element", err, loc(ele.get("ele_pos")), ele.get("ele_ref_num"))
 
 
-def _finding(level: str, err: dict[str, Any], loc: Location,
-             ref: str | None = None) -> Finding:
+def _finding(level: str, err: dict[str, Any], loc: Location, ref: str | None = None) -> Finding:
     code = str(err.get("err_cde") or "").lower()
     message = str(err.get("err_str") or "guide violation")
     if ref:

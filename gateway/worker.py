@@ -60,17 +60,26 @@ class WorkerStats:
     outcomes: list[Outcome] = field(default_factory=list)
 
 
-def _patient(stop: threading.Event, stats: WorkerStats, operation: str,
-             on_retry: Callable[[BaseException], None] | None) -> tenacity.Retrying:
+def _patient(
+    stop: threading.Event,
+    stats: WorkerStats,
+    operation: str,
+    on_retry: Callable[[BaseException], None] | None,
+) -> tenacity.Retrying:
     """Retry environmental faults until they pass or ``stop`` is set (then ``_StoppedError``)."""
+
     def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         stats.retries += 1
         fault = classify(exc) if exc is not None else None
-        log.warning("worker_waiting", operation=operation, attempt=state.attempt_number,
-                    fault=fault.value if fault else None,
-                    error_type=type(exc).__name__ if exc else None,
-                    sleep_seconds=round(state.upcoming_sleep, 2))
+        log.warning(
+            "worker_waiting",
+            operation=operation,
+            attempt=state.attempt_number,
+            fault=fault.value if fault else None,
+            error_type=type(exc).__name__ if exc else None,
+            sleep_seconds=round(state.upcoming_sleep, 2),
+        )
         if on_retry is not None and exc is not None:
             on_retry(exc)
 
@@ -84,10 +93,16 @@ def _patient(stop: threading.Event, stats: WorkerStats, operation: str,
         stop.wait(seconds)  # a stop request ends the wait at once
 
     return tenacity.Retrying(
-        retry=tenacity.retry_if_exception(is_environmental), stop=stopped,
-        wait=(tenacity.wait_exponential(multiplier=0.25, max=MAX_BACKOFF_SECONDS)
-              + tenacity.wait_random(0, 0.25)),
-        sleep=sleep, before_sleep=before_sleep, retry_error_callback=give_up)
+        retry=tenacity.retry_if_exception(is_environmental),
+        stop=stopped,
+        wait=(
+            tenacity.wait_exponential(multiplier=0.25, max=MAX_BACKOFF_SECONDS)
+            + tenacity.wait_random(0, 0.25)
+        ),
+        sleep=sleep,
+        before_sleep=before_sleep,
+        retry_error_callback=give_up,
+    )
 
 
 def run_worker(
@@ -115,8 +130,13 @@ def run_worker(
         if max_files is not None and stats.processed + stats.failed >= max_files:
             break
         try:
-            file_id = claim(claim_next, db, me, lease_seconds=settings.lease_seconds,
-                            max_attempts=settings.max_attempts)
+            file_id = claim(
+                claim_next,
+                db,
+                me,
+                lease_seconds=settings.lease_seconds,
+                max_attempts=settings.max_attempts,
+            )
         except _StoppedError:
             break
         if file_id is None:
@@ -140,6 +160,7 @@ def run_worker(
 
 def install_stop_handlers(stop: threading.Event) -> None:
     """SIGTERM and SIGINT ask the loop to stop after the current file."""
+
     def _handler(signum: int, _frame: FrameType | None) -> None:
         log.info("worker_stopping", signal=signal.Signals(signum).name)
         stop.set()
@@ -155,8 +176,9 @@ def _child(once: bool, max_files: int | None) -> None:
     install_stop_handlers(stop)
     db = Database.from_settings(settings)
     try:
-        run_worker(db, store_from_settings(settings), settings, stop=stop, once=once,
-                   max_files=max_files)
+        run_worker(
+            db, store_from_settings(settings), settings, stop=stop, once=once, max_files=max_files
+        )
     finally:
         db.dispose()
 
@@ -167,8 +189,10 @@ def run_workers(concurrency: int, *, once: bool = False, max_files: int | None =
     Returns the number of children that exited abnormally.
     """
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_child, args=(once, max_files), name=f"gateway-worker-{i}")
-             for i in range(concurrency)]
+    procs = [
+        ctx.Process(target=_child, args=(once, max_files), name=f"gateway-worker-{i}")
+        for i in range(concurrency)
+    ]
     for p in procs:
         p.start()
 

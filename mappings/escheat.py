@@ -30,8 +30,7 @@ class EscheatRules(BaseModel):
         code = self.providers.get(npi or "", self.default_state)
         rule = self.states.get(code)
         if rule is None:
-            raise MappingError(ESCHEAT_PATH, [("states", f"no rule for state {code!r}")],
-                               code=CODE)
+            raise MappingError(ESCHEAT_PATH, [("states", f"no rule for state {code!r}")], code=CODE)
         return code, rule
 
 

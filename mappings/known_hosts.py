@@ -15,10 +15,17 @@ import hmac
 import struct
 from dataclasses import dataclass
 
-KEY_TYPES = frozenset({
-    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
-})
+KEY_TYPES = frozenset(
+    {
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -50,11 +57,11 @@ def _fields(blob: bytes) -> list[bytes]:
     while at < len(blob):
         if at + 4 > len(blob):
             raise ValueError("the key data is cut short")
-        (n,) = struct.unpack(">I", blob[at:at + 4])
+        (n,) = struct.unpack(">I", blob[at : at + 4])
         at += 4
         if at + n > len(blob):
             raise ValueError("the key data is cut short")
-        out.append(blob[at:at + n])
+        out.append(blob[at : at + n])
         at += n
     return out
 

@@ -58,8 +58,14 @@ def load_layout(path: Path) -> LedgerLayout:
 
 
 def _layout(spec: _LayoutFile) -> LedgerLayout:
-    return LedgerLayout(name=spec.name, columns=spec.columns, date_format=spec.date_format,
-                        sign=spec.sign, type_codes=spec.type_codes, delimiter=spec.delimiter)
+    return LedgerLayout(
+        name=spec.name,
+        columns=spec.columns,
+        date_format=spec.date_format,
+        sign=spec.sign,
+        type_codes=spec.type_codes,
+        delimiter=spec.delimiter,
+    )
 
 
 def load_layouts(directory: Path = LEDGER_DIR) -> list[LedgerLayout]:

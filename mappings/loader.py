@@ -28,13 +28,17 @@ class MappingError(ConfigError):
 
     code = "mapping_invalid"
 
-    def __init__(self, source: str | Path, problems: Sequence[tuple[str, str]], *,
-                 code: str | None = None) -> None:
+    def __init__(
+        self, source: str | Path, problems: Sequence[tuple[str, str]], *, code: str | None = None
+    ) -> None:
         self.source = str(source)
         self.problems = list(problems) or [("(file)", "invalid")]
         lines = [f"{self.source}: {field}: {reason}" for field, reason in self.problems]
-        super().__init__("\n".join(lines), code=code,
-                         location={"file": self.source, "field": self.problems[0][0]})
+        super().__init__(
+            "\n".join(lines),
+            code=code,
+            location={"file": self.source, "field": self.problems[0][0]},
+        )
 
 
 def read_yaml(path: Path, *, code: str | None = None) -> object:
@@ -42,8 +46,9 @@ def read_yaml(path: Path, *, code: str | None = None) -> object:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise MappingError(path, [("(file)", f"cannot read: {exc.strerror or exc}")],
-                           code=code) from None
+        raise MappingError(
+            path, [("(file)", f"cannot read: {exc.strerror or exc}")], code=code
+        ) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -66,8 +71,14 @@ def problems_of(exc: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
-def validate(model: type[M], data: object, source: str | Path, *, code: str | None = None,
-             check: Callable[[object], list[tuple[str, str]]] | None = None) -> M:
+def validate(
+    model: type[M],
+    data: object,
+    source: str | Path,
+    *,
+    code: str | None = None,
+    check: Callable[[object], list[tuple[str, str]]] | None = None,
+) -> M:
     """``data`` as ``model``; ``check`` may first name problems pydantic cannot see."""
     if not isinstance(data, dict):
         raise MappingError(source, [("(file)", "must be a mapping of fields")], code=code)
@@ -80,8 +91,13 @@ def validate(model: type[M], data: object, source: str | Path, *, code: str | No
         raise MappingError(source, problems_of(exc), code=code) from None
 
 
-def load_file(model: type[M], path: Path, *, code: str | None = None,
-              check: Callable[[object], list[tuple[str, str]]] | None = None) -> M:
+def load_file(
+    model: type[M],
+    path: Path,
+    *,
+    code: str | None = None,
+    check: Callable[[object], list[tuple[str, str]]] | None = None,
+) -> M:
     """One mapping file as ``model``."""
     return validate(model, read_yaml(path, code=code), path, code=code, check=check)
 
@@ -95,14 +111,28 @@ def yaml_files(folder: Path, *, code: str | None = None, missing_ok: bool = Fals
     return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
 
 
-def load_folder(model: type[M], folder: Path, *, code: str | None = None,
-                missing_ok: bool = False,
-                check: Callable[[object], list[tuple[str, str]]] | None = None,
-                ) -> list[tuple[Path, M]]:
+def load_folder(
+    model: type[M],
+    folder: Path,
+    *,
+    code: str | None = None,
+    missing_ok: bool = False,
+    check: Callable[[object], list[tuple[str, str]]] | None = None,
+) -> list[tuple[Path, M]]:
     """Every file of ``folder`` as ``model``, with its path; the first bad file raises."""
-    return [(p, load_file(model, p, code=code, check=check))
-            for p in yaml_files(folder, code=code, missing_ok=missing_ok)]
+    return [
+        (p, load_file(model, p, code=code, check=check))
+        for p in yaml_files(folder, code=code, missing_ok=missing_ok)
+    ]
 
 
-__all__ = ["MAPPINGS_DIR", "MappingError", "load_file", "load_folder", "problems_of",
-           "read_yaml", "validate", "yaml_files"]
+__all__ = [
+    "MAPPINGS_DIR",
+    "MappingError",
+    "load_file",
+    "load_folder",
+    "problems_of",
+    "read_yaml",
+    "validate",
+    "yaml_files",
+]

@@ -85,15 +85,26 @@ def load_layouts(directory: Path = LAYOUT_DIR) -> dict[str, Layout]:
     return {layout.name: layout for _, layout in load_folder(Layout, directory, code=CODE)}
 
 
-def get_layout(name: str, *, document: str | None = None,
-               directory: Path = LAYOUT_DIR) -> Layout:
+def get_layout(name: str, *, document: str | None = None, directory: Path = LAYOUT_DIR) -> Layout:
     """The layout called ``name`` (checked to be for ``document``); a clear error otherwise."""
     layouts = load_layouts(directory)
     layout = layouts.get(name)
     if layout is None:
-        raise MappingError(directory, [("name", f"no outbound layout named {name!r} (known: "
-                                        f"{', '.join(sorted(layouts)) or 'none'})")], code=CODE)
+        raise MappingError(
+            directory,
+            [
+                (
+                    "name",
+                    f"no outbound layout named {name!r} (known: "
+                    f"{', '.join(sorted(layouts)) or 'none'})",
+                )
+            ],
+            code=CODE,
+        )
     if document is not None and layout.document != document:
-        raise MappingError(directory, [("document", f"layout {name!r} is for {layout.document} "
-                                        f"documents, not {document}")], code=CODE)
+        raise MappingError(
+            directory,
+            [("document", f"layout {name!r} is for {layout.document} documents, not {document}")],
+            code=CODE,
+        )
     return layout

@@ -172,8 +172,13 @@ def _find_secrets(data: Any, prefix: str = "") -> list[tuple[str, str]]:
         for key, value in data.items():
             path = f"{prefix}{key}"
             if str(key).lower() in _SECRET_KEYS:
-                found.append((path, "secrets must not be stored in a profile; "
-                                    "use auth.password_env or auth.private_key_path"))
+                found.append(
+                    (
+                        path,
+                        "secrets must not be stored in a profile; "
+                        "use auth.password_env or auth.private_key_path",
+                    )
+                )
             found.extend(_find_secrets(value, path + "."))
     return found
 
@@ -196,11 +201,13 @@ def load_partners(directory: Path | None = None) -> dict[str, PartnerProfile]:
     """Every profile in ``directory``, keyed by id; ids must be unique."""
     profiles: dict[str, PartnerProfile] = {}
     seen: dict[str, Path] = {}
-    for path, profile in load_folder(PartnerProfile, directory or PARTNERS_DIR, code=CODE,
-                                     check=_no_secrets):
+    for path, profile in load_folder(
+        PartnerProfile, directory or PARTNERS_DIR, code=CODE, check=_no_secrets
+    ):
         if profile.id in seen:
-            raise MappingError(path, [("id", f"{profile.id!r} is already used by "
-                                             f"{seen[profile.id]}")], code=CODE)
+            raise MappingError(
+                path, [("id", f"{profile.id!r} is already used by {seen[profile.id]}")], code=CODE
+            )
         seen[profile.id] = path
         profiles[profile.id] = profile
     return profiles

@@ -24,9 +24,20 @@ from schemas.payer import PayerRule
 
 PAYERS_DIR = Path(__file__).resolve().parent / "payers"
 
-Programme = Literal["medicare_a", "medicare_b", "medicaid", "medicare_advantage",
-                    "medicaid_managed_care", "tricare", "va", "other_federal", "commercial",
-                    "workers_comp", "auto", "other"]
+Programme = Literal[
+    "medicare_a",
+    "medicare_b",
+    "medicaid",
+    "medicare_advantage",
+    "medicaid_managed_care",
+    "tricare",
+    "va",
+    "other_federal",
+    "commercial",
+    "workers_comp",
+    "auto",
+    "other",
+]
 #: programmes under the 60-day rule (42 CFR 401.305 and its Medicaid counterpart)
 SIXTY_DAY = frozenset({"medicare_a", "medicare_b", "medicaid"})
 #: Medicare Parts A and B: the programmes of a known Medicare contractor (a MAC's A or B side)
@@ -34,8 +45,9 @@ MEDICARE = frozenset({"medicare_a", "medicare_b"})
 #: 42 CFR 401.305(b)(2): a timely, good-faith investigation suspends Medicare's 60 days, ≤ 180
 MEDICARE_INVESTIGATION_DAYS = 180
 #: programmes that are government money without the statutory 60 days (profile decides)
-OTHER_GOVERNMENT = frozenset({"medicare_advantage", "medicaid_managed_care", "tricare", "va",
-                              "other_federal"})
+OTHER_GOVERNMENT = frozenset(
+    {"medicare_advantage", "medicaid_managed_care", "tricare", "va", "other_federal"}
+)
 
 
 #: the error code of an invalid payer profile (a ``MappingError``)
@@ -52,8 +64,7 @@ class PlbReference(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["payer_claim_control_number", "patient_control_number", "any",
-                    "regex"] = "any"
+    format: Literal["payer_claim_control_number", "patient_control_number", "any", "regex"] = "any"
     pattern: str | None = None
 
     @model_validator(mode="after")
@@ -145,9 +156,13 @@ class PayerProfile(BaseModel):
             if self.deadline_days not in (None, 60):
                 raise ValueError(f"programme {self.programme} has the statutory 60 days")
         if self.programme in MEDICARE and self.investigation_days not in (
-                None, MEDICARE_INVESTIGATION_DAYS):
-            raise ValueError(f"programme {self.programme} has the statutory "
-                             f"{MEDICARE_INVESTIGATION_DAYS} investigation days")
+            None,
+            MEDICARE_INVESTIGATION_DAYS,
+        ):
+            raise ValueError(
+                f"programme {self.programme} has the statutory "
+                f"{MEDICARE_INVESTIGATION_DAYS} investigation days"
+            )
         return self
 
     @property
@@ -165,10 +180,14 @@ class PayerProfile(BaseModel):
 
     def rule(self) -> PayerRule:
         deadline = 60 if self.programme in SIXTY_DAY else self.deadline_days
-        return PayerRule(programme=self.programme, government=self.is_government,
-                         deadline_days=deadline, hold_days=self.hold_days,
-                         ledger_lag_days=self.ledger_lag_days,
-                         investigation_days=self.investigation_suspension or None)
+        return PayerRule(
+            programme=self.programme,
+            government=self.is_government,
+            deadline_days=deadline,
+            hold_days=self.hold_days,
+            ledger_lag_days=self.ledger_lag_days,
+            investigation_days=self.investigation_suspension or None,
+        )
 
 
 DEFAULT_RULE = PayerRule()
@@ -187,9 +206,17 @@ class PayerDirectory:
             for pid in (p.payer_id, *p.aliases):
                 other = index.get(pid)
                 if other is not None and other is not p:
-                    raise MappingError("payer profiles", [(
-                        "aliases", f"payer id {pid!r} is claimed by both "
-                        f"{other.payer_id!r} and {p.payer_id!r}")], code=CODE)
+                    raise MappingError(
+                        "payer profiles",
+                        [
+                            (
+                                "aliases",
+                                f"payer id {pid!r} is claimed by both "
+                                f"{other.payer_id!r} and {p.payer_id!r}",
+                            )
+                        ],
+                        code=CODE,
+                    )
                 index[pid] = p
         object.__setattr__(self, "_index", index)
 

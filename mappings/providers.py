@@ -176,17 +176,26 @@ class ProviderDirectory:
             assert c.ccn is not None
             other = by_ccn.get(c.ccn)
             if other is not None:
-                raise MappingError(c.source, [(
-                    f"ccns.{c.ccn}", f"CCN {c.ccn} is in both {other.source} and {c.source}")],
-                    code=CODE)
+                raise MappingError(
+                    c.source,
+                    [(f"ccns.{c.ccn}", f"CCN {c.ccn} is in both {other.source} and {c.source}")],
+                    code=CODE,
+                )
             by_ccn[c.ccn] = c
             for npi in c.npis:
                 other = by_npi.get(npi)
                 if other is not None:
-                    raise MappingError(c.source, [(
-                        f"ccns.{c.ccn}.npis", f"NPI {npi} is already under CCN {other.ccn} "
-                        f"({other.source}); an NPI bills under one provider number")],
-                        code=CODE)
+                    raise MappingError(
+                        c.source,
+                        [
+                            (
+                                f"ccns.{c.ccn}.npis",
+                                f"NPI {npi} is already under CCN {other.ccn} "
+                                f"({other.source}); an NPI bills under one provider number",
+                            )
+                        ],
+                        code=CODE,
+                    )
                 by_npi[npi] = c
         object.__setattr__(self, "_by_npi", by_npi)
 
@@ -200,8 +209,14 @@ def _quoted_ccns(raw: object) -> list[tuple[str, str]]:
     ccns = raw.get("ccns") if isinstance(raw, dict) else None
     if not isinstance(ccns, dict):
         return []
-    return [(f"ccns.{key}", f"quote the CCN ('{key}'): it is an identifier, not a number "
-             "(leading zeros matter)") for key in ccns if not isinstance(key, str)]
+    return [
+        (
+            f"ccns.{key}",
+            f"quote the CCN ('{key}'): it is an identifier, not a number (leading zeros matter)",
+        )
+        for key in ccns
+        if not isinstance(key, str)
+    ]
 
 
 def load_profile(path: Path) -> tuple[Certifier, ...]:
@@ -213,8 +228,9 @@ def load_profile(path: Path) -> tuple[Certifier, ...]:
 def load_directory(directory: Path = PROVIDERS_DIR) -> ProviderDirectory:
     """Every profile under ``directory`` (a missing folder is an empty directory: the reports
     are then written with the certification fields blank, and say so)."""
-    return ProviderDirectory(tuple(
-        c for p in yaml_files(directory, code=CODE, missing_ok=True) for c in load_profile(p)))
+    return ProviderDirectory(
+        tuple(c for p in yaml_files(directory, code=CODE, missing_ok=True) for c in load_profile(p))
+    )
 
 
 @cache

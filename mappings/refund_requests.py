@@ -11,8 +11,14 @@ from mappings.loader import MAPPINGS_DIR, load_folder
 
 LAYOUT_DIR = MAPPINGS_DIR / "refund_requests"
 CODE = "refund_request_layout_invalid"
-FIELDS = ("payer_id", "patient_control_number", "payer_claim_control_number", "amount",
-          "reference", "request_date")
+FIELDS = (
+    "payer_id",
+    "patient_control_number",
+    "payer_claim_control_number",
+    "amount",
+    "reference",
+    "request_date",
+)
 
 
 class RequestLayout(BaseModel):

@@ -32,8 +32,9 @@ def _point(fmt: str, text: str) -> tuple[dt.date | None, dt.time | None]:
     """(date, time of day) of a D8, DT or TM value; a range here is an error."""
     value = period(lenient_format(fmt, text), text)
     if isinstance(value, tuple):
-        raise ValueError(f"{fmt} is a range; this date is one day (D8), a day and time (DT) "
-                         "or an hour (TM)")
+        raise ValueError(
+            f"{fmt} is a range; this date is one day (D8), a day and time (DT) or an hour (TM)"
+        )
     if isinstance(value, dt.datetime):
         return value.date(), value.time()
     if isinstance(value, dt.time):
@@ -95,7 +96,9 @@ def parse_837(
             ctx.warning(
                 "claim_charge_mismatch",
                 f"CLM02 {c.total_charge} does not equal the sum of line charges {total}",
-                c.segment_index, "CLM", 2,
+                c.segment_index,
+                "CLM",
+                2,
             )
         return c
 
@@ -105,8 +108,9 @@ def parse_837(
         tag = els[0]
         if tag == "SV1" or tag == "SV2" or tag == "SV3":
             if line is None or claim is None:
-                ctx.error("unexpected_segment", f"{tag} outside a service line", n, tag, None,
-                          "2", "IK3")
+                ctx.error(
+                    "unexpected_segment", f"{tag} outside a service line", n, tag, None, "2", "IK3"
+                )
                 continue
             if tag == "SV1":
                 _pad(els, 6)
@@ -234,8 +238,18 @@ def parse_837(
             facility, _, rest = els[5].partition(comp)
             qualifier, _, frequency = rest.partition(comp)
             # positional, in field order (keywords cost about twice as much)
-            claim = Claim(els[1], money(els[2], tag, 2), facility, qualifier, frequency,
-                          billing, subscriber, payer, patient, patient_dob)
+            claim = Claim(
+                els[1],
+                money(els[2], tag, 2),
+                facility,
+                qualifier,
+                frequency,
+                billing,
+                subscriber,
+                payer,
+                patient,
+                patient_dob,
+            )
             claim.segment_index = n
             if not els[1]:
                 ctx.error("missing_element", "CLM01 is required", n, tag, 1, "1")
@@ -245,8 +259,12 @@ def parse_837(
         elif tag == "SBR":
             _pad(els, 10)
             if claim is None:
-                subscriber = Subscriber(sequence=els[1], relationship=els[2],
-                                        group_number=els[3], filing_indicator=els[9])
+                subscriber = Subscriber(
+                    sequence=els[1],
+                    relationship=els[2],
+                    group_number=els[3],
+                    filing_indicator=els[9],
+                )
             else:
                 other = OtherPayer(sequence=els[1], filing_indicator=els[9])
                 claim.other_payers.append(other)

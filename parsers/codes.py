@@ -17,8 +17,9 @@ def procedure_code(text: str) -> str:
     value = text.strip().upper()
     if ":" in value:
         parts = value.split(":")
-        value = parts[1] if len(parts) > 1 and parts[0].isalpha() and len(parts[0]) == 2 \
-            else parts[0]
+        value = (
+            parts[1] if len(parts) > 1 and parts[0].isalpha() and len(parts[0]) == 2 else parts[0]
+        )
     return _SEPARATORS.split(value.strip(), maxsplit=1)[0]
 
 

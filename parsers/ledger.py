@@ -17,13 +17,26 @@ from decimal import Decimal, InvalidOperation
 
 from parsers.codes import procedure_code, revenue_code
 
-CANONICAL_COLUMNS = ("account_id", "patient_control_number", "posted_date", "type", "party",
-                     "payer_id", "amount", "reference")
+CANONICAL_COLUMNS = (
+    "account_id",
+    "patient_control_number",
+    "posted_date",
+    "type",
+    "party",
+    "payer_id",
+    "amount",
+    "reference",
+)
 #: optional line detail of a charge: which billed line it is (REF*6R) or its code and date
-LINE_COLUMNS = ("procedure_code", "revenue_code", "modifiers", "service_date", "units",
-                "line_ref")
-REQUIRED_COLUMNS = ("account_id", "patient_control_number", "posted_date", "type", "party",
-                    "amount")
+LINE_COLUMNS = ("procedure_code", "revenue_code", "modifiers", "service_date", "units", "line_ref")
+REQUIRED_COLUMNS = (
+    "account_id",
+    "patient_control_number",
+    "posted_date",
+    "type",
+    "party",
+    "amount",
+)
 TYPES = frozenset({"charge", "payment", "adjustment", "refund"})
 PARTIES = frozenset({"patient", "payer", "provider"})
 MAX_FIELD = 256
@@ -62,8 +75,14 @@ class LedgerRow:
 
     @property
     def line_detail(self) -> tuple[str, str, str, dt.date | None, Decimal | None, str]:
-        return (self.procedure_code, self.revenue_code, self.modifiers, self.service_date,
-                self.units, self.line_ref)
+        return (
+            self.procedure_code,
+            self.revenue_code,
+            self.modifiers,
+            self.service_date,
+            self.units,
+            self.line_ref,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +118,9 @@ class LedgerLayout:
     default_payer_column: str = ""
 
 
-CANONICAL = LedgerLayout(name="canonical",
-                         columns={c: c for c in (*CANONICAL_COLUMNS, *LINE_COLUMNS)})
+CANONICAL = LedgerLayout(
+    name="canonical", columns={c: c for c in (*CANONICAL_COLUMNS, *LINE_COLUMNS)}
+)
 
 
 @dataclass(slots=True)
@@ -129,7 +149,7 @@ def _decode(data: bytes) -> str:
 def read_header(data: bytes, delimiter: str = ",") -> list[str]:
     head = data[:65536]
     if len(data) > len(head):  # do not split a multi-byte character at the cut
-        head = head[:len(head.rsplit(b"\n", 1)[0]) or len(head)]
+        head = head[: len(head.rsplit(b"\n", 1)[0]) or len(head)]
     text = _decode(head)
     first = text.splitlines()[0] if text.strip() else ""
     return [h.strip() for h in next(csv.reader([first], delimiter=delimiter), [])]
@@ -156,13 +176,15 @@ def parse_ledger(data: bytes, layout: LedgerLayout = CANONICAL) -> LedgerResult:
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
     header = [h.strip() for h in (reader.fieldnames or [])]
     reader.fieldnames = header
-    missing = [layout.columns[c] for c in REQUIRED_COLUMNS
-               if c in layout.columns and layout.columns[c] not in header]
+    missing = [
+        layout.columns[c]
+        for c in REQUIRED_COLUMNS
+        if c in layout.columns and layout.columns[c] not in header
+    ]
     if layout.type_codes:
         missing = [m for m in missing if m != layout.columns.get("party")]
     if missing:
-        raise LedgerError(f"header lacks column(s) {', '.join(missing)} for layout "
-                          f"{layout.name!r}")
+        raise LedgerError(f"header lacks column(s) {', '.join(missing)} for layout {layout.name!r}")
     rows: list[LedgerRow] = []
     errors: list[RowError] = []
     try:
@@ -179,8 +201,9 @@ def parse_ledger(data: bytes, layout: LedgerLayout = CANONICAL) -> LedgerResult:
     return LedgerResult(layout.name, rows, errors)
 
 
-def _row(raw: dict[str, str], line: int, layout: LedgerLayout,
-         errors: list[RowError]) -> LedgerRow | None:
+def _row(
+    raw: dict[str, str], line: int, layout: LedgerLayout, errors: list[RowError]
+) -> LedgerRow | None:
     def get(name: str) -> str:
         col = layout.columns.get(name)
         value = (raw.get(col) or "").strip() if col else ""
@@ -203,29 +226,50 @@ def _row(raw: dict[str, str], line: int, layout: LedgerLayout,
     try:
         posted = dt.datetime.strptime(date_text, layout.date_format).date()
     except ValueError:
-        errors.append(RowError(line, layout.columns["posted_date"],
-                               f"{date_text!r} is not a date in format {layout.date_format}"))
+        errors.append(
+            RowError(
+                line,
+                layout.columns["posted_date"],
+                f"{date_text!r} is not a date in format {layout.date_format}",
+            )
+        )
     type_text = get("type")
     if layout.type_codes:
         mapped = layout.type_codes.get(type_text)
         if mapped is None:
-            errors.append(RowError(line, layout.columns["type"],
-                                   f"unknown transaction code {type_text!r}"))
+            errors.append(
+                RowError(line, layout.columns["type"], f"unknown transaction code {type_text!r}")
+            )
             kind, party = "charge", "provider"
         else:
             kind, party = mapped
     else:
         kind, party = type_text.lower(), get("party").lower()
         if kind not in TYPES:
-            errors.append(RowError(line, layout.columns["type"],
-                                   f"{type_text!r} is not one of {', '.join(sorted(TYPES))}"))
+            errors.append(
+                RowError(
+                    line,
+                    layout.columns["type"],
+                    f"{type_text!r} is not one of {', '.join(sorted(TYPES))}",
+                )
+            )
         if party not in PARTIES:
-            errors.append(RowError(line, layout.columns.get("party", "party"),
-                                   f"{party!r} is not one of {', '.join(sorted(PARTIES))}"))
+            errors.append(
+                RowError(
+                    line,
+                    layout.columns.get("party", "party"),
+                    f"{party!r} is not one of {', '.join(sorted(PARTIES))}",
+                )
+            )
     payer = get("payer_id")
     if party == "payer" and not payer:
-        errors.append(RowError(line, layout.columns.get("payer_id", "payer_id"),
-                               "is required when the party is a payer"))
+        errors.append(
+            RowError(
+                line,
+                layout.columns.get("payer_id", "payer_id"),
+                "is required when the party is a payer",
+            )
+        )
     amount_text = get("amount").replace("$", "").replace(",", "")
     if amount_text.startswith("(") and amount_text.endswith(")"):
         amount_text = "-" + amount_text[1:-1]
@@ -239,28 +283,50 @@ def _row(raw: dict[str, str], line: int, layout: LedgerLayout,
         if layout.sign == "signed" and kind != "charge":
             amount = amount.copy_abs()
         if amount == 0 or (amount < 0 and kind != "charge"):
-            errors.append(RowError(line, layout.columns["amount"],
-                                   f"{amount_text!r} must be a positive amount"))
+            errors.append(
+                RowError(
+                    line, layout.columns["amount"], f"{amount_text!r} must be a positive amount"
+                )
+            )
         elif amount.adjusted() >= MAX_AMOUNT_DIGITS:
-            errors.append(RowError(line, layout.columns["amount"],
-                                   f"{amount_text!r} is larger than the largest amount "
-                                   f"({MAX_AMOUNT_DIGITS} digits before the decimal point)"))
+            errors.append(
+                RowError(
+                    line,
+                    layout.columns["amount"],
+                    f"{amount_text!r} is larger than the largest amount "
+                    f"({MAX_AMOUNT_DIGITS} digits before the decimal point)",
+                )
+            )
         elif amount.as_tuple().exponent < -2:  # type: ignore[operator]
-            errors.append(RowError(line, layout.columns["amount"],
-                                   f"{amount_text!r} has more than two decimals"))
+            errors.append(
+                RowError(
+                    line, layout.columns["amount"], f"{amount_text!r} has more than two decimals"
+                )
+            )
     except InvalidOperation:
-        errors.append(RowError(line, layout.columns["amount"],
-                               f"{amount_text!r} is not a decimal amount"))
+        errors.append(
+            RowError(line, layout.columns["amount"], f"{amount_text!r} is not a decimal amount")
+        )
     detail = _line_detail(get, line, layout, errors)
     if len(errors) > before:
         return None
-    return LedgerRow(line, account, pcn, posted, kind, party, payer, amount.quantize(
-        Decimal("0.01")), get("reference"), *detail)
+    return LedgerRow(
+        line,
+        account,
+        pcn,
+        posted,
+        kind,
+        party,
+        payer,
+        amount.quantize(Decimal("0.01")),
+        get("reference"),
+        *detail,
+    )
 
 
-def _line_detail(get: Callable[[str], str], line: int, layout: LedgerLayout,
-                 errors: list[RowError]) -> tuple[str, str, str, dt.date | None,
-                                                  Decimal | None, str]:
+def _line_detail(
+    get: Callable[[str], str], line: int, layout: LedgerLayout, errors: list[RowError]
+) -> tuple[str, str, str, dt.date | None, Decimal | None, str]:
     """The optional line columns: codes as text, a service date, units."""
     day: dt.date | None = None
     day_text = get("service_date")
@@ -268,8 +334,13 @@ def _line_detail(get: Callable[[str], str], line: int, layout: LedgerLayout,
         try:
             day = dt.datetime.strptime(day_text, layout.date_format).date()
         except ValueError:
-            errors.append(RowError(line, layout.columns["service_date"],
-                                   f"{day_text!r} is not a date in format {layout.date_format}"))
+            errors.append(
+                RowError(
+                    line,
+                    layout.columns["service_date"],
+                    f"{day_text!r} is not a date in format {layout.date_format}",
+                )
+            )
     units: Decimal | None = None
     units_text = get("units")
     if units_text:
@@ -278,8 +349,15 @@ def _line_detail(get: Callable[[str], str], line: int, layout: LedgerLayout,
             if not units.is_finite() or units.adjusted() >= 10:
                 raise InvalidOperation
         except InvalidOperation:
-            errors.append(RowError(line, layout.columns["units"],
-                                   f"{units_text!r} is not a number of units"))
+            errors.append(
+                RowError(line, layout.columns["units"], f"{units_text!r} is not a number of units")
+            )
             units = None
-    return (procedure_code(get("procedure_code")), revenue_code(get("revenue_code")),
-            get("modifiers").upper(), day, units, get("line_ref"))
+    return (
+        procedure_code(get("procedure_code")),
+        revenue_code(get("revenue_code")),
+        get("modifiers").upper(),
+        day,
+        units,
+        get("line_ref"),
+    )

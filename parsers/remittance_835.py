@@ -79,8 +79,13 @@ def parse_835(
     sep = d.element
     comp = d.component
     money = _Money(ctx)
-    remit = Remittance(header=ctx.header, handling_code="", payment_amount=_ZERO,
-                       credit_debit="", payment_method="")
+    remit = Remittance(
+        header=ctx.header,
+        handling_code="",
+        payment_amount=_ZERO,
+        credit_debit="",
+        payment_method="",
+    )
     header_open = True
     entity: Entity | None = None  # N1 loop receiving N3/N4/REF in the header
     claim: ClaimPayment | None = None
@@ -210,8 +215,14 @@ def parse_835(
                 paid = money(text, n, tag, 3)
             # positional (keyword binding of a slotted dataclass costs about twice as much):
             # procedure, charge, paid, revenue code, units, original procedure
-            svc = ServicePayment(procedure, charge, paid, els[4], units,
-                                 els[6] if plain_comp else composite(els[6], comp))
+            svc = ServicePayment(
+                procedure,
+                charge,
+                paid,
+                els[4],
+                units,
+                els[6] if plain_comp else composite(els[6], comp),
+            )
             svc.segment_index = n
             if els[7]:
                 try:
@@ -281,9 +292,16 @@ def parse_835(
             # positional, in field order: CLP01, CLP02, charge, paid, patient responsibility,
             # filing indicator, payer claim control number, facility, frequency, DRG
             claim = ClaimPayment(
-                els[1], els[2], charge, paid,
+                els[1],
+                els[2],
+                charge,
+                paid,
                 money(els[5], n, tag, 5, False) if els[5] else None,
-                els[6], els[7], els[8], els[9], els[11],
+                els[6],
+                els[7],
+                els[8],
+                els[9],
+                els[11],
             )
             claim.segment_index = n
             if els[12]:
@@ -329,8 +347,9 @@ def parse_835(
                 except ValueError as exc:
                     ctx.error("bad_date", f"PLB02 {exc}", n, tag, 2, "8")
             if len(els) < 5:
-                ctx.error("missing_element", "PLB needs at least one adjustment pair", n, tag, 3,
-                          "1")
+                ctx.error(
+                    "missing_element", "PLB needs at least one adjustment pair", n, tag, 3, "1"
+                )
             for i in range(3, min(len(els), 15), 2):
                 if not els[i]:
                     continue
@@ -413,7 +432,8 @@ def _balance_line(s: ServicePayment, adjustments: Decimal, ctx: TxContext) -> No
             "line_out_of_balance",
             f"service line charge {s.charge} minus adjustments "
             f"{s.charge - adjusted} is {adjusted}, but paid is {s.paid}",
-            s.segment_index, "SVC",
+            s.segment_index,
+            "SVC",
         )
 
 
@@ -424,7 +444,8 @@ def _balance_claim(c: ClaimPayment, total: Decimal, ctx: TxContext) -> None:
             "claim_out_of_balance",
             f"claim charge {c.charge} minus adjustments {total} is {c.charge - total}, "
             f"but paid is {c.paid}",
-            c.segment_index, "CLP",
+            c.segment_index,
+            "CLP",
         )
 
 
@@ -438,5 +459,6 @@ def _balance_transaction(
             "transaction_out_of_balance",
             f"BPR02 {r.payment_amount} does not equal claim payments {total_paid} "
             f"minus provider adjustments {total_plb} = {expected}",
-            n, "SE",
+            n,
+            "SE",
         )

@@ -54,8 +54,12 @@ class ParseResult:
         return [t for t in self.transactions if isinstance(t, ClaimSubmission)]
 
 
-def parse(data: bytes, limits: Limits = DEFAULT_LIMITS, *,
-          on_claims: Callable[[int], object] | None = None) -> ParseResult:
+def parse(
+    data: bytes,
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    on_claims: Callable[[int], object] | None = None,
+) -> ParseResult:
     """Parse a whole file into its object graph. Raises ``X12Error`` when unreadable.
 
     ``on_claims`` (progress for big files) hears the claims read so far, every

@@ -169,9 +169,7 @@ def _check_delimiters(d: Delimiters, line_break: str) -> None:
     chars = [d.element, d.component, d.repetition, d.segment]
     for ch in chars:
         if len(ch) != 1 or ch.isalnum() or ch == " ":
-            raise X12WriteError(
-                "delimiters must be single non-alphanumeric, non-space characters"
-            )
+            raise X12WriteError("delimiters must be single non-alphanumeric, non-space characters")
     if len(set(chars)) != 4:
         raise X12WriteError("element, component, repetition and segment delimiters must differ")
     if line_break not in ("", "\n", "\r\n"):
@@ -191,12 +189,23 @@ def _isa(env: Envelope, d: Delimiters, day: dt.date, time: str, control: int) ->
     if not 0 < control <= 999_999_999:
         raise X12WriteError("interchange control number must be 1..999999999")
     elements = [
-        "ISA", "00", " " * 10, "00", " " * 10,
-        fixed(env.sender_qualifier, 2, "ISA05"), fixed(env.sender_id, 15, "ISA06"),
-        fixed(env.receiver_qualifier, 2, "ISA07"), fixed(env.receiver_id, 15, "ISA08"),
-        f"{day.year % 100:02d}{day.month:02d}{day.day:02d}", fixed(time, 4, "ISA10"),
-        d.repetition, "00501", f"{control:09d}", "1" if env.ack_requested else "0",
-        fixed(env.usage_indicator, 1, "ISA15"), d.component,
+        "ISA",
+        "00",
+        " " * 10,
+        "00",
+        " " * 10,
+        fixed(env.sender_qualifier, 2, "ISA05"),
+        fixed(env.sender_id, 15, "ISA06"),
+        fixed(env.receiver_qualifier, 2, "ISA07"),
+        fixed(env.receiver_id, 15, "ISA08"),
+        f"{day.year % 100:02d}{day.month:02d}{day.day:02d}",
+        fixed(time, 4, "ISA10"),
+        d.repetition,
+        "00501",
+        f"{control:09d}",
+        "1" if env.ack_requested else "0",
+        fixed(env.usage_indicator, 1, "ISA15"),
+        d.component,
     ]
     for i, value in enumerate(elements[1:16], start=1):
         if any(ch in value for ch in (d.element, d.component, d.segment, d.repetition)) and i != 11:
@@ -224,8 +233,11 @@ def _interchange(
     gs_receiver = env.application_receiver or env.receiver_id
     for gi, (functional_id, guide, sets) in enumerate(groups):
         gcn = str(env.group_control_number + gi)
-        segs.append(_render(
-            ["GS", functional_id, gs_sender, gs_receiver, _d8(day), time, gcn, "X", guide], d))
+        segs.append(
+            _render(
+                ["GS", functional_id, gs_sender, gs_receiver, _d8(day), time, gcn, "X", guide], d
+            )
+        )
         for tx in sets:
             segs.extend(tx)
         segs.append(_render(["GE", str(len(sets)), gcn], d))
@@ -265,8 +277,10 @@ def write_835(
     requires the payer's technical contact, and our models do not carry contacts.
     """
     controls = _control_numbers(r.header.control_number for r in remittances)
-    sets = [_remittance(r, cn, delimiters, payer_contact)
-            for r, cn in zip(remittances, controls, strict=True)]
+    sets = [
+        _remittance(r, cn, delimiters, payer_contact)
+        for r, cn in zip(remittances, controls, strict=True)
+    ]
     return _interchange([("HP", GUIDE_835, sets)], envelope, delimiters, line_break)
 
 
@@ -275,8 +289,16 @@ def _remittance(
 ) -> list[str]:
     st = _Segments(d)
     st.add("ST", "835", control)
-    st.add("BPR", r.handling_code, format_amount(r.payment_amount), r.credit_debit,
-           r.payment_method, r.payment_format, *([""] * 10), _d8(r.payment_date))
+    st.add(
+        "BPR",
+        r.handling_code,
+        format_amount(r.payment_amount),
+        r.credit_debit,
+        r.payment_method,
+        r.payment_format,
+        *([""] * 10),
+        _d8(r.payment_date),
+    )
     if r.trace_number or r.trace_type or r.originator_id or r.originator_supplemental:
         st.add("TRN", r.trace_type, r.trace_number, r.originator_id, r.originator_supplemental)
     refs = list(r.references)
@@ -318,8 +340,11 @@ def _cas(st: _Segments, adjustments: Sequence[Adjustment]) -> None:
     while i < len(adjustments):
         group = adjustments[i].group
         triplets: list[Element] = []
-        while (i < len(adjustments) and adjustments[i].group == group
-               and len(triplets) < 3 * _MAX_CAS_TRIPLETS):
+        while (
+            i < len(adjustments)
+            and adjustments[i].group == group
+            and len(triplets) < 3 * _MAX_CAS_TRIPLETS
+        ):
             a = adjustments[i]
             triplets += [a.reason, format_amount(a.amount), _opt_amount(a.quantity)]
             i += 1
@@ -328,18 +353,39 @@ def _cas(st: _Segments, adjustments: Sequence[Adjustment]) -> None:
 
 def _nm1(st: _Segments, e: Entity) -> None:
     kind = "1" if e.first_name or e.middle_name else "2"
-    st.add("NM1", e.entity_code, kind, e.name, e.first_name, e.middle_name, "", "",
-           e.id_qualifier, e.id)
+    st.add(
+        "NM1",
+        e.entity_code,
+        kind,
+        e.name,
+        e.first_name,
+        e.middle_name,
+        "",
+        "",
+        e.id_qualifier,
+        e.id,
+    )
 
 
 def _claim_payment(st: _Segments, c: ClaimPayment) -> None:
-    st.add("CLP", c.patient_control_number, c.status_code, format_amount(c.charge),
-           format_amount(c.paid), _opt_amount(c.patient_responsibility), c.filing_indicator,
-           c.payer_claim_control_number, c.facility_code, c.frequency_code, "", c.drg_code,
-           _opt_amount(c.drg_weight), _opt_amount(c.discharge_fraction))
+    st.add(
+        "CLP",
+        c.patient_control_number,
+        c.status_code,
+        format_amount(c.charge),
+        format_amount(c.paid),
+        _opt_amount(c.patient_responsibility),
+        c.filing_indicator,
+        c.payer_claim_control_number,
+        c.facility_code,
+        c.frequency_code,
+        "",
+        c.drg_code,
+        _opt_amount(c.drg_weight),
+        _opt_amount(c.discharge_fraction),
+    )
     _cas(st, c.adjustments)
-    for e in (c.patient, c.insured, c.corrected_patient, c.rendering_provider,
-              c.crossover_carrier):
+    for e in (c.patient, c.insured, c.corrected_patient, c.rendering_provider, c.crossover_carrier):
         if e is not None:
             _nm1(st, e)
     if c.inpatient_adjudication:
@@ -365,10 +411,16 @@ def _claim_payment(st: _Segments, c: ClaimPayment) -> None:
 
 
 def _service_payment(st: _Segments, s: ServicePayment) -> None:
-    st.add("SVC", _components(s.procedure), format_amount(s.charge), format_amount(s.paid),
-           s.revenue_code, _opt_amount(s.units),
-           _components(s.original_procedure) if s.original_procedure else "",
-           _opt_amount(s.original_units))
+    st.add(
+        "SVC",
+        _components(s.procedure),
+        format_amount(s.charge),
+        format_amount(s.paid),
+        s.revenue_code,
+        _opt_amount(s.units),
+        _components(s.original_procedure) if s.original_procedure else "",
+        _opt_amount(s.original_units),
+    )
     start, end = s.service_date, s.service_date_end
     if start is not None and start == end:
         st.add("DTM", "472", _d8(start))
@@ -397,12 +449,14 @@ def _plb(st: _Segments, adjustments: Sequence[ProviderAdjustment]) -> None:
     while i < len(adjustments):
         first = adjustments[i]
         pairs: list[Element] = []
-        while (i < len(adjustments) and len(pairs) < 2 * _MAX_PLB_PAIRS
-               and adjustments[i].provider_id == first.provider_id
-               and adjustments[i].fiscal_period_date == first.fiscal_period_date):
+        while (
+            i < len(adjustments)
+            and len(pairs) < 2 * _MAX_PLB_PAIRS
+            and adjustments[i].provider_id == first.provider_id
+            and adjustments[i].fiscal_period_date == first.fiscal_period_date
+        ):
             a = adjustments[i]
-            pairs += [[a.reason, a.reference] if a.reference else a.reason,
-                      format_amount(a.amount)]
+            pairs += [[a.reason, a.reference] if a.reference else a.reason, format_amount(a.amount)]
             i += 1
         st.add("PLB", first.provider_id, _d8(first.fiscal_period_date), *pairs)
 
@@ -434,8 +488,10 @@ def write_837(
     groups: list[tuple[str, str, list[list[str]]]] = []
     for kind, subs in by_kind.items():
         controls = _control_numbers(s.header.control_number for s in subs)
-        sets = [_submission(s, cn, delimiters, submitter_contact, patient_status)
-                for s, cn in zip(subs, controls, strict=True)]
+        sets = [
+            _submission(s, cn, delimiters, submitter_contact, patient_status)
+            for s, cn in zip(subs, controls, strict=True)
+        ]
         groups.append(("HC", GUIDES_837[kind], sets))
     return _interchange(groups, envelope, delimiters, line_break)
 
@@ -473,13 +529,23 @@ class _Hierarchy:
 
 
 def _submission(
-    s: ClaimSubmission, control: str, d: Delimiters, submitter_contact: Sequence[str] = (),
+    s: ClaimSubmission,
+    control: str,
+    d: Delimiters,
+    submitter_contact: Sequence[str] = (),
     patient_status: str = "",
 ) -> list[str]:
     st = _Segments(d)
     st.add("ST", "837", control, GUIDES_837[s.kind])
-    st.add("BHT", "0019", s.purpose_code, s.reference_id, _d8(s.created_date),
-           "1200" if s.created_date else "", "CH")
+    st.add(
+        "BHT",
+        "0019",
+        s.purpose_code,
+        s.reference_id,
+        _d8(s.created_date),
+        "1200" if s.created_date else "",
+        "CH",
+    )
     for party in (s.submitter, s.receiver):
         if party is not None:
             _entity_block(st, party)
@@ -507,8 +573,9 @@ def _submission(
             _subscriber(st, c.subscriber, c.payer)
             under_patient = False
             patient_key = unset
-        if not own and (patient_key is unset
-                        or (c.patient, c.patient_date_of_birth) != patient_key):
+        if not own and (
+            patient_key is unset or (c.patient, c.patient_date_of_birth) != patient_key
+        ):
             patient_key = (c.patient, c.patient_date_of_birth)
             hl.open(hl22, "23")
             st.add("PAT", "19")
@@ -523,8 +590,18 @@ def _submission(
 
 def _subscriber(st: _Segments, sub: Subscriber | None, payer: Entity | None) -> None:
     if sub is not None:
-        st.add("SBR", sub.sequence, sub.relationship, sub.group_number, "", "", "", "", "",
-               sub.filing_indicator)
+        st.add(
+            "SBR",
+            sub.sequence,
+            sub.relationship,
+            sub.group_number,
+            "",
+            "",
+            "",
+            "",
+            "",
+            sub.filing_indicator,
+        )
         if sub.person is not None:
             _entity_block(st, sub.person)
         if sub.date_of_birth is not None:
@@ -550,17 +627,28 @@ def _moment(day: dt.date | None, hour: dt.time | None) -> tuple[str, str]:
 
 def _claim(st: _Segments, c: Claim, kind: str, patient_status: str = "") -> None:
     # CLM06 (provider signature on file) is not used in the institutional guide
-    st.add("CLM", c.patient_control_number, format_amount(c.total_charge), "", "",
-           [c.facility_code, c.facility_qualifier, c.frequency_code],
-           "" if kind == "837I" else "Y", "A", "Y", "Y")
+    st.add(
+        "CLM",
+        c.patient_control_number,
+        format_amount(c.total_charge),
+        "",
+        "",
+        [c.facility_code, c.facility_qualifier, c.frequency_code],
+        "" if kind == "837I" else "Y",
+        "A",
+        "Y",
+        "Y",
+    )
     if c.service_date is not None:
         if kind == "837I":  # the statement period is always a range (RD8) in X223A2
             end = c.service_date_end or c.service_date
             st.add("DTP", "434", "RD8", f"{_d8(c.service_date)}-{_d8(end)}")
         else:
             st.add("DTP", "472", *_period(c.service_date, c.service_date_end))
-    for qualifier, day, hour in (("435", c.admission_date, c.admission_time),
-                                 ("096", c.discharge_date, c.discharge_time)):
+    for qualifier, day, hour in (
+        ("435", c.admission_date, c.admission_time),
+        ("096", c.discharge_date, c.discharge_time),
+    ):
         if day is not None or hour is not None:
             st.add("DTP", qualifier, *_moment(day, hour))
     refs = list(c.references)
@@ -590,15 +678,35 @@ def _other_payer(st: _Segments, o: OtherPayer, subscriber: Subscriber | None) ->
     NM1*IL, which our model does not keep per other payer: they are written from the claim's
     own subscriber (relationship and name), as for a patient covered by both plans."""
     person = subscriber.person if subscriber is not None else None
-    st.add("SBR", o.sequence, subscriber.relationship if subscriber is not None else "", "", "",
-           "", "", "", "", o.filing_indicator)
+    st.add(
+        "SBR",
+        o.sequence,
+        subscriber.relationship if subscriber is not None else "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        o.filing_indicator,
+    )
     _cas(st, o.adjustments)
     if o.paid is not None:
         st.add("AMT", "D", format_amount(o.paid))
     if person is not None:
         st.add("OI", "", "", "Y", "", "", "Y")
-        st.add("NM1", "IL", "1" if person.first_name else "2", person.name, person.first_name,
-               person.middle_name, "", "", person.id_qualifier, person.id)
+        st.add(
+            "NM1",
+            "IL",
+            "1" if person.first_name else "2",
+            person.name,
+            person.first_name,
+            person.middle_name,
+            "",
+            "",
+            person.id_qualifier,
+            person.id,
+        )
     if o.payer_id or o.payer_name:
         st.add("NM1", "PR", "2", o.payer_name, "", "", "", "", "PI", o.payer_id)
 
@@ -607,14 +715,37 @@ def _claim_line(st: _Segments, ln: ClaimLine, kind: str, pointer: str = "") -> N
     st.add("LX", str(ln.line_number))
     proc = _components(ln.procedure)
     if kind == "837I":
-        st.add("SV2", ln.revenue_code, proc, format_amount(ln.charge), ln.unit_basis,
-               _opt_amount(ln.units), "", _opt_amount(ln.non_covered))
+        st.add(
+            "SV2",
+            ln.revenue_code,
+            proc,
+            format_amount(ln.charge),
+            ln.unit_basis,
+            _opt_amount(ln.units),
+            "",
+            _opt_amount(ln.non_covered),
+        )
     elif kind == "837D":
-        st.add("SV3", proc, format_amount(ln.charge), ln.place_of_service, "", "",
-               _opt_amount(ln.units))
+        st.add(
+            "SV3",
+            proc,
+            format_amount(ln.charge),
+            ln.place_of_service,
+            "",
+            "",
+            _opt_amount(ln.units),
+        )
     else:
-        st.add("SV1", proc, format_amount(ln.charge), ln.unit_basis, _opt_amount(ln.units),
-               ln.place_of_service, "", pointer)
+        st.add(
+            "SV1",
+            proc,
+            format_amount(ln.charge),
+            ln.unit_basis,
+            _opt_amount(ln.units),
+            ln.place_of_service,
+            "",
+            pointer,
+        )
     if ln.service_date is not None:
         st.add("DTP", "472", *_period(ln.service_date, ln.service_date_end))
     if ln.line_control_number:

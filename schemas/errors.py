@@ -23,8 +23,13 @@ class GatewayError(Exception):
 
     code = "gateway_error"
 
-    def __init__(self, message: str | None = None, *, code: str | None = None,
-                 location: dict[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        location: dict[str, object] | None = None,
+    ) -> None:
         self.message = message or (self.__doc__ or "").strip().splitlines()[0]
         if code:
             self.code = code

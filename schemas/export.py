@@ -32,7 +32,13 @@ from schemas.remittance import (
 )
 
 __all__ = [
-    "JSON_DIR", "MODELS", "file_name", "main", "render_all", "schema_for", "stale_files",
+    "JSON_DIR",
+    "MODELS",
+    "file_name",
+    "main",
+    "render_all",
+    "schema_for",
+    "stale_files",
     "write_all",
 ]
 
@@ -41,10 +47,23 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 #: every canonical model that leaves the parser; sub-models appear in ``$defs`` as well
 MODELS: tuple[type, ...] = (
-    Remittance, ClaimPayment, ServicePayment, Adjustment, ProviderAdjustment,
-    ClaimSubmission, Claim, ClaimLine, OtherPayer, Subscriber,
-    Entity, Address, Reference,
-    Interchange, FunctionalGroup, TransactionHeader, Delimiters,
+    Remittance,
+    ClaimPayment,
+    ServicePayment,
+    Adjustment,
+    ProviderAdjustment,
+    ClaimSubmission,
+    Claim,
+    ClaimLine,
+    OtherPayer,
+    Subscriber,
+    Entity,
+    Address,
+    Reference,
+    Interchange,
+    FunctionalGroup,
+    TransactionHeader,
+    Delimiters,
 )
 
 
@@ -86,18 +105,27 @@ def stale_files(directory: Path = JSON_DIR) -> list[str]:
     """Names that differ from a fresh export (missing, changed or no longer exported)."""
     rendered = render_all()
     present = {p.name: p for p in directory.glob("*.schema.json")}
-    out = [name for name, text in rendered.items()
-           if name not in present or present[name].read_text(encoding="utf-8") != text]
+    out = [
+        name
+        for name, text in rendered.items()
+        if name not in present or present[name].read_text(encoding="utf-8") != text
+    ]
     out += [name for name in present if name not in rendered]
     return sorted(out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m schemas.export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m schemas.export",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--out", type=Path, default=JSON_DIR, help="target directory")
-    parser.add_argument("--check", action="store_true",
-                        help="do not write; exit 1 when the files differ from a fresh export")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="do not write; exit 1 when the files differ from a fresh export",
+    )
     args = parser.parse_args(argv)
     if args.check:
         stale = stale_files(args.out)

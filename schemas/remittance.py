@@ -130,4 +130,3 @@ class Remittance:
             if self.payer.id:
                 return self.payer.id
         return self.originator_id
-

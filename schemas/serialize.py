@@ -9,10 +9,18 @@ from typing import Any
 
 #: Decimal fields that hold money (printed with exactly two decimals); others (units,
 #: quantities, DRG weights) keep their own precision.
-MONEY_FIELDS = frozenset({
-    "amount", "charge", "paid", "patient_responsibility", "payment_amount", "allowed",
-    "total_charge", "non_covered",
-})
+MONEY_FIELDS = frozenset(
+    {
+        "amount",
+        "charge",
+        "paid",
+        "patient_responsibility",
+        "payment_amount",
+        "allowed",
+        "total_charge",
+        "non_covered",
+    }
+)
 _CENT = Decimal("0.01")
 
 

@@ -33,13 +33,37 @@ SEED = 1
 CLAIMS = 600
 DEMO_KEY_PREFIX = "demo-ops"
 #: the fields of the credits contract (issue 5) that answers.json holds
-CONTRACT = ("account_id", "patient_control_number", "owed_to", "payer_id", "amount", "cause",
-            "government", "identified_on", "due_by", "status")
-VARIANCE_FIELDS = ("account_id", "patient_control_number", "payer_id", "kind", "posted",
-                   "remitted", "difference")
+CONTRACT = (
+    "account_id",
+    "patient_control_number",
+    "owed_to",
+    "payer_id",
+    "amount",
+    "cause",
+    "government",
+    "identified_on",
+    "due_by",
+    "status",
+)
+VARIANCE_FIELDS = (
+    "account_id",
+    "patient_control_number",
+    "payer_id",
+    "kind",
+    "posted",
+    "remitted",
+    "difference",
+)
 #: line variances (unposted_line, charge_mismatch) carry the line's charge and payment instead
-LINE_VARIANCE_FIELDS = ("account_id", "patient_control_number", "payer_id", "kind", "charge",
-                        "paid", "status")
+LINE_VARIANCE_FIELDS = (
+    "account_id",
+    "patient_control_number",
+    "payer_id",
+    "kind",
+    "charge",
+    "paid",
+    "status",
+)
 LINE_KINDS = frozenset({"unposted_line", "charge_mismatch"})
 #: problems that do not change the verdict (a report that could not be written), shown at the end
 WARNINGS: list[str] = []
@@ -50,15 +74,19 @@ class RunFailedError(Exception):
     """A step of the demo run failed; the message says which and why."""
 
 
-def gateway(*args: str, quiet: bool = False, check: bool = True
-            ) -> subprocess.CompletedProcess[str]:
+def gateway(
+    *args: str, quiet: bool = False, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run ``gateway ARGS`` (echoed), returning its output; raise ``RunFailedError`` on failure."""
     print(f"$ gateway {' '.join(args)}", flush=True)
-    proc = subprocess.run([*GATEWAY, *args], capture_output=True, text=True, timeout=600,
-                          check=False)
+    proc = subprocess.run(
+        [*GATEWAY, *args], capture_output=True, text=True, timeout=600, check=False
+    )
     if check and proc.returncode != 0:
-        raise RunFailedError(f"`gateway {' '.join(args)}` exited {proc.returncode}:\n"
-                        f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        raise RunFailedError(
+            f"`gateway {' '.join(args)}` exited {proc.returncode}:\n"
+            f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        )
     if not quiet:
         for line in proc.stdout.splitlines():
             if line.strip():
@@ -84,8 +112,9 @@ def _key(row: dict[str, Any], fields: tuple[str, ...]) -> str:
     return json.dumps({k: row.get(k) for k in fields}, sort_keys=True)
 
 
-def compare(got: list[dict[str, Any]], want: list[dict[str, Any]], fields: tuple[str, ...]
-            ) -> tuple[int, list[str], list[str]]:
+def compare(
+    got: list[dict[str, Any]], want: list[dict[str, Any]], fields: tuple[str, ...]
+) -> tuple[int, list[str], list[str]]:
     """(rows matching, rows missing from ``got``, rows in ``got`` not expected)."""
     g = sorted(_key(r, fields) for r in got)
     w = sorted(_key(r, fields) for r in want)
@@ -120,16 +149,20 @@ def rotate_demo_key() -> tuple[str, str]:
     try:
         ensure_schema(db)
         with db.read() as s:
-            demo_keys = [(k.name, k.revoked_at is None) for k in list_keys(s)
-                         if k.name.startswith(DEMO_KEY_PREFIX)]
+            demo_keys = [
+                (k.name, k.revoked_at is None)
+                for k in list_keys(s)
+                if k.name.startswith(DEMO_KEY_PREFIX)
+            ]
     finally:
         db.dispose()
     for name, active in demo_keys:
         if active:
             gateway("keys", "revoke", name, "--actor", "scripts/run.sh", quiet=True)
     name = f"{DEMO_KEY_PREFIX}-{len(demo_keys) + 1}"
-    proc = gateway("keys", "create", "--role", "ops", "--name", name, "--actor",
-                   "scripts/run.sh", quiet=True)
+    proc = gateway(
+        "keys", "create", "--role", "ops", "--name", name, "--actor", "scripts/run.sh", quiet=True
+    )
     return name, proc.stdout.strip().splitlines()[-1]
 
 
@@ -179,29 +212,59 @@ def resolution(available: set[str], as_of: dt.date, reports: Path) -> tuple[list
         return [], "resolution commands not installed: no batches or CMS-838 yet"
     day = as_of.isoformat()
     gateway("cases", "sync", quiet=True)
-    listed = gateway("cases", "list", "--json", "--state", "open", "--as-of", day, quiet=True,
-                     check=False)
+    listed = gateway(
+        "cases", "list", "--json", "--state", "open", "--as-of", day, quiet=True, check=False
+    )
     open_cases = json.loads(listed.stdout or "[]")
     print(f"$ gateway cases approve ID --reason ...   (x{len(open_cases)}, in one process)")
-    refused = sum(1 for c in open_cases if in_process(
-        "cases", "approve", str(c["credit_id"]), "--reason",
-        "demo month: approved by scripts/run.sh", "--actor", "scripts/run.sh") != 0)
+    refused = sum(
+        1
+        for c in open_cases
+        if in_process(
+            "cases",
+            "approve",
+            str(c["credit_id"]),
+            "--reason",
+            "demo month: approved by scripts/run.sh",
+            "--actor",
+            "scripts/run.sh",
+        )
+        != 0
+    )
     batch_dir = reports / "batches"
-    made = gateway("batches", "create", "--as-of", day, "--actor", "scripts/run.sh", "--out",
-                   str(batch_dir), "--json", quiet=True, check=False)
+    made = gateway(
+        "batches",
+        "create",
+        "--as-of",
+        day,
+        "--actor",
+        "scripts/run.sh",
+        "--out",
+        str(batch_dir),
+        "--json",
+        quiet=True,
+        check=False,
+    )
     issued = json.loads(made.stdout or "{}").get("batches", []) if made.stdout.strip() else []
     quarter = quarter_of(as_of)
-    for args in (("report", "cms838", "--quarter", quarter, "--out", str(reports)),
-                 ("report", "aging", "--as-of", day, "--out", str(reports / "aging.csv"))):
+    for args in (
+        ("report", "cms838", "--quarter", quarter, "--out", str(reports)),
+        ("report", "aging", "--as-of", day, "--out", str(reports / "aging.csv")),
+    ):
         proc = gateway(*args, check=False)
         if proc.returncode != 0:  # a report is a by-product: say so loudly, keep the rest
             tail = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
             WARNINGS.append(f"`gateway {' '.join(args[:2])}` exited {proc.returncode}: {tail}")
-    written = [str(batch_dir) + "/", *(str(p) for p in sorted(reports.glob(f"*{quarter}*"))),
-               str(reports / "aging.csv")]
-    return written, (f"{len(open_cases) - refused} case(s) approved now, {refused} left open "
-                     "(no payer to return them to, or no layout: see `gateway cases list`), "
-                     f"{len(issued)} batch(es) issued now; `gateway batches list` shows all")
+    written = [
+        str(batch_dir) + "/",
+        *(str(p) for p in sorted(reports.glob(f"*{quarter}*"))),
+        str(reports / "aging.csv"),
+    ]
+    return written, (
+        f"{len(open_cases) - refused} case(s) approved now, {refused} left open "
+        "(no payer to return them to, or no layout: see `gateway cases list`), "
+        f"{len(issued)} batch(es) issued now; `gateway batches list` shows all"
+    )
 
 
 def main() -> int:
@@ -214,12 +277,23 @@ def main() -> int:
     keys_file = gateway("keys", "file", quiet=True).stdout.strip()
     print(f"keys file: {keys_file} (secrets and the data key; outside the data dir)")
 
-    gateway("demo", "generate", "--out", str(demo), "--seed", str(SEED), "--claims", str(CLAIMS),
-            quiet=True)
+    gateway(
+        "demo",
+        "generate",
+        "--out",
+        str(demo),
+        "--seed",
+        str(SEED),
+        "--claims",
+        str(CLAIMS),
+        quiet=True,
+    )
     manifest = json.loads((demo / "manifest.json").read_text(encoding="utf-8"))
     answers = json.loads((demo / "answers.json").read_text(encoding="utf-8"))
-    print(f"    {manifest['claims']} claims in {len(manifest['files'])} files, "
-          f"{len(answers['credits'])} planted credit rows (seed {SEED})")
+    print(
+        f"    {manifest['claims']} claims in {len(manifest['files'])} files, "
+        f"{len(answers['credits'])} planted credit rows (seed {SEED})"
+    )
 
     reconciled = last_reconciled()
     for step, cp in enumerate(manifest["checkpoints"], start=1):
@@ -234,8 +308,11 @@ def main() -> int:
         gateway("reconcile", "--as-of", cp["as_of"], quiet=True)
     as_of = dt.date.fromisoformat(manifest["as_of"])
 
-    failed = [line for line in gateway("failures", "--json", quiet=True).stdout.splitlines()
-              if line.strip()]
+    failed = [
+        line
+        for line in gateway("failures", "--json", quiet=True).stdout.splitlines()
+        if line.strip()
+    ]
     written, cases_note = resolution(commands(), as_of, reports)
 
     credits_out = gateway(*answers["credits_command"], quiet=True).stdout
@@ -251,9 +328,11 @@ def main() -> int:
     matched, missing, extra = compare(credits, answers["credits"], CONTRACT)
     v_matched, v_missing, v_extra = 0, [], []
     for fields, line_kind in ((VARIANCE_FIELDS, False), (LINE_VARIANCE_FIELDS, True)):
-        n, gone, more = compare([v for v in variances if (v["kind"] in LINE_KINDS) == line_kind],
-                                [v for v in answers["variances"]
-                                 if (v["kind"] in LINE_KINDS) == line_kind], fields)
+        n, gone, more = compare(
+            [v for v in variances if (v["kind"] in LINE_KINDS) == line_kind],
+            [v for v in answers["variances"] if (v["kind"] in LINE_KINDS) == line_kind],
+            fields,
+        )
         v_matched, v_missing, v_extra = v_matched + n, v_missing + gone, v_extra + more
     ok = not (missing or extra or v_missing or v_extra or failed)
     total = len(answers["credits"])
@@ -274,12 +353,18 @@ def main() -> int:
     print(f"  keys:     {keys_file} (back it up separately from {data}: the raw files and")
     print("            member ids there are encrypted with it; see docs/runbook.md)")
     print()
-    print(f"{matched} of {total} credits match answers.json"
-          + ("" if not (missing or extra)
-             else f" ({len(missing)} missing, {len(extra)} unexpected)"))
-    print(f"{v_matched} of {len(answers['variances'])} variances match answers.json"
-          + ("" if not (v_missing or v_extra)
-             else f" ({len(v_missing)} missing, {len(v_extra)} unexpected)"))
+    print(
+        f"{matched} of {total} credits match answers.json"
+        + ("" if not (missing or extra) else f" ({len(missing)} missing, {len(extra)} unexpected)")
+    )
+    print(
+        f"{v_matched} of {len(answers['variances'])} variances match answers.json"
+        + (
+            ""
+            if not (v_missing or v_extra)
+            else f" ({len(v_missing)} missing, {len(v_extra)} unexpected)"
+        )
+    )
     for row in missing:
         print(f"  missing:    {row}")
     for row in extra:

@@ -36,8 +36,9 @@ def examples(ci_count: int) -> int:
 
 
 @pytest.fixture(autouse=True)
-def _scrub_gateway_env(monkeypatch: pytest.MonkeyPatch,
-                       tmp_path_factory: pytest.TempPathFactory) -> None:
+def _scrub_gateway_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """No caller GATEWAY_* setting, and a keys file of this test's own, never ~/.config.
 
     ``XDG_CONFIG_HOME`` (not a GATEWAY_ variable, so it survives the env a test builds for a

@@ -54,10 +54,12 @@ class Report:
 
     def summary(self) -> str:
         by_status = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items()))
-        return (f"{self.requests} requests over {self.operations} operations × "
-                f"{len(ROLES)} callers in {self.seconds:.1f} s; statuses {{{by_status}}}; "
-                f"server errors {self.count('server_error')}, schema violations "
-                f"{self.count('schema')}, authorization bypasses {self.count('authz_bypass')}")
+        return (
+            f"{self.requests} requests over {self.operations} operations × "
+            f"{len(ROLES)} callers in {self.seconds:.1f} s; statuses {{{by_status}}}; "
+            f"server errors {self.count('server_error')}, schema violations "
+            f"{self.count('schema')}, authorization bypasses {self.count('authz_bypass')}"
+        )
 
 
 def _checks() -> list[Any]:
@@ -68,21 +70,34 @@ def _checks() -> list[Any]:
         status_code_conformance,
     )
 
-    return [not_a_server_error, status_code_conformance, content_type_conformance,
-            response_schema_conformance]
+    return [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
 
 
-def fuzz(base_url: str, keys: Mapping[str, str],
-         access: Mapping[tuple[str, str], frozenset[str] | str], *, max_examples: int = 10,
-         seed: int | None = 0, on_case: Callable[[], None] | None = None) -> Report:
+def fuzz(
+    base_url: str,
+    keys: Mapping[str, str],
+    access: Mapping[tuple[str, str], frozenset[str] | str],
+    *,
+    max_examples: int = 10,
+    seed: int | None = 0,
+    on_case: Callable[[], None] | None = None,
+) -> Report:
     """Run the campaign; ``keys`` maps role → API key, ``access`` is the route×role table."""
     import schemathesis
     from schemathesis import GenerationMode
 
     report = Report()
     started = time.monotonic()
-    spec = requests.get(f"{base_url}/v1/openapi.json",
-                        headers={"Authorization": f"Bearer {keys['auditor']}"}, timeout=30)
+    spec = requests.get(
+        f"{base_url}/v1/openapi.json",
+        headers={"Authorization": f"Bearer {keys['auditor']}"},
+        timeout=30,
+    )
     spec.raise_for_status()
     schema = schemathesis.openapi.from_dict(spec.json())
     checks = _checks()
@@ -93,29 +108,58 @@ def fuzz(base_url: str, keys: Mapping[str, str],
         label = f"{op.method.upper()} {op.path}"
         allowed = access.get((op.method.upper(), op.path))
         if allowed is None:
-            report.failures.append(Failure(label, "-", "authz_bypass",
-                                           "operation missing from the route×role table"))
+            report.failures.append(
+                Failure(label, "-", "authz_bypass", "operation missing from the route×role table")
+            )
             continue
-        strategy = st.one_of(op.as_strategy(GenerationMode.POSITIVE),
-                             op.as_strategy(GenerationMode.NEGATIVE))
+        strategy = st.one_of(
+            op.as_strategy(GenerationMode.POSITIVE), op.as_strategy(GenerationMode.NEGATIVE)
+        )
         for caller in ROLES:
-            _campaign(report, strategy, label, caller, allowed, keys, base_url, session,
-                      checks, max_examples, seed, on_case)
+            _campaign(
+                report,
+                strategy,
+                label,
+                caller,
+                allowed,
+                keys,
+                base_url,
+                session,
+                checks,
+                max_examples,
+                seed,
+                on_case,
+            )
     report.seconds = time.monotonic() - started
     return report
 
 
-def _campaign(report: Report, strategy: Any, label: str, caller: str, allowed: Any,
-              keys: Mapping[str, str], base_url: str, session: requests.Session,
-              checks: list[Any], max_examples: int, seed: int | None,
-              on_case: Callable[[], None] | None) -> None:
+def _campaign(
+    report: Report,
+    strategy: Any,
+    label: str,
+    caller: str,
+    allowed: Any,
+    keys: Mapping[str, str],
+    base_url: str,
+    session: requests.Session,
+    checks: list[Any],
+    max_examples: int,
+    seed: int | None,
+    on_case: Callable[[], None] | None,
+) -> None:
     """One operation × one caller: ``max_examples`` generated requests, failures recorded."""
     headers = {} if caller == "anonymous" else {"Authorization": f"Bearer {keys[caller]}"}
     seen: set[tuple[str, str]] = set()
 
-    @settings(max_examples=max_examples, deadline=None, database=None,
-              derandomize=seed is not None, phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        derandomize=seed is not None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=strategy)
     def run(case: Any) -> None:
         if case.headers:  # the key under test wins over generated headers
@@ -126,17 +170,29 @@ def _campaign(report: Report, strategy: Any, label: str, caller: str, allowed: A
         if on_case is not None:
             on_case()
         if resp.status_code >= 500:
-            _record(report, seen, Failure(label, caller, "server_error",
-                                          f"{resp.status_code}: {resp.text[:300]}"))
+            _record(
+                report,
+                seen,
+                Failure(label, caller, "server_error", f"{resp.status_code}: {resp.text[:300]}"),
+            )
         if allowed != PUBLIC and caller not in allowed and resp.status_code < 400:
-            _record(report, seen, Failure(label, caller, "authz_bypass",
-                                          f"{resp.status_code} for a caller the table forbids"))
+            _record(
+                report,
+                seen,
+                Failure(
+                    label,
+                    caller,
+                    "authz_bypass",
+                    f"{resp.status_code} for a caller the table forbids",
+                ),
+            )
         try:
             case.validate_response(resp, checks=checks, headers=headers)
         except (Exception, BaseExceptionGroup) as exc:  # a failure group: record it, go on
             kind = "server_error" if resp.status_code >= 500 else "schema"
-            _record(report, seen, Failure(label, caller, kind,
-                                          f"{resp.status_code}: {str(exc)[:400]}"))
+            _record(
+                report, seen, Failure(label, caller, kind, f"{resp.status_code}: {str(exc)[:400]}")
+            )
 
     run()
 
@@ -151,8 +207,9 @@ def _record(report: Report, seen: set[tuple[str, str]], failure: Failure) -> Non
 def main(argv: list[str] | None = None) -> int:
     """Start a throwaway gateway (SQLite, temp dir, 127.0.0.1), fuzz it, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=200, help="examples per operation "
-                        "and caller")
+    parser.add_argument(
+        "--examples", type=int, default=200, help="examples per operation and caller"
+    )
     parser.add_argument("--seed", type=int, default=None, help="derandomize (default: random)")
     args = parser.parse_args(argv)
 
@@ -169,8 +226,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging("ERROR", "json")
     with tempfile.TemporaryDirectory(prefix="gw-fuzz-") as tmp:
-        settings = get_settings(data_dir=Path(tmp), max_upload_bytes=64 * 1024,
-                                log_level="ERROR")
+        settings = get_settings(data_dir=Path(tmp), max_upload_bytes=64 * 1024, log_level="ERROR")
         db = Database.from_settings(settings)
         from gateway.store.file import FileRawStore
 

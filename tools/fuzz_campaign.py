@@ -64,8 +64,17 @@ class Stats:
 class Worker:
     """Runs one target, counting outcomes; writes its stats file every ``every`` inputs."""
 
-    def __init__(self, target: str, engine: str, worker: int, runs: int, out: Path,
-                 stats_path: Path, hang_seconds: float, max_len: int) -> None:
+    def __init__(
+        self,
+        target: str,
+        engine: str,
+        worker: int,
+        runs: int,
+        out: Path,
+        stats_path: Path,
+        hang_seconds: float,
+        max_len: int,
+    ) -> None:
         from tools.fuzz_targets import EXPECTED, TARGETS
 
         self.fn = TARGETS[target]
@@ -139,9 +148,18 @@ class Worker:
             return self.mutate(data, rng, self.seeds, max_size)
 
         # libFuzzer counts the seed corpus inputs in -runs too, as do we.
-        argv = [sys.argv[0], f"-runs={self.runs}", f"-max_len={self.max_len}", f"-seed={seed}",
-                "-timeout=30", "-rss_limit_mb=2048", f"-artifact_prefix={self.out}/",
-                "-print_final_stats=0", "-verbosity=0", str(seed_dir)]
+        argv = [
+            sys.argv[0],
+            f"-runs={self.runs}",
+            f"-max_len={self.max_len}",
+            f"-seed={seed}",
+            "-timeout=30",
+            "-rss_limit_mb=2048",
+            f"-artifact_prefix={self.out}/",
+            "-print_final_stats=0",
+            "-verbosity=0",
+            str(seed_dir),
+        ]
         atheris.Setup(argv, self.one, custom_mutator=custom_mutator)
         atheris.Fuzz()
 
@@ -154,8 +172,16 @@ def _worker_main(args: argparse.Namespace) -> int:
         with atheris.instrument_imports(include=["parsers", "schemas"]):
             import parsers
             import parsers.ledger  # noqa: F401
-    w = Worker(args.target, engine, args.worker_id, args.runs, Path(args.out),
-               Path(args.stats), args.hang_seconds, args.max_len)
+    w = Worker(
+        args.target,
+        engine,
+        args.worker_id,
+        args.runs,
+        Path(args.out),
+        Path(args.stats),
+        args.hang_seconds,
+        args.max_len,
+    )
     if engine == "atheris":
         w.run_atheris(args.seed)
     else:
@@ -203,10 +229,28 @@ def _parent_main(args: argparse.Namespace) -> int:
             i, (target, runs) = pending.pop(0)
             stats = stats_dir / f"worker-{i}.json"
             stats.unlink(missing_ok=True)
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--worker-id", str(i),
-                   "--target", target, "--runs", str(runs), "--engine", args.engine,
-                   "--seed", str(args.seed + i), "--out", str(out), "--stats", str(stats),
-                   "--hang-seconds", str(args.hang_seconds), "--max-len", str(args.max_len)]
+            cmd = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker-id",
+                str(i),
+                "--target",
+                target,
+                "--runs",
+                str(runs),
+                "--engine",
+                args.engine,
+                "--seed",
+                str(args.seed + i),
+                "--out",
+                str(out),
+                "--stats",
+                str(stats),
+                "--hang-seconds",
+                str(args.hang_seconds),
+                "--max-len",
+                str(args.max_len),
+            ]
             log = (out / f"worker-{i}.log").open("wb")
             procs.append((i, target, subprocess.Popen(cmd, stdout=log, stderr=log), stats))
         time.sleep(1)
@@ -219,8 +263,11 @@ def _parent_main(args: argparse.Namespace) -> int:
     per: list[dict[str, object]] = []
     died = 0
     for i, target, rc, stats in sorted(results):
-        data: dict[str, object] = json.loads(stats.read_text()) if stats.exists() else {
-            "target": target, "worker": i, "inputs": 0, "done": False}
+        data: dict[str, object] = (
+            json.loads(stats.read_text())
+            if stats.exists()
+            else {"target": target, "worker": i, "inputs": 0, "done": False}
+        )
         data["exit_code"] = rc
         if rc != 0 or not data.get("done"):
             died += 1
@@ -232,11 +279,11 @@ def _parent_main(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _summarise(per: list[dict[str, object]], wall: float, args: argparse.Namespace,
-               died: int) -> dict[str, object]:
+def _summarise(
+    per: list[dict[str, object]], wall: float, args: argparse.Namespace, died: int
+) -> dict[str, object]:
     def total(key: str, target: str | None = None) -> int:
-        return sum(int(str(p.get(key, 0))) for p in per
-                   if target is None or p["target"] == target)
+        return sum(int(str(p.get(key, 0))) for p in per if target is None or p["target"] == target)
 
     return {
         "engine": args.engine,
@@ -267,8 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=1_000_000, help="total inputs, all workers")
     p.add_argument("--workers", type=int, default=4, help="worker processes (work units)")
-    p.add_argument("--parallel", type=int, default=max(1, (os.cpu_count() or 2) - 1),
-                   help="workers running at once")
+    p.add_argument(
+        "--parallel",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) - 1),
+        help="workers running at once",
+    )
     p.add_argument("--x12-share", type=float, default=0.75, help="fraction of runs on X12")
     p.add_argument("--engine", choices=("atheris", "mutator"), default=_default_engine())
     p.add_argument("--seed", type=int, default=1)

@@ -15,24 +15,112 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-X12_SEED_DIRS = (ROOT / "tests" / "fixtures" / "x12",
-                 ROOT / "tests" / "fixtures" / "corpus" / "x12")
+X12_SEED_DIRS = (
+    ROOT / "tests" / "fixtures" / "x12",
+    ROOT / "tests" / "fixtures" / "corpus" / "x12",
+)
 LEDGER_SEED_DIRS = (ROOT / "tests" / "fixtures" / "ledger",)
 
 #: element values that have broken parsers before: numbers, dates, encodings, delimiters
 INTERESTING: tuple[bytes, ...] = (
-    b"", b" ", b"0", b"-0", b"-1", b"1E999999999", b"1e30", b"-1e-30", b"NaN", b"Infinity",
-    b"-Infinity", b"sNaN", b"99999999999999999999999999999999.99", b"0.001", b"1,000.00",
-    b"(12.00)", b"$5", b".", b"-", b"+", b"00000000", b"20240230", b"99991399", b"2024-02-30",
-    b"0000-00-00", b"20240101-20231231", b"RD8", b"D8", b"\x00", b"\xff\xfe", b"\xef\xbb\xbf",
-    b"\xc3", b"\xe2\x88\x95", b"\xef\xbc\x8e", b"~", b"*", b":", b"^", b"|", b"\r\n", b"\n",
-    b'"', b'""', b"'", b"\\", b"%s%n", b"A" * 300, b"9" * 40, b"ISA", b"IEA", b"GS", b"GE",
-    b"ST", b"SE", b"CLP", b"CAS", b"SVC", b"PLB", b"HL", b"CLM", b"NM1", b"LX", b"BPR",
+    b"",
+    b" ",
+    b"0",
+    b"-0",
+    b"-1",
+    b"1E999999999",
+    b"1e30",
+    b"-1e-30",
+    b"NaN",
+    b"Infinity",
+    b"-Infinity",
+    b"sNaN",
+    b"99999999999999999999999999999999.99",
+    b"0.001",
+    b"1,000.00",
+    b"(12.00)",
+    b"$5",
+    b".",
+    b"-",
+    b"+",
+    b"00000000",
+    b"20240230",
+    b"99991399",
+    b"2024-02-30",
+    b"0000-00-00",
+    b"20240101-20231231",
+    b"RD8",
+    b"D8",
+    b"\x00",
+    b"\xff\xfe",
+    b"\xef\xbb\xbf",
+    b"\xc3",
+    b"\xe2\x88\x95",
+    b"\xef\xbc\x8e",
+    b"~",
+    b"*",
+    b":",
+    b"^",
+    b"|",
+    b"\r\n",
+    b"\n",
+    b'"',
+    b'""',
+    b"'",
+    b"\\",
+    b"%s%n",
+    b"A" * 300,
+    b"9" * 40,
+    b"ISA",
+    b"IEA",
+    b"GS",
+    b"GE",
+    b"ST",
+    b"SE",
+    b"CLP",
+    b"CAS",
+    b"SVC",
+    b"PLB",
+    b"HL",
+    b"CLM",
+    b"NM1",
+    b"LX",
+    b"BPR",
 )
 
-X12_TAGS = (b"ISA", b"GS", b"ST", b"BPR", b"TRN", b"N1", b"CLP", b"CAS", b"NM1", b"SVC", b"DTM",
-            b"PLB", b"SE", b"GE", b"IEA", b"HL", b"CLM", b"SV1", b"SV2", b"LX", b"SBR", b"REF",
-            b"AMT", b"LQ", b"BHT", b"N3", b"N4", b"PER", b"DTP", b"HI", b"PRV")
+X12_TAGS = (
+    b"ISA",
+    b"GS",
+    b"ST",
+    b"BPR",
+    b"TRN",
+    b"N1",
+    b"CLP",
+    b"CAS",
+    b"NM1",
+    b"SVC",
+    b"DTM",
+    b"PLB",
+    b"SE",
+    b"GE",
+    b"IEA",
+    b"HL",
+    b"CLM",
+    b"SV1",
+    b"SV2",
+    b"LX",
+    b"SBR",
+    b"REF",
+    b"AMT",
+    b"LQ",
+    b"BHT",
+    b"N3",
+    b"N4",
+    b"PER",
+    b"DTP",
+    b"HI",
+    b"PRV",
+)
 
 
 def load_seeds(dirs: Sequence[Path], max_len: int | None = None) -> list[bytes]:
@@ -53,7 +141,7 @@ def _delims(data: bytes) -> tuple[bytes, bytes]:
     """(element separator, segment terminator) from the ISA when there is one."""
     i = data.find(b"ISA")
     if i >= 0 and len(data) >= i + 106:
-        return data[i + 3:i + 4], data[i + 105:i + 106]
+        return data[i + 3 : i + 4], data[i + 105 : i + 106]
     return b"*", b"~"
 
 
@@ -63,8 +151,9 @@ def _value(rng: random.Random) -> bytes:
     return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 12)))
 
 
-def mutate_x12(data: bytes, rng: random.Random, pool: Sequence[bytes] = (),
-               max_len: int = 1 << 20) -> bytes:
+def mutate_x12(
+    data: bytes, rng: random.Random, pool: Sequence[bytes] = (), max_len: int = 1 << 20
+) -> bytes:
     """One to four structural mutations of an X12 file (segments and elements)."""
     sep, term = _delims(data)
     segs = data.split(term)
@@ -93,15 +182,18 @@ def mutate_x12(data: bytes, rng: random.Random, pool: Sequence[bytes] = (),
                 els.insert(rng.randrange(len(els) + 1), _value(rng))
             segs[i] = sep.join(els)
         elif op == 7:
-            segs[i] = rng.choice(X12_TAGS) + segs[i][segs[i].find(sep):] if sep in segs[i] \
+            segs[i] = (
+                rng.choice(X12_TAGS) + segs[i][segs[i].find(sep) :]
+                if sep in segs[i]
                 else rng.choice(X12_TAGS)
+            )
         elif op == 8 and pool:
             other = rng.choice(pool)
             osep, oterm = _delims(other)
             oseg = other.split(oterm)
             segs.insert(i, rng.choice(oseg).replace(osep, sep))
         elif op == 9:
-            segs[i:i + 1] = [segs[i]] * rng.randrange(2, 40)
+            segs[i : i + 1] = [segs[i]] * rng.randrange(2, 40)
         elif op == 10:
             joined = term.join(segs)
             cut = rng.randrange(len(joined) + 1)
@@ -125,8 +217,9 @@ def mutate_x12(data: bytes, rng: random.Random, pool: Sequence[bytes] = (),
     return out[:max_len]
 
 
-def mutate_csv(data: bytes, rng: random.Random, pool: Sequence[bytes] = (),
-               max_len: int = 1 << 20) -> bytes:
+def mutate_csv(
+    data: bytes, rng: random.Random, pool: Sequence[bytes] = (), max_len: int = 1 << 20
+) -> bytes:
     """One to four mutations of a ledger CSV (lines, fields, quoting, delimiters)."""
     delim = b"|" if data.count(b"|") > data.count(b",") else b","
     lines = data.split(b"\n")
@@ -161,7 +254,7 @@ def mutate_csv(data: bytes, rng: random.Random, pool: Sequence[bytes] = (),
             lines = bytes(flipped).split(b"\n")
         else:
             joined = b"\n".join(lines)
-            lines = joined[:rng.randrange(len(joined) + 1)].split(b"\n")
+            lines = joined[: rng.randrange(len(joined) + 1)].split(b"\n")
     out = b"\n".join(lines)
     if rng.random() < 0.03:
         out = out.replace(b"\n", b"\r\n")

@@ -17,8 +17,9 @@ from parsers.ledger import LedgerError, parse_ledger, sniff_layout
 EXPECTED: tuple[type[Exception], ...] = (parsers.X12Error, LedgerError)
 
 #: tight limits so the limit paths (segment length, envelope count) are exercised too
-SMALL_LIMITS = parsers.Limits(max_segment_length=256, max_interchanges=3, max_segments=400,
-                              chunk_size=64)
+SMALL_LIMITS = parsers.Limits(
+    max_segment_length=256, max_interchanges=3, max_segments=400, chunk_size=64
+)
 LAYOUTS = load_layouts()
 
 

@@ -22,9 +22,14 @@ def stored_acks(ctx: AppContext, row: InboundFile) -> file_acks.RenderedAcks:
     with ctx.db.read() as s:
         found = file_acks.load(s, row)
     if found is None:
-        found = file_acks.render(row.id, ctx.store.read(row.sha256), None,
-                                 processed_at=row.processed_at, received_at=row.received_at,
-                                 limits=x12_limits(ctx.settings))
+        found = file_acks.render(
+            row.id,
+            ctx.store.read(row.sha256),
+            None,
+            processed_at=row.processed_at,
+            received_at=row.received_at,
+            limits=x12_limits(ctx.settings),
+        )
         if row.state in DONE:  # a file still queued gets its acks from the worker
             with ctx.db.write() as s:
                 file_acks.save(s, found)
@@ -34,7 +39,7 @@ def stored_acks(ctx: AppContext, row: InboundFile) -> file_acks.RenderedAcks:
 def render_acks(ctx: AppContext, row: InboundFile) -> AcksOut:
     found = stored_acks(ctx, row)
     if not found.x12:
-        raise ApiError(409, "not an X12 interchange: there is nothing to acknowledge",
-                       code="not_x12")
-    return AcksOut(file_id=row.id,
-                   acknowledgments=[AckOut(**a) for a in found.acknowledgments])
+        raise ApiError(
+            409, "not an X12 interchange: there is nothing to acknowledge", code="not_x12"
+        )
+    return AcksOut(file_id=row.id, acknowledgments=[AckOut(**a) for a in found.acknowledgments])

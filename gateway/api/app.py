@@ -40,12 +40,13 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     if check_schema:
         ensure_schema(db)
     ctx = AppContext(
-        settings=settings, db=db, store=store_from_settings(settings),
+        settings=settings,
+        db=db,
+        store=store_from_settings(settings),
         templates=Jinja2Templates(directory=str(TEMPLATES)),
         registry=build_registry(db),
         session_secret=AppContext.session_secret_from(settings),
-        sign_ins=FailureLimiter(settings.auth_failure_limit,
-                                settings.auth_failure_window_seconds),
+        sign_ins=FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_seconds),
     )
 
     @asynccontextmanager
@@ -61,11 +62,13 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
         version="1",
         summary="Upload X12 835/837 and ledger files, follow their processing, replay failures.",
         description="Every endpoint except /healthz and /readyz needs `Authorization: Bearer "
-                    "KEY` (keys: `gateway keys create`). Errors are RFC 9457 "
-                    "`application/problem+json`.",
+        "KEY` (keys: `gateway keys create`). Errors are RFC 9457 "
+        "`application/problem+json`.",
         lifespan=lifespan,
         # the schema is served at /v1/openapi.json behind a key, like everything but health
-        openapi_url=None, docs_url=None, redoc_url=None,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
         # our metrics are Prometheus (/metrics); FastAPI's OpenTelemetry hooks would otherwise
         # look up the global tracer, meter and logger providers on every request
         telemetry={"tracing": False, "metrics": False, "logs": False},

@@ -25,8 +25,11 @@ class BodyTimeoutError(HTTPException):
     """The client sent no body data for ``timeout`` seconds while more was due."""
 
     def __init__(self, timeout: float) -> None:
-        super().__init__(408, f"the request body stalled: no data for {timeout:g} s",
-                         headers={"Connection": "close"})
+        super().__init__(
+            408,
+            f"the request body stalled: no data for {timeout:g} s",
+            headers={"Connection": "close"},
+        )
 
 
 class ClientAbortError(HTTPException):

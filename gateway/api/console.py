@@ -82,12 +82,14 @@ Viewer = Annotated[Principal, Depends(console_principal)]
 def check_csrf(request: Request, token: str) -> None:
     expected = getattr(request.state, "csrf", "")
     if not expected or not hmac.compare_digest(expected, token):
-        raise ConsoleForbiddenError("the form expired or did not come from this console; "
-                                    "reload the page and try again")
+        raise ConsoleForbiddenError(
+            "the form expired or did not come from this console; reload the page and try again"
+        )
 
 
-def _render(ctx: AppContext, request: Request, name: str, status: int = 200,
-            **context: Any) -> HTMLResponse:
+def _render(
+    ctx: AppContext, request: Request, name: str, status: int = 200, **context: Any
+) -> HTMLResponse:
     context.setdefault("principal", getattr(request.state, "principal", None))
     context.setdefault("csrf", getattr(request.state, "csrf", ""))
     notice = getattr(request.state, "flash", None)
@@ -98,17 +100,28 @@ def _render(ctx: AppContext, request: Request, name: str, status: int = 200,
     return ctx.templates.TemplateResponse(request, name, context, status_code=status)
 
 
-def _set_cookie(request: Request, response: Response, name: str, value: str,
-                max_age: int) -> None:
+def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
     """HttpOnly, SameSite=Strict, and Secure when the effective scheme is https (the scheme a
     trusted proxy forwarded, ``gateway.api.proxies``; a client's own claim never counts)."""
-    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/console")
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/console",
+    )
 
 
 def _delete_cookie(request: Request, response: Response, name: str) -> None:
-    response.delete_cookie(name, path="/console", httponly=True, samesite="strict",
-                           secure=request.url.scheme == "https")
+    response.delete_cookie(
+        name,
+        path="/console",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
 
 
 STYLESHEET = (Path(__file__).resolve().parent / "static" / "console.css").read_bytes()
@@ -117,8 +130,9 @@ STYLESHEET = (Path(__file__).resolve().parent / "static" / "console.css").read_b
 @router.get("/static/console.css")
 def stylesheet() -> Response:
     """The console's stylesheet (public: it holds no data; cached for an hour)."""
-    return Response(STYLESHEET, media_type="text/css",
-                    headers={"Cache-Control": "public, max-age=3600"})
+    return Response(
+        STYLESHEET, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -130,43 +144,77 @@ def login_form(request: Request, ctx: Ctx) -> HTMLResponse:
 
 
 @router.post("/login", response_model=None)
-def login(request: Request, ctx: Ctx, key: Annotated[str, Form(max_length=200)],
-          csrf: Annotated[str, Form(max_length=100)]) -> Response:
+def login(
+    request: Request,
+    ctx: Ctx,
+    key: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str, Form(max_length=100)],
+) -> Response:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf):
-        return _render(ctx, request, "login.html", 403, login_csrf=cookie,
-                       error="The sign-in form expired; reload the page and try again.")
+        return _render(
+            ctx,
+            request,
+            "login.html",
+            403,
+            login_csrf=cookie,
+            error="The sign-in form expired; reload the page and try again.",
+        )
     client = request.client.host if request.client else "unknown"
     wait = ctx.sign_ins.retry_after(client)
     if wait is not None:  # over the failure limit: no key is even looked at
         refused(client, "/console/login", wait)
-        limited = _render(ctx, request, "login.html", 429, login_csrf=cookie,
-                          error=f"Too many failed sign-ins from this address; try again in "
-                                f"{wait} seconds.")
+        limited = _render(
+            ctx,
+            request,
+            "login.html",
+            429,
+            login_csrf=cookie,
+            error=f"Too many failed sign-ins from this address; try again in {wait} seconds.",
+        )
         limited.headers["Retry-After"] = str(wait)
         return limited
     with ctx.db.read() as s:
         principal = authenticate(s, key, ctx.pepper)
     if principal is None or principal.role not in CONSOLE_ROLES:
-        error = ("That key is not valid." if principal is None else
-                 "Only ops and auditor keys can use the console.")
+        error = (
+            "That key is not valid."
+            if principal is None
+            else "Only ops and auditor keys can use the console."
+        )
         status = 403 if principal else 401
-        record_failure(ctx.db, ctx.sign_ins, action="console_login_failed", client=client,
-                       method="POST", route="/console/login",
-                       code="role_not_allowed" if principal else "invalid_key",
-                       presented=key, outcome=status)
+        record_failure(
+            ctx.db,
+            ctx.sign_ins,
+            action="console_login_failed",
+            client=client,
+            method="POST",
+            route="/console/login",
+            code="role_not_allowed" if principal else "invalid_key",
+            presented=key,
+            outcome=status,
+        )
         return _render(ctx, request, "login.html", status, login_csrf=cookie, error=error)
     request.state.principal = principal
     response = RedirectResponse("/console/", status_code=303)
-    _set_cookie(request, response, SESSION_COOKIE, make_session(ctx, principal),
-                ctx.settings.session_max_age_seconds)
+    _set_cookie(
+        request,
+        response,
+        SESSION_COOKIE,
+        make_session(ctx, principal),
+        ctx.settings.session_max_age_seconds,
+    )
     _delete_cookie(request, response, LOGIN_CSRF_COOKIE)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, ctx: Ctx, _: Viewer, csrf: Annotated[str, Form(max_length=100)],
-           ) -> RedirectResponse:
+def logout(
+    request: Request,
+    ctx: Ctx,
+    _: Viewer,
+    csrf: Annotated[str, Form(max_length=100)],
+) -> RedirectResponse:
     check_csrf(request, csrf)
     end_session(ctx, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/console/login?signed_out=1", status_code=303)
@@ -178,40 +226,74 @@ def logout(request: Request, ctx: Ctx, _: Viewer, csrf: Annotated[str, Form(max_
 def dashboard(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
     today = dt.datetime.combine(utcnow().date(), dt.time(), dt.UTC)
     with ctx.db.read() as s:
-        by_state = dict(s.execute(select(F.state, func.count()).where(F.received_at >= today)
-                                  .group_by(F.state)).all())
-        failed_total = s.execute(select(func.count()).where(
-            F.state == FileState.FAILED.value)).scalar_one()
+        by_state = dict(
+            s.execute(
+                select(F.state, func.count()).where(F.received_at >= today).group_by(F.state)
+            ).all()
+        )
+        failed_total = s.execute(
+            select(func.count()).where(F.state == FileState.FAILED.value)
+        ).scalar_one()
     states = [(st.value, int(by_state.get(st.value, 0))) for st in FileState]
     peak = max([n for _, n in states] + [1])
-    return _render(ctx, request, "dashboard.html", states=states, peak=peak,
-                   failed_total=failed_total, today=today.date())
+    return _render(
+        ctx,
+        request,
+        "dashboard.html",
+        states=states,
+        peak=peak,
+        failed_total=failed_total,
+        today=today.date(),
+    )
 
 
 @router.get("/failures", response_class=HTMLResponse)
 def failures_page(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
     with ctx.db.read() as s:
-        rows = s.execute(select(F).where(F.state == FileState.FAILED.value)
-                         .order_by(F.id).limit(500)).scalars().all()
+        rows = (
+            s.execute(select(F).where(F.state == FileState.FAILED.value).order_by(F.id).limit(500))
+            .scalars()
+            .all()
+        )
     return _render(ctx, request, "failures.html", rows=rows, where=where)
 
 
 @router.get("/files/{file_id}", response_class=HTMLResponse)
-def file_page(request: Request, ctx: Ctx, _: Viewer, file_id: FileId,
-              seg: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> HTMLResponse:
+def file_page(
+    request: Request,
+    ctx: Ctx,
+    _: Viewer,
+    file_id: FileId,
+    seg: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> HTMLResponse:
     """The file, its history and findings, and a page of its masked segments: around the
     error (or the head), or with ``seg`` the ``SEGMENT_PAGE`` segments from there on. Only
     that page is read from the raw store (``segments_page``)."""
     with ctx.db.read() as s:
         row = s.get(F, file_id)
-        events = s.execute(select(FileEvent).where(FileEvent.file_id == file_id)
-                           .order_by(FileEvent.id)).scalars().all() if row else []
+        events = (
+            s.execute(select(FileEvent).where(FileEvent.file_id == file_id).order_by(FileEvent.id))
+            .scalars()
+            .all()
+            if row
+            else []
+        )
         links = resend_links(s, file_id)
-        linked = {int(r.id): str(r.state) for r in s.execute(select(F.id, F.state).where(
-            F.id.in_(links.resend_of + links.resent_by)))}
+        linked = {
+            int(r.id): str(r.state)
+            for r in s.execute(
+                select(F.id, F.state).where(F.id.in_(links.resend_of + links.resent_by))
+            )
+        }
     if row is None:
-        return _render(ctx, request, "message.html", 404, title="Not found",
-                       message=f"There is no file with id {file_id}.")
+        return _render(
+            ctx,
+            request,
+            "message.html",
+            404,
+            title="Not found",
+            message=f"There is no file with id {file_id}.",
+        )
     loc = row.error_location or {}
     seg_no = loc.get("segment_number") if isinstance(loc.get("segment_number"), int) else None
     # a lexer error names a byte, not a segment: show the segments before it stopped
@@ -220,16 +302,30 @@ def file_page(request: Request, ctx: Ctx, _: Viewer, file_id: FileId,
     raw_error = None
     try:
         with ctx.store.open(row.sha256) as stream:
-            page = (segments_page(stream, first=seg, count=SEGMENT_PAGE) if seg is not None
-                    else segments_page(stream, seg_no, tail=tail))
+            page = (
+                segments_page(stream, first=seg, count=SEGMENT_PAGE)
+                if seg is not None
+                else segments_page(stream, seg_no, tail=tail)
+            )
     except GatewayError as exc:
         raw_error = exc.message
     lines = page.lines if page is not None else []
     nav = _paging(page, seg)
-    return _render(ctx, request, "file.html", f=row, events=events, lines=lines,
-                   raw_error=raw_error, where=where(loc), links=links, linked=linked,
-                   findings=(row.findings or [])[:MAX_FINDINGS_SHOWN], paging=nav,
-                   paged=seg is not None)
+    return _render(
+        ctx,
+        request,
+        "file.html",
+        f=row,
+        events=events,
+        lines=lines,
+        raw_error=raw_error,
+        where=where(loc),
+        links=links,
+        linked=linked,
+        findings=(row.findings or [])[:MAX_FINDINGS_SHOWN],
+        paging=nav,
+        paged=seg is not None,
+    )
 
 
 def _paging(page: SegmentPage | None, seg: int | None) -> dict[str, int]:
@@ -246,19 +342,26 @@ def _paging(page: SegmentPage | None, seg: int | None) -> dict[str, int]:
 
 
 @router.post("/files/{file_id}/replay", response_model=None)
-def replay_form(request: Request, ctx: Ctx, principal: Viewer, file_id: FileId,
-                reason: Annotated[str, Form(min_length=3, max_length=500)],
-                csrf: Annotated[str, Form(max_length=100)]) -> Response:
+def replay_form(
+    request: Request,
+    ctx: Ctx,
+    principal: Viewer,
+    file_id: FileId,
+    reason: Annotated[str, Form(min_length=3, max_length=500)],
+    csrf: Annotated[str, Form(max_length=100)],
+) -> Response:
     check_csrf(request, csrf)
     if principal.role is not Role.OPS:
         raise ConsoleForbiddenError("only ops keys can replay files")
     request.state.file_id = file_id
     try:
-        previous = request_replay(ctx.db, file_id, actor=principal.actor, reason=reason,
-                                  force=False)
+        previous = request_replay(
+            ctx.db, file_id, actor=principal.actor, reason=reason, force=False
+        )
     except GatewayError as exc:
-        return _render(ctx, request, "message.html", 409, title="Cannot replay",
-                       message=exc.message)
+        return _render(
+            ctx, request, "message.html", 409, title="Cannot replay", message=exc.message
+        )
     flash(ctx, request, f"replay queued (was {previous})")
     return RedirectResponse(f"/console/files/{file_id}", status_code=303)
 
@@ -268,8 +371,13 @@ def where(loc: dict[str, Any] | None) -> str:
     if not loc:
         return ""
     parts = []
-    for key, label in (("segment_number", "segment"), ("segment_id", ""),
-                       ("element", "element"), ("line", "line"), ("byte_offset", "byte")):
+    for key, label in (
+        ("segment_number", "segment"),
+        ("segment_id", ""),
+        ("element", "element"),
+        ("line", "line"),
+        ("byte_offset", "byte"),
+    ):
         value = loc.get(key)
         if key == "segment_id" and not (isinstance(value, str) and _SEGMENT_ID.match(value)):
             continue  # fail closed: only a real segment id is shown, never stored junk
@@ -287,11 +395,28 @@ def install(app: FastAPI, ctx: AppContext) -> None:
 
     @app.exception_handler(ConsoleForbiddenError)
     async def _forbidden(request: Request, exc: ConsoleForbiddenError) -> HTMLResponse:
-        return _render(ctx, request, "message.html", 403, title="Not allowed",
-                       message=str(exc) or "Not allowed.")
+        return _render(
+            ctx,
+            request,
+            "message.html",
+            403,
+            title="Not allowed",
+            message=str(exc) or "Not allowed.",
+        )
 
     app.include_router(router)
 
 
-__all__ = ["SESSION_COOKIE", "ConsoleForbiddenError", "LoginRequiredError", "Viewer",
-           "check_csrf", "csrf_token", "flash", "install", "make_session", "router", "where"]
+__all__ = [
+    "SESSION_COOKIE",
+    "ConsoleForbiddenError",
+    "LoginRequiredError",
+    "Viewer",
+    "check_csrf",
+    "csrf_token",
+    "flash",
+    "install",
+    "make_session",
+    "router",
+    "where",
+]

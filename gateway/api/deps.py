@@ -75,8 +75,12 @@ def _route(request: Request) -> str:
 
 
 def rate_limited(retry_after: int) -> ApiError:
-    return ApiError(429, f"too many failed sign-ins from this address; retry in {retry_after} s",
-                    code="too_many_failures", headers={"Retry-After": str(retry_after)})
+    return ApiError(
+        429,
+        f"too many failed sign-ins from this address; retry in {retry_after} s",
+        code="too_many_failures",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 async def current_principal(request: Request, ctx: Ctx) -> Principal:
@@ -89,8 +93,12 @@ async def current_principal(request: Request, ctx: Ctx) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
-        raise ApiError(401, "an API key is required: send 'Authorization: Bearer KEY'",
-                       code="missing_key", headers=_UNAUTHORIZED)
+        raise ApiError(
+            401,
+            "an API key is required: send 'Authorization: Bearer KEY'",
+            code="missing_key",
+            headers=_UNAUTHORIZED,
+        )
     client = _client(request)
     wait = ctx.sign_ins.retry_after(client)
     if wait is not None:
@@ -98,25 +106,42 @@ async def current_principal(request: Request, ctx: Ctx) -> Principal:
         raise rate_limited(wait)
     if scheme.lower() != "bearer" or not token.strip():
         await _failed(request, ctx, client, "bad_authorization", header)
-        raise ApiError(401, "the Authorization header must be 'Bearer KEY'",
-                       code="bad_authorization", headers=_UNAUTHORIZED)
+        raise ApiError(
+            401,
+            "the Authorization header must be 'Bearer KEY'",
+            code="bad_authorization",
+            headers=_UNAUTHORIZED,
+        )
     principal = ctx.keys.cached(token, ctx.pepper)
     if principal is None:
         principal = await run_in_threadpool(ctx.keys.authenticate, ctx.db, token, ctx.pepper)
     if principal is None:
         await _failed(request, ctx, client, "invalid_key", token)
-        raise ApiError(401, "the API key is not valid (unknown, wrong or revoked)",
-                       code="invalid_key", headers=_UNAUTHORIZED)
+        raise ApiError(
+            401,
+            "the API key is not valid (unknown, wrong or revoked)",
+            code="invalid_key",
+            headers=_UNAUTHORIZED,
+        )
     request.state.principal = principal
     return principal
 
 
-async def _failed(request: Request, ctx: AppContext, client: str, code: str,
-                  presented: str) -> None:
+async def _failed(
+    request: Request, ctx: AppContext, client: str, code: str, presented: str
+) -> None:
     await run_in_threadpool(
-        record_failure, ctx.db, ctx.sign_ins, action="api_auth_failed", client=client,
-        method=request.method, route=_route(request), code=code, presented=presented,
-        outcome=401)
+        record_failure,
+        ctx.db,
+        ctx.sign_ins,
+        action="api_auth_failed",
+        client=client,
+        method=request.method,
+        route=_route(request),
+        code=code,
+        presented=presented,
+        outcome=401,
+    )
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
@@ -128,8 +153,11 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
-            raise ApiError(403, f"the {principal.role.value} role may not do this "
-                           f"(allowed: {names})", code="forbidden")
+            raise ApiError(
+                403,
+                f"the {principal.role.value} role may not do this (allowed: {names})",
+                code="forbidden",
+            )
         return principal
 
     return dependency
@@ -152,10 +180,24 @@ def file_scope(principal: Principal) -> ColumnElement[bool] | None:
     pk = principal.provider_key
     by_provider = InboundFile.provider_id.in_(select(Provider.id).where(Provider.key == pk))
     by_upload = InboundFile.id.in_(
-        select(ApiUpload.file_id).join(ApiKey, ApiKey.id == ApiUpload.api_key_id)
-        .where(ApiKey.provider_key == pk))
+        select(ApiUpload.file_id)
+        .join(ApiKey, ApiKey.id == ApiUpload.api_key_id)
+        .where(ApiKey.provider_key == pk)
+    )
     return or_(by_provider, by_upload)
 
 
-__all__ = ["ALL_ROLES", "AnyRole", "AppContext", "Ctx", "OpsOnly", "Readers", "Uploaders",
-           "current_principal", "file_scope", "get_ctx", "rate_limited", "require"]
+__all__ = [
+    "ALL_ROLES",
+    "AnyRole",
+    "AppContext",
+    "Ctx",
+    "OpsOnly",
+    "Readers",
+    "Uploaders",
+    "current_principal",
+    "file_scope",
+    "get_ctx",
+    "rate_limited",
+    "require",
+]

@@ -25,11 +25,17 @@ class RejectNulMiddleware:
         if scope["type"] == "http":
             query: bytes = scope.get("query_string", b"")
             raw_path: bytes = scope.get("raw_path") or scope.get("path", "").encode()
-            if b"\x00" in unquote_to_bytes(query) or b"\x00" in unquote_to_bytes(raw_path) \
-                    or "\x00" in scope.get("path", ""):
+            if (
+                b"\x00" in unquote_to_bytes(query)
+                or b"\x00" in unquote_to_bytes(raw_path)
+                or "\x00" in scope.get("path", "")
+            ):
                 response = problem_response(
-                    Request(scope), 400, "the request path or query contains a NUL byte",
-                    code="nul_byte")
+                    Request(scope),
+                    400,
+                    "the request path or query contains a NUL byte",
+                    code="nul_byte",
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -109,26 +109,31 @@ def normalise_provider(value: str) -> str:
     if re.fullmatch(r"\d{10}", v):
         v = f"npi:{v}"
     if not _PROVIDER.match(v):
-        raise InputError(f"provider {value!r} is not an NPI (10 digits), npi:NPI or tin:TIN",
-                         code="bad_provider")
+        raise InputError(
+            f"provider {value!r} is not an NPI (10 digits), npi:NPI or tin:TIN", code="bad_provider"
+        )
     return v
 
 
 def _principal(row: ApiKey) -> Principal:
-    return Principal(row.id, row.key_id, row.name, Role(row.role), row.provider_key,
-                     row.last_used_at)
+    return Principal(
+        row.id, row.key_id, row.name, Role(row.role), row.provider_key, row.last_used_at
+    )
 
 
-def create_key(session: Session, *, name: str, role: Role, provider: str | None,
-               pepper: str | None, actor: str) -> CreatedKey:
+def create_key(
+    session: Session, *, name: str, role: Role, provider: str | None, pepper: str | None, actor: str
+) -> CreatedKey:
     """Create a key; the returned ``key`` string is the only copy of the secret."""
     if not _NAME.match(name):
-        raise InputError("a key name is 1-100 letters, digits, '.', '_', '@' or '-'",
-                         code="bad_key_name")
+        raise InputError(
+            "a key name is 1-100 letters, digits, '.', '_', '@' or '-'", code="bad_key_name"
+        )
     provider_key = normalise_provider(provider) if provider else None
     if role is Role.UPLOADER and provider_key is None:
-        raise InputError("an uploader key needs --provider (the NPI it uploads for)",
-                         code="provider_required")
+        raise InputError(
+            "an uploader key needs --provider (the NPI it uploads for)", code="provider_required"
+        )
     if role is not Role.UPLOADER and provider_key is not None:
         raise InputError("only uploader keys are tied to a provider", code="bad_provider")
     if session.execute(select(ApiKey.id).where(ApiKey.name == name)).first() is not None:
@@ -136,13 +141,24 @@ def create_key(session: Session, *, name: str, role: Role, provider: str | None,
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     scheme, digest = hash_secret(secret, pepper)
-    row = ApiKey(key_id=key_id, name=name, role=role.value, provider_key=provider_key,
-                 secret_hash=digest, hash_scheme=scheme, created_at=utcnow())
+    row = ApiKey(
+        key_id=key_id,
+        name=name,
+        role=role.value,
+        provider_key=provider_key,
+        secret_hash=digest,
+        hash_scheme=scheme,
+        created_at=utcnow(),
+    )
     session.add(row)
     session.flush()
-    audit.record(session, actor=actor, action="api_key_created", outcome="created",
-                 details={"key": name, "key_id": key_id, "role": role.value,
-                          "provider": provider_key})
+    audit.record(
+        session,
+        actor=actor,
+        action="api_key_created",
+        outcome="created",
+        details={"key": name, "key_id": key_id, "role": role.value, "provider": provider_key},
+    )
     return CreatedKey(_principal(row), f"{PREFIX}_{key_id}_{secret}")
 
 
@@ -152,16 +168,22 @@ def list_keys(session: Session) -> list[ApiKey]:
 
 def revoke_key(session: Session, name_or_id: str, *, actor: str) -> ApiKey:
     """Revoke by name or key id; revoking twice is an error (nothing changed)."""
-    row = session.execute(select(ApiKey).where(
-        or_(ApiKey.name == name_or_id, ApiKey.key_id == name_or_id))).scalar_one_or_none()
+    row = session.execute(
+        select(ApiKey).where(or_(ApiKey.name == name_or_id, ApiKey.key_id == name_or_id))
+    ).scalar_one_or_none()
     if row is None:
         raise NotFoundError(f"no API key named or with id {name_or_id!r}")
     if row.revoked_at is not None:
         raise InputError(f"key {row.name!r} is already revoked", code="already_revoked")
     row.revoked_at = utcnow()
     _revoked_in_process(session)
-    audit.record(session, actor=actor, action="api_key_revoked", outcome="revoked",
-                 details={"key": row.name, "key_id": row.key_id})
+    audit.record(
+        session,
+        actor=actor,
+        action="api_key_revoked",
+        outcome="revoked",
+        details={"key": row.name, "key_id": row.key_id},
+    )
     return row
 
 
@@ -197,10 +219,14 @@ def principal_by_id(session: Session, key_pk: int) -> Principal | None:
 
 def touch(session: Session, key_pk: int, now: dt.datetime) -> None:
     """Refresh ``last_used_at`` unless it was refreshed within ``TOUCH_EVERY``."""
-    session.execute(update(ApiKey).where(
-        ApiKey.id == key_pk,
-        or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - TOUCH_EVERY),
-    ).values(last_used_at=now))
+    session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_pk,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - TOUCH_EVERY),
+        )
+        .values(last_used_at=now)
+    )
 
 
 class Toucher:
@@ -221,8 +247,9 @@ class Toucher:
         with self._lock:
             self._pending[key_pk] = when
             if self._thread is None:
-                self._thread = threading.Thread(target=self._drain, args=(db,),
-                                                name="api-key-touch", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._drain, args=(db,), name="api-key-touch", daemon=True
+                )
                 self._thread.start()
 
     def flush(self, timeout: float = 60.0) -> bool:
@@ -246,8 +273,7 @@ class Toucher:
                     for key_pk, when in batch.items():
                         touch(s, key_pk, when)
             except Exception as exc:  # bookkeeping only: never worth failing a request
-                log.warning("api_key_touch_skipped", keys=len(batch),
-                            error_type=type(exc).__name__)
+                log.warning("api_key_touch_skipped", keys=len(batch), error_type=type(exc).__name__)
 
 
 class _Revocations:
@@ -336,13 +362,18 @@ class KeyCache:
         if entry is None or entry.expires <= now:
             generation = _Revocations.generation
             with db.read() as s:
-                row = s.execute(select(ApiKey).where(ApiKey.key_id == key_id)
-                                ).scalar_one_or_none()
+                row = s.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()
                 if row is None:
                     _matches(secret, "sha256", "0" * 64, pepper)
                     return None
-                entry = _Cached(row.id, row.hash_scheme, row.secret_hash,
-                                row.revoked_at is not None, _principal(row), now + self.ttl)
+                entry = _Cached(
+                    row.id,
+                    row.hash_scheme,
+                    row.secret_hash,
+                    row.revoked_at is not None,
+                    _principal(row),
+                    now + self.ttl,
+                )
             with self._lock:
                 if generation == _Revocations.generation:  # no revocation raced the read
                     self._entries[key_id] = entry
@@ -366,7 +397,20 @@ class KeyCache:
         self.toucher.submit(db, key_pk, utcnow())
 
 
-__all__ = ["CACHE_SECONDS", "CreatedKey", "KeyCache", "Principal", "Role", "Toucher",
-           "authenticate",
-           "create_key", "hash_secret", "list_keys", "normalise_provider", "parse_key",
-           "principal_by_id", "revoke_key", "touch"]
+__all__ = [
+    "CACHE_SECONDS",
+    "CreatedKey",
+    "KeyCache",
+    "Principal",
+    "Role",
+    "Toucher",
+    "authenticate",
+    "create_key",
+    "hash_secret",
+    "list_keys",
+    "normalise_provider",
+    "parse_key",
+    "principal_by_id",
+    "revoke_key",
+    "touch",
+]

@@ -47,25 +47,30 @@ class DatabaseCollector(Collector):
         self.db = db
 
     def collect(self) -> Iterator[Metric]:
-        files = GaugeMetricFamily("gateway_files", "Files in the registry by state",
-                                  labels=["state"])
+        files = GaugeMetricFamily(
+            "gateway_files", "Files in the registry by state", labels=["state"]
+        )
         latency = HistogramMetricFamily(
             "gateway_file_processing_seconds",
-            "Seconds from receipt to processed/failed, files finished in the last 24 h")
+            "Seconds from receipt to processed/failed, files finished in the last 24 h",
+        )
         with self.db.read() as s:
-            counts = dict(s.execute(select(InboundFile.state, func.count())
-                                    .group_by(InboundFile.state)).all())
+            counts = dict(
+                s.execute(select(InboundFile.state, func.count()).group_by(InboundFile.state)).all()
+            )
             since = utcnow() - LATENCY_WINDOW
             rows = s.execute(
                 select(InboundFile.received_at, InboundFile.processed_at)
-                .where(InboundFile.processed_at.is_not(None),
-                       InboundFile.processed_at >= since)
-                .order_by(InboundFile.processed_at.desc()).limit(LATENCY_ROWS)).all()
+                .where(InboundFile.processed_at.is_not(None), InboundFile.processed_at >= since)
+                .order_by(InboundFile.processed_at.desc())
+                .limit(LATENCY_ROWS)
+            ).all()
         for state in FileState:
             files.add_metric([state.value], float(counts.get(state.value, 0)))
         yield files
-        seconds = sorted(max(0.0, (_aware(p) - _aware(r)).total_seconds()) for r, p in rows
-                         if p is not None)
+        seconds = sorted(
+            max(0.0, (_aware(p) - _aware(r)).total_seconds()) for r, p in rows if p is not None
+        )
         buckets: list[tuple[str, float]] = []
         i = 0
         for bound in BUCKETS:
@@ -91,28 +96,38 @@ def credit_metrics(s: Session, today: dt.date) -> Iterator[Metric]:
     cents = func.sum(cast(func.round(ct.c.amount * 100), BigInteger))
     active = ct.c.status != "resolved"  # the predicate of the partial worklist indexes
     labels = ["government", "cause", "status"]
-    count = GaugeMetricFamily("gateway_credits_open", "Credit balances not yet resolved",
-                              labels=labels)
-    amount = GaugeMetricFamily("gateway_credits_open_amount_dollars",
-                               "Amount of the credit balances not yet resolved", labels=labels)
+    count = GaugeMetricFamily(
+        "gateway_credits_open", "Credit balances not yet resolved", labels=labels
+    )
+    amount = GaugeMetricFamily(
+        "gateway_credits_open_amount_dollars",
+        "Amount of the credit balances not yet resolved",
+        labels=labels,
+    )
     for gov, cause, status, n, c in s.execute(
-            select(ct.c.government, ct.c.cause, ct.c.status, func.count(), cents)
-            .where(active).group_by(ct.c.government, ct.c.cause, ct.c.status)):
+        select(ct.c.government, ct.c.cause, ct.c.status, func.count(), cents)
+        .where(active)
+        .group_by(ct.c.government, ct.c.cause, ct.c.status)
+    ):
         key = [_flag(gov), str(cause), str(status)]
         count.add_metric(key, float(n))
         amount.add_metric(key, int(c or 0) / 100)
     yield count
     yield amount
     labels = ["government", "payer"]
-    overdue = GaugeMetricFamily("gateway_credits_overdue",
-                                "Unresolved credit balances past their due date", labels=labels)
-    overdue_amount = GaugeMetricFamily("gateway_credits_overdue_amount_dollars",
-                                       "Amount of the unresolved credit balances past due",
-                                       labels=labels)
+    overdue = GaugeMetricFamily(
+        "gateway_credits_overdue", "Unresolved credit balances past their due date", labels=labels
+    )
+    overdue_amount = GaugeMetricFamily(
+        "gateway_credits_overdue_amount_dollars",
+        "Amount of the unresolved credit balances past due",
+        labels=labels,
+    )
     for gov, payer, n, c in s.execute(
-            select(ct.c.government, ct.c.payer_id, func.count(), cents)
-            .where(active, ct.c.due_by.is_not(None), ct.c.due_by < today)
-            .group_by(ct.c.government, ct.c.payer_id)):
+        select(ct.c.government, ct.c.payer_id, func.count(), cents)
+        .where(active, ct.c.due_by.is_not(None), ct.c.due_by < today)
+        .group_by(ct.c.government, ct.c.payer_id)
+    ):
         key = [_flag(gov), str(payer) or "none"]
         overdue.add_metric(key, float(n))
         overdue_amount.add_metric(key, int(c or 0) / 100)
@@ -126,19 +141,25 @@ def delivery_metrics(s: Session) -> Iterator[Metric]:
     failures = GaugeMetricFamily(
         "gateway_transfer_failures_unresolved",
         "SFTP transfer failures not yet resolved (inbound pulls and outbound deliveries)",
-        labels=["partner", "direction", "error_code"])
+        labels=["partner", "direction", "error_code"],
+    )
     for partner, direction, code, n in s.execute(
-            select(tf.c.partner_id, tf.c.direction, tf.c.error_code, func.count())
-            .where(tf.c.resolved.is_(False))
-            .group_by(tf.c.partner_id, tf.c.direction, tf.c.error_code)):
+        select(tf.c.partner_id, tf.c.direction, tf.c.error_code, func.count())
+        .where(tf.c.resolved.is_(False))
+        .group_by(tf.c.partner_id, tf.c.direction, tf.c.error_code)
+    ):
         failures.add_metric([str(partner), str(direction), str(code)], float(n))
     yield failures
     ob = tbl(OutboundFile)
-    queue = GaugeMetricFamily("gateway_outbound_files",
-                              "Outbound files (refunds, offsets, acks) by delivery state",
-                              labels=["state"])
-    counts: dict[str, int] = {str(state): int(n) for state, n in s.execute(
-        select(ob.c.state, func.count()).group_by(ob.c.state))}
+    queue = GaugeMetricFamily(
+        "gateway_outbound_files",
+        "Outbound files (refunds, offsets, acks) by delivery state",
+        labels=["state"],
+    )
+    counts: dict[str, int] = {
+        str(state): int(n)
+        for state, n in s.execute(select(ob.c.state, func.count()).group_by(ob.c.state))
+    }
     for state in dict.fromkeys([*(st.value for st in OutboundState), *counts]):
         queue.add_metric([state], float(counts.get(state, 0)))
     yield queue

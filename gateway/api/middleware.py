@@ -90,16 +90,25 @@ def serialized_write(db: Database) -> Iterator[Session]:
         yield s
 
 
-def _record_http(session: Session, principal: Principal, method: str, route: str,
-                 status: int, file_id: int | None) -> None:
-    audit.record(session, actor=principal.actor, action=f"http {method} {route}"[:64],
-                 outcome=str(status), file_id=file_id if status < 400 else None,
-                 details={"key": principal.name, "role": principal.role.value,
-                          "file_id": file_id})
+def _record_http(
+    session: Session,
+    principal: Principal,
+    method: str,
+    route: str,
+    status: int,
+    file_id: int | None,
+) -> None:
+    audit.record(
+        session,
+        actor=principal.actor,
+        action=f"http {method} {route}"[:64],
+        outcome=str(status),
+        file_id=file_id if status < 400 else None,
+        details={"key": principal.name, "role": principal.role.value, "file_id": file_id},
+    )
 
 
-def fold_audit(session: Session, principal: Principal, status: int,
-               file_id: int | None) -> None:
+def fold_audit(session: Session, principal: Principal, status: int, file_id: int | None) -> None:
     """Write this request's audit entry in ``session``'s transaction (see the module doc).
 
     Outside a mutating request (a CLI, a test calling a service directly) it does nothing.
@@ -107,8 +116,9 @@ def fold_audit(session: Session, principal: Principal, status: int,
     slot = _SLOT.get()
     if slot is None or slot.scope["method"] not in MUTATING:
         return
-    _record_http(session, principal, slot.scope["method"], _route_template(slot.scope), status,
-                 file_id)
+    _record_http(
+        session, principal, slot.scope["method"], _route_template(slot.scope), status, file_id
+    )
 
     def committed(_: Session) -> None:
         slot.folded_status = status
@@ -162,8 +172,13 @@ class RequestContextMiddleware:
             if slot.folded_status == final_status:
                 return
             await anyio.to_thread.run_sync(
-                self._audit, principal, scope["method"], _route_template(scope), final_status,
-                self._file_id(scope, state))
+                self._audit,
+                principal,
+                scope["method"],
+                _route_template(scope),
+                final_status,
+                self._file_id(scope, state),
+            )
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, started
@@ -197,8 +212,9 @@ class RequestContextMiddleware:
                 if watch.aborted:  # whatever a reader made of the disconnect: still an abort
                     pass
                 else:
-                    log.exception("request_failed", method=scope["method"],
-                                  route=_route_template(scope))
+                    log.exception(
+                        "request_failed", method=scope["method"], route=_route_template(scope)
+                    )
                     status = 500
                     if not started:
                         await audit_once(500)
@@ -208,22 +224,36 @@ class RequestContextMiddleware:
                     status = CLIENT_CLOSED
                     if not audited:
                         await audit_once(CLIENT_CLOSED)
-                    log.warning("client_abort", method=scope["method"],
-                                route=_route_template(scope), body_bytes=watch.received)
+                    log.warning(
+                        "client_abort",
+                        method=scope["method"],
+                        route=_route_template(scope),
+                        body_bytes=watch.received,
+                    )
                 elif watch.timed_out:
-                    log.warning("body_timeout", method=scope["method"],
-                                route=_route_template(scope), body_bytes=watch.received,
-                                timeout=watch.timeout)
+                    log.warning(
+                        "body_timeout",
+                        method=scope["method"],
+                        route=_route_template(scope),
+                        body_bytes=watch.received,
+                        timeout=watch.timeout,
+                    )
                 principal: Principal | None = state.get("principal")
-                log.info("http_request", method=scope["method"], route=_route_template(scope),
-                         status=status, ms=round((time.perf_counter() - t0) * 1000, 1),
-                         key=principal.name if principal else None,
-                         file_id=self._file_id(scope, state))
+                log.info(
+                    "http_request",
+                    method=scope["method"],
+                    route=_route_template(scope),
+                    status=status,
+                    ms=round((time.perf_counter() - t0) * 1000, 1),
+                    key=principal.name if principal else None,
+                    file_id=self._file_id(scope, state),
+                )
                 audit.CLIENT.reset(client_token)
                 _SLOT.reset(token)
 
-    def _audit(self, principal: Principal, method: str, route: str, status: int,
-               file_id: int | None) -> None:
+    def _audit(
+        self, principal: Principal, method: str, route: str, status: int, file_id: int | None
+    ) -> None:
         try:
             with serialized_write(self.ctx.db) as s:
                 _record_http(s, principal, method, route, status, file_id)
@@ -240,15 +270,26 @@ class RequestContextMiddleware:
 
     @staticmethod
     async def _send_500(scope: Scope, send: Send, request_id: str) -> None:
-        body = Problem(title="Internal Server Error", status=500,
-                       detail="an unexpected error occurred; it has been logged under this "
-                       "request id", instance=str(scope.get("path", "")), code="internal_error",
-                       request_id=request_id).model_dump(exclude_none=True)
+        body = Problem(
+            title="Internal Server Error",
+            status=500,
+            detail="an unexpected error occurred; it has been logged under this request id",
+            instance=str(scope.get("path", "")),
+            code="internal_error",
+            request_id=request_id,
+        ).model_dump(exclude_none=True)
         payload = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": 500, "headers": [
-            (b"content-type", PROBLEM_JSON.encode()),
-            (b"content-length", str(len(payload)).encode()),
-            (b"x-request-id", request_id.encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"x-request-id", request_id.encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
 
@@ -266,5 +307,10 @@ def _int(value: object) -> int | None:
     return None
 
 
-__all__ = ["MUTATING", "RequestContextMiddleware", "client_address", "fold_audit",
-           "serialized_write"]
+__all__ = [
+    "MUTATING",
+    "RequestContextMiddleware",
+    "client_address",
+    "fold_audit",
+    "serialized_write",
+]

@@ -24,15 +24,24 @@ from gateway.logging import get_logger
 log = get_logger("gateway.api")
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 413: "Content Too Large",
-    415: "Unsupported Media Type", 422: "Unprocessable Content", 429: "Too Many Requests",
-    500: "Internal Server Error", 503: "Service Unavailable", 507: "Insufficient Storage",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    507: "Insufficient Storage",
 }
 _FAULT_ANSWERS = {
     Fault.BUSY: (503, "the database is busy (a lock was held too long); retry shortly"),
-    Fault.UNAVAILABLE: (503, "the database is not reachable or out of connections; retry "
-                             "later"),
+    Fault.UNAVAILABLE: (503, "the database is not reachable or out of connections; retry later"),
     Fault.STORAGE: (507, "the gateway's storage is full; nothing was kept, retry later"),
 }
 
@@ -48,7 +57,8 @@ class Problem(BaseModel):
     code: str | None = Field(default=None, description="Stable machine-readable error code")
     request_id: str | None = Field(default=None, description="Quote this when asking for help")
     errors: list[dict[str, Any]] | None = Field(
-        default=None, description="Validation errors: where and why")
+        default=None, description="Validation errors: where and why"
+    )
 
 
 class TransferAbortedError(Exception):
@@ -59,30 +69,51 @@ class TransferAbortedError(Exception):
 class ApiError(Exception):
     """An error to answer with a given status, code and detail."""
 
-    def __init__(self, status: int, detail: str, *, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status, self.detail, self.code, self.headers = status, detail, code, headers
 
 
-def problem_response(request: Request, status: int, detail: str, *, code: str | None = None,
-                     errors: list[dict[str, Any]] | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    code: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = Problem(
         type=f"https://remittance-gateway.invalid/problems/{code}" if code else "about:blank",
-        title=_TITLES.get(status, "Error"), status=status, detail=detail,
-        instance=request.url.path, code=code,
-        request_id=getattr(request.state, "request_id", None), errors=errors,
+        title=_TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        code=code,
+        request_id=getattr(request.state, "request_id", None),
+        errors=errors,
     )
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status,
-                        media_type=PROBLEM_JSON, headers=headers)
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
 
 
 def fault_response(request: Request, fault: Fault) -> JSONResponse:
     """503 ``database_busy``/``database_unavailable`` or 507 ``insufficient_storage``."""
     status, detail = _FAULT_ANSWERS[fault]
-    return problem_response(request, status, detail, code=fault.value,
-                            headers={"Retry-After": str(RETRY_AFTER[fault])})
+    return problem_response(
+        request, status, detail, code=fault.value, headers={"Retry-After": str(RETRY_AFTER[fault])}
+    )
 
 
 def status_for(exc: GatewayError) -> int:
@@ -100,8 +131,14 @@ def status_for(exc: GatewayError) -> int:
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Only where and why: never echo the input value back (it may be PHI).
-    return [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
-             "type": str(e.get("type", ""))} for e in exc.errors()]
+    return [
+        {
+            "loc": [str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()
+    ]
 
 
 def install(app: FastAPI) -> None:
@@ -109,8 +146,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return problem_response(request, exc.status, exc.detail, code=exc.code,
-                                headers=exc.headers)
+        return problem_response(request, exc.status, exc.detail, code=exc.code, headers=exc.headers)
 
     @app.exception_handler(GatewayError)
     async def _gateway(request: Request, exc: GatewayError) -> JSONResponse:
@@ -118,8 +154,11 @@ def install(app: FastAPI) -> None:
         fault = classify(exc) if status != 503 else None  # a 503 keeps its own code
         if fault is not None:
             return fault_response(request, fault)
-        headers = {"Retry-After": str(RETRY_AFTER[Fault.UNAVAILABLE])} \
-            if isinstance(exc, TransientError) else None
+        headers = (
+            {"Retry-After": str(RETRY_AFTER[Fault.UNAVAILABLE])}
+            if isinstance(exc, TransientError)
+            else None
+        )
         return problem_response(request, status, exc.message, code=exc.code, headers=headers)
 
     async def _environment(request: Request, exc: Exception) -> JSONResponse:
@@ -128,8 +167,12 @@ def install(app: FastAPI) -> None:
         fault = classify(exc)
         if fault is None:
             raise exc
-        log.warning("request_environment_fault", fault=fault.value,
-                    error_type=type(exc).__name__, path=request.url.path)
+        log.warning(
+            "request_environment_fault",
+            fault=fault.value,
+            error_type=type(exc).__name__,
+            path=request.url.path,
+        )
         return fault_response(request, fault)
 
     app.add_exception_handler(SQLAlchemyError, _environment)
@@ -140,27 +183,40 @@ def install(app: FastAPI) -> None:
         errs = _validation_errors(exc)
         first = errs[0] if errs else {"loc": [], "msg": "invalid request"}
         where = ".".join(first["loc"])
-        return problem_response(request, 422, f"{where}: {first['msg']}" if where else
-                                str(first["msg"]), code="validation_error", errors=errs)
+        return problem_response(
+            request,
+            422,
+            f"{where}: {first['msg']}" if where else str(first["msg"]),
+            code="validation_error",
+            errors=errs,
+        )
 
     @app.exception_handler(BodyTimeoutError)
     async def _body_timeout(request: Request, exc: BodyTimeoutError) -> JSONResponse:
-        return problem_response(request, 408, exc.detail, code="body_timeout",
-                                headers=dict(exc.headers) if exc.headers else None)
+        return problem_response(
+            request,
+            408,
+            exc.detail,
+            code="body_timeout",
+            headers=dict(exc.headers) if exc.headers else None,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.url.path}"
-        return problem_response(request, exc.status_code, detail,
-                                headers=dict(exc.headers) if exc.headers else None)
+        return problem_response(
+            request, exc.status_code, detail, headers=dict(exc.headers) if exc.headers else None
+        )
 
 
 #: OpenAPI ``responses=`` entries for the problem statuses a route can return
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {s: {"model": Problem, "description": _TITLES.get(s, "Error"),
-                "content": {PROBLEM_JSON: {}}} for s in statuses}
+    return {
+        s: {"model": Problem, "description": _TITLES.get(s, "Error"), "content": {PROBLEM_JSON: {}}}
+        for s in statuses
+    }
 
 
 def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
@@ -179,19 +235,27 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             responses = op.get("responses", {})
             # a body that is not JSON, or a NUL byte in the path or query (gateway.api.guards)
             if ("requestBody" in op or op.get("parameters")) and "400" not in responses:
-                responses["400"] = {"description": _TITLES[400],
-                                    "content": {PROBLEM_JSON: {"schema": ref}}}
+                responses["400"] = {
+                    "description": _TITLES[400],
+                    "content": {PROBLEM_JSON: {"schema": ref}},
+                }
             # a key check can answer 429 (too many failed sign-ins from the address), a body
             # that stalls 408 (gateway.api.signin, gateway.api.body)
             if "401" in responses and "429" not in responses:
-                responses["429"] = {"description": _TITLES[429],
-                                    "content": {PROBLEM_JSON: {"schema": ref}}}
+                responses["429"] = {
+                    "description": _TITLES[429],
+                    "content": {PROBLEM_JSON: {"schema": ref}},
+                }
             if "requestBody" in op and "408" not in responses:
-                responses["408"] = {"description": _TITLES[408],
-                                    "content": {PROBLEM_JSON: {"schema": ref}}}
+                responses["408"] = {
+                    "description": _TITLES[408],
+                    "content": {PROBLEM_JSON: {"schema": ref}},
+                }
             if "422" in responses:
-                responses["422"] = {"description": _TITLES[422],
-                                    "content": {PROBLEM_JSON: {"schema": ref}}}
+                responses["422"] = {
+                    "description": _TITLES[422],
+                    "content": {PROBLEM_JSON: {"schema": ref}},
+                }
             for status, resp in responses.items():
                 content = resp.get("content", {})
                 if status >= "400" and PROBLEM_JSON in content:
@@ -202,6 +266,15 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-__all__ = ["PROBLEM_JSON", "ApiError", "Problem", "TransferAbortedError", "document_problems",
-           "fault_response", "install",
-           "problem_response", "problem_responses", "status_for"]
+__all__ = [
+    "PROBLEM_JSON",
+    "ApiError",
+    "Problem",
+    "TransferAbortedError",
+    "document_problems",
+    "fault_response",
+    "install",
+    "problem_response",
+    "problem_responses",
+    "status_for",
+]

@@ -35,8 +35,7 @@ class TrustedProxyMiddleware:
                 for name, value in scope.get("headers", ()):
                     if name == b"x-forwarded-for":  # repeated headers join, in order
                         text = value.decode("latin-1")
-                        forwarded_for = text if forwarded_for is None else \
-                            f"{forwarded_for},{text}"
+                        forwarded_for = text if forwarded_for is None else f"{forwarded_for},{text}"
                     elif name == b"x-forwarded-proto":
                         proto = value.decode("latin-1")
                 if forwarded_for is not None:
@@ -45,8 +44,9 @@ class TrustedProxyMiddleware:
                         scope["client"] = (client, 0)
                 scheme = forwarded_scheme(proto) if proto is not None else None
                 if scheme is not None:
-                    scope["scheme"] = scheme if scope["type"] == "http" else \
-                        scheme.replace("http", "ws")
+                    scope["scheme"] = (
+                        scheme if scope["type"] == "http" else scheme.replace("http", "ws")
+                    )
         await self.app(scope, receive, send)
 
 

@@ -73,10 +73,13 @@ class FileDetail(FileSummary):
     provider_key: str | None
     history: list[FileEventOut]
     resend_of: list[int] = Field(
-        default_factory=list, description="Files whose 835 transactions this file re-sends: "
-        "its claim payments were already loaded there and are not counted again")
+        default_factory=list,
+        description="Files whose 835 transactions this file re-sends: "
+        "its claim payments were already loaded there and are not counted again",
+    )
     resent_by: list[int] = Field(
-        default_factory=list, description="Files that re-send this file's 835 transactions")
+        default_factory=list, description="Files that re-send this file's 835 transactions"
+    )
 
 
 class FailureOut(BaseModel):
@@ -95,9 +98,11 @@ class FailureOut(BaseModel):
 
 class ReplayRequest(BaseModel):
     reason: str = Field(min_length=3, max_length=500, description="Why; kept in the audit log")
-    force: bool = Field(default=False,
-                        description="Accept a repeated interchange control number or a "
-                        "conflicting remittance this time")
+    force: bool = Field(
+        default=False,
+        description="Accept a repeated interchange control number or a "
+        "conflicting remittance this time",
+    )
 
 
 class ReplayResult(BaseModel):

@@ -158,8 +158,13 @@ MAX_READ = 64 * 1024 * 1024
 
 
 def segments_page(
-    stream: BinaryIO, segment_number: int | None = None, radius: int = 6, *,
-    tail: bool = False, first: int | None = None, count: int = 50,
+    stream: BinaryIO,
+    segment_number: int | None = None,
+    radius: int = 6,
+    *,
+    tail: bool = False,
+    first: int | None = None,
+    count: int = 50,
     max_read: int = MAX_READ,
 ) -> SegmentPage:
     """One view read from the stored file's ``stream``: the segments around
@@ -191,12 +196,28 @@ def segments_page(
         if scan.beyond or eof:
             return SegmentPage(_lines(scan, segment_number, tail), lo, scan.beyond)
         if len(buf) >= max_read:
-            return SegmentPage([SegmentLine(
-                lo, f"[segments not shown: they lie beyond the first {max_read // 2**20} MiB "
-                "of the file, further than the console reads]", False, withheld=True)],
-                lo, False)
+            return SegmentPage(
+                [
+                    SegmentLine(
+                        lo,
+                        f"[segments not shown: they lie beyond the first {max_read // 2**20} MiB "
+                        "of the file, further than the console reads]",
+                        False,
+                        withheld=True,
+                    )
+                ],
+                lo,
+                False,
+            )
         want = min(want * 4, max_read)
 
 
-__all__ = ["MASK", "SegmentLine", "SegmentPage", "render_segment", "segments_around",
-           "segments_page", "tokenize"]
+__all__ = [
+    "MASK",
+    "SegmentLine",
+    "SegmentPage",
+    "render_segment",
+    "segments_around",
+    "segments_page",
+    "tokenize",
+]

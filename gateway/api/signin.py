@@ -57,9 +57,14 @@ def limit_key(client: str) -> str:
 class FailureLimiter:
     """Sliding-window count of sign-in failures per client address (thread-safe)."""
 
-    def __init__(self, limit: int = 10, window: float = 60.0, *,
-                 clock: Callable[[], float] = time.monotonic,
-                 max_clients: int = MAX_CLIENTS) -> None:
+    def __init__(
+        self,
+        limit: int = 10,
+        window: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = MAX_CLIENTS,
+    ) -> None:
         self.limit, self.window, self.clock, self.max_clients = limit, window, clock, max_clients
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
@@ -100,23 +105,56 @@ class FailureLimiter:
             return len(times) == self.limit
 
 
-def record_failure(db: Database, limiter: FailureLimiter, *, action: str, client: str,
-                   method: str, route: str, code: str, presented: str, outcome: int) -> None:
+def record_failure(
+    db: Database,
+    limiter: FailureLimiter,
+    *,
+    action: str,
+    client: str,
+    method: str,
+    route: str,
+    code: str,
+    presented: str,
+    outcome: int,
+) -> None:
     """Audit one failed sign-in and count it; audit the trip of the limit too (blocking I/O)."""
     from gateway.api.middleware import serialized_write  # middleware imports deps imports us
 
     tripped = limiter.fail(client)
-    details = {"client": client, "method": method, "route": route, "code": code,
-               "key_fingerprint": fingerprint(presented)}
-    log.warning("sign_in_failed", action=action, client=client, route=route, code=code,
-                key_fingerprint=details["key_fingerprint"], tripped=tripped)
+    details = {
+        "client": client,
+        "method": method,
+        "route": route,
+        "code": code,
+        "key_fingerprint": fingerprint(presented),
+    }
+    log.warning(
+        "sign_in_failed",
+        action=action,
+        client=client,
+        route=route,
+        code=code,
+        key_fingerprint=details["key_fingerprint"],
+        tripped=tripped,
+    )
     with serialized_write(db) as s:
-        audit.record(s, actor=UNAUTHENTICATED, action=action, outcome=str(outcome),
-                     reason=code, details=details)
+        audit.record(
+            s,
+            actor=UNAUTHENTICATED,
+            action=action,
+            outcome=str(outcome),
+            reason=code,
+            details=details,
+        )
         if tripped:
-            audit.record(s, actor=UNAUTHENTICATED, action="auth_rate_limited", outcome="429",
-                         reason=f"{limiter.limit} failed sign-ins within {limiter.window:g} s",
-                         details={"client": client, "route": route})
+            audit.record(
+                s,
+                actor=UNAUTHENTICATED,
+                action="auth_rate_limited",
+                outcome="429",
+                reason=f"{limiter.limit} failed sign-ins within {limiter.window:g} s",
+                details={"client": client, "route": route},
+            )
 
 
 def refused(client: str, route: str, retry_after: int) -> None:
@@ -124,5 +162,11 @@ def refused(client: str, route: str, retry_after: int) -> None:
     log.warning("sign_in_rate_limited", client=client, route=route, retry_after=retry_after)
 
 
-__all__ = ["UNAUTHENTICATED", "FailureLimiter", "fingerprint", "limit_key", "record_failure",
-           "refused"]
+__all__ = [
+    "UNAUTHENTICATED",
+    "FailureLimiter",
+    "fingerprint",
+    "limit_key",
+    "record_failure",
+    "refused",
+]

@@ -38,7 +38,7 @@ def sniff(head: bytes) -> Sniffed:
     data = head
     for bom in _BOMS:
         if data.startswith(bom):
-            data = data[len(bom):]
+            data = data[len(bom) :]
     data = data.lstrip(b" \t\r\n")
     if not data:
         return Sniffed(False, "", "the upload is empty")
@@ -49,8 +49,12 @@ def sniff(head: bytes) -> Sniffed:
     layout = sniff_layout(data, list(_layouts()))
     if layout is not None:
         return Sniffed(True, "ledger")
-    return Sniffed(False, "", "not X12 (no ISA segment at the start) and not a ledger CSV "
-                   "(the header lacks the required columns of every known layout)")
+    return Sniffed(
+        False,
+        "",
+        "not X12 (no ISA segment at the start) and not a ledger CSV "
+        "(the header lacks the required columns of every known layout)",
+    )
 
 
 def _x12(data: bytes) -> Sniffed:
@@ -64,8 +68,12 @@ def _x12(data: bytes) -> Sniffed:
     code = m.group(1).decode()
     kind = _X12_KINDS.get(code)
     if kind is None:
-        return Sniffed(False, "", f"X12 transaction set {code} is not accepted here "
-                       "(only 835 remittances and 837 claims)")
+        return Sniffed(
+            False,
+            "",
+            f"X12 transaction set {code} is not accepted here "
+            "(only 835 remittances and 837 claims)",
+        )
     return Sniffed(True, kind)
 
 

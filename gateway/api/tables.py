@@ -44,8 +44,7 @@ class ApiUpload(Base):
     __tablename__ = "api_uploads"
 
     file_id: Mapped[int] = mapped_column(ForeignKey("inbound_files.id"), primary_key=True)
-    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), primary_key=True,
-                                            index=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), primary_key=True, index=True)
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -69,15 +68,35 @@ class ConsoleSession(Base):
 #: gateway/api/routes/credits.py for the queries they serve)
 _ACTIVE = "status <> 'resolved'"
 WORKLIST_INDEXES = (
-    Index("ix_credits_active_due", Credit.due_by, Credit.id, Credit.amount,
-          sqlite_where=text(_ACTIVE), postgresql_where=text(_ACTIVE)),
-    Index("ix_credits_active_payer", Credit.payer_id, Credit.cause, Credit.government,
-          Credit.due_by, Credit.amount, sqlite_where=text(_ACTIVE),
-          postgresql_where=text(_ACTIVE)),
+    Index(
+        "ix_credits_active_due",
+        Credit.due_by,
+        Credit.id,
+        Credit.amount,
+        sqlite_where=text(_ACTIVE),
+        postgresql_where=text(_ACTIVE),
+    ),
+    Index(
+        "ix_credits_active_payer",
+        Credit.payer_id,
+        Credit.cause,
+        Credit.government,
+        Credit.due_by,
+        Credit.amount,
+        sqlite_where=text(_ACTIVE),
+        postgresql_where=text(_ACTIVE),
+    ),
     Index("ix_credits_status_due", Credit.status, Credit.due_by, Credit.id, Credit.amount),
     # government first, each soonest due first (migration 0014)
-    Index("ix_credits_active_gov_due", Credit.government, Credit.due_by, Credit.id,
-          Credit.amount, sqlite_where=text(_ACTIVE), postgresql_where=text(_ACTIVE)),
+    Index(
+        "ix_credits_active_gov_due",
+        Credit.government,
+        Credit.due_by,
+        Credit.id,
+        Credit.amount,
+        sqlite_where=text(_ACTIVE),
+        postgresql_where=text(_ACTIVE),
+    ),
 )
 
 __all__ = ["WORKLIST_INDEXES", "ApiKey", "ApiUpload", "ConsoleSession"]

@@ -57,8 +57,9 @@ class BodyTooLargeError(Exception):
 
 
 def too_large(limit: int) -> ApiError:
-    return ApiError(413, f"the upload is larger than the maximum of {limit} bytes",
-                    code="file_too_large")
+    return ApiError(
+        413, f"the upload is larger than the maximum of {limit} bytes", code="file_too_large"
+    )
 
 
 def limited_request(request: Request, cap: int) -> Request:
@@ -122,8 +123,11 @@ async def _spool_stream(chunks: AsyncIterator[bytes], declared: int | None = Non
     In memory the chunks are joined once at the end: writing them one by one into a growing
     buffer was the largest single cost (under the GIL) of a 2 MB upload.
     """
-    if declared is not None and SPOOL_MEMORY < declared <= MEMORY_BODY_MAX \
-            and BUDGET.take(declared):
+    if (
+        declared is not None
+        and SPOOL_MEMORY < declared <= MEMORY_BODY_MAX
+        and BUDGET.take(declared)
+    ):
         parts: list[bytes] = []
         try:
             async for chunk in chunks:
@@ -164,8 +168,9 @@ async def read_upload(request: Request, limit: int) -> tuple[IO[bytes], str]:
     part = form.get("file")
     if not isinstance(part, UploadFile):
         await form.close()
-        raise ApiError(422, "the multipart form needs a file in the field 'file'",
-                       code="missing_file_field")
+        raise ApiError(
+            422, "the multipart form needs a file in the field 'file'", code="missing_file_field"
+        )
     name = part.filename or ""
     try:
         check_name(name)
@@ -203,17 +208,22 @@ def check_content(spool: IO[bytes]) -> Sniffed:
 
 
 _UPLOADS = tbl(ApiUpload)
-_NEW_UPLOAD = {"postgresql": postgresql.insert(_UPLOADS).on_conflict_do_nothing(),
-               "sqlite": sqlite.insert(_UPLOADS).on_conflict_do_nothing()}
+_NEW_UPLOAD = {
+    "postgresql": postgresql.insert(_UPLOADS).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(_UPLOADS).on_conflict_do_nothing(),
+}
 
 
 def _record_upload(session: Session, file_id: int, key_pk: int) -> None:
-    session.execute(_NEW_UPLOAD[session.get_bind().dialect.name],
-                    {"file_id": file_id, "api_key_id": key_pk, "uploaded_at": utcnow()})
+    session.execute(
+        _NEW_UPLOAD[session.get_bind().dialect.name],
+        {"file_id": file_id, "api_key_id": key_pk, "uploaded_at": utcnow()},
+    )
 
 
-def accept_upload(ctx: AppContext, spool: IO[bytes], name: str, principal: Principal,
-                  kind: str = "") -> AcceptResult:
+def accept_upload(
+    ctx: AppContext, spool: IO[bytes], name: str, principal: Principal, kind: str = ""
+) -> AcceptResult:
     """Check the provider binding, store durably and register, recording the uploading key.
 
     With a store that lives in the registry database the bytes, the registry row and the
@@ -241,8 +251,14 @@ def accept_upload(ctx: AppContext, spool: IO[bytes], name: str, principal: Princ
         raise refused.error from None
     finally:
         spool.close()
-    log.info("file_uploaded", file_id=result.file_id, sha256=blob.sha256[:12], size=blob.size,
-             duplicate=result.duplicate, key=principal.name)
+    log.info(
+        "file_uploaded",
+        file_id=result.file_id,
+        sha256=blob.sha256[:12],
+        size=blob.size,
+        duplicate=result.duplicate,
+        key=principal.name,
+    )
     return result
 
 
@@ -252,8 +268,11 @@ class _RefusedError(Exception):
     def __init__(self, own: str, reason: str, sha256: str | None, size: int) -> None:
         super().__init__(reason)
         self.reason, self.sha256, self.size = reason, sha256, size
-        self.error = ApiError(403, f"this key uploads for provider {own} only: {reason}; "
-                              "nothing was stored", code=binding.CODE)
+        self.error = ApiError(
+            403,
+            f"this key uploads for provider {own} only: {reason}; nothing was stored",
+            code=binding.CODE,
+        )
 
 
 def _check_binding(ctx: AppContext, spool: IO[bytes], principal: Principal, own: str) -> None:
@@ -279,10 +298,19 @@ def _check_binding(ctx: AppContext, spool: IO[bytes], principal: Principal, own:
 
 def _audit_refusal(ctx: AppContext, principal: Principal, refused: _RefusedError) -> None:
     with serialized_write(ctx.db) as s:
-        audit.record(s, actor=principal.actor, action="upload_refused", outcome=binding.CODE,
-                     reason=refused.reason,
-                     details={"key": principal.name, "provider": principal.provider_key,
-                              "sha256": refused.sha256, "size": refused.size})
+        audit.record(
+            s,
+            actor=principal.actor,
+            action="upload_refused",
+            outcome=binding.CODE,
+            reason=refused.reason,
+            details={
+                "key": principal.name,
+                "provider": principal.provider_key,
+                "sha256": refused.sha256,
+                "size": refused.size,
+            },
+        )
         fold_audit(s, principal, 403, None)
 
 
@@ -292,13 +320,21 @@ def _visible(s: Session, file_id: int, principal: Principal) -> bool:
     return s.execute(stmt if cond is None else stmt.where(cond)).first() is not None
 
 
-def _register_upload(s: Session, sha256: str, size: int, name: str,
-                     principal: Principal, kind: str = "") -> AcceptResult:
+def _register_upload(
+    s: Session, sha256: str, size: int, name: str, principal: Principal, kind: str = ""
+) -> AcceptResult:
     own = principal.provider_key
     # a scoped key's ledger is its provider's own record (no provider in the bytes to bind)
     owner = own if kind == "ledger" else None
-    result = register(s, sha256=sha256, size=size, source=f"api:{principal.name}"[:64],
-                      original_name=name[:512], actor=principal.actor, owner=owner)
+    result = register(
+        s,
+        sha256=sha256,
+        size=size,
+        source=f"api:{principal.name}"[:64],
+        original_name=name[:512],
+        actor=principal.actor,
+        owner=owner,
+    )
     if own is not None:
         result = _bind(s, result, principal, own, kind)
     _record_upload(s, result.file_id, principal.id)
@@ -307,8 +343,9 @@ def _register_upload(s: Session, sha256: str, size: int, name: str,
     return result
 
 
-def _bind(s: Session, result: AcceptResult, principal: Principal, own: str,
-          kind: str) -> AcceptResult:
+def _bind(
+    s: Session, result: AcceptResult, principal: Principal, own: str, kind: str
+) -> AcceptResult:
     """A scoped key's upload: its ledger is declared its provider's; a duplicate reveals nothing.
 
     A ledger's identity includes the provider (``register(owner=...)``), so its duplicate is
@@ -319,13 +356,13 @@ def _bind(s: Session, result: AcceptResult, principal: Principal, own: str,
     is refused like a foreign file.
     """
     if result.duplicate and not _visible(s, result.file_id, principal):
-        provider = s.execute(select(InboundFile.provider_id).where(
-            InboundFile.id == result.file_id)).scalar_one()
+        provider = s.execute(
+            select(InboundFile.provider_id).where(InboundFile.id == result.file_id)
+        ).scalar_one()
         if kind == "ledger" or provider not in (None, binding.provider_for_key(s, own)):
             raise _RefusedError(own, "it names another provider", result.sha256, result.size)
     if kind == "ledger" and not result.duplicate:
-        ledger_ingest.declare(s, result.file_id, binding.provider_for_key(s, own),
-                              principal.actor)
+        ledger_ingest.declare(s, result.file_id, binding.provider_for_key(s, own), principal.actor)
     return result
 
 

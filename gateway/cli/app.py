@@ -95,8 +95,9 @@ def cli_settings(**overrides: object) -> SettingsT:
         settings = resolve_secrets(explicit)
         check_secrets(settings)
     except GatewayError as exc:
-        err_console.print(f"[red]{exc.code}: {exc.message}[/red]", soft_wrap=True,
-                          markup=True, highlight=False)
+        err_console.print(
+            f"[red]{exc.code}: {exc.message}[/red]", soft_wrap=True, markup=True, highlight=False
+        )
         raise typer.Exit(EXIT_UNREADABLE) from None
     except ValidationError as exc:  # settings refused as they load (values never echoed)
         reasons = "; ".join(str(e.get("msg", "")) for e in exc.errors())

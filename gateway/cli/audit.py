@@ -18,8 +18,9 @@ from gateway.cli.app import EXIT_FINDINGS, EXIT_UNREADABLE, app, cli_settings, c
 if TYPE_CHECKING:
     from gateway.db.base import Database
 
-audit_app = typer.Typer(help="The audit log: verify its hash chain, list entries.",
-                        no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The audit log: verify its hash chain, list entries.", no_args_is_help=True
+)
 app.add_typer(audit_app, name="audit")
 
 
@@ -27,6 +28,7 @@ def _db() -> Database:
     from gateway.db.base import Database
     from gateway.db.migrate import ensure_schema
     from gateway.logging import configure_logging
+
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -45,8 +47,9 @@ def _anchor(value: str | None) -> tuple[int, str] | None:
 
 @audit_app.command("verify")
 def verify_cmd(
-    anchor: Annotated[str | None, typer.Option(
-        help="SEQ:HASH of an earlier head that must still be in the chain")] = None,
+    anchor: Annotated[
+        str | None, typer.Option(help="SEQ:HASH of an earlier head that must still be in the chain")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Walk the hash chain; exit 1 at the first broken entry."""
@@ -69,8 +72,12 @@ def verify_cmd(
         raise typer.Exit(EXIT_UNREADABLE) from None
     finally:
         db.dispose()
-    out: dict[str, Any] = {"ok": report.ok, "entries": report.entries,
-                           "head": f"{report.head_seq}:{report.head_hash}", "broken": None}
+    out: dict[str, Any] = {
+        "ok": report.ok,
+        "entries": report.entries,
+        "head": f"{report.head_seq}:{report.head_hash}",
+        "broken": None,
+    }
     if report.broken is not None:
         b = report.broken
         out["broken"] = {"seq": b.seq, "id": b.id, "kind": b.kind, "reason": b.reason}
@@ -80,9 +87,11 @@ def verify_cmd(
         console.print(f"audit chain intact: {report.entries} entries, head {out['head']}")
     else:
         b = report.broken
-        err_console.print(f"[red]audit chain broken at seq {b.seq}"
-                          f"{f' (id {b.id})' if b.id is not None else ''}: {b.kind}: "
-                          f"{b.reason}[/red]")
+        err_console.print(
+            f"[red]audit chain broken at seq {b.seq}"
+            f"{f' (id {b.id})' if b.id is not None else ''}: {b.kind}: "
+            f"{b.reason}[/red]"
+        )
         console.print(f"last good head: {out['head']}")
     if not report.ok:
         raise typer.Exit(EXIT_FINDINGS)
@@ -108,13 +117,27 @@ def list_cmd(
             rows = list(reversed(s.execute(q).scalars().all()))
     finally:
         db.dispose()
-    entries = [{"seq": e.seq, "id": e.id, "at": e.at.isoformat(), "actor": e.actor,
-                "action": e.action, "file_id": e.file_id, "outcome": e.outcome,
-                "reason": e.reason, "details": e.details, "hash": e.row_hash} for e in rows]
+    entries = [
+        {
+            "seq": e.seq,
+            "id": e.id,
+            "at": e.at.isoformat(),
+            "actor": e.actor,
+            "action": e.action,
+            "file_id": e.file_id,
+            "outcome": e.outcome,
+            "reason": e.reason,
+            "details": e.details,
+            "hash": e.row_hash,
+        }
+        for e in rows
+    ]
     if as_json:
         console.print_json(json.dumps(entries))
         return
     for e in entries:
-        console.print(f"{e['seq']:>6}  {e['at']}  {e['actor']:<16} {e['action']:<24} "
-                      f"{e['outcome']:<12} file={e['file_id'] or '-'}  {e['reason']}",
-                      markup=False)
+        console.print(
+            f"{e['seq']:>6}  {e['at']}  {e['actor']:<16} {e['action']:<24} "
+            f"{e['outcome']:<12} file={e['file_id'] or '-'}  {e['reason']}",
+            markup=False,
+        )

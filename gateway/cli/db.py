@@ -11,14 +11,14 @@ from gateway.cli.app import app, cli_settings, console, err_console
 if TYPE_CHECKING:
     from gateway.db.base import Database
 
-db_app = typer.Typer(help="Database schema migrations and integrity checks.",
-                    no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations and integrity checks.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
 def _db() -> Database:
     from gateway.db.base import Database
     from gateway.logging import configure_logging
+
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     return Database.from_settings(settings)

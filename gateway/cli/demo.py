@@ -20,8 +20,7 @@ app.add_typer(demo_app, name="demo")
 @demo_app.command("generate")
 def generate_cmd(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the month into")],
-    claims: Annotated[int, typer.Option(help="Claims in the month (planted ones included)")]
-    = 600,
+    claims: Annotated[int, typer.Option(help="Claims in the month (planted ones included)")] = 600,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes")] = 1,
 ) -> None:
     """A month of 837s, 835s and a ledger export for one provider, with planted credits."""
@@ -29,8 +28,7 @@ def generate_cmd(
 
     try:
         with progress() as bars:
-            manifest = generate(out, claims=claims, seed=seed,
-                                progress=bars.task("files written"))
+            manifest = generate(out, claims=claims, seed=seed, progress=bars.task("files written"))
     except DemoError as exc:
         err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
@@ -40,11 +38,17 @@ def generate_cmd(
     kinds: dict[str, int] = {}
     for f in manifest.files:
         kinds[f.kind] = kinds.get(f.kind, 0) + 1
-    console.print(f"wrote {manifest.claims} claims in {len(manifest.files)} files to {out} "
-                  f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})")
-    console.print(f"planted {len(manifest.credits)} credit rows and "
-                  f"{len(manifest.variances)} posting variance(s): {manifest.answers_path}")
+    console.print(
+        f"wrote {manifest.claims} claims in {len(manifest.files)} files to {out} "
+        f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})"
+    )
+    console.print(
+        f"planted {len(manifest.credits)} credit rows and "
+        f"{len(manifest.variances)} posting variance(s): {manifest.answers_path}"
+    )
     for i, cp in enumerate(manifest.checkpoints, start=1):
-        console.print(f"step {i}: gateway ingest <its {len(cp.files)} files from manifest.json>"
-                      f"; gateway reconcile --as-of {cp.as_of.isoformat()}")
+        console.print(
+            f"step {i}: gateway ingest <its {len(cp.files)} files from manifest.json>"
+            f"; gateway reconcile --as-of {cp.as_of.isoformat()}"
+        )
     console.print("then: gateway credits --json --status all  (compare with answers.json)")

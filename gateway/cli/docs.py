@@ -109,10 +109,13 @@ def settings_table() -> list[str]:
     """Every ``GATEWAY_*`` setting with its default and description, from ``Settings``."""
     from gateway.settings import Settings
 
-    out = ["## Configuration\n",
-           "Every setting is an environment variable (`gateway/settings.py`). Secrets are never",
-           "printed; placeholder values are refused at start-up.\n",
-           "| variable | default | meaning |", "|---|---|---|"]
+    out = [
+        "## Configuration\n",
+        "Every setting is an environment variable (`gateway/settings.py`). Secrets are never",
+        "printed; placeholder values are refused at start-up.\n",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+    ]
     for name, field in Settings.model_fields.items():
         default = field.default
         shown = "" if default is None else f"`{default}`"
@@ -132,8 +135,10 @@ def render() -> str:
     out.append("## Commands\n")
     for name in sorted(root.commands):
         sub = root.commands[name]
-        out.append(f"- [`gateway {name}`](#gateway-{name.replace(' ', '-')}): "
-                   f"{_clean(sub.get_short_help_str(limit=120))}")
+        out.append(
+            f"- [`gateway {name}`](#gateway-{name.replace(' ', '-')}): "
+            f"{_clean(sub.get_short_help_str(limit=120))}"
+        )
     out.append("")
     for name in sorted(root.commands):
         if not root.commands[name].hidden:
@@ -165,10 +170,12 @@ def render_index() -> str:
         modules = sorted(_modules(cmd), key=COMMAND_MODULES.index)
         first = inspect.cleandoc(cmd.short_help or cmd.help or "").split("\n\n")[0]
         names = ", ".join(json.dumps(m) for m in modules) + ("," if len(modules) == 1 else "")
-        out.append(f"    {json.dumps(name)}: (\n"
-                   f"        ({names}),\n"
-                   f"        {json.dumps(first, ensure_ascii=False)},\n"
-                   "    ),\n")
+        out.append(
+            f"    {json.dumps(name)}: (\n"
+            f"        ({names}),\n"
+            f"        {json.dumps(first, ensure_ascii=False)},\n"
+            "    ),\n"
+        )
     out.append("}\n")
     return "".join(out)
 
@@ -177,8 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     outputs = {DOC: render(), INDEX: render_index()}
     if "--check" in args:
-        stale = [p for p, text in outputs.items()
-                 if (p.read_text(encoding="utf-8") if p.exists() else "") != text]
+        stale = [
+            p
+            for p, text in outputs.items()
+            if (p.read_text(encoding="utf-8") if p.exists() else "") != text
+        ]
         for path in stale:
             print(f"{path} is not current: run `python -m gateway.cli.docs`", file=sys.stderr)
         return 1 if stale else 0

@@ -81,8 +81,9 @@ def _partners(c: Ctx, *, background: bool) -> Iterator[PartnerServices | None]:
     except GatewayError as exc:
         err_console.print(f"[red]{exc.code}: {exc.message}[/red]", soft_wrap=True)
         raise typer.Exit(EXIT_UNREADABLE) from None
-    with partner_services(c.settings, c.db, c.store, owner=worker_id(), background=background,
-                          profiles=profiles) as services:
+    with partner_services(
+        c.settings, c.db, c.store, owner=worker_id(), background=background, profiles=profiles
+    ) as services:
         yield services
 
 
@@ -90,8 +91,13 @@ def _collect(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.is_file()
-                                and not any(part.startswith(".") for part in f.parts)))
+            files.extend(
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.is_file() and not any(part.startswith(".") for part in f.parts)
+                )
+            )
         elif p.is_file():
             files.append(p)
         else:
@@ -103,13 +109,21 @@ def _collect(paths: list[Path]) -> list[Path]:
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive)")],
-    queue: Annotated[bool, typer.Option(
-        "--queue", help="Only store and register; workers process them later")] = False,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Only store and register; workers process them later")
+    ] = False,
     actor: Annotated[str | None, typer.Option(help="Who is ingesting (default $USER)")] = None,
-    kind: Annotated[str, typer.Option(
-        "--kind", help="auto (X12, or a ledger CSV recognised by its header) | ledger")] = "auto",
-    provider: Annotated[str | None, typer.Option(
-        "--provider", help="Whose ledger: NPI, TIN or provider id (default: the only one)")
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", help="auto (X12, or a ledger CSV recognised by its header) | ledger"
+        ),
+    ] = "auto",
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--provider", help="Whose ledger: NPI, TIN or provider id (default: the only one)"
+        ),
     ] = None,
 ) -> None:
     """Store, register and process X12 files and ledger CSVs; exit 1 if any ends quarantined."""
@@ -140,8 +154,16 @@ def ingest(
                 if is_ledger and ledger_provider is None:
                     with c.db.write() as s:
                         ledger_provider = ledger_ingest.resolve_provider(s, provider)
-                res = accept_path(c.db, c.store, path, source="cli", original_name=path.name,
-                                  actor=who, max_bytes=c.settings.max_file_bytes, progress=read)
+                res = accept_path(
+                    c.db,
+                    c.store,
+                    path,
+                    source="cli",
+                    original_name=path.name,
+                    actor=who,
+                    max_bytes=c.settings.max_file_bytes,
+                    progress=read,
+                )
                 if is_ledger and ledger_provider is not None and not res.duplicate:
                     with c.db.write() as s:
                         ledger_ingest.declare(s, res.file_id, ledger_provider, who)
@@ -160,13 +182,24 @@ def ingest(
                 if done_files:
                     done_files(n)
                 continue
-            rep = report(c.db, res.file_id) if queue else process_now(
-                c.db, c.store, c.settings, res.file_id, progress=loaded)
+            rep = (
+                report(c.db, res.file_id)
+                if queue
+                else process_now(c.db, c.store, c.settings, res.file_id, progress=loaded)
+            )
             if rep.state == "failed":
                 bad = True
             error = f"{rep.error_code}: {rep.error_message}" if rep.error_code else _note(rep)
-            rows.append((str(path), str(rep.file_id), rep.state, "yes" if res.duplicate else "no",
-                         str(rep.claims) if rep.state == "processed" else "-", error))
+            rows.append(
+                (
+                    str(path),
+                    str(rep.file_id),
+                    rep.state,
+                    "yes" if res.duplicate else "no",
+                    str(rep.claims) if rep.state == "processed" else "-",
+                    error,
+                )
+            )
             if done_files:
                 done_files(n)
     table = Table("file", "id", "state", "duplicate", "claims", "error or note", title="Ingest")
@@ -191,7 +224,7 @@ def _looks_like_ledger(path: Path) -> bool:
     with path.open("rb") as fh:
         head = fh.read(65536)
     cut = head.rfind(b"\n")
-    return ledger_ingest.sniff(head[:cut + 1] if cut > 0 else head) is not None
+    return ledger_ingest.sniff(head[: cut + 1] if cut > 0 else head) is not None
 
 
 @app.command()
@@ -205,8 +238,10 @@ def worker(
 
     with _context() as c:
         if c.db.is_sqlite and concurrency > 1:
-            err_console.print("[red]SQLite allows one writer: use --concurrency 1, or "
-                              "PostgreSQL (GATEWAY_DATABASE_URL) for more workers[/red]")
+            err_console.print(
+                "[red]SQLite allows one writer: use --concurrency 1, or "
+                "PostgreSQL (GATEWAY_DATABASE_URL) for more workers[/red]"
+            )
             raise typer.Exit(EXIT_UNREADABLE)
         with _partners(c, background=not once) as partners:
             if partners is not None and once:
@@ -214,8 +249,9 @@ def worker(
             if concurrency == 1:
                 stop = threading.Event()
                 install_stop_handlers(stop)
-                stats = run_worker(c.db, c.store, c.settings, stop=stop, once=once,
-                                   max_files=max_files)
+                stats = run_worker(
+                    c.db, c.store, c.settings, stop=stop, once=once, max_files=max_files
+                )
                 console.print(f"processed {stats.processed}, quarantined {stats.failed}")
             else:
                 crashed = run_workers(concurrency, once=once, max_files=max_files)
@@ -242,15 +278,22 @@ def run(
         while not stop.is_set():
             if partners is not None and once:
                 partners.poll_once()
-            scan = scan_inbox(c.db, c.store, inbox, c.settings.data_dir,
-                              settle_seconds=0.0 if once else c.settings.inbox_settle_seconds,
-                              max_bytes=c.settings.max_file_bytes)
+            scan = scan_inbox(
+                c.db,
+                c.store,
+                inbox,
+                c.settings.data_dir,
+                settle_seconds=0.0 if once else c.settings.inbox_settle_seconds,
+                max_bytes=c.settings.max_file_bytes,
+            )
             stats = run_worker(c.db, c.store, c.settings, stop=stop, once=True)
             if partners is not None and once:
                 partners.tick()
             if scan.accepted or stats.processed or stats.failed:
-                console.print(f"accepted {len(scan.accepted)}, processed {stats.processed}, "
-                              f"quarantined {stats.failed}, rejected {len(scan.rejected)}")
+                console.print(
+                    f"accepted {len(scan.accepted)}, processed {stats.processed}, "
+                    f"quarantined {stats.failed}, rejected {len(scan.rejected)}"
+                )
             if once:
                 break
             stop.wait(c.settings.worker_poll_seconds)
@@ -259,8 +302,9 @@ def run(
 @app.command()
 def failures(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines for scripts")] = False,
-    since: Annotated[dt.datetime | None, typer.Option(
-        formats=["%Y-%m-%d"], help="Received on or after this day")] = None,
+    since: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Received on or after this day")
+    ] = None,
 ) -> None:
     """List quarantined files with their reasons."""
     from gateway.ingest.replay import failed_files
@@ -271,38 +315,73 @@ def failures(
         transfer_failed = len(transfer_failures(c.db))
     if as_json:
         for f in rows:
-            console.print_json(json.dumps({
-                "id": f.id, "sha256": f.sha256, "source": f.source,
-                "original_name": f.original_name, "kind": f.kind,
-                "received_at": f.received_at.isoformat(), "attempts": f.attempts,
-                "error_code": f.error_code, "error_message": f.error_message,
-                "error_location": f.error_location,
-            }), indent=None)
+            console.print_json(
+                json.dumps(
+                    {
+                        "id": f.id,
+                        "sha256": f.sha256,
+                        "source": f.source,
+                        "original_name": f.original_name,
+                        "kind": f.kind,
+                        "received_at": f.received_at.isoformat(),
+                        "attempts": f.attempts,
+                        "error_code": f.error_code,
+                        "error_message": f.error_message,
+                        "error_location": f.error_location,
+                    }
+                ),
+                indent=None,
+            )
         return
-    table = Table("id", "received", "name", "kind", "code", "message", "where",
-                  title=f"Quarantined files ({len(rows)})")
+    table = Table(
+        "id",
+        "received",
+        "name",
+        "kind",
+        "code",
+        "message",
+        "where",
+        title=f"Quarantined files ({len(rows)})",
+    )
     for f in rows:
         loc = f.error_location or {}
-        where = ", ".join(f"{k} {loc[k]}" for k in ("segment_number", "segment_id", "line",
-                                                     "byte_offset") if loc.get(k) not in
-                          (None, "", 0))
-        table.add_row(str(f.id), f.received_at.strftime("%Y-%m-%d %H:%M"), f.original_name,
-                      f.kind, f.error_code or "", f.error_message or "", where)
+        where = ", ".join(
+            f"{k} {loc[k]}"
+            for k in ("segment_number", "segment_id", "line", "byte_offset")
+            if loc.get(k) not in (None, "", 0)
+        )
+        table.add_row(
+            str(f.id),
+            f.received_at.strftime("%Y-%m-%d %H:%M"),
+            f.original_name,
+            f.kind,
+            f.error_code or "",
+            f.error_message or "",
+            where,
+        )
     console.print(table)
     if transfer_failed:
-        console.print(f"[red]{transfer_failed} unresolved SFTP transfer failure(s): "
-                      "see `gateway transfers failures`[/red]")
+        console.print(
+            f"[red]{transfer_failed} unresolved SFTP transfer failure(s): "
+            "see `gateway transfers failures`[/red]"
+        )
 
 
 @app.command("replay")
 def replay_cmd(
     ids: Annotated[list[int] | None, typer.Argument(help="File ids")] = None,
-    all_failed: Annotated[bool, typer.Option(
-        "--all-failed", help="Every quarantined file")] = False,
-    since: Annotated[dt.datetime | None, typer.Option(
-        formats=["%Y-%m-%d"], help="With --all-failed: received on or after this day")] = None,
-    force: Annotated[bool, typer.Option(
-        help="Accept a repeated interchange (TA1 025) or a conflicting remittance this time")
+    all_failed: Annotated[
+        bool, typer.Option("--all-failed", help="Every quarantined file")
+    ] = False,
+    since: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="With --all-failed: received on or after this day"),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Accept a repeated interchange (TA1 025) or a conflicting remittance this time"
+        ),
     ] = False,
     reason: Annotated[str, typer.Option(help="Why (kept in the audit log)")] = "manual replay",
     actor: Annotated[str | None, typer.Option(help="Who (default $USER)")] = None,
@@ -323,11 +402,13 @@ def replay_cmd(
         done = bars.task("files replayed", len(targets)) if all_failed else None
         for n, file_id in enumerate(targets, start=1):
             try:
-                res = replay(c.db, c.store, c.settings, file_id, actor=who, reason=reason,
-                             force=force)
+                res = replay(
+                    c.db, c.store, c.settings, file_id, actor=who, reason=reason, force=force
+                )
             except GatewayError as exc:
-                table.add_row(str(file_id), "-", "-", "-", f"{exc.code}: {exc.message}",
-                              style="red")
+                table.add_row(
+                    str(file_id), "-", "-", "-", f"{exc.code}: {exc.message}", style="red"
+                )
                 bad = True
                 continue
             finally:
@@ -335,8 +416,13 @@ def replay_cmd(
                     done(n)
             rep = res.report
             bad = bad or rep.state != "processed"
-            table.add_row(str(file_id), res.previous_state, rep.state, str(rep.claims),
-                          f"{rep.error_code}: {rep.error_message}" if rep.error_code
-                          else _note(rep), style="" if rep.state == "processed" else "red")
+            table.add_row(
+                str(file_id),
+                res.previous_state,
+                rep.state,
+                str(rep.claims),
+                f"{rep.error_code}: {rep.error_message}" if rep.error_code else _note(rep),
+                style="" if rep.state == "processed" else "red",
+            )
     console.print(table)
     raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)

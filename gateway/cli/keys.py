@@ -27,6 +27,7 @@ def _db() -> tuple[Database, str | None]:
     from gateway.db.migrate import ensure_schema
     from gateway.errors import GatewayError
     from gateway.logging import configure_logging
+
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -44,10 +45,10 @@ def _db() -> tuple[Database, str | None]:
 def create_cmd(
     role: Annotated[Role, typer.Option(help="uploader | ops | auditor")],
     name: Annotated[str, typer.Option(help="Unique name; shown in the audit log")],
-    provider: Annotated[str | None, typer.Option(
-        help="Uploader keys: the provider's NPI (or npi:NPI / tin:TIN)")] = None,
-    actor: Annotated[str | None, typer.Option(help="Who is creating it (default $USER)")]
-    = None,
+    provider: Annotated[
+        str | None, typer.Option(help="Uploader keys: the provider's NPI (or npi:NPI / tin:TIN)")
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="Who is creating it (default $USER)")] = None,
 ) -> None:
     """Create a key and print it (last line, shown once)."""
     from gateway.api.keys import create_key
@@ -57,8 +58,14 @@ def create_cmd(
     db, pepper = _db()
     try:
         with db.write() as s:
-            created = create_key(s, name=name, role=role, provider=provider, pepper=pepper,
-                                 actor=current_actor(actor))
+            created = create_key(
+                s,
+                name=name,
+                role=role,
+                provider=provider,
+                pepper=pepper,
+                actor=current_actor(actor),
+            )
     except GatewayError as exc:
         err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
@@ -66,8 +73,10 @@ def create_cmd(
         db.dispose()
     p = created.principal
     scope = f" for {p.provider_key}" if p.provider_key else ""
-    console.print(f"created {p.role.value} key {p.name!r} (id {p.key_id}){scope}; "
-                  "store it now, it is not shown again:")
+    console.print(
+        f"created {p.role.value} key {p.name!r} (id {p.key_id}){scope}; "
+        "store it now, it is not shown again:"
+    )
     # plain print: no wrapping or markup may alter the key
     print(created.key, flush=True)
 
@@ -83,22 +92,34 @@ def list_cmd() -> None:
             rows = list_keys(s)
     finally:
         db.dispose()
-    table = Table("id", "name", "role", "provider", "created", "last used", "state",
-                  title=f"API keys ({len(rows)})")
+    table = Table(
+        "id",
+        "name",
+        "role",
+        "provider",
+        "created",
+        "last used",
+        "state",
+        title=f"API keys ({len(rows)})",
+    )
     for k in rows:
-        table.add_row(k.key_id, k.name, k.role, k.provider_key or "",
-                      k.created_at.strftime("%Y-%m-%d %H:%M"),
-                      k.last_used_at.strftime("%Y-%m-%d %H:%M") if k.last_used_at else "never",
-                      "revoked" if k.revoked_at else "active",
-                      style="dim" if k.revoked_at else "")
+        table.add_row(
+            k.key_id,
+            k.name,
+            k.role,
+            k.provider_key or "",
+            k.created_at.strftime("%Y-%m-%d %H:%M"),
+            k.last_used_at.strftime("%Y-%m-%d %H:%M") if k.last_used_at else "never",
+            "revoked" if k.revoked_at else "active",
+            style="dim" if k.revoked_at else "",
+        )
     console.print(table)
 
 
 @keys_app.command("revoke")
 def revoke_cmd(
     key: Annotated[str, typer.Argument(help="Key name or key id")],
-    actor: Annotated[str | None, typer.Option(help="Who is revoking it (default $USER)")]
-    = None,
+    actor: Annotated[str | None, typer.Option(help="Who is revoking it (default $USER)")] = None,
 ) -> None:
     """Revoke a key; requests with it fail from now on (console sessions included)."""
     from gateway.api.keys import revoke_key
@@ -140,19 +161,25 @@ def rotate_data_key_cmd(
     try:
         ring = KeyRing.from_settings(settings)
         if ring.active is None:
-            raise GatewayError("no data key configured (GATEWAY_DATA_KEYS)",
-                               code="data_keys_off")
+            raise GatewayError("no data key configured (GATEWAY_DATA_KEYS)", code="data_keys_off")
         with progress() as bars:
-            report = rotate_raw(db, store_from_settings(settings), key_id=ring.active,
-                                actor=current_actor(actor), progress=bars.task("raw files"))
+            report = rotate_raw(
+                db,
+                store_from_settings(settings),
+                key_id=ring.active,
+                actor=current_actor(actor),
+                progress=bars.task("raw files"),
+            )
             columns = rotate_columns(db, ring, progress=bars.task("member ids re-sealed"))
     except GatewayError as exc:
         err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
     finally:
         db.dispose()
-    console.print(f"raw files under data key {report.key_id!r}: {report.rewritten} re-encrypted, "
-                  f"{report.already} already were; {len(report.problems)} problems")
+    console.print(
+        f"raw files under data key {report.key_id!r}: {report.rewritten} re-encrypted, "
+        f"{report.already} already were; {len(report.problems)} problems"
+    )
     console.print(f"PHI column values re-sealed under {report.key_id!r}: {columns}")
     for p in report.problems:
         err_console.print(f"file {p.file_id}: {p.code}: {p.message}")
@@ -197,9 +224,11 @@ def add_data_key_cmd() -> None:
     settings = cli_settings()
     if os.environ.get("GATEWAY_DATA_KEYS"):
         key_id = f"k{dt.datetime.now(dt.UTC):%Y%m%d}-{secrets.token_hex(3)}"
-        err_console.print("GATEWAY_DATA_KEYS is set explicitly: append this entry to it and set "
-                          f"GATEWAY_ACTIVE_DATA_KEY={key_id}, restart, then run "
-                          "`gateway keys rotate-data-key`:")
+        err_console.print(
+            "GATEWAY_DATA_KEYS is set explicitly: append this entry to it and set "
+            f"GATEWAY_ACTIVE_DATA_KEY={key_id}, restart, then run "
+            "`gateway keys rotate-data-key`:"
+        )
         print(f"{key_id}:{new_key()}", flush=True)
         return
     path = keys_file_path(settings)
@@ -209,6 +238,8 @@ def add_data_key_cmd() -> None:
     except GatewayError as exc:
         err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
-    console.print(f"data key {key_id!r} added to {path} and made active (old keys kept). "
-                  "Back the keys file up again, restart every process, then run "
-                  "`gateway keys rotate-data-key`.")
+    console.print(
+        f"data key {key_id!r} added to {path} and made active (old keys kept). "
+        "Back the keys file up again, restart every process, then run "
+        "`gateway keys rotate-data-key`."
+    )

@@ -35,19 +35,24 @@ if TYPE_CHECKING:
     from gateway.store.base import RawStore
     from mappings.partners import PartnerProfile
 
-partners_app = typer.Typer(help="SFTP trading partners: list profiles, check connections.",
-                           no_args_is_help=True)
+partners_app = typer.Typer(
+    help="SFTP trading partners: list profiles, check connections.", no_args_is_help=True
+)
 app.add_typer(partners_app, name="partners")
 
 DirOption = Annotated[
     Path | None,
-    typer.Option("--partners-dir", envvar="GATEWAY_PARTNERS_DIR",
-                 help="Folder of partner profiles (*.yaml); default mappings/partners."),
+    typer.Option(
+        "--partners-dir",
+        envvar="GATEWAY_PARTNERS_DIR",
+        help="Folder of partner profiles (*.yaml); default mappings/partners.",
+    ),
 ]
 
 
 def _settings() -> Settings:
     from gateway.logging import configure_logging
+
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     return settings
@@ -74,15 +79,23 @@ def _profiles(directory: Path | None, partner: str | None = None) -> list[Partne
 @partners_app.command("list")
 def list_partners(partners_dir: DirOption = None) -> None:
     """Show every partner profile (validating them all)."""
-    table = Table("id", "enabled", "name", "role", "server", "inbox", "after pull", "outbound",
-                  "acks")
+    table = Table(
+        "id", "enabled", "name", "role", "server", "inbox", "after pull", "outbound", "acks"
+    )
     for p in _profiles(partners_dir):
-        table.add_row(p.id, "yes" if p.enabled else "no", p.name, p.role,
-                      f"{p.username}@{p.host}:{p.port}",
-                      f"{p.inbox_dir or '-'} ({p.filename_pattern})" if p.inbox_dir else "-",
-                      (f"archive to {p.archive_dir}" if p.after_pull == "archive" else "delete")
-                      if p.inbox_dir else "-",
-                      p.outbound_dir or "-", p.ack_dir if p.send_acks and p.ack_dir else "-")
+        table.add_row(
+            p.id,
+            "yes" if p.enabled else "no",
+            p.name,
+            p.role,
+            f"{p.username}@{p.host}:{p.port}",
+            f"{p.inbox_dir or '-'} ({p.filename_pattern})" if p.inbox_dir else "-",
+            (f"archive to {p.archive_dir}" if p.after_pull == "archive" else "delete")
+            if p.inbox_dir
+            else "-",
+            p.outbound_dir or "-",
+            p.ack_dir if p.send_acks and p.ack_dir else "-",
+        )
     console.print(table)
 
 
@@ -94,19 +107,23 @@ def _check_one(profile: PartnerProfile) -> list[str]:
     problems: list[str] = []
     try:
         with open_sftp(profile) as sftp:
-            console.print(f"[green]{profile.id}[/green]: connected to {profile.host}:"
-                          f"{profile.port}, host key matches the pinned one, logged in as "
-                          f"{profile.username}", soft_wrap=True)
+            console.print(
+                f"[green]{profile.id}[/green]: connected to {profile.host}:"
+                f"{profile.port}, host key matches the pinned one, logged in as "
+                f"{profile.username}",
+                soft_wrap=True,
+            )
             for check in probe(sftp, profile):
                 if check.ok:
-                    console.print(f"  {check.role} {check.path}: ok, {check.detail}",
-                                  soft_wrap=True)
+                    console.print(
+                        f"  {check.role} {check.path}: ok, {check.detail}", soft_wrap=True
+                    )
                 else:
                     problems.append(f"{check.role} {check.path}: {check.detail}")
     except GatewayError as exc:
         hint = {
             "host_key_rejected": "the server's host key is not the one pinned in the profile; "
-                                 "do not connect until the partner confirms the new key",
+            "do not connect until the partner confirms the new key",
             "auth_failed": "the server refused our username/key or password",
             "sftp_transient": "the server could not be reached or dropped the connection",
             "config_error": "the profile's credentials are not usable",
@@ -116,8 +133,10 @@ def _check_one(profile: PartnerProfile) -> list[str]:
 
 
 @partners_app.command("check")
-def check(partner: Annotated[str | None, typer.Argument(help="Partner id; all if omitted")] = None,
-          partners_dir: DirOption = None) -> None:
+def check(
+    partner: Annotated[str | None, typer.Argument(help="Partner id; all if omitted")] = None,
+    partners_dir: DirOption = None,
+) -> None:
     """Connect, verify the pinned host key, list the folders and report problems."""
     _settings()
     bad = 0
@@ -152,19 +171,25 @@ def _gateway(settings: Settings) -> Iterator[tuple[Database, RawStore]]:
 
 def _print_result(result: PollResult) -> None:
     dup = sum(p.duplicate for p in result.pulled)
-    line = (f"{result.partner_id}: pulled {len(result.pulled)} file(s) ({dup} already known), "
-            f"{len(result.pending)} still being written, {len(result.failures)} failure(s)")
-    (console if result.ok else err_console).print(line + (f", ended with {result.error}"
-                                                          if result.error else ""))
+    line = (
+        f"{result.partner_id}: pulled {len(result.pulled)} file(s) ({dup} already known), "
+        f"{len(result.pending)} still being written, {len(result.failures)} failure(s)"
+    )
+    (console if result.ok else err_console).print(
+        line + (f", ended with {result.error}" if result.error else "")
+    )
     for f in result.failures:
-        err_console.print(f"  {f.operation} {f.remote_path or ''}: {f.code}: {f.reason}",
-                          soft_wrap=True)
+        err_console.print(
+            f"  {f.operation} {f.remote_path or ''}: {f.code}: {f.reason}", soft_wrap=True
+        )
 
 
 @app.command()
-def poll(partner: Annotated[str | None, typer.Option("--partner", help="Only this partner")] = None,
-         once: Annotated[bool, typer.Option("--once", help="One poll each, then exit")] = False,
-         partners_dir: DirOption = None) -> None:
+def poll(
+    partner: Annotated[str | None, typer.Option("--partner", help="Only this partner")] = None,
+    once: Annotated[bool, typer.Option("--once", help="One poll each, then exit")] = False,
+    partners_dir: DirOption = None,
+) -> None:
     """Pull new files from clearinghouse inboxes into the ingest pipeline (no processing:
     ``gateway worker`` or ``gateway run`` process them and send acknowledgments)."""
     from gateway.intake.poller import PartnerPoller
@@ -173,16 +198,22 @@ def poll(partner: Annotated[str | None, typer.Option("--partner", help="Only thi
     from gateway.partners import make_acceptor
 
     settings = _settings()
-    profiles = [p for p in _profiles(partners_dir, partner) if p.inbox_dir is not None
-                and (p.enabled or partner is not None)]
+    profiles = [
+        p
+        for p in _profiles(partners_dir, partner)
+        if p.inbox_dir is not None and (p.enabled or partner is not None)
+    ]
     if not profiles:
-        err_console.print("[red]no enabled partner with an inbox_dir to poll[/red]",
-                          soft_wrap=True)
+        err_console.print("[red]no enabled partner with an inbox_dir to poll[/red]", soft_wrap=True)
         raise typer.Exit(EXIT_UNREADABLE)
     with _gateway(settings) as (db, store):
-        poller = PartnerPoller(profiles, make_acceptor(db, store, settings),
-                               failures=DbFailureLog(db), on_accepted=AckRequests(db),
-                               on_result=None if once else _print_result)
+        poller = PartnerPoller(
+            profiles,
+            make_acceptor(db, store, settings),
+            failures=DbFailureLog(db),
+            on_accepted=AckRequests(db),
+            on_result=None if once else _print_result,
+        )
         if once:
             results = poller.poll_once()
             for result in results:
@@ -200,14 +231,20 @@ def poll(partner: Annotated[str | None, typer.Option("--partner", help="Only thi
 
 
 @app.command()
-def deliver(files: Annotated[list[Path] | None, typer.Argument(
-                help="Local files to queue and deliver (none: drain the queue)")] = None,
-            partner: Annotated[str | None, typer.Option(
-                "--partner", help="Partner id (required when several have an outbound_dir)")
-            ] = None,
-            queue_only: Annotated[bool, typer.Option(
-                "--queue", help="Only queue; `gateway run`/`worker` deliver them")] = False,
-            partners_dir: DirOption = None) -> None:
+def deliver(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Local files to queue and deliver (none: drain the queue)"),
+    ] = None,
+    partner: Annotated[
+        str | None,
+        typer.Option("--partner", help="Partner id (required when several have an outbound_dir)"),
+    ] = None,
+    queue_only: Annotated[
+        bool, typer.Option("--queue", help="Only queue; `gateway run`/`worker` deliver them")
+    ] = False,
+    partners_dir: DirOption = None,
+) -> None:
     """Queue files for a partner's outbound folder and deliver the queue, once each.
 
     Receipts in the database make a second run a no-op for files already delivered.
@@ -226,8 +263,10 @@ def deliver(files: Annotated[list[Path] | None, typer.Argument(
             candidates = [p for p in _profiles(partners_dir, partner) if p.outbound_dir]
             if len(candidates) != 1:
                 names = ", ".join(p.id for p in candidates) or "none"
-                err_console.print(f"[red]choose one partner with --partner (with an "
-                                  f"outbound_dir: {names})[/red]", soft_wrap=True)
+                err_console.print(
+                    f"[red]choose one partner with --partner (with an outbound_dir: {names})[/red]",
+                    soft_wrap=True,
+                )
                 raise typer.Exit(EXIT_UNREADABLE)
             profile = candidates[0]
             ids = []
@@ -236,37 +275,48 @@ def deliver(files: Annotated[list[Path] | None, typer.Argument(
                     queued = enqueue_path(db, out_store, profile, path)
                 except GatewayError as exc:
                     failed += 1
-                    err_console.print(f"[red]{path}: not queued: {exc.code}: {exc.message}"
-                                      f"[/red]", soft_wrap=True)
+                    err_console.print(
+                        f"[red]{path}: not queued: {exc.code}: {exc.message}[/red]", soft_wrap=True
+                    )
                     continue
                 ids.append(queued.id)
                 if queued.state == "delivered":
-                    console.print(f"{path}: already delivered to {profile.id}:"
-                                  f"{queued.remote_path}", soft_wrap=True)
+                    console.print(
+                        f"{path}: already delivered to {profile.id}:{queued.remote_path}",
+                        soft_wrap=True,
+                    )
                 elif queue_only:
-                    console.print(f"{path}: queued for {profile.id}:{queued.remote_path} "
-                                  f"(#{queued.id})", soft_wrap=True)
+                    console.print(
+                        f"{path}: queued for {profile.id}:{queued.remote_path} (#{queued.id})",
+                        soft_wrap=True,
+                    )
         if queue_only:
             raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
-        targets = {pid: p for pid, p in every.items()
-                   if p.enabled or (partner is not None and pid == partner)}
+        targets = {
+            pid: p
+            for pid, p in every.items()
+            if p.enabled or (partner is not None and pid == partner)
+        }
         result = drain(db, out_store, targets, owner=f"cli:{current_actor(None)}", only_ids=ids)
     for d in result.delivered:
         r = d.receipt
         state = "already delivered" if d.already_delivered else "delivered"
-        console.print(f"{r.remote_path}: {state} to {r.partner_id} ({r.size} bytes, sha256 "
-                      f"{r.sha256[:12]}…, {r.delivered_at:%Y-%m-%d %H:%M:%S}Z)", soft_wrap=True)
+        console.print(
+            f"{r.remote_path}: {state} to {r.partner_id} ({r.size} bytes, sha256 "
+            f"{r.sha256[:12]}…, {r.delivered_at:%Y-%m-%d %H:%M:%S}Z)",
+            soft_wrap=True,
+        )
     for row_id in result.retrying:
         err_console.print(f"[yellow]#{row_id}: not delivered yet; queued for a retry[/yellow]")
     for row_id, code, message in result.failed:
-        err_console.print(f"[red]#{row_id}: not delivered: {code}: {message}[/red]",
-                          soft_wrap=True)
+        err_console.print(f"[red]#{row_id}: not delivered: {code}: {message}[/red]", soft_wrap=True)
     bad = failed + len(result.failed) + len(result.retrying)
     raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)
 
 
-transfers_app = typer.Typer(help="SFTP transfers: failures, the outbound queue.",
-                            no_args_is_help=True)
+transfers_app = typer.Typer(
+    help="SFTP transfers: failures, the outbound queue.", no_args_is_help=True
+)
 app.add_typer(transfers_app, name="transfers")
 
 
@@ -284,19 +334,48 @@ def transfer_failures_cmd(
         rows = transfer_failures(db, include_resolved=all_, partner_id=partner)
     if as_json:
         for f in rows:
-            console.print_json(json.dumps({
-                "id": f.id, "partner": f.partner_id, "direction": f.direction,
-                "operation": f.operation, "code": f.error_code, "message": f.message,
-                "remote_path": f.remote_path, "at": f.at.isoformat(), "resolved": f.resolved,
-            }), indent=None)
+            console.print_json(
+                json.dumps(
+                    {
+                        "id": f.id,
+                        "partner": f.partner_id,
+                        "direction": f.direction,
+                        "operation": f.operation,
+                        "code": f.error_code,
+                        "message": f.message,
+                        "remote_path": f.remote_path,
+                        "at": f.at.isoformat(),
+                        "resolved": f.resolved,
+                    }
+                ),
+                indent=None,
+            )
     else:
-        table = Table("id", "at", "partner", "direction", "operation", "code", "message",
-                      "remote path", "resolved", title=f"Transfer failures ({len(rows)})")
+        table = Table(
+            "id",
+            "at",
+            "partner",
+            "direction",
+            "operation",
+            "code",
+            "message",
+            "remote path",
+            "resolved",
+            title=f"Transfer failures ({len(rows)})",
+        )
         for f in rows:
-            table.add_row(str(f.id), f.at.strftime("%Y-%m-%d %H:%M:%S"), f.partner_id,
-                          f.direction, f.operation, f.error_code, f.message,
-                          f.remote_path or "", "yes" if f.resolved else "no",
-                          style="" if f.resolved else "red")
+            table.add_row(
+                str(f.id),
+                f.at.strftime("%Y-%m-%d %H:%M:%S"),
+                f.partner_id,
+                f.direction,
+                f.operation,
+                f.error_code,
+                f.message,
+                f.remote_path or "",
+                "yes" if f.resolved else "no",
+                style="" if f.resolved else "red",
+            )
         console.print(table)
     raise typer.Exit(EXIT_FINDINGS if any(not f.resolved for f in rows) else EXIT_OK)
 
@@ -314,8 +393,10 @@ def resolve_cmd(ids: Annotated[list[int], typer.Argument(help="Failure ids")]) -
 
 @transfers_app.command("queue")
 def queue_cmd(
-    state: Annotated[list[str] | None, typer.Option(
-        "--state", help="queued|delivering|delivered|failed (repeatable)")] = None,
+    state: Annotated[
+        list[str] | None,
+        typer.Option("--state", help="queued|delivering|delivered|failed (repeatable)"),
+    ] = None,
     partner: Annotated[str | None, typer.Option("--partner")] = None,
 ) -> None:
     """Show the outbound queue."""
@@ -324,15 +405,31 @@ def queue_cmd(
     settings = _settings()
     with _gateway(settings) as (db, _raw):
         rows = queue_rows(db, states=state, partner_id=partner)
-    table = Table("id", "partner", "kind", "remote path", "bytes", "state", "attempts",
-                  "next attempt", "last error", title=f"Outbound queue ({len(rows)})")
+    table = Table(
+        "id",
+        "partner",
+        "kind",
+        "remote path",
+        "bytes",
+        "state",
+        "attempts",
+        "next attempt",
+        "last error",
+        title=f"Outbound queue ({len(rows)})",
+    )
     for r in rows:
-        table.add_row(str(r.id), r.partner_id, r.kind, f"{r.remote_dir}/{r.remote_name}",
-                      str(r.size), r.state, str(r.attempts),
-                      r.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S")
-                      if r.state == "queued" else "",
-                      f"{r.last_error_code}: {r.last_error_message}" if r.last_error_code
-                      else "", style="red" if r.state == "failed" else "")
+        table.add_row(
+            str(r.id),
+            r.partner_id,
+            r.kind,
+            f"{r.remote_dir}/{r.remote_name}",
+            str(r.size),
+            r.state,
+            str(r.attempts),
+            r.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S") if r.state == "queued" else "",
+            f"{r.last_error_code}: {r.last_error_message}" if r.last_error_code else "",
+            style="red" if r.state == "failed" else "",
+        )
     console.print(table)
 
 

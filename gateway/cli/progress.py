@@ -20,6 +20,7 @@ from gateway.progress import Progress, no_progress
 if TYPE_CHECKING:
     from rich.progress import Progress as RichProgress
 
+
 def wanted(*, as_json: bool = False) -> bool:
     """Bars only for a person watching: a terminal on stderr, no --json, not TERM=dumb."""
     if as_json or os.environ.get("TERM") == "dumb":

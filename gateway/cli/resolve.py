@@ -25,22 +25,28 @@ if TYPE_CHECKING:
     from gateway.settings import Settings
     from mappings.payers import PayerDirectory
 
-cases_app = typer.Typer(help="Credit-balance cases: approve, dispute, resolve, investigate.",
-                        no_args_is_help=True)
-batches_app = typer.Typer(help="Refund, offset, patient-refund and dispute batches.",
-                          no_args_is_help=True)
-report_app = typer.Typer(help="CMS-838, root-cause/aging and escheat reports.",
-                         no_args_is_help=True)
+cases_app = typer.Typer(
+    help="Credit-balance cases: approve, dispute, resolve, investigate.", no_args_is_help=True
+)
+batches_app = typer.Typer(
+    help="Refund, offset, patient-refund and dispute batches.", no_args_is_help=True
+)
+report_app = typer.Typer(
+    help="CMS-838, root-cause/aging and escheat reports.", no_args_is_help=True
+)
 app.add_typer(cases_app, name="cases")
 app.add_typer(batches_app, name="batches")
 app.add_typer(report_app, name="report")
 
-Day = Annotated[dt.datetime | None, typer.Option(
-    "--as-of", formats=["%Y-%m-%d"], help="Working date (default today)")]
+Day = Annotated[
+    dt.datetime | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Working date (default today)"),
+]
 Reason = Annotated[str, typer.Option("--reason", help="Why (required; audited)")]
 Actor = Annotated[str | None, typer.Option(help="Who (default $USER)")]
-Payers = Annotated[Path | None, typer.Option(
-    help="Payer profile folder (default: the shipped mappings/payers)")]
+Payers = Annotated[
+    Path | None, typer.Option(help="Payer profile folder (default: the shipped mappings/payers)")
+]
 AsJson = Annotated[bool, typer.Option("--json", help="JSON for scripts")]
 
 
@@ -57,6 +63,7 @@ def _db() -> Iterator[tuple[Database, Settings]]:
     from gateway.db.migrate import ensure_schema
     from gateway.errors import GatewayError
     from gateway.logging import configure_logging
+
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -90,6 +97,7 @@ def _echo(data: Any) -> None:
 
 # ---------------------------------------------------------------- cases
 
+
 @cases_app.command("sync")
 def cases_sync() -> None:
     """Open a case for every open credit; resolve cases whose credit was resolved."""
@@ -104,10 +112,14 @@ def cases_sync() -> None:
 def cases_list(
     as_json: AsJson = False,
     state: Annotated[list[str] | None, typer.Option(help="Case state(s) (repeatable)")] = None,
-    due_within: Annotated[int | None, typer.Option(
-        "--due-within", min=0, help="Only cases due within N days (overdue included)")] = None,
-    government: Annotated[bool | None, typer.Option(
-        "--government/--commercial", help="Only government (or only other) credits")] = None,
+    due_within: Annotated[
+        int | None,
+        typer.Option("--due-within", min=0, help="Only cases due within N days (overdue included)"),
+    ] = None,
+    government: Annotated[
+        bool | None,
+        typer.Option("--government/--commercial", help="Only government (or only other) credits"),
+    ] = None,
     payer: Annotated[str | None, typer.Option(help="Canonical payer id")] = None,
     as_of: Day = None,
 ) -> None:
@@ -123,29 +135,58 @@ def cases_list(
             sync_cases(s)
         with db.read() as s:
             try:
-                rows = list_cases(s, states=state, due_within=due_within, as_of=day,
-                                  government=government, payer_id=payer)
+                rows = list_cases(
+                    s,
+                    states=state,
+                    due_within=due_within,
+                    as_of=day,
+                    government=government,
+                    payer_id=payer,
+                )
             except GatewayError as exc:
                 raise _fail(exc) from None
     late = overdue(rows, day)
     if as_json:
         _echo([c.to_json(day) for c in rows])
     else:
-        table = Table("credit", "state", "claim", "owed to", "payer", "amount", "cause", "gov",
-                      "due by", "days left", "method", title="Credit-balance cases")
+        table = Table(
+            "credit",
+            "state",
+            "claim",
+            "owed to",
+            "payer",
+            "amount",
+            "cause",
+            "gov",
+            "due by",
+            "days left",
+            "method",
+            title="Credit-balance cases",
+        )
         for c in rows:
             left = c.days_left(day)
             style = "red" if c.overdue(day) else ""
-            table.add_row(str(c.credit_id), c.state, c.patient_control_number, c.owed_to,
-                          c.payer_id or "", money(c.amount), c.cause,
-                          "yes" if c.government else "", c.due_by.isoformat() if c.due_by
-                          else "", "" if left is None else str(left), c.method or "",
-                          style=style)
+            table.add_row(
+                str(c.credit_id),
+                c.state,
+                c.patient_control_number,
+                c.owed_to,
+                c.payer_id or "",
+                money(c.amount),
+                c.cause,
+                "yes" if c.government else "",
+                c.due_by.isoformat() if c.due_by else "",
+                "" if left is None else str(left),
+                c.method or "",
+                style=style,
+            )
         console.print(table)
     if late:
-        err_console.print(f"[bold red]WARNING: {len(late)} case(s) past their due date "
-                          f"(credits {', '.join(str(c.credit_id) for c in late[:20])})"
-                          "[/bold red]")
+        err_console.print(
+            f"[bold red]WARNING: {len(late)} case(s) past their due date "
+            f"(credits {', '.join(str(c.credit_id) for c in late[:20])})"
+            "[/bold red]"
+        )
         raise typer.Exit(EXIT_FINDINGS)
 
 
@@ -164,13 +205,16 @@ def cases_show(credit_id: int, as_json: AsJson = False) -> None:
     if as_json:
         _echo(case.to_json())
         return
-    console.print(f"credit {case.credit_id} (case {case.case_id}): {case.state}; "
-                  f"{money(case.amount)} owed to {case.owed_to} {case.payer_id or ''} "
-                  f"({case.cause}); due {case.due_by or '-'}")
+    console.print(
+        f"credit {case.credit_id} (case {case.case_id}): {case.state}; "
+        f"{money(case.amount)} owed to {case.owed_to} {case.payer_id or ''} "
+        f"({case.cause}); due {case.due_by or '-'}"
+    )
     table = Table("at", "from", "to", "actor", "reason", title="History")
     for t in case.history:
-        table.add_row(t.at.isoformat(timespec="seconds"), t.from_state or "", t.to_state,
-                      t.actor, t.reason)
+        table.add_row(
+            t.at.isoformat(timespec="seconds"), t.from_state or "", t.to_state, t.actor, t.reason
+        )
     console.print(table)
 
 
@@ -185,19 +229,32 @@ def _act(credit_id: int, action: str, **kwargs: Any) -> None:
                 case = getattr(workflow, action)(s, credit_id, **kwargs)
         except GatewayError as exc:
             raise _fail(exc) from None
-    console.print(f"credit {credit_id}: {case.state}"
-                  + (f" ({case.method})" if case.method else ""))
+    console.print(
+        f"credit {credit_id}: {case.state}" + (f" ({case.method})" if case.method else "")
+    )
 
 
 @cases_app.command("approve")
-def cases_approve(credit_id: int, reason: Reason, actor: Actor = None, payers: Payers = None,
-                  method: Annotated[str | None, typer.Option(
-                      help="refund | offset (default: the payer's preference)")] = None) -> None:
+def cases_approve(
+    credit_id: int,
+    reason: Reason,
+    actor: Actor = None,
+    payers: Payers = None,
+    method: Annotated[
+        str | None, typer.Option(help="refund | offset (default: the payer's preference)")
+    ] = None,
+) -> None:
     """Approve returning a credit (checks the payer has a layout to send it with)."""
     from gateway.audit import current_actor
 
-    _act(credit_id, "approve", actor=current_actor(actor), reason=reason,
-         payers=_payers(payers), method=method)
+    _act(
+        credit_id,
+        "approve",
+        actor=current_actor(actor),
+        reason=reason,
+        payers=_payers(payers),
+        method=method,
+    )
 
 
 @cases_app.command("dispute")
@@ -209,9 +266,12 @@ def cases_dispute(credit_id: int, reason: Reason, actor: Actor = None) -> None:
 
 
 @cases_app.command("resolve")
-def cases_resolve(credit_id: int, reason: Reason, actor: Actor = None,
-                  reference: Annotated[str | None, typer.Option(
-                      help="Payer confirmation / check number")] = None) -> None:
+def cases_resolve(
+    credit_id: int,
+    reason: Reason,
+    actor: Actor = None,
+    reference: Annotated[str | None, typer.Option(help="Payer confirmation / check number")] = None,
+) -> None:
     """Close a case by hand (refund confirmed, fixed internally, remitted to the state)."""
     from gateway.audit import current_actor
 
@@ -228,12 +288,15 @@ def cases_reopen(credit_id: int, reason: Reason, actor: Actor = None) -> None:
 
 @cases_app.command("investigate")
 def cases_investigate(
-    credit_id: int, reason: Reason,
-    opened: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"],
-                                                help="Investigation start")],
-    closed: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"],
-                                                       help="Investigation end")] = None,
-    actor: Actor = None, payers: Payers = None, as_json: AsJson = False,
+    credit_id: int,
+    reason: Reason,
+    opened: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Investigation start")],
+    closed: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Investigation end")
+    ] = None,
+    actor: Actor = None,
+    payers: Payers = None,
+    as_json: AsJson = False,
 ) -> None:
     """Record a good-faith investigation (audited). It suspends the deadline only for
     Medicare Parts A and B (up to 180 days, 42 CFR 401.305) or where the payer profile sets
@@ -249,22 +312,32 @@ def cases_investigate(
                 workflow.sync_cases(s)
                 before = workflow.get_case(s, credit_id, history=False)
                 case = workflow.investigate(
-                    s, credit_id, actor=current_actor(actor), reason=reason,
-                    opened_on=opened.date(), closed_on=closed.date() if closed else None,
-                    payers=directory)
+                    s,
+                    credit_id,
+                    actor=current_actor(actor),
+                    reason=reason,
+                    opened_on=opened.date(),
+                    closed_on=closed.date() if closed else None,
+                    payers=directory,
+                )
                 _, basis = workflow.investigation_days(case, directory)
         except GatewayError as exc:
             raise _fail(exc) from None
     due = case.due_by.isoformat() if case.due_by else "none"
     if as_json:
-        _echo({**case.to_json(), "deadline_moved": case.due_by != before.due_by,
-               "suspension": basis})
+        _echo(
+            {**case.to_json(), "deadline_moved": case.due_by != before.due_by, "suspension": basis}
+        )
     elif case.investigation_days:
-        console.print(f"credit {credit_id}: investigation recorded; {basis}: due by {due}"
-                      + ("" if case.due_by != before.due_by else " (unchanged)"))
+        console.print(
+            f"credit {credit_id}: investigation recorded; {basis}: due by {due}"
+            + ("" if case.due_by != before.due_by else " (unchanged)")
+        )
     else:
-        console.print(f"credit {credit_id}: investigation recorded for the audit trail only. "
-                      f"The deadline does not move: due by {due}. Why: {basis}.")
+        console.print(
+            f"credit {credit_id}: investigation recorded for the audit trail only. "
+            f"The deadline does not move: due by {due}. Why: {basis}."
+        )
 
 
 @cases_app.command("escheat")
@@ -277,8 +350,9 @@ def cases_escheat(as_of: Day = None, actor: Actor = None) -> None:
     with _db() as (db, _):
         try:
             with db.write() as s:
-                moved = mark_escheat(s, as_of=_day(as_of), rules=load_escheat(),
-                                     actor=current_actor(actor))
+                moved = mark_escheat(
+                    s, as_of=_day(as_of), rules=load_escheat(), actor=current_actor(actor)
+                )
         except GatewayError as exc:
             raise _fail(exc) from None
     console.print(f"{len(moved)} case(s) now escheat_pending")
@@ -286,24 +360,48 @@ def cases_escheat(as_of: Day = None, actor: Actor = None) -> None:
 
 # ---------------------------------------------------------------- batches
 
+
 def _batch_table(rows: list[Any], title: str) -> Table:
     from schemas.serialize import money
 
-    table = Table("id", "batch", "kind", "payer", "msp", "claims", "amount", "state",
-                  "delivery", "files", title=title)
+    table = Table(
+        "id",
+        "batch",
+        "kind",
+        "payer",
+        "msp",
+        "claims",
+        "amount",
+        "state",
+        "delivery",
+        "files",
+        title=title,
+    )
     for b in rows:
-        table.add_row(str(b.id), b.batch_key, b.kind, b.payer_id or "", "Y" if b.msp else "",
-                      str(b.record_count), money(b.amount), b.state, b.delivery,
-                      ", ".join(f.name for f in b.files))
+        table.add_row(
+            str(b.id),
+            b.batch_key,
+            b.kind,
+            b.payer_id or "",
+            "Y" if b.msp else "",
+            str(b.record_count),
+            money(b.amount),
+            b.state,
+            b.delivery,
+            ", ".join(f.name for f in b.files),
+        )
     return table
 
 
 @batches_app.command("create")
 def batches_create(
-    as_of: Day = None, actor: Actor = None, payers: Payers = None,
+    as_of: Day = None,
+    actor: Actor = None,
+    payers: Payers = None,
     payer: Annotated[str | None, typer.Option(help="Only this payer")] = None,
-    reference: Annotated[str | None, typer.Option(
-        help="Check/EFT reference (default: the batch number)")] = None,
+    reference: Annotated[
+        str | None, typer.Option(help="Check/EFT reference (default: the batch number)")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the files to this folder")] = None,
     as_json: AsJson = False,
 ) -> None:
@@ -315,9 +413,14 @@ def batches_create(
     with _db() as (db, _):
         try:
             with db.write() as s:
-                res = create_batches(s, as_of=_day(as_of), actor=current_actor(actor),
-                                     payers=_payers(payers), payer_id=payer,
-                                     reference=reference)
+                res = create_batches(
+                    s,
+                    as_of=_day(as_of),
+                    actor=current_actor(actor),
+                    payers=_payers(payers),
+                    payer_id=payer,
+                    reference=reference,
+                )
             if out is not None:
                 out.mkdir(parents=True, exist_ok=True)
                 with db.read() as s:
@@ -327,13 +430,19 @@ def batches_create(
         except (GatewayError, OSError) as exc:
             raise _fail(exc) from None
     if as_json:
-        _echo({"batches": [b.to_json() for b in res.batches],
-               "problems": [p.to_json() for p in res.problems]})
+        _echo(
+            {
+                "batches": [b.to_json() for b in res.batches],
+                "problems": [p.to_json() for p in res.problems],
+            }
+        )
     else:
         console.print(_batch_table(res.batches, f"{len(res.batches)} batch(es) issued"))
     for p in res.problems:
-        err_console.print(f"[red]{p.code}: {p.message} (credits "
-                          f"{', '.join(map(str, p.credit_ids))} stay approved)[/red]")
+        err_console.print(
+            f"[red]{p.code}: {p.message} (credits "
+            f"{', '.join(map(str, p.credit_ids))} stay approved)[/red]"
+        )
     if res.problems:
         raise typer.Exit(EXIT_FINDINGS)
 
@@ -369,16 +478,22 @@ def batches_show(batch_id: int, as_json: AsJson = False) -> None:
     console.print(_batch_table([b], f"Batch {b.batch_key}"))
     table = Table("file", "role", "records", "amount", "sha256", "delivery", "receipt")
     for f in b.files:
-        table.add_row(f.name, f.role, str(f.record_count), money(f.amount_sum), f.sha256[:16],
-                      f.delivery_state or "-", f.receipt["remote_path"] if f.receipt else
-                      (f.last_error or ""))
+        table.add_row(
+            f.name,
+            f.role,
+            str(f.record_count),
+            money(f.amount_sum),
+            f.sha256[:16],
+            f.delivery_state or "-",
+            f.receipt["remote_path"] if f.receipt else (f.last_error or ""),
+        )
     console.print(table)
 
 
 @batches_app.command("export")
-def batches_export(batch_id: int,
-                   to: Annotated[Path, typer.Option("--to", help="Folder to write into")]
-                   ) -> None:
+def batches_export(
+    batch_id: int, to: Annotated[Path, typer.Option("--to", help="Folder to write into")]
+) -> None:
     """Write a batch's exact files (e.g. the patient refund list for AP) to a folder."""
     from gateway.errors import GatewayError
     from gateway.resolve.batches import batch_content
@@ -411,9 +526,11 @@ def batches_cancel(batch_id: int, reason: Reason, actor: Actor = None) -> None:
 
 @batches_app.command("deliver")
 def batches_deliver(
-    batch_id: int, actor: Actor = None,
-    now: Annotated[bool, typer.Option("--now/--queue-only",
-                                      help="Deliver at once (else the workers do)")] = True,
+    batch_id: int,
+    actor: Actor = None,
+    now: Annotated[
+        bool, typer.Option("--now/--queue-only", help="Deliver at once (else the workers do)")
+    ] = True,
 ) -> None:
     """Queue a batch for its payer's SFTP partner (and deliver it now); receipts recorded."""
     from gateway.audit import current_actor
@@ -424,28 +541,39 @@ def batches_deliver(
 
     with _db() as (db, settings):
         try:
-            b, res = deliver_batch(db, outbound_store(settings.data_dir), batch_id,
-                                   profiles=configured_partners(settings),
-                                   actor=current_actor(actor), now=now)
+            b, res = deliver_batch(
+                db,
+                outbound_store(settings.data_dir),
+                batch_id,
+                profiles=configured_partners(settings),
+                actor=current_actor(actor),
+                now=now,
+            )
         except GatewayError as exc:
             raise _fail(exc) from None
-    console.print(f"batch {b.batch_key}: {b.delivery} ({len(res.delivered)} delivered, "
-                  f"{len(res.retrying)} queued for retry, {len(res.failed)} failed)")
+    console.print(
+        f"batch {b.batch_key}: {b.delivery} ({len(res.delivered)} delivered, "
+        f"{len(res.retrying)} queued for retry, {len(res.failed)} failed)"
+    )
     if b.delivery != "delivered" and now:
         raise typer.Exit(EXIT_FINDINGS)
 
 
 # ---------------------------------------------------------------- reports
 
+
 @report_app.command("cms838")
 def report_cms838(
     quarter: Annotated[str, typer.Option(help="Quarter, e.g. 2026Q3")],
     out: Annotated[Path, typer.Option(help="Folder for the CSV and PDF")] = Path("."),
     payers: Payers = None,
-    providers: Annotated[Path | None, typer.Option(
-        help="Provider profile folder (default: the shipped mappings/providers)")] = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Do not record the credits as reported")] = False,
+    providers: Annotated[
+        Path | None,
+        typer.Option(help="Provider profile folder (default: the shipped mappings/providers)"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Do not record the credits as reported")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """CMS-838 Medicare credit balance report: CSV + PDF per provider number (CCN) that has
@@ -466,8 +594,14 @@ def report_cms838(
     with _db() as (db, settings):
         try:
             with db.write() as s:
-                res = cms838(s, quarter=quarter, payers=_payers(payers), record=not dry_run,
-                             store=store_from_settings(settings), providers=directory)
+                res = cms838(
+                    s,
+                    quarter=quarter,
+                    payers=_payers(payers),
+                    record=not dry_run,
+                    store=store_from_settings(settings),
+                    providers=directory,
+                )
             out.mkdir(parents=True, exist_ok=True)
             for r in res.reports:
                 (out / r.csv.filename).write_bytes(r.csv.content)
@@ -478,39 +612,58 @@ def report_cms838(
         _echo([r.to_json() for r in res.reports])
     for r in res.reports:
         if not as_json:
-            console.print(f"{out / r.csv.filename}: {r.csv.record_count} credit(s), "
-                          f"{money(r.csv.amount_sum)}; {out / r.pdf_name}")
+            console.print(
+                f"{out / r.csv.filename}: {r.csv.record_count} credit(s), "
+                f"{money(r.csv.amount_sum)}; {out / r.pdf_name}"
+            )
         if r.names_missing:
-            err_console.print(f"  {r.names_missing} beneficiary name(s) left blank: their raw "
-                              "files are pruned or unreadable (`gateway store verify`)")
+            err_console.print(
+                f"  {r.names_missing} beneficiary name(s) left blank: their raw "
+                "files are pruned or unreadable (`gateway store verify`)"
+            )
     incomplete = [r for r in res.reports if r.missing_fields]
     for r in incomplete:
-        who = (f"provider number {r.provider_number}" if r.provider_number
-               else f"NPI {', '.join(r.certifier.npis) or '(none)'}")
-        where = (f"fill them in {r.certifier.source}" if r.certifier.source else
-                 "no provider profile in mappings/providers names this NPI: add one "
-                 "(docs/provider-profiles.md)")
-        err_console.print(f"[red]cms838_incomplete: {r.pdf_name} ({who}) was written with "
-                          f"these certification fields blank: {', '.join(r.missing_fields)}; "
-                          f"{where}[/red]")
+        who = (
+            f"provider number {r.provider_number}"
+            if r.provider_number
+            else f"NPI {', '.join(r.certifier.npis) or '(none)'}"
+        )
+        where = (
+            f"fill them in {r.certifier.source}"
+            if r.certifier.source
+            else "no provider profile in mappings/providers names this NPI: add one "
+            "(docs/provider-profiles.md)"
+        )
+        err_console.print(
+            f"[red]cms838_incomplete: {r.pdf_name} ({who}) was written with "
+            f"these certification fields blank: {', '.join(r.missing_fields)}; "
+            f"{where}[/red]"
+        )
     for w in [w for r in res.reports for w in r.warnings] + res.notices:
         err_console.print(f"[yellow]{w.code}: {w.message}[/yellow]")
     if not res.reports:
-        message = (f"no Medicare credit balances to report for {res.quarter}: no CMS-838 "
-                   "written (since 1 December 2024 none is filed when there is nothing to "
-                   "report)")
+        message = (
+            f"no Medicare credit balances to report for {res.quarter}: no CMS-838 "
+            "written (since 1 December 2024 none is filed when there is nothing to "
+            "report)"
+        )
         (err_console if as_json else console).print(message)
     if res.refund_form_credits and not as_json:
-        console.print(f"{res.refund_form_credits} professional Medicare Part B credit(s) are "
-                      "not on the CMS-838: they go back through the MAC's voluntary refund "
-                      "form (`gateway batches create`)")
+        console.print(
+            f"{res.refund_form_credits} professional Medicare Part B credit(s) are "
+            "not on the CMS-838: they go back through the MAC's voluntary refund "
+            "form (`gateway batches create`)"
+        )
     if incomplete:
         raise typer.Exit(EXIT_FINDINGS)
 
 
 @report_app.command("aging")
-def report_aging(out: Annotated[Path | None, typer.Option(help="CSV file")] = None,
-                 as_of: Day = None, as_json: AsJson = False) -> None:
+def report_aging(
+    out: Annotated[Path | None, typer.Option(help="CSV file")] = None,
+    as_of: Day = None,
+    as_json: AsJson = False,
+) -> None:
     """Root cause and aging: by cause, payer, CARC, month, age, deadline, recovery method."""
     from gateway.resolve.reports import aging
 
@@ -525,8 +678,9 @@ def report_aging(out: Annotated[Path | None, typer.Option(help="CSV file")] = No
 
 
 @report_app.command("escheat")
-def report_escheat(out: Annotated[Path, typer.Option(help="Folder for the CSVs")] = Path("."),
-                   as_of: Day = None) -> None:
+def report_escheat(
+    out: Annotated[Path, typer.Option(help="Folder for the CSVs")] = Path("."), as_of: Day = None
+) -> None:
     """Unclaimed patient credits (escheat_pending) per provider."""
     from gateway.errors import GatewayError
     from gateway.resolve.reports import escheat_report, load_escheat

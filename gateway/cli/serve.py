@@ -50,24 +50,39 @@ def app_factory() -> FastAPI:
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to bind")] = 8000,
-    workers: Annotated[int, typer.Option(
-        min=1, max=64, help="Server processes sharing the port (PostgreSQL: about one per "
-        "core; SQLite: 1)")] = 1,
-    http: Annotated[HttpImpl, typer.Option(
-        help="HTTP parser: auto (httptools when installed), h11 or httptools")] = HttpImpl.AUTO,
-    access_log: Annotated[bool, typer.Option(
-        help="uvicorn's own access log (the API already logs every request)")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port (PostgreSQL: about one per core; SQLite: 1)",
+        ),
+    ] = 1,
+    http: Annotated[
+        HttpImpl,
+        typer.Option(help="HTTP parser: auto (httptools when installed), h11 or httptools"),
+    ] = HttpImpl.AUTO,
+    access_log: Annotated[
+        bool, typer.Option(help="uvicorn's own access log (the API already logs every request)")
+    ] = False,
 ) -> None:
     """Serve the API (/v1), health, metrics and the ops console (/console)."""
     import uvicorn
 
     from gateway.errors import GatewayError
     from gateway.logging import configure_logging, get_logger
+
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
-    common = {"host": host, "port": port, "access_log": access_log,
-              "proxy_headers": False, "log_config": None, "server_header": False,
-              "http": http.value}
+    common = {
+        "host": host,
+        "port": port,
+        "access_log": access_log,
+        "proxy_headers": False,
+        "log_config": None,
+        "server_header": False,
+        "http": http.value,
+    }
     log = get_logger("gateway.serve")
     if workers == 1:
         from gateway.api import create_app
@@ -94,5 +109,4 @@ def serve(
         db.dispose()
     log.info("api_starting", host=host, port=port, workers=workers, http=http.value)
     # the children are spawned and import the factory; they read settings from the same env
-    uvicorn.run("gateway.cli.serve:app_factory", factory=True, workers=workers,
-                **common)  # type: ignore[arg-type]
+    uvicorn.run("gateway.cli.serve:app_factory", factory=True, workers=workers, **common)  # type: ignore[arg-type]

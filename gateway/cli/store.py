@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from gateway.settings import Settings
     from gateway.store.admin import Problem
 
-store_app = typer.Typer(name="store", help="Raw store: migrate between backends, prune, verify.",
-                        no_args_is_help=True)
+store_app = typer.Typer(
+    name="store", help="Raw store: migrate between backends, prune, verify.", no_args_is_help=True
+)
 app.add_typer(store_app)
 
 
@@ -39,6 +40,7 @@ def _db() -> Iterator[tuple[Settings, Database]]:
     from gateway.db.migrate import ensure_schema
     from gateway.errors import GatewayError
     from gateway.logging import configure_logging
+
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
@@ -78,9 +80,11 @@ def migrate_cmd(
         source = store_from_settings(settings)
         target = store_from_settings(settings, to)
         report = migrate(db, source, target, progress=bars.task("files migrated"))
-    console.print(f"{source.location} → {report.target}: copied {report.copied} "
-                  f"({report.bytes} bytes), already there {report.already_there}, "
-                  f"done earlier {report.skipped}, problems {len(report.problems)}")
+    console.print(
+        f"{source.location} → {report.target}: copied {report.copied} "
+        f"({report.bytes} bytes), already there {report.already_there}, "
+        f"done earlier {report.skipped}, problems {len(report.problems)}"
+    )
     if report.problems:
         _problems("Not migrated", report.problems)
         raise typer.Exit(EXIT_FINDINGS)
@@ -89,10 +93,13 @@ def migrate_cmd(
 
 @store_app.command("prune")
 def prune_cmd(
-    older_than: Annotated[int, typer.Option(
-        "--older-than", help="Days since a processed file was received and processed")],
-    force: Annotated[bool, typer.Option(
-        help="Allow a period shorter than GATEWAY_RAW_RETENTION_DAYS")] = False,
+    older_than: Annotated[
+        int,
+        typer.Option("--older-than", help="Days since a processed file was received and processed"),
+    ],
+    force: Annotated[
+        bool, typer.Option(help="Allow a period shorter than GATEWAY_RAW_RETENTION_DAYS")
+    ] = False,
     dry_run: Annotated[bool, typer.Option(help="List what would be pruned")] = False,
     actor: Annotated[str | None, typer.Option(help="Who (default $USER)")] = None,
 ) -> None:
@@ -105,12 +112,21 @@ def prune_cmd(
     from gateway.store.admin import prune
 
     with _db() as (settings, db), progress() as bars:
-        report = prune(db, store_from_settings(settings), older_than_days=older_than,
-                       retention_days=settings.raw_retention_days, actor=current_actor(actor),
-                       force=force, dry_run=dry_run, progress=bars.task("files checked"))
+        report = prune(
+            db,
+            store_from_settings(settings),
+            older_than_days=older_than,
+            retention_days=settings.raw_retention_days,
+            actor=current_actor(actor),
+            force=force,
+            dry_run=dry_run,
+            progress=bars.task("files checked"),
+        )
     verb = "would prune" if dry_run else "pruned"
-    console.print(f"{verb} {report.pruned} files ({report.bytes} bytes) received before "
-                  f"{report.cutoff:%Y-%m-%d}")
+    console.print(
+        f"{verb} {report.pruned} files ({report.bytes} bytes) received before "
+        f"{report.cutoff:%Y-%m-%d}"
+    )
 
 
 @store_app.command("verify")
@@ -122,8 +138,10 @@ def verify_cmd() -> None:
     with _db() as (settings, db), progress() as bars:
         store = store_from_settings(settings)
         report = verify(db, store, progress=bars.task("files verified"))
-    console.print(f"{store.location}: verified {report.checked} files ({report.bytes} bytes), "
-                  f"problems {len(report.problems)}")
+    console.print(
+        f"{store.location}: verified {report.checked} files ({report.bytes} bytes), "
+        f"problems {len(report.problems)}"
+    )
     if report.problems:
         _problems("Problems", report.problems)
         raise typer.Exit(EXIT_FINDINGS)
@@ -131,8 +149,9 @@ def verify_cmd() -> None:
 
 @store_app.command("sweep")
 def sweep_cmd(
-    older_than_hours: Annotated[float, typer.Option(
-        "--older-than-hours", help="Leftovers at least this old")] = 24.0,
+    older_than_hours: Annotated[
+        float, typer.Option("--older-than-hours", help="Leftovers at least this old")
+    ] = 24.0,
 ) -> None:
     """Remove leftovers of killed uploads (temp files, staging objects, multipart uploads)."""
     from gateway.errors import GatewayError

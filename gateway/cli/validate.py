@@ -75,29 +75,43 @@ def _print_finding(f: parsers.Finding) -> None:
 def _print_findings(title: str, findings: list[parsers.Finding]) -> None:
     errors = [f for f in findings if f.severity == parsers.ERROR]
     warnings = [f for f in findings if f.severity != parsers.ERROR]
-    console.print(f"[bold]{escape(title)}[/bold]: {len(errors)} error(s), "
-                  f"{len(warnings)} warning(s)")
+    console.print(
+        f"[bold]{escape(title)}[/bold]: {len(errors)} error(s), {len(warnings)} warning(s)"
+    )
     for f in errors:
         _print_finding(f)
     for f in warnings[:WARNING_LIMIT]:
         _print_finding(f)
     if len(warnings) > WARNING_LIMIT:
-        console.print(f"        ... and {len(warnings) - WARNING_LIMIT} more warnings "
-                      "(--json lists all)")
+        console.print(
+            f"        ... and {len(warnings) - WARNING_LIMIT} more warnings (--json lists all)"
+        )
 
 
 @app.command()
 def validate(
     file: Annotated[Path, typer.Argument(help="An X12 file (835, 837, ...)")],
-    ack_dir: Annotated[Path | None, typer.Option(
-        "--ack-dir", help="Write the TA1/999 acknowledgments into this folder")] = None,
-    ig: Annotated[bool, typer.Option(
-        "--ig/--no-ig", help="Also validate against the implementation guide with pyx12 "
-        "(slow: off by default)")] = False,
+    ack_dir: Annotated[
+        Path | None,
+        typer.Option("--ack-dir", help="Write the TA1/999 acknowledgments into this folder"),
+    ] = None,
+    ig: Annotated[
+        bool,
+        typer.Option(
+            "--ig/--no-ig",
+            help="Also validate against the implementation guide with pyx12 (slow: off by default)",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report")] = False,
-    control_number: Annotated[int, typer.Option(
-        "--control-number", min=1, max=999_999_999,
-        help="ISA13/GS06 of the first acknowledgment written; the rest follow on")] = 1,
+    control_number: Annotated[
+        int,
+        typer.Option(
+            "--control-number",
+            min=1,
+            max=999_999_999,
+            help="ISA13/GS06 of the first acknowledgment written; the rest follow on",
+        ),
+    ] = 1,
 ) -> None:
     """Validate an X12 file: findings with their location, and TA1/999 acknowledgments."""
     fatal: parsers.X12Error | None = None
@@ -106,8 +120,9 @@ def validate(
         try:
             data = _read(file, bars.task("bytes read", unit="bytes"))
         except OSError as exc:
-            err_console.print(f"[red]cannot read {escape(str(file))}: "
-                              f"{escape(str(exc.strerror))}[/red]")
+            err_console.print(
+                f"[red]cannot read {escape(str(file))}: {escape(str(exc.strerror))}[/red]"
+            )
             raise typer.Exit(EXIT_UNREADABLE) from None
         try:
             result = parsers.parse(data, on_claims=bars.task("claims read"))
@@ -149,9 +164,15 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _print_human(file: Path, fatal: parsers.X12Error | None, findings: list[parsers.Finding],
-                 ig_findings: list[parsers.Finding], acks: Acknowledgments,
-                 written: list[Path], ig: bool) -> None:
+def _print_human(
+    file: Path,
+    fatal: parsers.X12Error | None,
+    findings: list[parsers.Finding],
+    ig_findings: list[parsers.Finding],
+    acks: Acknowledgments,
+    written: list[Path],
+    ig: bool,
+) -> None:
     if fatal is not None:
         console.print(f"[red]UNREADABLE[/red] {escape(str(file))}: {escape(fatal.code)}")
         console.print(f"        where: {escape(fatal.location.describe())}")
@@ -162,28 +183,43 @@ def _print_human(file: Path, fatal: parsers.X12Error | None, findings: list[pars
         _print_findings(f"{file} (implementation guide, pyx12)", ig_findings)
     for ack in acks.all:
         extra = f" note {ack.note}" if ack.kind == "TA1" else f" group {ack.group_control_number}"
-        console.print(f"{ack.kind} for interchange {escape(ack.interchange_control_number)}"
-                      f"{escape(extra)}: {ack.status}")
+        console.print(
+            f"{ack.kind} for interchange {escape(ack.interchange_control_number)}"
+            f"{escape(extra)}: {ack.status}"
+        )
     for path in written:
         console.print(f"wrote {escape(str(path))}")
 
 
-def _print_json(file: Path, fatal: parsers.X12Error | None, findings: list[parsers.Finding],
-                ig_findings: list[parsers.Finding], acks: Acknowledgments,
-                written: list[Path], code: int) -> None:
+def _print_json(
+    file: Path,
+    fatal: parsers.X12Error | None,
+    findings: list[parsers.Finding],
+    ig_findings: list[parsers.Finding],
+    acks: Acknowledgments,
+    written: list[Path],
+    code: int,
+) -> None:
     doc = {
         "file": str(file),
         "exit_code": code,
         "valid": code == EXIT_OK,
-        "fatal": None if fatal is None else {
-            "code": fatal.code, "reason": fatal.reason, "location": fatal.location.as_dict()},
+        "fatal": None
+        if fatal is None
+        else {"code": fatal.code, "reason": fatal.reason, "location": fatal.location.as_dict()},
         "findings": [f.as_dict() for f in findings],
         "ig_findings": [f.as_dict() for f in ig_findings],
         "acknowledgments": [
-            {"kind": a.kind, "interchange_control_number": a.interchange_control_number,
-             "group_control_number": a.group_control_number,
-             "control_number": a.control_number, "status": a.status, "note": a.note}
-            for a in acks.all],
+            {
+                "kind": a.kind,
+                "interchange_control_number": a.interchange_control_number,
+                "group_control_number": a.group_control_number,
+                "control_number": a.control_number,
+                "status": a.status,
+                "note": a.note,
+            }
+            for a in acks.all
+        ],
         "written": [str(p) for p in written],
     }
     # plain echo: rich would soft-wrap long strings and break the JSON for a pipe

@@ -112,9 +112,11 @@ def _write_json(path: Path, data: bytes, ndjson: bool, pretty: bool) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(EXIT_OK) from None
     if late:
-        err_console.print(f"[yellow]{late} transaction(s) repeat header segments after their "
-                          "claims; the JSON shows each header as read before its first "
-                          "claim[/yellow]")
+        err_console.print(
+            f"[yellow]{late} transaction(s) repeat header segments after their "
+            "claims; the JSON shows each header as read before its first "
+            "claim[/yellow]"
+        )
 
 
 @app.command()
@@ -127,8 +129,10 @@ def parse(
         bool, typer.Option("--pretty", help="Indent the JSON (the default on a terminal)")
     ] = False,
     ndjson: Annotated[
-        bool, typer.Option("--ndjson", help="One JSON line per claim, with its interchange, "
-                           "group and transaction")
+        bool,
+        typer.Option(
+            "--ndjson", help="One JSON line per claim, with its interchange, group and transaction"
+        ),
     ] = False,
 ) -> None:
     """Parse an X12 file and print a summary (or the whole typed model with --json).
@@ -149,9 +153,20 @@ def parse(
     except parsers.X12Error as exc:
         raise _fatal(file, exc) from None
     table = Table(show_header=False, title=str(file))
-    for key in ("interchanges", "groups", "transactions", "segments", "claims", "service_lines",
-                "total_charge", "total_paid", "total_payment", "provider_adjustments", "errors",
-                "warnings"):
+    for key in (
+        "interchanges",
+        "groups",
+        "transactions",
+        "segments",
+        "claims",
+        "service_lines",
+        "total_charge",
+        "total_paid",
+        "total_payment",
+        "provider_adjustments",
+        "errors",
+        "warnings",
+    ):
         table.add_row(key, str(summary[key]))
     console.print(table)
     raise typer.Exit(EXIT_OK)
@@ -163,8 +178,16 @@ SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
 @app.command()
 def samples() -> None:
     """Parse and validate the bundled sample files and print a summary of each."""
-    table = Table("file", "transactions", "claims", "paid", "PLB", "errors", "warnings",
-                  title="Bundled samples")
+    table = Table(
+        "file",
+        "transactions",
+        "claims",
+        "paid",
+        "PLB",
+        "errors",
+        "warnings",
+        title="Bundled samples",
+    )
     for path in sorted(SAMPLES_DIR.iterdir()):
         if path.suffix == ".md":
             continue
@@ -173,6 +196,13 @@ def samples() -> None:
         except parsers.X12Error as exc:
             table.add_row(path.name, "-", "-", "-", "-", f"[red]{exc.code}[/red]", "-")
             continue
-        table.add_row(path.name, str(s["transactions"]), str(s["claims"]), str(s["total_paid"]),
-                      str(s["provider_adjustments"]), str(s["errors"]), str(s["warnings"]))
+        table.add_row(
+            path.name,
+            str(s["transactions"]),
+            str(s["claims"]),
+            str(s["total_paid"]),
+            str(s["provider_adjustments"]),
+            str(s["errors"]),
+            str(s["warnings"]),
+        )
     console.print(table)

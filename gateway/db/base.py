@@ -61,14 +61,20 @@ def make_engine(url: str, lock_timeout_seconds: float | None = None) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:" \
-                and not parsed.database.startswith("file:"):
+        if (
+            parsed.database
+            and parsed.database != ":memory:"
+            and not parsed.database.startswith("file:")
+        ):
             # private whatever the umask: SQLite gives -wal and -shm the database file's mode
             path = Path(parsed.database)
             private_dir(path.parent)
             private_file(path)
-        busy_ms = SQLITE_BUSY_TIMEOUT_MS if lock_timeout_seconds is None \
+        busy_ms = (
+            SQLITE_BUSY_TIMEOUT_MS
+            if lock_timeout_seconds is None
             else int(lock_timeout_seconds * 1000)
+        )
         engine = create_engine(url, connect_args={"timeout": busy_ms / 1000})
         _sqlite_setup(engine, busy_ms)
         return engine

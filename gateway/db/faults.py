@@ -33,8 +33,11 @@ _PG_STORAGE = {"53100"}  # disk_full
 _PG_UNAVAILABLE_CLASSES = ("08", "53", "57P")  # connection, resources, shutting down
 _SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
 _SQLITE_STORAGE = ("database or disk is full",)
-_SQLITE_NAMES = {"SQLITE_BUSY": Fault.BUSY, "SQLITE_LOCKED": Fault.BUSY,
-                 "SQLITE_FULL": Fault.STORAGE}
+_SQLITE_NAMES = {
+    "SQLITE_BUSY": Fault.BUSY,
+    "SQLITE_LOCKED": Fault.BUSY,
+    "SQLITE_FULL": Fault.STORAGE,
+}
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
 

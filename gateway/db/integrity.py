@@ -54,8 +54,10 @@ class Orphans:
     count: int
 
     def __str__(self) -> str:
-        return (f"{self.count} row(s) of {self.table} point at a missing {self.parent} "
-                f"through {self.column}")
+        return (
+            f"{self.count} row(s) of {self.table} point at a missing {self.parent} "
+            f"through {self.column}"
+        )
 
 
 def find_orphans(session: Session) -> list[Orphans]:
@@ -66,8 +68,10 @@ def find_orphans(session: Session) -> list[Orphans]:
         parent: Table = tbl(parent_model)
         ref = child.c[column]
         count = session.execute(
-            select(func.count()).select_from(child).where(
-                ref.is_not(None), ~exists().where(parent.c.id == ref))).scalar_one()
+            select(func.count())
+            .select_from(child)
+            .where(ref.is_not(None), ~exists().where(parent.c.id == ref))
+        ).scalar_one()
         if count:
             found.append(Orphans(child.name, column, parent.name, int(count)))
     return found

@@ -154,9 +154,15 @@ class InterchangeRow(Base):
     __tablename__ = "interchanges"
     __table_args__ = (
         Index(
-            "uq_interchanges_identity", "sender_qualifier", "sender_id", "receiver_qualifier",
-            "receiver_id", "control_number", unique=True,
-            sqlite_where=text("NOT forced"), postgresql_where=text("NOT forced"),
+            "uq_interchanges_identity",
+            "sender_qualifier",
+            "sender_id",
+            "receiver_qualifier",
+            "receiver_id",
+            "control_number",
+            unique=True,
+            sqlite_where=text("NOT forced"),
+            postgresql_where=text("NOT forced"),
         ),
     )
 
@@ -317,9 +323,7 @@ class ProviderAdjustmentRow(Base):
     """A PLB adjustment pair; ``resend_key``/``resend_twin`` as on claim payments."""
 
     __tablename__ = "provider_adjustments"
-    __table_args__ = (
-        Index("ix_provider_adjustments_resend", "provider_id", "resend_key"),
-    )
+    __table_args__ = (Index("ix_provider_adjustments_resend", "provider_id", "resend_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     file_id: Mapped[int] = mapped_column(ForeignKey("inbound_files.id"), index=True)
@@ -394,16 +398,40 @@ class OtherPayerPaymentRow(Base):
 
 #: derived tables, children first: the order in which a file's rows are deleted on replay
 DERIVED_TABLES = (
-    AdjustmentRow, ServicePaymentRow, ClaimPaymentRow, ProviderAdjustmentRow, RemittanceRow,
-    OtherPayerPaymentRow, ClaimLineRow, ClaimRow, TransactionRow, FunctionalGroupRow,
+    AdjustmentRow,
+    ServicePaymentRow,
+    ClaimPaymentRow,
+    ProviderAdjustmentRow,
+    RemittanceRow,
+    OtherPayerPaymentRow,
+    ClaimLineRow,
+    ClaimRow,
+    TransactionRow,
+    FunctionalGroupRow,
     InterchangeRow,
 )
 
 __all__ = [
-    "DERIVED_TABLES", "MONEY", "AdjustmentRow", "AuditEntry", "ClaimLineRow", "ClaimPaymentRow",
-    "ClaimRow", "FileEvent", "FileState", "FunctionalGroupRow", "InboundFile", "InterchangeRow",
-    "OtherPayerPaymentRow", "Provider", "ProviderAdjustmentRow", "RemittanceRow",
-    "ServicePaymentRow", "TransactionRow", "tbl", "utcnow",
+    "DERIVED_TABLES",
+    "MONEY",
+    "AdjustmentRow",
+    "AuditEntry",
+    "ClaimLineRow",
+    "ClaimPaymentRow",
+    "ClaimRow",
+    "FileEvent",
+    "FileState",
+    "FunctionalGroupRow",
+    "InboundFile",
+    "InterchangeRow",
+    "OtherPayerPaymentRow",
+    "Provider",
+    "ProviderAdjustmentRow",
+    "RemittanceRow",
+    "ServicePaymentRow",
+    "TransactionRow",
+    "tbl",
+    "utcnow",
 ]
 
 

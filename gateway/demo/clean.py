@@ -45,17 +45,43 @@ from gateway.demo.payers import (
 from schemas.remittance import Adjustment
 
 #: professional services (837P): procedure, charge
-PROFESSIONAL = (("HC:99213", "150.00"), ("HC:99214", "220.00"), ("HC:99203", "185.00"),
-                ("HC:93000", "75.00"), ("HC:36415", "15.00"), ("HC:85025", "30.00"),
-                ("HC:80053", "60.00"), ("HC:97110", "90.00"), ("HC:20610", "210.00"),
-                ("HC:71046", "120.00"), ("HC:90471", "40.00"), ("HC:99395", "260.00"))
+PROFESSIONAL = (
+    ("HC:99213", "150.00"),
+    ("HC:99214", "220.00"),
+    ("HC:99203", "185.00"),
+    ("HC:93000", "75.00"),
+    ("HC:36415", "15.00"),
+    ("HC:85025", "30.00"),
+    ("HC:80053", "60.00"),
+    ("HC:97110", "90.00"),
+    ("HC:20610", "210.00"),
+    ("HC:71046", "120.00"),
+    ("HC:90471", "40.00"),
+    ("HC:99395", "260.00"),
+)
 #: outpatient facility services (837I): revenue code, procedure, charge
-INSTITUTIONAL = (("0450", "HC:99284", "1250.00"), ("0320", "HC:71046", "310.00"),
-                 ("0300", "HC:80053", "140.00"), ("0305", "HC:85025", "60.00"),
-                 ("0730", "HC:93005", "180.00"), ("0636", "HC:J1885", "45.00"),
-                 ("0350", "HC:70450", "1450.00"), ("0420", "HC:97110", "240.00"))
-DIAGNOSES = ("ABK:J069", "ABK:I10", "ABK:E119", "ABK:M545", "ABK:R0789", "ABK:Z0000",
-             "ABK:J209", "ABK:N390", "ABK:K219", "ABK:M179")
+INSTITUTIONAL = (
+    ("0450", "HC:99284", "1250.00"),
+    ("0320", "HC:71046", "310.00"),
+    ("0300", "HC:80053", "140.00"),
+    ("0305", "HC:85025", "60.00"),
+    ("0730", "HC:93005", "180.00"),
+    ("0636", "HC:J1885", "45.00"),
+    ("0350", "HC:70450", "1450.00"),
+    ("0420", "HC:97110", "240.00"),
+)
+DIAGNOSES = (
+    "ABK:J069",
+    "ABK:I10",
+    "ABK:E119",
+    "ABK:M545",
+    "ABK:R0789",
+    "ABK:Z0000",
+    "ABK:J209",
+    "ABK:N390",
+    "ABK:K219",
+    "ABK:M179",
+)
 #: denial reasons (CARC) with a remark code (RARC) on the line
 DENIALS = (("50", "N115"), ("197", "N54"), ("16", "MA130"), ("96", "N130"))
 COPAY = Decimal("25.00")
@@ -78,8 +104,13 @@ class Planner:
         self.patients += 1
         n = self.patients
         born = dt.date(1935, 1, 1) + days(self.rng.randrange(0, 365 * 70))
-        return Patient(n, LAST_NAMES[(n // len(FIRST_NAMES)) % len(LAST_NAMES)],
-                       FIRST_NAMES[n % len(FIRST_NAMES)], born, self.rng.choice("FM"))
+        return Patient(
+            n,
+            LAST_NAMES[(n // len(FIRST_NAMES)) % len(LAST_NAMES)],
+            FIRST_NAMES[n % len(FIRST_NAMES)],
+            born,
+            self.rng.choice("FM"),
+        )
 
     def pcn(self) -> str:
         self.claims += 1
@@ -105,19 +136,25 @@ class Planner:
                 out.append(Line(i, proc, money(charge), service, f"{pcn}L{i}"))
         return out
 
-    def new_claim(self, patient: Patient, kind: str, service: dt.date,
-                  lines: list[tuple[str, str, str]] | None = None,
-                  scenario: str = "clean") -> DemoClaim:
+    def new_claim(
+        self,
+        patient: Patient,
+        kind: str,
+        service: dt.date,
+        lines: list[tuple[str, str, str]] | None = None,
+        scenario: str = "clean",
+    ) -> DemoClaim:
         """A claim; ``lines`` as (revenue code, procedure, charge) fixes its lines."""
         pcn = self.pcn()
         if lines is None:
             billed = self.lines(pcn, kind, service, self.rng.randint(1, 3))
         else:
-            billed = [Line(i, proc, money(charge), service, f"{pcn}L{i}", rev)
-                      for i, (rev, proc, charge) in enumerate(lines, start=1)]
+            billed = [
+                Line(i, proc, money(charge), service, f"{pcn}L{i}", rev)
+                for i, (rev, proc, charge) in enumerate(lines, start=1)
+            ]
         dx = [self.rng.choice(DIAGNOSES)]
-        return DemoClaim(pcn, patient, kind, "13" if kind == "837I" else "11", billed, dx,
-                         scenario)
+        return DemoClaim(pcn, patient, kind, "13" if kind == "837I" else "11", billed, dx, scenario)
 
     # ----------------------------------------------------------------- adjudication
 
@@ -125,8 +162,9 @@ class Planner:
         return on_or_after(submitted + days(PAYMENT_FLOOR_DAYS + extra), payer.pay_weekday)
 
 
-def line_payment(line: Line, allowed: Decimal, pr: list[tuple[str, Decimal]],
-                 co_reason: str = "45") -> LinePayment:
+def line_payment(
+    line: Line, allowed: Decimal, pr: list[tuple[str, Decimal]], co_reason: str = "45"
+) -> LinePayment:
     """A line paid at ``allowed`` less patient responsibility; the rest is contractual."""
     adjustments: list[Adjustment] = []
     if line.charge != allowed:
@@ -138,9 +176,16 @@ def line_payment(line: Line, allowed: Decimal, pr: list[tuple[str, Decimal]],
     return LinePayment(line, paid, adjustments, allowed)
 
 
-def priced(planner: Planner, payer: DemoPayer, claim: DemoClaim, day: dt.date,
-           status: str = "1", bump: Decimal = ZERO, deductible: bool = False,
-           copay: bool = False) -> Adjudication:
+def priced(
+    planner: Planner,
+    payer: DemoPayer,
+    claim: DemoClaim,
+    day: dt.date,
+    status: str = "1",
+    bump: Decimal = ZERO,
+    deductible: bool = False,
+    copay: bool = False,
+) -> Adjudication:
     """An ordinary adjudication under the payer's synthetic fee schedule and benefit design."""
     paid_lines: list[LinePayment] = []
     for i, line in enumerate(claim.lines):
@@ -168,14 +213,21 @@ def priced(planner: Planner, payer: DemoPayer, claim: DemoClaim, day: dt.date,
 def denied(planner: Planner, payer: DemoPayer, claim: DemoClaim, day: dt.date) -> Adjudication:
     reason, remark = planner.rng.choice(DENIALS)
     group = "PR" if reason == "96" else "CO"
-    lines = [LinePayment(ln, ZERO, [Adjustment(group, reason, ln.charge)], None, (remark,))
-             for ln in claim.lines]
+    lines = [
+        LinePayment(ln, ZERO, [Adjustment(group, reason, ln.charge)], None, (remark,))
+        for ln in claim.lines
+    ]
     status = "4" if planner.rng.random() < 0.3 else "1"
     return Adjudication(payer, day, status, planner.icn(payer, day), lines)
 
 
-def secondary(planner: Planner, payer: DemoPayer, prior: Adjudication, day: dt.date,
-              share: Decimal = Decimal(1)) -> Adjudication:
+def secondary(
+    planner: Planner,
+    payer: DemoPayer,
+    prior: Adjudication,
+    day: dt.date,
+    share: Decimal = Decimal(1),
+) -> Adjudication:
     """The secondary pays ``share`` of the primary's patient responsibility per line.
 
     OA-23 (impact of prior payer) carries the rest of the charge; what it does not pay of the
@@ -223,8 +275,9 @@ def post_charges(claim: DemoClaim, only: list[int] | None = None) -> None:
     """One charge row per line on the day of service (``only``: line numbers to post)."""
     for ln in claim.lines:
         if only is None or ln.number in only:
-            claim.postings.append(Posting(ln.service_date, "C", ln.charge, "",
-                                          f"CHG{ln.service_date:%m%d}"))
+            claim.postings.append(
+                Posting(ln.service_date, "C", ln.charge, "", f"CHG{ln.service_date:%m%d}")
+            )
 
 
 # --------------------------------------------------------------------------- clean claims
@@ -252,16 +305,20 @@ def clean_claims(planner: Planner, count: int) -> list[DemoClaim]:
         service = MONTH_START + days(rng.randint(0, month))
         if service.weekday() >= 5:
             service -= days(service.weekday() - 4)
-        kind = "837I" if primary is MEDICARE_A or (
-            primary in (COMM_A, COMM_B) and rng.random() < 0.25) else "837P"
+        kind = (
+            "837I"
+            if primary is MEDICARE_A or (primary in (COMM_A, COMM_B) and rng.random() < 0.25)
+            else "837P"
+        )
         claim = planner.new_claim(patient, kind, service)
         out.append(claim)
         adjudicate(planner, claim, primary, second)
     return out
 
 
-def adjudicate(planner: Planner, claim: DemoClaim, primary: DemoPayer,
-                second: DemoPayer | None) -> None:
+def adjudicate(
+    planner: Planner, claim: DemoClaim, primary: DemoPayer, second: DemoPayer | None
+) -> None:
     rng = planner.rng
     submitted = submission_day(claim.lines[0].service_date)
     claim.submissions.append(Submission(primary, submitted))
@@ -275,8 +332,9 @@ def adjudicate(planner: Planner, claim: DemoClaim, primary: DemoPayer,
         return
     copay = primary in (COMM_A, COMM_B) and second is None and claim.kind == "837P"
     status = "19" if second is MEDICAID else "1"
-    first = priced(planner, primary, claim, day, status, deductible=rng.random() < 0.08,
-                   copay=copay)
+    first = priced(
+        planner, primary, claim, day, status, deductible=rng.random() < 0.08, copay=copay
+    )
     if second is MEDICAID:
         first.crossover = MEDICAID
     claim.adjudications.append(first)
@@ -288,12 +346,19 @@ def adjudicate(planner: Planner, claim: DemoClaim, primary: DemoPayer,
         # reprocessed a few weeks later: reversal and correction in the same 835
         later = on_or_after(day + days(rng.randint(14, 28)), primary.pay_weekday)
         claim.adjudications.append(first.reversal(later))
-        claim.adjudications.append(priced(planner, primary, claim, later, status,
-                                          bump=Decimal("0.04"), copay=copay))
+        claim.adjudications.append(
+            priced(planner, primary, claim, later, status, bump=Decimal("0.04"), copay=copay)
+        )
         if primary.programme != "commercial" or rng.random() < 0.5:
-            planner.plb.append(PlbEntry(primary, later, "L6", claim.adjudications[-1].icn,
-                                        -money(Decimal("0.35") + Decimal(rng.randint(0, 400))
-                                               / 100)))
+            planner.plb.append(
+                PlbEntry(
+                    primary,
+                    later,
+                    "L6",
+                    claim.adjudications[-1].icn,
+                    -money(Decimal("0.35") + Decimal(rng.randint(0, 400)) / 100),
+                )
+            )
     elif second is not None:
         if second is MEDICAID:
             later = on_or_after(day + days(rng.randint(7, 21)), MEDICAID.pay_weekday)

@@ -44,8 +44,13 @@ from gateway.demo.render import (
 from gateway.errors import PermanentError
 from gateway.progress import Progress, no_progress
 
-CAUSES = ("duplicate_payment", "coordination_of_benefits", "overpayment",
-          "patient_overpayment", "unexplained")
+CAUSES = (
+    "duplicate_payment",
+    "coordination_of_benefits",
+    "overpayment",
+    "patient_overpayment",
+    "unexplained",
+)
 #: the command whose output answers.json holds (after the checkpoints)
 CREDITS_COMMAND = ("credits", "--json", "--status", "all")
 MIN_CLAIMS = 40
@@ -101,10 +106,19 @@ class Manifest:
             "payers": payers_in(PAYERS),
             "ledger_layout": LEDGER_LAYOUT,
             "credits_command": list(CREDITS_COMMAND),
-            "checkpoints": [{"as_of": c.as_of.isoformat(), "files": list(c.files)}
-                            for c in self.checkpoints],
-            "files": [{"path": f.path, "kind": f.kind, "date": f.day.isoformat(),
-                       "sha256": f.sha256, "bytes": f.size} for f in self.files],
+            "checkpoints": [
+                {"as_of": c.as_of.isoformat(), "files": list(c.files)} for c in self.checkpoints
+            ],
+            "files": [
+                {
+                    "path": f.path,
+                    "kind": f.kind,
+                    "date": f.day.isoformat(),
+                    "sha256": f.sha256,
+                    "bytes": f.size,
+                }
+                for f in self.files
+            ],
             "answers": "answers.json",
         }
 
@@ -113,8 +127,9 @@ def _dump(data: object) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def plan(claims: int, seed: int) -> tuple[list[DemoClaim], Planner, list[ExpectedCredit],
-                                          list[dict[str, object]]]:
+def plan(
+    claims: int, seed: int
+) -> tuple[list[DemoClaim], Planner, list[ExpectedCredit], list[dict[str, object]]]:
     """The whole month as data (no files): claims, the planner (PLB entries), the answers."""
     if not MIN_CLAIMS <= claims <= MAX_CLAIMS:
         raise DemoError(f"--claims must be between {MIN_CLAIMS} and {MAX_CLAIMS}")
@@ -133,11 +148,16 @@ def plan(claims: int, seed: int) -> tuple[list[DemoClaim], Planner, list[Expecte
     return month, planner, planted.credits, [v.as_json() for v in planted.variances]
 
 
-def answers(credits: list[ExpectedCredit], variances: list[dict[str, object]]
-            ) -> dict[str, object]:
-    rows = sorted((c.as_json() for c in credits),
-                  key=lambda r: (str(r["patient_control_number"]), str(r["cause"]),
-                                 str(r["owed_to"]), str(r["payer_id"] or "")))
+def answers(credits: list[ExpectedCredit], variances: list[dict[str, object]]) -> dict[str, object]:
+    rows = sorted(
+        (c.as_json() for c in credits),
+        key=lambda r: (
+            str(r["patient_control_number"]),
+            str(r["cause"]),
+            str(r["owed_to"]),
+            str(r["payer_id"] or ""),
+        ),
+    )
     by_cause: dict[str, Decimal] = dict.fromkeys(CAUSES, ZERO)
     for c in credits:
         by_cause[c.cause] += c.amount
@@ -150,8 +170,7 @@ def answers(credits: list[ExpectedCredit], variances: list[dict[str, object]]
         "counts": {
             "credits": len(rows),
             "by_status": {s: statuses.get(s, 0) for s in ("open", "pending", "resolved")},
-            "by_cause": {cause: sum(1 for c in credits if c.cause == cause)
-                         for cause in CAUSES},
+            "by_cause": {cause: sum(1 for c in credits if c.cause == cause) for cause in CAUSES},
             "amount_by_cause": {cause: f"{amt:.2f}" for cause, amt in by_cause.items()},
             "government": sum(1 for c in credits if c.government),
             "variances": len(variances),
@@ -159,16 +178,19 @@ def answers(credits: list[ExpectedCredit], variances: list[dict[str, object]]
     }
 
 
-def generate(out_dir: Path, *, claims: int = 600, seed: int = 1,
-             progress: Progress = no_progress) -> Manifest:
+def generate(
+    out_dir: Path, *, claims: int = 600, seed: int = 1, progress: Progress = no_progress
+) -> Manifest:
     """Write the demo month under ``out_dir`` (created; existing demo files are replaced).
 
     ``progress`` hears the files written so far out of all of them."""
     month, planner, credits, variances = plan(claims, seed)
     counter = [0]
-    files: list[DemoFile] = [*claim_files(month, counter),
-                             *remittance_files(month, planner.plb, counter),
-                             *ledger_files(month)]
+    files: list[DemoFile] = [
+        *claim_files(month, counter),
+        *remittance_files(month, planner.plb, counter),
+        *ledger_files(month),
+    ]
     files.sort(key=lambda f: (f.day, {"837": 0, "835": 1, "ledger": 2}[f.kind], f.path))
     out_dir = Path(out_dir)
     manifest = Manifest(out_dir, seed, len(month), AS_OF, [])
@@ -176,8 +198,9 @@ def generate(out_dir: Path, *, claims: int = 600, seed: int = 1,
         path = out_dir / f.path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(f.data)
-        manifest.files.append(ManifestFile(f.path, f.kind, f.day,
-                                           hashlib.sha256(f.data).hexdigest(), len(f.data)))
+        manifest.files.append(
+            ManifestFile(f.path, f.kind, f.day, hashlib.sha256(f.data).hexdigest(), len(f.data))
+        )
         progress(n, len(files))
     manifest.checkpoints = [
         Checkpoint(CHECKPOINT, tuple(f.path for f in files if f.day <= CHECKPOINT)),

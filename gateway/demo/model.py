@@ -47,9 +47,13 @@ class LinePayment:
     remarks: tuple[str, ...] = ()
 
     def negated(self) -> LinePayment:
-        return LinePayment(self.line, -self.paid,
-                           [Adjustment(a.group, a.reason, -a.amount) for a in self.adjustments],
-                           -self.allowed if self.allowed is not None else None, self.remarks)
+        return LinePayment(
+            self.line,
+            -self.paid,
+            [Adjustment(a.group, a.reason, -a.amount) for a in self.adjustments],
+            -self.allowed if self.allowed is not None else None,
+            self.remarks,
+        )
 
 
 @dataclass(slots=True)
@@ -82,8 +86,9 @@ class Adjudication:
     @property
     def patient_responsibility(self) -> Decimal:
         claim_level = sum((a.amount for a in self.claim_adjustments if a.group == "PR"), ZERO)
-        return claim_level + sum((a.amount for lp in self.lines for a in lp.adjustments
-                                  if a.group == "PR"), ZERO)
+        return claim_level + sum(
+            (a.amount for lp in self.lines for a in lp.adjustments if a.group == "PR"), ZERO
+        )
 
     def adjustment_totals(self) -> list[Adjustment]:
         """Claim-level totals by (group, reason), for the 837 2320 loop of a secondary claim."""
@@ -95,8 +100,7 @@ class Adjudication:
 
     def reversal(self, date: dt.date) -> Adjudication:
         """CLP02 = 22 with the same CLP07, every amount and CAS negated."""
-        return Adjudication(self.payer, date, "22", self.icn,
-                            [lp.negated() for lp in self.lines])
+        return Adjudication(self.payer, date, "22", self.icn, [lp.negated() for lp in self.lines])
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +176,11 @@ class ExpectedCredit:
 
     @property
     def due_by(self) -> dt.date | None:
-        days = 60 if self.government and self.payer is None else (
-            self.payer.deadline_days if self.payer is not None else None)
+        days = (
+            60
+            if self.government and self.payer is None
+            else (self.payer.deadline_days if self.payer is not None else None)
+        )
         return None if days is None else self.identified_on + dt.timedelta(days=days)
 
     def as_json(self) -> dict[str, object]:

@@ -42,16 +42,81 @@ class DemoPayer:
     icn_style: str
 
 
-COMM_A = DemoPayer("87726", "UNITEDHEALTHCARE", "commercial", "12", "CI", False, 30, 30,
-                   Decimal("0.62"), 2, "1411289245", "UH", "alnum")
-COMM_B = DemoPayer("60054", "AETNA", "commercial", "HM", "CI", False, 30, 30,
-                   Decimal("0.58"), 3, "1066033492", "AE", "alnum")
-MEDICARE_A = DemoPayer("MCRA01", "MEDICARE PART A MAC EXAMPLE", "medicare_a", "MA", "MA", True,
-                       60, 30, Decimal("0.36"), 1, "1999990001", "21", "digits")
-MEDICARE_B = DemoPayer("MCRB01", "MEDICARE PART B MAC EXAMPLE", "medicare_b", "MB", "MB", True,
-                       60, 30, Decimal("0.44"), 1, "1999990002", "22", "digits")
-MEDICAID = DemoPayer("SKMCD0", "STATE MEDICAID EXAMPLE", "medicaid", "MC", "MC", True, 60, 45,
-                     Decimal("0.35"), 0, "1999990003", "55", "digits")
+COMM_A = DemoPayer(
+    "87726",
+    "UNITEDHEALTHCARE",
+    "commercial",
+    "12",
+    "CI",
+    False,
+    30,
+    30,
+    Decimal("0.62"),
+    2,
+    "1411289245",
+    "UH",
+    "alnum",
+)
+COMM_B = DemoPayer(
+    "60054",
+    "AETNA",
+    "commercial",
+    "HM",
+    "CI",
+    False,
+    30,
+    30,
+    Decimal("0.58"),
+    3,
+    "1066033492",
+    "AE",
+    "alnum",
+)
+MEDICARE_A = DemoPayer(
+    "MCRA01",
+    "MEDICARE PART A MAC EXAMPLE",
+    "medicare_a",
+    "MA",
+    "MA",
+    True,
+    60,
+    30,
+    Decimal("0.36"),
+    1,
+    "1999990001",
+    "21",
+    "digits",
+)
+MEDICARE_B = DemoPayer(
+    "MCRB01",
+    "MEDICARE PART B MAC EXAMPLE",
+    "medicare_b",
+    "MB",
+    "MB",
+    True,
+    60,
+    30,
+    Decimal("0.44"),
+    1,
+    "1999990002",
+    "22",
+    "digits",
+)
+MEDICAID = DemoPayer(
+    "SKMCD0",
+    "STATE MEDICAID EXAMPLE",
+    "medicaid",
+    "MC",
+    "MC",
+    True,
+    60,
+    45,
+    Decimal("0.35"),
+    0,
+    "1999990003",
+    "55",
+    "digits",
+)
 
 PAYERS: tuple[DemoPayer, ...] = (COMM_A, COMM_B, MEDICARE_A, MEDICARE_B, MEDICAID)
 
@@ -82,13 +147,25 @@ PAYER_ADDRESS = Address("PO BOX 9999", "", "EXAMPLE CITY", "PA", "171009999")
 
 
 def billing_provider() -> Entity:
-    return Entity("85", PROVIDER_NAME, id_qualifier="XX", id=PROVIDER_NPI,
-                  address=PROVIDER_ADDRESS, references=[Reference("EI", PROVIDER_TIN)])
+    return Entity(
+        "85",
+        PROVIDER_NAME,
+        id_qualifier="XX",
+        id=PROVIDER_NPI,
+        address=PROVIDER_ADDRESS,
+        references=[Reference("EI", PROVIDER_TIN)],
+    )
 
 
 def payee() -> Entity:
-    return Entity("PE", PROVIDER_NAME, id_qualifier="XX", id=PROVIDER_NPI,
-                  address=PROVIDER_ADDRESS, references=[Reference("TJ", PROVIDER_TIN)])
+    return Entity(
+        "PE",
+        PROVIDER_NAME,
+        id_qualifier="XX",
+        id=PROVIDER_NPI,
+        address=PROVIDER_ADDRESS,
+        references=[Reference("TJ", PROVIDER_TIN)],
+    )
 
 
 def payer_835(p: DemoPayer) -> Entity:
@@ -103,12 +180,46 @@ def payer_837(p: DemoPayer) -> Entity:
 # --------------------------------------------------------------------------- patients
 
 #: obviously synthetic names: NATO-alphabet first names, test-word last names
-FIRST_NAMES = ("ALPHA", "BRAVO", "CHARLIE", "DELTA", "ECHO", "FOXTROT", "GOLF", "HOTEL",
-               "INDIA", "JULIETT", "KILO", "LIMA", "MIKE", "NOVEMBER", "OSCAR", "PAPA",
-               "QUEBEC", "ROMEO", "SIERRA", "TANGO", "UNIFORM", "VICTOR", "WHISKEY", "XRAY",
-               "YANKEE", "ZULU")
-LAST_NAMES = ("TESTPATIENT", "SAMPLECASE", "DEMOPERSON", "FICTIONAL", "SYNTHETIC",
-              "PLACEHOLDER", "EXAMPLEONE", "MOCKPATIENT", "NOTREAL", "DUMMYCASE")
+FIRST_NAMES = (
+    "ALPHA",
+    "BRAVO",
+    "CHARLIE",
+    "DELTA",
+    "ECHO",
+    "FOXTROT",
+    "GOLF",
+    "HOTEL",
+    "INDIA",
+    "JULIETT",
+    "KILO",
+    "LIMA",
+    "MIKE",
+    "NOVEMBER",
+    "OSCAR",
+    "PAPA",
+    "QUEBEC",
+    "ROMEO",
+    "SIERRA",
+    "TANGO",
+    "UNIFORM",
+    "VICTOR",
+    "WHISKEY",
+    "XRAY",
+    "YANKEE",
+    "ZULU",
+)
+LAST_NAMES = (
+    "TESTPATIENT",
+    "SAMPLECASE",
+    "DEMOPERSON",
+    "FICTIONAL",
+    "SYNTHETIC",
+    "PLACEHOLDER",
+    "EXAMPLEONE",
+    "MOCKPATIENT",
+    "NOTREAL",
+    "DUMMYCASE",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +242,13 @@ class Patient:
         return f"{payer.icn_prefix}Z{self.number:08d}"
 
     def entity(self, payer: DemoPayer) -> Entity:
-        return Entity("IL", self.last_name, self.first_name, id_qualifier="MI",
-                      id=self.member_id(payer),
-                      address=Address(f"{10 + self.number % 900} TEST STREET", "", "SPRINGFIELD",
-                                      "PA", "171010000"))
+        return Entity(
+            "IL",
+            self.last_name,
+            self.first_name,
+            id_qualifier="MI",
+            id=self.member_id(payer),
+            address=Address(
+                f"{10 + self.number % 900} TEST STREET", "", "SPRINGFIELD", "PA", "171010000"
+            ),
+        )

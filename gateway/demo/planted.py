@@ -62,37 +62,67 @@ class _Builder:
         self.p = planner
         self.out = out
 
-    def claim(self, scenario: str, kind: str, service: dt.date,
-              lines: list[tuple[str, str, str]], payer: DemoPayer, submitted: dt.date,
-              charge_lines: list[int] | None = None) -> DemoClaim:
+    def claim(
+        self,
+        scenario: str,
+        kind: str,
+        service: dt.date,
+        lines: list[tuple[str, str, str]],
+        payer: DemoPayer,
+        submitted: dt.date,
+        charge_lines: list[int] | None = None,
+    ) -> DemoClaim:
         c = self.p.new_claim(self.p.patient(), kind, service, lines, scenario)
         c.submissions.append(Submission(payer, submitted))
         post_charges(c, charge_lines)
         self.out.claims.append(c)
         return c
 
-    def adjudicate(self, c: DemoClaim, payer: DemoPayer, day: dt.date, pricing: Pricing,
-                   status: str = "1") -> Adjudication:
+    def adjudicate(
+        self, c: DemoClaim, payer: DemoPayer, day: dt.date, pricing: Pricing, status: str = "1"
+    ) -> Adjudication:
         lines: list[LinePayment] = []
         for ln, (allowed, pr) in zip(c.lines, pricing, strict=True):
-            lines.append(line_payment(ln, money(allowed),
-                                      [(r, money(a)) for r, a in pr]))
+            lines.append(line_payment(ln, money(allowed), [(r, money(a)) for r, a in pr]))
         a = Adjudication(payer, day, status, self.p.icn(payer, day), lines)
         c.adjudications.append(a)
         return a
 
-    def credit(self, c: DemoClaim, cause: str, amount: str, payer: DemoPayer | None,
-               identified: dt.date, *, owed_to: str = "payer", government: bool | None = None,
-               status: str = "open") -> None:
+    def credit(
+        self,
+        c: DemoClaim,
+        cause: str,
+        amount: str,
+        payer: DemoPayer | None,
+        identified: dt.date,
+        *,
+        owed_to: str = "payer",
+        government: bool | None = None,
+        status: str = "open",
+    ) -> None:
         gov = payer.government if government is None and payer is not None else bool(government)
-        self.out.credits.append(ExpectedCredit(c, owed_to, payer, money(amount), cause, gov,
-                                               identified, status))
+        self.out.credits.append(
+            ExpectedCredit(c, owed_to, payer, money(amount), cause, gov, identified, status)
+        )
 
 
-def post(c: DemoClaim, day: dt.date, code: str, amount: str, payer: DemoPayer | None = None,
-         reference: str = "") -> None:
-    c.postings.append(Posting(day, code, money(amount), payer.payer_id if payer else "",
-                              reference or f"{code}{day:%m%d}"))
+def post(
+    c: DemoClaim,
+    day: dt.date,
+    code: str,
+    amount: str,
+    payer: DemoPayer | None = None,
+    reference: str = "",
+) -> None:
+    c.postings.append(
+        Posting(
+            day,
+            code,
+            money(amount),
+            payer.payer_id if payer else "",
+            reference or f"{code}{day:%m%d}",
+        )
+    )
 
 
 def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted:
@@ -114,8 +144,14 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     extra_clean(c)  # a second, ordinary claim on the same account
 
     # 2. Medicare Part B duplicate payment, weeks apart (found at the final run).
-    c = b.claim("duplicate_payment_government", "837P", d(3, 10),
-                [em3, ("", "HC:36415", "15.00")], MEDICARE_B, d(3, 14))
+    c = b.claim(
+        "duplicate_payment_government",
+        "837P",
+        d(3, 10),
+        [em3, ("", "HC:36415", "15.00")],
+        MEDICARE_B,
+        d(3, 14),
+    )
     pricing: Pricing = [("92.00", [("2", "18.40")]), ("3.00", [("2", "0.60")])]
     b.adjudicate(c, MEDICARE_B, d(4, 1), pricing)
     post(c, d(4, 3), "IP", "76.00", MEDICARE_B)
@@ -129,15 +165,21 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     first = b.adjudicate(c, COMM_A, d(3, 26), [("190.00", [("2", "38.00")])])
     post(c, d(3, 27), "IP", "152.00", COMM_A)
     c.submissions.append(Submission(MEDICAID, d(4, 4), "S", first))
-    second = Adjudication(MEDICAID, d(4, 21), "2", planner.icn(MEDICAID, d(4, 21)), [
-        LinePayment(c.lines[0], money("60.00"), [_adj("OA", "23", "240.00")])])
+    second = Adjudication(
+        MEDICAID,
+        d(4, 21),
+        "2",
+        planner.icn(MEDICAID, d(4, 21)),
+        [LinePayment(c.lines[0], money("60.00"), [_adj("OA", "23", "240.00")])],
+    )
     c.adjudications.append(second)
     post(c, d(4, 22), "IP", "60.00", MEDICAID)
     b.credit(c, "coordination_of_benefits", "22.00", MEDICAID, CHECKPOINT)
 
     # 4. Two commercial payers both process the claim as primary (registration error).
-    c = b.claim("cob_wrongful_primary", "837P", d(3, 18), [em3, ("", "HC:85025", "30.00")],
-                COMM_A, d(3, 21))
+    c = b.claim(
+        "cob_wrongful_primary", "837P", d(3, 18), [em3, ("", "HC:85025", "30.00")], COMM_A, d(3, 21)
+    )
     c.submissions.append(Submission(COMM_B, d(3, 28)))
     post(c, d(3, 18), "PP", "25.00", reference="COPAY")
     b.adjudicate(c, COMM_A, d(4, 9), [("95.00", [("3", "25.00")]), ("18.00", [])])
@@ -153,14 +195,22 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     #    line is uncharged. Its 45.00 is the payer's money. The charged line balances:
     #    150 − 50 − (120 − 45) − 25 = 0; the 30.00 written off on 93000 writes off nothing.
     #    Held (pending, unposted_line) until an analyst answers the line's variance.
-    c = b.claim("overpayment", "837P", d(3, 12), [em3, ("", "HC:93000", "75.00")], COMM_B,
-                d(3, 14), charge_lines=[1])
+    c = b.claim(
+        "overpayment",
+        "837P",
+        d(3, 12),
+        [em3, ("", "HC:93000", "75.00")],
+        COMM_B,
+        d(3, 14),
+        charge_lines=[1],
+    )
     post(c, d(3, 12), "PP", "25.00", reference="COPAY")
     b.adjudicate(c, COMM_B, d(4, 3), [("100.00", [("3", "25.00")]), ("45.00", [])])
     post(c, d(4, 4), "IP", "120.00", COMM_B)
     b.credit(c, "overpayment", "45.00", COMM_B, CHECKPOINT, status="pending")
-    out.variances.append(ExpectedLineVariance(c, COMM_B, "unposted_line", money("75.00"),
-                                              money("45.00")))
+    out.variances.append(
+        ExpectedLineVariance(c, COMM_B, "unposted_line", money("75.00"), money("45.00"))
+    )
 
     # 6. Medicare Part A outpatient overpayment: the lab line went to a reference-lab account.
     #    837I: 0450/99284 1,250.00, 0320/71046 310.00, 0300/80053 140.00 (1,700.00); ledger
@@ -169,19 +219,32 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     #    80053 is 140: uncharged. Medicare's 20.00 on it is Medicare's. Charged lines:
     #    1,560 − 950 − 488 − 127 = −5: the patient paid 127 but owes 122 on the charged lines,
     #    so the 5.00 coinsurance of the lab line is the patient's. Both held for the analyst.
-    c = b.claim("overpayment_government", "837I", d(3, 24),
-                [("0450", "HC:99284", "1250.00"), ("0320", "HC:71046", "310.00"),
-                 ("0300", "HC:80053", "140.00")], MEDICARE_A, d(3, 28), charge_lines=[1, 2])
-    b.adjudicate(c, MEDICARE_A, d(5, 13), [("520.00", [("2", "104.00")]),
-                                            ("90.00", [("2", "18.00")]),
-                                            ("25.00", [("2", "5.00")])])
+    c = b.claim(
+        "overpayment_government",
+        "837I",
+        d(3, 24),
+        [
+            ("0450", "HC:99284", "1250.00"),
+            ("0320", "HC:71046", "310.00"),
+            ("0300", "HC:80053", "140.00"),
+        ],
+        MEDICARE_A,
+        d(3, 28),
+        charge_lines=[1, 2],
+    )
+    b.adjudicate(
+        c,
+        MEDICARE_A,
+        d(5, 13),
+        [("520.00", [("2", "104.00")]), ("90.00", [("2", "18.00")]), ("25.00", [("2", "5.00")])],
+    )
     post(c, d(5, 15), "IP", "508.00", MEDICARE_A)
     post(c, d(5, 30), "PP", "127.00")
     b.credit(c, "overpayment", "20.00", MEDICARE_A, AS_OF, status="pending")
-    b.credit(c, "patient_overpayment", "5.00", None, AS_OF, owed_to="patient",
-             status="pending")
-    out.variances.append(ExpectedLineVariance(c, MEDICARE_A, "unposted_line",
-                                              money("140.00"), money("20.00")))
+    b.credit(c, "patient_overpayment", "5.00", None, AS_OF, owed_to="patient", status="pending")
+    out.variances.append(
+        ExpectedLineVariance(c, MEDICARE_A, "unposted_line", money("140.00"), money("20.00"))
+    )
 
     # 7. The copay was paid twice (front desk and patient portal).
     c = b.claim("patient_copay_twice", "837P", d(3, 11), [em3], COMM_A, d(3, 14))
@@ -192,8 +255,14 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     b.credit(c, "patient_overpayment", "25.00", None, CHECKPOINT, owed_to="patient")
 
     # 8. A Medicare patient prepaid an estimate above the final coinsurance.
-    c = b.claim("patient_prepaid_estimate", "837P", d(3, 20), [("", "HC:20610", "210.00")],
-                MEDICARE_B, d(3, 21))
+    c = b.claim(
+        "patient_prepaid_estimate",
+        "837P",
+        d(3, 20),
+        [("", "HC:20610", "210.00")],
+        MEDICARE_B,
+        d(3, 21),
+    )
     post(c, d(3, 20), "PP", "60.00", reference="ESTIMATE")
     b.adjudicate(c, MEDICARE_B, d(5, 6), [("175.00", [("2", "35.00")])])
     post(c, d(5, 7), "IP", "140.00", MEDICARE_B)
@@ -215,8 +284,9 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     b.credit(c, "unexplained", "45.00", None, CHECKPOINT, owed_to="unknown", government=True)
 
     # 11. A correction arrived days before the run; its reversal has not (pending, held).
-    c = b.claim("pending_split_reversal", "837P", d(3, 26), [("", "HC:99215", "290.00")],
-                COMM_A, d(3, 28))
+    c = b.claim(
+        "pending_split_reversal", "837P", d(3, 26), [("", "HC:99215", "290.00")], COMM_A, d(3, 28)
+    )
     post(c, d(3, 26), "PP", "25.00", reference="COPAY")
     b.adjudicate(c, COMM_A, d(4, 16), [("160.00", [("3", "25.00")])])
     post(c, d(4, 17), "IP", "135.00", COMM_A)
@@ -253,8 +323,9 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
 
     # 14. Medicare Part A duplicate found at the checkpoint; the practice refunded it by check
     #     (ledger refund), and the MAC acknowledged the check with PLB 72 offset by WO.
-    c = b.claim("resolved_by_refund", "837I", d(3, 3), [("0450", "HC:99283", "850.00")],
-                MEDICARE_A, d(3, 7))
+    c = b.claim(
+        "resolved_by_refund", "837I", d(3, 3), [("0450", "HC:99283", "850.00")], MEDICARE_A, d(3, 7)
+    )
     b.adjudicate(c, MEDICARE_A, d(3, 18), [("310.00", [("2", "62.00")])])
     dup = b.adjudicate(c, MEDICARE_A, d(3, 25), [("310.00", [("2", "62.00")])])
     post(c, d(3, 19), "IP", "248.00", MEDICARE_A)
@@ -266,13 +337,13 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     b.credit(c, "duplicate_payment", "248.00", MEDICARE_A, CHECKPOINT, status="resolved")
 
     # 15. The practice posted one ERA payment twice: a posting variance, not a refund.
-    c = b.claim("posting_variance", "837P", d(3, 17), [("", "HC:93000", "75.00")], COMM_A,
-                d(3, 21))
+    c = b.claim("posting_variance", "837P", d(3, 17), [("", "HC:93000", "75.00")], COMM_A, d(3, 21))
     b.adjudicate(c, COMM_A, d(4, 9), [("46.50", [])])
     post(c, d(4, 10), "IP", "46.50", COMM_A)
     post(c, d(4, 11), "IP", "46.50", COMM_A)
-    out.variances.append(ExpectedVariance(c, COMM_A, "posted_twice", money("93.00"),
-                                          money("46.50")))
+    out.variances.append(
+        ExpectedVariance(c, COMM_A, "posted_twice", money("93.00"), money("46.50"))
+    )
     _plant_lines(b, planner)
     return out
 
@@ -284,41 +355,89 @@ def _plant_lines(b: _Builder, planner: Planner) -> None:
     #     number but never the venipuncture. 837: 99214 220.00 (L1), 36415 15.00 (L2). 835:
     #     SVC 99214 220/125 CO-45 70 PR-3 25; SVC 36415 15/12 CO-45 3. The 36415 has no posted
     #     charge: its 12.00 is the payer's. 99214: 220 − 70 − (137 − 12) − 25 = 0.
-    c = b.claim("uncharged_line_level", "837P", d(3, 19),
-                [("", "HC:99214", "220.00"), ("", "HC:36415", "15.00")], COMM_A, d(3, 21),
-                charge_lines=[])
+    c = b.claim(
+        "uncharged_line_level",
+        "837P",
+        d(3, 19),
+        [("", "HC:99214", "220.00"), ("", "HC:36415", "15.00")],
+        COMM_A,
+        d(3, 21),
+        charge_lines=[],
+    )
     c.postings.append(Posting(d(3, 19), "C", money("220.00"), "", "CHG0319", c.lines[0]))
     post(c, d(3, 19), "PP", "25.00", reference="COPAY")
     b.adjudicate(c, COMM_A, d(4, 11), [("150.00", [("3", "25.00")]), ("12.00", [])])
     post(c, d(4, 12), "IP", "137.00", COMM_A)
     b.credit(c, "overpayment", "12.00", COMM_A, CHECKPOINT, status="pending")
-    b.out.variances.append(ExpectedLineVariance(c, COMM_A, "unposted_line", money("15.00"),
-                                                money("12.00")))
+    b.out.variances.append(
+        ExpectedLineVariance(c, COMM_A, "unposted_line", money("15.00"), money("12.00"))
+    )
 
     # 17. The payer split one 3-unit 97110 line (90.00, 6R L1) into two SVC loops of 60 and
     #     30 with the same 6R. The line-level ledger posts 90.00 for L1: the group is charged.
     #     90 − (20 + 10) − 60 = 0: no credit, and no false "uncharged" half.
-    c = b.claim("split_line", "837P", d(3, 20), [("", "HC:97110", "90.00")], COMM_B,
-                d(3, 21), charge_lines=[])
+    c = b.claim(
+        "split_line",
+        "837P",
+        d(3, 20),
+        [("", "HC:97110", "90.00")],
+        COMM_B,
+        d(3, 21),
+        charge_lines=[],
+    )
     c.postings.append(Posting(d(3, 20), "C", money("90.00"), "", "CHG0320", c.lines[0]))
     whole = c.lines[0]
-    parts = [Line(whole.number, whole.procedure, money(part), whole.service_date,
-                  whole.control, units=Decimal(units)) for part, units in (("60.00", 2),
-                                                                           ("30.00", 1))]
-    c.adjudications.append(Adjudication(COMM_B, d(4, 10), "1", planner.icn(COMM_B, d(4, 10)), [
-        line_payment(parts[0], money("40.00"), []), line_payment(parts[1], money("20.00"), [])]))
+    parts = [
+        Line(
+            whole.number,
+            whole.procedure,
+            money(part),
+            whole.service_date,
+            whole.control,
+            units=Decimal(units),
+        )
+        for part, units in (("60.00", 2), ("30.00", 1))
+    ]
+    c.adjudications.append(
+        Adjudication(
+            COMM_B,
+            d(4, 10),
+            "1",
+            planner.icn(COMM_B, d(4, 10)),
+            [
+                line_payment(parts[0], money("40.00"), []),
+                line_payment(parts[1], money("20.00"), []),
+            ],
+        )
+    )
     post(c, d(4, 11), "IP", "60.00", COMM_B)
 
     # 18. The payer added a bundled venipuncture line (SVC 36415 0.00/0.00, no 6R) the
     #     practice never billed: it is not a charge to look for. 99213: 150 − 55 − 70 − 25 = 0.
-    c = b.claim("unbundled_line", "837P", d(3, 25), [("", "HC:99213", "150.00")], COMM_A,
-                d(3, 28), charge_lines=[])
+    c = b.claim(
+        "unbundled_line",
+        "837P",
+        d(3, 25),
+        [("", "HC:99213", "150.00")],
+        COMM_A,
+        d(3, 28),
+        charge_lines=[],
+    )
     c.postings.append(Posting(d(3, 25), "C", money("150.00"), "", "CHG0325", c.lines[0]))
     post(c, d(3, 25), "PP", "25.00", reference="COPAY")
     added = Line(2, "HC:36415", money("0.00"), d(3, 25), "")
-    c.adjudications.append(Adjudication(COMM_A, d(4, 16), "1", planner.icn(COMM_A, d(4, 16)), [
-        line_payment(c.lines[0], money("95.00"), [("3", money("25.00"))]),
-        LinePayment(added, money("0.00"), [], None, ("M15",))]))
+    c.adjudications.append(
+        Adjudication(
+            COMM_A,
+            d(4, 16),
+            "1",
+            planner.icn(COMM_A, d(4, 16)),
+            [
+                line_payment(c.lines[0], money("95.00"), [("3", money("25.00"))]),
+                LinePayment(added, money("0.00"), [], None, ("M15",)),
+            ],
+        )
+    )
     post(c, d(4, 17), "IP", "70.00", COMM_A)
 
     # 19. A DRG inpatient stay: 0120 3,000, 0250 800, 0300 200 (the lab never posted: the
@@ -327,30 +446,52 @@ def _plant_lines(b: _Builder, planner: Planner) -> None:
     #     paid the 300 deductible. A DRG claim is claim-priced: the uncharged 200 comes off the
     #     write-off, 3,800 − (1,200 − 200) − 2,500 − 300 = 0, no credit (the old model said
     #     200.00 owed to Medicare; a line-priced reading 125.00), and a charge_mismatch.
-    c = b.claim("drg_uncharged_line", "837I", d(3, 17),
-                [("0120", "", "3000.00"), ("0250", "", "800.00"), ("0300", "", "200.00")],
-                MEDICARE_A, d(3, 21), charge_lines=[1, 2])
+    c = b.claim(
+        "drg_uncharged_line",
+        "837I",
+        d(3, 17),
+        [("0120", "", "3000.00"), ("0250", "", "800.00"), ("0300", "", "200.00")],
+        MEDICARE_A,
+        d(3, 21),
+        charge_lines=[1, 2],
+    )
     c.facility = "11"
     spread = (("2100.00", "225.00"), ("560.00", "60.00"), ("140.00", "15.00"))
-    c.adjudications.append(Adjudication(
-        MEDICARE_A, d(5, 13), "1", planner.icn(MEDICARE_A, d(5, 13)),
-        [line_payment(ln, money(allowed), [("1", money(pr))])
-         for ln, (allowed, pr) in zip(c.lines, spread, strict=True)], drg="470"))
+    c.adjudications.append(
+        Adjudication(
+            MEDICARE_A,
+            d(5, 13),
+            "1",
+            planner.icn(MEDICARE_A, d(5, 13)),
+            [
+                line_payment(ln, money(allowed), [("1", money(pr))])
+                for ln, (allowed, pr) in zip(c.lines, spread, strict=True)
+            ],
+            drg="470",
+        )
+    )
     post(c, d(5, 15), "IP", "2500.00", MEDICARE_A)
     post(c, d(5, 30), "PP", "300.00", reference="DEDUCT")
-    b.out.variances.append(ExpectedLineVariance(c, MEDICARE_A, "charge_mismatch",
-                                                money("200.00"), money("125.00")))
+    b.out.variances.append(
+        ExpectedLineVariance(c, MEDICARE_A, "charge_mismatch", money("200.00"), money("125.00"))
+    )
 
     # 20. A claim the ledger never heard of (billed from another system): COMM_A paid 95.00
     #     (99203 185.00, CO-45 65, PR-3 25) on 1 April. At the checkpoint it is an exception
     #     (30 days of ledger lag end 1 May); by the final run its 95.00 — the payment, never
     #     the 160.00 of payment and write-off — is a pending credit for review.
-    c = b.claim("no_ledger", "837P", d(3, 10), [("", "HC:99203", "185.00")], COMM_A, d(3, 14),
-                charge_lines=[])
+    c = b.claim(
+        "no_ledger",
+        "837P",
+        d(3, 10),
+        [("", "HC:99203", "185.00")],
+        COMM_A,
+        d(3, 14),
+        charge_lines=[],
+    )
     b.adjudicate(c, COMM_A, d(4, 1), [("120.00", [("3", "25.00")])])
     b.credit(c, "overpayment", "95.00", COMM_A, AS_OF, status="pending")
 
 
 def _adj(group: str, reason: str, amount: str) -> Adjustment:
     return Adjustment(group, reason, money(amount))
-

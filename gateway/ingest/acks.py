@@ -67,21 +67,40 @@ def stream_outcome(data: bytes, limits: parsers.Limits) -> Outcome:
     return from_reader(reader)
 
 
-def render(file_id: int, data: bytes, outcome: Outcome | None, *,
-           processed_at: dt.datetime | None, received_at: dt.datetime,
-           limits: parsers.Limits) -> RenderedAcks:
+def render(
+    file_id: int,
+    data: bytes,
+    outcome: Outcome | None,
+    *,
+    processed_at: dt.datetime | None,
+    received_at: dt.datetime,
+    limits: parsers.Limits,
+) -> RenderedAcks:
     """The acks of ``data``; ``outcome`` is the processing parse's (None: stream it here)."""
     if not is_x12(data):
         return RenderedAcks(file_id, processed_at, False, [])
     if outcome is None:
         outcome = stream_outcome(data, limits)
-    acks = acknowledge(data, outcome, control_number=first_control_number(file_id),
-                       now=processed_at or received_at)
-    return RenderedAcks(file_id, processed_at, True, [{
-        "kind": a.kind, "status": a.status, "note": a.note,
-        "interchange_control_number": a.interchange_control_number,
-        "group_control_number": a.group_control_number, "control_number": a.control_number,
-        "content": a.content.decode("latin-1")} for a in acks.all])
+    acks = acknowledge(
+        data, outcome, control_number=first_control_number(file_id), now=processed_at or received_at
+    )
+    return RenderedAcks(
+        file_id,
+        processed_at,
+        True,
+        [
+            {
+                "kind": a.kind,
+                "status": a.status,
+                "note": a.note,
+                "interchange_control_number": a.interchange_control_number,
+                "group_control_number": a.group_control_number,
+                "control_number": a.control_number,
+                "content": a.content.decode("latin-1"),
+            }
+            for a in acks.all
+        ],
+    )
 
 
 def save(session: Session, acks: RenderedAcks) -> None:
@@ -90,20 +109,29 @@ def save(session: Session, acks: RenderedAcks) -> None:
     An upsert, so that the worker and an on-demand render storing the same file at once
     never fail on the primary key (the later one wins; both are for a finished run).
     """
-    values = {"file_id": acks.file_id, "processed_at": acks.processed_at, "x12": acks.x12,
-              "acknowledgments": acks.acknowledgments, "rendered_at": utcnow()}
+    values = {
+        "file_id": acks.file_id,
+        "processed_at": acks.processed_at,
+        "x12": acks.x12,
+        "acknowledgments": acks.acknowledgments,
+        "rendered_at": utcnow(),
+    }
     t = tbl(FileAck)
     dialect = session.get_bind().dialect.name
     stmt = (postgresql.insert(t) if dialect == "postgresql" else sqlite.insert(t)).values(values)
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=["file_id"], set_={k: v for k, v in values.items() if k != "file_id"}))
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["file_id"], set_={k: v for k, v in values.items() if k != "file_id"}
+        )
+    )
 
 
 def load(session: Session, row: InboundFile) -> RenderedAcks | None:
     """The stored acks of ``row`` if they were rendered for its current processing run."""
     t = tbl(FileAck)
-    hit = session.execute(select(t.c.processed_at, t.c.x12, t.c.acknowledgments).where(
-        t.c.file_id == row.id)).one_or_none()
+    hit = session.execute(
+        select(t.c.processed_at, t.c.x12, t.c.acknowledgments).where(t.c.file_id == row.id)
+    ).one_or_none()
     if hit is None or not _same(hit.processed_at, row.processed_at):
         return None
     return RenderedAcks(row.id, hit.processed_at, bool(hit.x12), list(hit.acknowledgments))
@@ -120,5 +148,13 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-__all__ = ["RenderedAcks", "first_control_number", "from_reader", "is_x12", "load", "render",
-           "save", "stream_outcome"]
+__all__ = [
+    "RenderedAcks",
+    "first_control_number",
+    "from_reader",
+    "is_x12",
+    "load",
+    "render",
+    "save",
+    "stream_outcome",
+]

@@ -96,11 +96,15 @@ class Scan:
         if None in foreign or any(not t.named for t in bad):
             parts.append("no identifiable provider")
         first = bad[0]
-        where = (f"first in transaction {first.control_number} (ST segment {first.st_segment}"
-                 + (f", {first.segment_id} segment {min(first.named.values())}"
-                    if first.named else "") + ")")
-        return (f"{len(bad)} of {len(self.transactions)} transaction(s) name "
-                f"{' and '.join(parts)} instead of provider {own}, {where}")
+        where = (
+            f"first in transaction {first.control_number} (ST segment {first.st_segment}"
+            + (f", {first.segment_id} segment {min(first.named.values())}" if first.named else "")
+            + ")"
+        )
+        return (
+            f"{len(bad)} of {len(self.transactions)} transaction(s) name "
+            f"{' and '.join(parts)} instead of provider {own}, {where}"
+        )
 
 
 class _Scanner:
@@ -120,8 +124,12 @@ class _Scanner:
         tag = els[0]
         if tag == "ST":
             kind = els[1] if len(els) > 1 else ""
-            self.tx = Transaction(kind, els[2] if len(els) > 2 else "", self.count,
-                                  segment_id="N1" if kind == "835" else "NM1")
+            self.tx = Transaction(
+                kind,
+                els[2] if len(els) > 2 else "",
+                self.count,
+                segment_id="N1" if kind == "835" else "NM1",
+            )
             self.entity = self.payee = self.billing = None
             self.in_claim = False
             return
@@ -144,8 +152,9 @@ class _Scanner:
 
     def _ref(self, els: list[str]) -> None:
         if self.entity is not None:
-            self.entity.references.append(Reference(els[1] if len(els) > 1 else "",
-                                                    els[2] if len(els) > 2 else ""))
+            self.entity.references.append(
+                Reference(els[1] if len(els) > 1 else "", els[2] if len(els) > 2 else "")
+            )
 
     def _segment_835(self, tag: str, els: list[str]) -> None:
         if tag == "N1":
@@ -185,8 +194,7 @@ class _Scanner:
                 self._name(self.billing)
 
 
-def scan(chunks: Iterable[bytes], *, max_segment: int = DEFAULT_LIMITS.max_segment_length
-         ) -> Scan:
+def scan(chunks: Iterable[bytes], *, max_segment: int = DEFAULT_LIMITS.max_segment_length) -> Scan:
     """The providers an X12 stream names, per transaction, holding one segment at a time.
 
     Delimiters come from each ISA through the lexer's own ``read_isa``; CR/LF and indentation
@@ -205,7 +213,7 @@ def scan(chunks: Iterable[bytes], *, max_segment: int = DEFAULT_LIMITS.max_segme
     while True:
         if isa:
             if first and buf.startswith(_BOM):
-                buf = buf[len(_BOM):]
+                buf = buf[len(_BOM) :]
             buf = buf.lstrip(_WS)
             while len(buf) < _ISA_WINDOW and not eof:
                 nxt = next(it, None)
@@ -214,7 +222,7 @@ def scan(chunks: Iterable[bytes], *, max_segment: int = DEFAULT_LIMITS.max_segme
                 else:
                     buf += nxt
                     if first and buf.startswith(_BOM):
-                        buf = buf[len(_BOM):]
+                        buf = buf[len(_BOM) :]
                     buf = buf.lstrip(_WS)
             if not buf:
                 break
@@ -223,8 +231,10 @@ def scan(chunks: Iterable[bytes], *, max_segment: int = DEFAULT_LIMITS.max_segme
             except X12Error as exc:
                 return Scan(sc.result.transactions, False, exc.reason)
             first = False
-            if any(len(d) != 1 or not d.isascii() for d in (
-                    delims.element, delims.segment, delims.component)):
+            if any(
+                len(d) != 1 or not d.isascii()
+                for d in (delims.element, delims.segment, delims.component)
+            ):
                 return Scan(sc.result.transactions, False, "non-ASCII delimiters")
             term, elem = delims.segment.encode(), delims.element.encode()
             drop = (b"\n",) if term == b"\r" else (b"\r",) if term == b"\n" else (b"\r", b"\n")
@@ -242,15 +252,16 @@ def scan(chunks: Iterable[bytes], *, max_segment: int = DEFAULT_LIMITS.max_segme
                     sc.segment(rest.lstrip(_INDENT).decode("latin-1").split(elem.decode()))
                 break
             if len(buf) > max_segment:
-                return Scan(sc.result.transactions, False,
-                            f"a segment is longer than {max_segment} bytes")
+                return Scan(
+                    sc.result.transactions, False, f"a segment is longer than {max_segment} bytes"
+                )
             nxt = next(it, None)
             if nxt is None:
                 eof = True
             else:
                 buf += nxt
             continue
-        raw, buf = buf[:cut], buf[cut + 1:]
+        raw, buf = buf[:cut], buf[cut + 1 :]
         for ch in drop:
             raw = raw.replace(ch, b"")
         raw = raw.lstrip(_INDENT)
@@ -265,10 +276,17 @@ def provider_for_key(session: Session, key: str) -> int:
     """The id of the provider keyed ``key`` (``npi:…``/``tin:…``), created on first sight."""
     p = tbl(Provider)
     kind, _, value = key.partition(":")
-    values = {"key": key, "npi": value if kind == "npi" else None,
-              "tin": value if kind == "tin" else None, "name": ""}
-    insert = (postgresql.insert(p) if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert(p))
+    values = {
+        "key": key,
+        "npi": value if kind == "npi" else None,
+        "tin": value if kind == "tin" else None,
+        "name": "",
+    }
+    insert = (
+        postgresql.insert(p)
+        if session.get_bind().dialect.name == "postgresql"
+        else sqlite.insert(p)
+    )
     session.execute(insert.values(values).on_conflict_do_nothing(index_elements=["key"]))
     return int(session.execute(select(p.c.id).where(p.c.key == key)).scalar_one())
 
@@ -277,16 +295,19 @@ def bound_providers(session: Session, file_id: int) -> frozenset[str]:
     """Providers of the provider-scoped keys that uploaded ``file_id`` (empty: unbound)."""
     from gateway.api.tables import ApiKey, ApiUpload  # the registry's table, no FastAPI
 
-    rows = session.execute(select(ApiKey.provider_key).join(
-        ApiUpload, ApiUpload.api_key_id == ApiKey.id).where(
-        ApiUpload.file_id == file_id, ApiKey.provider_key.is_not(None))).scalars()
+    rows = session.execute(
+        select(ApiKey.provider_key)
+        .join(ApiUpload, ApiUpload.api_key_id == ApiKey.id)
+        .where(ApiUpload.file_id == file_id, ApiKey.provider_key.is_not(None))
+    ).scalars()
     return frozenset(k for k in rows if k)
 
 
 def key_of_provider(session: Session, provider_id: int) -> str | None:
     p = tbl(Provider)
-    key: str | None = session.execute(select(p.c.key).where(p.c.id == provider_id)
-                                      ).scalar_one_or_none()
+    key: str | None = session.execute(
+        select(p.c.key).where(p.c.id == provider_id)
+    ).scalar_one_or_none()
     return key
 
 
@@ -295,10 +316,9 @@ def mismatch(bound: frozenset[str], key: str | None) -> bool:
     return bool(bound) and (key is None or bound != {key})
 
 
-
-
-def locate(data: bytes, error: ProviderMismatchError, bound: frozenset[str]
-           ) -> tuple[str, dict[str, Any] | None]:
+def locate(
+    data: bytes, error: ProviderMismatchError, bound: frozenset[str]
+) -> tuple[str, dict[str, Any] | None]:
     """The loader's verdict made precise by a scan: the N1/NM1 segment, and how many."""
     where: dict[str, Any] | None = dict(error.location) or None
     if where is None or len(bound) != 1:
@@ -317,5 +337,16 @@ def locate(data: bytes, error: ProviderMismatchError, bound: frozenset[str]
     return (f"{error.message} ({verdict})" if verdict else error.message), where
 
 
-__all__ = ["CODE", "ProviderMismatchError", "Scan", "Transaction", "bound_providers",
-           "key_of_provider", "locate", "mismatch", "provider_for_key", "provider_key", "scan"]
+__all__ = [
+    "CODE",
+    "ProviderMismatchError",
+    "Scan",
+    "Transaction",
+    "bound_providers",
+    "key_of_provider",
+    "locate",
+    "mismatch",
+    "provider_for_key",
+    "provider_key",
+    "scan",
+]

@@ -124,10 +124,22 @@ class LoadStats:
         return self.claim_payments + self.claims
 
     def counts(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in (
-            "interchanges", "groups", "transactions", "remittances", "claim_payments",
-            "service_payments", "adjustments", "provider_adjustments", "claims", "claim_lines",
-            "other_payers")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "interchanges",
+                "groups",
+                "transactions",
+                "remittances",
+                "claim_payments",
+                "service_payments",
+                "adjustments",
+                "provider_adjustments",
+                "claims",
+                "claim_lines",
+                "other_payers",
+            )
+        }
 
 
 class ProviderResolver:
@@ -155,16 +167,19 @@ class ProviderResolver:
         values = {"key": key, "npi": npi, "tin": tin, "name": name[:200]}
         table = _t(Provider)
         if self.engine is not None:
-            stmt: Any = postgresql.insert(table).values(values).on_conflict_do_nothing(
-                index_elements=["key"])
+            stmt: Any = (
+                postgresql.insert(table)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
             with self.engine.begin() as conn:
                 conn.execute(stmt)
         else:
-            stmt = sqlite.insert(table).values(values).on_conflict_do_nothing(
-                index_elements=["key"])
+            stmt = (
+                sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=["key"])
+            )
             self.session.execute(stmt)
-        pid: int = self.session.execute(
-            select(table.c.id).where(table.c.key == key)).scalar_one()
+        pid: int = self.session.execute(select(table.c.id).where(table.c.key == key)).scalar_one()
         self.cache[key] = pid
         return pid
 
@@ -180,9 +195,11 @@ def prior_remittances(trace: Trace) -> Select[Any]:
     """Loaded remittances of ``trace`` (TRN04 NULL: loaded before it was kept, so any)."""
     r = _t(RemittanceRow)
     return select(r.c.id, r.c.file_id, r.c.amount, r.c.payment_date).where(
-        r.c.provider_id == trace.provider_id, r.c.payer_id == trace.payer_id,
+        r.c.provider_id == trace.provider_id,
+        r.c.payer_id == trace.payer_id,
         r.c.trace_number == trace.number,
-        or_(r.c.trace_supplemental == trace.supplemental, r.c.trace_supplemental.is_(None)))
+        or_(r.c.trace_supplemental == trace.supplemental, r.c.trace_supplemental.is_(None)),
+    )
 
 
 class BulkWriter:
@@ -295,17 +312,25 @@ class BulkWriter:
                     cur.close()
         except dbapi.Error as exc:
             raise sa_exc.DBAPIError.instance(
-                sql, None, exc, dbapi.Error, dialect=self.dialect) from exc
+                sql, None, exc, dbapi.Error, dialect=self.dialect
+            ) from exc
 
 
 class Loader:
     """Consume ``parsers.stream(data)`` and write every derived row of one file."""
 
-    def __init__(self, session: Session, file_id: int, *, allow_duplicate_interchange: bool,
-                 engine_for_providers: Engine | None,
-                 clock: Callable[[], float] = time.perf_counter,
-                 limits: Limits = DEFAULT_LIMITS, progress: Progress = no_progress,
-                 bound: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        session: Session,
+        file_id: int,
+        *,
+        allow_duplicate_interchange: bool,
+        engine_for_providers: Engine | None,
+        clock: Callable[[], float] = time.perf_counter,
+        limits: Limits = DEFAULT_LIMITS,
+        progress: Progress = no_progress,
+        bound: frozenset[str] = frozenset(),
+    ) -> None:
         self.s = session
         #: hears the claims read so far (835 claim payments and 837 claims), once per batch
         self.progress = progress
@@ -363,8 +388,16 @@ class Loader:
         header837: TransactionHeader | None = None
         for ev in reader:
             if isinstance(ev, ClaimPayment):
-                self._claims835.append((ev, remit_id, remit_provider, payer_id, tx,
-                                        tx.claim_key(ev) if tx is not None else None))
+                self._claims835.append(
+                    (
+                        ev,
+                        remit_id,
+                        remit_provider,
+                        payer_id,
+                        tx,
+                        tx.claim_key(ev) if tx is not None else None,
+                    )
+                )
                 if len(self._claims835) >= BATCH_CLAIMS:
                     self._flush()
             elif isinstance(ev, Claim):
@@ -377,12 +410,23 @@ class Loader:
                 if len(self._claims837) >= BATCH_CLAIMS:
                     self._flush()
             elif isinstance(ev, ProviderAdjustment):
-                self._plb.append((rows.provider_adjustment_row(
-                    self.file_id, remit_id, remit_provider, ev,
-                    tx.plb_key(ev) if tx is not None else None), tx, ev))
+                self._plb.append(
+                    (
+                        rows.provider_adjustment_row(
+                            self.file_id,
+                            remit_id,
+                            remit_provider,
+                            ev,
+                            tx.plb_key(ev) if tx is not None else None,
+                        ),
+                        tx,
+                        ev,
+                    )
+                )
             elif isinstance(ev, Remittance):
-                tx_id = self._insert_one(TransactionRow, rows.transaction_row(
-                    self.file_id, group_id, ev.header))
+                tx_id = self._insert_one(
+                    TransactionRow, rows.transaction_row(self.file_id, group_id, ev.header)
+                )
                 tx_ids[id(ev.header)] = tx_id
                 if self.bound:
                     self._check_bound(ev.payee, ev.header, "N1", None)
@@ -390,26 +434,37 @@ class Loader:
                 if self.stats.provider_id is None:
                     self.stats.provider_id = remit_provider
                 payer_id = ev.payer_id
-                trace = None if remit_provider is None else Trace(
-                    remit_provider, payer_id, ev.trace_number, ev.originator_supplemental)
+                trace = (
+                    None
+                    if remit_provider is None
+                    else Trace(
+                        remit_provider, payer_id, ev.trace_number, ev.originator_supplemental
+                    )
+                )
                 prior = self._prior(trace) if trace is not None else None
-                remit_id = self._insert_one(RemittanceRow, rows.remittance_row(
-                    self.file_id, tx_id, remit_provider, ev))
+                remit_id = self._insert_one(
+                    RemittanceRow, rows.remittance_row(self.file_id, tx_id, remit_provider, ev)
+                )
                 tx = None
                 if trace is not None:
                     tx = TransactionResends(
-                        remit_id, ev.header.control_number, trace, prior,
+                        remit_id,
+                        ev.header.control_number,
+                        trace,
+                        prior,
                         st_segment=ev.header.segment_index,
                         amount=resend.cents(ev.payment_amount),
-                        payment_date=ev.payment_date.isoformat() if ev.payment_date else "")
+                        payment_date=ev.payment_date.isoformat() if ev.payment_date else "",
+                    )
                     self._transactions.append(tx)
                 self.stats.transactions += 1
                 self.stats.remittances += 1
                 self.stats.kinds.add("835")
             elif isinstance(ev, ClaimSubmission):
                 header837 = ev.header
-                tx_id = self._insert_one(TransactionRow, rows.transaction_row(
-                    self.file_id, group_id, ev.header))
+                tx_id = self._insert_one(
+                    TransactionRow, rows.transaction_row(self.file_id, group_id, ev.header)
+                )
                 tx_ids[id(ev.header)] = tx_id
                 claim_kind = ev.kind
                 self.stats.transactions += 1
@@ -418,17 +473,24 @@ class Loader:
                 known = tx_ids.get(id(ev.header))
                 if known is not None:
                     t = _t(TransactionRow)
-                    self.s.execute(update(t).where(t.c.id == known).values(
-                        segment_count=ev.segment_count))
+                    self.s.execute(
+                        update(t).where(t.c.id == known).values(segment_count=ev.segment_count)
+                    )
             elif isinstance(ev, FunctionalGroup):
-                group_id = self._insert_one(FunctionalGroupRow, rows.group_row(
-                    self.file_id, ic_id, ev))
+                group_id = self._insert_one(
+                    FunctionalGroupRow, rows.group_row(self.file_id, ic_id, ev)
+                )
                 self.stats.groups += 1
             elif isinstance(ev, Interchange):
                 ic_id = self._interchange(ev)
 
-    def _check_bound(self, entity: Entity | None, header: TransactionHeader | None,
-                     segment_id: str, claim_segment: int | None) -> None:
+    def _check_bound(
+        self,
+        entity: Entity | None,
+        header: TransactionHeader | None,
+        segment_id: str,
+        claim_segment: int | None,
+    ) -> None:
         """Refuse (before the provider row is even created) a transaction of another provider.
 
         ``claim_segment`` is the CLM's segment number within its transaction (837 claims).
@@ -446,19 +508,32 @@ class Loader:
             f"transaction {header.control_number} (ST segment {header.segment_index}): its "
             f"{what} {'is not identified' if key is None else 'is another provider'}; this file "
             f"was uploaded by a key of provider {own}, so nothing of it was loaded",
-            location={"segment_number": claim_segment or header.segment_index,
-                      "segment_id": "CLM" if claim_segment else "ST",
-                      "transaction_control_number": header.control_number,
-                      "st_segment_number": header.segment_index})
+            location={
+                "segment_number": claim_segment or header.segment_index,
+                "segment_id": "CLM" if claim_segment else "ST",
+                "transaction_control_number": header.control_number,
+                "st_segment_number": header.segment_index,
+            },
+        )
 
     def _interchange(self, ic: Interchange) -> int:
         key = resend.interchange_identity(ic)
         t = _t(InterchangeRow)
-        other = self.s.execute(select(t.c.file_id).where(and_(
-            t.c.sender_qualifier == ic.sender_qualifier, t.c.sender_id == ic.sender_id,
-            t.c.receiver_qualifier == ic.receiver_qualifier, t.c.receiver_id == ic.receiver_id,
-            t.c.control_number == ic.control_number,
-            t.c.forced.is_(False), t.c.file_id != self.file_id)).limit(1)).scalar_one_or_none()
+        other = self.s.execute(
+            select(t.c.file_id)
+            .where(
+                and_(
+                    t.c.sender_qualifier == ic.sender_qualifier,
+                    t.c.sender_id == ic.sender_id,
+                    t.c.receiver_qualifier == ic.receiver_qualifier,
+                    t.c.receiver_id == ic.receiver_id,
+                    t.c.control_number == ic.control_number,
+                    t.c.forced.is_(False),
+                    t.c.file_id != self.file_id,
+                )
+            )
+            .limit(1)
+        ).scalar_one_or_none()
         duplicate = other is not None or key in self._seen_interchanges
         if duplicate and not self.force:
             where = f"file {other}" if other is not None else "this file"
@@ -466,13 +541,14 @@ class Loader:
                 f"TA1 note 025 (duplicate interchange control number): interchange "
                 f"{ic.control_number} from sender {ic.sender_qualifier}:{ic.sender_id} to "
                 f"receiver {ic.receiver_qualifier}:{ic.receiver_id} was already received in "
-                f"{where}", location={"segment_number": ic.segment_index, "segment_id": "ISA",
-                                      "element": 13},
+                f"{where}",
+                location={"segment_number": ic.segment_index, "segment_id": "ISA", "element": 13},
             )
         self._seen_interchanges.add(key)
         self.stats.interchanges += 1
-        return self._insert_one(InterchangeRow, rows.interchange_row(
-            self.file_id, ic, forced=duplicate))
+        return self._insert_one(
+            InterchangeRow, rows.interchange_row(self.file_id, ic, forced=duplicate)
+        )
 
     def _flush(self) -> None:
         """Write the buffered claims with their children, then PLB rows."""
@@ -485,19 +561,24 @@ class Loader:
             self._write(batch835, batch837, plb)
             self.progress(self._claims_seen)
 
-    def _write(self, batch: list[Claim835], batch837: list[tuple[Claim, int, int | None, str]],
-               plb: list[tuple[rows.Row, TransactionResends | None, ProviderAdjustment]]
-               ) -> None:
+    def _write(
+        self,
+        batch: list[Claim835],
+        batch837: list[tuple[Claim, int, int | None, str]],
+        plb: list[tuple[rows.Row, TransactionResends | None, ProviderAdjustment]],
+    ) -> None:
         start = self.clock()
         try:
             self._write_rows(batch, batch837, plb)
         finally:
             self.stats.load_seconds += self.clock() - start
 
-    def _write_rows(self, batch: list[Claim835],
-                    batch837: list[tuple[Claim, int, int | None, str]],
-                    plb: list[tuple[rows.Row, TransactionResends | None, ProviderAdjustment]]
-                    ) -> None:
+    def _write_rows(
+        self,
+        batch: list[Claim835],
+        batch837: list[tuple[Claim, int, int | None, str]],
+        plb: list[tuple[rows.Row, TransactionResends | None, ProviderAdjustment]],
+    ) -> None:
         fid = self.file_id
         bulk = self.bulk
         if batch:
@@ -505,12 +586,18 @@ class Loader:
             twins = self._classify_claims(batch)
             ids = bulk.allocate_ids(ClaimPaymentRow, len(batch))
             claim_row = rows.claim_payment_row
-            claim_rows = [claim_row(cid, fid, rid, pid, payer, base + i, c, k, twin)
-                          for i, ((c, rid, pid, payer, _, k), cid, twin) in enumerate(
-                              zip(batch, ids, twins, strict=True))]
+            claim_rows = [
+                claim_row(cid, fid, rid, pid, payer, base + i, c, k, twin)
+                for i, ((c, rid, pid, payer, _, k), cid, twin) in enumerate(
+                    zip(batch, ids, twins, strict=True)
+                )
+            ]
             adj_rows: list[list[Any]] = []
-            services = [(cid, i, sp) for (c, *_), cid in zip(batch, ids, strict=True)
-                        for i, sp in enumerate(c.services)]
+            services = [
+                (cid, i, sp)
+                for (c, *_), cid in zip(batch, ids, strict=True)
+                for i, sp in enumerate(c.services)
+            ]
             svc_ids = bulk.allocate_ids(ServicePaymentRow, len(services))
             svc_row = rows.service_payment_row
             adj_row = rows.adjustment_row
@@ -533,9 +620,10 @@ class Loader:
             base = self.stats.claims
             ids = bulk.allocate_ids(ClaimRow, len(batch837))
             seal = self.cipher.seal
-            claim_rows = [rows.claim_row(cid, fid, tid, pid, kind, base + i, c, seal)
-                          for i, ((c, tid, pid, kind), cid) in enumerate(
-                              zip(batch837, ids, strict=True))]
+            claim_rows = [
+                rows.claim_row(cid, fid, tid, pid, kind, base + i, c, seal)
+                for i, ((c, tid, pid, kind), cid) in enumerate(zip(batch837, ids, strict=True))
+            ]
             line_rows: list[list[Any]] = []
             other_rows: list[list[Any]] = []
             for (claim, _, _, _), cid in zip(batch837, ids, strict=True):
@@ -569,21 +657,41 @@ class Loader:
         found = self.s.execute(prior_remittances(trace)).all()
         if not found:
             return None
-        prior = Prior(remittances={int(x.id): (
-            int(x.file_id), resend.cents(x.amount),
-            x.payment_date.isoformat() if x.payment_date else "") for x in found})
+        prior = Prior(
+            remittances={
+                int(x.id): (
+                    int(x.file_id),
+                    resend.cents(x.amount),
+                    x.payment_date.isoformat() if x.payment_date else "",
+                )
+                for x in found
+            }
+        )
         ids = sorted(prior.remittances)
         cp, pa = _t(ClaimPaymentRow), _t(ProviderAdjustmentRow)
         for i in range(0, len(ids), IN_CHUNK):
-            part = ids[i:i + IN_CHUNK]
-            for c in self.s.execute(select(
-                    cp.c.id, cp.c.file_id, cp.c.resend_key, cp.c.patient_control_number,
-                    cp.c.payer_claim_control_number).where(cp.c.remittance_id.in_(part))):
-                prior.add_claim(c.resend_key, int(c.id), int(c.file_id),
-                                c.patient_control_number, c.payer_claim_control_number)
-            for p in self.s.execute(select(
-                    pa.c.id, pa.c.file_id, pa.c.resend_key, pa.c.reason, pa.c.reference
-                    ).where(pa.c.remittance_id.in_(part))):
+            part = ids[i : i + IN_CHUNK]
+            for c in self.s.execute(
+                select(
+                    cp.c.id,
+                    cp.c.file_id,
+                    cp.c.resend_key,
+                    cp.c.patient_control_number,
+                    cp.c.payer_claim_control_number,
+                ).where(cp.c.remittance_id.in_(part))
+            ):
+                prior.add_claim(
+                    c.resend_key,
+                    int(c.id),
+                    int(c.file_id),
+                    c.patient_control_number,
+                    c.payer_claim_control_number,
+                )
+            for p in self.s.execute(
+                select(pa.c.id, pa.c.file_id, pa.c.resend_key, pa.c.reason, pa.c.reference).where(
+                    pa.c.remittance_id.in_(part)
+                )
+            ):
                 prior.add_plb(p.resend_key, int(p.id), int(p.file_id), p.reason, p.reference)
         return prior
 
@@ -592,33 +700,62 @@ class Loader:
         cp, sp, adj = _t(ClaimPaymentRow), _t(ServicePaymentRow), _t(AdjustmentRow)
         out: dict[int, resend.Content] = {}
         for i in range(0, len(row_ids), IN_CHUNK):
-            part = sorted(set(row_ids[i:i + IN_CHUNK]))
+            part = sorted(set(row_ids[i : i + IN_CHUNK]))
             claim_cas: dict[int, list[resend.Cas]] = {}
             line_cas: dict[int, list[resend.Cas]] = {}
-            for a in self.s.execute(select(
-                    adj.c.claim_payment_id, adj.c.service_payment_id, adj.c.group_code,
-                    adj.c.reason, adj.c.amount, adj.c.quantity).where(
-                    adj.c.claim_payment_id.in_(part))):
+            for a in self.s.execute(
+                select(
+                    adj.c.claim_payment_id,
+                    adj.c.service_payment_id,
+                    adj.c.group_code,
+                    adj.c.reason,
+                    adj.c.amount,
+                    adj.c.quantity,
+                ).where(adj.c.claim_payment_id.in_(part))
+            ):
                 cas = (a.group_code, a.reason, a.amount, a.quantity)
                 if a.service_payment_id is None:
                     claim_cas.setdefault(int(a.claim_payment_id), []).append(cas)
                 else:
                     line_cas.setdefault(int(a.service_payment_id), []).append(cas)
             services: dict[int, list[resend.Service]] = {}
-            for v in self.s.execute(select(
-                    sp.c.id, sp.c.claim_payment_id, sp.c.procedure, sp.c.revenue_code,
-                    sp.c.charge, sp.c.paid).where(sp.c.claim_payment_id.in_(part))):
+            for v in self.s.execute(
+                select(
+                    sp.c.id,
+                    sp.c.claim_payment_id,
+                    sp.c.procedure,
+                    sp.c.revenue_code,
+                    sp.c.charge,
+                    sp.c.paid,
+                ).where(sp.c.claim_payment_id.in_(part))
+            ):
                 services.setdefault(int(v.claim_payment_id), []).append(
-                    (v.procedure, v.revenue_code, v.charge, v.paid, line_cas.get(int(v.id), [])))
-            for c in self.s.execute(select(
-                    cp.c.id, cp.c.status_code, cp.c.charge, cp.c.paid,
-                    cp.c.patient_responsibility, cp.c.filing_indicator, cp.c.facility_code,
-                    cp.c.frequency_code).where(cp.c.id.in_(part))):
+                    (v.procedure, v.revenue_code, v.charge, v.paid, line_cas.get(int(v.id), []))
+                )
+            for c in self.s.execute(
+                select(
+                    cp.c.id,
+                    cp.c.status_code,
+                    cp.c.charge,
+                    cp.c.paid,
+                    cp.c.patient_responsibility,
+                    cp.c.filing_indicator,
+                    cp.c.facility_code,
+                    cp.c.frequency_code,
+                ).where(cp.c.id.in_(part))
+            ):
                 cid = int(c.id)
                 out[cid] = resend.claim_content(
-                    c.status_code, c.charge, c.paid, c.patient_responsibility,
-                    c.filing_indicator, c.facility_code, c.frequency_code,
-                    claim_cas.get(cid, []), services.get(cid, []))
+                    c.status_code,
+                    c.charge,
+                    c.paid,
+                    c.patient_responsibility,
+                    c.filing_indicator,
+                    c.facility_code,
+                    c.frequency_code,
+                    claim_cas.get(cid, []),
+                    services.get(cid, []),
+                )
         return out
 
     def _classify_claims(self, batch: list[Claim835]) -> list[bool]:
@@ -634,11 +771,19 @@ class Loader:
                 compare.append((i, copy))
                 continue
             earlier = tx.prior.adjudications.get(
-                (c.patient_control_number, c.payer_claim_control_number))
+                (c.patient_control_number, c.payer_claim_control_number)
+            )
             if earlier is not None:
-                tx.conflict(earlier, self._claim_conflict(
-                    tx, c, earlier, f"CLP02 {c.status_code} / CLP04 {c.paid} is not among that "
-                    "file's payments of it"))
+                tx.conflict(
+                    earlier,
+                    self._claim_conflict(
+                        tx,
+                        c,
+                        earlier,
+                        f"CLP02 {c.status_code} / CLP04 {c.paid} is not among that "
+                        "file's payments of it",
+                    ),
+                )
         if compare:
             loaded = self._contents([copy.row_id for _, copy in compare])
             for i, copy in compare:
@@ -649,13 +794,16 @@ class Loader:
                     tx.resent(copy)
                 else:
                     what = resend.difference(mine, theirs) if theirs is not None else "all"
-                    tx.conflict(copy.file_id, self._claim_conflict(
-                        tx, c, copy.file_id, f"its {what} differ"))
+                    tx.conflict(
+                        copy.file_id,
+                        self._claim_conflict(tx, c, copy.file_id, f"its {what} differ"),
+                    )
         self._raise_conflicts()
         return twins
 
-    def _classify_plbs(self, plb: list[tuple[rows.Row, TransactionResends | None,
-                                             ProviderAdjustment]]) -> list[rows.Row]:
+    def _classify_plbs(
+        self, plb: list[tuple[rows.Row, TransactionResends | None, ProviderAdjustment]]
+    ) -> list[rows.Row]:
         out = []
         for row, tx, p in plb:
             if tx is not None and tx.prior is not None:
@@ -665,25 +813,37 @@ class Loader:
                     row = {**row, "resend_twin": True}
                     tx.resent(copy, plb=True)
                 elif earlier is not None:
-                    tx.conflict(earlier, self._conflict_text(
-                        tx, earlier, f"PLB {p.reason}:{p.reference} of {p.amount} is not the "
-                        "amount that file holds for it"))
+                    tx.conflict(
+                        earlier,
+                        self._conflict_text(
+                            tx,
+                            earlier,
+                            f"PLB {p.reason}:{p.reference} of {p.amount} is not the "
+                            "amount that file holds for it",
+                        ),
+                    )
             out.append(row)
         self._raise_conflicts()
         return out
 
-    def _claim_conflict(self, tx: TransactionResends, c: ClaimPayment, other: int,
-                        what: str) -> str:
+    def _claim_conflict(
+        self, tx: TransactionResends, c: ClaimPayment, other: int, what: str
+    ) -> str:
         return self._conflict_text(
-            tx, other, f"claim '{c.patient_control_number}' (CLP07 "
-            f"{c.payer_claim_control_number}, transaction segment {c.segment_index}): {what}")
+            tx,
+            other,
+            f"claim '{c.patient_control_number}' (CLP07 "
+            f"{c.payer_claim_control_number}, transaction segment {c.segment_index}): {what}",
+        )
 
     def _conflict_text(self, tx: TransactionResends, other: int, what: str) -> str:
-        where = (f"file {self.file_id} carries TRN02 {tx.trace.number} of payer "
-                 f"{tx.trace.payer_id} in transaction {tx.control_number} and an earlier one"
-                 if other == self.file_id else
-                 f"file {self.file_id} and file {other} both carry TRN02 {tx.trace.number} of "
-                 f"payer {tx.trace.payer_id} (transaction {tx.control_number} here)")
+        where = (
+            f"file {self.file_id} carries TRN02 {tx.trace.number} of payer "
+            f"{tx.trace.payer_id} in transaction {tx.control_number} and an earlier one"
+            if other == self.file_id
+            else f"file {self.file_id} and file {other} both carry TRN02 {tx.trace.number} of "
+            f"payer {tx.trace.payer_id} (transaction {tx.control_number} here)"
+        )
         return f"{where} with different money or codes: {what}"
 
     def _raise_conflicts(self) -> None:
@@ -696,8 +856,12 @@ class Loader:
                     f"remittance conflict: {tx.conflicts[0]}"
                     + (f" (and {more} more)" if more else "")
                     + "; quarantined, replay with --force to load it anyway",
-                    location={"segment_number": tx.st_segment, "segment_id": "ST",
-                              "transaction_control_number": tx.control_number})
+                    location={
+                        "segment_number": tx.st_segment,
+                        "segment_id": "ST",
+                        "transaction_control_number": tx.control_number,
+                    },
+                )
 
     def _finish_transactions(self) -> None:
         """Record resends on their remittance rows; note reused traces and forced conflicts."""
@@ -706,37 +870,59 @@ class Loader:
             self.stats.resent += tx.claims_resent + tx.plbs_resent
             if tx.prior is None:
                 continue
-            where = {"segment_number": tx.st_segment, "segment_id": "TRN", "element": 2,
-                     "transaction_control_number": tx.control_number}
+            where = {
+                "segment_number": tx.st_segment,
+                "segment_id": "TRN",
+                "element": 2,
+                "transaction_control_number": tx.control_number,
+            }
             earlier = sorted({f for f, _, _ in tx.prior.remittances.values()})
             if tx.conflicts:
-                self.notes.append({
-                    "code": "remittance_conflict", "severity": "warning", "location": where,
-                    "file_ids": sorted(tx.conflict_files),
-                    "message": f"loaded with --force despite {len(tx.conflicts)} conflict(s): "
-                               f"{tx.conflicts[0]}"})
+                self.notes.append(
+                    {
+                        "code": "remittance_conflict",
+                        "severity": "warning",
+                        "location": where,
+                        "file_ids": sorted(tx.conflict_files),
+                        "message": f"loaded with --force despite {len(tx.conflicts)} conflict(s): "
+                        f"{tx.conflicts[0]}",
+                    }
+                )
             elif tx.is_resend:
                 of = tx.resend_of
-                self.s.execute(update(r).where(r.c.id == tx.remittance_id).values(
-                    resend_of_file_id=of))
-                self.notes.append({
-                    "code": "remittance_resent", "severity": "info", "location": where,
-                    "file_ids": [of] if of is not None else earlier,
-                    "message": f"transaction {tx.control_number} re-sends TRN02 "
-                               f"{tx.trace.number} of payer {tx.trace.payer_id} from file {of}: "
-                               f"its {tx.claims} claim payment(s) and {tx.plbs} PLB "
-                               "adjustment(s) were already loaded and are not counted again"})
+                self.s.execute(
+                    update(r).where(r.c.id == tx.remittance_id).values(resend_of_file_id=of)
+                )
+                self.notes.append(
+                    {
+                        "code": "remittance_resent",
+                        "severity": "info",
+                        "location": where,
+                        "file_ids": [of] if of is not None else earlier,
+                        "message": f"transaction {tx.control_number} re-sends TRN02 "
+                        f"{tx.trace.number} of payer {tx.trace.payer_id} from file {of}: "
+                        f"its {tx.claims} claim payment(s) and {tx.plbs} PLB "
+                        "adjustment(s) were already loaded and are not counted again",
+                    }
+                )
             else:
-                same = ("the same payment (BPR02 and BPR16 equal)" if tx.same_remittance()
-                        else "another payment")
+                same = (
+                    "the same payment (BPR02 and BPR16 equal)"
+                    if tx.same_remittance()
+                    else "another payment"
+                )
                 resent = tx.claims_resent + tx.plbs_resent
-                self.notes.append({
-                    "code": "trace_reused", "severity": "warning", "location": where,
-                    "file_ids": earlier,
-                    "message": f"TRN02 {tx.trace.number} of payer {tx.trace.payer_id} was "
-                               f"already loaded from file(s) {', '.join(map(str, earlier))}; "
-                               f"transaction {tx.control_number} is {same}: "
-                               f"{tx.claims - tx.claims_resent} claim payment(s) not in the "
-                               "earlier copy are counted"
-                               + (f", {resent} already loaded are not counted again"
-                                  if resent else "")})
+                self.notes.append(
+                    {
+                        "code": "trace_reused",
+                        "severity": "warning",
+                        "location": where,
+                        "file_ids": earlier,
+                        "message": f"TRN02 {tx.trace.number} of payer {tx.trace.payer_id} was "
+                        f"already loaded from file(s) {', '.join(map(str, earlier))}; "
+                        f"transaction {tx.control_number} is {same}: "
+                        f"{tx.claims - tx.claims_resent} claim payment(s) not in the "
+                        "earlier copy are counted"
+                        + (f", {resent} already loaded are not counted again" if resent else ""),
+                    }
+                )

@@ -25,11 +25,24 @@ log = get_logger("gateway.queue")
 F = InboundFile
 
 
-def add_event(session: Session, file_id: int, from_state: str | None, to_state: str,
-              actor: str, reason: str = "") -> None:
-    session.execute(insert(tbl(FileEvent)).values(
-        file_id=file_id, from_state=from_state, to_state=to_state, at=utcnow(),
-        actor=actor[:128], reason=reason))
+def add_event(
+    session: Session,
+    file_id: int,
+    from_state: str | None,
+    to_state: str,
+    actor: str,
+    reason: str = "",
+) -> None:
+    session.execute(
+        insert(tbl(FileEvent)).values(
+            file_id=file_id,
+            from_state=from_state,
+            to_state=to_state,
+            at=utcnow(),
+            actor=actor[:128],
+            reason=reason,
+        )
+    )
 
 
 def _claimable(now: dt.datetime) -> ColumnElement[bool]:
@@ -39,25 +52,45 @@ def _claimable(now: dt.datetime) -> ColumnElement[bool]:
     )
 
 
-def _take(session: Session, row: Any, owner: str, lease_seconds: float, max_attempts: int,
-          now: dt.datetime) -> int | None:
+def _take(
+    session: Session,
+    row: Any,
+    owner: str,
+    lease_seconds: float,
+    max_attempts: int,
+    now: dt.datetime,
+) -> int | None:
     """Lease ``row`` to ``owner`` (or give up on a file that keeps killing workers)."""
     if row.attempts >= max_attempts:
-        res = session.execute(update(F).where(F.id == row.id, _claimable(now)).values(
-            state=FileState.FAILED.value, lease_owner=None, lease_expires_at=None,
-            error_code="too_many_attempts",
-            error_message=f"processing was interrupted {row.attempts} times "
-                          "(worker crash or lost lease); quarantined",
-            error_location=None))
+        res = session.execute(
+            update(F)
+            .where(F.id == row.id, _claimable(now))
+            .values(
+                state=FileState.FAILED.value,
+                lease_owner=None,
+                lease_expires_at=None,
+                error_code="too_many_attempts",
+                error_message=f"processing was interrupted {row.attempts} times "
+                "(worker crash or lost lease); quarantined",
+                error_location=None,
+            )
+        )
         if res.rowcount == 1:  # type: ignore[attr-defined]
-            add_event(session, row.id, row.state, FileState.FAILED.value, owner,
-                      "too_many_attempts")
+            add_event(
+                session, row.id, row.state, FileState.FAILED.value, owner, "too_many_attempts"
+            )
             log.warning("file_quarantined", file_id=row.id, error_code="too_many_attempts")
         return None
-    res = session.execute(update(F).where(F.id == row.id, _claimable(now)).values(
-        state=FileState.PROCESSING.value, lease_owner=owner,
-        lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
-        attempts=F.attempts + 1))
+    res = session.execute(
+        update(F)
+        .where(F.id == row.id, _claimable(now))
+        .values(
+            state=FileState.PROCESSING.value,
+            lease_owner=owner,
+            lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+            attempts=F.attempts + 1,
+        )
+    )
     if res.rowcount != 1:  # type: ignore[attr-defined]
         return None
     reason = "claimed" if row.state == FileState.RECEIVED.value else "lease expired; reclaimed"
@@ -66,15 +99,17 @@ def _take(session: Session, row: Any, owner: str, lease_seconds: float, max_atte
     return claimed
 
 
-def claim_next(db: Database, owner: str, *, lease_seconds: float,
-               max_attempts: int) -> int | None:
+def claim_next(db: Database, owner: str, *, lease_seconds: float, max_attempts: int) -> int | None:
     """Lease the oldest claimable file to ``owner``; None when there is no work."""
     while True:
         now = utcnow()
         with db.write() as s:
             row = s.execute(
-                select(F.id, F.state, F.attempts).where(_claimable(now)).order_by(F.id)
-                .limit(1).with_for_update(skip_locked=True)
+                select(F.id, F.state, F.attempts)
+                .where(_claimable(now))
+                .order_by(F.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
             ).one_or_none()
             if row is None:
                 return None
@@ -86,13 +121,15 @@ def claim_next(db: Database, owner: str, *, lease_seconds: float,
             return None  # lost a race (cannot happen under the lock; be safe)
 
 
-def claim_file(db: Database, file_id: int, owner: str, *, lease_seconds: float,
-               max_attempts: int) -> bool:
+def claim_file(
+    db: Database, file_id: int, owner: str, *, lease_seconds: float, max_attempts: int
+) -> bool:
     """Lease one given file (synchronous ingest, replay) if it is claimable now."""
     now = utcnow()
     with db.write() as s:
         row = s.execute(
-            select(F.id, F.state, F.attempts).where(F.id == file_id, _claimable(now))
+            select(F.id, F.state, F.attempts)
+            .where(F.id == file_id, _claimable(now))
             .with_for_update(skip_locked=True)
         ).one_or_none()
         if row is None:
@@ -100,19 +137,40 @@ def claim_file(db: Database, file_id: int, owner: str, *, lease_seconds: float,
         return _take(s, row, owner, lease_seconds, max_attempts, now) is not None
 
 
-def finish_failed(db: Database, file_id: int, owner: str, *, code: str, message: str,
-                  location: dict[str, Any] | None, findings: list[dict[str, Any]] | None,
-                  kind: str = "unknown") -> bool:
+def finish_failed(
+    db: Database,
+    file_id: int,
+    owner: str,
+    *,
+    code: str,
+    message: str,
+    location: dict[str, Any] | None,
+    findings: list[dict[str, Any]] | None,
+    kind: str = "unknown",
+) -> bool:
     """Quarantine a file we hold the lease on; False if the lease was lost meanwhile."""
     with db.write() as s:
-        res = s.execute(update(F).where(
-            F.id == file_id, F.lease_owner == owner, F.state == FileState.PROCESSING.value,
-        ).values(
-            state=FileState.FAILED.value, lease_owner=None, lease_expires_at=None,
-            # parser messages quote file bytes (names, ids, dates): masked before storing
-            error_code=code[:64], error_message=mask_quoted(message), error_location=location,
-            findings=mask_findings(findings), kind=kind, claim_count=0, processed_at=utcnow(),
-        ))
+        res = s.execute(
+            update(F)
+            .where(
+                F.id == file_id,
+                F.lease_owner == owner,
+                F.state == FileState.PROCESSING.value,
+            )
+            .values(
+                state=FileState.FAILED.value,
+                lease_owner=None,
+                lease_expires_at=None,
+                # parser messages quote file bytes (names, ids, dates): masked before storing
+                error_code=code[:64],
+                error_message=mask_quoted(message),
+                error_location=location,
+                findings=mask_findings(findings),
+                kind=kind,
+                claim_count=0,
+                processed_at=utcnow(),
+            )
+        )
         if res.rowcount != 1:  # type: ignore[attr-defined]
             return False
         add_event(s, file_id, FileState.PROCESSING.value, FileState.FAILED.value, owner, code)

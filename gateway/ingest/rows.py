@@ -43,25 +43,39 @@ def provider_identity(entity: Entity | None) -> tuple[str | None, str | None, st
 
 def interchange_row(file_id: int, ic: Interchange, forced: bool) -> Row:
     return {
-        "file_id": file_id, "sender_qualifier": ic.sender_qualifier, "sender_id": ic.sender_id,
-        "receiver_qualifier": ic.receiver_qualifier, "receiver_id": ic.receiver_id,
-        "control_number": ic.control_number, "date": ic.date, "usage": ic.usage_indicator,
+        "file_id": file_id,
+        "sender_qualifier": ic.sender_qualifier,
+        "sender_id": ic.sender_id,
+        "receiver_qualifier": ic.receiver_qualifier,
+        "receiver_id": ic.receiver_id,
+        "control_number": ic.control_number,
+        "date": ic.date,
+        "usage": ic.usage_indicator,
         "forced": forced,
     }
 
 
 def group_row(file_id: int, interchange_id: int, g: FunctionalGroup) -> Row:
     return {
-        "file_id": file_id, "interchange_id": interchange_id, "functional_id": g.functional_id,
-        "sender_id": g.sender_id, "receiver_id": g.receiver_id,
-        "control_number": g.control_number, "version": g.version, "date": g.date,
+        "file_id": file_id,
+        "interchange_id": interchange_id,
+        "functional_id": g.functional_id,
+        "sender_id": g.sender_id,
+        "receiver_id": g.receiver_id,
+        "control_number": g.control_number,
+        "version": g.version,
+        "date": g.date,
     }
 
 
 def transaction_row(file_id: int, group_id: int, h: TransactionHeader) -> Row:
     return {
-        "file_id": file_id, "group_id": group_id, "control_number": h.control_number,
-        "kind": h.kind, "guide": h.implementation_reference, "segment_count": 0,
+        "file_id": file_id,
+        "group_id": group_id,
+        "control_number": h.control_number,
+        "kind": h.kind,
+        "guide": h.implementation_reference,
+        "segment_count": 0,
     }
 
 
@@ -70,44 +84,119 @@ def remittance_row(
 ) -> Row:
     npi, tin, name = provider_identity(r.payee)
     return {
-        "file_id": file_id, "transaction_id": transaction_id, "provider_id": provider_id,
-        "payer_id": r.payer_id, "payer_name": r.payer.name if r.payer else "",
-        "payee_name": name, "payee_npi": npi, "payee_tin": tin,
-        "amount": r.payment_amount, "credit_debit": r.credit_debit, "method": r.payment_method,
-        "payment_format": r.payment_format, "payment_date": r.payment_date,
-        "trace_number": r.trace_number, "trace_originator": r.originator_id,
-        "trace_supplemental": r.originator_supplemental, "production_date": r.production_date,
+        "file_id": file_id,
+        "transaction_id": transaction_id,
+        "provider_id": provider_id,
+        "payer_id": r.payer_id,
+        "payer_name": r.payer.name if r.payer else "",
+        "payee_name": name,
+        "payee_npi": npi,
+        "payee_tin": tin,
+        "amount": r.payment_amount,
+        "credit_debit": r.credit_debit,
+        "method": r.payment_method,
+        "payment_format": r.payment_format,
+        "payment_date": r.payment_date,
+        "trace_number": r.trace_number,
+        "trace_originator": r.originator_id,
+        "trace_supplemental": r.originator_supplemental,
+        "production_date": r.production_date,
     }
 
 
 #: column order of the bulk rows below (``id`` first: ids are allocated by the loader)
 CLAIM_PAYMENT_COLUMNS = (
-    "id", "file_id", "remittance_id", "provider_id", "payer_id", "seq",
-    "patient_control_number", "status_code", "charge", "paid", "patient_responsibility",
-    "filing_indicator", "payer_claim_control_number", "facility_code", "frequency_code",
-    "statement_from", "statement_to", "received_date", "interest", "drg_code", "inpatient",
-    "split", "resend_key", "resend_twin",
+    "id",
+    "file_id",
+    "remittance_id",
+    "provider_id",
+    "payer_id",
+    "seq",
+    "patient_control_number",
+    "status_code",
+    "charge",
+    "paid",
+    "patient_responsibility",
+    "filing_indicator",
+    "payer_claim_control_number",
+    "facility_code",
+    "frequency_code",
+    "statement_from",
+    "statement_to",
+    "received_date",
+    "interest",
+    "drg_code",
+    "inpatient",
+    "split",
+    "resend_key",
+    "resend_twin",
 )
 SERVICE_PAYMENT_COLUMNS = (
-    "id", "file_id", "claim_payment_id", "seq", "procedure", "revenue_code", "charge", "paid",
-    "allowed", "units", "service_date", "service_date_end", "line_control_number", "code",
+    "id",
+    "file_id",
+    "claim_payment_id",
+    "seq",
+    "procedure",
+    "revenue_code",
+    "charge",
+    "paid",
+    "allowed",
+    "units",
+    "service_date",
+    "service_date_end",
+    "line_control_number",
+    "code",
 )
 ADJUSTMENT_COLUMNS = (
-    "file_id", "claim_payment_id", "service_payment_id", "level", "group_code", "reason",
-    "amount", "quantity",
+    "file_id",
+    "claim_payment_id",
+    "service_payment_id",
+    "level",
+    "group_code",
+    "reason",
+    "amount",
+    "quantity",
 )
 CLAIM_COLUMNS = (
-    "id", "file_id", "transaction_id", "provider_id", "kind", "seq", "payer_id",
-    "patient_control_number", "total_charge", "filing_indicator", "facility_code",
-    "frequency_code", "original_claim_number", "service_date", "service_date_end",
+    "id",
+    "file_id",
+    "transaction_id",
+    "provider_id",
+    "kind",
+    "seq",
+    "payer_id",
+    "patient_control_number",
+    "total_charge",
+    "filing_indicator",
+    "facility_code",
+    "frequency_code",
+    "original_claim_number",
+    "service_date",
+    "service_date_end",
     "subscriber_member_id",
 )
 CLAIM_LINE_COLUMNS = (
-    "file_id", "claim_id", "line_number", "procedure", "revenue_code", "charge", "units",
-    "unit_basis", "place_of_service", "service_date", "service_date_end", "line_control_number",
+    "file_id",
+    "claim_id",
+    "line_number",
+    "procedure",
+    "revenue_code",
+    "charge",
+    "units",
+    "unit_basis",
+    "place_of_service",
+    "service_date",
+    "service_date_end",
+    "line_control_number",
 )
 OTHER_PAYER_COLUMNS = (
-    "file_id", "claim_id", "sequence", "filing_indicator", "payer_id", "payer_name", "paid",
+    "file_id",
+    "claim_id",
+    "sequence",
+    "filing_indicator",
+    "payer_id",
+    "payer_name",
+    "paid",
 )
 
 # The bulk rows are lists (not dicts) in the column order above: the loader converts values in
@@ -128,14 +217,17 @@ def included_interest(c: ClaimPayment) -> Decimal:
     if not interest:
         return Decimal(0)
     cas = sum((a.amount for a in c.adjustments), Decimal(0)) + sum(
-        (a.amount for s in c.services for a in s.adjustments), Decimal(0))
+        (a.amount for s in c.services for a in s.adjustments), Decimal(0)
+    )
     return interest if c.charge - cas == c.paid - interest else Decimal(0)
 
 
 def is_split_part(c: ClaimPayment) -> bool:
     """The payer says this CLP loop is one part of a claim it split (remark MA15)."""
-    if SPLIT_CLAIM_REMARK in c.outpatient_adjudication[2:] or \
-            SPLIT_CLAIM_REMARK in c.inpatient_adjudication:
+    if (
+        SPLIT_CLAIM_REMARK in c.outpatient_adjudication[2:]
+        or SPLIT_CLAIM_REMARK in c.inpatient_adjudication
+    ):
         return True
     return any(r.endswith(f":{SPLIT_CLAIM_REMARK}") for s in c.services for r in s.remark_codes)
 
@@ -151,15 +243,41 @@ def billed_codes(s: ServicePayment) -> tuple[str, str]:
 
 
 def claim_payment_row(
-    row_id: int, file_id: int, remittance_id: int, provider_id: int | None, payer_id: str,
-    seq: int, c: ClaimPayment, resend_key: str | None = None, resend_twin: bool = False,
+    row_id: int,
+    file_id: int,
+    remittance_id: int,
+    provider_id: int | None,
+    payer_id: str,
+    seq: int,
+    c: ClaimPayment,
+    resend_key: str | None = None,
+    resend_twin: bool = False,
 ) -> list[Any]:
     return [
-        row_id, file_id, remittance_id, provider_id, payer_id, seq, c.patient_control_number,
-        c.status_code, c.charge, c.paid, c.patient_responsibility, c.filing_indicator,
-        c.payer_claim_control_number, c.facility_code, c.frequency_code, c.statement_from,
-        c.statement_to, c.received_date, included_interest(c), c.drg_code[:8],
-        bool(c.inpatient_adjudication), is_split_part(c), resend_key, resend_twin,
+        row_id,
+        file_id,
+        remittance_id,
+        provider_id,
+        payer_id,
+        seq,
+        c.patient_control_number,
+        c.status_code,
+        c.charge,
+        c.paid,
+        c.patient_responsibility,
+        c.filing_indicator,
+        c.payer_claim_control_number,
+        c.facility_code,
+        c.frequency_code,
+        c.statement_from,
+        c.statement_to,
+        c.received_date,
+        included_interest(c),
+        c.drg_code[:8],
+        bool(c.inpatient_adjudication),
+        is_split_part(c),
+        resend_key,
+        resend_twin,
     ]
 
 
@@ -168,8 +286,20 @@ def service_payment_row(
 ) -> list[Any]:
     code, revenue = billed_codes(s)
     return [
-        row_id, file_id, claim_payment_id, seq, s.procedure, revenue, s.charge, s.paid,
-        s.allowed, s.units, s.service_date, s.service_date_end, s.line_control_number, code,
+        row_id,
+        file_id,
+        claim_payment_id,
+        seq,
+        s.procedure,
+        revenue,
+        s.charge,
+        s.paid,
+        s.allowed,
+        s.units,
+        s.service_date,
+        s.service_date_end,
+        s.line_control_number,
+        code,
     ]
 
 
@@ -177,43 +307,84 @@ def adjustment_row(
     file_id: int, claim_payment_id: int, service_payment_id: int | None, a: Adjustment
 ) -> list[Any]:
     return [
-        file_id, claim_payment_id, service_payment_id,
+        file_id,
+        claim_payment_id,
+        service_payment_id,
         "line" if service_payment_id is not None else "claim",
-        a.group, a.reason, a.amount, a.quantity,
+        a.group,
+        a.reason,
+        a.amount,
+        a.quantity,
     ]
 
 
 def provider_adjustment_row(
-    file_id: int, remittance_id: int, provider_id: int | None, p: ProviderAdjustment,
+    file_id: int,
+    remittance_id: int,
+    provider_id: int | None,
+    p: ProviderAdjustment,
     resend_key: str | None = None,
 ) -> Row:
     return {
-        "file_id": file_id, "remittance_id": remittance_id, "provider_id": provider_id,
-        "provider_identifier": p.provider_id, "reason": p.reason, "reference": p.reference,
-        "amount": p.amount, "fiscal_date": p.fiscal_period_date, "resend_key": resend_key,
+        "file_id": file_id,
+        "remittance_id": remittance_id,
+        "provider_id": provider_id,
+        "provider_identifier": p.provider_id,
+        "reason": p.reason,
+        "reference": p.reference,
+        "amount": p.amount,
+        "fiscal_date": p.fiscal_period_date,
+        "resend_key": resend_key,
         "resend_twin": False,
     }
 
 
 def claim_row(
-    row_id: int, file_id: int, transaction_id: int, provider_id: int | None, kind: str,
-    seq: int, c: Claim, seal: Callable[[str | None, str], str | None] | None = None,
+    row_id: int,
+    file_id: int,
+    transaction_id: int,
+    provider_id: int | None,
+    kind: str,
+    seq: int,
+    c: Claim,
+    seal: Callable[[str | None, str], str | None] | None = None,
 ) -> list[Any]:
     member = c.subscriber.person.id if c.subscriber and c.subscriber.person else None
     if seal is not None and member:
         member = seal(member, "claims.subscriber_member_id")
     return [
-        row_id, file_id, transaction_id, provider_id, kind, seq, c.payer_id,
-        c.patient_control_number, c.total_charge, c.filing_indicator, c.facility_code,
-        c.frequency_code, c.original_claim_number, c.service_date, c.service_date_end,
+        row_id,
+        file_id,
+        transaction_id,
+        provider_id,
+        kind,
+        seq,
+        c.payer_id,
+        c.patient_control_number,
+        c.total_charge,
+        c.filing_indicator,
+        c.facility_code,
+        c.frequency_code,
+        c.original_claim_number,
+        c.service_date,
+        c.service_date_end,
         member or None,
     ]
 
 
 def claim_line_row(file_id: int, claim_id: int, ln: ClaimLine) -> list[Any]:
     return [
-        file_id, claim_id, ln.line_number, ln.procedure, ln.revenue_code, ln.charge, ln.units,
-        ln.unit_basis, ln.place_of_service, ln.service_date, ln.service_date_end,
+        file_id,
+        claim_id,
+        ln.line_number,
+        ln.procedure,
+        ln.revenue_code,
+        ln.charge,
+        ln.units,
+        ln.unit_basis,
+        ln.place_of_service,
+        ln.service_date,
+        ln.service_date_end,
         ln.line_control_number,
     ]
 

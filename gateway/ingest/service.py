@@ -55,8 +55,15 @@ class LeaseLostError(TransientError):
 
 
 class _QuarantineError(Exception):
-    def __init__(self, code: str, message: str, location: dict[str, Any] | None,
-                 kind: str | None = None, *, parser_first: bool = False) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        location: dict[str, Any] | None,
+        kind: str | None = None,
+        *,
+        parser_first: bool = False,
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.location = code, message, location
         self.kind = kind
@@ -80,8 +87,15 @@ def _findings(reader: parsers.X12Reader | None) -> list[parsers.Finding]:
     return list(reader.findings.items) if reader is not None else []
 
 
-def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
-                 retries: int = DEADLOCK_RETRIES, progress: Progress = no_progress) -> Outcome:
+def process_file(
+    db: Database,
+    store: RawStore,
+    file_id: int,
+    *,
+    owner: str,
+    retries: int = DEADLOCK_RETRIES,
+    progress: Progress = no_progress,
+) -> Outcome:
     """Parse and load a file leased to ``owner``; returns its final state.
 
     A PostgreSQL deadlock (two files taking the trace locks of shared 835 traces in opposite
@@ -90,8 +104,9 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
     """
     started = time.perf_counter()
     with db.read() as s:
-        row = s.execute(select(F.sha256, F.allow_duplicate_interchange).where(
-            F.id == file_id)).one()
+        row = s.execute(
+            select(F.sha256, F.allow_duplicate_interchange).where(F.id == file_id)
+        ).one()
         bound = binding.bound_providers(s, file_id)
     loader: Loader | None = None
     data: bytes | None = None
@@ -113,20 +128,24 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
                     ledger = ledger_ingest.load(s, file_id, data, ledger_layout, bound=bound)
                     stats, notes = ledger.stats, ledger.notes
             except ledger_ingest.LedgerRejectedError as exc:
-                raise _QuarantineError(exc.code, exc.message, exc.location or None,
-                                       kind=ledger_ingest.KIND) from exc
+                raise _QuarantineError(
+                    exc.code, exc.message, exc.location or None, kind=ledger_ingest.KIND
+                ) from exc
             if ledger_layout is None:
                 loader = Loader(
-                    s, file_id, allow_duplicate_interchange=row.allow_duplicate_interchange,
+                    s,
+                    file_id,
+                    allow_duplicate_interchange=row.allow_duplicate_interchange,
                     engine_for_providers=None if db.is_sqlite else db.engine,
-                    limits=limits, progress=progress, bound=bound,
+                    limits=limits,
+                    progress=progress,
+                    bound=bound,
                 )
                 try:
                     stats = loader.run(data)
                 except parsers.X12Error as exc:
                     outcome = exc
-                    raise _QuarantineError(exc.code, exc.reason,
-                                           exc.location.as_dict()) from exc
+                    raise _QuarantineError(exc.code, exc.reason, exc.location.as_dict()) from exc
                 except DuplicateInterchangeError as exc:
                     raise _QuarantineError(exc.code, exc.message, exc.location) from exc
                 except binding.ProviderMismatchError as exc:
@@ -134,8 +153,9 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
                     raise _QuarantineError(exc.code, message, where) from exc
                 except RemittanceConflictError as exc:
                     # found while streaming: a fatal X12 error further on still comes first
-                    raise _QuarantineError(exc.code, exc.message, exc.location,
-                                           parser_first=True) from exc
+                    raise _QuarantineError(
+                        exc.code, exc.message, exc.location, parser_first=True
+                    ) from exc
                 notes = loader.notes  # resends, reused traces
                 if loader.reader is not None:
                     outcome = file_acks.from_reader(loader.reader)
@@ -150,26 +170,46 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
             if rendered is not None:
                 file_acks.save(s, rendered)
             crash_point("before_commit")
-            res = s.execute(update(F).where(
-                F.id == file_id, F.lease_owner == owner,
-                F.state == FileState.PROCESSING.value,
-            ).values(
-                state=FileState.PROCESSED.value, lease_owner=None, lease_expires_at=None,
-                processed_at=now, kind=stats.kind, claim_count=stats.claim_count,
-                provider_id=stats.provider_id, error_code=None, error_message=None,
-                error_location=None,
-                findings=mask_findings(  # messages quote file bytes: masked (PHI)
-                    [*(f.as_dict() for f in findings[:MAX_STORED_FINDINGS]), *notes] or None),
-            ))
+            res = s.execute(
+                update(F)
+                .where(
+                    F.id == file_id,
+                    F.lease_owner == owner,
+                    F.state == FileState.PROCESSING.value,
+                )
+                .values(
+                    state=FileState.PROCESSED.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    processed_at=now,
+                    kind=stats.kind,
+                    claim_count=stats.claim_count,
+                    provider_id=stats.provider_id,
+                    error_code=None,
+                    error_message=None,
+                    error_location=None,
+                    findings=mask_findings(  # messages quote file bytes: masked (PHI)
+                        [*(f.as_dict() for f in findings[:MAX_STORED_FINDINGS]), *notes] or None
+                    ),
+                )
+            )
             if res.rowcount != 1:  # type: ignore[attr-defined]
                 raise LeaseLostError()
-            queue.add_event(s, file_id, FileState.PROCESSING.value,
-                            FileState.PROCESSED.value, owner, "loaded")
+            queue.add_event(
+                s, file_id, FileState.PROCESSING.value, FileState.PROCESSED.value, owner, "loaded"
+            )
         crash_point("after_commit")
         seconds = time.perf_counter() - started
-        log.info("file_processed", file_id=file_id, sha256=row.sha256[:12], kind=stats.kind,
-                 seconds=round(seconds, 3), warnings=len(findings), resent=stats.resent,
-                 **stats.counts())
+        log.info(
+            "file_processed",
+            file_id=file_id,
+            sha256=row.sha256[:12],
+            kind=stats.kind,
+            seconds=round(seconds, 3),
+            warnings=len(findings),
+            resent=stats.resent,
+            **stats.counts(),
+        )
         return Outcome(file_id, FileState.PROCESSED.value, stats=stats, seconds=seconds)
     except _QuarantineError as q:
         if q.parser_first:
@@ -177,15 +217,21 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
         return _quarantine(db, file_id, owner, q, loader, started, data, outcome)
     except LeaseLostError:
         log.warning("lease_lost", file_id=file_id, owner=owner)
-        return Outcome(file_id, FileState.PROCESSING.value, "lease_lost",
-                       seconds=time.perf_counter() - started)
+        return Outcome(
+            file_id, FileState.PROCESSING.value, "lease_lost", seconds=time.perf_counter() - started
+        )
     except IntegrityError as exc:
-        if any(name in str(exc.orig) for name in (
-                "uq_interchanges_identity", "interchanges.control_number")):
+        if any(
+            name in str(exc.orig)
+            for name in ("uq_interchanges_identity", "interchanges.control_number")
+        ):
             # another worker committed the same interchange between our check and our insert
-            dup = _QuarantineError("duplicate_interchange",
-                              "TA1 note 025 (duplicate interchange control number): the "
-                              "interchange was loaded concurrently from another file", None)
+            dup = _QuarantineError(
+                "duplicate_interchange",
+                "TA1 note 025 (duplicate interchange control number): the "
+                "interchange was loaded concurrently from another file",
+                None,
+            )
             return _quarantine(db, file_id, owner, dup, loader, started, data)
         return _internal(db, file_id, owner, exc, loader, started, data)
     except DataError as exc:
@@ -193,53 +239,70 @@ def process_file(db: Database, store: RawStore, file_id: int, *, owner: str,
         verdict = _parser_verdict(store, row.sha256)
         if verdict is not None:
             return _quarantine(db, file_id, owner, verdict, None, started, data)
-        bad = _QuarantineError("value_out_of_range",
-                          "a value does not fit its column (too long or too large): "
-                          f"{type(exc.orig).__name__}", None)
+        bad = _QuarantineError(
+            "value_out_of_range",
+            f"a value does not fit its column (too long or too large): {type(exc.orig).__name__}",
+            None,
+        )
         return _quarantine(db, file_id, owner, bad, loader, started, data)
     except OperationalError as exc:
         if retries > 0 and getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
             log.warning("file_load_deadlock_retried", file_id=file_id)
-            return process_file(db, store, file_id, owner=owner, retries=retries - 1,
-                                progress=progress)
+            return process_file(
+                db, store, file_id, owner=owner, retries=retries - 1, progress=progress
+            )
         # database busy, unreachable or full: the worker retries (we keep the lease)
         if is_environmental(exc):
-            log.warning("file_processing_interrupted", file_id=file_id,
-                        error_type=type(exc.orig).__name__)
+            log.warning(
+                "file_processing_interrupted", file_id=file_id, error_type=type(exc.orig).__name__
+            )
         else:
             log.exception("file_processing_interrupted", file_id=file_id)
         raise
     except Exception as exc:  # our own bug: quarantine, never swallow silently
         if is_environmental(exc):  # a full disk, a lost database: not the file's fault
-            log.warning("file_processing_interrupted", file_id=file_id,
-                        error_type=type(exc).__name__)
+            log.warning(
+                "file_processing_interrupted", file_id=file_id, error_type=type(exc).__name__
+            )
             raise
         return _internal(db, file_id, owner, exc, loader, started, data)
 
 
-def _render_acks(file_id: int, data: bytes, outcome: file_acks.Outcome | None,
-                 processed_at: dt.datetime, limits: parsers.Limits,
-                 ) -> file_acks.RenderedAcks | None:
+def _render_acks(
+    file_id: int,
+    data: bytes,
+    outcome: file_acks.Outcome | None,
+    processed_at: dt.datetime,
+    limits: parsers.Limits,
+) -> file_acks.RenderedAcks | None:
     """The file's TA1/999, or None when rendering failed (they are then rendered on demand:
     a bug of the ack writer must not quarantine a file that loaded)."""
     try:
-        return file_acks.render(file_id, data, outcome, processed_at=processed_at,
-                                received_at=processed_at, limits=limits)
+        return file_acks.render(
+            file_id,
+            data,
+            outcome,
+            processed_at=processed_at,
+            received_at=processed_at,
+            limits=limits,
+        )
     except Exception as exc:
         log.exception("acks_render_failed", file_id=file_id, error_type=type(exc).__name__)
         return None
 
 
-def _store_failed_acks(db: Database, file_id: int, data: bytes | None,
-                       outcome: file_acks.Outcome | None) -> None:
+def _store_failed_acks(
+    db: Database, file_id: int, data: bytes | None, outcome: file_acks.Outcome | None
+) -> None:
     """Render and store the acks of a file just quarantined (its own transaction)."""
     if data is None:  # the raw bytes could not be read: rendered on demand, if ever
         return
     try:
         with db.read() as s:
             when = s.execute(select(F.processed_at).where(F.id == file_id)).scalar_one()
-        rendered = _render_acks(file_id, data, outcome, when or utcnow(),
-                                x12_limits(get_settings()))
+        rendered = _render_acks(
+            file_id, data, outcome, when or utcnow(), x12_limits(get_settings())
+        )
         if rendered is not None:
             with db.write() as s:
                 file_acks.save(s, rendered)
@@ -261,32 +324,55 @@ def _parser_verdict(store: RawStore, sha256: str) -> _QuarantineError | None:
     return None
 
 
-def _quarantine(db: Database, file_id: int, owner: str, q: _QuarantineError, loader: Loader | None,
-                started: float, data: bytes | None = None,
-                outcome: file_acks.Outcome | None = None) -> Outcome:
+def _quarantine(
+    db: Database,
+    file_id: int,
+    owner: str,
+    q: _QuarantineError,
+    loader: Loader | None,
+    started: float,
+    data: bytes | None = None,
+    outcome: file_acks.Outcome | None = None,
+) -> Outcome:
     findings = _findings(loader.reader if loader else None)
     kind = q.kind or (loader.stats.kind if loader is not None else "unknown")
     if loader is not None and kind == "unknown" and loader.stats.kinds:
         kind = sorted(loader.stats.kinds)[0]
     ok = queue.finish_failed(
-        db, file_id, owner, code=q.code, message=q.message, location=q.location,
-        findings=[f.as_dict() for f in findings[:MAX_STORED_FINDINGS]] or None, kind=kind)
+        db,
+        file_id,
+        owner,
+        code=q.code,
+        message=q.message,
+        location=q.location,
+        findings=[f.as_dict() for f in findings[:MAX_STORED_FINDINGS]] or None,
+        kind=kind,
+    )
     if not ok:
         log.warning("lease_lost", file_id=file_id, owner=owner)
         return Outcome(file_id, FileState.PROCESSING.value, "lease_lost")
     _store_failed_acks(db, file_id, data, outcome)
-    log.warning("file_quarantined", file_id=file_id, error_code=q.code,
-                location=q.location or {})
-    return Outcome(file_id, FileState.FAILED.value, q.code, q.message,
-                   seconds=time.perf_counter() - started)
+    log.warning("file_quarantined", file_id=file_id, error_code=q.code, location=q.location or {})
+    return Outcome(
+        file_id, FileState.FAILED.value, q.code, q.message, seconds=time.perf_counter() - started
+    )
 
 
-def _internal(db: Database, file_id: int, owner: str, exc: BaseException, loader: Loader | None,
-              started: float, data: bytes | None = None) -> Outcome:
+def _internal(
+    db: Database,
+    file_id: int,
+    owner: str,
+    exc: BaseException,
+    loader: Loader | None,
+    started: float,
+    data: bytes | None = None,
+) -> Outcome:
     # The traceback goes to the log; the stored message names only the exception type, since
     # exception text can quote input values.
     log.exception("file_internal_error", file_id=file_id, error_type=type(exc).__name__)
-    q = _QuarantineError("internal_error",
-                    f"unexpected {type(exc).__name__} while processing; see the worker log",
-                    None)
+    q = _QuarantineError(
+        "internal_error",
+        f"unexpected {type(exc).__name__} while processing; see the worker log",
+        None,
+    )
     return _quarantine(db, file_id, owner, q, loader, started, data)

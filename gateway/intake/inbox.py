@@ -114,13 +114,16 @@ def scan_inbox(
             continue
         rel = path.relative_to(inbox).as_posix()
         try:
-            result = accept_path(db, store, path, source="inbox", original_name=rel,
-                                 max_bytes=max_bytes)
+            result = accept_path(
+                db, store, path, source="inbox", original_name=rel, max_bytes=max_bytes
+            )
         except InputError as exc:
-            target = _move(path, data_dir / "inbox-rejected" / day, _safe(path.name),
-                           with_reason=True)
-            write_private(target.with_name(target.name + ".reason"),
-                          f"{exc.code}: {exc.message}\n".encode())
+            target = _move(
+                path, data_dir / "inbox-rejected" / day, _safe(path.name), with_reason=True
+            )
+            write_private(
+                target.with_name(target.name + ".reason"), f"{exc.code}: {exc.message}\n".encode()
+            )
             log.warning("inbox_file_rejected", error_code=exc.code, path=str(target))
             scan.rejected.append(target)
             continue

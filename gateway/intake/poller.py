@@ -36,11 +36,17 @@ class PartnerPoller:
     through the outbound queue, like every other delivery.
     """
 
-    def __init__(self, profiles: Sequence[PartnerProfile], acceptor: Acceptor, *,
-                 failures: FailureSink | None = None,
-                 environ: Mapping[str, str] | None = None,
-                 on_accepted: AcceptedHook | None = None, max_backoff_seconds: float = 3600.0,
-                 on_result: Callable[[PollResult], None] | None = None) -> None:
+    def __init__(
+        self,
+        profiles: Sequence[PartnerProfile],
+        acceptor: Acceptor,
+        *,
+        failures: FailureSink | None = None,
+        environ: Mapping[str, str] | None = None,
+        on_accepted: AcceptedHook | None = None,
+        max_backoff_seconds: float = 3600.0,
+        on_result: Callable[[PollResult], None] | None = None,
+    ) -> None:
         ids = [p.id for p in profiles]
         if len(set(ids)) != len(ids):
             raise ValueError("partner ids must be unique")
@@ -52,16 +58,23 @@ class PartnerPoller:
         self.max_backoff_seconds = max_backoff_seconds
         self.on_result = on_result
         self.stop = threading.Event()
-        self._trackers = {p.id: StabilityTracker(p.stable_seconds, p.min_age_seconds)
-                          for p in self.profiles}
+        self._trackers = {
+            p.id: StabilityTracker(p.stable_seconds, p.min_age_seconds) for p in self.profiles
+        }
         self._threads: list[threading.Thread] = []
 
     def poll_one(self, profile: PartnerProfile) -> PollResult:
         """One poll of one partner; never raises for remote trouble."""
         try:
-            result = poll_partner(profile, self.acceptor, failures=self.failures,
-                                  tracker=self._trackers[profile.id], environ=self.environ,
-                                  stop=self.stop, on_accepted=self.on_accepted)
+            result = poll_partner(
+                profile,
+                self.acceptor,
+                failures=self.failures,
+                tracker=self._trackers[profile.id],
+                environ=self.environ,
+                stop=self.stop,
+                on_accepted=self.on_accepted,
+            )
         except Exception as exc:  # a bug or local failure must not kill the partner's loop
             log.exception("sftp_poll_crashed", partner=profile.id)
             result = PollResult(profile.id, error=getattr(exc, "code", type(exc).__name__))
@@ -98,8 +111,9 @@ class PartnerPoller:
     def start(self) -> None:
         """A thread per partner, until ``stop`` is set."""
         for profile in self.profiles:
-            t = threading.Thread(target=self._loop, args=(profile,),
-                                 name=f"sftp-poll-{profile.id}", daemon=True)
+            t = threading.Thread(
+                target=self._loop, args=(profile,), name=f"sftp-poll-{profile.id}", daemon=True
+            )
             t.start()
             self._threads.append(t)
 

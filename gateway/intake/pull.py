@@ -79,16 +79,18 @@ class Acceptor(Protocol):
     """``gateway.intake.accept_stream`` bound to its db and store: reads ``stream`` to its end,
     makes the bytes durable, registers them and only then returns (or raises, storing nothing)."""
 
-    def __call__(self, stream: BinaryIO, *, source: str,
-                 original_name: str) -> AcceptResultLike: ...
+    def __call__(
+        self, stream: BinaryIO, *, source: str, original_name: str
+    ) -> AcceptResultLike: ...
 
 
 class AcceptedHook(Protocol):
     """Runs after a pulled file is durable and before it is archived remotely (e.g. to note
     that acknowledgments are owed): a crash in between repeats it with the duplicate pull."""
 
-    def __call__(self, profile: PartnerProfile, accepted: AcceptResultLike,
-                 remote_name: str) -> None: ...
+    def __call__(
+        self, profile: PartnerProfile, accepted: AcceptResultLike, remote_name: str
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +127,14 @@ class StabilityTracker:
     Keep one tracker per partner across polls: then the previous poll is the first look.
     """
 
-    def __init__(self, stable_seconds: float, min_age_seconds: float = 0.0, *,
-                 clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        stable_seconds: float,
+        min_age_seconds: float = 0.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.stable_seconds = stable_seconds
         self.min_age_seconds = min_age_seconds
         self._clock = clock
@@ -184,8 +191,9 @@ class PollResult:
         return self.error is None and not self.failures
 
 
-def finish_remote(sftp: paramiko.SFTPClient, profile: PartnerProfile, name: str,
-                  sha256: str) -> tuple[str, str | None]:
+def finish_remote(
+    sftp: paramiko.SFTPClient, profile: PartnerProfile, name: str, sha256: str
+) -> tuple[str, str | None]:
     """Archive or delete the pulled file; an archived file is never overwritten.
 
     Archiving uses the SFTP v3 ``rename``, which fails when the target exists (OpenSSH
@@ -231,11 +239,18 @@ class Poll:
     small files behind each other.
     """
 
-    def __init__(self, profile: PartnerProfile, acceptor: Acceptor, *,
-                 failures: FailureSink | None = None, tracker: StabilityTracker | None = None,
-                 environ: Mapping[str, str] | None = None, stop: threading.Event | None = None,
-                 on_progress: Callable[[str, int], None] | None = None,
-                 on_accepted: AcceptedHook | None = None) -> None:
+    def __init__(
+        self,
+        profile: PartnerProfile,
+        acceptor: Acceptor,
+        *,
+        failures: FailureSink | None = None,
+        tracker: StabilityTracker | None = None,
+        environ: Mapping[str, str] | None = None,
+        stop: threading.Event | None = None,
+        on_progress: Callable[[str, int], None] | None = None,
+        on_accepted: AcceptedHook | None = None,
+    ) -> None:
         if profile.inbox_dir is None:
             raise PermanentError(f"partner {profile.id} has no inbox_dir to poll")
         self.profile = profile
@@ -257,9 +272,14 @@ class Poll:
             self.result.error = PollCancelledError.code
         except GatewayError as exc:
             self.result.error = exc.code
-        log.info("sftp_poll_done", partner=self.profile.id, pulled=len(self.result.pulled),
-                 pending=len(self.result.pending), failures=len(self.result.failures),
-                 error=self.result.error)
+        log.info(
+            "sftp_poll_done",
+            partner=self.profile.id,
+            pulled=len(self.result.pulled),
+            pending=len(self.result.pending),
+            failures=len(self.result.failures),
+            error=self.result.error,
+        )
         return self.result
 
     def record_failure(self, failure: FailureRecord) -> None:
@@ -279,9 +299,15 @@ class Poll:
             todo = deque(e for e in ready if (e.name, e.size, e.mtime) not in self._done)
             extra = min(self.profile.max_connections - 1, len(todo) // PARALLEL_FROM)
             errors: list[BaseException] = []
-            threads = [threading.Thread(target=self._helper, args=(todo, errors),
-                                        name=f"sftp-pull-{self.profile.id}-{i}", daemon=True)
-                       for i in range(extra)]
+            threads = [
+                threading.Thread(
+                    target=self._helper,
+                    args=(todo, errors),
+                    name=f"sftp-pull-{self.profile.id}-{i}",
+                    daemon=True,
+                )
+                for i in range(extra)
+            ]
             for t in threads:
                 t.start()
             try:
@@ -318,9 +344,13 @@ class Poll:
             except TransientError:
                 raise  # the whole session is retried; settled files are skipped
             except PermanentError as exc:
-                report_failure(self.profile, "pull", exc, failures=self,
-                               remote_path=posixpath.join(self.profile.inbox_dir or "",
-                                                          entry.name))
+                report_failure(
+                    self.profile,
+                    "pull",
+                    exc,
+                    failures=self,
+                    remote_path=posixpath.join(self.profile.inbox_dir or "", entry.name),
+                )
                 pulled = None
             with self._lock:
                 self._done.add(key)
@@ -337,6 +367,7 @@ class Poll:
 
             def progress(n: int) -> None:
                 cb(entry.name, n)
+
         try:
             with remote(profile, "download", src):
                 fh = sftp.open(src, "rb")
@@ -345,22 +376,32 @@ class Poll:
             try:
                 # The acceptor hashes and fsyncs while it reads: one pass, no local temp copy.
                 # Remote read errors surface from read(); only those are translated.
-                stream = (ReadAhead(reader, profile, src) if entry.size >= READ_AHEAD_FROM
-                          else Translating(reader, profile, src))
+                stream = (
+                    ReadAhead(reader, profile, src)
+                    if entry.size >= READ_AHEAD_FROM
+                    else Translating(reader, profile, src)
+                )
                 try:
-                    accepted = self.acceptor(stream,  # type: ignore[arg-type]
-                                             source=f"sftp:{profile.id}",
-                                             original_name=entry.name)
+                    accepted = self.acceptor(
+                        stream,  # type: ignore[arg-type]
+                        source=f"sftp:{profile.id}",
+                        original_name=entry.name,
+                    )
                 except GatewayError:
                     raise
                 except Exception as exc:
                     fault = classify(exc)
                     if fault is None:
                         raise
-                    log.warning("sftp_accept_waiting", partner=profile.id, fault=fault.value,
-                                error_type=type(exc).__name__)
-                    raise LocalSideBusyError(f"could not accept {entry.name}: {fault.value}",
-                                             code=fault.value) from exc
+                    log.warning(
+                        "sftp_accept_waiting",
+                        partner=profile.id,
+                        fault=fault.value,
+                        error_type=type(exc).__name__,
+                    )
+                    raise LocalSideBusyError(
+                        f"could not accept {entry.name}: {fault.value}", code=fault.value
+                    ) from exc
             finally:
                 if isinstance(stream, ReadAhead):
                     stream.close()
@@ -368,17 +409,30 @@ class Poll:
                 close_quietly(fh)
         except RemoteFileChangedError as exc:
             # Still being written (or replaced) after all: nothing stored; a later poll takes it.
-            log.warning("sftp_file_changed", partner=profile.id, remote_name=entry.name,
-                        listed_size=entry.size, reason=exc.message)
+            log.warning(
+                "sftp_file_changed",
+                partner=profile.id,
+                remote_name=entry.name,
+                listed_size=entry.size,
+                reason=exc.message,
+            )
             with self._lock:
                 self.result.pending.append(entry.name)
             return None
         if accepted.size != entry.size:
-            raise PermanentError(f"acceptor stored {accepted.size} bytes for {entry.name} "
-                                 f"but {entry.size} bytes were pulled")
-        log.info("sftp_file_accepted", partner=profile.id, remote_name=entry.name,
-                 file_id=accepted.file_id, size=entry.size, sha256=accepted.sha256[:12],
-                 duplicate=accepted.duplicate)
+            raise PermanentError(
+                f"acceptor stored {accepted.size} bytes for {entry.name} "
+                f"but {entry.size} bytes were pulled"
+            )
+        log.info(
+            "sftp_file_accepted",
+            partner=profile.id,
+            remote_name=entry.name,
+            file_id=accepted.file_id,
+            size=entry.size,
+            sha256=accepted.sha256[:12],
+            duplicate=accepted.duplicate,
+        )
         if self.on_accepted is not None:
             self.on_accepted(profile, accepted, entry.name)
         disposition, final = "kept", None
@@ -386,21 +440,52 @@ class Poll:
             disposition, final = finish_remote(sftp, profile, entry.name, accepted.sha256)
         except PermanentError as exc:
             report_failure(profile, profile.after_pull, exc, failures=self, remote_path=src)
-        return PulledFile(entry.name, entry.size, accepted.sha256, accepted.file_id,
-                          accepted.duplicate, disposition, final)
+        return PulledFile(
+            entry.name,
+            entry.size,
+            accepted.sha256,
+            accepted.file_id,
+            accepted.duplicate,
+            disposition,
+            final,
+        )
 
 
-def poll_partner(profile: PartnerProfile, acceptor: Acceptor, *,
-                 failures: FailureSink | None = None, tracker: StabilityTracker | None = None,
-                 environ: Mapping[str, str] | None = None, stop: threading.Event | None = None,
-                 on_progress: Callable[[str, int], None] | None = None,
-                 on_accepted: AcceptedHook | None = None) -> PollResult:
+def poll_partner(
+    profile: PartnerProfile,
+    acceptor: Acceptor,
+    *,
+    failures: FailureSink | None = None,
+    tracker: StabilityTracker | None = None,
+    environ: Mapping[str, str] | None = None,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[str, int], None] | None = None,
+    on_accepted: AcceptedHook | None = None,
+) -> PollResult:
     """Pull every stable file from one partner's inbox once; see the module docstring."""
-    return Poll(profile, acceptor, failures=failures, tracker=tracker, environ=environ,
-                stop=stop, on_progress=on_progress, on_accepted=on_accepted).run()
+    return Poll(
+        profile,
+        acceptor,
+        failures=failures,
+        tracker=tracker,
+        environ=environ,
+        stop=stop,
+        on_progress=on_progress,
+        on_accepted=on_accepted,
+    ).run()
 
 
 __all__ = [
-    "AcceptResultLike", "AcceptedHook", "Acceptor", "LocalSideBusyError", "Poll", "PollResult",
-    "PulledFile", "RemoteEntry", "StabilityTracker", "finish_remote", "list_inbox", "poll_partner",
+    "AcceptResultLike",
+    "AcceptedHook",
+    "Acceptor",
+    "LocalSideBusyError",
+    "Poll",
+    "PollResult",
+    "PulledFile",
+    "RemoteEntry",
+    "StabilityTracker",
+    "finish_remote",
+    "list_inbox",
+    "poll_partner",
 ]

@@ -61,10 +61,12 @@ _FILES = tbl(InboundFile)
 #: built once (statement construction is a good part of an upload's CPU): a new file's row, or
 #: nothing when its sha256 is registered already
 _NEW_FILE = {
-    "postgresql": postgresql.insert(_FILES).on_conflict_do_nothing(
-        index_elements=["identity"]).returning(_FILES.c.id),
-    "sqlite": sqlite.insert(_FILES).on_conflict_do_nothing(
-        index_elements=["identity"]).returning(_FILES.c.id),
+    "postgresql": postgresql.insert(_FILES)
+    .on_conflict_do_nothing(index_elements=["identity"])
+    .returning(_FILES.c.id),
+    "sqlite": sqlite.insert(_FILES)
+    .on_conflict_do_nothing(index_elements=["identity"])
+    .returning(_FILES.c.id),
 }
 _NEW_EVENT = insert(tbl(FileEvent))
 
@@ -77,32 +79,65 @@ def identity(sha256: str, owner: str | None = None) -> str:
 
 
 def register(
-    session: Session, *, sha256: str, size: int, source: str, original_name: str, actor: str,
+    session: Session,
+    *,
+    sha256: str,
+    size: int,
+    source: str,
+    original_name: str,
+    actor: str,
     owner: str | None = None,
 ) -> AcceptResult:
     """Insert the registry row for stored bytes, or find the existing one (same identity)."""
     key = identity(sha256, owner)
     values = {
-        "identity": key, "sha256": sha256, "size": size, "source": source[:64],
-        "original_name": original_name[:512], "kind": "unknown",
-        "state": FileState.RECEIVED.value, "attempts": 0, "claim_count": 0,
-        "allow_duplicate_interchange": False, "received_at": utcnow(),
+        "identity": key,
+        "sha256": sha256,
+        "size": size,
+        "source": source[:64],
+        "original_name": original_name[:512],
+        "kind": "unknown",
+        "state": FileState.RECEIVED.value,
+        "attempts": 0,
+        "claim_count": 0,
+        "allow_duplicate_interchange": False,
+        "received_at": utcnow(),
     }
-    new_id = session.execute(_NEW_FILE[session.get_bind().dialect.name], values
-                             ).scalar_one_or_none()
+    new_id = session.execute(
+        _NEW_FILE[session.get_bind().dialect.name], values
+    ).scalar_one_or_none()
     if new_id is not None:
-        session.execute(_NEW_EVENT, {
-            "file_id": new_id, "from_state": None, "to_state": FileState.RECEIVED.value,
-            "at": utcnow(), "actor": actor, "reason": f"accepted from {source}",
-        })
-        audit.record(session, actor=actor, action="accept", outcome="received", file_id=new_id,
-                     details={"source": source, "size": size, "sha256": sha256})
+        session.execute(
+            _NEW_EVENT,
+            {
+                "file_id": new_id,
+                "from_state": None,
+                "to_state": FileState.RECEIVED.value,
+                "at": utcnow(),
+                "actor": actor,
+                "reason": f"accepted from {source}",
+            },
+        )
+        audit.record(
+            session,
+            actor=actor,
+            action="accept",
+            outcome="received",
+            file_id=new_id,
+            details={"source": source, "size": size, "sha256": sha256},
+        )
         return AcceptResult(new_id, sha256, size, False, FileState.RECEIVED.value)
     row = session.execute(
         select(InboundFile.id, InboundFile.state).where(InboundFile.identity == key)
     ).one()
-    audit.record(session, actor=actor, action="accept", outcome="duplicate", file_id=row.id,
-                 details={"source": source, "size": size})
+    audit.record(
+        session,
+        actor=actor,
+        action="accept",
+        outcome="duplicate",
+        file_id=row.id,
+        details={"source": source, "size": size},
+    )
     return AcceptResult(row.id, sha256, size, True, row.state)
 
 
@@ -124,15 +159,33 @@ def accept_stream(
     if isinstance(store, TransactionalRawStore):
         with write_session(db) as s:
             blob = store.put_in(s, stream, max_bytes=max_bytes)
-            result = register(s, sha256=blob.sha256, size=blob.size, source=source,
-                              original_name=original_name, actor=audit.current_actor(actor))
+            result = register(
+                s,
+                sha256=blob.sha256,
+                size=blob.size,
+                source=source,
+                original_name=original_name,
+                actor=audit.current_actor(actor),
+            )
     else:
         blob = store.put(stream, max_bytes=max_bytes)
         with write_session(db) as s:
-            result = register(s, sha256=blob.sha256, size=blob.size, source=source,
-                              original_name=original_name, actor=audit.current_actor(actor))
-    log.info("file_accepted", file_id=result.file_id, sha256=blob.sha256[:12], size=blob.size,
-             source=source, duplicate=result.duplicate)
+            result = register(
+                s,
+                sha256=blob.sha256,
+                size=blob.size,
+                source=source,
+                original_name=original_name,
+                actor=audit.current_actor(actor),
+            )
+    log.info(
+        "file_accepted",
+        file_id=result.file_id,
+        sha256=blob.sha256[:12],
+        size=blob.size,
+        source=source,
+        duplicate=result.duplicate,
+    )
     return result
 
 
@@ -155,8 +208,15 @@ def accept_path(
         stream: BinaryIO = fh
         if progress is not no_progress:
             stream = cast(BinaryIO, _Counting(fh, progress, os.fstat(fh.fileno()).st_size))
-        return accept_stream(db, store, stream, source=source, original_name=original_name,
-                             actor=actor, max_bytes=max_bytes)
+        return accept_stream(
+            db,
+            store,
+            stream,
+            source=source,
+            original_name=original_name,
+            actor=actor,
+            max_bytes=max_bytes,
+        )
 
 
 class _Counting:
@@ -183,5 +243,12 @@ def accept_bytes(
     max_bytes: int | None = None,
 ) -> AcceptResult:
     """Accept bytes already in memory (HTTP uploads, tests)."""
-    return accept_stream(db, store, io.BytesIO(data), source=source,
-                         original_name=original_name, actor=actor, max_bytes=max_bytes)
+    return accept_stream(
+        db,
+        store,
+        io.BytesIO(data),
+        source=source,
+        original_name=original_name,
+        actor=actor,
+        max_bytes=max_bytes,
+    )

@@ -15,10 +15,12 @@ if TYPE_CHECKING:
     from gateway.outbound.ledger import DbDeliveryLedger, DbFailureLog, DeliveryLedger, Receipt
 
 _HOME = {
-    **dict.fromkeys(("DeliveryResult", "RemoteConflictError", "deliver_file"),
-                    "gateway.outbound.deliver"),
-    **dict.fromkeys(("DbDeliveryLedger", "DbFailureLog", "DeliveryLedger", "Receipt"),
-                    "gateway.outbound.ledger"),
+    **dict.fromkeys(
+        ("DeliveryResult", "RemoteConflictError", "deliver_file"), "gateway.outbound.deliver"
+    ),
+    **dict.fromkeys(
+        ("DbDeliveryLedger", "DbFailureLog", "DeliveryLedger", "Receipt"), "gateway.outbound.ledger"
+    ),
 }
 
 
@@ -29,6 +31,7 @@ def __getattr__(name: str) -> Any:
     value = getattr(import_module(home), name)
     globals()[name] = value
     return value
+
 
 __all__ = [
     "DbDeliveryLedger",

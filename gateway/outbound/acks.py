@@ -56,16 +56,23 @@ class AckRequests:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def __call__(self, profile: PartnerProfile, accepted: Accepted,
-                 remote_name: str) -> None:
+    def __call__(self, profile: PartnerProfile, accepted: Accepted, remote_name: str) -> None:
         if not profile.send_acks:
             return
         with self.db.write() as s:
-            insert_ignore(s, tbl(AckRequest), {
-                "partner_id": profile.id, "file_id": accepted.file_id,
-                "original_name": remote_name[:512], "state": "owed", "ack_count": 0,
-                "created_at": utcnow(),
-            }, ["partner_id", "file_id"])
+            insert_ignore(
+                s,
+                tbl(AckRequest),
+                {
+                    "partner_id": profile.id,
+                    "file_id": accepted.file_id,
+                    "original_name": remote_name[:512],
+                    "state": "owed",
+                    "ack_count": 0,
+                    "created_at": utcnow(),
+                },
+                ["partner_id", "file_id"],
+            )
 
 
 def ack_name(original_name: str, kind: str, control_number: int) -> str:
@@ -78,12 +85,21 @@ def _next_number(session: Session, partner_id: str) -> int:
     """The partner's next control number, row-locked until the caller's commit."""
     table = tbl(AckControlNumber)
     values = {"partner_id": partner_id, "next_number": 1, "updated_at": utcnow()}
-    stmt = (postgresql.insert(table) if session.get_bind().dialect.name == "postgresql"
-            else sqlite.insert(table)).values(values).on_conflict_do_nothing(
-        index_elements=["partner_id"])
+    stmt = (
+        (
+            postgresql.insert(table)
+            if session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert(table)
+        )
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["partner_id"])
+    )
     session.execute(stmt)
-    value = session.execute(select(AckControlNumber.next_number).where(
-        AckControlNumber.partner_id == partner_id).with_for_update()).scalar_one()
+    value = session.execute(
+        select(AckControlNumber.next_number)
+        .where(AckControlNumber.partner_id == partner_id)
+        .with_for_update()
+    ).scalar_one()
     return int(value)
 
 
@@ -96,58 +112,120 @@ class RenderedAck:
     outbound_id: int
 
 
-def render_due(db: Database, raw: RawStore, out_store: FileRawStore,
-               profiles: Mapping[str, PartnerProfile], *,
-               now: dt.datetime | None = None) -> list[RenderedAck]:
+def render_due(
+    db: Database,
+    raw: RawStore,
+    out_store: FileRawStore,
+    profiles: Mapping[str, PartnerProfile],
+    *,
+    now: dt.datetime | None = None,
+) -> list[RenderedAck]:
     """Render and queue the acknowledgments of every finished file still owed them."""
     done_states = (FileState.PROCESSED.value, FileState.FAILED.value)
     with db.read() as s:
-        due = s.execute(select(AckRequest.id, AckRequest.partner_id, AckRequest.file_id,
-                               AckRequest.original_name, InboundFile.sha256)
-                        .join(InboundFile, InboundFile.id == AckRequest.file_id)
-                        .where(AckRequest.state == "owed", InboundFile.state.in_(done_states),
-                               AckRequest.partner_id.in_(list(profiles)))
-                        .order_by(AckRequest.id)).all()
+        due = s.execute(
+            select(
+                AckRequest.id,
+                AckRequest.partner_id,
+                AckRequest.file_id,
+                AckRequest.original_name,
+                InboundFile.sha256,
+            )
+            .join(InboundFile, InboundFile.id == AckRequest.file_id)
+            .where(
+                AckRequest.state == "owed",
+                InboundFile.state.in_(done_states),
+                AckRequest.partner_id.in_(list(profiles)),
+            )
+            .order_by(AckRequest.id)
+        ).all()
     rendered: list[RenderedAck] = []
     for req in due:
         profile = profiles[req.partner_id]
         try:
-            rendered.extend(_render_one(db, raw, out_store, profile, req.id, req.file_id,
-                                        req.original_name, req.sha256, now or utcnow()))
+            rendered.extend(
+                _render_one(
+                    db,
+                    raw,
+                    out_store,
+                    profile,
+                    req.id,
+                    req.file_id,
+                    req.original_name,
+                    req.sha256,
+                    now or utcnow(),
+                )
+            )
         except GatewayError as exc:
-            log.error("ack_render_failed", partner=profile.id, file_id=req.file_id,
-                      code=exc.code, reason=exc.message)
+            log.error(
+                "ack_render_failed",
+                partner=profile.id,
+                file_id=req.file_id,
+                code=exc.code,
+                reason=exc.message,
+            )
     return rendered
 
 
-def _render_one(db: Database, raw: RawStore, out_store: FileRawStore, profile: PartnerProfile,
-                request_id: int, file_id: int, original_name: str, sha256: str,
-                now: dt.datetime) -> list[RenderedAck]:
+def _render_one(
+    db: Database,
+    raw: RawStore,
+    out_store: FileRawStore,
+    profile: PartnerProfile,
+    request_id: int,
+    file_id: int,
+    original_name: str,
+    sha256: str,
+    now: dt.datetime,
+) -> list[RenderedAck]:
     assert profile.ack_dir is not None
     data = raw.read(sha256)
     # the acks need the parse's findings only: the event stream, never the object graph
     parsed = stream_outcome(data, x12_limits(get_settings()))
     out: list[RenderedAck] = []
     with db.write() as s:
-        still_owed = s.execute(select(AckRequest.state).where(
-            AckRequest.id == request_id)).scalar_one() == "owed"
+        still_owed = (
+            s.execute(select(AckRequest.state).where(AckRequest.id == request_id)).scalar_one()
+            == "owed"
+        )
         if not still_owed:
             return []
         first = _next_number(s, profile.id)
         acks = acknowledge(data, parsed, control_number=first, now=now)
         for ack in acks.all:
             blob = out_store.put(io.BytesIO(ack.content))
-            queued = add_to_queue(s, profile.id, profile.ack_dir,
-                                  ack_name(original_name, ack.kind, ack.control_number),
-                                  blob.sha256, blob.size, ack.kind.lower(), file_id)
+            queued = add_to_queue(
+                s,
+                profile.id,
+                profile.ack_dir,
+                ack_name(original_name, ack.kind, ack.control_number),
+                blob.sha256,
+                blob.size,
+                ack.kind.lower(),
+                file_id,
+            )
             out.append(RenderedAck(profile.id, file_id, ack.kind, ack.control_number, queued.id))
-        s.execute(update(AckControlNumber).where(AckControlNumber.partner_id == profile.id)
-                  .values(next_number=acks.next_control_number, updated_at=utcnow()))
-        s.execute(update(AckRequest).where(AckRequest.id == request_id).values(
-            state="rendered" if acks.all else "none", ack_count=len(acks.all),
-            rendered_at=utcnow()))
-    log.info("acks_queued", partner=profile.id, file_id=file_id, count=len(out),
-             kinds=[a.kind for a in out])
+        s.execute(
+            update(AckControlNumber)
+            .where(AckControlNumber.partner_id == profile.id)
+            .values(next_number=acks.next_control_number, updated_at=utcnow())
+        )
+        s.execute(
+            update(AckRequest)
+            .where(AckRequest.id == request_id)
+            .values(
+                state="rendered" if acks.all else "none",
+                ack_count=len(acks.all),
+                rendered_at=utcnow(),
+            )
+        )
+    log.info(
+        "acks_queued",
+        partner=profile.id,
+        file_id=file_id,
+        count=len(out),
+        kinds=[a.kind for a in out],
+    )
     return out
 
 

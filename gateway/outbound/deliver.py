@@ -62,8 +62,9 @@ def hash_file(path: Path) -> tuple[int, str]:
                 digest.update(chunk)
                 size += len(chunk)
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}",
-                         location={"path": str(path)}) from None
+        raise InputError(
+            f"cannot read {path}: {exc.strerror}", location={"path": str(path)}
+        ) from None
     return size, digest.hexdigest()
 
 
@@ -73,8 +74,14 @@ def part_name(remote_path: str) -> str:
     return posixpath.join(folder, f".{name}.part")
 
 
-def upload_part(sftp: paramiko.SFTPClient, profile: PartnerProfile, local: Path,
-                remote_path: str, *, on_progress: Callable[[int], None] | None = None) -> int:
+def upload_part(
+    sftp: paramiko.SFTPClient,
+    profile: PartnerProfile,
+    local: Path,
+    remote_path: str,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
     """Upload ``local`` to the temp name of ``remote_path`` (truncating any old one)."""
     part = part_name(remote_path)
     sent = 0
@@ -88,8 +95,10 @@ def upload_part(sftp: paramiko.SFTPClient, profile: PartnerProfile, local: Path,
                     on_progress(sent)
         remote_size = sftp.stat(part).st_size
     if remote_size != sent:
-        raise SftpTransientError(f"uploaded {sent} bytes but the server holds {remote_size}",
-                                 location={"partner": profile.id, "remote_path": part})
+        raise SftpTransientError(
+            f"uploaded {sent} bytes but the server holds {remote_size}",
+            location={"partner": profile.id, "remote_path": part},
+        )
     return sent
 
 
@@ -108,8 +117,9 @@ class _Hasher:
         return None
 
 
-def _existing(sftp: paramiko.SFTPClient, profile: PartnerProfile,
-              remote_path: str) -> tuple[int, str] | None:
+def _existing(
+    sftp: paramiko.SFTPClient, profile: PartnerProfile, remote_path: str
+) -> tuple[int, str] | None:
     """(size, sha256) of the final remote file, or None when it does not exist."""
     with remote(profile, "stat", remote_path):
         try:
@@ -121,12 +131,19 @@ def _existing(sftp: paramiko.SFTPClient, profile: PartnerProfile,
     return read, hasher.digest.hexdigest()
 
 
-def deliver_file(profile: PartnerProfile, local: Path, *, ledger: DeliveryLedger,
-                 failures: FailureSink | None = None, remote_dir: str | None = None,
-                 remote_name: str | None = None, environ: Mapping[str, str] | None = None,
-                 stop: threading.Event | None = None,
-                 on_progress: Callable[[int], None] | None = None,
-                 expected: tuple[int, str] | None = None) -> DeliveryResult:
+def deliver_file(
+    profile: PartnerProfile,
+    local: Path,
+    *,
+    ledger: DeliveryLedger,
+    failures: FailureSink | None = None,
+    remote_dir: str | None = None,
+    remote_name: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    expected: tuple[int, str] | None = None,
+) -> DeliveryResult:
     """Deliver ``local`` to ``remote_dir`` (default: the profile's outbound_dir) once.
 
     ``expected`` (size, sha256) guards a queued file: its stored bytes must still be the ones
@@ -134,20 +151,30 @@ def deliver_file(profile: PartnerProfile, local: Path, *, ledger: DeliveryLedger
     """
     folder = remote_dir or profile.outbound_dir
     if folder is None:
-        raise ConfigError(f"partner {profile.id} has no outbound_dir to deliver to",
-                          location={"partner": profile.id})
+        raise ConfigError(
+            f"partner {profile.id} has no outbound_dir to deliver to",
+            location={"partner": profile.id},
+        )
     name = remote_name or local.name
     if not is_plain_remote_name(name) or name.startswith("."):
         raise InputError(f"{name!r} cannot be a remote file name", location={"path": str(local)})
     final = posixpath.join(folder, name)
     size, sha = hash_file(local)
     if expected is not None and expected != (size, sha):
-        raise PermanentError(f"the stored copy of {name} no longer matches what was queued",
-                             code="outbound_blob_mismatch", location={"path": str(local)})
+        raise PermanentError(
+            f"the stored copy of {name} no longer matches what was queued",
+            code="outbound_blob_mismatch",
+            location={"path": str(local)},
+        )
     prior = ledger.already_delivered(profile.id, sha, final)
     if prior is not None:
-        log.info("delivery_skipped_already_delivered", partner=profile.id, remote_path=final,
-                 sha256=sha, delivered_at=prior.delivered_at)
+        log.info(
+            "delivery_skipped_already_delivered",
+            partner=profile.id,
+            remote_path=final,
+            sha256=sha,
+            delivered_at=prior.delivered_at,
+        )
         return DeliveryResult(prior, already_delivered=True)
 
     def attempt() -> bool:
@@ -160,21 +187,27 @@ def deliver_file(profile: PartnerProfile, local: Path, *, ledger: DeliveryLedger
                 raise RemoteConflictError(
                     f"{final} already exists at {profile.id} with different content "
                     f"({found[0]} bytes, sha256 {found[1][:12]}…); not overwriting",
-                    location={"partner": profile.id, "remote_path": final})
+                    location={"partner": profile.id, "remote_path": final},
+                )
             upload_part(sftp, profile, local, final, on_progress=on_progress)
             finalize(sftp, profile, final)
             return False
 
-    found = with_retry(profile, "deliver", attempt, failures=failures, stop=stop,
-                       remote_path=final)
+    found = with_retry(profile, "deliver", attempt, failures=failures, stop=stop, remote_path=final)
     receipt = Receipt(partner_id=profile.id, remote_path=final, size=size, sha256=sha)
     ledger.record(receipt)
-    log.info("delivery_done", partner=profile.id, remote_path=final, size=size, sha256=sha,
-             resumed=found)
+    log.info(
+        "delivery_done", partner=profile.id, remote_path=final, size=size, sha256=sha, resumed=found
+    )
     return DeliveryResult(receipt, already_delivered=False)
 
 
 __all__ = [
-    "DeliveryResult", "RemoteConflictError", "deliver_file", "finalize", "hash_file",
-    "part_name", "upload_part",
+    "DeliveryResult",
+    "RemoteConflictError",
+    "deliver_file",
+    "finalize",
+    "hash_file",
+    "part_name",
+    "upload_part",
 ]

@@ -51,17 +51,24 @@ class DeliveryLedger(Protocol):
         """Persist a receipt durably before returning."""
 
 
-def insert_ignore(session: Session, table: Table, values: Mapping[str, Any],
-                  conflict: list[str]) -> int | None:
+def insert_ignore(
+    session: Session, table: Table, values: Mapping[str, Any], conflict: list[str]
+) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id; None when the row already existed."""
     dialect = session.get_bind().dialect.name
     stmt: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
-        stmt = postgresql.insert(table).values(dict(values)).on_conflict_do_nothing(
-            index_elements=conflict)
+        stmt = (
+            postgresql.insert(table)
+            .values(dict(values))
+            .on_conflict_do_nothing(index_elements=conflict)
+        )
     elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(dict(values)).on_conflict_do_nothing(
-            index_elements=conflict)
+        stmt = (
+            sqlite.insert(table)
+            .values(dict(values))
+            .on_conflict_do_nothing(index_elements=conflict)
+        )
     else:  # pragma: no cover - only the two supported backends
         raise NotImplementedError(dialect)
     value = session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
@@ -81,28 +88,53 @@ class DbDeliveryLedger:
 
     def already_delivered(self, partner_id: str, sha256: str, remote_name: str) -> Receipt | None:
         with self.db.read() as s:
-            row = s.execute(select(DeliveryReceipt).where(
-                DeliveryReceipt.partner_id == partner_id, DeliveryReceipt.sha256 == sha256,
-                DeliveryReceipt.remote_path == remote_name)).scalar_one_or_none()
+            row = s.execute(
+                select(DeliveryReceipt).where(
+                    DeliveryReceipt.partner_id == partner_id,
+                    DeliveryReceipt.sha256 == sha256,
+                    DeliveryReceipt.remote_path == remote_name,
+                )
+            ).scalar_one_or_none()
             return _receipt(row) if row is not None else None
 
     def record(self, receipt: Receipt) -> None:
         with self.db.write() as s:
-            insert_ignore(s, tbl(DeliveryReceipt), {
-                "partner_id": receipt.partner_id, "remote_path": receipt.remote_path,
-                "size": receipt.size, "sha256": receipt.sha256,
-                "delivered_at": receipt.delivered_at, "outbound_file_id": self.outbound_id,
-            }, ["partner_id", "sha256", "remote_path"])
+            insert_ignore(
+                s,
+                tbl(DeliveryReceipt),
+                {
+                    "partner_id": receipt.partner_id,
+                    "remote_path": receipt.remote_path,
+                    "size": receipt.size,
+                    "sha256": receipt.sha256,
+                    "delivered_at": receipt.delivered_at,
+                    "outbound_file_id": self.outbound_id,
+                },
+                ["partner_id", "sha256", "remote_path"],
+            )
             if self.outbound_id is not None:
-                s.execute(update(OutboundFile).where(OutboundFile.id == self.outbound_id).values(
-                    state=OutboundState.DELIVERED.value, delivered_at=receipt.delivered_at,
-                    lease_owner=None, lease_expires_at=None, last_error_code=None,
-                    last_error_message=None))
+                s.execute(
+                    update(OutboundFile)
+                    .where(OutboundFile.id == self.outbound_id)
+                    .values(
+                        state=OutboundState.DELIVERED.value,
+                        delivered_at=receipt.delivered_at,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        last_error_code=None,
+                        last_error_message=None,
+                    )
+                )
             # a delivery that went through settles earlier failures for the same target
-            s.execute(update(TransferFailure).where(
-                TransferFailure.partner_id == receipt.partner_id,
-                TransferFailure.remote_path == receipt.remote_path,
-                TransferFailure.resolved.is_(False)).values(resolved=True, resolved_at=utcnow()))
+            s.execute(
+                update(TransferFailure)
+                .where(
+                    TransferFailure.partner_id == receipt.partner_id,
+                    TransferFailure.remote_path == receipt.remote_path,
+                    TransferFailure.resolved.is_(False),
+                )
+                .values(resolved=True, resolved_at=utcnow())
+            )
 
     def receipts(self, partner_id: str | None = None) -> list[Receipt]:
         with self.db.read() as s:
@@ -124,21 +156,34 @@ class DbFailureLog:
 
     def record_failure(self, failure: FailureRecord) -> None:
         with self.db.write() as s:
-            s.execute(tbl(TransferFailure).insert().values(
-                partner_id=failure.partner_id[:64], direction=direction_of(failure.operation),
-                operation=failure.operation[:32], error_code=failure.code[:64],
-                message=failure.reason, remote_path=failure.remote_path,
-                at=failure.at, resolved=False))
+            s.execute(
+                tbl(TransferFailure)
+                .insert()
+                .values(
+                    partner_id=failure.partner_id[:64],
+                    direction=direction_of(failure.operation),
+                    operation=failure.operation[:32],
+                    error_code=failure.code[:64],
+                    message=failure.reason,
+                    remote_path=failure.remote_path,
+                    at=failure.at,
+                    resolved=False,
+                )
+            )
 
-    def read(self, *, include_resolved: bool = True,
-             partner_id: str | None = None) -> list[TransferFailure]:
-        return transfer_failures(self.db, include_resolved=include_resolved,
-                                 partner_id=partner_id)
+    def read(
+        self, *, include_resolved: bool = True, partner_id: str | None = None
+    ) -> list[TransferFailure]:
+        return transfer_failures(self.db, include_resolved=include_resolved, partner_id=partner_id)
 
 
-def transfer_failures(db: Database, *, include_resolved: bool = False,
-                      partner_id: str | None = None,
-                      since: dt.date | None = None) -> list[TransferFailure]:
+def transfer_failures(
+    db: Database,
+    *,
+    include_resolved: bool = False,
+    partner_id: str | None = None,
+    since: dt.date | None = None,
+) -> list[TransferFailure]:
     """Failure records, oldest first (unresolved only unless asked)."""
     stmt = select(TransferFailure).order_by(TransferFailure.id)
     if not include_resolved:
@@ -146,14 +191,20 @@ def transfer_failures(db: Database, *, include_resolved: bool = False,
     if partner_id is not None:
         stmt = stmt.where(TransferFailure.partner_id == partner_id)
     if since is not None:
-        stmt = stmt.where(TransferFailure.at >= dt.datetime.combine(since, dt.time(),
-                                                                    tzinfo=dt.UTC))
+        stmt = stmt.where(
+            TransferFailure.at >= dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
+        )
     with db.read() as s:
         return list(s.execute(stmt).scalars())
 
 
-def resolve_failures(db: Database, ids: list[int] | None = None, *,
-                     partner_id: str | None = None, operation: str | None = None) -> int:
+def resolve_failures(
+    db: Database,
+    ids: list[int] | None = None,
+    *,
+    partner_id: str | None = None,
+    operation: str | None = None,
+) -> int:
     """Mark failure records resolved (an operator fixed it, or a later poll went through)."""
     stmt = update(TransferFailure).where(TransferFailure.resolved.is_(False))
     if ids is not None:
@@ -168,6 +219,12 @@ def resolve_failures(db: Database, ids: list[int] | None = None, *,
 
 
 __all__ = [
-    "DbDeliveryLedger", "DbFailureLog", "DeliveryLedger", "Receipt", "direction_of",
-    "insert_ignore", "resolve_failures", "transfer_failures",
+    "DbDeliveryLedger",
+    "DbFailureLog",
+    "DeliveryLedger",
+    "Receipt",
+    "direction_of",
+    "insert_ignore",
+    "resolve_failures",
+    "transfer_failures",
 ]

@@ -43,8 +43,9 @@ RETRY_BASE_SECONDS = 30.0
 RETRY_MAX_SECONDS = 3600.0
 LEASE_SECONDS = 600.0
 #: error codes ``deliver_file`` raises before it touches the partner's server
-LOCAL_FAILURES = frozenset({"input_error", "config_error", "outbound_blob_mismatch",
-                            "raw_not_found"})
+LOCAL_FAILURES = frozenset(
+    {"input_error", "config_error", "outbound_blob_mismatch", "raw_not_found"}
+)
 
 
 def outbound_store(data_dir: Path) -> FileRawStore:
@@ -69,69 +70,148 @@ def _safe_name(name: str, source: str) -> str:
     return name
 
 
-def enqueue(db: Database, store: FileRawStore, profile: PartnerProfile, stream: BinaryIO, *,
-            remote_name: str, remote_dir: str | None = None, kind: str = "file",
-            source_file_id: int | None = None) -> Queued:
+def enqueue(
+    db: Database,
+    store: FileRawStore,
+    profile: PartnerProfile,
+    stream: BinaryIO,
+    *,
+    remote_name: str,
+    remote_dir: str | None = None,
+    kind: str = "file",
+    source_file_id: int | None = None,
+) -> Queued:
     """Queue ``stream`` for delivery to ``remote_dir`` (default: the outbound folder)."""
     folder = remote_dir or profile.outbound_dir
     if folder is None:
-        raise InputError(f"partner {profile.id} has no outbound_dir to deliver to",
-                         location={"partner": profile.id})
+        raise InputError(
+            f"partner {profile.id} has no outbound_dir to deliver to",
+            location={"partner": profile.id},
+        )
     name = _safe_name(remote_name, remote_name)
     blob = store.put(stream)
     with db.write() as s:
         return _add(s, profile.id, folder, name, blob.sha256, blob.size, kind, source_file_id)
 
 
-def enqueue_path(db: Database, store: FileRawStore, profile: PartnerProfile, path: Path, *,
-                 remote_name: str | None = None, remote_dir: str | None = None) -> Queued:
+def enqueue_path(
+    db: Database,
+    store: FileRawStore,
+    profile: PartnerProfile,
+    path: Path,
+    *,
+    remote_name: str | None = None,
+    remote_dir: str | None = None,
+) -> Queued:
     """Queue a local file (``gateway deliver``); the queue keeps its own copy."""
     name = _safe_name(remote_name or path.name, str(path))
     try:
         fh = path.open("rb")
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}",
-                         location={"path": str(path)}) from None
+        raise InputError(
+            f"cannot read {path}: {exc.strerror}", location={"path": str(path)}
+        ) from None
     with fh:
         return enqueue(db, store, profile, fh, remote_name=name, remote_dir=remote_dir)
 
 
-def add_to_queue(session: Session, partner_id: str, remote_dir: str, remote_name: str,
-                 sha256: str, size: int, kind: str, source_file_id: int | None) -> Queued:
+def add_to_queue(
+    session: Session,
+    partner_id: str,
+    remote_dir: str,
+    remote_name: str,
+    sha256: str,
+    size: int,
+    kind: str,
+    source_file_id: int | None,
+) -> Queued:
     """Insert a queue row in the caller's transaction (the bytes are already in the store)."""
-    return _add(session, partner_id, remote_dir, _safe_name(remote_name, remote_name), sha256,
-                size, kind, source_file_id)
+    return _add(
+        session,
+        partner_id,
+        remote_dir,
+        _safe_name(remote_name, remote_name),
+        sha256,
+        size,
+        kind,
+        source_file_id,
+    )
 
 
-def _add(s: Session, partner_id: str, folder: str, name: str, sha256: str, size: int,
-         kind: str, source_file_id: int | None) -> Queued:
+def _add(
+    s: Session,
+    partner_id: str,
+    folder: str,
+    name: str,
+    sha256: str,
+    size: int,
+    kind: str,
+    source_file_id: int | None,
+) -> Queued:
     now = utcnow()
-    new_id = insert_ignore(s, tbl(OutboundFile), {
-        "partner_id": partner_id, "kind": kind[:16], "remote_dir": folder, "remote_name": name,
-        "sha256": sha256, "size": size, "source_file_id": source_file_id,
-        "state": OutboundState.QUEUED.value, "attempts": 0, "next_attempt_at": now,
-        "created_at": now,
-    }, ["partner_id", "sha256", "remote_dir", "remote_name"])
-    row = s.execute(select(OutboundFile.id, OutboundFile.state).where(
-        OutboundFile.partner_id == partner_id, OutboundFile.sha256 == sha256,
-        OutboundFile.remote_dir == folder, OutboundFile.remote_name == name)).one()
-    log.info("outbound_queued", partner=partner_id, outbound_id=row.id, kind=kind, size=size,
-             new=new_id is not None)
-    return Queued(row.id, partner_id, f"{folder.rstrip('/')}/{name}", sha256, size, row.state,
-                  new_id is not None)
+    new_id = insert_ignore(
+        s,
+        tbl(OutboundFile),
+        {
+            "partner_id": partner_id,
+            "kind": kind[:16],
+            "remote_dir": folder,
+            "remote_name": name,
+            "sha256": sha256,
+            "size": size,
+            "source_file_id": source_file_id,
+            "state": OutboundState.QUEUED.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+        ["partner_id", "sha256", "remote_dir", "remote_name"],
+    )
+    row = s.execute(
+        select(OutboundFile.id, OutboundFile.state).where(
+            OutboundFile.partner_id == partner_id,
+            OutboundFile.sha256 == sha256,
+            OutboundFile.remote_dir == folder,
+            OutboundFile.remote_name == name,
+        )
+    ).one()
+    log.info(
+        "outbound_queued",
+        partner=partner_id,
+        outbound_id=row.id,
+        kind=kind,
+        size=size,
+        new=new_id is not None,
+    )
+    return Queued(
+        row.id,
+        partner_id,
+        f"{folder.rstrip('/')}/{name}",
+        sha256,
+        size,
+        row.state,
+        new_id is not None,
+    )
 
 
 def _due(at: dt.datetime) -> ColumnElement[bool]:
     return or_(
         and_(OutboundFile.state == OutboundState.QUEUED.value, OutboundFile.next_attempt_at <= at),
-        and_(OutboundFile.state == OutboundState.DELIVERING.value,
-             OutboundFile.lease_expires_at < at),
+        and_(
+            OutboundFile.state == OutboundState.DELIVERING.value, OutboundFile.lease_expires_at < at
+        ),
     )
 
 
-def claim_next(db: Database, owner: str, partner_ids: list[str], *,
-               lease_seconds: float = LEASE_SECONDS, only_ids: list[int] | None = None,
-               now: dt.datetime | None = None) -> int | None:
+def claim_next(
+    db: Database,
+    owner: str,
+    partner_ids: list[str],
+    *,
+    lease_seconds: float = LEASE_SECONDS,
+    only_ids: list[int] | None = None,
+    now: dt.datetime | None = None,
+) -> int | None:
     """Take the oldest due row of these partners under a lease; None when nothing is due."""
     if not partner_ids:
         return None
@@ -148,10 +228,16 @@ def claim_next(db: Database, owner: str, partner_ids: list[str], *,
         row_id = s.execute(pick).scalar_one_or_none()
         if row_id is None:
             return None
-        done = s.execute(update(OutboundFile).where(OutboundFile.id == row_id, due).values(
-            state=OutboundState.DELIVERING.value, lease_owner=owner[:128],
-            lease_expires_at=at + dt.timedelta(seconds=lease_seconds),
-            attempts=OutboundFile.attempts + 1))
+        done = s.execute(
+            update(OutboundFile)
+            .where(OutboundFile.id == row_id, due)
+            .values(
+                state=OutboundState.DELIVERING.value,
+                lease_owner=owner[:128],
+                lease_expires_at=at + dt.timedelta(seconds=lease_seconds),
+                attempts=OutboundFile.attempts + 1,
+            )
+        )
         return row_id if done.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
@@ -166,9 +252,16 @@ def retry_delay(attempts: int) -> float:
     return float(min(RETRY_BASE_SECONDS * 2.0 ** max(0, attempts - 1), RETRY_MAX_SECONDS))
 
 
-def deliver_one(db: Database, store: FileRawStore, profile: PartnerProfile, outbound_id: int,
-                *, environ: Mapping[str, str] | None = None,
-                stop: threading.Event | None = None, result: DrainResult | None = None) -> None:
+def deliver_one(
+    db: Database,
+    store: FileRawStore,
+    profile: PartnerProfile,
+    outbound_id: int,
+    *,
+    environ: Mapping[str, str] | None = None,
+    stop: threading.Event | None = None,
+    result: DrainResult | None = None,
+) -> None:
     """Deliver one claimed row; afterwards it is delivered, re-queued for later, or failed."""
     out = result if result is not None else DrainResult()
     with db.read() as s:
@@ -176,10 +269,17 @@ def deliver_one(db: Database, store: FileRawStore, profile: PartnerProfile, outb
     failures = DbFailureLog(db)
     try:
         local = store.path_for(row.sha256)
-        res = deliver_file(profile, local, ledger=DbDeliveryLedger(db, row.id),
-                           failures=failures, remote_dir=row.remote_dir,
-                           remote_name=row.remote_name, environ=environ, stop=stop,
-                           expected=(row.size, row.sha256))
+        res = deliver_file(
+            profile,
+            local,
+            ledger=DbDeliveryLedger(db, row.id),
+            failures=failures,
+            remote_dir=row.remote_dir,
+            remote_name=row.remote_name,
+            environ=environ,
+            stop=stop,
+            expected=(row.size, row.sha256),
+        )
     except PollCancelledError:
         _requeue(db, row.id, row.attempts, None, None, delay=0.0)
         return
@@ -188,14 +288,20 @@ def deliver_one(db: Database, store: FileRawStore, profile: PartnerProfile, outb
             _fail(db, row.id, exc)
             out.failed.append((row.id, exc.code, exc.message))
         else:
-            _requeue(db, row.id, row.attempts, exc.code, exc.message,
-                     delay=retry_delay(row.attempts))
+            _requeue(
+                db, row.id, row.attempts, exc.code, exc.message, delay=retry_delay(row.attempts)
+            )
             out.retrying.append(row.id)
         return
     except GatewayError as exc:
         if exc.code in LOCAL_FAILURES:  # raised before any remote step: not recorded yet
-            report_failure(profile, "deliver", exc, failures=failures,
-                           remote_path=f"{row.remote_dir}/{row.remote_name}")
+            report_failure(
+                profile,
+                "deliver",
+                exc,
+                failures=failures,
+                remote_path=f"{row.remote_dir}/{row.remote_name}",
+            )
         _fail(db, row.id, exc)
         out.failed.append((row.id, exc.code, exc.message))
         return
@@ -205,27 +311,51 @@ def deliver_one(db: Database, store: FileRawStore, profile: PartnerProfile, outb
     out.delivered.append(res)
 
 
-def _requeue(db: Database, row_id: int, attempts: int, code: str | None, message: str | None,
-             *, delay: float) -> None:
+def _requeue(
+    db: Database, row_id: int, attempts: int, code: str | None, message: str | None, *, delay: float
+) -> None:
     with db.write() as s:
-        s.execute(update(OutboundFile).where(OutboundFile.id == row_id).values(
-            state=OutboundState.QUEUED.value, lease_owner=None, lease_expires_at=None,
-            next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
-            attempts=attempts if code is not None else max(0, attempts - 1),
-            last_error_code=code, last_error_message=message))
+        s.execute(
+            update(OutboundFile)
+            .where(OutboundFile.id == row_id)
+            .values(
+                state=OutboundState.QUEUED.value,
+                lease_owner=None,
+                lease_expires_at=None,
+                next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
+                attempts=attempts if code is not None else max(0, attempts - 1),
+                last_error_code=code,
+                last_error_message=message,
+            )
+        )
 
 
 def _fail(db: Database, row_id: int, exc: GatewayError) -> None:
     with db.write() as s:
-        s.execute(update(OutboundFile).where(OutboundFile.id == row_id).values(
-            state=OutboundState.FAILED.value, lease_owner=None, lease_expires_at=None,
-            last_error_code=exc.code[:64], last_error_message=exc.message))
+        s.execute(
+            update(OutboundFile)
+            .where(OutboundFile.id == row_id)
+            .values(
+                state=OutboundState.FAILED.value,
+                lease_owner=None,
+                lease_expires_at=None,
+                last_error_code=exc.code[:64],
+                last_error_message=exc.message,
+            )
+        )
 
 
-def drain(db: Database, store: FileRawStore, profiles: Mapping[str, PartnerProfile], *,
-          owner: str, environ: Mapping[str, str] | None = None,
-          stop: threading.Event | None = None, only_ids: list[int] | None = None,
-          max_files: int | None = None) -> DrainResult:
+def drain(
+    db: Database,
+    store: FileRawStore,
+    profiles: Mapping[str, PartnerProfile],
+    *,
+    owner: str,
+    environ: Mapping[str, str] | None = None,
+    stop: threading.Event | None = None,
+    only_ids: list[int] | None = None,
+    max_files: int | None = None,
+) -> DrainResult:
     """Deliver every due queued file of the configured partners (one at a time)."""
     result = DrainResult()
     partner_ids = [p.id for p in profiles.values()]
@@ -237,10 +367,12 @@ def drain(db: Database, store: FileRawStore, profiles: Mapping[str, PartnerProfi
         if row_id is None:
             break
         with db.read() as s:
-            partner_id = s.execute(select(OutboundFile.partner_id).where(
-                OutboundFile.id == row_id)).scalar_one()
-        deliver_one(db, store, profiles[partner_id], row_id, environ=environ, stop=stop,
-                    result=result)
+            partner_id = s.execute(
+                select(OutboundFile.partner_id).where(OutboundFile.id == row_id)
+            ).scalar_one()
+        deliver_one(
+            db, store, profiles[partner_id], row_id, environ=environ, stop=stop, result=result
+        )
         handled += 1
     return result
 
@@ -248,14 +380,17 @@ def drain(db: Database, store: FileRawStore, profiles: Mapping[str, PartnerProfi
 def requeue_failed(db: Database, ids: list[int]) -> int:
     """Put failed rows back in the queue (an operator fixed the cause)."""
     with db.write() as s:
-        res = s.execute(update(OutboundFile).where(
-            OutboundFile.id.in_(ids), OutboundFile.state == OutboundState.FAILED.value).values(
-            state=OutboundState.QUEUED.value, attempts=0, next_attempt_at=utcnow()))
+        res = s.execute(
+            update(OutboundFile)
+            .where(OutboundFile.id.in_(ids), OutboundFile.state == OutboundState.FAILED.value)
+            .values(state=OutboundState.QUEUED.value, attempts=0, next_attempt_at=utcnow())
+        )
         return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def queue_rows(db: Database, *, states: list[str] | None = None,
-               partner_id: str | None = None) -> list[OutboundFile]:
+def queue_rows(
+    db: Database, *, states: list[str] | None = None, partner_id: str | None = None
+) -> list[OutboundFile]:
     stmt = select(OutboundFile).order_by(OutboundFile.id)
     if states:
         stmt = stmt.where(OutboundFile.state.in_(states))
@@ -265,14 +400,40 @@ def queue_rows(db: Database, *, states: list[str] | None = None,
         return list(s.execute(stmt).scalars())
 
 
-def enqueue_bytes(db: Database, store: FileRawStore, profile: PartnerProfile, data: bytes, *,
-                  remote_name: str, remote_dir: str | None = None, kind: str = "file") -> Queued:
-    return enqueue(db, store, profile, io.BytesIO(data), remote_name=remote_name,
-                   remote_dir=remote_dir, kind=kind)
+def enqueue_bytes(
+    db: Database,
+    store: FileRawStore,
+    profile: PartnerProfile,
+    data: bytes,
+    *,
+    remote_name: str,
+    remote_dir: str | None = None,
+    kind: str = "file",
+) -> Queued:
+    return enqueue(
+        db,
+        store,
+        profile,
+        io.BytesIO(data),
+        remote_name=remote_name,
+        remote_dir=remote_dir,
+        kind=kind,
+    )
 
 
 __all__ = [
-    "MAX_ATTEMPTS", "DrainResult", "Queued", "add_to_queue", "claim_next", "deliver_one", "drain",
-    "enqueue", "enqueue_bytes", "enqueue_path", "outbound_store", "queue_rows", "requeue_failed",
+    "MAX_ATTEMPTS",
+    "DrainResult",
+    "Queued",
+    "add_to_queue",
+    "claim_next",
+    "deliver_one",
+    "drain",
+    "enqueue",
+    "enqueue_bytes",
+    "enqueue_path",
+    "outbound_store",
+    "queue_rows",
+    "requeue_failed",
     "retry_delay",
 ]

@@ -48,8 +48,13 @@ class OutboundFile(Base):
 
     __tablename__ = "outbound_files"
     __table_args__ = (
-        UniqueConstraint("partner_id", "sha256", "remote_dir", "remote_name",
-                         name="uq_outbound_files_partner_content_path"),
+        UniqueConstraint(
+            "partner_id",
+            "sha256",
+            "remote_dir",
+            "remote_name",
+            name="uq_outbound_files_partner_content_path",
+        ),
         Index("ix_outbound_files_state_next", "state", "next_attempt_at"),
     )
 
@@ -77,8 +82,9 @@ class DeliveryReceipt(Base):
 
     __tablename__ = "delivery_receipts"
     __table_args__ = (
-        UniqueConstraint("partner_id", "sha256", "remote_path",
-                         name="uq_delivery_receipts_partner_content_path"),
+        UniqueConstraint(
+            "partner_id", "sha256", "remote_path", name="uq_delivery_receipts_partner_content_path"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -87,8 +93,9 @@ class DeliveryReceipt(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     delivered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    outbound_file_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_files.id"),
-                                                         index=True)
+    outbound_file_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_files.id"), index=True
+    )
 
 
 class TransferFailure(Base):
@@ -113,8 +120,9 @@ class AckRequest(Base):
     """Acknowledgments owed to a partner for one pulled file (rendered once processed)."""
 
     __tablename__ = "ack_requests"
-    __table_args__ = (UniqueConstraint("partner_id", "file_id",
-                                       name="uq_ack_requests_partner_file"),)
+    __table_args__ = (
+        UniqueConstraint("partner_id", "file_id", name="uq_ack_requests_partner_file"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     partner_id: Mapped[str] = mapped_column(String(64))
@@ -137,6 +145,10 @@ class AckControlNumber(Base):
 
 
 __all__ = [
-    "AckControlNumber", "AckRequest", "DeliveryReceipt", "OutboundFile", "OutboundState",
+    "AckControlNumber",
+    "AckRequest",
+    "DeliveryReceipt",
+    "OutboundFile",
+    "OutboundState",
     "TransferFailure",
 ]

@@ -54,13 +54,25 @@ __all__ = [
 
 #: where each re-exported name lives
 _HOME = {
-    **dict.fromkeys(("attribute", "claim_balance", "due_by", "effective_adjudications"),
-                    "gateway.reconcile.credit"),
-    **dict.fromkeys(("CAUSES", "Adjudication", "ClaimFacts", "CreditRow"),
-                    "gateway.reconcile.model"),
-    **dict.fromkeys(("CreditView", "ExceptionView", "VarianceView", "list_credits",
-                     "list_exceptions", "list_variances", "record_investigation"),
-                    "gateway.reconcile.queries"),
+    **dict.fromkeys(
+        ("attribute", "claim_balance", "due_by", "effective_adjudications"),
+        "gateway.reconcile.credit",
+    ),
+    **dict.fromkeys(
+        ("CAUSES", "Adjudication", "ClaimFacts", "CreditRow"), "gateway.reconcile.model"
+    ),
+    **dict.fromkeys(
+        (
+            "CreditView",
+            "ExceptionView",
+            "VarianceView",
+            "list_credits",
+            "list_exceptions",
+            "list_variances",
+            "record_investigation",
+        ),
+        "gateway.reconcile.queries",
+    ),
     **dict.fromkeys(("RunSummary", "latest_run", "run_reconcile"), "gateway.reconcile.service"),
     "PayerRule": "schemas.payer",
 }

@@ -59,9 +59,9 @@ SIXTY_DAY_PROGRAMMES = frozenset({"medicare_a", "medicare_b", "medicaid"})
 Rules = Callable[[str], PayerRule]
 
 
-def effective_adjudications(adjs: Iterable[Adjudication]) -> tuple[
-    dict[str, Adjudication], dict[str, list[Adjudication]]
-]:
+def effective_adjudications(
+    adjs: Iterable[Adjudication],
+) -> tuple[dict[str, Adjudication], dict[str, list[Adjudication]]]:
     """E(c,p) per payer, and each payer's standing (non-reversed, non-reversal) adjudications,
     split-claim parts combined into one."""
     by_payer: dict[str, list[Adjudication]] = {}
@@ -73,8 +73,11 @@ def effective_adjudications(adjs: Iterable[Adjudication]) -> tuple[
         alive: list[Adjudication] = []
         for a in items:
             if a.is_reversal:
-                same = [i for i in range(len(alive))
-                        if alive[i].payer_claim_control_number == a.payer_claim_control_number]
+                same = [
+                    i
+                    for i in range(len(alive))
+                    if alive[i].payer_claim_control_number == a.payer_claim_control_number
+                ]
                 # The correction of a split reversal/correction often keeps the original's
                 # CLP07: cancel the latest one whose paid amount the reversal negates, else the
                 # latest with that CLP07.
@@ -101,14 +104,19 @@ def _combine_split_parts(alive: list[Adjudication]) -> list[Adjudication]:
         prev = out[-1] if out else None
         if prev is not None and _parts_of_one_claim(prev, a):
             out[-1] = replace(
-                a, paid=prev.paid + a.paid, charge=prev.charge + a.charge,
+                a,
+                paid=prev.paid + a.paid,
+                charge=prev.charge + a.charge,
                 adjustments=[*prev.adjustments, *a.adjustments],
                 claim_adjustments=[*prev.claim_adjustments, *a.claim_adjustments],
-                lines=[*prev.lines, *a.lines], drg_code=a.drg_code or prev.drg_code,
-                inpatient=a.inpatient or prev.inpatient, split=True,
+                lines=[*prev.lines, *a.lines],
+                drg_code=a.drg_code or prev.drg_code,
+                inpatient=a.inpatient or prev.inpatient,
+                split=True,
                 parts=(*(prev.parts or (prev.key,)), a.key),
                 statement_from=_earliest(prev.statement_from, a.statement_from),
-                statement_to=_latest(prev.statement_to, a.statement_to))
+                statement_to=_latest(prev.statement_to, a.statement_to),
+            )
         else:
             out.append(a)
     return out
@@ -154,8 +162,12 @@ def net_payments(facts: ClaimFacts) -> dict[str, Decimal]:
     return net
 
 
-def claim_balance(facts: ClaimFacts, *, write_off_cuts: dict[str, Decimal] | None = None,
-                  effective: dict[str, Adjudication] | None = None) -> ClaimBalance:
+def claim_balance(
+    facts: ClaimFacts,
+    *,
+    write_off_cuts: dict[str, Decimal] | None = None,
+    effective: dict[str, Adjudication] | None = None,
+) -> ClaimBalance:
     """Compute B(c) and the figures that explain it.
 
     ``write_off_cuts``: per payer, an amount taken off its counted write-off (the submitted
@@ -182,12 +194,18 @@ def claim_balance(facts: ClaimFacts, *, write_off_cuts: dict[str, Decimal] | Non
             counted_w += write_offs(a)[0] - cuts.get(payer, ZERO)
     pr = write_offs(effective[chain[-1]])[1] if chain else ZERO
     patient_net = facts.patient_payments - facts.patient_refunds
-    balance = (facts.charges - counted_w - sum(net.values(), ZERO) - patient_net
-               - facts.provider_adjustments)
+    balance = (
+        facts.charges
+        - counted_w
+        - sum(net.values(), ZERO)
+        - patient_net
+        - facts.provider_adjustments
+    )
     return ClaimBalance(balance, net, counted_w, pr, effective, frozenset(wrongful), chain)
 
 
 # ---------------------------------------------------------------- one claim, end to end
+
 
 @dataclass(slots=True)
 class _Part:
@@ -220,16 +238,20 @@ def reconcile_claim(facts: ClaimFacts, *, as_of: dt.date, rules: Rules) -> Claim
 
     line_priced = all(not a.claim_priced for a in effective.values())
     kind = "unposted_line" if line_priced else "charge_mismatch"
-    reason = ("the ledger carries no charge for this billed line" if line_priced else
-              "claim-priced (DRG, per diem or claim-level adjustments): the line's charge "
-              "comes off the payer's write-off instead of creating a credit")
+    reason = (
+        "the ledger carries no charge for this billed line"
+        if line_priced
+        else "claim-priced (DRG, per diem or claim-level adjustments): the line's charge "
+        "comes off the payer's write-off instead of creating a credit"
+    )
     held = False
     virtual: dict[str, Decimal] = {}
     for payer, groups in uncharged.items():
         still: list[LineGroup] = []
         for g in groups:
-            variances.append(LineVariance(kind, payer, g.key, reason, ln.describe_lines(g),
-                                          g.charge, g.paid))
+            variances.append(
+                LineVariance(kind, payer, g.key, reason, ln.describe_lines(g), g.charge, g.paid)
+            )
             decision = facts.line_decisions.get(g.key)
             if decision in ("missed", "transfer"):
                 virtual[g.key] = g.charge  # the charge exists (to be posted, or elsewhere)
@@ -245,8 +267,7 @@ def reconcile_claim(facts: ClaimFacts, *, as_of: dt.date, rules: Rules) -> Claim
     elif line_priced:
         parts, hold_until, cb = _line_priced(facts, effective, uncharged, as_of, rules)
     else:
-        parts, hold_until, cb = _claim_priced(facts, effective, standing, uncharged, as_of,
-                                              rules)
+        parts, hold_until, cb = _claim_priced(facts, effective, standing, uncharged, as_of, rules)
 
     reason_held: str | None = None
     if held:
@@ -264,9 +285,13 @@ def reconcile_claim(facts: ClaimFacts, *, as_of: dt.date, rules: Rules) -> Claim
 Attributed = tuple[list["_Part"], dt.date | None, ClaimBalance]
 
 
-def _line_priced(facts: ClaimFacts, effective: dict[str, Adjudication],
-                 uncharged: dict[str, list[LineGroup]], as_of: dt.date,
-                 rules: Rules) -> Attributed:
+def _line_priced(
+    facts: ClaimFacts,
+    effective: dict[str, Adjudication],
+    uncharged: dict[str, list[LineGroup]],
+    as_of: dt.date,
+    rules: Rules,
+) -> Attributed:
     """Uncharged payments owed back first and apart; the rest over the charged lines."""
     net = net_payments(facts)
     first: list[_Part] = []
@@ -282,11 +307,13 @@ def _line_priced(facts: ClaimFacts, effective: dict[str, Adjudication],
         gone = ln.keys(groups)
         kept = [g for g in ln.line_groups(e) if g.key not in gone]
         line_cas = [adj for g in kept for line in g.lines for adj in line.adjustments]
-        swapped[e.key] = replace(e, paid=e.paid - unapplied,
-                                 adjustments=[*e.claim_adjustments, *line_cas],
-                                 lines=[line for g in kept for line in g.lines])
-    charged = replace(facts, adjudications=[swapped.get(a.key, a)
-                                            for a in _flat(facts, effective)])
+        swapped[e.key] = replace(
+            e,
+            paid=e.paid - unapplied,
+            adjustments=[*e.claim_adjustments, *line_cas],
+            lines=[line for g in kept for line in g.lines],
+        )
+    charged = replace(facts, adjudications=[swapped.get(a.key, a) for a in _flat(facts, effective)])
     now, standing = effective_adjudications(charged.adjudications)
     rest, hold_until, cb = _attribute(charged, as_of, rules, now, standing)
     return first + rest, hold_until, cb
@@ -301,17 +328,22 @@ def _flat(facts: ClaimFacts, effective: dict[str, Adjudication]) -> list[Adjudic
     return [combined.get(a.key, a) for a in facts.adjudications if a.key not in absorbed]
 
 
-def _claim_priced(facts: ClaimFacts, effective: dict[str, Adjudication],
-                  standing: dict[str, list[Adjudication]],
-                  uncharged: dict[str, list[LineGroup]], as_of: dt.date,
-                  rules: Rules) -> Attributed:
+def _claim_priced(
+    facts: ClaimFacts,
+    effective: dict[str, Adjudication],
+    standing: dict[str, list[Adjudication]],
+    uncharged: dict[str, list[LineGroup]],
+    as_of: dt.date,
+    rules: Rules,
+) -> Attributed:
     """The uncharged lines' charges come off the write-off: an uncharged line never creates
     a payer credit. Where that would take a payer's write-off below 0, the difference is held
     as ``unexplained`` for the analyst, never attributed to a payer."""
     cb = claim_balance(facts, effective=effective)
     cuts = {p: sum((g.charge for g in gs), ZERO) for p, gs in uncharged.items() if gs}
-    parts, hold_until, reduced = _attribute(facts, as_of, rules, effective, standing,
-                                            write_off_cuts=cuts)
+    parts, hold_until, reduced = _attribute(
+        facts, as_of, rules, effective, standing, write_off_cuts=cuts
+    )
     beyond = ZERO
     for payer, cut in cuts.items():
         if payer in cb.effective and payer not in cb.wrongful_primaries:
@@ -344,20 +376,32 @@ def _without_charges(facts: ClaimFacts, as_of: dt.date, rules: Rules) -> ClaimOu
     if as_of < until:
         net = net_payments(facts)
         payer = max(sorted(net), key=lambda p: net[p])
-        return ClaimOutcome([], [], no_charges_until=until,
-                            waiting=(payer, sum(net.values(), ZERO), max(newest.values())))
-    parts = [_Part("payer", p, n, "overpayment")
-             for p, n in sorted(net_payments(facts).items()) if n > 0]
+        return ClaimOutcome(
+            [],
+            [],
+            no_charges_until=until,
+            waiting=(payer, sum(net.values(), ZERO), max(newest.values())),
+        )
+    parts = [
+        _Part("payer", p, n, "overpayment") for p, n in sorted(net_payments(facts).items()) if n > 0
+    ]
     patient = facts.patient_payments - facts.patient_refunds
     if patient > 0:
         parts.append(_Part("patient", None, patient, "patient_overpayment"))
-    return ClaimOutcome(_rows(facts, claim_balance(facts), parts, rules, "no_posted_charges",
-                              None), [])
+    return ClaimOutcome(
+        _rows(facts, claim_balance(facts), parts, rules, "no_posted_charges", None), []
+    )
 
 
-def _attribute(facts: ClaimFacts, as_of: dt.date, rules: Rules,
-               effective: dict[str, Adjudication], standing: dict[str, list[Adjudication]], *,
-               write_off_cuts: dict[str, Decimal] | None = None) -> Attributed:
+def _attribute(
+    facts: ClaimFacts,
+    as_of: dt.date,
+    rules: Rules,
+    effective: dict[str, Adjudication],
+    standing: dict[str, list[Adjudication]],
+    *,
+    write_off_cuts: dict[str, Decimal] | None = None,
+) -> Attributed:
     """The five attribution steps over C = −B(c); Σ parts = C exactly."""
     cb = claim_balance(facts, write_off_cuts=write_off_cuts, effective=effective)
     if cb.balance >= 0:
@@ -389,8 +433,12 @@ def _attribute(facts: ClaimFacts, as_of: dt.date, rules: Rules,
                 hold_until = max(hold_until or until, until)
     # 2. coordination of benefits: wrongful primaries first, then excess over the chain
     for payer in sorted(cb.wrongful_primaries):
-        take("payer", payer, cb.net_payments.get(payer, ZERO) - paid_back.get(payer, ZERO),
-             "coordination_of_benefits")
+        take(
+            "payer",
+            payer,
+            cb.net_payments.get(payer, ZERO) - paid_back.get(payer, ZERO),
+            "coordination_of_benefits",
+        )
     payers = [p for p in cb.net_payments if cb.net_payments[p] != 0 or p in cb.effective]
     allowed = facts.charges - cb.counted_write_offs - cb.patient_responsibility
     left_with_payers = sum(
@@ -447,9 +495,13 @@ def _capped(facts: ClaimFacts, parts: list[_Part]) -> list[_Part]:
     return capped
 
 
-def _replacement_hold(facts: ClaimFacts, effective: dict[str, Adjudication],
-                      standing: dict[str, list[Adjudication]], as_of: dt.date,
-                      rules: Rules) -> dt.date | None:
+def _replacement_hold(
+    facts: ClaimFacts,
+    effective: dict[str, Adjudication],
+    standing: dict[str, list[Adjudication]],
+    as_of: dt.date,
+    rules: Rules,
+) -> dt.date | None:
     """A replacement or void 837 sent after E's remittance: hold until that payer's reversal
     arrives or its hold window (from the day the replacement was sent) passes."""
     latest: dt.date | None = None
@@ -457,17 +509,27 @@ def _replacement_hold(facts: ClaimFacts, effective: dict[str, Adjudication],
         for icn, sent in facts.replacements:
             if not icn or icn != e.payer_claim_control_number or sent < e.remittance_date:
                 continue
-            reversed_after = any(a.is_reversal and a.payer_id == payer
-                                 and a.payer_claim_control_number == icn
-                                 and a.remittance_date >= sent for a in facts.adjudications)
+            reversed_after = any(
+                a.is_reversal
+                and a.payer_id == payer
+                and a.payer_claim_control_number == icn
+                and a.remittance_date >= sent
+                for a in facts.adjudications
+            )
             until = sent + dt.timedelta(days=rules(payer).hold_days)
             if not reversed_after and as_of < until:
                 latest = max(latest or until, until)
     return latest
 
 
-def _rows(facts: ClaimFacts, cb: ClaimBalance, parts: list[_Part], rules: Rules,
-          reason: str | None, hold_until: dt.date | None) -> list[CreditRow]:
+def _rows(
+    facts: ClaimFacts,
+    cb: ClaimBalance,
+    parts: list[_Part],
+    rules: Rules,
+    reason: str | None,
+    hold_until: dt.date | None,
+) -> list[CreditRow]:
     if not parts:
         return []
     any_government = any(_government(facts, cb, p, rules)[0] for p in cb.net_payments)
@@ -480,13 +542,22 @@ def _rows(facts: ClaimFacts, cb: ClaimBalance, parts: list[_Part], rules: Rules,
             government, deadline = (part.owed_to == "unknown" and any_government), None
             if government:
                 deadline = 60
-        rows.append(CreditRow(
-            provider_id=facts.provider_id, account_id=facts.account_id,
-            patient_control_number=facts.patient_control_number, owed_to=part.owed_to,
-            payer_id=part.payer, amount=part.amount, cause=part.cause, government=government,
-            status=status, deadline_days=deadline, pending_until=hold_until,
-            pending_reason=reason,
-        ))
+        rows.append(
+            CreditRow(
+                provider_id=facts.provider_id,
+                account_id=facts.account_id,
+                patient_control_number=facts.patient_control_number,
+                owed_to=part.owed_to,
+                payer_id=part.payer,
+                amount=part.amount,
+                cause=part.cause,
+                government=government,
+                status=status,
+                deadline_days=deadline,
+                pending_until=hold_until,
+                pending_reason=reason,
+            )
+        )
     return rows
 
 
@@ -516,8 +587,9 @@ def _government(
     return False, rule.deadline_days
 
 
-def classify_rows(facts: ClaimFacts, rows: list[CreditRow], *,
-                  rules: Callable[[str], PayerRule]) -> list[CreditRow]:
+def classify_rows(
+    facts: ClaimFacts, rows: list[CreditRow], *, rules: Callable[[str], PayerRule]
+) -> list[CreditRow]:
     """``rows`` of ``attribute`` with their claim kind, Medicare Part and return method."""
     if not rows:
         return rows
@@ -526,7 +598,9 @@ def classify_rows(facts: ClaimFacts, rows: list[CreditRow], *,
 
 
 def due_by(
-    identified_on: dt.date, deadline_days: int | None, suspension_days: int = 0,
+    identified_on: dt.date,
+    deadline_days: int | None,
+    suspension_days: int = 0,
     suspension_cap: int = 180,
 ) -> dt.date | None:
     """Deadline: identification + the programme's days, plus an investigation's suspension.

@@ -46,10 +46,17 @@ KIND = "ledger"
 MAX_REPORTED_ERRORS = 50
 MAX_REPORTED_DUPLICATES = 200
 #: column widths of ledger_entries (a longer value is a row error, not a database error)
-WIDTHS = {"account_id": 64, "patient_control_number": 38, "payer_id": 80, "reference": 256,
-          "procedure_code": 48, "revenue_code": 8, "modifiers": 32, "line_ref": 50}
-LINE_FIELDS = ("procedure_code", "revenue_code", "modifiers", "service_date", "units",
-               "line_ref")
+WIDTHS = {
+    "account_id": 64,
+    "patient_control_number": 38,
+    "payer_id": 80,
+    "reference": 256,
+    "procedure_code": 48,
+    "revenue_code": 8,
+    "modifiers": 32,
+    "line_ref": 50,
+}
+LINE_FIELDS = ("procedure_code", "revenue_code", "modifiers", "service_date", "units", "line_ref")
 
 
 class LedgerRejectedError(InputError):
@@ -96,20 +103,29 @@ def resolve_provider(session: Session, spec: str | None, *, create: bool = True)
         if len(ids) == 1:
             return int(ids[0])
         if not ids:
-            raise ProviderChoiceError("no provider is known yet: pass --provider NPI (or "
-                                      "ingest the provider's 835/837 files first)")
-        raise ProviderChoiceError("several providers are known: pass --provider NPI|TIN|id "
-                                  "to say whose ledger this is")
+            raise ProviderChoiceError(
+                "no provider is known yet: pass --provider NPI (or "
+                "ingest the provider's 835/837 files first)"
+            )
+        raise ProviderChoiceError(
+            "several providers are known: pass --provider NPI|TIN|id to say whose ledger this is"
+        )
     spec = spec.strip()
-    found = session.execute(select(p.c.id).where(
-        (p.c.npi == spec) | (p.c.tin == spec) | (p.c.key == spec))).scalars().all()
+    found = (
+        session.execute(
+            select(p.c.id).where((p.c.npi == spec) | (p.c.tin == spec) | (p.c.key == spec))
+        )
+        .scalars()
+        .all()
+    )
     if not found and spec.isdigit() and len(spec) < 10:
         found = session.execute(select(p.c.id).where(p.c.id == int(spec))).scalars().all()
     if len(found) == 1:
         return int(found[0])
     if len(found) > 1:
-        raise ProviderChoiceError(f"--provider {spec} matches {len(found)} providers; use the "
-                                  "internal provider id")
+        raise ProviderChoiceError(
+            f"--provider {spec} matches {len(found)} providers; use the internal provider id"
+        )
     if create and spec.isdigit() and len(spec) == 10:
         session.execute(insert(p).values(key=f"npi:{spec}", npi=spec, tin=None, name=""))
         return int(session.execute(select(p.c.id).where(p.c.key == f"npi:{spec}")).scalar_one())
@@ -121,8 +137,9 @@ def declare(session: Session, file_id: int, provider_id: int, actor: str) -> Non
     t = tbl(LedgerImport)
     exists = session.execute(select(t.c.file_id).where(t.c.file_id == file_id)).first()
     if exists is None:
-        session.execute(insert(t).values(file_id=file_id, provider_id=provider_id,
-                                         declared_by=actor[:128]))
+        session.execute(
+            insert(t).values(file_id=file_id, provider_id=provider_id, declared_by=actor[:128])
+        )
 
 
 def layout_for(session: Session, file_id: int, data: bytes) -> LedgerLayout | None:
@@ -133,14 +150,24 @@ def layout_for(session: Session, file_id: int, data: bytes) -> LedgerLayout | No
     if declared is not None and layout is None:
         raise LedgerRejectedError(
             "declared a ledger, but its header matches neither the canonical ledger columns "
-            "nor any layout in mappings/ledger", location={"line": 1})
+            "nor any layout in mappings/ledger",
+            location={"line": 1},
+        )
     return layout
 
 
 def entry_key(r: LedgerRow) -> str:
     """sha256 of the natural key of a posting (fields joined by an unambiguous separator)."""
-    parts = (r.account_id, r.patient_control_number, r.posted_date.isoformat(), r.type,
-             r.party, r.payer_id, f"{r.amount:.2f}", r.reference)
+    parts = (
+        r.account_id,
+        r.patient_control_number,
+        r.posted_date.isoformat(),
+        r.type,
+        r.party,
+        r.payer_id,
+        f"{r.amount:.2f}",
+        r.reference,
+    )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -153,8 +180,14 @@ class LedgerLoad:
     notes: list[dict[str, Any]]
 
 
-def load(session: Session, file_id: int, data: bytes, layout: LedgerLayout, *,
-         bound: frozenset[str] = frozenset()) -> LedgerLoad:
+def load(
+    session: Session,
+    file_id: int,
+    data: bytes,
+    layout: LedgerLayout,
+    *,
+    bound: frozenset[str] = frozenset(),
+) -> LedgerLoad:
     """Parse and write one ledger file's rows; raises ``LedgerRejectedError`` on any bad row.
 
     ``bound``: providers of the scoped keys that uploaded the file. Their ledger it is: one
@@ -170,8 +203,9 @@ def load(session: Session, file_id: int, data: bytes, layout: LedgerLayout, *,
         try:
             provider_id = resolve_provider(session, None)
         except ProviderChoiceError as exc:
-            raise LedgerRejectedError(exc.message + "; then replay this file",
-                                      code=exc.code) from exc
+            raise LedgerRejectedError(
+                exc.message + "; then replay this file", code=exc.code
+            ) from exc
     try:
         result = parse_ledger(data, layout)
     except LedgerError as exc:
@@ -180,16 +214,23 @@ def load(session: Session, file_id: int, data: bytes, layout: LedgerLayout, *,
     for r in result.rows:
         for col, width in WIDTHS.items():
             if len(getattr(r, col)) > width:
-                errors.append(RowError(r.line, layout.columns.get(col, col),
-                                       f"longer than {width} characters"))
+                errors.append(
+                    RowError(
+                        r.line, layout.columns.get(col, col), f"longer than {width} characters"
+                    )
+                )
     if errors:
         errors.sort(key=lambda e: e.line)
         shown = "; ".join(e.describe() for e in errors[:MAX_REPORTED_ERRORS])
-        more = f" (and {len(errors) - MAX_REPORTED_ERRORS} more)" \
-            if len(errors) > MAX_REPORTED_ERRORS else ""
+        more = (
+            f" (and {len(errors) - MAX_REPORTED_ERRORS} more)"
+            if len(errors) > MAX_REPORTED_ERRORS
+            else ""
+        )
         raise LedgerRejectedError(
             f"{len(errors)} bad row(s) in layout {layout.name}: {shown}{more}",
-            location={"line": errors[0].line, "column": errors[0].column})
+            location={"line": errors[0].line, "column": errors[0].column},
+        )
     le = tbl(LedgerEntry)
     session.execute(delete(le).where(le.c.file_id == file_id))
     seen: Counter[str] = Counter()
@@ -202,12 +243,19 @@ def load(session: Session, file_id: int, data: bytes, layout: LedgerLayout, *,
     existing: dict[tuple[str, int], tuple[int, bool]] = {}
     pairs = [(k, n) for k, n, _ in keyed]
     for i in range(0, len(pairs), 500):
-        chunk = pairs[i:i + 500]
+        chunk = pairs[i : i + 500]
         for row in session.execute(
-                select(le.c.entry_key, le.c.occurrence, le.c.id, le.c.procedure_code,
-                       le.c.revenue_code, le.c.line_ref).where(
-                    le.c.provider_id == provider_id,
-                    tuple_(le.c.entry_key, le.c.occurrence).in_(chunk))):
+            select(
+                le.c.entry_key,
+                le.c.occurrence,
+                le.c.id,
+                le.c.procedure_code,
+                le.c.revenue_code,
+                le.c.line_ref,
+            ).where(
+                le.c.provider_id == provider_id, tuple_(le.c.entry_key, le.c.occurrence).in_(chunk)
+            )
+        ):
             existing[(row[0], row[1])] = (int(row[2]), bool(row[3] or row[4] or row[5]))
     values = []
     duplicates = []
@@ -220,34 +268,55 @@ def load(session: Session, file_id: int, data: bytes, layout: LedgerLayout, *,
                 # the layout now sends line detail: fill in the row it sent before
                 enriched.append({"b_id": known[0], **_line_values(r)})
             continue
-        values.append({
-            "file_id": file_id, "provider_id": provider_id, "line": r.line,
-            "account_id": r.account_id, "patient_control_number": r.patient_control_number,
-            "posted_date": r.posted_date, "type": r.type, "party": r.party,
-            "payer_id": r.payer_id, "amount": r.amount, "reference": r.reference,
-            "entry_key": k, "occurrence": n, **_line_values(r),
-        })
+        values.append(
+            {
+                "file_id": file_id,
+                "provider_id": provider_id,
+                "line": r.line,
+                "account_id": r.account_id,
+                "patient_control_number": r.patient_control_number,
+                "posted_date": r.posted_date,
+                "type": r.type,
+                "party": r.party,
+                "payer_id": r.payer_id,
+                "amount": r.amount,
+                "reference": r.reference,
+                "entry_key": k,
+                "occurrence": n,
+                **_line_values(r),
+            }
+        )
     for i in range(0, len(values), 2000):
-        session.execute(insert(le), values[i:i + 2000])
+        session.execute(insert(le), values[i : i + 2000])
     if enriched:
-        session.execute(update(le).where(le.c.id == bindparam("b_id")).values(
-            {f: bindparam(f) for f in LINE_FIELDS}), enriched)
+        session.execute(
+            update(le)
+            .where(le.c.id == bindparam("b_id"))
+            .values({f: bindparam(f) for f in LINE_FIELDS}),
+            enriched,
+        )
     notes: list[dict[str, Any]] = []
     if duplicates:
         lines = ", ".join(str(n) for n in duplicates[:MAX_REPORTED_DUPLICATES])
-        notes.append({
-            "code": "ledger_duplicate_rows", "severity": "warning",
-            "message": f"{len(duplicates)} row(s) were already imported from another file "
-                       f"and were skipped: line(s) {lines}",
-            "location": {"line": duplicates[0]},
-        })
+        notes.append(
+            {
+                "code": "ledger_duplicate_rows",
+                "severity": "warning",
+                "message": f"{len(duplicates)} row(s) were already imported from another file "
+                f"and were skipped: line(s) {lines}",
+                "location": {"line": duplicates[0]},
+            }
+        )
     if enriched:
-        notes.append({
-            "code": "ledger_line_detail_added", "severity": "warning",
-            "message": f"{len(enriched)} row(s) imported before without line detail gained "
-                       "it from this file",
-            "location": {"line": 1},
-        })
+        notes.append(
+            {
+                "code": "ledger_line_detail_added",
+                "severity": "warning",
+                "message": f"{len(enriched)} row(s) imported before without line detail gained "
+                "it from this file",
+                "location": {"line": 1},
+            }
+        )
     stats = LoadStats(kind=KIND, provider_id=provider_id)
     return LedgerLoad(stats, len(result.rows), len(values), duplicates, notes)
 
@@ -261,12 +330,25 @@ def _bound_provider(session: Session, declared: int | None, bound: frozenset[str
     raise LedgerRejectedError(
         f"this ledger was uploaded by a key of provider {' and '.join(sorted(bound))} but is "
         "declared as another provider's ledger; nothing of it was loaded",
-        code="provider_mismatch", location={"line": 1})
+        code="provider_mismatch",
+        location={"line": 1},
+    )
 
 
 def _line_values(r: LedgerRow) -> dict[str, Any]:
     return dict(zip(LINE_FIELDS, r.line_detail, strict=True))
 
 
-__all__ = ["KIND", "LedgerLoad", "LedgerRejectedError", "ProviderChoiceError", "declare",
-           "entry_key", "is_x12", "layout_for", "load", "resolve_provider", "sniff"]
+__all__ = [
+    "KIND",
+    "LedgerLoad",
+    "LedgerRejectedError",
+    "ProviderChoiceError",
+    "declare",
+    "entry_key",
+    "is_x12",
+    "layout_for",
+    "load",
+    "resolve_provider",
+    "sniff",
+]

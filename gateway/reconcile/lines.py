@@ -92,17 +92,21 @@ def match(a: Adjudication, charges: Sequence[LedgerCharge], posted: Decimal) -> 
     groups = tuple(line_groups(a))
     if not groups:
         if posted < a.charge:
-            return Matching(mismatch=(
-                f"the posted charges are {a.charge - posted} short of the billed charges, and "
-                "the payer answered at claim level only (no service lines to match)"))
+            return Matching(
+                mismatch=(
+                    f"the posted charges are {a.charge - posted} short of the billed charges, and "
+                    "the payer answered at claim level only (no service lines to match)"
+                )
+            )
         return Matching()
     if charges and all(c.has_line_detail for c in charges):
         return _match_lines(a, groups, charges)
     return _match_total(a, groups, posted)
 
 
-def _match_lines(a: Adjudication, groups: tuple[LineGroup, ...],
-                 charges: Sequence[LedgerCharge]) -> Matching:
+def _match_lines(
+    a: Adjudication, groups: tuple[LineGroup, ...], charges: Sequence[LedgerCharge]
+) -> Matching:
     by_ref: dict[str, Decimal] = {}
     for c in charges:
         if c.line_ref:
@@ -122,15 +126,19 @@ def _match_lines(a: Adjudication, groups: tuple[LineGroup, ...],
         if posted >= g.charge:
             continue
         if posted > 0:
-            return Matching(mismatch=(
-                f"line {_describe(g)} was billed {g.charge} but {posted} is posted for it"),
-                groups=groups)
+            return Matching(
+                mismatch=(
+                    f"line {_describe(g)} was billed {g.charge} but {posted} is posted for it"
+                ),
+                groups=groups,
+            )
         uncharged.append(g)
     return Matching(tuple(uncharged), groups=groups)
 
 
-def _same_service(g: LineGroup, c: LedgerCharge, period: tuple[dt.date | None,
-                                                               dt.date | None]) -> bool:
+def _same_service(
+    g: LineGroup, c: LedgerCharge, period: tuple[dt.date | None, dt.date | None]
+) -> bool:
     ln = g.lines[0]
     compared = False
     if c.code and ln.code:
@@ -171,8 +179,10 @@ def _unique_subset(groups: list[LineGroup], shortfall: Decimal) -> tuple[int, ..
     there is none."""
     target = _cents(shortfall)
     if len(groups) > MAX_SEARCH_GROUPS:
-        return (f"the posted charges are {shortfall} short of the billed charges and the claim "
-                f"has {len(groups)} lines, too many to tell which were not posted")
+        return (
+            f"the posted charges are {shortfall} short of the billed charges and the claim "
+            f"has {len(groups)} lines, too many to tell which were not posted"
+        )
     sigs = [tuple(_cents(x) for x in group_figures(g)) for g in groups]
     # partial sum → up to two (signature, member indexes) with distinct signatures
     states: dict[int, list[tuple[Signature, tuple[int, ...]]]] = {0: [((0, 0, 0), ())]}
@@ -184,32 +194,45 @@ def _unique_subset(groups: list[LineGroup], shortfall: Decimal) -> tuple[int, ..
                 continue
             for sig, members in entries:
                 s = sigs[i]
-                additions.append((total + c, (sig[0] + s[0], sig[1] + s[1], sig[2] + s[2]),
-                                  (*members, i)))
+                additions.append(
+                    (total + c, (sig[0] + s[0], sig[1] + s[1], sig[2] + s[2]), (*members, i))
+                )
         for total, sig, members in additions:
             kept = states.setdefault(total, [])
             if len(kept) < 2 and all(k[0] != sig for k in kept):
                 kept.append((sig, members))
         if len(states) > MAX_SEARCH_STATES:
-            return (f"the posted charges are {shortfall} short of the billed charges and too "
-                    "many combinations of lines could explain it")
+            return (
+                f"the posted charges are {shortfall} short of the billed charges and too "
+                "many combinations of lines could explain it"
+            )
     answers = states.get(target, [])
     if not answers:
-        return (f"the posted charges are {shortfall} short of the billed charges, and no set "
-                "of billed lines adds up to that")
+        return (
+            f"the posted charges are {shortfall} short of the billed charges, and no set "
+            "of billed lines adds up to that"
+        )
     if len(answers) > 1:
-        return (f"the posted charges are {shortfall} short of the billed charges, and more "
-                "than one set of billed lines with different payments adds up to that")
+        return (
+            f"the posted charges are {shortfall} short of the billed charges, and more "
+            "than one set of billed lines with different payments adds up to that"
+        )
     return answers[0][1]
 
 
 def describe_lines(g: LineGroup) -> tuple[dict[str, str | None], ...]:
     """The lines of a group as an analyst reads them (no PHI: codes, dates and money)."""
-    return tuple({
-        "procedure": ln.procedure or ln.code, "revenue_code": ln.revenue_code or None,
-        "service_date": ln.service_date.isoformat() if ln.service_date else None,
-        "charge": f"{ln.charge:.2f}", "paid": f"{ln.paid:.2f}", "line_ref": ln.line_ref or None,
-    } for ln in g.lines)
+    return tuple(
+        {
+            "procedure": ln.procedure or ln.code,
+            "revenue_code": ln.revenue_code or None,
+            "service_date": ln.service_date.isoformat() if ln.service_date else None,
+            "charge": f"{ln.charge:.2f}",
+            "paid": f"{ln.paid:.2f}",
+            "line_ref": ln.line_ref or None,
+        }
+        for ln in g.lines
+    )
 
 
 def _describe(g: LineGroup) -> str:
@@ -222,5 +245,12 @@ def keys(groups: Iterable[LineGroup]) -> set[str]:
     return {g.key for g in groups}
 
 
-__all__ = ["Matching", "describe_lines", "group_figures", "group_key", "keys", "line_groups",
-           "match"]
+__all__ = [
+    "Matching",
+    "describe_lines",
+    "group_figures",
+    "group_key",
+    "keys",
+    "line_groups",
+    "match",
+]

@@ -51,26 +51,32 @@ class LinkChanges:
 
 
 #: a claim key the provider's 837s or ledger know (an exact match needs no link)
-_KNOWN = ("EXISTS (SELECT 1 FROM claims c WHERE c.provider_id = {pid} "
-          "AND c.patient_control_number = {pcn}) OR EXISTS (SELECT 1 FROM ledger_entries le "
-          "WHERE le.provider_id = {pid} AND le.patient_control_number = {pcn})")
+_KNOWN = (
+    "EXISTS (SELECT 1 FROM claims c WHERE c.provider_id = {pid} "
+    "AND c.patient_control_number = {pcn}) OR EXISTS (SELECT 1 FROM ledger_entries le "
+    "WHERE le.provider_id = {pid} AND le.patient_control_number = {pcn})"
+)
 
 
 def _known(s: Session, pid: int, pcn: str) -> bool:
-    row = s.execute(text(
-        "SELECT 1 FROM claims WHERE provider_id = :p AND patient_control_number = :n "
-        "UNION ALL SELECT 1 FROM ledger_entries WHERE provider_id = :p "
-        "AND patient_control_number = :n LIMIT 1"), {"p": pid, "n": pcn}).first()
+    row = s.execute(
+        text(
+            "SELECT 1 FROM claims WHERE provider_id = :p AND patient_control_number = :n "
+            "UNION ALL SELECT 1 FROM ledger_entries WHERE provider_id = :p "
+            "AND patient_control_number = :n LIMIT 1"
+        ),
+        {"p": pid, "n": pcn},
+    ).first()
     return row is not None
 
 
-def _matched_by_icn(s: Session, payers: PayerDirectory
-                    ) -> dict[tuple[int, str, str], set[str]]:
+def _matched_by_icn(s: Session, payers: PayerDirectory) -> dict[tuple[int, str, str], set[str]]:
     """(provider, canonical payer, CLP07) → claim keys of the *matched* claim payments with
     that CLP07, for every CLP07 in ``rc_link``: one pass over each CLP07's claim payments,
     however many unmatched ones share it (a payer that reuses one ICN across claims)."""
     out: dict[tuple[int, str, str], set[str]] = {}
-    for r in s.execute(text(
+    for r in s.execute(
+        text(
             "SELECT DISTINCT i.pid, i.icn, o.payer_id, CASE WHEN l.method IS NOT NULL "
             "THEN l.patient_control_number ELSE o.patient_control_number END AS k "
             "FROM (SELECT DISTINCT pid, icn FROM rc_link WHERE icn <> '') i "
@@ -78,7 +84,9 @@ def _matched_by_icn(s: Session, payers: PayerDirectory
             "AND o.payer_claim_control_number = i.icn "
             "LEFT JOIN claim_links l ON l.claim_payment_id = o.id "
             "WHERE (l.method IS NOT NULL AND l.method <> 'unmatched') OR (l.method IS NULL "
-            f"AND ({_KNOWN.format(pid='o.provider_id', pcn='o.patient_control_number')}))")):
+            f"AND ({_KNOWN.format(pid='o.provider_id', pcn='o.patient_control_number')}))"
+        )
+    ):
         key = (int(r.pid), payers.canonical(r.payer_id), str(r.icn))
         out.setdefault(key, set()).add(str(r.k))
     return out
@@ -88,13 +96,16 @@ def _by_prefix(s: Session) -> dict[int, list[Any]]:
     """Claim payment id (of ``rc_link`` rows with a CLP01 of at least ``MIN_PREFIX``) → 837
     claims of the provider with CLM02 = |CLP03| whose CLM01 starts with that CLP01."""
     out: dict[int, list[Any]] = {}
-    for r in s.execute(text(
+    for r in s.execute(
+        text(
             "SELECT t.id, t.sfrom, t.sto, c.patient_control_number AS full, c.service_date "
             "FROM rc_link t JOIN claims c ON c.provider_id = t.pid "
             "AND c.total_charge = t.charge "
             "WHERE LENGTH(t.pcn) >= :n AND LENGTH(c.patient_control_number) > LENGTH(t.pcn) "
             "AND SUBSTR(c.patient_control_number, 1, LENGTH(t.pcn)) = t.pcn"
-            ).columns(sfrom=Date, sto=Date, service_date=Date), {"n": MIN_PREFIX}):
+        ).columns(sfrom=Date, sto=Date, service_date=Date),
+        {"n": MIN_PREFIX},
+    ):
         out.setdefault(int(r.id), []).append(r)
     return out
 
@@ -104,33 +115,46 @@ def _prefix_key(candidates: list[Any]) -> str | None:
     found: set[str] = set()
     for r in candidates:
         start, end = r.sfrom, r.sto
-        if start is not None and r.service_date is not None \
-                and not (start <= r.service_date <= (end or start)):
+        if (
+            start is not None
+            and r.service_date is not None
+            and not (start <= r.service_date <= (end or start))
+        ):
             continue
         found.add(str(r.full))
     return found.pop() if len(found) == 1 else None
 
 
-def link_claim_payments(s: Session, payers: PayerDirectory, *, files_table: str | None
-                        ) -> LinkChanges:
+def link_claim_payments(
+    s: Session, payers: PayerDirectory, *, files_table: str | None
+) -> LinkChanges:
     """Link new claim payments (of ``files_table``'s files, or all) and retry unmatched ones,
     set-wise: a handful of queries whatever the number of claim payments."""
     changes = LinkChanges()
-    s.execute(text("DELETE FROM claim_links WHERE NOT EXISTS (SELECT 1 FROM claim_payments cp "
-                   "WHERE cp.id = claim_links.claim_payment_id)"))
+    s.execute(
+        text(
+            "DELETE FROM claim_links WHERE NOT EXISTS (SELECT 1 FROM claim_payments cp "
+            "WHERE cp.id = claim_links.claim_payment_id)"
+        )
+    )
     scope = f"JOIN {files_table} f ON f.file_id = cp.file_id" if files_table else ""
-    cols = ("cp.id, cp.provider_id, cp.payer_id, cp.patient_control_number, "
-            "cp.payer_claim_control_number, cp.charge, cp.statement_from, cp.statement_to")
+    cols = (
+        "cp.id, cp.provider_id, cp.payer_id, cp.patient_control_number, "
+        "cp.payer_claim_control_number, cp.charge, cp.statement_from, cp.statement_to"
+    )
     known = _KNOWN.format(pid="cp.provider_id", pcn="cp.patient_control_number")
-    rows = s.execute(text(
-        f"SELECT {cols}, NULL AS was, 0 AS known FROM claim_payments cp {scope} "
-        "WHERE cp.provider_id IS NOT NULL "
-        "AND NOT EXISTS (SELECT 1 FROM claim_links l WHERE l.claim_payment_id = cp.id) "
-        f"AND NOT ({known}) "
-        f"UNION ALL SELECT {cols}, l.patient_control_number AS was, "
-        f"CASE WHEN {known} THEN 1 ELSE 0 END AS known FROM claim_links l "
-        "JOIN claim_payments cp ON cp.id = l.claim_payment_id WHERE l.method = 'unmatched' "
-        "ORDER BY 1").columns(statement_from=Date, statement_to=Date)).all()
+    rows = s.execute(
+        text(
+            f"SELECT {cols}, NULL AS was, 0 AS known FROM claim_payments cp {scope} "
+            "WHERE cp.provider_id IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM claim_links l WHERE l.claim_payment_id = cp.id) "
+            f"AND NOT ({known}) "
+            f"UNION ALL SELECT {cols}, l.patient_control_number AS was, "
+            f"CASE WHEN {known} THEN 1 ELSE 0 END AS known FROM claim_links l "
+            "JOIN claim_payments cp ON cp.id = l.claim_payment_id WHERE l.method = 'unmatched' "
+            "ORDER BY 1"
+        ).columns(statement_from=Date, statement_to=Date)
+    ).all()
     t = tbl(ClaimLink)
     new_rows: list[dict[str, Any]] = []
     drop: list[int] = []
@@ -143,15 +167,32 @@ def link_claim_payments(s: Session, payers: PayerDirectory, *, files_table: str 
         else:
             todo.append(r)
     s.execute(text("DROP TABLE IF EXISTS rc_link"))
-    s.execute(text("CREATE TEMPORARY TABLE rc_link (id INTEGER PRIMARY KEY, pid INTEGER, "
-                   "icn VARCHAR(50), pcn VARCHAR(38), charge NUMERIC(14, 2), sfrom DATE, "
-                   "sto DATE)"))
+    s.execute(
+        text(
+            "CREATE TEMPORARY TABLE rc_link (id INTEGER PRIMARY KEY, pid INTEGER, "
+            "icn VARCHAR(50), pcn VARCHAR(38), charge NUMERIC(14, 2), sfrom DATE, "
+            "sto DATE)"
+        )
+    )
     if todo:
-        s.execute(text("INSERT INTO rc_link (id, pid, icn, pcn, charge, sfrom, sto) "
-                       "VALUES (:i, :p, :icn, :n, :c, :f, :t)"),
-                  [{"i": r.id, "p": r.provider_id, "icn": r.payer_claim_control_number or "",
-                    "n": r.patient_control_number, "c": abs(r.charge), "f": r.statement_from,
-                    "t": r.statement_to} for r in todo])
+        s.execute(
+            text(
+                "INSERT INTO rc_link (id, pid, icn, pcn, charge, sfrom, sto) "
+                "VALUES (:i, :p, :icn, :n, :c, :f, :t)"
+            ),
+            [
+                {
+                    "i": r.id,
+                    "p": r.provider_id,
+                    "icn": r.payer_claim_control_number or "",
+                    "n": r.patient_control_number,
+                    "c": abs(r.charge),
+                    "f": r.statement_from,
+                    "t": r.statement_to,
+                }
+                for r in todo
+            ],
+        )
         s.execute(text("ANALYZE rc_link"))
     by_icn = _matched_by_icn(s, payers) if todo else {}
     by_prefix = _by_prefix(s) if todo else {}
@@ -159,8 +200,9 @@ def link_claim_payments(s: Session, payers: PayerDirectory, *, files_table: str 
     for r in todo:
         pid, pcn = int(r.provider_id), str(r.patient_control_number)
         method, key = "unmatched", pcn
-        found = by_icn.get((pid, payers.canonical(r.payer_id), r.payer_claim_control_number or ""),
-                           set())
+        found = by_icn.get(
+            (pid, payers.canonical(r.payer_id), r.payer_claim_control_number or ""), set()
+        )
         prefix = None if len(found) == 1 else _prefix_key(by_prefix.get(r.id, []))
         if len(found) == 1:
             method, key = "icn", next(iter(found))
@@ -176,11 +218,18 @@ def link_claim_payments(s: Session, payers: PayerDirectory, *, files_table: str 
             changes.unmatched += 1
         else:
             changes.linked += 1
-        new_rows.append({"claim_payment_id": r.id, "provider_id": pid,
-                         "patient_control_number": key, "method": method})
+        new_rows.append(
+            {
+                "claim_payment_id": r.id,
+                "provider_id": pid,
+                "patient_control_number": key,
+                "method": method,
+            }
+        )
     if drop:
-        s.execute(delete(t).where(t.c.claim_payment_id == bindparam("cid")),
-                  [{"cid": i} for i in drop])
+        s.execute(
+            delete(t).where(t.c.claim_payment_id == bindparam("cid")), [{"cid": i} for i in drop]
+        )
     if new_rows:
         s.execute(insert(t), new_rows)
     return changes
@@ -189,27 +238,42 @@ def link_claim_payments(s: Session, payers: PayerDirectory, *, files_table: str 
 def _pcn_exists(s: Session, pid: int, pcn: str) -> bool:
     if _known(s, pid, pcn):
         return True
-    return s.execute(text("SELECT 1 FROM claim_payments WHERE provider_id = :p AND "
-                          "patient_control_number = :n LIMIT 1"),
-                     {"p": pid, "n": pcn}).first() is not None
+    return (
+        s.execute(
+            text(
+                "SELECT 1 FROM claim_payments WHERE provider_id = :p AND "
+                "patient_control_number = :n LIMIT 1"
+            ),
+            {"p": pid, "n": pcn},
+        ).first()
+        is not None
+    )
 
 
-def match_recoupments(s: Session, payers: PayerDirectory, changes: LinkChanges, *,
-                      files_table: str | None) -> None:
+def match_recoupments(
+    s: Session, payers: PayerDirectory, changes: LinkChanges, *, files_table: str | None
+) -> None:
     """Resolve new PLB WO/72 rows (and retry unmatched ones) to claim keys."""
-    s.execute(text("DELETE FROM plb_matches WHERE NOT EXISTS (SELECT 1 FROM "
-                   "provider_adjustments pa WHERE pa.id = plb_matches.provider_adjustment_id)"))
+    s.execute(
+        text(
+            "DELETE FROM plb_matches WHERE NOT EXISTS (SELECT 1 FROM "
+            "provider_adjustments pa WHERE pa.id = plb_matches.provider_adjustment_id)"
+        )
+    )
     scope = f"JOIN {files_table} f ON f.file_id = pa.file_id" if files_table else ""
     cols = "pa.id, pa.provider_id, pa.reference, r.payer_id"
-    rows = s.execute(text(
-        f"SELECT {cols}, 0 AS retry FROM provider_adjustments pa "
-        f"JOIN remittances r ON r.id = pa.remittance_id {scope} "
-        "WHERE pa.reason IN ('WO', '72') AND pa.provider_id IS NOT NULL "
-        "AND NOT EXISTS (SELECT 1 FROM plb_matches m WHERE m.provider_adjustment_id = pa.id) "
-        f"UNION ALL SELECT {cols}, 1 AS retry FROM plb_matches m "
-        "JOIN provider_adjustments pa ON pa.id = m.provider_adjustment_id "
-        "JOIN remittances r ON r.id = pa.remittance_id WHERE m.method = 'unmatched' "
-        "ORDER BY 1")).all()
+    rows = s.execute(
+        text(
+            f"SELECT {cols}, 0 AS retry FROM provider_adjustments pa "
+            f"JOIN remittances r ON r.id = pa.remittance_id {scope} "
+            "WHERE pa.reason IN ('WO', '72') AND pa.provider_id IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM plb_matches m WHERE m.provider_adjustment_id = pa.id) "
+            f"UNION ALL SELECT {cols}, 1 AS retry FROM plb_matches m "
+            "JOIN provider_adjustments pa ON pa.id = m.provider_adjustment_id "
+            "JOIN remittances r ON r.id = pa.remittance_id WHERE m.method = 'unmatched' "
+            "ORDER BY 1"
+        )
+    ).all()
     t = tbl(PlbMatch)
     out: list[dict[str, Any]] = []
     retried: list[int] = []
@@ -236,20 +300,32 @@ def match_recoupments(s: Session, payers: PayerDirectory, changes: LinkChanges, 
         else:
             changes.plb_matched += 1
             changes.keys.add((pid, key))
-        out.append({"provider_adjustment_id": r.id, "provider_id": pid, "payer_id": payer,
-                    "patient_control_number": key, "method": method})
+        out.append(
+            {
+                "provider_adjustment_id": r.id,
+                "provider_id": pid,
+                "payer_id": payer,
+                "patient_control_number": key,
+                "method": method,
+            }
+        )
     if retried:
-        s.execute(delete(t).where(t.c.provider_adjustment_id == bindparam("pid")),
-                  [{"pid": i} for i in retried])
+        s.execute(
+            delete(t).where(t.c.provider_adjustment_id == bindparam("pid")),
+            [{"pid": i} for i in retried],
+        )
     if out:
         s.execute(insert(t), out)
 
 
 def _icn_any(s: Session, pid: int, icn: str, payer: str, payers: PayerDirectory) -> set[str]:
     """Claim keys of this payer's claim payments with CLP07 = ``icn`` (matched or not)."""
-    rows = s.execute(text(
-        "SELECT o.payer_id, COALESCE(l.patient_control_number, o.patient_control_number) "
-        "FROM claim_payments o LEFT JOIN claim_links l ON l.claim_payment_id = o.id "
-        "WHERE o.provider_id = :p AND o.payer_claim_control_number = :icn"),
-        {"p": pid, "icn": icn}).all()
+    rows = s.execute(
+        text(
+            "SELECT o.payer_id, COALESCE(l.patient_control_number, o.patient_control_number) "
+            "FROM claim_payments o LEFT JOIN claim_links l ON l.claim_payment_id = o.id "
+            "WHERE o.provider_id = :p AND o.payer_claim_control_number = :icn"
+        ),
+        {"p": pid, "icn": icn},
+    ).all()
     return {str(r[1]) for r in rows if payers.canonical(r[0]) == payer}

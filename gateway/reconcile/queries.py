@@ -32,12 +32,24 @@ from gateway.reconcile.tables import (
 from parsers.codes import procedure_code
 from schemas.serialize import money
 
-CAUSE_ORDER = {c: i for i, c in enumerate((
-    "duplicate_payment", "coordination_of_benefits", "overpayment", "patient_overpayment",
-    "unexplained"))}
+CAUSE_ORDER = {
+    c: i
+    for i, c in enumerate(
+        (
+            "duplicate_payment",
+            "coordination_of_benefits",
+            "overpayment",
+            "patient_overpayment",
+            "unexplained",
+        )
+    )
+}
 STATUS_FILTERS = {
-    "active": ("pending", "open"), "open": ("open",), "pending": ("pending",),
-    "resolved": ("resolved",), "all": ("pending", "open", "resolved"),
+    "active": ("pending", "open"),
+    "open": ("open",),
+    "pending": ("pending",),
+    "resolved": ("resolved",),
+    "all": ("pending", "open", "resolved"),
 }
 
 
@@ -96,17 +108,24 @@ class CreditView:
         }
 
 
-def list_credits(session: Session, *, status: str = "active", provider_id: int | None = None,
-                 due_within: int | None = None, as_of: dt.date | None = None,
-                 patient_control_number: str | None = None) -> list[CreditView]:
+def list_credits(
+    session: Session,
+    *,
+    status: str = "active",
+    provider_id: int | None = None,
+    due_within: int | None = None,
+    as_of: dt.date | None = None,
+    patient_control_number: str | None = None,
+) -> list[CreditView]:
     """Credits filtered by status (active = pending + open), provider, claim and deadline.
 
     ``due_within``: only credits with a due date at most that many days after ``as_of``
     (default today), overdue ones included.
     """
     if status not in STATUS_FILTERS:
-        raise InputError(f"unknown status {status!r}; use one of "
-                         f"{', '.join(STATUS_FILTERS)}", code="bad_filter")
+        raise InputError(
+            f"unknown status {status!r}; use one of {', '.join(STATUS_FILTERS)}", code="bad_filter"
+        )
     ct = tbl(Credit)
     stmt = select(ct).where(ct.c.status.in_(STATUS_FILTERS[status]))
     if provider_id is not None:
@@ -116,17 +135,32 @@ def list_credits(session: Session, *, status: str = "active", provider_id: int |
     if due_within is not None:
         limit = (as_of or dt.date.today()) + dt.timedelta(days=due_within)
         stmt = stmt.where(ct.c.due_by.is_not(None), ct.c.due_by <= limit)
-    rows = [CreditView(
-        id=r.id, provider_id=r.provider_id, account_id=r.account_id,
-        patient_control_number=r.patient_control_number, owed_to=r.owed_to,
-        payer_id=r.payer_id or None, amount=Decimal(r.amount).quantize(Decimal("0.01")),
-        cause=r.cause, government=bool(r.government), identified_on=r.identified_on,
-        due_by=r.due_by, status=r.status, pending_until=r.pending_until,
-        resolved_on=r.resolved_on, resolution=r.resolution, deadline_days=r.deadline_days,
-        pending_reason=r.pending_reason,
-        claim_kind=r.claim_kind or "", medicare_part=r.medicare_part,
-        medicare_verified=r.medicare_verified, return_method=r.return_method,
-    ) for r in session.execute(stmt)]
+    rows = [
+        CreditView(
+            id=r.id,
+            provider_id=r.provider_id,
+            account_id=r.account_id,
+            patient_control_number=r.patient_control_number,
+            owed_to=r.owed_to,
+            payer_id=r.payer_id or None,
+            amount=Decimal(r.amount).quantize(Decimal("0.01")),
+            cause=r.cause,
+            government=bool(r.government),
+            identified_on=r.identified_on,
+            due_by=r.due_by,
+            status=r.status,
+            pending_until=r.pending_until,
+            resolved_on=r.resolved_on,
+            resolution=r.resolution,
+            deadline_days=r.deadline_days,
+            pending_reason=r.pending_reason,
+            claim_kind=r.claim_kind or "",
+            medicare_part=r.medicare_part,
+            medicare_verified=r.medicare_verified,
+            return_method=r.return_method,
+        )
+        for r in session.execute(stmt)
+    ]
     rows.sort(key=worklist_order)
     return rows
 
@@ -134,14 +168,29 @@ def list_credits(session: Session, *, status: str = "active", provider_id: int |
 def worklist_order(c: CreditView) -> tuple[Any, ...]:
     """Government credits first, soonest due first; then the rest, soonest due first (none
     last); then reconciliation's order (provider, account, claim, identified on, cause)."""
-    return (not c.government, c.due_by is None, c.due_by or dt.date.max, c.provider_id,
-            c.account_id or "", c.patient_control_number, c.identified_on,
-            CAUSE_ORDER.get(c.cause, 9), c.owed_to, c.payer_id or "", c.id)
+    return (
+        not c.government,
+        c.due_by is None,
+        c.due_by or dt.date.max,
+        c.provider_id,
+        c.account_id or "",
+        c.patient_control_number,
+        c.identified_on,
+        CAUSE_ORDER.get(c.cause, 9),
+        c.owed_to,
+        c.payer_id or "",
+        c.id,
+    )
 
 
-def record_investigation(session: Session, credit_id: int, *, opened_on: dt.date,
-                         closed_on: dt.date | None = None,
-                         max_days: int = 180) -> dt.date | None:
+def record_investigation(
+    session: Session,
+    credit_id: int,
+    *,
+    opened_on: dt.date,
+    closed_on: dt.date | None = None,
+    max_days: int = 180,
+) -> dt.date | None:
     """Record a timely, good-faith investigation on a credit; returns the (new) due date.
 
     Its days (to ``closed_on``, or to today while open) suspend the deadline, at most
@@ -156,11 +205,19 @@ def record_investigation(session: Session, credit_id: int, *, opened_on: dt.date
         raise InputError("an investigation cannot close before it opens", code="bad_dates")
     end = closed_on or dt.date.today()
     cap = min(max(max_days, 0), 180)
-    new_due = due_by(row.identified_on, row.deadline_days, max((end - opened_on).days, 0),
-                     suspension_cap=cap)
-    session.execute(update(ct).where(ct.c.id == credit_id).values(
-        investigation_opened_on=opened_on, investigation_closed_on=closed_on, due_by=new_due,
-        investigation_days=cap))
+    new_due = due_by(
+        row.identified_on, row.deadline_days, max((end - opened_on).days, 0), suspension_cap=cap
+    )
+    session.execute(
+        update(ct)
+        .where(ct.c.id == credit_id)
+        .values(
+            investigation_opened_on=opened_on,
+            investigation_closed_on=closed_on,
+            due_by=new_due,
+            investigation_days=cap,
+        )
+    )
     return new_due
 
 
@@ -181,9 +238,13 @@ class VarianceView:
         return {
             "account_id": self.account_id,
             "patient_control_number": self.patient_control_number,
-            "payer_id": self.payer_id, "kind": self.kind, "posted": money(self.posted),
-            "remitted": money(self.remitted), "difference": money(self.difference),
-            "postings": self.postings, "detected_on": self.detected_on.isoformat(),
+            "payer_id": self.payer_id,
+            "kind": self.kind,
+            "posted": money(self.posted),
+            "remitted": money(self.remitted),
+            "difference": money(self.difference),
+            "postings": self.postings,
+            "detected_on": self.detected_on.isoformat(),
             "provider_id": self.provider_id,
         }
 
@@ -212,29 +273,46 @@ class LineVarianceView:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "kind": self.kind, "account_id": self.account_id,
+            "id": self.id,
+            "kind": self.kind,
+            "account_id": self.account_id,
             "patient_control_number": self.patient_control_number,
-            "payer_id": self.payer_id, "provider_id": self.provider_id,
-            "status": self.status, "resolution": self.resolution,
-            "resolved_by": self.resolved_by, "reason": self.reason,
-            "charge": money(self.charge), "paid": money(self.paid), "lines": self.lines,
-            "choices": list(LINE_DECISIONS) if self.group_key and self.status == "open"
-            else [],
-            "candidates": self.candidates, "detected_on": self.detected_on.isoformat(),
+            "payer_id": self.payer_id,
+            "provider_id": self.provider_id,
+            "status": self.status,
+            "resolution": self.resolution,
+            "resolved_by": self.resolved_by,
+            "reason": self.reason,
+            "charge": money(self.charge),
+            "paid": money(self.paid),
+            "lines": self.lines,
+            "choices": list(LINE_DECISIONS) if self.group_key and self.status == "open" else [],
+            "candidates": self.candidates,
+            "detected_on": self.detected_on.isoformat(),
         }
 
 
-def list_line_variances(session: Session, *, provider_id: int | None = None,
-                        status: str = "active", variance_id: int | None = None,
-                        ) -> list[LineVarianceView]:
+def list_line_variances(
+    session: Session,
+    *,
+    provider_id: int | None = None,
+    status: str = "active",
+    variance_id: int | None = None,
+) -> list[LineVarianceView]:
     """Line variances: ``active`` (open and resolved), ``open``, ``resolved``, ``cleared``,
     ``all``. Open ones come with transfer candidates: other claims' posted charges of the same
     provider with the same code, service date and amount."""
-    wanted = {"active": ("open", "resolved"), "open": ("open",), "resolved": ("resolved",),
-              "cleared": ("cleared",), "all": ("open", "resolved", "cleared")}
+    wanted = {
+        "active": ("open", "resolved"),
+        "open": ("open",),
+        "resolved": ("resolved",),
+        "cleared": ("cleared",),
+        "all": ("open", "resolved", "cleared"),
+    }
     if status not in wanted:
-        raise InputError(f"unknown status {status!r}; use one of {', '.join(wanted)}",
-                         code="bad_filter")
+        raise InputError(
+            f"unknown status {status!r}; use one of {', '.join(wanted)}", code="bad_filter"
+        )
     vt = tbl(LineVariance)
     stmt = select(vt).where(vt.c.status.in_(wanted[status]))
     if provider_id is not None:
@@ -243,21 +321,40 @@ def list_line_variances(session: Session, *, provider_id: int | None = None,
         stmt = stmt.where(vt.c.id == variance_id)
     cent = Decimal("0.01")
     out = []
-    for r in session.execute(stmt.order_by(vt.c.provider_id, vt.c.patient_control_number,
-                                           vt.c.payer_id, vt.c.kind, vt.c.group_key)):
+    for r in session.execute(
+        stmt.order_by(
+            vt.c.provider_id, vt.c.patient_control_number, vt.c.payer_id, vt.c.kind, vt.c.group_key
+        )
+    ):
         lines = list(r.lines or [])
-        out.append(LineVarianceView(
-            r.id, r.provider_id, r.account_id, r.patient_control_number, r.payer_id, r.kind,
-            r.group_key, r.reason, Decimal(r.charge).quantize(cent),
-            Decimal(r.paid).quantize(cent), lines, r.status, r.resolution, r.resolved_by,
-            r.detected_on,
-            _transfer_candidates(session, r.provider_id, r.patient_control_number, lines)
-            if r.status == "open" and r.kind == "unposted_line" else []))
+        out.append(
+            LineVarianceView(
+                r.id,
+                r.provider_id,
+                r.account_id,
+                r.patient_control_number,
+                r.payer_id,
+                r.kind,
+                r.group_key,
+                r.reason,
+                Decimal(r.charge).quantize(cent),
+                Decimal(r.paid).quantize(cent),
+                lines,
+                r.status,
+                r.resolution,
+                r.resolved_by,
+                r.detected_on,
+                _transfer_candidates(session, r.provider_id, r.patient_control_number, lines)
+                if r.status == "open" and r.kind == "unposted_line"
+                else [],
+            )
+        )
     return out
 
 
-def _transfer_candidates(session: Session, provider_id: int, pcn: str,
-                         lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _transfer_candidates(
+    session: Session, provider_id: int, pcn: str, lines: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     le = tbl(LedgerEntry)
     found: list[dict[str, Any]] = []
     for line in lines:
@@ -265,47 +362,89 @@ def _transfer_candidates(session: Session, provider_id: int, pcn: str,
         day = line.get("service_date")
         if not code or not day:
             continue
-        for r in session.execute(select(
-                le.c.account_id, le.c.patient_control_number, le.c.posted_date, le.c.amount,
-                le.c.line_ref).where(
-                le.c.provider_id == provider_id, le.c.type == "charge",
-                le.c.patient_control_number != pcn, le.c.procedure_code == code,
+        for r in session.execute(
+            select(
+                le.c.account_id,
+                le.c.patient_control_number,
+                le.c.posted_date,
+                le.c.amount,
+                le.c.line_ref,
+            )
+            .where(
+                le.c.provider_id == provider_id,
+                le.c.type == "charge",
+                le.c.patient_control_number != pcn,
+                le.c.procedure_code == code,
                 le.c.service_date == dt.date.fromisoformat(str(day)),
-                le.c.amount == Decimal(str(line.get("charge") or "0"))).limit(5)):
-            found.append({"account_id": r.account_id, "patient_control_number":
-                          r.patient_control_number, "posted_date": r.posted_date.isoformat(),
-                          "amount": money(Decimal(r.amount)), "line_ref": r.line_ref or None,
-                          "procedure": code, "service_date": day})
+                le.c.amount == Decimal(str(line.get("charge") or "0")),
+            )
+            .limit(5)
+        ):
+            found.append(
+                {
+                    "account_id": r.account_id,
+                    "patient_control_number": r.patient_control_number,
+                    "posted_date": r.posted_date.isoformat(),
+                    "amount": money(Decimal(r.amount)),
+                    "line_ref": r.line_ref or None,
+                    "procedure": code,
+                    "service_date": day,
+                }
+            )
     return found
 
 
-def resolve_line_variance(session: Session, variance_id: int, decision: str, *, actor: str,
-                          note: str = "") -> LineVarianceView:
+def resolve_line_variance(
+    session: Session, variance_id: int, decision: str, *, actor: str, note: str = ""
+) -> LineVarianceView:
     """Record the analyst's answer; the next reconciliation applies it (``missed`` and
     ``transfer``: the line counts as charged until the ledger carries it; ``billed_in_error``:
     the uncharged credit is released for approval)."""
     if decision not in LINE_DECISIONS:
-        raise InputError(f"--as must be one of {', '.join(LINE_DECISIONS)}, not {decision!r}",
-                         code="bad_decision")
+        raise InputError(
+            f"--as must be one of {', '.join(LINE_DECISIONS)}, not {decision!r}",
+            code="bad_decision",
+        )
     vt = tbl(LineVariance)
     row = session.execute(select(vt).where(vt.c.id == variance_id)).one_or_none()
     if row is None:
         raise NotFoundError(f"no line variance with id {variance_id}")
     if row.status == "cleared":
-        raise InputError(f"line variance {variance_id} was cleared by a later run (the "
-                         "charge was posted or the lines changed): nothing to resolve",
-                         code="variance_cleared")
+        raise InputError(
+            f"line variance {variance_id} was cleared by a later run (the "
+            "charge was posted or the lines changed): nothing to resolve",
+            code="variance_cleared",
+        )
     if not row.group_key:
-        raise InputError(f"line variance {variance_id} names no line (the claim's charges "
-                         "could not be matched at all): fix the charges in the ledger",
-                         code="variance_without_line")
-    session.execute(update(vt).where(vt.c.id == variance_id).values(
-        status="resolved", resolution=decision, resolved_by=actor[:128],
-        resolved_at=dt.datetime.now(dt.UTC), note=note or None))
-    audit.record(session, actor=actor, action="line_variance_resolved", outcome=decision,
-                 reason=note, details={"variance_id": variance_id, "kind": row.kind,
-                                       "provider_id": row.provider_id,
-                                       "patient_control_number": row.patient_control_number})
+        raise InputError(
+            f"line variance {variance_id} names no line (the claim's charges "
+            "could not be matched at all): fix the charges in the ledger",
+            code="variance_without_line",
+        )
+    session.execute(
+        update(vt)
+        .where(vt.c.id == variance_id)
+        .values(
+            status="resolved",
+            resolution=decision,
+            resolved_by=actor[:128],
+            resolved_at=dt.datetime.now(dt.UTC),
+            note=note or None,
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="line_variance_resolved",
+        outcome=decision,
+        reason=note,
+        details={
+            "variance_id": variance_id,
+            "kind": row.kind,
+            "provider_id": row.provider_id,
+            "patient_control_number": row.patient_control_number,
+        },
+    )
     return list_line_variances(session, status="all", variance_id=variance_id)[0]
 
 
@@ -315,13 +454,24 @@ def list_variances(session: Session, *, provider_id: int | None = None) -> list[
     if provider_id is not None:
         stmt = stmt.where(vt.c.provider_id == provider_id)
     cent = Decimal("0.01")
-    out = [VarianceView(
-        r.provider_id, r.account_id, r.patient_control_number, r.payer_id, r.kind,
-        Decimal(r.posted).quantize(cent), Decimal(r.remitted).quantize(cent),
-        Decimal(r.difference).quantize(cent), r.postings, r.detected_on,
-    ) for r in session.execute(stmt)]
-    out.sort(key=lambda v: (v.provider_id, v.account_id or "", v.patient_control_number,
-                            v.payer_id))
+    out = [
+        VarianceView(
+            r.provider_id,
+            r.account_id,
+            r.patient_control_number,
+            r.payer_id,
+            r.kind,
+            Decimal(r.posted).quantize(cent),
+            Decimal(r.remitted).quantize(cent),
+            Decimal(r.difference).quantize(cent),
+            r.postings,
+            r.detected_on,
+        )
+        for r in session.execute(stmt)
+    ]
+    out.sort(
+        key=lambda v: (v.provider_id, v.account_id or "", v.patient_control_number, v.payer_id)
+    )
     return out
 
 
@@ -340,24 +490,30 @@ class ExceptionView:
     until: dt.date | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "provider_id": self.provider_id,
-                "patient_control_number": self.patient_control_number,
-                "account_id": self.account_id, "payer_id": self.payer_id,
-                "amount": money(self.amount),
-                "since": self.since.isoformat() if self.since else None,
-                "until": self.until.isoformat() if self.until else None}
+        return {
+            "kind": self.kind,
+            "provider_id": self.provider_id,
+            "patient_control_number": self.patient_control_number,
+            "account_id": self.account_id,
+            "payer_id": self.payer_id,
+            "amount": money(self.amount),
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+        }
 
 
 def latest_as_of(session: Session) -> dt.date | None:
     """The as-of date of the latest finished reconcile run (None before the first)."""
     runs = tbl(ReconcileRun)
-    day: dt.date | None = session.execute(select(func.max(runs.c.as_of)).where(
-        runs.c.finished_at.is_not(None))).scalar_one()
+    day: dt.date | None = session.execute(
+        select(func.max(runs.c.as_of)).where(runs.c.finished_at.is_not(None))
+    ).scalar_one()
     return day
 
 
-def list_exceptions(session: Session, *, as_of: dt.date | None = None,
-                    stale_days: int = 45) -> list[ExceptionView]:
+def list_exceptions(
+    session: Session, *, as_of: dt.date | None = None, stale_days: int = 45
+) -> list[ExceptionView]:
     """Unmatched 835 claims, 837 claims unanswered after ``stale_days``, payments on
     accounts with no posted charges, and known claims paid with no posted charge that are
     still inside their payer's ``ledger_lag_days`` as the last run saw them (``claim_waits``).
@@ -371,23 +527,28 @@ def list_exceptions(session: Session, *, as_of: dt.date | None = None,
 
     unmatched = text(sql.UNMATCHED_REMITTANCES).columns(since=Date)
     for r in session.execute(unmatched):
-        out.append(ExceptionView("unmatched_remittance", r.pid, r.pcn, None, r.payer,
-                                 dec(r.c), r.since))
-    stale = text(
-        "SELECT c.provider_id AS pid, c.patient_control_number AS pcn, MIN(c.payer_id) AS payer, "
-        "SUM(CAST(ROUND(c.total_charge * 100) AS BIGINT)) AS c, MIN(g.date) AS since "
-        "FROM claims c JOIN transactions t ON t.id = c.transaction_id "
-        "JOIN functional_groups g ON g.id = t.group_id "
-        "WHERE c.provider_id IS NOT NULL AND g.date <= :cutoff "
-        "AND NOT EXISTS (SELECT 1 FROM claim_payments cp WHERE cp.provider_id = c.provider_id "
-        "AND cp.patient_control_number = c.patient_control_number) "
-        "AND NOT EXISTS (SELECT 1 FROM claim_links l WHERE l.provider_id = c.provider_id "
-        "AND l.patient_control_number = c.patient_control_number) "
-        "GROUP BY c.provider_id, c.patient_control_number"
-    ).bindparams(bindparam("cutoff", type_=Date)).columns(since=Date)
+        out.append(
+            ExceptionView("unmatched_remittance", r.pid, r.pcn, None, r.payer, dec(r.c), r.since)
+        )
+    stale = (
+        text(
+            "SELECT c.provider_id AS pid, c.patient_control_number AS pcn, "
+            "MIN(c.payer_id) AS payer, "
+            "SUM(CAST(ROUND(c.total_charge * 100) AS BIGINT)) AS c, MIN(g.date) AS since "
+            "FROM claims c JOIN transactions t ON t.id = c.transaction_id "
+            "JOIN functional_groups g ON g.id = t.group_id "
+            "WHERE c.provider_id IS NOT NULL AND g.date <= :cutoff "
+            "AND NOT EXISTS (SELECT 1 FROM claim_payments cp WHERE cp.provider_id = c.provider_id "
+            "AND cp.patient_control_number = c.patient_control_number) "
+            "AND NOT EXISTS (SELECT 1 FROM claim_links l WHERE l.provider_id = c.provider_id "
+            "AND l.patient_control_number = c.patient_control_number) "
+            "GROUP BY c.provider_id, c.patient_control_number"
+        )
+        .bindparams(bindparam("cutoff", type_=Date))
+        .columns(since=Date)
+    )
     for r in session.execute(stale, {"cutoff": day - dt.timedelta(days=stale_days)}):
-        out.append(ExceptionView("no_remittance", r.pid, r.pcn, None, r.payer, dec(r.c),
-                                 r.since))
+        out.append(ExceptionView("no_remittance", r.pid, r.pcn, None, r.payer, dec(r.c), r.since))
     no_charges = text(
         "SELECT le.provider_id AS pid, le.account_id AS account, "
         "MIN(le.patient_control_number) AS pcn, "
@@ -395,19 +556,42 @@ def list_exceptions(session: Session, *, as_of: dt.date | None = None,
         "ELSE 0 END) AS c, MIN(le.posted_date) AS since "
         "FROM ledger_entries le GROUP BY le.provider_id, le.account_id "
         "HAVING SUM(CASE WHEN le.type = 'charge' THEN 1 ELSE 0 END) = 0 "
-        "AND SUM(CASE WHEN le.type = 'payment' THEN 1 ELSE 0 END) > 0").columns(since=Date)
+        "AND SUM(CASE WHEN le.type = 'payment' THEN 1 ELSE 0 END) > 0"
+    ).columns(since=Date)
     for r in session.execute(no_charges):
-        out.append(ExceptionView("payment_without_charges", r.pid, r.pcn, r.account, None,
-                                 dec(r.c), r.since))
+        out.append(
+            ExceptionView(
+                "payment_without_charges", r.pid, r.pcn, r.account, None, dec(r.c), r.since
+            )
+        )
     wt = tbl(ClaimWait)
     for r in session.execute(select(wt).where(wt.c.until > day)):
-        out.append(ExceptionView("payment_without_charges", r.provider_id,
-                                 r.patient_control_number, None, r.payer_id,
-                                 Decimal(r.amount).quantize(cent), r.since, r.until))
+        out.append(
+            ExceptionView(
+                "payment_without_charges",
+                r.provider_id,
+                r.patient_control_number,
+                None,
+                r.payer_id,
+                Decimal(r.amount).quantize(cent),
+                r.since,
+                r.until,
+            )
+        )
     out.sort(key=lambda e: (e.kind, e.provider_id, e.patient_control_number))
     return out
 
 
-__all__ = ["CreditView", "ExceptionView", "LineVarianceView", "VarianceView", "list_credits",
-           "list_exceptions", "list_line_variances", "list_variances", "record_investigation",
-           "resolve_line_variance", "worklist_order"]
+__all__ = [
+    "CreditView",
+    "ExceptionView",
+    "LineVarianceView",
+    "VarianceView",
+    "list_credits",
+    "list_exceptions",
+    "list_line_variances",
+    "list_variances",
+    "record_investigation",
+    "resolve_line_variance",
+    "worklist_order",
+]

@@ -73,7 +73,7 @@ def parse_requests(data: bytes) -> list[Request]:
             raise RefundRequestError(f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
         items = doc.get("requests") if isinstance(doc, dict) else doc
         if not isinstance(items, list):
-            raise RefundRequestError("JSON must be an array of requests or {\"requests\": []}")
+            raise RefundRequestError('JSON must be an array of requests or {"requests": []}')
         return [_request(i + 1, item, CANONICAL) for i, item in enumerate(items)]
     first = body.splitlines()[0] if body.strip() else ""
     for layout in (CANONICAL, *layouts()):
@@ -82,10 +82,15 @@ def parse_requests(data: bytes) -> list[Request]:
         if needed <= header:
             reader = csv.DictReader(io.StringIO(body, newline=""), delimiter=layout.delimiter)
             reader.fieldnames = [h.strip() for h in reader.fieldnames or []]
-            return [_request(reader.line_num, row, layout) for row in reader
-                    if any((v or "").strip() for v in row.values() if isinstance(v, str))]
-    raise RefundRequestError("the header matches neither the canonical refund-request columns "
-                             "nor any layout in mappings/refund_requests")
+            return [
+                _request(reader.line_num, row, layout)
+                for row in reader
+                if any((v or "").strip() for v in row.values() if isinstance(v, str))
+            ]
+    raise RefundRequestError(
+        "the header matches neither the canonical refund-request columns "
+        "nor any layout in mappings/refund_requests"
+    )
 
 
 def _request(line: int, raw: Any, layout: RequestLayout) -> Request:
@@ -102,24 +107,24 @@ def _request(line: int, raw: Any, layout: RequestLayout) -> Request:
     if not payer:
         raise RefundRequestError(f"line {line}: payer_id is empty")
     if not pcn and not icn:
-        raise RefundRequestError(f"line {line}: needs a patient control number or a payer "
-                                 "claim control number")
+        raise RefundRequestError(
+            f"line {line}: needs a patient control number or a payer claim control number"
+        )
     text_amount = get("amount").replace("$", "").replace(",", "")
     try:
         amount = Decimal(text_amount)
     except InvalidOperation:
-        raise RefundRequestError(f"line {line}: amount {text_amount!r} is not a decimal"
-                                 ) from None
+        raise RefundRequestError(f"line {line}: amount {text_amount!r} is not a decimal") from None
     if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
-        raise RefundRequestError(f"line {line}: amount must be positive with at most two "
-                                 "decimals")
+        raise RefundRequestError(f"line {line}: amount must be positive with at most two decimals")
     when: dt.date | None = None
     if get("request_date"):
         try:
             when = dt.datetime.strptime(get("request_date"), layout.date_format).date()
         except ValueError:
-            raise RefundRequestError(f"line {line}: request_date is not a date in format "
-                                     f"{layout.date_format}") from None
+            raise RefundRequestError(
+                f"line {line}: request_date is not a date in format {layout.date_format}"
+            ) from None
     return Request(line, payer, pcn, icn, amount.quantize(CENT), get("reference")[:80], when)
 
 
@@ -137,31 +142,44 @@ class Verdict:
     credit_ids: list[int]
 
     def to_json(self) -> dict[str, Any]:
-        return {"line": self.line, "payer_id": self.payer_id,
-                "patient_control_number": self.patient_control_number,
-                "payer_claim_control_number": self.payer_claim_control_number,
-                "amount": money(self.amount), "reference": self.reference,
-                "verdict": self.verdict, "reason": self.reason,
-                "valid_amount": money(self.valid_amount), "credit_ids": self.credit_ids}
+        return {
+            "line": self.line,
+            "payer_id": self.payer_id,
+            "patient_control_number": self.patient_control_number,
+            "payer_claim_control_number": self.payer_claim_control_number,
+            "amount": money(self.amount),
+            "reference": self.reference,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "valid_amount": money(self.valid_amount),
+            "credit_ids": self.credit_ids,
+        }
 
 
-def _claim_key(s: Session, pid: int, req: Request, payers: PayerDirectory,
-               payer: str) -> str | None:
+def _claim_key(
+    s: Session, pid: int, req: Request, payers: PayerDirectory, payer: str
+) -> str | None:
     if req.patient_control_number:
-        known = s.execute(text(
-            "SELECT 1 FROM claims WHERE provider_id = :p AND patient_control_number = :n "
-            "UNION ALL SELECT 1 FROM ledger_entries WHERE provider_id = :p AND "
-            "patient_control_number = :n UNION ALL SELECT 1 FROM claim_payments WHERE "
-            "provider_id = :p AND patient_control_number = :n UNION ALL SELECT 1 FROM "
-            "claim_links WHERE provider_id = :p AND patient_control_number = :n LIMIT 1"),
-            {"p": pid, "n": req.patient_control_number}).first()
+        known = s.execute(
+            text(
+                "SELECT 1 FROM claims WHERE provider_id = :p AND patient_control_number = :n "
+                "UNION ALL SELECT 1 FROM ledger_entries WHERE provider_id = :p AND "
+                "patient_control_number = :n UNION ALL SELECT 1 FROM claim_payments WHERE "
+                "provider_id = :p AND patient_control_number = :n UNION ALL SELECT 1 FROM "
+                "claim_links WHERE provider_id = :p AND patient_control_number = :n LIMIT 1"
+            ),
+            {"p": pid, "n": req.patient_control_number},
+        ).first()
         if known is not None:
             return req.patient_control_number
     if req.payer_claim_control_number:
-        rows = s.execute(text(sql.CLAIM_KEYS_BY_ICN),
-            {"p": pid, "icn": req.payer_claim_control_number}).all()
-        keys = sorted({str(r[1]) for r in rows if payers.canonical(r[0]) == payer}
-                      or {str(r[1]) for r in rows})
+        rows = s.execute(
+            text(sql.CLAIM_KEYS_BY_ICN), {"p": pid, "icn": req.payer_claim_control_number}
+        ).all()
+        keys = sorted(
+            {str(r[1]) for r in rows if payers.canonical(r[0]) == payer}
+            or {str(r[1]) for r in rows}
+        )
         if keys:
             return keys[0]
     return None
@@ -171,11 +189,21 @@ def validate(s: Session, pid: int, req: Request, payers: PayerDirectory) -> Verd
     payer = payers.canonical(req.payer_id)
     zero = Decimal(0)
 
-    def verdict(v: str, reason: str | None, valid: Decimal = zero,
-                ids: list[int] | None = None) -> Verdict:
-        return Verdict(req.line, req.payer_id, req.patient_control_number,
-                       req.payer_claim_control_number, req.amount, req.reference, v, reason,
-                       valid, ids or [])
+    def verdict(
+        v: str, reason: str | None, valid: Decimal = zero, ids: list[int] | None = None
+    ) -> Verdict:
+        return Verdict(
+            req.line,
+            req.payer_id,
+            req.patient_control_number,
+            req.payer_claim_control_number,
+            req.amount,
+            req.reference,
+            v,
+            reason,
+            valid,
+            ids or [],
+        )
 
     key = _claim_key(s, pid, req, payers, payer)
     if key is None:
@@ -189,8 +217,10 @@ def validate(s: Session, pid: int, req: Request, payers: PayerDirectory) -> Verd
         return verdict("valid", None, req.amount, ids)
     if held > 0:
         return verdict("partially_valid", None, held, ids)
-    adjudicated = {payers.canonical(str(r[0])) for r in s.execute(
-        text(sql.ADJUDICATING_PAYERS), {"p": pid, "n": key})}
+    adjudicated = {
+        payers.canonical(str(r[0]))
+        for r in s.execute(text(sql.ADJUDICATING_PAYERS), {"p": pid, "n": key})
+    }
     if payer not in adjudicated or any(c.owed_to == "payer" for c in active):
         return verdict("invalid", "wrong_payer")
     closed = [c for c in credits if c.status == "resolved" and c.payer_id == payer]
@@ -198,25 +228,37 @@ def validate(s: Session, pid: int, req: Request, payers: PayerDirectory) -> Verd
         return verdict("invalid", "already_recouped")
     if any(c.resolution == "refund_posted" for c in closed):
         return verdict("invalid", "already_refunded")
-    refunded = s.execute(text(
-        "SELECT COUNT(*) FROM ledger_entries le LEFT JOIN payer_aliases a ON a.alias = "
-        "le.payer_id WHERE le.provider_id = :p AND le.patient_control_number = :n AND "
-        "le.type = 'refund' AND le.party = 'payer' AND COALESCE(a.payer_id, le.payer_id) = :y"),
-        {"p": pid, "n": key, "y": payer}).scalar_one()
+    refunded = s.execute(
+        text(
+            "SELECT COUNT(*) FROM ledger_entries le LEFT JOIN payer_aliases a ON a.alias = "
+            "le.payer_id WHERE le.provider_id = :p AND le.patient_control_number = :n AND "
+            "le.type = 'refund' AND le.party = 'payer' AND COALESCE(a.payer_id, le.payer_id) = :y"
+        ),
+        {"p": pid, "n": key, "y": payer},
+    ).scalar_one()
     if refunded:
         return verdict("invalid", "already_refunded")
-    recouped = s.execute(text(
-        "SELECT COUNT(*) FROM plb_matches WHERE provider_id = :p AND "
-        "patient_control_number = :n AND payer_id = :y"),
-        {"p": pid, "n": key, "y": payer}).scalar_one()
+    recouped = s.execute(
+        text(
+            "SELECT COUNT(*) FROM plb_matches WHERE provider_id = :p AND "
+            "patient_control_number = :n AND payer_id = :y"
+        ),
+        {"p": pid, "n": key, "y": payer},
+    ).scalar_one()
     if recouped:
         return verdict("invalid", "already_recouped")
     return verdict("invalid", "no_credit")
 
 
-def validate_file(db: Database, data: bytes, *, name: str, provider: str | None = None,
-                  as_of: dt.date | None = None,
-                  payers: PayerDirectory | None = None) -> list[Verdict]:
+def validate_file(
+    db: Database,
+    data: bytes,
+    *,
+    name: str,
+    provider: str | None = None,
+    as_of: dt.date | None = None,
+    payers: PayerDirectory | None = None,
+) -> list[Verdict]:
     """Validate every request of a file and store the verdicts (one transaction)."""
     requests = parse_requests(data)
     directory = payers or default_directory()
@@ -228,15 +270,25 @@ def validate_file(db: Database, data: bytes, *, name: str, provider: str | None 
         for req in requests:
             v = validate(s, pid, req, directory)
             out.append(v)
-            rows.append({
-                "provider_id": pid, "payer_id": req.payer_id[:80],
-                "patient_control_number": req.patient_control_number[:38],
-                "payer_claim_control_number": req.payer_claim_control_number[:50],
-                "amount": req.amount, "reference": req.reference, "request_date":
-                req.request_date, "source_name": name[:512], "line": req.line,
-                "verdict": v.verdict, "reason": v.reason, "valid_amount": v.valid_amount,
-                "credit_ids": v.credit_ids or None, "validated_on": day, "details": "",
-            })
+            rows.append(
+                {
+                    "provider_id": pid,
+                    "payer_id": req.payer_id[:80],
+                    "patient_control_number": req.patient_control_number[:38],
+                    "payer_claim_control_number": req.payer_claim_control_number[:50],
+                    "amount": req.amount,
+                    "reference": req.reference,
+                    "request_date": req.request_date,
+                    "source_name": name[:512],
+                    "line": req.line,
+                    "verdict": v.verdict,
+                    "reason": v.reason,
+                    "valid_amount": v.valid_amount,
+                    "credit_ids": v.credit_ids or None,
+                    "validated_on": day,
+                    "details": "",
+                }
+            )
         if rows:
             s.execute(insert(tbl(RefundRequest)), rows)
     return out

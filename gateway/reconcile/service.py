@@ -138,8 +138,11 @@ class _Batches:
 
     def commit(self) -> None:
         runs = tbl(ReconcileRun)
-        self.s.execute(update(runs).where(runs.c.id == self.run_id).values(
-            duration_ms=int((time.perf_counter() - self.started) * 1000)))
+        self.s.execute(
+            update(runs)
+            .where(runs.c.id == self.run_id)
+            .values(duration_ms=int((time.perf_counter() - self.started) * 1000))
+        )
         self.s.commit()
         self.pending = 0
 
@@ -149,10 +152,16 @@ class _Batches:
             self.commit()
 
 
-def run_reconcile(db: Database, *, as_of: dt.date | None = None, full: bool = False,
-                  actor: str | None = None, payers: PayerDirectory | None = None,
-                  batch_claims: int | None = None,
-                  progress: Progress = no_progress) -> RunSummary:
+def run_reconcile(
+    db: Database,
+    *,
+    as_of: dt.date | None = None,
+    full: bool = False,
+    actor: str | None = None,
+    payers: PayerDirectory | None = None,
+    batch_claims: int | None = None,
+    progress: Progress = no_progress,
+) -> RunSummary:
     """Reconcile (incrementally unless ``full``) as of ``as_of`` (default: today), committing
     every ``batch_claims`` candidate claims (default ``BATCH_CLAIMS``).
 
@@ -169,31 +178,58 @@ def run_reconcile(db: Database, *, as_of: dt.date | None = None, full: bool = Fa
             summary = _run(s, run_id, day, full, who, directory, batches, progress)
             summary.seconds = time.perf_counter() - started
             runs = tbl(ReconcileRun)
-            s.execute(update(runs).where(runs.c.id == summary.run_id).values(
-                finished_at=utcnow(), mode=summary.mode, files=summary.files,
-                scope_claims=summary.scope_claims, candidates=summary.candidates,
-                credits_new=summary.credits_new, credits_resolved=summary.credits_resolved,
-                credits_open=summary.credits_open, credits_pending=summary.credits_pending,
-                variances=summary.variances, duration_ms=int(summary.seconds * 1000)))
-            audit.record(s, actor=who, action="reconcile", outcome="completed",
-                         reason=summary.reason, details={
-                             "run_id": summary.run_id, "as_of": day.isoformat(),
-                             "mode": summary.mode, "files": summary.files,
-                             "candidates": summary.candidates,
-                             "credits_new": summary.credits_new,
-                             "credits_resolved": summary.credits_resolved,
-                             "credits_open": summary.credits_open,
-                             "credits_pending": summary.credits_pending,
-                             "variances": summary.variances})
+            s.execute(
+                update(runs)
+                .where(runs.c.id == summary.run_id)
+                .values(
+                    finished_at=utcnow(),
+                    mode=summary.mode,
+                    files=summary.files,
+                    scope_claims=summary.scope_claims,
+                    candidates=summary.candidates,
+                    credits_new=summary.credits_new,
+                    credits_resolved=summary.credits_resolved,
+                    credits_open=summary.credits_open,
+                    credits_pending=summary.credits_pending,
+                    variances=summary.variances,
+                    duration_ms=int(summary.seconds * 1000),
+                )
+            )
+            audit.record(
+                s,
+                actor=who,
+                action="reconcile",
+                outcome="completed",
+                reason=summary.reason,
+                details={
+                    "run_id": summary.run_id,
+                    "as_of": day.isoformat(),
+                    "mode": summary.mode,
+                    "files": summary.files,
+                    "candidates": summary.candidates,
+                    "credits_new": summary.credits_new,
+                    "credits_resolved": summary.credits_resolved,
+                    "credits_open": summary.credits_open,
+                    "credits_pending": summary.credits_pending,
+                    "variances": summary.variances,
+                },
+            )
             s.commit()
         except BaseException:
             s.rollback()
             _abandon(s, run_id)
             raise
-    log.info("reconcile_finished", run_id=summary.run_id, mode=summary.mode,
-             files=summary.files, scope_claims=summary.scope_claims,
-             candidates=summary.candidates, credits_new=summary.credits_new,
-             credits_resolved=summary.credits_resolved, seconds=round(summary.seconds, 3))
+    log.info(
+        "reconcile_finished",
+        run_id=summary.run_id,
+        mode=summary.mode,
+        files=summary.files,
+        scope_claims=summary.scope_claims,
+        candidates=summary.candidates,
+        credits_new=summary.credits_new,
+        credits_resolved=summary.credits_resolved,
+        seconds=round(summary.seconds, 3),
+    )
     return summary
 
 
@@ -206,11 +242,27 @@ def _start(s: Session, day: dt.date, full: bool, who: str) -> int:
     if other is not None:
         s.rollback()
         raise ReconcileBusyError(f"reconciliation run {other} is under way")
-    run_id = int(s.execute(insert(runs).values(
-        as_of=day, mode="full" if full else "incremental", actor=who[:128], started_at=utcnow(),
-        files=0, scope_claims=0, candidates=0, credits_new=0, credits_resolved=0,
-        credits_open=0, credits_pending=0, variances=0, duration_ms=0,
-    ).returning(runs.c.id)).scalar_one())
+    run_id = int(
+        s.execute(
+            insert(runs)
+            .values(
+                as_of=day,
+                mode="full" if full else "incremental",
+                actor=who[:128],
+                started_at=utcnow(),
+                files=0,
+                scope_claims=0,
+                candidates=0,
+                credits_new=0,
+                credits_resolved=0,
+                credits_open=0,
+                credits_pending=0,
+                variances=0,
+                duration_ms=0,
+            )
+            .returning(runs.c.id)
+        ).scalar_one()
+    )
     s.commit()
     return run_id
 
@@ -232,10 +284,15 @@ def _abandon(s: Session, run_id: int) -> None:
 
 def _unfinished(s: Session) -> list[Any]:
     """Runs started after the last finished one that never finished (running or not)."""
-    return list(s.execute(text(
-        "SELECT id, started_at, duration_ms FROM reconcile_runs WHERE finished_at IS NULL "
-        "AND id > (SELECT COALESCE(MAX(id), 0) FROM reconcile_runs "
-        "WHERE finished_at IS NOT NULL) ORDER BY id")).all())
+    return list(
+        s.execute(
+            text(
+                "SELECT id, started_at, duration_ms FROM reconcile_runs WHERE finished_at IS NULL "
+                "AND id > (SELECT COALESCE(MAX(id), 0) FROM reconcile_runs "
+                "WHERE finished_at IS NOT NULL) ORDER BY id"
+            )
+        ).all()
+    )
 
 
 def _alive(row: Any) -> bool:
@@ -258,77 +315,116 @@ def running_run(s: Session) -> int | None:
     return None
 
 
-def _run(s: Session, run_id: int, day: dt.date, full: bool, who: str, payers: PayerDirectory,
-         batches: _Batches, progress: Progress = no_progress) -> RunSummary:
+def _run(
+    s: Session,
+    run_id: int,
+    day: dt.date,
+    full: bool,
+    who: str,
+    payers: PayerDirectory,
+    batches: _Batches,
+    progress: Progress = no_progress,
+) -> RunSummary:
     runs = tbl(ReconcileRun)
     broken = [r.id for r in _unfinished(s) if r.id != run_id]
     _sync_aliases(s, payers)
     ft, rft = tbl(InboundFile), tbl(ReconciledFile)
-    files = list(s.execute(select(
-        ft.c.id, ft.c.processed_at, rft.c.file_id.label("seen_id"),
-        rft.c.processed_at.label("seen_at"),
-    ).select_from(ft.outerjoin(rft, rft.c.file_id == ft.c.id)).where(
-        ft.c.state == "processed")).all())
+    files = list(
+        s.execute(
+            select(
+                ft.c.id,
+                ft.c.processed_at,
+                rft.c.file_id.label("seen_id"),
+                rft.c.processed_at.label("seen_at"),
+            )
+            .select_from(ft.outerjoin(rft, rft.c.file_id == ft.c.id))
+            .where(ft.c.state == "processed")
+        ).all()
+    )
     new_files = [r for r in files if r.seen_id is None or r.seen_at != r.processed_at]
     reason = "requested" if full else ""
     if not full:
-        previous = s.execute(text("SELECT COUNT(*) FROM reconcile_runs WHERE id <> :r "
-                                  "AND finished_at IS NOT NULL"), {"r": run_id}).scalar_one()
-        gone = s.execute(text(
-            "SELECT COUNT(*) FROM reconciled_files rf JOIN inbound_files f ON f.id = rf.file_id "
-            "WHERE f.state <> 'processed'")).scalar_one()
+        previous = s.execute(
+            text("SELECT COUNT(*) FROM reconcile_runs WHERE id <> :r AND finished_at IS NOT NULL"),
+            {"r": run_id},
+        ).scalar_one()
+        gone = s.execute(
+            text(
+                "SELECT COUNT(*) FROM reconciled_files rf "
+                "JOIN inbound_files f ON f.id = rf.file_id "
+                "WHERE f.state <> 'processed'"
+            )
+        ).scalar_one()
         if not previous:
             full, reason = True, "first run"
         elif broken:
             full, reason = True, f"run {broken[-1]} did not finish"
         elif gone:
             full, reason = True, f"{gone} reconciled file(s) left the processed state"
-    summary = RunSummary(run_id, day, "full" if full else "incremental", files=len(new_files),
-                         reason=reason)
+    summary = RunSummary(
+        run_id, day, "full" if full else "incremental", files=len(new_files), reason=reason
+    )
     files_table: str | None = None
     if not full:
         s.execute(text("DROP TABLE IF EXISTS rc_files"))
         s.execute(text("CREATE TEMPORARY TABLE rc_files (file_id INTEGER PRIMARY KEY)"))
         if new_files:
-            s.execute(text("INSERT INTO rc_files (file_id) VALUES (:f)"),
-                      [{"f": r.id} for r in new_files])
+            s.execute(
+                text("INSERT INTO rc_files (file_id) VALUES (:f)"), [{"f": r.id} for r in new_files]
+            )
         q.analyze(s, "rc_files")
         files_table = "rc_files"
     changes = linking.link_claim_payments(s, payers, files_table=files_table)
     linking.match_recoupments(s, payers, changes, files_table=files_table)
-    summary.links = {"linked": changes.linked, "unmatched": changes.unmatched,
-                     "plb_matched": changes.plb_matched, "plb_unmatched": changes.plb_unmatched}
+    summary.links = {
+        "linked": changes.linked,
+        "unmatched": changes.unmatched,
+        "plb_matched": changes.plb_matched,
+        "plb_unmatched": changes.plb_unmatched,
+    }
     batches.commit()
 
     scope: str | None = None
     q.create_temp(s, "rc_cand", numbered=True)
     if full:
         s.execute(update(runs).where(runs.c.id == run_id).values(mode="full"))
-        s.execute(text(f"INSERT INTO rc_cand (pid, pcn) {q.screen(None)} UNION "
-                       "SELECT provider_id, patient_control_number FROM credits "
-                       "WHERE status <> 'resolved' UNION "
-                       "SELECT provider_id, patient_control_number FROM line_variances "
-                       "WHERE status <> 'cleared'"))
+        s.execute(
+            text(
+                f"INSERT INTO rc_cand (pid, pcn) {q.screen(None)} UNION "
+                "SELECT provider_id, patient_control_number FROM credits "
+                "WHERE status <> 'resolved' UNION "
+                "SELECT provider_id, patient_control_number FROM line_variances "
+                "WHERE status <> 'cleared'"
+            )
+        )
         summary.scope_claims = -1  # every claim
     else:
         scope = "rc_scope"
         _fill_scope(s, changes.keys, day)
         summary.scope_claims = int(s.execute(text("SELECT COUNT(*) FROM rc_scope")).scalar_one())
-        s.execute(text(f"INSERT INTO rc_cand (pid, pcn) {q.screen(scope)} UNION "
-                       "SELECT c.provider_id, c.patient_control_number FROM credits c "
-                       "JOIN rc_scope s ON s.pid = c.provider_id AND "
-                       "s.pcn = c.patient_control_number WHERE c.status <> 'resolved' UNION "
-                       "SELECT v.provider_id, v.patient_control_number FROM line_variances v "
-                       "JOIN rc_scope s ON s.pid = v.provider_id AND "
-                       "s.pcn = v.patient_control_number WHERE v.status <> 'cleared'"))
+        s.execute(
+            text(
+                f"INSERT INTO rc_cand (pid, pcn) {q.screen(scope)} UNION "
+                "SELECT c.provider_id, c.patient_control_number FROM credits c "
+                "JOIN rc_scope s ON s.pid = c.provider_id AND "
+                "s.pcn = c.patient_control_number WHERE c.status <> 'resolved' UNION "
+                "SELECT v.provider_id, v.patient_control_number FROM line_variances v "
+                "JOIN rc_scope s ON s.pid = v.provider_id AND "
+                "s.pcn = v.patient_control_number WHERE v.status <> 'cleared'"
+            )
+        )
     q.analyze(s, "rc_cand")
     # waits are recomputed for every claim the run looks at (candidates insert theirs again)
     if scope is None:
         s.execute(delete(tbl(ClaimWait)))
     else:
-        s.execute(text("DELETE FROM claim_waits WHERE EXISTS (SELECT 1 FROM rc_scope s "
-                       "WHERE s.pid = claim_waits.provider_id "
-                       "AND s.pcn = claim_waits.patient_control_number)"))
+        s.execute(
+            text(
+                "DELETE FROM claim_waits WHERE EXISTS (SELECT 1 FROM rc_scope s "
+                "WHERE s.pid = claim_waits.provider_id "
+                "AND s.pcn = claim_waits.patient_control_number)"
+            )
+        )
     summary.candidates = int(s.execute(text("SELECT COUNT(*) FROM rc_cand")).scalar_one())
     top = int(s.execute(text("SELECT COALESCE(MAX(n), 0) FROM rc_cand")).scalar_one())
     step = min(CHUNK, batches.size)
@@ -340,8 +436,9 @@ def _run(s: Session, run_id: int, day: dt.date, full: bool, who: str, payers: Pa
 
     _variances(s, scope, day, run_id, summary)
     _record_files(s, files, new_files, full, run_id)
-    for status, count in s.execute(text(
-            "SELECT status, COUNT(*) FROM credits WHERE status <> 'resolved' GROUP BY status")):
+    for status, count in s.execute(
+        text("SELECT status, COUNT(*) FROM credits WHERE status <> 'resolved' GROUP BY status")
+    ):
         if status == "open":
             summary.credits_open = int(count)
         elif status == "pending":
@@ -362,26 +459,33 @@ def _fill_scope(s: Session, extra: set[Key], day: dt.date) -> None:
     """Claim keys touched by the new files, relinked keys, claims with pending credits, and
     claims whose wait for a ledger ends by ``day``."""
     q.create_temp(s, "rc_scope_raw")
-    s.execute(text(
-        "INSERT INTO rc_scope_raw (pid, pcn) "
-        "SELECT cp.provider_id, COALESCE(l.patient_control_number, cp.patient_control_number) "
-        "FROM rc_files f JOIN claim_payments cp ON cp.file_id = f.file_id "
-        "LEFT JOIN claim_links l ON l.claim_payment_id = cp.id WHERE cp.provider_id IS NOT NULL "
-        "UNION ALL SELECT le.provider_id, le.patient_control_number FROM rc_files f "
-        "JOIN ledger_entries le ON le.file_id = f.file_id "
-        "UNION ALL SELECT c.provider_id, c.patient_control_number FROM rc_files f "
-        "JOIN claims c ON c.file_id = f.file_id WHERE c.provider_id IS NOT NULL "
-        "UNION ALL SELECT m.provider_id, m.patient_control_number FROM rc_files f "
-        "JOIN provider_adjustments pa ON pa.file_id = f.file_id "
-        "JOIN plb_matches m ON m.provider_adjustment_id = pa.id "
-        "WHERE m.patient_control_number IS NOT NULL "
-        "UNION ALL SELECT provider_id, patient_control_number FROM credits "
-        "WHERE status = 'pending' "
-        "UNION ALL SELECT provider_id, patient_control_number FROM claim_waits "
-        "WHERE until <= :day"), {"day": day})
+    s.execute(
+        text(
+            "INSERT INTO rc_scope_raw (pid, pcn) "
+            "SELECT cp.provider_id, COALESCE(l.patient_control_number, cp.patient_control_number) "
+            "FROM rc_files f JOIN claim_payments cp ON cp.file_id = f.file_id "
+            "LEFT JOIN claim_links l ON l.claim_payment_id = cp.id "
+            "WHERE cp.provider_id IS NOT NULL "
+            "UNION ALL SELECT le.provider_id, le.patient_control_number FROM rc_files f "
+            "JOIN ledger_entries le ON le.file_id = f.file_id "
+            "UNION ALL SELECT c.provider_id, c.patient_control_number FROM rc_files f "
+            "JOIN claims c ON c.file_id = f.file_id WHERE c.provider_id IS NOT NULL "
+            "UNION ALL SELECT m.provider_id, m.patient_control_number FROM rc_files f "
+            "JOIN provider_adjustments pa ON pa.file_id = f.file_id "
+            "JOIN plb_matches m ON m.provider_adjustment_id = pa.id "
+            "WHERE m.patient_control_number IS NOT NULL "
+            "UNION ALL SELECT provider_id, patient_control_number FROM credits "
+            "WHERE status = 'pending' "
+            "UNION ALL SELECT provider_id, patient_control_number FROM claim_waits "
+            "WHERE until <= :day"
+        ),
+        {"day": day},
+    )
     if extra:
-        s.execute(text("INSERT INTO rc_scope_raw (pid, pcn) VALUES (:p, :n)"),
-                  [{"p": p, "n": n} for p, n in sorted(extra)])
+        s.execute(
+            text("INSERT INTO rc_scope_raw (pid, pcn) VALUES (:p, :n)"),
+            [{"p": p, "n": n} for p, n in sorted(extra)],
+        )
     q.create_temp(s, "rc_scope")
     s.execute(text("INSERT INTO rc_scope (pid, pcn) SELECT DISTINCT pid, pcn FROM rc_scope_raw"))
     q.drop_temp(s, "rc_scope_raw")
@@ -389,6 +493,7 @@ def _fill_scope(s: Session, extra: set[Key], day: dt.date) -> None:
 
 
 # ---------------------------------------------------------------- loading one chunk of claims
+
 
 def _load_facts(s: Session, lo: int, hi: int, payers: PayerDirectory) -> dict[Key, ClaimFacts]:
     where = "s.n BETWEEN :lo AND :hi"
@@ -398,33 +503,48 @@ def _load_facts(s: Session, lo: int, hi: int, payers: PayerDirectory) -> dict[Ke
     def claim(pid: int, pcn: str) -> ClaimFacts:
         f = facts.get((pid, pcn))
         if f is None:
-            f = facts[(pid, pcn)] = ClaimFacts(provider_id=pid, account_id="",
-                                               patient_control_number=pcn)
+            f = facts[(pid, pcn)] = ClaimFacts(
+                provider_id=pid, account_id="", patient_control_number=pcn
+            )
         return f
 
     for r in s.execute(text(f"SELECT pid, pcn FROM rc_cand s WHERE {where}"), p):
         claim(int(r.pid), str(r.pcn))
     charge_rows: dict[Key, int] = {}
-    for r in s.execute(text(
+    for r in s.execute(
+        text(
             f"SELECT le.provider_id AS pid, le.patient_control_number AS pcn, "
             f"MIN(le.account_id) AS account, le.type, le.party, le.payer_id, "
             f"SUM({q.cents('le.amount')}) AS c, COUNT(*) AS n FROM {q.ledger('rc_cand', where)} "
             "GROUP BY le.provider_id, le.patient_control_number, le.type, le.party, "
-            "le.payer_id"), p):
+            "le.payer_id"
+        ),
+        p,
+    ):
         f = claim(int(r.pid), str(r.pcn))
         _ledger_fact(f, r.account, r.type, r.party, payers.canonical(r.payer_id), money(r.c))
         if r.type == "charge":
             key = (f.provider_id, f.patient_control_number)
             charge_rows[key] = charge_rows.get(key, 0) + int(r.n)
     # only charges with line detail one by one (a partial index); the rest as one sum
-    for r in s.execute(text(
+    for r in s.execute(
+        text(
             "SELECT le.provider_id AS pid, le.patient_control_number AS pcn, "
             f"{q.cents('le.amount')} AS c, le.line_ref, le.procedure_code, le.revenue_code, "
             f"le.service_date FROM {q.ledger('rc_cand', where)} WHERE {q.LINE_DETAIL} "
-            "ORDER BY le.id").columns(service_date=Date), p):
-        claim(int(r.pid), str(r.pcn)).ledger_charges.append(LedgerCharge(
-            money(r.c), r.line_ref or "", r.procedure_code or "", r.revenue_code or "",
-            r.service_date))
+            "ORDER BY le.id"
+        ).columns(service_date=Date),
+        p,
+    ):
+        claim(int(r.pid), str(r.pcn)).ledger_charges.append(
+            LedgerCharge(
+                money(r.c),
+                r.line_ref or "",
+                r.procedure_code or "",
+                r.revenue_code or "",
+                r.service_date,
+            )
+        )
     for key, f in facts.items():
         rows = charge_rows.get(key, 0)
         f.has_charge_rows = rows > 0
@@ -432,39 +552,56 @@ def _load_facts(s: Session, lo: int, hi: int, payers: PayerDirectory) -> dict[Ke
             rest = f.charges - sum((c.amount for c in f.ledger_charges), Decimal(0))
             f.ledger_charges.append(LedgerCharge(rest))
     adjudications: dict[int, Adjudication] = {}
-    for r in s.execute(text(
+    for r in s.execute(
+        text(
             f"SELECT k.id, k.pid, k.pcn, k.payer_id, k.status_code, {q.cents('k.paid')} AS c, "
             f"{q.cents('COALESCE(k.interest, 0)')} AS i, {q.cents('k.charge')} AS billed, "
             "k.icn, k.filing, k.drg_code, k.inpatient, k.split, k.statement_from, "
             "k.statement_to, r.payment_date, r.production_date FROM "
             f"({q.claim_payments('rc_cand', where, q.LOAD_COLS)}) k "
             "JOIN remittances r ON r.id = k.remittance_id ORDER BY k.id"
-            ).columns(payment_date=Date, production_date=Date, statement_from=Date,
-                      statement_to=Date), p):
-        a = Adjudication(key=int(r.id), payer_id=payers.canonical(r.payer_id),
-                         status_code=r.status_code, paid=money(int(r.c) - int(r.i)),
-                         payer_claim_control_number=r.icn or "",
-                         remittance_date=r.payment_date or r.production_date or dt.date.min,
-                         filing_indicator=r.filing or "", charge=money(r.billed),
-                         drg_code=r.drg_code or "", inpatient=bool(r.inpatient),
-                         split=bool(r.split), statement_from=r.statement_from,
-                         statement_to=r.statement_to)
+        ).columns(payment_date=Date, production_date=Date, statement_from=Date, statement_to=Date),
+        p,
+    ):
+        a = Adjudication(
+            key=int(r.id),
+            payer_id=payers.canonical(r.payer_id),
+            status_code=r.status_code,
+            paid=money(int(r.c) - int(r.i)),
+            payer_claim_control_number=r.icn or "",
+            remittance_date=r.payment_date or r.production_date or dt.date.min,
+            filing_indicator=r.filing or "",
+            charge=money(r.billed),
+            drg_code=r.drg_code or "",
+            inpatient=bool(r.inpatient),
+            split=bool(r.split),
+            statement_from=r.statement_from,
+            statement_to=r.statement_to,
+        )
         adjudications[a.key] = a
         claim(int(r.pid), str(r.pcn)).adjudications.append(a)
     _load_lines(s, adjudications)
     _load_decisions_and_replacements(s, where, p, claim)
-    for r in s.execute(text(
+    for r in s.execute(
+        text(
             f"SELECT m.provider_id AS pid, m.patient_control_number AS pcn, m.payer_id, "
             f"SUM({q.cents('pa.amount')}) AS c FROM {q.recoupments('rc_cand', where)} "
-            "GROUP BY m.provider_id, m.patient_control_number, m.payer_id"), p):
+            "GROUP BY m.provider_id, m.patient_control_number, m.payer_id"
+        ),
+        p,
+    ):
         f = claim(int(r.pid), str(r.pcn))
         payer = payers.canonical(r.payer_id)
         f.recoupments[payer] = f.recoupments.get(payer, Decimal(0)) + money(r.c)
-    for r in s.execute(text(
+    for r in s.execute(
+        text(
             "SELECT c.provider_id AS pid, c.patient_control_number AS pcn, "
             "MAX(c.filing_indicator) AS filing FROM rc_cand s JOIN claims c "
             "ON c.provider_id = s.pid AND c.patient_control_number = s.pcn "
-            f"WHERE {where} GROUP BY c.provider_id, c.patient_control_number"), p):
+            f"WHERE {where} GROUP BY c.provider_id, c.patient_control_number"
+        ),
+        p,
+    ):
         claim(int(r.pid), str(r.pcn)).claim_filing_indicator = r.filing or ""
     medicare_load.load(s, where, p, facts, payers)
     return facts
@@ -477,24 +614,39 @@ def _load_lines(s: Session, adjudications: dict[int, Adjudication]) -> None:
     owner: dict[int, int] = {}
     line_cas: dict[int, list[tuple[str, str, Decimal]]] = {}
     for i in range(0, len(ids), 900):
-        part = {"ids": ids[i:i + 900]}
-        for r in s.execute(text(
+        part = {"ids": ids[i : i + 900]}
+        for r in s.execute(
+            text(
                 "SELECT id, claim_payment_id, procedure, code, revenue_code, "
                 f"{q.cents('charge')} AS c, {q.cents('paid')} AS p, service_date, "
                 "line_control_number FROM service_payments WHERE claim_payment_id IN :ids "
-                "ORDER BY claim_payment_id, seq").bindparams(bindparam("ids", expanding=True))
-                .columns(service_date=Date), part):
+                "ORDER BY claim_payment_id, seq"
+            )
+            .bindparams(bindparam("ids", expanding=True))
+            .columns(service_date=Date),
+            part,
+        ):
             lines[int(r.id)] = ServiceLine(
-                r.line_control_number or "", r.code or "", r.revenue_code or "",
-                r.service_date, money(r.c), money(r.p), (), r.procedure or "")
+                r.line_control_number or "",
+                r.code or "",
+                r.revenue_code or "",
+                r.service_date,
+                money(r.c),
+                money(r.p),
+                (),
+                r.procedure or "",
+            )
             owner[int(r.id)] = int(r.claim_payment_id)
-        for r in s.execute(text(
+        for r in s.execute(
+            text(
                 "SELECT claim_payment_id, service_payment_id, group_code, reason, "
                 f"SUM({q.cents('amount')}) AS c FROM adjustments "
                 "WHERE claim_payment_id IN :ids "
                 "GROUP BY claim_payment_id, service_payment_id, group_code, reason "
                 "ORDER BY claim_payment_id, service_payment_id, group_code, reason"
-                ).bindparams(bindparam("ids", expanding=True)), part):
+            ).bindparams(bindparam("ids", expanding=True)),
+            part,
+        ):
             cas = (r.group_code, r.reason, money(r.c))
             a = adjudications[int(r.claim_payment_id)]
             a.adjustments.append(cas)
@@ -504,32 +656,43 @@ def _load_lines(s: Session, adjudications: dict[int, Adjudication]) -> None:
                 line_cas.setdefault(int(r.service_payment_id), []).append(cas)
     for sid, line in lines.items():
         adjudications[owner[sid]].lines.append(
-            replace(line, adjustments=tuple(line_cas.get(sid, ()))))
+            replace(line, adjustments=tuple(line_cas.get(sid, ())))
+        )
 
 
-def _load_decisions_and_replacements(s: Session, where: str, p: dict[str, Any],
-                                     claim: Callable[[int, str], ClaimFacts]) -> None:
+def _load_decisions_and_replacements(
+    s: Session, where: str, p: dict[str, Any], claim: Callable[[int, str], ClaimFacts]
+) -> None:
     """Analysts' answers to uncharged lines, and replacement/void 837s with their send date."""
-    for r in s.execute(text(
+    for r in s.execute(
+        text(
             "SELECT v.provider_id AS pid, v.patient_control_number AS pcn, v.group_key, "
             "v.resolution FROM rc_cand s JOIN line_variances v ON v.provider_id = s.pid "
             f"AND v.patient_control_number = s.pcn WHERE {where} "
-            "AND v.resolution IS NOT NULL"), p):
+            "AND v.resolution IS NOT NULL"
+        ),
+        p,
+    ):
         claim(int(r.pid), str(r.pcn)).line_decisions[r.group_key] = r.resolution
-    for r in s.execute(text(
+    for r in s.execute(
+        text(
             "SELECT c.provider_id AS pid, c.patient_control_number AS pcn, "
             "c.original_claim_number AS icn, g.date AS sent FROM rc_cand s JOIN claims c "
             "ON c.provider_id = s.pid AND c.patient_control_number = s.pcn "
             "JOIN transactions t ON t.id = c.transaction_id "
             "JOIN functional_groups g ON g.id = t.group_id "
             f"WHERE {where} AND c.frequency_code IN ('7', '8') "
-            "AND c.original_claim_number <> ''").columns(sent=Date), p):
+            "AND c.original_claim_number <> ''"
+        ).columns(sent=Date),
+        p,
+    ):
         if r.sent is not None:
             claim(int(r.pid), str(r.pcn)).replacements.append((r.icn, r.sent))
 
 
-def _ledger_fact(f: ClaimFacts, account: str, kind: str, party: str, payer: str,
-                 amount: Decimal) -> None:
+def _ledger_fact(
+    f: ClaimFacts, account: str, kind: str, party: str, payer: str, amount: Decimal
+) -> None:
     """Apply one ledger sum to the facts (same classification as ``sql.LEDGER_BALANCE_EFFECT``).
 
     Payer payments and payer adjustments are the provider's postings of remittances: not
@@ -552,15 +715,18 @@ def _ledger_fact(f: ClaimFacts, account: str, kind: str, party: str, payer: str,
 def _basis(f: ClaimFacts, owed_to: str, payer: str) -> dict[str, Any]:
     """What could make this credit disappear, as it stands now."""
     if owed_to == "payer":
-        return {"recouped": str(f.recoupments.get(payer, Decimal(0))),
-                "refunded": str(f.payer_refunds.get(payer, Decimal(0))),
-                "reversals": sum(1 for a in f.adjudications
-                                 if a.payer_id == payer and a.is_reversal)}
+        return {
+            "recouped": str(f.recoupments.get(payer, Decimal(0))),
+            "refunded": str(f.payer_refunds.get(payer, Decimal(0))),
+            "reversals": sum(1 for a in f.adjudications if a.payer_id == payer and a.is_reversal),
+        }
     if owed_to == "patient":
         return {"recouped": "0", "refunded": str(f.patient_refunds), "reversals": 0}
-    return {"recouped": str(sum(f.recoupments.values(), Decimal(0))),
-            "refunded": str(sum(f.payer_refunds.values(), Decimal(0)) + f.patient_refunds),
-            "reversals": sum(1 for a in f.adjudications if a.is_reversal)}
+    return {
+        "recouped": str(sum(f.recoupments.values(), Decimal(0))),
+        "refunded": str(sum(f.payer_refunds.values(), Decimal(0)) + f.patient_refunds),
+        "reversals": sum(1 for a in f.adjudications if a.is_reversal),
+    }
 
 
 def _resolution(before: dict[str, Any] | None, now: dict[str, Any]) -> str:
@@ -585,17 +751,31 @@ def _merge(rows: Iterable[CreditRow]) -> dict[Identity, CreditRow]:
     return out
 
 
-def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
-                     payers: PayerDirectory, summary: RunSummary) -> None:
+def _reconcile_chunk(
+    s: Session,
+    lo: int,
+    hi: int,
+    day: dt.date,
+    run_id: int,
+    payers: PayerDirectory,
+    summary: RunSummary,
+) -> None:
     facts = _load_facts(s, lo, hi, payers)
     ct = tbl(Credit)
     existing: dict[Key, dict[Identity, Any]] = {}
     cand = table("rc_cand", column("n"), column("pid"), column("pcn"))
-    for r in s.execute(select(ct).select_from(cand.join(ct, and_(
-            ct.c.provider_id == cand.c.pid, ct.c.patient_control_number == cand.c.pcn)))
-            .where(cand.c.n.between(lo, hi), ct.c.status != "resolved")).mappings():
+    for r in s.execute(
+        select(ct)
+        .select_from(
+            cand.join(
+                ct, and_(ct.c.provider_id == cand.c.pid, ct.c.patient_control_number == cand.c.pcn)
+            )
+        )
+        .where(cand.c.n.between(lo, hi), ct.c.status != "resolved")
+    ).mappings():
         existing.setdefault((r["provider_id"], r["patient_control_number"]), {})[
-            (r["owed_to"], r["payer_id"], r["cause"])] = r
+            (r["owed_to"], r["payer_id"], r["cause"])
+        ] = r
     rule: Callable[[str], Any] = payers.rule
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -608,9 +788,16 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
         found[key] = outcome.variances
         if outcome.no_charges_until is not None and outcome.waiting is not None:
             payer, amount, since = outcome.waiting
-            waits.append({"provider_id": key[0], "patient_control_number": key[1],
-                          "until": outcome.no_charges_until, "payer_id": payer,
-                          "amount": amount, "since": since})
+            waits.append(
+                {
+                    "provider_id": key[0],
+                    "patient_control_number": key[1],
+                    "until": outcome.no_charges_until,
+                    "payer_id": payer,
+                    "amount": amount,
+                    "since": since,
+                }
+            )
         rows = _merge(classify_rows(f, outcome.credits, rules=rule))
         old = existing.get(key, {})
         account = f.account_id or None
@@ -618,43 +805,80 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
             basis = _basis(f, row.owed_to, ident[1])
             prev = old.get(ident)
             if prev is None:
-                inserts.append({
-                    "provider_id": key[0], "account_id": account,
-                    "patient_control_number": key[1], "owed_to": row.owed_to,
-                    "payer_id": ident[1], "cause": row.cause, "amount": row.amount,
-                    "government": row.government, "deadline_days": row.deadline_days,
-                    "identified_on": day, "due_by": due_by(day, row.deadline_days),
-                    "status": row.status, "pending_until": row.pending_until,
-                    "pending_reason": row.pending_reason, "basis": basis,
-                    "first_run_id": run_id, "last_run_id": run_id, "updated_at": utcnow(),
-                    **_medicare_columns(row),
-                })
+                inserts.append(
+                    {
+                        "provider_id": key[0],
+                        "account_id": account,
+                        "patient_control_number": key[1],
+                        "owed_to": row.owed_to,
+                        "payer_id": ident[1],
+                        "cause": row.cause,
+                        "amount": row.amount,
+                        "government": row.government,
+                        "deadline_days": row.deadline_days,
+                        "identified_on": day,
+                        "due_by": due_by(day, row.deadline_days),
+                        "status": row.status,
+                        "pending_until": row.pending_until,
+                        "pending_reason": row.pending_reason,
+                        "basis": basis,
+                        "first_run_id": run_id,
+                        "last_run_id": run_id,
+                        "updated_at": utcnow(),
+                        **_medicare_columns(row),
+                    }
+                )
                 continue
-            updates.append({
-                "b_id": prev["id"], "account_id": account, "amount": row.amount,
-                "government": row.government, "deadline_days": row.deadline_days,
-                "due_by": due_by(prev["identified_on"], row.deadline_days,
-                                 _suspension(prev, day)),
-                "status": row.status, "pending_until": row.pending_until,
-                "pending_reason": row.pending_reason, "basis": basis,
-                "last_run_id": run_id, "updated_at": utcnow(), **_medicare_columns(row),
-            })
+            updates.append(
+                {
+                    "b_id": prev["id"],
+                    "account_id": account,
+                    "amount": row.amount,
+                    "government": row.government,
+                    "deadline_days": row.deadline_days,
+                    "due_by": due_by(
+                        prev["identified_on"], row.deadline_days, _suspension(prev, day)
+                    ),
+                    "status": row.status,
+                    "pending_until": row.pending_until,
+                    "pending_reason": row.pending_reason,
+                    "basis": basis,
+                    "last_run_id": run_id,
+                    "updated_at": utcnow(),
+                    **_medicare_columns(row),
+                }
+            )
         for ident, prev in old.items():
             if ident in rows:
                 continue
             now = _basis(f, ident[0], ident[1])
-            resolves.append({"b_id": prev["id"], "status": "resolved", "resolved_on": day,
-                             "resolution": _resolution(prev["basis"], now),
-                             "pending_reason": None, "last_run_id": run_id,
-                             "updated_at": utcnow()})
+            resolves.append(
+                {
+                    "b_id": prev["id"],
+                    "status": "resolved",
+                    "resolved_on": day,
+                    "resolution": _resolution(prev["basis"], now),
+                    "pending_reason": None,
+                    "last_run_id": run_id,
+                    "updated_at": utcnow(),
+                }
+            )
     if inserts:
         s.execute(insert(ct), inserts)
     if updates:
-        s.execute(update(ct).where(ct.c.id == bindparam("b_id")).values(
-            {k: bindparam(k) for k in updates[0] if k != "b_id"}), updates)
+        s.execute(
+            update(ct)
+            .where(ct.c.id == bindparam("b_id"))
+            .values({k: bindparam(k) for k in updates[0] if k != "b_id"}),
+            updates,
+        )
     if resolves:
-        s.execute(update(ct).where(ct.c.id == bindparam("b_id")).values(
-            {k: bindparam(k) for k in resolves[0] if k != "b_id"}), resolves)
+        s.execute(
+            update(ct)
+            .where(ct.c.id == bindparam("b_id"))
+            .values({k: bindparam(k) for k in resolves[0] if k != "b_id"}),
+            resolves,
+        )
     summary.credits_new += len(inserts)
     summary.credits_resolved += len(resolves)
     _line_variances(s, lo, hi, day, run_id, facts, found)
@@ -662,18 +886,38 @@ def _reconcile_chunk(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
         s.execute(insert(tbl(ClaimWait)), waits)
 
 
-def _line_variances(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
-                    facts: dict[Key, ClaimFacts], found: dict[Key, list[LineVariance]]) -> None:
+def _line_variances(
+    s: Session,
+    lo: int,
+    hi: int,
+    day: dt.date,
+    run_id: int,
+    facts: dict[Key, ClaimFacts],
+    found: dict[Key, list[LineVariance]],
+) -> None:
     """Keep ``line_variances`` of the chunk's claims in step: new findings inserted, persisting
     ones refreshed (the analyst's answer kept), vanished ones marked ``cleared``."""
     vt = tbl(LineVarianceRow)
     cand = table("rc_cand", column("n"), column("pid"), column("pcn"))
     stored: dict[tuple[int, str, str, str, str], Any] = {}
-    for r in s.execute(select(vt.c.id, vt.c.provider_id, vt.c.patient_control_number,
-                              vt.c.payer_id, vt.c.kind, vt.c.group_key, vt.c.status,
-                              vt.c.resolution).select_from(cand.join(vt, and_(
-            vt.c.provider_id == cand.c.pid, vt.c.patient_control_number == cand.c.pcn)))
-            .where(cand.c.n.between(lo, hi))):
+    for r in s.execute(
+        select(
+            vt.c.id,
+            vt.c.provider_id,
+            vt.c.patient_control_number,
+            vt.c.payer_id,
+            vt.c.kind,
+            vt.c.group_key,
+            vt.c.status,
+            vt.c.resolution,
+        )
+        .select_from(
+            cand.join(
+                vt, and_(vt.c.provider_id == cand.c.pid, vt.c.patient_control_number == cand.c.pcn)
+            )
+        )
+        .where(cand.c.n.between(lo, hi))
+    ):
         stored[(r.provider_id, r.patient_control_number, r.payer_id, r.kind, r.group_key)] = r
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -681,14 +925,28 @@ def _line_variances(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
     for key, variances in found.items():
         account = facts[key].account_id or None
         for v in variances:
-            values = {"account_id": account, "reason": v.reason[:2000], "charge": v.charge,
-                      "paid": v.paid, "lines": [dict(x) for x in v.lines], "run_id": run_id}
+            values = {
+                "account_id": account,
+                "reason": v.reason[:2000],
+                "charge": v.charge,
+                "paid": v.paid,
+                "lines": [dict(x) for x in v.lines],
+                "run_id": run_id,
+            }
             prev = stored.get((key[0], key[1], v.payer_id, v.kind, v.group_key))
             if prev is None:
-                inserts.append({**values, "provider_id": key[0],
-                                "patient_control_number": key[1], "payer_id": v.payer_id,
-                                "kind": v.kind, "group_key": v.group_key, "status": "open",
-                                "detected_on": day})
+                inserts.append(
+                    {
+                        **values,
+                        "provider_id": key[0],
+                        "patient_control_number": key[1],
+                        "payer_id": v.payer_id,
+                        "kind": v.kind,
+                        "group_key": v.group_key,
+                        "status": "open",
+                        "detected_on": day,
+                    }
+                )
                 continue
             seen.add(prev.id)
             status = "resolved" if prev.resolution else "open"
@@ -699,8 +957,12 @@ def _line_variances(s: Session, lo: int, hi: int, day: dt.date, run_id: int,
     if inserts:
         s.execute(insert(vt), inserts)
     for group in _by_columns(updates):
-        s.execute(update(vt).where(vt.c.id == bindparam("b_id")).values(
-            {k: bindparam(k) for k in group[0] if k != "b_id"}), group)
+        s.execute(
+            update(vt)
+            .where(vt.c.id == bindparam("b_id"))
+            .values({k: bindparam(k) for k in group[0] if k != "b_id"}),
+            group,
+        )
 
 
 def _by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -725,11 +987,16 @@ def _suspension(row: Any, day: dt.date) -> int:
 
 def _medicare_columns(row: CreditRow) -> dict[str, Any]:
     """The credit columns of ``medicare.annotate`` (claim kind, Part, return method)."""
-    return {"claim_kind": row.claim_kind, "medicare_part": row.medicare_part,
-            "medicare_verified": row.medicare_verified, "return_method": row.return_method}
+    return {
+        "claim_kind": row.claim_kind,
+        "medicare_part": row.medicare_part,
+        "medicare_verified": row.medicare_verified,
+        "return_method": row.return_method,
+    }
 
 
 # ---------------------------------------------------------------- variances and watermark
+
 
 def classify_variance(posted: int, npost: int, remit: int) -> str:
     """Kind of a posting variance, from cents posted, number of postings and cents remitted."""
@@ -742,45 +1009,63 @@ def classify_variance(posted: int, npost: int, remit: int) -> str:
     return "wrong_amount"
 
 
-def _variances(s: Session, scope: str | None, day: dt.date, run_id: int,
-               summary: RunSummary) -> None:
+def _variances(
+    s: Session, scope: str | None, day: dt.date, run_id: int, summary: RunSummary
+) -> None:
     vt = tbl(PostingVariance)
     if scope is None:
         s.execute(delete(vt))
     else:
-        s.execute(text("DELETE FROM posting_variances WHERE EXISTS (SELECT 1 FROM rc_scope s "
-                       "WHERE s.pid = posting_variances.provider_id "
-                       "AND s.pcn = posting_variances.patient_control_number)"))
+        s.execute(
+            text(
+                "DELETE FROM posting_variances WHERE EXISTS (SELECT 1 FROM rc_scope s "
+                "WHERE s.pid = posting_variances.provider_id "
+                "AND s.pcn = posting_variances.patient_control_number)"
+            )
+        )
     rows = s.execute(text(q.variances(scope))).all()
     accounts: dict[Key, str | None] = {}
     keys = sorted({(int(r.pid), str(r.pcn)) for r in rows})
     if keys:
         q.create_temp(s, "rc_vkeys")
-        s.execute(text("INSERT INTO rc_vkeys (pid, pcn) VALUES (:p, :n)"),
-                  [{"p": p, "n": n} for p, n in keys])
+        s.execute(
+            text("INSERT INTO rc_vkeys (pid, pcn) VALUES (:p, :n)"),
+            [{"p": p, "n": n} for p, n in keys],
+        )
         q.analyze(s, "rc_vkeys")
-        for r in s.execute(text(
+        for r in s.execute(
+            text(
                 f"SELECT le.provider_id, le.patient_control_number, MIN(le.account_id) "
                 f"FROM {q.ledger('rc_vkeys')} "
-                "GROUP BY le.provider_id, le.patient_control_number")):
+                "GROUP BY le.provider_id, le.patient_control_number"
+            )
+        ):
             accounts[(int(r[0]), str(r[1]))] = r[2]
         q.drop_temp(s, "rc_vkeys")
-    values = [{
-        "provider_id": int(r.pid), "account_id": accounts.get((int(r.pid), str(r.pcn))),
-        "patient_control_number": r.pcn, "payer_id": r.payer,
-        "kind": classify_variance(int(r.posted), int(r.npost), int(r.remit)),
-        "posted": money(r.posted), "remitted": money(r.remit),
-        "difference": money(int(r.posted) - int(r.remit)), "postings": int(r.npost),
-        "detected_on": day, "run_id": run_id,
-    } for r in sorted(rows, key=lambda r: (r.pid, r.pcn, r.payer))]
+    values = [
+        {
+            "provider_id": int(r.pid),
+            "account_id": accounts.get((int(r.pid), str(r.pcn))),
+            "patient_control_number": r.pcn,
+            "payer_id": r.payer,
+            "kind": classify_variance(int(r.posted), int(r.npost), int(r.remit)),
+            "posted": money(r.posted),
+            "remitted": money(r.remit),
+            "difference": money(int(r.posted) - int(r.remit)),
+            "postings": int(r.npost),
+            "detected_on": day,
+            "run_id": run_id,
+        }
+        for r in sorted(rows, key=lambda r: (r.pid, r.pcn, r.payer))
+    ]
     if values:
         s.execute(insert(vt), values)
-    summary.variances = int(s.execute(text("SELECT COUNT(*) FROM posting_variances"))
-                            .scalar_one())
+    summary.variances = int(s.execute(text("SELECT COUNT(*) FROM posting_variances")).scalar_one())
 
 
-def _record_files(s: Session, files: list[Any], new_files: list[Any], full: bool,
-                  run_id: int) -> None:
+def _record_files(
+    s: Session, files: list[Any], new_files: list[Any], full: bool, run_id: int
+) -> None:
     rt = tbl(ReconciledFile)
     if full:
         s.execute(delete(rt))
@@ -788,13 +1073,23 @@ def _record_files(s: Session, files: list[Any], new_files: list[Any], full: bool
     else:
         todo = new_files
         if todo:
-            s.execute(delete(rt).where(rt.c.file_id == bindparam("fid")),
-                      [{"fid": r.id} for r in todo])
+            s.execute(
+                delete(rt).where(rt.c.file_id == bindparam("fid")), [{"fid": r.id} for r in todo]
+            )
     for i in range(0, len(todo), 5000):
-        s.execute(insert(rt), [{"file_id": r.id, "processed_at": r.processed_at,
-                                "run_id": run_id} for r in todo[i:i + 5000]])
+        s.execute(
+            insert(rt),
+            [
+                {"file_id": r.id, "processed_at": r.processed_at, "run_id": run_id}
+                for r in todo[i : i + 5000]
+            ],
+        )
 
 
 def latest_run(s: Session) -> ReconcileRun | None:
-    return s.execute(select(ReconcileRun).where(ReconcileRun.finished_at.is_not(None))
-                     .order_by(ReconcileRun.id.desc()).limit(1)).scalar_one_or_none()
+    return s.execute(
+        select(ReconcileRun)
+        .where(ReconcileRun.finished_at.is_not(None))
+        .order_by(ReconcileRun.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()

@@ -39,8 +39,9 @@ def create_temp(s: Session, name: str, numbered: bool = False) -> None:
     s.execute(text(f"DROP TABLE IF EXISTS {name}"))
     pg = s.get_bind().dialect.name == "postgresql"
     n = ("n SERIAL PRIMARY KEY, " if pg else "n INTEGER PRIMARY KEY, ") if numbered else ""
-    s.execute(text(f"CREATE TEMPORARY TABLE {name} ({n}pid INTEGER NOT NULL, "
-                   "pcn VARCHAR(38) NOT NULL)"))
+    s.execute(
+        text(f"CREATE TEMPORARY TABLE {name} ({n}pid INTEGER NOT NULL, pcn VARCHAR(38) NOT NULL)")
+    )
     s.execute(text(f"CREATE INDEX ix_{name}_key ON {name} (pid, pcn)"))
 
 
@@ -64,7 +65,8 @@ COUNTED_CLAIM_PAYMENT = (
     "(NOT cp.resend_twin OR NOT EXISTS (SELECT 1 FROM claim_payments e "
     "WHERE e.patient_control_number = cp.patient_control_number "
     "AND e.provider_id + 0 = cp.provider_id AND e.resend_key = cp.resend_key "
-    "AND e.id < cp.id))")
+    "AND e.id < cp.id))"
+)
 #: exceptions: counted 835 claims no 837 and no ledger row names, summed per claim key
 UNMATCHED_REMITTANCES = (
     "SELECT cp.provider_id AS pid, cp.patient_control_number AS pcn, MIN(cp.payer_id) AS "
@@ -76,21 +78,23 @@ UNMATCHED_REMITTANCES = (
     + " AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.provider_id = cp.provider_id AND "
     "c.patient_control_number = cp.patient_control_number) AND NOT EXISTS (SELECT 1 FROM "
     "ledger_entries le WHERE le.provider_id = cp.provider_id AND le.patient_control_number = "
-    "cp.patient_control_number) GROUP BY cp.provider_id, cp.patient_control_number")
+    "cp.patient_control_number) GROUP BY cp.provider_id, cp.patient_control_number"
+)
 
 #: refund requests: the claim keys a payer claim control number (CLP07) was paid under
 CLAIM_KEYS_BY_ICN = (
     "SELECT cp.payer_id, COALESCE(l.patient_control_number, cp.patient_control_number) FROM "
     "claim_payments cp LEFT JOIN claim_links l ON l.claim_payment_id = cp.id WHERE "
-    "cp.provider_id = :p AND cp.payer_claim_control_number = :icn AND "
-    + COUNTED_CLAIM_PAYMENT)
+    "cp.provider_id = :p AND cp.payer_claim_control_number = :icn AND " + COUNTED_CLAIM_PAYMENT
+)
 
 #: refund requests: the payers that adjudicated a claim
 ADJUDICATING_PAYERS = (
     "SELECT DISTINCT cp.payer_id FROM claim_payments cp LEFT JOIN claim_links l ON "
     "l.claim_payment_id = cp.id WHERE cp.provider_id = :p AND "
     "COALESCE(l.patient_control_number, cp.patient_control_number) = :n AND "
-    + COUNTED_CLAIM_PAYMENT)
+    + COUNTED_CLAIM_PAYMENT
+)
 
 #: letters: a claim's counted adjudications, with their remittance dates
 CLAIM_FACT_PAYMENTS = (
@@ -99,29 +103,34 @@ CLAIM_FACT_PAYMENTS = (
     "r.payment_date, r.production_date FROM claim_payments cp JOIN remittances r ON r.id = "
     "cp.remittance_id LEFT JOIN claim_links l ON l.claim_payment_id = cp.id WHERE "
     "cp.provider_id = :p AND COALESCE(l.patient_control_number, cp.patient_control_number) = "
-    ":n AND "
-    + COUNTED_CLAIM_PAYMENT
-    + " ORDER BY cp.id")
+    ":n AND " + COUNTED_CLAIM_PAYMENT + " ORDER BY cp.id"
+)
 
 #: the same for PLB adjustment pairs (a resent 835 does not recoup twice)
 COUNTED_PLB = (
     "(NOT pa.resend_twin OR NOT EXISTS (SELECT 1 FROM provider_adjustments e "
-    "WHERE e.provider_id = pa.provider_id AND e.resend_key = pa.resend_key AND e.id < pa.id))")
+    "WHERE e.provider_id = pa.provider_id AND e.resend_key = pa.resend_key AND e.id < pa.id))"
+)
 
-CP_COLS = ("cp.id AS id, cp.provider_id AS pid, {pcn} AS pcn, cp.payer_id AS payer_id, "
-           "cp.status_code AS status_code, cp.paid AS paid, cp.remittance_id AS remittance_id, "
-           "cp.payer_claim_control_number AS icn, cp.filing_indicator AS filing, "
-           "cp.charge AS charge")
+CP_COLS = (
+    "cp.id AS id, cp.provider_id AS pid, {pcn} AS pcn, cp.payer_id AS payer_id, "
+    "cp.status_code AS status_code, cp.paid AS paid, cp.remittance_id AS remittance_id, "
+    "cp.payer_claim_control_number AS icn, cp.filing_indicator AS filing, "
+    "cp.charge AS charge"
+)
 
 
 #: what loading a claim's adjudications needs besides ``CP_COLS`` (how it was priced, interest)
-LOAD_COLS = CP_COLS + (", cp.interest AS interest, cp.drg_code AS drg_code, "
-                       "cp.inpatient AS inpatient, cp.split AS split, "
-                       "cp.statement_from AS statement_from, cp.statement_to AS statement_to")
+LOAD_COLS = CP_COLS + (
+    ", cp.interest AS interest, cp.drg_code AS drg_code, "
+    "cp.inpatient AS inpatient, cp.split AS split, "
+    "cp.statement_from AS statement_from, cp.statement_to AS statement_to"
+)
 #: a ledger charge row with line detail: the predicate of ``ix_ledger_entries_line_charges``
 #: (tables.LINE_CHARGE), spelled with the ``le`` alias so both planners use that index
-LINE_DETAIL = ("le.type = 'charge' AND (le.line_ref <> '' OR le.procedure_code <> '' "
-               "OR le.revenue_code <> '')")
+LINE_DETAIL = (
+    "le.type = 'charge' AND (le.line_ref <> '' OR le.procedure_code <> '' OR le.revenue_code <> '')"
+)
 
 
 def claim_payments(scope: str | None, where: str = "", cols: str = CP_COLS) -> str:
@@ -133,8 +142,10 @@ def claim_payments(scope: str | None, where: str = "", cols: str = CP_COLS) -> s
     counted = COUNTED_CLAIM_PAYMENT
     if scope is None:
         every = cols.format(pcn="COALESCE(l.patient_control_number, cp.patient_control_number)")
-        return (f"SELECT {every} FROM claim_payments cp LEFT JOIN claim_links l "
-                f"ON l.claim_payment_id = cp.id WHERE cp.provider_id IS NOT NULL AND {counted}")
+        return (
+            f"SELECT {every} FROM claim_payments cp LEFT JOIN claim_links l "
+            f"ON l.claim_payment_id = cp.id WHERE cp.provider_id IS NOT NULL AND {counted}"
+        )
     extra = f" AND {where}" if where else ""
     direct = cols.format(pcn="cp.patient_control_number")
     linked = cols.format(pcn="l.patient_control_number")
@@ -154,20 +165,26 @@ def ledger(scope: str | None, where: str = "") -> str:
     if scope is None:
         return "ledger_entries le"
     on = f" AND {where}" if where else ""
-    return (f"{scope} s JOIN ledger_entries le ON le.provider_id = s.pid "
-            f"AND le.patient_control_number = s.pcn{on}")
+    return (
+        f"{scope} s JOIN ledger_entries le ON le.provider_id = s.pid "
+        f"AND le.patient_control_number = s.pcn{on}"
+    )
 
 
 def recoupments(scope: str | None, where: str = "") -> str:
     """``FROM`` clause of matched, counted PLB WO/72 rows (``m`` and ``pa``)."""
-    base = ("plb_matches m JOIN provider_adjustments pa ON pa.id = m.provider_adjustment_id "
-            f"AND {COUNTED_PLB}")
+    base = (
+        "plb_matches m JOIN provider_adjustments pa ON pa.id = m.provider_adjustment_id "
+        f"AND {COUNTED_PLB}"
+    )
     if scope is None:
         return base
     on = f" AND {where}" if where else ""
-    return (f"{scope} s JOIN plb_matches m ON m.provider_id = s.pid "
-            f"AND m.patient_control_number = s.pcn{on} "
-            f"JOIN provider_adjustments pa ON pa.id = m.provider_adjustment_id AND {COUNTED_PLB}")
+    return (
+        f"{scope} s JOIN plb_matches m ON m.provider_id = s.pid "
+        f"AND m.patient_control_number = s.pcn{on} "
+        f"JOIN provider_adjustments pa ON pa.id = m.provider_adjustment_id AND {COUNTED_PLB}"
+    )
 
 
 def screen(scope: str | None) -> str:
@@ -224,8 +241,10 @@ def uncharged_lines(scope: str | None) -> str:
     ``lines.match`` finds an uncharged or partly posted line on when the totals agree."""
     # driven from the charges with line detail (a partial index): a ledger exported at claim
     # level costs nothing
-    keys = (f"(SELECT DISTINCT le.provider_id AS pid, le.patient_control_number AS pcn "
-            f"FROM {ledger(scope)} WHERE {LINE_DETAIL})")
+    keys = (
+        f"(SELECT DISTINCT le.provider_id AS pid, le.patient_control_number AS pcn "
+        f"FROM {ledger(scope)} WHERE {LINE_DETAIL})"
+    )
     return f"""
 SELECT DISTINCT k.pid, k.pcn FROM ({claim_payments(keys)}) k
 JOIN service_payments sp ON sp.claim_payment_id = k.id

@@ -37,19 +37,25 @@ from gateway.db.base import Base
 from gateway.db.models import MONEY, ClaimPaymentRow, ClaimRow, utcnow
 
 #: a ledger charge row with line detail (the predicate of a partial index and of the screen)
-LINE_CHARGE = ("type = 'charge' AND (line_ref <> '' OR procedure_code <> '' "
-               "OR revenue_code <> '')")
+LINE_CHARGE = "type = 'charge' AND (line_ref <> '' OR procedure_code <> '' OR revenue_code <> '')"
 #: the 837 lookup of the truncated-CLP01 fallback: same provider, same total charge
 CLAIMS_BY_CHARGE = Index("ix_claims_provider_charge", ClaimRow.provider_id, ClaimRow.total_charge)
 #: claim keys (provider, patient control number) and linking by CLP07 within a provider: both
 #: columns, so that no planner (SQLite has no statistics until someone runs ANALYZE) walks a
 #: whole provider's rows per claim, which made reconciling an unmatched 835 quadratic
-CLAIM_PAYMENTS_BY_ICN = Index("ix_claim_payments_provider_icn", ClaimPaymentRow.provider_id,
-                              ClaimPaymentRow.payer_claim_control_number)
-CLAIM_PAYMENTS_BY_CLAIM = Index("ix_claim_payments_provider_pcn", ClaimPaymentRow.provider_id,
-                                ClaimPaymentRow.patient_control_number)
-CLAIMS_BY_CLAIM = Index("ix_claims_provider_pcn", ClaimRow.provider_id,
-                        ClaimRow.patient_control_number)
+CLAIM_PAYMENTS_BY_ICN = Index(
+    "ix_claim_payments_provider_icn",
+    ClaimPaymentRow.provider_id,
+    ClaimPaymentRow.payer_claim_control_number,
+)
+CLAIM_PAYMENTS_BY_CLAIM = Index(
+    "ix_claim_payments_provider_pcn",
+    ClaimPaymentRow.provider_id,
+    ClaimPaymentRow.patient_control_number,
+)
+CLAIMS_BY_CLAIM = Index(
+    "ix_claims_provider_pcn", ClaimRow.provider_id, ClaimRow.patient_control_number
+)
 
 
 class LedgerEntry(Base):
@@ -66,8 +72,13 @@ class LedgerEntry(Base):
         Index("ix_ledger_entries_claim", "provider_id", "patient_control_number"),
         # charges with line detail: the screen's uncharged-line check starts from these, so a
         # ledger exported at claim level costs it nothing
-        Index("ix_ledger_entries_line_charges", "provider_id", "patient_control_number",
-              sqlite_where=text(LINE_CHARGE), postgresql_where=text(LINE_CHARGE)),
+        Index(
+            "ix_ledger_entries_line_charges",
+            "provider_id",
+            "patient_control_number",
+            sqlite_where=text(LINE_CHARGE),
+            postgresql_where=text(LINE_CHARGE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -125,7 +136,8 @@ class PlbMatch(Base):
     __table_args__ = (Index("ix_plb_matches_claim", "provider_id", "patient_control_number"),)
 
     provider_adjustment_id: Mapped[int] = mapped_column(
-        Integer, primary_key=True, autoincrement=False)
+        Integer, primary_key=True, autoincrement=False
+    )
     provider_id: Mapped[int] = mapped_column(Integer)
     payer_id: Mapped[str] = mapped_column(String(80))
     patient_control_number: Mapped[str | None] = mapped_column(String(38))
@@ -169,8 +181,9 @@ class ReconciledFile(Base):
 
     __tablename__ = "reconciled_files"
 
-    file_id: Mapped[int] = mapped_column(ForeignKey("inbound_files.id"), primary_key=True,
-                                         autoincrement=False)
+    file_id: Mapped[int] = mapped_column(
+        ForeignKey("inbound_files.id"), primary_key=True, autoincrement=False
+    )
     processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     run_id: Mapped[int] = mapped_column(ForeignKey("reconcile_runs.id"))
 
@@ -185,10 +198,17 @@ class Credit(Base):
 
     __tablename__ = "credits"
     __table_args__ = (
-        Index("uq_credits_active", "provider_id", "patient_control_number", "owed_to",
-              "payer_id", "cause", unique=True,
-              sqlite_where=text("status <> 'resolved'"),
-              postgresql_where=text("status <> 'resolved'")),
+        Index(
+            "uq_credits_active",
+            "provider_id",
+            "patient_control_number",
+            "owed_to",
+            "payer_id",
+            "cause",
+            unique=True,
+            sqlite_where=text("status <> 'resolved'"),
+            postgresql_where=text("status <> 'resolved'"),
+        ),
         Index("ix_credits_claim", "provider_id", "patient_control_number"),
     )
 
@@ -236,8 +256,7 @@ class PostingVariance(Base):
     """Provider's payer postings (ledger party=payer) that differ from the 835s of a claim."""
 
     __tablename__ = "posting_variances"
-    __table_args__ = (Index("ix_posting_variances_claim", "provider_id",
-                            "patient_control_number"),)
+    __table_args__ = (Index("ix_posting_variances_claim", "provider_id", "patient_control_number"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
@@ -265,8 +284,15 @@ class LineVariance(Base):
 
     __tablename__ = "line_variances"
     __table_args__ = (
-        Index("uq_line_variances_identity", "provider_id", "patient_control_number",
-              "payer_id", "kind", "group_key", unique=True),
+        Index(
+            "uq_line_variances_identity",
+            "provider_id",
+            "patient_control_number",
+            "payer_id",
+            "kind",
+            "group_key",
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -310,8 +336,7 @@ class RefundRequest(Base):
     """A payer's solicited refund request and our verdict on it (for the dispute path)."""
 
     __tablename__ = "refund_requests"
-    __table_args__ = (Index("ix_refund_requests_claim", "provider_id",
-                            "patient_control_number"),)
+    __table_args__ = (Index("ix_refund_requests_claim", "provider_id", "patient_control_number"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
@@ -333,8 +358,20 @@ class RefundRequest(Base):
 
 
 __all__ = [
-    "CLAIMS_BY_CHARGE", "CLAIMS_BY_CLAIM", "CLAIM_PAYMENTS_BY_CLAIM", "CLAIM_PAYMENTS_BY_ICN",
-    "ClaimLink", "ClaimWait", "Credit",
-    "LedgerEntry", "LedgerImport", "LineVariance", "PayerAlias", "PlbMatch", "PostingVariance",
-    "ReconcileRun", "ReconciledFile", "RefundRequest",
+    "CLAIMS_BY_CHARGE",
+    "CLAIMS_BY_CLAIM",
+    "CLAIM_PAYMENTS_BY_CLAIM",
+    "CLAIM_PAYMENTS_BY_ICN",
+    "ClaimLink",
+    "ClaimWait",
+    "Credit",
+    "LedgerEntry",
+    "LedgerImport",
+    "LineVariance",
+    "PayerAlias",
+    "PlbMatch",
+    "PostingVariance",
+    "ReconcileRun",
+    "ReconciledFile",
+    "RefundRequest",
 ]

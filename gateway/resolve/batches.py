@@ -71,10 +71,12 @@ from schemas.serialize import money
 
 log = get_logger("gateway.resolve")
 CENT = Decimal("0.01")
-KIND_OF_METHOD = {"refund": "refund_transmittal", "offset": "offset",
-                  "patient_refund": "patient_refunds"}
-KIND_CODE = {"refund_transmittal": "RF", "offset": "OF", "patient_refunds": "PR",
-             "dispute": "DS"}
+KIND_OF_METHOD = {
+    "refund": "refund_transmittal",
+    "offset": "offset",
+    "patient_refund": "patient_refunds",
+}
+KIND_CODE = {"refund_transmittal": "RF", "offset": "OF", "patient_refunds": "PR", "dispute": "DS"}
 PATIENT_LAYOUT = "patient_refund_csv"
 DISPUTE_LAYOUT = "dispute_csv"
 #: outbound queue rows are tagged with this kind
@@ -93,9 +95,14 @@ class BatchProblem:
     message: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"provider_id": self.provider_id, "payer_id": self.payer_id, "kind": self.kind,
-                "credit_ids": list(self.credit_ids), "code": self.code,
-                "message": self.message}
+        return {
+            "provider_id": self.provider_id,
+            "payer_id": self.payer_id,
+            "kind": self.kind,
+            "credit_ids": list(self.credit_ids),
+            "code": self.code,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +119,18 @@ class FileView:
     receipt: dict[str, Any] | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role, "sha256": self.sha256, "size": self.size,
-                "record_count": self.record_count, "amount_sum": money(self.amount_sum),
-                "outbound_id": self.outbound_id, "delivery_state": self.delivery_state,
-                "last_error": self.last_error, "receipt": self.receipt}
+        return {
+            "name": self.name,
+            "role": self.role,
+            "sha256": self.sha256,
+            "size": self.size,
+            "record_count": self.record_count,
+            "amount_sum": money(self.amount_sum),
+            "outbound_id": self.outbound_id,
+            "delivery_state": self.delivery_state,
+            "last_error": self.last_error,
+            "receipt": self.receipt,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,15 +155,26 @@ class BatchView:
     files: tuple[FileView, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "batch_key": self.batch_key, "provider_id": self.provider_id,
-                "provider_npi": self.provider_npi, "payer_id": self.payer_id or None,
-                "kind": self.kind, "msp": self.msp, "state": self.state,
-                "delivery": self.delivery, "as_of": self.as_of.isoformat(),
-                "reference": self.reference, "partner_id": self.partner_id,
-                "record_count": self.record_count, "amount": money(self.amount),
-                "created_by": self.created_by, "created_at": self.created_at.isoformat(),
-                "credit_ids": list(self.credit_ids),
-                "files": [f.to_json() for f in self.files]}
+        return {
+            "id": self.id,
+            "batch_key": self.batch_key,
+            "provider_id": self.provider_id,
+            "provider_npi": self.provider_npi,
+            "payer_id": self.payer_id or None,
+            "kind": self.kind,
+            "msp": self.msp,
+            "state": self.state,
+            "delivery": self.delivery,
+            "as_of": self.as_of.isoformat(),
+            "reference": self.reference,
+            "partner_id": self.partner_id,
+            "record_count": self.record_count,
+            "amount": money(self.amount),
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "credit_ids": list(self.credit_ids),
+            "files": [f.to_json() for f in self.files],
+        }
 
 
 @dataclass
@@ -159,79 +185,175 @@ class CreateResult:
 
 # ---------------------------------------------------------------- creating
 
+
 def _active_case_ids(s: Session) -> set[int]:
     it = tbl(BatchItem)
-    return {int(r[0]) for r in s.execute(select(it.c.case_id).where(
-        it.c.case_id.is_not(None), it.c.cancelled.is_(False)))}
+    return {
+        int(r[0])
+        for r in s.execute(
+            select(it.c.case_id).where(it.c.case_id.is_not(None), it.c.cancelled.is_(False))
+        )
+    }
 
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _claim_row(s: Session, c: CaseView, payers: PayerDirectory, reference: str,
-               ) -> dict[str, Any]:
+def _claim_row(
+    s: Session,
+    c: CaseView,
+    payers: PayerDirectory,
+    reference: str,
+) -> dict[str, Any]:
     f = claim_facts(s, c.provider_id, c.patient_control_number, c.payer_id, payers)
     return {
-        "case_id": c.case_id, "credit_id": c.credit_id, "account_id": c.account_id or "",
+        "case_id": c.case_id,
+        "credit_id": c.credit_id,
+        "account_id": c.account_id or "",
         "patient_control_number": c.patient_control_number,
         "payer_claim_control_number": f.payer_claim_control_number,
-        "member_id": f.member_id, "service_from": f.service_from, "service_to": f.service_to,
-        "original_paid": f.original_paid, "paid_date": f.paid_date, "amount": c.amount,
-        "reason": REASON_TEXT.get(c.cause, c.cause), "reason_code": REASON_CODES.get(c.cause,
-                                                                                    "03"),
-        "cause": c.cause, "check_reference": reference, "identified_on": c.identified_on,
-        "due_by": c.due_by, "msp": "Y" if c.cause == "coordination_of_benefits" else "N",
+        "member_id": f.member_id,
+        "service_from": f.service_from,
+        "service_to": f.service_to,
+        "original_paid": f.original_paid,
+        "paid_date": f.paid_date,
+        "amount": c.amount,
+        "reason": REASON_TEXT.get(c.cause, c.cause),
+        "reason_code": REASON_CODES.get(c.cause, "03"),
+        "cause": c.cause,
+        "check_reference": reference,
+        "identified_on": c.identified_on,
+        "due_by": c.due_by,
+        "msp": "Y" if c.cause == "coordination_of_benefits" else "N",
     }
 
 
-def _new_batch(s: Session, *, provider_id: int, payer_id: str, kind: str, msp: bool,
-               as_of: dt.date, reference: str | None, partner_id: str | None, actor: str,
-               ) -> tuple[int, str, str]:
+def _new_batch(
+    s: Session,
+    *,
+    provider_id: int,
+    payer_id: str,
+    kind: str,
+    msp: bool,
+    as_of: dt.date,
+    reference: str | None,
+    partner_id: str | None,
+    actor: str,
+) -> tuple[int, str, str]:
     """Insert the batch row; returns (id, batch key, reference)."""
     bt = tbl(ResolutionBatch)
-    batch_id = int(s.execute(insert(bt).values(
-        batch_key=f"tmp-{uuid.uuid4().hex}", provider_id=provider_id, payer_id=payer_id,
-        kind=kind, msp=msp, state="issued", as_of=as_of, reference="", partner_id=partner_id,
-        record_count=0, amount=Decimal("0.00"), created_by=actor[:128], created_at=utcnow(),
-    ).returning(bt.c.id)).scalar_one())
+    batch_id = int(
+        s.execute(
+            insert(bt)
+            .values(
+                batch_key=f"tmp-{uuid.uuid4().hex}",
+                provider_id=provider_id,
+                payer_id=payer_id,
+                kind=kind,
+                msp=msp,
+                state="issued",
+                as_of=as_of,
+                reference="",
+                partner_id=partner_id,
+                record_count=0,
+                amount=Decimal("0.00"),
+                created_by=actor[:128],
+                created_at=utcnow(),
+            )
+            .returning(bt.c.id)
+        ).scalar_one()
+    )
     key = f"{KIND_CODE[kind]}{batch_id:06d}"
     ref = (reference or key)[:80]
     s.execute(update(bt).where(bt.c.id == batch_id).values(batch_key=key, reference=ref))
     return batch_id, key, ref
 
 
-def _store_files(s: Session, batch_id: int, header: Mapping[str, Any], data: Rendered,
-                 letter: bytes | None, kind: str, credit_ids: list[int],
-                 items: Iterable[dict[str, Any]]) -> None:
-    files: list[dict[str, Any]] = [{
-        "name": data.filename, "role": "data", "content": data.content,
-        "record_count": data.record_count, "amount_sum": data.amount_sum}]
+def _store_files(
+    s: Session,
+    batch_id: int,
+    header: Mapping[str, Any],
+    data: Rendered,
+    letter: bytes | None,
+    kind: str,
+    credit_ids: list[int],
+    items: Iterable[dict[str, Any]],
+) -> None:
+    files: list[dict[str, Any]] = [
+        {
+            "name": data.filename,
+            "role": "data",
+            "content": data.content,
+            "record_count": data.record_count,
+            "amount_sum": data.amount_sum,
+        }
+    ]
     if letter is not None:
         stem = data.filename.rsplit(".", 1)[0]
-        files.append({"name": f"{stem}.pdf", "role": "letter", "content": letter,
-                      "record_count": data.record_count, "amount_sum": data.amount_sum})
+        files.append(
+            {
+                "name": f"{stem}.pdf",
+                "role": "letter",
+                "content": letter,
+                "record_count": data.record_count,
+                "amount_sum": data.amount_sum,
+            }
+        )
     manifest = {
-        "batch_id": header["batch_id"], "kind": kind, "provider_npi": header["provider_npi"],
-        "payer_id": header["payer_id"] or None, "msp": header["msp_flag"] == "Y",
-        "created_on": header["created_on"].isoformat(), "reference": header["reference"],
+        "batch_id": header["batch_id"],
+        "kind": kind,
+        "provider_npi": header["provider_npi"],
+        "payer_id": header["payer_id"] or None,
+        "msp": header["msp_flag"] == "Y",
+        "created_on": header["created_on"].isoformat(),
+        "reference": header["reference"],
         "credit_ids": credit_ids,
         "totals": {"record_count": data.record_count, "amount": money(data.amount_sum)},
-        "files": [{"name": f["name"], "role": f["role"], "sha256": _sha(f["content"]),
-                   "size": len(f["content"]), "record_count": f["record_count"],
-                   "amount_sum": money(f["amount_sum"])} for f in files],
+        "files": [
+            {
+                "name": f["name"],
+                "role": f["role"],
+                "sha256": _sha(f["content"]),
+                "size": len(f["content"]),
+                "record_count": f["record_count"],
+                "amount_sum": money(f["amount_sum"]),
+            }
+            for f in files
+        ],
     }
     body = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    files.append({"name": f"{header['batch_id']}.manifest.json", "role": "manifest",
-                  "content": body, "record_count": data.record_count,
-                  "amount_sum": data.amount_sum})
-    s.execute(insert(tbl(BatchFile)), [{
-        "batch_id": batch_id, "name": f["name"], "role": f["role"], "sha256": _sha(f["content"]),
-        "size": len(f["content"]), "record_count": f["record_count"],
-        "amount_sum": f["amount_sum"], "content": f["content"]} for f in files])
+    files.append(
+        {
+            "name": f"{header['batch_id']}.manifest.json",
+            "role": "manifest",
+            "content": body,
+            "record_count": data.record_count,
+            "amount_sum": data.amount_sum,
+        }
+    )
+    s.execute(
+        insert(tbl(BatchFile)),
+        [
+            {
+                "batch_id": batch_id,
+                "name": f["name"],
+                "role": f["role"],
+                "sha256": _sha(f["content"]),
+                "size": len(f["content"]),
+                "record_count": f["record_count"],
+                "amount_sum": f["amount_sum"],
+                "content": f["content"],
+            }
+            for f in files
+        ],
+    )
     s.execute(insert(tbl(BatchItem)), list(items))
-    s.execute(update(tbl(ResolutionBatch)).where(tbl(ResolutionBatch).c.id == batch_id).values(
-        record_count=data.record_count, amount=data.amount_sum, manifest=manifest))
+    s.execute(
+        update(tbl(ResolutionBatch))
+        .where(tbl(ResolutionBatch).c.id == batch_id)
+        .values(record_count=data.record_count, amount=data.amount_sum, manifest=manifest)
+    )
 
 
 def _group_layout(c: CaseView, payers: PayerDirectory) -> tuple[str, Layout, str | None]:
@@ -242,13 +364,16 @@ def _group_layout(c: CaseView, payers: PayerDirectory) -> tuple[str, Layout, str
     kind = KIND_OF_METHOD.get(method)
     profile = payers.get(c.payer_id or "")
     if kind is None or profile is None:
-        raise NoLayoutError(f"payer {c.payer_id} has no profile in mappings/payers (or the case "
-                            f"has no method): no layout to send credit {c.credit_id} with")
-    name = (profile.outbound.refund_layout if method == "refund"
-            else profile.outbound.offset_layout)
+        raise NoLayoutError(
+            f"payer {c.payer_id} has no profile in mappings/payers (or the case "
+            f"has no method): no layout to send credit {c.credit_id} with"
+        )
+    name = profile.outbound.refund_layout if method == "refund" else profile.outbound.offset_layout
     if not name:
-        raise NoLayoutError(f"payer {profile.payer_id} ({profile.name}) has no "
-                            f"outbound.{method}_layout in its profile")
+        raise NoLayoutError(
+            f"payer {profile.payer_id} ({profile.name}) has no "
+            f"outbound.{method}_layout in its profile"
+        )
     try:
         layout = get_layout(name, document=kind)
     except MappingError as exc:
@@ -256,91 +381,202 @@ def _group_layout(c: CaseView, payers: PayerDirectory) -> tuple[str, Layout, str
     return kind, layout, profile.outbound.delivery_partner
 
 
-def create_batches(s: Session, *, as_of: dt.date, actor: str, payers: PayerDirectory,
-                   provider_id: int | None = None, payer_id: str | None = None,
-                   reference: str | None = None, disputes: bool = True) -> CreateResult:
+def create_batches(
+    s: Session,
+    *,
+    as_of: dt.date,
+    actor: str,
+    payers: PayerDirectory,
+    provider_id: int | None = None,
+    payer_id: str | None = None,
+    reference: str | None = None,
+    disputes: bool = True,
+) -> CreateResult:
     """Issue every approved case not yet in a batch (and open disputes); see the module doc."""
     sync_cases(s)
     result = CreateResult()
     in_batch = _active_case_ids(s)
-    cases = [c for c in list_cases(s, states=[CaseState.APPROVED.value],
-                                   provider_id=provider_id, payer_id=payer_id)
-             if c.case_id not in in_batch]
+    cases = [
+        c
+        for c in list_cases(
+            s, states=[CaseState.APPROVED.value], provider_id=provider_id, payer_id=payer_id
+        )
+        if c.case_id not in in_batch
+    ]
     groups: dict[tuple[int, str, str, bool], list[CaseView]] = {}
     for c in cases:
         patient = c.method == "patient_refund"
-        key = (c.provider_id, "" if patient else (c.payer_id or ""), c.method or "",
-               (not patient) and c.cause == "coordination_of_benefits")
+        key = (
+            c.provider_id,
+            "" if patient else (c.payer_id or ""),
+            c.method or "",
+            (not patient) and c.cause == "coordination_of_benefits",
+        )
         groups.setdefault(key, []).append(c)
     for (pid, payer, method, msp), members in sorted(groups.items()):
         members.sort(key=lambda c: (c.patient_control_number, c.credit_id))
         try:
             kind, layout, partner = _group_layout(members[0], payers)
         except NoLayoutError as exc:
-            result.problems.append(BatchProblem(pid, payer, KIND_OF_METHOD.get(method, method),
-                                                tuple(c.credit_id for c in members), exc.code,
-                                                exc.message))
+            result.problems.append(
+                BatchProblem(
+                    pid,
+                    payer,
+                    KIND_OF_METHOD.get(method, method),
+                    tuple(c.credit_id for c in members),
+                    exc.code,
+                    exc.message,
+                )
+            )
             continue
         size = layout.max_records or len(members)
         for i in range(0, len(members), size):
-            chunk = members[i:i + size]
+            chunk = members[i : i + size]
             try:
                 with s.begin_nested():
-                    result.batches.append(_issue(s, pid, payer, kind, msp, layout, partner,
-                                                 chunk, as_of, actor, reference, payers))
+                    result.batches.append(
+                        _issue(
+                            s,
+                            pid,
+                            payer,
+                            kind,
+                            msp,
+                            layout,
+                            partner,
+                            chunk,
+                            as_of,
+                            actor,
+                            reference,
+                            payers,
+                        )
+                    )
             except (RenderError, ResolutionError) as exc:
-                result.problems.append(BatchProblem(
-                    pid, payer, kind, tuple(c.credit_id for c in chunk),
-                    getattr(exc, "code", "layout_error"), str(exc)))
+                result.problems.append(
+                    BatchProblem(
+                        pid,
+                        payer,
+                        kind,
+                        tuple(c.credit_id for c in chunk),
+                        getattr(exc, "code", "layout_error"),
+                        str(exc),
+                    )
+                )
     if disputes:
-        result.batches.extend(_disputes(s, as_of, actor, payers, provider_id, payer_id,
-                                        result))
+        result.batches.extend(_disputes(s, as_of, actor, payers, provider_id, payer_id, result))
     return result
 
 
-def _issue(s: Session, pid: int, payer: str, kind: str, msp: bool, layout: Layout,
-           partner: str | None, chunk: list[CaseView], as_of: dt.date, actor: str,
-           reference: str | None, payers: PayerDirectory) -> BatchView:
-    batch_id, key, ref = _new_batch(s, provider_id=pid, payer_id=payer, kind=kind, msp=msp,
-                                    as_of=as_of, reference=reference, partner_id=partner,
-                                    actor=actor)
+def _issue(
+    s: Session,
+    pid: int,
+    payer: str,
+    kind: str,
+    msp: bool,
+    layout: Layout,
+    partner: str | None,
+    chunk: list[CaseView],
+    as_of: dt.date,
+    actor: str,
+    reference: str | None,
+    payers: PayerDirectory,
+) -> BatchView:
+    batch_id, key, ref = _new_batch(
+        s,
+        provider_id=pid,
+        payer_id=payer,
+        kind=kind,
+        msp=msp,
+        as_of=as_of,
+        reference=reference,
+        partner_id=partner,
+        actor=actor,
+    )
     profile = payers.get(payer) if payer else None
     header: dict[str, Any] = {
-        **provider_header(s, pid), "payer_id": payer,
-        "payer_name": profile.name if profile else "", "batch_id": key, "created_on": as_of,
-        "reference": ref, "msp_flag": "Y" if msp else "N",
+        **provider_header(s, pid),
+        "payer_id": payer,
+        "payer_name": profile.name if profile else "",
+        "batch_id": key,
+        "created_on": as_of,
+        "reference": ref,
+        "msp_flag": "Y" if msp else "N",
         "method_code": {"refund_transmittal": "C", "offset": "O"}.get(kind, "P"),
     }
     rows = [_claim_row(s, c, payers, ref) for c in chunk]
     data = render(layout, header, rows)
     letter = None
     if kind in ("refund_transmittal", "offset"):
-        letter = render_letter(transmittal_letter(kind=kind, batch=header, rows=rows,
-                                                  profile=profile))
-    _store_files(s, batch_id, header, data, letter, kind, [c.credit_id for c in chunk], [
-        {"batch_id": batch_id, "case_id": c.case_id, "refund_request_id": None, "line": n,
-         "amount": c.amount, "cancelled": False} for n, c in enumerate(chunk, start=1)])
+        letter = render_letter(
+            transmittal_letter(kind=kind, batch=header, rows=rows, profile=profile)
+        )
+    _store_files(
+        s,
+        batch_id,
+        header,
+        data,
+        letter,
+        kind,
+        [c.credit_id for c in chunk],
+        [
+            {
+                "batch_id": batch_id,
+                "case_id": c.case_id,
+                "refund_request_id": None,
+                "line": n,
+                "amount": c.amount,
+                "cancelled": False,
+            }
+            for n, c in enumerate(chunk, start=1)
+        ],
+    )
     target = ISSUED_STATE[chunk[0].method or ""]
     for c in chunk:
-        transition(s, c.credit_id, target, actor=actor, reason=f"issued in batch {key}",
-                   details={"batch_id": batch_id, "batch_key": key}, reference=ref)
-    audit.record(s, actor=actor, action="batch issued", outcome=kind,
-                 reason=f"batch {key}", details={"batch_id": batch_id, "kind": kind,
-                                                 "cases": len(chunk),
-                                                 "amount": money(data.amount_sum)})
-    log.info("batch_issued", batch_id=batch_id, kind=kind, cases=len(chunk),
-             provider_id=pid, payer=payer)
+        transition(
+            s,
+            c.credit_id,
+            target,
+            actor=actor,
+            reason=f"issued in batch {key}",
+            details={"batch_id": batch_id, "batch_key": key},
+            reference=ref,
+        )
+    audit.record(
+        s,
+        actor=actor,
+        action="batch issued",
+        outcome=kind,
+        reason=f"batch {key}",
+        details={
+            "batch_id": batch_id,
+            "kind": kind,
+            "cases": len(chunk),
+            "amount": money(data.amount_sum),
+        },
+    )
+    log.info(
+        "batch_issued", batch_id=batch_id, kind=kind, cases=len(chunk), provider_id=pid, payer=payer
+    )
     return get_batch(s, batch_id)
 
 
-def _disputes(s: Session, as_of: dt.date, actor: str, payers: PayerDirectory,
-              provider_id: int | None, payer_id: str | None,
-              result: CreateResult) -> list[BatchView]:
+def _disputes(
+    s: Session,
+    as_of: dt.date,
+    actor: str,
+    payers: PayerDirectory,
+    provider_id: int | None,
+    payer_id: str | None,
+    result: CreateResult,
+) -> list[BatchView]:
     rt, it = tbl(RefundRequest), tbl(BatchItem)
-    taken = select(it.c.refund_request_id).where(it.c.refund_request_id.is_not(None),
-                                                 it.c.cancelled.is_(False))
-    stmt = select(rt).where(rt.c.verdict.in_(("invalid", "partially_valid")),
-                            rt.c.id.not_in(taken)).order_by(rt.c.id)
+    taken = select(it.c.refund_request_id).where(
+        it.c.refund_request_id.is_not(None), it.c.cancelled.is_(False)
+    )
+    stmt = (
+        select(rt)
+        .where(rt.c.verdict.in_(("invalid", "partially_valid")), rt.c.id.not_in(taken))
+        .order_by(rt.c.id)
+    )
     if provider_id is not None:
         stmt = stmt.where(rt.c.provider_id == provider_id)
     groups: dict[tuple[int, str], list[Any]] = {}
@@ -353,37 +589,78 @@ def _disputes(s: Session, as_of: dt.date, actor: str, payers: PayerDirectory,
     for (pid, payer), reqs in sorted(groups.items()):
         profile = payers.get(payer)
         batch_id, key, ref = _new_batch(
-            s, provider_id=pid, payer_id=payer, kind="dispute", msp=False, as_of=as_of,
-            reference=None, partner_id=profile.outbound.delivery_partner if profile else None,
-            actor=actor)
-        header: dict[str, Any] = {**provider_header(s, pid), "payer_id": payer,
-                                  "payer_name": profile.name if profile else "",
-                                  "batch_id": key, "created_on": as_of, "reference": ref,
-                                  "msp_flag": "N", "method_code": "D"}
+            s,
+            provider_id=pid,
+            payer_id=payer,
+            kind="dispute",
+            msp=False,
+            as_of=as_of,
+            reference=None,
+            partner_id=profile.outbound.delivery_partner if profile else None,
+            actor=actor,
+        )
+        header: dict[str, Any] = {
+            **provider_header(s, pid),
+            "payer_id": payer,
+            "payer_name": profile.name if profile else "",
+            "batch_id": key,
+            "created_on": as_of,
+            "reference": ref,
+            "msp_flag": "N",
+            "method_code": "D",
+        }
         rows = []
         for r in reqs:
             requested = Decimal(r.amount).quantize(CENT)
             agreed = Decimal(r.valid_amount).quantize(CENT)
-            rows.append({
-                "request_reference": r.reference, "patient_control_number":
-                r.patient_control_number, "payer_claim_control_number":
-                r.payer_claim_control_number, "requested": requested, "agreed": agreed,
-                "amount": requested - agreed, "verdict": r.verdict,
-                "reason": DISPUTE_TEXT.get(r.reason or r.verdict, r.reason or r.verdict)})
+            rows.append(
+                {
+                    "request_reference": r.reference,
+                    "patient_control_number": r.patient_control_number,
+                    "payer_claim_control_number": r.payer_claim_control_number,
+                    "requested": requested,
+                    "agreed": agreed,
+                    "amount": requested - agreed,
+                    "verdict": r.verdict,
+                    "reason": DISPUTE_TEXT.get(r.reason or r.verdict, r.reason or r.verdict),
+                }
+            )
         data = render(layout, header, rows)
         letter = render_letter(dispute_letter(batch=header, rows=rows, profile=profile))
-        _store_files(s, batch_id, header, data, letter, "dispute", [], [
-            {"batch_id": batch_id, "case_id": None, "refund_request_id": r.id, "line": n,
-             "amount": row["amount"], "cancelled": False}
-            for n, (r, row) in enumerate(zip(reqs, rows, strict=True), start=1)])
-        audit.record(s, actor=actor, action="batch issued", outcome="dispute",
-                     reason=f"batch {key}", details={"batch_id": batch_id,
-                                                     "requests": len(reqs)})
+        _store_files(
+            s,
+            batch_id,
+            header,
+            data,
+            letter,
+            "dispute",
+            [],
+            [
+                {
+                    "batch_id": batch_id,
+                    "case_id": None,
+                    "refund_request_id": r.id,
+                    "line": n,
+                    "amount": row["amount"],
+                    "cancelled": False,
+                }
+                for n, (r, row) in enumerate(zip(reqs, rows, strict=True), start=1)
+            ],
+        )
+        audit.record(
+            s,
+            actor=actor,
+            action="batch issued",
+            outcome="dispute",
+            reason=f"batch {key}",
+            details={"batch_id": batch_id, "requests": len(reqs)},
+        )
         out.append(get_batch(s, batch_id))
     return out
 
 
 # ---------------------------------------------------------------- reading
+
 
 def _delivery(files: tuple[FileView, ...], state: str) -> str:
     if state == "cancelled":
@@ -400,8 +677,9 @@ def _delivery(files: tuple[FileView, ...], state: str) -> str:
 
 def get_batch(s: Session, batch_id: int, *, files: bool = True) -> BatchView:
     bt, pt = tbl(ResolutionBatch), tbl(Provider)
-    row = s.execute(select(bt, pt.c.npi).join(pt, pt.c.id == bt.c.provider_id).where(
-        bt.c.id == batch_id)).one_or_none()
+    row = s.execute(
+        select(bt, pt.c.npi).join(pt, pt.c.id == bt.c.provider_id).where(bt.c.id == batch_id)
+    ).one_or_none()
     if row is None:
         raise NotFoundError(f"no batch with id {batch_id}", code="batch_not_found")
     return _batch_view(s, row, files)
@@ -410,39 +688,88 @@ def get_batch(s: Session, batch_id: int, *, files: bool = True) -> BatchView:
 def _batch_view(s: Session, row: Any, with_files: bool) -> BatchView:
     ft, ot, dr, it = tbl(BatchFile), tbl(OutboundFile), tbl(DeliveryReceipt), tbl(BatchItem)
     fviews: list[FileView] = []
-    for f in s.execute(select(ft.c.name, ft.c.role, ft.c.sha256, ft.c.size, ft.c.record_count,
-                              ft.c.amount_sum, ft.c.outbound_file_id, ot.c.state,
-                              ot.c.last_error_message).select_from(
-            ft.outerjoin(ot, ot.c.id == ft.c.outbound_file_id)).where(
-            ft.c.batch_id == row.id).order_by(ft.c.id)):
+    for f in s.execute(
+        select(
+            ft.c.name,
+            ft.c.role,
+            ft.c.sha256,
+            ft.c.size,
+            ft.c.record_count,
+            ft.c.amount_sum,
+            ft.c.outbound_file_id,
+            ot.c.state,
+            ot.c.last_error_message,
+        )
+        .select_from(ft.outerjoin(ot, ot.c.id == ft.c.outbound_file_id))
+        .where(ft.c.batch_id == row.id)
+        .order_by(ft.c.id)
+    ):
         receipt = None
         if f.outbound_file_id is not None:
-            rec = s.execute(select(dr).where(dr.c.outbound_file_id == f.outbound_file_id)
-                            .order_by(dr.c.id).limit(1)).first()
+            rec = s.execute(
+                select(dr)
+                .where(dr.c.outbound_file_id == f.outbound_file_id)
+                .order_by(dr.c.id)
+                .limit(1)
+            ).first()
             if rec is not None:
-                receipt = {"partner_id": rec.partner_id, "remote_path": rec.remote_path,
-                           "size": rec.size, "sha256": rec.sha256,
-                           "delivered_at": rec.delivered_at.isoformat()}
-        fviews.append(FileView(f.name, f.role, f.sha256, f.size, f.record_count,
-                               Decimal(f.amount_sum).quantize(CENT), f.outbound_file_id,
-                               f.state, f.last_error_message, receipt))
+                receipt = {
+                    "partner_id": rec.partner_id,
+                    "remote_path": rec.remote_path,
+                    "size": rec.size,
+                    "sha256": rec.sha256,
+                    "delivered_at": rec.delivered_at.isoformat(),
+                }
+        fviews.append(
+            FileView(
+                f.name,
+                f.role,
+                f.sha256,
+                f.size,
+                f.record_count,
+                Decimal(f.amount_sum).quantize(CENT),
+                f.outbound_file_id,
+                f.state,
+                f.last_error_message,
+                receipt,
+            )
+        )
     rc = tbl(ResolutionCase)
-    credit_ids = tuple(int(r[0]) for r in s.execute(
-        select(rc.c.credit_id).join(it, it.c.case_id == rc.c.id).where(
-            it.c.batch_id == row.id).order_by(it.c.line)))
+    credit_ids = tuple(
+        int(r[0])
+        for r in s.execute(
+            select(rc.c.credit_id)
+            .join(it, it.c.case_id == rc.c.id)
+            .where(it.c.batch_id == row.id)
+            .order_by(it.c.line)
+        )
+    )
     files = tuple(fviews)
     return BatchView(
-        id=row.id, batch_key=row.batch_key, provider_id=row.provider_id, provider_npi=row.npi,
-        payer_id=row.payer_id, kind=row.kind, msp=bool(row.msp), state=row.state,
-        delivery=_delivery(files, row.state), as_of=row.as_of, reference=row.reference,
-        partner_id=row.partner_id, record_count=row.record_count,
-        amount=Decimal(row.amount).quantize(CENT), created_by=row.created_by,
-        created_at=row.created_at, credit_ids=credit_ids,
-        files=files if with_files else ())
+        id=row.id,
+        batch_key=row.batch_key,
+        provider_id=row.provider_id,
+        provider_npi=row.npi,
+        payer_id=row.payer_id,
+        kind=row.kind,
+        msp=bool(row.msp),
+        state=row.state,
+        delivery=_delivery(files, row.state),
+        as_of=row.as_of,
+        reference=row.reference,
+        partner_id=row.partner_id,
+        record_count=row.record_count,
+        amount=Decimal(row.amount).quantize(CENT),
+        created_by=row.created_by,
+        created_at=row.created_at,
+        credit_ids=credit_ids,
+        files=files if with_files else (),
+    )
 
 
-def list_batches(s: Session, *, provider_id: int | None = None, kind: str | None = None,
-                 limit: int = 500) -> list[BatchView]:
+def list_batches(
+    s: Session, *, provider_id: int | None = None, kind: str | None = None, limit: int = 500
+) -> list[BatchView]:
     bt, pt = tbl(ResolutionBatch), tbl(Provider)
     stmt = select(bt, pt.c.npi).join(pt, pt.c.id == bt.c.provider_id).order_by(bt.c.id.desc())
     if provider_id is not None:
@@ -455,49 +782,86 @@ def list_batches(s: Session, *, provider_id: int | None = None, kind: str | None
 def batch_content(s: Session, batch_id: int) -> dict[str, bytes]:
     """name → exact bytes of every file of a batch."""
     ft = tbl(BatchFile)
-    return {r.name: bytes(r.content) for r in s.execute(
-        select(ft.c.name, ft.c.content).where(ft.c.batch_id == batch_id).order_by(ft.c.id))}
+    return {
+        r.name: bytes(r.content)
+        for r in s.execute(
+            select(ft.c.name, ft.c.content).where(ft.c.batch_id == batch_id).order_by(ft.c.id)
+        )
+    }
 
 
 # ---------------------------------------------------------------- cancelling and delivering
+
 
 def cancel_batch(s: Session, batch_id: int, *, actor: str, reason: str) -> BatchView:
     """Withdraw an undelivered batch: its cases go back to approved (audited), queue rows stop."""
     batch = get_batch(s, batch_id)
     if batch.state == "cancelled":
-        raise ResolutionError(f"batch {batch.batch_key} is already cancelled",
-                              code="batch_cancelled")
+        raise ResolutionError(
+            f"batch {batch.batch_key} is already cancelled", code="batch_cancelled"
+        )
     if any(f.delivery_state == OutboundState.DELIVERED.value for f in batch.files):
-        raise ResolutionError(f"batch {batch.batch_key} was already delivered to the payer; "
-                              "it cannot be cancelled (ask the payer to disregard it and "
-                              "resolve or reopen its cases)", code="batch_delivered")
+        raise ResolutionError(
+            f"batch {batch.batch_key} was already delivered to the payer; "
+            "it cannot be cancelled (ask the payer to disregard it and "
+            "resolve or reopen its cases)",
+            code="batch_delivered",
+        )
     if len((reason or "").strip()) < 3:
         raise InputError("a reason is required to cancel a batch", code="reason_required")
-    bt, it, ot, rc = tbl(ResolutionBatch), tbl(BatchItem), tbl(OutboundFile), \
-        tbl(ResolutionCase)
-    s.execute(update(bt).where(bt.c.id == batch_id).values(
-        state="cancelled", cancelled_at=utcnow(), cancel_reason=reason.strip()[:1000]))
+    bt, it, ot, rc = tbl(ResolutionBatch), tbl(BatchItem), tbl(OutboundFile), tbl(ResolutionCase)
+    s.execute(
+        update(bt)
+        .where(bt.c.id == batch_id)
+        .values(state="cancelled", cancelled_at=utcnow(), cancel_reason=reason.strip()[:1000])
+    )
     s.execute(update(it).where(it.c.batch_id == batch_id).values(cancelled=True))
     queued = [f.outbound_id for f in batch.files if f.outbound_id is not None]
     if queued:
-        s.execute(update(ot).where(ot.c.id.in_(queued), ot.c.state.in_(
-            (OutboundState.QUEUED.value, OutboundState.FAILED.value))).values(
-            state=OutboundState.FAILED.value, last_error_code="batch_cancelled",
-            last_error_message=f"batch {batch.batch_key} cancelled: {reason.strip()[:200]}"))
+        s.execute(
+            update(ot)
+            .where(
+                ot.c.id.in_(queued),
+                ot.c.state.in_((OutboundState.QUEUED.value, OutboundState.FAILED.value)),
+            )
+            .values(
+                state=OutboundState.FAILED.value,
+                last_error_code="batch_cancelled",
+                last_error_message=f"batch {batch.batch_key} cancelled: {reason.strip()[:200]}",
+            )
+        )
     issued = {st.value for st in ISSUED_STATE.values()}
-    for credit_id, state in s.execute(select(rc.c.credit_id, rc.c.state).where(
-            rc.c.credit_id.in_(batch.credit_ids))).all():
+    for credit_id, state in s.execute(
+        select(rc.c.credit_id, rc.c.state).where(rc.c.credit_id.in_(batch.credit_ids))
+    ).all():
         if state in issued:
-            transition(s, credit_id, CaseState.APPROVED, actor=actor,
-                       reason=f"batch {batch.batch_key} cancelled: {reason.strip()}",
-                       details={"batch_id": batch_id})
-    audit.record(s, actor=actor, action="batch cancelled", outcome="cancelled",
-                 reason=reason.strip(), details={"batch_id": batch_id})
+            transition(
+                s,
+                credit_id,
+                CaseState.APPROVED,
+                actor=actor,
+                reason=f"batch {batch.batch_key} cancelled: {reason.strip()}",
+                details={"batch_id": batch_id},
+            )
+    audit.record(
+        s,
+        actor=actor,
+        action="batch cancelled",
+        outcome="cancelled",
+        reason=reason.strip(),
+        details={"batch_id": batch_id},
+    )
     return get_batch(s, batch_id)
 
 
-def queue_batch(db: Database, store: FileRawStore, batch_id: int, *,
-                profiles: Mapping[str, PartnerProfile], actor: str) -> tuple[BatchView, list[int]]:
+def queue_batch(
+    db: Database,
+    store: FileRawStore,
+    batch_id: int,
+    *,
+    profiles: Mapping[str, PartnerProfile],
+    actor: str,
+) -> tuple[BatchView, list[int]]:
     """Put every file of a batch on its partner's outbound queue (idempotent)."""
     with db.read() as s:
         batch = get_batch(s, batch_id)
@@ -505,52 +869,89 @@ def queue_batch(db: Database, store: FileRawStore, batch_id: int, *,
     if batch.state == "cancelled":
         raise ResolutionError(f"batch {batch.batch_key} is cancelled", code="batch_cancelled")
     if batch.kind == "patient_refunds":
-        raise ResolutionError(f"batch {batch.batch_key} is a patient refund list for the "
-                              "provider's AP system; export it (`gateway batches export`)",
-                              code="not_for_payer")
+        raise ResolutionError(
+            f"batch {batch.batch_key} is a patient refund list for the "
+            "provider's AP system; export it (`gateway batches export`)",
+            code="not_for_payer",
+        )
     if not batch.partner_id:
         raise ResolutionError(
             f"payer {batch.payer_id} has no outbound.delivery_partner in its profile; batch "
             f"{batch.batch_key} stays issued (export it with `gateway batches export`, or add "
-            "the partner and deliver again)", code="no_delivery_partner")
+            "the partner and deliver again)",
+            code="no_delivery_partner",
+        )
     profile = profiles.get(batch.partner_id)
     if profile is None or profile.outbound_dir is None:
         raise ResolutionError(
             f"delivery partner {batch.partner_id!r} is not configured and enabled (see "
             "mappings/partners, GATEWAY_PARTNERS_DIR); batch stays issued",
-            code="partner_not_configured")
+            code="partner_not_configured",
+        )
     blobs = {name: store.put(io.BytesIO(data)) for name, data in content.items()}
     ids: list[int] = []
     ft = tbl(BatchFile)
     with db.write() as s:
         for name, blob in blobs.items():
-            q = add_to_queue(s, profile.id, profile.outbound_dir, name, blob.sha256, blob.size,
-                             QUEUE_KIND, None)
+            q = add_to_queue(
+                s, profile.id, profile.outbound_dir, name, blob.sha256, blob.size, QUEUE_KIND, None
+            )
             ids.append(q.id)
-            s.execute(update(ft).where(ft.c.batch_id == batch_id, ft.c.name == name)
-                      .values(outbound_file_id=q.id))
-        audit.record(s, actor=actor, action="batch queued", outcome="queued",
-                     reason=f"batch {batch.batch_key} to {profile.id}",
-                     details={"batch_id": batch_id, "outbound_ids": ids})
+            s.execute(
+                update(ft)
+                .where(ft.c.batch_id == batch_id, ft.c.name == name)
+                .values(outbound_file_id=q.id)
+            )
+        audit.record(
+            s,
+            actor=actor,
+            action="batch queued",
+            outcome="queued",
+            reason=f"batch {batch.batch_key} to {profile.id}",
+            details={"batch_id": batch_id, "outbound_ids": ids},
+        )
     with db.read() as s:
         return get_batch(s, batch_id), ids
 
 
-def deliver_batch(db: Database, store: FileRawStore, batch_id: int, *,
-                  profiles: Mapping[str, PartnerProfile], actor: str, now: bool = True,
-                  environ: Mapping[str, str] | None = None,
-                  stop: threading.Event | None = None) -> tuple[BatchView, DrainResult]:
+def deliver_batch(
+    db: Database,
+    store: FileRawStore,
+    batch_id: int,
+    *,
+    profiles: Mapping[str, PartnerProfile],
+    actor: str,
+    now: bool = True,
+    environ: Mapping[str, str] | None = None,
+    stop: threading.Event | None = None,
+) -> tuple[BatchView, DrainResult]:
     """Queue the batch and (``now``) deliver it at once; undeliverable files stay queued."""
     batch, ids = queue_batch(db, store, batch_id, profiles=profiles, actor=actor)
     result = DrainResult()
     if now and batch.partner_id:
-        result = drain(db, store, {batch.partner_id: profiles[batch.partner_id]},
-                       owner=f"batch-{batch_id}", environ=environ, stop=stop, only_ids=ids)
+        result = drain(
+            db,
+            store,
+            {batch.partner_id: profiles[batch.partner_id]},
+            owner=f"batch-{batch_id}",
+            environ=environ,
+            stop=stop,
+            only_ids=ids,
+        )
     with db.read() as s:
         return get_batch(s, batch_id), result
 
 
 __all__ = [
-    "BatchProblem", "BatchView", "CreateResult", "FileView", "batch_content", "cancel_batch",
-    "create_batches", "deliver_batch", "get_batch", "list_batches", "queue_batch",
+    "BatchProblem",
+    "BatchView",
+    "CreateResult",
+    "FileView",
+    "batch_content",
+    "cancel_batch",
+    "create_batches",
+    "deliver_batch",
+    "get_batch",
+    "list_batches",
+    "queue_batch",
 ]

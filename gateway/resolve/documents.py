@@ -56,24 +56,31 @@ class ClaimFacts:
     carcs: tuple[str, ...] = field(default=())
 
 
-def claim_facts(s: Session, provider_id: int, pcn: str, payer_id: str | None,
-                payers: PayerDirectory) -> ClaimFacts:
+def claim_facts(
+    s: Session, provider_id: int, pcn: str, payer_id: str | None, payers: PayerDirectory
+) -> ClaimFacts:
     """Facts of one claim for the payer owed (any payer for patient credits)."""
-    rows = s.execute(text(sql.CLAIM_FACT_PAYMENTS),
-        {"p": provider_id, "n": pcn}).all()
+    rows = s.execute(text(sql.CLAIM_FACT_PAYMENTS), {"p": provider_id, "n": pcn}).all()
     mine = [r for r in rows if not payer_id or payers.canonical(r.payer_id) == payer_id]
     standing = [r for r in mine if r.status_code != "22"] or mine
-    latest = max(standing, key=lambda r: (_day(r.payment_date) or _day(r.production_date)
-                                          or dt.date.min, r.id), default=None)
-    claim = s.execute(text(
-        "SELECT service_date, service_date_end, subscriber_member_id, facility_code, "
-        "frequency_code, kind FROM claims WHERE provider_id = :p AND "
-        "patient_control_number = :n ORDER BY id DESC LIMIT 1"),
-        {"p": provider_id, "n": pcn}).first()
+    latest = max(
+        standing,
+        key=lambda r: (_day(r.payment_date) or _day(r.production_date) or dt.date.min, r.id),
+        default=None,
+    )
+    claim = s.execute(
+        text(
+            "SELECT service_date, service_date_end, subscriber_member_id, facility_code, "
+            "frequency_code, kind FROM claims WHERE provider_id = :p AND "
+            "patient_control_number = :n ORDER BY id DESC LIMIT 1"
+        ),
+        {"p": provider_id, "n": pcn},
+    ).first()
     carcs: set[str] = set()
     if mine:
-        stmt = text("SELECT DISTINCT group_code, reason FROM adjustments "
-                    "WHERE claim_payment_id IN :ids").bindparams(bindparam("ids", expanding=True))
+        stmt = text(
+            "SELECT DISTINCT group_code, reason FROM adjustments WHERE claim_payment_id IN :ids"
+        ).bindparams(bindparam("ids", expanding=True))
         for a in s.execute(stmt, {"ids": [int(r.id) for r in mine]}):
             carcs.add(f"{a.group_code}-{a.reason}")
     service_from = _day(latest.statement_from) if latest is not None else None
@@ -88,14 +95,20 @@ def claim_facts(s: Session, provider_id: int, pcn: str, payer_id: str | None,
         tob = f"{claim.facility_code}{claim.frequency_code}"
     return ClaimFacts(
         payer_claim_control_number=(latest.icn or "") if latest is not None else "",
-        service_from=service_from, service_to=service_to or service_from,
-        original_paid=(Decimal(latest.paid).quantize(CENT) if latest is not None
-                       else Decimal("0.00")),
+        service_from=service_from,
+        service_to=service_to or service_from,
+        original_paid=(
+            Decimal(latest.paid).quantize(CENT) if latest is not None else Decimal("0.00")
+        ),
         paid_date=(_day(latest.payment_date) or _day(latest.production_date))
-        if latest is not None else None,
+        if latest is not None
+        else None,
         member_id=(column_cipher().open(claim.subscriber_member_id, MEMBER_ID) or "")
-        if claim is not None else "",
-        type_of_bill=tob, carcs=tuple(sorted(carcs)))
+        if claim is not None
+        else "",
+        type_of_bill=tob,
+        carcs=tuple(sorted(carcs)),
+    )
 
 
 def _day(value: Any) -> dt.date | None:
@@ -105,10 +118,14 @@ def _day(value: Any) -> dt.date | None:
 
 
 def provider_header(s: Session, provider_id: int) -> dict[str, str]:
-    row = s.execute(text("SELECT key, npi, tin, name FROM providers WHERE id = :p"),
-                    {"p": provider_id}).one()
-    return {"provider_npi": row.npi or row.key, "provider_tin": row.tin or "",
-            "provider_name": row.name or f"Provider {row.npi or row.key}"}
+    row = s.execute(
+        text("SELECT key, npi, tin, name FROM providers WHERE id = :p"), {"p": provider_id}
+    ).one()
+    return {
+        "provider_npi": row.npi or row.key,
+        "provider_tin": row.tin or "",
+        "provider_name": row.name or f"Provider {row.npi or row.key}",
+    }
 
 
 def recipient_lines(profile: PayerProfile | None, payer_id: str) -> list[str]:
@@ -129,67 +146,131 @@ def _d(value: Any) -> str:
     return value.strftime("%m/%d/%Y") if isinstance(value, dt.date) else ""
 
 
-def transmittal_letter(*, kind: str, batch: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
-                       profile: PayerProfile | None) -> Letter:
+def transmittal_letter(
+    *,
+    kind: str,
+    batch: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    profile: PayerProfile | None,
+) -> Letter:
     """Refund transmittal or offset authorisation letter with its claim table and totals."""
     total = sum((r["amount"] for r in rows), Decimal(0))
     refund = kind == "refund_transmittal"
-    title = ("Voluntary Refund of Overpayments" if refund
-             else "Authorization to Offset Overpayments")
+    title = "Voluntary Refund of Overpayments" if refund else "Authorization to Offset Overpayments"
     paragraphs = [
         f"{batch['provider_name']} (NPI {batch['provider_npi']}, TIN {batch['provider_tin']}) "
         f"identified the overpayments below on claims paid by "
         f"{profile.name if profile else batch['payer_id']}.",
-        (f"Enclosed is our refund of {money(total)} for {len(rows)} claim(s). "
-         f"Check/EFT reference: {batch['reference']}." if refund else
-         f"We authorize you to recoup {money(total)} for {len(rows)} claim(s) from future "
-         f"payments. Please reference batch {batch['batch_id']} in the PLB adjustments."),
+        (
+            f"Enclosed is our refund of {money(total)} for {len(rows)} claim(s). "
+            f"Check/EFT reference: {batch['reference']}."
+            if refund
+            else f"We authorize you to recoup {money(total)} for {len(rows)} claim(s) from future "
+            f"payments. Please reference batch {batch['batch_id']} in the PLB adjustments."
+        ),
     ]
     if batch.get("msp_flag") == "Y":
-        paragraphs.append("All claims in this batch are Medicare Secondary Payer (other payer "
-                          "primary) overpayments.")
+        paragraphs.append(
+            "All claims in this batch are Medicare Secondary Payer (other payer "
+            "primary) overpayments."
+        )
     return Letter(
-        title=title, date=batch["created_on"],
-        sender=[batch["provider_name"], f"NPI {batch['provider_npi']}",
-                f"TIN {batch['provider_tin']}", f"Batch {batch['batch_id']}"],
+        title=title,
+        date=batch["created_on"],
+        sender=[
+            batch["provider_name"],
+            f"NPI {batch['provider_npi']}",
+            f"TIN {batch['provider_tin']}",
+            f"Batch {batch['batch_id']}",
+        ],
         recipient=recipient_lines(profile, str(batch["payer_id"])),
         paragraphs=paragraphs,
-        columns=["Patient Control No.", "Payer Claim No.", "DOS From", "DOS To", "Paid",
-                 "Amount", "Reason"],
+        columns=[
+            "Patient Control No.",
+            "Payer Claim No.",
+            "DOS From",
+            "DOS To",
+            "Paid",
+            "Amount",
+            "Reason",
+        ],
         widths=[1.6, 1.6, 0.9, 0.9, 0.8, 0.8, 2.0],
-        rows=[[str(r["patient_control_number"]), str(r["payer_claim_control_number"]),
-               _d(r["service_from"]), _d(r["service_to"]), money(r["original_paid"]),
-               money(r["amount"]), str(r["reason"])] for r in rows],
-        totals=[("Claims", str(len(rows))), ("Total", money(total)),
-                ("Check/EFT reference" if refund else "Batch", str(batch["reference"]))],
+        rows=[
+            [
+                str(r["patient_control_number"]),
+                str(r["payer_claim_control_number"]),
+                _d(r["service_from"]),
+                _d(r["service_to"]),
+                money(r["original_paid"]),
+                money(r["amount"]),
+                str(r["reason"]),
+            ]
+            for r in rows
+        ],
+        totals=[
+            ("Claims", str(len(rows))),
+            ("Total", money(total)),
+            ("Check/EFT reference" if refund else "Batch", str(batch["reference"])),
+        ],
         footer="Generated by Remittance Gateway from remittance and ledger data; questions: "
-               "reply quoting the batch number.",
+        "reply quoting the batch number.",
     )
 
 
-def dispute_letter(*, batch: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
-                   profile: PayerProfile | None) -> Letter:
+def dispute_letter(
+    *, batch: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], profile: PayerProfile | None
+) -> Letter:
     total = sum((r["amount"] for r in rows), Decimal(0))
     return Letter(
-        title="Dispute of Overpayment Refund Request", date=batch["created_on"],
-        sender=[batch["provider_name"], f"NPI {batch['provider_npi']}",
-                f"TIN {batch['provider_tin']}", f"Batch {batch['batch_id']}"],
+        title="Dispute of Overpayment Refund Request",
+        date=batch["created_on"],
+        sender=[
+            batch["provider_name"],
+            f"NPI {batch['provider_npi']}",
+            f"TIN {batch['provider_tin']}",
+            f"Batch {batch['batch_id']}",
+        ],
         recipient=recipient_lines(profile, str(batch["payer_id"])),
         paragraphs=[
             "We reviewed your refund requests against our remittance and account records. "
             "For the claims below we dispute all or part of the amount requested, for the "
             "reason stated per claim. Undisputed amounts are handled separately.",
         ],
-        columns=["Request Ref.", "Patient Control No.", "Payer Claim No.", "Requested",
-                 "Agreed", "Disputed", "Reason"],
+        columns=[
+            "Request Ref.",
+            "Patient Control No.",
+            "Payer Claim No.",
+            "Requested",
+            "Agreed",
+            "Disputed",
+            "Reason",
+        ],
         widths=[1.0, 1.4, 1.3, 0.8, 0.8, 0.8, 3.0],
-        rows=[[str(r["request_reference"]), str(r["patient_control_number"]),
-               str(r["payer_claim_control_number"]), money(r["requested"]), money(r["agreed"]),
-               money(r["amount"]), str(r["reason"])] for r in rows],
+        rows=[
+            [
+                str(r["request_reference"]),
+                str(r["patient_control_number"]),
+                str(r["payer_claim_control_number"]),
+                money(r["requested"]),
+                money(r["agreed"]),
+                money(r["amount"]),
+                str(r["reason"]),
+            ]
+            for r in rows
+        ],
         totals=[("Requests disputed", str(len(rows))), ("Total disputed", money(total))],
         footer="Please correct or withdraw these requests; do not recoup disputed amounts.",
     )
 
 
-__all__ = ["DISPUTE_TEXT", "REASON_CODES", "REASON_TEXT", "ClaimFacts", "claim_facts",
-           "dispute_letter", "provider_header", "recipient_lines", "transmittal_letter"]
+__all__ = [
+    "DISPUTE_TEXT",
+    "REASON_CODES",
+    "REASON_TEXT",
+    "ClaimFacts",
+    "claim_facts",
+    "dispute_letter",
+    "provider_header",
+    "recipient_lines",
+    "transmittal_letter",
+]

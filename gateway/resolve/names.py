@@ -77,8 +77,9 @@ class BeneficiaryNames:
         return self.names.get(pcn, "")
 
 
-def beneficiary_names(s: Session, store: RawStore, provider_id: int,
-                      pcns: Iterable[str]) -> BeneficiaryNames:
+def beneficiary_names(
+    s: Session, store: RawStore, provider_id: int, pcns: Iterable[str]
+) -> BeneficiaryNames:
     """Read each raw file at most once, newest first, until every PCN has a name."""
     wanted = set(pcns)
     out = BeneficiaryNames()
@@ -103,16 +104,16 @@ def beneficiary_names(s: Session, store: RawStore, provider_id: int,
     return out
 
 
-def _names_in(store: RawStore, sha: str, todo: dict[str, str],
-              limits: Limits) -> dict[str, str]:
+def _names_in(store: RawStore, sha: str, todo: dict[str, str], limits: Limits) -> dict[str, str]:
     """credit PCN → name, for the claims of one raw file that ``todo`` asks about."""
     found: dict[str, str] = {}
     try:
         data = store.read(sha)
         for event in parsers.stream(data, limits):
             if isinstance(event, ClaimPayment | Claim) and event.patient_control_number in todo:
-                name = (_payment_name(event) if isinstance(event, ClaimPayment)
-                        else _claim_name(event))
+                name = (
+                    _payment_name(event) if isinstance(event, ClaimPayment) else _claim_name(event)
+                )
                 if name:
                     found.setdefault(todo[event.patient_control_number], name)
     except (GatewayError, parsers.X12Error) as exc:  # pruned, unreachable, damaged: blank

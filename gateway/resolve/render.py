@@ -33,6 +33,8 @@ class RenderError(PermanentError):
     says which record and field, and why."""
 
     code = "layout_error"
+
+
 Value = str | int | Decimal | dt.date | None
 
 
@@ -74,15 +76,22 @@ def _fit(spec: FieldSpec, text: str, where: str, fixed: bool) -> str:
     if len(text) > spec.width:
         if spec.truncate and spec.format == "text":
             return text[: spec.width]
-        raise RenderError(f"{where}: value of {len(text)} characters does not fit width "
-                          f"{spec.width}")
+        raise RenderError(
+            f"{where}: value of {len(text)} characters does not fit width {spec.width}"
+        )
     if spec.align == "right":
         return text.rjust(spec.width, spec.pad)
     return text.ljust(spec.width, spec.pad)
 
 
-def _record(fields: Sequence[FieldSpec], data: Mapping[str, Value], controls: Mapping[str, Value],
-            kind: str, index: int, fixed: bool) -> list[str]:
+def _record(
+    fields: Sequence[FieldSpec],
+    data: Mapping[str, Value],
+    controls: Mapping[str, Value],
+    kind: str,
+    index: int,
+    fixed: bool,
+) -> list[str]:
     out = []
     for spec in fields:
         label = spec.name or spec.control or "literal"
@@ -102,8 +111,9 @@ def _record(fields: Sequence[FieldSpec], data: Mapping[str, Value], controls: Ma
     return out
 
 
-def render(layout: Layout, batch: Mapping[str, Value], rows: Sequence[Mapping[str, Value]]
-           ) -> Rendered:
+def render(
+    layout: Layout, batch: Mapping[str, Value], rows: Sequence[Mapping[str, Value]]
+) -> Rendered:
     """The file for one batch: header, detail rows and trailer with control totals."""
     amount_sum = Decimal(0)
     for r in rows:

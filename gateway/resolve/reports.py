@@ -37,6 +37,7 @@ REASON_838 = {"duplicate_payment": "1", "coordination_of_benefits": "2"}
 
 # ---------------------------------------------------------------- root cause and aging
 
+
 @dataclass
 class AgingReport:
     as_of: dt.date
@@ -52,9 +53,13 @@ class AgingReport:
         return [(k, int(v[0]), v[1]) for k, v in sorted(self.sections.get(section, {}).items())]
 
     def to_json(self) -> dict[str, Any]:
-        return {"as_of": self.as_of.isoformat(), "sections": {
-            name: [{"key": k, "count": n, "amount": money(a)} for k, n, a in self.rows(name)]
-            for name in sorted(self.sections)}}
+        return {
+            "as_of": self.as_of.isoformat(),
+            "sections": {
+                name: [{"key": k, "count": n, "amount": money(a)} for k, n, a in self.rows(name)]
+                for name in sorted(self.sections)
+            },
+        }
 
     def to_csv(self) -> bytes:
         from gateway.security.cells import neutralise  # keys are payer ids and codes: input
@@ -84,8 +89,11 @@ def aging(s: Session, *, as_of: dt.date, near_days: int = 14) -> AgingReport:
     rep = AgingReport(as_of)
     ct, rc = tbl(Credit), tbl(ResolutionCase)
     active: dict[int, Decimal] = {}
-    for r in s.execute(select(ct, rc.c.state.label("case_state"), rc.c.method).select_from(
-            ct.outerjoin(rc, rc.c.credit_id == ct.c.id)).order_by(ct.c.id)):
+    for r in s.execute(
+        select(ct, rc.c.state.label("case_state"), rc.c.method)
+        .select_from(ct.outerjoin(rc, rc.c.credit_id == ct.c.id))
+        .order_by(ct.c.id)
+    ):
         amount = Decimal(r.amount).quantize(CENT)
         rep.add("month", r.identified_on.strftime("%Y-%m"), amount)
         if r.status == "resolved":
@@ -110,14 +118,17 @@ def aging(s: Session, *, as_of: dt.date, near_days: int = 14) -> AgingReport:
             rep.add("government_deadline", key, amount)
     if active:
         pairs: set[tuple[str, int]] = set()
-        for r in s.execute(text(
+        for r in s.execute(
+            text(
                 "SELECT DISTINCT c.id, a.group_code, a.reason FROM credits c "
                 "JOIN claim_payments cp ON cp.provider_id = c.provider_id "
                 "AND cp.patient_control_number = c.patient_control_number "
                 "LEFT JOIN payer_aliases pa ON pa.alias = cp.payer_id "
                 "JOIN adjustments a ON a.claim_payment_id = cp.id "
                 "WHERE c.status <> 'resolved' AND (c.payer_id = '' OR "
-                "COALESCE(pa.payer_id, cp.payer_id) = c.payer_id)")):
+                "COALESCE(pa.payer_id, cp.payer_id) = c.payer_id)"
+            )
+        ):
             pairs.add((f"{r.group_code}-{r.reason}", int(r.id)))
         for code, cid in sorted(pairs):
             if cid in active:
@@ -127,40 +138,58 @@ def aging(s: Session, *, as_of: dt.date, near_days: int = 14) -> AgingReport:
 
 # ---------------------------------------------------------------- escheat
 
+
 def _dormant_since(s: Session, cases: Iterable[CaseView]) -> dict[int, dt.date]:
     out = {c.case_id: c.identified_on for c in cases}
     ids = [c.case_id for c in cases if c.state == CaseState.PATIENT_REFUND_ISSUED.value]
     if ids:
         tt = tbl(CaseTransition)
-        for r in s.execute(select(tt.c.case_id, tt.c.at).where(
-                tt.c.case_id.in_(ids), tt.c.to_state == CaseState.PATIENT_REFUND_ISSUED.value)
-                .order_by(tt.c.id)):
+        for r in s.execute(
+            select(tt.c.case_id, tt.c.at)
+            .where(tt.c.case_id.in_(ids), tt.c.to_state == CaseState.PATIENT_REFUND_ISSUED.value)
+            .order_by(tt.c.id)
+        ):
             out[r.case_id] = r.at.date()
     return out
 
 
-def mark_escheat(s: Session, *, as_of: dt.date, rules: EscheatRules,
-                 actor: str) -> list[CaseView]:
+def mark_escheat(s: Session, *, as_of: dt.date, rules: EscheatRules, actor: str) -> list[CaseView]:
     """Move patient credits dormant past their state's period to escheat_pending (audited)."""
     sync_cases(s)
-    cases = [c for c in list_cases(s, states=[CaseState.OPEN.value, CaseState.APPROVED.value,
-                                              CaseState.PATIENT_REFUND_ISSUED.value])
-             if c.owed_to == "patient"]
+    cases = [
+        c
+        for c in list_cases(
+            s,
+            states=[
+                CaseState.OPEN.value,
+                CaseState.APPROVED.value,
+                CaseState.PATIENT_REFUND_ISSUED.value,
+            ],
+        )
+        if c.owed_to == "patient"
+    ]
     since = _dormant_since(s, cases)
     moved = []
     for c in cases:
         code, rule = rules.state_for(c.provider_npi)
         days = (as_of - since[c.case_id]).days
         if days >= rule.dormancy_days:
-            moved.append(transition(
-                s, c.credit_id, CaseState.ESCHEAT_PENDING, actor=actor,
-                reason=f"unclaimed {days} days (state {code}: {rule.dormancy_days})",
-                details={"state": code, "dormant_since": since[c.case_id].isoformat()}))
+            moved.append(
+                transition(
+                    s,
+                    c.credit_id,
+                    CaseState.ESCHEAT_PENDING,
+                    actor=actor,
+                    reason=f"unclaimed {days} days (state {code}: {rule.dormancy_days})",
+                    details={"state": code, "dormant_since": since[c.case_id].isoformat()},
+                )
+            )
     return moved
 
 
-def escheat_report(s: Session, *, as_of: dt.date, rules: EscheatRules,
-                   provider_id: int | None = None) -> list[Rendered]:
+def escheat_report(
+    s: Session, *, as_of: dt.date, rules: EscheatRules, provider_id: int | None = None
+) -> list[Rendered]:
     """One CSV per provider of its escheat_pending cases."""
     cases = list_cases(s, states=[CaseState.ESCHEAT_PENDING.value], provider_id=provider_id)
     layout = get_layout("escheat_report_csv", document="report")
@@ -173,18 +202,37 @@ def escheat_report(s: Session, *, as_of: dt.date, rules: EscheatRules,
     for pid in sorted(by_provider):
         npi = s.execute(select(pt.c.npi).where(pt.c.id == pid)).scalar_one()
         rows: list[dict[str, Any]] = []
-        for c in sorted(by_provider[pid], key=lambda c: (c.account_id or "",
-                                                          c.patient_control_number)):
+        for c in sorted(
+            by_provider[pid], key=lambda c: (c.account_id or "", c.patient_control_number)
+        ):
             code, _ = rules.state_for(npi)
-            rows.append({"state": code, "account_id": c.account_id or "",
-                         "patient_control_number": c.patient_control_number,
-                         "identified_on": c.identified_on, "dormant_since": since[c.case_id],
-                         "days_dormant": (as_of - since[c.case_id]).days, "amount": c.amount,
-                         "case_state": c.state, "case_id": c.case_id})
+            rows.append(
+                {
+                    "state": code,
+                    "account_id": c.account_id or "",
+                    "patient_control_number": c.patient_control_number,
+                    "identified_on": c.identified_on,
+                    "dormant_since": since[c.case_id],
+                    "days_dormant": (as_of - since[c.case_id]).days,
+                    "amount": c.amount,
+                    "case_state": c.state,
+                    "case_id": c.case_id,
+                }
+            )
         header = {**provider_header(s, pid), "as_of_compact": as_of.strftime("%Y%m%d")}
         out.append(render(layout, header, rows))
     return out
 
 
-__all__ = ["AgingReport", "Cms838Report", "Cms838Result", "EscheatRules", "aging", "cms838",
-           "escheat_report", "load_escheat", "mark_escheat", "parse_quarter"]
+__all__ = [
+    "AgingReport",
+    "Cms838Report",
+    "Cms838Result",
+    "EscheatRules",
+    "aging",
+    "cms838",
+    "escheat_report",
+    "load_escheat",
+    "mark_escheat",
+    "parse_quarter",
+]

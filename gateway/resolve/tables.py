@@ -106,12 +106,20 @@ class BatchItem(Base):
 
     __tablename__ = "batch_items"
     __table_args__ = (
-        Index("uq_batch_items_active_case", "case_id", unique=True,
-              sqlite_where=text("NOT cancelled AND case_id IS NOT NULL"),
-              postgresql_where=text("NOT cancelled AND case_id IS NOT NULL")),
-        Index("uq_batch_items_active_request", "refund_request_id", unique=True,
-              sqlite_where=text("NOT cancelled AND refund_request_id IS NOT NULL"),
-              postgresql_where=text("NOT cancelled AND refund_request_id IS NOT NULL")),
+        Index(
+            "uq_batch_items_active_case",
+            "case_id",
+            unique=True,
+            sqlite_where=text("NOT cancelled AND case_id IS NOT NULL"),
+            postgresql_where=text("NOT cancelled AND case_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_batch_items_active_request",
+            "refund_request_id",
+            unique=True,
+            sqlite_where=text("NOT cancelled AND refund_request_id IS NOT NULL"),
+            postgresql_where=text("NOT cancelled AND refund_request_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -157,5 +165,11 @@ class Cms838Line(Base):
     reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-__all__ = ["BatchFile", "BatchItem", "CaseTransition", "Cms838Line", "ResolutionBatch",
-           "ResolutionCase"]
+__all__ = [
+    "BatchFile",
+    "BatchItem",
+    "CaseTransition",
+    "Cms838Line",
+    "ResolutionBatch",
+    "ResolutionCase",
+]

@@ -58,8 +58,17 @@ S = CaseState
 #: from → the states a case may move to. Reversals are ordinary, audited transitions.
 TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
     S.OPEN: frozenset({S.APPROVED, S.DISPUTED, S.ESCHEAT_PENDING, S.RESOLVED}),
-    S.APPROVED: frozenset({S.REFUND_SENT, S.OFFSET_REQUESTED, S.PATIENT_REFUND_ISSUED, S.OPEN,
-                           S.DISPUTED, S.ESCHEAT_PENDING, S.RESOLVED}),
+    S.APPROVED: frozenset(
+        {
+            S.REFUND_SENT,
+            S.OFFSET_REQUESTED,
+            S.PATIENT_REFUND_ISSUED,
+            S.OPEN,
+            S.DISPUTED,
+            S.ESCHEAT_PENDING,
+            S.RESOLVED,
+        }
+    ),
     S.REFUND_SENT: frozenset({S.RESOLVED, S.APPROVED}),
     S.OFFSET_REQUESTED: frozenset({S.RESOLVED, S.APPROVED}),
     S.PATIENT_REFUND_ISSUED: frozenset({S.RESOLVED, S.ESCHEAT_PENDING, S.APPROVED}),
@@ -68,8 +77,11 @@ TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
     S.RESOLVED: frozenset({S.OPEN}),
 }
 #: the state a case reaches when its batch is issued, by resolution method
-ISSUED_STATE = {"refund": S.REFUND_SENT, "offset": S.OFFSET_REQUESTED,
-                "patient_refund": S.PATIENT_REFUND_ISSUED}
+ISSUED_STATE = {
+    "refund": S.REFUND_SENT,
+    "offset": S.OFFSET_REQUESTED,
+    "patient_refund": S.PATIENT_REFUND_ISSUED,
+}
 #: states whose money is still with the provider (worklists, overdue warnings)
 ACTIVE_STATES = frozenset({S.OPEN, S.APPROVED, S.DISPUTED, S.ESCHEAT_PENDING})
 #: the system actor of transitions driven by reconciliation results
@@ -104,8 +116,14 @@ class Transition:
     details: dict[str, Any] | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"from": self.from_state, "to": self.to_state, "actor": self.actor,
-                "at": self.at.isoformat(), "reason": self.reason, "details": self.details}
+        return {
+            "from": self.from_state,
+            "to": self.to_state,
+            "actor": self.actor,
+            "at": self.at.isoformat(),
+            "reason": self.reason,
+            "details": self.details,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,28 +160,40 @@ class CaseView:
         return (self.due_by - today).days if self.due_by else None
 
     def overdue(self, today: dt.date) -> bool:
-        return (self.due_by is not None and self.due_by < today
-                and self.state in ACTIVE_STATES)
+        return self.due_by is not None and self.due_by < today and self.state in ACTIVE_STATES
 
     def to_json(self, today: dt.date | None = None) -> dict[str, Any]:
         day = today or dt.date.today()
         out: dict[str, Any] = {
-            "case_id": self.case_id, "credit_id": self.credit_id,
-            "provider_id": self.provider_id, "provider_npi": self.provider_npi,
-            "state": self.state, "method": self.method, "reference": self.reference,
-            "approved_by": self.approved_by, "account_id": self.account_id,
-            "patient_control_number": self.patient_control_number, "owed_to": self.owed_to,
-            "payer_id": self.payer_id, "amount": money(self.amount), "cause": self.cause,
-            "government": self.government, "identified_on": self.identified_on.isoformat(),
+            "case_id": self.case_id,
+            "credit_id": self.credit_id,
+            "provider_id": self.provider_id,
+            "provider_npi": self.provider_npi,
+            "state": self.state,
+            "method": self.method,
+            "reference": self.reference,
+            "approved_by": self.approved_by,
+            "account_id": self.account_id,
+            "patient_control_number": self.patient_control_number,
+            "owed_to": self.owed_to,
+            "payer_id": self.payer_id,
+            "amount": money(self.amount),
+            "cause": self.cause,
+            "government": self.government,
+            "identified_on": self.identified_on.isoformat(),
             "due_by": self.due_by.isoformat() if self.due_by else None,
-            "days_left": self.days_left(day), "overdue": self.overdue(day),
+            "days_left": self.days_left(day),
+            "overdue": self.overdue(day),
             "credit_status": self.credit_status,
-            "investigation_opened_on": (self.investigation_opened_on.isoformat()
-                                        if self.investigation_opened_on else None),
-            "investigation_closed_on": (self.investigation_closed_on.isoformat()
-                                        if self.investigation_closed_on else None),
+            "investigation_opened_on": (
+                self.investigation_opened_on.isoformat() if self.investigation_opened_on else None
+            ),
+            "investigation_closed_on": (
+                self.investigation_closed_on.isoformat() if self.investigation_closed_on else None
+            ),
             "investigation_days": self.investigation_days,
-            "medicare_part": self.medicare_part, "return_method": self.return_method,
+            "medicare_part": self.medicare_part,
+            "return_method": self.return_method,
         }
         if self.history:
             out["history"] = [t.to_json() for t in self.history]
@@ -178,48 +208,96 @@ class SyncSummary:
 
 # ---------------------------------------------------------------- reading
 
+
 def _case_query() -> Any:
     rc, ct, pt = tbl(ResolutionCase), tbl(Credit), tbl(Provider)
-    return (select(rc.c.id.label("case_id"), rc.c.credit_id, rc.c.state, rc.c.method,
-                   rc.c.reference, rc.c.approved_by, ct.c.provider_id, pt.c.npi,
-                   ct.c.account_id, ct.c.patient_control_number, ct.c.owed_to, ct.c.payer_id,
-                   ct.c.amount, ct.c.cause, ct.c.government, ct.c.identified_on, ct.c.due_by,
-                   ct.c.status, ct.c.investigation_opened_on, ct.c.investigation_closed_on,
-                   ct.c.medicare_part, ct.c.return_method, ct.c.investigation_days)
-            .select_from(rc.join(ct, ct.c.id == rc.c.credit_id)
-                         .join(pt, pt.c.id == ct.c.provider_id)))
+    return select(
+        rc.c.id.label("case_id"),
+        rc.c.credit_id,
+        rc.c.state,
+        rc.c.method,
+        rc.c.reference,
+        rc.c.approved_by,
+        ct.c.provider_id,
+        pt.c.npi,
+        ct.c.account_id,
+        ct.c.patient_control_number,
+        ct.c.owed_to,
+        ct.c.payer_id,
+        ct.c.amount,
+        ct.c.cause,
+        ct.c.government,
+        ct.c.identified_on,
+        ct.c.due_by,
+        ct.c.status,
+        ct.c.investigation_opened_on,
+        ct.c.investigation_closed_on,
+        ct.c.medicare_part,
+        ct.c.return_method,
+        ct.c.investigation_days,
+    ).select_from(rc.join(ct, ct.c.id == rc.c.credit_id).join(pt, pt.c.id == ct.c.provider_id))
 
 
 def _view(r: Any, history: tuple[Transition, ...] = ()) -> CaseView:
     return CaseView(
-        case_id=r.case_id, credit_id=r.credit_id, provider_id=r.provider_id,
-        provider_npi=r.npi, state=r.state, method=r.method, reference=r.reference,
-        approved_by=r.approved_by, account_id=r.account_id,
-        patient_control_number=r.patient_control_number, owed_to=r.owed_to,
-        payer_id=r.payer_id or None, amount=Decimal(r.amount).quantize(CENT), cause=r.cause,
-        government=bool(r.government), identified_on=r.identified_on, due_by=r.due_by,
-        credit_status=r.status, investigation_opened_on=r.investigation_opened_on,
-        investigation_closed_on=r.investigation_closed_on, history=history,
-        medicare_part=r.medicare_part, return_method=r.return_method,
-        investigation_days=r.investigation_days)
+        case_id=r.case_id,
+        credit_id=r.credit_id,
+        provider_id=r.provider_id,
+        provider_npi=r.npi,
+        state=r.state,
+        method=r.method,
+        reference=r.reference,
+        approved_by=r.approved_by,
+        account_id=r.account_id,
+        patient_control_number=r.patient_control_number,
+        owed_to=r.owed_to,
+        payer_id=r.payer_id or None,
+        amount=Decimal(r.amount).quantize(CENT),
+        cause=r.cause,
+        government=bool(r.government),
+        identified_on=r.identified_on,
+        due_by=r.due_by,
+        credit_status=r.status,
+        investigation_opened_on=r.investigation_opened_on,
+        investigation_closed_on=r.investigation_closed_on,
+        history=history,
+        medicare_part=r.medicare_part,
+        return_method=r.return_method,
+        investigation_days=r.investigation_days,
+    )
 
 
 def worklist_key(c: CaseView) -> tuple[Any, ...]:
     """Government credits first, soonest due first (their deadlines bind by law); then the
     rest, soonest due first, undated last."""
-    return (not c.government, c.due_by is None, c.due_by or dt.date.max, c.provider_id,
-            c.patient_control_number, c.case_id)
+    return (
+        not c.government,
+        c.due_by is None,
+        c.due_by or dt.date.max,
+        c.provider_id,
+        c.patient_control_number,
+        c.case_id,
+    )
 
 
-def list_cases(s: Session, *, states: list[str] | None = None, provider_id: int | None = None,
-               payer_id: str | None = None, government: bool | None = None,
-               due_within: int | None = None, as_of: dt.date | None = None,
-               cause: str | None = None) -> list[CaseView]:
+def list_cases(
+    s: Session,
+    *,
+    states: list[str] | None = None,
+    provider_id: int | None = None,
+    payer_id: str | None = None,
+    government: bool | None = None,
+    due_within: int | None = None,
+    as_of: dt.date | None = None,
+    cause: str | None = None,
+) -> list[CaseView]:
     """Cases in worklist order: government first by due date (overdue first), then the rest."""
     for st in states or ():
         if st not in CaseState.__members__.values():
-            raise InputError(f"unknown case state {st!r}; use one of "
-                             f"{', '.join(s.value for s in CaseState)}", code="bad_filter")
+            raise InputError(
+                f"unknown case state {st!r}; use one of {', '.join(s.value for s in CaseState)}",
+                code="bad_filter",
+            )
     rc, ct = tbl(ResolutionCase), tbl(Credit)
     stmt = _case_query()
     if states:
@@ -245,14 +323,18 @@ def get_case(s: Session, credit_id: int, *, history: bool = True) -> CaseView:
     rc = tbl(ResolutionCase)
     row = s.execute(_case_query().where(rc.c.credit_id == credit_id)).one_or_none()
     if row is None:
-        raise NotFoundError(f"no case for credit {credit_id} (is it an open credit? run "
-                            "`gateway cases sync` after reconciling)", code="case_not_found")
+        raise NotFoundError(
+            f"no case for credit {credit_id} (is it an open credit? run "
+            "`gateway cases sync` after reconciling)",
+            code="case_not_found",
+        )
     hist: tuple[Transition, ...] = ()
     if history:
         tt = tbl(CaseTransition)
-        hist = tuple(Transition(t.from_state, t.to_state, t.actor, t.at, t.reason, t.details)
-                     for t in s.execute(select(tt).where(tt.c.case_id == row.case_id)
-                                        .order_by(tt.c.id)))
+        hist = tuple(
+            Transition(t.from_state, t.to_state, t.actor, t.at, t.reason, t.details)
+            for t in s.execute(select(tt).where(tt.c.case_id == row.case_id).order_by(tt.c.id))
+        )
     return _view(row, hist)
 
 
@@ -262,28 +344,65 @@ def overdue(cases: list[CaseView], today: dt.date) -> list[CaseView]:
 
 # ---------------------------------------------------------------- writing
 
-def _record(s: Session, case_id: int, credit_id: int, frm: str | None, to: str, *, actor: str,
-            reason: str, details: dict[str, Any] | None = None) -> None:
-    s.execute(insert(tbl(CaseTransition)).values(
-        case_id=case_id, from_state=frm, to_state=to, actor=actor[:128], at=utcnow(),
-        reason=reason, details=details))
-    audit.record(s, actor=actor, action=f"case {to}" if frm != to else "case note",
-                 outcome=to, reason=reason,
-                 details={"case_id": case_id, "credit_id": credit_id, "from": frm, "to": to,
-                          **(details or {})})
+
+def _record(
+    s: Session,
+    case_id: int,
+    credit_id: int,
+    frm: str | None,
+    to: str,
+    *,
+    actor: str,
+    reason: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    s.execute(
+        insert(tbl(CaseTransition)).values(
+            case_id=case_id,
+            from_state=frm,
+            to_state=to,
+            actor=actor[:128],
+            at=utcnow(),
+            reason=reason,
+            details=details,
+        )
+    )
+    audit.record(
+        s,
+        actor=actor,
+        action=f"case {to}" if frm != to else "case note",
+        outcome=to,
+        reason=reason,
+        details={
+            "case_id": case_id,
+            "credit_id": credit_id,
+            "from": frm,
+            "to": to,
+            **(details or {}),
+        },
+    )
 
 
 def _require_reason(reason: str) -> str:
     text = (reason or "").strip()
     if len(text) < 3:
-        raise InputError("a reason of at least 3 characters is required (it is audited)",
-                         code="reason_required")
+        raise InputError(
+            "a reason of at least 3 characters is required (it is audited)", code="reason_required"
+        )
     return text[:1000]
 
 
-def transition(s: Session, credit_id: int, to: CaseState | str, *, actor: str, reason: str,
-               details: dict[str, Any] | None = None, method: str | None = None,
-               reference: str | None = None) -> CaseView:
+def transition(
+    s: Session,
+    credit_id: int,
+    to: CaseState | str,
+    *,
+    actor: str,
+    reason: str,
+    details: dict[str, Any] | None = None,
+    method: str | None = None,
+    reference: str | None = None,
+) -> CaseView:
     """Move the case of ``credit_id`` to ``to`` (checked against ``TRANSITIONS``), audited."""
     target = CaseState(to)
     why = _require_reason(reason)
@@ -294,7 +413,8 @@ def transition(s: Session, credit_id: int, to: CaseState | str, *, actor: str, r
         raise InvalidTransitionError(
             f"credit {credit_id}: a case that is {current.value} cannot become {target.value} "
             f"(from {current.value} it may become: {allowed})",
-            location={"credit_id": credit_id, "state": current.value})
+            location={"credit_id": credit_id, "state": current.value},
+        )
     rc = tbl(ResolutionCase)
     values: dict[str, Any] = {"state": target.value, "updated_at": utcnow()}
     if target is S.APPROVED and current is S.OPEN:
@@ -304,21 +424,41 @@ def transition(s: Session, credit_id: int, to: CaseState | str, *, actor: str, r
     if reference is not None:
         values["reference"] = reference[:80]
     # conditional on the state we read: two operators acting at once cannot both win
-    done = s.execute(update(rc).where(rc.c.id == case.case_id, rc.c.state == current.value)
-                     .values(**values))
+    done = s.execute(
+        update(rc).where(rc.c.id == case.case_id, rc.c.state == current.value).values(**values)
+    )
     if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise InvalidTransitionError(f"credit {credit_id}: the case changed while this "
-                                     "request ran; reload and try again")
-    _record(s, case.case_id, credit_id, current.value, target.value, actor=actor, reason=why,
-            details={**(details or {}), **({"method": method} if method else {}),
-                     **({"reference": reference} if reference else {})} or None)
-    log.info("case_transition", case_id=case.case_id, credit_id=credit_id,
-             from_state=current.value, to_state=target.value)
+        raise InvalidTransitionError(
+            f"credit {credit_id}: the case changed while this request ran; reload and try again"
+        )
+    _record(
+        s,
+        case.case_id,
+        credit_id,
+        current.value,
+        target.value,
+        actor=actor,
+        reason=why,
+        details={
+            **(details or {}),
+            **({"method": method} if method else {}),
+            **({"reference": reference} if reference else {}),
+        }
+        or None,
+    )
+    log.info(
+        "case_transition",
+        case_id=case.case_id,
+        credit_id=credit_id,
+        from_state=current.value,
+        to_state=target.value,
+    )
     return get_case(s, credit_id)
 
 
-def resolution_method(case: CaseView, payers: PayerDirectory,
-                      override: str | None = None) -> tuple[str, str]:
+def resolution_method(
+    case: CaseView, payers: PayerDirectory, override: str | None = None
+) -> tuple[str, str]:
     """(method, layout name) for returning this credit; ``NoLayoutError`` when there is none."""
     if case.owed_to == "patient":
         return "patient_refund", "patient_refund_csv"
@@ -326,54 +466,76 @@ def resolution_method(case: CaseView, payers: PayerDirectory,
         raise ResolutionError(
             f"credit {case.credit_id} is owed to no known party ({case.cause}): fix it "
             "internally and resolve it, or dispute it; it cannot be refunded",
-            code="unknown_owner")
+            code="unknown_owner",
+        )
     profile = payers.get(case.payer_id)
     if profile is None:
         raise NoLayoutError(
             f"payer {case.payer_id} has no profile in mappings/payers, so there is no refund or "
             "offset layout to send it; add a profile with outbound.refund_layout or "
-            "outbound.offset_layout", location={"payer_id": case.payer_id})
+            "outbound.offset_layout",
+            location={"payer_id": case.payer_id},
+        )
     method = override or profile.resolution
     if method not in ("refund", "offset"):
         raise InputError(f"method must be refund or offset, not {method!r}", code="bad_method")
-    name = (profile.outbound.refund_layout if method == "refund"
-            else profile.outbound.offset_layout)
+    name = profile.outbound.refund_layout if method == "refund" else profile.outbound.offset_layout
     if not name:
         raise NoLayoutError(
             f"payer {profile.payer_id} ({profile.name}) has no {method}_layout in its profile; "
             f"add outbound.{method}_layout to mappings/payers or choose the other method",
-            location={"payer_id": profile.payer_id, "method": method})
+            location={"payer_id": profile.payer_id, "method": method},
+        )
     try:
         get_layout(name, document="refund_transmittal" if method == "refund" else "offset")
     except MappingError as exc:
-        raise NoLayoutError(f"payer {profile.payer_id}: {exc}",
-                            location={"payer_id": profile.payer_id, "layout": name}) from None
+        raise NoLayoutError(
+            f"payer {profile.payer_id}: {exc}",
+            location={"payer_id": profile.payer_id, "layout": name},
+        ) from None
     return method, name
 
 
-def approve(s: Session, credit_id: int, *, actor: str, reason: str, payers: PayerDirectory,
-            method: str | None = None) -> CaseView:
+def approve(
+    s: Session,
+    credit_id: int,
+    *,
+    actor: str,
+    reason: str,
+    payers: PayerDirectory,
+    method: str | None = None,
+) -> CaseView:
     """Approve returning the credit (an ops decision); checks there is a way to send it."""
     case = get_case(s, credit_id, history=False)
     if case.credit_status != "open":
         raise InvalidTransitionError(
             f"credit {credit_id} is {case.credit_status}, not open: only open credits can be "
-            "approved (a pending credit may still be cancelled by a reversal)")
+            "approved (a pending credit may still be cancelled by a reversal)"
+        )
     if S.APPROVED not in TRANSITIONS[CaseState(case.state)]:
         raise InvalidTransitionError(
             f"credit {credit_id}: a case that is {case.state} cannot become approved",
-            location={"credit_id": credit_id, "state": case.state})
+            location={"credit_id": credit_id, "state": case.state},
+        )
     chosen, layout = resolution_method(case, payers, method)
-    return transition(s, credit_id, S.APPROVED, actor=actor, reason=reason, method=chosen,
-                      details={"layout": layout})
+    return transition(
+        s,
+        credit_id,
+        S.APPROVED,
+        actor=actor,
+        reason=reason,
+        method=chosen,
+        details={"layout": layout},
+    )
 
 
 def dispute(s: Session, credit_id: int, *, actor: str, reason: str) -> CaseView:
     return transition(s, credit_id, S.DISPUTED, actor=actor, reason=reason)
 
 
-def resolve(s: Session, credit_id: int, *, actor: str, reason: str,
-            reference: str | None = None) -> CaseView:
+def resolve(
+    s: Session, credit_id: int, *, actor: str, reason: str, reference: str | None = None
+) -> CaseView:
     """Close a case by hand: refund confirmed by the payer, remitted to the state, fixed."""
     return transition(s, credit_id, S.RESOLVED, actor=actor, reason=reason, reference=reference)
 
@@ -390,38 +552,67 @@ def investigation_days(case: CaseView, payers: PayerDirectory) -> tuple[int, str
     differ); anywhere else the deadline does not move.
     """
     if case.medicare_part:
-        return MEDICARE_INVESTIGATION_DAYS, (f"Medicare Part {case.medicare_part}: up to "
-                                             f"{MEDICARE_INVESTIGATION_DAYS} days "
-                                             "(42 CFR 401.305)")
+        return MEDICARE_INVESTIGATION_DAYS, (
+            f"Medicare Part {case.medicare_part}: up to "
+            f"{MEDICARE_INVESTIGATION_DAYS} days "
+            "(42 CFR 401.305)"
+        )
     profile = payers.get(case.payer_id) if case.payer_id else None
     if profile is not None and profile.investigation_suspension:
         return profile.investigation_suspension, (
             f"payer {profile.payer_id} ({profile.programme}): up to "
-            f"{profile.investigation_suspension} days (its profile's investigation_days)")
-    who = (f"payer {case.payer_id}" + (f" ({profile.programme})" if profile else
-                                        " (no payer profile)")) if case.payer_id \
+            f"{profile.investigation_suspension} days (its profile's investigation_days)"
+        )
+    who = (
+        (
+            f"payer {case.payer_id}"
+            + (f" ({profile.programme})" if profile else " (no payer profile)")
+        )
+        if case.payer_id
         else f"a credit owed to {case.owed_to}"
-    return 0, (f"{who}: no investigation suspension (only Medicare Parts A and B have one by "
-               "law; set investigation_days in the payer profile where the programme's rules "
-               "allow one)")
+    )
+    return 0, (
+        f"{who}: no investigation suspension (only Medicare Parts A and B have one by "
+        "law; set investigation_days in the payer profile where the programme's rules "
+        "allow one)"
+    )
 
 
-def investigate(s: Session, credit_id: int, *, actor: str, reason: str, opened_on: dt.date,
-                closed_on: dt.date | None = None,
-                payers: PayerDirectory | None = None) -> CaseView:
+def investigate(
+    s: Session,
+    credit_id: int,
+    *,
+    actor: str,
+    reason: str,
+    opened_on: dt.date,
+    closed_on: dt.date | None = None,
+    payers: PayerDirectory | None = None,
+) -> CaseView:
     """Record a good-faith investigation (always, for the audit trail); its days suspend the
     deadline only as far as ``investigation_days`` allows (0: the deadline does not move)."""
     why = _require_reason(reason)
     case = get_case(s, credit_id, history=False)
     days, basis = investigation_days(case, payers or default_directory())
-    new_due = record_investigation(s, credit_id, opened_on=opened_on, closed_on=closed_on,
-                                   max_days=days)
-    _record(s, case.case_id, credit_id, case.state, case.state, actor=actor, reason=why,
-            details={"investigation_opened_on": opened_on.isoformat(),
-                     "investigation_closed_on": closed_on.isoformat() if closed_on else None,
-                     "investigation_days": days, "suspension": basis,
-                     "due_by_before": case.due_by.isoformat() if case.due_by else None,
-                     "due_by": new_due.isoformat() if new_due else None})
+    new_due = record_investigation(
+        s, credit_id, opened_on=opened_on, closed_on=closed_on, max_days=days
+    )
+    _record(
+        s,
+        case.case_id,
+        credit_id,
+        case.state,
+        case.state,
+        actor=actor,
+        reason=why,
+        details={
+            "investigation_opened_on": opened_on.isoformat(),
+            "investigation_closed_on": closed_on.isoformat() if closed_on else None,
+            "investigation_days": days,
+            "suspension": basis,
+            "due_by_before": case.due_by.isoformat() if case.due_by else None,
+            "due_by": new_due.isoformat() if new_due else None,
+        },
+    )
     return get_case(s, credit_id)
 
 
@@ -432,36 +623,80 @@ def sync_cases(s: Session, *, actor: str = RECONCILE_ACTOR) -> SyncSummary:
     """
     rc, ct = tbl(ResolutionCase), tbl(Credit)
     out = SyncSummary()
-    missing = s.execute(select(ct.c.id, ct.c.provider_id).where(
-        ct.c.status == "open", ~select(rc.c.id).where(rc.c.credit_id == ct.c.id).exists())
-        .order_by(ct.c.id)).all()
+    missing = s.execute(
+        select(ct.c.id, ct.c.provider_id)
+        .where(ct.c.status == "open", ~select(rc.c.id).where(rc.c.credit_id == ct.c.id).exists())
+        .order_by(ct.c.id)
+    ).all()
     now = utcnow()
     for i in range(0, len(missing), 1000):
-        part = missing[i:i + 1000]
-        s.execute(insert(rc), [{"credit_id": r.id, "provider_id": r.provider_id,
-                                "state": S.OPEN.value, "created_at": now, "updated_at": now}
-                               for r in part])
-        ids = {r.credit_id: r.id for r in s.execute(select(rc.c.credit_id, rc.c.id).where(
-            rc.c.credit_id.in_([r.id for r in part])))}
-        s.execute(insert(tbl(CaseTransition)), [{
-            "case_id": ids[r.id], "from_state": None, "to_state": S.OPEN.value,
-            "actor": actor, "at": now, "reason": "credit identified by reconciliation",
-            "details": None} for r in part])
+        part = missing[i : i + 1000]
+        s.execute(
+            insert(rc),
+            [
+                {
+                    "credit_id": r.id,
+                    "provider_id": r.provider_id,
+                    "state": S.OPEN.value,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for r in part
+            ],
+        )
+        ids = {
+            r.credit_id: r.id
+            for r in s.execute(
+                select(rc.c.credit_id, rc.c.id).where(rc.c.credit_id.in_([r.id for r in part]))
+            )
+        }
+        s.execute(
+            insert(tbl(CaseTransition)),
+            [
+                {
+                    "case_id": ids[r.id],
+                    "from_state": None,
+                    "to_state": S.OPEN.value,
+                    "actor": actor,
+                    "at": now,
+                    "reason": "credit identified by reconciliation",
+                    "details": None,
+                }
+                for r in part
+            ],
+        )
     out.opened = len(missing)
     if missing:
-        audit.record(s, actor=actor, action="cases opened", outcome="open",
-                     reason="open credits without a case",
-                     details={"cases": len(missing), "first_credit_id": missing[0].id,
-                              "last_credit_id": missing[-1].id})
-    gone = s.execute(select(rc.c.credit_id, ct.c.resolution, ct.c.resolved_on).select_from(
-        rc.join(ct, ct.c.id == rc.c.credit_id)).where(
-        ct.c.status == "resolved", rc.c.state != S.RESOLVED.value).order_by(rc.c.id)).all()
+        audit.record(
+            s,
+            actor=actor,
+            action="cases opened",
+            outcome="open",
+            reason="open credits without a case",
+            details={
+                "cases": len(missing),
+                "first_credit_id": missing[0].id,
+                "last_credit_id": missing[-1].id,
+            },
+        )
+    gone = s.execute(
+        select(rc.c.credit_id, ct.c.resolution, ct.c.resolved_on)
+        .select_from(rc.join(ct, ct.c.id == rc.c.credit_id))
+        .where(ct.c.status == "resolved", rc.c.state != S.RESOLVED.value)
+        .order_by(rc.c.id)
+    ).all()
     for r in gone:
-        transition(s, r.credit_id, S.RESOLVED, actor=actor,
-                   reason=f"reconciliation resolved the credit ({r.resolution or 'gone'})",
-                   details={"resolution": r.resolution,
-                            "resolved_on": r.resolved_on.isoformat() if r.resolved_on
-                            else None})
+        transition(
+            s,
+            r.credit_id,
+            S.RESOLVED,
+            actor=actor,
+            reason=f"reconciliation resolved the credit ({r.resolution or 'gone'})",
+            details={
+                "resolution": r.resolution,
+                "resolved_on": r.resolved_on.isoformat() if r.resolved_on else None,
+            },
+        )
     out.resolved = len(gone)
     if out.opened or out.resolved:
         log.info("cases_synced", opened=out.opened, resolved=out.resolved)
@@ -469,9 +704,27 @@ def sync_cases(s: Session, *, actor: str = RECONCILE_ACTOR) -> SyncSummary:
 
 
 __all__ = [
-    "ACTIVE_STATES", "ISSUED_STATE", "TRANSITIONS", "CaseState", "CaseView",
-    "InvalidTransitionError", "NoLayoutError", "ResolutionError", "SyncSummary", "Transition",
-    "approve", "dispute", "get_case", "investigate", "investigation_days", "list_cases",
-    "overdue", "reopen", "resolution_method", "resolve", "sync_cases", "transition",
+    "ACTIVE_STATES",
+    "ISSUED_STATE",
+    "TRANSITIONS",
+    "CaseState",
+    "CaseView",
+    "InvalidTransitionError",
+    "NoLayoutError",
+    "ResolutionError",
+    "SyncSummary",
+    "Transition",
+    "approve",
+    "dispute",
+    "get_case",
+    "investigate",
+    "investigation_days",
+    "list_cases",
+    "overdue",
+    "reopen",
+    "resolution_method",
+    "resolve",
+    "sync_cases",
+    "transition",
     "worklist_key",
 ]

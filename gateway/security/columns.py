@@ -61,7 +61,8 @@ def _stale(db: Database, active: str, batch: int) -> Iterator[list[tuple[int, st
             rows = s.execute(
                 select(ClaimRow.id, ClaimRow.subscriber_member_id)
                 .where(ClaimRow.id > last, ClaimRow.subscriber_member_id.is_not(None))
-                .order_by(ClaimRow.id).limit(batch)
+                .order_by(ClaimRow.id)
+                .limit(batch)
             ).all()
         if not rows:
             return
@@ -71,8 +72,9 @@ def _stale(db: Database, active: str, batch: int) -> Iterator[list[tuple[int, st
             yield todo
 
 
-def rotate_columns(db: Database, ring: KeyRing, *, batch: int = 1000,
-                   progress: Progress = no_progress) -> int:
+def rotate_columns(
+    db: Database, ring: KeyRing, *, batch: int = 1000, progress: Progress = no_progress
+) -> int:
     """Re-seal every value not under the active key (plaintext included), batch by batch.
 
     Each batch is its own transaction and only rows still holding the value that was read are
@@ -86,9 +88,11 @@ def rotate_columns(db: Database, ring: KeyRing, *, batch: int = 1000,
         with db.write() as s:
             for row_id, old in todo:
                 plain = open_text(ring, old, context=MEMBER_ID)
-                s.execute(update(ClaimRow).where(
-                    ClaimRow.id == row_id, ClaimRow.subscriber_member_id == old
-                ).values(subscriber_member_id=seal_text(ring, plain, context=MEMBER_ID)))
+                s.execute(
+                    update(ClaimRow)
+                    .where(ClaimRow.id == row_id, ClaimRow.subscriber_member_id == old)
+                    .values(subscriber_member_id=seal_text(ring, plain, context=MEMBER_ID))
+                )
                 done += 1
         progress(done)
     return done

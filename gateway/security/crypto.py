@@ -87,15 +87,19 @@ class KeyRing:
                 continue
             kid, sep, b64 = item.partition(":")
             if not sep or not _KEY_ID.match(kid):
-                raise _bad_config(f"GATEWAY_DATA_KEYS entry {n} is not keyid:base64key "
-                                  "(key id: 1-32 of A-Z a-z 0-9 _ . -)")
+                raise _bad_config(
+                    f"GATEWAY_DATA_KEYS entry {n} is not keyid:base64key "
+                    "(key id: 1-32 of A-Z a-z 0-9 _ . -)"
+                )
             try:
                 key = base64.b64decode(b64.strip(), validate=True)
             except (binascii.Error, ValueError):
                 raise _bad_config(f"GATEWAY_DATA_KEYS key {kid!r} is not valid base64") from None
             if len(key) != KEY_BYTES:
-                raise _bad_config(f"GATEWAY_DATA_KEYS key {kid!r} must be {KEY_BYTES} bytes "
-                                  f"(base64 of 32 random bytes), not {len(key)}")
+                raise _bad_config(
+                    f"GATEWAY_DATA_KEYS key {kid!r} must be {KEY_BYTES} bytes "
+                    f"(base64 of 32 random bytes), not {len(key)}"
+                )
             if kid in keys:
                 raise _bad_config(f"GATEWAY_DATA_KEYS names key {kid!r} twice")
             keys[kid] = key
@@ -103,12 +107,15 @@ class KeyRing:
             active = active.strip()
             if active not in keys:
                 raise DataKeyMissingError(
-                    f"GATEWAY_ACTIVE_DATA_KEY {active!r} is not in GATEWAY_DATA_KEYS")
+                    f"GATEWAY_ACTIVE_DATA_KEY {active!r} is not in GATEWAY_DATA_KEYS"
+                )
         elif len(keys) == 1:
             active = next(iter(keys))
         elif keys:
-            raise _bad_config("GATEWAY_DATA_KEYS holds several keys: set "
-                              "GATEWAY_ACTIVE_DATA_KEY to the key id new data is encrypted under")
+            raise _bad_config(
+                "GATEWAY_DATA_KEYS holds several keys: set "
+                "GATEWAY_ACTIVE_DATA_KEY to the key id new data is encrypted under"
+            )
         else:
             active = None
         return cls(keys=keys, active=active)
@@ -127,7 +134,8 @@ class KeyRing:
                 f"data key {key_id!r} is not in the key ring (GATEWAY_DATA_KEYS, or the keys "
                 "file when that is unset): restore the keys file this data was written with from "
                 "its backup, or add the key back (old keys must stay in the ring until "
-                "`gateway keys rotate-data-key` has finished)") from None
+                "`gateway keys rotate-data-key` has finished)"
+            ) from None
 
     def active_key(self) -> tuple[str, bytes]:
         if self.active is None:
@@ -173,7 +181,7 @@ def column_key_id(stored: str) -> str | None:
     """The key id of a sealed column value (None: legacy plaintext)."""
     if not stored.startswith(COLUMN_PREFIX):
         return None
-    return stored[len(COLUMN_PREFIX):].split(":", 1)[0]
+    return stored[len(COLUMN_PREFIX) :].split(":", 1)[0]
 
 
 def open_text(ring: KeyRing, stored: str, *, context: str) -> str:
@@ -181,7 +189,7 @@ def open_text(ring: KeyRing, stored: str, *, context: str) -> str:
     if not stored.startswith(COLUMN_PREFIX):
         return stored
     try:
-        kid, nonce_s, ct_s = stored[len(COLUMN_PREFIX):].split(":")
+        kid, nonce_s, ct_s = stored[len(COLUMN_PREFIX) :].split(":")
         nonce, ct = _b64d(nonce_s), _b64d(ct_s)
     except (ValueError, binascii.Error):
         raise DecryptionError(f"encrypted value in {context} is malformed") from None
@@ -189,8 +197,10 @@ def open_text(ring: KeyRing, stored: str, *, context: str) -> str:
     try:
         plain = AESGCM(key).decrypt(nonce, ct, f"{kid}|{context}".encode())
     except (InvalidTag, ValueError):
-        raise DecryptionError(f"encrypted value in {context} failed authentication with data "
-                              f"key {kid!r} (wrong key or tampered data)") from None
+        raise DecryptionError(
+            f"encrypted value in {context} failed authentication with data "
+            f"key {kid!r} (wrong key or tampered data)"
+        ) from None
     return plain.decode("utf-8")
 
 

@@ -79,18 +79,24 @@ def _new_contents() -> dict[str, str]:
     now = dt.datetime.now(dt.UTC)
     key_id = f"k{now:%Y%m%d}-{secrets.token_hex(3)}"
     key = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
-    return {"format": FORMAT, "created_at": now.isoformat(timespec="seconds"),
-            "session_secret": secrets.token_urlsafe(32),
-            "api_key_pepper": secrets.token_urlsafe(32),
-            "data_keys": f"{key_id}:{key}", "active_data_key": key_id}
+    return {
+        "format": FORMAT,
+        "created_at": now.isoformat(timespec="seconds"),
+        "session_secret": secrets.token_urlsafe(32),
+        "api_key_pepper": secrets.token_urlsafe(32),
+        "data_keys": f"{key_id}:{key}",
+        "active_data_key": key_id,
+    }
 
 
 def _check_location(path: Path, data_dir: Path | None) -> None:
     if data_dir is None:
         return
     if path.resolve().is_relative_to(data_dir.resolve()):
-        raise _error(f"keys file {path} is inside the data dir {data_dir}: a copy or backup of "
-                     "the data dir would hold its keys; set GATEWAY_KEYS_FILE to a path outside")
+        raise _error(
+            f"keys file {path} is inside the data dir {data_dir}: a copy or backup of "
+            "the data dir would hold its keys; set GATEWAY_KEYS_FILE to a path outside"
+        )
 
 
 def _check_dir(folder: Path) -> None:
@@ -99,9 +105,11 @@ def _check_dir(folder: Path) -> None:
     except OSError:
         return
     if st.st_mode & 0o022:
-        raise _error(f"keys file folder {folder} is writable by group or others (mode "
-                     f"{stat.S_IMODE(st.st_mode):04o}): anyone there could replace the keys; "
-                     f"run `chmod 700 {folder}`")
+        raise _error(
+            f"keys file folder {folder} is writable by group or others (mode "
+            f"{stat.S_IMODE(st.st_mode):04o}): anyone there could replace the keys; "
+            f"run `chmod 700 {folder}`"
+        )
 
 
 def _check_file(path: Path) -> None:
@@ -109,8 +117,10 @@ def _check_file(path: Path) -> None:
     if not stat.S_ISREG(st.st_mode):
         raise _error(f"keys file {path} is not a regular file")
     if st.st_mode & 0o077:
-        raise _error(f"keys file {path} is accessible to group or others (mode "
-                     f"{stat.S_IMODE(st.st_mode):04o}); run `chmod 600 {path}`")
+        raise _error(
+            f"keys file {path} is accessible to group or others (mode "
+            f"{stat.S_IMODE(st.st_mode):04o}); run `chmod 600 {path}`"
+        )
 
 
 def _parse(path: Path, text: str) -> dict[str, SecretStr | str]:
@@ -129,8 +139,11 @@ def _parse(path: Path, text: str) -> dict[str, SecretStr | str]:
         if not isinstance(value, str):
             raise _error(f"keys file {path} has no {name} (a string)")
         secret = SecretStr(value)
-        refuse_placeholder(f"{name} of keys file {path}", secret,
-                           min_length=MIN_KEY_LENGTH if name != "data_keys" else 0)
+        refuse_placeholder(
+            f"{name} of keys file {path}",
+            secret,
+            min_length=MIN_KEY_LENGTH if name != "data_keys" else 0,
+        )
         values[name] = secret
     active = raw.get("active_data_key")
     if active is not None and not isinstance(active, str):
@@ -154,8 +167,9 @@ def _read(path: Path) -> dict[str, SecretStr | str]:
         with os.fdopen(fd, encoding="utf-8") as fh:
             text = fh.read()
     except OSError as exc:
-        raise _error(f"keys file {path} cannot be read "
-                     f"({exc.strerror or type(exc).__name__})") from None
+        raise _error(
+            f"keys file {path} cannot be read ({exc.strerror or type(exc).__name__})"
+        ) from None
     return _parse(path, text)
 
 
@@ -186,14 +200,22 @@ def _create(path: Path, data_dir: Path | None) -> bool:
             os.close(dfd)
     where = f" {data_dir.resolve()}" if data_dir is not None else ""
     if data_dir is not None and (data_dir / "gateway.db").exists():
-        print(f"gateway: WARNING: the data dir {data_dir.resolve()} already holds data; if it "
-              "was written with another keys file (a restored or copied data dir), stop and "
-              "restore that keys file: data encrypted under its keys cannot be read with this "
-              "new one.", file=sys.stderr, flush=True)
-    print(f"gateway: generated a keys file at {path} (session secret, API key pepper, data key; "
-          f"mode {FILE_MODE:04o} in a {DIR_MODE:04o} folder). BACK IT UP NOW, separately from "
-          f"the data dir{where}: raw files and PHI columns are encrypted with it and cannot be "
-          "read without it.", file=sys.stderr, flush=True)
+        print(
+            f"gateway: WARNING: the data dir {data_dir.resolve()} already holds data; if it "
+            "was written with another keys file (a restored or copied data dir), stop and "
+            "restore that keys file: data encrypted under its keys cannot be read with this "
+            "new one.",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(
+        f"gateway: generated a keys file at {path} (session secret, API key pepper, data key; "
+        f"mode {FILE_MODE:04o} in a {DIR_MODE:04o} folder). BACK IT UP NOW, separately from "
+        f"the data dir{where}: raw files and PHI columns are encrypted with it and cannot be "
+        "read without it.",
+        file=sys.stderr,
+        flush=True,
+    )
     return True
 
 
@@ -204,8 +226,9 @@ def load_keys_file(path: Path, data_dir: Path | None = None) -> KeysFile:
         try:
             _create(path, data_dir)
         except OSError as exc:
-            raise _error(f"keys file {path} cannot be created "
-                         f"({exc.strerror or type(exc).__name__})") from None
+            raise _error(
+                f"keys file {path} cannot be created ({exc.strerror or type(exc).__name__})"
+            ) from None
     return KeysFile(path=path, values=_read(path))
 
 
@@ -226,8 +249,6 @@ def resolve_secrets(settings: Settings) -> Settings:
     if "data_keys" in update and settings.active_data_key is None:
         update["active_data_key"] = keys.values.get("active_data_key")
     return settings.model_copy(update=update)
-
-
 
 
 def add_data_key(path: Path) -> str:
@@ -259,5 +280,11 @@ def add_data_key(path: Path) -> str:
     return key_id
 
 
-__all__ = ["KeysFile", "add_data_key", "default_keys_file", "keys_file_path", "load_keys_file",
-           "resolve_secrets"]
+__all__ = [
+    "KeysFile",
+    "add_data_key",
+    "default_keys_file",
+    "keys_file_path",
+    "load_keys_file",
+    "resolve_secrets",
+]

@@ -28,15 +28,16 @@ def parse_networks(value: str) -> tuple[Network, ...]:
             out.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
             # the entry is configuration, not a secret: naming it helps the operator
-            raise ValueError(f"GATEWAY_TRUSTED_PROXIES: {item!r} is not an IP address or "
-                             "CIDR network") from None
+            raise ValueError(
+                f"GATEWAY_TRUSTED_PROXIES: {item!r} is not an IP address or CIDR network"
+            ) from None
     return tuple(out)
 
 
 def _address(text: str) -> Address | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # [v6]:port
-        text = text[1:text.index("]")]
+        text = text[1 : text.index("]")]
     elif text.count(":") == 1:  # v4:port
         text = text.split(":", 1)[0]
     try:

@@ -26,14 +26,46 @@ from pydantic import SecretStr
 from gateway.errors import ConfigError
 
 #: whole values (case, spaces and punctuation ignored) that are someone's placeholder
-PLACEHOLDER_VALUES = frozenset({
-    "", "changeme", "changeit", "password", "passw0rd", "secret", "example", "placeholder",
-    "default", "todo", "tbd", "none", "null", "xxx", "xxxx", "admin", "letmein", "123456",
-    "12345678", "1234567890", "replaceme", "yoursecret", "yourpassword", "mysecret", "insecure",
-})
+PLACEHOLDER_VALUES = frozenset(
+    {
+        "",
+        "changeme",
+        "changeit",
+        "password",
+        "passw0rd",
+        "secret",
+        "example",
+        "placeholder",
+        "default",
+        "todo",
+        "tbd",
+        "none",
+        "null",
+        "xxx",
+        "xxxx",
+        "admin",
+        "letmein",
+        "123456",
+        "12345678",
+        "1234567890",
+        "replaceme",
+        "yoursecret",
+        "yourpassword",
+        "mysecret",
+        "insecure",
+    }
+)
 #: words that mark a template value wherever they appear in it
-PLACEHOLDER_WORDS = ("changeme", "example", "placeholder", "replaceme", "yoursecret",
-                     "yourpassword", "insertsecret", "dummy")
+PLACEHOLDER_WORDS = (
+    "changeme",
+    "example",
+    "placeholder",
+    "replaceme",
+    "yoursecret",
+    "yourpassword",
+    "insertsecret",
+    "dummy",
+)
 #: secrets the gateway itself keys with (HMAC peppers, CSRF derivation) need entropy: at least
 #: 32 characters (``secrets.token_urlsafe(32)`` gives 43) of at least 8 different characters, so
 #: ``abcd`` or ``abcdabcd...`` is refused; the keys file the gateway generates always passes
@@ -81,9 +113,12 @@ def refuse_placeholder(name: str, secret: SecretStr | None, *, min_length: int =
     if problem is None and min_length and len(set(value)) < MIN_DISTINCT_CHARS:
         problem = f"has fewer than {MIN_DISTINCT_CHARS} different characters (low entropy)"
     if problem:
-        raise ConfigError(f"secret setting {name} {problem}: set a real secret (e.g. "
-                          "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`) or "
-                          "unset it to use the generated keys file", code=code)
+        raise ConfigError(
+            f"secret setting {name} {problem}: set a real secret (e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`) or "
+            "unset it to use the generated keys file",
+            code=code,
+        )
 
 
 def is_key_setting(name: str) -> bool:
@@ -98,15 +133,18 @@ def check_secret_file(label: str, path: Path) -> None:
     try:
         st = path.stat()
     except OSError as exc:
-        raise ConfigError(f"{label}: secret file {path} cannot be read "
-                          f"({exc.strerror or type(exc).__name__})", code="secret_file") from None
+        raise ConfigError(
+            f"{label}: secret file {path} cannot be read ({exc.strerror or type(exc).__name__})",
+            code="secret_file",
+        ) from None
     if not stat.S_ISREG(st.st_mode):
-        raise ConfigError(f"{label}: secret file {path} is not a regular file",
-                          code="secret_file")
+        raise ConfigError(f"{label}: secret file {path} is not a regular file", code="secret_file")
     if st.st_mode & 0o077:
         raise ConfigError(
             f"{label}: secret file {path} is accessible to group or others (mode "
-            f"{stat.S_IMODE(st.st_mode):04o}); run `chmod 600 {path}`", code="secret_file")
+            f"{stat.S_IMODE(st.st_mode):04o}); run `chmod 600 {path}`",
+            code="secret_file",
+        )
 
 
 def _secret_fields(settings: Any) -> Iterable[tuple[str, Any]]:
@@ -114,8 +152,9 @@ def _secret_fields(settings: Any) -> Iterable[tuple[str, Any]]:
         yield name, getattr(settings, name)
 
 
-def check_secrets(settings: Any, profiles: Iterable[_Profile] = (), *,
-                  environ: Mapping[str, str] | None = None) -> None:
+def check_secrets(
+    settings: Any, profiles: Iterable[_Profile] = (), *, environ: Mapping[str, str] | None = None
+) -> None:
     """The startup check of long-running commands; raises ``ConfigError`` on the first problem.
 
     - every ``SecretStr`` setting: no placeholder; keying material (pepper, session secret) at
@@ -128,8 +167,9 @@ def check_secrets(settings: Any, profiles: Iterable[_Profile] = (), *,
     for name, value in _secret_fields(settings):
         label = f"GATEWAY_{name.upper()}"
         if isinstance(value, SecretStr):
-            refuse_placeholder(label, value,
-                               min_length=MIN_KEY_LENGTH if is_key_setting(name) else 0)
+            refuse_placeholder(
+                label, value, min_length=MIN_KEY_LENGTH if is_key_setting(name) else 0
+            )
         elif isinstance(value, Path) and name.endswith(FILE_SUFFIXES):
             check_secret_file(label, value)
     if getattr(settings, "data_keys", None) is not None:

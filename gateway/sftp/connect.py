@@ -24,8 +24,9 @@ WINDOW_SIZE = 4 << 20  # SSH channel window: what the server may send before we 
 class _RejectUnpinned(paramiko.RejectPolicy):  # type: ignore[misc]
     """Refuse any host whose key is not the pinned one (paramiko calls this for unknown hosts)."""
 
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
-                         key: paramiko.PKey) -> None:
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
         raise HostKeyError(
             f"host key for {hostname} is not the pinned one (server offered {key.get_name()} "
             f"{key.fingerprint})",
@@ -48,8 +49,12 @@ def _slot(profile: PartnerProfile) -> threading.BoundedSemaphore:
 
 
 @contextmanager
-def open_sftp(profile: PartnerProfile, *, environ: Mapping[str, str] | None = None,
-              slot_timeout: float | None = None) -> Iterator[paramiko.SFTPClient]:
+def open_sftp(
+    profile: PartnerProfile,
+    *,
+    environ: Mapping[str, str] | None = None,
+    slot_timeout: float | None = None,
+) -> Iterator[paramiko.SFTPClient]:
     """An SFTP session that trusts only the profile's pinned host key.
 
     At most ``max_connections`` sessions per partner are open in this process; waiting for a
@@ -59,8 +64,10 @@ def open_sftp(profile: PartnerProfile, *, environ: Mapping[str, str] | None = No
     wait = profile.timeouts.operation_seconds if slot_timeout is None else slot_timeout
     got = slot.acquire(timeout=wait) if wait > 0 else slot.acquire(blocking=False)
     if not got:
-        raise ConnectionsBusyError(f"all {profile.max_connections} connections to "
-                                   f"{profile.id} are busy", location={"partner": profile.id})
+        raise ConnectionsBusyError(
+            f"all {profile.max_connections} connections to {profile.id} are busy",
+            location={"partner": profile.id},
+        )
     client = paramiko.SSHClient()
     try:
         # The client's own HostKeys, filled only from the profile: never ~/.ssh/known_hosts.
@@ -77,13 +84,22 @@ def open_sftp(profile: PartnerProfile, *, environ: Mapping[str, str] | None = No
         t = profile.timeouts
         with remote(profile, "connect"):
             client.connect(
-                profile.host, port=profile.port, username=profile.username, pkey=pkey,
-                password=password, timeout=t.connect_seconds, banner_timeout=t.banner_seconds,
-                auth_timeout=t.auth_seconds, channel_timeout=t.operation_seconds,
-                look_for_keys=False, allow_agent=False, transport_factory=_transport,
+                profile.host,
+                port=profile.port,
+                username=profile.username,
+                pkey=pkey,
+                password=password,
+                timeout=t.connect_seconds,
+                banner_timeout=t.banner_seconds,
+                auth_timeout=t.auth_seconds,
+                channel_timeout=t.operation_seconds,
+                look_for_keys=False,
+                allow_agent=False,
+                transport_factory=_transport,
             )
-            sftp = paramiko.SFTPClient.from_transport(client.get_transport(),
-                                                      window_size=WINDOW_SIZE)
+            sftp = paramiko.SFTPClient.from_transport(
+                client.get_transport(), window_size=WINDOW_SIZE
+            )
             sftp.get_channel().settimeout(t.operation_seconds)
         try:
             yield sftp
@@ -109,8 +125,9 @@ def _transport(sock: socket.socket | paramiko.Channel, **kwargs: object) -> para
             sock = _QuickAckSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
     t = paramiko.Transport(sock, default_window_size=WINDOW_SIZE, **kwargs)
     options = t.get_security_options()
-    options.ciphers = PREFERRED_CIPHERS + tuple(c for c in options.ciphers
-                                                if c not in PREFERRED_CIPHERS)
+    options.ciphers = PREFERRED_CIPHERS + tuple(
+        c for c in options.ciphers if c not in PREFERRED_CIPHERS
+    )
     return t
 
 

@@ -72,9 +72,9 @@ class PollCancelledError(GatewayError):
     code = "cancelled"
 
 
-
-def translate(exc: BaseException, profile: PartnerProfile, operation: str,
-              remote_path: str | None = None) -> GatewayError:
+def translate(
+    exc: BaseException, profile: PartnerProfile, operation: str, remote_path: str | None = None
+) -> GatewayError:
     """Map a paramiko/socket error to our tree; the caller raises it ``from exc``."""
     where: dict[str, object] = {"partner": profile.id, "operation": operation}
     if remote_path is not None:
@@ -84,26 +84,40 @@ def translate(exc: BaseException, profile: PartnerProfile, operation: str,
     if isinstance(exc, paramiko.BadHostKeyException):
         return HostKeyError(
             f"host key for {profile.host_key_name} changed: expected "
-            f"{exc.expected_key.fingerprint}, got {exc.key.fingerprint}", location=where)
+            f"{exc.expected_key.fingerprint}, got {exc.key.fingerprint}",
+            location=where,
+        )
     if isinstance(exc, paramiko.AuthenticationException):
-        return AuthError(f"{profile.username}@{profile.host_key_name} refused our credentials "
-                         f"({exc})", location=where)
+        return AuthError(
+            f"{profile.username}@{profile.host_key_name} refused our credentials ({exc})",
+            location=where,
+        )
     if isinstance(exc, PermissionError):
-        return RemotePermissionError(f"permission denied: {remote_path or operation}",
-                                     location=where)
+        return RemotePermissionError(
+            f"permission denied: {remote_path or operation}", location=where
+        )
     if isinstance(exc, FileNotFoundError):
-        return RemoteMissingError(f"no such remote file or folder: {remote_path or operation}",
-                                  location=where)
+        return RemoteMissingError(
+            f"no such remote file or folder: {remote_path or operation}", location=where
+        )
     reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if isinstance(exc, socket.timeout | TimeoutError | ConnectionError | EOFError
-                  | paramiko.SSHException | OSError):
+    if isinstance(
+        exc,
+        socket.timeout
+        | TimeoutError
+        | ConnectionError
+        | EOFError
+        | paramiko.SSHException
+        | OSError,
+    ):
         return SftpTransientError(f"{operation} failed: {reason}", location=where)
     return SftpTransientError(f"{operation} failed unexpectedly: {reason}", location=where)
 
 
 @contextmanager
-def remote(profile: PartnerProfile, operation: str,
-           remote_path: str | None = None) -> Iterator[None]:
+def remote(
+    profile: PartnerProfile, operation: str, remote_path: str | None = None
+) -> Iterator[None]:
     """Translate errors of the remote calls in the block (and only those)."""
     try:
         yield

@@ -12,10 +12,10 @@ def host_keys(line: str) -> paramiko.HostKeys:
     keys = paramiko.HostKeys()
     try:
         entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
-    except (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey, ValueError,
-            TypeError) as exc:
-        raise ConfigError(f"host_key: not a usable known_hosts line ({exc})",
-                          code="host_key_invalid") from None
+    except (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey, ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"host_key: not a usable known_hosts line ({exc})", code="host_key_invalid"
+        ) from None
     if entry is None or entry.key is None:
         raise ConfigError("host_key: not a usable known_hosts line", code="host_key_invalid")
     for hostname in entry.hostnames:

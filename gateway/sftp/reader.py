@@ -37,10 +37,15 @@ class Sink(Protocol):
     def write(self, data: bytes, /) -> object: ...
 
 
-
-def download(sftp: paramiko.SFTPClient, remote_path: str, dest: Sink, *,
-             expected_size: int | None, on_progress: Callable[[int], None] | None = None,
-             digest: bool = True) -> tuple[int, str | None]:
+def download(
+    sftp: paramiko.SFTPClient,
+    remote_path: str,
+    dest: Sink,
+    *,
+    expected_size: int | None,
+    on_progress: Callable[[int], None] | None = None,
+    digest: bool = True,
+) -> tuple[int, str | None]:
     """Stream a remote file into ``dest`` with pipelined reads; return (bytes, sha256 or None).
 
     With ``expected_size``, a file that ends short of it or goes on past it raises
@@ -92,9 +97,15 @@ class RemoteReader:
     * Memory is bounded by ``in_flight`` (plus the SSH window) and one ``read``.
     """
 
-    def __init__(self, fh: paramiko.SFTPFile, *, expected_size: int | None,
-                 on_progress: Callable[[int], None] | None = None,
-                 request_size: int = READ_SIZE, in_flight: int = READ_IN_FLIGHT) -> None:
+    def __init__(
+        self,
+        fh: paramiko.SFTPFile,
+        *,
+        expected_size: int | None,
+        on_progress: Callable[[int], None] | None = None,
+        request_size: int = READ_SIZE,
+        in_flight: int = READ_IN_FLIGHT,
+    ) -> None:
         self._fh = fh
         self._sftp: paramiko.SFTPClient = fh.sftp
         self.expected_size = expected_size
@@ -113,8 +124,9 @@ class RemoteReader:
         return True
 
     def _request(self, offset: int, length: int) -> tuple[int, int, int]:
-        num = self._sftp._async_request(self._answers, CMD_READ, self._fh.handle,
-                                        int64(offset), length)
+        num = self._sftp._async_request(
+            self._answers, CMD_READ, self._fh.handle, int64(offset), length
+        )
         return num, offset, length
 
     def _top_up(self) -> None:
@@ -163,8 +175,10 @@ class RemoteReader:
                 # and for the rest first, in order
                 self.request_size = max(MIN_READ_SIZE, min(self.request_size, len(data)))
                 step, end = self.request_size, offset + length
-                self._pending.extendleft(self._request(o, min(step, end - o))
-                                         for o in reversed(range(offset + len(data), end, step)))
+                self._pending.extendleft(
+                    self._request(o, min(step, end - o))
+                    for o in reversed(range(offset + len(data), end, step))
+                )
             if data:
                 return data
 
@@ -183,16 +197,18 @@ class RemoteReader:
                 self._last_sent = True
                 break
             if got + len(data) > want:
-                data, self._buffer = data[:want - got], data[want - got:]
+                data, self._buffer = data[: want - got], data[want - got :]
             parts.append(data)
             got += len(data)
         self.total += got
         expected = self.expected_size
-        if expected is not None and (self.total + len(self._buffer) > expected
-                                     or (self._eof and self.total != expected)):
+        if expected is not None and (
+            self.total + len(self._buffer) > expected or (self._eof and self.total != expected)
+        ):
             raise RemoteFileChangedError(
                 f"read {self.total + len(self._buffer)} bytes"
-                f"{'' if self._eof else ' so far'}, the listing said {expected}")
+                f"{'' if self._eof else ' so far'}, the listing said {expected}"
+            )
         if self.on_progress is not None and got:
             self.on_progress(self.total)
         return parts[0] if len(parts) == 1 else b"".join(parts)
@@ -207,7 +223,6 @@ class RemoteReader:
             pass  # the session is gone; it is closed next anyway
 
 
-
 class ReadAhead:
     """Reads a ``RemoteReader`` in a thread of its own, a few chunks ahead of the consumer.
 
@@ -218,8 +233,14 @@ class ReadAhead:
     before the caller closes the remote file.
     """
 
-    def __init__(self, reader: RemoteReader, profile: PartnerProfile, path: str, *,
-                 depth: int = READ_AHEAD_CHUNKS) -> None:
+    def __init__(
+        self,
+        reader: RemoteReader,
+        profile: PartnerProfile,
+        path: str,
+        *,
+        depth: int = READ_AHEAD_CHUNKS,
+    ) -> None:
         self._reader = reader
         self._profile = profile
         self._path = path

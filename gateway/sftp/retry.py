@@ -37,15 +37,21 @@ class FailureSink(Protocol):
     def record_failure(self, failure: FailureRecord) -> None: ...
 
 
-
-def _log_retry(profile: PartnerProfile,
-               operation: str) -> Callable[[tenacity.RetryCallState], None]:
+def _log_retry(
+    profile: PartnerProfile, operation: str
+) -> Callable[[tenacity.RetryCallState], None]:
     def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        log.warning("sftp_retry", partner=profile.id, operation=operation,
-                    attempt=state.attempt_number,
-                    sleep_seconds=round(state.next_action.sleep, 3) if state.next_action else None,
-                    code=getattr(exc, "code", None), reason=str(exc))
+        log.warning(
+            "sftp_retry",
+            partner=profile.id,
+            operation=operation,
+            attempt=state.attempt_number,
+            sleep_seconds=round(state.next_action.sleep, 3) if state.next_action else None,
+            code=getattr(exc, "code", None),
+            reason=str(exc),
+        )
+
     return before_sleep
 
 
@@ -55,12 +61,19 @@ def sleeper(stop: threading.Event | None) -> Callable[[float], None]:
             time.sleep(seconds)
         elif stop.wait(seconds):
             raise PollCancelledError()
+
     return sleep
 
 
-def with_retry(profile: PartnerProfile, operation: str, fn: Callable[[], T], *,
-               failures: FailureSink | None, stop: threading.Event | None = None,
-               remote_path: str | None = None) -> T:
+def with_retry(
+    profile: PartnerProfile,
+    operation: str,
+    fn: Callable[[], T],
+    *,
+    failures: FailureSink | None,
+    stop: threading.Event | None = None,
+    remote_path: str | None = None,
+) -> T:
     """Run ``fn`` retrying only ``TransientError`` (bounded, exponential, jittered).
 
     Whatever finally fails is logged and written as a failure record, then re-raised.
@@ -71,9 +84,10 @@ def with_retry(profile: PartnerProfile, operation: str, fn: Callable[[], T], *,
         retry=tenacity.retry_if_exception_type(TransientError),
         stop=tenacity.stop_after_attempt(policy.attempts),
         # initial·2^(n-1) capped at max, plus up to jitter: spreads reconnects after an outage.
-        wait=(tenacity.wait_exponential(multiplier=policy.initial_seconds,
-                                        max=policy.max_seconds)
-              + tenacity.wait_random(0, policy.jitter_seconds)),
+        wait=(
+            tenacity.wait_exponential(multiplier=policy.initial_seconds, max=policy.max_seconds)
+            + tenacity.wait_random(0, policy.jitter_seconds)
+        ),
         before_sleep=_log_retry(profile, operation),
         sleep=sleeper(stop),
         reraise=True,
@@ -87,17 +101,40 @@ def with_retry(profile: PartnerProfile, operation: str, fn: Callable[[], T], *,
         raise
 
 
-def report_failure(profile: PartnerProfile, operation: str, exc: GatewayError, *,
-                   failures: FailureSink | None, remote_path: str | None = None) -> FailureRecord:
+def report_failure(
+    profile: PartnerProfile,
+    operation: str,
+    exc: GatewayError,
+    *,
+    failures: FailureSink | None,
+    remote_path: str | None = None,
+) -> FailureRecord:
     path = remote_path or str(exc.location.get("remote_path") or "") or None
-    record = FailureRecord(partner_id=profile.id, operation=operation, code=exc.code,
-                           reason=exc.message, remote_path=path)
+    record = FailureRecord(
+        partner_id=profile.id,
+        operation=operation,
+        code=exc.code,
+        reason=exc.message,
+        remote_path=path,
+    )
     if isinstance(exc, HostKeyError | AuthError):
-        log.critical("sftp_partner_refused", alert=True, partner=profile.id, code=exc.code,
-                     reason=exc.message, operation=operation)
+        log.critical(
+            "sftp_partner_refused",
+            alert=True,
+            partner=profile.id,
+            code=exc.code,
+            reason=exc.message,
+            operation=operation,
+        )
     else:
-        log.error("sftp_operation_failed", partner=profile.id, code=exc.code,
-                  reason=exc.message, operation=operation, remote_path=path)
+        log.error(
+            "sftp_operation_failed",
+            partner=profile.id,
+            code=exc.code,
+            reason=exc.message,
+            operation=operation,
+            remote_path=path,
+        )
     if failures is not None:
         failures.record_failure(record)
     return record

@@ -37,8 +37,10 @@ def raw_transform(settings: Settings) -> StreamTransform:
     if not ring.enabled and not _warned_unencrypted:
         _warned_unencrypted = True
         get_logger("gateway.store").warning(
-            "raw_store_unencrypted", backend=settings.raw_store,
-            hint="set GATEWAY_DATA_KEYS to encrypt raw files and PHI columns at rest")
+            "raw_store_unencrypted",
+            backend=settings.raw_store,
+            hint="set GATEWAY_DATA_KEYS to encrypt raw files and PHI columns at rest",
+        )
     return EncryptingTransform(ring)
 
 
@@ -51,20 +53,27 @@ def store_from_settings(settings: Settings, backend: str | None = None) -> Manag
     if name == "postgres":
         from gateway.store.postgres import PostgresRawStore
 
-        return PostgresRawStore(settings.resolved_database_url, transform=transform,
-                                compression=settings.raw_store_compression)
+        return PostgresRawStore(
+            settings.resolved_database_url,
+            transform=transform,
+            compression=settings.raw_store_compression,
+        )
     if name == "s3":
         from gateway.store.s3 import S3RawStore
 
         secret = settings.s3_secret_access_key
         return S3RawStore(
-            bucket=settings.s3_bucket or "", prefix=settings.s3_prefix,
-            endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
+            bucket=settings.s3_bucket or "",
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
             access_key_id=settings.s3_access_key_id,
             secret_access_key=secret.get_secret_value() if secret is not None else None,
-            transform=transform)
-    raise ConfigError(f"raw store backend {name!r} is not one of {', '.join(BACKENDS)}",
-                      code="raw_store_unknown")
+            transform=transform,
+        )
+    raise ConfigError(
+        f"raw store backend {name!r} is not one of {', '.join(BACKENDS)}", code="raw_store_unknown"
+    )
 
 
 __all__ = [

@@ -84,8 +84,12 @@ def _pages(db: Database, where: Callable[[], list[Any]]) -> Iterator[list[Any]]:
     last = 0
     while True:
         with db.read() as s:
-            rows = s.execute(select(F.id, F.sha256, F.size).where(F.id > last, *where())
-                             .order_by(F.id).limit(PAGE)).all()
+            rows = s.execute(
+                select(F.id, F.sha256, F.size)
+                .where(F.id > last, *where())
+                .order_by(F.id)
+                .limit(PAGE)
+            ).all()
         if not rows:
             return
         yield list(rows)
@@ -111,23 +115,36 @@ def _drain(store: ManagedRawStore, sha256: str) -> int:
     return n
 
 
-def migrate(db: Database, source: ManagedRawStore, target: ManagedRawStore, *,
-            on_file: Callable[[int], None] | None = None,
-            progress: Progress = no_progress) -> MigrateReport:
+def migrate(
+    db: Database,
+    source: ManagedRawStore,
+    target: ManagedRawStore,
+    *,
+    on_file: Callable[[int], None] | None = None,
+    progress: Progress = no_progress,
+) -> MigrateReport:
     """Copy every registered raw file from ``source`` to ``target``; resumable, idempotent.
 
     ``progress`` hears the files handled out of those left to copy at the start."""
     if source.location == target.location:
-        raise ConfigError(f"source and target are the same store ({target.location})",
-                          code="same_store")
+        raise ConfigError(
+            f"source and target are the same store ({target.location})", code="same_store"
+        )
     report = MigrateReport(target.location)
     with db.read() as s:
-        report.skipped = s.execute(select(func.count()).select_from(RawMigration).where(
-            RawMigration.target == target.location)).scalar_one()
+        report.skipped = s.execute(
+            select(func.count())
+            .select_from(RawMigration)
+            .where(RawMigration.target == target.location)
+        ).scalar_one()
 
     def remaining() -> list[Any]:
-        return [_not_pruned(), ~exists().where(RawMigration.target == target.location,
-                                               RawMigration.sha256 == F.sha256)]
+        return [
+            _not_pruned(),
+            ~exists().where(
+                RawMigration.target == target.location, RawMigration.sha256 == F.sha256
+            ),
+        ]
 
     todo, done = (total(db, remaining) if progress is not no_progress else 0), 0
     for page in _pages(db, remaining):
@@ -150,14 +167,22 @@ def migrate(db: Database, source: ManagedRawStore, target: ManagedRawStore, *,
                 log.warning("raw_migrate_problem", file_id=row.id, error_code=exc.code)
                 continue
             with db.write() as s:
-                s.execute(insert(RawMigration).values(target=target.location,
-                                                      sha256=row.sha256, copied_at=utcnow()))
+                s.execute(
+                    insert(RawMigration).values(
+                        target=target.location, sha256=row.sha256, copied_at=utcnow()
+                    )
+                )
             crash_point("migrate_copied")
             if on_file is not None:
                 on_file(row.id)
-    log.info("raw_migrated", target=target.location, copied=report.copied,
-             already_there=report.already_there, skipped=report.skipped,
-             problems=len(report.problems))
+    log.info(
+        "raw_migrated",
+        target=target.location,
+        copied=report.copied,
+        already_there=report.already_there,
+        skipped=report.skipped,
+        problems=len(report.problems),
+    )
     return report
 
 
@@ -168,25 +193,51 @@ def check_prune_period(older_than_days: int, retention_days: int, *, force: bool
         raise InputError(
             f"{older_than_days} days is shorter than the retention period of {retention_days} "
             "days (GATEWAY_RAW_RETENTION_DAYS); pass --force to prune anyway",
-            code="below_retention")
+            code="below_retention",
+        )
 
 
-def prunable(db: Database, older_than_days: int, *,
-             now: dt.datetime | None = None) -> Iterator[list[Any]]:
+def prunable(
+    db: Database, older_than_days: int, *, now: dt.datetime | None = None
+) -> Iterator[list[Any]]:
     cutoff = (now or utcnow()) - dt.timedelta(days=older_than_days)
     # rows may share a blob (a ledger two providers uploaded, migration 0016): it goes only
     # when none of them still needs it
     other = aliased(F)
-    needed = exists().where(other.sha256 == F.sha256, other.id != F.id, or_(
-        other.state != FileState.PROCESSED.value, other.received_at >= cutoff,
-        other.processed_at.is_(None), other.processed_at >= cutoff))
-    return _pages(db, lambda: [F.state == FileState.PROCESSED.value, F.received_at < cutoff,
-                               F.processed_at < cutoff, _not_pruned(), ~needed])
+    needed = exists().where(
+        other.sha256 == F.sha256,
+        other.id != F.id,
+        or_(
+            other.state != FileState.PROCESSED.value,
+            other.received_at >= cutoff,
+            other.processed_at.is_(None),
+            other.processed_at >= cutoff,
+        ),
+    )
+    return _pages(
+        db,
+        lambda: [
+            F.state == FileState.PROCESSED.value,
+            F.received_at < cutoff,
+            F.processed_at < cutoff,
+            _not_pruned(),
+            ~needed,
+        ],
+    )
 
 
-def prune(db: Database, store: ManagedRawStore, *, older_than_days: int, retention_days: int,
-          actor: str, force: bool = False, dry_run: bool = False,
-          now: dt.datetime | None = None, progress: Progress = no_progress) -> PruneReport:
+def prune(
+    db: Database,
+    store: ManagedRawStore,
+    *,
+    older_than_days: int,
+    retention_days: int,
+    actor: str,
+    force: bool = False,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+    progress: Progress = no_progress,
+) -> PruneReport:
     """Remove the raw bytes of processed files older than ``older_than_days``; audited.
 
     ``progress`` hears the files handled (total unknown: pages are read as they go)."""
@@ -211,36 +262,67 @@ def prune(db: Database, store: ManagedRawStore, *, older_than_days: int, retenti
                     removed = store.delete_in(s, row.sha256)
                 else:
                     removed = store.delete(row.sha256)
-                s.execute(insert(RawPrune).values(sha256=row.sha256, pruned_at=utcnow(),
-                                                  location=store.location[:512],
-                                                  actor=actor[:128]))
-                audit.record(s, actor=actor, action="raw_prune",
-                             outcome="pruned" if removed else "already_absent",
-                             file_id=row.id, reason=reason,
-                             details={"sha256": row.sha256, "size": row.size,
-                                      "older_than_days": older_than_days, "force": force})
+                s.execute(
+                    insert(RawPrune).values(
+                        sha256=row.sha256,
+                        pruned_at=utcnow(),
+                        location=store.location[:512],
+                        actor=actor[:128],
+                    )
+                )
+                audit.record(
+                    s,
+                    actor=actor,
+                    action="raw_prune",
+                    outcome="pruned" if removed else "already_absent",
+                    file_id=row.id,
+                    reason=reason,
+                    details={
+                        "sha256": row.sha256,
+                        "size": row.size,
+                        "older_than_days": older_than_days,
+                        "force": force,
+                    },
+                )
             report.pruned += 1
             report.bytes += row.size
             report.file_ids.append(row.id)
     if not dry_run and report.pruned:
         with db.write() as s:
-            audit.record(s, actor=actor, action="raw_prune_run", outcome="done", reason=reason,
-                         details={"files": report.pruned, "bytes": report.bytes,
-                                  "older_than_days": older_than_days, "force": force,
-                                  "cutoff": report.cutoff.isoformat()})
-    log.info("raw_pruned", files=report.pruned, bytes=report.bytes, dry_run=dry_run,
-             older_than_days=older_than_days)
+            audit.record(
+                s,
+                actor=actor,
+                action="raw_prune_run",
+                outcome="done",
+                reason=reason,
+                details={
+                    "files": report.pruned,
+                    "bytes": report.bytes,
+                    "older_than_days": older_than_days,
+                    "force": force,
+                    "cutoff": report.cutoff.isoformat(),
+                },
+            )
+    log.info(
+        "raw_pruned",
+        files=report.pruned,
+        bytes=report.bytes,
+        dry_run=dry_run,
+        older_than_days=older_than_days,
+    )
     return report
 
 
 def _still_processed(session: Session, file_id: int) -> bool:
-    state = session.execute(select(F.state).where(F.id == file_id).with_for_update()
-                            ).scalar_one_or_none()
+    state = session.execute(
+        select(F.state).where(F.id == file_id).with_for_update()
+    ).scalar_one_or_none()
     return state == FileState.PROCESSED.value
 
 
-def verify(db: Database, store: ManagedRawStore, *,
-           progress: Progress = no_progress) -> VerifyReport:
+def verify(
+    db: Database, store: ManagedRawStore, *, progress: Progress = no_progress
+) -> VerifyReport:
     """Re-hash every registered raw file that has not been pruned (``progress``: files)."""
     report = VerifyReport()
     todo = total(db, lambda: [_not_pruned()]) if progress is not no_progress else 0

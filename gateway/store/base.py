@@ -99,8 +99,7 @@ class RawStore(Protocol):
         """All stored bytes, verified against their sha256."""
         ...
 
-    def exists(self, sha256: str) -> bool:
-        ...
+    def exists(self, sha256: str) -> bool: ...
 
 
 @runtime_checkable
@@ -120,8 +119,9 @@ class ManagedRawStore(RawStore, Protocol):
 class TransactionalRawStore(RawStore, Protocol):
     """A store that can write inside the caller's database transaction."""
 
-    def put_in(self, session: Session, stream: BinaryIO, *,
-               max_bytes: int | None = None) -> StoredBlob:
+    def put_in(
+        self, session: Session, stream: BinaryIO, *, max_bytes: int | None = None
+    ) -> StoredBlob:
         """Like ``put``, but the bytes commit (or roll back) with ``session``."""
         ...
 
@@ -151,8 +151,14 @@ class IdentityTransform:
 IDENTITY = IdentityTransform()
 
 
-def hashed_chunks(stream: BinaryIO, digest: hashlib._Hash, *, max_bytes: int | None,
-                  size: list[int], chunk_size: int = CHUNK) -> Iterator[bytes]:
+def hashed_chunks(
+    stream: BinaryIO,
+    digest: hashlib._Hash,
+    *,
+    max_bytes: int | None,
+    size: list[int],
+    chunk_size: int = CHUNK,
+) -> Iterator[bytes]:
     """Chunks of ``stream`` of ``chunk_size`` bytes, hashed and size-capped on the way through.
 
     ``size[0]`` holds the running byte count (a one-item list, so the caller sees it).
@@ -234,8 +240,9 @@ class VerifyingReader(io.RawIOBase):
     HTTP response).
     """
 
-    def __init__(self, chunks: Iterator[bytes], sha256: str,
-                 on_close: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, chunks: Iterator[bytes], sha256: str, on_close: Callable[[], None] | None = None
+    ) -> None:
         super().__init__()
         self._chunks = chunks
         self._sha = sha256

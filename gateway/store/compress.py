@@ -115,16 +115,18 @@ class ZstdCodec:
                 try:
                     out = frame.decompress(data)
                 except zstandard.ZstdError as exc:
-                    raise BlobCorruptError(f"compressed raw file is damaged at stored chunk "
-                                           f"{index}: {exc}") from None
+                    raise BlobCorruptError(
+                        f"compressed raw file is damaged at stored chunk {index}: {exc}"
+                    ) from None
                 if out:
                     yield out
                 if not frame.eof:
                     break
                 data, frame = frame.unused_data, None
         if frame is not None:
-            raise BlobCorruptError(f"compressed raw file is truncated (stored chunk {index} "
-                                   "ends inside a frame)")
+            raise BlobCorruptError(
+                f"compressed raw file is truncated (stored chunk {index} ends inside a frame)"
+            )
 
 
 STORED_AS_IS = StoredAsIs()
@@ -159,10 +161,20 @@ def codec_for(name: str | None) -> ChunkCodec:
 def codec_from_setting(name: str) -> ChunkCodec:
     """The codec ``GATEWAY_RAW_STORE_COMPRESSION`` selects for new blobs."""
     if name not in CODECS:
-        raise ConfigError(f"raw store compression {name!r} is not one of {', '.join(CODECS)}",
-                          code="raw_store_compression_unknown")
+        raise ConfigError(
+            f"raw store compression {name!r} is not one of {', '.join(CODECS)}",
+            code="raw_store_compression_unknown",
+        )
     return codec_for(name)
 
 
-__all__ = ["CODECS", "STORED_AS_IS", "ZSTD", "ChunkCodec", "ZstdCodec", "codec_for",
-           "codec_for_data", "codec_from_setting"]
+__all__ = [
+    "CODECS",
+    "STORED_AS_IS",
+    "ZSTD",
+    "ChunkCodec",
+    "ZstdCodec",
+    "codec_for",
+    "codec_for_data",
+    "codec_from_setting",
+]

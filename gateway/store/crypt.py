@@ -54,7 +54,7 @@ def header_key_id(head: bytes) -> str | None:
     if not head.startswith(MAGIC) or len(head) < len(MAGIC) + 2:
         return None
     n = head[len(MAGIC) + 1]
-    kid = head[len(MAGIC) + 2:len(MAGIC) + 2 + n]
+    kid = head[len(MAGIC) + 2 : len(MAGIC) + 2 + n]
     return kid.decode("ascii", "replace") if len(kid) == n else None
 
 
@@ -80,8 +80,13 @@ class EncryptingTransform:
             return
         kid, key = self.ring.active_key()
         kid_b = kid.encode("ascii")
-        header = (MAGIC + bytes([VERSION, len(kid_b)]) + kid_b + self.ring.fingerprint(kid)
-                  + os.urandom(BLOB_ID_BYTES))
+        header = (
+            MAGIC
+            + bytes([VERSION, len(kid_b)])
+            + kid_b
+            + self.ring.fingerprint(kid)
+            + os.urandom(BLOB_ID_BYTES)
+        )
         aead = AESGCM(key)
         it = iter(chunks)
         current = next(it, b"")
@@ -135,35 +140,38 @@ class EncryptingTransform:
         if not need(hlen):
             raise RawDecryptionError("raw file encryption header is truncated")
         header = bytes(buf[:hlen])
-        kid = header[fixed:fixed + n].decode("ascii", "replace")
+        kid = header[fixed : fixed + n].decode("ascii", "replace")
         key = self.ring.key(kid)  # DataKeyMissingError names the key id
-        if header[fixed + n:fixed + n + 8] != self.ring.fingerprint(kid):
+        if header[fixed + n : fixed + n + 8] != self.ring.fingerprint(kid):
             raise DataKeyMismatchError(
                 f"data key {kid!r} in GATEWAY_DATA_KEYS is not the key this raw file was "
-                "encrypted with")
+                "encrypted with"
+            )
         del buf[:hlen]
         aead = AESGCM(key)
         index = 0
         while True:
             if not need(_LEN.size):
                 raise RawDecryptionError(
-                    f"raw file encrypted under key {kid!r} is truncated (no final record)")
+                    f"raw file encrypted under key {kid!r} is truncated (no final record)"
+                )
             (clen,) = _LEN.unpack_from(buf)
             if clen < TAG_BYTES or clen > MAX_RECORD:
                 raise RawDecryptionError(f"raw file record {index} has an invalid length")
             total = _LEN.size + NONCE_BYTES + clen
             if not need(total):
                 raise RawDecryptionError(f"raw file record {index} is truncated")
-            nonce = bytes(buf[_LEN.size:_LEN.size + NONCE_BYTES])
+            nonce = bytes(buf[_LEN.size : _LEN.size + NONCE_BYTES])
             final = not need(total + 1)  # nothing after this record: it must be the last
             aad = header + _IDX.pack(index) + (b"\x01" if final else b"\x00")
             try:  # decrypted in place (no copy of the record: large s3 parts stay cheap)
                 with memoryview(buf) as view:
-                    plain = aead.decrypt(nonce, view[_LEN.size + NONCE_BYTES:total], aad)
+                    plain = aead.decrypt(nonce, view[_LEN.size + NONCE_BYTES : total], aad)
             except InvalidTag:
                 raise RawDecryptionError(
                     f"raw file record {index} failed authentication under data key {kid!r} "
-                    "(tampered, reordered or truncated ciphertext)") from None
+                    "(tampered, reordered or truncated ciphertext)"
+                ) from None
             del buf[:total]
             if plain:
                 yield plain

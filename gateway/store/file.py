@@ -218,7 +218,8 @@ class FileRawStore:
             digest = hashlib.sha256()
             with os.fdopen(fd, "wb") as out, self.open(sha256) as src:
                 for data in self.transform.encode(
-                        hashed_chunks(src, digest, max_bytes=None, size=[0])):
+                    hashed_chunks(src, digest, max_bytes=None, size=[0])
+                ):
                     out.write(data)
                 out.flush()
                 os.fsync(out.fileno())

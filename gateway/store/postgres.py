@@ -98,8 +98,14 @@ def _pipelined_chunks(session: Session, blob_id: int, chunks: Iterator[bytes]) -
 class PostgresRawStore:
     """Raw files as chunked blobs in the registry database."""
 
-    def __init__(self, url: str, *, transform: StreamTransform = IDENTITY,
-                 chunk_size: int = CHUNK, compression: str = "zstd") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        transform: StreamTransform = IDENTITY,
+        chunk_size: int = CHUNK,
+        compression: str = "zstd",
+    ) -> None:
         self._url = make_url(url)
         self._transform = transform
         self._codec: ChunkCodec = codec_from_setting(compression)
@@ -136,14 +142,16 @@ class PostgresRawStore:
         except OperationalError as exc:
             raise StoreUnavailableError(f"raw store database: {type(exc.orig).__name__}") from exc
 
-    def put_in(self, session: Session, stream: BinaryIO, *,
-               max_bytes: int | None = None) -> StoredBlob:
+    def put_in(
+        self, session: Session, stream: BinaryIO, *, max_bytes: int | None = None
+    ) -> StoredBlob:
         """Store the bytes inside ``session``'s transaction (they commit with it)."""
         self._check_bind(session)
         digest = hashlib.sha256()
         size = [0]
-        plain = hashed_chunks(stream, digest, max_bytes=max_bytes, size=size,
-                              chunk_size=self._chunk_size)
+        plain = hashed_chunks(
+            stream, digest, max_bytes=max_bytes, size=size, chunk_size=self._chunk_size
+        )
         first = next(plain, None)
         codec = codec_for_data(self._codec, first or b"")
         on_postgres = session.get_bind().dialect.name == "postgresql"
@@ -151,9 +159,11 @@ class PostgresRawStore:
             small = self._put_small(session, codec, first, digest.hexdigest())
             if small is not None:
                 return small
-        blob_id: int = session.execute(insert(BLOBS).values(
-            sha256=None, size=0, chunk_count=0, created_at=utcnow(), codec=codec.name)
-            .returning(BLOBS.c.id)).scalar_one()
+        blob_id: int = session.execute(
+            insert(BLOBS)
+            .values(sha256=None, size=0, chunk_count=0, created_at=utcnow(), codec=codec.name)
+            .returning(BLOBS.c.id)
+        ).scalar_one()
         if first is not None and len(first) == self._chunk_size:
             # large: reading+hashing, compressing and sending overlap in threads (hashlib,
             # zstd and the socket release the GIL)
@@ -174,25 +184,33 @@ class PostgresRawStore:
         if existing is None:
             try:
                 with session.begin_nested():
-                    session.execute(update(BLOBS).where(BLOBS.c.id == blob_id).values(
-                        sha256=sha, size=size[0], chunk_count=seq))
+                    session.execute(
+                        update(BLOBS)
+                        .where(BLOBS.c.id == blob_id)
+                        .values(sha256=sha, size=size[0], chunk_count=seq)
+                    )
             except IntegrityError:  # the same bytes were committed concurrently
                 existing = self._find(session, sha)
                 if existing is None:
                     raise
         if existing is not None:
             if existing.pruned_at is not None:  # pruned bytes offered again: keep them again
-                session.execute(update(CHUNKS).where(CHUNKS.c.blob_id == blob_id).values(
-                    blob_id=existing.id))
-                session.execute(update(BLOBS).where(BLOBS.c.id == existing.id).values(
-                    size=size[0], chunk_count=seq, pruned_at=None, codec=codec.name))
+                session.execute(
+                    update(CHUNKS).where(CHUNKS.c.blob_id == blob_id).values(blob_id=existing.id)
+                )
+                session.execute(
+                    update(BLOBS)
+                    .where(BLOBS.c.id == existing.id)
+                    .values(size=size[0], chunk_count=seq, pruned_at=None, codec=codec.name)
+                )
             else:
                 session.execute(delete(CHUNKS).where(CHUNKS.c.blob_id == blob_id))
             session.execute(delete(BLOBS).where(BLOBS.c.id == blob_id))
         return StoredBlob(sha, size[0])
 
-    def _put_small(self, session: Session, codec: ChunkCodec, data: bytes,
-                   sha: str) -> StoredBlob | None:
+    def _put_small(
+        self, session: Session, codec: ChunkCodec, data: bytes, sha: str
+    ) -> StoredBlob | None:
         """A one-chunk file in one statement (blob row and chunk), deduplicated by sha256.
 
         Small files are the commonest upload; the general path's NULL-then-update dance costs
@@ -201,24 +219,33 @@ class PostgresRawStore:
         encoded = list(self._transform.encode(iter([codec.encode_one(data)])))
         if len(encoded) != 1:
             return None
-        blob = (postgresql.insert(BLOBS)
-                .values(sha256=sha, size=len(data), chunk_count=1, created_at=utcnow(),
-                        codec=codec.name)
-                .on_conflict_do_nothing(index_elements=[BLOBS.c.sha256])
-                .returning(BLOBS.c.id).cte("new_blob"))
+        blob = (
+            postgresql.insert(BLOBS)
+            .values(
+                sha256=sha, size=len(data), chunk_count=1, created_at=utcnow(), codec=codec.name
+            )
+            .on_conflict_do_nothing(index_elements=[BLOBS.c.sha256])
+            .returning(BLOBS.c.id)
+            .cte("new_blob")
+        )
         stored = session.execute(
-            insert(CHUNKS).from_select(
+            insert(CHUNKS)
+            .from_select(
                 ["blob_id", "seq", "data"],
-                select(blob.c.id, literal(0), literal(encoded[0], LargeBinary)))
-            .returning(CHUNKS.c.blob_id)).first()
+                select(blob.c.id, literal(0), literal(encoded[0], LargeBinary)),
+            )
+            .returning(CHUNKS.c.blob_id)
+        ).first()
         if stored is None:  # the same bytes are already stored (or pruned: store them again)
             existing = self._find(session, sha)
             if existing is not None and existing.pruned_at is not None:
                 session.execute(delete(CHUNKS).where(CHUNKS.c.blob_id == existing.id))
-                session.execute(insert(CHUNKS).values(blob_id=existing.id, seq=0,
-                                                      data=encoded[0]))
-                session.execute(update(BLOBS).where(BLOBS.c.id == existing.id).values(
-                    size=len(data), chunk_count=1, pruned_at=None, codec=codec.name))
+                session.execute(insert(CHUNKS).values(blob_id=existing.id, seq=0, data=encoded[0]))
+                session.execute(
+                    update(BLOBS)
+                    .where(BLOBS.c.id == existing.id)
+                    .values(size=len(data), chunk_count=1, pruned_at=None, codec=codec.name)
+                )
         crash_point("raw_chunk")
         return StoredBlob(sha, len(data))
 
@@ -226,14 +253,23 @@ class PostgresRawStore:
         """Refuse a session on another database: the bytes would land in the wrong place."""
         bound = session.get_bind().engine.url
         if (bound.drivername, bound.host, bound.port, bound.database) != (
-                self._url.drivername, self._url.host, self._url.port, self._url.database):
-            raise ConfigError("the postgres raw store must live in the registry database",
-                              code="raw_store_elsewhere")
+            self._url.drivername,
+            self._url.host,
+            self._url.port,
+            self._url.database,
+        ):
+            raise ConfigError(
+                "the postgres raw store must live in the registry database",
+                code="raw_store_elsewhere",
+            )
 
     @staticmethod
     def _find(session: Session, sha: str) -> Any:
-        return session.execute(select(BLOBS.c.id, BLOBS.c.pruned_at, BLOBS.c.codec).where(
-            BLOBS.c.sha256 == sha).with_for_update()).one_or_none()
+        return session.execute(
+            select(BLOBS.c.id, BLOBS.c.pruned_at, BLOBS.c.codec)
+            .where(BLOBS.c.sha256 == sha)
+            .with_for_update()
+        ).one_or_none()
 
     # -- reading --------------------------------------------------------------------------
 
@@ -241,16 +277,20 @@ class PostgresRawStore:
         check_sha256(sha256)
         try:
             with self.db.read() as s:
-                row = s.execute(select(BLOBS.c.id, BLOBS.c.chunk_count, BLOBS.c.pruned_at,
-                                       BLOBS.c.codec)
-                                .where(BLOBS.c.sha256 == sha256)).one_or_none()
+                row = s.execute(
+                    select(BLOBS.c.id, BLOBS.c.chunk_count, BLOBS.c.pruned_at, BLOBS.c.codec).where(
+                        BLOBS.c.sha256 == sha256
+                    )
+                ).one_or_none()
         except OperationalError as exc:
             raise StoreUnavailableError(f"raw store database: {type(exc.orig).__name__}") from exc
         if row is None:
             raise BlobNotFoundError(f"raw file {sha256[:12]} is not in the store")
         if row.pruned_at is not None:
-            raise BlobPrunedError(f"raw file {sha256[:12]} was pruned on "
-                                  f"{row.pruned_at:%Y-%m-%d} under the retention policy")
+            raise BlobPrunedError(
+                f"raw file {sha256[:12]} was pruned on "
+                f"{row.pruned_at:%Y-%m-%d} under the retention policy"
+            )
         return row
 
     def _chunks(self, sha256: str, blob_id: int, count: int) -> Generator[bytes, None, None]:
@@ -282,20 +322,25 @@ class PostgresRawStore:
             # every chunk is read from ONE snapshot, so a concurrent ``reencrypt`` swapping the
             # chunks is seen entirely or not at all
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            cur.execute("SELECT id, chunk_count, pruned_at, codec FROM raw_blobs "
-                        "WHERE sha256 = %s", (sha256,))
+            cur.execute(
+                "SELECT id, chunk_count, pruned_at, codec FROM raw_blobs WHERE sha256 = %s",
+                (sha256,),
+            )
             row = cur.fetchone()
             if row is None:
                 raise BlobNotFoundError(f"raw file {sha256[:12]} is not in the store")
             blob_id, count, pruned_at, meta["codec"] = row
             meta["count"] = count
             if pruned_at is not None:
-                raise BlobPrunedError(f"raw file {sha256[:12]} was pruned on "
-                                      f"{pruned_at:%Y-%m-%d} under the retention policy")
+                raise BlobPrunedError(
+                    f"raw file {sha256[:12]} was pruned on "
+                    f"{pruned_at:%Y-%m-%d} under the retention policy"
+                )
             yield b""
             for seq in range(count):
-                cur.execute("SELECT data FROM raw_chunks WHERE blob_id = %s AND seq = %s",
-                            (blob_id, seq))
+                cur.execute(
+                    "SELECT data FROM raw_chunks WHERE blob_id = %s AND seq = %s", (blob_id, seq)
+                )
                 chunk = cur.fetchone()
                 if chunk is None:
                     raise BlobCorruptError(f"raw file {sha256[:12]} lost chunk {seq} of {count}")
@@ -345,8 +390,12 @@ class PostgresRawStore:
     def exists(self, sha256: str) -> bool:
         check_sha256(sha256)
         with self.db.read() as s:
-            return s.execute(select(BLOBS.c.id).where(
-                BLOBS.c.sha256 == sha256, BLOBS.c.pruned_at.is_(None))).first() is not None
+            return (
+                s.execute(
+                    select(BLOBS.c.id).where(BLOBS.c.sha256 == sha256, BLOBS.c.pruned_at.is_(None))
+                ).first()
+                is not None
+            )
 
     def reencrypt(self, sha256: str) -> bool:
         """Rewrite the blob under the active data key unless it already is; True if rewritten.
@@ -362,18 +411,22 @@ class PostgresRawStore:
         if needs is None or row.chunk_count == 0:
             return False
         with self.db.read() as s:
-            head = s.execute(select(CHUNKS.c.data).where(
-                CHUNKS.c.blob_id == row.id, CHUNKS.c.seq == 0)).scalar_one_or_none()
+            head = s.execute(
+                select(CHUNKS.c.data).where(CHUNKS.c.blob_id == row.id, CHUNKS.c.seq == 0)
+            ).scalar_one_or_none()
         if head is None or not needs(bytes(head[:64])):
             return False
         digest = hashlib.sha256()
         with self.open(sha256) as src, self.db.write() as s:
-            scratch: int = s.execute(insert(BLOBS).values(
-                sha256=None, size=0, chunk_count=0, created_at=utcnow()).returning(BLOBS.c.id)
+            scratch: int = s.execute(
+                insert(BLOBS)
+                .values(sha256=None, size=0, chunk_count=0, created_at=utcnow())
+                .returning(BLOBS.c.id)
             ).scalar_one()
             seq = 0
-            plain = hashed_chunks(src, digest, max_bytes=None, size=[0],
-                                  chunk_size=self._chunk_size)
+            plain = hashed_chunks(
+                src, digest, max_bytes=None, size=[0], chunk_size=self._chunk_size
+            )
             for data in self._transform.encode(codec_for(row.codec).encode(plain)):
                 s.execute(_INSERT_CHUNK, {"blob_id": scratch, "seq": seq, "data": data})
                 seq += 1
@@ -386,8 +439,7 @@ class PostgresRawStore:
                 s.execute(delete(BLOBS).where(BLOBS.c.id == scratch))
                 return False
             s.execute(delete(CHUNKS).where(CHUNKS.c.blob_id == locked.id))
-            s.execute(update(CHUNKS).where(CHUNKS.c.blob_id == scratch).values(
-                blob_id=locked.id))
+            s.execute(update(CHUNKS).where(CHUNKS.c.blob_id == scratch).values(blob_id=locked.id))
             s.execute(update(BLOBS).where(BLOBS.c.id == locked.id).values(chunk_count=seq))
             s.execute(delete(BLOBS).where(BLOBS.c.id == scratch))
         return True
@@ -406,6 +458,7 @@ class PostgresRawStore:
         if row is None or row.pruned_at is not None:
             return False
         session.execute(delete(CHUNKS).where(CHUNKS.c.blob_id == row.id))
-        session.execute(update(BLOBS).where(BLOBS.c.id == row.id).values(
-            pruned_at=utcnow(), chunk_count=0))
+        session.execute(
+            update(BLOBS).where(BLOBS.c.id == row.id).values(pruned_at=utcnow(), chunk_count=0)
+        )
         return True

@@ -33,9 +33,15 @@ class RotateReport:
     problems: list[Problem] = field(default_factory=list)
 
 
-def rotate_raw(db: Database, store: ManagedRawStore, *, key_id: str, actor: str,
-               on_file: Callable[[int], None] | None = None,
-               progress: Progress = no_progress) -> RotateReport:
+def rotate_raw(
+    db: Database,
+    store: ManagedRawStore,
+    *,
+    key_id: str,
+    actor: str,
+    on_file: Callable[[int], None] | None = None,
+    progress: Progress = no_progress,
+) -> RotateReport:
     """Rewrite every registered, unpruned raw file not yet under ``key_id`` (the active key).
 
     ``progress`` hears the registry rows handled out of those registered at the start."""
@@ -64,11 +70,25 @@ def rotate_raw(db: Database, store: ManagedRawStore, *, key_id: str, actor: str,
                 on_file(row.id)
         report.batches += 1
         with db.write() as s:
-            audit.record(s, actor=actor, action="data_key_rotate_batch", outcome="ok",
-                         details={"key_id": key_id, "last_file_id": page[-1].id,
-                                  "rewritten": report.rewritten, "already": report.already})
-    log.info("raw_rotated", key_id=key_id, rewritten=report.rewritten, already=report.already,
-             problems=len(report.problems))
+            audit.record(
+                s,
+                actor=actor,
+                action="data_key_rotate_batch",
+                outcome="ok",
+                details={
+                    "key_id": key_id,
+                    "last_file_id": page[-1].id,
+                    "rewritten": report.rewritten,
+                    "already": report.already,
+                },
+            )
+    log.info(
+        "raw_rotated",
+        key_id=key_id,
+        rewritten=report.rewritten,
+        already=report.already,
+        problems=len(report.problems),
+    )
     return report
 
 

@@ -88,10 +88,18 @@ def _drain_list(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
 class S3RawStore:
     """Content-addressed raw files in an S3 bucket under a prefix."""
 
-    def __init__(self, *, bucket: str, prefix: str = "raw", endpoint_url: str | None = None,
-                 region: str | None = None, access_key_id: str | None = None,
-                 secret_access_key: str | None = None, part_size: int = PART_SIZE,
-                 transform: StreamTransform = IDENTITY) -> None:
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str = "raw",
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        part_size: int = PART_SIZE,
+        transform: StreamTransform = IDENTITY,
+    ) -> None:
         if not bucket:
             raise ConfigError("the s3 raw store needs a bucket (GATEWAY_S3_BUCKET)")
         if part_size < 5 * 1024 * 1024:
@@ -115,11 +123,18 @@ class S3RawStore:
 
             key_id, secret = self._credentials
             self._client = boto3.session.Session().client(
-                "s3", endpoint_url=self._endpoint_url, region_name=self._region,
-                aws_access_key_id=key_id, aws_secret_access_key=secret,
-                config=Config(retries={"mode": "standard", "max_attempts": 5},
-                              connect_timeout=10, read_timeout=120,
-                              s3={"addressing_style": "path"} if self._endpoint_url else None))
+                "s3",
+                endpoint_url=self._endpoint_url,
+                region_name=self._region,
+                aws_access_key_id=key_id,
+                aws_secret_access_key=secret,
+                config=Config(
+                    retries={"mode": "standard", "max_attempts": 5},
+                    connect_timeout=10,
+                    read_timeout=120,
+                    s3={"addressing_style": "path"} if self._endpoint_url else None,
+                ),
+            )
             self._pid = os.getpid()
         return self._client
 
@@ -145,8 +160,9 @@ class S3RawStore:
         """Store ``stream``; ``replace`` overwrites an existing object (re-encryption)."""
         digest = hashlib.sha256()
         size = [0]
-        chunks = hashed_chunks(stream, digest, max_bytes=max_bytes, size=size,
-                               chunk_size=self._part_size)
+        chunks = hashed_chunks(
+            stream, digest, max_bytes=max_bytes, size=size, chunk_size=self._part_size
+        )
         head = list(itertools.islice(chunks, 2))
         if len(head) < 2:
             return self._put_small(head[0] if head else b"", digest.hexdigest(), replace)
@@ -161,8 +177,9 @@ class S3RawStore:
         if needs is None:
             return False
         try:
-            resp = self.client.get_object(Bucket=self.bucket, Key=self.key_for(sha256),
-                                          Range="bytes=0-63")
+            resp = self.client.get_object(
+                Bucket=self.bucket, Key=self.key_for(sha256), Range="bytes=0-63"
+            )
         except Exception as exc:
             _translate(exc, f"raw file {sha256[:12]}")
         head = resp["Body"].read()
@@ -181,9 +198,13 @@ class S3RawStore:
         body = b"".join(self._transform.encode([data]))
         stored_sha = hashlib.sha256(body).digest()
         try:
-            resp = self.client.put_object(Bucket=self.bucket, Key=key, Body=body,
-                                          ChecksumAlgorithm="SHA256",
-                                          ChecksumSHA256=_b64(stored_sha))
+            resp = self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=_b64(stored_sha),
+            )
         except Exception as exc:
             _translate(exc, f"raw file {sha[:12]}")
         echoed = resp.get("ChecksumSHA256")
@@ -192,13 +213,15 @@ class S3RawStore:
             raise BlobCorruptError(f"object store stored other bytes for raw file {sha[:12]}")
         return StoredBlob(sha, len(data))
 
-    def _put_multipart(self, chunks: Iterator[bytes], digest: hashlib._Hash,
-                       size: list[int], replace: bool = False) -> StoredBlob:
+    def _put_multipart(
+        self, chunks: Iterator[bytes], digest: hashlib._Hash, size: list[int], replace: bool = False
+    ) -> StoredBlob:
         staging = self._staging()
         stored = hashlib.sha256()
         try:
             upload_id = self.client.create_multipart_upload(
-                Bucket=self.bucket, Key=staging, ChecksumAlgorithm="SHA256")["UploadId"]
+                Bucket=self.bucket, Key=staging, ChecksumAlgorithm="SHA256"
+            )["UploadId"]
         except Exception as exc:
             _translate(exc, "a multipart upload")
         parts: list[CompletedPartTypeDef] = []
@@ -206,18 +229,32 @@ class S3RawStore:
             for number, part in enumerate(self._transform.encode(chunks), start=1):
                 stored.update(part)
                 resp = self.client.upload_part(
-                    Bucket=self.bucket, Key=staging, UploadId=upload_id, PartNumber=number,
-                    Body=part, ChecksumAlgorithm="SHA256")
-                parts.append({"ETag": resp["ETag"], "PartNumber": number,
-                              "ChecksumSHA256": resp["ChecksumSHA256"]})
+                    Bucket=self.bucket,
+                    Key=staging,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=part,
+                    ChecksumAlgorithm="SHA256",
+                )
+                parts.append(
+                    {
+                        "ETag": resp["ETag"],
+                        "PartNumber": number,
+                        "ChecksumSHA256": resp["ChecksumSHA256"],
+                    }
+                )
                 crash_point("raw_part")
             self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=staging, UploadId=upload_id,
-                MultipartUpload={"Parts": parts})
+                Bucket=self.bucket,
+                Key=staging,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
         except BaseException as exc:
             try:
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=staging,
-                                                   UploadId=upload_id)
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=staging, UploadId=upload_id
+                )
             except Exception:  # best effort: sweep_staging clears leftovers
                 log.warning("s3_abort_failed", key=staging)
             if isinstance(exc, Exception):
@@ -236,8 +273,12 @@ class S3RawStore:
         key = self.key_for(sha)
         try:
             resp = self.client.copy_object(
-                Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": staging},
-                ChecksumAlgorithm="SHA256", MetadataDirective="REPLACE")
+                Bucket=self.bucket,
+                Key=key,
+                CopySource={"Bucket": self.bucket, "Key": staging},
+                ChecksumAlgorithm="SHA256",
+                MetadataDirective="REPLACE",
+            )
         except Exception as exc:
             _translate(exc, f"raw file {sha[:12]}")
         server = resp.get("CopyObjectResult", {}).get("ChecksumSHA256")
@@ -247,7 +288,8 @@ class S3RawStore:
         if server != _b64(stored_sha):
             self._delete_key(key)
             raise BlobCorruptError(
-                f"object store checksum of raw file {sha[:12]} does not match the bytes sent")
+                f"object store checksum of raw file {sha[:12]} does not match the bytes sent"
+            )
 
     def _delete_key(self, key: str) -> None:
         try:
@@ -314,11 +356,13 @@ class S3RawStore:
             uploads = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix)
             for up in uploads.get("Uploads", []):
                 if up["Initiated"] < cutoff:
-                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=up["Key"],
-                                                       UploadId=up["UploadId"])
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=up["Key"], UploadId=up["UploadId"]
+                    )
                     n += 1
             pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix)
+                Bucket=self.bucket, Prefix=prefix
+            )
             for page in pages:
                 for obj in page.get("Contents", []):
                     if obj["LastModified"] < cutoff:

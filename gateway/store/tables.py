@@ -48,7 +48,8 @@ class RawChunk(Base):
     __tablename__ = "raw_chunks"
 
     blob_id: Mapped[int] = mapped_column(
-        BLOB_ID, ForeignKey("raw_blobs.id", ondelete="CASCADE"), primary_key=True)
+        BLOB_ID, ForeignKey("raw_blobs.id", ondelete="CASCADE"), primary_key=True
+    )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 

@@ -59,8 +59,9 @@ class Acknowledgments:
         return [a for a in self.all if a.kind == "999"]
 
 
-def acknowledge(data: bytes, result_or_error: ParseResult | X12Error, *, control_number: int,
-                now: dt.datetime) -> Acknowledgments:
+def acknowledge(
+    data: bytes, result_or_error: ParseResult | X12Error, *, control_number: int, now: dt.datetime
+) -> Acknowledgments:
     """TA1s (when ISA14=1 or the envelope is bad) and one 999 per functional group.
 
     ``result_or_error`` is what ``parsers.parse(data)`` returned or raised. A fatal error yields
@@ -76,8 +77,11 @@ def acknowledge(data: bytes, result_or_error: ParseResult | X12Error, *, control
         _fatal(out, data, result_or_error, now)
         return out
     findings = result_or_error.findings
-    want = frozenset(f.location.segment_number for f in findings
-                     if f.ack_level == "IK4" and f.location.segment_number)
+    want = frozenset(
+        f.location.segment_number
+        for f in findings
+        if f.ack_level == "IK4" and f.location.segment_number
+    )
     envelopes = scan(data, want)
     starts = [(ic.start, ic.end or 1 << 62) for ic in envelopes.interchanges]
     per_ic: list[list[Finding]] = [[] for _ in envelopes.interchanges]
@@ -98,8 +102,13 @@ def _take(out: Acknowledgments) -> int:
     return number
 
 
-def _interchange(out: Acknowledgments, ic: InboundInterchange, findings: list[Finding],
-                 segments: dict[int, str], now: dt.datetime) -> None:
+def _interchange(
+    out: Acknowledgments,
+    ic: InboundInterchange,
+    findings: list[Finding],
+    segments: dict[int, str],
+    now: dt.datetime,
+) -> None:
     delimiters = safe_delimiters(ic.delimiters)
     status, note = findings_note(findings)
     groups = [g for g in ic.groups if g.functional_id != "FA"]
@@ -108,20 +117,33 @@ def _interchange(out: Acknowledgments, ic: InboundInterchange, findings: list[Fi
         status, note = "E", INVALID_CONTENT
     if ic.isa[14] == "1" or status != "A":
         number = _take(out)
-        out.all.append(Acknowledgment(
-            "TA1", ic.control_number, "", number, status, note,
-            render_ta1(ic.isa, delimiters, status=status, note=note, control_number=number,
-                       now=now)))
+        out.all.append(
+            Acknowledgment(
+                "TA1",
+                ic.control_number,
+                "",
+                number,
+                status,
+                note,
+                render_ta1(
+                    ic.isa, delimiters, status=status, note=note, control_number=number, now=now
+                ),
+            )
+        )
     for group in groups:
         if group in unanswerable:
             continue
         end = group.end or 1 << 62
         mine = [f for f in findings if group.start <= f.location.segment_number <= end]
         number = _take(out)
-        content, ak901 = render_999(ic, group, mine, segments, delimiters,
-                                    control_number=number, now=now)
-        out.all.append(Acknowledgment("999", ic.control_number, group.control_number, number,
-                                       ak901, "", content))
+        content, ak901 = render_999(
+            ic, group, mine, segments, delimiters, control_number=number, now=now
+        )
+        out.all.append(
+            Acknowledgment(
+                "999", ic.control_number, group.control_number, number, ak901, "", content
+            )
+        )
 
 
 def _fatal(out: Acknowledgments, data: bytes, exc: X12Error, now: dt.datetime) -> None:
@@ -154,7 +176,21 @@ def _fatal(out: Acknowledgments, data: bytes, exc: X12Error, now: dt.datetime) -
         return
     note = error_note(exc, head)
     number = _take(out)
-    out.all.append(Acknowledgment(
-        "TA1", isa[13].strip(), "", number, "R", note,
-        render_ta1(isa, safe_delimiters(delimiters), status="R", note=note,
-                   control_number=number, now=now)))
+    out.all.append(
+        Acknowledgment(
+            "TA1",
+            isa[13].strip(),
+            "",
+            number,
+            "R",
+            note,
+            render_ta1(
+                isa,
+                safe_delimiters(delimiters),
+                status="R",
+                note=note,
+                control_number=number,
+                now=now,
+            ),
+        )
+    )

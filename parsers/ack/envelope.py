@@ -16,8 +16,17 @@ from parsers.x12.lexer import DEFAULT_LIMITS, Lexer, Limits, prepare
 from schemas.envelope import Delimiters
 
 #: fixed ISA layout: (start, end) of the elements a TA1 needs, in a standard 106-byte ISA
-_FIXED_ISA = {5: (32, 34), 6: (35, 50), 7: (51, 53), 8: (54, 69), 9: (70, 76), 10: (77, 81),
-              13: (90, 99), 14: (100, 101), 15: (102, 103)}
+_FIXED_ISA = {
+    5: (32, 34),
+    6: (35, 50),
+    7: (51, 53),
+    8: (54, 69),
+    9: (70, 76),
+    10: (77, 81),
+    13: (90, 99),
+    14: (100, 101),
+    15: (102, 103),
+}
 MAX_CONTROL_NUMBER = 999_999_999
 _WHITESPACE = b" \t\r\n\x00\x1a\x0b\x0c"
 
@@ -80,8 +89,9 @@ class EnvelopeScan:
     error: X12Error | None = None
 
 
-def scan(data: bytes, want: frozenset[int] = frozenset(),
-         limits: Limits = DEFAULT_LIMITS) -> EnvelopeScan:
+def scan(
+    data: bytes, want: frozenset[int] = frozenset(), limits: Limits = DEFAULT_LIMITS
+) -> EnvelopeScan:
     """Envelope structure of ``data``; also returns the raw text of the ``want`` segments.
 
     Never raises ``X12Error``: a lexer failure ends the scan and is returned in ``error``, with
@@ -195,15 +205,30 @@ class Writer:
         return (joiner.join(self.segments) + joiner).encode("ascii", "replace")
 
 
-def open_interchange(w: Writer, inbound_isa: list[str], control_number: int,
-                     now: dt.datetime) -> None:
+def open_interchange(
+    w: Writer, inbound_isa: list[str], control_number: int, now: dt.datetime
+) -> None:
     """ISA answering ``inbound_isa``: sender and receiver swapped, our control number."""
     usage = inbound_isa[15] if inbound_isa[15] in ("P", "T") else "P"
-    w.add("ISA", "00", " " * 10, "00", " " * 10,
-          _pad(inbound_isa[7], 2), _pad(inbound_isa[8], 15),
-          _pad(inbound_isa[5], 2), _pad(inbound_isa[6], 15),
-          now.strftime("%y%m%d"), now.strftime("%H%M"),
-          w.d.repetition or "^", "00501", f"{control_number:09d}", "0", usage, w.d.component)
+    w.add(
+        "ISA",
+        "00",
+        " " * 10,
+        "00",
+        " " * 10,
+        _pad(inbound_isa[7], 2),
+        _pad(inbound_isa[8], 15),
+        _pad(inbound_isa[5], 2),
+        _pad(inbound_isa[6], 15),
+        now.strftime("%y%m%d"),
+        now.strftime("%H%M"),
+        w.d.repetition or "^",
+        "00501",
+        f"{control_number:09d}",
+        "0",
+        usage,
+        w.d.component,
+    )
 
 
 def close_interchange(w: Writer, control_number: int, groups: int) -> None:

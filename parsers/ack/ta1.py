@@ -71,20 +71,37 @@ def _delimiter_note(isa: bytes) -> str:
     component, terminator = isa[cur + 1 : cur + 2], isa[cur + 2 : cur + 3]
     if not component or component.isalnum() or component == b" " or component == sep:
         return "027"
-    if not terminator or terminator.isalnum() or terminator == b" " or terminator in (
-            sep, component):
+    if (
+        not terminator
+        or terminator.isalnum()
+        or terminator == b" "
+        or terminator in (sep, component)
+    ):
         return "004"
     return "026"
 
 
-def render_ta1(inbound_isa: list[str], delimiters: Delimiters, *, status: str, note: str,
-               control_number: int, now: dt.datetime) -> bytes:
+def render_ta1(
+    inbound_isa: list[str],
+    delimiters: Delimiters,
+    *,
+    status: str,
+    note: str,
+    control_number: int,
+    now: dt.datetime,
+) -> bytes:
     """A TA1 for the interchange whose ISA elements (ISA00..ISA16) are ``inbound_isa``."""
     if status not in ("A", "E", "R"):
         raise ValueError(f"TA104 must be A, E or R, not {status!r}")
     w = Writer(delimiters)
     open_interchange(w, inbound_isa, control_number, now)
-    w.add("TA1", inbound_isa[13].strip(), inbound_isa[9].strip(), inbound_isa[10].strip(),
-          status, note)
+    w.add(
+        "TA1",
+        inbound_isa[13].strip(),
+        inbound_isa[9].strip(),
+        inbound_isa[10].strip(),
+        status,
+        note,
+    )
     close_interchange(w, control_number, 0)
     return w.render()

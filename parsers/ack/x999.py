@@ -53,13 +53,33 @@ _AMOUNT, _QUANTITY, _DATE, _NUMBER = "782", "380", "373", "554"
 _DATE_TIME_PERIOD = "1251"
 #: data element reference numbers (IK402) of the elements our parsers check
 _ELEMENT_REFS: dict[tuple[str, int], str] = {
-    ("BPR", 2): _AMOUNT, ("BPR", 16): _DATE, ("CLP", 3): _AMOUNT, ("CLP", 4): _AMOUNT,
-    ("CLP", 5): _AMOUNT, ("SVC", 2): _AMOUNT, ("SVC", 3): _AMOUNT, ("SVC", 5): _QUANTITY,
-    ("SVC", 7): _QUANTITY, ("DTM", 2): _DATE, ("PLB", 2): _DATE, ("QTY", 2): _QUANTITY,
-    ("AMT", 2): _AMOUNT, ("CLM", 2): _AMOUNT, ("SV1", 2): _AMOUNT, ("SV1", 4): _QUANTITY,
-    ("SV2", 3): _AMOUNT, ("SV2", 5): _QUANTITY, ("SV3", 2): _AMOUNT, ("DTP", 3): _DATE_TIME_PERIOD,
-    ("BHT", 4): _DATE, ("LX", 1): _NUMBER, ("CAS", 1): "1033",
-    ("DMG", 2): _DATE_TIME_PERIOD, ("CLP", 1): "1028", ("CLP", 2): "1029", ("CLM", 1): "1028",
+    ("BPR", 2): _AMOUNT,
+    ("BPR", 16): _DATE,
+    ("CLP", 3): _AMOUNT,
+    ("CLP", 4): _AMOUNT,
+    ("CLP", 5): _AMOUNT,
+    ("SVC", 2): _AMOUNT,
+    ("SVC", 3): _AMOUNT,
+    ("SVC", 5): _QUANTITY,
+    ("SVC", 7): _QUANTITY,
+    ("DTM", 2): _DATE,
+    ("PLB", 2): _DATE,
+    ("QTY", 2): _QUANTITY,
+    ("AMT", 2): _AMOUNT,
+    ("CLM", 2): _AMOUNT,
+    ("SV1", 2): _AMOUNT,
+    ("SV1", 4): _QUANTITY,
+    ("SV2", 3): _AMOUNT,
+    ("SV2", 5): _QUANTITY,
+    ("SV3", 2): _AMOUNT,
+    ("DTP", 3): _DATE_TIME_PERIOD,
+    ("BHT", 4): _DATE,
+    ("LX", 1): _NUMBER,
+    ("CAS", 1): "1033",
+    ("DMG", 2): _DATE_TIME_PERIOD,
+    ("CLP", 1): "1028",
+    ("CLP", 2): "1029",
+    ("CLM", 1): "1028",
 }
 for _i in range(6):
     _ELEMENT_REFS[("CAS", 2 + 3 * _i)] = "1034"
@@ -108,12 +128,17 @@ def answerable(group: InboundGroup) -> bool:
     A group that fails this is reported in the TA1 (024, invalid interchange content) instead.
     """
     gcn, version = group.control_number, group.version
-    return (group.functional_id in HIPAA_FUNCTIONAL_IDS and gcn.isdigit() and len(gcn) <= 9
-            and 0 < len(version) <= 12)
+    return (
+        group.functional_id in HIPAA_FUNCTIONAL_IDS
+        and gcn.isdigit()
+        and len(gcn) <= 9
+        and 0 < len(version) <= 12
+    )
 
 
-def judge_transaction(tx: InboundTransaction, findings: list[Finding],
-                      segments: dict[int, str], d: Delimiters) -> TransactionOutcome:
+def judge_transaction(
+    tx: InboundTransaction, findings: list[Finding], segments: dict[int, str], d: Delimiters
+) -> TransactionOutcome:
     """IK5 status/codes and IK3/IK4 detail from the error findings inside one set."""
     codes: list[str] = []
     by_position: dict[int, _SegmentErrors] = {}
@@ -160,9 +185,16 @@ def group_status(outcomes: list[TransactionOutcome], group_codes: list[str]) -> 
     return ("E" if group_codes else "A"), accepted
 
 
-def render_999(ic: InboundInterchange, group: InboundGroup, findings: list[Finding],
-               segments: dict[int, str], delimiters: Delimiters, *, control_number: int,
-               now: dt.datetime) -> tuple[bytes, str]:
+def render_999(
+    ic: InboundInterchange,
+    group: InboundGroup,
+    findings: list[Finding],
+    segments: dict[int, str],
+    delimiters: Delimiters,
+    *,
+    control_number: int,
+    now: dt.datetime,
+) -> tuple[bytes, str]:
     """The 999 for ``group`` (its findings only) and its AK901 code.
 
     ``segments`` maps file segment numbers to raw text for IK404 copies; ``delimiters`` are the
@@ -179,16 +211,27 @@ def render_999(ic: InboundInterchange, group: InboundGroup, findings: list[Findi
                 _add_code(group_codes, f.ack_code)
             continue
         per_tx.setdefault(tx_index, []).append(f)
-    outcomes = [judge_transaction(tx, per_tx.get(i, []), segments, ic.delimiters)
-                for i, tx in enumerate(group.transactions)]
+    outcomes = [
+        judge_transaction(tx, per_tx.get(i, []), segments, ic.delimiters)
+        for i, tx in enumerate(group.transactions)
+    ]
     status, accepted = group_status(outcomes, group_codes)
     received = len(group.transactions)
     declared = group.ge01 if group.ge01.isdigit() else str(received)
 
     w = Writer(delimiters)
     open_interchange(w, ic.isa, control_number, now)
-    w.add("GS", "FA", group.elements[3].strip(), group.elements[2].strip(),
-          now.strftime("%Y%m%d"), now.strftime("%H%M"), str(control_number), "X", GUIDE)
+    w.add(
+        "GS",
+        "FA",
+        group.elements[3].strip(),
+        group.elements[2].strip(),
+        now.strftime("%Y%m%d"),
+        now.strftime("%H%M"),
+        str(control_number),
+        "X",
+        GUIDE,
+    )
     first = len(w.segments)
     w.add("ST", "999", "0001", GUIDE)
     w.add("AK1", group.functional_id, group.control_number, group.version)

@@ -220,7 +220,8 @@ class Lexer:
             line += data.count(b"\n", counted, pos)
             counted = pos
             delims, isa_elements, after_isa, fixed = read_isa(
-                data, pos, first=self.interchange_count == 0, line=line)
+                data, pos, first=self.interchange_count == 0, line=line
+            )
             self.interchange_count += 1
             if self.interchange_count > self.limits.max_interchanges:
                 raise LimitExceededError(
@@ -307,17 +308,17 @@ class Lexer:
                 longest = max(segs, key=len)
                 tag = longest.split(d.element, 1)[0][:3]
                 raise LimitExceededError(
-                    f"segment {tag!r} is {len(longest)} characters long "
-                    f"(limit {max_len})",
-                    Location(segment_id=tag, byte_offset=data.find(
-                        longest[:64].encode("utf-8", "replace"), pos)),
+                    f"segment {tag!r} is {len(longest)} characters long (limit {max_len})",
+                    Location(
+                        segment_id=tag,
+                        byte_offset=data.find(longest[:64].encode("utf-8", "replace"), pos),
+                    ),
                 )
             if longest_len > max_element:
                 # only segments longer than the element limit can hold a too-long element
                 self._check_elements(segs, max_element, d, pos)
             yield segs
             pos = stop
-
 
     def _check_elements(self, segs: list[str], limit: int, d: Delimiters, pos: int) -> None:
         for seg in segs:
@@ -329,13 +330,17 @@ class Lexer:
                     raise LimitExceededError(
                         f"element {tag}{number:02d} is {len(element)} characters long "
                         f"(limit {limit})",
-                        Location(segment_id=tag, element=number, byte_offset=self.data.find(
-                            seg[:64].encode("utf-8", "replace"), pos)),
+                        Location(
+                            segment_id=tag,
+                            element=number,
+                            byte_offset=self.data.find(seg[:64].encode("utf-8", "replace"), pos),
+                        ),
                     )
 
 
-def locate(data: bytes, spans: Iterable[tuple[int, int, Delimiters]],
-           segment_numbers: Iterable[int]) -> dict[int, tuple[int, int]]:
+def locate(
+    data: bytes, spans: Iterable[tuple[int, int, Delimiters]], segment_numbers: Iterable[int]
+) -> dict[int, tuple[int, int]]:
     """Byte offset and line of the given 1-based segment numbers (slow path, errors only).
 
     ``data`` is the original input; ``spans`` come from a ``Lexer`` over it.
@@ -343,8 +348,12 @@ def locate(data: bytes, spans: Iterable[tuple[int, int, Delimiters]],
     return _locate(prepare(data), spans, segment_numbers, bom_length(data))
 
 
-def _locate(data: bytes, spans: Iterable[tuple[int, int, Delimiters]],
-            segment_numbers: Iterable[int], base: int) -> dict[int, tuple[int, int]]:
+def _locate(
+    data: bytes,
+    spans: Iterable[tuple[int, int, Delimiters]],
+    segment_numbers: Iterable[int],
+    base: int,
+) -> dict[int, tuple[int, int]]:
     wanted = sorted(set(segment_numbers))
     out: dict[int, tuple[int, int]] = {}
     if not wanted:

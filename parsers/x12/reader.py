@@ -27,8 +27,16 @@ from schemas.envelope import FunctionalGroup, Interchange, TransactionHeader
 from schemas.remittance import ClaimPayment, ProviderAdjustment, Remittance
 
 Event = (
-    Interchange | FunctionalGroup | Remittance | ClaimSubmission | ClaimPayment
-    | ProviderAdjustment | Claim | TransactionEnd | GroupEnd | InterchangeEnd
+    Interchange
+    | FunctionalGroup
+    | Remittance
+    | ClaimSubmission
+    | ClaimPayment
+    | ProviderAdjustment
+    | Claim
+    | TransactionEnd
+    | GroupEnd
+    | InterchangeEnd
 )
 
 #: implementation guide (GS08/ST03) → transaction kind
@@ -42,8 +50,14 @@ GUIDES = {
     "005010X223A3": "837I",
     "005010X224A3": "837D",
 }
-_LEGACY_837 = {"X098": "837P", "X096": "837I", "X097": "837D", "X222": "837P",
-               "X223": "837I", "X224": "837D"}
+_LEGACY_837 = {
+    "X098": "837P",
+    "X096": "837I",
+    "X097": "837D",
+    "X222": "837P",
+    "X223": "837I",
+    "X224": "837D",
+}
 FUNCTIONAL_IDS = {"835": "HP", "837P": "HC", "837I": "HC", "837D": "HC"}
 
 
@@ -91,8 +105,9 @@ class X12Reader:
             yield from self._events()
         self._resolve_offsets()
 
-    def _finding(self, code: str, message: str, loc: Location, level: str, ack: str,
-                 severity: str = ERROR) -> None:
+    def _finding(
+        self, code: str, message: str, loc: Location, level: str, ack: str, severity: str = ERROR
+    ) -> None:
         self.findings.add(Finding(code, message, severity, loc, level, ack))
 
     def _events(self) -> Iterator[Event]:
@@ -119,10 +134,13 @@ class X12Reader:
                 guide = els[3] or grp.version
                 kind = transaction_kind(els[1], guide)
                 header = TransactionHeader(
-                    transaction_set=els[1], control_number=els[2],
-                    implementation_reference=els[3], kind=kind or els[1],
+                    transaction_set=els[1],
+                    control_number=els[2],
+                    implementation_reference=els[3],
+                    kind=kind or els[1],
                     interchange_control_number=ic.control_number,
-                    group_control_number=grp.control_number, segment_index=number,
+                    group_control_number=grp.control_number,
+                    segment_index=number,
                 )
                 loc.interchange_control_number = ic.control_number
                 loc.group_control_number = grp.control_number
@@ -131,23 +149,37 @@ class X12Reader:
                 if not els[2]:
                     self._finding("missing_control_number", "ST02 is required", loc, "IK5", "7")
                 elif els[2] in seen_st:
-                    self._finding("duplicate_st_control_number",
-                                  f"ST02 {els[2]} repeats within the functional group",
-                                  loc, "IK5", "23")
+                    self._finding(
+                        "duplicate_st_control_number",
+                        f"ST02 {els[2]} repeats within the functional group",
+                        loc,
+                        "IK5",
+                        "23",
+                    )
                 seen_st.add(els[2])
                 if els[3] and els[3] != grp.version:
-                    self._finding("version_mismatch",
-                                  f"ST03 {els[3]} differs from GS08 {grp.version}",
-                                  loc, "IK5", "I6", WARNING)
+                    self._finding(
+                        "version_mismatch",
+                        f"ST03 {els[3]} differs from GS08 {grp.version}",
+                        loc,
+                        "IK5",
+                        "I6",
+                        WARNING,
+                    )
                 ctx = TxContext(d, header, self.findings, number)
                 if kind == "835":
                     count, se = yield from parse_835(it, ctx)
                 elif kind:
                     count, se = yield from parse_837(it, ctx, kind)
                 else:
-                    self._finding("unsupported_transaction",
-                                  f"transaction set {els[1]!r} is not handled by this gateway "
-                                  "(835 and 837 are)", loc, "IK5", "1")
+                    self._finding(
+                        "unsupported_transaction",
+                        f"transaction set {els[1]!r} is not handled by this gateway "
+                        "(835 and 837 are)",
+                        loc,
+                        "IK5",
+                        "1",
+                    )
                     count, se = self._skip_transaction(it, ctx)
                 number += count - 1
                 self._check_se(ctx, count, se)
@@ -156,8 +188,7 @@ class X12Reader:
                 if ic is None:
                     raise StructureError("GS outside an interchange (no ISA)", loc)
                 if grp is not None:
-                    raise StructureError(
-                        f"GS before the GE of group {grp.control_number}", loc)
+                    raise StructureError(f"GS before the GE of group {grp.control_number}", loc)
                 els += [""] * (9 - len(els))
                 day = None
                 try:
@@ -169,28 +200,43 @@ class X12Reader:
                 sets_in_group = 0
                 seen_st = set()
                 if els[8] not in GUIDES:
-                    self._finding("unsupported_version",
-                                  f"GS08 {els[8]!r} is not a supported 5010 implementation guide "
-                                  f"(supported: {', '.join(GUIDES)})", loc, "AK9", "2")
+                    self._finding(
+                        "unsupported_version",
+                        f"GS08 {els[8]!r} is not a supported 5010 implementation guide "
+                        f"(supported: {', '.join(GUIDES)})",
+                        loc,
+                        "AK9",
+                        "2",
+                    )
                 yield grp
             elif tag == "GE":
                 if grp is None:
                     raise StructureError("GE without a GS", loc)
                 els += [""] * (3 - len(els))
                 if els[1] != str(sets_in_group):
-                    self._finding("group_count_mismatch",
-                                  f"GE01 says {els[1] or 'nothing'} transaction sets, "
-                                  f"the group has {sets_in_group}", loc, "AK9", "5")
+                    self._finding(
+                        "group_count_mismatch",
+                        f"GE01 says {els[1] or 'nothing'} transaction sets, "
+                        f"the group has {sets_in_group}",
+                        loc,
+                        "AK9",
+                        "5",
+                    )
                 if els[2] != grp.control_number:
-                    self._finding("group_control_mismatch",
-                                  f"GE02 {els[2]!r} does not match GS06 {grp.control_number!r}",
-                                  loc, "AK9", "4")
+                    self._finding(
+                        "group_control_mismatch",
+                        f"GE02 {els[2]!r} does not match GS06 {grp.control_number!r}",
+                        loc,
+                        "AK9",
+                        "4",
+                    )
                 yield GroupEnd(grp, sets_in_group)
                 grp = None
             elif tag == "ISA":
                 if ic is not None:
                     raise StructureError(
-                        f"ISA before the IEA of interchange {ic.control_number}", loc)
+                        f"ISA before the IEA of interchange {ic.control_number}", loc
+                    )
                 ic = self._interchange(number, loc)
                 groups_in_ic = 0
                 yield ic
@@ -199,17 +245,26 @@ class X12Reader:
                     raise StructureError("IEA without an ISA", loc)
                 if grp is not None:
                     raise TruncatedError(
-                        f"functional group {grp.control_number} is not closed by GE before IEA",
-                        loc)
+                        f"functional group {grp.control_number} is not closed by GE before IEA", loc
+                    )
                 els += [""] * (3 - len(els))
                 if els[1] != str(groups_in_ic):
-                    self._finding("interchange_count_mismatch",
-                                  f"IEA01 says {els[1] or 'nothing'} functional groups, "
-                                  f"the interchange has {groups_in_ic}", loc, "TA1", "021")
+                    self._finding(
+                        "interchange_count_mismatch",
+                        f"IEA01 says {els[1] or 'nothing'} functional groups, "
+                        f"the interchange has {groups_in_ic}",
+                        loc,
+                        "TA1",
+                        "021",
+                    )
                 if els[2] != ic.control_number:
-                    self._finding("interchange_control_mismatch",
-                                  f"IEA02 {els[2]!r} does not match ISA13 {ic.control_number!r}",
-                                  loc, "TA1", "001")
+                    self._finding(
+                        "interchange_control_mismatch",
+                        f"IEA02 {els[2]!r} does not match ISA13 {ic.control_number!r}",
+                        loc,
+                        "TA1",
+                        "001",
+                    )
                 yield InterchangeEnd(ic, groups_in_ic)
                 ic = None
             else:
@@ -232,26 +287,41 @@ class X12Reader:
         except ValueError as exc:
             self._finding("bad_isa_date", f"ISA09 {exc}", loc, "TA1", "014")
         if not (len(e[13]) == 9 and e[13].isdigit()):
-            self._finding("bad_isa_control_number",
-                          f"ISA13 {e[13]!r} must be 9 digits", loc, "TA1", "018")
+            self._finding(
+                "bad_isa_control_number", f"ISA13 {e[13]!r} must be 9 digits", loc, "TA1", "018"
+            )
         if e[14] not in ("0", "1"):
-            self._finding("bad_ack_requested", f"ISA14 {e[14]!r} must be 0 or 1", loc, "TA1",
-                          "019")
+            self._finding("bad_ack_requested", f"ISA14 {e[14]!r} must be 0 or 1", loc, "TA1", "019")
         if e[15] not in ("P", "T", "I"):
-            self._finding("bad_usage_indicator", f"ISA15 {e[15]!r} must be P or T", loc, "TA1",
-                          "020")
+            self._finding(
+                "bad_usage_indicator", f"ISA15 {e[15]!r} must be P or T", loc, "TA1", "020"
+            )
         if e[12] != "00501":
-            self._finding("unsupported_isa_version",
-                          f"ISA12 {e[12]!r} is not 00501", loc, "TA1", "017")
+            self._finding(
+                "unsupported_isa_version", f"ISA12 {e[12]!r} is not 00501", loc, "TA1", "017"
+            )
         if not self.lexer.isa_fixed_width:
-            self._finding("isa_not_fixed_width",
-                          "ISA is not the fixed 106 characters the standard requires", loc,
-                          "TA1", "", WARNING)
+            self._finding(
+                "isa_not_fixed_width",
+                "ISA is not the fixed 106 characters the standard requires",
+                loc,
+                "TA1",
+                "",
+                WARNING,
+            )
         return Interchange(
-            sender_qualifier=e[5], sender_id=e[6].strip(), receiver_qualifier=e[7],
-            receiver_id=e[8].strip(), date=day, time=e[10], control_number=e[13],
-            version=e[12], ack_requested=e[14] == "1", usage_indicator=e[15],
-            delimiters=self.lexer.delimiters, segment_index=number,
+            sender_qualifier=e[5],
+            sender_id=e[6].strip(),
+            receiver_qualifier=e[7],
+            receiver_id=e[8].strip(),
+            date=day,
+            time=e[10],
+            control_number=e[13],
+            version=e[12],
+            ack_requested=e[14] == "1",
+            usage_indicator=e[15],
+            delimiters=self.lexer.delimiters,
+            segment_index=number,
         )
 
     def _skip_transaction(self, it: Iterator[str], ctx: TxContext) -> tuple[int, list[str]]:
@@ -264,25 +334,40 @@ class X12Reader:
                 return n, els
             if els[0] in ("ST", "GE", "GS", "IEA", "ISA"):
                 raise StructureError(
-                    f"transaction {ctx.header.control_number} is not closed by SE before "
-                    f"{els[0]}", ctx.location(n, els[0]))
+                    f"transaction {ctx.header.control_number} is not closed by SE before {els[0]}",
+                    ctx.location(n, els[0]),
+                )
         raise TruncatedError(
             f"file ends inside transaction {ctx.header.control_number} (no SE)",
-            ctx.location(n, "SE"))
+            ctx.location(n, "SE"),
+        )
 
     def _check_se(self, ctx: TxContext, count: int, se: list[str]) -> None:
         se += [""] * (3 - len(se))
         loc = ctx.location(count, "SE")
         if se[1] != str(count):
-            self.findings.add(Finding(
-                "segment_count_mismatch",
-                f"SE01 says {se[1] or 'nothing'} segments, transaction "
-                f"{ctx.header.control_number} has {count}", ERROR, loc, "IK5", "4"))
+            self.findings.add(
+                Finding(
+                    "segment_count_mismatch",
+                    f"SE01 says {se[1] or 'nothing'} segments, transaction "
+                    f"{ctx.header.control_number} has {count}",
+                    ERROR,
+                    loc,
+                    "IK5",
+                    "4",
+                )
+            )
         if se[2] != ctx.header.control_number:
-            self.findings.add(Finding(
-                "transaction_control_mismatch",
-                f"SE02 {se[2]!r} does not match ST02 {ctx.header.control_number!r}",
-                ERROR, loc, "IK5", "3"))
+            self.findings.add(
+                Finding(
+                    "transaction_control_mismatch",
+                    f"SE02 {se[2]!r} does not match ST02 {ctx.header.control_number!r}",
+                    ERROR,
+                    loc,
+                    "IK5",
+                    "3",
+                )
+            )
 
     def _resolve_offsets(self) -> None:
         """Fill byte offsets and line numbers of findings in one pass over the input."""

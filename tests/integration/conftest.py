@@ -44,8 +44,9 @@ def pg_server() -> Iterator[str]:
         bindir()
     except PostgresMissingError as exc:
         pytest.fail(f"{exc} (CI must not skip)")
-    with throwaway_postgres("fsync=off", "synchronous_commit=off", "full_page_writes=off",
-                            "max_connections=60") as base:
+    with throwaway_postgres(
+        "fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=60"
+    ) as base:
         _make_template(base)
         yield base
 
@@ -98,9 +99,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 @pytest.fixture
 def gw(db_url: str, tmp_path: Path) -> Iterator[Gateway]:
     data_dir = tmp_path / "data"
-    overrides = {"data_dir": data_dir, "database_url": db_url, "lease_seconds": 30,
-                 "worker_poll_seconds": 0.05, "max_attempts": 100, "log_format": "json",
-                 "log_level": "WARNING"}
+    overrides = {
+        "data_dir": data_dir,
+        "database_url": db_url,
+        "lease_seconds": 30,
+        "worker_poll_seconds": 0.05,
+        "max_attempts": 100,
+        "log_format": "json",
+        "log_level": "WARNING",
+    }
     settings = get_settings(**overrides)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env.update({f"GATEWAY_{k.upper()}": str(v) for k, v in overrides.items()})

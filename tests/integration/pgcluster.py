@@ -50,15 +50,47 @@ def throwaway_postgres(*settings: str, parent: Path | None = None) -> Iterator[s
     tmp.chmod(0o700)
     run_as = ["runuser", "-u", "postgres", "--"]
     try:
-        subprocess.run([*run_as, str(binaries / "initdb"), "-D", str(data), "-U", "postgres",
-                        "-A", "trust", "-E", "UTF8", "--no-sync"],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                *run_as,
+                str(binaries / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         port = free_port()
-        options = " ".join([f"-k {data} -p {port} -c listen_addresses=127.0.0.1",
-                            *(f"-c {s}" for s in settings)])
-        subprocess.run([*run_as, str(binaries / "pg_ctl"), "-D", str(data), "-l",
-                        str(tmp / "pg.log"), "-w", "-t", "60", "-o", options, "start"],
-                       check=True, capture_output=True, timeout=120)
+        options = " ".join(
+            [f"-k {data} -p {port} -c listen_addresses=127.0.0.1", *(f"-c {s}" for s in settings)]
+        )
+        subprocess.run(
+            [
+                *run_as,
+                str(binaries / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(tmp / "pg.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         pid = int((data / "postmaster.pid").read_text().splitlines()[0])
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -19,8 +19,11 @@ X12_MARKER = b"ISA*00*"
 def fixture_files() -> list[Path]:
     """Every X12 and ledger fixture (tests/fixtures/x12/*, tests/fixtures/reconcile/**)."""
     x12 = [p for p in sorted((FIXTURES / "x12").iterdir()) if p.suffix != ".md" and p.is_file()]
-    rec = [p for p in sorted((FIXTURES / "reconcile").rglob("*"))
-           if p.is_file() and p.suffix in {".835", ".837", ".csv"}]
+    rec = [
+        p
+        for p in sorted((FIXTURES / "reconcile").rglob("*"))
+        if p.is_file() and p.suffix in {".835", ".837", ".csv"}
+    ]
     return x12 + rec
 
 
@@ -28,7 +31,7 @@ def _segments(data: bytes) -> list[list[bytes]]:
     start = data.find(b"ISA")
     if start < 0 or len(data) < start + 106:
         return []
-    elem, term = data[start + 3:start + 4], data[start + 105:start + 106]
+    elem, term = data[start + 3 : start + 4], data[start + 105 : start + 106]
     return [s.strip().split(elem) for s in data[start:].split(term)]
 
 

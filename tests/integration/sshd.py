@@ -51,8 +51,12 @@ def free_port() -> int:
 
 def keygen(path: Path) -> str:
     """Generate an ed25519 key pair; return the public key text ('ssh-ed25519 AAAA...')."""
-    subprocess.run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(path)],
-                   check=True, timeout=30, capture_output=True)
+    subprocess.run(
+        [SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(path)],
+        check=True,
+        timeout=30,
+        capture_output=True,
+    )
     return " ".join(path.with_name(path.name + ".pub").read_text().split()[:2])
 
 
@@ -63,8 +67,12 @@ def _ensure_user() -> tuple[str, int, int]:
     try:
         entry = pwd.getpwnam(TEST_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        TEST_USER], check=True, timeout=30, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER],
+            check=True,
+            timeout=30,
+            capture_output=True,
+        )
         entry = pwd.getpwnam(TEST_USER)
     # Unlock for key login without PAM (trap 3); '*' still allows no password.
     subprocess.run(["usermod", "-p", "*", TEST_USER], check=True, timeout=30, capture_output=True)
@@ -117,8 +125,12 @@ class SshdServer:
         if self.running:
             return
         log = (self.workdir / "sshd.log").open("ab")
-        self.proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(self.config)],
-                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [str(SSHD), "-D", "-e", "-f", str(self.config)],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
         log.close()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -180,14 +192,28 @@ class SshdServer:
 
     def profile(self, **fields: Any) -> PartnerProfile:
         data: dict[str, Any] = {
-            "id": "test-clearinghouse", "name": "Test clearinghouse", "role": "clearinghouse",
-            "host": "127.0.0.1", "port": self.port, "username": self.user,
+            "id": "test-clearinghouse",
+            "name": "Test clearinghouse",
+            "role": "clearinghouse",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "username": self.user,
             "auth": {"private_key_path": str(self.client_key)},
-            "host_key": self.host_key_line, "stable_seconds": 0, "poll_interval_seconds": 1,
-            "timeouts": {"connect_seconds": 5, "banner_seconds": 5, "auth_seconds": 5,
-                         "operation_seconds": 10},
-            "retry": {"attempts": 6, "initial_seconds": 0.05, "max_seconds": 0.5,
-                      "jitter_seconds": 0.05},
+            "host_key": self.host_key_line,
+            "stable_seconds": 0,
+            "poll_interval_seconds": 1,
+            "timeouts": {
+                "connect_seconds": 5,
+                "banner_seconds": 5,
+                "auth_seconds": 5,
+                "operation_seconds": 10,
+            },
+            "retry": {
+                "attempts": 6,
+                "initial_seconds": 0.05,
+                "max_seconds": 0.5,
+                "jitter_seconds": 0.05,
+            },
         }
         data.update(fields)
         return parse_partner(data, "<test>")
@@ -214,18 +240,40 @@ def start_sshd() -> SshdServer:
     (ak / user).write_text(client_pub + "\n")
     port = free_port()
     config = workdir / "sshd_config"
-    config.write_text("\n".join([
-        f"Port {port}", "ListenAddress 127.0.0.1",
-        f"HostKey {workdir / 'ssh_host_ed25519_key'}", f"PidFile {workdir / 'sshd.pid'}",
-        f"AuthorizedKeysFile {ak}/%u", "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
-        "PermitRootLogin no", "AllowTcpForwarding no", "X11Forwarding no",
-        "MaxStartups 100", "LogLevel INFO",
-        "Subsystem sftp internal-sftp", f"ForceCommand internal-sftp -d {root}", "",
-    ]))
-    server = SshdServer(workdir=workdir, root=root, port=port, user=user, uid=uid, gid=gid,
-                        client_key=workdir / "client_key", host_public_key=host_pub,
-                        config=config)
+    config.write_text(
+        "\n".join(
+            [
+                f"Port {port}",
+                "ListenAddress 127.0.0.1",
+                f"HostKey {workdir / 'ssh_host_ed25519_key'}",
+                f"PidFile {workdir / 'sshd.pid'}",
+                f"AuthorizedKeysFile {ak}/%u",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UsePAM no",
+                "StrictModes no",
+                "PermitRootLogin no",
+                "AllowTcpForwarding no",
+                "X11Forwarding no",
+                "MaxStartups 100",
+                "LogLevel INFO",
+                "Subsystem sftp internal-sftp",
+                f"ForceCommand internal-sftp -d {root}",
+                "",
+            ]
+        )
+    )
+    server = SshdServer(
+        workdir=workdir,
+        root=root,
+        port=port,
+        user=user,
+        uid=uid,
+        gid=gid,
+        client_key=workdir / "client_key",
+        host_public_key=host_pub,
+        config=config,
+    )
     server.start()
     return server
 

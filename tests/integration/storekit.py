@@ -23,8 +23,11 @@ from sqlalchemy.engine import make_url
 from tests.integration.conftest import TEMPLATE_DB, _admin
 
 MOTO = Path(sys.executable).parent / "moto_server"
-S3_KEYS = {"s3_access_key_id": "testing", "s3_secret_access_key": "testing",
-           "s3_region": "us-east-1"}
+S3_KEYS = {
+    "s3_access_key_id": "testing",
+    "s3_secret_access_key": "testing",
+    "s3_region": "us-east-1",
+}
 
 
 def free_port() -> int:
@@ -41,13 +44,16 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail("moto_server not installed: pip install 'moto[server]' (CI must not skip)")
     port = free_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    proc = subprocess.Popen([str(MOTO), "-H", "127.0.0.1", "-p", str(port)], stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(MOTO), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
-            with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", port), timeout=0.5):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=0.5),
+            ):
                 break
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"moto_server did not start (exit {proc.poll()})")
@@ -69,15 +75,24 @@ def new_bucket(endpoint: str) -> str:
 
     name = f"gw-{uuid.uuid4().hex[:16]}"
     boto3.session.Session().client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-        aws_secret_access_key="testing").create_bucket(Bucket=name)
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket=name)
     return name
 
 
 def s3_overrides(endpoint: str, bucket: str) -> dict[str, str]:
     """Settings of an s3 raw store on the moto server (as ``get_settings`` overrides)."""
-    return {"raw_store": "s3", "s3_endpoint_url": endpoint, "s3_bucket": bucket,
-            "s3_prefix": "gw/raw", **S3_KEYS}
+    return {
+        "raw_store": "s3",
+        "s3_endpoint_url": endpoint,
+        "s3_bucket": bucket,
+        "s3_prefix": "gw/raw",
+        **S3_KEYS,
+    }
 
 
 @contextlib.contextmanager
@@ -107,7 +122,7 @@ class PatternStream:
         out = bytearray()
         while len(out) < n:
             take = min(n - len(out), len(self._block) - self._pos)
-            out += self._block[self._pos:self._pos + take]
+            out += self._block[self._pos : self._pos + take]
             self._pos = (self._pos + take) % len(self._block)
         self._left -= n
         return bytes(out)

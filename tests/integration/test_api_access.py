@@ -102,12 +102,21 @@ def _console_session(api: Api, who: str) -> dict[str, str] | None:
 TO_LOGIN = 3030
 
 
-def _call(api: Api, method: str, path: str, who: str | None, file_id: int,
-          ) -> int:
+def _call(
+    api: Api,
+    method: str,
+    path: str,
+    who: str | None,
+    file_id: int,
+) -> int:
     """The response status (``TO_LOGIN`` for a redirect to the sign-in page)."""
-    url = (path.replace("{file_id}", str(file_id)).replace("{credit_id}", "1")
-           .replace("{batch_id}", "1").replace("{action}", "approve")
-           .replace("{variance_id}", "1"))
+    url = (
+        path.replace("{file_id}", str(file_id))
+        .replace("{credit_id}", "1")
+        .replace("{batch_id}", "1")
+        .replace("{action}", "approve")
+        .replace("{variance_id}", "1")
+    )
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}
     kwargs: dict[str, Any] = {}
@@ -122,8 +131,9 @@ def _call(api: Api, method: str, path: str, who: str | None, file_id: int,
         if who:
             headers = api.auth(who)
         if path == "/v1/files":
-            kwargs["content"] = make_835(70_000 + len(who or ""), claims=1) if method == "POST" \
-                else None
+            kwargs["content"] = (
+                make_835(70_000 + len(who or ""), claims=1) if method == "POST" else None
+            )
         elif path.endswith(("/replay", "/approve", "/dispute", "/resolve")):
             kwargs["json"] = {"reason": "route walk"}
         elif path == "/v1/reports/cms838":
@@ -131,9 +141,13 @@ def _call(api: Api, method: str, path: str, who: str | None, file_id: int,
     api.client.cookies.clear()
     for name, value in cookies.items():
         api.client.cookies.set(name, value)
-    resp = api.client.request(method, url, headers=headers,
-                              follow_redirects=False,
-                              **{k: v for k, v in kwargs.items() if v is not None})
+    resp = api.client.request(
+        method,
+        url,
+        headers=headers,
+        follow_redirects=False,
+        **{k: v for k, v in kwargs.items() if v is not None},
+    )
     if resp.status_code >= 400 and not path.startswith("/console"):
         assert resp.headers["content-type"].startswith("application/problem+json"), url
     if resp.status_code == 303 and resp.headers["location"] == "/console/login":
@@ -170,12 +184,14 @@ def test_route_role_matrix(api: Api, who: str | None) -> None:
         else:
             authenticated = console_session if path.startswith("/console") else valid_key
             assert _denied(path, status, authenticated), (who, method, path, status)
-        if method == "POST" and (console_session if path.startswith("/console")
-                                 else valid_key):
+        if method == "POST" and (console_session if path.startswith("/console") else valid_key):
             audited.append((method, path, status))
     with api.gw.db.read() as s:
-        rows = s.execute(select(AuditEntry.action, AuditEntry.outcome).where(
-            AuditEntry.actor == f"apikey:test-{who}")).all()
+        rows = s.execute(
+            select(AuditEntry.action, AuditEntry.outcome).where(
+                AuditEntry.actor == f"apikey:test-{who}"
+            )
+        ).all()
     got = [(r.action, r.outcome) for r in rows if r.action.startswith("http ")]
     for method, path, status in audited:
         assert (f"http {method} {path}", str(status)) in got, (method, path, status, got)
@@ -184,11 +200,13 @@ def test_route_role_matrix(api: Api, who: str | None) -> None:
 def test_metrics_and_openapi_list_the_contract(api: Api) -> None:
     schema = api.client.get("/v1/openapi.json", headers=api.auth(AU)).json()
     api_paths = {(m.upper(), p) for p, ops in schema["paths"].items() for m in ops}
-    assert api_paths == {k for k in ACCESS if k[1].startswith("/v1") or k[1] in
-                         ("/healthz", "/readyz", "/metrics")} - {("GET", "/v1/openapi.json")}
-    for (method, path) in api_paths:
+    assert api_paths == {
+        k for k in ACCESS if k[1].startswith("/v1") or k[1] in ("/healthz", "/readyz", "/metrics")
+    } - {("GET", "/v1/openapi.json")}
+    for method, path in api_paths:
         op = schema["paths"][path][method.lower()]
         if ACCESS[(method, path)] != PUBLIC:
             assert "401" in op["responses"], (method, path)
-    assert re.search(r'gateway_files\{state="processed"\}',
-                     api.client.get("/metrics", headers=api.auth(OP)).text)
+    assert re.search(
+        r'gateway_files\{state="processed"\}', api.client.get("/metrics", headers=api.auth(OP)).text
+    )

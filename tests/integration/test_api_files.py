@@ -21,15 +21,15 @@ FIXTURES = ROOT / "tests" / "fixtures"
 
 def test_upload_multipart_and_raw_dedupe_and_process(api: Api) -> None:
     data = make_835(1, claims=2)
-    first = api.client.post("/v1/files", files={"file": ("a.835", data)},
-                            headers=api.auth("uploader"))
+    first = api.client.post(
+        "/v1/files", files={"file": ("a.835", data)}, headers=api.auth("uploader")
+    )
     assert first.status_code == 201, first.text
     body = first.json()
     assert body["state"] == "received"
     assert body["duplicate"] is False
     assert body["kind"] == "835"
-    again = api.client.post("/v1/files?filename=b.835", content=data,
-                            headers=api.auth("uploader"))
+    again = api.client.post("/v1/files?filename=b.835", content=data, headers=api.auth("uploader"))
     assert again.status_code == 200
     assert again.json()["id"] == body["id"]
     assert again.json()["duplicate"] is True
@@ -42,8 +42,9 @@ def test_upload_multipart_and_raw_dedupe_and_process(api: Api) -> None:
     assert detail["provider_key"] == f"npi:{PROVIDER_NPI}"
     # ledger CSV and 837 are accepted too
     for name in ("canonical_clean.csv",):
-        r = api.client.post("/v1/files", content=(FIXTURES / "ledger" / name).read_bytes(),
-                            headers=api.auth("ops"))
+        r = api.client.post(
+            "/v1/files", content=(FIXTURES / "ledger" / name).read_bytes(), headers=api.auth("ops")
+        )
         assert r.status_code == 201
         assert r.json()["kind"] == "ledger"
     r = api.client.post("/v1/files", content=make_837(2), headers=api.auth("ops"))
@@ -51,12 +52,15 @@ def test_upload_multipart_and_raw_dedupe_and_process(api: Api) -> None:
     assert r.json()["kind"] == "837"
 
 
-@pytest.mark.parametrize(("content", "reason"), [
-    (b"%PDF-1.7\n...", "binary content"),
-    (b"", "empty"),
-    (b"name,date\nx,y\n", "not X12"),
-    (make_835(3).replace(b"ST*835", b"ST*270"), "transaction set 270"),
-])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"%PDF-1.7\n...", "binary content"),
+        (b"", "empty"),
+        (b"name,date\nx,y\n", "not X12"),
+        (make_835(3).replace(b"ST*835", b"ST*270"), "transaction set 270"),
+    ],
+)
 def test_unsupported_content_is_415_with_a_reason(api: Api, content: bytes, reason: str) -> None:
     r = api.client.post("/v1/files", content=content, headers=api.auth("ops"))
     assert r.status_code == 415
@@ -76,9 +80,11 @@ def test_size_limit_is_enforced_while_streaming(api: Api) -> None:
     assert r.status_code == 413
     assert r.json()["code"] == "file_too_large"
     # chunked (no Content-Length): refused once the running count passes the limit
-    r = api.client.post("/v1/files", content=iter([big[i:i + 8192] for i in
-                                                   range(0, len(big), 8192)]),
-                        headers=api.auth("ops"))
+    r = api.client.post(
+        "/v1/files",
+        content=iter([big[i : i + 8192] for i in range(0, len(big), 8192)]),
+        headers=api.auth("ops"),
+    )
     assert r.status_code == 413
     r = api.client.post("/v1/files", files={"file": ("big.835", big)}, headers=api.auth("ops"))
     assert r.status_code == 413
@@ -91,8 +97,10 @@ def test_raw_http_chunked_body_over_a_socket_gets_413(api: Api) -> None:
     """Plain socket: a body that never ends is cut off with 413, not buffered."""
     host, port = "127.0.0.1", int(api.url.rsplit(":", 1)[1])
     with socket.create_connection((host, port), timeout=10) as sock:
-        sock.sendall(b"POST /v1/files HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                     b"Authorization: Bearer " + api.keys["ops"].encode() + b"\r\n\r\n")
+        sock.sendall(
+            b"POST /v1/files HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Authorization: Bearer " + api.keys["ops"].encode() + b"\r\n\r\n"
+        )
         chunk = b"x" * 65536
         try:
             for _ in range(8):  # 512 KiB > 64 KiB limit
@@ -105,11 +113,11 @@ def test_raw_http_chunked_body_over_a_socket_gets_413(api: Api) -> None:
 
 def test_uploader_sees_only_its_providers_files(api: Api) -> None:
     mine = api.client.post("/v1/files", content=make_835(10), headers=api.auth("uploader"))
-    other_npi = api.client.post("/v1/files", content=make_835(11, npi="1999999992"),
-                                headers=api.auth("ops"))
+    other_npi = api.client.post(
+        "/v1/files", content=make_835(11, npi="1999999992"), headers=api.auth("ops")
+    )
     # an uploader of another provider may not upload my provider's file (issue 17)...
-    refused = api.client.post("/v1/files", content=make_835(12),
-                              headers=api.auth("other-uploader"))
+    refused = api.client.post("/v1/files", content=make_835(12), headers=api.auth("other-uploader"))
     assert refused.status_code == 403
     assert refused.json()["code"] == "provider_mismatch"
     # ...but a clearinghouse (here: ops) may send it
@@ -140,22 +148,30 @@ def test_failed_file_replay_is_audited_and_reprocessed(api: Api) -> None:
     assert failure["error_code"]
     assert failure["error_location"]
     # auditor may read but not replay; ops replays with a reason
-    assert api.client.post(f"/v1/files/{fid}/replay", json={"reason": "try again"},
-                           headers=api.auth("auditor")).status_code == 403
-    r = api.client.post(f"/v1/files/{fid}/replay", json={"reason": "parser fixed"},
-                        headers=api.auth("ops"))
+    assert (
+        api.client.post(
+            f"/v1/files/{fid}/replay", json={"reason": "try again"}, headers=api.auth("auditor")
+        ).status_code
+        == 403
+    )
+    r = api.client.post(
+        f"/v1/files/{fid}/replay", json={"reason": "parser fixed"}, headers=api.auth("ops")
+    )
     assert r.status_code == 202
-    assert r.json() == {"id": fid, "previous_state": "failed",
-                                                 "state": "received"}
-    r = api.client.post(f"/v1/files/{fid}/replay", json={"reason": "again"},
-                        headers=api.auth("ops"))
+    assert r.json() == {"id": fid, "previous_state": "failed", "state": "received"}
+    r = api.client.post(
+        f"/v1/files/{fid}/replay", json={"reason": "again"}, headers=api.auth("ops")
+    )
     assert r.status_code == 409
     assert r.json()["code"] == "not_replayable"
     api.process_queue()
     assert api.client.get(f"/v1/files/{fid}", headers=api.auth("ops")).json()["state"] == "failed"
     with api.gw.db.read() as s:
-        entries = s.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.reason)
-                            .where(AuditEntry.file_id == fid)).all()
+        entries = s.execute(
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.reason).where(
+                AuditEntry.file_id == fid
+            )
+        ).all()
     assert ("apikey:test-ops", "replay_requested", "parser fixed") in entries
     assert ("apikey:test-ops", "http POST /v1/files/{file_id}/replay", "") in entries
     audit = api.client.get(f"/v1/audit?file_id={fid}", headers=api.auth("auditor")).json()
@@ -233,8 +249,9 @@ def test_pepper_hashed_keys_and_unknown_ids(gw: Gateway) -> None:
     _app, server = start_api(gw, settings)
     try:
         with gw.db.write() as s:
-            key = create_key(s, name="peppered", role=Role.AUDITOR, provider=None,
-                             pepper="p" * 32, actor="t").key
+            key = create_key(
+                s, name="peppered", role=Role.AUDITOR, provider=None, pepper="p" * 32, actor="t"
+            ).key
         ok = httpx.get(f"{server.url}/v1/me", headers={"Authorization": f"Bearer {key}"})
         assert ok.status_code == 200
         wrong = key[:-2] + ("AA" if not key.endswith("AA") else "BB")
@@ -248,8 +265,17 @@ def test_pepper_hashed_keys_and_unknown_ids(gw: Gateway) -> None:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # CLI-bound; slow
 def test_keys_cli_create_list_revoke(gw: Gateway, tmp_path: Path) -> None:
-    out = gw.cli("keys", "create", "--role", "uploader", "--name", "clinic-a",
-                 "--provider", PROVIDER_NPI, check=True).stdout
+    out = gw.cli(
+        "keys",
+        "create",
+        "--role",
+        "uploader",
+        "--name",
+        "clinic-a",
+        "--provider",
+        PROVIDER_NPI,
+        check=True,
+    ).stdout
     key = out.strip().splitlines()[-1]
     assert key.startswith("gw_")
     assert len(key) == 63

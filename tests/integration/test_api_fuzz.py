@@ -22,8 +22,9 @@ def test_schemathesis_every_operation_every_role(api: Api) -> None:
     assert up.status_code == 201
     api.process_queue()
     report = fuzz(api.url, api.keys, ACCESS, max_examples=EXAMPLES, seed=0)
-    failures = "\n".join(f"{f.kind} {f.caller} {f.operation}: {f.detail[:300]}"
-                         for f in report.failures)
+    failures = "\n".join(
+        f"{f.kind} {f.caller} {f.operation}: {f.detail[:300]}" for f in report.failures
+    )
     assert report.failures == [], f"{report.summary()}\n{failures}"
     assert report.operations >= 14
     assert report.requests >= report.operations * 4 * 5

@@ -19,9 +19,23 @@ from tests.integration.test_api_support import Api, api_fixture  # noqa: F401
 from tests.integration.x12gen import make_835
 
 PAYLOADS = [
-    "' OR 1=1 --", "\" OR \"\"=\"", "'; DROP TABLE inbound_files; --", "\"; DROP TABLE x;",
-    "%", "_", "%%", "\\", "\\'", "a\x00b", "x" * 10_000, "Ω≈ç√∫˜µ≤≥÷ ﷽ 𝕏 \u202e", "1) OR (1=1",
-    "*/ SELECT pg_sleep(0) /*", "0x27", "NULL", "-1",
+    "' OR 1=1 --",
+    '" OR ""="',
+    "'; DROP TABLE inbound_files; --",
+    '"; DROP TABLE x;',
+    "%",
+    "_",
+    "%%",
+    "\\",
+    "\\'",
+    "a\x00b",
+    "x" * 10_000,
+    "Ω≈ç√∫˜µ≤≥÷ ﷽ 𝕏 \u202e",
+    "1) OR (1=1",
+    "*/ SELECT pg_sleep(0) /*",
+    "0x27",
+    "NULL",
+    "-1",
 ]
 PAGING = {"limit", "offset"}
 
@@ -52,8 +66,12 @@ def _total(body: Any) -> int:
 
 def test_sql_metacharacters_in_every_filter(api: Api) -> None:
     for n in range(1, 4):
-        assert api.client.post("/v1/files", content=make_835(n),
-                               headers=api.auth("uploader")).status_code == 201
+        assert (
+            api.client.post(
+                "/v1/files", content=make_835(n), headers=api.auth("uploader")
+            ).status_code
+            == 201
+        )
     api.process_queue()
     endpoints = list_endpoints(api)
     assert {"/v1/files", "/v1/audit"} <= set(endpoints), endpoints
@@ -76,14 +94,14 @@ def test_sql_metacharacters_in_every_filter(api: Api) -> None:
                 where = f"{path}?{param['name']}={payload[:40]!r}"
                 assert resp.status_code < 500, (where, resp.text[:300])
                 if resp.status_code >= 400:
-                    assert resp.headers["content-type"].startswith("application/problem+json"), \
+                    assert resp.headers["content-type"].startswith("application/problem+json"), (
                         where
+                    )
                     assert resp.json()["status"] == resp.status_code
                     continue
                 if not required:
                     assert _total(resp.json()) == 0, (where, resp.text[:300])
     assert tried >= 100
     with api.gw.db.read() as s:
-        assert s.execute(select(func.count()).select_from(InboundFile)).scalar_one() \
-            == files_before
+        assert s.execute(select(func.count()).select_from(InboundFile)).scalar_one() == files_before
     assert counts(api.gw.db) == rows_before

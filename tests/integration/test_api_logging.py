@@ -15,8 +15,9 @@ from gateway.worker import run_worker
 from tests.integration.helpers import ROOT, Gateway
 from tests.integration.test_api_support import make_keys, start_api
 
-X12_FIXTURES = sorted(p for p in (ROOT / "tests" / "fixtures" / "x12").iterdir()
-                      if p.suffix != ".md")
+X12_FIXTURES = sorted(
+    p for p in (ROOT / "tests" / "fixtures" / "x12").iterdir() if p.suffix != ".md"
+)
 
 
 def phi_tokens(data: bytes) -> set[str]:
@@ -32,8 +33,9 @@ def phi_tokens(data: bytes) -> set[str]:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_logs_carry_request_and_file_ids_and_no_phi(gw: Gateway,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_logs_carry_request_and_file_ids_and_no_phi(
+    gw: Gateway, capsys: pytest.CaptureFixture[str]
+) -> None:
     import httpx
 
     configure_logging("DEBUG", "json")
@@ -48,17 +50,23 @@ def test_logs_carry_request_and_file_ids_and_no_phi(gw: Gateway,
         ids = []
         for p in X12_FIXTURES:
             data = p.read_bytes()
-            r = httpx.post(f"{server.url}/v1/files?filename={p.name}", content=data, headers=h,
-                           timeout=30)
+            r = httpx.post(
+                f"{server.url}/v1/files?filename={p.name}", content=data, headers=h, timeout=30
+            )
             assert r.status_code in (200, 201), r.text
             ids.append(r.json()["id"])
             # a broken copy, so the quarantine path logs too
-            httpx.post(f"{server.url}/v1/files", content=data.replace(b"~", b"~\nZZZ*1~", 3)
-                       if b"~" in data else data + b"garbage", headers=h, timeout=30)
+            httpx.post(
+                f"{server.url}/v1/files",
+                content=data.replace(b"~", b"~\nZZZ*1~", 3) if b"~" in data else data + b"garbage",
+                headers=h,
+                timeout=30,
+            )
         run_worker(gw.db, gw.store, gw.settings, stop=threading.Event(), once=True)
         for fid in ids:
-            assert httpx.get(f"{server.url}/v1/files/{fid}", headers=h,
-                             timeout=30).status_code == 200
+            assert (
+                httpx.get(f"{server.url}/v1/files/{fid}", headers=h, timeout=30).status_code == 200
+            )
     finally:
         server.stop()
         configure_logging("INFO", "auto")

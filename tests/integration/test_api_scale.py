@@ -30,8 +30,9 @@ DEADLINE_S = 240
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as fh:
-        return subprocess.Popen([*GATEWAY_CMD, *args], env=env, cwd=ROOT, stdout=fh,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [*GATEWAY_CMD, *args], env=env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT
+        )
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -49,19 +50,31 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 @pytest.mark.postgres
 @pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_two_apis_three_workers_process_500_uploads_exactly_once(gw: Gateway,
-                                                                 tmp_path: Path) -> None:
+def test_two_apis_three_workers_process_500_uploads_exactly_once(
+    gw: Gateway, tmp_path: Path
+) -> None:
     with gw.db.write() as s:
-        key = create_key(s, name="scale-uploader", role=Role.UPLOADER, provider="1234567893",
-                         pepper=None, actor="pytest").key
+        key = create_key(
+            s,
+            name="scale-uploader",
+            role=Role.UPLOADER,
+            provider="1234567893",
+            pepper=None,
+            actor="pytest",
+        ).key
     env = {**gw.env, "GATEWAY_LOG_LEVEL": "WARNING", "GATEWAY_WORKER_POLL_SECONDS": "0.05"}
     ports = [free_port(), free_port()]
     procs: list[subprocess.Popen[bytes]] = []
     started = time.monotonic()
     try:
         for i, port in enumerate(ports):
-            procs.append(_start(["serve", "--host", "127.0.0.1", "--port", str(port)], env,
-                                tmp_path / f"api{i}.log"))
+            procs.append(
+                _start(
+                    ["serve", "--host", "127.0.0.1", "--port", str(port)],
+                    env,
+                    tmp_path / f"api{i}.log",
+                )
+            )
         for i in range(3):
             procs.append(_start(["worker"], env, tmp_path / f"worker{i}.log"))
         urls = [f"http://127.0.0.1:{p}" for p in ports]
@@ -74,12 +87,15 @@ def test_two_apis_three_workers_process_500_uploads_exactly_once(gw: Gateway,
                 assert all(p.poll() is None for p in procs), "a process died at start"
                 time.sleep(0.1)
 
-        clients = [httpx.Client(base_url=u, timeout=60,
-                                headers={"Authorization": f"Bearer {key}"}) for u in urls]
+        clients = [
+            httpx.Client(base_url=u, timeout=60, headers={"Authorization": f"Bearer {key}"})
+            for u in urls
+        ]
 
         def upload(i: int) -> tuple[int, int, bool]:
-            r = clients[i % 2].post(f"/v1/files?filename=s{i}.835",
-                                    content=make_835(50_000 + i, claims=1, plb=False))
+            r = clients[i % 2].post(
+                f"/v1/files?filename=s{i}.835", content=make_835(50_000 + i, claims=1, plb=False)
+            )
             assert r.status_code == 201, r.text
             return i % 2, r.json()["id"], r.json()["duplicate"]
 
@@ -95,8 +111,9 @@ def test_two_apis_three_workers_process_500_uploads_exactly_once(gw: Gateway,
 
         while True:
             with gw.db.read() as s:
-                done = s.execute(select(func.count()).where(
-                    InboundFile.state.in_(("processed", "failed")))).scalar_one()
+                done = s.execute(
+                    select(func.count()).where(InboundFile.state.in_(("processed", "failed")))
+                ).scalar_one()
             if done == N_FILES:
                 break
             assert time.monotonic() - started < DEADLINE_S, f"only {done} processed in time"
@@ -107,14 +124,22 @@ def test_two_apis_three_workers_process_500_uploads_exactly_once(gw: Gateway,
     # uvicorn re-raises the SIGTERM it handled after a graceful shutdown; workers exit 0
     assert [p.returncode for p in procs] == [-signal.SIGTERM] * 2 + [0] * 3
     with gw.db.read() as s:
-        states = dict(s.execute(select(InboundFile.state, func.count())
-                                .group_by(InboundFile.state)).all())
-        per_file = s.execute(select(FileEvent.file_id, func.count()).where(
-            FileEvent.to_state == "processed").group_by(FileEvent.file_id)).all()
-        claims = s.execute(select(ClaimPaymentRow.file_id, func.count())
-                           .group_by(ClaimPaymentRow.file_id)).all()
-        owners = s.execute(select(func.count(func.distinct(FileEvent.actor))).where(
-            FileEvent.to_state == "processing")).scalar_one()
+        states = dict(
+            s.execute(select(InboundFile.state, func.count()).group_by(InboundFile.state)).all()
+        )
+        per_file = s.execute(
+            select(FileEvent.file_id, func.count())
+            .where(FileEvent.to_state == "processed")
+            .group_by(FileEvent.file_id)
+        ).all()
+        claims = s.execute(
+            select(ClaimPaymentRow.file_id, func.count()).group_by(ClaimPaymentRow.file_id)
+        ).all()
+        owners = s.execute(
+            select(func.count(func.distinct(FileEvent.actor))).where(
+                FileEvent.to_state == "processing"
+            )
+        ).scalar_one()
     assert states == {"processed": N_FILES}
     assert len(per_file) == N_FILES
     assert all(n == 1 for _, n in per_file)

@@ -34,8 +34,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_process(gw: Gateway, log_dir: Path,
-                  env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+def serve_process(
+    gw: Gateway, log_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
     """`gateway serve` as a real subprocess on a free port (its URL and PID), for tests that
     need the CLI's server or its PID; stopped by its PID."""
     port = free_port()
@@ -43,7 +44,11 @@ def serve_process(gw: Gateway, log_dir: Path,
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [*GATEWAY_CMD, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env={**gw.env, **(env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            env={**gw.env, **(env or {})},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30
@@ -52,8 +57,9 @@ def serve_process(gw: Gateway, log_dir: Path,
                     if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                         break
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"gateway serve did not start: "
-                                         f"{log_path.read_text()[-2000:]}")
+                    raise AssertionError(
+                        f"gateway serve did not start: {log_path.read_text()[-2000:]}"
+                    )
                 time.sleep(0.1)
             yield url, proc.pid
         finally:
@@ -71,11 +77,17 @@ class ServerThread:
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
         # proxy_headers off, as `gateway serve` runs it: only the app's trusted list decides
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None,
-                                access_log=False, lifespan="on", proxy_headers=False)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            proxy_headers=False,
+        )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="api-test-server",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.run, name="api-test-server", daemon=True)
 
     @property
     def url(self) -> str:
@@ -111,8 +123,7 @@ class Api:
 
     def process_queue(self) -> None:
         """Process every queued file in this process (what a worker does)."""
-        run_worker(self.gw.db, self.gw.store, self.gw.settings, stop=threading.Event(),
-                   once=True)
+        run_worker(self.gw.db, self.gw.store, self.gw.settings, stop=threading.Event(), once=True)
 
 
 PROVIDER_NPI = "1234567893"
@@ -123,14 +134,24 @@ def make_keys(gw: Gateway, pepper: str | None) -> dict[str, str]:
     with gw.db.write() as s:
         for role in Role:
             keys[role.value] = create_key(
-                s, name=f"test-{role.value}", role=role,
-                provider=PROVIDER_NPI if role is Role.UPLOADER else None, pepper=pepper,
-                actor="pytest").key
-        keys["other-uploader"] = create_key(s, name="test-other-uploader", role=Role.UPLOADER,
-                                            provider="1999999992", pepper=pepper,
-                                            actor="pytest").key
-        keys["revoked"] = create_key(s, name="test-revoked", role=Role.OPS, provider=None,
-                                     pepper=pepper, actor="pytest").key
+                s,
+                name=f"test-{role.value}",
+                role=role,
+                provider=PROVIDER_NPI if role is Role.UPLOADER else None,
+                pepper=pepper,
+                actor="pytest",
+            ).key
+        keys["other-uploader"] = create_key(
+            s,
+            name="test-other-uploader",
+            role=Role.UPLOADER,
+            provider="1999999992",
+            pepper=pepper,
+            actor="pytest",
+        ).key
+        keys["revoked"] = create_key(
+            s, name="test-revoked", role=Role.OPS, provider=None, pepper=pepper, actor="pytest"
+        ).key
         revoke_key(s, "test-revoked", actor="pytest")
     return keys
 

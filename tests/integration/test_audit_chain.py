@@ -41,8 +41,14 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "x12" / "medicare-p
 def _write(db: Database, n: int, actor: str = "tester") -> None:
     for i in range(n):
         with db.write() as s:
-            audit.record(s, actor=actor, action="test", outcome="ok", reason=f"entry {i}",
-                         details={"i": i, "nested": {"b": [1, 2], "a": "x"}})
+            audit.record(
+                s,
+                actor=actor,
+                action="test",
+                outcome="ok",
+                reason=f"entry {i}",
+                details={"i": i, "nested": {"b": [1, 2], "a": "x"}},
+            )
 
 
 def _verify(db: Database, anchor: tuple[int, str] | None = None) -> audit.ChainReport:
@@ -97,21 +103,34 @@ def test_verify_as_a_subprocess_exits_1_on_tampering(gw: Gateway) -> None:
     assert "broken at seq 1" in proc.stderr
 
 
-@pytest.mark.parametrize(("tamper", "seq", "kind"), [
-    ("UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 3", 3, "edited"),
-    ("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 5", 5, "edited"),
-    ("UPDATE audit_log SET details = NULL WHERE seq = 2", 2, "edited"),
-    ("DELETE FROM audit_log WHERE seq = 4", 4, "missing"),
-    ("DELETE FROM audit_log WHERE seq = 1", 1, "missing"),
-    # swap two entries' positions: each now sits after the wrong predecessor
-    ("UPDATE audit_log SET seq = -1 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3;"
-     " UPDATE audit_log SET seq = 3 WHERE seq = -1", 2, "relinked"),
-    # an entry written directly with SQL, pretending to be the next one
-    ("INSERT INTO audit_log (at, actor, action, outcome, reason, seq, prev_hash, row_hash) "
-     "VALUES (CURRENT_TIMESTAMP, 'x', 'x', 'x', '', 7, 'forged', 'forged')", 7, "relinked"),
-])
-def test_tampering_is_detected(gw: Gateway, cli: CliRunner, tamper: str, seq: int,
-                               kind: str) -> None:
+@pytest.mark.parametrize(
+    ("tamper", "seq", "kind"),
+    [
+        ("UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 3", 3, "edited"),
+        ("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 5", 5, "edited"),
+        ("UPDATE audit_log SET details = NULL WHERE seq = 2", 2, "edited"),
+        ("DELETE FROM audit_log WHERE seq = 4", 4, "missing"),
+        ("DELETE FROM audit_log WHERE seq = 1", 1, "missing"),
+        # swap two entries' positions: each now sits after the wrong predecessor
+        (
+            "UPDATE audit_log SET seq = -1 WHERE seq = 2;"
+            " UPDATE audit_log SET seq = 2 WHERE seq = 3;"
+            " UPDATE audit_log SET seq = 3 WHERE seq = -1",
+            2,
+            "relinked",
+        ),
+        # an entry written directly with SQL, pretending to be the next one
+        (
+            "INSERT INTO audit_log (at, actor, action, outcome, reason, seq, prev_hash, row_hash) "
+            "VALUES (CURRENT_TIMESTAMP, 'x', 'x', 'x', '', 7, 'forged', 'forged')",
+            7,
+            "relinked",
+        ),
+    ],
+)
+def test_tampering_is_detected(
+    gw: Gateway, cli: CliRunner, tamper: str, seq: int, kind: str
+) -> None:
     _write(gw.db, 6)
     assert _verify(gw.db).ok
     _sql(gw.db, tamper)
@@ -128,16 +147,25 @@ def test_rehashed_edit_still_breaks_the_next_link(gw: Gateway) -> None:
     _write(gw.db, 4)
     with gw.db.read() as s:
         e = next(x for x in audit.iter_entries(s) if x.seq == 2)
-    forged = audit.entry_hash(seq=2, at=e.at, actor=e.actor, action=e.action,
-                              file_id=e.file_id, outcome="denied", reason=e.reason,
-                              details=e.details, prev_hash=e.prev_hash)
+    forged = audit.entry_hash(
+        seq=2,
+        at=e.at,
+        actor=e.actor,
+        action=e.action,
+        file_id=e.file_id,
+        outcome="denied",
+        reason=e.reason,
+        details=e.details,
+        prev_hash=e.prev_hash,
+    )
     with gw.db.engine.begin() as conn:
-        conn.execute(text("UPDATE audit_log SET outcome = 'denied', row_hash = :h WHERE seq = 2"),
-                     {"h": forged})
+        conn.execute(
+            text("UPDATE audit_log SET outcome = 'denied', row_hash = :h WHERE seq = 2"),
+            {"h": forged},
+        )
     report = _verify(gw.db)
     assert report.broken is not None
-    assert (report.broken.seq, report.broken.kind) == (
-        3, "relinked")
+    assert (report.broken.seq, report.broken.kind) == (3, "relinked")
 
 
 def test_anchor_catches_deleting_the_newest_entries(gw: Gateway, cli: CliRunner) -> None:
@@ -188,9 +216,13 @@ def test_migration_chains_existing_entries(db_url: str) -> None:
             command.downgrade(cfg, "0005")
         with db.engine.begin() as conn:
             for i in range(3):
-                conn.execute(text(
-                    "INSERT INTO audit_log (at, actor, action, outcome, reason) "
-                    "VALUES (CURRENT_TIMESTAMP, :a, 'old', 'ok', '')"), {"a": f"a{i}"})
+                conn.execute(
+                    text(
+                        "INSERT INTO audit_log (at, actor, action, outcome, reason) "
+                        "VALUES (CURRENT_TIMESTAMP, :a, 'old', 'ok', '')"
+                    ),
+                    {"a": f"a{i}"},
+                )
         upgrade(db)
         report = _verify(db)
         assert report.ok

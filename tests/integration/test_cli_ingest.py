@@ -39,7 +39,8 @@ def cli(gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
 
 
 def test_ingest_folder_reports_each_file_and_exits_1_on_quarantine(
-        gw: Gateway, cli: CliRunner, tmp_path: Path) -> None:
+    gw: Gateway, cli: CliRunner, tmp_path: Path
+) -> None:
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
     (src / "a.835").write_bytes(make_835(1))
@@ -79,7 +80,8 @@ def test_queue_then_worker_once(gw: Gateway, cli: CliRunner, tmp_path: Path) -> 
 
 
 def test_run_once_moves_inbox_files_only_after_they_are_durable(
-        gw: Gateway, cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    gw: Gateway, cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     inbox = tmp_path / "inbox"
     (inbox / "partner").mkdir(parents=True)
     monkeypatch.setenv("GATEWAY_INBOX", str(inbox))
@@ -90,8 +92,9 @@ def test_run_once_moves_inbox_files_only_after_they_are_durable(
     assert result.exit_code == 0, result.output
     left = sorted(p.name for p in inbox.rglob("*") if p.is_file())
     assert left == ["still-uploading.835.part"]
-    accepted = sorted(p.name for p in (gw.settings.data_dir / "inbox-accepted").rglob("*")
-                      if p.is_file())
+    accepted = sorted(
+        p.name for p in (gw.settings.data_dir / "inbox-accepted").rglob("*") if p.is_file()
+    )
     assert [name.split("-", 1)[1] for name in accepted] == ["one.835", "two.837"]
     with gw.db.read() as s:
         files = s.execute(select(InboundFile)).scalars().all()
@@ -99,8 +102,7 @@ def test_run_once_moves_inbox_files_only_after_they_are_durable(
     assert all(gw.store.exists(f.sha256) for f in files)
 
 
-def test_failures_json_and_replay_all_failed(gw: Gateway, cli: CliRunner,
-                                             tmp_path: Path) -> None:
+def test_failures_json_and_replay_all_failed(gw: Gateway, cli: CliRunner, tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "ok.835").write_bytes(make_835(40))
@@ -110,23 +112,32 @@ def test_failures_json_and_replay_all_failed(gw: Gateway, cli: CliRunner,
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines() if line.strip()]
     assert [(r["original_name"], r["error_code"]) for r in rows] == [
-        ("counts.835", "segment_count_mismatch")]
+        ("counts.835", "segment_count_mismatch")
+    ]
     assert rows[0]["error_location"]["segment_id"] == "SE"
-    result = cli.invoke(app, ["replay", "--all-failed", "--reason", "ticket 42",
-                              "--actor", "carol"], terminal_width=200)
+    result = cli.invoke(
+        app,
+        ["replay", "--all-failed", "--reason", "ticket 42", "--actor", "carol"],
+        terminal_width=200,
+    )
     assert result.exit_code == 1  # still broken: the bytes did not change
     assert "segment_count_mismatch" in result.output
     with gw.db.read() as s:
-        ok_id = s.execute(select(InboundFile.id).where(
-            InboundFile.original_name == "ok.835")).scalar_one()
+        ok_id = s.execute(
+            select(InboundFile.id).where(InboundFile.original_name == "ok.835")
+        ).scalar_one()
     result = cli.invoke(app, ["replay", str(ok_id), "--reason", "re-run", "--actor", "carol"])
     assert result.exit_code == 0, result.output
     with gw.db.read() as s:
-        audit = s.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.outcome,
-                                 AuditEntry.reason).where(AuditEntry.action == "replay")
-                          .order_by(AuditEntry.id)).all()
-    assert [tuple(a) for a in audit] == [("carol", "replay", "failed", "ticket 42"),
-                                         ("carol", "replay", "processed", "re-run")]
+        audit = s.execute(
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.outcome, AuditEntry.reason)
+            .where(AuditEntry.action == "replay")
+            .order_by(AuditEntry.id)
+        ).all()
+    assert [tuple(a) for a in audit] == [
+        ("carol", "replay", "failed", "ticket 42"),
+        ("carol", "replay", "processed", "re-run"),
+    ]
     assert cli.invoke(app, ["replay", "999"]).exit_code == 1
     assert cli.invoke(app, ["replay"]).exit_code == 2
 
@@ -138,9 +149,9 @@ def test_schema_matches_models_and_head(gw: Gateway) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_first_run_auto_upgrades_embedded_sqlite(gw: Gateway, cli: CliRunner,
-                                                 monkeypatch: pytest.MonkeyPatch,
-                                                 tmp_path: Path) -> None:
+def test_first_run_auto_upgrades_embedded_sqlite(
+    gw: Gateway, cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("GATEWAY_DATABASE_URL")
     monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "fresh"))
     result = cli.invoke(app, ["failures"])
@@ -157,9 +168,13 @@ def test_first_run_auto_upgrades_embedded_sqlite(gw: Gateway, cli: CliRunner,
 def test_worker_stops_cleanly_on_sigterm(gw: Gateway, tmp_path: Path) -> None:
     log = tmp_path / "worker.log"
     with log.open("w") as err:
-        proc = subprocess.Popen([*GATEWAY_CMD, "worker"], cwd=ROOT,
-                                env={**gw.env, "GATEWAY_LOG_LEVEL": "INFO"},
-                                stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            [*GATEWAY_CMD, "worker"],
+            cwd=ROOT,
+            env={**gw.env, "GATEWAY_LOG_LEVEL": "INFO"},
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
         try:
             deadline = time.monotonic() + 60
             while "worker_started" not in log.read_text() and time.monotonic() < deadline:
@@ -187,5 +202,7 @@ def test_db_check_reports_orphans(gw: Gateway, cli: CliRunner, tmp_path: Path) -
         s.execute(delete(tbl(RemittanceRow)))
     bad = cli.invoke(app, ["db", "check"])
     assert bad.exit_code == 1
-    assert "2 row(s) of claim_payments point at a missing remittances through remittance_id" \
+    assert (
+        "2 row(s) of claim_payments point at a missing remittances through remittance_id"
         in bad.output
+    )

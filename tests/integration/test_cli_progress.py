@@ -36,21 +36,31 @@ LABELS = ("claims loaded", "bytes read")
 
 def _env(data: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update(PYTHONPATH=str(ROOT), GATEWAY_DATA_DIR=str(data), GATEWAY_LOG_LEVEL="WARNING",
-               COLUMNS="120", TERM="xterm-256color")
+    env.update(
+        PYTHONPATH=str(ROOT),
+        GATEWAY_DATA_DIR=str(data),
+        GATEWAY_LOG_LEVEL="WARNING",
+        COLUMNS="120",
+        TERM="xterm-256color",
+    )
     return env
 
 
 def _argv(*args: str) -> list[str]:
-    return [sys.executable, "-c",
-            "import sys; from gateway.cli import main; sys.argv[0] = 'gateway'; main()", *args]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from gateway.cli import main; sys.argv[0] = 'gateway'; main()",
+        *args,
+    ]
 
 
 def _on_a_terminal(args: list[str], env: dict[str, str], timeout: float = 60) -> tuple[int, str]:
     """Exit code and everything written to the terminal (stdin, stdout, stderr on one pty)."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen(_argv(*args), stdin=slave, stdout=slave, stderr=slave, env=env,
-                            cwd=ROOT, close_fds=True)
+    proc = subprocess.Popen(
+        _argv(*args), stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, close_fds=True
+    )
     os.close(slave)
     out = bytearray()
     deadline = time.monotonic() + timeout
@@ -86,8 +96,14 @@ def test_ingest_on_a_terminal_shows_claims_loaded(tmp_path: Path) -> None:
 
 
 def test_ingest_on_a_pipe_prints_no_progress(tmp_path: Path) -> None:
-    proc = subprocess.run(_argv("ingest", str(TWO_CLAIMS)), capture_output=True, text=True,
-                          env=_env(tmp_path / "data"), cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        _argv("ingest", str(TWO_CLAIMS)),
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path / "data"),
+        cwd=ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "processed" in proc.stdout
     for label in LABELS:
@@ -96,8 +112,7 @@ def test_ingest_on_a_pipe_prints_no_progress(tmp_path: Path) -> None:
 
 
 def test_validate_json_on_a_terminal_prints_no_progress(tmp_path: Path) -> None:
-    code, screen = _on_a_terminal(["validate", "--json", str(TWO_CLAIMS)],
-                                  _env(tmp_path / "data"))
+    code, screen = _on_a_terminal(["validate", "--json", str(TWO_CLAIMS)], _env(tmp_path / "data"))
     assert code == 0, screen
     assert "bytes read" not in screen
     assert "claims read" not in screen
@@ -119,12 +134,19 @@ def test_services_report_progress_to_their_callback(tmp_path: Path) -> None:
         store = store_from_settings(settings)
         read: list[tuple[int, int | None]] = []
         loaded: list[int] = []
-        res = accept_path(db, store, TWO_CLAIMS, source="cli", original_name=TWO_CLAIMS.name,
-                          progress=lambda done, total=None: read.append((done, total)))
+        res = accept_path(
+            db,
+            store,
+            TWO_CLAIMS,
+            source="cli",
+            original_name=TWO_CLAIMS.name,
+            progress=lambda done, total=None: read.append((done, total)),
+        )
         size = TWO_CLAIMS.stat().st_size
         assert read[-1] == (size, size)
-        rep = process_now(db, store, settings, res.file_id,
-                          progress=lambda done, total=None: loaded.append(done))
+        rep = process_now(
+            db, store, settings, res.file_id, progress=lambda done, total=None: loaded.append(done)
+        )
         assert rep.state == "processed"
         assert loaded
         assert loaded[-1] == rep.claims == 2

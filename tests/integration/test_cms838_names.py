@@ -13,17 +13,21 @@ from gateway.resolve.names import beneficiary_names
 from tests.integration.helpers import Gateway, ingest
 
 CASE = Path(__file__).resolve().parents[1] / "fixtures" / "reconcile" / "medicare_duplicate"
-BILLED = (CASE / "1.837").read_bytes().replace(b"NM1*IL*1*TESTPATIENT*ALEX",
-                                               b"NM1*IL*1*BILLEDNAME*JO")
+BILLED = (
+    (CASE / "1.837").read_bytes().replace(b"NM1*IL*1*TESTPATIENT*ALEX", b"NM1*IL*1*BILLEDNAME*JO")
+)
 PAID = (CASE / "1.835").read_bytes()
-CORRECTED = (CASE / "2.835").read_bytes().replace(
-    b"XXTEST0001~", b"XXTEST0001~NM1*74*1*CORRECTEDNAME*KIM~").replace(b"SE*17*", b"SE*18*")
+CORRECTED = (
+    (CASE / "2.835")
+    .read_bytes()
+    .replace(b"XXTEST0001~", b"XXTEST0001~NM1*74*1*CORRECTEDNAME*KIM~")
+    .replace(b"SE*17*", b"SE*18*")
+)
 
 
 def _names(gw: Gateway, *pcns: str) -> tuple[dict[str, str], int]:
     with gw.db.read() as s:
-        provider = s.execute(select(Provider.id).where(Provider.npi == "1234567893")
-                             ).scalar_one()
+        provider = s.execute(select(Provider.id).where(Provider.npi == "1234567893")).scalar_one()
         found = beneficiary_names(s, gw.store, provider, pcns)
     return found.names, found.missing
 
@@ -45,7 +49,8 @@ def test_a_pruned_raw_file_leaves_the_name_blank(gw: Gateway) -> None:
     report = ingest(gw, PAID, "1.835")
     assert report.state == "processed"
     with gw.db.read() as s:
-        sha = s.execute(select(InboundFile.sha256).where(InboundFile.id == report.file_id)
-                        ).scalar_one()
+        sha = s.execute(
+            select(InboundFile.sha256).where(InboundFile.id == report.file_id)
+        ).scalar_one()
     assert gw.store.delete(sha)
     assert _names(gw, "MCR1") == ({}, 1)

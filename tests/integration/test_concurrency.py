@@ -17,19 +17,32 @@ N_FILES = 320
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_four_workers_process_each_file_exactly_once(gw: Gateway) -> None:
     for i in range(N_FILES):
-        accept_bytes(gw.db, gw.store, make_835(10_000 + i, claims=1, plb=False),
-                     source="test", original_name=f"c{i}.835")
+        accept_bytes(
+            gw.db,
+            gw.store,
+            make_835(10_000 + i, claims=1, plb=False),
+            source="test",
+            original_name=f"c{i}.835",
+        )
     proc = gw.cli("worker", "--concurrency", "4", "--once", timeout=170)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with gw.db.read() as s:
-        states = dict(s.execute(select(InboundFile.state, func.count()).group_by(
-            InboundFile.state)).all())
-        per_file = s.execute(select(FileEvent.file_id, func.count()).where(
-            FileEvent.to_state == "processed").group_by(FileEvent.file_id)).all()
-        claims = s.execute(select(ClaimPaymentRow.file_id, func.count()).group_by(
-            ClaimPaymentRow.file_id)).all()
-        owners = s.execute(select(func.count(func.distinct(FileEvent.actor))).where(
-            FileEvent.to_state == "processing")).scalar_one()
+        states = dict(
+            s.execute(select(InboundFile.state, func.count()).group_by(InboundFile.state)).all()
+        )
+        per_file = s.execute(
+            select(FileEvent.file_id, func.count())
+            .where(FileEvent.to_state == "processed")
+            .group_by(FileEvent.file_id)
+        ).all()
+        claims = s.execute(
+            select(ClaimPaymentRow.file_id, func.count()).group_by(ClaimPaymentRow.file_id)
+        ).all()
+        owners = s.execute(
+            select(func.count(func.distinct(FileEvent.actor))).where(
+                FileEvent.to_state == "processing"
+            )
+        ).scalar_one()
     assert states == {"processed": N_FILES}
     assert len(per_file) == N_FILES
     assert all(n == 1 for _, n in per_file)

@@ -27,9 +27,14 @@ from tests.integration.test_api_support import serve_process
 from tests.integration.x12gen import make_835
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -39,8 +44,9 @@ def test_sign_in_and_replay_a_failed_file(gw: Gateway, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     with gw.db.write() as s:
-        key = create_key(s, name="console-ops", role=Role.OPS, provider=None, pepper=None,
-                         actor="pytest").key
+        key = create_key(
+            s, name="console-ops", role=Role.OPS, provider=None, pepper=None, actor="pytest"
+        ).key
     shots = tmp_path / "screenshots"
     shots.mkdir()
     # a patient credit to approve from the worklist (tests/fixtures/reconcile/copay_twice)
@@ -52,26 +58,35 @@ def test_sign_in_and_replay_a_failed_file(gw: Gateway, tmp_path: Path) -> None:
         [credit_id] = s.execute(select(Credit.id)).scalars().all()
     with serve_process(gw, tmp_path, {"GATEWAY_LOG_LEVEL": "INFO"}) as (url, _pid):
         broken = make_835(40).replace(b"SE*", b"XE*", 1)
-        r = httpx.post(f"{url}/v1/files", content=broken,
-                       headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        r = httpx.post(
+            f"{url}/v1/files",
+            content=broken,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
         assert r.status_code == 201, r.text
         fid = r.json()["id"]
-        run_worker(gw.db, gw.store, gw.settings, stop=__import__("threading").Event(),
-                   once=True)
-        failure = httpx.get(f"{url}/v1/failures", headers={"Authorization": f"Bearer {key}"},
-                            timeout=30).json()["items"][0]
+        run_worker(gw.db, gw.store, gw.settings, stop=__import__("threading").Event(), once=True)
+        failure = httpx.get(
+            f"{url}/v1/failures", headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ).json()["items"][0]
         seg_no = failure["error_location"]["segment_number"]
         assert failure["id"] == fid
         assert seg_no > 0
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                         args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
             try:
                 page = browser.new_page()
                 # CSP: nothing inline, so the console must work without one violation report
                 violations: list[str] = []
-                page.on("console", lambda m: violations.append(m.text)
-                        if "Content Security Policy" in m.text else None)
+                page.on(
+                    "console",
+                    lambda m: (
+                        violations.append(m.text) if "Content Security Policy" in m.text else None
+                    ),
+                )
                 page.goto(f"{url}/console/")
                 expect(page).to_have_url(f"{url}/console/login")
                 page.screenshot(path=shots / "1-login.png")
@@ -99,8 +114,7 @@ def test_sign_in_and_replay_a_failed_file(gw: Gateway, tmp_path: Path) -> None:
                 expect(page.locator("#notice")).to_have_text("replay queued (was failed)")
                 expect(page.locator("#file-state")).to_have_text("received")
                 # the highlighted line is the segment the parser named
-                expect(page.locator("pre.segs .hit")).to_have_text(
-                    re.compile(rf"^\s*{seg_no}\s"))
+                expect(page.locator("pre.segs .hit")).to_have_text(re.compile(rf"^\s*{seg_no}\s"))
                 page.screenshot(path=shots / "4-replayed.png")
                 page.goto(f"{url}/console/credits")
                 credit = page.locator(f"#credit-{credit_id}")
@@ -120,13 +134,20 @@ def test_sign_in_and_replay_a_failed_file(gw: Gateway, tmp_path: Path) -> None:
             finally:
                 browser.close()
     with gw.db.read() as s:
-        events = s.execute(select(FileEvent.actor, FileEvent.to_state, FileEvent.reason)
-                           .where(FileEvent.file_id == fid).order_by(FileEvent.id)).all()
-    assert events[-1] == ("apikey:console-ops", "received",
-                          "replay: fixed upstream, replay")
+        events = s.execute(
+            select(FileEvent.actor, FileEvent.to_state, FileEvent.reason)
+            .where(FileEvent.file_id == fid)
+            .order_by(FileEvent.id)
+        ).all()
+    assert events[-1] == ("apikey:console-ops", "received", "replay: fixed upstream, replay")
     assert sorted(p.name for p in shots.iterdir()) == [
-        "1-login.png", "2-dashboard.png", "3-failures.png", "4-replayed.png", "5-credits.png",
-        "6-approved.png"]
+        "1-login.png",
+        "2-dashboard.png",
+        "3-failures.png",
+        "4-replayed.png",
+        "5-credits.png",
+        "6-approved.png",
+    ]
     with gw.db.read() as s:
         case = get_case(s, credit_id)
     assert (case.state, case.approved_by) == ("approved", "apikey:console-ops")

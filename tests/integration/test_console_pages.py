@@ -42,16 +42,20 @@ def test_console_forms_need_csrf_and_role(api: Api) -> None:
     fid = api.client.post("/v1/files", content=broken, headers=api.auth("ops")).json()["id"]
     api.process_queue()
     token = _login(api, "ops")
-    r = api.client.post(f"/console/files/{fid}/replay",
-                        data={"csrf": "forged", "reason": "no csrf"})
+    r = api.client.post(
+        f"/console/files/{fid}/replay", data={"csrf": "forged", "reason": "no csrf"}
+    )
     assert r.status_code == 403
     assert "did not come from this console" in r.text
-    r = api.client.post(f"/console/files/{fid}/replay", data={"csrf": token, "reason": "ok now"},
-                        follow_redirects=False)
+    r = api.client.post(
+        f"/console/files/{fid}/replay",
+        data={"csrf": token, "reason": "ok now"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     token = _login(api, "auditor")
     page = api.client.get(f"/console/files/{fid}").text
-    assert "class=\"replay\"" not in page  # auditors get no replay button
+    assert 'class="replay"' not in page  # auditors get no replay button
     r = api.client.post(f"/console/files/{fid}/replay", data={"csrf": token, "reason": "nope"})
     assert r.status_code == 403
     # login form: uploader keys are refused, the login CSRF cookie is required
@@ -59,8 +63,9 @@ def test_console_forms_need_csrf_and_role(api: Api) -> None:
     form = api.client.get("/console/login").text
     login_token = re.search(r'name="csrf" value="([^"]+)"', form)
     assert login_token
-    r = api.client.post("/console/login", data={"csrf": login_token.group(1),
-                                                "key": api.keys["uploader"]})
+    r = api.client.post(
+        "/console/login", data={"csrf": login_token.group(1), "key": api.keys["uploader"]}
+    )
     assert r.status_code == 403
     assert "Only ops and auditor keys" in r.text
     api.client.cookies.clear()

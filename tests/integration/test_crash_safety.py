@@ -52,8 +52,14 @@ def _child(settings: Settings, spec: str) -> None:
         os.environ["GATEWAY_TEST_CRASH_AT"] = spec
         faults._counts.clear()
         db = Database.from_settings(settings)
-        run_worker(db, store_from_settings(settings), settings,
-                   stop=threading.Event(), once=True, max_files=3)
+        run_worker(
+            db,
+            store_from_settings(settings),
+            settings,
+            stop=threading.Event(),
+            once=True,
+            max_files=3,
+        )
         db.dispose()
     except BaseException:  # report, but never run the parent's pytest machinery here
         code = 3
@@ -80,8 +86,11 @@ def _drain(gw: Gateway) -> None:
     while True:
         run_worker(gw.db, gw.store, settings, stop=threading.Event(), once=True)
         with gw.db.read() as s:
-            pending = s.execute(select(func.count()).select_from(InboundFile).where(
-                InboundFile.state.in_(("received", "processing")))).scalar_one()
+            pending = s.execute(
+                select(func.count())
+                .select_from(InboundFile)
+                .where(InboundFile.state.in_(("received", "processing")))
+            ).scalar_one()
         if pending == 0:
             return
         assert time.monotonic() < deadline, "queue did not drain"
@@ -104,8 +113,12 @@ def test_sigkill_at_many_points_loses_and_duplicates_nothing(gw: Gateway) -> Non
 
     _reset(gw)
     _enqueue(gw, files)
-    proc = gw.cli("worker", "--once", timeout=120, extra_env={
-        "GATEWAY_LEASE_SECONDS": "1", "GATEWAY_TEST_CRASH_AT": "before_commit:2"})
+    proc = gw.cli(
+        "worker",
+        "--once",
+        timeout=120,
+        extra_env={"GATEWAY_LEASE_SECONDS": "1", "GATEWAY_TEST_CRASH_AT": "before_commit:2"},
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     kills = 1
     points = ["cli:before_commit:2"]
@@ -128,7 +141,10 @@ def test_sigkill_at_many_points_loses_and_duplicates_nothing(gw: Gateway) -> Non
 
     assert snapshot(gw.db) == clean
     with gw.db.read() as s:
-        done = s.execute(select(FileEvent.file_id, func.count()).where(
-            FileEvent.to_state.in_(("processed", "failed"))).group_by(FileEvent.file_id)).all()
+        done = s.execute(
+            select(FileEvent.file_id, func.count())
+            .where(FileEvent.to_state.in_(("processed", "failed")))
+            .group_by(FileEvent.file_id)
+        ).all()
     assert len(done) == len(files)
     assert all(n == 1 for _, n in done)

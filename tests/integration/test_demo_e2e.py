@@ -15,12 +15,36 @@ from typing import Any
 from gateway.demo import generate
 from tests.integration.helpers import Gateway
 
-CONTRACT = ("account_id", "patient_control_number", "owed_to", "payer_id", "amount", "cause",
-            "government", "identified_on", "due_by", "status")
-VARIANCE_FIELDS = ("account_id", "patient_control_number", "payer_id", "kind", "posted",
-                   "remitted", "difference")
-LINE_VARIANCE_FIELDS = ("account_id", "patient_control_number", "payer_id", "kind", "charge",
-                        "paid", "status")
+CONTRACT = (
+    "account_id",
+    "patient_control_number",
+    "owed_to",
+    "payer_id",
+    "amount",
+    "cause",
+    "government",
+    "identified_on",
+    "due_by",
+    "status",
+)
+VARIANCE_FIELDS = (
+    "account_id",
+    "patient_control_number",
+    "payer_id",
+    "kind",
+    "posted",
+    "remitted",
+    "difference",
+)
+LINE_VARIANCE_FIELDS = (
+    "account_id",
+    "patient_control_number",
+    "payer_id",
+    "kind",
+    "charge",
+    "paid",
+    "status",
+)
 LINE_KINDS = frozenset({"unposted_line", "charge_mismatch"})
 
 
@@ -43,6 +67,11 @@ def test_demo_month_credits_equal_the_answer_file(gw: Gateway, tmp_path: Path) -
 
     proc = gw.cli("variances", "--json", check=True)
     # posting variances and line variances each with their own fields, as answers.json has them
-    variances = [{k: row[k] for k in (LINE_VARIANCE_FIELDS if row["kind"] in LINE_KINDS
-                                      else VARIANCE_FIELDS)} for row in json.loads(proc.stdout)]
+    variances = [
+        {
+            k: row[k]
+            for k in (LINE_VARIANCE_FIELDS if row["kind"] in LINE_KINDS else VARIANCE_FIELDS)
+        }
+        for row in json.loads(proc.stdout)
+    ]
     assert sorted(variances, key=_key) == sorted(answers["variances"], key=_key)

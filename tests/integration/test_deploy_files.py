@@ -36,11 +36,11 @@ def _commands() -> set[str]:
 def test_kubernetes_manifests_reference_each_other() -> None:
     objs = _k8s()
     kinds = {k for k, _ in objs}
-    assert {"Deployment", "Service", "Job", "Secret", "ConfigMap",
-            "PersistentVolumeClaim"} <= kinds
+    assert {"Deployment", "Service", "Job", "Secret", "ConfigMap", "PersistentVolumeClaim"} <= kinds
     kustom = _docs(DEPLOY / "k8s" / "kustomization.yaml")[0]
     assert sorted(kustom["resources"]) == sorted(
-        p.name for p in (DEPLOY / "k8s").glob("*.yaml") if p.name != "kustomization.yaml")
+        p.name for p in (DEPLOY / "k8s").glob("*.yaml") if p.name != "kustomization.yaml"
+    )
     commands = _commands()
     settings_env = {f"GATEWAY_{n.upper()}" for n in Settings.model_fields}
     for (kind, name), d in objs.items():
@@ -52,8 +52,10 @@ def test_kubernetes_manifests_reference_each_other() -> None:
         spec = d["spec"]["template"]["spec"]
         assert spec["securityContext"]["runAsNonRoot"] is True
         if kind == "Deployment":
-            assert d["spec"]["selector"]["matchLabels"].items() <= \
-                d["spec"]["template"]["metadata"]["labels"].items()
+            assert (
+                d["spec"]["selector"]["matchLabels"].items()
+                <= d["spec"]["template"]["metadata"]["labels"].items()
+            )
         for c in spec["containers"]:
             assert c["args"][0] in commands, c["args"]
             for ref in c.get("envFrom", []):
@@ -69,10 +71,10 @@ def test_kubernetes_manifests_reference_each_other() -> None:
                     assert ("PersistentVolumeClaim", claim) in objs
     svc = objs[("Service", "gateway-api")]
     api = objs[("Deployment", "gateway-api")]
-    assert svc["spec"]["selector"].items() <= \
-        api["spec"]["template"]["metadata"]["labels"].items()
-    port_names = {p["name"] for c in api["spec"]["template"]["spec"]["containers"]
-                  for p in c["ports"]}
+    assert svc["spec"]["selector"].items() <= api["spec"]["template"]["metadata"]["labels"].items()
+    port_names = {
+        p["name"] for c in api["spec"]["template"]["spec"]["containers"] for p in c["ports"]
+    }
     assert svc["spec"]["ports"][0]["targetPort"] in port_names
     probes = api["spec"]["template"]["spec"]["containers"][0]
     assert probes["readinessProbe"]["httpGet"]["path"] == "/readyz"

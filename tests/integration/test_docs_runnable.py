@@ -57,11 +57,20 @@ def base_env(tmp_path: Path) -> dict[str, str]:
 def run_blocks(doc: str, env: dict[str, str]) -> list[str]:
     outputs = []
     for n, body in enumerate(blocks(doc), start=1):
-        proc = subprocess.run(["bash", "-c", "set -euo pipefail\n" + body], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=BLOCK_TIMEOUT, check=False)
-        assert proc.returncode == 0, (f"{doc} block {n} exited {proc.returncode}:\n{body}\n"
-                                      f"--- stdout\n{proc.stdout[-3000:]}\n"
-                                      f"--- stderr\n{proc.stderr[-3000:]}")
+        proc = subprocess.run(
+            ["bash", "-c", "set -euo pipefail\n" + body],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=BLOCK_TIMEOUT,
+            check=False,
+        )
+        assert proc.returncode == 0, (
+            f"{doc} block {n} exited {proc.returncode}:\n{body}\n"
+            f"--- stdout\n{proc.stdout[-3000:]}\n"
+            f"--- stderr\n{proc.stderr[-3000:]}"
+        )
         outputs.append(proc.stdout)
     return outputs
 
@@ -77,19 +86,29 @@ def test_runnable_blocks(doc: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.sftp
-def test_clearinghouse_guide_pulls_files_from_the_sshd_fixture(sshd: SshdServer,
-                                                                tmp_path: Path) -> None:
+def test_clearinghouse_guide_pulls_files_from_the_sshd_fixture(
+    sshd: SshdServer, tmp_path: Path
+) -> None:
     base = sshd.make_tree("inbox", "archive", "acks")
     sample = (ROOT / "gateway" / "samples" / "5010-835-example-1.txt").read_bytes()
     sshd.put(base / "inbox" / "remit-0001.835", sample)
     fingerprint = subprocess.run(
         [SSH_KEYGEN, "-lf", str(sshd.workdir / "ssh_host_ed25519_key.pub")],
-        capture_output=True, text=True, check=True, timeout=30).stdout.split()[1]
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.split()[1]
     env = base_env(tmp_path) | {
-        "SFTP_HOST": "127.0.0.1", "SFTP_PORT": str(sshd.port), "SFTP_USER": sshd.user,
-        "SFTP_KEY": str(sshd.client_key), "SFTP_INBOX": str(base / "inbox"),
-        "SFTP_ARCHIVE": str(base / "archive"), "SFTP_ACKS": str(base / "acks"),
-        "SFTP_FINGERPRINT": fingerprint, "STABLE_SECONDS": "0",
+        "SFTP_HOST": "127.0.0.1",
+        "SFTP_PORT": str(sshd.port),
+        "SFTP_USER": sshd.user,
+        "SFTP_KEY": str(sshd.client_key),
+        "SFTP_INBOX": str(base / "inbox"),
+        "SFTP_ARCHIVE": str(base / "archive"),
+        "SFTP_ACKS": str(base / "acks"),
+        "SFTP_FINGERPRINT": fingerprint,
+        "STABLE_SECONDS": "0",
     }
     outputs = run_blocks(CLEARINGHOUSE, env)
 

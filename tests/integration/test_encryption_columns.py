@@ -32,8 +32,14 @@ def _member_ids() -> set[str]:
 
 def _stored(gw: Gateway) -> list[str]:
     with gw.db.read() as s:
-        return [str(v) for (v,) in s.execute(text(
-            "SELECT subscriber_member_id FROM claims WHERE subscriber_member_id IS NOT NULL"))]
+        return [
+            str(v)
+            for (v,) in s.execute(
+                text(
+                    "SELECT subscriber_member_id FROM claims WHERE subscriber_member_id IS NOT NULL"
+                )
+            )
+        ]
 
 
 def test_member_ids_sealed_rotated_and_fail_closed(

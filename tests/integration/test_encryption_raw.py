@@ -62,8 +62,12 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
             path.chmod(0o640)
             path.write_bytes(b"".join(edit([path.read_bytes()])))
 
-        yield Rig(name, lambda ring: FileRawStore(root, transform=EncryptingTransform(ring)),
-                  file_dump, file_tamper)
+        yield Rig(
+            name,
+            lambda ring: FileRawStore(root, transform=EncryptingTransform(ring)),
+            file_dump,
+            file_tamper,
+        )
         return
     if name.startswith("db-"):
         url = _db_url(request, tmp_path, name)
@@ -71,8 +75,7 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
         stores: list[PostgresRawStore] = []
 
         def make_db(ring: KeyRing) -> ManagedRawStore:
-            store = PostgresRawStore(url, transform=EncryptingTransform(ring),
-                                     chunk_size=64 * 1024)
+            store = PostgresRawStore(url, transform=EncryptingTransform(ring), chunk_size=64 * 1024)
             stores.append(store)
             return store
 
@@ -83,14 +86,16 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
         def db_tamper(sha: str, edit: Callable[[list[bytes]], list[bytes]]) -> None:
             with db.write() as s:
                 blob_id = s.execute(select(RawBlob.id).where(RawBlob.sha256 == sha)).scalar_one()
-                rows = s.execute(select(RawChunk.seq, RawChunk.data).where(
-                    RawChunk.blob_id == blob_id).order_by(RawChunk.seq)).all()
+                rows = s.execute(
+                    select(RawChunk.seq, RawChunk.data)
+                    .where(RawChunk.blob_id == blob_id)
+                    .order_by(RawChunk.seq)
+                ).all()
                 new = edit([bytes(r.data) for r in rows])
                 s.execute(delete(RawChunk).where(RawChunk.blob_id == blob_id))
                 for seq, data in enumerate(new):
                     s.execute(insert(RawChunk).values(blob_id=blob_id, seq=seq, data=data))
-                s.execute(update(RawBlob).where(RawBlob.id == blob_id).values(
-                    chunk_count=len(new)))
+                s.execute(update(RawBlob).where(RawBlob.id == blob_id).values(chunk_count=len(new)))
 
         try:
             yield Rig(name, make_db, db_dump, db_tamper)
@@ -101,8 +106,10 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
         return
     endpoint = request.getfixturevalue("moto_endpoint")
     bucket = new_bucket(endpoint)
-    base = cast(S3RawStore, store_from_settings(get_settings(
-        data_dir=tmp_path, **s3_overrides(endpoint, bucket))))
+    base = cast(
+        S3RawStore,
+        store_from_settings(get_settings(data_dir=tmp_path, **s3_overrides(endpoint, bucket))),
+    )
 
     def make_s3(ring: KeyRing) -> ManagedRawStore:
         settings = get_settings(data_dir=tmp_path, **s3_overrides(endpoint, bucket))

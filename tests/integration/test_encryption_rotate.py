@@ -27,8 +27,9 @@ def _at_rest(root: FileRawStore) -> list[bytes]:
 def test_rotate_data_key_cli(gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
     # explicit keys win over the keys file: the PHI columns are sealed under k1 too
     monkeypatch.setenv("GATEWAY_DATA_KEYS", f"k1:{K1}")
-    old = FileRawStore(gw.store.root, transform=EncryptingTransform(KeyRing.parse(f"k1:{K1}",
-                                                                                  None)))
+    old = FileRawStore(
+        gw.store.root, transform=EncryptingTransform(KeyRing.parse(f"k1:{K1}", None))
+    )
     gw.store = old
     x12 = [p for p in fixture_files() if p.suffix != ".csv"][:12]
     for p in x12:
@@ -45,8 +46,9 @@ def test_rotate_data_key_cli(gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> No
     assert leaks(b"".join(dump)) == []
     again = gw.cli("keys", "rotate-data-key", extra_env=env, check=True)
     assert " 0 re-encrypted" in again.stdout
-    new_only = FileRawStore(gw.store.root,
-                            transform=EncryptingTransform(KeyRing.parse(f"k2:{K2}", None)))
+    new_only = FileRawStore(
+        gw.store.root, transform=EncryptingTransform(KeyRing.parse(f"k2:{K2}", None))
+    )
     report = verify(gw.db, new_only)
     assert report.problems == []
     assert report.checked >= len(x12) - 1

@@ -26,10 +26,24 @@ from gateway.security.names import MAX_COMPONENT_BYTES, is_plain_remote_name, sa
 from tests.integration.helpers import Gateway
 
 HOSTILE = [
-    "../../etc/passwd", "../escape.835", "/etc/shadow", "/abs/path.835", "a\x00b.835",
-    "x" * 1000 + ".835", "．．∕．．∕etc∕passwd",  # fullwidth dots + division slash
-    "..∕..∕outside.835", "a⁄b.835", "..\\..\\win.835", "C:\\Windows\\x.835", "..", ".", "",
-    "\u202etxt.exe", "name\nwith-newline.835", "-rf.835", "~/.ssh/authorized_keys",
+    "../../etc/passwd",
+    "../escape.835",
+    "/etc/shadow",
+    "/abs/path.835",
+    "a\x00b.835",
+    "x" * 1000 + ".835",
+    "．．∕．．∕etc∕passwd",  # fullwidth dots + division slash
+    "..∕..∕outside.835",
+    "a⁄b.835",
+    "..\\..\\win.835",
+    "C:\\Windows\\x.835",
+    "..",
+    ".",
+    "",
+    "\u202etxt.exe",
+    "name\nwith-newline.835",
+    "-rf.835",
+    "~/.ssh/authorized_keys",
 ]
 
 
@@ -68,8 +82,9 @@ def test_ordinary_remote_names_are_plain(name: str) -> None:
     assert is_plain_remote_name(name)
 
 
-@pytest.mark.parametrize("name", [n for n in HOSTILE if n not in {"-rf.835", "\u202etxt.exe"}
-                                  and len(n) < 255])
+@pytest.mark.parametrize(
+    "name", [n for n in HOSTILE if n not in {"-rf.835", "\u202etxt.exe"} and len(n) < 255]
+)
 def test_hostile_remote_names_are_not_plain(name: str) -> None:
     assert not is_plain_remote_name(name)
 
@@ -77,8 +92,14 @@ def test_hostile_remote_names_are_not_plain(name: str) -> None:
 def test_inbox_hostile_names_are_moved_under_safe_names(gw: Gateway, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    names = ["．．∕．．∕x.835", "a∕b.835", "y" * 250 + ".835", "x..y.835",
-             "\u202etxt.835", "name\nnl.835"]
+    names = [
+        "．．∕．．∕x.835",
+        "a∕b.835",
+        "y" * 250 + ".835",
+        "x..y.835",
+        "\u202etxt.835",
+        "name\nnl.835",
+    ]
     for i, name in enumerate(names):
         (inbox / name).write_bytes(f"ISA*{i}*".encode() * 40)
     old = time.time() - 60
@@ -136,8 +157,14 @@ def test_sftp_listing_with_traversal_names_is_refused(sshd: object) -> None:
 
     assert isinstance(sshd, SshdServer)
     profile = sshd.profile(inbox_dir="/in", archive_dir="/arch", filename_pattern="*")
-    hostile = ["../../etc/cron.d/x.835", "a/../../b.835", "/etc/passwd", "ok.835",
-               "x\x00.835", "..∕y.835"]
+    hostile = [
+        "../../etc/cron.d/x.835",
+        "a/../../b.835",
+        "/etc/passwd",
+        "ok.835",
+        "x\x00.835",
+        "..∕y.835",
+    ]
     listed = list_inbox(_ListingOnly(hostile), profile)
     assert sorted(listed) == ["ok.835"]
 
@@ -157,10 +184,10 @@ def test_sftp_lookalike_and_long_names_from_real_sshd(gw: Gateway, sshd: object)
     refused = ["a∕b.835", "evil\nname.835"]  # a separator look-alike, a control character
     for i, name in enumerate([*plain, *refused]):
         sshd.put(base / "inbox" / name, f"ISA*{i}*".encode() * 30)
-    before = set(gw.settings.data_dir.rglob("*")) if gw.settings.data_dir.exists() \
-        else set()
-    profile = sshd.profile(inbox_dir=str(base / "inbox"), archive_dir=str(base / "archive"),
-                           filename_pattern="*.835")
+    before = set(gw.settings.data_dir.rglob("*")) if gw.settings.data_dir.exists() else set()
+    profile = sshd.profile(
+        inbox_dir=str(base / "inbox"), archive_dir=str(base / "archive"), filename_pattern="*.835"
+    )
     result = poll_partner(profile, make_acceptor(gw.db, gw.store, gw.settings))
     assert sorted(p.remote_name for p in result.pulled) == sorted(plain)
     with gw.db.read() as s:

@@ -23,7 +23,7 @@ from tests.integration.test_api_support import make_keys, start_api
 def _broken(data: bytes) -> list[bytes]:
     """Copies that fail in different places, each still carrying the file's PHI."""
     nm1 = data.find(b"NM1*")
-    lead = data[nm1:nm1 + 60] if nm1 >= 0 else data[:60]
+    lead = data[nm1 : nm1 + 60] if nm1 >= 0 else data[:60]
     return [
         lead + data,  # not X12: starts with a patient segment (the message quotes the start)
         data.replace(b"~", b"~\nZZZ*1~", 3) if b"~" in data else data + b"garbage",
@@ -34,7 +34,8 @@ def _broken(data: bytes) -> list[bytes]:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_no_phi_in_logs_errors_metrics_or_problems(
-        gw: Gateway, capfd: pytest.CaptureFixture[str]) -> None:
+    gw: Gateway, capfd: pytest.CaptureFixture[str]
+) -> None:
     configure_logging("DEBUG", "json")
     tokens = phi_tokens()
     assert {"SMITH", "19730501", "JS00111223333"} <= tokens
@@ -56,8 +57,9 @@ def test_no_phi_in_logs_errors_metrics_or_problems(
                     if r.status_code >= 400:
                         bodies.append(r.text)
             # a problem body about a bad upload whose name carries PHI
-            r = c.post("/v1/files?filename=SMITH_JANE_19730501.txt", content=b"NM1*QC*1*SMITH",
-                       headers=ops)
+            r = c.post(
+                "/v1/files?filename=SMITH_JANE_19730501.txt", content=b"NM1*QC*1*SMITH", headers=ops
+            )
             bodies.append(r.text)
             gw.settings = settings
             run_worker(gw.db, gw.store, settings, stop=threading.Event(), once=True)
@@ -72,8 +74,9 @@ def test_no_phi_in_logs_errors_metrics_or_problems(
                 if r.status_code >= 400:
                     bodies.append(r.text)
                 bodies.append(c.get(f"/v1/files/{fid}", headers=ops).text)  # messages, findings
-            bodies.append(c.post("/v1/files/999999/replay", json={"reason": "SMITH"},
-                                 headers=ops).text)
+            bodies.append(
+                c.post("/v1/files/999999/replay", json={"reason": "SMITH"}, headers=ops).text
+            )
     finally:
         server.stop()
     # the inbox/SFTP path has no upload sniffing: every broken copy reaches the parsers
@@ -82,8 +85,9 @@ def test_no_phi_in_logs_errors_metrics_or_problems(
             report = ingest(gw, blob, name=path.name)
             assert report is not None
     with gw.db.read() as s:
-        messages: list[Any] = list(s.execute(select(InboundFile.error_code,
-                                                    InboundFile.error_message)).all())
+        messages: list[Any] = list(
+            s.execute(select(InboundFile.error_code, InboundFile.error_message)).all()
+        )
     failed = [m for m in messages if m.error_message]
     assert len(failed) >= 20  # the broken copies really failed, with messages
     out, err = capfd.readouterr()

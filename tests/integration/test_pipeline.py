@@ -27,8 +27,9 @@ from tests.integration.x12gen import make_835, make_837
 #: corpus files whose transactions reuse one TRN02 for the same claims with other money (within
 #: the file or against an earlier corpus file): the gateway quarantines them as remittance
 #: conflicts (docs/accounting.md, "Resends"); the resend check may come before a parser error
-REMITTANCE_CONFLICTS = frozenset({"ExampleFromNth.txt", "835_WithMultipleInterchanges.txt",
-                                  "835_DeIdent_02.dat"})
+REMITTANCE_CONFLICTS = frozenset(
+    {"ExampleFromNth.txt", "835_WithMultipleInterchanges.txt", "835_DeIdent_02.dat"}
+)
 
 
 def _expected_corpus(files: list[Path]) -> tuple[set[str], Counter[str], dict[str, set[str]]]:
@@ -54,9 +55,11 @@ def _expected_corpus(files: list[Path]) -> tuple[set[str], Counter[str], dict[st
         errors = [f.code for f in result.findings if f.severity == parsers.ERROR]
         conflict = path.name in REMITTANCE_CONFLICTS
         if errors or dup or conflict:
-            codes[sha] = ({errors[0]} if errors else set()) | (
-                {"duplicate_interchange"} if dup else set()) | (
-                {"remittance_conflict"} if conflict else set())
+            codes[sha] = (
+                ({errors[0]} if errors else set())
+                | ({"duplicate_interchange"} if dup else set())
+                | ({"remittance_conflict"} if conflict else set())
+            )
             continue
         seen_ic.update(keys)
         processed.add(sha)
@@ -71,7 +74,8 @@ def _expected_corpus(files: list[Path]) -> tuple[set[str], Counter[str], dict[st
                 for c in tx.claims:
                     expected["service_payments"] += len(c.services)
                     expected["adjustments"] += len(c.adjustments) + sum(
-                        len(s.adjustments) for s in c.services)
+                        len(s.adjustments) for s in c.services
+                    )
             else:
                 expected["claims"] += len(tx.claims)
                 for cl in tx.claims:
@@ -87,6 +91,7 @@ def test_corpus_ingest_matches_parser(gw: Gateway) -> None:
         res = accept_path(gw.db, gw.store, path, source="test", original_name=path.name)
         if not res.duplicate:
             from gateway.ingest.replay import process_now
+
             process_now(gw.db, gw.store, gw.settings, res.file_id)
     processed, expected, codes = _expected_corpus(files)
     with gw.db.read() as s:
@@ -137,16 +142,24 @@ def test_duplicate_interchange_is_rejected_unless_forced(gw: Gateway) -> None:
     # an unforced replay of the repeat still fails; a forced one loads it
     res = replay(gw.db, gw.store, gw.settings, repeat.file_id, actor="ops", reason="retry")
     assert res.report.error_code == "duplicate_interchange"
-    res = replay(gw.db, gw.store, gw.settings, repeat.file_id, actor="ops",
-                 reason="payer confirmed a new payment", force=True)
+    res = replay(
+        gw.db,
+        gw.store,
+        gw.settings,
+        repeat.file_id,
+        actor="ops",
+        reason="payer confirmed a new payment",
+        force=True,
+    )
     assert res.report.state == "processed"
     assert res.report.claims == 5
     assert counts(gw.db)["claim_payments"] == 7
     assert interchange_keys(gw.db) == [("PAYERSENDER", "000000202")] * 2
 
 
-def test_replay_after_fix_and_idempotent_replay(gw: Gateway, monkeypatch: pytest.MonkeyPatch
-                                                ) -> None:
+def test_replay_after_fix_and_idempotent_replay(
+    gw: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A guide revision we do not know yet: quarantined as unsupported_version.
     data = make_835(303).replace(b"005010X221A1", b"005010X221A9")
     failed = ingest(gw, data, name="new-guide.835")
@@ -154,31 +167,49 @@ def test_replay_after_fix_and_idempotent_replay(gw: Gateway, monkeypatch: pytest
     assert failed.error_code == "unsupported_version"
     assert counts(gw.db)["claim_payments"] == 0
     monkeypatch.setitem(x12_reader.GUIDES, "005010X221A9", "835")  # the mapping fix
-    res = replay(gw.db, gw.store, gw.settings, failed.file_id, actor="alice",
-                 reason="guide A9 added")
+    res = replay(
+        gw.db, gw.store, gw.settings, failed.file_id, actor="alice", reason="guide A9 added"
+    )
     assert res.previous_state == "failed"
     assert res.report.state == "processed"
     other = ingest(gw, make_837(304))
     assert other.state == "processed"
     before = snapshot(gw.db)
     for _ in range(2):
-        res = replay(gw.db, gw.store, gw.settings, failed.file_id, actor="bob",
-                     reason="idempotence check")
+        res = replay(
+            gw.db, gw.store, gw.settings, failed.file_id, actor="bob", reason="idempotence check"
+        )
         assert res.previous_state == "processed"
         assert res.report.state == "processed"
     assert snapshot(gw.db) == before
     with gw.db.read() as s:
-        audits = s.execute(select(AuditEntry).where(AuditEntry.action == "replay")
-                           .order_by(AuditEntry.id)).scalars().all()
-        history = [(e.from_state, e.to_state) for e in s.execute(
-            select(FileEvent.from_state, FileEvent.to_state).where(
-                FileEvent.file_id == failed.file_id).order_by(FileEvent.id))]
+        audits = (
+            s.execute(
+                select(AuditEntry).where(AuditEntry.action == "replay").order_by(AuditEntry.id)
+            )
+            .scalars()
+            .all()
+        )
+        history = [
+            (e.from_state, e.to_state)
+            for e in s.execute(
+                select(FileEvent.from_state, FileEvent.to_state)
+                .where(FileEvent.file_id == failed.file_id)
+                .order_by(FileEvent.id)
+            )
+        ]
     assert [(a.actor, a.outcome, a.reason) for a in audits] == [
         ("alice", "processed", "guide A9 added"),
-        ("bob", "processed", "idempotence check"), ("bob", "processed", "idempotence check")]
+        ("bob", "processed", "idempotence check"),
+        ("bob", "processed", "idempotence check"),
+    ]
     assert all(a.file_id == failed.file_id and a.at is not None for a in audits)
-    assert history[:4] == [(None, "received"), ("received", "processing"),
-                           ("processing", "failed"), ("failed", "received")]
+    assert history[:4] == [
+        (None, "received"),
+        ("received", "processing"),
+        ("processing", "failed"),
+        ("failed", "received"),
+    ]
     assert history[-1] == ("processing", "processed")
 
 
@@ -190,8 +221,10 @@ def _bad_inputs() -> dict[str, tuple[bytes, str]]:
         "garbage": (random.Random(7).randbytes(4096), "not_x12"),
         "blank": (b"  \r\n  \n", "empty_file"),
         "zero-bytes": (b"", "empty_file"),
-        "huge-segment": (good.replace(b"LX*1~", b"LX*1~NTE*" + b"A" * 70_000 + b"~", 1),
-                         "limit_exceeded"),
+        "huge-segment": (
+            good.replace(b"LX*1~", b"LX*1~NTE*" + b"A" * 70_000 + b"~", 1),
+            "limit_exceeded",
+        ),
     }
 
 
@@ -206,8 +239,10 @@ def test_bad_input_is_quarantined_with_a_reason(gw: Gateway) -> None:
     assert snapshot(gw.db)["claim_payments"] == before["claim_payments"]
     assert counts(gw.db)["interchanges"] == 1
     with gw.db.read() as s:
-        failed = {f.original_name: f for f in s.execute(
-            select(InboundFile).where(InboundFile.state == "failed")).scalars()}
+        failed = {
+            f.original_name: f
+            for f in s.execute(select(InboundFile).where(InboundFile.state == "failed")).scalars()
+        }
     assert failed["wrong-counts"].error_location is not None
     assert failed["wrong-counts"].error_location["segment_id"] == "SE"
     assert failed["huge-segment"].error_location is not None
@@ -215,8 +250,9 @@ def test_bad_input_is_quarantined_with_a_reason(gw: Gateway) -> None:
     assert neighbour.state == good_after.state == "processed"
 
 
-def test_internal_error_quarantines_without_phi(gw: Gateway, monkeypatch: pytest.MonkeyPatch
-                                                ) -> None:
+def test_internal_error_quarantines_without_phi(
+    gw: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*_: object, **__: object) -> rows.Row:
         raise RuntimeError("DOE JANE W123")  # an exception text quoting input
 
@@ -237,8 +273,12 @@ def test_bulk_rows_keep_their_parents_through_loads_and_replays(gw: Gateway) -> 
     ingest(gw, make_835(811, claims=4), name="b.835")
     ingest(gw, make_837(812, claims=3), name="c.837")
     for _ in range(2):
-        assert replay(gw.db, gw.store, gw.settings, first.file_id, actor="ops",
-                      reason="orphan check").report.state == "processed"
+        assert (
+            replay(
+                gw.db, gw.store, gw.settings, first.file_id, actor="ops", reason="orphan check"
+            ).report.state
+            == "processed"
+        )
     rows_now = counts(gw.db)
     assert rows_now["adjustments"] > 0
     assert rows_now["claim_lines"] > 0  # the relations checked below are not empty
@@ -246,10 +286,13 @@ def test_bulk_rows_keep_their_parents_through_loads_and_replays(gw: Gateway) -> 
         assert find_orphans(s) == []
     # the check can fail: remove one file's claim payments behind the loader's back
     with gw.db.write() as s:
-        s.execute(delete(tbl(ClaimPaymentRow)).where(
-            tbl(ClaimPaymentRow).c.file_id == first.file_id))
+        s.execute(
+            delete(tbl(ClaimPaymentRow)).where(tbl(ClaimPaymentRow).c.file_id == first.file_id)
+        )
     with gw.db.read() as s:
         found = {(o.table, o.column): o.count for o in find_orphans(s)}
-    assert set(found) == {("service_payments", "claim_payment_id"),
-                          ("adjustments", "claim_payment_id")}
+    assert set(found) == {
+        ("service_payments", "claim_payment_id"),
+        ("adjustments", "claim_payment_id"),
+    }
     assert found[("service_payments", "claim_payment_id")] == 10  # 5 claims × 2 lines

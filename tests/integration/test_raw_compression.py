@@ -28,8 +28,7 @@ BIG = (X12 * (600_000 // len(X12) + 1))[:600_000]  # ten 64 KiB chunks of real X
 
 
 @pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path,
-           sqlite_template: Path) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
     if request.param == "postgres":
         with pg_database(request.getfixturevalue("pg_server")) as url:
             yield url
@@ -41,8 +40,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path,
 def _at_rest(db: Database, sha: str) -> tuple[str | None, list[bytes]]:
     with db.read() as s:
         blob = s.execute(select(RawBlob.id, RawBlob.codec).where(RawBlob.sha256 == sha)).one()
-        chunks = s.execute(select(RawChunk.data).where(RawChunk.blob_id == blob.id)
-                           .order_by(RawChunk.seq)).scalars().all()
+        chunks = (
+            s.execute(
+                select(RawChunk.data).where(RawChunk.blob_id == blob.id).order_by(RawChunk.seq)
+            )
+            .scalars()
+            .all()
+        )
     return blob.codec, [bytes(c) for c in chunks]
 
 
@@ -62,8 +66,10 @@ def test_new_blobs_are_stored_compressed(db_url: str) -> None:
         assert len(_at_rest(db, big.sha256)[1]) == 10
         noise = os.urandom(200_000)  # does not compress: stored as is, no CPU spent on it
         blob = store.put(io.BytesIO(noise))
-        assert _at_rest(db, blob.sha256) == (None, [noise[i:i + CHUNK]
-                                                    for i in range(0, len(noise), CHUNK)])
+        assert _at_rest(db, blob.sha256) == (
+            None,
+            [noise[i : i + CHUNK] for i in range(0, len(noise), CHUNK)],
+        )
         assert store.read(blob.sha256) == noise
     finally:
         store.dispose()
@@ -94,10 +100,14 @@ def test_blobs_stored_as_is_stay_readable_and_dedupe(db_url: str) -> None:
 def test_compressed_then_encrypted_and_rotated(db_url: str) -> None:
     k1 = base64.b64encode(os.urandom(32)).decode()
     k2 = base64.b64encode(os.urandom(32)).decode()
-    old = PostgresRawStore(db_url, chunk_size=CHUNK,
-                           transform=EncryptingTransform(KeyRing.parse(f"k1:{k1}", "k1")))
-    new = PostgresRawStore(db_url, chunk_size=CHUNK, transform=EncryptingTransform(
-        KeyRing.parse(f"k1:{k1},k2:{k2}", "k2")))
+    old = PostgresRawStore(
+        db_url, chunk_size=CHUNK, transform=EncryptingTransform(KeyRing.parse(f"k1:{k1}", "k1"))
+    )
+    new = PostgresRawStore(
+        db_url,
+        chunk_size=CHUNK,
+        transform=EncryptingTransform(KeyRing.parse(f"k1:{k1},k2:{k2}", "k2")),
+    )
     db = Database.from_url(db_url)
     try:
         blob = old.put(io.BytesIO(BIG))
@@ -123,10 +133,14 @@ def test_a_damaged_compressed_chunk_is_a_corrupt_blob(db_url: str) -> None:
     try:
         blob = store.put(io.BytesIO(BIG))
         with db.write() as s:
-            blob_id = s.execute(select(RawBlob.id).where(RawBlob.sha256 == blob.sha256)
-                                ).scalar_one()
-            s.execute(update(RawChunk).where(RawChunk.blob_id == blob_id, RawChunk.seq == 4)
-                      .values(data=b"\xff" * 300))
+            blob_id = s.execute(
+                select(RawBlob.id).where(RawBlob.sha256 == blob.sha256)
+            ).scalar_one()
+            s.execute(
+                update(RawChunk)
+                .where(RawChunk.blob_id == blob_id, RawChunk.seq == 4)
+                .values(data=b"\xff" * 300)
+            )
         with pytest.raises(BlobCorruptError, match="damaged at stored chunk 4"):
             store.read(blob.sha256)
         with pytest.raises(BlobCorruptError), store.open(blob.sha256) as fh:
@@ -134,8 +148,9 @@ def test_a_damaged_compressed_chunk_is_a_corrupt_blob(db_url: str) -> None:
         # a whole frame gone, and the count made to agree: still caught (by the sha256)
         other = store.put(io.BytesIO(BIG[::-1]))
         with db.write() as s:
-            other_id = s.execute(select(RawBlob.id).where(RawBlob.sha256 == other.sha256)
-                                 ).scalar_one()
+            other_id = s.execute(
+                select(RawBlob.id).where(RawBlob.sha256 == other.sha256)
+            ).scalar_one()
             s.execute(delete(RawChunk).where(RawChunk.blob_id == other_id, RawChunk.seq == 9))
             s.execute(update(RawBlob).where(RawBlob.id == other_id).values(chunk_count=9))
         with pytest.raises(BlobCorruptError, match="does not match its sha256"):

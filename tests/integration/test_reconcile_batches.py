@@ -58,16 +58,34 @@ def _state(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     """What readers see: credits, claim waits and posting variances (ids left out)."""
     with db.read() as s:
         return {
-            "credits": sorted(tuple(r) for r in s.execute(text(
-                "SELECT provider_id, patient_control_number, owed_to, payer_id, cause, "
-                "CAST(ROUND(amount * 100) AS INTEGER), status, identified_on "
-                "FROM credits"))),
-            "waits": sorted(tuple(r) for r in s.execute(text(
-                "SELECT provider_id, patient_control_number, until, payer_id, "
-                "CAST(ROUND(amount * 100) AS INTEGER) FROM claim_waits"))),
-            "variances": sorted(tuple(r) for r in s.execute(text(
-                "SELECT provider_id, patient_control_number, payer_id, kind, "
-                "CAST(ROUND(difference * 100) AS INTEGER) FROM posting_variances"))),
+            "credits": sorted(
+                tuple(r)
+                for r in s.execute(
+                    text(
+                        "SELECT provider_id, patient_control_number, owed_to, payer_id, cause, "
+                        "CAST(ROUND(amount * 100) AS INTEGER), status, identified_on "
+                        "FROM credits"
+                    )
+                )
+            ),
+            "waits": sorted(
+                tuple(r)
+                for r in s.execute(
+                    text(
+                        "SELECT provider_id, patient_control_number, until, payer_id, "
+                        "CAST(ROUND(amount * 100) AS INTEGER) FROM claim_waits"
+                    )
+                )
+            ),
+            "variances": sorted(
+                tuple(r)
+                for r in s.execute(
+                    text(
+                        "SELECT provider_id, patient_control_number, payer_id, kind, "
+                        "CAST(ROUND(difference * 100) AS INTEGER) FROM posting_variances"
+                    )
+                )
+            ),
         }
 
 
@@ -87,8 +105,9 @@ def _chunks(monkeypatch: pytest.MonkeyPatch, before: dict[int, Any]) -> list[int
     return calls
 
 
-def test_another_writer_commits_between_batches(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_another_writer_commits_between_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An upload (here: a raw write with a 5 s busy timeout) while a long reconcile runs
     gets the write lock at the next batch boundary instead of failing with 'database is
     locked' (the whole run used to be one write transaction)."""
@@ -99,9 +118,11 @@ def test_another_writer_commits_between_batches(tmp_path: Path,
         raw = sqlite3.connect(path, timeout=5, isolation_level=None)
         try:
             raw.execute("BEGIN IMMEDIATE")
-            raw.execute("INSERT INTO providers (key, npi, tin, name, created_at) "
-                        "VALUES ('npi:1999999999', '1999999999', NULL, 'UPLOAD', ?)",
-                        (utcnow().isoformat(),))
+            raw.execute(
+                "INSERT INTO providers (key, npi, tin, name, created_at) "
+                "VALUES ('npi:1999999999', '1999999999', NULL, 'UPLOAD', ?)",
+                (utcnow().isoformat(),),
+            )
             raw.execute("COMMIT")
             outcome.append("committed")
         except sqlite3.OperationalError as exc:
@@ -119,8 +140,10 @@ def test_another_writer_commits_between_batches(tmp_path: Path,
     assert outcome == ["committed"]
     assert len(calls) == -(-res.candidates // BATCH) >= 5
     with db.read() as s:
-        assert s.execute(text("SELECT COUNT(*) FROM providers WHERE name = 'UPLOAD'")
-                         ).scalar_one() == 1
+        assert (
+            s.execute(text("SELECT COUNT(*) FROM providers WHERE name = 'UPLOAD'")).scalar_one()
+            == 1
+        )
     monkeypatch.undo()
     batched = _state(db)
     run_reconcile(db, as_of=AS_OF, full=True)  # one batch: the same results
@@ -128,8 +151,9 @@ def test_another_writer_commits_between_batches(tmp_path: Path,
     db.dispose()
 
 
-def test_aborted_run_is_completed_by_the_next(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_aborted_run_is_completed_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A run killed midway (after some batches committed) is not final, does not block the
     next run, and the next (incremental) run is a full one that ends in the same state as
     a run that was never interrupted."""
@@ -176,16 +200,32 @@ def test_crashed_run_goes_stale_and_a_live_one_excludes_others(tmp_path: Path) -
     run_reconcile(db, as_of=AS_OF, full=True)
     want = _state(db)
     runs = tbl(ReconcileRun)
-    zero = dict.fromkeys(("files", "scope_claims", "candidates", "credits_new",
-                          "credits_resolved", "credits_open", "credits_pending", "variances"), 0)
+    zero = dict.fromkeys(
+        (
+            "files",
+            "scope_claims",
+            "candidates",
+            "credits_new",
+            "credits_resolved",
+            "credits_open",
+            "credits_pending",
+            "variances",
+        ),
+        0,
+    )
     with db.write() as s:
-        s.execute(insert(runs).values(as_of=AS_OF, mode="full", actor="t", duration_ms=1000,
-                                      started_at=utcnow(), **zero))
+        s.execute(
+            insert(runs).values(
+                as_of=AS_OF, mode="full", actor="t", duration_ms=1000, started_at=utcnow(), **zero
+            )
+        )
     with pytest.raises(service.ReconcileBusyError):
         run_reconcile(db, as_of=AS_OF)
     with db.write() as s:
-        s.execute(text("UPDATE reconcile_runs SET started_at = :t WHERE finished_at IS NULL"),
-                  {"t": utcnow() - service.STALE_AFTER - dt.timedelta(minutes=1)})
+        s.execute(
+            text("UPDATE reconcile_runs SET started_at = :t WHERE finished_at IS NULL"),
+            {"t": utcnow() - service.STALE_AFTER - dt.timedelta(minutes=1)},
+        )
         s.execute(text("DELETE FROM credits WHERE id % 3 = 0"))  # the crash's half-done work
     res = run_reconcile(db, as_of=AS_OF)
     assert res.mode == "full"

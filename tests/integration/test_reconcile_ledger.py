@@ -26,16 +26,18 @@ def _ledger_rows(gw: Gateway) -> int:
 
 def _file(gw: Gateway, name: str) -> InboundFile:
     with gw.db.read() as s:
-        return s.execute(select(InboundFile).where(InboundFile.original_name == name)
-                         ).scalar_one()
+        return s.execute(select(InboundFile).where(InboundFile.original_name == name)).scalar_one()
 
 
-def test_bad_rows_quarantine_the_file_with_row_numbers(cli: Cli, gw: Gateway,
-                                                       tmp_path: Path) -> None:
+def test_bad_rows_quarantine_the_file_with_row_numbers(
+    cli: Cli, gw: Gateway, tmp_path: Path
+) -> None:
     path = tmp_path / "bad.csv"
-    path.write_text(HEADER + "A1,P1,2026-06-10,charge,provider,,100.00,C1\n"
-                    "A1,P1,2026-13-10,charge,provider,,100.00,C2\n"
-                    "A1,P1,2026-06-10,payment,payer,,-5,C3\n")
+    path.write_text(
+        HEADER + "A1,P1,2026-06-10,charge,provider,,100.00,C1\n"
+        "A1,P1,2026-13-10,charge,provider,,100.00,C2\n"
+        "A1,P1,2026-06-10,payment,payer,,-5,C3\n"
+    )
     out = cli("ingest", "--provider", "1234567893", str(path), code=1)
     assert "failed" in out
     f = _file(gw, "bad.csv")
@@ -47,9 +49,11 @@ def test_bad_rows_quarantine_the_file_with_row_numbers(cli: Cli, gw: Gateway,
 
 
 def test_reimport_and_overlap_never_double_count(cli: Cli, gw: Gateway, tmp_path: Path) -> None:
-    rows = ["A1,P1,2026-06-10,charge,provider,,100.00,C1",
-            "A1,P1,2026-06-11,payment,patient,,20.00,R1",
-            "A1,P1,2026-06-11,payment,patient,,20.00,R1"]  # two genuine identical postings
+    rows = [
+        "A1,P1,2026-06-10,charge,provider,,100.00,C1",
+        "A1,P1,2026-06-11,payment,patient,,20.00,R1",
+        "A1,P1,2026-06-11,payment,patient,,20.00,R1",
+    ]  # two genuine identical postings
     first = tmp_path / "june.csv"
     first.write_text(HEADER + "\n".join(rows) + "\n")
     cli("ingest", "--provider", "1234567893", str(first))
@@ -58,8 +62,9 @@ def test_reimport_and_overlap_never_double_count(cli: Cli, gw: Gateway, tmp_path
     assert "yes" in out
     assert _ledger_rows(gw) == 3
     overlap = tmp_path / "june_july.csv"
-    overlap.write_text(HEADER + "\n".join([*rows, "A1,P1,2026-07-02,refund,patient,,20.00,K1"])
-                       + "\n")
+    overlap.write_text(
+        HEADER + "\n".join([*rows, "A1,P1,2026-07-02,refund,patient,,20.00,K1"]) + "\n"
+    )
     cli("ingest", str(overlap))  # only one provider: the default
     assert _ledger_rows(gw) == 4
     notes = _file(gw, "june_july.csv").findings or []
@@ -69,9 +74,11 @@ def test_reimport_and_overlap_never_double_count(cli: Cli, gw: Gateway, tmp_path
 
 def test_mapped_layout_is_sniffed(cli: Cli, gw: Gateway, tmp_path: Path) -> None:
     path = tmp_path / "pm.txt"
-    path.write_text("Acct No|Claim ID|Date Posted|Trans Type|Carrier Code|Trans Amount|Batch\n"
-                    "A9|P9|10-Jun-2026|C||100.00|B1\n"
-                    "A9|P9|03-Jul-2026|IP|ACME01|80.00|B2\n")
+    path.write_text(
+        "Acct No|Claim ID|Date Posted|Trans Type|Carrier Code|Trans Amount|Batch\n"
+        "A9|P9|10-Jun-2026|C||100.00|B1\n"
+        "A9|P9|03-Jul-2026|IP|ACME01|80.00|B2\n"
+    )
     cli("ingest", "--provider", "1234567893", str(path))
     assert _file(gw, "pm.txt").kind == "ledger"
     assert _ledger_rows(gw) == 2
@@ -118,7 +125,10 @@ def test_exception_reports(cli: Cli, tmp_path: Path) -> None:
     cli("ingest", str(path))
     rows = cli.json("exceptions", "--as-of", "2026-09-30")
     got = [(r["kind"], r["patient_control_number"], r["amount"]) for r in rows]
-    assert got == [("no_remittance", "M1", "100.00"), ("no_remittance", "M2", "100.00"),
-                   ("no_remittance", "M3", "50.00"),
-                   ("payment_without_charges", "NC1", "25.00"),
-                   ("unmatched_remittance", "DUP1", "80.00")]
+    assert got == [
+        ("no_remittance", "M1", "100.00"),
+        ("no_remittance", "M2", "100.00"),
+        ("no_remittance", "M3", "50.00"),
+        ("payment_without_charges", "NC1", "25.00"),
+        ("unmatched_remittance", "DUP1", "80.00"),
+    ]

@@ -565,6 +565,7 @@ def test_resent_unmatched_era_is_one_exception_amount(cli: Cli, tmp_path: Path) 
     claims = [Clp("UX1", "K1", "100.00", "80.00", CO20)]
     run.ingest("orig.835", era(651, "TRC651", claims))
     run.ingest("resent.835", era(652, "TRC651", claims, st02="0002"))
-    rows = [r for r in cli.json("exceptions", "--as-of", AS_OF)
-            if r["patient_control_number"] == "UX1"]
+    rows = [
+        r for r in cli.json("exceptions", "--as-of", AS_OF) if r["patient_control_number"] == "UX1"
+    ]
     assert [(r["kind"], r["amount"]) for r in rows] == [("unmatched_remittance", "80.00")]

@@ -22,8 +22,18 @@ from tests.integration.helpers import Gateway
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reconcile"
 SCENARIOS = sorted(p.name for p in FIXTURES.iterdir() if (p / "steps.json").exists())
-CONTRACT = ("account_id", "patient_control_number", "owed_to", "payer_id", "amount", "cause",
-            "government", "identified_on", "due_by", "status")
+CONTRACT = (
+    "account_id",
+    "patient_control_number",
+    "owed_to",
+    "payer_id",
+    "amount",
+    "cause",
+    "government",
+    "identified_on",
+    "due_by",
+    "status",
+)
 
 
 class Cli:
@@ -64,8 +74,7 @@ def _credits(cli: Cli) -> list[dict[str, Any]]:
 
 
 def _key(r: dict[str, Any]) -> tuple[str, ...]:
-    return (r["patient_control_number"], r["cause"], r["owed_to"], r["payer_id"] or "",
-            r["status"])
+    return (r["patient_control_number"], r["cause"], r["owed_to"], r["payer_id"] or "", r["status"])
 
 
 def _project(rows: list[dict[str, Any]], like: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -90,8 +99,9 @@ def test_scenario(cli: Cli, scenario: str) -> None:
             _ingest(cli, folder, name, step.get("providers", {}).get(name))
         cli("reconcile", "--as-of", step["as_of"])
         expected = step["credits"]
-        assert _project(_credits(cli), expected) == sorted(expected, key=_key), \
+        assert _project(_credits(cli), expected) == sorted(expected, key=_key), (
             f"{scenario} step {i + 1}"
+        )
         if "variances" in step:
             got = cli.json("variances")
             fields = {k for e in step["variances"] for k in e}

@@ -43,11 +43,23 @@ RECON = Path(__file__).resolve().parents[1] / "fixtures" / "reconcile"
 HERE = Path(__file__).resolve().parents[1] / "fixtures" / "resolution"
 PAYERS = HERE / "payers"
 GOLDEN = HERE / "golden"
-FILES = ["duplicate_payment/1.835", "duplicate_payment/2.835", "duplicate_payment/3.csv",
-         "plb_recouped/1.835", "plb_recouped/2.835", "plb_recouped/3.csv",
-         "medicare_duplicate/1.837", "medicare_duplicate/1.835", "medicare_duplicate/2.835",
-         "medicare_duplicate/3.csv", "both_primary/1.835", "both_primary/2.835",
-         "both_primary/3.csv", "copay_twice/1.835", "copay_twice/2.csv"]
+FILES = [
+    "duplicate_payment/1.835",
+    "duplicate_payment/2.835",
+    "duplicate_payment/3.csv",
+    "plb_recouped/1.835",
+    "plb_recouped/2.835",
+    "plb_recouped/3.csv",
+    "medicare_duplicate/1.837",
+    "medicare_duplicate/1.835",
+    "medicare_duplicate/2.835",
+    "medicare_duplicate/3.csv",
+    "both_primary/1.835",
+    "both_primary/2.835",
+    "both_primary/3.csv",
+    "copay_twice/1.835",
+    "copay_twice/2.csv",
+]
 
 
 class Cli:
@@ -95,8 +107,9 @@ def _credit_ids(cli: Cli) -> dict[str, int]:
     return {r["patient_control_number"]: r["id"] for r in rows}
 
 
-def test_reconcile_approve_batch_deliver_recoup(cli: Cli, gw: Gateway, sshd: SshdServer,
-                                                tmp_path: Path) -> None:
+def test_reconcile_approve_batch_deliver_recoup(
+    cli: Cli, gw: Gateway, sshd: SshdServer, tmp_path: Path
+) -> None:
     for name in FILES:
         out, _ = cli("ingest", str(RECON / name))
         assert "processed" in out
@@ -116,32 +129,58 @@ def test_reconcile_approve_batch_deliver_recoup(cli: Cli, gw: Gateway, sshd: Ssh
     assert [c["overdue"] for c in due] == [False, True, True]
 
     # a payer with no layout: clear error, the case stays open
-    _, err = cli("cases", "approve", str(ids["BOTH1"]), "--reason", "cob confirmed",
-                 "--payers", str(PAYERS), code=2)
+    _, err = cli(
+        "cases",
+        "approve",
+        str(ids["BOTH1"]),
+        "--reason",
+        "cob confirmed",
+        "--payers",
+        str(PAYERS),
+        code=2,
+    )
     assert "no_layout" in err
     assert "BETA02" in err
     assert "refund_layout" in err
     assert cli.json("cases", "show", str(ids["BOTH1"]))["state"] == "open"
 
     for pcn in ("DUP1", "REC1", "MCR1", "COPAY1"):
-        cli("cases", "approve", str(ids[pcn]), "--reason", "verified against the 835s",
-            "--payers", str(PAYERS), "--actor", "alice")
+        cli(
+            "cases",
+            "approve",
+            str(ids[pcn]),
+            "--reason",
+            "verified against the 835s",
+            "--payers",
+            str(PAYERS),
+            "--actor",
+            "alice",
+        )
     # approving twice is a typed, explained error
-    _, err = cli("cases", "approve", str(ids["DUP1"]), "--reason", "again", "--payers",
-                 str(PAYERS), code=2)
+    _, err = cli(
+        "cases", "approve", str(ids["DUP1"]), "--reason", "again", "--payers", str(PAYERS), code=2
+    )
     assert "invalid_transition" in err
     assert "cannot become approved" in err
 
-    created = cli.json("batches", "create", "--as-of", "2026-10-01", "--payers", str(PAYERS),
-                       "--actor", "alice")
+    created = cli.json(
+        "batches", "create", "--as-of", "2026-10-01", "--payers", str(PAYERS), "--actor", "alice"
+    )
     assert created["problems"] == []
     batches = {b["kind"]: b for b in created["batches"]}
     assert sorted(batches) == ["offset", "patient_refunds", "refund_transmittal"]
     offset, refund = batches["offset"], batches["refund_transmittal"]
-    assert (offset["batch_key"], offset["payer_id"], offset["record_count"],
-            offset["amount"]) == ("OF000002", "ACME01", 2, "160.00")
-    assert (refund["batch_key"], refund["payer_id"], refund["amount"]) == \
-        ("RF000003", "MCRB01", "80.00")
+    assert (offset["batch_key"], offset["payer_id"], offset["record_count"], offset["amount"]) == (
+        "OF000002",
+        "ACME01",
+        2,
+        "160.00",
+    )
+    assert (refund["batch_key"], refund["payer_id"], refund["amount"]) == (
+        "RF000003",
+        "MCRB01",
+        "80.00",
+    )
 
     # idempotent: running again issues nothing
     again = cli.json("batches", "create", "--as-of", "2026-10-01", "--payers", str(PAYERS))
@@ -153,12 +192,17 @@ def test_reconcile_approve_batch_deliver_recoup(cli: Cli, gw: Gateway, sshd: Ssh
         assert get_case(s, ids["MCR1"]).state == "refund_sent"
         assert get_case(s, ids["COPAY1"]).state == "patient_refund_issued"
     # exact bytes for two payer layouts (and the AP list)
-    _golden("OFFSET_ACME01_1234567893_OF000002.csv",
-            files["offset"]["OFFSET_ACME01_1234567893_OF000002.csv"])
-    _golden("MACREF_1234567893_RF000003.txt",
-            files["refund_transmittal"]["MACREF_1234567893_RF000003.txt"])
-    _golden("PATREF_1234567893_PR000001.csv",
-            files["patient_refunds"]["PATREF_1234567893_PR000001.csv"])
+    _golden(
+        "OFFSET_ACME01_1234567893_OF000002.csv",
+        files["offset"]["OFFSET_ACME01_1234567893_OF000002.csv"],
+    )
+    _golden(
+        "MACREF_1234567893_RF000003.txt",
+        files["refund_transmittal"]["MACREF_1234567893_RF000003.txt"],
+    )
+    _golden(
+        "PATREF_1234567893_PR000001.csv", files["patient_refunds"]["PATREF_1234567893_PR000001.csv"]
+    )
     # control totals: trailer agrees with the body
     mac = files["refund_transmittal"]["MACREF_1234567893_RF000003.txt"].decode().splitlines()
     assert mac[-1] == "T000000001000000000008000"
@@ -173,12 +217,17 @@ def test_reconcile_approve_batch_deliver_recoup(cli: Cli, gw: Gateway, sshd: Ssh
         assert manifest["totals"]["amount"] == batches[kind]["amount"]
     # PDFs read back: amounts and claim ids
     letter = _pdf_text(files["offset"]["OFFSET_ACME01_1234567893_OF000002.pdf"])
-    for needle in ("Authorization to Offset", "DUP1", "REC1", "D2", "P2", "160.00",
-                   "OF000002"):
+    for needle in ("Authorization to Offset", "DUP1", "REC1", "D2", "P2", "160.00", "OF000002"):
         assert needle in letter, needle
     mac_letter = _pdf_text(files["refund_transmittal"]["MACREF_1234567893_RF000003.pdf"])
-    for needle in ("Voluntary Refund", "MCR1", "22026182000102", "80.00",
-                   "Check/EFT reference: RF000003", "Medicare Part B Overpayment Refunds"):
+    for needle in (
+        "Voluntary Refund",
+        "MCR1",
+        "22026182000102",
+        "80.00",
+        "Check/EFT reference: RF000003",
+        "Medicare Part B Overpayment Refunds",
+    ):
         assert needle in mac_letter, needle
 
     # delivery: the MAC batch first meets a server that is down, stays queued and visible
@@ -186,11 +235,15 @@ def test_reconcile_approve_batch_deliver_recoup(cli: Cli, gw: Gateway, sshd: Ssh
     profile = sshd.profile(id="test-payer", role="payer", outbound_dir=str(base / "out"))
     store = outbound_store(gw.settings.data_dir)
     sshd.stop()
-    impatient = sshd.profile(id="test-payer", role="payer", outbound_dir=str(base / "out"),
-                             retry={"attempts": 1, "initial_seconds": 0, "max_seconds": 0,
-                                    "jitter_seconds": 0})
-    view, res = deliver_batch(gw.db, store, refund["id"], profiles={profile.id: impatient},
-                              actor="alice")
+    impatient = sshd.profile(
+        id="test-payer",
+        role="payer",
+        outbound_dir=str(base / "out"),
+        retry={"attempts": 1, "initial_seconds": 0, "max_seconds": 0, "jitter_seconds": 0},
+    )
+    view, res = deliver_batch(
+        gw.db, store, refund["id"], profiles={profile.id: impatient}, actor="alice"
+    )
     assert view.delivery == "queued"
     assert res.delivered == []
     listed = cli.json("batches", "list")
@@ -199,8 +252,9 @@ def test_reconcile_approve_batch_deliver_recoup(cli: Cli, gw: Gateway, sshd: Ssh
     with gw.db.write() as s:  # skip the back-off wait
         s.execute(update(OutboundFile).values(next_attempt_at=utcnow()))
     drain(gw.db, store, {profile.id: profile}, owner="test")
-    view, _ = deliver_batch(gw.db, store, offset["id"], profiles={profile.id: profile},
-                            actor="alice")
+    view, _ = deliver_batch(
+        gw.db, store, offset["id"], profiles={profile.id: profile}, actor="alice"
+    )
     assert view.delivery == "delivered"
     with gw.db.read() as s:
         for b in (refund, offset):
@@ -217,7 +271,8 @@ def test_reconcile_approve_batch_deliver_recoup(cli: Cli, gw: Gateway, sshd: Ssh
     # delivering again sends nothing twice
     deliver_batch(gw.db, store, offset["id"], profiles={profile.id: profile}, actor="alice")
     assert sorted(os.listdir(base / "out")) == sorted(
-        [*files["offset"], *files["refund_transmittal"]])
+        [*files["offset"], *files["refund_transmittal"]]
+    )
 
     # the payer recoups REC1 by PLB WO in a later 835: reconciliation resolves the case
     cli("ingest", str(RECON / "plb_recouped/4.835"))
@@ -227,8 +282,7 @@ def test_reconcile_approve_batch_deliver_recoup(cli: Cli, gw: Gateway, sshd: Ssh
     assert rec["state"] == "resolved"
     assert rec["history"][-1]["actor"] == "reconcile"
     assert "recouped_by_plb" in rec["history"][-1]["reason"]
-    assert [h["to"] for h in rec["history"]] == ["open", "approved", "offset_requested",
-                                                 "resolved"]
+    assert [h["to"] for h in rec["history"]] == ["open", "approved", "offset_requested", "resolved"]
     assert cli.json("cases", "show", str(ids["DUP1"]))["state"] == "offset_requested"
 
     # CMS-838 for 2026Q3: MCR1 is a professional Part B credit (837P to the Part B MAC),
@@ -236,24 +290,39 @@ def test_reconcile_approve_batch_deliver_recoup(cli: Cli, gw: Gateway, sshd: Ssh
     # 1 Dec 2024 no report is filed when there is nothing to report
     # (tests/integration/test_medicare_reporting.py covers the institutional claims it covers)
     out_dir = tmp_path / "838"
-    assert cli.json("report", "cms838", "--quarter", "2026Q3", "--out", str(out_dir),
-                    "--payers", str(PAYERS)) == []
-    said, _ = cli("report", "cms838", "--quarter", "2026Q3", "--out", str(out_dir), "--payers",
-                  str(PAYERS))
+    assert (
+        cli.json(
+            "report",
+            "cms838",
+            "--quarter",
+            "2026Q3",
+            "--out",
+            str(out_dir),
+            "--payers",
+            str(PAYERS),
+        )
+        == []
+    )
+    said, _ = cli(
+        "report", "cms838", "--quarter", "2026Q3", "--out", str(out_dir), "--payers", str(PAYERS)
+    )
     said = " ".join(said.split())
     assert "no Medicare credit balances to report for 2026Q3" in said
     assert "1 professional Medicare Part B credit(s) are not on the CMS-838" in said
     assert list(out_dir.iterdir()) == []
-    mcr1 = next(c for c in cli.json("credits", "--status", "all")
-                if c["patient_control_number"] == "MCR1")
+    mcr1 = next(
+        c for c in cli.json("credits", "--status", "all") if c["patient_control_number"] == "MCR1"
+    )
     assert (mcr1["medicare_part"], mcr1["return_method"]) == ("B", "refund")
 
     # aging / root cause
     aging = cli.json("report", "aging", "--as-of", "2026-10-20")["sections"]
     assert {r["key"]: r["amount"] for r in aging["recovery"]} == {"recouped_by_plb": "80.00"}
-    assert {r["key"] for r in aging["cause"]} == {"duplicate_payment",
-                                                  "coordination_of_benefits",
-                                                  "patient_overpayment"}
+    assert {r["key"] for r in aging["cause"]} == {
+        "duplicate_payment",
+        "coordination_of_benefits",
+        "patient_overpayment",
+    }
     assert any(r["key"] == "CO-45" for r in aging["carc"])
 
     # every transition is in the audit chain, which still verifies
@@ -263,6 +332,5 @@ def test_reconcile_approve_batch_deliver_recoup(cli: Cli, gw: Gateway, sshd: Ssh
         assert "batch issued" in actions
         assert "batch queued" in actions
         assert verify_chain(s).ok
-        assert [b.batch_key for b in list_batches(s)] == ["RF000003", "OF000002",
-                                                          "PR000001"]
+        assert [b.batch_key for b in list_batches(s)] == ["RF000003", "OF000002", "PR000001"]
     assert load_directory(PAYERS).get("12302") is not None

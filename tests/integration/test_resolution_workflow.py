@@ -31,25 +31,48 @@ DAY = dt.date(2026, 9, 30)
 def _credits(gw: Gateway, specs: list[tuple[str, str, str, str]]) -> list[int]:
     """Insert a provider and credits (pcn, owed_to, payer, cause) of 10.00 each."""
     with gw.db.write() as s:
-        pid = s.execute(insert(tbl(Provider)).values(
-            key="1234567893", npi="1234567893", tin="123456789", name="Good Clinic")
-            .returning(tbl(Provider).c.id)).scalar_one()
+        pid = s.execute(
+            insert(tbl(Provider))
+            .values(key="1234567893", npi="1234567893", tin="123456789", name="Good Clinic")
+            .returning(tbl(Provider).c.id)
+        ).scalar_one()
         ids = []
         for pcn, owed, payer, cause in specs:
             gov = payer == "MCRB01"
-            ids.append(s.execute(insert(tbl(Credit)).values(
-                provider_id=pid, account_id=f"A-{pcn}", patient_control_number=pcn,
-                owed_to=owed, payer_id=payer, cause=cause, amount=Decimal("10.00"),
-                government=gov, deadline_days=60 if gov else None, identified_on=DAY,
-                due_by=DAY + dt.timedelta(days=60) if gov else None, status="open",
-                first_run_id=0, last_run_id=0).returning(tbl(Credit).c.id)).scalar_one())
+            ids.append(
+                s.execute(
+                    insert(tbl(Credit))
+                    .values(
+                        provider_id=pid,
+                        account_id=f"A-{pcn}",
+                        patient_control_number=pcn,
+                        owed_to=owed,
+                        payer_id=payer,
+                        cause=cause,
+                        amount=Decimal("10.00"),
+                        government=gov,
+                        deadline_days=60 if gov else None,
+                        identified_on=DAY,
+                        due_by=DAY + dt.timedelta(days=60) if gov else None,
+                        status="open",
+                        first_run_id=0,
+                        last_run_id=0,
+                    )
+                    .returning(tbl(Credit).c.id)
+                ).scalar_one()
+            )
         wf.sync_cases(s)
     return ids
 
 
 def test_transitions_are_checked_audited_and_reversible(gw: Gateway) -> None:
-    [mcr, pat] = _credits(gw, [("M1", "payer", "MCRB01", "duplicate_payment"),
-                               ("P1", "patient", "", "patient_overpayment")])
+    [mcr, pat] = _credits(
+        gw,
+        [
+            ("M1", "payer", "MCRB01", "duplicate_payment"),
+            ("P1", "patient", "", "patient_overpayment"),
+        ],
+    )
     with gw.db.write() as s:
         with pytest.raises(InputError, match="reason"):
             wf.approve(s, mcr, actor="bob", reason="", payers=PAYERS)
@@ -65,20 +88,35 @@ def test_transitions_are_checked_audited_and_reversible(gw: Gateway) -> None:
     with gw.db.write() as s:
         case = wf.get_case(s, mcr)
         assert [(t.from_state, t.to_state, t.actor) for t in case.history] == [
-            (None, "open", "reconcile"), ("open", "approved", "bob"),
-            ("approved", "refund_sent", "bob"), ("refund_sent", "approved", "carol"),
-            ("approved", "open", "carol")]
+            (None, "open", "reconcile"),
+            ("open", "approved", "bob"),
+            ("approved", "refund_sent", "bob"),
+            ("refund_sent", "approved", "carol"),
+            ("approved", "open", "carol"),
+        ]
         assert (case.state, case.method, case.approved_by) == ("open", None, None)
         # investigation suspends the deadline (≤ 180 days) and is recorded in the history
         before = wf.get_case(s, pat)
         assert before.due_by is None
-        inv = wf.investigate(s, mcr, actor="bob", reason="MSP questionnaire pending",
-                             opened_on=DAY, closed_on=DAY + dt.timedelta(days=45))
+        inv = wf.investigate(
+            s,
+            mcr,
+            actor="bob",
+            reason="MSP questionnaire pending",
+            opened_on=DAY,
+            closed_on=DAY + dt.timedelta(days=45),
+        )
         assert inv.due_by == DAY + dt.timedelta(days=60 + 45)
         assert inv.history[-1].details is not None
         assert inv.history[-1].details["investigation_opened_on"] == DAY.isoformat()
-        long = wf.investigate(s, mcr, actor="bob", reason="extended",
-                              opened_on=DAY, closed_on=DAY + dt.timedelta(days=400))
+        long = wf.investigate(
+            s,
+            mcr,
+            actor="bob",
+            reason="extended",
+            opened_on=DAY,
+            closed_on=DAY + dt.timedelta(days=400),
+        )
         assert long.due_by == DAY + dt.timedelta(days=60 + 180)
         # the unknown owner cannot be refunded: a typed error
         with pytest.raises(wf.ResolutionError):
@@ -129,8 +167,9 @@ def test_disputes_from_payer_refund_requests(gw: Gateway) -> None:
     run_reconcile(gw.db, as_of=DAY, payers=PAYERS)
     assert ingest(gw, (folder / "5.835").read_bytes(), "5.835").state == "processed"
     run_reconcile(gw.db, as_of=dt.date(2026, 10, 20), payers=PAYERS)
-    verdicts = validate_file(gw.db, (folder / "requests.csv").read_bytes(), name="requests.csv",
-                             payers=PAYERS)
+    verdicts = validate_file(
+        gw.db, (folder / "requests.csv").read_bytes(), name="requests.csv", payers=PAYERS
+    )
     assert [v.verdict for v in verdicts].count("valid") == 1
     with gw.db.write() as s:
         res = create_batches(s, as_of=dt.date(2026, 10, 22), actor="bob", payers=PAYERS)
@@ -143,28 +182,45 @@ def test_disputes_from_payer_refund_requests(gw: Gateway) -> None:
     lines = data.splitlines()
     assert lines[1].startswith("OR-1001,RR-DUP,QP2,100.00,80.00,20.00,partially_valid")
     assert lines[-1] == "#TOTAL,4,,,,230.00,,"
-    text = PdfReader(io.BytesIO(next(v for k, v in acme.items() if k.endswith(".pdf")))
-                     ).pages[0].extract_text()
-    for needle in ("Dispute of Overpayment Refund Request", "RR-REC", "already recouped",
-                   "NO-SUCH-CLAIM", "no record of this claim", "230.00"):
+    text = (
+        PdfReader(io.BytesIO(next(v for k, v in acme.items() if k.endswith(".pdf"))))
+        .pages[0]
+        .extract_text()
+    )
+    for needle in (
+        "Dispute of Overpayment Refund Request",
+        "RR-REC",
+        "already recouped",
+        "NO-SUCH-CLAIM",
+        "no record of this claim",
+        "230.00",
+    ):
         assert needle in text, needle
 
 
 def test_patient_credit_escheats_after_dormancy(gw: Gateway) -> None:
-    [pat, _] = _credits(gw, [("P1", "patient", "", "patient_overpayment"),
-                             ("M1", "payer", "MCRB01", "duplicate_payment")])
-    rules = EscheatRules.model_validate({"default_state": "PA",
-                                         "states": {"PA": {"dormancy_days": 1095}}})
+    [pat, _] = _credits(
+        gw,
+        [
+            ("P1", "patient", "", "patient_overpayment"),
+            ("M1", "payer", "MCRB01", "duplicate_payment"),
+        ],
+    )
+    rules = EscheatRules.model_validate(
+        {"default_state": "PA", "states": {"PA": {"dormancy_days": 1095}}}
+    )
     with gw.db.write() as s:
-        assert mark_escheat(s, as_of=DAY + dt.timedelta(days=1094), rules=rules,
-                            actor="bob") == []
+        assert mark_escheat(s, as_of=DAY + dt.timedelta(days=1094), rules=rules, actor="bob") == []
         moved = mark_escheat(s, as_of=DAY + dt.timedelta(days=1095), rules=rules, actor="bob")
         assert [c.credit_id for c in moved] == [pat]
         assert wf.get_case(s, pat).state == "escheat_pending"
         [report] = escheat_report(s, as_of=DAY + dt.timedelta(days=1095), rules=rules)
     assert report.filename == "ESCHEAT_1234567893_20290929.csv"
-    assert report.content.decode().splitlines()[1].startswith("PA,A-P1,P1,2026-09-30,"
-                                                              "2026-09-30,1095,10.00")
+    assert (
+        report.content.decode()
+        .splitlines()[1]
+        .startswith("PA,A-P1,P1,2026-09-30,2026-09-30,1095,10.00")
+    )
 
 
 def test_every_layout_a_shipped_payer_profile_names_exists() -> None:

@@ -21,13 +21,30 @@ from gateway.db.models import InboundFile
 from gateway.settings import get_settings
 from tests.integration.helpers import GATEWAY_CMD, ROOT
 
-CONTRACT = ("account_id", "patient_control_number", "owed_to", "payer_id", "amount", "cause",
-            "government", "identified_on", "due_by", "status")
+CONTRACT = (
+    "account_id",
+    "patient_control_number",
+    "owed_to",
+    "payer_id",
+    "amount",
+    "cause",
+    "government",
+    "identified_on",
+    "due_by",
+    "status",
+)
 
 
 def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ROOT / "scripts" / "run.sh")], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [str(ROOT / "scripts" / "run.sh")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _db_state(data: Path) -> tuple[int, int]:
@@ -36,18 +53,27 @@ def _db_state(data: Path) -> tuple[int, int]:
     try:
         with db.read() as s:
             files = s.execute(select(func.count()).select_from(InboundFile)).scalar_one()
-            keys = sum(1 for k in list_keys(s)
-                       if k.name.startswith("demo-ops") and k.revoked_at is None)
+            keys = sum(
+                1 for k in list_keys(s) if k.name.startswith("demo-ops") and k.revoked_at is None
+            )
     finally:
         db.dispose()
     return int(files), keys
 
 
 def _credits(env: dict[str, str]) -> list[str]:
-    proc = subprocess.run([*GATEWAY_CMD, "credits", "--json", "--status", "all"], env=env,
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
-    return sorted(json.dumps({k: r[k] for k in CONTRACT}, sort_keys=True)
-                  for r in json.loads(proc.stdout))
+    proc = subprocess.run(
+        [*GATEWAY_CMD, "credits", "--json", "--status", "all"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return sorted(
+        json.dumps({k: r[k] for k in CONTRACT}, sort_keys=True) for r in json.loads(proc.stdout)
+    )
 
 
 def test_run_script_ends_green_and_is_idempotent(tmp_path: Path) -> None:
@@ -68,8 +94,9 @@ def test_run_script_ends_green_and_is_idempotent(tmp_path: Path) -> None:
     want = sorted(json.dumps(r, sort_keys=True) for r in answers["credits"])
     assert _credits(env) == want
     files_after_first, keys = _db_state(data)
-    assert files_after_first == len(json.loads(
-        (data / "demo" / "manifest.json").read_text(encoding="utf-8"))["files"])
+    assert files_after_first == len(
+        json.loads((data / "demo" / "manifest.json").read_text(encoding="utf-8"))["files"]
+    )
     assert keys == 1
 
     second = _run(env)

@@ -31,9 +31,11 @@ SAMPLES = ROOT / "gateway" / "samples"
 
 def _write_profile(folder: Path, server: SshdServer, base: Path, **changes: object) -> Path:
     folder.mkdir(exist_ok=True)
-    fields: dict[str, object] = {"inbox_dir": str(base / "inbox"),
-                                 "archive_dir": str(base / "archive"),
-                                 "outbound_dir": str(base / "out")}
+    fields: dict[str, object] = {
+        "inbox_dir": str(base / "inbox"),
+        "archive_dir": str(base / "archive"),
+        "outbound_dir": str(base / "out"),
+    }
     fields.update(changes)
     profile = server.profile(**fields)
     data = profile.model_dump(mode="json", exclude_none=True)
@@ -67,23 +69,32 @@ def test_check_reports_ok_and_missing_folders(sshd: SshdServer, tmp_path: Path) 
 def test_check_explains_a_changed_host_key(sshd: SshdServer, tmp_path: Path) -> None:
     base = sshd.make_tree("inbox", "archive", "out")
     impostor = keygen(tmp_path / "impostor")
-    folder = _write_profile(tmp_path / "partners", sshd, base,
-                            host_key=f"[127.0.0.1]:{sshd.port} {impostor}")
-    result = CliRunner().invoke(app, ["partners", "check", "test-clearinghouse",
-                                      "--partners-dir", str(folder)])
+    folder = _write_profile(
+        tmp_path / "partners", sshd, base, host_key=f"[127.0.0.1]:{sshd.port} {impostor}"
+    )
+    result = CliRunner().invoke(
+        app, ["partners", "check", "test-clearinghouse", "--partners-dir", str(folder)]
+    )
     assert result.exit_code == 1
     assert "not the one pinned in the profile" in result.output
     assert "Traceback" not in result.output
 
 
-def test_deliver_command_queues_delivers_and_never_resends(sshd: SshdServer, cli: CliRunner,
-                                                           gw: Gateway, tmp_path: Path) -> None:
+def test_deliver_command_queues_delivers_and_never_resends(
+    sshd: SshdServer, cli: CliRunner, gw: Gateway, tmp_path: Path
+) -> None:
     base = sshd.make_tree("inbox", "archive", "out")
     folder = _write_profile(tmp_path / "partners", sshd, base)
     refund = tmp_path / "refund.txt"
     refund.write_bytes(b"refund 0001")
-    args = ["deliver", "--partner", "test-clearinghouse", "--partners-dir", str(folder),
-            str(refund)]
+    args = [
+        "deliver",
+        "--partner",
+        "test-clearinghouse",
+        "--partners-dir",
+        str(folder),
+        str(refund),
+    ]
     first = cli.invoke(app, args)
     second = cli.invoke(app, args)
     assert first.exit_code == 0, first.output
@@ -96,12 +107,14 @@ def test_deliver_command_queues_delivers_and_never_resends(sshd: SshdServer, cli
     assert len(DbDeliveryLedger(gw.db).receipts()) == 1
 
 
-def test_failures_are_listed_for_operators(sshd: SshdServer, cli: CliRunner,
-                                           tmp_path: Path) -> None:
+def test_failures_are_listed_for_operators(
+    sshd: SshdServer, cli: CliRunner, tmp_path: Path
+) -> None:
     base = sshd.make_tree("inbox", "archive", "out")
     impostor = keygen(tmp_path / "impostor")
-    folder = _write_profile(tmp_path / "partners", sshd, base,
-                            host_key=f"[127.0.0.1]:{sshd.port} {impostor}")
+    folder = _write_profile(
+        tmp_path / "partners", sshd, base, host_key=f"[127.0.0.1]:{sshd.port} {impostor}"
+    )
     poll = cli.invoke(app, ["poll", "--once", "--partners-dir", str(folder)])
     assert poll.exit_code == 1
 
@@ -119,11 +132,17 @@ def test_failures_are_listed_for_operators(sshd: SshdServer, cli: CliRunner,
 
 
 def test_run_once_pulls_processes_and_acknowledges_exactly_once(
-        sshd: SshdServer, cli: CliRunner, gw: Gateway, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    sshd: SshdServer, cli: CliRunner, gw: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base = sshd.make_tree("inbox", "archive", "acks")
-    folder = _write_profile(tmp_path / "partners", sshd, base, ack_dir=str(base / "acks"),
-                            send_acks=True, outbound_dir=None)
+    folder = _write_profile(
+        tmp_path / "partners",
+        sshd,
+        base,
+        ack_dir=str(base / "acks"),
+        send_acks=True,
+        outbound_dir=None,
+    )
     monkeypatch.setenv("GATEWAY_PARTNERS_DIR", str(folder))
     medicare = (SAMPLES / "medicare-part-a.835").read_bytes()
     sshd.put(base / "inbox" / "medicare.835", medicare)
@@ -159,14 +178,28 @@ def test_run_once_pulls_processes_and_acknowledges_exactly_once(
 
 
 def test_gateway_run_polls_and_acknowledges_in_the_background(
-        sshd: SshdServer, gw: Gateway, tmp_path: Path) -> None:
+    sshd: SshdServer, gw: Gateway, tmp_path: Path
+) -> None:
     base = sshd.make_tree("inbox", "archive", "acks")
-    folder = _write_profile(tmp_path / "partners", sshd, base, ack_dir=str(base / "acks"),
-                            send_acks=True, outbound_dir=None, poll_interval_seconds=1)
+    folder = _write_profile(
+        tmp_path / "partners",
+        sshd,
+        base,
+        ack_dir=str(base / "acks"),
+        send_acks=True,
+        outbound_dir=None,
+        poll_interval_seconds=1,
+    )
     sshd.put(base / "inbox" / "medicare.835", (SAMPLES / "medicare-part-a.835").read_bytes())
     env = {**gw.env, "GATEWAY_PARTNERS_DIR": str(folder)}
-    proc = subprocess.Popen([*GATEWAY_CMD, "run"], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*GATEWAY_CMD, "run"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:

@@ -37,8 +37,7 @@ pytestmark = pytest.mark.sftp
 
 
 def _payer(server: SshdServer, base: Path, **fields: object) -> PartnerProfile:
-    return server.profile(id="test-payer", role="payer", outbound_dir=str(base / "out"),
-                          **fields)
+    return server.profile(id="test-payer", role="payer", outbound_dir=str(base / "out"), **fields)
 
 
 def _local(tmp_path: Path, name: str = "refund-0001.txt", size: int = 300_000) -> Path:
@@ -56,12 +55,16 @@ def _crash_mid_delivery(gw: Gateway, row_id: int) -> None:
     """What a worker killed mid-delivery leaves: a claimed row whose lease has run out."""
     assert claim_next(gw.db, "dead-worker", ["test-payer"]) == row_id
     with gw.db.write() as s:
-        s.execute(update(OutboundFile).where(OutboundFile.id == row_id).values(
-            lease_expires_at=utcnow() - dt.timedelta(seconds=1)))
+        s.execute(
+            update(OutboundFile)
+            .where(OutboundFile.id == row_id)
+            .values(lease_expires_at=utcnow() - dt.timedelta(seconds=1))
+        )
 
 
-def test_queue_delivers_renames_and_records_once(sshd: SshdServer, gw: Gateway,
-                                                 tmp_path: Path) -> None:
+def test_queue_delivers_renames_and_records_once(
+    sshd: SshdServer, gw: Gateway, tmp_path: Path
+) -> None:
     base = sshd.make_tree("out")
     profile = _payer(sshd, base)
     local = _local(tmp_path)
@@ -85,8 +88,9 @@ def test_queue_delivers_renames_and_records_once(sshd: SshdServer, gw: Gateway,
     assert [r.state for r in queue_rows(gw.db)] == ["delivered"]
 
 
-def test_crash_after_upload_before_rename_then_resumed(sshd: SshdServer, gw: Gateway,
-                                                       tmp_path: Path) -> None:
+def test_crash_after_upload_before_rename_then_resumed(
+    sshd: SshdServer, gw: Gateway, tmp_path: Path
+) -> None:
     base = sshd.make_tree("out")
     profile = _payer(sshd, base)
     local = _local(tmp_path)
@@ -106,8 +110,9 @@ def test_crash_after_upload_before_rename_then_resumed(sshd: SshdServer, gw: Gat
     assert [(r.state, r.attempts) for r in queue_rows(gw.db)] == [("delivered", 2)]
 
 
-def test_crash_after_rename_before_receipt_then_resumed(sshd: SshdServer, gw: Gateway,
-                                                        tmp_path: Path) -> None:
+def test_crash_after_rename_before_receipt_then_resumed(
+    sshd: SshdServer, gw: Gateway, tmp_path: Path
+) -> None:
     base = sshd.make_tree("out")
     profile = _payer(sshd, base)
     local = _local(tmp_path)
@@ -127,8 +132,9 @@ def test_crash_after_rename_before_receipt_then_resumed(sshd: SshdServer, gw: Ga
     assert [r.state for r in queue_rows(gw.db)] == ["delivered"]
 
 
-def test_a_different_file_under_the_name_is_never_overwritten(sshd: SshdServer, gw: Gateway,
-                                                               tmp_path: Path) -> None:
+def test_a_different_file_under_the_name_is_never_overwritten(
+    sshd: SshdServer, gw: Gateway, tmp_path: Path
+) -> None:
     base = sshd.make_tree("out")
     profile = _payer(sshd, base)
     local = _local(tmp_path)
@@ -152,11 +158,15 @@ def test_a_different_file_under_the_name_is_never_overwritten(sshd: SshdServer, 
     assert [f.resolved for f in DbFailureLog(gw.db).read()] == [True]
 
 
-def test_delivery_retries_through_a_server_outage(sshd: SshdServer, gw: Gateway,
-                                                  tmp_path: Path) -> None:
+def test_delivery_retries_through_a_server_outage(
+    sshd: SshdServer, gw: Gateway, tmp_path: Path
+) -> None:
     base = sshd.make_tree("out")
-    profile = _payer(sshd, base, retry={"attempts": 12, "initial_seconds": 0.1,
-                                        "max_seconds": 0.4, "jitter_seconds": 0.05})
+    profile = _payer(
+        sshd,
+        base,
+        retry={"attempts": 12, "initial_seconds": 0.1, "max_seconds": 0.4, "jitter_seconds": 0.05},
+    )
     local = _local(tmp_path)
     enqueue_path(gw.db, _store(gw), profile, local)
     sshd.stop()
@@ -171,12 +181,17 @@ def test_delivery_retries_through_a_server_outage(sshd: SshdServer, gw: Gateway,
     assert len(DbDeliveryLedger(gw.db).receipts()) == 1
 
 
-def test_a_partner_that_stays_down_is_retried_later(sshd: SshdServer, gw: Gateway,
-                                                    tmp_path: Path) -> None:
+def test_a_partner_that_stays_down_is_retried_later(
+    sshd: SshdServer, gw: Gateway, tmp_path: Path
+) -> None:
     base = sshd.make_tree("out")
-    profile = _payer(sshd, base, port=1, host_key=f"[127.0.0.1]:1 {sshd.host_public_key}",
-                     retry={"attempts": 2, "initial_seconds": 0.01, "max_seconds": 0.01,
-                            "jitter_seconds": 0})
+    profile = _payer(
+        sshd,
+        base,
+        port=1,
+        host_key=f"[127.0.0.1]:1 {sshd.host_public_key}",
+        retry={"attempts": 2, "initial_seconds": 0.01, "max_seconds": 0.01, "jitter_seconds": 0},
+    )
     queued = enqueue_path(gw.db, _store(gw), profile, _local(tmp_path))
 
     result = drain(gw.db, _store(gw), {profile.id: profile}, owner="t")

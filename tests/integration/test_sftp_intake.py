@@ -50,20 +50,26 @@ class Pipe:
         self.accept = make_acceptor(gw.db, gw.store, gw.settings)
         self.failures = DbFailureLog(gw.db)
 
-    def __call__(self, stream: BinaryIO, *, source: str,
-                 original_name: str) -> AcceptResultLike:
+    def __call__(self, stream: BinaryIO, *, source: str, original_name: str) -> AcceptResultLike:
         return self.accept(stream, source=source, original_name=original_name)
 
     def registered(self) -> dict[str, str]:
         """original name → sha256 of every registered file."""
         with self.gw.db.read() as s:
-            return {r.original_name: r.sha256 for r in s.execute(
-                select(InboundFile.original_name, InboundFile.sha256))}
+            return {
+                r.original_name: r.sha256
+                for r in s.execute(select(InboundFile.original_name, InboundFile.sha256))
+            }
 
     def accepts(self, outcome: str) -> int:
         with self.gw.db.read() as s:
-            return int(s.execute(select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.action == "accept", AuditEntry.outcome == outcome)).scalar_one())
+            return int(
+                s.execute(
+                    select(func.count())
+                    .select_from(AuditEntry)
+                    .where(AuditEntry.action == "accept", AuditEntry.outcome == outcome)
+                ).scalar_one()
+            )
 
     def content(self, sha256: str) -> bytes:
         return self.gw.store.read(sha256)
@@ -78,9 +84,11 @@ def pipe(gw: Gateway) -> Pipe:
 
 
 def _profile(server: SshdServer, base: Path, **fields: object) -> PartnerProfile:
-    values: dict[str, object] = {"inbox_dir": str(base / "inbox"),
-                                 "archive_dir": str(base / "archive"),
-                                 "filename_pattern": "*.835"}
+    values: dict[str, object] = {
+        "inbox_dir": str(base / "inbox"),
+        "archive_dir": str(base / "archive"),
+        "filename_pattern": "*.835",
+    }
     values.update(fields)
     return server.profile(**values)
 
@@ -102,8 +110,7 @@ def test_pull_several_files_then_archive(sshd: SshdServer, pipe: Pipe) -> None:
         sshd.put(base / "inbox" / name, data)
     sshd.put(base / "inbox" / "notes.txt", b"not for us")
 
-    result = poll_partner(_profile(sshd, base, max_connections=3), pipe,
-                          failures=pipe.failures)
+    result = poll_partner(_profile(sshd, base, max_connections=3), pipe, failures=pipe.failures)
 
     assert result.ok, result
     assert sorted(p.remote_name for p in result.pulled) == sorted(files)
@@ -188,8 +195,11 @@ def test_sshd_stopped_mid_poll_then_restarted(sshd: SshdServer, pipe: Pipe) -> N
             timer.start()
         return accepted
 
-    profile = _profile(sshd, base, retry={"attempts": 12, "initial_seconds": 0.1,
-                                          "max_seconds": 0.4, "jitter_seconds": 0.05})
+    profile = _profile(
+        sshd,
+        base,
+        retry={"attempts": 12, "initial_seconds": 0.1, "max_seconds": 0.4, "jitter_seconds": 0.05},
+    )
     with capture_logs() as logs:
         result = poll_partner(profile, acceptor, failures=pipe.failures)
     restarter[0].join(10)
@@ -251,8 +261,9 @@ def test_permission_denied_on_archive(sshd: SshdServer, pipe: Pipe) -> None:
     assert len(pipe.registered()) == 1
 
 
-def test_crash_after_accept_before_archive_is_finished_next_poll(sshd: SshdServer,
-                                                                 pipe: Pipe) -> None:
+def test_crash_after_accept_before_archive_is_finished_next_poll(
+    sshd: SshdServer, pipe: Pipe
+) -> None:
     base = sshd.make_tree("inbox", "archive")
     sshd.put(base / "inbox" / "x.835", b"ISA*x*~")
     # a poll that died after the file was durable and registered, before the archive move
@@ -287,8 +298,9 @@ def test_after_pull_delete(sshd: SshdServer, pipe: Pipe) -> None:
     assert len(pipe.registered()) == 1
 
 
-def test_wrong_host_key_is_refused_without_retry(sshd: SshdServer, pipe: Pipe,
-                                                 tmp_path: Path) -> None:
+def test_wrong_host_key_is_refused_without_retry(
+    sshd: SshdServer, pipe: Pipe, tmp_path: Path
+) -> None:
     base = sshd.make_tree("inbox", "archive")
     sshd.put(base / "inbox" / "a.835", b"ISA*a*~")
     other = keygen(tmp_path / "impostor")
@@ -309,8 +321,9 @@ def test_wrong_host_key_is_refused_without_retry(sshd: SshdServer, pipe: Pipe,
     assert os.listdir(base / "inbox") == ["a.835"]
 
 
-def test_wrong_credentials_are_refused_without_retry(sshd: SshdServer, pipe: Pipe,
-                                                     tmp_path: Path) -> None:
+def test_wrong_credentials_are_refused_without_retry(
+    sshd: SshdServer, pipe: Pipe, tmp_path: Path
+) -> None:
     base = sshd.make_tree("inbox", "archive")
     keygen(tmp_path / "not_authorized")
     profile = _profile(sshd, base, auth={"private_key_path": str(tmp_path / "not_authorized")})
@@ -331,10 +344,14 @@ def test_two_partners_one_down_the_other_is_pulled(sshd: SshdServer, pipe: Pipe)
         sshd.put(base / "inbox" / name, data)
     good = _profile(sshd, base, id="good")
     dead_port = free_port()  # nothing listens here: connection refused
-    down = _profile(sshd, base, id="down", port=dead_port,
-                    host_key=f"[127.0.0.1]:{dead_port} {sshd.host_public_key}",
-                    retry={"attempts": 50, "initial_seconds": 0.2, "max_seconds": 1,
-                           "jitter_seconds": 0.1})
+    down = _profile(
+        sshd,
+        base,
+        id="down",
+        port=dead_port,
+        host_key=f"[127.0.0.1]:{dead_port} {sshd.host_public_key}",
+        retry={"attempts": 50, "initial_seconds": 0.2, "max_seconds": 1, "jitter_seconds": 0.1},
+    )
     results: dict[str, PollResult] = {}
     good_done = threading.Event()
 
@@ -366,8 +383,7 @@ def test_a_missing_sshd_fails_under_ci(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 
 @pytest.mark.parametrize("size", [0, 1, 261119, 261120, 261121, 5 * 261120 + 7])
-def test_pipelined_reader_adapts_to_the_servers_largest_answer(sshd: SshdServer,
-                                                                size: int) -> None:
+def test_pipelined_reader_adapts_to_the_servers_largest_answer(sshd: SshdServer, size: int) -> None:
     """Asking for more than the server answers (OpenSSH caps a read at 255 KiB) still reads
     every byte in order, with or without a listed size, and later requests shrink to fit."""
     base = sshd.make_tree("inbox")
@@ -405,8 +421,10 @@ def test_sessions_acknowledge_what_they_receive_at_once(sshd: SshdServer) -> Non
 def test_pipelined_reader_refuses_a_file_longer_than_listed(sshd: SshdServer) -> None:
     base = sshd.make_tree("inbox")
     sshd.put(base / "inbox" / "f.835", os.urandom(600_000))
-    with open_sftp(_profile(sshd, base)) as sftp, \
-            sftp.open(str(base / "inbox" / "f.835"), "rb") as fh:
+    with (
+        open_sftp(_profile(sshd, base)) as sftp,
+        sftp.open(str(base / "inbox" / "f.835"), "rb") as fh,
+    ):
         reader = RemoteReader(fh, expected_size=500_000)
 
         def read_all() -> None:
@@ -431,8 +449,9 @@ def test_a_dropped_connection_never_reads_as_the_end_of_a_file(sshd: SshdServer)
 
     dropped = (OSError, EOFError, paramiko.SSHException, paramiko.SFTPError)
     with open_sftp(_profile(sshd, base)) as sftp, pytest.raises(dropped):
-        download(sftp, str(base / "inbox" / "f.835"), sink, expected_size=None,
-                 on_progress=on_progress)
+        download(
+            sftp, str(base / "inbox" / "f.835"), sink, expected_size=None, on_progress=on_progress
+        )
     assert cut
     assert cut[0] >= 1
     assert sink.tell() < 32 << 20

@@ -22,11 +22,14 @@ from tests.integration.sshd import (  # noqa: F401  (fixtures are used by name)
 pytestmark = pytest.mark.sftp
 
 
-@pytest.mark.parametrize(("name", "params"), [
-    ("_async_request", ["self", "fileobj", "t", "args"]),
-    ("_read_response", ["self", "waitfor"]),
-    ("_convert_status", ["self", "msg"]),
-])
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("_async_request", ["self", "fileobj", "t", "args"]),
+        ("_read_response", ["self", "waitfor"]),
+        ("_convert_status", ["self", "msg"]),
+    ],
+)
 def test_private_calls_keep_their_shape(name: str, params: list[str]) -> None:
     """paramiko.SFTPClient still has the private methods the reader drives, with the
     parameters it passes (a rename or a new required parameter breaks reading silently)."""
@@ -81,7 +84,9 @@ def test_download_checks_the_size_it_is_given(sshd: SshdServer) -> None:
     with open_sftp(profile) as sftp:
         sink = io.BytesIO()
         assert download(sftp, str(base / "inbox" / "f.835"), sink, expected_size=70_000) == (
-            70_000, hashlib.sha256(b"y" * 70_000).hexdigest())
+            70_000,
+            hashlib.sha256(b"y" * 70_000).hexdigest(),
+        )
         for wrong in (69_999, 70_001):
             with pytest.raises(RemoteFileChangedError):
                 download(sftp, str(base / "inbox" / "f.835"), io.BytesIO(), expected_size=wrong)

@@ -56,16 +56,25 @@ def _processed(gw: Gateway, n: int, base: int = 100) -> list[str]:
         rep = ingest(gw, make_835(base + i, claims=1), f"f{i}.835")
         assert rep.state == "processed"
         with gw.db.read() as s:
-            shas.append(s.execute(select(InboundFile.sha256).where(
-                InboundFile.id == rep.file_id)).scalar_one())
+            shas.append(
+                s.execute(
+                    select(InboundFile.sha256).where(InboundFile.id == rep.file_id)
+                ).scalar_one()
+            )
     return shas
 
 
-def test_migrate_is_resumable_and_idempotent(gw: Gateway, cli: CliRunner,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_migrate_is_resumable_and_idempotent(
+    gw: Gateway, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shas = _processed(gw, 6)
-    killed = gw.cli("store", "migrate", "--to", "postgres",
-                    extra_env={"GATEWAY_TEST_CRASH_AT": "migrate_copied:2"})
+    killed = gw.cli(
+        "store",
+        "migrate",
+        "--to",
+        "postgres",
+        extra_env={"GATEWAY_TEST_CRASH_AT": "migrate_copied:2"},
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     with gw.db.read() as s:
         assert s.execute(select(func.count()).select_from(RawMigration)).scalar_one() == 2
@@ -95,20 +104,23 @@ def test_migrate_is_resumable_and_idempotent(gw: Gateway, cli: CliRunner,
     with gw.db.read() as s:
         first = s.execute(select(InboundFile.id).order_by(InboundFile.id)).scalars().first()
     assert first is not None
-    res = replay(gw.db, store_from_settings(settings), settings, first, actor="t",
-                 reason="after migration")
+    res = replay(
+        gw.db, store_from_settings(settings), settings, first, actor="t", reason="after migration"
+    )
     assert res.report.state == "processed"
 
 
-def test_migrate_to_s3_verifies_and_reports_bad_sources(gw: Gateway,
-                                                        request: pytest.FixtureRequest) -> None:
+def test_migrate_to_s3_verifies_and_reports_bad_sources(
+    gw: Gateway, request: pytest.FixtureRequest
+) -> None:
     endpoint: str = request.getfixturevalue("moto_endpoint")
     shas = _processed(gw, 3)
     bad = gw.store.path_for(shas[1])
     bad.chmod(0o640)
     bad.write_bytes(b"flipped on disk")
-    settings = get_settings(**{**gw.settings.model_dump(),
-                               **s3_overrides(endpoint, new_bucket(endpoint))})
+    settings = get_settings(
+        **{**gw.settings.model_dump(), **s3_overrides(endpoint, new_bucket(endpoint))}
+    )
     s3 = cast(S3RawStore, store_from_settings(settings))
     report = migrate(gw.db, gw.store, s3)
     assert (report.copied, len(report.problems)) == (2, 1)
@@ -120,8 +132,9 @@ def test_migrate_to_s3_verifies_and_reports_bad_sources(gw: Gateway,
 
 
 @pytest.mark.parametrize("backend", ["file", "postgres"])
-def test_prune_respects_retention_states_and_audits(gw: Gateway, cli: CliRunner, backend: str,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prune_respects_retention_states_and_audits(
+    gw: Gateway, cli: CliRunner, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GATEWAY_RAW_STORE", backend)
     settings = get_settings(**{**gw.settings.model_dump(), "raw_store": backend})
     store = store_from_settings(settings)
@@ -129,15 +142,13 @@ def test_prune_respects_retention_states_and_audits(gw: Gateway, cli: CliRunner,
         accept_bytes(gw.db, store, make_835(300 + i, claims=1), source="t", original_name="ok")
     accept_bytes(gw.db, store, b"ISA*garbage", source="t", original_name="bad")
 
-
     run_worker(gw.db, store, settings, stop=threading.Event(), once=True)
     queued = accept_bytes(gw.db, store, make_835(399, claims=1), source="t", original_name="q")
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=3000)
     with gw.db.write() as s:
         s.execute(update(tbl(InboundFile)).values(received_at=long_ago, processed_at=long_ago))
         states = dict(s.execute(select(InboundFile.id, InboundFile.state)).all())
-    assert sorted(states.values()) == ["failed", "processed", "processed", "processed",
-                                       "received"]
+    assert sorted(states.values()) == ["failed", "processed", "processed", "processed", "received"]
 
     refused = cli.invoke(app, ["store", "prune", "--older-than", "30"], terminal_width=200)
     assert refused.exit_code == 2
@@ -145,22 +156,25 @@ def test_prune_respects_retention_states_and_audits(gw: Gateway, cli: CliRunner,
     done = cli.invoke(app, ["store", "prune", "--older-than", "2557"], terminal_width=200)
     assert done.exit_code == 0, done.output
     assert "pruned 3 files" in _out(done)
-    again = cli.invoke(app, ["store", "prune", "--older-than", "30", "--force"],
-                       terminal_width=200)
+    again = cli.invoke(app, ["store", "prune", "--older-than", "30", "--force"], terminal_width=200)
     assert "pruned 0 files" in _out(again)
 
     with gw.db.read() as s:
         rows = s.execute(select(InboundFile.id, InboundFile.state, InboundFile.sha256)).all()
         pruned = set(s.execute(select(RawPrune.sha256)).scalars())
-        audits = s.execute(select(AuditEntry.action, AuditEntry.file_id).where(
-            AuditEntry.action.in_(("raw_prune", "raw_prune_run")))).all()
+        audits = s.execute(
+            select(AuditEntry.action, AuditEntry.file_id).where(
+                AuditEntry.action.in_(("raw_prune", "raw_prune_run"))
+            )
+        ).all()
     assert len(rows) == 5  # registry rows and hashes stay
     for _, state, sha in rows:
         assert store.exists(sha) is (state != "processed")
         assert (sha in pruned) is (state == "processed")
     assert sorted(a for a, _ in audits) == ["raw_prune"] * 3 + ["raw_prune_run"]
     assert {fid for a, fid in audits if a == "raw_prune"} == {
-        fid for fid, state, _ in rows if state == "processed"}
+        fid for fid, state, _ in rows if state == "processed"
+    }
     assert queued.file_id in states
 
     checked = cli.invoke(app, ["store", "verify"], terminal_width=200)

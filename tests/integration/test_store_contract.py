@@ -64,8 +64,9 @@ def _sqlite_url(tmp_path: Path, template: Path) -> str:
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path,
-            sqlite_template: Path) -> Iterator[Backend]:
+def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[Backend]:
     name: str = request.param
     if name == "postgres":
         with pg_database(request.getfixturevalue("pg_server")) as url:
@@ -94,8 +95,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path,
 
         def corrupt_object(sha: str) -> None:
             key = sstore.key_for(sha)
-            data = bytearray(sstore.client.get_object(Bucket=sstore.bucket, Key=key)["Body"]
-                             .read())
+            data = bytearray(sstore.client.get_object(Bucket=sstore.bucket, Key=key)["Body"].read())
             data[len(data) // 2] ^= 0xFF
             sstore.client.put_object(Bucket=sstore.bucket, Key=key, Body=bytes(data))
 
@@ -110,8 +110,11 @@ def _db_backend(name: str, url: str) -> Iterator[Backend]:
     def corrupt_chunk(sha: str) -> None:
         with db.write() as s:
             blob_id = s.execute(select(RawBlob.id).where(RawBlob.sha256 == sha)).scalar_one()
-            s.execute(update(RawChunk).where(RawChunk.blob_id == blob_id, RawChunk.seq == 0)
-                      .values(data=b"X" * 100))
+            s.execute(
+                update(RawChunk)
+                .where(RawChunk.blob_id == blob_id, RawChunk.seq == 0)
+                .values(data=b"X" * 100)
+            )
 
     try:
         yield Backend(name, store, db, corrupt_chunk)
@@ -148,10 +151,18 @@ def test_put_get_exists_and_dedupe(backend: Backend) -> None:
     assert store.read(empty.sha256) == b""
     if backend.name.startswith("postgres"):
         with backend.db.read() as s:
-            assert s.execute(select(func.count()).select_from(RawBlob).where(
-                RawBlob.sha256 == sha)).scalar_one() == 1
-            assert s.execute(select(func.count()).select_from(RawBlob).where(
-                RawBlob.sha256.is_(None))).scalar_one() == 0
+            assert (
+                s.execute(
+                    select(func.count()).select_from(RawBlob).where(RawBlob.sha256 == sha)
+                ).scalar_one()
+                == 1
+            )
+            assert (
+                s.execute(
+                    select(func.count()).select_from(RawBlob).where(RawBlob.sha256.is_(None))
+                ).scalar_one()
+                == 0
+            )
 
 
 def test_missing_and_malformed_keys(backend: Backend) -> None:
@@ -233,9 +244,11 @@ def test_large_file_streams_with_bounded_memory(backend: Backend) -> None:
 
 # -- the postgres backend writes inside the registry transaction ----------------------------
 
+
 @pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "postgres-sqlite"])
-def db_backend(request: pytest.FixtureRequest, tmp_path: Path,
-               sqlite_template: Path) -> Iterator[Backend]:
+def db_backend(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[Backend]:
     if request.param == "postgres":
         with pg_database(request.getfixturevalue("pg_server")) as url:
             yield from _db_backend("postgres", url)
@@ -269,8 +282,13 @@ def test_bytes_and_registry_row_commit_together(db_backend: Backend) -> None:
     store = db_backend.store
     assert isinstance(store, TransactionalRawStore)
     with pytest.raises(_DroppedError):
-        accept_stream(db_backend.db, store, cast(BinaryIO, _FailingStream(300 * 1024)),
-                      source="test", original_name="dropped.835")
+        accept_stream(
+            db_backend.db,
+            store,
+            cast(BinaryIO, _FailingStream(300 * 1024)),
+            source="test",
+            original_name="dropped.835",
+        )
     with db_backend.db.read() as s:
         assert s.execute(select(func.count()).select_from(InboundFile)).scalar_one() == 0
         assert s.execute(select(func.count()).select_from(RawBlob)).scalar_one() == 0

@@ -42,8 +42,19 @@ CLAIMS = 100_000  # about 40 MB
 @pytest.fixture(scope="module")
 def big_835(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("big") / "big.835"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_big_835.py"), "--claims",
-                    str(CLAIMS), "-o", str(path)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "make_big_835.py"),
+            "--claims",
+            str(CLAIMS),
+            "-o",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return path
 
 
@@ -68,8 +79,9 @@ def _console_login(client: httpx.Client, key: str) -> None:
     form = client.get("/console/login")
     token = re.search(r'name="csrf" value="([^"]+)"', form.text)
     assert token
-    r = client.post("/console/login", data={"csrf": token.group(1), "key": key},
-                    follow_redirects=False)
+    r = client.post(
+        "/console/login", data={"csrf": token.group(1), "key": key}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
 
 
@@ -90,27 +102,33 @@ def _views(client: httpx.Client, key: str, fid: int) -> list[dict[str, object]]:
 
 
 def test_acks_and_console_page_of_a_large_file_stay_small(
-        gw: Gateway, tmp_path: Path, big_835: Path) -> None:
+    gw: Gateway, tmp_path: Path, big_835: Path
+) -> None:
     """Attack: three acks requests and three console views of a 24 MB 835, which used to
     take the server's memory up by many times the file's size."""
     keys = make_keys(gw, None)
     size = big_835.stat().st_size
     with serve(gw, tmp_path) as (url, pid), httpx.Client(base_url=url, timeout=120) as client:
         with big_835.open("rb") as body:
-            r = client.post("/v1/files", content=body.read(),
-                            headers={"Authorization": f"Bearer {keys['ops']}"})
+            r = client.post(
+                "/v1/files", content=body.read(), headers={"Authorization": f"Bearer {keys['ops']}"}
+            )
         assert r.status_code == 201, r.text
         fid = r.json()["id"]
         run_worker(gw.db, gw.store, gw.settings, stop=threading.Event(), once=True)
         with gw.db.read() as s:
-            stored = s.execute(select(FileAck.acknowledgments).where(
-                FileAck.file_id == fid)).scalar_one()
+            stored = s.execute(
+                select(FileAck.acknowledgments).where(FileAck.file_id == fid)
+            ).scalar_one()
             assert s.get(InboundFile, fid).state == "processed"  # type: ignore[union-attr]
         assert stored
         assert {a["kind"] for a in stored} == {"999"}
         _console_login(client, keys["auditor"])
-        warm = client.post("/v1/files", content=make_835(62, claims=2),
-                           headers={"Authorization": f"Bearer {keys['ops']}"}).json()["id"]
+        warm = client.post(
+            "/v1/files",
+            content=make_835(62, claims=2),
+            headers={"Authorization": f"Bearer {keys['ops']}"},
+        ).json()["id"]
         run_worker(gw.db, gw.store, gw.settings, stop=threading.Event(), once=True)
         _views(client, keys["auditor"], warm)  # first requests compile templates, etc.
         _reset_peak(pid)
@@ -123,8 +141,9 @@ def test_acks_and_console_page_of_a_large_file_stay_small(
     assert growth_kb * 1024 < size / 4
 
 
-def test_stored_acks_equal_a_fresh_render_and_old_files_get_them_once(gw: Gateway,
-                                                                      tmp_path: Path) -> None:
+def test_stored_acks_equal_a_fresh_render_and_old_files_get_them_once(
+    gw: Gateway, tmp_path: Path
+) -> None:
     """Attack: make the stored acks differ from what the file says (or go missing for a file
     processed before they were stored): they must equal an independent whole-file render."""
     data = make_835(61, claims=5).replace(b"DTM*232*20240101", b"DTM*232*2024AB01", 1)
@@ -138,8 +157,9 @@ def test_stored_acks_equal_a_fresh_render_and_old_files_get_them_once(gw: Gatewa
             assert row is not None
             assert row.processed_at is not None
             when = row.processed_at
-            worker = s.execute(select(FileAck.acknowledgments).where(
-                FileAck.file_id == fid)).scalar_one()
+            worker = s.execute(
+                select(FileAck.acknowledgments).where(FileAck.file_id == fid)
+            ).scalar_one()
         try:
             outcome: parsers.ParseResult | parsers.X12Error = parsers.parse(data)
         except parsers.X12Error as exc:
@@ -154,5 +174,9 @@ def test_stored_acks_equal_a_fresh_render_and_old_files_get_them_once(gw: Gatewa
         again = client.get(f"/v1/files/{fid}/acks", headers=auth).json()["acknowledgments"]
         assert again == worker
         with gw.db.read() as s:
-            assert s.execute(select(FileAck.acknowledgments).where(
-                FileAck.file_id == fid)).scalar_one() == worker
+            assert (
+                s.execute(
+                    select(FileAck.acknowledgments).where(FileAck.file_id == fid)
+                ).scalar_one()
+                == worker
+            )

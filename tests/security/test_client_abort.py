@@ -26,16 +26,23 @@ BOUNDARY = "gw-abort-boundary"
 
 
 def _multipart(data: bytes) -> bytes:
-    return (f"--{BOUNDARY}\r\n".encode()
-            + b'Content-Disposition: form-data; name="file"; filename="a.835"\r\n'
-            + b"Content-Type: application/octet-stream\r\n\r\n" + data
-            + f"\r\n--{BOUNDARY}--\r\n".encode())
+    return (
+        f"--{BOUNDARY}\r\n".encode()
+        + b'Content-Disposition: form-data; name="file"; filename="a.835"\r\n'
+        + b"Content-Type: application/octet-stream\r\n\r\n"
+        + data
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
 
 
 def _request_head(api: Api, path: str, ctype: str, length: int, key: str | None) -> bytes:
     port = api.url.rsplit(":", 1)[1]
-    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Type: {ctype}",
-             f"Content-Length: {length}"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        f"Content-Type: {ctype}",
+        f"Content-Length: {length}",
+    ]
     if key:
         lines.append(f"Authorization: Bearer {key}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -55,8 +62,15 @@ def _nothing_stored(api: Api) -> None:
 
 def _upload_audit(api: Api) -> list[AuditEntry]:
     with api.gw.db.read() as s:
-        rows = s.execute(select(AuditEntry).where(AuditEntry.action == "http POST /v1/files")
-                         .order_by(AuditEntry.seq)).scalars().all()
+        rows = (
+            s.execute(
+                select(AuditEntry)
+                .where(AuditEntry.action == "http POST /v1/files")
+                .order_by(AuditEntry.seq)
+            )
+            .scalars()
+            .all()
+        )
         s.expunge_all()
         return list(rows)
 
@@ -68,8 +82,9 @@ def _wait_for_log(capsys: pytest.CaptureFixture[str], event: str) -> list[dict[s
     while time.monotonic() < deadline:
         text += capsys.readouterr().err
         lines = [json.loads(ln) for ln in text.splitlines() if ln.startswith("{")]
-        if any(ln["event"] == event for ln in lines) and \
-                any(ln["event"] == "http_request" for ln in lines):
+        if any(ln["event"] == event for ln in lines) and any(
+            ln["event"] == "http_request" for ln in lines
+        ):
             return lines
         time.sleep(0.05)
     raise AssertionError(f"no {event} in the server log:\n{text}")
@@ -78,19 +93,24 @@ def _wait_for_log(capsys: pytest.CaptureFixture[str], event: str) -> list[dict[s
 @pytest.mark.usefixtures("json_logs")
 @pytest.mark.parametrize("kind", ["multipart", "raw"])
 def test_client_aborting_mid_upload_is_a_client_abort(
-        api: Api, kind: str, capsys: pytest.CaptureFixture[str],
-        caplog: pytest.LogCaptureFixture) -> None:
+    api: Api, kind: str, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     """Attack: a client sends half an upload body, then closes the socket (over and over it
     would fill the log with tracebacks and the audit log with 500s, and leave partial files)."""
     caplog.set_level(logging.DEBUG)
     data = make_835(9201, claims=20)
     body = _multipart(data) if kind == "multipart" else data
-    ctype = f"multipart/form-data; boundary={BOUNDARY}" if kind == "multipart" \
+    ctype = (
+        f"multipart/form-data; boundary={BOUNDARY}"
+        if kind == "multipart"
         else "application/octet-stream"
+    )
     capsys.readouterr()
     with _connect(api) as sock:
-        sock.sendall(_request_head(api, "/v1/files?filename=a.835", ctype, len(body),
-                                   api.keys["ops"]) + body[:len(body) // 2])
+        sock.sendall(
+            _request_head(api, "/v1/files?filename=a.835", ctype, len(body), api.keys["ops"])
+            + body[: len(body) // 2]
+        )
         time.sleep(0.2)  # let the server start reading the body (not an assertion on time)
     lines = _wait_for_log(capsys, "client_abort")
     aborts = [ln for ln in lines if ln["event"] == "client_abort"]
@@ -99,8 +119,9 @@ def test_client_aborting_mid_upload_is_a_client_abort(
     assert aborts[0]["level"] in ("info", "warning")
     assert 0 < aborts[0]["body_bytes"] < len(body)
     access = [ln for ln in lines if ln["event"] == "http_request"]
-    assert [(ln["route"], ln["status"], ln["client"]) for ln in access] == \
-        [("/v1/files", 499, "127.0.0.1")]
+    assert [(ln["route"], ln["status"], ln["client"]) for ln in access] == [
+        ("/v1/files", 499, "127.0.0.1")
+    ]
     text = json.dumps(lines)
     assert "Traceback" not in text
     assert "exception" not in text
@@ -124,8 +145,7 @@ def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
         buf += chunk
     head, _, rest = buf.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, v in
-               (h.split(":", 1) for h in header_lines)}
+    headers = {k.strip().lower(): v.strip() for k, v in (h.split(":", 1) for h in header_lines)}
     length = int(headers.get("content-length", "0"))
     while len(rest) < length:
         chunk = sock.recv(65536)
@@ -138,18 +158,19 @@ def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 @pytest.mark.usefixtures("json_logs")
 @pytest.mark.parametrize("api", [{"body_timeout_seconds": 0.5}], indirect=True)
 @pytest.mark.parametrize("target", ["upload", "console_login"])
-def test_slow_loris_body_is_408(api: Api, target: str,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_slow_loris_body_is_408(api: Api, target: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Attack: slow-loris: a request that declares a body, sends a piece of it and then
     nothing, holding a server connection (and a spool) open for as long as it likes."""
     if target == "upload":
         body = make_835(9301, claims=5)
-        head = _request_head(api, "/v1/files?filename=s.835", "application/octet-stream",
-                             len(body), api.keys["ops"])
+        head = _request_head(
+            api, "/v1/files?filename=s.835", "application/octet-stream", len(body), api.keys["ops"]
+        )
     else:
         body = b"csrf=x&key=" + b"k" * 150
-        head = _request_head(api, "/console/login", "application/x-www-form-urlencoded",
-                             len(body), None)
+        head = _request_head(
+            api, "/console/login", "application/x-www-form-urlencoded", len(body), None
+        )
     capsys.readouterr()
     with _connect(api) as sock:
         sock.sendall(head + body[:40])

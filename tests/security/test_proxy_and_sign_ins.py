@@ -34,8 +34,11 @@ def _log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
 
 def _audit(api: Api, since: int = 0) -> list[AuditEntry]:
     with api.gw.db.read() as s:
-        rows = s.execute(select(AuditEntry).where(AuditEntry.seq > since)
-                         .order_by(AuditEntry.seq)).scalars().all()
+        rows = (
+            s.execute(select(AuditEntry).where(AuditEntry.seq > since).order_by(AuditEntry.seq))
+            .scalars()
+            .all()
+        )
         s.expunge_all()
         return list(rows)
 
@@ -52,8 +55,11 @@ def _chain_ok(api: Api) -> None:
 
 
 def _upload(api: Api, headers: dict[str, str], control: int) -> httpx.Response:
-    return api.client.post(f"/v1/files?filename=f{control}.835", content=make_835(control),
-                           headers={**api.auth("ops"), **headers})
+    return api.client.post(
+        f"/v1/files?filename=f{control}.835",
+        content=make_835(control),
+        headers={**api.auth("ops"), **headers},
+    )
 
 
 def _login_cookie(set_cookies: list[str], name: str) -> str:
@@ -68,7 +74,8 @@ def _is_secure(set_cookie: str) -> bool:
 
 @pytest.mark.parametrize("api", [{"trusted_proxies": "10.0.0.0/8, 192.0.2.1"}], indirect=True)
 def test_spoofed_forwarded_headers_from_untrusted_peer_are_ignored(
-        api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Attack: a client (not a trusted proxy) sends ``X-Forwarded-For: 203.0.113.66`` to be
     audited and logged under someone else's address, and ``X-Forwarded-Proto: https``."""
     before = _head(api)
@@ -91,10 +98,8 @@ def test_spoofed_forwarded_headers_from_untrusted_peer_are_ignored(
     _chain_ok(api)
 
 
-@pytest.mark.parametrize("api", [{"trusted_proxies": "127.0.0.1, 10.1.0.0/16"}],
-                         indirect=True)
-def test_trusted_proxys_forwarded_for_is_used(api: Api,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("api", [{"trusted_proxies": "127.0.0.1, 10.1.0.0/16"}], indirect=True)
+def test_trusted_proxys_forwarded_for_is_used(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
     """Attack: the client writes a fake hop (``6.6.6.6``) at the left of ``X-Forwarded-For``;
     the trusted proxies (127.0.0.1, then 10.1.2.3) append what they saw. The rightmost address
     that is not a trusted proxy is the client: 198.51.100.7, never the client's own claim."""
@@ -105,8 +110,11 @@ def test_trusted_proxys_forwarded_for_is_used(api: Api,
     entries = _audit(api, before)
     assert entries
     assert {(e.details or {}).get("client") for e in entries} == {"198.51.100.7"}
-    access = [ln for ln in _log_lines(capsys)
-              if ln["event"] == "http_request" and ln["route"] == "/v1/files"]
+    access = [
+        ln
+        for ln in _log_lines(capsys)
+        if ln["event"] == "http_request" and ln["route"] == "/v1/files"
+    ]
     assert [ln["client"] for ln in access] == ["198.51.100.7"]
     # a forwarded-for of trusted hops only: the leftmost of them is the client
     before = _head(api)
@@ -131,9 +139,12 @@ def test_secure_cookie_only_via_trusted_https_proxy(api: Api) -> None:
     token = re.search(r'name="csrf" value="([^"]+)"', form.text)
     assert token
     api.client.cookies.clear()  # the jar would not send a Secure cookie over http: do it by hand
-    r = api.client.post("/console/login", data={"csrf": token.group(1), "key": api.keys["ops"]},
-                        headers={**https, "Cookie": f"gw_login_csrf={token.group(1)}"},
-                        follow_redirects=False)
+    r = api.client.post(
+        "/console/login",
+        data={"csrf": token.group(1), "key": api.keys["ops"]},
+        headers={**https, "Cookie": f"gw_login_csrf={token.group(1)}"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     session = _login_cookie(r.headers.get_list("set-cookie"), "gw_session")
     assert _is_secure(session)
@@ -150,16 +161,19 @@ def _assert_429(r: httpx.Response) -> None:
     assert int(r.headers["retry-after"]) >= 1
 
 
-def test_brute_forcing_api_keys_is_audited_then_429(api: Api,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_brute_forcing_api_keys_is_audited_then_429(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Attack: guessing API keys against /v1 as fast as possible, each guess with another
     ``X-Forwarded-For`` (no proxy is trusted) to dodge a per-address limit."""
     before = _head(api)
     capsys.readouterr()
     guesses = [_wrong_key() for _ in range(10)]
     for n, key in enumerate(guesses):
-        r = api.client.get("/v1/files", headers={"Authorization": f"Bearer {key}",
-                                                 "X-Forwarded-For": f"198.51.100.{n}"})
+        r = api.client.get(
+            "/v1/files",
+            headers={"Authorization": f"Bearer {key}", "X-Forwarded-For": f"198.51.100.{n}"},
+        )
         assert r.status_code == 401, (n, r.text)
     r = api.client.get("/v1/files", headers={"Authorization": f"Bearer {_wrong_key()}"})
     _assert_429(r)
@@ -170,8 +184,13 @@ def test_brute_forcing_api_keys_is_audited_then_429(api: Api,
     entries = _audit(api, before)
     failed = [e for e in entries if e.action == "api_auth_failed"]
     assert len(failed) == 10
-    assert all(e.outcome == "401" and e.details and e.details["client"] == "127.0.0.1"
-               and re.fullmatch(r"[0-9a-f]{8}", e.details["key_fingerprint"]) for e in failed)
+    assert all(
+        e.outcome == "401"
+        and e.details
+        and e.details["client"] == "127.0.0.1"
+        and re.fullmatch(r"[0-9a-f]{8}", e.details["key_fingerprint"])
+        for e in failed
+    )
     assert len({e.details["key_fingerprint"] for e in failed if e.details}) == 10
     assert [e.outcome for e in entries if e.action == "auth_rate_limited"] == ["429"]
     assert len(entries) == 11  # the refusals after the trip are logged, not audited
@@ -182,14 +201,16 @@ def test_brute_forcing_api_keys_is_audited_then_429(api: Api,
         assert secret not in stored
         assert secret not in logged
     # the limit is per client address: another address (127.0.0.2) still signs in
-    with httpx.Client(base_url=api.url, timeout=30,
-                      transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
+    with httpx.Client(
+        base_url=api.url, timeout=30, transport=httpx.HTTPTransport(local_address="127.0.0.2")
+    ) as other:
         assert other.get("/v1/files", headers=api.auth("ops")).status_code == 200
     _chain_ok(api)
 
 
 def test_brute_forcing_console_logins_is_audited_then_429(
-        api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Attack: guessing keys through the console's sign-in form."""
     before = _head(api)
     capsys.readouterr()
@@ -198,19 +219,28 @@ def test_brute_forcing_console_logins_is_audited_then_429(
     assert token
     guesses = [_wrong_key() for _ in range(9)] + ["not-even-a-key"]
     for key in guesses:
-        r = api.client.post("/console/login", data={"csrf": token.group(1), "key": key},
-                            follow_redirects=False)
+        r = api.client.post(
+            "/console/login", data={"csrf": token.group(1), "key": key}, follow_redirects=False
+        )
         assert r.status_code == 401, r.text
         assert "That key is not valid." in r.text
-    r = api.client.post("/console/login", data={"csrf": token.group(1), "key": api.keys["ops"]},
-                        follow_redirects=False)
+    r = api.client.post(
+        "/console/login",
+        data={"csrf": token.group(1), "key": api.keys["ops"]},
+        follow_redirects=False,
+    )
     _assert_429(r)
     assert "gw_session=" not in ";".join(r.headers.get_list("set-cookie"))
     entries = _audit(api, before)
     failed = [e for e in entries if e.action == "console_login_failed"]
     assert len(failed) == 10
-    assert all(e.outcome == "401" and e.actor == "unauthenticated" and e.details
-               and e.details["client"] == "127.0.0.1" for e in failed)
+    assert all(
+        e.outcome == "401"
+        and e.actor == "unauthenticated"
+        and e.details
+        and e.details["client"] == "127.0.0.1"
+        for e in failed
+    )
     assert [e.outcome for e in entries if e.action == "auth_rate_limited"] == ["429"]
     stored = json.dumps([[e.reason, e.details] for e in entries])
     logged = capsys.readouterr().err

@@ -55,11 +55,13 @@ WAIT = 60.0  # bound of every wait for a background thread (never an assertion o
 
 # -- fixtures -----------------------------------------------------------------------------------
 
+
 @contextmanager
 def running_api(gw: Gateway, **overrides: object) -> Iterator[Api]:
     """A real server over ``gw``'s database with a short lock timeout (and ``overrides``)."""
-    settings = gw.settings.model_copy(update={"db_lock_timeout_seconds": LOCK_TIMEOUT,
-                                              "max_upload_bytes": 64 * 1024, **overrides})
+    settings = gw.settings.model_copy(
+        update={"db_lock_timeout_seconds": LOCK_TIMEOUT, "max_upload_bytes": 64 * 1024, **overrides}
+    )
     original = gw.db
     gw.settings, gw.db = settings, Database.from_settings(settings)
     app, server = start_api(gw, settings)
@@ -134,11 +136,17 @@ def tmpfs(where: Path, size: str = "2m") -> Iterator[Path]:
     where.mkdir(parents=True, exist_ok=True)
     if shutil.which("mount") is None:
         pytest.skip("disk-full tests need the mount command")
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
-                           str(where)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
-        pytest.skip(f"disk-full tests mount a {size} tmpfs, which needs root/CAP_SYS_ADMIN "
-                    f"here: {proc.stderr.strip() or proc.returncode}")
+        pytest.skip(
+            f"disk-full tests mount a {size} tmpfs, which needs root/CAP_SYS_ADMIN "
+            f"here: {proc.stderr.strip() or proc.returncode}"
+        )
     try:
         yield where
     finally:
@@ -160,7 +168,7 @@ def fill(directory: Path) -> Path:
                     raise
                 if len(block) == 1:
                     break
-                block = block[:max(1, len(block) // 16)]
+                block = block[: max(1, len(block) // 16)]
     finally:
         os.close(fd)
     return filler
@@ -183,8 +191,9 @@ def wait_for(predicate: Callable[[], bool], what: str) -> None:
 
 def file_state(db: Database, file_id: int) -> str:
     with db.read() as s:
-        state: str = s.execute(select(InboundFile.state).where(InboundFile.id == file_id)
-                               ).scalar_one()
+        state: str = s.execute(
+            select(InboundFile.state).where(InboundFile.id == file_id)
+        ).scalar_one()
     return state
 
 
@@ -196,8 +205,10 @@ def assert_problem(r: httpx.Response, status: int, code: str) -> None:
 
 # -- a locked database --------------------------------------------------------------------------
 
+
 def test_locked_database_upload_is_503_with_retry_after_and_reads_still_work(
-        busy_api: Api, db_url: str) -> None:
+    busy_api: Api, db_url: str
+) -> None:
     """Attack/fault: another connection holds the write lock (a long migration, a stuck
     transaction, an operator's open shell) while clients upload and read. The upload must be a
     503 ``database_busy`` with Retry-After and leave no registry row, never a 500; reads and
@@ -230,8 +241,9 @@ def test_last_used_time_is_written_in_the_background(busy_api: Api) -> None:
     assert api.client.get("/v1/files", headers=api.auth("auditor")).status_code == 200
     assert api.app.state.ctx.keys.toucher.flush(WAIT)
     with api.gw.db.read() as s:
-        used = s.execute(select(ApiKey.last_used_at).where(
-            ApiKey.role == Role.AUDITOR.value)).scalar_one()
+        used = s.execute(
+            select(ApiKey.last_used_at).where(ApiKey.role == Role.AUDITOR.value)
+        ).scalar_one()
     assert used is not None
 
 
@@ -242,8 +254,9 @@ class BackgroundWorker:
         self.stop, self.retried = threading.Event(), threading.Event()
         self.faults: list[Fault | None] = []
         self.result: dict[str, object] = {}
-        self.thread = threading.Thread(target=self._work, args=(db, store, settings),
-                                       name="test-worker", daemon=True)
+        self.thread = threading.Thread(
+            target=self._work, args=(db, store, settings), name="test-worker", daemon=True
+        )
 
     def _on_retry(self, exc: BaseException) -> None:
         self.faults.append(classify(exc))
@@ -251,8 +264,9 @@ class BackgroundWorker:
 
     def _work(self, db: Database, store: RawStore, settings: Settings) -> None:
         try:
-            self.result["stats"] = run_worker(db, store, settings, stop=self.stop,
-                                              on_retry=self._on_retry)
+            self.result["stats"] = run_worker(
+                db, store, settings, stop=self.stop, on_retry=self._on_retry
+            )
         except BaseException as exc:  # reported by the test
             self.result["error"] = exc
 
@@ -274,8 +288,7 @@ def test_worker_keeps_running_through_a_locked_database(busy_api: Api, db_url: s
         with locked(db_url, "inbound_files"):
             worker.thread.start()
             assert worker.retried.wait(WAIT), f"the worker never hit the lock: {worker.result!r}"
-            assert worker.thread.is_alive(), \
-                f"the worker exited: {worker.result.get('error')!r}"
+            assert worker.thread.is_alive(), f"the worker exited: {worker.result.get('error')!r}"
         wait_for(lambda: file_state(api.gw.db, file_id) == "processed", "the file processed")
     finally:
         worker.finish()
@@ -287,8 +300,7 @@ def test_worker_keeps_running_through_a_locked_database(busy_api: Api, db_url: s
 
 
 @pytest.mark.sftp
-def test_sftp_poll_waits_out_a_locked_database(sshd: SshdServer, gw: Gateway,
-                                               db_url: str) -> None:
+def test_sftp_poll_waits_out_a_locked_database(sshd: SshdServer, gw: Gateway, db_url: str) -> None:
     """Fault: the registry is locked while the SFTP poller accepts a partner's file. The poll
     must not crash: the acceptance failure is transient, the session is retried with backoff
     (tenacity), the file stays on the partner's server until it is registered, and it is
@@ -312,16 +324,24 @@ def test_sftp_poll_waits_out_a_locked_database(sshd: SshdServer, gw: Gateway,
                 release.set()  # the lock goes away while the poll backs off
                 raise
 
-        profile = sshd.profile(inbox_dir=str(base / "inbox"), archive_dir=str(base / "archive"),
-                               filename_pattern="*.835",
-                               retry={"attempts": 6, "initial_seconds": 0.1, "max_seconds": 0.4,
-                                      "jitter_seconds": 0.05})
+        profile = sshd.profile(
+            inbox_dir=str(base / "inbox"),
+            archive_dir=str(base / "archive"),
+            filename_pattern="*.835",
+            retry={
+                "attempts": 6,
+                "initial_seconds": 0.1,
+                "max_seconds": 0.4,
+                "jitter_seconds": 0.05,
+            },
+        )
         with locked_until(db_url, "inbound_files", release), capture_logs() as logs:
             result = poll_partner(profile, acceptor)
         assert result.error is None, result
         assert faults[:1] == [Fault.BUSY]
-        assert any(e["event"] == "sftp_retry" and e.get("code") == "database_busy"
-                   for e in logs), logs
+        assert any(e["event"] == "sftp_retry" and e.get("code") == "database_busy" for e in logs), (
+            logs
+        )
         assert [p.remote_name for p in result.pulled] == ["remit.835"]
         with db.read() as s:
             names = s.execute(select(InboundFile.original_name)).scalars().all()
@@ -333,17 +353,21 @@ def test_sftp_poll_waits_out_a_locked_database(sshd: SshdServer, gw: Gateway,
 
 # -- a full disk --------------------------------------------------------------------------------
 
+
 def test_full_disk_upload_is_507_leaves_nothing_and_readyz_says_not_ready(gw: Gateway) -> None:
     """Fault: the disk holding the data dir and raw store fills up (a 2 MiB tmpfs) during a
     3 MiB upload. The upload must be a 507 ``insufficient_storage`` leaving no partial file and
     no registry row; /readyz must report not ready while nothing can be written, and ready
     again once space returns."""
-    with tmpfs(gw.settings.data_dir) as disk, \
-            running_api(gw, max_upload_bytes=8 * 1024 * 1024) as api:
+    with (
+        tmpfs(gw.settings.data_dir) as disk,
+        running_api(gw, max_upload_bytes=8 * 1024 * 1024) as api,
+    ):
         ok = api.client.get("/readyz")
         assert ok.status_code == 200, ok.text
-        r = api.client.post("/v1/files", content=padded_835(4, 3 * 1024 * 1024),
-                            headers=api.auth("ops"))
+        r = api.client.post(
+            "/v1/files", content=padded_835(4, 3 * 1024 * 1024), headers=api.auth("ops")
+        )
         assert_problem(r, 507, "insufficient_storage")
         assert "retry-after" in r.headers
         staging = disk / "raw" / ".tmp"
@@ -374,10 +398,16 @@ def test_worker_resumes_when_disk_space_returns(tmp_path: Path, sqlite_template:
         db = Database.from_url(f"sqlite:///{disk / 'gateway.db'}", LOCK_TIMEOUT)
         store = FileRawStore(disk / "raw")
         try:
-            settings = get_settings(data_dir=disk, worker_poll_seconds=0.05, lease_seconds=30,
-                                    max_attempts=100, db_lock_timeout_seconds=LOCK_TIMEOUT)
-            file_id = accept_bytes(db, store, make_835(6), source="test",
-                                   original_name="a.835").file_id
+            settings = get_settings(
+                data_dir=disk,
+                worker_poll_seconds=0.05,
+                lease_seconds=30,
+                max_attempts=100,
+                db_lock_timeout_seconds=LOCK_TIMEOUT,
+            )
+            file_id = accept_bytes(
+                db, store, make_835(6), source="test", original_name="a.835"
+            ).file_id
             # empty the WAL, so that the worker's next write needs new space
             raw = sqlite3.connect(disk / "gateway.db", isolation_level=None)
             try:
@@ -390,8 +420,9 @@ def test_worker_resumes_when_disk_space_returns(tmp_path: Path, sqlite_template:
             worker.thread.start()
             try:
                 assert worker.retried.wait(WAIT), "the worker never hit the full disk"
-                assert worker.thread.is_alive(), \
+                assert worker.thread.is_alive(), (
                     f"the worker exited: {worker.result.get('error')!r}"
+                )
                 assert file_state(db, file_id) == "received"
                 filler.unlink()
                 wait_for(lambda: file_state(db, file_id) == "processed", "the file processed")
@@ -406,12 +437,13 @@ def test_worker_resumes_when_disk_space_returns(tmp_path: Path, sqlite_template:
 
 # -- a corrupt stored file ----------------------------------------------------------------------
 
+
 def _corrupt_file_blob(gw: Gateway, sha256: str, how: str) -> None:
     path = FileRawStore(gw.settings.data_dir / "raw").path_for(sha256)
     os.chmod(path, 0o600)
     data = bytearray(path.read_bytes())
     if how == "truncate":
-        del data[len(data) // 2 + 1:]
+        del data[len(data) // 2 + 1 :]
     else:
         data[len(data) // 2] ^= 0x01  # same length: only the digest can tell
     path.write_bytes(bytes(data))
@@ -419,33 +451,44 @@ def _corrupt_file_blob(gw: Gateway, sha256: str, how: str) -> None:
 
 def _corrupt_db_blob(gw: Gateway, sha256: str, how: str) -> None:
     with gw.db.write() as s:
-        blob_id = s.execute(text("SELECT id FROM raw_blobs WHERE sha256 = :h"),
-                            {"h": sha256}).scalar_one()
+        blob_id = s.execute(
+            text("SELECT id FROM raw_blobs WHERE sha256 = :h"), {"h": sha256}
+        ).scalar_one()
         if how == "truncate":
-            s.execute(text("DELETE FROM raw_chunks WHERE blob_id = :b AND seq = "
-                           "(SELECT max(seq) FROM raw_chunks WHERE blob_id = :b)"),
-                      {"b": blob_id})
+            s.execute(
+                text(
+                    "DELETE FROM raw_chunks WHERE blob_id = :b AND seq = "
+                    "(SELECT max(seq) FROM raw_chunks WHERE blob_id = :b)"
+                ),
+                {"b": blob_id},
+            )
             return
-        seq, data = s.execute(text("SELECT seq, data FROM raw_chunks WHERE blob_id = :b "
-                                   "ORDER BY seq LIMIT 1"), {"b": blob_id}).one()
+        seq, data = s.execute(
+            text("SELECT seq, data FROM raw_chunks WHERE blob_id = :b ORDER BY seq LIMIT 1"),
+            {"b": blob_id},
+        ).one()
         flipped = bytearray(data)
         flipped[len(flipped) // 2] ^= 0x01
-        s.execute(text("UPDATE raw_chunks SET data = :d WHERE blob_id = :b AND seq = :s"),
-                  {"d": bytes(flipped), "b": blob_id, "s": seq})
+        s.execute(
+            text("UPDATE raw_chunks SET data = :d WHERE blob_id = :b AND seq = :s"),
+            {"d": bytes(flipped), "b": blob_id, "s": seq},
+        )
 
 
 @pytest.mark.parametrize("how", ["flip", "truncate"])
 @pytest.mark.parametrize("backend", ["file", "postgres"])
-def test_corrupt_stored_file_is_never_a_clean_200(gw: Gateway, backend: str, how: str,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corrupt_stored_file_is_never_a_clean_200(
+    gw: Gateway, backend: str, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Attack/fault: the stored raw bytes are altered or cut short on disk (file backend) or in
     the database (postgres backend: a flipped byte in a chunk, a lost chunk). A download must
     be a problem+json ``stored_file_corrupt`` before any body byte (small files), or a transfer
     the client can tell failed (large streamed files: fewer bytes than Content-Length), never a
     200 with the wrong bytes. A sound file still downloads whole on both paths."""
     size = 2 * CHUNK  # an exact multiple of the chunk size: every byte could go out clean
-    with running_api(gw, raw_store=backend, raw_store_compression="none",
-                     max_upload_bytes=4 * CHUNK) as api:
+    with running_api(
+        gw, raw_store=backend, raw_store_compression="none", max_upload_bytes=4 * CHUNK
+    ) as api:
         good = padded_835(7, size)
         bad = padded_835(8, size)
         ids = {}
@@ -467,8 +510,12 @@ def test_corrupt_stored_file_is_never_a_clean_200(gw: Gateway, backend: str, how
         assert r.status_code == 200
         assert r.content == good
         received = b""
-        with pytest.raises(httpx.RemoteProtocolError), api.client.stream(  # noqa: PT012
-                "GET", f"/v1/files/{ids['bad'][0]}/raw", headers=api.auth("ops")) as resp:
+        with (  # noqa: PT012  the stream must be read inside the raises block
+            pytest.raises(httpx.RemoteProtocolError),
+            api.client.stream(
+                "GET", f"/v1/files/{ids['bad'][0]}/raw", headers=api.auth("ops")
+            ) as resp,
+        ):
             assert int(resp.headers["content-length"]) == size
             for part in resp.iter_bytes():
                 received += part

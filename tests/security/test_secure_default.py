@@ -36,30 +36,46 @@ WEAK = "abcd"
 
 def _env(data: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env |= {"GATEWAY_DATA_DIR": str(data), "GATEWAY_LOG_LEVEL": "WARNING",
-            "GATEWAY_LOG_FORMAT": "json", "PYTHONPATH": str(ROOT)}
+    env |= {
+        "GATEWAY_DATA_DIR": str(data),
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        "GATEWAY_LOG_FORMAT": "json",
+        "PYTHONPATH": str(ROOT),
+    }
     return env | extra
 
 
-def _gateway(env: dict[str, str], *args: str, timeout: float = 120
-             ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*GATEWAY_CMD, *args], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+def _gateway(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*GATEWAY_CMD, *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _keys_file() -> Path:
     return default_keys_file()  # under this test's XDG_CONFIG_HOME
 
 
-@pytest.mark.parametrize("command", [
-    ("serve", "--port", "0"),
-    ("serve", "--port", "0", "--workers", "2"),
-    ("worker", "--once"),
-    ("run", "--once"),
-    ("keys", "list"),
-])
-def test_weak_session_secret_refused_by_every_process(tmp_path: Path,
-                                                      command: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("serve", "--port", "0"),
+        ("serve", "--port", "0", "--workers", "2"),
+        ("worker", "--once"),
+        ("run", "--once"),
+        ("keys", "list"),
+    ],
+)
+def test_weak_session_secret_refused_by_every_process(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
     """Attack: start the gateway with ``GATEWAY_SESSION_SECRET=abcd`` (recoverable offline in
     a fraction of a second), on any process shape, and hope one of them accepts it; before the
     fix ``serve`` took it and ``serve --workers 2`` hung with child tracebacks."""
@@ -74,13 +90,15 @@ def test_weak_session_secret_refused_by_every_process(tmp_path: Path,
     assert not _keys_file().exists()  # refused before anything was generated
 
 
-@pytest.mark.parametrize("value", [WEAK, "abcdabcdabcdabcdabcdabcdabcdabcdabcd",
-                                   "0123401234012340123401234012340123"])
+@pytest.mark.parametrize(
+    "value", [WEAK, "abcdabcdabcdabcdabcdabcdabcdabcdabcd", "0123401234012340123401234012340123"]
+)
 def test_weak_pepper_refused(tmp_path: Path, value: str) -> None:
     """Attack: a short or low-entropy API key pepper lets a stolen database's key hashes be
     brute-forced; refused like the session secret (32+ characters, 8+ different ones)."""
-    proc = _gateway(_env(tmp_path / "data", GATEWAY_API_KEY_PEPPER=value), "worker", "--once",
-                    timeout=60)
+    proc = _gateway(
+        _env(tmp_path / "data", GATEWAY_API_KEY_PEPPER=value), "worker", "--once", timeout=60
+    )
     assert proc.returncode == 2, proc.stderr
     assert "GATEWAY_API_KEY_PEPPER" in proc.stderr
     assert value not in proc.stderr
@@ -136,7 +154,8 @@ def test_first_start_generates_private_keys_file_and_encrypts_at_rest(tmp_path: 
     assert all(v.startswith("v1:") for v in stored)
     ring = KeyRing.parse(keys["data_keys"], keys["active_data_key"])
     assert {open_text(ring, v, context="claims.subscriber_member_id") for v in stored} == {
-        MEMBER_ID.decode()}
+        MEMBER_ID.decode()
+    }
 
     again = _gateway(_env(data), "store", "verify")  # the second start reuses the file
     assert again.returncode == 0, again.stdout + again.stderr
@@ -162,8 +181,9 @@ def test_copied_data_dir_without_keys_file_is_unreadable(tmp_path: Path) -> None
         sealed = conn.execute("SELECT subscriber_member_id FROM claims").fetchone()[0]
     other = json.loads((elsewhere / "remittance-gateway" / "keys.json").read_text())
     with pytest.raises(DataKeyMissingError):
-        open_text(KeyRing.parse(other["data_keys"], None), sealed,
-                  context="claims.subscriber_member_id")
+        open_text(
+            KeyRing.parse(other["data_keys"], None), sealed, context="claims.subscriber_member_id"
+        )
 
 
 def _make_keys_file(tmp_path: Path) -> Path:
@@ -178,8 +198,9 @@ def test_loose_keys_file_mode_is_refused(tmp_path: Path, mode: int) -> None:
     copy, umask 022) and decrypts everything; every process refuses to start with it."""
     path = _make_keys_file(tmp_path)
     path.chmod(mode)
-    proc = _gateway(_env(tmp_path / "data", GATEWAY_KEYS_FILE=str(path)), "worker", "--once",
-                    timeout=60)
+    proc = _gateway(
+        _env(tmp_path / "data", GATEWAY_KEYS_FILE=str(path)), "worker", "--once", timeout=60
+    )
     assert proc.returncode == 2, proc.stderr
     assert "keys_file_invalid" in proc.stderr
     assert "chmod 600" in proc.stderr
@@ -225,8 +246,9 @@ def test_bad_keys_files_are_refused_with_the_reason(tmp_path: Path) -> None:
         load_keys_file(tmp_path / "open" / "keys.json")
 
 
-def test_explicit_env_secrets_win_over_the_keys_file(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_explicit_env_secrets_win_over_the_keys_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Attack (on the operator's intent): a stale keys file silently overriding the secrets
     the operator configured. Explicit GATEWAY_* values win, secret by secret."""
     file_values = json.loads(_keys_file().read_text()) if _keys_file().exists() else None
@@ -239,18 +261,30 @@ def test_explicit_env_secrets_win_over_the_keys_file(tmp_path: Path,
     assert s.data_keys == SecretStr(keys["data_keys"])
     # every secret explicit: the keys file is neither read nor created
     key = "k2:" + "B" * 43 + "="
-    explicit = get_settings(data_dir=tmp_path / "data", keys_file=tmp_path / "none.json",
-                            api_key_pepper=STRONG + "p", data_keys=key)
+    explicit = get_settings(
+        data_dir=tmp_path / "data",
+        keys_file=tmp_path / "none.json",
+        api_key_pepper=STRONG + "p",
+        data_keys=key,
+    )
     assert explicit.data_keys == SecretStr(key)
     assert explicit.session_secret == SecretStr(STRONG)
     assert not (tmp_path / "none.json").exists()
     # and a subprocess sees the same: the env secret, not the file's
     env = _env(tmp_path / "data", GATEWAY_SESSION_SECRET=STRONG)
-    code = ("from gateway.settings import get_settings; import hashlib; "
-            "print(hashlib.sha256(get_settings().session_secret.get_secret_value().encode())"
-            ".hexdigest())")
-    out = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code], env=env,
-                         capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    code = (
+        "from gateway.settings import get_settings; import hashlib; "
+        "print(hashlib.sha256(get_settings().session_secret.get_secret_value().encode())"
+        ".hexdigest())"
+    )
+    out = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
     assert out == hashlib.sha256(STRONG.encode()).hexdigest()
 
 
@@ -259,13 +293,22 @@ def test_concurrent_first_starts_agree_on_one_keys_file(tmp_path: Path) -> None:
     the second overwrites the first after data was encrypted under it (data lost). Creation
     never clobbers: the loser reads the winner's file."""
     path = tmp_path / "cfg" / "keys.json"
-    code = ("import sys, hashlib; from pathlib import Path; "
-            "from gateway.security.keyfile import load_keys_file; "
-            "k = load_keys_file(Path(sys.argv[1])); "
-            "print(hashlib.sha256(k.values['data_keys'].get_secret_value().encode()).hexdigest())")
-    procs = [subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-c", code, str(path)],
-                              env=_env(tmp_path / "data"), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    code = (
+        "import sys, hashlib; from pathlib import Path; "
+        "from gateway.security.keyfile import load_keys_file; "
+        "k = load_keys_file(Path(sys.argv[1])); "
+        "print(hashlib.sha256(k.values['data_keys'].get_secret_value().encode()).hexdigest())"
+    )
+    procs = [
+        subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "python"), "-c", code, str(path)],
+            env=_env(tmp_path / "data"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     outs = [p.communicate(timeout=60) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     assert len({o.strip() for o, _ in outs}) == 1

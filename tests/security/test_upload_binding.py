@@ -45,26 +45,28 @@ def _refused(status: int, body: dict[str, Any]) -> None:
 
 def _counts(api: Api) -> tuple[int, int, int]:
     with api.gw.db.read() as s:
-        return (s.execute(select(func.count()).select_from(InboundFile)).scalar_one(),
-                s.execute(select(func.count()).select_from(RemittanceRow)).scalar_one(),
-                s.execute(select(func.count()).select_from(ApiUpload)).scalar_one())
+        return (
+            s.execute(select(func.count()).select_from(InboundFile)).scalar_one(),
+            s.execute(select(func.count()).select_from(RemittanceRow)).scalar_one(),
+            s.execute(select(func.count()).select_from(ApiUpload)).scalar_one(),
+        )
 
 
 def _refusals(api: Api) -> list[tuple[str, str, object]]:
     with api.gw.db.read() as s:
-        rows = s.execute(select(AuditEntry.actor, AuditEntry.outcome, AuditEntry.details)
-                         .where(AuditEntry.action == "upload_refused")
-                         .order_by(AuditEntry.seq)).all()
+        rows = s.execute(
+            select(AuditEntry.actor, AuditEntry.outcome, AuditEntry.details)
+            .where(AuditEntry.action == "upload_refused")
+            .order_by(AuditEntry.seq)
+        ).all()
     return [(r.actor, r.outcome, r.details) for r in rows]
 
 
 def _credit(api: Api) -> Decimal:
     run_reconcile(api.gw.db, as_of=AS_OF, actor="pytest")
     with api.gw.db.read() as s:
-        d = s.execute(select(Provider.id).where(Provider.key == f"npi:{PROVIDER_NPI}")
-                      ).scalar_one()
-        credits = [c for c in list_credits(s, provider_id=d)
-                   if c.cause == "duplicate_payment"]
+        d = s.execute(select(Provider.id).where(Provider.key == f"npi:{PROVIDER_NPI}")).scalar_one()
+        credits = [c for c in list_credits(s, provider_id=d) if c.cause == "duplicate_payment"]
     assert len(credits) == 1, credits
     return credits[0].amount
 
@@ -80,8 +82,13 @@ def test_other_providers_835_is_refused_and_ds_credit_is_unchanged(api: Api) -> 
     assert _credit(api) == Decimal("80.00")
     before = _counts(api)
     # a third payment of D's claim: same money, another ICN, trace and interchange
-    forged = ((SCENARIO / "2.835").read_bytes().replace(b"000000132", b"000000199")
-              .replace(b"TRACE132", b"TRACE199").replace(b"*AP2*", b"*AP9*"))
+    forged = (
+        (SCENARIO / "2.835")
+        .read_bytes()
+        .replace(b"000000132", b"000000199")
+        .replace(b"TRACE132", b"TRACE199")
+        .replace(b"*AP2*", b"*AP9*")
+    )
     status, body = _post(api, forged, "other-uploader")
     _refused(status, body)
     detail = str(body["detail"])
@@ -90,14 +97,20 @@ def test_other_providers_835_is_refused_and_ds_credit_is_unchanged(api: Api) -> 
     assert PROVIDER_NPI not in detail  # D's identity is not echoed back
     assert _counts(api) == before
     refusals = _refusals(api)
-    assert [(a, o) for a, o, _ in refusals] == [("apikey:test-other-uploader",
-                                                 "provider_mismatch")]
+    assert [(a, o) for a, o, _ in refusals] == [("apikey:test-other-uploader", "provider_mismatch")]
     assert isinstance(refusals[0][2], dict)
     assert refusals[0][2]["size"] == len(forged)
     with api.gw.db.read() as s:
-        http = s.execute(select(AuditEntry.outcome).where(
-            AuditEntry.actor == "apikey:test-other-uploader",
-            AuditEntry.action == "http POST /v1/files")).scalars().all()
+        http = (
+            s.execute(
+                select(AuditEntry.outcome).where(
+                    AuditEntry.actor == "apikey:test-other-uploader",
+                    AuditEntry.action == "http POST /v1/files",
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert http == ["403"]  # one entry for the request, with the refusal
     api.process_queue()
     assert _credit(api) == Decimal("80.00")
@@ -123,8 +136,9 @@ def test_multi_provider_interchange_is_refused_whole(api: Api) -> None:
     """Attack: an uploader key of provider 6666666666 uploads an interchange whose third
     transaction pays provider 7777777777: refused whole, not even its own two are loaded."""
     with api.gw.db.write() as s:
-        key = create_key(s, name="nevada", role=Role.UPLOADER, provider="6666666666",
-                         pepper=None, actor="pytest").key
+        key = create_key(
+            s, name="nevada", role=Role.UPLOADER, provider="6666666666", pepper=None, actor="pytest"
+        ).key
     api.keys["nevada"] = key
     data = (X12 / "nevada_medicaid.txt").read_bytes()
     before = _counts(api)
@@ -158,16 +172,22 @@ def test_ledger_via_uploader_key_belongs_to_its_provider(api: Api) -> None:
     with api.gw.db.read() as s:
         pid = {r[0]: r[1] for r in s.execute(select(Provider.key, Provider.id))}
         files = {r[0]: r[1] for r in s.execute(select(InboundFile.id, InboundFile.state))}
-        entries = s.execute(select(LedgerEntry.file_id, LedgerEntry.provider_id,
-                                   func.count()).group_by(LedgerEntry.file_id,
-                                                          LedgerEntry.provider_id)).all()
-        declared = {r[0]: r[1] for r in s.execute(
-            select(LedgerImport.file_id, LedgerImport.provider_id))}
+        entries = s.execute(
+            select(LedgerEntry.file_id, LedgerEntry.provider_id, func.count()).group_by(
+                LedgerEntry.file_id, LedgerEntry.provider_id
+            )
+        ).all()
+        declared = {
+            r[0]: r[1] for r in s.execute(select(LedgerImport.file_id, LedgerImport.provider_id))
+        }
     assert files[mine["id"]] == files[theirs["id"]] == "processed"
-    assert sorted(tuple(e) for e in entries) == sorted([
-        (mine["id"], pid[f"npi:{PROVIDER_NPI}"], 3), (theirs["id"], pid[f"npi:{OTHER_NPI}"], 3)])
-    assert declared == {mine["id"]: pid[f"npi:{PROVIDER_NPI}"],
-                        theirs["id"]: pid[f"npi:{OTHER_NPI}"]}
+    assert sorted(tuple(e) for e in entries) == sorted(
+        [(mine["id"], pid[f"npi:{PROVIDER_NPI}"], 3), (theirs["id"], pid[f"npi:{OTHER_NPI}"], 3)]
+    )
+    assert declared == {
+        mine["id"]: pid[f"npi:{PROVIDER_NPI}"],
+        theirs["id"]: pid[f"npi:{OTHER_NPI}"],
+    }
     for who, own, other in (("uploader", mine, theirs), ("other-uploader", theirs, mine)):
         assert api.client.get(f"/v1/files/{own['id']}", headers=api.auth(who)).status_code == 200
         r = api.client.get(f"/v1/files/{other['id']}", headers=api.auth(who))
@@ -201,9 +221,12 @@ def test_duplicate_of_another_providers_835_reveals_nothing(api: Api) -> None:
         if not processed:
             api.process_queue()
     with api.gw.db.read() as s:
-        grants = s.execute(select(func.count()).select_from(ApiUpload).join(
-            ApiKey, ApiKey.id == ApiUpload.api_key_id).where(
-            ApiKey.name == "test-other-uploader")).scalar_one()
+        grants = s.execute(
+            select(func.count())
+            .select_from(ApiUpload)
+            .join(ApiKey, ApiKey.id == ApiUpload.api_key_id)
+            .where(ApiKey.name == "test-other-uploader")
+        ).scalar_one()
     assert grants == 0
     # D's own re-post is still a plain duplicate
     status, body = _post(api, d_file, "uploader")
@@ -217,24 +240,39 @@ def test_worker_quarantines_a_scoped_upload_of_another_provider(api: Api) -> Non
     gw = api.gw
     ledger = (SCENARIO / "4.csv").read_bytes()
     with gw.db.write() as s:
-        a_key = s.execute(select(ApiKey.id).where(ApiKey.name == "test-other-uploader")
-                          ).scalar_one()
+        a_key = s.execute(
+            select(ApiKey.id).where(ApiKey.name == "test-other-uploader")
+        ).scalar_one()
     ids = {}
-    for name, data in (("r.835", (SCENARIO / "1.835").read_bytes()),
-                       ("c.837", make_837(61, npi=PROVIDER_NPI)), ("l.csv", ledger)):
-        res = accept_bytes(gw.db, gw.store, data, source="api:test-other-uploader",
-                           original_name=name)
+    for name, data in (
+        ("r.835", (SCENARIO / "1.835").read_bytes()),
+        ("c.837", make_837(61, npi=PROVIDER_NPI)),
+        ("l.csv", ledger),
+    ):
+        res = accept_bytes(
+            gw.db, gw.store, data, source="api:test-other-uploader", original_name=name
+        )
         ids[name] = res.file_id
         with gw.db.write() as s:
-            s.execute(insert(tbl(ApiUpload)).values(file_id=res.file_id, api_key_id=a_key,
-                                                    uploaded_at=dt.datetime.now(dt.UTC)))
+            s.execute(
+                insert(tbl(ApiUpload)).values(
+                    file_id=res.file_id, api_key_id=a_key, uploaded_at=dt.datetime.now(dt.UTC)
+                )
+            )
             if name == "l.csv":
-                s.execute(insert(tbl(Provider)).values(key=f"npi:{PROVIDER_NPI}",
-                                                       npi=PROVIDER_NPI, name=""))
-                d = s.execute(select(Provider.id).where(
-                    Provider.key == f"npi:{PROVIDER_NPI}")).scalar_one()
-                s.execute(insert(tbl(LedgerImport)).values(file_id=res.file_id, provider_id=d,
-                                                           declared_by="pytest"))
+                s.execute(
+                    insert(tbl(Provider)).values(
+                        key=f"npi:{PROVIDER_NPI}", npi=PROVIDER_NPI, name=""
+                    )
+                )
+                d = s.execute(
+                    select(Provider.id).where(Provider.key == f"npi:{PROVIDER_NPI}")
+                ).scalar_one()
+                s.execute(
+                    insert(tbl(LedgerImport)).values(
+                        file_id=res.file_id, provider_id=d, declared_by="pytest"
+                    )
+                )
     stats = run_worker(gw.db, gw.store, gw.settings, stop=threading.Event(), once=True)
     assert stats.failed == 3
     with gw.db.read() as s:
@@ -244,15 +282,19 @@ def test_worker_quarantines_a_scoped_upload_of_another_provider(api: Api) -> Non
     assert (loaded, entries) == (0, 0)
     remit, claim, led = rows[ids["r.835"]], rows[ids["c.837"]], rows[ids["l.csv"]]
     for row in (remit, claim, led):
-        assert (row.state, row.error_code, row.provider_id) == ("failed", "provider_mismatch",
-                                                                None)
+        assert (row.state, row.error_code, row.provider_id) == ("failed", "provider_mismatch", None)
         assert row.error_message is not None
         assert PROVIDER_NPI not in row.error_message
-    assert remit.error_location == {"segment_number": 11, "segment_id": "N1",
-                                    "transaction_control_number": "0001",
-                                    "st_segment_number": 3}
+    assert remit.error_location == {
+        "segment_number": 11,
+        "segment_id": "N1",
+        "transaction_control_number": "0001",
+        "st_segment_number": 3,
+    }
     assert claim.error_location is not None
     assert (claim.error_location["segment_id"], claim.error_location["segment_number"]) == (
-        "NM1", 8)
+        "NM1",
+        8,
+    )
     assert "1 of 1 transaction(s) name 1 other provider" in str(claim.error_message)
     assert led.error_location == {"line": 1}

@@ -89,8 +89,9 @@ def test_bad_amount_gives_ik3_and_ik4_code_6_at_the_right_position() -> None:
     assert ik3[4] == "8"
     # the position really is the CAS within its transaction set
     inbound = _segments(data)
-    st_index = next(i for i in range(finding.location.segment_number - 1, -1, -1)
-                    if inbound[i][0] == "ST")
+    st_index = next(
+        i for i in range(finding.location.segment_number - 1, -1, -1) if inbound[i][0] == "ST"
+    )
     assert inbound[st_index + int(ik3[2]) - 1][0] == "CAS"
     ik4 = segs[segs.index(ik3) + 1]
     assert ik4 == ["IK4", "3", "782", "6", "amount"]
@@ -125,13 +126,17 @@ def test_truncated_file_gives_ta1_rejected_023_and_no_999() -> None:
 CLEAN = (CORPUS / "keironstoddart-edi-835-parser" / "emedny_sample.txt").read_bytes()
 
 
-@pytest.mark.parametrize(("damage", "note"), [
-    (lambda b: b.replace(b"*", b"A", 1), "026"),   # element separator is a letter
-    (lambda b: b[:104] + b"A" + b[105:], "027"),   # ISA16 is a letter
-    (lambda b: b[:105] + b"Z" + b[106:], "004"),   # segment terminator is a letter
-])
+@pytest.mark.parametrize(
+    ("damage", "note"),
+    [
+        (lambda b: b.replace(b"*", b"A", 1), "026"),  # element separator is a letter
+        (lambda b: b[:104] + b"A" + b[105:], "027"),  # ISA16 is a letter
+        (lambda b: b[:105] + b"Z" + b[106:], "004"),  # segment terminator is a letter
+    ],
+)
 def test_bad_delimiters_give_ta1_rejected_with_the_matching_note(
-        damage: Callable[[bytes], bytes], note: str) -> None:
+    damage: Callable[[bytes], bytes], note: str
+) -> None:
     data = damage(CLEAN)
     with pytest.raises(parsers.DelimiterError):
         parsers.parse(data)
@@ -152,7 +157,8 @@ def test_output_is_deterministic_and_numbers_are_consecutive() -> None:
     first, second = _ack(path, 999_999_998), _ack(path, 999_999_998)
     assert [a.content for a in first.all] == [a.content for a in second.all]
     assert [a.control_number for a in first.all] == [999_999_998, 999_999_999, 1, 2][
-        : len(first.all)]
+        : len(first.all)
+    ]
 
 
 def test_control_number_out_of_range_is_refused() -> None:
@@ -191,8 +197,10 @@ def test_every_corpus_999_lexes_and_validates_clean_with_pyx12() -> None:
 
 def test_ta1_for_bad_delimiters_after_a_bom() -> None:
     """Locations count from the original bytes; the TA1 must still find the ISA after a BOM."""
-    isa = (b"ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *"
-           b"260101*1200*^*00501*000000001*1*P*A~")
+    isa = (
+        b"ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *"
+        b"260101*1200*^*00501*000000001*1*P*A~"
+    )
     data = b"\xef\xbb\xbf" + isa + b"GS*HP*S*R*20260101*1200*1*X*005010X221A1~"
     try:
         parsers.parse(data)

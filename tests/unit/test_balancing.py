@@ -14,8 +14,10 @@ import pytest
 import parsers
 from parsers.errors import Finding
 
-ISA = ("ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *240102*1230*^*"
-       "00501*000000001*0*P*:")
+ISA = (
+    "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *240102*1230*^*"
+    "00501*000000001*0*P*:"
+)
 
 
 def x12(body: list[str], kind: str = "835") -> bytes:
@@ -64,7 +66,8 @@ def test_line_out_of_balance() -> None:
     data = remit("150", *claim)
     found = findings(data)
     assert Counter(f.code for f in found) == Counter(
-        {"line_out_of_balance": 1, "claim_out_of_balance": 1})
+        {"line_out_of_balance": 1, "claim_out_of_balance": 1}
+    )
     line = next(f for f in found if f.code == "line_out_of_balance")
     assert line.severity == parsers.WARNING
     assert line.location.segment_id == "SVC"
@@ -122,7 +125,8 @@ def test_reversal_and_correction_balance() -> None:
 def test_claim_without_lines_balances_on_claim_cas() -> None:
     assert findings(remit("100", "CLP*PCN1*1*130*100**12*ICN1", "CAS*CO*45*30")) == []
     assert codes(remit("100", "CLP*PCN1*1*130*100**12*ICN1", "CAS*CO*45*29")) == Counter(
-        {"claim_out_of_balance": 1})
+        {"claim_out_of_balance": 1}
+    )
 
 
 def test_zero_payment_denial_balances() -> None:
@@ -133,9 +137,12 @@ def test_zero_payment_denial_balances() -> None:
 def test_several_imbalances_are_all_reported() -> None:
     data = remit(
         "1",
-        "CLP*A*1*10*5**12*I1", "CAS*CO*45*4",
-        "CLP*B*1*10*5**12*I2", "CAS*CO*45*6",
-        "CLP*C*1*10*5**12*I3", "CAS*CO*45*5",
+        "CLP*A*1*10*5**12*I1",
+        "CAS*CO*45*4",
+        "CLP*B*1*10*5**12*I2",
+        "CAS*CO*45*6",
+        "CLP*C*1*10*5**12*I3",
+        "CAS*CO*45*5",
     )
     assert codes(data) == Counter({"claim_out_of_balance": 2, "transaction_out_of_balance": 1})
     found = [f for f in findings(data) if f.code == "claim_out_of_balance"]
@@ -183,8 +190,12 @@ def test_837_claim_without_lines_is_not_checked() -> None:
 
 
 def test_837_each_claim_checked_separately() -> None:
-    body = [*P837_HEADER, *claim837("10", "10"), *claim837("20", "5", "5"),
-            *claim837("7", "3", "4")]
+    body = [
+        *P837_HEADER,
+        *claim837("10", "10"),
+        *claim837("20", "5", "5"),
+        *claim837("7", "3", "4"),
+    ]
     data = x12(body, "837")
     found = findings(data)
     assert [f.code for f in found] == ["claim_charge_mismatch"]

@@ -70,8 +70,11 @@ def _command_paths() -> list[list[str]]:
     import typer.main
 
     root: Any = typer.main.get_command(app)
-    return [[name, *([sub] if sub else [])] for name, cmd in root.commands.items()
-            for sub in ["", *getattr(cmd, "commands", {})]]
+    return [
+        [name, *([sub] if sub else [])]
+        for name, cmd in root.commands.items()
+        for sub in ["", *getattr(cmd, "commands", {})]
+    ]
 
 
 def test_help_does_not_import_the_api_pdf_s3_or_pyx12(tmp_path: Path) -> None:
@@ -130,8 +133,9 @@ def test_read_only_commands_do_not_import_the_api_pdf_s3_or_pyx12(tmp_path: Path
     }
 
 
-@pytest.mark.parametrize("argv", [["credits"], ["failures"], ["cases", "list"],
-                                  ["report", "aging"]])
+@pytest.mark.parametrize(
+    "argv", [["credits"], ["failures"], ["cases", "list"], ["report", "aging"]]
+)
 def test_a_read_only_command_on_a_current_schema_loads_no_migrations_or_app(
     argv: list[str], tmp_path: Path
 ) -> None:

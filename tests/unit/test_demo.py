@@ -38,15 +38,29 @@ from parsers.ledger import parse_ledger, sniff_layout
 
 CLAIMS = 150
 SEED = 7
-CONTRACT = ("account_id", "patient_control_number", "owed_to", "payer_id", "amount", "cause",
-            "government", "identified_on", "due_by", "status")
+CONTRACT = (
+    "account_id",
+    "patient_control_number",
+    "owed_to",
+    "payer_id",
+    "amount",
+    "cause",
+    "government",
+    "identified_on",
+    "due_by",
+    "status",
+)
 #: Σ of the planted credits per cause (decided with the scenarios in gateway/demo/planted.py)
 # overpayment: 45.00 and 12.00 (payments on uncharged lines) + 20.00 (Medicare's on the lab
 # line) + 95.00 (a payment on a claim the ledger never posted); patient_overpayment: 25 + 25 +
 # 5.00 (the lab line's coinsurance the patient paid)
-PLANTED_TOTALS = {"duplicate_payment": "659.00", "coordination_of_benefits": "104.40",
-                  "overpayment": "172.00", "patient_overpayment": "55.00",
-                  "unexplained": "105.00"}
+PLANTED_TOTALS = {
+    "duplicate_payment": "659.00",
+    "coordination_of_benefits": "104.40",
+    "overpayment": "172.00",
+    "patient_overpayment": "55.00",
+    "unexplained": "105.00",
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +75,7 @@ def _read(out: Path, name: str) -> Any:
 
 
 def _files(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file()}
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 def test_same_seed_same_bytes_other_seed_other_month(month: Path, tmp_path: Path) -> None:
@@ -84,12 +97,13 @@ def test_manifest_lists_every_file_once_in_checkpoints(month: Path) -> None:
     manifest = _read(month, "manifest.json")
     files = _files(month)
     listed = [f["path"] for f in manifest["files"]]
-    assert sorted(listed) == sorted(k for k in files if k not in ("manifest.json",
-                                                                   "answers.json"))
+    assert sorted(listed) == sorted(k for k in files if k not in ("manifest.json", "answers.json"))
     in_steps = [p for cp in manifest["checkpoints"] for p in cp["files"]]
     assert in_steps == listed
-    assert [cp["as_of"] for cp in manifest["checkpoints"]] == [CHECKPOINT.isoformat(),
-                                                                AS_OF.isoformat()]
+    assert [cp["as_of"] for cp in manifest["checkpoints"]] == [
+        CHECKPOINT.isoformat(),
+        AS_OF.isoformat(),
+    ]
     assert manifest["as_of"] == AS_OF.isoformat()
     kinds = {f["kind"] for f in manifest["files"]}
     assert kinds == {"837", "835", "ledger"}
@@ -111,14 +125,17 @@ def _smallest_with(month: Path, pattern: str) -> Path:
     return min(hits, key=lambda p: (p.stat().st_size, p.name))
 
 
-@pytest.mark.parametrize("feature", [
-    r"CL1\*",            # 837I
-    r"OI\*\*\*Y",        # 837P secondary claim with its 2320/2330 loops
-    r"CLP\*[^*]+\*22\*",  # 835 with a reversal
-    r"PLB\*[^~]*WO:",    # 835 with a recoupment
-    r"PLB\*[^~]*72:",    # MAC acknowledging a refund check
-    r"NM1\*TT\*",        # Medicare crossover to Medicaid
-])
+@pytest.mark.parametrize(
+    "feature",
+    [
+        r"CL1\*",  # 837I
+        r"OI\*\*\*Y",  # 837P secondary claim with its 2320/2330 loops
+        r"CLP\*[^*]+\*22\*",  # 835 with a reversal
+        r"PLB\*[^~]*WO:",  # 835 with a recoupment
+        r"PLB\*[^~]*72:",  # MAC acknowledging a refund check
+        r"NM1\*TT\*",  # Medicare crossover to Medicaid
+    ],
+)
 def test_pyx12_accepts_a_sample(month: Path, feature: str) -> None:
     path = _smallest_with(month, feature)
     assert validate_ig(path.read_bytes()) == [], path.name
@@ -144,8 +161,12 @@ def test_payer_table_agrees_with_the_shipped_profiles() -> None:
         profile = directory.get(p.payer_id)
         assert profile is not None, p.payer_id
         rule = profile.rule()
-        assert (profile.programme, profile.is_government, rule.deadline_days, rule.hold_days) \
-            == (p.programme, p.government, p.deadline_days, p.hold_days)
+        assert (profile.programme, profile.is_government, rule.deadline_days, rule.hold_days) == (
+            p.programme,
+            p.government,
+            p.deadline_days,
+            p.hold_days,
+        )
 
 
 def test_answers_cover_every_cause_government_and_not(month: Path) -> None:
@@ -161,8 +182,7 @@ def test_answers_cover_every_cause_government_and_not(month: Path) -> None:
     assert answers["counts"]["amount_by_cause"] == PLANTED_TOTALS
     assert answers["counts"]["credits"] == len(rows)
     assert {r["status"] for r in rows} == {"open", "pending", "resolved"}
-    for cause in ("duplicate_payment", "coordination_of_benefits", "overpayment",
-                  "unexplained"):
+    for cause in ("duplicate_payment", "coordination_of_benefits", "overpayment", "unexplained"):
         assert {r["government"] for r in rows if r["cause"] == cause} == {True, False}, cause
     assert {r["owed_to"] for r in rows} == {"payer", "patient", "unknown"}
     programmes = {p.payer_id: p for p in PAYERS}
@@ -183,7 +203,12 @@ def test_answers_cover_every_cause_government_and_not(month: Path) -> None:
         due = None if days is None else (identified + dt.timedelta(days=days)).isoformat()
         assert r["due_by"] == due
     assert sorted(v["kind"] for v in answers["variances"]) == [
-        "charge_mismatch", "posted_twice", "unposted_line", "unposted_line", "unposted_line"]
+        "charge_mismatch",
+        "posted_twice",
+        "unposted_line",
+        "unposted_line",
+        "unposted_line",
+    ]
 
 
 # --------------------------------------------------------------------------- the oracle
@@ -217,9 +242,15 @@ def _facts(month: Path, up_to: dt.date) -> dict[str, ClaimFacts]:
                 f = fact(row.patient_control_number, row.account_id)
                 if row.type == "charge":
                     f.charges += row.amount
-                    f.ledger_charges.append(LedgerCharge(
-                        row.amount, row.line_ref, row.procedure_code, row.revenue_code,
-                        row.service_date))
+                    f.ledger_charges.append(
+                        LedgerCharge(
+                            row.amount,
+                            row.line_ref,
+                            row.procedure_code,
+                            row.revenue_code,
+                            row.service_date,
+                        )
+                    )
                 elif row.party == "patient" and row.type == "payment":
                     f.patient_payments += row.amount
                 elif row.party == "patient" and row.type == "refund":
@@ -227,8 +258,9 @@ def _facts(month: Path, up_to: dt.date) -> dict[str, ClaimFacts]:
                 elif row.party == "provider" and row.type == "adjustment":
                     f.provider_adjustments += row.amount
                 elif row.party == "payer" and row.type == "refund":
-                    f.payer_refunds[row.payer_id] = (f.payer_refunds.get(row.payer_id, Decimal(0))
-                                                     + row.amount)
+                    f.payer_refunds[row.payer_id] = (
+                        f.payer_refunds.get(row.payer_id, Decimal(0)) + row.amount
+                    )
             continue
         res = parsers.parse(data)
         for sub in res.claim_submissions:
@@ -239,30 +271,58 @@ def _facts(month: Path, up_to: dt.date) -> dict[str, ClaimFacts]:
             assert r.payment_date is not None
             for cp in r.claims:
                 # an ERA sent again (same payer, trace and claim payment) is not a payment
-                identity = (payer, r.trace_number, cp.patient_control_number,
-                            cp.payer_claim_control_number, cp.status_code, cp.paid)
+                identity = (
+                    payer,
+                    r.trace_number,
+                    cp.patient_control_number,
+                    cp.payer_claim_control_number,
+                    cp.status_code,
+                    cp.paid,
+                )
                 if identity in seen:
                     continue
                 seen.add(identity)
                 key += 1
                 icn_to_pcn[cp.payer_claim_control_number] = cp.patient_control_number
                 claim_level = [(a.group, a.reason, a.amount) for a in cp.adjustments]
-                adjs = claim_level + [(a.group, a.reason, a.amount) for s in cp.services
-                                      for a in s.adjustments]
+                adjs = claim_level + [
+                    (a.group, a.reason, a.amount) for s in cp.services for a in s.adjustments
+                ]
                 lines = []
                 for s in cp.services:
                     code, revenue = billed_codes(s)
-                    lines.append(ServiceLine(
-                        s.line_control_number, code, revenue, s.service_date, s.charge, s.paid,
-                        tuple((a.group, a.reason, a.amount) for a in s.adjustments),
-                        s.procedure))
-                fact(cp.patient_control_number).adjudications.append(Adjudication(
-                    key, payer, cp.status_code, cp.paid - included_interest(cp),
-                    cp.payer_claim_control_number, r.payment_date, cp.filing_indicator, adjs,
-                    charge=cp.charge, lines=lines, claim_adjustments=claim_level,
-                    drg_code=cp.drg_code, inpatient=bool(cp.inpatient_adjudication),
-                    split=is_split_part(cp), statement_from=cp.statement_from,
-                    statement_to=cp.statement_to))
+                    lines.append(
+                        ServiceLine(
+                            s.line_control_number,
+                            code,
+                            revenue,
+                            s.service_date,
+                            s.charge,
+                            s.paid,
+                            tuple((a.group, a.reason, a.amount) for a in s.adjustments),
+                            s.procedure,
+                        )
+                    )
+                fact(cp.patient_control_number).adjudications.append(
+                    Adjudication(
+                        key,
+                        payer,
+                        cp.status_code,
+                        cp.paid - included_interest(cp),
+                        cp.payer_claim_control_number,
+                        r.payment_date,
+                        cp.filing_indicator,
+                        adjs,
+                        charge=cp.charge,
+                        lines=lines,
+                        claim_adjustments=claim_level,
+                        drg_code=cp.drg_code,
+                        inpatient=bool(cp.inpatient_adjudication),
+                        split=is_split_part(cp),
+                        statement_from=cp.statement_from,
+                        statement_to=cp.statement_to,
+                    )
+                )
             for pa in r.provider_adjustments:
                 if pa.reason in RECOUPMENT_REASONS:
                     plbs.append((payer, pa.reference, pa.reason, pa.amount))
@@ -282,18 +342,41 @@ def _oracle_rows(month: Path, day: dt.date) -> tuple[list[tuple[Any, ...]], int]
         balance = claim_balance(f).balance
         credits = attribute(f, as_of=day, rules=directory.rule)
         for r in credits:
-            rows.append((r.patient_control_number, r.owed_to, r.payer_id,
-                         f"{r.amount:.2f}", r.cause, r.government, r.status))
+            rows.append(
+                (
+                    r.patient_control_number,
+                    r.owed_to,
+                    r.payer_id,
+                    f"{r.amount:.2f}",
+                    r.cause,
+                    r.government,
+                    r.status,
+                )
+            )
         if balance > 0 and not credits:
             nonzero += 1
     return sorted(rows, key=str), nonzero
 
 
-def _answer_rows(answers: list[dict[str, Any]], statuses: set[str],
-                 status: str | None = None) -> list[tuple[Any, ...]]:
-    return sorted(((r["patient_control_number"], r["owed_to"], r["payer_id"], r["amount"],
-                    r["cause"], r["government"], status or r["status"])
-                   for r in answers if r["status"] in statuses), key=str)
+def _answer_rows(
+    answers: list[dict[str, Any]], statuses: set[str], status: str | None = None
+) -> list[tuple[Any, ...]]:
+    return sorted(
+        (
+            (
+                r["patient_control_number"],
+                r["owed_to"],
+                r["payer_id"],
+                r["amount"],
+                r["cause"],
+                r["government"],
+                status or r["status"],
+            )
+            for r in answers
+            if r["status"] in statuses
+        ),
+        key=str,
+    )
 
 
 def test_oracle_final_month_every_other_claim_balances_to_zero(month: Path) -> None:
@@ -304,10 +387,13 @@ def test_oracle_final_month_every_other_claim_balances_to_zero(month: Path) -> N
 
 
 def test_oracle_at_the_checkpoint_finds_the_early_credits_and_the_resolved_ones(
-        month: Path) -> None:
+    month: Path,
+) -> None:
     answers = _read(month, "answers.json")["credits"]
     early = [r for r in answers if r["identified_on"] == CHECKPOINT.isoformat()]
     rows, _ = _oracle_rows(month, CHECKPOINT)
     # resolved ones were open then; an uncharged line's credit is held from the start
-    assert rows == sorted(_answer_rows(early, {"open", "resolved"}, "open")
-                          + _answer_rows(early, {"pending"}), key=str)
+    assert rows == sorted(
+        _answer_rows(early, {"open", "resolved"}, "open") + _answer_rows(early, {"pending"}),
+        key=str,
+    )

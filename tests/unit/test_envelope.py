@@ -11,8 +11,10 @@ import pytest
 import parsers
 from parsers.result import ParseResult
 
-ISA = ("ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *240102*1230*^*"
-       "00501*{icn}*0*P*:")
+ISA = (
+    "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *240102*1230*^*"
+    "00501*{icn}*0*P*:"
+)
 assert len(ISA.format(icn="000000001")) + 1 == 106
 
 
@@ -75,7 +77,11 @@ def test_wrong_se01_is_located_at_the_se_segment() -> None:
     result = parsers.parse(data)
     [f] = result.findings
     assert (f.code, f.severity, f.ack_level, f.ack_code) == (
-        "segment_count_mismatch", parsers.ERROR, "IK5", "4")
+        "segment_count_mismatch",
+        parsers.ERROR,
+        "IK5",
+        "4",
+    )
     # ISA, GS, then ST is segment 3; SE is the 9th segment of the set: segment 11 of the file.
     assert f.location.segment_number == 11
     assert f.location.segment_id == "SE"
@@ -199,7 +205,8 @@ def test_alphanumeric_component_separator() -> None:
 
 
 @pytest.mark.parametrize(
-    "prefix", [b"\xef\xbb\xbf", b"\n\n", b"   \t", b"\xef\xbb\xbf\r\n  "],
+    "prefix",
+    [b"\xef\xbb\xbf", b"\n\n", b"   \t", b"\xef\xbb\xbf\r\n  "],
     ids=["bom", "newlines", "spaces", "bom-crlf-spaces"],
 )
 def test_bom_and_leading_whitespace_tolerated(prefix: bytes) -> None:
@@ -225,14 +232,14 @@ def test_locations_count_lines_with_crlf() -> None:
 def test_several_interchanges_with_different_delimiters() -> None:
     first = build(one())
     second_segs = interchange([tx835("0007")], icn="000000002")
-    second = "".join(
-        s.replace("*", "|").replace(":", ">") + "\n" for s in second_segs
-    ).encode()
+    second = "".join(s.replace("*", "|").replace(":", ">") + "\n" for s in second_segs).encode()
     # ISA16 of the second interchange becomes '>'; its terminator is '\n'
     result = parsers.parse(first + second)
     assert result.findings == []
     assert [ic.interchange.control_number for ic in result.interchanges] == [
-        "000000001", "000000002"]
+        "000000001",
+        "000000002",
+    ]
     d1 = result.interchanges[0].interchange.delimiters
     d2 = result.interchanges[1].interchange.delimiters
     assert (d1.element, d1.component, d1.segment) == ("*", ":", "~")

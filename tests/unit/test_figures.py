@@ -42,8 +42,7 @@ def test_nevada_medicaid_plb_and_denials() -> None:
     assert remits[2].trace_number == "000012382"
     assert sum(len(c.services) for r in remits for c in r.claims) == 0
     # IEA02 100000301 ≠ ISA13 100000300, and the ISA has its padding squeezed out.
-    assert _codes(result) == Counter({"interchange_control_mismatch": 1,
-                                      "isa_not_fixed_width": 1})
+    assert _codes(result) == Counter({"interchange_control_mismatch": 1, "isa_not_fixed_width": 1})
 
 
 def test_medicare_part_a() -> None:
@@ -76,7 +75,10 @@ def test_secondary_payment_service_lines() -> None:
     assert [s.procedure for s in lines] == ["HC>12345>26", "HC>66543>26"]
     assert [s.paid for s in lines] == [Decimal(30), Decimal(280)]
     assert [(a.group, a.reason, a.amount) for a in lines[1].adjustments] == [
-        ("PR", "1", Decimal(150)), ("PR", "2", Decimal(70)), ("CO", "42", Decimal(85))]
+        ("PR", "1", Decimal(150)),
+        ("PR", "2", Decimal(70)),
+        ("CO", "42", Decimal(85)),
+    ]
     assert remit.claims[1].patient_responsibility == Decimal(220)
 
 
@@ -86,15 +88,22 @@ def test_multi_interchange_835() -> None:
     remits = result.remittances
     assert [len(r.claims) for r in remits] == [19, 23, 14]
     assert [r.payment_amount for r in remits] == [
-        Decimal("999.99"), Decimal("9999.99"), Decimal("482.13")]
+        Decimal("999.99"),
+        Decimal("9999.99"),
+        Decimal("482.13"),
+    ]
     assert [sum(c.paid for c in r.claims) for r in remits] == [
-        Decimal("776.06"), Decimal("3111.09"), Decimal("3439.89")]
+        Decimal("776.06"),
+        Decimal("3111.09"),
+        Decimal("3439.89"),
+    ]
     assert [sum(len(c.services) for c in r.claims) for r in remits] == [38, 24, 29]
     assert all(not r.provider_adjustments for r in remits)
     # scrambled sample data: awk finds 51 claims and 50 lines where charge − ΣCAS ≠ paid,
     # and no transaction where ΣCLP04 − ΣPLB = BPR02.
-    assert _codes(result) == Counter({"claim_out_of_balance": 51, "line_out_of_balance": 50,
-                                      "transaction_out_of_balance": 3})
+    assert _codes(result) == Counter(
+        {"claim_out_of_balance": 51, "line_out_of_balance": 50, "transaction_out_of_balance": 3}
+    )
     assert all(f.severity == parsers.WARNING for f in result.findings)
     assert result.ok
 
@@ -107,8 +116,7 @@ def test_837p_dependent_patient() -> None:
     [claim] = sub.claims
     assert claim.patient_control_number == "26463774"
     assert claim.total_charge == Decimal(100)
-    assert [ln.charge for ln in claim.lines] == [Decimal(40), Decimal(15), Decimal(35),
-                                                 Decimal(10)]
+    assert [ln.charge for ln in claim.lines] == [Decimal(40), Decimal(15), Decimal(35), Decimal(10)]
     assert claim.payer_id == "999996666"
     assert claim.filing_indicator == "CI"
     assert claim.patient is not None
@@ -117,8 +125,7 @@ def test_837p_dependent_patient() -> None:
     assert claim.subscriber.person is not None
     assert claim.subscriber.person.first_name == "JANE"
     assert claim.diagnosis_codes == ["BK:0340", "BF:V7389"]
-    assert (claim.facility_code, claim.facility_qualifier, claim.frequency_code) == (
-        "11", "B", "1")
+    assert (claim.facility_code, claim.facility_qualifier, claim.frequency_code) == ("11", "B", "1")
 
 
 def test_837i_two_claims() -> None:
@@ -144,8 +151,7 @@ def test_different_separators() -> None:
     assert (d.element, d.component, d.segment) == ("~", "^", "_")
     [sub] = result.claim_submissions
     assert [c.total_charge for c in sub.claims] == [Decimal(500), Decimal(500)]
-    assert [ln.procedure for c in sub.claims for ln in c.lines] == [
-        "HC:99211:25", "HC:478331:25"]
+    assert [ln.procedure for c in sub.claims for ln in c.lines] == ["HC:99211:25", "HC:478331:25"]
     # SE01 says 25 but ST..SE holds 34 segments; CLM02 500 vs one 12.25 line in each claim.
     assert _codes(result) == Counter({"segment_count_mismatch": 1, "claim_charge_mismatch": 2})
     [mismatch] = [f for f in result.findings if f.code == "segment_count_mismatch"]

@@ -42,8 +42,13 @@ from tools.fuzz_targets import EXPECTED, LAYOUTS, ledger_target, x12_target
 BOUND_SECONDS = 10.0
 X12_SEEDS = load_seeds(X12_SEED_DIRS, max_len=64 * 1024)
 LEDGER_SEEDS = load_seeds(LEDGER_SEED_DIRS)
-FUZZ = settings(max_examples=examples(2000), deadline=None, database=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=examples(2000),
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 class HangError(AssertionError):
@@ -93,8 +98,11 @@ def test_x12_structured_mutations(seed: int, rnd: random.Random) -> None:
 
 
 @FUZZ
-@given(body=st.binary(max_size=2048), seed=st.sampled_from(range(len(X12_SEEDS))),
-       cut=st.integers(min_value=0, max_value=4096))
+@given(
+    body=st.binary(max_size=2048),
+    seed=st.sampled_from(range(len(X12_SEEDS))),
+    cut=st.integers(min_value=0, max_value=4096),
+)
 def test_x12_valid_header_then_bytes(body: bytes, seed: int, cut: int) -> None:
     """A real ISA/GS/ST prefix followed by arbitrary bytes."""
     check(x12_target, X12_SEEDS[seed][:cut] + body)
@@ -116,13 +124,18 @@ def test_ledger_structured_mutations(seed: int, rnd: random.Random) -> None:
 
 
 @FUZZ
-@given(cells=st.lists(st.text(max_size=40), min_size=len(CANONICAL_COLUMNS),
-                      max_size=len(CANONICAL_COLUMNS) + 2))
+@given(
+    cells=st.lists(
+        st.text(max_size=40), min_size=len(CANONICAL_COLUMNS), max_size=len(CANONICAL_COLUMNS) + 2
+    )
+)
 def test_ledger_arbitrary_cells(cells: list[str]) -> None:
     """Any text in any canonical cell: row errors or rows, never a crash."""
     row = ",".join('"' + c.replace('"', '""') + '"' for c in cells)
-    check(ledger_target, (",".join(CANONICAL_COLUMNS) + "\n" + row + "\n").encode("utf-8",
-                                                                                "surrogatepass"))
+    check(
+        ledger_target,
+        (",".join(CANONICAL_COLUMNS) + "\n" + row + "\n").encode("utf-8", "surrogatepass"),
+    )
 
 
 AMOUNTS = st.one_of(
@@ -130,27 +143,41 @@ AMOUNTS = st.one_of(
     st.from_regex(r"\A[-+(]?\$?[0-9,]{0,40}(\.[0-9]{0,6})?([eE][-+]?[0-9]{1,12})?\)?\Z"),
     st.sampled_from([v.decode("latin-1") for v in INTERESTING]),
 )
-DATES = st.one_of(st.dates().map(str), st.from_regex(r"\A[0-9/-]{0,12}\Z"),
-                  st.text(max_size=12))
+DATES = st.one_of(st.dates().map(str), st.from_regex(r"\A[0-9/-]{0,12}\Z"), st.text(max_size=12))
 
 
 @settings(FUZZ, max_examples=examples(1000))
-@given(amount=AMOUNTS, date=DATES, kind=st.sampled_from(["charge", "payment", "refund", "x"]),
-       layout=st.sampled_from(range(len(LAYOUTS) + 1)))
+@given(
+    amount=AMOUNTS,
+    date=DATES,
+    kind=st.sampled_from(["charge", "payment", "refund", "x"]),
+    layout=st.sampled_from(range(len(LAYOUTS) + 1)),
+)
 def test_ledger_amount_and_date_cells(amount: str, date: str, kind: str, layout: int) -> None:
     """Money and date cells are where the parser does arithmetic: aim the fuzzing there."""
     lay = CANONICAL if layout == len(LAYOUTS) else LAYOUTS[layout]
-    values = {"account_id": "A1", "patient_control_number": "P1", "posted_date": date,
-              "type": kind, "party": "patient", "payer_id": "MCR", "amount": amount,
-              "reference": "R1"}
+    values = {
+        "account_id": "A1",
+        "patient_control_number": "P1",
+        "posted_date": date,
+        "type": kind,
+        "party": "patient",
+        "payer_id": "MCR",
+        "amount": amount,
+        "reference": "R1",
+    }
     cols = list(lay.columns.items())
     d = lay.delimiter
 
     def cell(v: str) -> str:
         return '"' + v.replace('"', '""') + '"'
 
-    data = (d.join(cell(src) for _, src in cols) + "\n"
-            + d.join(cell(values.get(canon, "")) for canon, _ in cols) + "\n")
+    data = (
+        d.join(cell(src) for _, src in cols)
+        + "\n"
+        + d.join(cell(values.get(canon, "")) for canon, _ in cols)
+        + "\n"
+    )
     raw = data.encode("utf-8", "surrogatepass")
     with watchdog(BOUND_SECONDS, raw), suppress(LedgerError):
         parse_ledger(raw, lay)
@@ -160,9 +187,19 @@ def test_ledger_amount_and_date_cells(amount: str, date: str, kind: str, layout:
 HEADER = ",".join(CANONICAL_COLUMNS).encode() + b"\n"
 
 
-@pytest.mark.parametrize("amount", [b"1e30", b"1E+999999999", b"-1E999999999",
-                                    b"(1E999999999)", b"99999999999999999999999999999.99",
-                                    b"1000000000000", b"sNaN", b"-Infinity"])
+@pytest.mark.parametrize(
+    "amount",
+    [
+        b"1e30",
+        b"1E+999999999",
+        b"-1E999999999",
+        b"(1E999999999)",
+        b"99999999999999999999999999999.99",
+        b"1000000000000",
+        b"sNaN",
+        b"-Infinity",
+    ],
+)
 def test_ledger_huge_or_special_amounts_are_row_errors(amount: bytes) -> None:
     data = HEADER + b"A1,P1,2024-01-02,charge,patient,,%s,R\n" % amount
     result = parse_ledger(data)

@@ -32,20 +32,30 @@ def test_plain_and_hashed_host_names() -> None:
     assert host_keys(line).lookup("[c.example]:2222") is not None
 
 
-@pytest.mark.parametrize(("line", "reason"), [
-    ("a.example", "expected 'HOST KEYTYPE BASE64'"),
-    ("a.example ssh-dss AAAAB3NzaC1kc3M=", "unknown key type"),
-    ("a.example ssh-ed25519 not*base64", "not base64"),
-    # the blob of an RSA key under the ed25519 name: a copy-paste mistake
-    ("a.example ssh-ed25519 " + base64.b64encode(b"\0\0\0\7ssh-rsa\0\0\0\1\1").decode(),
-     "not an ssh-ed25519 key"),
-    # the right type with 31 key bytes, and a blob cut inside a length prefix
-    ("a.example ssh-ed25519 " + base64.b64encode(
-        b"\0\0\0\x0bssh-ed25519\0\0\0\x1f" + b"k" * 31).decode(), "has 32 bytes"),
-    ("a.example ssh-ed25519 " + base64.b64encode(b"\0\0\0\x0bssh-ed25519\0\0").decode(),
-     "cut short"),
-    (f"@revoked a.example {KEY}", "markers"),
-])
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("a.example", "expected 'HOST KEYTYPE BASE64'"),
+        ("a.example ssh-dss AAAAB3NzaC1kc3M=", "unknown key type"),
+        ("a.example ssh-ed25519 not*base64", "not base64"),
+        # the blob of an RSA key under the ed25519 name: a copy-paste mistake
+        (
+            "a.example ssh-ed25519 " + base64.b64encode(b"\0\0\0\7ssh-rsa\0\0\0\1\1").decode(),
+            "not an ssh-ed25519 key",
+        ),
+        # the right type with 31 key bytes, and a blob cut inside a length prefix
+        (
+            "a.example ssh-ed25519 "
+            + base64.b64encode(b"\0\0\0\x0bssh-ed25519\0\0\0\x1f" + b"k" * 31).decode(),
+            "has 32 bytes",
+        ),
+        (
+            "a.example ssh-ed25519 " + base64.b64encode(b"\0\0\0\x0bssh-ed25519\0\0").decode(),
+            "cut short",
+        ),
+        (f"@revoked a.example {KEY}", "markers"),
+    ],
+)
 def test_malformed_lines_say_what_is_wrong(line: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_known_host(line)

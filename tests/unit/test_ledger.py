@@ -23,14 +23,31 @@ def test_canonical_rows() -> None:
     assert result.rows[0].posted_date == dt.date(2026, 7, 1)
 
 
-@pytest.mark.parametrize(("name", "layout", "expected"), [
-    ("pm_export.txt", "practice_management_export",
-     [("charge", "provider", "250.00"), ("payment", "payer", "180.00"),
-      ("adjustment", "provider", "40.00"), ("payment", "patient", "30.00")]),
-    ("hb_transactions.csv", "hospital_billing_transactions",
-     [("charge", "provider", "1200.00"), ("payment", "payer", "900.00"),
-      ("adjustment", "payer", "250.00"), ("adjustment", "provider", "50.00")]),
-])
+@pytest.mark.parametrize(
+    ("name", "layout", "expected"),
+    [
+        (
+            "pm_export.txt",
+            "practice_management_export",
+            [
+                ("charge", "provider", "250.00"),
+                ("payment", "payer", "180.00"),
+                ("adjustment", "provider", "40.00"),
+                ("payment", "patient", "30.00"),
+            ],
+        ),
+        (
+            "hb_transactions.csv",
+            "hospital_billing_transactions",
+            [
+                ("charge", "provider", "1200.00"),
+                ("payment", "payer", "900.00"),
+                ("adjustment", "payer", "250.00"),
+                ("adjustment", "provider", "50.00"),
+            ],
+        ),
+    ],
+)
 def test_mapped_layouts_are_sniffed_and_translated(
     name: str, layout: str, expected: list[tuple[str, str, str]]
 ) -> None:
@@ -93,11 +110,15 @@ def test_line_columns_are_read_and_normalised() -> None:
     result = parse_ledger(data)
     first, second = result.rows
     assert (first.procedure_code, first.modifiers, first.service_date, first.line_ref) == (
-        "99213", "25", dt.date(2026, 1, 1), "P-L1")
+        "99213",
+        "25",
+        dt.date(2026, 1, 1),
+        "P-L1",
+    )
     assert (second.revenue_code, second.units) == ("0300", Decimal("2.5"))
     described = [e.describe() for e in result.errors]
-    assert described[0].startswith('line 4, column service_date')
-    assert described[1].startswith('line 4, column units')
+    assert described[0].startswith("line 4, column service_date")
+    assert described[1].startswith("line 4, column units")
 
 
 def test_signed_layout_reversal_keeps_its_sign() -> None:
@@ -110,6 +131,9 @@ def test_signed_layout_reversal_keeps_its_sign() -> None:
     )
     result = parse_ledger(data, layout)
     assert result.ok, result.errors
-    assert [r.amount for r in result.rows] == [Decimal("300.00"), Decimal("-300.00"),
-                                              Decimal("20.00")]
+    assert [r.amount for r in result.rows] == [
+        Decimal("300.00"),
+        Decimal("-300.00"),
+        Decimal("20.00"),
+    ]
     assert result.rows[0].revenue_code == "0300"

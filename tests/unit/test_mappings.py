@@ -21,12 +21,12 @@ KINDS: dict[str, tuple[str, Loader, str]] = {
     "partners": ("partners/*.yaml", partners.load_partner, "partner_config_invalid"),
     "providers": ("providers/*.yaml", providers.load_profile, "provider_profile_invalid"),
     "ledger layouts": ("ledger/*.yaml", ledger_layouts.load_layout, "ledger_layout_invalid"),
-    "outbound layouts": ("layouts/*.yaml", outbound_layouts.load_layout,
-                         "outbound_layout_invalid"),
-    "refund-request layouts": ("refund_requests/*.yaml",
-                               lambda p: load_file(RequestLayout, p,
-                                                   code="refund_request_layout_invalid"),
-                               "refund_request_layout_invalid"),
+    "outbound layouts": ("layouts/*.yaml", outbound_layouts.load_layout, "outbound_layout_invalid"),
+    "refund-request layouts": (
+        "refund_requests/*.yaml",
+        lambda p: load_file(RequestLayout, p, code="refund_request_layout_invalid"),
+        "refund_request_layout_invalid",
+    ),
     "escheat rules": ("escheat.yaml", escheat.load_escheat, "escheat_config"),
 }
 

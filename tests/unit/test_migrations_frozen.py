@@ -49,7 +49,14 @@ def test_frozen_audit_hash_matches_the_live_v1_format() -> None:
     assert m.HASH_FORMAT == audit.HASH_FORMAT
     for at in (dt.datetime(2026, 7, 1, 12, 0, 1, 5), dt.datetime(2026, 7, 1, 8, tzinfo=dt.UTC)):
         entry: dict[str, Any] = {
-            "seq": 3, "at": at, "actor": "ops", "action": "replay", "file_id": 7,
-            "outcome": "ok", "reason": "r", "details": {"b": [1, "é"], "a": None},
-            "prev_hash": "ab" * 32}
+            "seq": 3,
+            "at": at,
+            "actor": "ops",
+            "action": "replay",
+            "file_id": 7,
+            "outcome": "ok",
+            "reason": "r",
+            "details": {"b": [1, "é"], "a": None},
+            "prev_hash": "ab" * 32,
+        }
         assert m.entry_hash_v1(**entry) == audit.entry_hash(**entry)

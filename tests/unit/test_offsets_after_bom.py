@@ -54,5 +54,5 @@ def test_locate_takes_the_original_input() -> None:
     count = sum(1 for _ in lexer)
     where = locate(data, lexer.spans, [1, count])
     assert where[1] == (3, 1)
-    assert data[where[count][0]:].startswith(b"IEA*")
+    assert data[where[count][0] :].startswith(b"IEA*")
     assert lexer.locate([count]) == {count: where[count]}

@@ -24,11 +24,17 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAUoj6h6CgMynho7oPi+DCyVMTb3Va3N9Fe91
 
 def _good(**changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "id": "acme", "name": "Acme Clearinghouse", "role": "clearinghouse",
-        "host": "sftp.acme.example", "port": 2222, "username": "prov",
+        "id": "acme",
+        "name": "Acme Clearinghouse",
+        "role": "clearinghouse",
+        "host": "sftp.acme.example",
+        "port": 2222,
+        "username": "prov",
         "auth": {"private_key_path": "/etc/gateway/keys/acme"},
         "host_key": f"[sftp.acme.example]:2222 {KEY}",
-        "inbox_dir": "/out", "archive_dir": "/out/archive", "filename_pattern": "*.835",
+        "inbox_dir": "/out",
+        "archive_dir": "/out/archive",
+        "filename_pattern": "*.835",
     }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
@@ -50,8 +56,7 @@ def test_shipped_example_profiles_are_valid() -> None:
     assert host_keys(payer.host_key).lookup(payer.host_key_name) is not None
 
 
-def test_shipped_examples_are_disabled_so_run_never_reaches_example_hosts(
-        tmp_path: Path) -> None:
+def test_shipped_examples_are_disabled_so_run_never_reaches_example_hosts(tmp_path: Path) -> None:
     assert not any(p.enabled for p in load_partners(PARTNERS_DIR).values())
     assert configured_partners(get_settings()) == {}  # the default folder: nothing to start
     (tmp_path / "acme.yaml").write_text(yaml.safe_dump(_good()))
@@ -80,8 +85,13 @@ def test_host_key_must_be_a_known_hosts_line_for_this_host() -> None:
     assert "[sftp.acme.example]:2222" in reason
 
 
-@pytest.mark.parametrize("auth", [{"private_key_path": "/k", "password": "hunter2"},
-                                  {"password_env": "X", "passphrase": "s3cret"}])
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"private_key_path": "/k", "password": "hunter2"},
+        {"password_env": "X", "passphrase": "s3cret"},
+    ],
+)
 def test_secrets_in_a_profile_are_refused(auth: dict[str, str]) -> None:
     problems = _problems(_good(auth=auth))
     assert problems[0][0].startswith("auth.")

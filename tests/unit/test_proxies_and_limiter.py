@@ -17,16 +17,19 @@ from gateway.settings import get_settings
 NETS = parse_networks("127.0.0.1, 10.0.0.0/8, fd00::/8")
 
 
-@pytest.mark.parametrize(("xff", "client"), [
-    ("198.51.100.7", "198.51.100.7"),
-    ("6.6.6.6, 198.51.100.7", "198.51.100.7"),          # the client's own claim is ignored
-    ("6.6.6.6, 198.51.100.7, 10.2.3.4", "198.51.100.7"),  # a second trusted hop is skipped
-    ("10.9.9.9, 10.2.3.4", "10.9.9.9"),                 # all trusted: the leftmost
-    ("junk, 10.2.3.4", "10.2.3.4"),                     # not an address: stop at the proxy
-    ("198.51.100.7:4711", "198.51.100.7"),
-    ("[2001:db8::5]:443, fd00::1", "2001:db8::5"),
-    ("", "127.0.0.1"),
-])
+@pytest.mark.parametrize(
+    ("xff", "client"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("6.6.6.6, 198.51.100.7", "198.51.100.7"),  # the client's own claim is ignored
+        ("6.6.6.6, 198.51.100.7, 10.2.3.4", "198.51.100.7"),  # a second trusted hop is skipped
+        ("10.9.9.9, 10.2.3.4", "10.9.9.9"),  # all trusted: the leftmost
+        ("junk, 10.2.3.4", "10.2.3.4"),  # not an address: stop at the proxy
+        ("198.51.100.7:4711", "198.51.100.7"),
+        ("[2001:db8::5]:443, fd00::1", "2001:db8::5"),
+        ("", "127.0.0.1"),
+    ],
+)
 def test_rightmost_untrusted_address_is_the_client(xff: str, client: str) -> None:
     assert client_from_forwarded("127.0.0.1", xff, NETS) == client
 

@@ -24,8 +24,8 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "x12"
 
 def _x12_chunks(n: int, size: int = 64 * 1024) -> list[bytes]:
     text = b"".join(p.read_bytes() for p in sorted(FIXTURE.glob("*.83[57]")))
-    data = (text * (n * size // len(text) + 1))[:n * size]
-    return [data[i:i + size] for i in range(0, len(data), size)]
+    data = (text * (n * size // len(text) + 1))[: n * size]
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 def test_one_frame_per_chunk_in_order_and_back() -> None:
@@ -40,7 +40,7 @@ def test_one_frame_per_chunk_in_order_and_back() -> None:
 def test_decoding_does_not_depend_on_how_the_bytes_are_cut() -> None:
     chunks = _x12_chunks(4)
     joined = b"".join(ZSTD.encode(chunks))
-    recut = [joined[i:i + 1000] for i in range(0, len(joined), 1000)]
+    recut = [joined[i : i + 1000] for i in range(0, len(joined), 1000)]
     assert b"".join(ZSTD.decode(recut)) == b"".join(chunks)
 
 
@@ -56,13 +56,17 @@ def test_one_shot_matches_the_stream_format() -> None:
     assert b"".join(ZSTD.decode([ZSTD.encode_one(data)])) == data
 
 
-@pytest.mark.parametrize(("damage", "message"), [
-    (lambda s: [*s[:-1], s[-1][:-5]], "truncated (stored chunk 2 ends inside a frame)"),
-    (lambda s: [s[0][:4] + b"\xff" * 40 + s[0][44:], *s[1:]], "damaged at stored chunk 0"),
-    (lambda s: [*s[:2], b"\x00" * 7 + s[2][7:]], "damaged at stored chunk 2"),
-])
-def test_damage_is_a_clear_corrupt_error(damage: Callable[[list[bytes]], list[bytes]],
-                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda s: [*s[:-1], s[-1][:-5]], "truncated (stored chunk 2 ends inside a frame)"),
+        (lambda s: [s[0][:4] + b"\xff" * 40 + s[0][44:], *s[1:]], "damaged at stored chunk 0"),
+        (lambda s: [*s[:2], b"\x00" * 7 + s[2][7:]], "damaged at stored chunk 2"),
+    ],
+)
+def test_damage_is_a_clear_corrupt_error(
+    damage: Callable[[list[bytes]], list[bytes]], message: str
+) -> None:
     stored = list(ZSTD.encode(_x12_chunks(3)))
     with pytest.raises(BlobCorruptError, match=re.escape(message)):
         list(ZSTD.decode(damage(stored)))

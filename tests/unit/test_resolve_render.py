@@ -13,17 +13,36 @@ from gateway.resolve.pdf import Letter, render_letter
 from gateway.resolve.render import RenderError, render
 from mappings.outbound_layouts import load_layouts
 
-BATCH = {"payer_id": "87726", "provider_npi": "1234567893", "provider_tin": "123456789",
-         "batch_id": "B000017", "created_on": dt.date(2026, 10, 5)}
+BATCH = {
+    "payer_id": "87726",
+    "provider_npi": "1234567893",
+    "provider_tin": "123456789",
+    "batch_id": "B000017",
+    "created_on": dt.date(2026, 10, 5),
+}
 ROWS = [
-    {"patient_control_number": "PCN100", "payer_claim_control_number": "ICN-9001",
-     "service_from": dt.date(2026, 7, 1), "service_to": dt.date(2026, 7, 1),
-     "original_paid": Decimal("160.00"), "amount": Decimal("80.00"),
-     "reason": "duplicate_payment", "reason_code": "1", "check_reference": "CHK 5521"},
-    {"patient_control_number": "PCN200", "payer_claim_control_number": "ICN-9002",
-     "service_from": dt.date(2026, 7, 3), "service_to": dt.date(2026, 7, 4),
-     "original_paid": Decimal("45.10"), "amount": Decimal("12.5"),
-     "reason": "overpayment", "reason_code": "3", "check_reference": "CHK 5521"},
+    {
+        "patient_control_number": "PCN100",
+        "payer_claim_control_number": "ICN-9001",
+        "service_from": dt.date(2026, 7, 1),
+        "service_to": dt.date(2026, 7, 1),
+        "original_paid": Decimal("160.00"),
+        "amount": Decimal("80.00"),
+        "reason": "duplicate_payment",
+        "reason_code": "1",
+        "check_reference": "CHK 5521",
+    },
+    {
+        "patient_control_number": "PCN200",
+        "payer_claim_control_number": "ICN-9002",
+        "service_from": dt.date(2026, 7, 3),
+        "service_to": dt.date(2026, 7, 4),
+        "original_paid": Decimal("45.10"),
+        "amount": Decimal("12.5"),
+        "reason": "overpayment",
+        "reason_code": "3",
+        "check_reference": "CHK 5521",
+    },
 ]
 
 
@@ -44,8 +63,9 @@ def test_fixed_width_layout_exact_bytes() -> None:
     out = render(load_layouts()["refund_fixed_mac"], BATCH, ROWS)
     lines = out.content.decode().split("\r\n")
     assert lines[0] == "H1234567893123456789" + "87726".ljust(15) + "B000017".ljust(20) + "20261005"
-    assert lines[1] == ("D" + "ICN-9001".ljust(30) + "PCN100".ljust(38) + "2026070120260701"
-                        + "000000008000" + "01")
+    assert lines[1] == (
+        "D" + "ICN-9001".ljust(30) + "PCN100".ljust(38) + "2026070120260701" + "000000008000" + "01"
+    )
     assert lines[3] == "T000000002" + "9250".rjust(15, "0")
     assert {len(line) for line in lines[1:3]} == {1 + 30 + 38 + 8 + 8 + 12 + 2}
     assert lines[4] == ""
@@ -64,22 +84,30 @@ def test_file_names_cannot_escape_the_folder() -> None:
 
 
 def test_pdf_letter_text_round_trips() -> None:
-    pdf = render_letter(Letter(
-        title="Voluntary refund transmittal", date=dt.date(2026, 10, 5),
-        sender=["Valley Clinic", "NPI 1234567893"], recipient=["ACME Health", "Refunds Dept"],
-        paragraphs=["Enclosed is check 5521 for the overpayments listed below."],
-        columns=["Patient account", "Payer claim", "Amount"],
-        rows=[["PCN100", "ICN-9001", "80.00"], ["PCN200", "ICN-9002", "12.50"]],
-        totals=[("Claims", "2"), ("Total refunded", "92.50")],
-    ))
+    pdf = render_letter(
+        Letter(
+            title="Voluntary refund transmittal",
+            date=dt.date(2026, 10, 5),
+            sender=["Valley Clinic", "NPI 1234567893"],
+            recipient=["ACME Health", "Refunds Dept"],
+            paragraphs=["Enclosed is check 5521 for the overpayments listed below."],
+            columns=["Patient account", "Payer claim", "Amount"],
+            rows=[["PCN100", "ICN-9001", "80.00"], ["PCN200", "ICN-9002", "12.50"]],
+            totals=[("Claims", "2"), ("Total refunded", "92.50")],
+        )
+    )
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     for needle in ("ICN-9001", "PCN200", "80.00", "Total refunded: 92.50", "check 5521"):
         assert needle in text
-    assert pdf == render_letter(Letter(
-        title="Voluntary refund transmittal", date=dt.date(2026, 10, 5),
-        sender=["Valley Clinic", "NPI 1234567893"], recipient=["ACME Health", "Refunds Dept"],
-        paragraphs=["Enclosed is check 5521 for the overpayments listed below."],
-        columns=["Patient account", "Payer claim", "Amount"],
-        rows=[["PCN100", "ICN-9001", "80.00"], ["PCN200", "ICN-9002", "12.50"]],
-        totals=[("Claims", "2"), ("Total refunded", "92.50")],
-    ))
+    assert pdf == render_letter(
+        Letter(
+            title="Voluntary refund transmittal",
+            date=dt.date(2026, 10, 5),
+            sender=["Valley Clinic", "NPI 1234567893"],
+            recipient=["ACME Health", "Refunds Dept"],
+            paragraphs=["Enclosed is check 5521 for the overpayments listed below."],
+            columns=["Patient account", "Payer claim", "Amount"],
+            rows=[["PCN100", "ICN-9001", "80.00"], ["PCN200", "ICN-9002", "12.50"]],
+            totals=[("Claims", "2"), ("Total refunded", "92.50")],
+        )
+    )

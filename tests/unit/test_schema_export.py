@@ -50,8 +50,7 @@ def test_schema_shape(name: str) -> None:
 def test_money_is_a_string_in_the_schema() -> None:
     schema = export.schema_for(Remittance)
     assert schema["properties"]["payment_amount"]["type"] == "string"
-    assert schema["properties"]["payment_date"]["anyOf"][0] == {"format": "date",
-                                                                "type": "string"}
+    assert schema["properties"]["payment_date"]["anyOf"][0] == {"format": "date", "type": "string"}
 
 
 def test_emitted_json_validates_against_its_schema() -> None:

@@ -16,9 +16,24 @@ from gateway.settings import Settings, get_settings
 REAL = "k3Jq9-vT2xLr8pWm4zYb-Qe7NcuH5dRs0aLf"
 
 
-@pytest.mark.parametrize("value", ["", "   ", "changeme", "CHANGE_ME", "change-me", "password",
-                                   "Password!", "secret", "example", "my-example-key",
-                                   "<placeholder>", "xxxxxxxx", "000000000000000000"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "   ",
+        "changeme",
+        "CHANGE_ME",
+        "change-me",
+        "password",
+        "Password!",
+        "secret",
+        "example",
+        "my-example-key",
+        "<placeholder>",
+        "xxxxxxxx",
+        "000000000000000000",
+    ],
+)
 def test_placeholders_are_recognised(value: str) -> None:
     assert placeholder_problem(value) is not None
 
@@ -30,7 +45,8 @@ def test_real_values_pass(value: str) -> None:
 
 @pytest.mark.parametrize("field", ["api_key_pepper", "session_secret"])
 def test_settings_refuse_placeholder_without_echoing_it(
-        field: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    field: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(f"GATEWAY_{field.upper()}", "ChangeMe")
     with pytest.raises(ValidationError) as err:
         get_settings()
@@ -64,8 +80,9 @@ def _key(tmp_path: Path, mode: int) -> Path:
 
 @pytest.mark.parametrize("mode", [0o644, 0o604, 0o640, 0o666, 0o660])
 def test_partner_key_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
-    profile = SimpleNamespace(id="acme", auth=SimpleNamespace(
-        private_key_path=_key(tmp_path, mode), password_env=None))
+    profile = SimpleNamespace(
+        id="acme", auth=SimpleNamespace(private_key_path=_key(tmp_path, mode), password_env=None)
+    )
     with pytest.raises(ConfigError) as err:
         check_secrets(get_settings(), [profile])
     assert "partner acme" in err.value.message
@@ -74,8 +91,9 @@ def test_partner_key_readable_by_others_is_refused(tmp_path: Path, mode: int) ->
 
 
 def test_partner_key_owner_only_passes(tmp_path: Path) -> None:
-    profile = SimpleNamespace(id="acme", auth=SimpleNamespace(
-        private_key_path=_key(tmp_path, 0o600), password_env=None))
+    profile = SimpleNamespace(
+        id="acme", auth=SimpleNamespace(private_key_path=_key(tmp_path, 0o600), password_env=None)
+    )
     check_secrets(get_settings(), [profile])
 
 
@@ -87,8 +105,9 @@ def test_missing_or_non_regular_key_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_partner_password_placeholder_is_refused() -> None:
-    profile = SimpleNamespace(id="payer", auth=SimpleNamespace(private_key_path=None,
-                                                                password_env="PAYER_PW"))
+    profile = SimpleNamespace(
+        id="payer", auth=SimpleNamespace(private_key_path=None, password_env="PAYER_PW")
+    )
     with pytest.raises(ConfigError) as err:
         check_secrets(get_settings(), [profile], environ={"PAYER_PW": "password"})
     assert "PAYER_PW" in err.value.message
@@ -117,7 +136,8 @@ def test_secretstr_fields_everywhere_secrets_live() -> None:
         if name in not_secret:
             continue
         if any(w in name for w in ("secret", "password", "pepper", "token")) or name.endswith(
-                ("_key", "_data_key")):
+            ("_key", "_data_key")
+        ):
             assert "SecretStr" in str(field.annotation), name
             checked += 1
     assert checked >= 3  # data_keys, api_key_pepper, session_secret, s3 secret key ...

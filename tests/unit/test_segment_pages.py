@@ -36,8 +36,9 @@ class _Counting(io.BytesIO):
 
 
 @pytest.mark.parametrize("first_read", [7, 100, 4096])
-def test_every_view_equals_the_whole_file_view(monkeypatch: pytest.MonkeyPatch,
-                                               first_read: int) -> None:
+def test_every_view_equals_the_whole_file_view(
+    monkeypatch: pytest.MonkeyPatch, first_read: int
+) -> None:
     monkeypatch.setattr(segments, "FIRST_READ", first_read)
     data = _file()
     total = len(segments_around(data, None, tail=True, radius=10**6))
@@ -46,10 +47,11 @@ def test_every_view_equals_the_whole_file_view(monkeypatch: pytest.MonkeyPatch,
         page = segments_page(io.BytesIO(data), centre)
         assert page.lines == segments_around(data, centre), centre
     assert segments_page(io.BytesIO(data), None, tail=True).lines == segments_around(
-        data, None, tail=True)
+        data, None, tail=True
+    )
     for start in [1, 13, total - 10, total]:
         page = segments_page(io.BytesIO(data), first=start, count=25)
-        expected = segments_around(data, None, tail=True, radius=10**6)[start - 1:start + 24]
+        expected = segments_around(data, None, tail=True, radius=10**6)[start - 1 : start + 24]
         assert page.lines == expected
         assert page.more == (start + 25 <= total)
 

@@ -70,8 +70,10 @@ def test_json_report_is_machine_readable() -> None:
 
 
 def test_ig_reports_guide_findings_with_locations_and_survives_pyx12_crashes() -> None:
-    result = runner.invoke(app, ["validate", str(CORPUS / "linuxforhealth-x12" /
-                                                  "medicare-part-a.835"), "--ig", "--json"])
+    result = runner.invoke(
+        app,
+        ["validate", str(CORPUS / "linuxforhealth-x12" / "medicare-part-a.835"), "--ig", "--json"],
+    )
     assert result.exit_code == 1  # pyx12: PER (payer technical contact) is required
     doc = json.loads(result.output)
     per = [f for f in doc["ig_findings"] if f["location"]["segment_id"] == "PER"]
@@ -102,9 +104,13 @@ def test_write_acks_never_overwrites_a_repeated_name(tmp_path: Path) -> None:
     from gateway.cli.validate import write_acks
     from parsers.ack import Acknowledgment, Acknowledgments
 
-    same = [Acknowledgment("999", "000000001", "1", n, "A", "", f"ack {n}".encode())
-            for n in (1, 2, 3)]
+    same = [
+        Acknowledgment("999", "000000001", "1", n, "A", "", f"ack {n}".encode()) for n in (1, 2, 3)
+    ]
     paths = write_acks(Acknowledgments(same, 4), tmp_path, "in")
-    assert [p.name for p in paths] == ["in.000000001.1.999.x12", "in.000000001.1.999.2.x12",
-                                       "in.000000001.1.999.3.x12"]
+    assert [p.name for p in paths] == [
+        "in.000000001.1.999.x12",
+        "in.000000001.1.999.2.x12",
+        "in.000000001.1.999.3.x12",
+    ]
     assert [p.read_bytes() for p in paths] == [b"ack 1", b"ack 2", b"ack 3"]

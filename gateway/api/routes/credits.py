@@ -50,11 +50,15 @@ class CreditOut(BaseModel):
     status: str
     medicare_part: str | None = Field(default=None, description="A or B: Medicare's money")
     return_method: str | None = Field(
-        default=None, description="How it was or will be returned: report (CMS-838), "
-        "claim_adjustment, refund; null while its owner is unknown")
+        default=None,
+        description="How it was or will be returned: report (CMS-838), "
+        "claim_adjustment, refund; null while its owner is unknown",
+    )
     warnings: list[str] = Field(
-        default=[], description="unverified_medicare_payer: Medicare by the claim's filing "
-        "indicator (CLP06/SBR09), but the payer is not a known Medicare contractor")
+        default=[],
+        description="unverified_medicare_payer: Medicare by the claim's filing "
+        "indicator (CLP06/SBR09), but the payer is not a known Medicare contractor",
+    )
 
 
 class CreditTotals(BaseModel):
@@ -80,12 +84,22 @@ class CreditSort(enum.StrEnum):
     CLAIM = "claim"
 
 
-def _filters(*, status: str, payer: str | None, cause: str | None, government: bool | None,
-             due_within: int | None, today: dt.date) -> list[ColumnElement[bool]]:
+def _filters(
+    *,
+    status: str,
+    payer: str | None,
+    cause: str | None,
+    government: bool | None,
+    due_within: int | None,
+    today: dt.date,
+) -> list[ColumnElement[bool]]:
     ct = tbl(Credit)
     if status not in STATUS_FILTERS:
-        raise ApiError(400, f"unknown status {status!r}; use one of "
-                       f"{', '.join(STATUS_FILTERS)}", code="bad_filter")
+        raise ApiError(
+            400,
+            f"unknown status {status!r}; use one of {', '.join(STATUS_FILTERS)}",
+            code="bad_filter",
+        )
     statuses = STATUS_FILTERS[status]
     conds: list[ColumnElement[bool]] = []
     if status == "active":
@@ -108,10 +122,23 @@ def _filters(*, status: str, payer: str | None, cause: str | None, government: b
 
 def _select(conds: list[ColumnElement[bool]]) -> Select[Any]:
     ct = tbl(Credit)
-    return select(ct.c.id, ct.c.provider_id, ct.c.account_id, ct.c.patient_control_number,
-                  ct.c.owed_to, ct.c.payer_id, ct.c.amount, ct.c.cause, ct.c.government,
-                  ct.c.identified_on, ct.c.due_by, ct.c.status, ct.c.medicare_part,
-                  ct.c.medicare_verified, ct.c.return_method).where(*conds)
+    return select(
+        ct.c.id,
+        ct.c.provider_id,
+        ct.c.account_id,
+        ct.c.patient_control_number,
+        ct.c.owed_to,
+        ct.c.payer_id,
+        ct.c.amount,
+        ct.c.cause,
+        ct.c.government,
+        ct.c.identified_on,
+        ct.c.due_by,
+        ct.c.status,
+        ct.c.medicare_part,
+        ct.c.medicare_verified,
+        ct.c.return_method,
+    ).where(*conds)
 
 
 def _segments(counts: Counts) -> list[tuple[list[ColumnElement[bool]], bool, int]]:
@@ -119,23 +146,43 @@ def _segments(counts: Counts) -> list[tuple[list[ColumnElement[bool]], bool, int
     ct = tbl(Credit)
     gov, dated = ct.c.government.is_(True), ct.c.due_by.is_not(None)
     other, undated = ct.c.government.is_not(True), ct.c.due_by.is_(None)
-    return [([gov, dated], True, counts.gov_dated),
-            ([gov, undated], False, counts.gov - counts.gov_dated),
-            ([other, dated], True, counts.dated - counts.gov_dated),
-            ([other, undated], False, counts.total - counts.gov - counts.dated
-             + counts.gov_dated)]
+    return [
+        ([gov, dated], True, counts.gov_dated),
+        ([gov, undated], False, counts.gov - counts.gov_dated),
+        ([other, dated], True, counts.dated - counts.gov_dated),
+        ([other, undated], False, counts.total - counts.gov - counts.dated + counts.gov_dated),
+    ]
 
 
-def _page(s: Session, conds: list[ColumnElement[bool]], sort: CreditSort, limit: int,
-          offset: int, counts: Counts) -> list[Any]:
+def _page(
+    s: Session,
+    conds: list[ColumnElement[bool]],
+    sort: CreditSort,
+    limit: int,
+    offset: int,
+    counts: Counts,
+) -> list[Any]:
     """One page of rows, in ``sort`` order."""
     ct = tbl(Credit)
     if sort is CreditSort.CLAIM:
         rank = case(CAUSE_ORDER, value=ct.c.cause, else_=9)
-        return list(s.execute(_select(conds).order_by(
-            ct.c.provider_id, func.coalesce(ct.c.account_id, ""), ct.c.patient_control_number,
-            ct.c.identified_on, rank, ct.c.owed_to, ct.c.payer_id, ct.c.id,
-        ).limit(limit).offset(offset)).all())
+        return list(
+            s.execute(
+                _select(conds)
+                .order_by(
+                    ct.c.provider_id,
+                    func.coalesce(ct.c.account_id, ""),
+                    ct.c.patient_control_number,
+                    ct.c.identified_on,
+                    rank,
+                    ct.c.owed_to,
+                    ct.c.payer_id,
+                    ct.c.id,
+                )
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        )
     # Government first, each group soonest due first and undated last: up to four ordered
     # index walks, (government, due_by, id) and (id), each stopping after the page, instead of
     # one sort of every match ("NULLS LAST" is not portable, and an expression in ORDER BY
@@ -149,8 +196,9 @@ def _page(s: Session, conds: list[ColumnElement[bool]], sort: CreditSort, limit:
             skip -= size
             continue
         order = (ct.c.due_by, ct.c.id) if by_due else (ct.c.id,)
-        rows += s.execute(_select([*conds, *extra]).order_by(*order)
-                          .limit(limit - len(rows)).offset(skip)).all()
+        rows += s.execute(
+            _select([*conds, *extra]).order_by(*order).limit(limit - len(rows)).offset(skip)
+        ).all()
         skip = 0
     return rows
 
@@ -165,56 +213,83 @@ class Counts:
     gov_dated: int
 
 
-def _totals(s: Session, conds: list[ColumnElement[bool]],
-            today: dt.date) -> tuple[CreditTotals, Counts]:
+def _totals(
+    s: Session, conds: list[ColumnElement[bool]], today: dt.date
+) -> tuple[CreditTotals, Counts]:
     """(totals, the segment counts of the due order), in one aggregate."""
     ct = tbl(Credit)
     cents = cast(func.round(ct.c.amount * 100), BigInteger)
     overdue = (ct.c.due_by < today) & (ct.c.status != "resolved")
     gov = ct.c.government.is_(True)
-    row = s.execute(select(
-        func.count(), func.coalesce(func.sum(cents), 0),
-        func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((overdue, cents), else_=0)), 0),
-        func.count(ct.c.due_by),
-        func.coalesce(func.sum(case((gov, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((gov & ct.c.due_by.is_not(None), 1), else_=0)), 0),
-    ).select_from(ct).where(*conds)).one()
-    totals = CreditTotals(count=int(row[0]), amount=Decimal(int(row[1])) * CENT,
-                          overdue_count=int(row[2]),
-                          overdue_amount=Decimal(int(row[3])) * CENT)
+    row = s.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(cents), 0),
+            func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((overdue, cents), else_=0)), 0),
+            func.count(ct.c.due_by),
+            func.coalesce(func.sum(case((gov, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((gov & ct.c.due_by.is_not(None), 1), else_=0)), 0),
+        )
+        .select_from(ct)
+        .where(*conds)
+    ).one()
+    totals = CreditTotals(
+        count=int(row[0]),
+        amount=Decimal(int(row[1])) * CENT,
+        overdue_count=int(row[2]),
+        overdue_amount=Decimal(int(row[3])) * CENT,
+    )
     return totals, Counts(int(row[0]), int(row[5]), int(row[4]), int(row[6]))
 
 
 @router.get("/credits", response_model=CreditList, responses=problem_responses(400, 401, 403))
 def credits(
-    ctx: Ctx, _: Readers,
+    ctx: Ctx,
+    _: Readers,
     status: Annotated[str, Query(description="active|open|pending|resolved|all")] = "active",
     payer: str | None = None,
     cause: str | None = None,
     government: bool | None = None,
-    due_within: Annotated[int | None, Query(ge=0, le=3650,
-                                            description="Due within N days (overdue incl.)")]
-    = None,
-    sort: Annotated[CreditSort, Query(description="due (soonest first) or claim")]
-    = CreditSort.DUE,
+    due_within: Annotated[
+        int | None, Query(ge=0, le=3650, description="Due within N days (overdue incl.)")
+    ] = None,
+    sort: Annotated[CreditSort, Query(description="due (soonest first) or claim")] = CreditSort.DUE,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> CreditList:
     """One page of the worklist; the totals cover every credit that matches the filters."""
     today = dt.date.today()
-    conds = _filters(status=status, payer=payer, cause=cause, government=government,
-                     due_within=due_within, today=today)
+    conds = _filters(
+        status=status,
+        payer=payer,
+        cause=cause,
+        government=government,
+        due_within=due_within,
+        today=today,
+    )
     with ctx.db.read() as s:
         totals, counts = _totals(s, conds, today)
         rows = _page(s, conds, sort, limit, offset, counts)
-    items = [CreditOut(
-        id=r.id, provider_id=r.provider_id, account_id=r.account_id,
-        patient_control_number=r.patient_control_number, owed_to=r.owed_to,
-        payer_id=r.payer_id or None, amount=Decimal(r.amount).quantize(CENT), cause=r.cause,
-        government=bool(r.government), identified_on=r.identified_on, due_by=r.due_by,
-        days_left=(r.due_by - today).days if r.due_by else None, status=r.status,
-        medicare_part=r.medicare_part, return_method=r.return_method,
-        warnings=[UNVERIFIED] if r.medicare_part and r.medicare_verified is False else [],
-    ) for r in rows]
+    items = [
+        CreditOut(
+            id=r.id,
+            provider_id=r.provider_id,
+            account_id=r.account_id,
+            patient_control_number=r.patient_control_number,
+            owed_to=r.owed_to,
+            payer_id=r.payer_id or None,
+            amount=Decimal(r.amount).quantize(CENT),
+            cause=r.cause,
+            government=bool(r.government),
+            identified_on=r.identified_on,
+            due_by=r.due_by,
+            days_left=(r.due_by - today).days if r.due_by else None,
+            status=r.status,
+            medicare_part=r.medicare_part,
+            return_method=r.return_method,
+            warnings=[UNVERIFIED] if r.medicare_part and r.medicare_verified is False else [],
+        )
+        for r in rows
+    ]
     return CreditList(items=items, totals=totals, limit=limit, offset=offset)

@@ -32,23 +32,36 @@ def readyz(request: Request, ctx: Ctx) -> Health | JSONResponse:
             s.execute(text("SELECT 1"))
         revision = current_revision(ctx.db)
     except SQLAlchemyError as exc:
-        return problem_response(request, 503, "the database is not reachable "
-                                f"({type(exc).__name__})", code="database_unreachable")
+        return problem_response(
+            request,
+            503,
+            f"the database is not reachable ({type(exc).__name__})",
+            code="database_unreachable",
+        )
     if revision != HEAD:
-        return problem_response(request, 503, f"the database schema is at {revision or 'none'}"
-                                f", this code needs {HEAD}: run `gateway db upgrade`",
-                                code="schema_outdated")
+        return problem_response(
+            request,
+            503,
+            f"the database schema is at {revision or 'none'}"
+            f", this code needs {HEAD}: run `gateway db upgrade`",
+            code="schema_outdated",
+        )
     reason = unwritable(ctx.settings, ctx.store)
     if reason is not None:
-        return problem_response(request, 503, reason, code="storage_not_writable",
-                                headers={"Retry-After": "60"})
+        return problem_response(
+            request, 503, reason, code="storage_not_writable", headers={"Retry-After": "60"}
+        )
     return Health(status="ready", schema_revision=revision)
 
 
-@router.get("/metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}},
-                             "description": "Prometheus text exposition"},
-                       **problem_responses(401, 403)})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"},
+        **problem_responses(401, 403),
+    },
+)
 def metrics(ctx: Ctx, _: Readers) -> Response:
     """Files by state, processing latency and (when present) credits and deliveries."""
     return Response(generate_latest(ctx.registry), media_type=CONTENT_TYPE_LATEST)

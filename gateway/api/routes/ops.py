@@ -18,20 +18,23 @@ router = APIRouter(prefix="/v1")
 F = InboundFile
 
 
-@router.get("/failures", response_model=Page[FailureOut], tags=["files"],
-            responses=problem_responses(401, 403))
+@router.get(
+    "/failures",
+    response_model=Page[FailureOut],
+    tags=["files"],
+    responses=problem_responses(401, 403),
+)
 def failures(
-    ctx: Ctx, _: Readers,
-    received_from: Annotated[dt.date | None, Query(description="Received on/after (UTC)")]
-    = None,
+    ctx: Ctx,
+    _: Readers,
+    received_from: Annotated[dt.date | None, Query(description="Received on/after (UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # unbounded: a 500 (overflow)
 ) -> Page[FailureOut]:
     """Quarantined files with their reason and exact location, oldest first."""
     stmt = select(F).where(F.state == FileState.FAILED.value)
     if received_from:
-        stmt = stmt.where(F.received_at >= dt.datetime.combine(received_from, dt.time(),
-                                                               dt.UTC))
+        stmt = stmt.where(F.received_at >= dt.datetime.combine(received_from, dt.time(), dt.UTC))
     with ctx.db.read() as s:
         total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
         rows = s.execute(stmt.order_by(F.id).limit(limit).offset(offset)).scalars()
@@ -42,22 +45,29 @@ def failures(
 @router.get("/me", response_model=WhoAmI, tags=["keys"], responses=problem_responses(401))
 def whoami(principal: AnyRole) -> WhoAmI:
     """The key this request was made with."""
-    return WhoAmI(key_id=principal.key_id, name=principal.name, role=principal.role.value,
-                  provider_key=principal.provider_key)
+    return WhoAmI(
+        key_id=principal.key_id,
+        name=principal.name,
+        role=principal.role.value,
+        provider_key=principal.provider_key,
+    )
 
 
-@router.get("/keys", response_model=list[KeyOut], tags=["keys"],
-            responses=problem_responses(401, 403))
+@router.get(
+    "/keys", response_model=list[KeyOut], tags=["keys"], responses=problem_responses(401, 403)
+)
 def keys(ctx: Ctx, _: Readers) -> list[KeyOut]:
     """Every API key's metadata (never a secret or its hash). Keys are made with the CLI."""
     with ctx.db.read() as s:
         return [KeyOut.model_validate(k) for k in list_keys(s)]
 
 
-@router.get("/audit", response_model=Page[AuditOut], tags=["audit"],
-            responses=problem_responses(401, 403))
+@router.get(
+    "/audit", response_model=Page[AuditOut], tags=["audit"], responses=problem_responses(401, 403)
+)
 def audit_log(
-    ctx: Ctx, _: Readers,
+    ctx: Ctx,
+    _: Readers,
     file_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     actor: str | None = None,
     action: str | None = None,
@@ -74,7 +84,6 @@ def audit_log(
         stmt = stmt.where(AuditEntry.action == action)
     with ctx.db.read() as s:
         total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-        rows = s.execute(stmt.order_by(AuditEntry.id.desc()).limit(limit)
-                         .offset(offset)).scalars()
+        rows = s.execute(stmt.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)).scalars()
         items = [AuditOut.model_validate(r) for r in rows]
     return Page[AuditOut](items=items, total=total, limit=limit, offset=offset)

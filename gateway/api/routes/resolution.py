@@ -38,9 +38,11 @@ console_router = APIRouter(prefix="/console", include_in_schema=False)
 class ActionIn(BaseModel):
     reason: str = Field(min_length=3, max_length=1000, description="Why (audited)")
     method: Literal["refund", "offset"] | None = Field(
-        default=None, description="approve only: override the payer's preference")
-    reference: str | None = Field(default=None, max_length=80,
-                                  description="resolve only: confirmation / check number")
+        default=None, description="approve only: override the payer's preference"
+    )
+    reference: str | None = Field(
+        default=None, max_length=80, description="resolve only: confirmation / check number"
+    )
 
 
 def _status(exc: GatewayError) -> int:
@@ -51,8 +53,9 @@ def _status(exc: GatewayError) -> int:
     return 409
 
 
-def _act(ctx: Any, principal: Principal, credit_id: DbId, action: str,
-         body: ActionIn) -> dict[str, Any]:
+def _act(
+    ctx: Any, principal: Principal, credit_id: DbId, action: str, body: ActionIn
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"actor": principal.actor, "reason": body.reason}
     if action == "approve":
         kwargs.update(payers=default_directory(), method=body.method)
@@ -72,29 +75,42 @@ _ACTION_DOC = problem_responses(400, 401, 403, 404, 409)
 
 
 @router.post("/credits/{credit_id}/approve", responses=_ACTION_DOC)
-def approve_credit(ctx: Ctx, principal: OpsOnly, credit_id: DbId, body: ActionIn,
-                   ) -> dict[str, Any]:
+def approve_credit(
+    ctx: Ctx,
+    principal: OpsOnly,
+    credit_id: DbId,
+    body: ActionIn,
+) -> dict[str, Any]:
     """Approve returning the credit; 409 when the payer has no layout (case stays open)."""
     return _act(ctx, principal, credit_id, "approve", body)
 
 
 @router.post("/credits/{credit_id}/dispute", responses=_ACTION_DOC)
-def dispute_credit(ctx: Ctx, principal: OpsOnly, credit_id: DbId, body: ActionIn,
-                   ) -> dict[str, Any]:
+def dispute_credit(
+    ctx: Ctx,
+    principal: OpsOnly,
+    credit_id: DbId,
+    body: ActionIn,
+) -> dict[str, Any]:
     """The payer's request is not owed: dispute the case."""
     return _act(ctx, principal, credit_id, "dispute", body)
 
 
 @router.post("/credits/{credit_id}/resolve", responses=_ACTION_DOC)
-def resolve_credit(ctx: Ctx, principal: OpsOnly, credit_id: DbId, body: ActionIn,
-                   ) -> dict[str, Any]:
+def resolve_credit(
+    ctx: Ctx,
+    principal: OpsOnly,
+    credit_id: DbId,
+    body: ActionIn,
+) -> dict[str, Any]:
     """Close the case (refund confirmed, fixed internally, remitted to the state)."""
     return _act(ctx, principal, credit_id, "resolve", body)
 
 
 @router.get("/batches", responses=problem_responses(401, 403))
-def batches(ctx: Ctx, _: Readers, kind: str | None = None,
-            limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+def batches(
+    ctx: Ctx, _: Readers, kind: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[dict[str, Any]]:
     """Batches, newest first, with delivery state."""
     with ctx.db.read() as s:
         return [b.to_json() for b in list_batches(s, kind=kind, limit=limit)]
@@ -112,35 +128,50 @@ def batch(ctx: Ctx, _: Readers, batch_id: DbId) -> dict[str, Any]:
 
 
 @router.get("/reports/cms838", responses=problem_responses(400, 401, 403))
-def report_cms838(ctx: Ctx, _: Readers,
-                  quarter: Annotated[str, Query(pattern=r"^\d{4}-?[Qq][1-4]$")],
-                  ) -> list[dict[str, Any]]:
+def report_cms838(
+    ctx: Ctx,
+    _: Readers,
+    quarter: Annotated[str, Query(pattern=r"^\d{4}-?[Qq][1-4]$")],
+) -> list[dict[str, Any]]:
     """The quarter's CMS-838 per provider number that has Medicare credits to report, with
     its certification fields, ``missing_fields`` and ``warnings`` (unverified Medicare payer,
     pending credits); a preview: nothing is recorded as reported, `gateway report cms838`
     files it. An empty list: nothing to report (no zero-balance report since 1 Dec 2024)."""
     try:
         with ctx.db.read() as s:
-            return [r.to_json() for r in cms838(s, quarter=quarter, payers=default_directory(),
-                                                record=False).reports]
+            return [
+                r.to_json()
+                for r in cms838(
+                    s, quarter=quarter, payers=default_directory(), record=False
+                ).reports
+            ]
     except GatewayError as exc:
         raise ApiError(_status(exc), exc.message, code=exc.code) from None
 
 
 @router.get("/reports/credits", responses=problem_responses(400, 401, 403))
-def report_credits(ctx: Ctx, _: Readers,
-                   by: Literal["cause", "payer", "age", "carc", "month", "recovery",
-                               "government_deadline", "case_state"] = "cause",
-                   ) -> dict[str, Any]:
+def report_credits(
+    ctx: Ctx,
+    _: Readers,
+    by: Literal[
+        "cause", "payer", "age", "carc", "month", "recovery", "government_deadline", "case_state"
+    ] = "cause",
+) -> dict[str, Any]:
     """Open credits (count, amount) grouped by cause, payer, age, ... (root cause & aging)."""
     with ctx.db.write() as s:  # opens cases for new credits
         rep = aging(s, as_of=dt.date.today())
-    return {"as_of": rep.as_of.isoformat(), "by": by,
-            "rows": [{"key": k, "count": n, "amount": str(a.quantize(Decimal("0.01")))}
-                     for k, n, a in rep.rows(by)]}
+    return {
+        "as_of": rep.as_of.isoformat(),
+        "by": by,
+        "rows": [
+            {"key": k, "count": n, "amount": str(a.quantize(Decimal("0.01")))}
+            for k, n, a in rep.rows(by)
+        ],
+    }
 
 
 # ---------------------------------------------------------------- console
+
 
 def console_ops(principal: Viewer) -> Principal:
     """Console actions are ops-only (checked before anything else is parsed)."""
@@ -165,15 +196,29 @@ def credits_page(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
         return rep.rows(section)
 
     peak = max([a for sec in ("cause", "payer") for _, _, a in chart(sec)] + [Decimal(1)])
-    return _render(ctx, request, "credits.html", rows=rows, today=today, late_gov=late_gov,
-                   by_cause=chart("cause"), by_payer=chart("payer"), peak=peak)
+    return _render(
+        ctx,
+        request,
+        "credits.html",
+        rows=rows,
+        today=today,
+        late_gov=late_gov,
+        by_cause=chart("cause"),
+        by_payer=chart("payer"),
+        peak=peak,
+    )
 
 
 @console_router.post("/credits/{credit_id}/{action}", response_model=None)
-def credit_action(request: Request, ctx: Ctx, principal: OpsViewer, credit_id: DbId,
-                  action: Literal["approve", "dispute"],
-                  reason: Annotated[str, Form(min_length=3, max_length=1000)],
-                  csrf: Annotated[str, Form(max_length=100)]) -> Response:
+def credit_action(
+    request: Request,
+    ctx: Ctx,
+    principal: OpsViewer,
+    credit_id: DbId,
+    action: Literal["approve", "dispute"],
+    reason: Annotated[str, Form(min_length=3, max_length=1000)],
+    csrf: Annotated[str, Form(max_length=100)],
+) -> Response:
     check_csrf(request, csrf)
     kwargs: dict[str, Any] = {"actor": principal.actor, "reason": reason}
     if action == "approve":
@@ -182,8 +227,14 @@ def credit_action(request: Request, ctx: Ctx, principal: OpsViewer, credit_id: D
         with ctx.db.write() as s:
             case = getattr(wf, action)(s, credit_id, **kwargs)
     except GatewayError as exc:
-        return _render(ctx, request, "message.html", _status(exc), title=f"Cannot {action}",
-                       message=exc.message)
+        return _render(
+            ctx,
+            request,
+            "message.html",
+            _status(exc),
+            title=f"Cannot {action}",
+            message=exc.message,
+        )
     flash(ctx, request, f"credit {credit_id} {case.state}")
     return RedirectResponse("/console/credits", status_code=303)
 

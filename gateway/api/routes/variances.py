@@ -26,8 +26,9 @@ DbId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
 class PostingVarianceOut(BaseModel):
-    kind: str = Field(description="unposted_payment | posted_twice | wrong_amount | "
-                      "posted_without_remittance")
+    kind: str = Field(
+        description="unposted_payment | posted_twice | wrong_amount | posted_without_remittance"
+    )
     provider_id: int
     account_id: str | None
     patient_control_number: str
@@ -88,34 +89,50 @@ class VarianceList(BaseModel):
 
 class ResolveIn(BaseModel):
     decision: Literal["missed", "transfer", "billed_in_error"] = Field(
-        alias="as", description="missed: post the charge (the credit goes away); transfer: the "
-        "charge sits on another account; billed_in_error: release the credit for approval")
+        alias="as",
+        description="missed: post the charge (the credit goes away); transfer: the "
+        "charge sits on another account; billed_in_error: release the credit for approval",
+    )
     note: str = Field(default="", max_length=1000, description="Why (audited)")
 
 
-@router.get("/variances", response_model=VarianceList,
-            responses=problem_responses(400, 401, 403))
+@router.get("/variances", response_model=VarianceList, responses=problem_responses(400, 401, 403))
 def variances(
-    ctx: Ctx, _: Readers,
-    status: Annotated[Literal["active", "open", "resolved", "cleared", "all"], Query(
-        description="line variances: active = open + resolved")] = "active",
+    ctx: Ctx,
+    _: Readers,
+    status: Annotated[
+        Literal["active", "open", "resolved", "cleared", "all"],
+        Query(description="line variances: active = open + resolved"),
+    ] = "active",
     provider_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> VarianceList:
     """Posting variances and line variances (uncharged lines wait for an answer)."""
     with ctx.db.read() as s:
-        posting = [PostingVarianceOut.model_validate(v.to_json())
-                   for v in list_variances(s, provider_id=provider_id)]
-        lines = [LineVarianceOut.of(v)
-                 for v in list_line_variances(s, status=status, provider_id=provider_id)]
+        posting = [
+            PostingVarianceOut.model_validate(v.to_json())
+            for v in list_variances(s, provider_id=provider_id)
+        ]
+        lines = [
+            LineVarianceOut.of(v)
+            for v in list_line_variances(s, status=status, provider_id=provider_id)
+        ]
     return VarianceList(posting=posting, lines=lines)
 
 
-@router.post("/variances/{variance_id}/resolve", response_model=LineVarianceOut,
-             responses=problem_responses(400, 401, 403, 404))
-def resolve(ctx: Ctx, principal: OpsOnly, variance_id: DbId, body: ResolveIn,
-            ) -> LineVarianceOut:
+@router.post(
+    "/variances/{variance_id}/resolve",
+    response_model=LineVarianceOut,
+    responses=problem_responses(400, 401, 403, 404),
+)
+def resolve(
+    ctx: Ctx,
+    principal: OpsOnly,
+    variance_id: DbId,
+    body: ResolveIn,
+) -> LineVarianceOut:
     """Answer an uncharged line; the next reconciliation applies it."""
     with ctx.db.write() as s:
-        view = resolve_line_variance(s, variance_id, body.decision, actor=principal.actor,
-                                     note=body.note)
+        view = resolve_line_variance(
+            s, variance_id, body.decision, actor=principal.actor, note=body.note
+        )
     return LineVarianceOut.of(view)

@@ -35,8 +35,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("name"),
     )
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_api_keys_provider_key"), ["provider_key"],
-                              unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_api_keys_provider_key"), ["provider_key"], unique=False
+        )
     op.create_table(
         "api_uploads",
         sa.Column("file_id", sa.Integer(), nullable=False),
@@ -47,8 +48,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("file_id", "api_key_id"),
     )
     with op.batch_alter_table("api_uploads", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_api_uploads_api_key_id"), ["api_key_id"],
-                              unique=False)
+        batch_op.create_index(batch_op.f("ix_api_uploads_api_key_id"), ["api_key_id"], unique=False)
 
 
 def downgrade() -> None:

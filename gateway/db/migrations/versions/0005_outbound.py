@@ -41,10 +41,12 @@ def upgrade() -> None:
         sa.Column("resolved_at", _TZ, nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(op.f("ix_transfer_failures_partner_id"), "transfer_failures",
-                    ["partner_id"], unique=False)
-    op.create_index("ix_transfer_failures_resolved_at", "transfer_failures",
-                    ["resolved", "at"], unique=False)
+    op.create_index(
+        op.f("ix_transfer_failures_partner_id"), "transfer_failures", ["partner_id"], unique=False
+    )
+    op.create_index(
+        "ix_transfer_failures_resolved_at", "transfer_failures", ["resolved", "at"], unique=False
+    )
     op.create_table(
         "ack_requests",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -81,13 +83,20 @@ def upgrade() -> None:
         sa.Column("delivered_at", _TZ, nullable=True),
         sa.ForeignKeyConstraint(["source_file_id"], ["inbound_files.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("partner_id", "sha256", "remote_dir", "remote_name",
-                            name="uq_outbound_files_partner_content_path"),
+        sa.UniqueConstraint(
+            "partner_id",
+            "sha256",
+            "remote_dir",
+            "remote_name",
+            name="uq_outbound_files_partner_content_path",
+        ),
     )
-    op.create_index(op.f("ix_outbound_files_partner_id"), "outbound_files", ["partner_id"],
-                    unique=False)
-    op.create_index("ix_outbound_files_state_next", "outbound_files",
-                    ["state", "next_attempt_at"], unique=False)
+    op.create_index(
+        op.f("ix_outbound_files_partner_id"), "outbound_files", ["partner_id"], unique=False
+    )
+    op.create_index(
+        "ix_outbound_files_state_next", "outbound_files", ["state", "next_attempt_at"], unique=False
+    )
     op.create_table(
         "delivery_receipts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -99,13 +108,19 @@ def upgrade() -> None:
         sa.Column("outbound_file_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["outbound_file_id"], ["outbound_files.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("partner_id", "sha256", "remote_path",
-                            name="uq_delivery_receipts_partner_content_path"),
+        sa.UniqueConstraint(
+            "partner_id", "sha256", "remote_path", name="uq_delivery_receipts_partner_content_path"
+        ),
     )
-    op.create_index(op.f("ix_delivery_receipts_outbound_file_id"), "delivery_receipts",
-                    ["outbound_file_id"], unique=False)
-    op.create_index(op.f("ix_delivery_receipts_partner_id"), "delivery_receipts",
-                    ["partner_id"], unique=False)
+    op.create_index(
+        op.f("ix_delivery_receipts_outbound_file_id"),
+        "delivery_receipts",
+        ["outbound_file_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_delivery_receipts_partner_id"), "delivery_receipts", ["partner_id"], unique=False
+    )
 
 
 def downgrade() -> None:

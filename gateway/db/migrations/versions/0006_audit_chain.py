@@ -33,13 +33,26 @@ def _utc(at: dt.datetime) -> str:
     return at.isoformat(timespec="microseconds")
 
 
-def entry_hash_v1(*, seq: int, at: dt.datetime, actor: str, action: str, file_id: int | None,
-                  outcome: str, reason: str, details: dict[str, Any] | None,
-                  prev_hash: str) -> str:
+def entry_hash_v1(
+    *,
+    seq: int,
+    at: dt.datetime,
+    actor: str,
+    action: str,
+    file_id: int | None,
+    outcome: str,
+    reason: str,
+    details: dict[str, Any] | None,
+    prev_hash: str,
+) -> str:
     """sha256 (hex) of one entry's v1 canonical serialisation, linked to ``prev_hash``."""
-    body = json.dumps([HASH_FORMAT, seq, _utc(at), actor, action, file_id, outcome, reason,
-                       details, prev_hash],
-                      sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    body = json.dumps(
+        [HASH_FORMAT, seq, _utc(at), actor, action, file_id, outcome, reason, details, prev_hash],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+    )
     return hashlib.sha256(body.encode("ascii")).hexdigest()
 
 
@@ -50,22 +63,37 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("row_hash", sa.String(length=64), nullable=True))
 
     audit = sa.table(
-        "audit_log", sa.column("id", sa.Integer()), sa.column("at", sa.DateTime(timezone=True)),
-        sa.column("actor", sa.String()), sa.column("action", sa.String()),
-        sa.column("file_id", sa.Integer()), sa.column("outcome", sa.String()),
-        sa.column("reason", sa.Text()), sa.column("details", sa.JSON()),
-        sa.column("seq", sa.BigInteger()), sa.column("prev_hash", sa.String()),
+        "audit_log",
+        sa.column("id", sa.Integer()),
+        sa.column("at", sa.DateTime(timezone=True)),
+        sa.column("actor", sa.String()),
+        sa.column("action", sa.String()),
+        sa.column("file_id", sa.Integer()),
+        sa.column("outcome", sa.String()),
+        sa.column("reason", sa.Text()),
+        sa.column("details", sa.JSON()),
+        sa.column("seq", sa.BigInteger()),
+        sa.column("prev_hash", sa.String()),
         sa.column("row_hash", sa.String()),
     )
     conn = op.get_bind()
     prev = GENESIS
     rows = conn.execute(sa.select(audit).order_by(audit.c.id)).all()
     for seq, r in enumerate(rows, start=1):
-        h = entry_hash_v1(seq=seq, at=r.at, actor=r.actor, action=r.action,
-                          file_id=r.file_id, outcome=r.outcome, reason=r.reason,
-                          details=r.details, prev_hash=prev)
-        conn.execute(audit.update().where(audit.c.id == r.id)
-                     .values(seq=seq, prev_hash=prev, row_hash=h))
+        h = entry_hash_v1(
+            seq=seq,
+            at=r.at,
+            actor=r.actor,
+            action=r.action,
+            file_id=r.file_id,
+            outcome=r.outcome,
+            reason=r.reason,
+            details=r.details,
+            prev_hash=prev,
+        )
+        conn.execute(
+            audit.update().where(audit.c.id == r.id).values(seq=seq, prev_hash=prev, row_hash=h)
+        )
         prev = h
 
     with op.batch_alter_table("audit_log", schema=None) as batch_op:

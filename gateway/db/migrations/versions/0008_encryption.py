@@ -22,11 +22,19 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("claims") as batch:
-        batch.alter_column("subscriber_member_id", existing_type=sa.String(length=80),
-                           type_=sa.String(length=255), existing_nullable=True)
+        batch.alter_column(
+            "subscriber_member_id",
+            existing_type=sa.String(length=80),
+            type_=sa.String(length=255),
+            existing_nullable=True,
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("claims") as batch:
-        batch.alter_column("subscriber_member_id", existing_type=sa.String(length=255),
-                           type_=sa.String(length=80), existing_nullable=True)
+        batch.alter_column(
+            "subscriber_member_id",
+            existing_type=sa.String(length=255),
+            type_=sa.String(length=80),
+            existing_nullable=True,
+        )

@@ -26,12 +26,21 @@ ACTIVE = "status <> 'resolved'"
 
 def upgrade() -> None:
     # soonest due first (the default order): walk (due_by, id); totals read amount from it
-    op.create_index("ix_credits_active_due", "credits", ["due_by", "id", "amount"],
-                    sqlite_where=sa.text(ACTIVE), postgresql_where=sa.text(ACTIVE))
+    op.create_index(
+        "ix_credits_active_due",
+        "credits",
+        ["due_by", "id", "amount"],
+        sqlite_where=sa.text(ACTIVE),
+        postgresql_where=sa.text(ACTIVE),
+    )
     # payer / cause / government filters and their totals
-    op.create_index("ix_credits_active_payer", "credits",
-                    ["payer_id", "cause", "government", "due_by", "amount"],
-                    sqlite_where=sa.text(ACTIVE), postgresql_where=sa.text(ACTIVE))
+    op.create_index(
+        "ix_credits_active_payer",
+        "credits",
+        ["payer_id", "cause", "government", "due_by", "amount"],
+        sqlite_where=sa.text(ACTIVE),
+        postgresql_where=sa.text(ACTIVE),
+    )
     # one status (open, pending, resolved), ordered by due date
     op.create_index("ix_credits_status_due", "credits", ["status", "due_by", "id", "amount"])
 

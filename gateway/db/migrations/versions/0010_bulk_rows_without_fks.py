@@ -25,15 +25,24 @@ depends_on: str | Sequence[str] | None = None
 
 #: table → (column, referred table) of every constraint dropped here
 DROPPED: dict[str, tuple[tuple[str, str], ...]] = {
-    "adjustments": (("file_id", "inbound_files"), ("claim_payment_id", "claim_payments"),
-                    ("service_payment_id", "service_payments")),
+    "adjustments": (
+        ("file_id", "inbound_files"),
+        ("claim_payment_id", "claim_payments"),
+        ("service_payment_id", "service_payments"),
+    ),
     "service_payments": (("file_id", "inbound_files"), ("claim_payment_id", "claim_payments")),
-    "claim_payments": (("file_id", "inbound_files"), ("remittance_id", "remittances"),
-                       ("provider_id", "providers")),
+    "claim_payments": (
+        ("file_id", "inbound_files"),
+        ("remittance_id", "remittances"),
+        ("provider_id", "providers"),
+    ),
     "claim_lines": (("file_id", "inbound_files"), ("claim_id", "claims")),
     "other_payer_payments": (("file_id", "inbound_files"), ("claim_id", "claims")),
-    "claims": (("file_id", "inbound_files"), ("transaction_id", "transactions"),
-               ("provider_id", "providers")),
+    "claims": (
+        ("file_id", "inbound_files"),
+        ("transaction_id", "transactions"),
+        ("provider_id", "providers"),
+    ),
 }
 SQLITE_FK_NAMES = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
 

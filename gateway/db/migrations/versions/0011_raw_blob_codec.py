@@ -29,7 +29,9 @@ def downgrade() -> None:
     # compressed blobs would be unreadable without the column: refuse rather than lose them
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT 1 FROM raw_blobs WHERE codec IS NOT NULL LIMIT 1")).first():
-        raise RuntimeError("raw_blobs holds compressed files; migrate them to another backend "
-                           "(gateway store migrate --to file) before downgrading below 0011")
+        raise RuntimeError(
+            "raw_blobs holds compressed files; migrate them to another backend "
+            "(gateway store migrate --to file) before downgrading below 0011"
+        )
     with op.batch_alter_table("raw_blobs") as batch:
         batch.drop_column("codec")

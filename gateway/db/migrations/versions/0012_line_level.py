@@ -30,39 +30,48 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 MONEY = sa.Numeric(14, 2)
-LINE_CHARGE = ("type = 'charge' AND (line_ref <> '' OR procedure_code <> '' "
-               "OR revenue_code <> '')")
+LINE_CHARGE = "type = 'charge' AND (line_ref <> '' OR procedure_code <> '' OR revenue_code <> '')"
 
 
 def upgrade() -> None:
     with op.batch_alter_table("ledger_entries") as batch:
-        batch.add_column(sa.Column("procedure_code", sa.String(48), nullable=False,
-                                   server_default=""))
-        batch.add_column(sa.Column("revenue_code", sa.String(8), nullable=False,
-                                   server_default=""))
-        batch.add_column(sa.Column("modifiers", sa.String(32), nullable=False,
-                                   server_default=""))
+        batch.add_column(
+            sa.Column("procedure_code", sa.String(48), nullable=False, server_default="")
+        )
+        batch.add_column(sa.Column("revenue_code", sa.String(8), nullable=False, server_default=""))
+        batch.add_column(sa.Column("modifiers", sa.String(32), nullable=False, server_default=""))
         batch.add_column(sa.Column("service_date", sa.Date(), nullable=True))
         batch.add_column(sa.Column("units", sa.Numeric(15, 4), nullable=True))
-        batch.add_column(sa.Column("line_ref", sa.String(50), nullable=False,
-                                   server_default=""))
-    op.create_index("ix_ledger_entries_line_charges", "ledger_entries",
-                    ["provider_id", "patient_control_number"],
-                    sqlite_where=sa.text(LINE_CHARGE), postgresql_where=sa.text(LINE_CHARGE))
+        batch.add_column(sa.Column("line_ref", sa.String(50), nullable=False, server_default=""))
+    op.create_index(
+        "ix_ledger_entries_line_charges",
+        "ledger_entries",
+        ["provider_id", "patient_control_number"],
+        sqlite_where=sa.text(LINE_CHARGE),
+        postgresql_where=sa.text(LINE_CHARGE),
+    )
     with op.batch_alter_table("claim_payments") as batch:
         batch.add_column(sa.Column("interest", MONEY, nullable=True))
         batch.add_column(sa.Column("drg_code", sa.String(8), nullable=False, server_default=""))
-        batch.add_column(sa.Column("inpatient", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
-        batch.add_column(sa.Column("split", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+        batch.add_column(
+            sa.Column("inpatient", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch.add_column(
+            sa.Column("split", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     # claim keys and CLP07 within a provider: without statistics SQLite probed the provider_id
     # index and walked a provider's every row per claim (an unmatched 835 of 20,000 claims
     # took 243 s to reconcile); both columns make each lookup one index probe
-    op.create_index("ix_claim_payments_provider_icn", "claim_payments",
-                    ["provider_id", "payer_claim_control_number"])
-    op.create_index("ix_claim_payments_provider_pcn", "claim_payments",
-                    ["provider_id", "patient_control_number"])
+    op.create_index(
+        "ix_claim_payments_provider_icn",
+        "claim_payments",
+        ["provider_id", "payer_claim_control_number"],
+    )
+    op.create_index(
+        "ix_claim_payments_provider_pcn",
+        "claim_payments",
+        ["provider_id", "patient_control_number"],
+    )
     op.create_index("ix_claims_provider_pcn", "claims", ["provider_id", "patient_control_number"])
     with op.batch_alter_table("service_payments") as batch:
         batch.add_column(sa.Column("code", sa.String(48), nullable=False, server_default=""))
@@ -89,9 +98,12 @@ def upgrade() -> None:
         sa.Column("detected_on", sa.Date(), nullable=False),
         sa.Column("run_id", sa.Integer(), nullable=False),
     )
-    op.create_index("uq_line_variances_identity", "line_variances",
-                    ["provider_id", "patient_control_number", "payer_id", "kind", "group_key"],
-                    unique=True)
+    op.create_index(
+        "uq_line_variances_identity",
+        "line_variances",
+        ["provider_id", "patient_control_number", "payer_id", "kind", "group_key"],
+        unique=True,
+    )
     op.create_index("ix_line_variances_status", "line_variances", ["status"])
     op.create_table(
         "claim_waits",
@@ -123,6 +135,12 @@ def downgrade() -> None:
             batch.drop_column(name)
     op.drop_index("ix_ledger_entries_line_charges", table_name="ledger_entries")
     with op.batch_alter_table("ledger_entries") as batch:
-        for name in ("line_ref", "units", "service_date", "modifiers", "revenue_code",
-                     "procedure_code"):
+        for name in (
+            "line_ref",
+            "units",
+            "service_date",
+            "modifiers",
+            "revenue_code",
+            "procedure_code",
+        ):
             batch.drop_column(name)

@@ -36,8 +36,9 @@ def upgrade() -> None:
         op.create_unique_constraint("inbound_files_identity_key", "inbound_files", ["identity"])
     else:
         op.execute(sa.text("ALTER TABLE inbound_files RENAME COLUMN sha256 TO identity"))
-        op.execute(sa.text(
-            "ALTER TABLE inbound_files ADD COLUMN sha256 VARCHAR(64) NOT NULL DEFAULT ''"))
+        op.execute(
+            sa.text("ALTER TABLE inbound_files ADD COLUMN sha256 VARCHAR(64) NOT NULL DEFAULT ''")
+        )
         op.execute(sa.text("UPDATE inbound_files SET sha256 = identity"))
     op.create_index("ix_inbound_files_sha256", "inbound_files", ["sha256"], unique=False)
 
