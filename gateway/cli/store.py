@@ -79,7 +79,11 @@ def migrate_cmd(
     with _db() as (settings, db), progress() as bars:
         source = store_from_settings(settings)
         target = store_from_settings(settings, to)
-        report = migrate(db, source, target, progress=bars.task("files migrated"))
+        try:
+            report = migrate(db, source, target, progress=bars.task("files migrated"))
+        finally:
+            source.dispose()
+            target.dispose()
     console.print(
         f"{source.location} → {report.target}: copied {report.copied} "
         f"({report.bytes} bytes), already there {report.already_there}, "
@@ -112,16 +116,20 @@ def prune_cmd(
     from gateway.store.admin import prune
 
     with _db() as (settings, db), progress() as bars:
-        report = prune(
-            db,
-            store_from_settings(settings),
-            older_than_days=older_than,
-            retention_days=settings.raw_retention_days,
-            actor=current_actor(actor),
-            force=force,
-            dry_run=dry_run,
-            progress=bars.task("files checked"),
-        )
+        store = store_from_settings(settings)
+        try:
+            report = prune(
+                db,
+                store,
+                older_than_days=older_than,
+                retention_days=settings.raw_retention_days,
+                actor=current_actor(actor),
+                force=force,
+                dry_run=dry_run,
+                progress=bars.task("files checked"),
+            )
+        finally:
+            store.dispose()
     verb = "would prune" if dry_run else "pruned"
     console.print(
         f"{verb} {report.pruned} files ({report.bytes} bytes) received before "
@@ -137,7 +145,10 @@ def verify_cmd() -> None:
 
     with _db() as (settings, db), progress() as bars:
         store = store_from_settings(settings)
-        report = verify(db, store, progress=bars.task("files verified"))
+        try:
+            report = verify(db, store, progress=bars.task("files verified"))
+        finally:
+            store.dispose()
     console.print(
         f"{store.location}: verified {report.checked} files ({report.bytes} bytes), "
         f"problems {len(report.problems)}"

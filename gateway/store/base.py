@@ -114,6 +114,10 @@ class ManagedRawStore(RawStore, Protocol):
         """Remove the bytes (retention pruning); False when they were not there."""
         ...
 
+    def dispose(self) -> None:
+        """Close pooled connections and clients (a command that made the store ends)."""
+        ...
+
 
 @runtime_checkable
 class TransactionalRawStore(RawStore, Protocol):

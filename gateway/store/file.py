@@ -111,6 +111,9 @@ class FileRawStore:
     def location(self) -> str:
         return f"file:{self.root.resolve()}"
 
+    def dispose(self) -> None:
+        """Nothing to close: every read and write opens and closes its own file."""
+
     @property
     def staging_dir(self) -> Path:
         """Where ``put`` writes before the rename (``/readyz`` probes it)."""

@@ -142,6 +142,12 @@ class S3RawStore:
     def location(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
 
+    def dispose(self) -> None:
+        """Close this process's client and its connection pool."""
+        if self._client is not None and self._pid == os.getpid():
+            self._client.close()
+        self._client = None
+
     def key_for(self, sha256: str) -> str:
         check_sha256(sha256)
         name = f"{sha256[:2]}/{sha256[2:4]}/{sha256}"

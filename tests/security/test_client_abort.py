@@ -117,7 +117,8 @@ def test_client_aborting_mid_upload_is_a_client_abort(
     assert len(aborts) == 1
     assert aborts[0]["route"] == "/v1/files"
     assert aborts[0]["level"] in ("info", "warning")
-    assert 0 < aborts[0]["body_bytes"] < len(body)
+    # how much the server read before the close depends on scheduling (0 on a busy machine)
+    assert 0 <= aborts[0]["body_bytes"] < len(body)
     access = [ln for ln in lines if ln["event"] == "http_request"]
     assert [(ln["route"], ln["status"], ln["client"]) for ln in access] == [
         ("/v1/files", 499, "127.0.0.1")
