@@ -23,7 +23,8 @@ The steps:
 4. Candidates: scope claims whose balance bound is negative (``sql.screen``), plus scope
    claims that hold a credit now (so a vanished credit gets resolved). Only candidates are
    loaded, in chunks of ``CHUNK`` claims, with their adjudications, CAS, ledger sums and
-   recoupments, and given to ``attribute``.
+   recoupments, and given to ``attribute``; the plain ones with payments and no posted charge
+   are decided from grouped sums instead (``nocharge``), with the same results.
 5. Credits are diffed by identity (provider, pcn, owed_to, payer, cause): new → inserted with
    ``identified_on`` = as-of; persisting → amount/status updated, ``identified_on`` kept;
    gone → ``resolved`` with how (recouped_by_plb, refund_posted, reversal_arrived,
