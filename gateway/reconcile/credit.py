@@ -571,8 +571,13 @@ def _government(
     profile. Otherwise the payer profile decides; without one, that same indicator: MC → 60
     days; 16, CH, VA, OF → government with the profile's deadline.
     """
-    rule = rules(payer)
     indicator = medicare.payer_indicator(facts, cb.effective.get(payer), payer)
+    return government_by(rules(payer), indicator)
+
+
+def government_by(rule: PayerRule, indicator: str) -> tuple[bool, int | None]:
+    """``_government`` from the payer's profile rule and the claim filing indicator that
+    speaks for it (also used by the set-based no-charge path, ``nocharge``)."""
     if indicator in medicare.MEDICARE_INDICATORS:
         return True, 60
     if rule.government is not None or rule.programme:

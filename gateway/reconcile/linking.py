@@ -129,7 +129,9 @@ def link_claim_payments(
     s: Session, payers: PayerDirectory, *, files_table: str | None
 ) -> LinkChanges:
     """Link new claim payments (of ``files_table``'s files, or all) and retry unmatched ones,
-    set-wise: a handful of queries whatever the number of claim payments."""
+    set-wise: a handful of queries whatever the number of claim payments. Only the claim
+    payments that a CLP07 or a prefix may link come into Python; the others (an 835 that
+    no 837 or ledger knows: all of it) stay ``unmatched`` by one INSERT ... SELECT."""
     changes = LinkChanges()
     s.execute(
         text(
@@ -140,69 +142,54 @@ def link_claim_payments(
     scope = f"JOIN {files_table} f ON f.file_id = cp.file_id" if files_table else ""
     cols = (
         "cp.id, cp.provider_id, cp.payer_id, cp.patient_control_number, "
-        "cp.payer_claim_control_number, cp.charge, cp.statement_from, cp.statement_to"
+        "COALESCE(cp.payer_claim_control_number, ''), ABS(cp.charge), cp.statement_from, "
+        "cp.statement_to"
     )
     known = _KNOWN.format(pid="cp.provider_id", pcn="cp.patient_control_number")
-    rows = s.execute(
-        text(
-            f"SELECT {cols}, NULL AS was, 0 AS known FROM claim_payments cp {scope} "
-            "WHERE cp.provider_id IS NOT NULL "
-            "AND NOT EXISTS (SELECT 1 FROM claim_links l WHERE l.claim_payment_id = cp.id) "
-            f"AND NOT ({known}) "
-            f"UNION ALL SELECT {cols}, l.patient_control_number AS was, "
-            f"CASE WHEN {known} THEN 1 ELSE 0 END AS known FROM claim_links l "
-            "JOIN claim_payments cp ON cp.id = l.claim_payment_id WHERE l.method = 'unmatched' "
-            "ORDER BY 1"
-        ).columns(statement_from=Date, statement_to=Date)
-    ).all()
-    t = tbl(ClaimLink)
-    new_rows: list[dict[str, Any]] = []
-    drop: list[int] = []
-    todo = []
-    for r in rows:
-        pid, pcn = int(r.provider_id), str(r.patient_control_number)
-        if r.was is not None and r.known:
-            drop.append(r.id)  # the 837 or ledger arrived: now an exact match, same key
-            changes.keys.add((pid, pcn))
-        else:
-            todo.append(r)
     s.execute(text("DROP TABLE IF EXISTS rc_link"))
+    s.execute(text("DROP TABLE IF EXISTS rc_pick"))
     s.execute(
         text(
             "CREATE TEMPORARY TABLE rc_link (id INTEGER PRIMARY KEY, pid INTEGER, "
-            "icn VARCHAR(50), pcn VARCHAR(38), charge NUMERIC(14, 2), sfrom DATE, "
-            "sto DATE)"
+            "payer VARCHAR(80), pcn VARCHAR(38), icn VARCHAR(50), charge NUMERIC(14, 2), "
+            "sfrom DATE, sto DATE, was VARCHAR(38), known INTEGER)"
         )
     )
-    if todo:
-        s.execute(
-            text(
-                "INSERT INTO rc_link (id, pid, icn, pcn, charge, sfrom, sto) "
-                "VALUES (:i, :p, :icn, :n, :c, :f, :t)"
-            ),
-            [
-                {
-                    "i": r.id,
-                    "p": r.provider_id,
-                    "icn": r.payer_claim_control_number or "",
-                    "n": r.patient_control_number,
-                    "c": abs(r.charge),
-                    "f": r.statement_from,
-                    "t": r.statement_to,
-                }
-                for r in todo
-            ],
+    s.execute(text("CREATE TEMPORARY TABLE rc_pick (id INTEGER PRIMARY KEY)"))
+    s.execute(
+        text(
+            "INSERT INTO rc_link (id, pid, payer, pcn, icn, charge, sfrom, sto, was, known) "
+            f"SELECT {cols}, NULL, 0 FROM claim_payments cp {scope} "
+            "WHERE cp.provider_id IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM claim_links l WHERE l.claim_payment_id = cp.id) "
+            f"AND NOT ({known}) "
+            f"UNION ALL SELECT {cols}, l.patient_control_number, "
+            f"CASE WHEN {known} THEN 1 ELSE 0 END FROM claim_links l "
+            "JOIN claim_payments cp ON cp.id = l.claim_payment_id WHERE l.method = 'unmatched'"
         )
-        s.execute(text("ANALYZE rc_link"))
-    by_icn = _matched_by_icn(s, payers) if todo else {}
-    by_prefix = _by_prefix(s) if todo else {}
-    s.execute(text("DROP TABLE IF EXISTS rc_link"))
-    for r in todo:
-        pid, pcn = int(r.provider_id), str(r.patient_control_number)
+    )
+    t = tbl(ClaimLink)
+    drop: list[int] = []
+    for r in s.execute(
+        text("SELECT id, pid, pcn FROM rc_link WHERE was IS NOT NULL AND known = 1 ORDER BY id")
+    ):
+        drop.append(int(r.id))  # the 837 or ledger arrived: now an exact match, same key
+        changes.keys.add((int(r.pid), str(r.pcn)))
+    s.execute(text("DELETE FROM rc_link WHERE was IS NOT NULL AND known = 1"))
+    s.execute(text("ANALYZE rc_link"))
+    by_icn = _matched_by_icn(s, payers)
+    by_prefix = _by_prefix(s)
+    _pick(s, by_icn, by_prefix)
+    new_rows: list[dict[str, Any]] = []
+    for r in s.execute(
+        text(
+            "SELECT t.id, t.pid, t.payer, t.pcn, t.icn, t.was FROM rc_link t "
+            "JOIN rc_pick p ON p.id = t.id ORDER BY t.id"
+        )
+    ):
+        pid, pcn = int(r.pid), str(r.pcn)
         method, key = "unmatched", pcn
-        found = by_icn.get(
-            (pid, payers.canonical(r.payer_id), r.payer_claim_control_number or ""), set()
-        )
+        found = by_icn.get((pid, payers.canonical(r.payer), r.icn or ""), set())
         prefix = None if len(found) == 1 else _prefix_key(by_prefix.get(r.id, []))
         if len(found) == 1:
             method, key = "icn", next(iter(found))
@@ -211,7 +198,7 @@ def link_claim_payments(
         if r.was is not None:
             if method == "unmatched":
                 continue  # still unmatched: nothing changes
-            drop.append(r.id)
+            drop.append(int(r.id))
             changes.keys.add((pid, r.was))
         changes.keys.add((pid, key))
         if method == "unmatched":
@@ -232,7 +219,57 @@ def link_claim_payments(
         )
     if new_rows:
         s.execute(insert(t), new_rows)
+    _rest_unmatched(s, changes, incremental=files_table is not None)
+    s.execute(text("DROP TABLE IF EXISTS rc_link"))
+    s.execute(text("DROP TABLE IF EXISTS rc_pick"))
     return changes
+
+
+def _pick(
+    s: Session, by_icn: dict[tuple[int, str, str], set[str]], by_prefix: dict[int, list[Any]]
+) -> None:
+    """``rc_pick``: the ``rc_link`` rows a CLP07 or a prefix may link (the others cannot)."""
+    if by_prefix:
+        s.execute(
+            text("INSERT INTO rc_pick (id) VALUES (:i)"), [{"i": i} for i in sorted(by_prefix)]
+        )
+    pairs = sorted({(pid, icn) for pid, _, icn in by_icn})
+    if not pairs:
+        return
+    s.execute(text("DROP TABLE IF EXISTS rc_icns"))
+    s.execute(text("CREATE TEMPORARY TABLE rc_icns (pid INTEGER, icn VARCHAR(50))"))
+    s.execute(
+        text("INSERT INTO rc_icns (pid, icn) VALUES (:p, :i)"),
+        [{"p": p, "i": i} for p, i in pairs],
+    )
+    s.execute(
+        text(
+            "INSERT INTO rc_pick (id) SELECT t.id FROM rc_link t WHERE EXISTS (SELECT 1 FROM "
+            "rc_icns i WHERE i.pid = t.pid AND i.icn = t.icn) AND NOT EXISTS "
+            "(SELECT 1 FROM rc_pick p WHERE p.id = t.id)"
+        )
+    )
+    s.execute(text("DROP TABLE IF EXISTS rc_icns"))
+
+
+def _rest_unmatched(s: Session, changes: LinkChanges, *, incremental: bool) -> None:
+    """New claim payments nothing may link: ``unmatched``, keyed by their own CLP01 (retried
+    ones that stay unmatched change nothing). Their keys matter to an incremental run's
+    scope only, which has them anyway through their new file; a full run's scope is all."""
+    rest = (
+        "FROM rc_link t WHERE t.was IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM rc_pick p WHERE p.id = t.id)"
+    )
+    if incremental:
+        for r in s.execute(text(f"SELECT DISTINCT t.pid, t.pcn {rest}")):
+            changes.keys.add((int(r.pid), str(r.pcn)))
+    done = s.connection().execute(
+        text(
+            "INSERT INTO claim_links (claim_payment_id, provider_id, patient_control_number, "
+            f"method) SELECT t.id, t.pid, t.pcn, 'unmatched' {rest}"
+        )
+    )
+    changes.unmatched += int(done.rowcount or 0)
 
 
 def _pcn_exists(s: Session, pid: int, pcn: str) -> bool:

@@ -23,7 +23,8 @@ The steps:
 4. Candidates: scope claims whose balance bound is negative (``sql.screen``), plus scope
    claims that hold a credit now (so a vanished credit gets resolved). Only candidates are
    loaded, in chunks of ``CHUNK`` claims, with their adjudications, CAS, ledger sums and
-   recoupments, and given to ``attribute``.
+   recoupments, and given to ``attribute``; the plain ones with payments and no posted charge
+   are decided from grouped sums instead (``nocharge``), with the same results.
 5. Credits are diffed by identity (provider, pcn, owed_to, payer, cause): new → inserted with
    ``identified_on`` = as-of; persisting → amount/status updated, ``identified_on`` kept;
    gone → ``resolved`` with how (recouped_by_plb, refund_posted, reversal_arrived,
@@ -64,7 +65,7 @@ from gateway.db.models import InboundFile, tbl, utcnow
 from gateway.errors import TransientError
 from gateway.logging import get_logger
 from gateway.progress import Progress, no_progress
-from gateway.reconcile import linking, medicare_load
+from gateway.reconcile import linking, medicare_load, nocharge
 from gateway.reconcile import sql as q
 from gateway.reconcile.credit import classify_rows, due_by, reconcile_claim
 from gateway.reconcile.model import (
@@ -414,6 +415,7 @@ def _run(
             )
         )
     q.analyze(s, "rc_cand")
+    q.create_temp(s, "rc_plain")
     # waits are recomputed for every claim the run looks at (candidates insert theirs again)
     if scope is None:
         s.execute(delete(tbl(ClaimWait)))
@@ -443,7 +445,7 @@ def _run(
             summary.credits_open = int(count)
         elif status == "pending":
             summary.credits_pending = int(count)
-    q.drop_temp(s, "rc_cand", "rc_scope", "rc_files")
+    q.drop_temp(s, "rc_cand", "rc_plain", "rc_scope", "rc_files")
     return summary
 
 
@@ -495,9 +497,11 @@ def _fill_scope(s: Session, extra: set[Key], day: dt.date) -> None:
 # ---------------------------------------------------------------- loading one chunk of claims
 
 
-def _load_facts(s: Session, lo: int, hi: int, payers: PayerDirectory) -> dict[Key, ClaimFacts]:
-    where = "s.n BETWEEN :lo AND :hi"
-    p = {"lo": lo, "hi": hi}
+def _load_facts(
+    s: Session, where: str, p: dict[str, Any], payers: PayerDirectory
+) -> dict[Key, ClaimFacts]:
+    """Everything about the chunk's candidates (``where`` on ``rc_cand s``) that the
+    per-claim model needs."""
     facts: dict[Key, ClaimFacts] = {}
 
     def claim(pid: int, pcn: str) -> ClaimFacts:
@@ -760,7 +764,12 @@ def _reconcile_chunk(
     payers: PayerDirectory,
     summary: RunSummary,
 ) -> None:
-    facts = _load_facts(s, lo, hi, payers)
+    where, p = "s.n BETWEEN :lo AND :hi", {"lo": lo, "hi": hi}
+    plain = nocharge.load(s, where, p, day, payers)
+    rest = _rest(s, where, p, plain)
+    facts = {} if rest is None else _load_facts(s, rest, p, payers)
+    outcomes = {key: outcome for key, (_, outcome) in plain.items()}
+    facts.update((key, f) for key, (f, _) in plain.items())
     ct = tbl(Credit)
     existing: dict[Key, dict[Identity, Any]] = {}
     cand = table("rc_cand", column("n"), column("pid"), column("pcn"))
@@ -784,7 +793,8 @@ def _reconcile_chunk(
     waits: list[dict[str, Any]] = []
     for key in sorted(facts):
         f = facts[key]
-        outcome = reconcile_claim(f, as_of=day, rules=rule)
+        decided = outcomes.get(key)
+        outcome = reconcile_claim(f, as_of=day, rules=rule) if decided is None else decided
         found[key] = outcome.variances
         if outcome.no_charges_until is not None and outcome.waiting is not None:
             payer, amount, since = outcome.waiting
@@ -798,7 +808,11 @@ def _reconcile_chunk(
                     "since": since,
                 }
             )
-        rows = _merge(classify_rows(f, outcome.credits, rules=rule))
+        rows = _merge(
+            outcome.credits
+            if decided is not None
+            else classify_rows(f, outcome.credits, rules=rule)
+        )
         old = existing.get(key, {})
         account = f.account_id or None
         for ident, row in rows.items():
@@ -884,6 +898,22 @@ def _reconcile_chunk(
     _line_variances(s, lo, hi, day, run_id, facts, found)
     if waits:
         s.execute(insert(tbl(ClaimWait)), waits)
+
+
+def _rest(s: Session, where: str, p: dict[str, Any], plain: dict[Key, Any]) -> str | None:
+    """``where`` narrowed to the chunk's candidates ``nocharge`` did not decide (None when
+    it decided them all)."""
+    if not plain:
+        return where
+    left = s.execute(text(f"SELECT COUNT(*) FROM rc_cand s WHERE {where}"), p).scalar_one()
+    if int(left) <= len(plain):
+        return None
+    s.execute(text("DELETE FROM rc_plain"))
+    s.execute(
+        text("INSERT INTO rc_plain (pid, pcn) VALUES (:p, :n)"),
+        [{"p": k[0], "n": k[1]} for k in sorted(plain)],
+    )
+    return f"{where} AND {q.NOT_PLAIN}"
 
 
 def _line_variances(

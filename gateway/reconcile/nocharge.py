@@ -1,0 +1,186 @@
+"""Claims with remittances and no posted charge, decided from sums (issue 17 item 5).
+
+An 835 no 837 or ledger knows, or an 837 whose charges were never posted, makes every claim
+a candidate and (after the ledger lag) a pending credit: loading each one's adjudications,
+CAS and lines and walking the per-claim model made such files 10–15× slower to reconcile
+than matched ones. ``credit._without_charges`` only needs, per payer, the net payment and the
+newest remittance date, the claim filing indicator that speaks for the payer, the patient's
+net money and the newest 837's kind, so the *plain* ones are decided here from a few grouped
+queries per chunk, with the same results to the cent:
+
+- no charge row at all, no reversal, no PLB recoupment and no ledger refund to a payer;
+- every claim payment dated, and each payer's claim payments of one non-empty filing
+  indicator that is not Medicare's (MA, MB), from a payer whose profile is not a Medicare
+  contractor (their Part, return method and kind of claim need the lines and loops).
+
+Everything else (and every claim that has a charge) takes the per-claim path unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, text
+from sqlalchemy.orm import Session
+
+from gateway.reconcile import sql as q
+from gateway.reconcile.credit import government_by
+from gateway.reconcile.medicare import MEDICARE_INDICATORS, MEDICARE_PROGRAMMES
+from gateway.reconcile.model import ZERO, ClaimFacts, ClaimOutcome, CreditRow
+from mappings.payers import PayerDirectory
+from schemas.payer import PayerRule
+
+Key = tuple[int, str]
+CENT = Decimal("0.01")
+REASON = "no_posted_charges"
+
+
+def _money(cents: int | None) -> Decimal:
+    return (Decimal(int(cents or 0)) * CENT).quantize(CENT)
+
+
+@dataclass(slots=True)
+class _Claim:
+    net: dict[str, Decimal] = field(default_factory=dict)
+    newest: dict[str, dt.date] = field(default_factory=dict)
+    filing: dict[str, str] = field(default_factory=dict)
+    plain: bool = True
+
+
+def load(
+    s: Session, where: str, params: dict[str, Any], day: dt.date, payers: PayerDirectory
+) -> dict[Key, tuple[ClaimFacts, ClaimOutcome]]:
+    """The plain no-charge candidates of a chunk (``where`` on ``rc_cand s``), decided."""
+    where = f"{where} AND {q.NO_CHARGE_ROWS}"
+    rules: dict[str, PayerRule] = {}
+
+    def rule(payer: str) -> PayerRule:
+        found = rules.get(payer)
+        if found is None:
+            found = rules[payer] = payers.rule(payer)
+        return found
+
+    claims: dict[Key, _Claim] = {}
+    for r in s.execute(text(q.no_charge_payments(where)).columns(newest=Date), params):
+        c = claims.setdefault((int(r.pid), str(r.pcn)), _Claim())
+        payer = payers.canonical(r.payer_id)
+        filing = r.filing or ""
+        if (
+            r.reversals
+            or r.undated
+            or r.newest is None
+            or not filing
+            or filing in MEDICARE_INDICATORS
+            or c.filing.get(payer, filing) != filing
+            or rule(payer).programme in MEDICARE_PROGRAMMES
+        ):
+            c.plain = False
+            continue
+        c.filing[payer] = filing
+        c.net[payer] = c.net.get(payer, ZERO) + _money(r.c)
+        newest = c.newest.get(payer)
+        c.newest[payer] = r.newest if newest is None else max(newest, r.newest)
+    if not any(c.plain for c in claims.values()):
+        return {}
+    for r in s.execute(text(q.recouped_keys(where)), params):
+        recouped = claims.get((int(r.pid), str(r.pcn)))
+        if recouped is not None:
+            recouped.plain = False
+    facts: dict[Key, ClaimFacts] = {}
+    for key, c in claims.items():
+        if c.plain:
+            facts[key] = ClaimFacts(
+                provider_id=key[0],
+                account_id="",
+                patient_control_number=key[1],
+                has_charge_rows=False,
+            )
+    for r in s.execute(text(q.ledger_sums(where)), params):
+        key = (int(r.pid), str(r.pcn))
+        f = facts.get(key)
+        if f is None:
+            continue
+        if r.type == "refund" and r.party == "payer":
+            claims[key].plain = False
+            continue
+        account = r.account
+        if account and (not f.account_id or account < f.account_id):
+            f.account_id = account
+        if r.type == "payment" and r.party == "patient":
+            f.patient_payments += _money(r.c)
+        elif r.type == "refund" and r.party == "patient":
+            f.patient_refunds += _money(r.c)
+    kinds: dict[Key, tuple[int, str]] = {}
+    for r in s.execute(text(q.claim_kinds(where)), params):
+        key = (int(r.pid), str(r.pcn))
+        if key in facts and int(r.id) > kinds.get(key, (0, ""))[0]:
+            kinds[key] = (int(r.id), r.kind or "")
+    out: dict[Key, tuple[ClaimFacts, ClaimOutcome]] = {}
+    for key, f in facts.items():
+        c = claims[key]
+        if c.plain:
+            out[key] = (f, _outcome(f, c, kinds.get(key, (0, ""))[1], day, rule))
+    return out
+
+
+def _outcome(
+    f: ClaimFacts, c: _Claim, kind: str, as_of: dt.date, rule: Callable[[str], PayerRule]
+) -> ClaimOutcome:
+    """``credit._without_charges`` then ``medicare.annotate``, for a plain claim."""
+    until = max(
+        newest + dt.timedelta(days=rule(p).ledger_lag_days) for p, newest in c.newest.items()
+    )
+    if as_of < until:
+        payer = max(sorted(c.net), key=lambda p: c.net[p])
+        return ClaimOutcome(
+            [],
+            [],
+            no_charges_until=until,
+            waiting=(payer, sum(c.net.values(), ZERO), max(c.newest.values())),
+        )
+    rows: list[CreditRow] = []
+    for p, n in sorted(c.net.items()):
+        if n > 0:
+            government, deadline = government_by(rule(p), c.filing[p])
+            rows.append(_row(f, "payer", p, n, "overpayment", government, deadline, kind))
+    patient = f.patient_payments - f.patient_refunds
+    if patient > 0:
+        rows.append(_row(f, "patient", None, patient, "patient_overpayment", False, None, kind))
+    return ClaimOutcome(rows, [])
+
+
+def _row(
+    f: ClaimFacts,
+    owed_to: str,
+    payer: str | None,
+    amount: Decimal,
+    cause: str,
+    government: bool,
+    deadline: int | None,
+    kind: str,
+) -> CreditRow:
+    return CreditRow(
+        provider_id=f.provider_id,
+        account_id=f.account_id,
+        patient_control_number=f.patient_control_number,
+        owed_to=owed_to,
+        payer_id=payer,
+        amount=amount,
+        cause=cause,
+        government=government,
+        status="pending",
+        deadline_days=deadline,
+        pending_until=None,
+        pending_reason=REASON,
+        claim_kind=kind,
+        medicare_part=None,
+        medicare_verified=None,
+        return_method="refund",
+    )
+
+
+__all__ = ["load"]
