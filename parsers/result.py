@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from parsers.errors import ERROR, Finding
 from parsers.x12.lexer import DEFAULT_LIMITS, Limits
@@ -55,7 +56,7 @@ class ParseResult:
 
 
 def parse(
-    data: bytes,
+    data: bytes | BinaryIO,
     limits: Limits = DEFAULT_LIMITS,
     *,
     on_claims: Callable[[int], object] | None = None,
