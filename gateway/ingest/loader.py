@@ -470,7 +470,9 @@ class Loader:
                 self.stats.transactions += 1
                 self.stats.kinds.add(ev.kind)
             elif isinstance(ev, parsers.TransactionEnd):
-                known = tx_ids.get(id(ev.header))
+                if tx is not None:
+                    tx.keys_done()
+                known = tx_ids.pop(id(ev.header), None)
                 if known is not None:
                     t = _t(TransactionRow)
                     self.s.execute(
