@@ -34,18 +34,28 @@ PEERS: dict[str, list[str]] = {
     "835": [
         "floor",
         "ours_stream",
+        "ours_stream_io",
         "ours_parse",
         "oxedi",
         "openx12",
         "pyx12_reader",
         "pyx12_validate",
     ],
-    "837": ["floor", "ours_stream", "ours_parse", "openx12", "pyx12_reader", "pyx12_validate"],
+    "837": [
+        "floor",
+        "ours_stream",
+        "ours_stream_io",
+        "ours_parse",
+        "openx12",
+        "pyx12_reader",
+        "pyx12_validate",
+    ],
 }
 DESCRIPTIONS = {
     "baseline": "python + imports + file read, no parse (RSS reference)",
     "floor": "bytes.decode().split('~'), then split('*') per segment",
     "ours_stream": "parsers.stream: full typed events, every one consumed",
+    "ours_stream_io": "parsers.stream(open file): the same, read in bounded windows",
     "ours_parse": "parsers.parse: whole object graph",
     "oxedi": "oxedi.parse (Rust core): document + typed tables",
     "openx12": "openx12 x835/x837p.parse (pure Python dicts)",
@@ -99,6 +109,15 @@ def run_worker(peer: str, path: Path, kind: str) -> dict[str, Any]:
         t0 = time.perf_counter()
         reader = parsers.stream(data)
         claims = _count_claims_ours(reader)
+        info["errors"] = sum(f.severity == parsers.ERROR for f in reader.findings.items)
+        info["warnings"] = sum(f.severity == parsers.WARNING for f in reader.findings.items)
+    elif peer == "ours_stream_io":
+        import parsers
+
+        t0 = time.perf_counter()
+        with path.open("rb") as fh:
+            reader = parsers.stream(fh)
+            claims = _count_claims_ours(reader)
         info["errors"] = sum(f.severity == parsers.ERROR for f in reader.findings.items)
         info["warnings"] = sum(f.severity == parsers.WARNING for f in reader.findings.items)
     elif peer == "ours_parse":

@@ -1,6 +1,9 @@
-"""Pure X12 parsers: bytes in, typed models out. No I/O, no database, no logging setup.
+"""Pure X12 parsers: bytes (or a binary stream) in, typed models out.
+
+No I/O (a stream is read, never opened), no database, no logging setup.
 
 - ``stream(data)`` iterates envelope and business events with flat memory.
+- ``check(data)`` streams for the findings only (validation, acknowledgments).
 - ``parse(data)`` assembles the whole object graph (fine for files of ordinary size).
 - Fatal problems raise ``X12Error`` subclasses with a ``Location``; everything else is a
   ``Finding`` in the result.
@@ -21,7 +24,7 @@ from parsers.errors import (
     TruncatedError,
     X12Error,
 )
-from parsers.result import ParsedGroup, ParsedInterchange, ParseResult, parse
+from parsers.result import ParsedGroup, ParsedInterchange, ParseResult, check, parse
 from parsers.x12.events import GroupEnd, InterchangeEnd, TransactionEnd
 from parsers.x12.lexer import Limits
 from parsers.x12.reader import Event, X12Reader
@@ -51,6 +54,7 @@ __all__ = [
     "TruncatedError",
     "X12Error",
     "X12Reader",
+    "check",
     "parse",
     "stream",
 ]

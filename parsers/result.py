@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from parsers.errors import ERROR, Finding
 from parsers.x12.lexer import DEFAULT_LIMITS, Limits
@@ -55,7 +56,7 @@ class ParseResult:
 
 
 def parse(
-    data: bytes,
+    data: bytes | BinaryIO,
     limits: Limits = DEFAULT_LIMITS,
     *,
     on_claims: Callable[[int], object] | None = None,
@@ -97,3 +98,26 @@ def parse(
     if on_claims is not None:
         on_claims(claims)
     return ParseResult(interchanges, reader.findings.items, reader.segment_count)
+
+
+def check(
+    data: bytes | BinaryIO,
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    on_claims: Callable[[int], object] | None = None,
+) -> ParseResult:
+    """Parse for the findings only: no object graph is kept, so memory stays flat.
+
+    The result has no interchanges; its findings and segment count equal ``parse``'s, which is
+    all acknowledgments and validation reports need. Raises ``X12Error`` when unreadable.
+    """
+    reader = X12Reader(data, limits)
+    claims = 0
+    for event in reader:
+        if isinstance(event, ClaimPayment | Claim):
+            claims += 1
+            if on_claims is not None and claims % PROGRESS_EVERY == 0:
+                on_claims(claims)
+    if on_claims is not None:
+        on_claims(claims)
+    return ParseResult([], reader.findings.items, reader.segment_count)

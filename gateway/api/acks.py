@@ -24,7 +24,7 @@ def stored_acks(ctx: AppContext, row: InboundFile) -> file_acks.RenderedAcks:
     if found is None:
         found = file_acks.render(
             row.id,
-            ctx.store.read(row.sha256),
+            lambda: ctx.store.open(row.sha256),  # streamed, never read whole
             None,
             processed_at=row.processed_at,
             received_at=row.received_at,

@@ -13,11 +13,12 @@ lists) that are worth reviewing but do not stop a remittance from being read.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, BinaryIO
 
 import typer
 from rich.markup import escape
@@ -117,25 +118,27 @@ def validate(
     fatal: parsers.X12Error | None = None
     findings: list[parsers.Finding] = []
     with progress(as_json=as_json) as bars:
+        # streamed twice (findings, then the acks' envelope scan): memory stays flat
         try:
-            data = _read(file, bars.task("bytes read", unit="bytes"))
+            with _open(file, bars.task("bytes read", unit="bytes")) as fh:
+                outcome: parsers.ParseResult | parsers.X12Error
+                try:
+                    outcome = parsers.check(fh, on_claims=bars.task("claims read"))
+                    findings = outcome.findings
+                except parsers.X12Error as exc:
+                    outcome = fatal = exc
+            with file.open("rb") as fh:
+                acks = acknowledge(fh, outcome, control_number=control_number, now=_now())
         except OSError as exc:
             err_console.print(
                 f"[red]cannot read {escape(str(file))}: {escape(str(exc.strerror))}[/red]"
             )
             raise typer.Exit(EXIT_UNREADABLE) from None
-        try:
-            result = parsers.parse(data, on_claims=bars.task("claims read"))
-            findings = result.findings
-            acks = acknowledge(data, result, control_number=control_number, now=_now())
-        except parsers.X12Error as exc:
-            fatal = exc
-            acks = acknowledge(data, exc, control_number=control_number, now=_now())
     ig_findings: list[parsers.Finding] = []
     if ig:
         from gateway.validation import validate_ig  # pyx12 is imported only when asked for
 
-        ig_findings = validate_ig(data)
+        ig_findings = validate_ig(file.read_bytes())  # pyx12 holds the whole file anyway
     written = write_acks(acks, ack_dir, file.stem) if ack_dir is not None else []
 
     errors = sum(1 for f in findings + ig_findings if f.severity == parsers.ERROR)
@@ -147,17 +150,30 @@ def validate(
     raise typer.Exit(code)
 
 
-def _read(file: Path, progress: Progress) -> bytes:
-    """The file's bytes, read in chunks so a big file shows how far it got."""
+class _Counted(io.RawIOBase):
+    """A file that reports the bytes read so far (progress for big files)."""
+
+    def __init__(self, fh: BinaryIO, size: int, progress: Progress) -> None:
+        self._fh, self._size, self._progress, self._done = fh, size, progress, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._fh.readinto(buffer)  # type: ignore[attr-defined]
+        self._done += n or 0
+        self._progress(self._done, self._size)
+        return int(n or 0)
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def _open(file: Path, progress: Progress) -> BinaryIO:
+    """``file`` opened for the parser, in chunks of ``READ_CHUNK``, reporting progress."""
     size = file.stat().st_size
-    chunks: list[bytes] = []
-    done = 0
-    with file.open("rb") as fh:
-        while chunk := fh.read(READ_CHUNK):
-            chunks.append(chunk)
-            done += len(chunk)
-            progress(done, size)
-    return b"".join(chunks)
+    return io.BufferedReader(_Counted(file.open("rb"), size, progress), READ_CHUNK)
 
 
 def _now() -> dt.datetime:

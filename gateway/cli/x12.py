@@ -7,7 +7,7 @@ import sys
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 from rich.table import Table
@@ -18,9 +18,10 @@ from schemas import Claim, ClaimPayment, ClaimSubmission, ProviderAdjustment, Re
 from schemas.serialize import money
 
 
-def _read(path: Path) -> bytes:
+def _open(path: Path) -> BinaryIO:
+    """The file opened for the parser, which reads it in bounded windows (flat memory)."""
     try:
-        return path.read_bytes()
+        return path.open("rb")
     except OSError as exc:
         err_console.print(f"[red]cannot read {path}: {exc.strerror}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
@@ -31,7 +32,7 @@ def _fatal(path: Path, exc: parsers.X12Error) -> typer.Exit:
     return typer.Exit(EXIT_UNREADABLE)
 
 
-def summarize(data: bytes) -> dict[str, object]:
+def summarize(data: bytes | BinaryIO) -> dict[str, object]:
     """Counts and totals of a file, computed from the stream (flat memory)."""
     reader = parsers.stream(data)
     kinds: Counter[str] = Counter()
@@ -89,7 +90,7 @@ def print_findings(findings: list[parsers.Finding], limit: int = 50) -> None:
         console.print(f"... and {len(findings) - limit} more")
 
 
-def _write_json(path: Path, data: bytes, ndjson: bool, pretty: bool) -> None:
+def _write_json(path: Path, data: bytes | BinaryIO, ndjson: bool, pretty: bool) -> None:
     """Stream the --json document (or --ndjson lines) to stdout as the parse produces it."""
     from gateway.parse_json import Output, ndjson_lines, write_document
 
@@ -141,17 +142,20 @@ def parse(
     it is compact unless --pretty is given or stdout is a terminal. --ndjson writes one line per
     claim. On an unreadable file the output stops where the error was found (exit 2).
     """
-    data = _read(file)
-    if ndjson and (as_json or pretty):
-        err_console.print("[red]--ndjson writes one line per claim: not with --json/--pretty[/red]")
-        raise typer.Exit(EXIT_UNREADABLE)
-    if as_json or pretty or ndjson:
-        _write_json(file, data, ndjson, pretty or sys.stdout.isatty())
-        raise typer.Exit(EXIT_OK)
-    try:
-        summary = summarize(data)
-    except parsers.X12Error as exc:
-        raise _fatal(file, exc) from None
+    data = _open(file)
+    with data:
+        if ndjson and (as_json or pretty):
+            err_console.print(
+                "[red]--ndjson writes one line per claim: not with --json/--pretty[/red]"
+            )
+            raise typer.Exit(EXIT_UNREADABLE)
+        if as_json or pretty or ndjson:
+            _write_json(file, data, ndjson, pretty or sys.stdout.isatty())
+            raise typer.Exit(EXIT_OK)
+        try:
+            summary = summarize(data)
+        except parsers.X12Error as exc:
+            raise _fatal(file, exc) from None
     table = Table(show_header=False, title=str(file))
     for key in (
         "interchanges",

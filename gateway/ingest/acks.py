@@ -14,8 +14,10 @@ demand gives.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,6 +32,9 @@ MAX_CONTROL = 999_999_999
 _LEAD = b"\xef\xbb\xbf \t\r\n"
 
 Outcome = parsers.ParseResult | parsers.X12Error
+#: a file's bytes, or an opener of a stream of them (``lambda: store.open(sha256)``)
+Source = bytes | Callable[[], BinaryIO]
+_HEAD = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,25 +56,42 @@ def is_x12(data: bytes) -> bool:
     return data.lstrip(_LEAD).startswith(b"ISA")
 
 
+@contextmanager
+def opened(source: Source) -> Iterator[bytes | BinaryIO]:
+    """The file's bytes, or a fresh stream of it (closed afterwards)."""
+    if isinstance(source, bytes):
+        yield source
+        return
+    with source() as stream:
+        yield stream
+
+
+def head(source: Source) -> bytes:
+    """The first ``_HEAD`` bytes (enough to tell an X12 file by its leading ISA)."""
+    with opened(source) as src:
+        return src[:_HEAD] if isinstance(src, bytes) else src.read(_HEAD)
+
+
 def from_reader(reader: parsers.X12Reader) -> parsers.ParseResult:
     """The outcome of a fully consumed event stream (findings only: acks need no models)."""
     return parsers.ParseResult([], list(reader.findings.items), reader.segment_count)
 
 
-def stream_outcome(data: bytes, limits: parsers.Limits) -> Outcome:
+def stream_outcome(data: Source, limits: parsers.Limits) -> Outcome:
     """Parse ``data`` as an event stream, keeping only its findings (flat memory)."""
-    reader = parsers.stream(data, limits)
-    try:
-        for _ in reader:
-            pass
-    except parsers.X12Error as exc:
-        return exc
-    return from_reader(reader)
+    with opened(data) as src:
+        reader = parsers.stream(src, limits)
+        try:
+            for _ in reader:
+                pass
+        except parsers.X12Error as exc:
+            return exc
+        return from_reader(reader)
 
 
 def render(
     file_id: int,
-    data: bytes,
+    data: Source,
     outcome: Outcome | None,
     *,
     processed_at: dt.datetime | None,
@@ -77,13 +99,17 @@ def render(
     limits: parsers.Limits,
 ) -> RenderedAcks:
     """The acks of ``data``; ``outcome`` is the processing parse's (None: stream it here)."""
-    if not is_x12(data):
+    if not is_x12(head(data)):
         return RenderedAcks(file_id, processed_at, False, [])
     if outcome is None:
         outcome = stream_outcome(data, limits)
-    acks = acknowledge(
-        data, outcome, control_number=first_control_number(file_id), now=processed_at or received_at
-    )
+    with opened(data) as src:
+        acks = acknowledge(
+            src,
+            outcome,
+            control_number=first_control_number(file_id),
+            now=processed_at or received_at,
+        )
     return RenderedAcks(
         file_id,
         processed_at,

@@ -19,9 +19,9 @@ Keys without a provider (ops, auditor) and the other channels (SFTP, inbox, CLI)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -317,13 +317,20 @@ def mismatch(bound: frozenset[str], key: str | None) -> bool:
 
 
 def locate(
-    data: bytes, error: ProviderMismatchError, bound: frozenset[str]
+    data: bytes | Callable[[], BinaryIO], error: ProviderMismatchError, bound: frozenset[str]
 ) -> tuple[str, dict[str, Any] | None]:
-    """The loader's verdict made precise by a scan: the N1/NM1 segment, and how many."""
+    """The loader's verdict made precise by a scan: the N1/NM1 segment, and how many.
+
+    ``data`` is the file, or an opener of a stream of it (scanned in pieces).
+    """
     where: dict[str, Any] | None = dict(error.location) or None
     if where is None or len(bound) != 1:
         return error.message, where
-    found = scan([data])
+    if isinstance(data, bytes):
+        found = scan([data])
+    else:
+        with data() as stream:
+            found = scan(iter(lambda: stream.read(1 << 20), b""))
     st = where.get("st_segment_number")
     for tx in found.transactions:
         if tx.st_segment != st:

@@ -24,7 +24,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import Engine, Select, Table, and_, delete, insert, or_, select, text, update
 from sqlalchemy import exc as sa_exc
@@ -363,7 +363,7 @@ class Loader:
         self.stats.load_seconds += self.clock() - start
         return new_id
 
-    def run(self, data: bytes) -> LoadStats:
+    def run(self, data: bytes | BinaryIO) -> LoadStats:
         """Load everything; raises ``parsers.X12Error`` or ``DuplicateInterchangeError``."""
         started = self.clock()
         try:
@@ -377,7 +377,7 @@ class Loader:
         self.stats.kind = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "unknown")
         return self.stats
 
-    def _load(self, data: bytes) -> None:
+    def _load(self, data: bytes | BinaryIO) -> None:
         reader = self.reader = parsers.stream(data, self.limits)
         ic_id = group_id = tx_id = remit_id = 0
         remit_provider: int | None = None
@@ -470,7 +470,9 @@ class Loader:
                 self.stats.transactions += 1
                 self.stats.kinds.add(ev.kind)
             elif isinstance(ev, parsers.TransactionEnd):
-                known = tx_ids.get(id(ev.header))
+                if tx is not None:
+                    tx.keys_done()
+                known = tx_ids.pop(id(ev.header), None)
                 if known is not None:
                     t = _t(TransactionRow)
                     self.s.execute(

@@ -274,6 +274,11 @@ class TransactionResends:
         self.claims += 1
         return key((*base, str(self._seen[base])))
 
+    def keys_done(self) -> None:
+        """The transaction has ended: no more keys, so its per-claim counter can go (the
+        loader keeps every transaction's bookkeeping to the end of the file)."""
+        self._seen = Counter()
+
     def plb_key(self, p: ProviderAdjustment) -> str:
         base = self.trace.plb_base(p)
         self._seen[base] += 1

@@ -11,9 +11,10 @@ in the stored message).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -83,6 +84,40 @@ class Outcome:
     seconds: float = 0.0
 
 
+class _StoreReadError(Exception):
+    """The raw store failed while the parser read from it (told apart from loader errors)."""
+
+    def __init__(self, error: GatewayError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class _StoreStream(io.RawIOBase):
+    """``store.open(sha256)`` for the parser: store errors surface as ``_StoreReadError``."""
+
+    def __init__(self, store: RawStore, sha256: str) -> None:
+        self._inner = store.open(sha256)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            chunk = self._inner.read(len(buffer))
+        except GatewayError as exc:
+            raise _StoreReadError(exc) from exc
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+def _open(store: RawStore, sha256: str) -> BinaryIO:
+    return io.BufferedReader(_StoreStream(store, sha256), 1 << 20)
+
+
 def _findings(reader: parsers.X12Reader | None) -> list[parsers.Finding]:
     return list(reader.findings.items) if reader is not None else []
 
@@ -113,18 +148,25 @@ def process_file(
     #: the processing parse's outcome once it is complete (the acks are rendered from it)
     outcome: file_acks.Outcome | None = None
     limits = x12_limits(get_settings())
+    source: file_acks.Source | None = None
     try:
         try:
-            data = store.read(row.sha256)
+            head = file_acks.head(lambda: store.open(row.sha256))
+            # X12 is parsed from the store's stream (memory flat at any size); a ledger is
+            # a CSV of ordinary size, read whole
+            x12 = file_acks.is_x12(head)
+            data = None if x12 else store.read(row.sha256)
         except GatewayError as exc:
             raise _QuarantineError(exc.code, exc.message, None) from exc
+        opened: file_acks.Source = (lambda: _open(store, row.sha256)) if data is None else data
+        source = opened
         crash_point("load_begin")
         with db.write() as s:
             delete_derived(s, file_id)
             notes: list[dict[str, Any]] = []  # non-X12 findings (ledger duplicate rows)
             try:
-                ledger_layout = ledger_ingest.layout_for(s, file_id, data)
-                if ledger_layout is not None:
+                ledger_layout = ledger_ingest.layout_for(s, file_id, head if data is None else data)
+                if ledger_layout is not None and data is not None:
                     ledger = ledger_ingest.load(s, file_id, data, ledger_layout, bound=bound)
                     stats, notes = ledger.stats, ledger.notes
             except ledger_ingest.LedgerRejectedError as exc:
@@ -142,14 +184,17 @@ def process_file(
                     bound=bound,
                 )
                 try:
-                    stats = loader.run(data)
+                    with file_acks.opened(opened) as src:
+                        stats = loader.run(src)
+                except _StoreReadError as exc:
+                    raise _QuarantineError(exc.error.code, exc.error.message, None) from exc
                 except parsers.X12Error as exc:
                     outcome = exc
                     raise _QuarantineError(exc.code, exc.reason, exc.location.as_dict()) from exc
                 except DuplicateInterchangeError as exc:
                     raise _QuarantineError(exc.code, exc.message, exc.location) from exc
                 except binding.ProviderMismatchError as exc:
-                    message, where = binding.locate(data, exc, bound)
+                    message, where = binding.locate(opened, exc, bound)
                     raise _QuarantineError(exc.code, message, where) from exc
                 except RemittanceConflictError as exc:
                     # found while streaming: a fatal X12 error further on still comes first
@@ -166,7 +211,7 @@ def process_file(
                 more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
                 raise _QuarantineError(first.code, first.message + more, first.location.as_dict())
             now = utcnow()
-            rendered = _render_acks(file_id, data, outcome, now, limits)
+            rendered = _render_acks(file_id, opened, outcome, now, limits)
             if rendered is not None:
                 file_acks.save(s, rendered)
             crash_point("before_commit")
@@ -214,7 +259,7 @@ def process_file(
     except _QuarantineError as q:
         if q.parser_first:
             q = _parser_verdict(store, row.sha256) or q
-        return _quarantine(db, file_id, owner, q, loader, started, data, outcome)
+        return _quarantine(db, file_id, owner, q, loader, started, source, outcome)
     except LeaseLostError:
         log.warning("lease_lost", file_id=file_id, owner=owner)
         return Outcome(
@@ -232,19 +277,19 @@ def process_file(
                 "interchange was loaded concurrently from another file",
                 None,
             )
-            return _quarantine(db, file_id, owner, dup, loader, started, data)
-        return _internal(db, file_id, owner, exc, loader, started, data)
+            return _quarantine(db, file_id, owner, dup, loader, started, source)
+        return _internal(db, file_id, owner, exc, loader, started, source)
     except DataError as exc:
         # Prefer the parser's own verdict (a located X12 reason) when it has one.
         verdict = _parser_verdict(store, row.sha256)
         if verdict is not None:
-            return _quarantine(db, file_id, owner, verdict, None, started, data)
+            return _quarantine(db, file_id, owner, verdict, None, started, source)
         bad = _QuarantineError(
             "value_out_of_range",
             f"a value does not fit its column (too long or too large): {type(exc.orig).__name__}",
             None,
         )
-        return _quarantine(db, file_id, owner, bad, loader, started, data)
+        return _quarantine(db, file_id, owner, bad, loader, started, source)
     except OperationalError as exc:
         if retries > 0 and getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
             log.warning("file_load_deadlock_retried", file_id=file_id)
@@ -265,12 +310,12 @@ def process_file(
                 "file_processing_interrupted", file_id=file_id, error_type=type(exc).__name__
             )
             raise
-        return _internal(db, file_id, owner, exc, loader, started, data)
+        return _internal(db, file_id, owner, exc, loader, started, source)
 
 
 def _render_acks(
     file_id: int,
-    data: bytes,
+    data: file_acks.Source,
     outcome: file_acks.Outcome | None,
     processed_at: dt.datetime,
     limits: parsers.Limits,
@@ -292,7 +337,7 @@ def _render_acks(
 
 
 def _store_failed_acks(
-    db: Database, file_id: int, data: bytes | None, outcome: file_acks.Outcome | None
+    db: Database, file_id: int, data: file_acks.Source | None, outcome: file_acks.Outcome | None
 ) -> None:
     """Render and store the acks of a file just quarantined (its own transaction)."""
     if data is None:  # the raw bytes could not be read: rendered on demand, if ever
@@ -312,12 +357,13 @@ def _store_failed_acks(
 
 def _parser_verdict(store: RawStore, sha256: str) -> _QuarantineError | None:
     """Parse without loading: the first fatal error or error finding, if any."""
-    reader = parsers.stream(store.read(sha256))
-    try:
-        for _ in reader:
-            pass
-    except parsers.X12Error as exc:
-        return _QuarantineError(exc.code, exc.reason, exc.location.as_dict())
+    with store.open(sha256) as stream:
+        reader = parsers.stream(stream)
+        try:
+            for _ in reader:
+                pass
+        except parsers.X12Error as exc:
+            return _QuarantineError(exc.code, exc.reason, exc.location.as_dict())
     errors = [f for f in reader.findings.items if f.severity == parsers.ERROR]
     if errors:
         return _QuarantineError(errors[0].code, errors[0].message, errors[0].location.as_dict())
@@ -331,7 +377,7 @@ def _quarantine(
     q: _QuarantineError,
     loader: Loader | None,
     started: float,
-    data: bytes | None = None,
+    data: file_acks.Source | None = None,
     outcome: file_acks.Outcome | None = None,
 ) -> Outcome:
     findings = _findings(loader.reader if loader else None)
@@ -365,7 +411,7 @@ def _internal(
     exc: BaseException,
     loader: Loader | None,
     started: float,
-    data: bytes | None = None,
+    data: file_acks.Source | None = None,
 ) -> Outcome:
     # The traceback goes to the log; the stored message names only the exception type, since
     # exception text can quote input values.

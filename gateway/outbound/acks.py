@@ -19,7 +19,7 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -179,7 +179,10 @@ def _render_one(
     now: dt.datetime,
 ) -> list[RenderedAck]:
     assert profile.ack_dir is not None
-    data = raw.read(sha256)
+
+    def data() -> BinaryIO:
+        return raw.open(sha256)
+
     # the acks need the parse's findings only: the event stream, never the object graph
     parsed = stream_outcome(data, x12_limits(get_settings()))
     out: list[RenderedAck] = []
@@ -191,7 +194,8 @@ def _render_one(
         if not still_owed:
             return []
         first = _next_number(s, profile.id)
-        acks = acknowledge(data, parsed, control_number=first, now=now)
+        with data() as stream:
+            acks = acknowledge(stream, parsed, control_number=first, now=now)
         for ack in acks.all:
             blob = out_store.put(io.BytesIO(ack.content))
             queued = add_to_queue(

@@ -108,14 +108,16 @@ def _names_in(store: RawStore, sha: str, todo: dict[str, str], limits: Limits) -
     """credit PCN → name, for the claims of one raw file that ``todo`` asks about."""
     found: dict[str, str] = {}
     try:
-        data = store.read(sha)
-        for event in parsers.stream(data, limits):
-            if isinstance(event, ClaimPayment | Claim) and event.patient_control_number in todo:
-                name = (
-                    _payment_name(event) if isinstance(event, ClaimPayment) else _claim_name(event)
-                )
-                if name:
-                    found.setdefault(todo[event.patient_control_number], name)
+        with store.open(sha) as stream:  # streamed: a payer file may be of any size
+            for event in parsers.stream(stream, limits):
+                if isinstance(event, ClaimPayment | Claim) and event.patient_control_number in todo:
+                    name = (
+                        _payment_name(event)
+                        if isinstance(event, ClaimPayment)
+                        else _claim_name(event)
+                    )
+                    if name:
+                        found.setdefault(todo[event.patient_control_number], name)
     except (GatewayError, parsers.X12Error) as exc:  # pruned, unreachable, damaged: blank
         log.warning("cms838_names_unreadable", sha256=sha[:12], error=type(exc).__name__)
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from parsers.ack.envelope import (
     InboundInterchange,
@@ -60,7 +61,11 @@ class Acknowledgments:
 
 
 def acknowledge(
-    data: bytes, result_or_error: ParseResult | X12Error, *, control_number: int, now: dt.datetime
+    data: bytes | BinaryIO,
+    result_or_error: ParseResult | X12Error,
+    *,
+    control_number: int,
+    now: dt.datetime,
 ) -> Acknowledgments:
     """TA1s (when ISA14=1 or the envelope is bad) and one 999 per functional group.
 
@@ -74,7 +79,8 @@ def acknowledge(
     check_control_number(control_number)
     out = Acknowledgments(next_control_number=control_number)
     if isinstance(result_or_error, X12Error):
-        _fatal(out, data, result_or_error, now)
+        # a rejected file: its header is sliced by offset, so it is read whole here
+        _fatal(out, data if isinstance(data, bytes) else data.read(), result_or_error, now)
         return out
     findings = result_or_error.findings
     want = frozenset(

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from parsers.errors import X12Error
 from parsers.x12.lexer import DEFAULT_LIMITS, Lexer, Limits, prepare
+from parsers.x12.stream_lexer import StreamLexer
 from schemas.envelope import Delimiters
 
 #: fixed ISA layout: (start, end) of the elements a TA1 needs, in a standard 106-byte ISA
@@ -90,7 +92,7 @@ class EnvelopeScan:
 
 
 def scan(
-    data: bytes, want: frozenset[int] = frozenset(), limits: Limits = DEFAULT_LIMITS
+    data: bytes | BinaryIO, want: frozenset[int] = frozenset(), limits: Limits = DEFAULT_LIMITS
 ) -> EnvelopeScan:
     """Envelope structure of ``data``; also returns the raw text of the ``want`` segments.
 
@@ -99,7 +101,7 @@ def scan(
     """
     out = EnvelopeScan([], {})
     try:
-        lexer = Lexer(data, limits)
+        lexer = Lexer(data, limits) if isinstance(data, bytes) else StreamLexer(data, limits)
         ic: InboundInterchange | None = None
         grp: InboundGroup | None = None
         tx: InboundTransaction | None = None

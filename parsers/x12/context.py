@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from parsers.errors import ERROR, WARNING, Finding, Location
@@ -15,10 +16,14 @@ class Findings:
     items: list[Finding] = field(default_factory=list)
     limit: int = 10_000
     dropped: int = 0
+    #: hears each kept finding as it is added (a stream reader locates it while it can)
+    on_add: Callable[[Finding], None] | None = None
 
     def add(self, finding: Finding) -> None:
         if len(self.items) < self.limit:
             self.items.append(finding)
+            if self.on_add is not None:
+                self.on_add(finding)
         else:
             self.dropped += 1
 

@@ -258,20 +258,9 @@ class Lexer:
 
     def _segments(self, start: int, end: int, d: Delimiters) -> Iterator[list[str]]:
         data = self.data
-        term = d.segment
-        term_b = term.encode("latin-1")
+        term_b = d.segment.encode("latin-1")
         chunk_size = self.limits.chunk_size
-        max_len = self.limits.max_segment_length
-        max_element = self.limits.max_element_length
-        max_segments = self.limits.max_segments
-        if term in "\r\n":
-            strip = "\n" if term == "\r" else "\r"
-            strip_pairs: tuple[str, ...] = (strip,)
-        else:
-            strip_pairs = ("\r", "\n")
-        indent = re.compile(re.escape(term) + r"[ \t\x00\x0b\x0c]+")
-        # a replacement template: a backslash terminator would read as an escape
-        term_template = term.replace("\\", "\\\\")
+        split = Splitter(d, self.limits)
         pos = start
         while pos < end:
             stop = min(pos + chunk_size, end)
@@ -283,59 +272,85 @@ class Lexer:
                         Location(byte_offset=pos),
                     )
                 stop = cut + 1
-            raw = data[pos:stop]
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("latin-1")
-            for ch in strip_pairs:
-                if ch in text:
-                    text = text.replace(ch, "")
-            text = text.lstrip(" \t\x00\x0b\x0c")
-            if term + " " in text or term + "\t" in text or term + "\x00" in text:
-                text = indent.sub(term_template, text)
-            segs = text.split(term)
-            if segs and not segs[-1].strip():
-                segs.pop()
+            segs = split(data[pos:stop], pos, self.segments_seen)
             self.segments_seen += len(segs)
-            if self.segments_seen > max_segments:
-                raise LimitExceededError(
-                    f"more than {max_segments} segments in one file",
-                    Location(segment_number=max_segments + 1, byte_offset=pos),
-                )
-            longest_len = max(map(len, segs)) if segs else 0
-            if longest_len > max_len:
-                longest = max(segs, key=len)
-                tag = longest.split(d.element, 1)[0][:3]
-                raise LimitExceededError(
-                    f"segment {tag!r} is {len(longest)} characters long (limit {max_len})",
-                    Location(
-                        segment_id=tag,
-                        byte_offset=data.find(longest[:64].encode("utf-8", "replace"), pos),
-                    ),
-                )
-            if longest_len > max_element:
-                # only segments longer than the element limit can hold a too-long element
-                self._check_elements(segs, max_element, d, pos)
             yield segs
             pos = stop
 
-    def _check_elements(self, segs: list[str], limit: int, d: Delimiters, pos: int) -> None:
+
+class Splitter:
+    """Split one chunk (whole segments, cut after a terminator) of one interchange.
+
+    Shared by the bytes and the stream lexer so both strip, split and check limits alike.
+    """
+
+    def __init__(self, d: Delimiters, limits: Limits) -> None:
+        self.d = d
+        self.term = term = d.segment
+        self.max_len = limits.max_segment_length
+        self.max_element = limits.max_element_length
+        self.max_segments = limits.max_segments
+        if term in "\r\n":
+            self.strip_pairs: tuple[str, ...] = ("\n" if term == "\r" else "\r",)
+        else:
+            self.strip_pairs = ("\r", "\n")
+        self.indent = re.compile(re.escape(term) + r"[ \t\x00\x0b\x0c]+")
+        # a replacement template: a backslash terminator would read as an escape
+        self.term_template = term.replace("\\", "\\\\")
+
+    def __call__(self, raw: bytes, pos: int, seen: int) -> list[str]:
+        """The segments of ``raw`` (at offset ``pos``), after ``seen`` earlier segments."""
+        term = self.term
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        for ch in self.strip_pairs:
+            if ch in text:
+                text = text.replace(ch, "")
+        text = text.lstrip(" \t\x00\x0b\x0c")
+        if term + " " in text or term + "\t" in text or term + "\x00" in text:
+            text = self.indent.sub(self.term_template, text)
+        segs = text.split(term)
+        if segs and not segs[-1].strip():
+            segs.pop()
+        if seen + len(segs) > self.max_segments:
+            raise LimitExceededError(
+                f"more than {self.max_segments} segments in one file",
+                Location(segment_number=self.max_segments + 1, byte_offset=pos),
+            )
+        longest_len = max(map(len, segs)) if segs else 0
+        if longest_len > self.max_len:
+            longest = max(segs, key=len)
+            tag = longest.split(self.d.element, 1)[0][:3]
+            raise LimitExceededError(
+                f"segment {tag!r} is {len(longest)} characters long (limit {self.max_len})",
+                Location(segment_id=tag, byte_offset=_find(raw, longest, pos)),
+            )
+        if longest_len > self.max_element:
+            # only segments longer than the element limit can hold a too-long element
+            self._check_elements(segs, raw, pos)
+        return segs
+
+    def _check_elements(self, segs: list[str], raw: bytes, pos: int) -> None:
+        limit, sep = self.max_element, self.d.element
         for seg in segs:
             if len(seg) <= limit:
                 continue
-            for number, element in enumerate(seg.split(d.element)):
+            for number, element in enumerate(seg.split(sep)):
                 if len(element) > limit:
-                    tag = seg.split(d.element, 1)[0][:3]
+                    tag = seg.split(sep, 1)[0][:3]
                     raise LimitExceededError(
                         f"element {tag}{number:02d} is {len(element)} characters long "
                         f"(limit {limit})",
-                        Location(
-                            segment_id=tag,
-                            element=number,
-                            byte_offset=self.data.find(seg[:64].encode("utf-8", "replace"), pos),
-                        ),
+                        Location(segment_id=tag, element=number, byte_offset=_find(raw, seg, pos)),
                     )
+
+
+def _find(raw: bytes, seg: str, pos: int) -> int:
+    """Offset of ``seg`` (its first 64 characters) in the chunk ``raw`` read at ``pos``."""
+    hit = raw.find(seg[:64].encode("utf-8", "replace"))
+    return -1 if hit < 0 else pos + hit
 
 
 def locate(

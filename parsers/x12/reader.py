@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import BinaryIO
 
 from parsers.claim_837 import parse_837
 from parsers.errors import ERROR, WARNING, Finding, Location, StructureError, TruncatedError
@@ -21,6 +22,7 @@ from parsers.remittance_835 import parse_835
 from parsers.x12.context import Findings, TxContext
 from parsers.x12.events import GroupEnd, InterchangeEnd, TransactionEnd
 from parsers.x12.lexer import DEFAULT_LIMITS, Lexer, Limits
+from parsers.x12.stream_lexer import StreamLexer
 from parsers.x12.values import date6, date8
 from schemas.claim import Claim, ClaimSubmission
 from schemas.envelope import FunctionalGroup, Interchange, TransactionHeader
@@ -93,12 +95,30 @@ def transaction_kind(st01: str, guide: str) -> str:
 
 
 class X12Reader:
-    """Stream the events of an X12 file; ``findings`` fills as the stream is consumed."""
+    """Stream the events of an X12 file; ``findings`` fills as the stream is consumed.
 
-    def __init__(self, data: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
-        self.lexer = Lexer(data, limits)
+    ``data`` is the whole file as bytes, or a binary stream read in bounded windows (memory
+    flat whatever the size; the caller opens and closes it).
+    """
+
+    def __init__(self, data: bytes | BinaryIO, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.lexer: Lexer | StreamLexer
         self.findings = Findings()
+        if isinstance(data, bytes | bytearray | memoryview):
+            self.lexer = Lexer(bytes(data), limits)
+        else:
+            lexer = self.lexer = StreamLexer(data, limits)
+            # a stream's old windows are gone by the end: locate findings while theirs is held
+            self.findings.on_add = lambda f: self._pin(lexer, f)
         self.segment_count = 0
+
+    @staticmethod
+    def _pin(lexer: StreamLexer, f: Finding) -> None:
+        number = f.location.segment_number
+        if number:
+            hit = lexer.locate((number,), recent_only=True).get(number)
+            if hit is not None:
+                f.location.byte_offset, f.location.line = hit
 
     def __iter__(self) -> Iterator[Event]:
         with _gc_paused():
