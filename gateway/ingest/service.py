@@ -118,6 +118,17 @@ def _open(store: RawStore, sha256: str) -> BinaryIO:
     return io.BufferedReader(_StoreStream(store, sha256), 1 << 20)
 
 
+def _drain(src: bytes | BinaryIO) -> None:
+    """Read a stream to its end, so the store checks the sha256 of what the parser refused.
+
+    The hash of a streamed blob is checked at its end; an X12 error found earlier would
+    otherwise hide that the stored bytes are corrupt (a replay cannot fix those).
+    """
+    if not isinstance(src, bytes):
+        while src.read(1 << 20):
+            pass
+
+
 def _findings(reader: parsers.X12Reader | None) -> list[parsers.Finding]:
     return list(reader.findings.items) if reader is not None else []
 
@@ -185,7 +196,11 @@ def process_file(
                 )
                 try:
                     with file_acks.opened(opened) as src:
-                        stats = loader.run(src)
+                        try:
+                            stats = loader.run(src)
+                        except parsers.X12Error:
+                            _drain(src)  # stored bytes that fail their sha256 say so first
+                            raise
                 except _StoreReadError as exc:
                     raise _QuarantineError(exc.error.code, exc.error.message, None) from exc
                 except parsers.X12Error as exc:
