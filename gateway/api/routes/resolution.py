@@ -21,8 +21,8 @@ from pydantic import BaseModel, Field
 from gateway.api.console import ConsoleForbiddenError, Viewer, _render, check_csrf, flash
 from gateway.api.deps import Ctx, OpsOnly, Readers
 from gateway.api.keys import Principal, Role
-from gateway.api.problems import ApiError, problem_responses
-from gateway.errors import GatewayError, InputError, NotFoundError
+from gateway.api.problems import problem_responses, status_for
+from gateway.errors import GatewayError
 from gateway.resolve import workflow as wf
 from gateway.resolve.batches import get_batch, list_batches
 from gateway.resolve.reports import aging, cms838
@@ -45,14 +45,6 @@ class ActionIn(BaseModel):
     )
 
 
-def _status(exc: GatewayError) -> int:
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, InputError):
-        return 400
-    return 409
-
-
 def _act(
     ctx: Any, principal: Principal, credit_id: DbId, action: str, body: ActionIn
 ) -> dict[str, Any]:
@@ -61,12 +53,10 @@ def _act(
         kwargs.update(payers=default_directory(), method=body.method)
     elif action == "resolve":
         kwargs["reference"] = body.reference
-    try:
-        with ctx.db.write() as s:
-            wf.sync_cases(s)
-            case = getattr(wf, action)(s, credit_id, **kwargs)
-    except GatewayError as exc:
-        raise ApiError(_status(exc), exc.message, code=exc.code) from None
+    # a GatewayError goes to the one problem+json map (gateway.api.problems.status_for)
+    with ctx.db.write() as s:
+        wf.sync_cases(s)
+        case = getattr(wf, action)(s, credit_id, **kwargs)
     out: dict[str, Any] = case.to_json()
     return out
 
@@ -119,11 +109,8 @@ def batches(
 @router.get("/batches/{batch_id}", responses=problem_responses(401, 403, 404))
 def batch(ctx: Ctx, _: Readers, batch_id: DbId) -> dict[str, Any]:
     """One batch: files (sha256, control totals), delivery state and receipts."""
-    try:
-        with ctx.db.read() as s:
-            out: dict[str, Any] = get_batch(s, batch_id).to_json()
-    except GatewayError as exc:
-        raise ApiError(_status(exc), exc.message, code=exc.code) from None
+    with ctx.db.read() as s:
+        out: dict[str, Any] = get_batch(s, batch_id).to_json()
     return out
 
 
@@ -137,16 +124,11 @@ def report_cms838(
     its certification fields, ``missing_fields`` and ``warnings`` (unverified Medicare payer,
     pending credits); a preview: nothing is recorded as reported, `gateway report cms838`
     files it. An empty list: nothing to report (no zero-balance report since 1 Dec 2024)."""
-    try:
-        with ctx.db.read() as s:
-            return [
-                r.to_json()
-                for r in cms838(
-                    s, quarter=quarter, payers=default_directory(), record=False
-                ).reports
-            ]
-    except GatewayError as exc:
-        raise ApiError(_status(exc), exc.message, code=exc.code) from None
+    with ctx.db.read() as s:
+        return [
+            r.to_json()
+            for r in cms838(s, quarter=quarter, payers=default_directory(), record=False).reports
+        ]
 
 
 @router.get("/reports/credits", responses=problem_responses(400, 401, 403))
@@ -231,7 +213,7 @@ def credit_action(
             ctx,
             request,
             "message.html",
-            _status(exc),
+            status_for(exc),
             title=f"Cannot {action}",
             message=exc.message,
         )
