@@ -155,7 +155,7 @@ def status_for(exc: GatewayError) -> int:
         return STATUS_BY_CODE[exc.code]
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_CLASS:
-            return STATUS_BY_CLASS[cls]  # type: ignore[index]
+            return STATUS_BY_CLASS[cls]
     return 400
 
 
