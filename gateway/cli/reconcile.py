@@ -167,7 +167,7 @@ def credits(
             err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
             raise typer.Exit(EXIT_UNREADABLE) from None
     if as_json:
-        _emit_json([r.to_json() for r in rows])
+        _emit_json([r.model_dump(mode="json") for r in rows])
         return
     table = Table(
         "account",

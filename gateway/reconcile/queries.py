@@ -1,7 +1,7 @@
 """Read side of reconciliation: credits, posting variances and exception reports.
 
 These are the functions the CLI and the HTTP layer share; they take a session and return plain
-dataclasses with a ``to_json()`` that follows the issue's stable field names.
+read models (``gateway.read``) whose JSON keeps the issue's stable field names.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.db.models import tbl
 from gateway.errors import InputError, NotFoundError
+from gateway.read.credits import CreditRead
 from gateway.reconcile import sql
 from gateway.reconcile.credit import due_by
-from gateway.reconcile.medicare import UNVERIFIED
 from gateway.reconcile.model import LINE_DECISIONS
 from gateway.reconcile.tables import (
     ClaimWait,
@@ -53,59 +53,8 @@ STATUS_FILTERS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class CreditView:
-    id: int
-    provider_id: int
-    account_id: str | None
-    patient_control_number: str
-    owed_to: str
-    payer_id: str | None
-    amount: Decimal
-    cause: str
-    government: bool
-    identified_on: dt.date
-    due_by: dt.date | None
-    status: str
-    pending_until: dt.date | None
-    resolved_on: dt.date | None
-    resolution: str | None
-    deadline_days: int | None
-    pending_reason: str | None = None
-    claim_kind: str = ""
-    medicare_part: str | None = None
-    medicare_verified: bool | None = None
-    return_method: str | None = None
-
-    @property
-    def warnings(self) -> list[str]:
-        """``unverified_medicare_payer``: Medicare by CLP06/SBR09, the payer is no known MAC."""
-        return [UNVERIFIED] if self.medicare_part and self.medicare_verified is False else []
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account_id,
-            "patient_control_number": self.patient_control_number,
-            "owed_to": self.owed_to,
-            "payer_id": self.payer_id,
-            "amount": money(self.amount),
-            "cause": self.cause,
-            "government": self.government,
-            "identified_on": self.identified_on.isoformat(),
-            "due_by": self.due_by.isoformat() if self.due_by else None,
-            "status": self.status,
-            "id": self.id,
-            "provider_id": self.provider_id,
-            "pending_until": self.pending_until.isoformat() if self.pending_until else None,
-            "resolved_on": self.resolved_on.isoformat() if self.resolved_on else None,
-            "resolution": self.resolution,
-            "deadline_days": self.deadline_days,
-            "pending_reason": self.pending_reason,
-            "claim_kind": self.claim_kind or None,
-            "medicare_part": self.medicare_part,
-            "return_method": self.return_method,
-            "warnings": self.warnings,
-        }
+#: the read model of a credit (gateway.read.credits): CLI, API and console print the same
+CreditView = CreditRead
 
 
 def list_credits(
@@ -126,6 +75,7 @@ def list_credits(
         raise InputError(
             f"unknown status {status!r}; use one of {', '.join(STATUS_FILTERS)}", code="bad_filter"
         )
+    day = as_of or dt.date.today()
     ct = tbl(Credit)
     stmt = select(ct).where(ct.c.status.in_(STATUS_FILTERS[status]))
     if provider_id is not None:
@@ -133,7 +83,7 @@ def list_credits(
     if patient_control_number is not None:
         stmt = stmt.where(ct.c.patient_control_number == patient_control_number)
     if due_within is not None:
-        limit = (as_of or dt.date.today()) + dt.timedelta(days=due_within)
+        limit = day + dt.timedelta(days=due_within)
         stmt = stmt.where(ct.c.due_by.is_not(None), ct.c.due_by <= limit)
     rows = [
         CreditView(
@@ -158,6 +108,7 @@ def list_credits(
             medicare_part=r.medicare_part,
             medicare_verified=r.medicare_verified,
             return_method=r.return_method,
+            days_left=(r.due_by - day).days if r.due_by else None,
         )
         for r in session.execute(stmt)
     ]

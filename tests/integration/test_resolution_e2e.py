@@ -262,8 +262,8 @@ def test_reconcile_approve_batch_deliver_recoup(
             assert got.delivery == "delivered"
             for f in got.files:
                 assert f.receipt is not None
-                assert f.receipt["sha256"] == f.sha256
-                remote = Path(f.receipt["remote_path"])
+                assert f.receipt.sha256 == f.sha256
+                remote = Path(f.receipt.remote_path)
                 assert remote.read_bytes() == files[b["kind"]][f.name]
     shown = cli.json("batches", "show", str(offset["id"]))
     assert shown["delivery"] == "delivered"

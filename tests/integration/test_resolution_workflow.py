@@ -128,9 +128,7 @@ def test_transitions_are_checked_audited_and_reversible(gw: Gateway) -> None:
 
 
 def _unknown(case: wf.CaseView) -> wf.CaseView:
-    from dataclasses import replace
-
-    return replace(case, owed_to="unknown")
+    return case.model_copy(update={"owed_to": "unknown"})
 
 
 def test_mac_twenty_icns_per_check_and_msp_apart(gw: Gateway) -> None:
