@@ -457,7 +457,7 @@ def _issue(
     audit.record(
         s,
         actor=actor,
-        action="batch issued",
+        action="batch_issued",
         outcome=kind,
         reason=f"batch {key}",
         details={
@@ -564,7 +564,7 @@ def _disputes(
         audit.record(
             s,
             actor=actor,
-            action="batch issued",
+            action="batch_issued",
             outcome="dispute",
             reason=f"batch {key}",
             details={"batch_id": batch_id, "requests": len(reqs)},
@@ -760,7 +760,7 @@ def cancel_batch(s: Session, batch_id: int, *, actor: str, reason: str) -> Batch
     audit.record(
         s,
         actor=actor,
-        action="batch cancelled",
+        action="batch_cancelled",
         outcome="cancelled",
         reason=reason.strip(),
         details={"batch_id": batch_id},
@@ -819,7 +819,7 @@ def queue_batch(
         audit.record(
             s,
             actor=actor,
-            action="batch queued",
+            action="batch_queued",
             outcome="queued",
             reason=f"batch {batch.batch_key} to {profile.id}",
             details={"batch_id": batch_id, "outbound_ids": ids},

@@ -277,7 +277,7 @@ def _record(
     audit.record(
         s,
         actor=actor,
-        action=f"case {to}" if frm != to else "case note",
+        action=f"case_{to}" if frm != to else "case_note",
         outcome=to,
         reason=reason,
         details={
@@ -577,7 +577,7 @@ def sync_cases(s: Session, *, actor: str = RECONCILE_ACTOR) -> SyncSummary:
         audit.record(
             s,
             actor=actor,
-            action="cases opened",
+            action="cases_opened",
             outcome="open",
             reason="open credits without a case",
             details={
