@@ -18,6 +18,7 @@ from gateway import audit
 from gateway.db.models import tbl
 from gateway.errors import InputError, NotFoundError
 from gateway.read.credits import CreditRead
+from gateway.read.variances import LineVarianceRead, VarianceRead
 from gateway.reconcile import sql
 from gateway.reconcile.credit import due_by
 from gateway.reconcile.model import LINE_DECISIONS
@@ -172,75 +173,9 @@ def record_investigation(
     return new_due
 
 
-@dataclass(frozen=True, slots=True)
-class VarianceView:
-    provider_id: int
-    account_id: str | None
-    patient_control_number: str
-    payer_id: str
-    kind: str
-    posted: Decimal
-    remitted: Decimal
-    difference: Decimal
-    postings: int
-    detected_on: dt.date
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account_id,
-            "patient_control_number": self.patient_control_number,
-            "payer_id": self.payer_id,
-            "kind": self.kind,
-            "posted": money(self.posted),
-            "remitted": money(self.remitted),
-            "difference": money(self.difference),
-            "postings": self.postings,
-            "detected_on": self.detected_on.isoformat(),
-            "provider_id": self.provider_id,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class LineVarianceView:
-    """An uncharged billed line (``unposted_line``) or unmatched charges (``charge_mismatch``),
-    with what the analyst can answer and, for a transfer, the charges that may be its."""
-
-    id: int
-    provider_id: int
-    account_id: str | None
-    patient_control_number: str
-    payer_id: str
-    kind: str
-    group_key: str
-    reason: str
-    charge: Decimal
-    paid: Decimal
-    lines: list[dict[str, Any]]
-    status: str
-    resolution: str | None
-    resolved_by: str | None
-    detected_on: dt.date
-    candidates: list[dict[str, Any]]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "account_id": self.account_id,
-            "patient_control_number": self.patient_control_number,
-            "payer_id": self.payer_id,
-            "provider_id": self.provider_id,
-            "status": self.status,
-            "resolution": self.resolution,
-            "resolved_by": self.resolved_by,
-            "reason": self.reason,
-            "charge": money(self.charge),
-            "paid": money(self.paid),
-            "lines": self.lines,
-            "choices": list(LINE_DECISIONS) if self.group_key and self.status == "open" else [],
-            "candidates": self.candidates,
-            "detected_on": self.detected_on.isoformat(),
-        }
+#: the read models of the variances live in gateway.read.variances
+VarianceView = VarianceRead
+LineVarianceView = LineVarianceRead
 
 
 def list_line_variances(
@@ -280,22 +215,24 @@ def list_line_variances(
         lines = list(r.lines or [])
         out.append(
             LineVarianceView(
-                r.id,
-                r.provider_id,
-                r.account_id,
-                r.patient_control_number,
-                r.payer_id,
-                r.kind,
-                r.group_key,
-                r.reason,
-                Decimal(r.charge).quantize(cent),
-                Decimal(r.paid).quantize(cent),
-                lines,
-                r.status,
-                r.resolution,
-                r.resolved_by,
-                r.detected_on,
-                _transfer_candidates(session, r.provider_id, r.patient_control_number, lines)
+                id=r.id,
+                provider_id=r.provider_id,
+                account_id=r.account_id,
+                patient_control_number=r.patient_control_number,
+                payer_id=r.payer_id,
+                kind=r.kind,
+                group_key=r.group_key,
+                reason=r.reason,
+                charge=Decimal(r.charge).quantize(cent),
+                paid=Decimal(r.paid).quantize(cent),
+                lines=lines,
+                status=r.status,
+                resolution=r.resolution,
+                resolved_by=r.resolved_by,
+                detected_on=r.detected_on,
+                candidates=_transfer_candidates(
+                    session, r.provider_id, r.patient_control_number, lines
+                )
                 if r.status == "open" and r.kind == "unposted_line"
                 else [],
             )
@@ -407,16 +344,16 @@ def list_variances(session: Session, *, provider_id: int | None = None) -> list[
     cent = Decimal("0.01")
     out = [
         VarianceView(
-            r.provider_id,
-            r.account_id,
-            r.patient_control_number,
-            r.payer_id,
-            r.kind,
-            Decimal(r.posted).quantize(cent),
-            Decimal(r.remitted).quantize(cent),
-            Decimal(r.difference).quantize(cent),
-            r.postings,
-            r.detected_on,
+            provider_id=r.provider_id,
+            account_id=r.account_id,
+            patient_control_number=r.patient_control_number,
+            payer_id=r.payer_id,
+            kind=r.kind,
+            posted=Decimal(r.posted).quantize(cent),
+            remitted=Decimal(r.remitted).quantize(cent),
+            difference=Decimal(r.difference).quantize(cent),
+            postings=r.postings,
+            detected_on=r.detected_on,
         )
         for r in session.execute(stmt)
     ]
