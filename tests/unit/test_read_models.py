@@ -81,9 +81,11 @@ def test_credit_prints_the_stable_fields() -> None:
     assert out["claim_kind"] is None  # "" in Python, null in JSON as before
     assert "medicare_verified" not in out  # an input of ``warnings``, never printed
     assert out["warnings"] == ["unverified_medicare_payer"]
-    assert out["status"] == "open" and out["days_left"] == 60
+    assert out["status"] == "open"
+    assert out["days_left"] == 60
     c = _credit(medicare_verified=True)
-    assert c.status is CreditStatus.OPEN and c.amount == Decimal("12.5")  # Python: Decimal
+    assert c.status is CreditStatus.OPEN
+    assert c.amount == Decimal("12.5")
     assert dump(c)["warnings"] == []
 
 
@@ -143,7 +145,8 @@ def test_batch_dispute_has_no_payer_and_receipts_are_typed() -> None:
         files=(f,),
     )
     out = dump(b)
-    assert out["payer_id"] is None and b.payer_id == ""
+    assert out["payer_id"] is None
+    assert b.payer_id == ""
     assert out["delivery"] == BatchDelivery.DELIVERED == "delivered"
     assert out["files"][0]["amount_sum"] == "3.00"
     assert out["files"][0]["receipt"]["delivered_at"] == "2026-09-30T14:05:06+00:00"
@@ -186,5 +189,6 @@ def test_every_resolution_route_documents_its_response_schema() -> None:
     for path, item in doc["paths"].items():
         for method, op in item.items():
             ok = op["responses"]["200"]["content"]["application/json"]["schema"]
-            assert ok != {} and "additionalProperties" not in ok, (path, method)
+            assert ok != {}, (path, method)
+            assert "additionalProperties" not in ok, (path, method)
     assert "CreditRead" in doc["components"]["schemas"]
