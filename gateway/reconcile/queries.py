@@ -32,6 +32,7 @@ from gateway.reconcile.tables import (
 )
 from parsers.codes import procedure_code
 from schemas.serialize import money
+from schemas.states import CreditStatus
 
 CAUSE_ORDER = {
     c: i
@@ -46,11 +47,11 @@ CAUSE_ORDER = {
     )
 }
 STATUS_FILTERS = {
-    "active": ("pending", "open"),
-    "open": ("open",),
-    "pending": ("pending",),
-    "resolved": ("resolved",),
-    "all": ("pending", "open", "resolved"),
+    "active": (CreditStatus.PENDING, CreditStatus.OPEN),
+    "open": (CreditStatus.OPEN,),
+    "pending": (CreditStatus.PENDING,),
+    "resolved": (CreditStatus.RESOLVED,),
+    "all": tuple(CreditStatus),
 }
 
 

@@ -51,6 +51,7 @@ from mappings.outbound_layouts import get_layout
 from mappings.payers import PayerDirectory
 from mappings.providers import Certifier, ProviderDirectory, default_directory
 from schemas.serialize import money
+from schemas.states import CreditStatus
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -249,7 +250,7 @@ def _classify(r: Any, label: str, payers: PayerDirectory) -> tuple[str, Cms838Wa
                 "CMS-838; if the MAC does not process it, report or refund it"
             ),
         )
-    if r.status == "pending":
+    if r.status == CreditStatus.PENDING:
         return "warn", _warn(
             "pending_credit",
             r,

@@ -37,7 +37,7 @@ from gateway.resolve.tables import CaseTransition, ResolutionCase
 from mappings.loader import MappingError
 from mappings.outbound_layouts import get_layout
 from mappings.payers import MEDICARE_INVESTIGATION_DAYS, PayerDirectory, default_directory
-from schemas.states import CaseState
+from schemas.states import CaseState, CreditStatus
 
 log = get_logger("gateway.resolve")
 CENT = Decimal("0.01")
@@ -414,7 +414,7 @@ def approve(
 ) -> CaseView:
     """Approve returning the credit (an ops decision); checks there is a way to send it."""
     case = get_case(s, credit_id, history=False)
-    if case.credit_status != "open":
+    if case.credit_status != CreditStatus.OPEN:
         raise InvalidTransitionError(
             f"credit {credit_id} is {case.credit_status}, not open: only open credits can be "
             "approved (a pending credit may still be cancelled by a reversal)"
@@ -532,7 +532,10 @@ def sync_cases(s: Session, *, actor: str = RECONCILE_ACTOR) -> SyncSummary:
     out = SyncSummary()
     missing = s.execute(
         select(ct.c.id, ct.c.provider_id)
-        .where(ct.c.status == "open", ~select(rc.c.id).where(rc.c.credit_id == ct.c.id).exists())
+        .where(
+            ct.c.status == CreditStatus.OPEN,
+            ~select(rc.c.id).where(rc.c.credit_id == ct.c.id).exists(),
+        )
         .order_by(ct.c.id)
     ).all()
     now = utcnow()
@@ -589,7 +592,7 @@ def sync_cases(s: Session, *, actor: str = RECONCILE_ACTOR) -> SyncSummary:
     gone = s.execute(
         select(rc.c.credit_id, ct.c.resolution, ct.c.resolved_on)
         .select_from(rc.join(ct, ct.c.id == rc.c.credit_id))
-        .where(ct.c.status == "resolved", rc.c.state != S.RESOLVED.value)
+        .where(ct.c.status == CreditStatus.RESOLVED, rc.c.state != S.RESOLVED.value)
         .order_by(rc.c.id)
     ).all()
     for r in gone:

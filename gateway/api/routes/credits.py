@@ -30,6 +30,7 @@ from gateway.read.credits import CreditRead
 from gateway.read.types import Money
 from gateway.reconcile.queries import CAUSE_ORDER, STATUS_FILTERS
 from gateway.reconcile.tables import Credit
+from schemas.states import CreditStatus
 
 router = APIRouter(prefix="/v1", tags=["credits"])
 CENT = Decimal("0.01")
@@ -83,7 +84,7 @@ def _filters(
     if status == "active":
         # written as the predicate of the partial worklist indexes (and of uq_credits_active)
         # so the planner may use them: every credit is pending, open or resolved
-        conds.append(ct.c.status != "resolved")
+        conds.append(ct.c.status != CreditStatus.RESOLVED)
     elif len(statuses) == 1:
         conds.append(ct.c.status == statuses[0])
     if payer is not None:
@@ -203,7 +204,7 @@ def _totals(
     """(totals, the segment counts of the due order), in one aggregate."""
     ct = tbl(Credit)
     cents = cast(func.round(ct.c.amount * 100), BigInteger)
-    overdue = (ct.c.due_by < today) & (ct.c.status != "resolved")
+    overdue = (ct.c.due_by < today) & (ct.c.status != CreditStatus.RESOLVED)
     gov = ct.c.government.is_(True)
     row = s.execute(
         select(
