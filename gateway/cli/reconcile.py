@@ -358,7 +358,7 @@ def exceptions(
     with _db() as db, db.read() as s:
         rows = list_exceptions(s, as_of=as_of.date() if as_of else None, stale_days=stale_days)
     if as_json:
-        _emit_json([r.to_json() for r in rows])
+        _emit_json([r.model_dump(mode="json") for r in rows])
         return
     table = Table(
         "kind", "claim", "account", "payer", "amount", "since", title="Reconciliation exceptions"

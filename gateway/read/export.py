@@ -15,7 +15,7 @@ from pathlib import Path
 from gateway.read.batches import BatchProblemRead, BatchRead
 from gateway.read.credits import CaseRead, CreditRead
 from gateway.read.reports import Cms838Read, CreditReportRead
-from gateway.read.variances import LineVarianceRead, VarianceRead
+from gateway.read.variances import ExceptionRead, LineVarianceRead, VarianceRead
 from schemas.export import stale_files, write_all
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
@@ -27,6 +27,7 @@ MODELS: tuple[type, ...] = (
     BatchProblemRead,
     VarianceRead,
     LineVarianceRead,
+    ExceptionRead,
     CreditReportRead,
     Cms838Read,
 )

@@ -87,7 +87,24 @@ class LineVarianceRead(BaseModel):
         return list(LINE_DECISIONS) if self.group_key and self.status == "open" else []
 
 
+class ExceptionRead(BaseModel):
+    """A claim that reconciliation cannot fully account for (not a credit)."""
+
+    model_config = READ
+
+    kind: str = Field(description="unmatched_remittance | no_remittance | payment_without_charges")
+    provider_id: int
+    patient_control_number: str
+    account_id: str | None
+    payer_id: str | None
+    amount: Money
+    since: dt.date | None
+    #: payment_without_charges on a claim: the day its payments become pending credits
+    until: dt.date | None = None
+
+
 __all__ = [
+    "ExceptionRead",
     "LineVarianceRead",
     "TransferCandidateRead",
     "VarianceLineRead",

@@ -7,7 +7,6 @@ read models (``gateway.read``) whose JSON keeps the issue's stable field names.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +17,7 @@ from gateway import audit
 from gateway.db.models import tbl
 from gateway.errors import InputError, NotFoundError
 from gateway.read.credits import CreditRead
-from gateway.read.variances import LineVarianceRead, VarianceRead
+from gateway.read.variances import ExceptionRead, LineVarianceRead, VarianceRead
 from gateway.reconcile import sql
 from gateway.reconcile.credit import due_by
 from gateway.reconcile.model import LINE_DECISIONS
@@ -364,31 +363,30 @@ def list_variances(session: Session, *, provider_id: int | None = None) -> list[
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class ExceptionView:
-    """A claim that reconciliation cannot fully account for (not a credit)."""
+#: the read model of an exception lives in gateway.read.variances
+ExceptionView = ExceptionRead
 
-    kind: str  # unmatched_remittance | no_remittance | payment_without_charges
-    provider_id: int
-    patient_control_number: str
-    account_id: str | None
-    payer_id: str | None
-    amount: Decimal
-    since: dt.date | None
-    #: payment_without_charges on a claim: the day its payments become pending credits
-    until: dt.date | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "provider_id": self.provider_id,
-            "patient_control_number": self.patient_control_number,
-            "account_id": self.account_id,
-            "payer_id": self.payer_id,
-            "amount": money(self.amount),
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
-        }
+def _exception(
+    kind: str,
+    provider_id: int,
+    pcn: str,
+    account_id: str | None,
+    payer_id: str | None,
+    amount: Decimal,
+    since: dt.date | None,
+    until: dt.date | None = None,
+) -> ExceptionRead:
+    return ExceptionRead(
+        kind=kind,
+        provider_id=provider_id,
+        patient_control_number=pcn,
+        account_id=account_id,
+        payer_id=payer_id,
+        amount=amount,
+        since=since,
+        until=until,
+    )
 
 
 def latest_as_of(session: Session) -> dt.date | None:
@@ -417,7 +415,7 @@ def list_exceptions(
     unmatched = text(sql.UNMATCHED_REMITTANCES).columns(since=Date)
     for r in session.execute(unmatched):
         out.append(
-            ExceptionView("unmatched_remittance", r.pid, r.pcn, None, r.payer, dec(r.c), r.since)
+            _exception("unmatched_remittance", r.pid, r.pcn, None, r.payer, dec(r.c), r.since)
         )
     stale = (
         text(
@@ -437,7 +435,7 @@ def list_exceptions(
         .columns(since=Date)
     )
     for r in session.execute(stale, {"cutoff": day - dt.timedelta(days=stale_days)}):
-        out.append(ExceptionView("no_remittance", r.pid, r.pcn, None, r.payer, dec(r.c), r.since))
+        out.append(_exception("no_remittance", r.pid, r.pcn, None, r.payer, dec(r.c), r.since))
     no_charges = text(
         "SELECT le.provider_id AS pid, le.account_id AS account, "
         "MIN(le.patient_control_number) AS pcn, "
@@ -449,14 +447,12 @@ def list_exceptions(
     ).columns(since=Date)
     for r in session.execute(no_charges):
         out.append(
-            ExceptionView(
-                "payment_without_charges", r.pid, r.pcn, r.account, None, dec(r.c), r.since
-            )
+            _exception("payment_without_charges", r.pid, r.pcn, r.account, None, dec(r.c), r.since)
         )
     wt = tbl(ClaimWait)
     for r in session.execute(select(wt).where(wt.c.until > day)):
         out.append(
-            ExceptionView(
+            _exception(
                 "payment_without_charges",
                 r.provider_id,
                 r.patient_control_number,
