@@ -29,6 +29,7 @@ import getpass
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from gateway.db.models import AuditEntry, tbl, utcnow
+from schemas.states import CaseState
 
 #: prev_hash of the first entry
 GENESIS = "0" * 64
@@ -103,6 +105,33 @@ def entry_hash(
     return hashlib.sha256(body.encode("ascii")).hexdigest()
 
 
+#: an action name: lower-case words joined by ``_`` (``batch_issued``), docs/audit.md lists them
+ACTION_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+#: the API's per-request entries are named by their route: ``http POST /v1/files``
+REQUEST_PREFIX = "http "
+#: names written before they had one style (issue 19): those rows keep them, since the chain
+#: hashes the name and is never rewritten; readers take them for the name on the right
+LEGACY_ACTIONS: dict[str, str] = {
+    "batch issued": "batch_issued",
+    "batch cancelled": "batch_cancelled",
+    "batch queued": "batch_queued",
+    "case note": "case_note",
+    "cases opened": "cases_opened",
+    **{f"case {state}": f"case_{state}" for state in CaseState},
+}
+
+
+def action_name(stored: str) -> str:
+    """The current name of a stored action (an old row's spelling read as today's)."""
+    return LEGACY_ACTIONS.get(stored, stored)
+
+
+def stored_actions(name: str) -> list[str]:
+    """Every spelling rows of action ``name`` may carry (to filter old and new rows alike)."""
+    current = action_name(name)
+    return [current, *sorted(old for old, new in LEGACY_ACTIONS.items() if new == current)]
+
+
 def _lock_chain(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
@@ -145,6 +174,8 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append one audit entry, chained to the newest one, in the caller's transaction."""
+    if not (ACTION_NAME.match(action) or action.startswith(REQUEST_PREFIX)):
+        raise ValueError(f"audit action {action!r} is not snake_case (see docs/audit.md)")
     details = {"client": CLIENT.get(), **(details or {})}
     # What the database will hand back when the chain is verified: JSON types, truncations.
     details = json.loads(json.dumps(details))

@@ -35,6 +35,7 @@ from gateway.logging import configure_logging, get_logger
 from gateway.settings import Settings, get_settings
 from gateway.store import store_from_settings
 from gateway.store.base import RawStore
+from schemas.states import FileState
 
 log = get_logger("gateway.worker")
 T = TypeVar("T")
@@ -148,9 +149,9 @@ def run_worker(
             outcome = load(process_file, db, store, file_id, owner=me)
         except _StoppedError:
             break  # rolled back; the lease expires and the file is claimed again
-        if outcome.state == "processed":
+        if outcome.state == FileState.PROCESSED:
             stats.processed += 1
-        elif outcome.state == "failed":
+        elif outcome.state == FileState.FAILED:
             stats.failed += 1
         if on_outcome is not None:
             on_outcome(outcome)

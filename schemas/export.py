@@ -78,18 +78,18 @@ def schema_for(model: type) -> dict[str, Any]:
     return {"$schema": DIALECT, **schema}
 
 
-def render_all() -> dict[str, str]:
+def render_all(models: tuple[type, ...] = MODELS) -> dict[str, str]:
     """File name → file text, deterministic (stable key order, trailing newline)."""
     return {
         file_name(model): json.dumps(schema_for(model), indent=2, ensure_ascii=False) + "\n"
-        for model in MODELS
+        for model in models
     }
 
 
-def write_all(directory: Path = JSON_DIR) -> list[Path]:
+def write_all(directory: Path = JSON_DIR, models: tuple[type, ...] = MODELS) -> list[Path]:
     """Write every schema, and remove stale ``*.schema.json`` files of models that are gone."""
     directory.mkdir(parents=True, exist_ok=True)
-    rendered = render_all()
+    rendered = render_all(models)
     for stale in directory.glob("*.schema.json"):
         if stale.name not in rendered:
             stale.unlink()
@@ -101,9 +101,9 @@ def write_all(directory: Path = JSON_DIR) -> list[Path]:
     return written
 
 
-def stale_files(directory: Path = JSON_DIR) -> list[str]:
+def stale_files(directory: Path = JSON_DIR, models: tuple[type, ...] = MODELS) -> list[str]:
     """Names that differ from a fresh export (missing, changed or no longer exported)."""
-    rendered = render_all()
+    rendered = render_all(models)
     present = {p.name: p for p in directory.glob("*.schema.json")}
     out = [
         name

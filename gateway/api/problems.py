@@ -18,8 +18,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.api.body import BodyTimeoutError
 from gateway.db.faults import RETRY_AFTER, Fault, classify
-from gateway.errors import ConfigError, GatewayError, InputError, NotFoundError, TransientError
+from gateway.errors import (
+    ConfigError,
+    GatewayError,
+    InputError,
+    NotFoundError,
+    PermanentError,
+    TransientError,
+)
 from gateway.logging import get_logger
+from gateway.resolve.render import RenderError
+from gateway.resolve.workflow import ResolutionError
+from gateway.store.base import FileTooLargeError
 
 log = get_logger("gateway.api")
 PROBLEM_JSON = "application/problem+json"
@@ -116,16 +126,36 @@ def fault_response(request: Request, fault: Fault) -> JSONResponse:
     )
 
 
+#: The one GatewayError → HTTP status map (API routes and console pages alike): the status of
+#: an exception is that of the first class of its MRO found here, so a subclass inherits its
+#: parent's status unless it is listed itself. Codes in ``STATUS_BY_CODE`` win over the class.
+STATUS_BY_CLASS: dict[type[GatewayError], int] = {
+    NotFoundError: 404,
+    FileTooLargeError: 413,
+    InputError: 400,
+    ResolutionError: 409,  # a transition the case does not allow, a payer without a layout
+    RenderError: 409,  # the payer's layout cannot write this case (the case is left as it was)
+    ConfigError: 503,
+    TransientError: 503,
+    PermanentError: 400,
+    GatewayError: 400,
+}
+#: error codes whose status is not their class's: a conflict with what is already there
+STATUS_BY_CODE: dict[str, int] = {
+    "file_too_large": 413,
+    "not_replayable": 409,
+    "already_revoked": 409,
+    "key_exists": 409,
+}
+
+
 def status_for(exc: GatewayError) -> int:
-    """HTTP status of one of our own exceptions."""
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, InputError) and exc.code == "file_too_large":
-        return 413
-    if isinstance(exc, InputError):
-        return 409 if exc.code in {"not_replayable", "already_revoked", "key_exists"} else 400
-    if isinstance(exc, (ConfigError, TransientError)):
-        return 503
+    """HTTP status of one of our own exceptions (``STATUS_BY_CODE``, then ``STATUS_BY_CLASS``)."""
+    if exc.code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[exc.code]
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_CLASS:
+            return STATUS_BY_CLASS[cls]
     return 400
 
 
@@ -268,6 +298,8 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
 
 __all__ = [
     "PROBLEM_JSON",
+    "STATUS_BY_CLASS",
+    "STATUS_BY_CODE",
     "ApiError",
     "Problem",
     "TransferAbortedError",

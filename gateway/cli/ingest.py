@@ -28,6 +28,7 @@ from gateway.cli.app import (
     err_console,
 )
 from gateway.cli.progress import progress
+from schemas.states import FileState
 
 if TYPE_CHECKING:
     from gateway.db.base import Database
@@ -187,7 +188,7 @@ def ingest(
                 if queue
                 else process_now(c.db, c.store, c.settings, res.file_id, progress=loaded)
             )
-            if rep.state == "failed":
+            if rep.state == FileState.FAILED:
                 bad = True
             error = f"{rep.error_code}: {rep.error_message}" if rep.error_code else _note(rep)
             rows.append(
@@ -196,7 +197,7 @@ def ingest(
                     str(rep.file_id),
                     rep.state,
                     "yes" if res.duplicate else "no",
-                    str(rep.claims) if rep.state == "processed" else "-",
+                    str(rep.claims) if rep.state == FileState.PROCESSED else "-",
                     error,
                 )
             )
@@ -415,14 +416,14 @@ def replay_cmd(
                 if done:
                     done(n)
             rep = res.report
-            bad = bad or rep.state != "processed"
+            bad = bad or rep.state != FileState.PROCESSED
             table.add_row(
                 str(file_id),
                 res.previous_state,
                 rep.state,
                 str(rep.claims),
                 f"{rep.error_code}: {rep.error_message}" if rep.error_code else _note(rep),
-                style="" if rep.state == "processed" else "red",
+                style="" if rep.state == FileState.PROCESSED else "red",
             )
     console.print(table)
     raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)

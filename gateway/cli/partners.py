@@ -27,6 +27,7 @@ from gateway.cli.app import (
     console,
     err_console,
 )
+from schemas.states import OutboundState
 
 if TYPE_CHECKING:
     from gateway.db.base import Database
@@ -428,7 +429,7 @@ def queue_cmd(
             str(r.attempts),
             r.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S") if r.state == "queued" else "",
             f"{r.last_error_code}: {r.last_error_message}" if r.last_error_code else "",
-            style="red" if r.state == "failed" else "",
+            style="red" if r.state == OutboundState.FAILED else "",
         )
     console.print(table)
 

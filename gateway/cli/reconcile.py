@@ -167,7 +167,7 @@ def credits(
             err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
             raise typer.Exit(EXIT_UNREADABLE) from None
     if as_json:
-        _emit_json([r.to_json() for r in rows])
+        _emit_json([r.model_dump(mode="json") for r in rows])
         return
     table = Table(
         "account",
@@ -236,7 +236,12 @@ def variances(
             raise typer.Exit(EXIT_UNREADABLE) from None
         rows = list_variances(s)
     if as_json:
-        _emit_json([*(r.to_json() for r in rows), *(v.to_json() for v in lines)])
+        _emit_json(
+            [
+                *(r.model_dump(mode="json") for r in rows),
+                *(v.model_dump(mode="json") for v in lines),
+            ]
+        )
         return
     table = Table(
         "account",
@@ -281,8 +286,7 @@ def variances(
     for v in lines:
         what = (
             ", ".join(
-                f"{x.get('procedure') or x.get('revenue_code') or '?'} "
-                f"{x.get('service_date') or ''}".strip()
+                f"{x.procedure or x.revenue_code or '?'} {x.service_date or ''}".strip()
                 for x in v.lines
             )
             or v.reason
@@ -331,7 +335,7 @@ def resolve_variance(
             err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
             raise typer.Exit(EXIT_UNREADABLE) from None
     if as_json:
-        typer.echo(json.dumps(view.to_json(), indent=2))
+        typer.echo(json.dumps(view.model_dump(mode="json"), indent=2))
         return
     console.print(
         f"line variance {view.id} resolved as {view.resolution}; run "
@@ -354,7 +358,7 @@ def exceptions(
     with _db() as db, db.read() as s:
         rows = list_exceptions(s, as_of=as_of.date() if as_of else None, stale_days=stale_days)
     if as_json:
-        _emit_json([r.to_json() for r in rows])
+        _emit_json([r.model_dump(mode="json") for r in rows])
         return
     table = Table(
         "kind", "claim", "account", "payer", "amount", "since", title="Reconciliation exceptions"

@@ -147,7 +147,7 @@ def cases_list(
                 raise _fail(exc) from None
     late = overdue(rows, day)
     if as_json:
-        _echo([c.to_json(day) for c in rows])
+        _echo([c.on(day).model_dump(mode="json") for c in rows])
     else:
         table = Table(
             "credit",
@@ -203,7 +203,7 @@ def cases_show(credit_id: int, as_json: AsJson = False) -> None:
         except GatewayError as exc:
             raise _fail(exc) from None
     if as_json:
-        _echo(case.to_json())
+        _echo(case.model_dump(mode="json"))
         return
     console.print(
         f"credit {case.credit_id} (case {case.case_id}): {case.state}; "
@@ -326,7 +326,11 @@ def cases_investigate(
     due = case.due_by.isoformat() if case.due_by else "none"
     if as_json:
         _echo(
-            {**case.to_json(), "deadline_moved": case.due_by != before.due_by, "suspension": basis}
+            {
+                **case.model_dump(mode="json"),
+                "deadline_moved": case.due_by != before.due_by,
+                "suspension": basis,
+            }
         )
     elif case.investigation_days:
         console.print(
@@ -432,8 +436,8 @@ def batches_create(
     if as_json:
         _echo(
             {
-                "batches": [b.to_json() for b in res.batches],
-                "problems": [p.to_json() for p in res.problems],
+                "batches": [b.model_dump(mode="json") for b in res.batches],
+                "problems": [p.model_dump(mode="json") for p in res.problems],
             }
         )
     else:
@@ -455,7 +459,7 @@ def batches_list(as_json: AsJson = False) -> None:
     with _db() as (db, _), db.read() as s:
         rows = list_batches(s)
     if as_json:
-        _echo([b.to_json() for b in rows])
+        _echo([b.model_dump(mode="json") for b in rows])
         return
     console.print(_batch_table(rows, "Batches"))
 
@@ -473,7 +477,7 @@ def batches_show(batch_id: int, as_json: AsJson = False) -> None:
         except GatewayError as exc:
             raise _fail(exc) from None
     if as_json:
-        _echo(b.to_json())
+        _echo(b.model_dump(mode="json"))
         return
     console.print(_batch_table([b], f"Batch {b.batch_key}"))
     table = Table("file", "role", "records", "amount", "sha256", "delivery", "receipt")
@@ -485,7 +489,7 @@ def batches_show(batch_id: int, as_json: AsJson = False) -> None:
             money(f.amount_sum),
             f.sha256[:16],
             f.delivery_state or "-",
-            f.receipt["remote_path"] if f.receipt else (f.last_error or ""),
+            f.receipt.remote_path if f.receipt else (f.last_error or ""),
         )
     console.print(table)
 
@@ -609,7 +613,7 @@ def report_cms838(
         except (GatewayError, OSError) as exc:
             raise _fail(exc) from None
     if as_json:
-        _echo([r.to_json() for r in res.reports])
+        _echo([r.read().model_dump(mode="json") for r in res.reports])
     for r in res.reports:
         if not as_json:
             console.print(

@@ -19,7 +19,6 @@ transactions, remittances) and everything users act on (credits, cases, batches)
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
+from schemas.states import FileState
 
 MONEY = Numeric(14, 2)
 QUANTITY = Numeric(15, 4)
@@ -49,15 +49,6 @@ QUANTITY = Numeric(15, 4)
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-class FileState(enum.StrEnum):
-    """Lifecycle of an inbound file; ``failed`` means quarantined until replayed."""
-
-    RECEIVED = "received"
-    PROCESSING = "processing"
-    PROCESSED = "processed"
-    FAILED = "failed"
 
 
 class Provider(Base):

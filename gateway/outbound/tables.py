@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import (
     BigInteger,
@@ -34,13 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
 from gateway.db.models import utcnow
-
-
-class OutboundState(enum.StrEnum):
-    QUEUED = "queued"
-    DELIVERING = "delivering"
-    DELIVERED = "delivered"
-    FAILED = "failed"
+from schemas.states import OutboundState
 
 
 class OutboundFile(Base):

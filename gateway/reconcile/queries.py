@@ -1,13 +1,12 @@
 """Read side of reconciliation: credits, posting variances and exception reports.
 
 These are the functions the CLI and the HTTP layer share; they take a session and return plain
-dataclasses with a ``to_json()`` that follows the issue's stable field names.
+read models (``gateway.read``) whose JSON keeps the issue's stable field names.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -17,9 +16,10 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.db.models import tbl
 from gateway.errors import InputError, NotFoundError
+from gateway.read.credits import CreditRead
+from gateway.read.variances import ExceptionRead, LineVarianceRead, VarianceRead
 from gateway.reconcile import sql
 from gateway.reconcile.credit import due_by
-from gateway.reconcile.medicare import UNVERIFIED
 from gateway.reconcile.model import LINE_DECISIONS
 from gateway.reconcile.tables import (
     ClaimWait,
@@ -31,6 +31,7 @@ from gateway.reconcile.tables import (
 )
 from parsers.codes import procedure_code
 from schemas.serialize import money
+from schemas.states import CreditStatus
 
 CAUSE_ORDER = {
     c: i
@@ -45,67 +46,16 @@ CAUSE_ORDER = {
     )
 }
 STATUS_FILTERS = {
-    "active": ("pending", "open"),
-    "open": ("open",),
-    "pending": ("pending",),
-    "resolved": ("resolved",),
-    "all": ("pending", "open", "resolved"),
+    "active": (CreditStatus.PENDING, CreditStatus.OPEN),
+    "open": (CreditStatus.OPEN,),
+    "pending": (CreditStatus.PENDING,),
+    "resolved": (CreditStatus.RESOLVED,),
+    "all": tuple(CreditStatus),
 }
 
 
-@dataclass(frozen=True, slots=True)
-class CreditView:
-    id: int
-    provider_id: int
-    account_id: str | None
-    patient_control_number: str
-    owed_to: str
-    payer_id: str | None
-    amount: Decimal
-    cause: str
-    government: bool
-    identified_on: dt.date
-    due_by: dt.date | None
-    status: str
-    pending_until: dt.date | None
-    resolved_on: dt.date | None
-    resolution: str | None
-    deadline_days: int | None
-    pending_reason: str | None = None
-    claim_kind: str = ""
-    medicare_part: str | None = None
-    medicare_verified: bool | None = None
-    return_method: str | None = None
-
-    @property
-    def warnings(self) -> list[str]:
-        """``unverified_medicare_payer``: Medicare by CLP06/SBR09, the payer is no known MAC."""
-        return [UNVERIFIED] if self.medicare_part and self.medicare_verified is False else []
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account_id,
-            "patient_control_number": self.patient_control_number,
-            "owed_to": self.owed_to,
-            "payer_id": self.payer_id,
-            "amount": money(self.amount),
-            "cause": self.cause,
-            "government": self.government,
-            "identified_on": self.identified_on.isoformat(),
-            "due_by": self.due_by.isoformat() if self.due_by else None,
-            "status": self.status,
-            "id": self.id,
-            "provider_id": self.provider_id,
-            "pending_until": self.pending_until.isoformat() if self.pending_until else None,
-            "resolved_on": self.resolved_on.isoformat() if self.resolved_on else None,
-            "resolution": self.resolution,
-            "deadline_days": self.deadline_days,
-            "pending_reason": self.pending_reason,
-            "claim_kind": self.claim_kind or None,
-            "medicare_part": self.medicare_part,
-            "return_method": self.return_method,
-            "warnings": self.warnings,
-        }
+#: the read model of a credit (gateway.read.credits): CLI, API and console print the same
+CreditView = CreditRead
 
 
 def list_credits(
@@ -126,6 +76,7 @@ def list_credits(
         raise InputError(
             f"unknown status {status!r}; use one of {', '.join(STATUS_FILTERS)}", code="bad_filter"
         )
+    day = as_of or dt.date.today()
     ct = tbl(Credit)
     stmt = select(ct).where(ct.c.status.in_(STATUS_FILTERS[status]))
     if provider_id is not None:
@@ -133,7 +84,7 @@ def list_credits(
     if patient_control_number is not None:
         stmt = stmt.where(ct.c.patient_control_number == patient_control_number)
     if due_within is not None:
-        limit = (as_of or dt.date.today()) + dt.timedelta(days=due_within)
+        limit = day + dt.timedelta(days=due_within)
         stmt = stmt.where(ct.c.due_by.is_not(None), ct.c.due_by <= limit)
     rows = [
         CreditView(
@@ -158,6 +109,7 @@ def list_credits(
             medicare_part=r.medicare_part,
             medicare_verified=r.medicare_verified,
             return_method=r.return_method,
+            days_left=(r.due_by - day).days if r.due_by else None,
         )
         for r in session.execute(stmt)
     ]
@@ -221,75 +173,9 @@ def record_investigation(
     return new_due
 
 
-@dataclass(frozen=True, slots=True)
-class VarianceView:
-    provider_id: int
-    account_id: str | None
-    patient_control_number: str
-    payer_id: str
-    kind: str
-    posted: Decimal
-    remitted: Decimal
-    difference: Decimal
-    postings: int
-    detected_on: dt.date
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account_id,
-            "patient_control_number": self.patient_control_number,
-            "payer_id": self.payer_id,
-            "kind": self.kind,
-            "posted": money(self.posted),
-            "remitted": money(self.remitted),
-            "difference": money(self.difference),
-            "postings": self.postings,
-            "detected_on": self.detected_on.isoformat(),
-            "provider_id": self.provider_id,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class LineVarianceView:
-    """An uncharged billed line (``unposted_line``) or unmatched charges (``charge_mismatch``),
-    with what the analyst can answer and, for a transfer, the charges that may be its."""
-
-    id: int
-    provider_id: int
-    account_id: str | None
-    patient_control_number: str
-    payer_id: str
-    kind: str
-    group_key: str
-    reason: str
-    charge: Decimal
-    paid: Decimal
-    lines: list[dict[str, Any]]
-    status: str
-    resolution: str | None
-    resolved_by: str | None
-    detected_on: dt.date
-    candidates: list[dict[str, Any]]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "account_id": self.account_id,
-            "patient_control_number": self.patient_control_number,
-            "payer_id": self.payer_id,
-            "provider_id": self.provider_id,
-            "status": self.status,
-            "resolution": self.resolution,
-            "resolved_by": self.resolved_by,
-            "reason": self.reason,
-            "charge": money(self.charge),
-            "paid": money(self.paid),
-            "lines": self.lines,
-            "choices": list(LINE_DECISIONS) if self.group_key and self.status == "open" else [],
-            "candidates": self.candidates,
-            "detected_on": self.detected_on.isoformat(),
-        }
+#: the read models of the variances live in gateway.read.variances
+VarianceView = VarianceRead
+LineVarianceView = LineVarianceRead
 
 
 def list_line_variances(
@@ -329,22 +215,24 @@ def list_line_variances(
         lines = list(r.lines or [])
         out.append(
             LineVarianceView(
-                r.id,
-                r.provider_id,
-                r.account_id,
-                r.patient_control_number,
-                r.payer_id,
-                r.kind,
-                r.group_key,
-                r.reason,
-                Decimal(r.charge).quantize(cent),
-                Decimal(r.paid).quantize(cent),
-                lines,
-                r.status,
-                r.resolution,
-                r.resolved_by,
-                r.detected_on,
-                _transfer_candidates(session, r.provider_id, r.patient_control_number, lines)
+                id=r.id,
+                provider_id=r.provider_id,
+                account_id=r.account_id,
+                patient_control_number=r.patient_control_number,
+                payer_id=r.payer_id,
+                kind=r.kind,
+                group_key=r.group_key,
+                reason=r.reason,
+                charge=Decimal(r.charge).quantize(cent),
+                paid=Decimal(r.paid).quantize(cent),
+                lines=lines,
+                status=r.status,
+                resolution=r.resolution,
+                resolved_by=r.resolved_by,
+                detected_on=r.detected_on,
+                candidates=_transfer_candidates(
+                    session, r.provider_id, r.patient_control_number, lines
+                )
                 if r.status == "open" and r.kind == "unposted_line"
                 else [],
             )
@@ -456,16 +344,16 @@ def list_variances(session: Session, *, provider_id: int | None = None) -> list[
     cent = Decimal("0.01")
     out = [
         VarianceView(
-            r.provider_id,
-            r.account_id,
-            r.patient_control_number,
-            r.payer_id,
-            r.kind,
-            Decimal(r.posted).quantize(cent),
-            Decimal(r.remitted).quantize(cent),
-            Decimal(r.difference).quantize(cent),
-            r.postings,
-            r.detected_on,
+            provider_id=r.provider_id,
+            account_id=r.account_id,
+            patient_control_number=r.patient_control_number,
+            payer_id=r.payer_id,
+            kind=r.kind,
+            posted=Decimal(r.posted).quantize(cent),
+            remitted=Decimal(r.remitted).quantize(cent),
+            difference=Decimal(r.difference).quantize(cent),
+            postings=r.postings,
+            detected_on=r.detected_on,
         )
         for r in session.execute(stmt)
     ]
@@ -475,31 +363,30 @@ def list_variances(session: Session, *, provider_id: int | None = None) -> list[
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class ExceptionView:
-    """A claim that reconciliation cannot fully account for (not a credit)."""
+#: the read model of an exception lives in gateway.read.variances
+ExceptionView = ExceptionRead
 
-    kind: str  # unmatched_remittance | no_remittance | payment_without_charges
-    provider_id: int
-    patient_control_number: str
-    account_id: str | None
-    payer_id: str | None
-    amount: Decimal
-    since: dt.date | None
-    #: payment_without_charges on a claim: the day its payments become pending credits
-    until: dt.date | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "provider_id": self.provider_id,
-            "patient_control_number": self.patient_control_number,
-            "account_id": self.account_id,
-            "payer_id": self.payer_id,
-            "amount": money(self.amount),
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
-        }
+def _exception(
+    kind: str,
+    provider_id: int,
+    pcn: str,
+    account_id: str | None,
+    payer_id: str | None,
+    amount: Decimal,
+    since: dt.date | None,
+    until: dt.date | None = None,
+) -> ExceptionRead:
+    return ExceptionRead(
+        kind=kind,
+        provider_id=provider_id,
+        patient_control_number=pcn,
+        account_id=account_id,
+        payer_id=payer_id,
+        amount=amount,
+        since=since,
+        until=until,
+    )
 
 
 def latest_as_of(session: Session) -> dt.date | None:
@@ -528,7 +415,7 @@ def list_exceptions(
     unmatched = text(sql.UNMATCHED_REMITTANCES).columns(since=Date)
     for r in session.execute(unmatched):
         out.append(
-            ExceptionView("unmatched_remittance", r.pid, r.pcn, None, r.payer, dec(r.c), r.since)
+            _exception("unmatched_remittance", r.pid, r.pcn, None, r.payer, dec(r.c), r.since)
         )
     stale = (
         text(
@@ -548,7 +435,7 @@ def list_exceptions(
         .columns(since=Date)
     )
     for r in session.execute(stale, {"cutoff": day - dt.timedelta(days=stale_days)}):
-        out.append(ExceptionView("no_remittance", r.pid, r.pcn, None, r.payer, dec(r.c), r.since))
+        out.append(_exception("no_remittance", r.pid, r.pcn, None, r.payer, dec(r.c), r.since))
     no_charges = text(
         "SELECT le.provider_id AS pid, le.account_id AS account, "
         "MIN(le.patient_control_number) AS pcn, "
@@ -560,14 +447,12 @@ def list_exceptions(
     ).columns(since=Date)
     for r in session.execute(no_charges):
         out.append(
-            ExceptionView(
-                "payment_without_charges", r.pid, r.pcn, r.account, None, dec(r.c), r.since
-            )
+            _exception("payment_without_charges", r.pid, r.pcn, r.account, None, dec(r.c), r.since)
         )
     wt = tbl(ClaimWait)
     for r in session.execute(select(wt).where(wt.c.until > day)):
         out.append(
-            ExceptionView(
+            _exception(
                 "payment_without_charges",
                 r.provider_id,
                 r.patient_control_number,

@@ -86,6 +86,7 @@ from gateway.reconcile.tables import (
 )
 from gateway.reconcile.tables import LineVariance as LineVarianceRow
 from mappings.payers import PayerDirectory, default_directory
+from schemas.states import FileState
 
 log = get_logger("gateway.reconcile")
 CHUNK = 5000
@@ -339,7 +340,7 @@ def _run(
                 rft.c.processed_at.label("seen_at"),
             )
             .select_from(ft.outerjoin(rft, rft.c.file_id == ft.c.id))
-            .where(ft.c.state == "processed")
+            .where(ft.c.state == FileState.PROCESSED)
         ).all()
     )
     new_files = [r for r in files if r.seen_id is None or r.seen_at != r.processed_at]

@@ -39,6 +39,7 @@ from gateway.errors import InputError, NotFoundError
 from gateway.logging import get_logger
 from gateway.outbound.queue import DrainResult, add_to_queue, drain
 from gateway.outbound.tables import DeliveryReceipt, OutboundFile, OutboundState
+from gateway.read.batches import BatchFileRead, BatchProblemRead, BatchRead, ReceiptRead
 from gateway.reconcile.tables import RefundRequest
 from gateway.resolve.documents import (
     DISPUTE_TEXT,
@@ -68,6 +69,7 @@ from mappings.outbound_layouts import Layout, get_layout
 from mappings.partners import PartnerProfile
 from mappings.payers import PayerDirectory
 from schemas.serialize import money
+from schemas.states import BatchDelivery, BatchState
 
 log = get_logger("gateway.resolve")
 CENT = Decimal("0.01")
@@ -83,98 +85,10 @@ DISPUTE_LAYOUT = "dispute_csv"
 QUEUE_KIND = "resolution"
 
 
-@dataclass(frozen=True, slots=True)
-class BatchProblem:
-    """A group that could not be issued (its cases stay approved)."""
-
-    provider_id: int
-    payer_id: str
-    kind: str
-    credit_ids: tuple[int, ...]
-    code: str
-    message: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "provider_id": self.provider_id,
-            "payer_id": self.payer_id,
-            "kind": self.kind,
-            "credit_ids": list(self.credit_ids),
-            "code": self.code,
-            "message": self.message,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class FileView:
-    name: str
-    role: str
-    sha256: str
-    size: int
-    record_count: int
-    amount_sum: Decimal
-    outbound_id: int | None
-    delivery_state: str | None
-    last_error: str | None
-    receipt: dict[str, Any] | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "role": self.role,
-            "sha256": self.sha256,
-            "size": self.size,
-            "record_count": self.record_count,
-            "amount_sum": money(self.amount_sum),
-            "outbound_id": self.outbound_id,
-            "delivery_state": self.delivery_state,
-            "last_error": self.last_error,
-            "receipt": self.receipt,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class BatchView:
-    id: int
-    batch_key: str
-    provider_id: int
-    provider_npi: str | None
-    payer_id: str
-    kind: str
-    msp: bool
-    state: str
-    delivery: str
-    as_of: dt.date
-    reference: str
-    partner_id: str | None
-    record_count: int
-    amount: Decimal
-    created_by: str
-    created_at: dt.datetime
-    credit_ids: tuple[int, ...] = ()
-    files: tuple[FileView, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "batch_key": self.batch_key,
-            "provider_id": self.provider_id,
-            "provider_npi": self.provider_npi,
-            "payer_id": self.payer_id or None,
-            "kind": self.kind,
-            "msp": self.msp,
-            "state": self.state,
-            "delivery": self.delivery,
-            "as_of": self.as_of.isoformat(),
-            "reference": self.reference,
-            "partner_id": self.partner_id,
-            "record_count": self.record_count,
-            "amount": money(self.amount),
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-            "credit_ids": list(self.credit_ids),
-            "files": [f.to_json() for f in self.files],
-        }
+#: the read models of a batch, its files and a group not issued live in gateway.read.batches
+BatchProblem = BatchProblemRead
+FileView = BatchFileRead
+BatchView = BatchRead
 
 
 @dataclass
@@ -252,7 +166,7 @@ def _new_batch(
                 payer_id=payer_id,
                 kind=kind,
                 msp=msp,
-                state="issued",
+                state=BatchState.ISSUED,
                 as_of=as_of,
                 reference="",
                 partner_id=partner_id,
@@ -420,12 +334,12 @@ def create_batches(
         except NoLayoutError as exc:
             result.problems.append(
                 BatchProblem(
-                    pid,
-                    payer,
-                    KIND_OF_METHOD.get(method, method),
-                    tuple(c.credit_id for c in members),
-                    exc.code,
-                    exc.message,
+                    provider_id=pid,
+                    payer_id=payer,
+                    kind=KIND_OF_METHOD.get(method, method),
+                    credit_ids=tuple(c.credit_id for c in members),
+                    code=exc.code,
+                    message=exc.message,
                 )
             )
             continue
@@ -453,12 +367,12 @@ def create_batches(
             except (RenderError, ResolutionError) as exc:
                 result.problems.append(
                     BatchProblem(
-                        pid,
-                        payer,
-                        kind,
-                        tuple(c.credit_id for c in chunk),
-                        getattr(exc, "code", "layout_error"),
-                        str(exc),
+                        provider_id=pid,
+                        payer_id=payer,
+                        kind=kind,
+                        credit_ids=tuple(c.credit_id for c in chunk),
+                        code=getattr(exc, "code", "layout_error"),
+                        message=str(exc),
                     )
                 )
     if disputes:
@@ -543,7 +457,7 @@ def _issue(
     audit.record(
         s,
         actor=actor,
-        action="batch issued",
+        action="batch_issued",
         outcome=kind,
         reason=f"batch {key}",
         details={
@@ -650,7 +564,7 @@ def _disputes(
         audit.record(
             s,
             actor=actor,
-            action="batch issued",
+            action="batch_issued",
             outcome="dispute",
             reason=f"batch {key}",
             details={"batch_id": batch_id, "requests": len(reqs)},
@@ -662,17 +576,17 @@ def _disputes(
 # ---------------------------------------------------------------- reading
 
 
-def _delivery(files: tuple[FileView, ...], state: str) -> str:
-    if state == "cancelled":
-        return "cancelled"
+def _delivery(files: tuple[FileView, ...], state: str) -> BatchDelivery:
+    if state == BatchState.CANCELLED:
+        return BatchDelivery.CANCELLED
     states = [f.delivery_state for f in files]
     if not files or all(st is None for st in states):
-        return "not_queued"
-    if all(st == OutboundState.DELIVERED.value for st in states):
-        return "delivered"
-    if any(st == OutboundState.FAILED.value for st in states):
-        return "failed"
-    return "queued"
+        return BatchDelivery.NOT_QUEUED
+    if all(st == OutboundState.DELIVERED for st in states):
+        return BatchDelivery.DELIVERED
+    if any(st == OutboundState.FAILED for st in states):
+        return BatchDelivery.FAILED
+    return BatchDelivery.QUEUED
 
 
 def get_batch(s: Session, batch_id: int, *, files: bool = True) -> BatchView:
@@ -713,25 +627,25 @@ def _batch_view(s: Session, row: Any, with_files: bool) -> BatchView:
                 .limit(1)
             ).first()
             if rec is not None:
-                receipt = {
-                    "partner_id": rec.partner_id,
-                    "remote_path": rec.remote_path,
-                    "size": rec.size,
-                    "sha256": rec.sha256,
-                    "delivered_at": rec.delivered_at.isoformat(),
-                }
+                receipt = ReceiptRead(
+                    partner_id=rec.partner_id,
+                    remote_path=rec.remote_path,
+                    size=rec.size,
+                    sha256=rec.sha256,
+                    delivered_at=rec.delivered_at,
+                )
         fviews.append(
             FileView(
-                f.name,
-                f.role,
-                f.sha256,
-                f.size,
-                f.record_count,
-                Decimal(f.amount_sum).quantize(CENT),
-                f.outbound_file_id,
-                f.state,
-                f.last_error_message,
-                receipt,
+                name=f.name,
+                role=f.role,
+                sha256=f.sha256,
+                size=f.size,
+                record_count=f.record_count,
+                amount_sum=Decimal(f.amount_sum).quantize(CENT),
+                outbound_id=f.outbound_file_id,
+                delivery_state=f.state,
+                last_error=f.last_error_message,
+                receipt=receipt,
             )
         )
     rc = tbl(ResolutionCase)
@@ -796,7 +710,7 @@ def batch_content(s: Session, batch_id: int) -> dict[str, bytes]:
 def cancel_batch(s: Session, batch_id: int, *, actor: str, reason: str) -> BatchView:
     """Withdraw an undelivered batch: its cases go back to approved (audited), queue rows stop."""
     batch = get_batch(s, batch_id)
-    if batch.state == "cancelled":
+    if batch.state == BatchState.CANCELLED:
         raise ResolutionError(
             f"batch {batch.batch_key} is already cancelled", code="batch_cancelled"
         )
@@ -846,7 +760,7 @@ def cancel_batch(s: Session, batch_id: int, *, actor: str, reason: str) -> Batch
     audit.record(
         s,
         actor=actor,
-        action="batch cancelled",
+        action="batch_cancelled",
         outcome="cancelled",
         reason=reason.strip(),
         details={"batch_id": batch_id},
@@ -866,7 +780,7 @@ def queue_batch(
     with db.read() as s:
         batch = get_batch(s, batch_id)
         content = batch_content(s, batch_id)
-    if batch.state == "cancelled":
+    if batch.state == BatchState.CANCELLED:
         raise ResolutionError(f"batch {batch.batch_key} is cancelled", code="batch_cancelled")
     if batch.kind == "patient_refunds":
         raise ResolutionError(
@@ -905,7 +819,7 @@ def queue_batch(
         audit.record(
             s,
             actor=actor,
-            action="batch queued",
+            action="batch_queued",
             outcome="queued",
             reason=f"batch {batch.batch_key} to {profile.id}",
             details={"batch_id": batch_id, "outbound_ids": ids},

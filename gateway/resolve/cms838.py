@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db.models import Provider, tbl
 from gateway.errors import InputError
+from gateway.read.reports import Cms838Read, Cms838WarningRead
 from gateway.reconcile.medicare import UNVERIFIED
 from gateway.reconcile.tables import Credit
 from gateway.resolve.documents import REASON_TEXT, claim_facts
@@ -50,6 +51,7 @@ from mappings.outbound_layouts import get_layout
 from mappings.payers import PayerDirectory
 from mappings.providers import Certifier, ProviderDirectory, default_directory
 from schemas.serialize import money
+from schemas.states import CreditStatus
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -76,24 +78,8 @@ COLUMNS = (
 WIDTHS = (2.1, 1.6, 2.0, 0.8, 1.2, 1.2, 1.1, 0.9, 1.3, 1.1, 1.0, 1.3, 1.2, 0.8, 2.6)
 
 
-@dataclass(frozen=True, slots=True)
-class Cms838Warning:
-    """Something about a credit the person filing the report must look at."""
-
-    code: str  # pending_credit | unverified_medicare_payer | owner_unknown | claim_adjustment
-    message: str
-    credit_id: int | None = None
-    patient_control_number: str | None = None
-    payer_id: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "message": self.message,
-            "credit_id": self.credit_id,
-            "patient_control_number": self.patient_control_number,
-            "payer_id": self.payer_id,
-        }
+#: the read model of a warning lives in gateway.read.reports
+Cms838Warning = Cms838WarningRead
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,19 +109,20 @@ class Cms838Report:
     def pdf_name(self) -> str:
         return self.csv.filename.rsplit(".", 1)[0] + ".pdf"
 
-    def to_json(self) -> dict[str, Any]:
+    def read(self) -> Cms838Read:
+        """The report as its read model (API preview, ``--json``)."""
         c = self.certifier
-        return {
-            "provider_number": c.ccn,
-            "provider_name": c.name,
-            "ptan": c.ptan,
-            "npis": list(c.npis),
-            "provider_ids": list(self.provider_ids),
-            "provider_id": self.provider_ids[0],
-            "provider_npi": c.npis[0] if c.npis else None,
-            "quarter": self.quarter,
-            "quarter_ended": self.quarter_ended.isoformat(),
-            "certification": {
+        return Cms838Read(
+            provider_number=c.ccn,
+            provider_name=c.name,
+            ptan=c.ptan,
+            npis=list(c.npis),
+            provider_ids=list(self.provider_ids),
+            provider_id=self.provider_ids[0],
+            provider_npi=c.npis[0] if c.npis else None,
+            quarter=self.quarter,
+            quarter_ended=self.quarter_ended,
+            certification={
                 "provider_name": c.name,
                 "provider_number": c.ccn,
                 "ptan": c.ptan,
@@ -149,15 +136,15 @@ class Cms838Report:
                 "contact_phone": c.contact_phone,
                 "profile": c.source or None,
             },
-            "missing_fields": self.missing_fields,
-            "record_count": self.csv.record_count,
-            "amount": money(self.csv.amount_sum),
-            "part_a": [_json_row(r) for r in self.rows if r["part"] == "A"],
-            "part_b": [_json_row(r) for r in self.rows if r["part"] == "B"],
-            "warnings": [w.to_json() for w in self.warnings],
-            "beneficiary_names_missing": self.names_missing,
-            "files": [self.csv.filename, self.pdf_name],
-        }
+            missing_fields=self.missing_fields,
+            record_count=self.csv.record_count,
+            amount=self.csv.amount_sum,
+            part_a=[_json_row(r) for r in self.rows if r["part"] == "A"],
+            part_b=[_json_row(r) for r in self.rows if r["part"] == "B"],
+            warnings=list(self.warnings),
+            beneficiary_names_missing=self.names_missing,
+            files=[self.csv.filename, self.pdf_name],
+        )
 
 
 @dataclass
@@ -216,11 +203,11 @@ def _issued_by(s: Session, case_ids: list[int], end: dt.date) -> dict[int, tuple
 
 def _warn(code: str, r: Any, message: str) -> Cms838Warning:
     return Cms838Warning(
-        code,
-        f"credit {r.id} ({r.patient_control_number}): {message}",
-        r.id,
-        r.patient_control_number,
-        r.payer_id or None,
+        code=code,
+        message=f"credit {r.id} ({r.patient_control_number}): {message}",
+        credit_id=r.id,
+        patient_control_number=r.patient_control_number,
+        payer_id=r.payer_id or None,
     )
 
 
@@ -263,7 +250,7 @@ def _classify(r: Any, label: str, payers: PayerDirectory) -> tuple[str, Cms838Wa
                 "CMS-838; if the MAC does not process it, report or refund it"
             ),
         )
-    if r.status == "pending":
+    if r.status == CreditStatus.PENDING:
         return "warn", _warn(
             "pending_credit",
             r,

@@ -28,6 +28,7 @@ from gateway.resolve.workflow import CaseState, CaseView, list_cases, sync_cases
 from mappings.escheat import EscheatRules, load_escheat
 from mappings.outbound_layouts import get_layout
 from schemas.serialize import money
+from schemas.states import CreditStatus
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -96,7 +97,7 @@ def aging(s: Session, *, as_of: dt.date, near_days: int = 14) -> AgingReport:
     ):
         amount = Decimal(r.amount).quantize(CENT)
         rep.add("month", r.identified_on.strftime("%Y-%m"), amount)
-        if r.status == "resolved":
+        if r.status == CreditStatus.RESOLVED:
             rep.add("recovery", r.resolution or "unknown", amount)
             if r.method:
                 rep.add("recovery_method", r.method, amount)

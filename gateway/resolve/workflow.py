@@ -19,8 +19,7 @@ Functions take a session and never commit (the caller owns the unit of work).
 from __future__ import annotations
 
 import datetime as dt
-import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -31,27 +30,17 @@ from gateway import audit
 from gateway.db.models import Provider, tbl, utcnow
 from gateway.errors import InputError, NotFoundError, PermanentError
 from gateway.logging import get_logger
+from gateway.read.credits import ACTIVE_CASE_STATES, CaseRead, TransitionRead
 from gateway.reconcile.queries import record_investigation
 from gateway.reconcile.tables import Credit
 from gateway.resolve.tables import CaseTransition, ResolutionCase
 from mappings.loader import MappingError
 from mappings.outbound_layouts import get_layout
 from mappings.payers import MEDICARE_INVESTIGATION_DAYS, PayerDirectory, default_directory
-from schemas.serialize import money
+from schemas.states import CaseState, CreditStatus
 
 log = get_logger("gateway.resolve")
 CENT = Decimal("0.01")
-
-
-class CaseState(enum.StrEnum):
-    OPEN = "open"
-    APPROVED = "approved"
-    REFUND_SENT = "refund_sent"
-    OFFSET_REQUESTED = "offset_requested"
-    PATIENT_REFUND_ISSUED = "patient_refund_issued"
-    RESOLVED = "resolved"
-    DISPUTED = "disputed"
-    ESCHEAT_PENDING = "escheat_pending"
 
 
 S = CaseState
@@ -83,7 +72,7 @@ ISSUED_STATE = {
     "patient_refund": S.PATIENT_REFUND_ISSUED,
 }
 #: states whose money is still with the provider (worklists, overdue warnings)
-ACTIVE_STATES = frozenset({S.OPEN, S.APPROVED, S.DISPUTED, S.ESCHEAT_PENDING})
+ACTIVE_STATES = ACTIVE_CASE_STATES
 #: the system actor of transitions driven by reconciliation results
 RECONCILE_ACTOR = "reconcile"
 
@@ -106,98 +95,9 @@ class NoLayoutError(ResolutionError):
     code = "no_layout"
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
-    from_state: str | None
-    to_state: str
-    actor: str
-    at: dt.datetime
-    reason: str
-    details: dict[str, Any] | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "from": self.from_state,
-            "to": self.to_state,
-            "actor": self.actor,
-            "at": self.at.isoformat(),
-            "reason": self.reason,
-            "details": self.details,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class CaseView:
-    """A case with the credit it is about (what worklists, the CLI and the API show)."""
-
-    case_id: int
-    credit_id: int
-    provider_id: int
-    provider_npi: str | None
-    state: str
-    method: str | None
-    reference: str | None
-    approved_by: str | None
-    account_id: str | None
-    patient_control_number: str
-    owed_to: str
-    payer_id: str | None
-    amount: Decimal
-    cause: str
-    government: bool
-    identified_on: dt.date
-    due_by: dt.date | None
-    credit_status: str
-    investigation_opened_on: dt.date | None
-    investigation_closed_on: dt.date | None
-    history: tuple[Transition, ...] = field(default=())
-    medicare_part: str | None = None
-    return_method: str | None = None
-    #: the most days the recorded investigation suspends the deadline (0: it does not move)
-    investigation_days: int | None = None
-
-    def days_left(self, today: dt.date) -> int | None:
-        return (self.due_by - today).days if self.due_by else None
-
-    def overdue(self, today: dt.date) -> bool:
-        return self.due_by is not None and self.due_by < today and self.state in ACTIVE_STATES
-
-    def to_json(self, today: dt.date | None = None) -> dict[str, Any]:
-        day = today or dt.date.today()
-        out: dict[str, Any] = {
-            "case_id": self.case_id,
-            "credit_id": self.credit_id,
-            "provider_id": self.provider_id,
-            "provider_npi": self.provider_npi,
-            "state": self.state,
-            "method": self.method,
-            "reference": self.reference,
-            "approved_by": self.approved_by,
-            "account_id": self.account_id,
-            "patient_control_number": self.patient_control_number,
-            "owed_to": self.owed_to,
-            "payer_id": self.payer_id,
-            "amount": money(self.amount),
-            "cause": self.cause,
-            "government": self.government,
-            "identified_on": self.identified_on.isoformat(),
-            "due_by": self.due_by.isoformat() if self.due_by else None,
-            "days_left": self.days_left(day),
-            "overdue": self.overdue(day),
-            "credit_status": self.credit_status,
-            "investigation_opened_on": (
-                self.investigation_opened_on.isoformat() if self.investigation_opened_on else None
-            ),
-            "investigation_closed_on": (
-                self.investigation_closed_on.isoformat() if self.investigation_closed_on else None
-            ),
-            "investigation_days": self.investigation_days,
-            "medicare_part": self.medicare_part,
-            "return_method": self.return_method,
-        }
-        if self.history:
-            out["history"] = [t.to_json() for t in self.history]
-        return out
+#: the read models of a case and of one of its transitions live in gateway.read.credits
+CaseView = CaseRead
+Transition = TransitionRead
 
 
 @dataclass
@@ -332,7 +232,14 @@ def get_case(s: Session, credit_id: int, *, history: bool = True) -> CaseView:
     if history:
         tt = tbl(CaseTransition)
         hist = tuple(
-            Transition(t.from_state, t.to_state, t.actor, t.at, t.reason, t.details)
+            Transition(
+                from_state=t.from_state,
+                to_state=t.to_state,
+                actor=t.actor,
+                at=t.at,
+                reason=t.reason,
+                details=t.details,
+            )
             for t in s.execute(select(tt).where(tt.c.case_id == row.case_id).order_by(tt.c.id))
         )
     return _view(row, hist)
@@ -370,7 +277,7 @@ def _record(
     audit.record(
         s,
         actor=actor,
-        action=f"case {to}" if frm != to else "case note",
+        action=f"case_{to}" if frm != to else "case_note",
         outcome=to,
         reason=reason,
         details={
@@ -507,7 +414,7 @@ def approve(
 ) -> CaseView:
     """Approve returning the credit (an ops decision); checks there is a way to send it."""
     case = get_case(s, credit_id, history=False)
-    if case.credit_status != "open":
+    if case.credit_status != CreditStatus.OPEN:
         raise InvalidTransitionError(
             f"credit {credit_id} is {case.credit_status}, not open: only open credits can be "
             "approved (a pending credit may still be cancelled by a reversal)"
@@ -625,7 +532,10 @@ def sync_cases(s: Session, *, actor: str = RECONCILE_ACTOR) -> SyncSummary:
     out = SyncSummary()
     missing = s.execute(
         select(ct.c.id, ct.c.provider_id)
-        .where(ct.c.status == "open", ~select(rc.c.id).where(rc.c.credit_id == ct.c.id).exists())
+        .where(
+            ct.c.status == CreditStatus.OPEN,
+            ~select(rc.c.id).where(rc.c.credit_id == ct.c.id).exists(),
+        )
         .order_by(ct.c.id)
     ).all()
     now = utcnow()
@@ -670,7 +580,7 @@ def sync_cases(s: Session, *, actor: str = RECONCILE_ACTOR) -> SyncSummary:
         audit.record(
             s,
             actor=actor,
-            action="cases opened",
+            action="cases_opened",
             outcome="open",
             reason="open credits without a case",
             details={
@@ -682,7 +592,7 @@ def sync_cases(s: Session, *, actor: str = RECONCILE_ACTOR) -> SyncSummary:
     gone = s.execute(
         select(rc.c.credit_id, ct.c.resolution, ct.c.resolved_on)
         .select_from(rc.join(ct, ct.c.id == rc.c.credit_id))
-        .where(ct.c.status == "resolved", rc.c.state != S.RESOLVED.value)
+        .where(ct.c.status == CreditStatus.RESOLVED, rc.c.state != S.RESOLVED.value)
         .order_by(rc.c.id)
     ).all()
     for r in gone:

@@ -101,6 +101,6 @@ def test_actions_reports_and_batches(api: Api) -> None:
 
     with api.gw.db.read() as s:
         acts = [(r.actor, r.action) for r in s.execute(select(AuditEntry.actor, AuditEntry.action))]
-    assert ("apikey:test-ops", "case approved") in acts
-    assert ("apikey:test-ops", "case disputed") in acts
+    assert ("apikey:test-ops", "case_approved") in acts
+    assert ("apikey:test-ops", "case_disputed") in acts
     assert ("apikey:test-ops", "http POST /v1/credits/{credit_id}/approve") in acts

@@ -262,8 +262,8 @@ def test_reconcile_approve_batch_deliver_recoup(
             assert got.delivery == "delivered"
             for f in got.files:
                 assert f.receipt is not None
-                assert f.receipt["sha256"] == f.sha256
-                remote = Path(f.receipt["remote_path"])
+                assert f.receipt.sha256 == f.sha256
+                remote = Path(f.receipt.remote_path)
                 assert remote.read_bytes() == files[b["kind"]][f.name]
     shown = cli.json("batches", "show", str(offset["id"]))
     assert shown["delivery"] == "delivered"
@@ -328,9 +328,9 @@ def test_reconcile_approve_batch_deliver_recoup(
     # every transition is in the audit chain, which still verifies
     with gw.db.read() as s:
         actions = [r.action for r in s.execute(select(AuditEntry.action))]
-        assert actions.count("case approved") == 4
-        assert "batch issued" in actions
-        assert "batch queued" in actions
+        assert actions.count("case_approved") == 4
+        assert "batch_issued" in actions
+        assert "batch_queued" in actions
         assert verify_chain(s).ok
         assert [b.batch_key for b in list_batches(s)] == ["RF000003", "OF000002", "PR000001"]
     assert load_directory(PAYERS).get("12302") is not None

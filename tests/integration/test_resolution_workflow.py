@@ -122,15 +122,13 @@ def test_transitions_are_checked_audited_and_reversible(gw: Gateway) -> None:
         with pytest.raises(wf.ResolutionError):
             wf.resolution_method(_unknown(wf.get_case(s, pat)), PAYERS)
         audited = [r.action for r in s.execute(select(AuditEntry.action))]
-    assert "case approved" in audited
-    assert "case open" in audited
-    assert "case note" in audited
+    assert "case_approved" in audited
+    assert "case_open" in audited
+    assert "case_note" in audited
 
 
 def _unknown(case: wf.CaseView) -> wf.CaseView:
-    from dataclasses import replace
-
-    return replace(case, owed_to="unknown")
+    return case.model_copy(update={"owed_to": "unknown"})
 
 
 def test_mac_twenty_icns_per_check_and_msp_apart(gw: Gateway) -> None:

@@ -6,7 +6,6 @@ worked examples (charges 100, paid 80 with CO-45 20, twice: 80.00 owed to the pa
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from decimal import Decimal as D  # noqa: N817  short name keeps the tables readable
 
@@ -196,26 +195,26 @@ def test_money_owed_to_nobody_known_on_a_medicare_claim_carries_its_part() -> No
 
 def case(*, medicare_part: str | None, payer: str | None, owed_to: str = "payer") -> CaseView:
     return CaseView(
-        1,
-        1,
-        1,
-        None,
-        "open",
-        None,
-        None,
-        None,
-        "A1",
-        "PCN1",
-        owed_to,
-        payer,
-        D("80.00"),
-        "duplicate_payment",
-        True,
-        AS_OF,
-        AS_OF + dt.timedelta(days=60),
-        "open",
-        None,
-        None,
+        case_id=1,
+        credit_id=1,
+        provider_id=1,
+        provider_npi=None,
+        state="open",
+        method=None,
+        reference=None,
+        approved_by=None,
+        account_id="A1",
+        patient_control_number="PCN1",
+        owed_to=owed_to,
+        payer_id=payer,
+        amount=D("80.00"),
+        cause="duplicate_payment",
+        government=True,
+        identified_on=AS_OF,
+        due_by=AS_OF + dt.timedelta(days=60),
+        credit_status="open",
+        investigation_opened_on=None,
+        investigation_closed_on=None,
         medicare_part=medicare_part,
     )
 
@@ -261,22 +260,18 @@ def test_due_by_caps_the_suspension_by_programme() -> None:
 def test_worklists_put_government_credits_first_by_due_date() -> None:
     def view(n: int, government: bool, due: int | None) -> CreditView:
         return CreditView(
-            n,
-            1,
-            "A",
-            f"P{n}",
-            "payer",
-            "X",
-            D("1.00"),
-            "overpayment",
-            government,
-            AS_OF,
-            AS_OF + dt.timedelta(days=due) if due else None,
-            "open",
-            None,
-            None,
-            None,
-            None,
+            id=n,
+            provider_id=1,
+            account_id="A",
+            patient_control_number=f"P{n}",
+            owed_to="payer",
+            payer_id="X",
+            amount=D("1.00"),
+            cause="overpayment",
+            government=government,
+            identified_on=AS_OF,
+            due_by=AS_OF + dt.timedelta(days=due) if due else None,
+            status="open",
         )
 
     rows = [
@@ -289,9 +284,9 @@ def test_worklists_put_government_credits_first_by_due_date() -> None:
     ]
     assert [r.id for r in sorted(rows, key=worklist_order)] == [4, 2, 5, 6, 1, 3]
     cases = [case(medicare_part=None, payer="X") for _ in range(2)]
-    late_gov = dataclasses.replace(cases[0], case_id=1, due_by=AS_OF + dt.timedelta(days=50))
-    soon_other = dataclasses.replace(
-        cases[1], case_id=2, government=False, due_by=AS_OF + dt.timedelta(days=2)
+    late_gov = cases[0].model_copy(update={"case_id": 1, "due_by": AS_OF + dt.timedelta(days=50)})
+    soon_other = cases[1].model_copy(
+        update={"case_id": 2, "government": False, "due_by": AS_OF + dt.timedelta(days=2)}
     )
     assert [c.case_id for c in sorted([soon_other, late_gov], key=worklist_key)] == [1, 2]
 

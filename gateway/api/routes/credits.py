@@ -19,53 +19,32 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy import BigInteger, ColumnElement, Select, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from gateway.api.deps import Ctx, Readers
 from gateway.api.problems import ApiError, problem_responses
 from gateway.db.models import tbl
-from gateway.reconcile.medicare import UNVERIFIED
+from gateway.read.credits import CreditRead
+from gateway.read.types import Money
 from gateway.reconcile.queries import CAUSE_ORDER, STATUS_FILTERS
 from gateway.reconcile.tables import Credit
+from schemas.states import CreditStatus
 
 router = APIRouter(prefix="/v1", tags=["credits"])
 CENT = Decimal("0.01")
 
 
-class CreditOut(BaseModel):
-    id: int
-    provider_id: int
-    account_id: str | None
-    patient_control_number: str
-    owed_to: str
-    payer_id: str | None
-    amount: Decimal = Field(description="Decimal string, 2 places")
-    cause: str
-    government: bool
-    identified_on: dt.date
-    due_by: dt.date | None
-    days_left: int | None = Field(description="Days until due_by (negative: overdue)")
-    status: str
-    medicare_part: str | None = Field(default=None, description="A or B: Medicare's money")
-    return_method: str | None = Field(
-        default=None,
-        description="How it was or will be returned: report (CMS-838), "
-        "claim_adjustment, refund; null while its owner is unknown",
-    )
-    warnings: list[str] = Field(
-        default=[],
-        description="unverified_medicare_payer: Medicare by the claim's filing "
-        "indicator (CLP06/SBR09), but the payer is not a known Medicare contractor",
-    )
+#: the worklist's credit is the one read model of a credit (gateway.read.credits)
+CreditOut = CreditRead
 
 
 class CreditTotals(BaseModel):
     count: int
-    amount: Decimal
+    amount: Money
     overdue_count: int
-    overdue_amount: Decimal
+    overdue_amount: Money
 
 
 class CreditList(BaseModel):
@@ -105,7 +84,7 @@ def _filters(
     if status == "active":
         # written as the predicate of the partial worklist indexes (and of uq_credits_active)
         # so the planner may use them: every credit is pending, open or resolved
-        conds.append(ct.c.status != "resolved")
+        conds.append(ct.c.status != CreditStatus.RESOLVED)
     elif len(statuses) == 1:
         conds.append(ct.c.status == statuses[0])
     if payer is not None:
@@ -135,6 +114,12 @@ def _select(conds: list[ColumnElement[bool]]) -> Select[Any]:
         ct.c.identified_on,
         ct.c.due_by,
         ct.c.status,
+        ct.c.pending_until,
+        ct.c.resolved_on,
+        ct.c.resolution,
+        ct.c.deadline_days,
+        ct.c.pending_reason,
+        ct.c.claim_kind,
         ct.c.medicare_part,
         ct.c.medicare_verified,
         ct.c.return_method,
@@ -219,7 +204,7 @@ def _totals(
     """(totals, the segment counts of the due order), in one aggregate."""
     ct = tbl(Credit)
     cents = cast(func.round(ct.c.amount * 100), BigInteger)
-    overdue = (ct.c.due_by < today) & (ct.c.status != "resolved")
+    overdue = (ct.c.due_by < today) & (ct.c.status != CreditStatus.RESOLVED)
     gov = ct.c.government.is_(True)
     row = s.execute(
         select(
@@ -286,9 +271,15 @@ def credits(
             due_by=r.due_by,
             days_left=(r.due_by - today).days if r.due_by else None,
             status=r.status,
+            pending_until=r.pending_until,
+            resolved_on=r.resolved_on,
+            resolution=r.resolution,
+            deadline_days=r.deadline_days,
+            pending_reason=r.pending_reason,
+            claim_kind=r.claim_kind or "",
             medicare_part=r.medicare_part,
+            medicare_verified=r.medicare_verified,
             return_method=r.return_method,
-            warnings=[UNVERIFIED] if r.medicare_part and r.medicare_verified is False else [],
         )
         for r in rows
     ]

@@ -31,6 +31,7 @@ from gateway.db.models import FileEvent, InboundFile, Provider
 from gateway.ingest.replay import request_replay, resend_links
 from gateway.logging import get_logger
 from gateway.store.base import CHUNK, BlobCorruptError
+from schemas.states import FileState
 
 router = APIRouter(prefix="/v1", tags=["files"])
 F = InboundFile
@@ -273,7 +274,7 @@ def replay_file(
         ctx.db, file_id, actor=principal.actor, reason=body.reason, force=body.force
     )
     request.state.file_id = file_id
-    return ReplayResult(id=file_id, previous_state=previous, state="received")
+    return ReplayResult(id=file_id, previous_state=previous, state=FileState.RECEIVED)
 
 
 @router.get(

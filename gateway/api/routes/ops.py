@@ -12,6 +12,7 @@ from gateway.api.deps import AnyRole, Ctx, Readers
 from gateway.api.keys import list_keys
 from gateway.api.problems import problem_responses
 from gateway.api.schemas import AuditOut, FailureOut, KeyOut, Page, WhoAmI
+from gateway.audit import stored_actions
 from gateway.db.models import AuditEntry, FileState, InboundFile
 
 router = APIRouter(prefix="/v1")
@@ -81,7 +82,8 @@ def audit_log(
     if actor:
         stmt = stmt.where(AuditEntry.actor == actor)
     if action:
-        stmt = stmt.where(AuditEntry.action == action)
+        # an old row keeps the name it was written with (the chain hashes it): match both
+        stmt = stmt.where(AuditEntry.action.in_(stored_actions(action)))
     with ctx.db.read() as s:
         total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
         rows = s.execute(stmt.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)).scalars()

@@ -21,8 +21,11 @@ from pydantic import BaseModel, Field
 from gateway.api.console import ConsoleForbiddenError, Viewer, _render, check_csrf, flash
 from gateway.api.deps import Ctx, OpsOnly, Readers
 from gateway.api.keys import Principal, Role
-from gateway.api.problems import ApiError, problem_responses
-from gateway.errors import GatewayError, InputError, NotFoundError
+from gateway.api.problems import problem_responses, status_for
+from gateway.errors import GatewayError
+from gateway.read.batches import BatchRead
+from gateway.read.credits import CaseRead
+from gateway.read.reports import Cms838Read, CreditReportRead, ReportRowRead
 from gateway.resolve import workflow as wf
 from gateway.resolve.batches import get_batch, list_batches
 from gateway.resolve.reports import aging, cms838
@@ -45,29 +48,17 @@ class ActionIn(BaseModel):
     )
 
 
-def _status(exc: GatewayError) -> int:
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, InputError):
-        return 400
-    return 409
-
-
-def _act(
-    ctx: Any, principal: Principal, credit_id: DbId, action: str, body: ActionIn
-) -> dict[str, Any]:
+def _act(ctx: Any, principal: Principal, credit_id: DbId, action: str, body: ActionIn) -> CaseRead:
     kwargs: dict[str, Any] = {"actor": principal.actor, "reason": body.reason}
     if action == "approve":
         kwargs.update(payers=default_directory(), method=body.method)
     elif action == "resolve":
         kwargs["reference"] = body.reference
-    try:
-        with ctx.db.write() as s:
-            wf.sync_cases(s)
-            case = getattr(wf, action)(s, credit_id, **kwargs)
-    except GatewayError as exc:
-        raise ApiError(_status(exc), exc.message, code=exc.code) from None
-    out: dict[str, Any] = case.to_json()
+    # a GatewayError goes to the one problem+json map (gateway.api.problems.status_for)
+    with ctx.db.write() as s:
+        wf.sync_cases(s)
+        case = getattr(wf, action)(s, credit_id, **kwargs)
+    out: CaseRead = case
     return out
 
 
@@ -80,7 +71,7 @@ def approve_credit(
     principal: OpsOnly,
     credit_id: DbId,
     body: ActionIn,
-) -> dict[str, Any]:
+) -> CaseRead:
     """Approve returning the credit; 409 when the payer has no layout (case stays open)."""
     return _act(ctx, principal, credit_id, "approve", body)
 
@@ -91,7 +82,7 @@ def dispute_credit(
     principal: OpsOnly,
     credit_id: DbId,
     body: ActionIn,
-) -> dict[str, Any]:
+) -> CaseRead:
     """The payer's request is not owed: dispute the case."""
     return _act(ctx, principal, credit_id, "dispute", body)
 
@@ -102,7 +93,7 @@ def resolve_credit(
     principal: OpsOnly,
     credit_id: DbId,
     body: ActionIn,
-) -> dict[str, Any]:
+) -> CaseRead:
     """Close the case (refund confirmed, fixed internally, remitted to the state)."""
     return _act(ctx, principal, credit_id, "resolve", body)
 
@@ -110,21 +101,17 @@ def resolve_credit(
 @router.get("/batches", responses=problem_responses(401, 403))
 def batches(
     ctx: Ctx, _: Readers, kind: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
-) -> list[dict[str, Any]]:
+) -> list[BatchRead]:
     """Batches, newest first, with delivery state."""
     with ctx.db.read() as s:
-        return [b.to_json() for b in list_batches(s, kind=kind, limit=limit)]
+        return list_batches(s, kind=kind, limit=limit)
 
 
 @router.get("/batches/{batch_id}", responses=problem_responses(401, 403, 404))
-def batch(ctx: Ctx, _: Readers, batch_id: DbId) -> dict[str, Any]:
+def batch(ctx: Ctx, _: Readers, batch_id: DbId) -> BatchRead:
     """One batch: files (sha256, control totals), delivery state and receipts."""
-    try:
-        with ctx.db.read() as s:
-            out: dict[str, Any] = get_batch(s, batch_id).to_json()
-    except GatewayError as exc:
-        raise ApiError(_status(exc), exc.message, code=exc.code) from None
-    return out
+    with ctx.db.read() as s:
+        return get_batch(s, batch_id)
 
 
 @router.get("/reports/cms838", responses=problem_responses(400, 401, 403))
@@ -132,21 +119,16 @@ def report_cms838(
     ctx: Ctx,
     _: Readers,
     quarter: Annotated[str, Query(pattern=r"^\d{4}-?[Qq][1-4]$")],
-) -> list[dict[str, Any]]:
+) -> list[Cms838Read]:
     """The quarter's CMS-838 per provider number that has Medicare credits to report, with
     its certification fields, ``missing_fields`` and ``warnings`` (unverified Medicare payer,
     pending credits); a preview: nothing is recorded as reported, `gateway report cms838`
     files it. An empty list: nothing to report (no zero-balance report since 1 Dec 2024)."""
-    try:
-        with ctx.db.read() as s:
-            return [
-                r.to_json()
-                for r in cms838(
-                    s, quarter=quarter, payers=default_directory(), record=False
-                ).reports
-            ]
-    except GatewayError as exc:
-        raise ApiError(_status(exc), exc.message, code=exc.code) from None
+    with ctx.db.read() as s:
+        return [
+            r.read()
+            for r in cms838(s, quarter=quarter, payers=default_directory(), record=False).reports
+        ]
 
 
 @router.get("/reports/credits", responses=problem_responses(400, 401, 403))
@@ -156,18 +138,15 @@ def report_credits(
     by: Literal[
         "cause", "payer", "age", "carc", "month", "recovery", "government_deadline", "case_state"
     ] = "cause",
-) -> dict[str, Any]:
+) -> CreditReportRead:
     """Open credits (count, amount) grouped by cause, payer, age, ... (root cause & aging)."""
     with ctx.db.write() as s:  # opens cases for new credits
         rep = aging(s, as_of=dt.date.today())
-    return {
-        "as_of": rep.as_of.isoformat(),
-        "by": by,
-        "rows": [
-            {"key": k, "count": n, "amount": str(a.quantize(Decimal("0.01")))}
-            for k, n, a in rep.rows(by)
-        ],
-    }
+    return CreditReportRead(
+        as_of=rep.as_of,
+        by=by,
+        rows=[ReportRowRead(key=k, count=n, amount=a) for k, n, a in rep.rows(by)],
+    )
 
 
 # ---------------------------------------------------------------- console
@@ -231,7 +210,7 @@ def credit_action(
             ctx,
             request,
             "message.html",
-            _status(exc),
+            status_for(exc),
             title=f"Cannot {action}",
             message=exc.message,
         )

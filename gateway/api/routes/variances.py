@@ -4,8 +4,6 @@ prints."""
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -14,8 +12,8 @@ from pydantic import BaseModel, Field
 
 from gateway.api.deps import Ctx, OpsOnly, Readers
 from gateway.api.problems import problem_responses
+from gateway.read.variances import LineVarianceRead, VarianceRead
 from gateway.reconcile.queries import (
-    LineVarianceView,
     list_line_variances,
     list_variances,
     resolve_line_variance,
@@ -25,61 +23,9 @@ router = APIRouter(prefix="/v1", tags=["variances"])
 DbId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
-class PostingVarianceOut(BaseModel):
-    kind: str = Field(
-        description="unposted_payment | posted_twice | wrong_amount | posted_without_remittance"
-    )
-    provider_id: int
-    account_id: str | None
-    patient_control_number: str
-    payer_id: str
-    posted: Decimal
-    remitted: Decimal
-    difference: Decimal
-    postings: int
-    detected_on: dt.date
-
-
-class VarianceLine(BaseModel):
-    procedure: str | None = None
-    revenue_code: str | None = None
-    service_date: dt.date | None = None
-    charge: Decimal
-    paid: Decimal
-    line_ref: str | None = None
-
-
-class TransferCandidate(BaseModel):
-    account_id: str
-    patient_control_number: str
-    posted_date: dt.date
-    amount: Decimal
-    line_ref: str | None
-    procedure: str
-    service_date: dt.date
-
-
-class LineVarianceOut(BaseModel):
-    id: int
-    kind: str = Field(description="unposted_line | charge_mismatch")
-    provider_id: int
-    account_id: str | None
-    patient_control_number: str
-    payer_id: str
-    status: str = Field(description="open | resolved | cleared")
-    resolution: str | None = Field(description="missed | transfer | billed_in_error")
-    resolved_by: str | None
-    reason: str
-    charge: Decimal
-    paid: Decimal
-    lines: list[VarianceLine]
-    choices: list[str]
-    candidates: list[TransferCandidate]
-    detected_on: dt.date
-
-    @classmethod
-    def of(cls, v: LineVarianceView) -> LineVarianceOut:
-        return cls.model_validate(v.to_json())
+#: the read models of the variances (gateway.read.variances)
+PostingVarianceOut = VarianceRead
+LineVarianceOut = LineVarianceRead
 
 
 class VarianceList(BaseModel):
@@ -108,14 +54,8 @@ def variances(
 ) -> VarianceList:
     """Posting variances and line variances (uncharged lines wait for an answer)."""
     with ctx.db.read() as s:
-        posting = [
-            PostingVarianceOut.model_validate(v.to_json())
-            for v in list_variances(s, provider_id=provider_id)
-        ]
-        lines = [
-            LineVarianceOut.of(v)
-            for v in list_line_variances(s, status=status, provider_id=provider_id)
-        ]
+        posting = list(list_variances(s, provider_id=provider_id))
+        lines = list(list_line_variances(s, status=status, provider_id=provider_id))
     return VarianceList(posting=posting, lines=lines)
 
 
@@ -132,7 +72,6 @@ def resolve(
 ) -> LineVarianceOut:
     """Answer an uncharged line; the next reconciliation applies it."""
     with ctx.db.write() as s:
-        view = resolve_line_variance(
+        return resolve_line_variance(
             s, variance_id, body.decision, actor=principal.actor, note=body.note
         )
-    return LineVarianceOut.of(view)
