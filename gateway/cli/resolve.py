@@ -400,7 +400,12 @@ def batches_create(
     payers: Payers = None,
     payer: Annotated[str | None, typer.Option(help="Only this payer")] = None,
     reference: Annotated[
-        str | None, typer.Option(help="Check/EFT reference (default: the batch number)")
+        str | None,
+        typer.Option(
+            "--reference",
+            "--check-reference",
+            help="Check number or EFT trace the letters cite (default: a blank to fill in)",
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the files to this folder")] = None,
     as_json: AsJson = False,
@@ -408,10 +413,14 @@ def batches_create(
     """Issue every approved case not yet in a batch (and disputes); never twice."""
     from gateway.audit import current_actor
     from gateway.errors import GatewayError
-    from gateway.resolve.batches import batch_content, create_batches
+    from gateway.resolve.batches import Sources, batch_content, create_batches
+    from gateway.settings import x12_limits
+    from gateway.store import store_from_settings
 
-    with _db() as (db, _):
+    with _db() as (db, settings):
         try:
+            # names, member ids and addresses are read from the raw files as letters are made
+            sources = Sources(store=store_from_settings(settings), limits=x12_limits(settings))
             with db.write() as s:
                 res = create_batches(
                     s,
@@ -420,6 +429,7 @@ def batches_create(
                     payers=_payers(payers),
                     payer_id=payer,
                     reference=reference,
+                    sources=sources,
                 )
             if out is not None:
                 out.mkdir(parents=True, exist_ok=True)

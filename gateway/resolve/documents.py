@@ -50,6 +50,8 @@ class ClaimFacts:
     service_from: dt.date | None = None
     service_to: dt.date | None = None
     original_paid: Decimal = Decimal("0.00")
+    #: the charge the payer adjudicated (CLP03), else the 837's total charge (CLM02)
+    billed: Decimal = Decimal("0.00")
     paid_date: dt.date | None = None
     member_id: str = ""
     type_of_bill: str = ""
@@ -88,6 +90,22 @@ def claim_facts(
     if service_from is None and claim is not None:
         service_from = _day(claim.service_date)
         service_to = _day(claim.service_date_end) or service_from
+    billed = Decimal("0.00")
+    if latest is not None:
+        billed = Decimal(
+            s.execute(
+                text("SELECT charge FROM claim_payments WHERE id = :i"), {"i": int(latest.id)}
+            ).scalar_one()
+        ).quantize(CENT)
+    elif claim is not None:
+        charge = s.execute(
+            text(
+                "SELECT total_charge FROM claims WHERE provider_id = :p AND "
+                "patient_control_number = :n ORDER BY id DESC LIMIT 1"
+            ),
+            {"p": provider_id, "n": pcn},
+        ).scalar_one_or_none()
+        billed = Decimal(charge or 0).quantize(CENT)
     tob = ""
     if latest is not None and latest.facility_code and latest.frequency_code:
         tob = f"{latest.facility_code}{latest.frequency_code}"
@@ -100,6 +118,7 @@ def claim_facts(
         original_paid=(
             Decimal(latest.paid).quantize(CENT) if latest is not None else Decimal("0.00")
         ),
+        billed=billed,
         paid_date=(_day(latest.payment_date) or _day(latest.production_date))
         if latest is not None
         else None,
