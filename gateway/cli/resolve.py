@@ -707,3 +707,44 @@ def report_escheat(
         console.print(f"{out / f.filename}: {f.record_count} credit(s), {money(f.amount_sum)}")
     if not files:
         console.print("no escheat_pending credits")
+
+
+@report_app.command("escheat-notices")
+def report_escheat_notices(
+    out: Annotated[Path, typer.Option(help="Folder for the notice PDFs")] = Path("."),
+    as_of: Day = None,
+    payers: Payers = None,
+    as_json: AsJson = False,
+) -> None:
+    """Due-diligence notices due by AS_OF for unclaimed patient refunds (one PDF per
+    provider, one page per patient), with each notice's due date and escheat date."""
+    from gateway.errors import GatewayError
+    from gateway.resolve.batches import Sources
+    from gateway.resolve.notices import due_diligence
+    from gateway.resolve.reports import load_escheat
+    from gateway.settings import x12_limits
+    from gateway.store import store_from_settings
+
+    with _db() as (db, settings), db.read() as s:
+        try:
+            sources = Sources(store=store_from_settings(settings), limits=x12_limits(settings))
+            found = due_diligence(
+                s, as_of=_day(as_of), rules=load_escheat(), payers=_payers(payers), sources=sources
+            )
+        except GatewayError as exc:
+            raise _fail(exc) from None
+    out.mkdir(parents=True, exist_ok=True)
+    for n in found:
+        (out / n.filename).write_bytes(n.pdf)
+    if as_json:
+        _echo([{"file": str(out / n.filename), "due": [d.to_json() for d in n.due]} for n in found])
+        return
+    for n in found:
+        console.print(f"{out / n.filename}: {len(n.due)} notice(s)")
+        for d in n.due:
+            console.print(
+                f"  credit {d.credit_id}: notice due {d.notice_due}, escheats {d.escheat_on} "
+                f"({d.state})"
+            )
+    if not found:
+        console.print("no due-diligence notices due")

@@ -305,9 +305,15 @@ def due_diligence_notice(
         recipient=[name, *row.get("payee_address", ())],
         paragraphs=[
             f"Dear {name}:",
-            f"On {issued} we issued you a refund of {money(row['amount'])} for your account "
-            f"{row['account_id'] or '-'} (services on {_dos(row) or '-'}). Our records show it "
-            "has not been cashed or claimed.",
+            (
+                f"On {issued} we issued you a refund of {money(row['amount'])} for your "
+                f"account {row['account_id'] or '-'} (services on {_dos(row) or '-'}). Our "
+                "records show it has not been cashed or claimed."
+                if row.get("issued_on")
+                else f"Our records show a credit balance of {money(row['amount'])} owed to you "
+                f"on your account {row['account_id'] or '-'} (services on {_dos(row) or '-'}), "
+                "which you have not claimed."
+            ),
             f"Unless you contact us before {_d(escheat_on)}, the unclaimed property law of "
             f"{state} requires us to report the refund and remit it to the state; you can "
             "then claim it from the state's unclaimed property program.",
