@@ -12,6 +12,7 @@ payer never paid the claim at all. Only ids, dates and amounts: no PHI.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -51,7 +52,8 @@ def solicited_by_credit(s: Session, provider_id: int) -> dict[int, Solicited]:
     """credit id → the (newest) payer request that asked for it back."""
     out: dict[int, Solicited] = {}
     for r in s.execute(_REQUESTS, {"p": provider_id}):
-        for cid in r.credit_ids or ():
+        ids = json.loads(r.credit_ids) if isinstance(r.credit_ids, str) else r.credit_ids
+        for cid in ids or ():
             out[int(cid)] = Solicited(str(r.reference or ""), _day(r.request_date))
     return out
 
