@@ -283,7 +283,11 @@ def _claim_row(
         "original_paid": f.original_paid,
         "paid_date": f.paid_date,
         "amount": c.amount,
-        "reason": REASON_TEXT.get(c.cause, c.cause),
+        "reason": (
+            "Other payer primary (Medicare Secondary Payer)"
+            if _msp(c, payers)
+            else REASON_TEXT.get(c.cause, c.cause)
+        ),
         "reason_code": REASON_CODES.get(c.cause, "03"),
         "cause": c.cause,
         "check_reference": reference,

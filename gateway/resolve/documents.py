@@ -29,7 +29,7 @@ CENT = Decimal("0.01")
 REASON_CODES = {"duplicate_payment": "01", "coordination_of_benefits": "02"}
 REASON_TEXT = {
     "duplicate_payment": "Duplicate payment",
-    "coordination_of_benefits": "Other payer primary (COB/MSP)",
+    "coordination_of_benefits": "Other payer primary (coordination of benefits)",
     "overpayment": "Paid in excess of the allowed amount",
     "patient_overpayment": "Patient paid more than their responsibility",
     "unexplained": "Credit balance under review",

@@ -73,7 +73,15 @@ def overflow(pdf: bytes) -> list[str]:
     for page in PdfReader(io.BytesIO(pdf)).pages:
         width, height = float(page.mediabox.width), float(page.mediabox.height)
 
-        def visit(text: str, cm: Any, tm: Any, font: Any, size: float) -> None:
+        def visit(
+            text: str,
+            cm: Any,
+            tm: Any,
+            font: Any,
+            size: float,
+            width: float = width,
+            height: float = height,
+        ) -> None:
             if not text.strip():
                 return
             x = float(tm[4]) * float(cm[0]) + float(cm[4])
