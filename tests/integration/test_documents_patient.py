@@ -123,7 +123,8 @@ def test_escheat_clock_runs_from_the_refund_and_the_notice_is_due_first(
     gw: Gateway, tmp_path: Path
 ) -> None:
     credit_id, _ = _issue(gw, tmp_path)
-    # PA: 1095 dormant days from the refund's issue (2026-10-05), notice 120 days before (1095 days span the leap day of 2028)
+    # PA: 1095 dormant days from the refund's issue (2026-10-05; they span 2028's leap day),
+    # and the notice 120 days before that
     escheat_on = ISSUED + dt.timedelta(days=1095)
     notice_due = escheat_on - dt.timedelta(days=120)
     assert (notice_due, escheat_on) == (dt.date(2029, 6, 6), dt.date(2029, 10, 4))
