@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from gateway.reconcile import run_reconcile
@@ -23,6 +24,7 @@ from gateway.resolve import workflow as wf
 from gateway.resolve.batches import Sources, batch_content, create_batches
 from gateway.resolve.notices import due_diligence
 from gateway.resolve.reports import mark_escheat
+from gateway.resolve.tables import BatchFile
 from mappings.escheat import EscheatRules
 from mappings.payers import load_directory
 from tests.integration import pdfcheck
@@ -117,6 +119,12 @@ def test_patient_refund_list_and_letter_name_the_payee(
     seen = repr(logs) + caplog.text
     for secret in (LAST, "JOSEPHINE", STREET, "ACM123456"):
         assert secret not in seen
+    # at rest the batch's files are sealed: no name or address in the database's bytes
+    with gw.db.read() as s:
+        stored = [bytes(c) for c in s.execute(select(BatchFile.content)).scalars()]
+    assert stored
+    assert all(c.startswith(b"v1:") for c in stored)
+    assert not any(LAST.encode() in c or STREET.encode() in c for c in stored)
 
 
 def test_escheat_clock_runs_from_the_refund_and_the_notice_is_due_first(
