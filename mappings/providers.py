@@ -71,6 +71,21 @@ class Contact(_Strict):
         return v
 
 
+class Address(_Strict):
+    """The provider's mailing address, printed in the sender block of every letter (payers
+    return refunds and questions there)."""
+
+    lines: list[str] = Field(default_factory=list, max_length=3)
+    city: str = Field(default="", max_length=60)
+    state: str = Field(default="", max_length=2)
+    postal_code: str = Field(default="", max_length=10)
+
+    def printed(self) -> list[str]:
+        """The address as letter lines ('' parts left out)."""
+        last = f"{self.city}, {self.state} {self.postal_code}".strip(", ")
+        return [*self.lines, *([last] if last else [])]
+
+
 class ProviderNumber(_Strict):
     """One CCN: its NPIs, and what it prints differently from the organisation."""
 
@@ -79,6 +94,7 @@ class ProviderNumber(_Strict):
     ptan: str | None = Field(default=None, min_length=1, max_length=20)
     officer: Officer | None = None
     contact: Contact | None = None
+    address: Address | None = None
     #: the certification's first box: a low-utilization provider (see the MAC's instructions)
     low_utilization: bool = False
     #: last day of the latest cost-reporting period with a notice of program reimbursement
@@ -100,6 +116,7 @@ class ProviderProfile(_Strict):
     name: str = Field(min_length=1, max_length=200)
     officer: Officer = Officer()
     contact: Contact = Contact()
+    address: Address = Address()
     ccns: dict[str, ProviderNumber] = Field(min_length=1)
 
     @field_validator("ccns")
@@ -129,6 +146,8 @@ class Certifier:
     contact_phone: str | None
     low_utilization: bool = False
     cost_report_closed_through: dt.date | None = None
+    #: mailing address lines for letters (empty: not known)
+    address: tuple[str, ...] = ()
 
     #: the fields the certification prints, in the order the command names missing ones
     FIELDS = (
@@ -160,6 +179,7 @@ def _certifier(source: str, org: ProviderProfile, ccn: str, p: ProviderNumber) -
         contact_phone=contact.phone or org.contact.phone,
         low_utilization=p.low_utilization,
         cost_report_closed_through=p.cost_report_closed_through,
+        address=tuple((p.address or org.address).printed()),
     )
 
 
@@ -241,6 +261,7 @@ def default_directory() -> ProviderDirectory:
 
 __all__ = [
     "PROVIDERS_DIR",
+    "Address",
     "Certifier",
     "MappingError",
     "ProviderDirectory",

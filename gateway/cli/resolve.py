@@ -404,7 +404,12 @@ def batches_create(
     payers: Payers = None,
     payer: Annotated[str | None, typer.Option(help="Only this payer")] = None,
     reference: Annotated[
-        str | None, typer.Option(help="Check/EFT reference (default: the batch number)")
+        str | None,
+        typer.Option(
+            "--reference",
+            "--check-reference",
+            help="Check number or EFT trace the letters cite (default: a blank to fill in)",
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the files to this folder")] = None,
     as_json: AsJson = False,
@@ -412,10 +417,14 @@ def batches_create(
     """Issue every approved case not yet in a batch (and disputes); never twice."""
     from gateway.audit import current_actor
     from gateway.errors import GatewayError
-    from gateway.resolve.batches import batch_content, create_batches
+    from gateway.resolve.batches import Sources, batch_content, create_batches
+    from gateway.settings import x12_limits
+    from gateway.store import store_from_settings
 
-    with _db() as (db, _):
+    with _db() as (db, settings):
         try:
+            # names, member ids and addresses are read from the raw files as letters are made
+            sources = Sources(store=store_from_settings(settings), limits=x12_limits(settings))
             with db.write() as s:
                 res = create_batches(
                     s,
@@ -424,6 +433,7 @@ def batches_create(
                     payers=_payers(payers),
                     payer_id=payer,
                     reference=reference,
+                    sources=sources,
                 )
             if out is not None:
                 out.mkdir(parents=True, exist_ok=True)
@@ -701,3 +711,44 @@ def report_escheat(
         console.print(f"{out / f.filename}: {f.record_count} credit(s), {money(f.amount_sum)}")
     if not files:
         console.print("no escheat_pending credits")
+
+
+@report_app.command("escheat-notices")
+def report_escheat_notices(
+    out: Annotated[Path, typer.Option(help="Folder for the notice PDFs")] = Path("."),
+    as_of: Day = None,
+    payers: Payers = None,
+    as_json: AsJson = False,
+) -> None:
+    """Due-diligence notices due by AS_OF for unclaimed patient refunds (one PDF per
+    provider, one page per patient), with each notice's due date and escheat date."""
+    from gateway.errors import GatewayError
+    from gateway.resolve.batches import Sources
+    from gateway.resolve.notices import due_diligence
+    from gateway.resolve.reports import load_escheat
+    from gateway.settings import x12_limits
+    from gateway.store import store_from_settings
+
+    with _db() as (db, settings), db.read() as s:
+        try:
+            sources = Sources(store=store_from_settings(settings), limits=x12_limits(settings))
+            found = due_diligence(
+                s, as_of=_day(as_of), rules=load_escheat(), payers=_payers(payers), sources=sources
+            )
+        except GatewayError as exc:
+            raise _fail(exc) from None
+    out.mkdir(parents=True, exist_ok=True)
+    for n in found:
+        (out / n.filename).write_bytes(n.pdf)
+    if as_json:
+        _echo([{"file": str(out / n.filename), "due": [d.to_json() for d in n.due]} for n in found])
+        return
+    for n in found:
+        console.print(f"{out / n.filename}: {len(n.due)} notice(s)")
+        for d in n.due:
+            console.print(
+                f"  credit {d.credit_id}: notice due {d.notice_due}, escheats {d.escheat_on} "
+                f"({d.state})"
+            )
+    if not found:
+        console.print("no due-diligence notices due")

@@ -41,16 +41,17 @@ from gateway.outbound.queue import DrainResult, add_to_queue, drain
 from gateway.outbound.tables import DeliveryReceipt, OutboundFile, OutboundState
 from gateway.read.batches import BatchFileRead, BatchProblemRead, BatchRead, ReceiptRead
 from gateway.reconcile.tables import RefundRequest
+from gateway.resolve import letters
 from gateway.resolve.documents import (
     DISPUTE_TEXT,
     REASON_CODES,
     REASON_TEXT,
     claim_facts,
-    dispute_letter,
     provider_header,
-    transmittal_letter,
 )
-from gateway.resolve.pdf import render_letter
+from gateway.resolve.evidence import claim_key, dispute_evidence, solicited_by_credit
+from gateway.resolve.parties import Parties, parties
+from gateway.resolve.pdf import render_document, render_letter
 from gateway.resolve.render import Rendered, RenderError, render
 from gateway.resolve.tables import BatchFile, BatchItem, ResolutionBatch, ResolutionCase
 from gateway.resolve.workflow import (
@@ -63,11 +64,15 @@ from gateway.resolve.workflow import (
     sync_cases,
     transition,
 )
+from gateway.store.base import RawStore
 from gateway.store.file import FileRawStore
 from mappings.loader import MappingError
 from mappings.outbound_layouts import Layout, get_layout
 from mappings.partners import PartnerProfile
-from mappings.payers import PayerDirectory
+from mappings.payers import MEDICARE, PayerDirectory
+from mappings.providers import ProviderDirectory
+from mappings.providers import default_directory as default_providers
+from parsers.x12.lexer import Limits
 from schemas.serialize import money
 from schemas.states import BatchDelivery, BatchState
 
@@ -110,8 +115,56 @@ def _active_case_ids(s: Session) -> set[int]:
     }
 
 
+#: batch file bytes name patients and member ids (letters, AP lists): sealed at rest
+CONTENT = "batch_files.content"
+
+
+def seal_content(data: bytes) -> bytes:
+    """The file's bytes sealed with the data-key ring (as they are when encryption is off)."""
+    import base64
+
+    from gateway.security.columns import column_cipher
+
+    sealed = column_cipher().seal(base64.b64encode(data).decode("ascii"), CONTENT)
+    return data if sealed is None or not sealed.startswith("v1:") else sealed.encode("ascii")
+
+
+def open_content(stored: bytes) -> bytes:
+    """The exact file bytes of a stored batch file (legacy plaintext passes through)."""
+    import base64
+
+    from gateway.security.columns import column_cipher
+
+    if not stored.startswith(b"v1:"):
+        return stored
+    plain = column_cipher().open(stored.decode("ascii"), CONTENT)
+    return base64.b64decode(plain or "")
+
+
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """Where documents read what the database does not keep: the raw store (patient names,
+    member ids and addresses, read when the document is written) with the limits its files
+    were parsed under, and the provider profiles (address, CCN/PTAN, contact, signer)."""
+
+    store: RawStore | None = None
+    limits: Limits = field(default_factory=Limits)
+    providers: ProviderDirectory | None = None
+
+    def directory(self) -> ProviderDirectory:
+        return self.providers if self.providers is not None else default_providers()
+
+
+def _msp(c: CaseView, payers: PayerDirectory) -> bool:
+    """A Medicare Secondary Payer case: another payer primary to Medicare (never a Medicaid or
+    commercial COB credit, which MACs' MSP rules do not cover)."""
+    profile = payers.get(c.payer_id or "")
+    medicare = profile is not None and profile.programme in MEDICARE
+    return medicare and c.cause == "coordination_of_benefits"
 
 
 def _claim_row(
@@ -119,27 +172,42 @@ def _claim_row(
     c: CaseView,
     payers: PayerDirectory,
     reference: str,
+    people: Parties | None = None,
 ) -> dict[str, Any]:
     f = claim_facts(s, c.provider_id, c.patient_control_number, c.payer_id, payers)
+    who = people.get(c.patient_control_number) if people is not None else None
     return {
+        "patient_name": who.name if who else "",
+        "payee_name": who.name if who else "",
+        "payee_address": who.address if who else (),
+        "payee_street1": who.street[0] if who and who.street else "",
+        "payee_street2": who.street[1] if who and len(who.street) > 1 else "",
+        "payee_city": who.city if who else "",
+        "payee_state": who.state if who else "",
+        "payee_postal_code": who.postal_code if who else "",
+        "billed": f.billed,
         "case_id": c.case_id,
         "credit_id": c.credit_id,
         "account_id": c.account_id or "",
         "patient_control_number": c.patient_control_number,
         "payer_claim_control_number": f.payer_claim_control_number,
-        "member_id": f.member_id,
+        "member_id": (who.member_id if who and who.member_id else f.member_id),
         "service_from": f.service_from,
         "service_to": f.service_to,
         "original_paid": f.original_paid,
         "paid_date": f.paid_date,
         "amount": c.amount,
-        "reason": REASON_TEXT.get(c.cause, c.cause),
+        "reason": (
+            "Other payer primary (Medicare Secondary Payer)"
+            if _msp(c, payers)
+            else REASON_TEXT.get(c.cause, c.cause)
+        ),
         "reason_code": REASON_CODES.get(c.cause, "03"),
         "cause": c.cause,
         "check_reference": reference,
         "identified_on": c.identified_on,
         "due_by": c.due_by,
-        "msp": "Y" if c.cause == "coordination_of_benefits" else "N",
+        "msp": "Y" if _msp(c, payers) else "N",
     }
 
 
@@ -257,7 +325,7 @@ def _store_files(
                 "size": len(f["content"]),
                 "record_count": f["record_count"],
                 "amount_sum": f["amount_sum"],
-                "content": f["content"],
+                "content": seal_content(f["content"]),
             }
             for f in files
         ],
@@ -305,8 +373,13 @@ def create_batches(
     payer_id: str | None = None,
     reference: str | None = None,
     disputes: bool = True,
+    sources: Sources | None = None,
 ) -> CreateResult:
-    """Issue every approved case not yet in a batch (and open disputes); see the module doc."""
+    """Issue every approved case not yet in a batch (and open disputes); see the module doc.
+
+    ``reference`` is the operator's check or EFT reference: letters print it, or a blank to
+    fill in by hand when none is given (the batch number is not a check number)."""
+    src = sources or Sources()
     sync_cases(s)
     result = CreateResult()
     in_batch = _active_case_ids(s)
@@ -317,17 +390,24 @@ def create_batches(
         )
         if c.case_id not in in_batch
     ]
-    groups: dict[tuple[int, str, str, bool], list[CaseView]] = {}
+    groups: dict[tuple[int, str, str, bool, str], list[CaseView]] = {}
+    asked: dict[int, dict[int, letters.Solicited]] = {}
     for c in cases:
         patient = c.method == "patient_refund"
+        if c.provider_id not in asked:
+            asked[c.provider_id] = solicited_by_credit(s, c.provider_id)
+        request = None if patient else asked[c.provider_id].get(c.credit_id)
         key = (
             c.provider_id,
             "" if patient else (c.payer_id or ""),
             c.method or "",
-            (not patient) and c.cause == "coordination_of_benefits",
+            (not patient) and _msp(c, payers),
+            # a refund that answers a payer's letter goes back under that letter, apart
+            request.number if request is not None else "",
         )
         groups.setdefault(key, []).append(c)
-    for (pid, payer, method, msp), members in sorted(groups.items()):
+    for (pid, payer, method, msp, letter_no), members in sorted(groups.items()):
+        solicited = asked[pid].get(members[0].credit_id) if letter_no else None
         members.sort(key=lambda c: (c.patient_control_number, c.credit_id))
         try:
             kind, layout, partner = _group_layout(members[0], payers)
@@ -362,6 +442,8 @@ def create_batches(
                             actor,
                             reference,
                             payers,
+                            src,
+                            solicited,
                         )
                     )
             except (RenderError, ResolutionError) as exc:
@@ -376,7 +458,9 @@ def create_batches(
                     )
                 )
     if disputes:
-        result.batches.extend(_disputes(s, as_of, actor, payers, provider_id, payer_id, result))
+        result.batches.extend(
+            _disputes(s, as_of, actor, payers, provider_id, payer_id, result, src)
+        )
     return result
 
 
@@ -393,6 +477,8 @@ def _issue(
     actor: str,
     reference: str | None,
     payers: PayerDirectory,
+    src: Sources,
+    solicited: letters.Solicited | None,
 ) -> BatchView:
     batch_id, key, ref = _new_batch(
         s,
@@ -416,12 +502,32 @@ def _issue(
         "msp_flag": "Y" if msp else "N",
         "method_code": {"refund_transmittal": "C", "offset": "O"}.get(kind, "P"),
     }
-    rows = [_claim_row(s, c, payers, ref) for c in chunk]
+    if solicited is not None:
+        header["request_reference"] = solicited.number
+        header["request_date"] = solicited.date
+    people = parties(s, src.store, pid, [c.patient_control_number for c in chunk], src.limits)
+    check = (reference or "").strip() or None
+    rows = [_claim_row(s, c, payers, check or "", people) for c in chunk]
     data = render(layout, header, rows)
-    letter = None
+    sender = letters.Sender.of(header, src.directory().for_npi(header["provider_npi"]))
     if kind in ("refund_transmittal", "offset"):
         letter = render_letter(
-            transmittal_letter(kind=kind, batch=header, rows=rows, profile=profile)
+            letters.transmittal(
+                kind=kind,
+                batch=header,
+                rows=rows,
+                profile=profile,
+                sender=sender,
+                check_reference=check,
+                solicited=solicited,
+            )
+        )
+    else:
+        letter = render_document(
+            [
+                letters.patient_letter(row=r, day=as_of, sender=sender, check_reference=check)
+                for r in rows
+            ]
         )
     _store_files(
         s,
@@ -481,6 +587,7 @@ def _disputes(
     provider_id: int | None,
     payer_id: str | None,
     result: CreateResult,
+    src: Sources,
 ) -> list[BatchView]:
     rt, it = tbl(RefundRequest), tbl(BatchItem)
     taken = select(it.c.refund_request_id).where(
@@ -524,7 +631,12 @@ def _disputes(
             "method_code": "D",
         }
         rows = []
-        for r in reqs:
+        keys = [
+            claim_key(s, pid, r.patient_control_number, r.payer_claim_control_number, payer, payers)
+            for r in reqs
+        ]
+        people = parties(s, src.store, pid, keys, src.limits)
+        for r, pcn in zip(reqs, keys, strict=True):
             requested = Decimal(r.amount).quantize(CENT)
             agreed = Decimal(r.valid_amount).quantize(CENT)
             rows.append(
@@ -537,10 +649,16 @@ def _disputes(
                     "amount": requested - agreed,
                     "verdict": r.verdict,
                     "reason": DISPUTE_TEXT.get(r.reason or r.verdict, r.reason or r.verdict),
+                    "request_date": r.request_date,
+                    "patient_name": people.get(pcn).name,
+                    "evidence": dispute_evidence(s, pid, pcn, payer, payers),
                 }
             )
         data = render(layout, header, rows)
-        letter = render_letter(dispute_letter(batch=header, rows=rows, profile=profile))
+        sender = letters.Sender.of(header, src.directory().for_npi(header["provider_npi"]))
+        letter = render_letter(
+            letters.dispute(batch=header, rows=rows, profile=profile, sender=sender)
+        )
         _store_files(
             s,
             batch_id,
@@ -697,7 +815,7 @@ def batch_content(s: Session, batch_id: int) -> dict[str, bytes]:
     """name → exact bytes of every file of a batch."""
     ft = tbl(BatchFile)
     return {
-        r.name: bytes(r.content)
+        r.name: open_content(bytes(r.content))
         for r in s.execute(
             select(ft.c.name, ft.c.content).where(ft.c.batch_id == batch_id).order_by(ft.c.id)
         )
@@ -861,6 +979,7 @@ __all__ = [
     "BatchView",
     "CreateResult",
     "FileView",
+    "Sources",
     "batch_content",
     "cancel_batch",
     "create_batches",

@@ -1,4 +1,4 @@
-"""What the outbound documents say about each claim, and the printable letters.
+"""What the outbound documents say about each claim (the letters: gateway.resolve.letters).
 
 ``claim_facts`` gathers, for one claim and the payer owed, what refund and offset forms ask for:
 the payer claim control number (CLP07 of the payer's latest adjudication that is not a
@@ -10,7 +10,6 @@ the type of bill and the CARC codes. Rows are plain dicts keyed by the names lay
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,17 +18,15 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from gateway.reconcile import sql
-from gateway.resolve.pdf import Letter
 from gateway.security.columns import MEMBER_ID, column_cipher
 from mappings.payers import PayerDirectory, PayerProfile
-from schemas.serialize import money
 
 CENT = Decimal("0.01")
 #: overpayment refund form reason codes: 01 duplicate, 02 other primary payer (MSP), 03 other
 REASON_CODES = {"duplicate_payment": "01", "coordination_of_benefits": "02"}
 REASON_TEXT = {
     "duplicate_payment": "Duplicate payment",
-    "coordination_of_benefits": "Other payer primary (COB/MSP)",
+    "coordination_of_benefits": "Other payer primary (coordination of benefits)",
     "overpayment": "Paid in excess of the allowed amount",
     "patient_overpayment": "Patient paid more than their responsibility",
     "unexplained": "Credit balance under review",
@@ -50,6 +47,8 @@ class ClaimFacts:
     service_from: dt.date | None = None
     service_to: dt.date | None = None
     original_paid: Decimal = Decimal("0.00")
+    #: the charge the payer adjudicated (CLP03), else the 837's total charge (CLM02)
+    billed: Decimal = Decimal("0.00")
     paid_date: dt.date | None = None
     member_id: str = ""
     type_of_bill: str = ""
@@ -88,6 +87,22 @@ def claim_facts(
     if service_from is None and claim is not None:
         service_from = _day(claim.service_date)
         service_to = _day(claim.service_date_end) or service_from
+    billed = Decimal("0.00")
+    if latest is not None:
+        billed = Decimal(
+            s.execute(
+                text("SELECT charge FROM claim_payments WHERE id = :i"), {"i": int(latest.id)}
+            ).scalar_one()
+        ).quantize(CENT)
+    elif claim is not None:
+        charge = s.execute(
+            text(
+                "SELECT total_charge FROM claims WHERE provider_id = :p AND "
+                "patient_control_number = :n ORDER BY id DESC LIMIT 1"
+            ),
+            {"p": provider_id, "n": pcn},
+        ).scalar_one_or_none()
+        billed = Decimal(charge or 0).quantize(CENT)
     tob = ""
     if latest is not None and latest.facility_code and latest.frequency_code:
         tob = f"{latest.facility_code}{latest.frequency_code}"
@@ -100,6 +115,7 @@ def claim_facts(
         original_paid=(
             Decimal(latest.paid).quantize(CENT) if latest is not None else Decimal("0.00")
         ),
+        billed=billed,
         paid_date=(_day(latest.payment_date) or _day(latest.production_date))
         if latest is not None
         else None,
@@ -142,135 +158,12 @@ def recipient_lines(profile: PayerProfile | None, payer_id: str) -> list[str]:
     return lines
 
 
-def _d(value: Any) -> str:
-    return value.strftime("%m/%d/%Y") if isinstance(value, dt.date) else ""
-
-
-def transmittal_letter(
-    *,
-    kind: str,
-    batch: Mapping[str, Any],
-    rows: Sequence[Mapping[str, Any]],
-    profile: PayerProfile | None,
-) -> Letter:
-    """Refund transmittal or offset authorisation letter with its claim table and totals."""
-    total = sum((r["amount"] for r in rows), Decimal(0))
-    refund = kind == "refund_transmittal"
-    title = "Voluntary Refund of Overpayments" if refund else "Authorization to Offset Overpayments"
-    paragraphs = [
-        f"{batch['provider_name']} (NPI {batch['provider_npi']}, TIN {batch['provider_tin']}) "
-        f"identified the overpayments below on claims paid by "
-        f"{profile.name if profile else batch['payer_id']}.",
-        (
-            f"Enclosed is our refund of {money(total)} for {len(rows)} claim(s). "
-            f"Check/EFT reference: {batch['reference']}."
-            if refund
-            else f"We authorize you to recoup {money(total)} for {len(rows)} claim(s) from future "
-            f"payments. Please reference batch {batch['batch_id']} in the PLB adjustments."
-        ),
-    ]
-    if batch.get("msp_flag") == "Y":
-        paragraphs.append(
-            "All claims in this batch are Medicare Secondary Payer (other payer "
-            "primary) overpayments."
-        )
-    return Letter(
-        title=title,
-        date=batch["created_on"],
-        sender=[
-            batch["provider_name"],
-            f"NPI {batch['provider_npi']}",
-            f"TIN {batch['provider_tin']}",
-            f"Batch {batch['batch_id']}",
-        ],
-        recipient=recipient_lines(profile, str(batch["payer_id"])),
-        paragraphs=paragraphs,
-        columns=[
-            "Patient Control No.",
-            "Payer Claim No.",
-            "DOS From",
-            "DOS To",
-            "Paid",
-            "Amount",
-            "Reason",
-        ],
-        widths=[1.6, 1.6, 0.9, 0.9, 0.8, 0.8, 2.0],
-        rows=[
-            [
-                str(r["patient_control_number"]),
-                str(r["payer_claim_control_number"]),
-                _d(r["service_from"]),
-                _d(r["service_to"]),
-                money(r["original_paid"]),
-                money(r["amount"]),
-                str(r["reason"]),
-            ]
-            for r in rows
-        ],
-        totals=[
-            ("Claims", str(len(rows))),
-            ("Total", money(total)),
-            ("Check/EFT reference" if refund else "Batch", str(batch["reference"])),
-        ],
-        footer="Generated by Remittance Gateway from remittance and ledger data; questions: "
-        "reply quoting the batch number.",
-    )
-
-
-def dispute_letter(
-    *, batch: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], profile: PayerProfile | None
-) -> Letter:
-    total = sum((r["amount"] for r in rows), Decimal(0))
-    return Letter(
-        title="Dispute of Overpayment Refund Request",
-        date=batch["created_on"],
-        sender=[
-            batch["provider_name"],
-            f"NPI {batch['provider_npi']}",
-            f"TIN {batch['provider_tin']}",
-            f"Batch {batch['batch_id']}",
-        ],
-        recipient=recipient_lines(profile, str(batch["payer_id"])),
-        paragraphs=[
-            "We reviewed your refund requests against our remittance and account records. "
-            "For the claims below we dispute all or part of the amount requested, for the "
-            "reason stated per claim. Undisputed amounts are handled separately.",
-        ],
-        columns=[
-            "Request Ref.",
-            "Patient Control No.",
-            "Payer Claim No.",
-            "Requested",
-            "Agreed",
-            "Disputed",
-            "Reason",
-        ],
-        widths=[1.0, 1.4, 1.3, 0.8, 0.8, 0.8, 3.0],
-        rows=[
-            [
-                str(r["request_reference"]),
-                str(r["patient_control_number"]),
-                str(r["payer_claim_control_number"]),
-                money(r["requested"]),
-                money(r["agreed"]),
-                money(r["amount"]),
-                str(r["reason"]),
-            ]
-            for r in rows
-        ],
-        totals=[("Requests disputed", str(len(rows))), ("Total disputed", money(total))],
-        footer="Please correct or withdraw these requests; do not recoup disputed amounts.",
-    )
-
-
 __all__ = [
     "DISPUTE_TEXT",
     "REASON_CODES",
     "REASON_TEXT",
     "ClaimFacts",
     "claim_facts",
-    "dispute_letter",
     "provider_header",
     "recipient_lines",
-    "transmittal_letter",
 ]

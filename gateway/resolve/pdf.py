@@ -44,6 +44,10 @@ class Letter:
     widths: Sequence[float] = field(default_factory=tuple)
     landscape: bool = False
     footer: str = ""
+    #: labelled references under the title (a None value prints as a blank to fill in)
+    facts: Sequence[tuple[str, str | None]] = ()
+    #: the signature block: signer, title, contact (after "Sincerely," and a signature line)
+    signature: Sequence[str] = ()
 
     def draw(self, w: Writer) -> None:
         w.page(landscape=self.landscape)
@@ -57,6 +61,10 @@ class Letter:
         w.gap(6)
         w.line(self.title, bold=True, size=13)
         w.gap(2)
+        for i in range(0, len(self.facts), 2):
+            w.fields(self.facts[i : i + 2])
+        if self.facts:
+            w.gap(2)
         for para in self.paragraphs:
             w.paragraph(para)
         if self.columns:
@@ -65,6 +73,13 @@ class Letter:
             w.gap(3)
             for label, value in self.totals:
                 w.line(f"{label}: {value}", bold=True)
+        if self.signature:
+            w.gap(6)
+            w.line("Sincerely,")
+            w.gap(10)
+            w.line("_" * 36)
+            for line in self.signature:
+                w.line(line)
         if self.footer:
             w.gap(4)
             w.paragraph(self.footer, size=8)

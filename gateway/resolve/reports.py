@@ -23,7 +23,7 @@ from gateway.reconcile.tables import Credit
 from gateway.resolve.cms838 import Cms838Report, Cms838Result, cms838, parse_quarter
 from gateway.resolve.documents import provider_header
 from gateway.resolve.render import Rendered, render
-from gateway.resolve.tables import CaseTransition, ResolutionCase
+from gateway.resolve.tables import BatchItem, CaseTransition, ResolutionBatch, ResolutionCase
 from gateway.resolve.workflow import CaseState, CaseView, list_cases, sync_cases, transition
 from mappings.escheat import EscheatRules, load_escheat
 from mappings.outbound_layouts import get_layout
@@ -141,16 +141,33 @@ def aging(s: Session, *, as_of: dt.date, near_days: int = 14) -> AgingReport:
 
 
 def _dormant_since(s: Session, cases: Iterable[CaseView]) -> dict[int, dt.date]:
+    """Since when each patient credit is unclaimed: the date its refund was issued (the
+    patient refund batch's date), else when it was identified."""
     out = {c.case_id: c.identified_on for c in cases}
     ids = [c.case_id for c in cases if c.state == CaseState.PATIENT_REFUND_ISSUED.value]
     if ids:
+        issued = refund_issued_on(s, ids)
         tt = tbl(CaseTransition)
         for r in s.execute(
             select(tt.c.case_id, tt.c.at)
             .where(tt.c.case_id.in_(ids), tt.c.to_state == CaseState.PATIENT_REFUND_ISSUED.value)
             .order_by(tt.c.id)
         ):
-            out[r.case_id] = r.at.date()
+            out[r.case_id] = issued.get(r.case_id) or r.at.date()
+    return out
+
+
+def refund_issued_on(s: Session, case_ids: list[int]) -> dict[int, dt.date]:
+    """case id → the date of the (live) patient refund batch that issued its refund."""
+    it, bt = tbl(BatchItem), tbl(ResolutionBatch)
+    out: dict[int, dt.date] = {}
+    for r in s.execute(
+        select(it.c.case_id, bt.c.as_of)
+        .join(bt, bt.c.id == it.c.batch_id)
+        .where(it.c.case_id.in_(case_ids), it.c.cancelled.is_(False))
+        .order_by(it.c.id)
+    ):
+        out[int(r.case_id)] = r.as_of
     return out
 
 
@@ -236,4 +253,5 @@ __all__ = [
     "load_escheat",
     "mark_escheat",
     "parse_quarter",
+    "refund_issued_on",
 ]

@@ -95,7 +95,7 @@ def test_actions_reports_and_batches(api: Api) -> None:
     shown = api.client.get(f"/v1/batches/{batch.id}", headers=auditor).json()
     assert shown["kind"] == "patient_refunds"
     assert shown["credit_ids"] == [copay]
-    assert [f["role"] for f in shown["files"]] == ["data", "manifest"]
+    assert [f["role"] for f in shown["files"]] == ["data", "letter", "manifest"]
     assert shown["delivery"] == "not_queued"
     assert api.client.get("/v1/batches/999", headers=auditor).status_code == 404
 

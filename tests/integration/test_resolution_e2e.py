@@ -225,10 +225,12 @@ def test_reconcile_approve_batch_deliver_recoup(
         "MCR1",
         "22026182000102",
         "80.00",
-        "Check/EFT reference: RF000003",
+        "Check/EFT reference: ____",  # no --check-reference: a blank, not the batch number
         "Medicare Part B Overpayment Refunds",
+        "ALEX TESTPATIENT",  # read from the raw 837 as the letter was written
     ):
         assert needle in mac_letter, needle
+    assert "Check/EFT reference: RF000003" not in mac_letter
 
     # delivery: the MAC batch first meets a server that is down, stays queued and visible
     base = sshd.make_tree("out")

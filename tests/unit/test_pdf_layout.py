@@ -16,8 +16,8 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader
 
+from gateway.resolve import letters
 from gateway.resolve.cms838 import render_pdf
-from gateway.resolve.documents import dispute_letter, transmittal_letter
 from gateway.resolve.pdf import render_letter
 from mappings.providers import Certifier
 
@@ -48,7 +48,19 @@ ROW = {
     "request_reference": "RR-0000000000000042",
     "requested": Decimal("100.00"),
     "agreed": Decimal("20.00"),
+    "billed": Decimal("100.00"),
+    "patient_name": "ALEXANDRA OF-A-VERY-LONG-HYPHENATED-FAMILY-NAME",
+    "member_id": "1EG4TE5MK73",
+    "evidence": "835 TRN TRACE0000000000000001 of 07/01/2026: ICN 202600000000000001 paid 80.00",
 }
+SENDER = letters.Sender(
+    name=BATCH["provider_name"],
+    npi="1992999999",
+    tin="987654321",
+    address=("Suite 1200, The Long Named Medical Office Tower at Example Boulevard",),
+    contact_name="Robin Contact",
+    contact_phone="555-010-0142",
+)
 _measure = FPDF(unit="pt")
 
 
@@ -118,12 +130,28 @@ def _cms838() -> bytes:
     "make",
     [
         lambda: render_letter(
-            transmittal_letter(kind="offset", batch=BATCH, rows=[ROW, ROW], profile=None)
+            letters.transmittal(
+                kind="offset",
+                batch=BATCH,
+                rows=[ROW, ROW],
+                profile=None,
+                sender=SENDER,
+                check_reference=None,
+            )
         ),
         lambda: render_letter(
-            transmittal_letter(kind="refund_transmittal", batch=BATCH, rows=[ROW], profile=None)
+            letters.transmittal(
+                kind="refund_transmittal",
+                batch=BATCH,
+                rows=[ROW],
+                profile=None,
+                sender=SENDER,
+                check_reference="CHK-1",
+            )
         ),
-        lambda: render_letter(dispute_letter(batch=BATCH, rows=[ROW], profile=None)),
+        lambda: render_letter(
+            letters.dispute(batch=BATCH, rows=[ROW], profile=None, sender=SENDER)
+        ),
         _cms838,
     ],
     ids=["offset", "refund", "dispute", "cms838"],
