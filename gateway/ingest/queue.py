@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from gateway.crashpoints import crash_point
 from gateway.db.base import Database
 from gateway.db.models import FileEvent, FileState, InboundFile, tbl, utcnow
-from gateway.ingest.faults import crash_point
 from gateway.logging import get_logger
 from gateway.security.phi import mask_findings, mask_quoted
 

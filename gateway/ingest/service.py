@@ -19,13 +19,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 import parsers
+from gateway.crashpoints import crash_point
 from gateway.db.base import Database
 from gateway.db.faults import is_environmental
 from gateway.db.models import FileState, InboundFile, utcnow
 from gateway.errors import GatewayError, TransientError
 from gateway.ingest import acks as file_acks
 from gateway.ingest import binding, queue
-from gateway.ingest.faults import crash_point
 from gateway.ingest.loader import (
     DuplicateInterchangeError,
     Loader,
