@@ -10,6 +10,9 @@ a claim can never take a file someone else holds under a live lease.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import uuid
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, insert, or_, select, update
@@ -23,6 +26,11 @@ from gateway.security.phi import mask_findings, mask_quoted
 
 log = get_logger("gateway.queue")
 F = InboundFile
+
+
+def worker_id() -> str:
+    """host:pid:random — unique per worker process, readable in ``lease_owner``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def add_event(
