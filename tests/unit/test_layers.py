@@ -47,3 +47,21 @@ def test_readme_maps_every_package() -> None:
     readme = (ROOT / "README.md").read_text()
     unmapped = {m for m in _layered() if f"`{m.replace('.', '/')}" not in readme}
     assert not unmapped, f"README 'Where things live' lacks: {sorted(unmapped)}"
+
+
+def test_lazy_imports_are_in_the_graph_the_contracts_check() -> None:
+    """``settings`` imports ``security`` only inside functions; the checker must still see it,
+    or a lazy upward import would slip past CI."""
+    import grimp
+
+    graph = grimp.build_graph("gateway", cache_dir=None)
+    assert graph.direct_import_exists(
+        importer="gateway.settings", imported="gateway.security.secrets"
+    )
+    # and a module-level import that was undone stays undone
+    assert not graph.direct_import_exists(
+        importer="gateway.ingest.replay", imported="gateway.worker"
+    )
+    assert not graph.find_modules_that_directly_import("gateway.registry") - {
+        "gateway.db.migrations.env"
+    }
