@@ -17,9 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import socket
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
@@ -29,7 +27,7 @@ import tenacity
 
 from gateway.db.base import Database
 from gateway.db.faults import classify, is_environmental
-from gateway.ingest.queue import claim_next
+from gateway.ingest.queue import claim_next, worker_id
 from gateway.ingest.service import Outcome, process_file
 from gateway.logging import configure_logging, get_logger
 from gateway.settings import Settings, get_settings
@@ -45,11 +43,6 @@ MAX_BACKOFF_SECONDS = 30.0
 
 class _StoppedError(Exception):
     """``stop`` was set while waiting out a fault."""
-
-
-def worker_id() -> str:
-    """host:pid:random — unique per worker process, readable in ``lease_owner``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -146,7 +139,7 @@ def run_worker(
             stop.wait(settings.worker_poll_seconds)
             continue
         try:
-            outcome = load(process_file, db, store, file_id, owner=me)
+            outcome = load(process_file, db, store, file_id, owner=me, settings=settings)
         except _StoppedError:
             break  # rolled back; the lease expires and the file is claimed again
         if outcome.state == FileState.PROCESSED:

@@ -1,4 +1,4 @@
-"""Tables of gateway.api (registered through gateway.db.registry).
+"""Tables of gateway.api (registered through gateway.registry).
 
 ``api_keys`` holds only a hash of each key's secret (HMAC-SHA256 with the configured pepper,
 else plain SHA-256): the key itself is shown once, at creation. ``api_uploads`` remembers which

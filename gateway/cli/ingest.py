@@ -72,9 +72,9 @@ def _context() -> Iterator[Ctx]:
 def _partners(c: Ctx, *, background: bool) -> Iterator[PartnerServices | None]:
     """SFTP partners (polling, acknowledgments, deliveries) when enabled profiles exist."""
     from gateway.errors import GatewayError
+    from gateway.ingest.queue import worker_id
     from gateway.partners import configured_partners, partner_services
     from gateway.security.secrets import check_secrets
-    from gateway.worker import worker_id
 
     try:
         profiles = configured_partners(c.settings)

@@ -595,6 +595,7 @@ def report_cms838(
     Exits 1 when a report was written with certification fields blank (each is named)."""
     from gateway.errors import GatewayError
     from gateway.resolve.cms838 import cms838
+    from gateway.settings import x12_limits
     from gateway.store import store_from_settings
     from mappings.loader import MappingError
     from mappings.providers import default_directory as providers_dir
@@ -614,6 +615,7 @@ def report_cms838(
                     payers=_payers(payers),
                     record=not dry_run,
                     store=store_from_settings(settings),
+                    limits=x12_limits(settings),
                     providers=directory,
                 )
             out.mkdir(parents=True, exist_ok=True)

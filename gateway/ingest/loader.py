@@ -33,6 +33,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 import parsers
+from gateway.crashpoints import crash_point
 from gateway.db.models import (
     DERIVED_TABLES,
     AdjustmentRow,
@@ -51,7 +52,6 @@ from gateway.db.models import (
 )
 from gateway.errors import PermanentError
 from gateway.ingest import binding, resend, rows
-from gateway.ingest.faults import crash_point
 from gateway.ingest.resend import Copy, Prior, Trace, TransactionResends
 from gateway.progress import Progress, no_progress
 from gateway.security.columns import column_cipher

@@ -10,19 +10,27 @@ a claim can never take a file someone else holds under a live lease.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import uuid
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from gateway.crashpoints import crash_point
 from gateway.db.base import Database
 from gateway.db.models import FileEvent, FileState, InboundFile, tbl, utcnow
-from gateway.ingest.faults import crash_point
 from gateway.logging import get_logger
 from gateway.security.phi import mask_findings, mask_quoted
 
 log = get_logger("gateway.queue")
 F = InboundFile
+
+
+def worker_id() -> str:
+    """host:pid:random — unique per worker process, readable in ``lease_owner``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def add_event(

@@ -20,12 +20,12 @@ from gateway.db.base import Database
 from gateway.db.models import FileState, InboundFile, RemittanceRow, utcnow
 from gateway.errors import InputError, NotFoundError
 from gateway.ingest import queue
+from gateway.ingest.queue import worker_id
 from gateway.ingest.service import Outcome, process_file
 from gateway.logging import get_logger
 from gateway.progress import Progress, no_progress
 from gateway.settings import Settings
 from gateway.store.base import RawStore
-from gateway.worker import worker_id
 
 log = get_logger("gateway.replay")
 F = InboundFile
@@ -106,7 +106,7 @@ def process_now(
             lease_seconds=settings.lease_seconds,
             max_attempts=settings.max_attempts,
         ):
-            process_file(db, store, file_id, owner=me, progress=progress)
+            process_file(db, store, file_id, owner=me, settings=settings, progress=progress)
         rep = report(db, file_id)
         if rep.state in TERMINAL or time.monotonic() > deadline:
             return rep

@@ -20,13 +20,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 import parsers
+from gateway.crashpoints import crash_point
 from gateway.db.base import Database
 from gateway.db.faults import is_environmental
 from gateway.db.models import FileState, InboundFile, utcnow
 from gateway.errors import GatewayError, TransientError
 from gateway.ingest import acks as file_acks
 from gateway.ingest import binding, queue
-from gateway.ingest.faults import crash_point
 from gateway.ingest.loader import (
     DuplicateInterchangeError,
     Loader,
@@ -38,7 +38,7 @@ from gateway.logging import get_logger
 from gateway.progress import Progress, no_progress
 from gateway.reconcile import ledger_ingest
 from gateway.security.phi import mask_findings
-from gateway.settings import get_settings, x12_limits
+from gateway.settings import Settings, x12_limits
 from gateway.store.base import RawStore
 
 log = get_logger("gateway.ingest")
@@ -139,10 +139,13 @@ def process_file(
     file_id: int,
     *,
     owner: str,
+    settings: Settings,
     retries: int = DEADLOCK_RETRIES,
     progress: Progress = no_progress,
 ) -> Outcome:
     """Parse and load a file leased to ``owner``; returns its final state.
+
+    ``settings`` come from the orchestrator (worker, replay, CLI), never read mid-service.
 
     A PostgreSQL deadlock (two files taking the trace locks of shared 835 traces in opposite
     orders, see ``Loader._prior``) rolled our transaction back: we still hold the lease, so the
@@ -158,7 +161,7 @@ def process_file(
     data: bytes | None = None
     #: the processing parse's outcome once it is complete (the acks are rendered from it)
     outcome: file_acks.Outcome | None = None
-    limits = x12_limits(get_settings())
+    limits = x12_limits(settings)
     source: file_acks.Source | None = None
     try:
         try:
@@ -274,7 +277,7 @@ def process_file(
     except _QuarantineError as q:
         if q.parser_first:
             q = _parser_verdict(store, row.sha256) or q
-        return _quarantine(db, file_id, owner, q, loader, started, source, outcome)
+        return _quarantine(db, file_id, owner, q, loader, started, source, outcome, limits=limits)
     except LeaseLostError:
         log.warning("lease_lost", file_id=file_id, owner=owner)
         return Outcome(
@@ -292,24 +295,30 @@ def process_file(
                 "interchange was loaded concurrently from another file",
                 None,
             )
-            return _quarantine(db, file_id, owner, dup, loader, started, source)
-        return _internal(db, file_id, owner, exc, loader, started, source)
+            return _quarantine(db, file_id, owner, dup, loader, started, source, limits=limits)
+        return _internal(db, file_id, owner, exc, loader, started, source, limits=limits)
     except DataError as exc:
         # Prefer the parser's own verdict (a located X12 reason) when it has one.
         verdict = _parser_verdict(store, row.sha256)
         if verdict is not None:
-            return _quarantine(db, file_id, owner, verdict, None, started, source)
+            return _quarantine(db, file_id, owner, verdict, None, started, source, limits=limits)
         bad = _QuarantineError(
             "value_out_of_range",
             f"a value does not fit its column (too long or too large): {type(exc.orig).__name__}",
             None,
         )
-        return _quarantine(db, file_id, owner, bad, loader, started, source)
+        return _quarantine(db, file_id, owner, bad, loader, started, source, limits=limits)
     except OperationalError as exc:
         if retries > 0 and getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
             log.warning("file_load_deadlock_retried", file_id=file_id)
             return process_file(
-                db, store, file_id, owner=owner, retries=retries - 1, progress=progress
+                db,
+                store,
+                file_id,
+                owner=owner,
+                settings=settings,
+                retries=retries - 1,
+                progress=progress,
             )
         # database busy, unreachable or full: the worker retries (we keep the lease)
         if is_environmental(exc):
@@ -325,7 +334,7 @@ def process_file(
                 "file_processing_interrupted", file_id=file_id, error_type=type(exc).__name__
             )
             raise
-        return _internal(db, file_id, owner, exc, loader, started, source)
+        return _internal(db, file_id, owner, exc, loader, started, source, limits=limits)
 
 
 def _render_acks(
@@ -352,7 +361,11 @@ def _render_acks(
 
 
 def _store_failed_acks(
-    db: Database, file_id: int, data: file_acks.Source | None, outcome: file_acks.Outcome | None
+    db: Database,
+    file_id: int,
+    data: file_acks.Source | None,
+    outcome: file_acks.Outcome | None,
+    limits: parsers.Limits,
 ) -> None:
     """Render and store the acks of a file just quarantined (its own transaction)."""
     if data is None:  # the raw bytes could not be read: rendered on demand, if ever
@@ -360,9 +373,7 @@ def _store_failed_acks(
     try:
         with db.read() as s:
             when = s.execute(select(F.processed_at).where(F.id == file_id)).scalar_one()
-        rendered = _render_acks(
-            file_id, data, outcome, when or utcnow(), x12_limits(get_settings())
-        )
+        rendered = _render_acks(file_id, data, outcome, when or utcnow(), limits)
         if rendered is not None:
             with db.write() as s:
                 file_acks.save(s, rendered)
@@ -394,6 +405,8 @@ def _quarantine(
     started: float,
     data: file_acks.Source | None = None,
     outcome: file_acks.Outcome | None = None,
+    *,
+    limits: parsers.Limits,
 ) -> Outcome:
     findings = _findings(loader.reader if loader else None)
     kind = q.kind or (loader.stats.kind if loader is not None else "unknown")
@@ -412,7 +425,7 @@ def _quarantine(
     if not ok:
         log.warning("lease_lost", file_id=file_id, owner=owner)
         return Outcome(file_id, FileState.PROCESSING.value, "lease_lost")
-    _store_failed_acks(db, file_id, data, outcome)
+    _store_failed_acks(db, file_id, data, outcome, limits)
     log.warning("file_quarantined", file_id=file_id, error_code=q.code, location=q.location or {})
     return Outcome(
         file_id, FileState.FAILED.value, q.code, q.message, seconds=time.perf_counter() - started
@@ -427,6 +440,8 @@ def _internal(
     loader: Loader | None,
     started: float,
     data: file_acks.Source | None = None,
+    *,
+    limits: parsers.Limits,
 ) -> Outcome:
     # The traceback goes to the log; the stored message names only the exception type, since
     # exception text can quote input values.
@@ -436,4 +451,4 @@ def _internal(
         f"unexpected {type(exc).__name__} while processing; see the worker log",
         None,
     )
-    return _quarantine(db, file_id, owner, q, loader, started, data)
+    return _quarantine(db, file_id, owner, q, loader, started, data, limits=limits)

@@ -1,4 +1,4 @@
-"""Tables of gateway.ingest (registered through gateway.db.registry).
+"""Tables of gateway.ingest (registered through gateway.registry).
 
 ``file_acks`` holds the TA1/999 owed for one inbound file, rendered once by the worker from
 the findings of the parse that processed it (``gateway.ingest.acks``), so that serving them

@@ -1,4 +1,4 @@
-"""Tables of gateway.outbound (registered through gateway.db.registry).
+"""Tables of gateway.outbound (registered through gateway.registry).
 
 * ``outbound_files``: the delivery queue. One row per (partner, content, remote path); the bytes
   live in the outbound blob store under their sha256. States ``queued → delivering → delivered``

@@ -1,4 +1,4 @@
-"""Tables of gateway.reconcile (registered through gateway.db.registry).
+"""Tables of gateway.reconcile (registered through gateway.registry).
 
 - ``ledger_entries``: the provider's posted-charges ledger, one row per posting, owned by a
   provider; ``ledger_imports`` says whose ledger a stored file is.

@@ -50,6 +50,7 @@ from gateway.store.base import RawStore
 from mappings.outbound_layouts import get_layout
 from mappings.payers import PayerDirectory
 from mappings.providers import Certifier, ProviderDirectory, default_directory
+from parsers.x12.lexer import Limits
 from schemas.serialize import money
 from schemas.states import CreditStatus
 
@@ -271,14 +272,18 @@ def cms838(
     provider_id: int | None = None,
     record: bool = True,
     store: RawStore | None = None,
+    limits: Limits | None = None,
     providers: ProviderDirectory | None = None,
 ) -> Cms838Result:
     """The quarter's CMS-838 reports, one per provider number with credits to report; records
     what they report unless ``record`` is false (the API's preview).
 
     With ``store`` the beneficiary names (column 1) are read from the raw files
-    (gateway.resolve.names); without it they stay blank, as in the API's JSON preview.
+    (gateway.resolve.names), parsed under ``limits`` (required with ``store``); without it
+    they stay blank, as in the API's JSON preview.
     """
+    if store is not None and limits is None:
+        raise ValueError("cms838: a store to read names from needs the parser limits")
     label, _start, end = parse_quarter(quarter)
     directory = providers if providers is not None else default_directory()
     ct, lt, rc, pt = tbl(Credit), tbl(Cms838Line), tbl(ResolutionCase), tbl(Provider)
@@ -347,7 +352,7 @@ def cms838(
         if not credits:
             result.notices.extend(warnings)
             continue
-        report = _report(s, cert, credits, warnings, label, end, payers, store, issued)
+        report = _report(s, cert, credits, warnings, label, end, payers, store, limits, issued)
         if record:
             _record(s, report)
         result.reports.append(report)
@@ -363,6 +368,7 @@ def _report(
     end: dt.date,
     payers: PayerDirectory,
     store: RawStore | None,
+    limits: Limits | None,
     issued: dict[int, tuple[str, dt.date]],
 ) -> Cms838Report:
     by_provider: dict[int, list[Any]] = {}
@@ -371,9 +377,9 @@ def _report(
     missing_names = 0
     found: dict[tuple[int, str], str] = {}
     for pid, mine in by_provider.items():
-        if store is None:
+        if store is None or limits is None:
             continue
-        names = beneficiary_names(s, store, pid, {r.patient_control_number for r in mine})
+        names = beneficiary_names(s, store, pid, {r.patient_control_number for r in mine}, limits)
         missing_names += names.missing
         found.update(
             {(pid, r.patient_control_number): names.get(r.patient_control_number) for r in mine}

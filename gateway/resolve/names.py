@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 import parsers
 from gateway.errors import GatewayError
 from gateway.logging import get_logger
-from gateway.settings import get_settings, x12_limits
 from gateway.store.base import RawStore
 from parsers.x12.lexer import Limits
 from schemas.claim import Claim
@@ -78,14 +77,16 @@ class BeneficiaryNames:
 
 
 def beneficiary_names(
-    s: Session, store: RawStore, provider_id: int, pcns: Iterable[str]
+    s: Session, store: RawStore, provider_id: int, pcns: Iterable[str], limits: Limits
 ) -> BeneficiaryNames:
-    """Read each raw file at most once, newest first, until every PCN has a name."""
+    """Read each raw file at most once, newest first, until every PCN has a name.
+
+    ``limits`` are the ones the worker parsed these files under (``x12_limits(settings)``,
+    passed in by the caller that holds the settings)."""
     wanted = set(pcns)
     out = BeneficiaryNames()
     if not wanted:
         return out
-    limits = x12_limits(get_settings())  # the limits the worker parsed these files under
     read: set[str] = set()
     for query in (_REMITTED, _BILLED):
         by_file: dict[str, dict[str, str]] = {}

@@ -1,4 +1,4 @@
-"""Tables of gateway.resolve (registered through gateway.db.registry).
+"""Tables of gateway.resolve (registered through gateway.registry).
 
 - ``resolution_cases``: one case per credit (``credits.id``), its workflow state and how it is
   being returned; ``case_transitions`` is the case's append-only history (who, when, why). Every

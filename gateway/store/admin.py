@@ -26,10 +26,10 @@ from sqlalchemy import exists, func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from gateway import audit
+from gateway.crashpoints import crash_point
 from gateway.db.base import Database
 from gateway.db.models import FileState, InboundFile, utcnow
 from gateway.errors import ConfigError, InputError
-from gateway.ingest.faults import crash_point
 from gateway.logging import get_logger
 from gateway.progress import Progress, no_progress
 from gateway.store.base import (

@@ -35,10 +35,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from gateway.crashpoints import crash_point
 from gateway.db.base import Database
 from gateway.db.models import tbl, utcnow
 from gateway.errors import ConfigError
-from gateway.ingest.faults import crash_point
 from gateway.logging import get_logger
 from gateway.store.base import (
     CHUNK,

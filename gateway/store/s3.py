@@ -29,8 +29,8 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
+from gateway.crashpoints import crash_point
 from gateway.errors import ConfigError
-from gateway.ingest.faults import crash_point
 from gateway.logging import get_logger
 from gateway.store.base import (
     CHUNK,

@@ -1,4 +1,4 @@
-"""Tables of gateway.store (registered through gateway.db.registry).
+"""Tables of gateway.store (registered through gateway.registry).
 
 ``raw_blobs``/``raw_chunks`` hold the ``postgres`` backend's bytes: one blob row per distinct
 sha256 and its bytes in 1 MiB chunks (``bytea`` on PostgreSQL, ``BLOB`` on SQLite). A blob row

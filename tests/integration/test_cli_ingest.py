@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import delete, select
 from typer.testing import CliRunner
 
-import gateway.db.registry  # noqa: F401  every table, for the drift check
+import gateway.registry  # noqa: F401  every table, for the drift check
 from gateway.cli import app
 from gateway.db.base import Base, Database
 from gateway.db.migrate import HEAD, current_revision, head_revision

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from gateway.db.models import InboundFile, Provider
 from gateway.resolve.names import beneficiary_names
+from gateway.settings import x12_limits
 from tests.integration.helpers import Gateway, ingest
 
 CASE = Path(__file__).resolve().parents[1] / "fixtures" / "reconcile" / "medicare_duplicate"
@@ -28,7 +29,7 @@ CORRECTED = (
 def _names(gw: Gateway, *pcns: str) -> tuple[dict[str, str], int]:
     with gw.db.read() as s:
         provider = s.execute(select(Provider.id).where(Provider.npi == "1234567893")).scalar_one()
-        found = beneficiary_names(s, gw.store, provider, pcns)
+        found = beneficiary_names(s, gw.store, provider, pcns, x12_limits(gw.settings))
     return found.names, found.missing
 
 

@@ -1,6 +1,6 @@
 """Crash safety: SIGKILL worker processes at 25+ points, restart, compare with a clean run.
 
-Kill points come from ``GATEWAY_TEST_CRASH_AT=<label>:<n>`` (see ``gateway.ingest.faults``):
+Kill points come from ``GATEWAY_TEST_CRASH_AT=<label>:<n>`` (see ``gateway.crashpoints``):
 inside transactions (``claim``, ``batch``, ``before_commit``, ``fail_commit``) and between
 them (``load_begin``, ``after_commit``), chosen at random with a fixed seed. The first kill
 hits a real ``gateway worker`` subprocess; the rest hit worker processes forked from the test
@@ -19,9 +19,9 @@ import time
 
 from sqlalchemy import delete, func, select
 
+from gateway import crashpoints as faults
 from gateway.db.base import Database
 from gateway.db.models import DERIVED_TABLES, AuditEntry, FileEvent, InboundFile, Provider, tbl
-from gateway.ingest import faults
 from gateway.ingest.tables import FileAck
 from gateway.intake import accept_bytes
 from gateway.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import gateway.db.registry  # noqa: F401  registers every table on Base.metadata
+import gateway.registry  # noqa: F401  registers every table on Base.metadata
 from gateway.db.base import Base, make_engine
 
 config = context.config

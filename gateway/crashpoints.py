@@ -1,7 +1,8 @@
 """Fault injection for the crash-safety tests: ``GATEWAY_TEST_CRASH_AT=<label>:<n>``.
 
 When set, the process SIGKILLs itself the n-th time it reaches ``crash_point(label)``. Unset
-(always, outside tests) it costs one dict lookup per call.
+(always, outside tests) it costs one dict lookup per call. It sits at the bottom of the stack
+(standard library only) so store, ingest and every other layer may mark a kill point.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Import every module that declares tables, so ``Base.metadata`` is complete.
 
 Alembic's env and the schema-drift test import this; each concern keeps its tables in its own
-``tables.py`` next to the code that uses them.
+``tables.py`` next to the code that uses them. It sits at the top of the stack (it knows every
+domain), so ``gateway.db`` stays below the domains: see the layer contracts in pyproject.toml.
 """
 
 import gateway.api.tables
