@@ -66,4 +66,20 @@ class OutboundState(enum.StrEnum):
     FAILED = "failed"
 
 
-__all__ = ["BatchDelivery", "BatchState", "CaseState", "CreditStatus", "FileState", "OutboundState"]
+#: the warning a Medicare credit carries until its payer is verified as a Medicare contractor
+UNVERIFIED_MEDICARE_PAYER = "unverified_medicare_payer"
+
+#: what an analyst may decide about an open line variance
+LINE_DECISIONS = ("missed", "transfer", "billed_in_error")
+
+
+__all__ = [
+    "LINE_DECISIONS",
+    "UNVERIFIED_MEDICARE_PAYER",
+    "BatchDelivery",
+    "BatchState",
+    "CaseState",
+    "CreditStatus",
+    "FileState",
+    "OutboundState",
+]

@@ -13,8 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field, PrivateAttr, computed_field, field_serializer
 
 from gateway.read.types import READ, Money, Timestamp
-from gateway.reconcile.medicare import UNVERIFIED
-from schemas.states import CaseState, CreditStatus
+from schemas.states import UNVERIFIED_MEDICARE_PAYER, CaseState, CreditStatus
 
 #: case states whose money is still with the provider (worklists, overdue warnings)
 ACTIVE_CASE_STATES = frozenset(
@@ -71,7 +70,11 @@ class CreditRead(CreditFields):
     )
     @property
     def warnings(self) -> list[str]:
-        return [UNVERIFIED] if self.medicare_part and self.medicare_verified is False else []
+        return (
+            [UNVERIFIED_MEDICARE_PAYER]
+            if self.medicare_part and self.medicare_verified is False
+            else []
+        )
 
 
 class TransitionRead(BaseModel):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field, computed_field
 
 from gateway.read.types import READ, Money
-from gateway.reconcile.model import LINE_DECISIONS
+from schemas.states import LINE_DECISIONS
 
 
 class VarianceRead(BaseModel):

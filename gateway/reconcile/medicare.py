@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from schemas.payer import PayerRule
+from schemas.states import UNVERIFIED_MEDICARE_PAYER
 
 if TYPE_CHECKING:  # model.py holds a MedicareFacts: import its types for annotations only
     from gateway.reconcile.model import Adjudication, ClaimFacts, CreditRow
@@ -37,7 +38,7 @@ MEDICARE_INDICATORS = frozenset({"MA", "MB"})
 MEDICARE_PROGRAMMES = frozenset({"medicare_a", "medicare_b"})
 #: first two digits of the type of bill (facility type + bill classification) that are Part A
 PART_A_BILLS = frozenset({"11", "18", "21", "32", "41", "81", "82"})
-UNVERIFIED = "unverified_medicare_payer"
+UNVERIFIED = UNVERIFIED_MEDICARE_PAYER
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,6 @@ CLAIM_PRICING_GROUPS = frozenset({"CO", "PI", "PR"})
 #: why a credit is held back (``pending``) from approval
 PENDING_REASONS = ("hold_window", "unposted_line", "replacement_claim", "no_posted_charges")
 #: an analyst's answer to an uncharged line (``gateway variances resolve --as``)
-LINE_DECISIONS = ("missed", "transfer", "billed_in_error")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,6 @@ from gateway.read.credits import CreditRead
 from gateway.read.variances import ExceptionRead, LineVarianceRead, VarianceRead
 from gateway.reconcile import sql
 from gateway.reconcile.credit import due_by
-from gateway.reconcile.model import LINE_DECISIONS
 from gateway.reconcile.tables import (
     ClaimWait,
     Credit,
@@ -31,7 +30,7 @@ from gateway.reconcile.tables import (
 )
 from parsers.codes import procedure_code
 from schemas.serialize import money
-from schemas.states import CreditStatus
+from schemas.states import LINE_DECISIONS, CreditStatus
 
 CAUSE_ORDER = {
     c: i
