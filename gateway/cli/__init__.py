@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "demo",
     "resolve",
     "files",
+    "users",
 )
 
 # Importing the submodule ``gateway.cli.app`` bound the *module* to the name ``app`` here; drop
