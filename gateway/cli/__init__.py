@@ -44,6 +44,7 @@ COMMAND_MODULES = (
     "resolve",
     "files",
     "users",
+    "webhooks",
 )
 
 # Importing the submodule ``gateway.cli.app`` bound the *module* to the name ``app`` here; drop

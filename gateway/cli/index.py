@@ -120,4 +120,8 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("users",),
         "Console users (uploader, analyst, ops, auditor, admin).",
     ),
+    "webhooks": (
+        ("webhooks",),
+        "Outbound webhooks: subscriptions, delivery log, replay.",
+    ),
 }

@@ -84,6 +84,7 @@ from gateway.reconcile.tables import (
     ReconcileRun,
 )
 from gateway.reconcile.tables import LineVariance as LineVarianceRow
+from gateway.webhooks import events as webhook_events
 from mappings.payers import PayerDirectory, default_directory
 
 log = get_logger("gateway.reconcile")
@@ -195,6 +196,7 @@ def run_reconcile(
                     duration_ms=int(summary.seconds * 1000),
                 )
             )
+            webhook_events.credits_identified(s, summary.run_id)  # outbox: the run's commit
             audit.record(
                 s,
                 actor=who,
