@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import column, select, table
+from sqlalchemy import Boolean, Date, Integer, String, column, select, table
 from sqlalchemy.orm import Session
 
-from gateway.db.models import InboundFile, Provider
+from gateway.db.models import MONEY, InboundFile, Provider
 from gateway.webhooks.service import emit
 from gateway.webhooks.tables import WebhookSubscription
 
@@ -27,17 +27,17 @@ _uploads = table("api_uploads", column("file_id"), column("api_key_id"))
 _keys = table("api_keys", column("id"), column("provider_key"))
 _credits = table(
     "credits",
-    column("id"),
-    column("provider_id"),
-    column("payer_id"),
-    column("cause"),
-    column("amount"),
-    column("government"),
-    column("owed_to"),
-    column("identified_on"),
-    column("due_by"),
-    column("status"),
-    column("first_run_id"),
+    column("id", Integer),
+    column("provider_id", Integer),
+    column("payer_id", String),
+    column("cause", String),
+    column("amount", MONEY),
+    column("government", Boolean),
+    column("owed_to", String),
+    column("identified_on", Date),
+    column("due_by", Date),
+    column("status", String),
+    column("first_run_id", Integer),
 )
 _batch_files = table("batch_files", column("batch_id"), column("outbound_file_id"))
 _outbound = table("outbound_files", column("id"), column("state"))
