@@ -82,7 +82,10 @@ def _provider_for(principal: Principal, requested: str | None) -> str:
 
 
 @router.post(
-    "", status_code=201, response_model=CreatedSubscription, responses=problem_responses(403, 422)
+    "",
+    status_code=201,
+    response_model=CreatedSubscription,
+    responses=problem_responses(400, 401, 403, 422),
 )
 def create_subscription(
     body: SubscriptionIn, ctx: Ctx, principal: Uploaders
@@ -105,7 +108,7 @@ def _fields(view: service.SubscriptionView) -> dict[str, object]:
     return {name: getattr(view, name) for name in SubscriptionOut.model_fields}
 
 
-@router.get("", response_model=list[SubscriptionOut])
+@router.get("", response_model=list[SubscriptionOut], responses=problem_responses(401, 403))
 def list_subscriptions(ctx: Ctx, principal: AnyRole) -> list[SubscriptionOut]:
     """The caller's subscriptions (every provider's for ops and auditor); never a secret."""
     with ctx.db.read() as s:
@@ -114,7 +117,9 @@ def list_subscriptions(ctx: Ctx, principal: AnyRole) -> list[SubscriptionOut]:
 
 
 @router.delete(
-    "/{subscription_id}", response_model=SubscriptionOut, responses=problem_responses(404, 422)
+    "/{subscription_id}",
+    response_model=SubscriptionOut,
+    responses=problem_responses(400, 401, 403, 404, 422),
 )
 def disable_subscription(subscription_id: DbId, ctx: Ctx, principal: Uploaders) -> SubscriptionOut:
     """Disable a subscription (the row and its delivery log stay)."""
@@ -125,7 +130,9 @@ def disable_subscription(subscription_id: DbId, ctx: Ctx, principal: Uploaders) 
     return SubscriptionOut.model_validate(_fields(view))
 
 
-@router.get("/deliveries", response_model=list[DeliveryOut])
+@router.get(
+    "/deliveries", response_model=list[DeliveryOut], responses=problem_responses(401, 403, 422)
+)
 def list_deliveries(
     ctx: Ctx,
     principal: AnyRole,
@@ -149,7 +156,7 @@ def _dfields(view: service.DeliveryView) -> dict[str, object]:
     "/deliveries/{delivery_id}/replay",
     status_code=202,
     response_model=DeliveryOut,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(400, 401, 403, 404, 422),
 )
 def replay_delivery(delivery_id: DbId, ctx: Ctx, principal: Uploaders) -> DeliveryOut:
     """Queue the same event (same id and payload) again as a new delivery."""
