@@ -11,4 +11,6 @@ import gateway.ingest.tables
 import gateway.outbound.tables
 import gateway.reconcile.tables
 import gateway.resolve.tables
-import gateway.store.tables  # noqa: F401
+import gateway.store.tables
+import gateway.users.tables
+import gateway.webhooks.tables  # noqa: F401

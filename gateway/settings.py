@@ -112,6 +112,27 @@ class Settings(BaseSettings):
         "keys file)",
     )
     session_max_age_seconds: int = 8 * 3600
+    webhook_allow_private_urls: bool = Field(
+        default=False,
+        description="Allow webhook URLs whose host is a loopback, private or reserved address "
+        "(off: such URLs are refused at subscription and before each send, against SSRF)",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="Timeout of one webhook POST"
+    )
+    webhook_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="Tries of one webhook delivery (on 5xx, timeouts, refused connections) "
+        "before it is marked failed",
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=1.0, ge=0, description="First wait between webhook tries (doubles each try)"
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=60.0, ge=0, description="Longest wait between two webhook tries"
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated IPs/CIDRs of the reverse proxies in front of "

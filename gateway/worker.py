@@ -39,6 +39,8 @@ log = get_logger("gateway.worker")
 T = TypeVar("T")
 #: longest wait between two tries while the database is busy or the disk full
 MAX_BACKOFF_SECONDS = 30.0
+#: webhook deliveries sent each time the worker finds no file to process
+WEBHOOKS_PER_IDLE = 50
 
 
 class _StoppedError(Exception):
@@ -134,6 +136,7 @@ def run_worker(
         except _StoppedError:
             break
         if file_id is None:
+            _send_webhooks(db, settings, me)
             if once:
                 break
             stop.wait(settings.worker_poll_seconds)
@@ -150,6 +153,16 @@ def run_worker(
             on_outcome(outcome)
     log.info("worker_stopped", owner=me, processed=stats.processed, failed=stats.failed)
     return stats
+
+
+def _send_webhooks(db: Database, settings: Settings, owner: str) -> None:
+    """Idle time: send due webhook deliveries (``gateway.webhooks``); never fatal."""
+    from gateway.webhooks.deliver import drain
+
+    try:
+        drain(db, settings, owner=owner, max_deliveries=WEBHOOKS_PER_IDLE)
+    except Exception as exc:  # a busy database or a broken row: tried again when next idle
+        log.warning("webhooks_skipped", error_type=type(exc).__name__)
 
 
 def install_stop_handlers(stop: threading.Event) -> None:

@@ -1,13 +1,15 @@
 """Ops console: server-rendered pages (Jinja2, no JavaScript) from the same app.
 
-Sign-in takes an ops or auditor API key once (a refused one is audited, and too many from one
-address are answered 429: ``gateway.api.signin``); the browser then holds only a session cookie
-whose session lives on the server (``gateway.api.sessions``): sign-out ends it there, and
-revoking the key ends its sessions at the next request. Every POST form carries a CSRF token
-derived from the session (before sign-in: a double-submit cookie). Status messages after an
-action are the session's flash message, never text from the URL. Every console response
-carries the headers of ``gateway.api.headers`` (CSP without inline script or style, no
-framing, no sniffing, no referrer, no caching of pages that show PHI).
+A person signs in with a username and password (``gateway.users``: argon2id, per-person roles,
+optionally one provider); a machine's ops or auditor API key still signs in too. A refused
+sign-in is audited, and too many from one address are answered 429 (``gateway.api.signin``);
+the browser then holds only a session cookie whose session lives on the server
+(``gateway.api.sessions``): sign-out ends it there, and revoking the key or disabling the user
+ends its sessions at the next request. A provider-scoped user sees only its provider's files.
+Every POST form carries a CSRF token derived from the session (before sign-in: a double-submit
+cookie). Status messages after an action are the session's flash message, never text from the
+URL. Every console response carries the headers of ``gateway.api.headers`` (CSP without inline
+script or style, no framing, no sniffing, no referrer, no caching of pages that show PHI).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from gateway.api.deps import AppContext, Ctx
+from gateway.api.deps import AppContext, Ctx, file_scope
 from gateway.api.keys import Principal, Role, authenticate
+from gateway.api.middleware import serialized_write
 from gateway.api.routes.files import FileId
 from gateway.api.segments import SegmentPage, segments_page
 from gateway.api.sessions import (
@@ -39,10 +43,14 @@ from gateway.api.signin import record_failure, refused
 from gateway.db.models import FileEvent, FileState, InboundFile, utcnow
 from gateway.errors import GatewayError
 from gateway.ingest.replay import request_replay, resend_links
+from gateway.security.roles import OPERATORS, USER_ROLES
+from gateway.users.passwords import MAX_LENGTH as MAX_PASSWORD
+from gateway.users.service import authenticate_user, record_login
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 SESSION_COOKIE = "gw_session"
 LOGIN_CSRF_COOKIE = "gw_login_csrf"
+#: roles of API keys that may sign in to the console (people: every user role)
 CONSOLE_ROLES = frozenset({Role.OPS, Role.AUDITOR})
 F = InboundFile
 _SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
@@ -63,12 +71,28 @@ class ConsoleForbiddenError(Exception):
 def console_principal(request: Request, ctx: Ctx) -> Principal:
     cookie = request.cookies.get(SESSION_COOKIE)
     live = lookup(ctx, cookie)
-    if live is None or live.principal.role not in CONSOLE_ROLES:
+    if live is None or not may_use_console(live.principal):
         raise LoginRequiredError
     request.state.principal = live.principal
     request.state.csrf = csrf_token(ctx, cookie or "")
     request.state.flash = live.flash
     return live.principal
+
+
+def may_use_console(principal: Principal) -> bool:
+    """Every user role; of API keys only ops and auditor."""
+    if principal.user_id is not None:
+        return principal.role in USER_ROLES
+    return principal.role in CONSOLE_ROLES
+
+
+def unscoped_principal(request: Request, ctx: Ctx) -> Principal:
+    """A signed-in caller who sees every provider: the pages that do not filter by provider
+    yet (credits, batches) refuse a provider-scoped user (fail closed)."""
+    principal = console_principal(request, ctx)
+    if principal.provider_key is not None:
+        raise ConsoleForbiddenError("this page is not available to a provider-scoped user")
+    return principal
 
 
 def flash(ctx: AppContext, request: Request, message: str) -> None:
@@ -77,6 +101,7 @@ def flash(ctx: AppContext, request: Request, message: str) -> None:
 
 
 Viewer = Annotated[Principal, Depends(console_principal)]
+UnscopedViewer = Annotated[Principal, Depends(unscoped_principal)]
 
 
 def check_csrf(request: Request, token: str) -> None:
@@ -147,9 +172,12 @@ def login_form(request: Request, ctx: Ctx) -> HTMLResponse:
 def login(
     request: Request,
     ctx: Ctx,
-    key: Annotated[str, Form(max_length=200)],
     csrf: Annotated[str, Form(max_length=100)],
+    key: Annotated[str, Form(max_length=200)] = "",
+    username: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=MAX_PASSWORD + 1)] = "",
 ) -> Response:
+    """A person's username and password, or a machine's API key (see module doc)."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf):
         return _render(
@@ -174,15 +202,21 @@ def login(
         )
         limited.headers["Retry-After"] = str(wait)
         return limited
+    as_user = bool(username or password)
     with ctx.db.read() as s:
-        principal = authenticate(s, key, ctx.pepper)
-    if principal is None or principal.role not in CONSOLE_ROLES:
-        error = (
-            "That key is not valid."
-            if principal is None
-            else "Only ops and auditor keys can use the console."
-        )
+        if as_user:
+            principal = authenticate_user(s, username, password)
+        else:
+            principal = authenticate(s, key, ctx.pepper)
+    if principal is None or not may_use_console(principal):
+        if as_user:
+            error = "That username and password do not match an active user."
+        elif principal is None:
+            error = "That key is not valid."
+        else:
+            error = "Only ops and auditor keys can use the console."
         status = 403 if principal else 401
+        code = "role_not_allowed" if principal else ("invalid_login" if as_user else "invalid_key")
         record_failure(
             ctx.db,
             ctx.sign_ins,
@@ -190,11 +224,15 @@ def login(
             client=client,
             method="POST",
             route="/console/login",
-            code="role_not_allowed" if principal else "invalid_key",
-            presented=key,
+            code=code,
+            # a user's attempt is fingerprinted by the username, never by the password
+            presented=username if as_user else key,
             outcome=status,
         )
         return _render(ctx, request, "login.html", status, login_csrf=cookie, error=error)
+    if principal.user_id is not None:
+        with serialized_write(ctx.db) as s:
+            record_login(s, principal.user_id, password, client=client)
     request.state.principal = principal
     response = RedirectResponse("/console/", status_code=303)
     _set_cookie(
@@ -223,17 +261,16 @@ def logout(
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
+def dashboard(request: Request, ctx: Ctx, principal: Viewer) -> HTMLResponse:
     today = dt.datetime.combine(utcnow().date(), dt.time(), dt.UTC)
+    scope = file_scope(principal)
+    counts = select(F.state, func.count()).where(F.received_at >= today).group_by(F.state)
+    failed = select(func.count()).select_from(F).where(F.state == FileState.FAILED.value)
+    if scope is not None:
+        counts, failed = counts.where(scope), failed.where(scope)
     with ctx.db.read() as s:
-        by_state = dict(
-            s.execute(
-                select(F.state, func.count()).where(F.received_at >= today).group_by(F.state)
-            ).all()
-        )
-        failed_total = s.execute(
-            select(func.count()).where(F.state == FileState.FAILED.value)
-        ).scalar_one()
+        by_state = dict(s.execute(counts).all())
+        failed_total = s.execute(failed).scalar_one()
     states = [(st.value, int(by_state.get(st.value, 0))) for st in FileState]
     peak = max([n for _, n in states] + [1])
     return _render(
@@ -248,13 +285,13 @@ def dashboard(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
 
 
 @router.get("/failures", response_class=HTMLResponse)
-def failures_page(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
+def failures_page(request: Request, ctx: Ctx, principal: Viewer) -> HTMLResponse:
+    stmt = select(F).where(F.state == FileState.FAILED.value).order_by(F.id).limit(500)
+    scope = file_scope(principal)
+    if scope is not None:
+        stmt = stmt.where(scope)
     with ctx.db.read() as s:
-        rows = (
-            s.execute(select(F).where(F.state == FileState.FAILED.value).order_by(F.id).limit(500))
-            .scalars()
-            .all()
-        )
+        rows = s.execute(stmt).scalars().all()
     return _render(ctx, request, "failures.html", rows=rows, where=where)
 
 
@@ -262,7 +299,7 @@ def failures_page(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
 def file_page(
     request: Request,
     ctx: Ctx,
-    _: Viewer,
+    principal: Viewer,
     file_id: FileId,
     seg: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> HTMLResponse:
@@ -270,7 +307,7 @@ def file_page(
     error (or the head), or with ``seg`` the ``SEGMENT_PAGE`` segments from there on. Only
     that page is read from the raw store (``segments_page``)."""
     with ctx.db.read() as s:
-        row = s.get(F, file_id)
+        row = s.get(F, file_id) if in_scope(s, principal, file_id) else None
         events = (
             s.execute(select(FileEvent).where(FileEvent.file_id == file_id).order_by(FileEvent.id))
             .scalars()
@@ -351,8 +388,18 @@ def replay_form(
     csrf: Annotated[str, Form(max_length=100)],
 ) -> Response:
     check_csrf(request, csrf)
-    if principal.role is not Role.OPS:
-        raise ConsoleForbiddenError("only ops keys can replay files")
+    if principal.role not in OPERATORS:
+        raise ConsoleForbiddenError("only ops and admin can replay files")
+    with ctx.db.read() as s:
+        if not in_scope(s, principal, file_id):
+            return _render(
+                ctx,
+                request,
+                "message.html",
+                404,
+                title="Not found",
+                message=f"There is no file with id {file_id}.",
+            )
     request.state.file_id = file_id
     try:
         previous = request_replay(
@@ -364,6 +411,15 @@ def replay_form(
         )
     flash(ctx, request, f"replay queued (was {previous})")
     return RedirectResponse(f"/console/files/{file_id}", status_code=303)
+
+
+def in_scope(s: Session, principal: Principal, file_id: int) -> bool:
+    """True when ``principal`` may see file ``file_id`` (another provider's file: False, so
+    it is answered exactly like a missing one)."""
+    scope = file_scope(principal)
+    if scope is None:
+        return True
+    return s.execute(select(F.id).where(F.id == file_id, scope)).first() is not None
 
 
 def where(loc: dict[str, Any] | None) -> str:
@@ -411,6 +467,7 @@ __all__ = [
     "SESSION_COOKIE",
     "ConsoleForbiddenError",
     "LoginRequiredError",
+    "UnscopedViewer",
     "Viewer",
     "check_csrf",
     "csrf_token",

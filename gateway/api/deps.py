@@ -172,12 +172,15 @@ Readers = Annotated[Principal, Depends(require(Role.OPS, Role.AUDITOR))]
 def file_scope(principal: Principal) -> ColumnElement[bool] | None:
     """Condition limiting ``inbound_files`` to what ``principal`` may see (None: everything).
 
-    An uploader sees files whose parsed provider is its provider, and files uploaded by any key
-    of its provider (those are visible before a worker has parsed them).
+    A caller tied to a provider (an uploader key; a provider-scoped console user of any role)
+    sees files whose parsed provider is its provider, and files uploaded by any key of its
+    provider (those are visible before a worker has parsed them).
     """
-    if principal.role is not Role.UPLOADER:
-        return None
     pk = principal.provider_key
+    if pk is None:
+        if principal.role is Role.UPLOADER:  # never: uploaders always have one (fail closed)
+            return InboundFile.id.is_(None)
+        return None
     by_provider = InboundFile.provider_id.in_(select(Provider.id).where(Provider.key == pk))
     by_upload = InboundFile.id.in_(
         select(ApiUpload.file_id)

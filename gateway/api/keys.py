@@ -37,6 +37,7 @@ from gateway.db.base import Database
 from gateway.db.models import utcnow
 from gateway.errors import InputError, NotFoundError
 from gateway.logging import get_logger
+from gateway.security.roles import KEY_ROLES
 from gateway.security.roles import Role as Role
 
 log = get_logger("gateway.api.keys")
@@ -62,6 +63,8 @@ class Principal:
     role: Role
     provider_key: str | None
     last_used_at: dt.datetime | None = None
+    #: set for a person signed in to the console (``gateway.users``); None for an API key
+    user_id: int | None = None
 
     @property
     def needs_touch(self) -> bool:
@@ -76,6 +79,8 @@ class Principal:
     @property
     def actor(self) -> str:
         """How this caller appears in the audit log and file history."""
+        if self.user_id is not None:
+            return f"user:{self.name}"
         return f"apikey:{self.name}"
 
 
@@ -128,6 +133,11 @@ def create_key(
     if not _NAME.match(name):
         raise InputError(
             "a key name is 1-100 letters, digits, '.', '_', '@' or '-'", code="bad_key_name"
+        )
+    if role not in KEY_ROLES:
+        raise InputError(
+            f"an API key cannot be {role.value}: people sign in as users (gateway users add)",
+            code="bad_role",
         )
     provider_key = normalise_provider(provider) if provider else None
     if role is Role.UPLOADER and provider_key is None:

@@ -1,11 +1,12 @@
 """Console sessions kept on the server (``console_sessions``), and their flash messages.
 
 The cookie (``v2.<token>``: HttpOnly, SameSite=Strict, Secure over HTTPS) holds 256 random bits
-and nothing else; the table holds only the token's SHA-256, the key it signs in, its expiry and
-the flash message of the next page. So sign-out deletes the row and the old cookie is dead at
-once (it was a signed cookie that kept working for 8 hours after sign-out); revoking the key
-ends its sessions at the next request; and no cookie can be forged from the session secret,
-which now only derives the CSRF tokens. Expired rows are removed at each sign-in.
+and nothing else; the table holds only the token's SHA-256, who it signs in (a person,
+``user_id``, or a machine's API key), its expiry and the flash message of the next page. So
+sign-out deletes the row and the old cookie is dead at once (it was a signed cookie that kept
+working for 8 hours after sign-out); revoking the key, disabling the user or setting the user's
+password ends its sessions at the next request; and no cookie can be forged from the session
+secret, which now only derives the CSRF tokens. Expired rows are removed at each sign-in.
 
 A flash message is set by the POST that redirects and shown once by the next rendered page;
 status text never comes from the URL, where anyone could write it into a link.
@@ -26,6 +27,7 @@ from gateway.api.keys import Principal, principal_by_id
 from gateway.api.middleware import serialized_write
 from gateway.api.tables import ConsoleSession
 from gateway.db.models import utcnow
+from gateway.users.service import principal_by_user_id
 
 PREFIX = "v2."
 S = ConsoleSession
@@ -45,7 +47,13 @@ def make_session(ctx: AppContext, principal: Principal) -> str:
     with serialized_write(ctx.db) as s:
         s.execute(delete(S).where(S.expires_at < now))
         s.add(
-            S(token_hash=_hash(cookie), api_key_id=principal.id, created_at=now, expires_at=expires)
+            S(
+                token_hash=_hash(cookie),
+                api_key_id=principal.id if principal.user_id is None else None,
+                user_id=principal.user_id,
+                created_at=now,
+                expires_at=expires,
+            )
         )
     return cookie
 
@@ -63,9 +71,15 @@ def lookup(ctx: AppContext, cookie: str | None) -> LiveSession | None:
         return None
     with ctx.db.read() as s:
         row = s.execute(
-            select(S.api_key_id, S.flash).where(S.token_hash == digest, S.expires_at > utcnow())
+            select(S.api_key_id, S.user_id, S.created_at, S.flash).where(
+                S.token_hash == digest, S.expires_at > utcnow()
+            )
         ).first()
-        principal = principal_by_id(s, row.api_key_id) if row is not None else None
+        principal = None
+        if row is not None and row.user_id is not None:
+            principal = principal_by_user_id(s, row.user_id, row.created_at)
+        elif row is not None and row.api_key_id is not None:
+            principal = principal_by_id(s, row.api_key_id)
     return LiveSession(principal, row.flash) if principal is not None and row else None
 
 

@@ -43,6 +43,8 @@ COMMAND_MODULES = (
     "demo",
     "resolve",
     "files",
+    "users",
+    "webhooks",
 )
 
 # Importing the submodule ``gateway.cli.app`` bound the *module* to the name ``app`` here; drop

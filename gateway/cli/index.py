@@ -116,4 +116,12 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("files",),
         "Inbound files: detail, findings, history and 835 resend links.",
     ),
+    "users": (
+        ("users",),
+        "Console users (uploader, analyst, ops, auditor, admin).",
+    ),
+    "webhooks": (
+        ("webhooks",),
+        "Outbound webhooks: subscriptions, delivery log, replay.",
+    ),
 }

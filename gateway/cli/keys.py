@@ -13,7 +13,7 @@ from rich.table import Table
 
 from gateway.cli.app import EXIT_UNREADABLE, app, cli_settings, console, err_console
 from gateway.cli.progress import progress
-from gateway.security.roles import Role
+from gateway.security.roles import KeyRole, Role
 
 if TYPE_CHECKING:
     from gateway.db.base import Database
@@ -43,7 +43,7 @@ def _db() -> tuple[Database, str | None]:
 
 @keys_app.command("create")
 def create_cmd(
-    role: Annotated[Role, typer.Option(help="uploader | ops | auditor")],
+    role: Annotated[KeyRole, typer.Option(help="uploader | ops | auditor")],
     name: Annotated[str, typer.Option(help="Unique name; shown in the audit log")],
     provider: Annotated[
         str | None, typer.Option(help="Uploader keys: the provider's NPI (or npi:NPI / tin:TIN)")
@@ -61,7 +61,7 @@ def create_cmd(
             created = create_key(
                 s,
                 name=name,
-                role=role,
+                role=Role(role.value),
                 provider=provider,
                 pepper=pepper,
                 actor=current_actor(actor),

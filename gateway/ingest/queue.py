@@ -23,6 +23,7 @@ from gateway.db.base import Database
 from gateway.db.models import FileEvent, FileState, InboundFile, tbl, utcnow
 from gateway.logging import get_logger
 from gateway.security.phi import mask_findings, mask_quoted
+from gateway.webhooks import events as webhook_events
 
 log = get_logger("gateway.queue")
 F = InboundFile
@@ -182,5 +183,6 @@ def finish_failed(
         if res.rowcount != 1:  # type: ignore[attr-defined]
             return False
         add_event(s, file_id, FileState.PROCESSING.value, FileState.FAILED.value, owner, code)
+        webhook_events.file_quarantined(s, file_id, code[:64], kind)  # outbox: same transaction
         crash_point("fail_commit")
     return True

@@ -85,6 +85,7 @@ from gateway.reconcile.tables import (
     ReconcileRun,
 )
 from gateway.reconcile.tables import LineVariance as LineVarianceRow
+from gateway.webhooks import events as webhook_events
 from mappings.payers import PayerDirectory, default_directory
 from schemas.states import FileState
 
@@ -197,6 +198,7 @@ def run_reconcile(
                     duration_ms=int(summary.seconds * 1000),
                 )
             )
+            webhook_events.credits_identified(s, summary.run_id)  # outbox: the run's commit
             audit.record(
                 s,
                 actor=who,

@@ -52,6 +52,11 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/batches/{batch_id}"): READERS,
     ("GET", "/v1/reports/cms838"): READERS,
     ("GET", "/v1/reports/credits"): READERS,
+    ("POST", "/v1/webhooks"): frozenset({UP, OP}),
+    ("GET", "/v1/webhooks"): ALL,
+    ("DELETE", "/v1/webhooks/{subscription_id}"): frozenset({UP, OP}),
+    ("GET", "/v1/webhooks/deliveries"): ALL,
+    ("POST", "/v1/webhooks/deliveries/{delivery_id}/replay"): frozenset({UP, OP}),
     # console: session cookie instead of a bearer key; sign-in itself is public
     ("GET", "/console/static/console.css"): PUBLIC,
     ("GET", "/console/login"): PUBLIC,
@@ -116,6 +121,8 @@ def _call(
         .replace("{batch_id}", "1")
         .replace("{action}", "approve")
         .replace("{variance_id}", "1")
+        .replace("{subscription_id}", "1")
+        .replace("{delivery_id}", "1")
     )
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}

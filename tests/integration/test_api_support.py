@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from gateway.api import create_app
 from gateway.api.keys import Role, create_key, revoke_key
+from gateway.security.roles import KeyRole
 from gateway.settings import Settings
 from gateway.worker import run_worker
 from tests.integration.helpers import GATEWAY_CMD, ROOT, Gateway
@@ -127,12 +128,14 @@ class Api:
 
 
 PROVIDER_NPI = "1234567893"
+#: the roles an API key may hold (people are users: gateway.users)
+KEY_ROLES_ORDERED = [Role(r.value) for r in KeyRole]
 
 
 def make_keys(gw: Gateway, pepper: str | None) -> dict[str, str]:
     keys: dict[str, str] = {}
     with gw.db.write() as s:
-        for role in Role:
+        for role in KEY_ROLES_ORDERED:
             keys[role.value] = create_key(
                 s,
                 name=f"test-{role.value}",

@@ -18,9 +18,15 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from gateway.api.console import ConsoleForbiddenError, Viewer, _render, check_csrf, flash
+from gateway.api.console import (
+    ConsoleForbiddenError,
+    UnscopedViewer,
+    _render,
+    check_csrf,
+    flash,
+)
 from gateway.api.deps import Ctx, OpsOnly, Readers
-from gateway.api.keys import Principal, Role
+from gateway.api.keys import Principal
 from gateway.api.problems import problem_responses, status_for
 from gateway.errors import GatewayError
 from gateway.read.batches import BatchRead
@@ -29,6 +35,7 @@ from gateway.read.reports import Cms838Read, CreditReportRead, ReportRowRead
 from gateway.resolve import workflow as wf
 from gateway.resolve.batches import get_batch, list_batches
 from gateway.resolve.reports import aging, cms838
+from gateway.security.roles import OPERATORS
 from mappings.payers import default_directory
 
 #: database ids are 32-bit: a larger number is a 422, never a driver overflow (500)
@@ -152,10 +159,10 @@ def report_credits(
 # ---------------------------------------------------------------- console
 
 
-def console_ops(principal: Viewer) -> Principal:
-    """Console actions are ops-only (checked before anything else is parsed)."""
-    if principal.role is not Role.OPS:
-        raise ConsoleForbiddenError("only ops keys can approve or dispute credits")
+def console_ops(principal: UnscopedViewer) -> Principal:
+    """Console actions are for operators (ops, admin; checked before anything else is parsed)."""
+    if principal.role not in OPERATORS:
+        raise ConsoleForbiddenError("only ops and admin can approve or dispute credits")
     return principal
 
 
@@ -163,7 +170,7 @@ OpsViewer = Annotated[Principal, Depends(console_ops)]
 
 
 @console_router.get("/credits", response_class=HTMLResponse)
-def credits_page(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
+def credits_page(request: Request, ctx: Ctx, _: UnscopedViewer) -> HTMLResponse:
     today = dt.date.today()
     with ctx.db.write() as s:
         wf.sync_cases(s)
@@ -219,7 +226,7 @@ def credit_action(
 
 
 @console_router.get("/batches", response_class=HTMLResponse)
-def batches_page(request: Request, ctx: Ctx, _: Viewer) -> HTMLResponse:
+def batches_page(request: Request, ctx: Ctx, _: UnscopedViewer) -> HTMLResponse:
     with ctx.db.read() as s:
         rows = list_batches(s, limit=200)
     return _render(ctx, request, "batches.html", rows=rows)
