@@ -37,6 +37,9 @@ from gateway.db.base import Database
 from gateway.db.models import utcnow
 from gateway.errors import InputError, NotFoundError
 from gateway.logging import get_logger
+from gateway.security.principal import TOUCH_EVERY as TOUCH_EVERY
+from gateway.security.principal import Principal as Principal
+from gateway.security.principal import normalise_provider as normalise_provider
 from gateway.security.roles import KEY_ROLES
 from gateway.security.roles import Role as Role
 
@@ -45,43 +48,9 @@ log = get_logger("gateway.api.keys")
 PREFIX = "gw"
 _KEY = re.compile(r"^gw_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
-_PROVIDER = re.compile(r"^(npi:\d{10}|tin:[0-9A-Za-z-]{1,18})$")
-#: ``last_used_at`` is refreshed at most this often, so reads do not turn into writes
-TOUCH_EVERY = dt.timedelta(seconds=60)
 #: how long a verified key is trusted without re-reading it (the revocation delay across
 #: processes; revocations in the same process take effect immediately)
 CACHE_SECONDS = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """The authenticated caller of one request."""
-
-    id: int
-    key_id: str
-    name: str
-    role: Role
-    provider_key: str | None
-    last_used_at: dt.datetime | None = None
-    #: set for a person signed in to the console (``gateway.users``); None for an API key
-    user_id: int | None = None
-
-    @property
-    def needs_touch(self) -> bool:
-        """True when ``last_used_at`` is older than ``TOUCH_EVERY`` (or never set)."""
-        if self.last_used_at is None:
-            return True
-        last = self.last_used_at
-        if last.tzinfo is None:  # SQLite hands back naive UTC
-            last = last.replace(tzinfo=dt.UTC)
-        return utcnow() - last > TOUCH_EVERY
-
-    @property
-    def actor(self) -> str:
-        """How this caller appears in the audit log and file history."""
-        if self.user_id is not None:
-            return f"user:{self.name}"
-        return f"apikey:{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,18 +75,6 @@ def _matches(secret: str, scheme: str, stored: str, pepper: str | None) -> bool:
     else:
         digest = hashlib.sha256(secret.encode()).hexdigest()
     return hmac.compare_digest(digest, stored)
-
-
-def normalise_provider(value: str) -> str:
-    """``1234567893`` → ``npi:1234567893``; ``npi:…``/``tin:…`` are kept."""
-    v = value.strip()
-    if re.fullmatch(r"\d{10}", v):
-        v = f"npi:{v}"
-    if not _PROVIDER.match(v):
-        raise InputError(
-            f"provider {value!r} is not an NPI (10 digits), npi:NPI or tin:TIN", code="bad_provider"
-        )
-    return v
 
 
 def _principal(row: ApiKey) -> Principal:

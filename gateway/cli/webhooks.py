@@ -180,7 +180,7 @@ def deliver_cmd() -> None:
     """Send every due delivery now; exit 1 when any failed."""
     from gateway.cli.keys import _db
     from gateway.webhooks.deliver import drain
-    from gateway.worker import worker_id
+    from gateway.ingest.queue import worker_id
 
     settings = cli_settings()
     db = _db()[0]

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.api.keys import Principal, normalise_provider
 from gateway.db.models import utcnow
 from gateway.errors import InputError, NotFoundError
+from gateway.security.principal import Principal, normalise_provider
 from gateway.security.roles import USER_ROLES, Role
 from gateway.users import passwords
 from gateway.users.tables import User

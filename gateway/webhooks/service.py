@@ -106,7 +106,7 @@ def subscribe(
     allow_private: bool,
 ) -> tuple[SubscriptionView, str]:
     """Create a subscription; returns it and its signing secret (the only time it is shown)."""
-    from gateway.api.keys import normalise_provider  # the one provider-key syntax
+    from gateway.security.principal import normalise_provider  # the one provider-key syntax
 
     provider_key = normalise_provider(provider)
     row = S(
