@@ -62,19 +62,24 @@ def inventory(s: Session, *, as_of: dt.date, provider_id: int | None = None) -> 
     """Active credits identified on or before ``as_of``, by age bucket, payer, cause, root
     cause and government flag, with count and dollar totals."""
     bucket = age_bucket(days_between(s, CT.c.identified_on, bound_day(s, as_of)))
+    g_bucket, g_payer, g_rc = (
+        bucket.label("g_bucket"),
+        payer_key().label("g_payer"),
+        root_cause_key().label("g_rc"),
+    )
     stmt = scoped(
         select(
-            bucket.label("bucket"),
-            payer_key().label("payer"),
+            g_bucket,
+            g_payer,
             CT.c.cause,
-            root_cause_key().label("root_cause"),
+            g_rc,
             CT.c.government,
             func.count().label("n"),
             func.sum(cents(CT.c.amount)).label("cents"),
         )
         .select_from(credits_with_cases())
         .where(is_active(), CT.c.identified_on <= as_of)
-        .group_by(bucket, payer_key(), CT.c.cause, root_cause_key(), CT.c.government),
+        .group_by(g_bucket, g_payer, CT.c.cause, g_rc, CT.c.government),
         provider_id,
     )
     dims: dict[str, dict[str, list[int]]] = defaultdict(dict)
@@ -85,10 +90,10 @@ def inventory(s: Session, *, as_of: dt.date, provider_id: int | None = None) -> 
         total[1] += c
         gov = "government" if r.government else "other"
         for dim, key in (
-            ("age", r.bucket),
-            ("payer", r.payer),
+            ("age", r.g_bucket),
+            ("payer", r.g_payer),
             ("cause", r.cause),
-            ("root_cause", r.root_cause),
+            ("root_cause", r.g_rc),
             ("government", gov),
         ):
             cell = dims[dim].setdefault(str(key), [0, 0])
@@ -217,40 +222,42 @@ def recovery(
     ident_month = month_of(s, CT.c.identified_on)
     for r in s.execute(
         scoped(
-            select(ident_month.label("m"), func.sum(cents(CT.c.amount)).label("c"))
+            select(g := ident_month.label("g_m"), func.sum(cents(CT.c.amount)).label("c"))
             .where(CT.c.identified_on >= lo, CT.c.identified_on <= as_of)
-            .group_by(ident_month),
+            .group_by(g),
             provider_id,
         )
     ):
-        if r.m in table:
-            table[r.m]["identified"] += int(r.c or 0)
+        if r.g_m in table:
+            table[r.g_m]["identified"] += int(r.c or 0)
 
     stmt, day, kind = _resolved_rows(s, provider_id)
     res_month = month_of(s, day)
     for r in s.execute(
         stmt.with_only_columns(
-            res_month.label("m"), kind.label("k"), func.sum(cents(CT.c.amount)).label("c")
+            gm := res_month.label("g_m"),
+            gk := kind.label("g_k"),
+            func.sum(cents(CT.c.amount)).label("c"),
         )
         .where(day >= bound_day(s, lo), day <= bound_day(s, as_of))
-        .group_by(res_month, kind)
+        .group_by(gm, gk)
     ):
-        if r.m in table:
-            table[r.m][r.k] += int(r.c or 0)
+        if r.g_m in table:
+            table[r.g_m][r.g_k] += int(r.c or 0)
 
     disp = first_dispute(s)
     disp_month = month_of(s, disp.c.day)
     for r in s.execute(
         scoped(
-            select(disp_month.label("m"), func.sum(cents(CT.c.amount)).label("c"))
+            select(dm := disp_month.label("g_m"), func.sum(cents(CT.c.amount)).label("c"))
             .select_from(credits_with_cases().join(disp, disp.c.case_id == RC.c.id))
             .where(disp.c.day >= bound_day(s, lo), disp.c.day <= bound_day(s, as_of))
-            .group_by(disp_month),
+            .group_by(dm),
             provider_id,
         )
     ):
-        if r.m in table:
-            table[r.m]["disputed"] += int(r.c or 0)
+        if r.g_m in table:
+            table[r.g_m]["disputed"] += int(r.c or 0)
 
     def row(month: str, cells: dict[str, int]) -> RecoveryMonth:
         return RecoveryMonth(
@@ -292,16 +299,21 @@ def days_to_resolve(
     for r in s.execute(
         stmt.with_only_columns(
             CT.c.cause,
-            payer_key().label("payer"),
-            res_month.label("m"),
-            days.label("d"),
+            gp := payer_key().label("g_payer"),
+            gm := res_month.label("g_m"),
+            gd := days.label("g_d"),
             func.count().label("n"),
         )
         .where(day.is_not(None), day >= bound_day(s, lo), day <= bound_day(s, as_of))
-        .group_by(CT.c.cause, payer_key(), res_month, days)
+        .group_by(CT.c.cause, gp, gm, gd)
     ):
-        d, n = max(0, int(r.d)), int(r.n)
-        for dim, key in (("all", "all"), ("cause", r.cause), ("payer", r.payer), ("month", r.m)):
+        d, n = max(0, int(r.g_d)), int(r.n)
+        for dim, key in (
+            ("all", "all"),
+            ("cause", r.cause),
+            ("payer", r.g_payer),
+            ("month", r.g_m),
+        ):
             hists[dim][str(key)][d] += n
 
     def stats(dim: str, order: list[str] | None = None) -> list[ResolveStat]:

@@ -32,8 +32,8 @@ def rates(s: Session, *, as_of: dt.date, months: int = 6, provider_id: int | Non
     pm = month_of(s, paid_on)
     claims_stmt = (
         select(
-            payer.label("payer"),
-            pm.label("m"),
+            gp := payer.label("g_payer"),
+            gm := pm.label("g_m"),
             func.sum(case((cp.c.status_code != REVERSAL, 1), else_=0)).label("claims"),
             func.sum(cents(cp.c.paid)).label("paid"),
         )
@@ -41,30 +41,30 @@ def rates(s: Session, *, as_of: dt.date, months: int = 6, provider_id: int | Non
             cp.join(rm, rm.c.id == cp.c.remittance_id).outerjoin(pa, pa.c.alias == cp.c.payer_id)
         )
         .where(paid_on >= lo, paid_on <= as_of)
-        .group_by(payer, pm)
+        .group_by(gp, gm)
     )
     if provider_id is not None:
         claims_stmt = claims_stmt.where(cp.c.provider_id == provider_id)
     cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for r in s.execute(claims_stmt):
-        cell = cells[(r.payer, r.m)]
+        cell = cells[(r.g_payer, r.g_m)]
         cell[0] += int(r.claims or 0)
         cell[1] += int(r.paid or 0)
     im = month_of(s, CT.c.identified_on)
     for r in s.execute(
         scoped(
             select(
-                CT.c.payer_id.label("payer"),
-                im.label("m"),
+                CT.c.payer_id.label("g_payer"),
+                gim := im.label("g_m"),
                 func.count().label("n"),
                 func.sum(cents(CT.c.amount)).label("c"),
             )
             .where(CT.c.payer_id != "", CT.c.identified_on >= lo, CT.c.identified_on <= as_of)
-            .group_by(CT.c.payer_id, im),
+            .group_by(CT.c.payer_id, gim),
             provider_id,
         )
     ):
-        cell = cells[(r.payer, r.m)]
+        cell = cells[(r.g_payer, r.g_m)]
         cell[2] += int(r.n)
         cell[3] += int(r.c or 0)
 
@@ -115,20 +115,20 @@ def root_cause_trend(
     for r in s.execute(
         scoped(
             select(
-                im.label("m"),
-                root_cause_key().label("rc"),
-                payer_key().label("payer"),
+                tm := im.label("g_m"),
+                trc := root_cause_key().label("g_rc"),
+                tp := payer_key().label("g_payer"),
                 CT.c.cause,
                 func.count().label("n"),
                 func.sum(cents(CT.c.amount)).label("c"),
             )
             .select_from(credits_with_cases())
             .where(CT.c.identified_on >= lo, CT.c.identified_on <= as_of)
-            .group_by(im, root_cause_key(), payer_key(), CT.c.cause),
+            .group_by(tm, trc, tp, CT.c.cause),
             provider_id,
         )
     ):
-        grid[(r.m, r.rc, r.payer, r.cause)] = [int(r.n), int(r.c or 0)]
+        grid[(r.g_m, r.g_rc, r.g_payer, r.cause)] = [int(r.n), int(r.c or 0)]
 
     by_rc: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     seen: dict[tuple[str, str], set[str]] = defaultdict(set)
