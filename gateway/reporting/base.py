@@ -11,12 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal, or_, select
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.db.models import tbl
 from gateway.reconcile.tables import Credit
-from gateway.reporting.sqlparts import day_of
 from gateway.resolve.tables import CaseTransition, ResolutionCase
 from mappings.root_causes import UNASSIGNED
 
@@ -50,31 +48,28 @@ def scoped(stmt: Select[Any], provider_id: int | None) -> Select[Any]:
     return stmt if provider_id is None else stmt.where(CT.c.provider_id == provider_id)
 
 
-def last_resolution(s: Session) -> Any:
-    """Per case: the day and from-state of its last transition to resolved (a subquery)."""
-    last = (
-        select(TT.c.case_id, func.max(TT.c.id).label("tid"))
-        .where(TT.c.to_state == "resolved")
-        .group_by(TT.c.case_id)
-        .subquery("last_res")
-    )
+def last_resolution() -> tuple[Any, ColumnElement[bool]]:
+    """(alias, ON clause) joining each case to its last transition to ``resolved``.
+
+    A correlated ``max(id)`` per case (an index probe on ``case_transitions.case_id``), not a
+    joined GROUP BY subquery: SQLite scans a materialised subquery once per outer row."""
     t2 = TT.alias("res_t")
-    return (
-        select(
-            last.c.case_id,
-            day_of(s, t2.c.at).label("day"),
-            t2.c.from_state.label("from_state"),
-        )
-        .select_from(last.join(t2, t2.c.id == last.c.tid))
-        .subquery("resolution")
+    last_id = (
+        select(func.max(TT.c.id))
+        .where(TT.c.case_id == RC.c.id, TT.c.to_state == "resolved")
+        .scalar_subquery()
     )
+    return t2, t2.c.id == last_id
 
 
-def first_dispute(s: Session) -> Any:
-    """Per case: the day it was first disputed (a subquery)."""
-    return (
-        select(TT.c.case_id, func.min(day_of(s, TT.c.at)).label("day"))
-        .where(TT.c.to_state == "disputed")
-        .group_by(TT.c.case_id)
-        .subquery("first_dispute")
+def first_disputes() -> tuple[Any, ColumnElement[bool]]:
+    """(alias, condition) of each case's first transition to ``disputed``: a transition with
+    no earlier one to ``disputed`` of the same case (an index probe per transition)."""
+    t1 = TT.alias("disp_t")
+    t0 = TT.alias("disp_before")
+    earlier = (
+        select(t0.c.id)
+        .where(t0.c.case_id == t1.c.case_id, t0.c.to_state == "disputed", t0.c.id < t1.c.id)
+        .exists()
     )
+    return t1, and_(t1.c.to_state == "disputed", ~earlier)

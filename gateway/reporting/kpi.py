@@ -16,7 +16,7 @@ from gateway.reporting.base import (
     CT,
     RC,
     credits_with_cases,
-    first_dispute,
+    first_disputes,
     is_active,
     is_resolved,
     last_resolution,
@@ -39,6 +39,7 @@ from gateway.reporting.sqlparts import (
     age_bucket,
     bound_day,
     cents,
+    day_of,
     days_between,
     first_day,
     from_cents,
@@ -61,7 +62,7 @@ def _buckets(cells: dict[str, list[int]], order: tuple[str, ...] | None = None) 
 def inventory(s: Session, *, as_of: dt.date, provider_id: int | None = None) -> Inventory:
     """Active credits identified on or before ``as_of``, by age bucket, payer, cause, root
     cause and government flag, with count and dollar totals."""
-    bucket = age_bucket(days_between(s, CT.c.identified_on, bound_day(s, as_of)))
+    bucket = age_bucket(CT.c.identified_on, as_of)
     g_bucket, g_payer, g_rc = (
         bucket.label("g_bucket"),
         payer_key().label("g_payer"),
@@ -184,12 +185,12 @@ def deadlines(
 RECOVERY_KINDS = ("refunded", "offset", "recouped", "won", "closed_other")
 
 
-def _resolution_kind(res: Any) -> Any:
+def _resolution_kind(res_from: Any) -> Any:
     """How a resolved credit's money went: the payer recouped it (PLB), the provider won the
     dispute, a refund (posted, or a refund/patient-refund case), an offset, or otherwise."""
     return case(
         (CT.c.resolution == "recouped_by_plb", literal("recouped")),
-        (res.c.from_state == "disputed", literal("won")),
+        (res_from == "disputed", literal("won")),
         (CT.c.resolution == "refund_posted", literal("refunded")),
         (RC.c.method == "offset", literal("offset")),
         (RC.c.method.in_(("refund", "patient_refund")), literal("refunded")),
@@ -199,15 +200,13 @@ def _resolution_kind(res: Any) -> Any:
 
 def _resolved_rows(s: Session, provider_id: int | None) -> tuple[Any, Any, Any]:
     """(statement base, resolution-day expression, kind expression) of resolved credits."""
-    res = last_resolution(s)
-    day = func.coalesce(CT.c.resolved_on, res.c.day)
+    res, on = last_resolution()
+    day = func.coalesce(CT.c.resolved_on, day_of(s, res.c.at))
     stmt = scoped(
-        select(CT.c.id)
-        .select_from(credits_with_cases().outerjoin(res, res.c.case_id == RC.c.id))
-        .where(is_resolved()),
+        select(CT.c.id).select_from(credits_with_cases().outerjoin(res, on)).where(is_resolved()),
         provider_id,
     )
-    return stmt, day, _resolution_kind(res)
+    return stmt, day, _resolution_kind(res.c.from_state)
 
 
 def recovery(
@@ -245,13 +244,17 @@ def recovery(
         if r.g_m in table:
             table[r.g_m][r.g_k] += int(r.c or 0)
 
-    disp = first_dispute(s)
-    disp_month = month_of(s, disp.c.day)
+    disp, first = first_disputes()
+    disp_day = day_of(s, disp.c.at)
     for r in s.execute(
         scoped(
-            select(dm := disp_month.label("g_m"), func.sum(cents(CT.c.amount)).label("c"))
-            .select_from(credits_with_cases().join(disp, disp.c.case_id == RC.c.id))
-            .where(disp.c.day >= bound_day(s, lo), disp.c.day <= bound_day(s, as_of))
+            select(
+                dm := month_of(s, disp_day).label("g_m"), func.sum(cents(CT.c.amount)).label("c")
+            )
+            .select_from(
+                disp.join(RC, RC.c.id == disp.c.case_id).join(CT, CT.c.id == RC.c.credit_id)
+            )
+            .where(first, disp_day >= bound_day(s, lo), disp_day <= bound_day(s, as_of))
             .group_by(dm),
             provider_id,
         )

@@ -66,9 +66,14 @@ def bound_day(s: Session, day: dt.date) -> ColumnElement[Any]:
     return literal(day.isoformat())
 
 
-def age_bucket(age_days: ColumnElement[Any]) -> ColumnElement[Any]:
+def age_bucket(day_col: Any, as_of: dt.date) -> ColumnElement[Any]:
+    """The age bucket of a date column as of ``as_of`` (age = as_of - day, in days), by plain
+    date comparisons with each bucket's oldest day: no per-row date arithmetic."""
     return case(
-        *((age_days <= top, literal(label)) for top, label in AGE_BUCKETS),
+        *(
+            (day_col >= as_of - dt.timedelta(days=top), literal(label))
+            for top, label in AGE_BUCKETS
+        ),
         else_=literal(OLDEST_BUCKET),
     )
 
