@@ -28,26 +28,28 @@ def rates(s: Session, *, as_of: dt.date, months: int = 6, provider_id: int | Non
     lo = first_day(window[0])
     cp, rm, pa = tbl(ClaimPaymentRow), tbl(RemittanceRow), tbl(PayerAlias)
     paid_on = func.coalesce(rm.c.payment_date, rm.c.production_date)
-    payer = func.coalesce(pa.c.payer_id, cp.c.payer_id)
-    pm = month_of(s, paid_on)
-    claims_stmt = (
-        select(
-            gp := payer.label("g_payer"),
-            gm := pm.label("g_m"),
-            func.sum(case((cp.c.status_code != REVERSAL, 1), else_=0)).label("claims"),
-            func.sum(cents(cp.c.paid)).label("paid"),
-        )
-        .select_from(
-            cp.join(rm, rm.c.id == cp.c.remittance_id).outerjoin(pa, pa.c.alias == cp.c.payer_id)
-        )
-        .where(paid_on >= lo, paid_on <= as_of)
-        .group_by(gp, gm)
-    )
+    # remittances of the window and their month (few rows), then claim payments grouped by
+    # remittance and payer id (the remittance index's order: no join, no sort, no per-row date
+    # function), kept when their remittance is in the window; aliases are folded in Python
+    rstmt = select(rm.c.id, month_of(s, paid_on).label("m")).where(paid_on >= lo, paid_on <= as_of)
+    if provider_id is not None:
+        rstmt = rstmt.where(rm.c.provider_id == provider_id)
+    month_of_remit = {int(r.id): str(r.m) for r in s.execute(rstmt)}
+    alias = {str(r.alias): str(r.payer_id) for r in s.execute(select(pa.c.alias, pa.c.payer_id))}
+    claims_stmt = select(
+        cp.c.remittance_id,
+        cp.c.payer_id,
+        func.sum(case((cp.c.status_code != REVERSAL, 1), else_=0)).label("claims"),
+        func.sum(cents(cp.c.paid)).label("paid"),
+    ).group_by(cp.c.remittance_id, cp.c.payer_id)
     if provider_id is not None:
         claims_stmt = claims_stmt.where(cp.c.provider_id == provider_id)
     cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for r in s.execute(claims_stmt):
-        cell = cells[(r.g_payer, r.g_m)]
+        m = month_of_remit.get(int(r.remittance_id))
+        if m is None:
+            continue
+        cell = cells[(alias.get(r.payer_id, r.payer_id), m)]
         cell[0] += int(r.claims or 0)
         cell[1] += int(r.paid or 0)
     im = month_of(s, CT.c.identified_on)
