@@ -84,6 +84,16 @@ def test_provider_scope_attacks(api: Api) -> None:
         r = api.client.get(f"/v1/reports/kpi/inventory?provider={bad}", headers=ops)
         assert r.status_code == 400, r.text
         assert r.json()["code"] == "bad_provider"
+    # the console page needs a console session (an API key header is not one)
+    r = api.client.get("/console/kpi", headers=up, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/console/login")
+    # the vendored chart library and its licence are served by the app itself
+    js = api.client.get("/console/static/chart.umd.min.js")
+    assert js.status_code == 200
+    assert js.headers["content-type"].startswith("text/javascript")
+    assert js.text.startswith("/*!\n * Chart.js v4")
+    assert "MIT" in api.client.get("/console/static/chart.js.LICENSE.md").text
+    assert api.client.get("/console/static/../keys.json").status_code == 404
     assert api.client.get("/v1/reports/kpi/recovery?months=0", headers=ops).status_code == 422
     assert api.client.get("/v1/reports/kpi/recovery?months=37", headers=ops).status_code == 422
     assert (
