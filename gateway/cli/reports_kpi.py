@@ -37,7 +37,7 @@ def _csv(data: dict[str, Any]) -> str:
     w = csv.writer(buf, lineterminator="\r\n")
     scalars = {k: v for k, v in data.items() if not isinstance(v, list | dict)}
     w.writerow(["section", *scalars])
-    w.writerow(["summary", *(neutralise(str(v)) for v in scalars.values())])
+    w.writerow(["summary", *(neutralise("" if v is None else str(v)) for v in scalars.values())])
     for name, value in data.items():
         items = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
         rows = [r for r in items if isinstance(r, dict)]
