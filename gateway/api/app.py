@@ -23,7 +23,16 @@ from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.metrics import build_registry
 from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.proxies import TrustedProxyMiddleware
-from gateway.api.routes import credits, files, health, ops, resolution, variances, webhooks
+from gateway.api.routes import (
+    credits,
+    files,
+    health,
+    ops,
+    reports_kpi,
+    resolution,
+    variances,
+    webhooks,
+)
 from gateway.api.signin import FailureLimiter
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
@@ -83,6 +92,8 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     app.include_router(resolution.router)
     app.include_router(webhooks.router)
     app.include_router(resolution.console_router)
+    app.include_router(reports_kpi.router)
+    app.include_router(reports_kpi.console_router)
 
     generate = app.openapi
 

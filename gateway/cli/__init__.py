@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "reconcile",
     "demo",
     "resolve",
+    "reports_kpi",
     "files",
     "users",
     "webhooks",

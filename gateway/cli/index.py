@@ -101,7 +101,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Synthetic demo data with known answers.",
     ),
     "cases": (
-        ("resolve",),
+        ("resolve", "reports_kpi"),
         "Credit-balance cases: approve, dispute, resolve, investigate.",
     ),
     "batches": (
@@ -109,7 +109,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Refund, offset, patient-refund and dispute batches.",
     ),
     "report": (
-        ("resolve",),
+        ("resolve", "reports_kpi"),
         "CMS-838, root-cause/aging and escheat reports.",
     ),
     "files": (

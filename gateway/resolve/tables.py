@@ -55,6 +55,9 @@ class ResolutionCase(Base):
     approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: check number / EFT trace / payer confirmation number
     reference: Mapped[str | None] = mapped_column(String(80))
+    #: why the credit happened, as the analyst recorded it (a code of mappings/root_causes.yaml;
+    #: NULL: not yet assigned). Set by gateway.reporting.root_cause, read by the KPI reports.
+    root_cause: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
