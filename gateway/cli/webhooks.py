@@ -179,8 +179,8 @@ def replay_cmd(
 def deliver_cmd() -> None:
     """Send every due delivery now; exit 1 when any failed."""
     from gateway.cli.keys import _db
-    from gateway.webhooks.deliver import drain
     from gateway.ingest.queue import worker_id
+    from gateway.webhooks.deliver import drain
 
     settings = cli_settings()
     db = _db()[0]
