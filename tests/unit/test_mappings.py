@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from mappings import escheat, ledger_layouts, outbound_layouts, partners, payers, providers
+from mappings import (
+    escheat,
+    ledger_layouts,
+    outbound_layouts,
+    partners,
+    payers,
+    providers,
+    root_causes,
+)
 from mappings.loader import MAPPINGS_DIR, MappingError, load_file
 from mappings.refund_requests import RequestLayout
 
@@ -28,6 +36,7 @@ KINDS: dict[str, tuple[str, Loader, str]] = {
         "refund_request_layout_invalid",
     ),
     "escheat rules": ("escheat.yaml", escheat.load_escheat, "escheat_config"),
+    "root causes": ("root_causes.yaml", root_causes.load_root_causes, root_causes.CODE),
 }
 
 
