@@ -54,7 +54,7 @@ def set_root_cause(
     audit.record(
         s,
         actor=actor,
-        action="case root cause",
+        action="case_root_cause",
         outcome=case.state,
         reason=why,
         details={"case_id": case.case_id, "credit_id": credit_id, **details},

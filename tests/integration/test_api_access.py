@@ -69,6 +69,17 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/console/credits"): READERS,
     ("POST", "/console/credits/{credit_id}/{action}"): OPS,
     ("GET", "/console/batches"): READERS,
+    # KPI reports (issue 21): every role, each scoped to its provider (test_kpi_api.py)
+    ("GET", "/v1/reports/kpi/inventory"): ALL,
+    ("GET", "/v1/reports/kpi/deadlines"): ALL,
+    ("GET", "/v1/reports/kpi/recovery"): ALL,
+    ("GET", "/v1/reports/kpi/days-to-resolve"): ALL,
+    ("GET", "/v1/reports/kpi/rates"): ALL,
+    ("GET", "/v1/reports/kpi/root-causes"): ALL,
+    ("GET", "/console/kpi"): READERS,
+    ("GET", "/console/static/kpi.js"): PUBLIC,
+    ("GET", "/console/static/chart.umd.min.js"): PUBLIC,
+    ("GET", "/console/static/chart.js.LICENSE.md"): PUBLIC,
 }
 
 

@@ -169,7 +169,7 @@ def test_cli_reports_and_root_cause(api: Api) -> None:
             == "cob_not_updated"
         )
         entry = s.execute(
-            select(AuditEntry).where(AuditEntry.action == "case root cause")
+            select(AuditEntry).where(AuditEntry.action == "case_root_cause")
         ).scalar_one()
         assert entry.details["root_cause"] == "cob_not_updated"
     data = json.loads(gw.cli("report", "inventory", *args, "--json", check=True).stdout)
