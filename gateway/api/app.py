@@ -23,7 +23,7 @@ from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.metrics import build_registry
 from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.proxies import TrustedProxyMiddleware
-from gateway.api.routes import credits, files, health, ops, resolution, variances
+from gateway.api.routes import cases, credits, files, health, ops, resolution, variances
 from gateway.api.signin import FailureLimiter
 from gateway.db.base import Database
 from gateway.db.migrate import ensure_schema
@@ -82,6 +82,8 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     app.include_router(variances.router)
     app.include_router(resolution.router)
     app.include_router(resolution.console_router)
+    app.include_router(cases.router)
+    app.include_router(cases.console_router)
 
     generate = app.openapi
 
