@@ -134,19 +134,39 @@ class Adjudication(BaseModel):
     adjustments: list[dict[str, Any]]
 
 
+class AttributedCredit(BaseModel):
+    """One credit row attribution makes of the claim's balance, in attribution order."""
+
+    model_config = READ
+
+    owed_to: str
+    payer_id: str | None
+    amount: Money
+    cause: str
+
+
 class Computation(BaseModel):
-    """B(c) from the ledger: charges - payer payments - patient payments + refunds."""
+    """B(c) = charges - W - N - (patient payments - patient refunds) - provider adjustments,
+    computed by reconciliation's own model (``gateway.reconcile.explain``); B(c) < 0 is a
+    credit of -B(c), attributed as ``attribution`` lists."""
 
     model_config = READ
 
     charges: Money
-    payer_payments: dict[str, Money]
+    write_offs: dict[str, Money] = Field(description="W(c,p): counted CAS CO/PI/OA/CR")
+    net_payments: dict[str, Money] = Field(
+        description="N(c,p): the 835s' CLP04, less PLB recoupments and ledger refunds"
+    )
+    recoupments: dict[str, Money]
+    payer_refunds: dict[str, Money]
     patient_responsibility: Money
     patient_payments: Money
-    adjustments: Money
-    refunds: Money
+    patient_refunds: Money
+    provider_adjustments: Money
     balance: Money
-    remitted: dict[str, Money]
+    cob_order: list[str]
+    wrongful_primaries: list[str]
+    attribution: list[AttributedCredit]
 
 
 class CaseDetail(BaseModel):
@@ -170,6 +190,7 @@ class CaseDetail(BaseModel):
 
 __all__ = [
     "Adjudication",
+    "AttributedCredit",
     "CaseDetail",
     "CaseList",
     "CaseSort",

@@ -29,7 +29,14 @@ from gateway.db.models import (
     ServicePaymentRow,
     tbl,
 )
-from gateway.read.worklist import Adjudication, CaseDetail, Computation, WorklistRow
+from gateway.read.worklist import (
+    Adjudication,
+    AttributedCredit,
+    CaseDetail,
+    Computation,
+    WorklistRow,
+)
+from gateway.reconcile.explain import explain
 from gateway.reconcile.tables import (
     ClaimLink,
     Credit,
@@ -42,6 +49,7 @@ from gateway.reconcile.tables import (
 from gateway.resolve.tables import BatchFile, BatchItem, ResolutionBatch
 from gateway.resolve.worklist import get_row
 from gateway.security.phi import MASK
+from mappings.payers import default_directory
 
 CENT = Decimal("0.01")
 #: fields of evidence rows that identify the patient (masked without PHI access)
@@ -228,48 +236,33 @@ def _ledger(s: Session, p: int, pcn: str) -> list[dict[str, Any]]:
     ]
 
 
-def compute(
-    ledger: list[dict[str, Any]],
-    adjudications: list[Adjudication],
-    recoupments: list[dict[str, Any]],
-) -> Computation:
-    """B(c) as reconciliation counts it (``sql.LEDGER_BALANCE_EFFECT``): the ledger's charges,
-    patient payments/refunds and provider adjustments, with the payers' payments taken from
-    the 835s (the remittance is the truth; PLB recoupments net against them) and refunds to
-    payers added back. ``payer_payments`` are the provider's own postings, for comparison."""
-    charges = pay_pat = adj = refunds = Decimal(0)
-    posted: dict[str, Decimal] = {}
-    for r in ledger:
-        amt = Decimal(r["amount"])
-        kind, party, payer = r["type"], r["party"], r["payer_id"] or "?"
-        if kind == "charge":
-            charges += amt
-        elif kind == "payment" and party == "payer":
-            posted[payer] = posted.get(payer, Decimal(0)) + amt
-        elif kind == "payment" and party == "patient":
-            pay_pat += amt
-        elif kind == "refund":
-            refunds += amt
-        elif kind == "adjustment" and party != "payer":
-            adj += amt
-    remitted: dict[str, Decimal] = {}
-    pr = Decimal(0)
-    for a in adjudications:
-        remitted[a.payer_id] = remitted.get(a.payer_id, Decimal(0)) + a.paid
-        pr += a.patient_responsibility or Decimal(0)
-    for r in recoupments:
-        payer = r["payer_id"]
-        remitted[payer] = remitted.get(payer, Decimal(0)) - Decimal(r["amount"])
-    balance = charges - sum(remitted.values(), Decimal(0)) - pay_pat - adj + refunds
+def _money(d: dict[str, Decimal]) -> dict[str, Decimal]:
+    return {k or "?": v.quantize(CENT) for k, v in sorted(d.items())}
+
+
+def compute(s: Session, provider_id: int, pcn: str, as_of: dt.date) -> Computation:
+    """The claim's B(c) and attribution, by reconciliation's model as of ``as_of``."""
+    x = explain(s, provider_id, pcn, default_directory(), as_of)
+    f, b = x.facts, x.balance
     return Computation(
-        charges=charges,
-        payer_payments=posted,
-        patient_responsibility=pr,
-        patient_payments=pay_pat,
-        adjustments=adj,
-        refunds=refunds,
-        balance=balance,
-        remitted=remitted,
+        charges=f.charges,
+        write_offs=_money(x.write_offs),
+        net_payments=_money(b.net_payments),
+        recoupments=_money(f.recoupments),
+        payer_refunds=_money(f.payer_refunds),
+        patient_responsibility=b.patient_responsibility,
+        patient_payments=f.patient_payments,
+        patient_refunds=f.patient_refunds,
+        provider_adjustments=f.provider_adjustments,
+        balance=b.balance,
+        cob_order=list(b.cob_order),
+        wrongful_primaries=sorted(b.wrongful_primaries),
+        attribution=[
+            AttributedCredit(
+                owed_to=c.owed_to, payer_id=c.payer_id or None, amount=c.amount, cause=c.cause
+            )
+            for c in x.credits
+        ],
     )
 
 
@@ -402,7 +395,7 @@ def case_detail(
     requests = _requests(s, p, credit_id, pcn)
     recoup = _recoupments(s, p, pcn)
     docs = _documents(s, row.case_id)
-    comp = compute(ledger, adjs, recoup)
+    comp = compute(s, p, pcn, today or dt.date.today())
     if not phi:
         row = mask_case(row)
         ledger, lines, variances = _mask_rows(ledger), _mask_rows(lines), _mask_rows(variances)
