@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,6 +62,12 @@ class WorklistFilter(BaseModel):
     desc: bool = False
     limit: int = Field(default=100, ge=1, le=1000)
     offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class ExportFilter(WorklistFilter):
+    """A worklist view to export (every page of it): the filters and the file format."""
+
+    format: Literal["csv", "xlsx"] = "csv"
 
 
 class WorklistRow(CaseRead):
@@ -196,6 +202,7 @@ __all__ = [
     "CaseSort",
     "CaseTotals",
     "Computation",
+    "ExportFilter",
     "Row",
     "StateCount",
     "WorklistFilter",

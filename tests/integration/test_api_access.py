@@ -52,6 +52,9 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/batches/{batch_id}"): READERS,
     ("GET", "/v1/reports/cms838"): READERS,
     ("GET", "/v1/reports/credits"): READERS,
+    ("GET", "/v1/cases"): READERS,
+    ("GET", "/v1/cases/export"): READERS,
+    ("GET", "/v1/cases/{credit_id}"): READERS,
     # console: session cookie instead of a bearer key; sign-in itself is public
     ("GET", "/console/static/console.css"): PUBLIC,
     ("GET", "/console/login"): PUBLIC,
@@ -64,6 +67,9 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/console/credits"): READERS,
     ("POST", "/console/credits/{credit_id}/{action}"): OPS,
     ("GET", "/console/batches"): READERS,
+    ("GET", "/console/cases"): READERS,
+    ("GET", "/console/cases/export"): READERS,
+    ("GET", "/console/cases/{credit_id}"): READERS,
 }
 
 

@@ -11,7 +11,7 @@ auditors see it masked (fail closed: any other role would be masked too).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
@@ -22,7 +22,13 @@ from gateway.api.console import Viewer, _render
 from gateway.api.deps import AppContext, Ctx, Readers
 from gateway.api.keys import Principal, Role
 from gateway.api.problems import ApiError, problem_responses
-from gateway.read.worklist import CaseDetail, CaseList, WorklistFilter, WorklistRow
+from gateway.read.worklist import (
+    CaseDetail,
+    CaseList,
+    ExportFilter,
+    WorklistFilter,
+    WorklistRow,
+)
 from gateway.resolve import workflow as wf
 from gateway.resolve.casefile import case_detail, mask_case
 from gateway.resolve.exports import to_csv, to_xlsx
@@ -104,11 +110,11 @@ def cases(ctx: Ctx, principal: Readers, f: Annotated[WorklistFilter, Query()]) -
 def cases_export(
     ctx: Ctx,
     principal: Readers,
-    f: Annotated[WorklistFilter, Query()],
-    format: Literal["csv", "xlsx"] = "csv",
+    f: Annotated[ExportFilter, Query()],
 ) -> Response:
     """The filtered view (every page) as CSV or XLSX, with the worklist's columns."""
-    return _export(ctx, principal, f, format)
+    view = WorklistFilter.model_validate(f.model_dump(exclude={"format"}))
+    return _export(ctx, principal, view, f.format)
 
 
 @router.get("/cases/{credit_id}", responses=problem_responses(401, 403, 404))
