@@ -125,8 +125,9 @@ def test_worklist_states_filters_search_sort_paging(api: Api) -> None:
     )
 
 
-def test_case_detail_evidence_and_computation(api: Api) -> None:
+def test_case_detail_evidence_and_computation(api: Api, capfd: pytest.CaptureFixture[str]) -> None:
     ids = load(api)
+    capfd.readouterr()
     r = api.client.get(f"/v1/cases/{ids['MCR1']}", headers=api.auth("ops"))
     assert r.status_code == 200, r.text
     d = r.json()
@@ -171,6 +172,13 @@ def test_case_detail_evidence_and_computation(api: Api) -> None:
         "-20.00",
     )
     assert api.client.get("/v1/cases/99999", headers=api.auth("ops")).status_code == 404
+    # searching and opening cases logs routes, never the patient's identifiers
+    assert _pcns(api, "q=MCR1") == ["MCR1"]
+    out, err = capfd.readouterr()
+    assert "/v1/cases" in out + err
+    assert "MCR1" not in out + err, [x for x in (out + err).splitlines() if "MCR1" in x][:3]
+    assert "A-MCR" not in out + err
+    assert "COPAY1" not in out + err
 
 
 def test_auditor_sees_phi_masked_and_other_provider_gets_404(api: Api) -> None:
