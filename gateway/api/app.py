@@ -24,6 +24,7 @@ from gateway.api.metrics import build_registry
 from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.proxies import TrustedProxyMiddleware
 from gateway.api.routes import (
+    cases,
     credits,
     files,
     health,
@@ -94,6 +95,8 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     app.include_router(resolution.console_router)
     app.include_router(reports_kpi.router)
     app.include_router(reports_kpi.console_router)
+    app.include_router(cases.router)
+    app.include_router(cases.console_router)
 
     generate = app.openapi
 

@@ -121,37 +121,89 @@ def cases_list(
         typer.Option("--government/--commercial", help="Only government (or only other) credits"),
     ] = None,
     payer: Annotated[str | None, typer.Option(help="Canonical payer id")] = None,
+    provider: Annotated[str | None, typer.Option(help="Provider key (npi:..., tin:...)")] = None,
+    cause: Annotated[str | None, typer.Option(help="Cause (duplicate_payment, ...)")] = None,
+    overdue_only: Annotated[
+        bool | None, typer.Option("--overdue/--not-overdue", help="Only overdue (or not) cases")
+    ] = None,
+    amount_min: Annotated[str | None, typer.Option("--amount-min", help="Smallest amount")] = None,
+    amount_max: Annotated[str | None, typer.Option("--amount-max", help="Largest amount")] = None,
+    identified_from: Annotated[
+        dt.datetime | None,
+        typer.Option("--identified-from", formats=["%Y-%m-%d"], help="Identified on or after"),
+    ] = None,
+    identified_to: Annotated[
+        dt.datetime | None,
+        typer.Option("--identified-to", formats=["%Y-%m-%d"], help="Identified on or before"),
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option("--search", help="Account, patient control number (prefix) or payer ICN"),
+    ] = None,
+    sort: Annotated[str, typer.Option(help="Column to sort by (worklist: due order)")] = (
+        "worklist"
+    ),
+    desc: Annotated[bool, typer.Option("--desc", help="Sort descending")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Page size")] = 1000,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many cases")] = 0,
     as_of: Day = None,
 ) -> None:
-    """The worklist: government credits first, soonest due first, then the rest; warns about
-    overdue ones."""
+    """The worklist (every state unless --state): government credits first, soonest due
+    first, then the rest; any column sort; warns about overdue ones."""
+    from pydantic import ValidationError
+
     from gateway.errors import GatewayError
-    from gateway.resolve.workflow import list_cases, overdue, sync_cases
+    from gateway.read.worklist import WorklistFilter
+    from gateway.resolve.workflow import overdue, sync_cases
+    from gateway.resolve.worklist import worklist
     from schemas.serialize import money
 
     day = _day(as_of)
+    try:
+        f = WorklistFilter.model_validate(
+            {
+                "provider": provider,
+                "payer": payer,
+                "cause": cause,
+                "government": government,
+                "due_within": due_within,
+                "overdue": overdue_only,
+                "state": state or [],
+                "amount_min": amount_min,
+                "amount_max": amount_max,
+                "identified_from": identified_from.date() if identified_from else None,
+                "identified_to": identified_to.date() if identified_to else None,
+                "q": search,
+                "sort": sort,
+                "desc": desc,
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        err_console.print(
+            f"[red]bad_filter: {'.'.join(map(str, first['loc']))}: {first['msg']}[/red]"
+        )
+        raise typer.Exit(EXIT_UNREADABLE) from None
     with _db() as (db, _):
         with db.write() as s:
             sync_cases(s)
         with db.read() as s:
             try:
-                rows = list_cases(
-                    s,
-                    states=state,
-                    due_within=due_within,
-                    as_of=day,
-                    government=government,
-                    payer_id=payer,
-                )
+                page = worklist(s, f, today=day)
             except GatewayError as exc:
                 raise _fail(exc) from None
-    late = overdue(rows, day)
+    rows = page.items
+    late = overdue(list(rows), day)
     if as_json:
         _echo([c.on(day).model_dump(mode="json") for c in rows])
     else:
         table = Table(
             "credit",
+            "provider",
             "state",
+            "account",
             "claim",
             "owed to",
             "payer",
@@ -161,14 +213,17 @@ def cases_list(
             "due by",
             "days left",
             "method",
-            title="Credit-balance cases",
+            title=f"Credit-balance cases ({page.totals.count} matching, "
+            f"{money(page.totals.amount)})",
         )
         for c in rows:
             left = c.days_left(day)
             style = "red" if c.overdue(day) else ""
             table.add_row(
                 str(c.credit_id),
+                c.provider_key,
                 c.state,
+                c.account_id or "",
                 c.patient_control_number,
                 c.owed_to,
                 c.payer_id or "",
@@ -181,6 +236,7 @@ def cases_list(
                 style=style,
             )
         console.print(table)
+        console.print("states: " + ", ".join(f"{st.state.value} {st.count}" for st in page.states))
     if late:
         err_console.print(
             f"[bold red]WARNING: {len(late)} case(s) past their due date "
@@ -191,24 +247,60 @@ def cases_list(
 
 
 @cases_app.command("show")
-def cases_show(credit_id: int, as_json: AsJson = False) -> None:
-    """One case with its full history (who, when, why)."""
+def cases_show(credit_id: int, as_json: AsJson = False, as_of: Day = None) -> None:
+    """One case with the evidence of why the money is owed: the claim's 837 lines, its 835
+    adjudications, PLB recoupments, ledger rows, the computation B(c) and its attribution,
+    variances, refund requests, documents and the full history (who, when, why)."""
     from gateway.errors import GatewayError
-    from gateway.resolve.workflow import get_case
+    from gateway.resolve.casefile import case_detail
     from schemas.serialize import money
 
-    with _db() as (db, _), db.read() as s:
+    day = _day(as_of)
+    with _db() as (db, _), db.write() as s:
         try:
-            case = get_case(s, credit_id)
+            d = case_detail(s, credit_id, scope=None, phi=True, today=day)
         except GatewayError as exc:
             raise _fail(exc) from None
     if as_json:
-        _echo(case.model_dump(mode="json"))
+        _echo(d.model_dump(mode="json"))
         return
+    case, k = d.case, d.computation
     console.print(
-        f"credit {case.credit_id} (case {case.case_id}): {case.state}; "
+        f"credit {case.credit_id} (case {case.case_id}, {case.provider_key}): {case.state}; "
         f"{money(case.amount)} owed to {case.owed_to} {case.payer_id or ''} "
         f"({case.cause}); due {case.due_by or '-'}"
+    )
+    comp = Table("term", "amount", title="Computation B(c)")
+    comp.add_row("charges", money(k.charges))
+    for p, a in k.write_offs.items():
+        comp.add_row(f"W {p}", money(a))
+    for p, a in k.net_payments.items():
+        comp.add_row(f"N {p}", money(a))
+    comp.add_row("PR", money(k.patient_responsibility))
+    comp.add_row("patient payments", money(k.patient_payments))
+    comp.add_row("patient refunds", money(k.patient_refunds))
+    comp.add_row("provider adjustments", money(k.provider_adjustments))
+    comp.add_row("B(c)", money(k.balance))
+    for c in k.attribution:
+        comp.add_row(f"credit {c.cause} → {c.owed_to} {c.payer_id or ''}", money(c.amount))
+    console.print(comp)
+    adj = Table("payer", "ICN", "CLP02", "charge", "paid", "TRN", "date", "file", title="835s")
+    for x in d.adjudications:
+        adj.add_row(
+            x.payer_id,
+            x.icn,
+            x.status_code,
+            money(x.charge),
+            money(x.paid),
+            x.trace_number,
+            str(x.payment_date or x.production_date or ""),
+            f"{x.file_id} {x.file_name}",
+        )
+    console.print(adj)
+    console.print(
+        f"837 lines: {len(d.claim_lines)}; ledger rows: {len(d.ledger)}; recoupments: "
+        f"{len(d.recoupments)}; variances: {len(d.variances)}; refund requests: "
+        f"{len(d.refund_requests)}; documents: {len(d.documents)}"
     )
     table = Table("at", "from", "to", "actor", "reason", title="History")
     for t in case.history:

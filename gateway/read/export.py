@@ -16,6 +16,7 @@ from gateway.read.batches import BatchProblemRead, BatchRead
 from gateway.read.credits import CaseRead, CreditRead
 from gateway.read.reports import Cms838Read, CreditReportRead
 from gateway.read.variances import ExceptionRead, LineVarianceRead, VarianceRead
+from gateway.read.worklist import CaseDetail, CaseList
 from schemas.export import stale_files, write_all
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
@@ -30,6 +31,8 @@ MODELS: tuple[type, ...] = (
     ExceptionRead,
     CreditReportRead,
     Cms838Read,
+    CaseList,
+    CaseDetail,
 )
 
 

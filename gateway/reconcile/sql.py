@@ -339,3 +339,7 @@ def claim_kinds(where: str) -> str:
 
 #: leaves out of a chunk the candidates the set-based no-charge path has decided
 NOT_PLAIN = "NOT EXISTS (SELECT 1 FROM rc_plain x WHERE x.pid = s.pid AND x.pcn = s.pcn)"
+
+
+#: one claim as the only candidate of an explanation (gateway.reconcile.explain)
+EXPLAIN_CANDIDATE = "INSERT INTO rc_cand (pid, pcn) VALUES (:p, :n)"

@@ -57,6 +57,9 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("DELETE", "/v1/webhooks/{subscription_id}"): frozenset({UP, OP}),
     ("GET", "/v1/webhooks/deliveries"): ALL,
     ("POST", "/v1/webhooks/deliveries/{delivery_id}/replay"): frozenset({UP, OP}),
+    ("GET", "/v1/cases"): READERS,
+    ("GET", "/v1/cases/export"): READERS,
+    ("GET", "/v1/cases/{credit_id}"): READERS,
     # console: session cookie instead of a bearer key; sign-in itself is public
     ("GET", "/console/static/console.css"): PUBLIC,
     ("GET", "/console/login"): PUBLIC,
@@ -80,6 +83,9 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/console/static/kpi.js"): PUBLIC,
     ("GET", "/console/static/chart.umd.min.js"): PUBLIC,
     ("GET", "/console/static/chart.js.LICENSE.md"): PUBLIC,
+    ("GET", "/console/cases"): READERS,
+    ("GET", "/console/cases/export"): READERS,
+    ("GET", "/console/cases/{credit_id}"): READERS,
 }
 
 

@@ -99,7 +99,10 @@ def test_sql_metacharacters_in_every_filter(api: Api) -> None:
                     )
                     assert resp.json()["status"] == resp.status_code
                     continue
-                if not required:
+                if not required and resp.headers["content-type"].startswith("text/csv"):
+                    # an export (/v1/cases/export): the header row and nothing else
+                    assert len(resp.text.splitlines()) == 1, (where, resp.text[:300])
+                elif not required:
                     assert _total(resp.json()) == 0, (where, resp.text[:300])
     assert tried >= 100
     with api.gw.db.read() as s:

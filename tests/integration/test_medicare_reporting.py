@@ -479,7 +479,7 @@ def test_institutional_medicare_credits_are_reported_per_provider_number(
     assert "investigation recorded for the audit trail only" in flat
     assert "The deadline does not move: due by 2026-11-29" in flat
     assert "payer SKMCD0 (medicaid): no investigation suspension" in flat
-    mcd_case = cli.json("cases", "show", str(ids["MCD1"]))
+    mcd_case = cli.json("cases", "show", str(ids["MCD1"]))["case"]
     assert (mcd_case["due_by"], mcd_case["investigation_days"]) == ("2026-11-29", 0)
     assert mcd_case["investigation_opened_on"] == "2026-10-01"
     assert mcd_case["history"][-1]["details"]["investigation_days"] == 0

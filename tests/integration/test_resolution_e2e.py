@@ -142,7 +142,7 @@ def test_reconcile_approve_batch_deliver_recoup(
     assert "no_layout" in err
     assert "BETA02" in err
     assert "refund_layout" in err
-    assert cli.json("cases", "show", str(ids["BOTH1"]))["state"] == "open"
+    assert cli.json("cases", "show", str(ids["BOTH1"]))["case"]["state"] == "open"
 
     for pcn in ("DUP1", "REC1", "MCR1", "COPAY1"):
         cli(
@@ -280,12 +280,12 @@ def test_reconcile_approve_batch_deliver_recoup(
     cli("ingest", str(RECON / "plb_recouped/4.835"))
     cli("reconcile", "--as-of", "2026-10-20", "--payers", str(PAYERS))
     cli("cases", "sync")
-    rec = cli.json("cases", "show", str(ids["REC1"]))
+    rec = cli.json("cases", "show", str(ids["REC1"]))["case"]
     assert rec["state"] == "resolved"
     assert rec["history"][-1]["actor"] == "reconcile"
     assert "recouped_by_plb" in rec["history"][-1]["reason"]
     assert [h["to"] for h in rec["history"]] == ["open", "approved", "offset_requested", "resolved"]
-    assert cli.json("cases", "show", str(ids["DUP1"]))["state"] == "offset_requested"
+    assert cli.json("cases", "show", str(ids["DUP1"]))["case"]["state"] == "offset_requested"
 
     # CMS-838 for 2026Q3: MCR1 is a professional Part B credit (837P to the Part B MAC),
     # returned through the MAC's refund form above; it is never on the CMS-838, and since

@@ -1,0 +1,131 @@
+"""The case workbench in headless Chromium against `gateway serve` on 127.0.0.1: an ops key
+filters the worklist by payer and government through the URL, opens the case and reads its
+evidence and computation (figures worked in test_workbench_api), exports the view to CSV and
+XLSX and reads both back; an auditor sees the same page with the patient masked; a filter
+value carrying HTML is shown as text."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from gateway.api.keys import Role, create_key
+from gateway.reconcile import run_reconcile
+from tests.integration.helpers import ROOT, Gateway, ingest
+from tests.integration.test_api_support import serve_process
+from tests.integration.test_console_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.integration.test_workbench_api import FILES
+
+RECON = ROOT / "tests" / "fixtures" / "reconcile"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_filter_open_case_and_export(gw: Gateway, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail("/usr/bin/chromium is missing: apt-get install -y chromium (CI must not skip)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with gw.db.write() as s:
+        ops = create_key(s, name="wb-ops", role=Role.OPS, provider=None, pepper=None, actor="t")
+        aud = create_key(s, name="wb-aud", role=Role.AUDITOR, provider=None, pepper=None, actor="t")
+    for name in FILES:
+        assert ingest(gw, (RECON / name).read_bytes(), name).state == "processed"
+    run_reconcile(gw.db, as_of=dt.date(2026, 9, 30))
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    serve = serve_process(gw, tmp_path, {"GATEWAY_LOG_LEVEL": "INFO"})
+    with serve as (url, _pid), sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            ctx = browser.new_context(accept_downloads=True)
+            page = ctx.new_page()
+            violations: list[str] = []
+            dialogs: list[str] = []
+            page.on(
+                "console",
+                lambda m: (
+                    violations.append(m.text) if "Content Security Policy" in m.text else None
+                ),
+            )
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(f"{url}/console/login")
+            page.fill("#key", ops.key)
+            page.click("#sign-in")
+            expect(page).to_have_url(f"{url}/console/")
+
+            page.goto(f"{url}/console/cases")
+            expect(page.locator("#count-open")).to_have_text("open: 3")
+            expect(page.locator("#count-approved")).to_have_text("approved: 0")
+            expect(page.locator("#cases tbody tr")).to_have_count(3)
+            page.goto(f"{url}/console/cases?payer=MCRB01&government=true")
+            rows = page.locator("#cases tbody tr")
+            expect(rows).to_have_count(1)
+            expect(rows.first).to_contain_text("MCR1")
+            expect(rows.first.locator(".provider")).to_have_text("npi:1234567893")
+            expect(page.locator("select[name=government]")).to_have_value("true")
+            page.screenshot(path=shots / "1-filtered.png")
+            # DUP1's payer has no layout: approve is not offered, dispute is
+            page.goto(f"{url}/console/cases?q=DUP1")
+            expect(page.locator("#cases tbody tr")).to_have_count(1)
+            expect(page.locator("#cases button.approve")).to_have_count(0)
+            expect(page.locator("#cases button.dispute")).to_have_count(1)
+
+            page.goto(f"{url}/console/cases?payer=MCRB01&government=true")
+            with page.expect_download() as dl:
+                page.click("#export-csv")
+            text = Path(dl.value.path()).read_text()
+            table = list(csv.reader(io.StringIO(text)))
+            assert [r[4] for r in table] == ["Claim", "MCR1"]
+            assert table[1][7] == "80.00"
+            assert table[1][9] == "yes"
+            with page.expect_download() as dl:
+                page.click("#export-xlsx")
+            assert dl.value.suggested_filename.endswith(".xlsx")
+            ws = openpyxl.load_workbook(io.BytesIO(Path(dl.value.path()).read_bytes())).active
+            assert ws is not None
+            got = list(ws.iter_rows(values_only=True))
+            assert [r[4] for r in got] == ["Claim", "MCR1"]
+            assert float(got[1][7]) == 80.0
+
+            rows.first.locator("a").first.click()
+            expect(page.locator("h1")).to_contain_text("Case")
+            expect(page.locator("#pcn")).to_have_text("MCR1")
+            expect(page.locator("#balance")).to_have_text("-80.00")
+            expect(page.locator("#computation")).to_contain_text("W MCRB01")
+            expect(page.locator("#computation .net-MCRB01")).to_have_text("160.00")
+            expect(page.locator("#attribution")).to_contain_text("duplicate_payment")
+            expect(page.locator(".adjudication .trn")).to_have_text(["TRACE120", "TRACE121"])
+            expect(page.locator("#claim-lines")).to_contain_text("HC:99213")
+            expect(page.locator("#ledger tbody tr")).to_have_count(3)
+            expect(page.locator("#history")).to_contain_text("open")
+            page.screenshot(path=shots / "2-case.png")
+
+            hostile = "<img src=x onerror=alert(1)>"
+            page.goto(f"{url}/console/cases?payer={hostile}&q=%27%20OR%201%3D1--")
+            expect(page.locator("#cases tbody tr")).to_have_count(0)
+            expect(page.locator("input[name=payer]")).to_have_value(hostile)
+            assert page.locator("img[src=x]").count() == 0
+            page.click("#logout")
+
+            page.goto(f"{url}/console/login")
+            page.fill("#key", aud.key)
+            page.click("#sign-in")
+            page.goto(f"{url}/console/cases?payer=MCRB01")
+            expect(page.locator("#cases tbody tr")).to_have_count(1)
+            assert "MCR1" not in page.content()
+            page.locator("#cases tbody tr a").first.click()
+            expect(page.locator("#phi-masked")).to_be_visible()
+            expect(page.locator("#balance")).to_have_text("-80.00")
+            assert "MCR1" not in page.content()
+            assert "A-MCR" not in page.content()
+            assert violations == []
+            assert dialogs == []
+        finally:
+            browser.close()
