@@ -20,8 +20,8 @@ from fastapi.responses import HTMLResponse, Response
 from gateway.api.console import Viewer, _render
 from gateway.api.deps import AnyRole, Ctx
 from gateway.api.keys import Principal, normalise_provider
-from gateway.api.problems import ApiError, problem_responses
-from gateway.errors import GatewayError, InputError, NotFoundError
+from gateway.api.problems import problem_responses
+from gateway.errors import GatewayError, NotFoundError
 from gateway.reporting import kpi, trend
 from gateway.reporting.models import (
     DaysToResolve,
@@ -50,17 +50,11 @@ _DOC = problem_responses(400, 401, 403, 404)
 def _scoped(
     ctx: Any, principal: Principal, provider: str | None, build: Callable[[Any, int | None], M]
 ) -> M:
-    try:
-        with ctx.db.read() as s:
-            wanted = normalise_provider(provider) if provider else None
-            pid = resolve_scope(s, key_provider=principal.provider_key, requested=wanted)
-            return build(s, pid)
-    except ScopeForbiddenError as exc:
-        raise ApiError(403, exc.message, code=exc.code) from None
-    except NotFoundError as exc:
-        raise ApiError(404, exc.message, code=exc.code) from None
-    except (InputError, GatewayError) as exc:
-        raise ApiError(400, exc.message, code=exc.code) from None
+    # errors (a forbidden or unknown provider, a bad value) go to the app's one error map
+    with ctx.db.read() as s:
+        wanted = normalise_provider(provider) if provider else None
+        pid = resolve_scope(s, key_provider=principal.provider_key, requested=wanted)
+        return build(s, pid)
 
 
 def _day(as_of: dt.date | None) -> dt.date:
