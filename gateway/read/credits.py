@@ -8,12 +8,15 @@ names for the same facts.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr, computed_field, field_serializer
 
 from gateway.read.types import READ, Money, Timestamp
 from schemas.states import UNVERIFIED_MEDICARE_PAYER, CaseState, CreditStatus
+
+CENT = Decimal("0.01")
 
 #: case states whose money is still with the provider (worklists, overdue warnings)
 ACTIVE_CASE_STATES = frozenset(
@@ -42,6 +45,24 @@ class CreditFields(BaseModel):
         description="How it was or will be returned: report (CMS-838), "
         "claim_adjustment, refund; null while its owner is unknown",
     )
+
+
+def credit_fields(r: Any) -> dict[str, Any]:
+    """The ``CreditFields`` of a database row of ``credits`` (money quantized, blanks as None)."""
+    return {
+        "provider_id": r.provider_id,
+        "account_id": r.account_id,
+        "patient_control_number": r.patient_control_number,
+        "owed_to": r.owed_to,
+        "payer_id": r.payer_id or None,
+        "amount": Decimal(r.amount).quantize(CENT),
+        "cause": r.cause,
+        "government": bool(r.government),
+        "identified_on": r.identified_on,
+        "due_by": r.due_by,
+        "medicare_part": r.medicare_part,
+        "return_method": r.return_method,
+    }
 
 
 class CreditRead(CreditFields):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -30,7 +29,7 @@ from gateway import audit
 from gateway.db.models import Provider, tbl, utcnow
 from gateway.errors import InputError, NotFoundError, PermanentError
 from gateway.logging import get_logger
-from gateway.read.credits import ACTIVE_CASE_STATES, CaseRead, TransitionRead
+from gateway.read.credits import ACTIVE_CASE_STATES, CaseRead, TransitionRead, credit_fields
 from gateway.reconcile.queries import record_investigation
 from gateway.reconcile.tables import Credit
 from gateway.resolve.tables import CaseTransition, ResolutionCase
@@ -40,7 +39,6 @@ from mappings.payers import MEDICARE_INVESTIGATION_DAYS, PayerDirectory, default
 from schemas.states import CaseState, CreditStatus
 
 log = get_logger("gateway.resolve")
-CENT = Decimal("0.01")
 
 
 S = CaseState
@@ -140,29 +138,18 @@ def _case_query() -> Any:
 
 def _view(r: Any, history: tuple[Transition, ...] = ()) -> CaseView:
     return CaseView(
+        **credit_fields(r),
         case_id=r.case_id,
         credit_id=r.credit_id,
-        provider_id=r.provider_id,
         provider_npi=r.npi,
         state=r.state,
         method=r.method,
         reference=r.reference,
         approved_by=r.approved_by,
-        account_id=r.account_id,
-        patient_control_number=r.patient_control_number,
-        owed_to=r.owed_to,
-        payer_id=r.payer_id or None,
-        amount=Decimal(r.amount).quantize(CENT),
-        cause=r.cause,
-        government=bool(r.government),
-        identified_on=r.identified_on,
-        due_by=r.due_by,
         credit_status=r.status,
         investigation_opened_on=r.investigation_opened_on,
         investigation_closed_on=r.investigation_closed_on,
         history=history,
-        medicare_part=r.medicare_part,
-        return_method=r.return_method,
         investigation_days=r.investigation_days,
     )
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from gateway.api.deps import Ctx, Readers
 from gateway.api.problems import ApiError, problem_responses
 from gateway.db.models import tbl
-from gateway.read.credits import CreditRead
+from gateway.read.credits import CreditRead, credit_fields
 from gateway.read.types import Money
 from gateway.reconcile.queries import CAUSE_ORDER, STATUS_FILTERS
 from gateway.reconcile.tables import Credit
@@ -258,17 +258,8 @@ def credits(
         rows = _page(s, conds, sort, limit, offset, counts)
     items = [
         CreditOut(
+            **credit_fields(r),
             id=r.id,
-            provider_id=r.provider_id,
-            account_id=r.account_id,
-            patient_control_number=r.patient_control_number,
-            owed_to=r.owed_to,
-            payer_id=r.payer_id or None,
-            amount=Decimal(r.amount).quantize(CENT),
-            cause=r.cause,
-            government=bool(r.government),
-            identified_on=r.identified_on,
-            due_by=r.due_by,
             days_left=(r.due_by - today).days if r.due_by else None,
             status=r.status,
             pending_until=r.pending_until,
@@ -277,9 +268,7 @@ def credits(
             deadline_days=r.deadline_days,
             pending_reason=r.pending_reason,
             claim_kind=r.claim_kind or "",
-            medicare_part=r.medicare_part,
             medicare_verified=r.medicare_verified,
-            return_method=r.return_method,
         )
         for r in rows
     ]
