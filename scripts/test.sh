@@ -3,11 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-# The SFTP tests run a real OpenSSH sshd and the console tests a headless Chromium; both come
-# from Debian. PostgreSQL 15 ships with the machine image (the fixtures start their own cluster).
+# The SFTP tests run a real OpenSSH sshd, the console tests a headless Chromium and the document
+# tests render PDFs with poppler's pdftoppm; all come from Debian. PostgreSQL 15 ships with the machine image (the fixtures start their own cluster).
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/pdftoppm ] || missing+=(poppler-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing system packages (${missing[*]}) and not root: apt-get install them" >&2
