@@ -58,6 +58,8 @@ def make_engine(url: str, lock_timeout_seconds: float | None = None) -> Engine:
     ``lock_timeout_seconds`` bounds the wait for a lock (SQLite's busy timeout, 30 s when
     unset; PostgreSQL's ``lock_timeout``, none when unset): past it the statement fails with an
     error ``gateway.db.faults`` calls busy, so a held lock becomes a 503, not a hung request.
+    Bound parameters are hidden from SQLAlchemy's error strings and echo: they hold PHI
+    (patient control numbers, member ids), and an error's text reaches logged tracebacks.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -75,10 +77,10 @@ def make_engine(url: str, lock_timeout_seconds: float | None = None) -> Engine:
             if lock_timeout_seconds is None
             else int(lock_timeout_seconds * 1000)
         )
-        engine = create_engine(url, connect_args={"timeout": busy_ms / 1000})
+        engine = create_engine(url, connect_args={"timeout": busy_ms / 1000}, hide_parameters=True)
         _sqlite_setup(engine, busy_ms)
         return engine
-    engine = create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
     if lock_timeout_seconds is not None:
         _pg_lock_timeout(engine, int(lock_timeout_seconds * 1000))
     return engine

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from gateway.db.base import Database
 from gateway.db.migrate import upgrade
+from gateway.logging import configure_logging
 from gateway.settings import get_settings
 from gateway.store import store_from_settings
 from gateway.store.file import FileRawStore
@@ -119,3 +120,17 @@ def gw(db_url: str, tmp_path: Path) -> Iterator[Gateway]:
         yield Gateway(settings, db, store, env)
     finally:
         db.dispose()
+
+
+@pytest.fixture
+def json_logs() -> Iterator[None]:
+    """The process's structured log at INFO as JSON on (captured) stderr, put back afterwards.
+
+    A test that asserts what is (or is not) logged needs this: an earlier in-process CLI call
+    may have configured the level from ``GATEWAY_LOG_LEVEL=WARNING``, hiding the lines.
+    """
+    configure_logging("INFO", "json")
+    try:
+        yield
+    finally:
+        configure_logging("INFO", "auto")

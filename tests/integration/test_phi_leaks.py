@@ -104,3 +104,23 @@ def test_phi_check_has_teeth() -> None:
     data = (fixture_files()[1]).read_bytes()
     assert leaks(data) != []
     assert leaks('{"detail": "not X12: starts with NM1*IL*1*SMITH*JANE"}') == ["JANE", "SMITH"]
+
+
+def test_database_errors_never_quote_bound_values(db_url: str) -> None:
+    """The attack: make a statement fail whose parameters carry a patient's name; the error's
+    text (what a logged traceback or an error column would show) must not hold it, on both
+    backends. SQLAlchemy otherwise appends ``[parameters: ('SECRETLAST',)]`` to the message."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from gateway.db.base import Database
+
+    db = Database.from_url(db_url)
+    try:
+        with pytest.raises(DBAPIError) as caught, db.session() as s:
+            s.execute(text("SELECT * FROM no_such_table WHERE x = :v"), {"v": "SECRETLAST"})
+        assert "no_such_table" in str(caught.value)  # the error is still specific
+        assert "SECRETLAST" not in str(caught.value)
+        assert "SECRETLAST" not in repr(caught.value)
+    finally:
+        db.engine.dispose()

@@ -125,6 +125,7 @@ def test_worklist_states_filters_search_sort_paging(api: Api) -> None:
     )
 
 
+@pytest.mark.usefixtures("json_logs")
 def test_case_detail_evidence_and_computation(api: Api, capfd: pytest.CaptureFixture[str]) -> None:
     ids = load(api)
     capfd.readouterr()
