@@ -161,7 +161,7 @@ def _send_webhooks(db: Database, settings: Settings, owner: str) -> None:
 
     try:
         drain(db, settings, owner=owner, max_deliveries=WEBHOOKS_PER_IDLE)
-    except Exception as exc:  # a busy database or a broken row: tried again when next idle
+    except Exception as exc:  # noqa: BLE001 - busy database or broken row: retried when idle
         log.warning("webhooks_skipped", error_type=type(exc).__name__)
 
 

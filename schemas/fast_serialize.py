@@ -82,7 +82,7 @@ def _dict_values(name: str, value_type: Any) -> Convert | None:
     return lambda v: to_jsonable(v, name)
 
 
-def _list_of(cls: type, plan: _Plan) -> Convert:
+def _list_of(plan: _Plan) -> Convert:
     """A list of models: the list itself when no element needs converting."""
     convert = plan.convert
     if len(plan.simple_fields) == 1:  # e.g. Adjustment.quantity
@@ -138,7 +138,7 @@ def _field(tp: Any, name: str) -> tuple[Convert | None, bool]:
         item = args[0]
         if isinstance(item, type) and dataclasses.is_dataclass(item):
             plan = plan_for(item)
-            return (None if plan is None else _list_of(item, plan)), False
+            return (None if plan is None else _list_of(plan)), False
         inner, _ = _field(item, name)
         return (None if inner is None else (lambda v: [inner(x) for x in v])), False
     if origin is dict and len(args) == 2 and args[0] is str:

@@ -198,7 +198,7 @@ def in_process(*args: str) -> int:
         result = command.main(list(args), prog_name="gateway", standalone_mode=False)
     except SystemExit as exc:
         return int(exc.code or 0)
-    except Exception as exc:  # a refused action is reported by the command itself
+    except Exception as exc:  # noqa: BLE001 - a refused action is reported by the command
         return int(getattr(exc, "exit_code", 2))
     return int(result) if isinstance(result, int) else 0
 

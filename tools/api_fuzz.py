@@ -188,7 +188,7 @@ def _campaign(
             )
         try:
             case.validate_response(resp, checks=checks, headers=headers)
-        except (Exception, BaseExceptionGroup) as exc:  # a failure group: record it, go on
+        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - a failure: record it, go on
             kind = "server_error" if resp.status_code >= 500 else "schema"
             _record(
                 report, seen, Failure(label, caller, kind, f"{resp.status_code}: {str(exc)[:400]}")

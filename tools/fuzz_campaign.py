@@ -97,7 +97,7 @@ class Worker:
             self.stats.results += 1
         except self.expected:
             self.stats.typed_errors += 1
-        except Exception:
+        except Exception:  # noqa: BLE001 - an untyped exception is what the campaign hunts
             self.stats.unhandled += 1
             self._save("crash", data, traceback.format_exc())
         elapsed = time.perf_counter() - t0
@@ -142,7 +142,7 @@ class Worker:
         for s in self.seeds:
             (seed_dir / hashlib.sha1(s).hexdigest()).write_bytes(s)  # noqa: S324
 
-        def custom_mutator(data: bytes, max_size: int, mseed: int) -> bytes:
+        def custom_mutator(data: bytes, max_size: int, _seed: int) -> bytes:
             if rng.random() < 0.5 or not data:
                 return bytes(atheris.Mutate(data, max_size))
             return self.mutate(data, rng, self.seeds, max_size)

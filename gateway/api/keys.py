@@ -239,7 +239,7 @@ class Toucher:
                 with db.write() as s:
                     for key_pk, when in batch.items():
                         touch(s, key_pk, when)
-            except Exception as exc:  # bookkeeping only: never worth failing a request
+            except Exception as exc:  # noqa: BLE001 - bookkeeping only: never worth failing a request
                 log.warning("api_key_touch_skipped", keys=len(batch), error_type=type(exc).__name__)
 
 

@@ -236,7 +236,7 @@ def accept_upload(
     own = principal.provider_key
     try:
         if own is not None and kind != "ledger":
-            _check_binding(ctx, spool, principal, own)
+            _check_binding(spool, own)
         if isinstance(store, TransactionalRawStore):
             with ctx.db.write() as s:
                 blob = store.put_in(s, spool, max_bytes=limit)  # type: ignore[arg-type]
@@ -275,7 +275,7 @@ class _RefusedError(Exception):
         )
 
 
-def _check_binding(ctx: AppContext, spool: IO[bytes], principal: Principal, own: str) -> None:
+def _check_binding(spool: IO[bytes], own: str) -> None:
     """Scan the spooled body (a chunk at a time) for the providers it names."""
     digest = hashlib.sha256()
     size = 0

@@ -34,10 +34,10 @@ class LazyGroup(TyperGroup):
         finally:
             self._listing = False
 
-    def list_commands(self, ctx: Any) -> list[str]:
+    def list_commands(self, _ctx: Any) -> list[str]:
         return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
 
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+    def get_command(self, _ctx: Any, cmd_name: str) -> Any:
         cmd = self.commands.get(cmd_name)
         if cmd is not None:
             return cmd

@@ -33,7 +33,7 @@ def upgrade_cmd() -> None:
     try:
         upgrade(db)
         console.print(f"schema at revision {current_revision(db)} ({db.dialect})")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure of a migration is exit 2 with its cause
         err_console.print(f"[red]upgrade failed: {type(exc).__name__}: {exc}[/red]")
         raise typer.Exit(2) from None
     finally:

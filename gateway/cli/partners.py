@@ -221,7 +221,7 @@ def poll(
                 _print_result(result)
             raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FINDINGS)
 
-        def _stop(signum: int, frame: FrameType | None) -> None:
+        def _stop(_signum: int, _frame: FrameType | None) -> None:
             poller.stop.set()
 
         signal.signal(signal.SIGTERM, _stop)

@@ -326,7 +326,7 @@ class Poll:
                 self._drain(sftp, todo)
         except ConnectionsBusyError:
             return  # another job holds the partner's other connections: the main one copes
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to the poll, which raises it
             errors.append(exc)
             todo.clear()
 

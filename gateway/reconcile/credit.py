@@ -232,7 +232,7 @@ def reconcile_claim(facts: ClaimFacts, *, as_of: dt.date, rules: Rules) -> Claim
         m = ln.match(effective[payer], facts.ledger_charges, facts.charges)
         if m.mismatch:
             variances.append(LineVariance("charge_mismatch", payer, "", m.mismatch))
-            return ClaimOutcome(_claim_level_unexplained(facts, as_of, rules), variances)
+            return ClaimOutcome(_claim_level_unexplained(facts, rules), variances)
         if m.uncharged:
             uncharged[payer] = list(m.uncharged)
 
@@ -273,7 +273,7 @@ def reconcile_claim(facts: ClaimFacts, *, as_of: dt.date, rules: Rules) -> Claim
     if held:
         reason_held, hold_until = "unposted_line", None
     else:
-        replaced = _replacement_hold(facts, effective, standing, as_of, rules)
+        replaced = _replacement_hold(facts, effective, as_of, rules)
         if replaced is not None:
             reason_held, hold_until = "replacement_claim", max(replaced, hold_until or replaced)
         elif hold_until is not None:
@@ -357,7 +357,7 @@ def _claim_priced(
     return parts, hold_until, cb
 
 
-def _claim_level_unexplained(facts: ClaimFacts, as_of: dt.date, rules: Rules) -> list[CreditRow]:
+def _claim_level_unexplained(facts: ClaimFacts, rules: Rules) -> list[CreditRow]:
     """The lines cannot be matched: the claim-level credit, if any, is all for review."""
     cb = claim_balance(facts)
     if cb.balance >= 0:
@@ -498,7 +498,6 @@ def _capped(facts: ClaimFacts, parts: list[_Part]) -> list[_Part]:
 def _replacement_hold(
     facts: ClaimFacts,
     effective: dict[str, Adjudication],
-    standing: dict[str, list[Adjudication]],
     as_of: dt.date,
     rules: Rules,
 ) -> dt.date | None:

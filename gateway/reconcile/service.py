@@ -181,7 +181,7 @@ def run_reconcile(
         run_id = _start(s, day, full, who)
         batches = _Batches(s, run_id, batch_claims or BATCH_CLAIMS, started)
         try:
-            summary = _run(s, run_id, day, full, who, directory, batches, progress)
+            summary = _run(s, run_id, day, full, directory, batches, progress)
             summary.seconds = time.perf_counter() - started
             runs = tbl(ReconcileRun)
             s.execute(
@@ -284,7 +284,7 @@ def _abandon(s: Session, run_id: int) -> None:
     try:
         s.execute(update(runs).where(runs.c.id == run_id).values(duration_ms=-1))
         s.commit()
-    except Exception:  # the original error is what the caller must see
+    except Exception:  # noqa: BLE001 - the original error is what the caller must see
         s.rollback()
         log.warning("reconcile_abort_unrecorded", run_id=run_id)
 
@@ -327,7 +327,6 @@ def _run(
     run_id: int,
     day: dt.date,
     full: bool,
-    who: str,
     payers: PayerDirectory,
     batches: _Batches,
     progress: Progress = no_progress,

@@ -458,9 +458,7 @@ def create_batches(
                     )
                 )
     if disputes:
-        result.batches.extend(
-            _disputes(s, as_of, actor, payers, provider_id, payer_id, result, src)
-        )
+        result.batches.extend(_disputes(s, as_of, actor, payers, provider_id, payer_id, src))
     return result
 
 
@@ -586,7 +584,6 @@ def _disputes(
     payers: PayerDirectory,
     provider_id: int | None,
     payer_id: str | None,
-    result: CreateResult,
     src: Sources,
 ) -> list[BatchView]:
     rt, it = tbl(RefundRequest), tbl(BatchItem)

@@ -25,7 +25,7 @@ class _RejectUnpinned(paramiko.RejectPolicy):  # type: ignore[misc]
     """Refuse any host whose key is not the pinned one (paramiko calls this for unknown hosts)."""
 
     def missing_host_key(
-        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+        self, _client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
     ) -> None:
         raise HostKeyError(
             f"host key for {hostname} is not the pinned one (server offered {key.get_name()} "
@@ -153,5 +153,5 @@ def close_quietly(conn: paramiko.SFTPClient | paramiko.SSHClient) -> None:
     error that ended the session, nor turn a retryable failure into an unhandled one."""
     try:
         conn.close()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - see the docstring: closing must not mask
         log.debug("sftp_close_failed", error=type(exc).__name__)

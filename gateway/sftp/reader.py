@@ -259,7 +259,7 @@ class ReadAhead:
                 self._put(data)
                 if not data:
                     return
-        except BaseException as exc:  # handed to the consumer, raised there
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             self._put(exc)
 
     def _put(self, item: bytes | BaseException) -> None:

@@ -200,7 +200,7 @@ def prefetched(chunks: Iterator[bytes], depth: int = 2) -> Generator[bytes, None
                 if stop.is_set():
                     return
             box.put((None, None))
-        except BaseException as exc:  # handed to the consumer
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             box.put((None, exc))
 
     worker = threading.Thread(target=produce, name="raw-store-prefetch", daemon=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -264,7 +263,7 @@ def test_pepper_hashed_keys_and_unknown_ids(gw: Gateway) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # CLI-bound; slow
-def test_keys_cli_create_list_revoke(gw: Gateway, tmp_path: Path) -> None:
+def test_keys_cli_create_list_revoke(gw: Gateway) -> None:
     out = gw.cli(
         "keys",
         "create",

@@ -149,8 +149,9 @@ def test_schema_matches_models_and_head(gw: Gateway) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.usefixtures("gw")
 def test_first_run_auto_upgrades_embedded_sqlite(
-    gw: Gateway, cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("GATEWAY_DATABASE_URL")
     monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "fresh"))

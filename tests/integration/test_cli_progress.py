@@ -145,7 +145,7 @@ def test_services_report_progress_to_their_callback(tmp_path: Path) -> None:
         size = TWO_CLAIMS.stat().st_size
         assert read[-1] == (size, size)
         rep = process_now(
-            db, store, settings, res.file_id, progress=lambda done, total=None: loaded.append(done)
+            db, store, settings, res.file_id, progress=lambda done, _total=None: loaded.append(done)
         )
         assert rep.state == "processed"
         assert loaded

@@ -276,7 +276,8 @@ def test_solicited_refund_answers_the_payer_letter_and_dispute_cites_835s(
     )
 
 
-def test_long_names_addresses_and_reasons_stay_on_the_page(gw: Gateway, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("gw")
+def test_long_names_addresses_and_reasons_stay_on_the_page(tmp_path: Path) -> None:
     from gateway.resolve import letters
     from gateway.resolve.pdf import render_letter
 

@@ -56,7 +56,7 @@ RULES = EscheatRules(
 )  # type: ignore[dict-item]
 
 
-def _issue(gw: Gateway, tmp_path: Path) -> tuple[int, dict[str, bytes]]:
+def _issue(gw: Gateway) -> tuple[int, dict[str, bytes]]:
     for data, name in ((BILLED, "1.837"), ((COPAY / "1.835").read_bytes(), "1.835")):
         assert ingest(gw, data, name).state == "processed"
     assert ingest(gw, (COPAY / "2.csv").read_bytes(), "2.csv").state == "processed"
@@ -83,7 +83,7 @@ def test_patient_refund_list_and_letter_name_the_payee(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with capture_logs() as logs:
-        _, files = _issue(gw, tmp_path)
+        _, files = _issue(gw)
     ap = next(v for k, v in files.items() if k.endswith(".csv")).decode()
     rows = list(csv.DictReader(io.StringIO(ap)))
     assert rows[0]["payee_name"] == f"JOSEPHINE {LAST}"
@@ -130,7 +130,7 @@ def test_patient_refund_list_and_letter_name_the_payee(
 def test_escheat_clock_runs_from_the_refund_and_the_notice_is_due_first(
     gw: Gateway, tmp_path: Path
 ) -> None:
-    credit_id, _ = _issue(gw, tmp_path)
+    credit_id, _ = _issue(gw)
     # PA: 1095 dormant days from the refund's issue (2026-10-05; they span 2028's leap day),
     # and the notice 120 days before that
     escheat_on = ISSUED + dt.timedelta(days=1095)

@@ -115,7 +115,8 @@ def test_scenario(cli: Cli, scenario: str) -> None:
     assert _credits(cli) == before
 
 
-def test_two_providers_never_mix(cli: Cli, gw: Gateway) -> None:
+@pytest.mark.usefixtures("gw")
+def test_two_providers_never_mix(cli: Cli) -> None:
     folder = FIXTURES / "two_providers"
     for name in ("1.835", "2.835", "3.835"):
         _ingest(cli, folder, name, None)

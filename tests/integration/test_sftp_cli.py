@@ -131,8 +131,9 @@ def test_failures_are_listed_for_operators(
     assert cli.invoke(app, ["transfers", "failures"]).exit_code == 0
 
 
+@pytest.mark.usefixtures("gw")
 def test_run_once_pulls_processes_and_acknowledges_exactly_once(
-    sshd: SshdServer, cli: CliRunner, gw: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sshd: SshdServer, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = sshd.make_tree("inbox", "archive", "acks")
     folder = _write_profile(

@@ -218,7 +218,7 @@ def test_connection_cut_mid_download_is_retried(sshd: SshdServer, pipe: Pipe) ->
     sshd.put(base / "inbox" / "big.835", data)
     cut: list[int] = []
 
-    def on_progress(name: str, received: int) -> None:
+    def on_progress(_name: str, received: int) -> None:
         if not cut and received >= 1 << 20:
             cut.append(sshd.kill_sessions())
 

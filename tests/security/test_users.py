@@ -290,8 +290,9 @@ def _cli(gw: Gateway, *args: str, stdin: str = "") -> subprocess.CompletedProces
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.usefixtures("json_logs")
 def test_password_never_in_argv_logs_or_output_and_hash_never_shown(
-    api: Api, json_logs: None, capfd: pytest.CaptureFixture[str]
+    api: Api, capfd: pytest.CaptureFixture[str]
 ) -> None:
     secret = "never-log-this-passphrase"
     add = _cli(

@@ -556,7 +556,7 @@ HANG_GUARD_SECONDS = 30
 def hang_guard() -> Iterator[None]:
     """Fail (rather than hang the suite) if one parse runs away; generous, not a benchmark."""
 
-    def _fail(signum: int, frame: object) -> None:
+    def _fail(_signum: int, _frame: object) -> None:
         raise AssertionError(f"parse did not finish within {HANG_GUARD_SECONDS}s")
 
     previous = signal.signal(signal.SIGALRM, _fail)
