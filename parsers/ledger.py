@@ -221,6 +221,39 @@ def _row(
         errors.append(RowError(line, layout.columns["account_id"], "is empty"))
     if not pcn:
         errors.append(RowError(line, layout.columns["patient_control_number"], "is empty"))
+    posted = _posted(get, line, layout, errors)
+    kind, party = _kind_party(get, line, layout, errors)
+    payer = get("payer_id")
+    if party == "payer" and not payer:
+        errors.append(
+            RowError(
+                line,
+                layout.columns.get("payer_id", "payer_id"),
+                "is required when the party is a payer",
+            )
+        )
+    amount = _amount(get, kind, line, layout, errors)
+    detail = _line_detail(get, line, layout, errors)
+    if len(errors) > before:
+        return None
+    return LedgerRow(
+        line,
+        account,
+        pcn,
+        posted,
+        kind,
+        party,
+        payer,
+        amount.quantize(Decimal("0.01")),
+        get("reference"),
+        *detail,
+    )
+
+
+def _posted(
+    get: Callable[[str], str], line: int, layout: LedgerLayout, errors: list[RowError]
+) -> dt.date:
+    """The posting date (``date.min`` with an error when it is not one)."""
     date_text = get("posted_date")
     posted = dt.date.min
     try:
@@ -233,6 +266,13 @@ def _row(
                 f"{date_text!r} is not a date in format {layout.date_format}",
             )
         )
+    return posted
+
+
+def _kind_party(
+    get: Callable[[str], str], line: int, layout: LedgerLayout, errors: list[RowError]
+) -> tuple[str, str]:
+    """What the row is and who paid it: through the layout's code table, or as written."""
     type_text = get("type")
     if layout.type_codes:
         mapped = layout.type_codes.get(type_text)
@@ -261,15 +301,17 @@ def _row(
                     f"{party!r} is not one of {', '.join(sorted(PARTIES))}",
                 )
             )
-    payer = get("payer_id")
-    if party == "payer" and not payer:
-        errors.append(
-            RowError(
-                line,
-                layout.columns.get("payer_id", "payer_id"),
-                "is required when the party is a payer",
-            )
-        )
+    return kind, party
+
+
+def _amount(
+    get: Callable[[str], str],
+    kind: str,
+    line: int,
+    layout: LedgerLayout,
+    errors: list[RowError],
+) -> Decimal:
+    """The row's amount, positive except a charge's; an error when out of range or scale."""
     amount_text = get("amount").replace("$", "").replace(",", "")
     if amount_text.startswith("(") and amount_text.endswith(")"):
         amount_text = "-" + amount_text[1:-1]
@@ -307,21 +349,7 @@ def _row(
         errors.append(
             RowError(line, layout.columns["amount"], f"{amount_text!r} is not a decimal amount")
         )
-    detail = _line_detail(get, line, layout, errors)
-    if len(errors) > before:
-        return None
-    return LedgerRow(
-        line,
-        account,
-        pcn,
-        posted,
-        kind,
-        party,
-        payer,
-        amount.quantize(Decimal("0.01")),
-        get("reference"),
-        *detail,
-    )
+    return amount
 
 
 def _line_detail(

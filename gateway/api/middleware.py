@@ -132,6 +132,71 @@ def _route_template(scope: Scope) -> str:
     return str(path) if path else str(scope.get("path", ""))
 
 
+@dataclass
+class _Exchange:
+    """One request's response side: the status sent, whether it started, and its one audit."""
+
+    mw: RequestContextMiddleware
+    scope: Scope
+    state: dict[str, Any]
+    slot: _AuditSlot
+    watch: BodyWatch
+    downstream: Send
+    request_id: str
+    status: int = 500
+    started: bool = False
+    audited: bool = False
+
+    async def audit_once(self, final_status: int) -> None:
+        """Before the response goes out: a client that saw the answer can find the entry."""
+        principal: Principal | None = self.state.get("principal")
+        if self.audited or self.scope["method"] not in MUTATING or principal is None:
+            return
+        self.audited = True
+        if self.slot.folded_status == final_status:
+            return
+        await anyio.to_thread.run_sync(
+            self.mw._audit,
+            principal,
+            self.scope["method"],
+            _route_template(self.scope),
+            final_status,
+            self.mw._file_id(self.scope, self.state),
+        )
+
+    async def send(self, message: Message) -> None:
+        if self.watch.aborted:  # the peer is gone: record the abort, send nothing
+            if message["type"] == "http.response.start" and not self.started:
+                self.started = True
+                self.status = CLIENT_CLOSED
+                await self.audit_once(CLIENT_CLOSED)
+            return
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = message["status"]
+            await self.audit_once(self.status)
+            headers = list(message.get("headers", []))
+            headers.append((b"x-request-id", self.request_id.encode()))
+            message = {**message, "headers": headers}
+        await self.downstream(message)
+
+    async def fail(self) -> None:
+        """A 500: recorded, and answered when no response has started."""
+        self.status = 500
+        if not self.started:
+            await self.audit_once(500)
+            await self.mw._send_500(self.scope, self.downstream, self.request_id)
+
+
+def _request_id(scope: Scope) -> str:
+    """The caller's ``X-Request-Id`` when it is a safe token, else a new one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            incoming = str(value.decode("latin-1"))
+            return incoming if _RID.match(incoming) else uuid.uuid4().hex
+    return uuid.uuid4().hex
+
+
 class RequestContextMiddleware:
     """Request id + access log + audit of mutating calls + safe 500s."""
 
@@ -143,113 +208,68 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = ""
-        for name, value in scope.get("headers", ()):
-            if name == b"x-request-id":
-                incoming = value.decode("latin-1")
-                break
-        request_id = incoming if _RID.match(incoming) else uuid.uuid4().hex
+        request_id = _request_id(scope)
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
-        status = 500
-        started = False
         t0 = time.perf_counter()
-
-        audited = False
         slot = _AuditSlot(scope)
         token = _SLOT.set(slot)
         client = client_address(scope)
         client_token = audit.CLIENT.set(client)
         watch = BodyWatch(receive, self.ctx.settings.body_timeout_seconds)
-
-        async def audit_once(final_status: int) -> None:
-            # before the response goes out: a client that saw the answer can find the entry
-            nonlocal audited
-            principal: Principal | None = state.get("principal")
-            if audited or scope["method"] not in MUTATING or principal is None:
-                return
-            audited = True
-            if slot.folded_status == final_status:
-                return
-            await anyio.to_thread.run_sync(
-                self._audit,
-                principal,
-                scope["method"],
-                _route_template(scope),
-                final_status,
-                self._file_id(scope, state),
-            )
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status, started
-            if watch.aborted:  # the peer is gone: record the abort, send nothing
-                if message["type"] == "http.response.start" and not started:
-                    started = True
-                    status = CLIENT_CLOSED
-                    await audit_once(CLIENT_CLOSED)
-                return
-            if message["type"] == "http.response.start":
-                started = True
-                status = message["status"]
-                await audit_once(status)
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
+        ex = _Exchange(self, scope, state, slot, watch, send, request_id)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id, client=client):
             try:
-                await self.app(scope, watch, send_wrapper)
+                await self.app(scope, watch, ex.send)
             except (ClientAbortError, ClientDisconnect):
                 watch.aborted = True
             except TransferAbortedError as exc:  # already logged by the route, on purpose
                 log.warning("response_aborted", route=_route_template(scope), reason=str(exc))
-                if not started:
-                    status = 500
-                    await audit_once(500)
-                    await self._send_500(scope, send, request_id)
+                if not ex.started:
+                    await ex.fail()
             except Exception:
-                if watch.aborted:  # whatever a reader made of the disconnect: still an abort
-                    pass
-                else:
+                # whatever a reader made of a disconnect is still an abort: nothing to say
+                if not watch.aborted:
                     log.exception(
                         "request_failed", method=scope["method"], route=_route_template(scope)
                     )
-                    status = 500
-                    if not started:
-                        await audit_once(500)
-                        await self._send_500(scope, send, request_id)
+                    await ex.fail()
             finally:
                 if watch.aborted:
-                    status = CLIENT_CLOSED
-                    if not audited:
-                        await audit_once(CLIENT_CLOSED)
-                    log.warning(
-                        "client_abort",
-                        method=scope["method"],
-                        route=_route_template(scope),
-                        body_bytes=watch.received,
-                    )
-                elif watch.timed_out:
-                    log.warning(
-                        "body_timeout",
-                        method=scope["method"],
-                        route=_route_template(scope),
-                        body_bytes=watch.received,
-                        timeout=watch.timeout,
-                    )
-                principal: Principal | None = state.get("principal")
-                log.info(
-                    "http_request",
-                    method=scope["method"],
-                    route=_route_template(scope),
-                    status=status,
-                    ms=round((time.perf_counter() - t0) * 1000, 1),
-                    key=principal.name if principal else None,
-                    file_id=self._file_id(scope, state),
-                )
+                    ex.status = CLIENT_CLOSED
+                    await ex.audit_once(CLIENT_CLOSED)
+                self._log_outcome(scope, state, watch, ex.status, t0)
                 audit.CLIENT.reset(client_token)
                 _SLOT.reset(token)
+
+    def _log_outcome(
+        self, scope: Scope, state: dict[str, Any], watch: BodyWatch, status: int, t0: float
+    ) -> None:
+        """The access-log line, after an abort or body-timeout warning when there was one."""
+        route = _route_template(scope)
+        if watch.aborted:
+            log.warning(
+                "client_abort", method=scope["method"], route=route, body_bytes=watch.received
+            )
+        elif watch.timed_out:
+            log.warning(
+                "body_timeout",
+                method=scope["method"],
+                route=route,
+                body_bytes=watch.received,
+                timeout=watch.timeout,
+            )
+        principal: Principal | None = state.get("principal")
+        log.info(
+            "http_request",
+            method=scope["method"],
+            route=route,
+            status=status,
+            ms=round((time.perf_counter() - t0) * 1000, 1),
+            key=principal.name if principal else None,
+            file_id=self._file_id(scope, state),
+        )
 
     def _audit(
         self, principal: Principal, method: str, route: str, status: int, file_id: int | None

@@ -19,7 +19,7 @@ Keys without a provider (ops, auditor) and the other channels (SFTP, inbox, CLI)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -194,6 +194,31 @@ class _Scanner:
                 self._name(self.billing)
 
 
+def _isa_window(buf: bytes, it: Iterator[bytes], eof: bool, first: bool) -> tuple[bytes, bool]:
+    """``buf`` filled to an ISA's length (or the stream's end), leading space and a first BOM
+    dropped; and whether the stream has ended."""
+
+    def tidy(b: bytes) -> bytes:
+        if first and b.startswith(_BOM):
+            b = b[len(_BOM) :]
+        return b.lstrip(_WS)
+
+    buf = tidy(buf)
+    while len(buf) < _ISA_WINDOW and not eof:
+        nxt = next(it, None)
+        if nxt is None:
+            eof = True
+        else:
+            buf = tidy(buf + nxt)
+    return buf, eof
+
+
+def _strip(raw: bytes, drop: tuple[bytes, ...]) -> bytes:
+    for ch in drop:
+        raw = raw.replace(ch, b"")
+    return raw
+
+
 def scan(chunks: Iterable[bytes], *, max_segment: int = DEFAULT_LIMITS.max_segment_length) -> Scan:
     """The providers an X12 stream names, per transaction, holding one segment at a time.
 
@@ -212,18 +237,7 @@ def scan(chunks: Iterable[bytes], *, max_segment: int = DEFAULT_LIMITS.max_segme
     eof = False
     while True:
         if isa:
-            if first and buf.startswith(_BOM):
-                buf = buf[len(_BOM) :]
-            buf = buf.lstrip(_WS)
-            while len(buf) < _ISA_WINDOW and not eof:
-                nxt = next(it, None)
-                if nxt is None:
-                    eof = True
-                else:
-                    buf += nxt
-                    if first and buf.startswith(_BOM):
-                        buf = buf[len(_BOM) :]
-                    buf = buf.lstrip(_WS)
+            buf, eof = _isa_window(buf, it, eof, first)
             if not buf:
                 break
             try:
@@ -245,9 +259,7 @@ def scan(chunks: Iterable[bytes], *, max_segment: int = DEFAULT_LIMITS.max_segme
         cut = buf.find(term)
         if cut < 0:
             if eof:
-                rest = buf
-                for ch in drop:
-                    rest = rest.replace(ch, b"")
+                rest = _strip(buf, drop)
                 if rest.strip(_WS):  # an unterminated last segment: the parser reads it too
                     sc.segment(rest.lstrip(_INDENT).decode("latin-1").split(elem.decode()))
                 break
@@ -262,9 +274,7 @@ def scan(chunks: Iterable[bytes], *, max_segment: int = DEFAULT_LIMITS.max_segme
                 buf += nxt
             continue
         raw, buf = buf[:cut], buf[cut + 1 :]
-        for ch in drop:
-            raw = raw.replace(ch, b"")
-        raw = raw.lstrip(_INDENT)
+        raw = _strip(raw, drop).lstrip(_INDENT)
         els = raw.decode("latin-1").split(elem.decode())
         sc.segment(els)
         if els[0] == "IEA":
