@@ -32,7 +32,7 @@ settings.load_profile(hypothesis_profile(os.environ))
 
 def examples(ci_count: int) -> int:
     """A test's example count: ``ci_count`` under `ci`, scaled to the loaded profile otherwise."""
-    return max(10, ci_count * settings.default.max_examples // CI_EXAMPLES)
+    return max(10, ci_count * settings().max_examples // CI_EXAMPLES)
 
 
 @pytest.fixture(autouse=True)

@@ -184,7 +184,7 @@ def load_credits(db: Database) -> dict[str, int]:
         for name, row in rows.items():
             ids[name] = s.execute(insert(ct).values(**row).returning(ct.c.id)).scalar_one()
         # cases: (credit, state, method, root cause, [(from, to, day)])
-        cases = [
+        cases: list[tuple[str, str, str | None, str | None, list[tuple[str | None, str, str]]]] = [
             ("C1", "open", None, "registration_error", [(None, "open", "2026-06-20")]),
             ("C2", "open", None, None, [(None, "open", "2026-04-15")]),
             ("C3", "open", None, "payer_error", [(None, "open", "2026-05-10")]),

@@ -53,7 +53,7 @@ BILLED = (
 )
 RULES = EscheatRules(
     default_state="PA", states={"PA": {"dormancy_days": 1095, "notice_days_before": 120}}
-)  # type: ignore[dict-item]
+)
 
 
 def _issue(gw: Gateway) -> tuple[int, dict[str, bytes]]:

@@ -171,6 +171,7 @@ def test_cli_reports_and_root_cause(api: Api) -> None:
         entry = s.execute(
             select(AuditEntry).where(AuditEntry.action == "case_root_cause")
         ).scalar_one()
+        assert entry.details is not None
         assert entry.details["root_cause"] == "cob_not_updated"
     data = json.loads(gw.cli("report", "inventory", *args, "--json", check=True).stdout)
     by_rc = {b["key"]: b["amount"] for b in data["by_root_cause"]}

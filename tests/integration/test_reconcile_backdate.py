@@ -3,6 +3,7 @@ backdated run withdraws credits that only the later date made due (ledger lag, h
 
 from __future__ import annotations
 
+from gateway.cli import app
 from tests.integration import test_reconcile_scenarios as scenarios
 from tests.integration.test_reconcile_scenarios import Cli
 
@@ -14,7 +15,7 @@ def test_backdated_run_is_refused_without_backdate(cli: Cli) -> None:
     rollback of due credits; --backdate does it on purpose, and the same date stays allowed."""
     cli("reconcile", "--as-of", "2026-09-30")
     cli("reconcile", "--as-of", "2026-09-30")
-    result = cli.runner.invoke(scenarios.app, ["reconcile", "--as-of", "2026-09-01"])
+    result = cli.runner.invoke(app, ["reconcile", "--as-of", "2026-09-01"])
     assert result.exit_code == 2
     assert "backdated_reconcile" in result.stderr
     assert "2026-09-30" in result.stderr

@@ -203,8 +203,8 @@ def test_two_worker_hosts_share_the_raw_store(
         victim = failed[0].id
         owner = next(actor for fid, actor in finals if fid == victim).split(":")[1]
         other = "worker_b" if owner == pids["worker_a"] else "worker_a"
-        proc = _cli(hosts[other], "replay", str(victim), "--force", "--reason", "test")
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        replayed = _cli(hosts[other], "replay", str(victim), "--force", "--reason", "test")
+        assert replayed.returncode == 0, replayed.stdout[-2000:] + replayed.stderr[-2000:]
         with db.read() as s:
             assert (
                 s.execute(select(InboundFile.state).where(InboundFile.id == victim)).scalar_one()

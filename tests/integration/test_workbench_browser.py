@@ -28,7 +28,7 @@ RECON = ROOT / "tests" / "fixtures" / "reconcile"
 def test_filter_open_case_and_export(gw: Gateway, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.fail("/usr/bin/chromium is missing: apt-get install -y chromium (CI must not skip)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import Dialog, expect, sync_playwright
 
     with gw.db.write() as s:
         ops = create_key(s, name="wb-ops", role=Role.OPS, provider=None, pepper=None, actor="t")
@@ -54,7 +54,12 @@ def test_filter_open_case_and_export(gw: Gateway, tmp_path: Path) -> None:
                     violations.append(m.text) if "Content Security Policy" in m.text else None
                 ),
             )
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            def on_dialog(d: Dialog) -> None:
+                dialogs.append(d.message)
+                d.dismiss()
+
+            page.on("dialog", on_dialog)
             page.goto(f"{url}/console/login")
             page.fill("#key", ops.key)
             page.click("#sign-in")

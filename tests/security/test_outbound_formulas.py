@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.resolve.render import RenderError, render
+from gateway.resolve.render import RenderError, Value, render
 from gateway.resolve.reports import AgingReport
 from gateway.security.cells import FORMULA_START
 from mappings.outbound_layouts import Layout, load_layouts
@@ -85,18 +85,18 @@ def test_835_claim_id_formula_does_not_reach_the_refund_file(api: Api, tmp_path:
         _assert_cells_safe(row, refund.name)
 
 
-def _values(layout: Layout, i: int) -> tuple[dict[str, object], list[dict[str, object]]]:
+def _values(layout: Layout, i: int) -> tuple[dict[str, Value], list[dict[str, Value]]]:
     """Batch and two rows giving every named field of ``layout`` a hostile value of its
     format: formula text, negative money where the format allows it."""
-    batch: dict[str, object] = {}
-    rows: list[dict[str, object]] = [{}, {}]
+    batch: dict[str, Value] = {}
+    rows: list[dict[str, Value]] = [{}, {}]
     records = layout.records
     for kind, specs in (("batch", [*records.header, *records.trailer]), ("row", records.detail)):
         for n, spec in enumerate(specs):
             if spec.name is None:
                 continue
             for r, target in enumerate([batch] if kind == "batch" else rows):
-                value: object
+                value: Value
                 if spec.format == "money":
                     value = Decimal("-12.34") if spec.name != "amount" else Decimal("5.00")
                 elif spec.format == "cents":
@@ -141,11 +141,11 @@ def test_every_outbound_layout_neutralises_formulas(name: str) -> None:
             + ["detail"] * len(rows)
             + (["trailer"] if layout.records.trailer else [])
         )
-        for kind, line in zip(kinds, text.split(layout.line_ending), strict=False):
+        for kind, record in zip(kinds, text.split(layout.line_ending), strict=False):
             pos = 0
             for spec in getattr(layout.records, kind):
                 assert spec.width is not None
-                cell = line[pos : pos + spec.width].strip()
+                cell = record[pos : pos + spec.width].strip()
                 pos += spec.width
                 if spec.format == "text":
                     _assert_cells_safe([cell], f"{name} {kind} {spec.name}")

@@ -320,7 +320,9 @@ def test_concurrent_first_starts_agree_on_one_keys_file(tmp_path: Path) -> None:
 
     def start() -> None:
         barrier.wait()
-        seen.append(load_keys_file(path2).values["data_keys"].get_secret_value())
+        key = load_keys_file(path2).values["data_keys"]
+        assert isinstance(key, SecretStr)
+        seen.append(key.get_secret_value())
 
     threads = [threading.Thread(target=start) for _ in range(6)]
     for t in threads:

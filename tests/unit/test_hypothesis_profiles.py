@@ -13,7 +13,7 @@ from tests.conftest import ROOT, examples, hypothesis_profile
 
 PROBE = (
     "from hypothesis import settings; from tests.conftest import examples; "
-    "print(settings.default.max_examples, examples(2000), examples(200), examples(12))"
+    "print(settings().max_examples, examples(2000), examples(200), examples(12))"
 )
 
 
@@ -34,7 +34,7 @@ def test_ci_true_loads_the_full_counts() -> None:
 
 def test_this_run_uses_the_profile_its_environment_selects() -> None:
     expected = 100 if hypothesis_profile(os.environ) == "ci" else 10
-    assert settings.default.max_examples == expected
+    assert settings().max_examples == expected
     assert examples(2000) == expected * 20
 
 

@@ -54,7 +54,7 @@ ROW = {
     "evidence": "835 TRN TRACE0000000000000001 of 07/01/2026: ICN 202600000000000001 paid 80.00",
 }
 SENDER = letters.Sender(
-    name=BATCH["provider_name"],
+    name=str(BATCH["provider_name"]),
     npi="1992999999",
     tin="987654321",
     address=("Suite 1200, The Long Named Medical Office Tower at Example Boulevard",),
@@ -92,7 +92,7 @@ def _certifier() -> Certifier:
         ccn="390111",
         source="t.yaml",
         npis=("1992999999",),
-        name=BATCH["provider_name"],
+        name=str(BATCH["provider_name"]),
         ptan=None,
         officer_name="Dana Officer",
         officer_title="Chief Financial Officer and Vice President of Revenue",

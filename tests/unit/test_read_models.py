@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from gateway.read import dump, export
 from gateway.read.batches import BatchFileRead, BatchRead, ReceiptRead
 from gateway.read.credits import CaseRead, CreditRead, TransitionRead
+from schemas.export import stale_files
 from schemas.states import BatchDelivery, CaseState, CreditStatus
 
 DAY = dt.date(2026, 9, 30)
@@ -147,14 +148,14 @@ def test_batch_dispute_has_no_payer_and_receipts_are_typed() -> None:
     out = dump(b)
     assert out["payer_id"] is None
     assert b.payer_id == ""
-    assert out["delivery"] == BatchDelivery.DELIVERED == "delivered"
+    assert out["delivery"] == BatchDelivery.DELIVERED.value == "delivered"
     assert out["files"][0]["amount_sum"] == "3.00"
     assert out["files"][0]["receipt"]["delivered_at"] == "2026-09-30T14:05:06+00:00"
     assert out["credit_ids"] == [7]
 
 
 def test_committed_schemas_are_current() -> None:
-    assert export.stale_files(export.JSON_DIR, export.MODELS) == []
+    assert stale_files(export.JSON_DIR, export.MODELS) == []
 
 
 def test_schemas_validate_what_the_models_emit() -> None:

@@ -8,6 +8,7 @@ import importlib.util
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ from schemas import (
     Entity,
     Interchange,
     ProviderAdjustment,
+    Remittance,
     ServicePayment,
 )
 
@@ -33,7 +35,7 @@ def _claim(
     paid: str = "80.00",
     status: str = "1",
     cas: tuple[tuple[str, str, str], ...] = (("CO", "45", "20.00"),),
-    **kw: object,
+    **kw: Any,
 ) -> ClaimPayment:
     return ClaimPayment(
         patient_control_number=pcn,
@@ -47,7 +49,7 @@ def _claim(
         frequency_code="1",
         adjustments=[Adjustment(g, r, D(a)) for g, r, a in cas],
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 TRACE = Trace(7, "ACME01", "EFT123", "")
@@ -218,7 +220,9 @@ def test_trn04_round_trips_through_the_parser_and_writer(supplemental: str) -> N
 
     sample = (ROOT / "gateway" / "samples" / "5010-835-example-1.txt").read_bytes()
     remit = parsers.parse(sample).transactions[0]
+    assert isinstance(remit, Remittance)
     assert remit.originator_supplemental == ""
     remit.originator_supplemental = supplemental
     again = parsers.parse(write_835([remit])).transactions[0]
+    assert isinstance(again, Remittance)
     assert again.originator_supplemental == supplemental

@@ -10,17 +10,17 @@ import pytest
 from pypdf import PdfReader
 
 from gateway.resolve.pdf import Letter, render_letter
-from gateway.resolve.render import RenderError, render
+from gateway.resolve.render import RenderError, Value, render
 from mappings.outbound_layouts import load_layouts
 
-BATCH = {
+BATCH: dict[str, Value] = {
     "payer_id": "87726",
     "provider_npi": "1234567893",
     "provider_tin": "123456789",
     "batch_id": "B000017",
     "created_on": dt.date(2026, 10, 5),
 }
-ROWS = [
+ROWS: list[dict[str, Value]] = [
     {
         "patient_control_number": "PCN100",
         "payer_claim_control_number": "ICN-9001",
