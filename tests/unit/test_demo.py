@@ -452,3 +452,81 @@ def test_oracle_each_credit_first_appears_at_its_identification_run(month: Path)
             assert ident in planted, (run, ident)
             first_seen.setdefault(ident, run.isoformat())
     assert first_seen == {k: r["identified_on"] for k, r in planted.items()}
+
+
+def test_a_planted_credit_worked_by_hand_from_the_raw_lines(month: Path) -> None:
+    """Month 3 (May 2025), scenario 2: the Medicare Part B duplicate payment, read from the
+    generated 837, 835s and ledger and worked by hand; the answer file must say the same.
+
+    837 (batch of Friday 16 May): CLM 165.00 = 99213 150.00 + 36415 15.00, DOS 12 May.
+    835 of 3 June: CLP paid 76.00, PR 19.00; SVC 99213 150/73.60 CO-45 58 PR-2 18.40, SVC 36415
+    15/2.40 CO-45 12 PR-2 0.60. 835 of 8 July: the same claim paid again under a new ICN.
+    Ledger: charges 150 + 15; Medicare 76.00 on 5 June and 76.00 on 10 July; the patient's
+    19.00 on 22 June. Balance 165 − 70 (contractual) − 19 (patient) − 152 (Medicare twice)
+    = −76.00: Medicare's 76.00, a government credit. The runs of the half-year are 2 July
+    (before the second 835) and 30 July: identified 30 July, due 60 days later, 28 September.
+    """
+    pcn = f"DRMC25{2 * CLAIMS + 3:06d}"  # month 3's claims start after 2 × 150; scenario 2
+    seen: list[tuple[str, str, str]] = []
+    for path in sorted((month / "835").glob("*.x12")):
+        segments = path.read_text(encoding="ascii").replace("\n", "").split("~")
+        bpr = next(s for s in segments if s.startswith("BPR*"))
+        for i, seg in enumerate(segments):
+            if seg.startswith(f"CLP*{pcn}*"):
+                clp = seg.split("*")
+                services = []
+                for s in segments[i + 1 :]:
+                    if s.startswith(("CLP*", "SE*", "PLB*")):
+                        break
+                    if s.startswith(("SVC*", "CAS*")):
+                        services.append(s)
+                assert services == [
+                    "SVC*HC:99213*150*73.6**1",
+                    "CAS*CO*45*58",
+                    "CAS*PR*2*18.4",
+                    "SVC*HC:36415*15*2.4**1",
+                    "CAS*CO*45*12",
+                    "CAS*PR*2*0.6",
+                ]
+                seen.append((bpr.split("*")[-1], "*".join(clp[2:6]), clp[7]))
+    assert [(day, amounts) for day, amounts, _ in seen] == [
+        ("20250603", "1*165*76*19"),
+        ("20250708", "1*165*76*19"),
+    ]
+    assert seen[0][2] != seen[1][2]  # two payer claim control numbers: a second payment
+    ledger = [
+        line.split("|")[2:6]
+        for path in sorted((month / "ledger").iterdir())
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.split("|")[1:2] == [pcn]
+    ]
+    assert sorted(ledger) == sorted(
+        [
+            ["12-May-2025", "C", "", "150.00"],
+            ["12-May-2025", "C", "", "15.00"],
+            ["05-Jun-2025", "IP", "MCRB01", "76.00"],
+            ["22-Jun-2025", "PP", "", "19.00"],
+            ["10-Jul-2025", "IP", "MCRB01", "76.00"],
+        ]
+    )
+    claims_837 = [
+        p.name for p in sorted((month / "837").glob("*.x12")) if f"CLM*{pcn}*165*" in p.read_text()
+    ]
+    assert claims_837 == ["DRMC_837_20250516.x12"]
+    balance = Decimal("165") - Decimal("70") - Decimal("19") - 2 * Decimal("76")
+    assert balance == Decimal("-76")
+    [row] = [
+        r for r in _read(month, "answers.json")["credits"] if r["patient_control_number"] == pcn
+    ]
+    assert row == {
+        "account_id": row["account_id"],
+        "patient_control_number": pcn,
+        "owed_to": "payer",
+        "payer_id": "MCRB01",
+        "amount": "76.00",
+        "cause": "duplicate_payment",
+        "government": True,
+        "identified_on": "2025-07-30",
+        "due_by": "2025-09-28",
+        "status": "open",
+    }
