@@ -141,7 +141,7 @@ def _dump(data: object) -> bytes:
 
 
 def plan(
-    claims: int, seed: int, months: int = 1
+    claims: int, seed: int, months: int = MONTHS
 ) -> tuple[list[DemoClaim], Planner, list[ExpectedCredit], list[dict[str, object]]]:
     """The whole demo as data (no files): claims, the planner (PLB entries), the answers.
 

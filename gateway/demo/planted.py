@@ -1,4 +1,4 @@
-"""The planted credit balances and the other traps of the demo month, with their answers.
+"""The planted credit balances and the other traps of each demo month, with their answers.
 
 Each scenario fixes its own amounts and dates and states the credit rows it creates (cause,
 party owed, amount, government, status, identification date): the answer file is this list,
@@ -45,10 +45,6 @@ from gateway.demo.model import (
 )
 from gateway.demo.payers import COMM_A, COMM_B, MEDICAID, MEDICARE_A, MEDICARE_B, DemoPayer
 from schemas.remittance import Adjustment
-
-
-def d(month: int, day: int) -> dt.date:
-    return dt.date(2025, month, day)
 
 
 @dataclass(slots=True)
