@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (SQLite + local inbox + bundled data): generate the demo
-# month, feed it through the inbox, reconcile, resolve, write reports, and compare the credits
-# found with the month's answer file. Exit 0 only when they match. Safe to run again.
+# half-year, feed it through the inbox, reconcile, resolve, write reports, and compare the
+# credits found with the answer file. Exit 0 only when they match. Safe to run again.
 #   GATEWAY_DATA_DIR  where everything lives (default ./var); GATEWAY_INBOX (default DATA/inbox)
 set -euo pipefail
 cd "$(dirname "$0")/.."

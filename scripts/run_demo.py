@@ -1,14 +1,15 @@
-"""The README's main job: the demo month end to end on the embedded default.
+"""The README's main job: the demo half-year end to end on the embedded default.
 
 ``scripts/run.sh`` bootstraps ``.venv`` and runs this. It drives the real ``gateway`` commands a
 newcomer would type (each is echoed), against ``GATEWAY_DATA_DIR`` (default ``./var``):
 
-1. ``gateway demo generate`` writes a deterministic month (seed 1) to ``DATA/demo``;
+1. ``gateway demo generate`` writes a deterministic half-year (seed 1; six months, each with
+   the same planted scenarios on its own claims) to ``DATA/demo``;
 2. for each checkpoint of ``manifest.json``: copy its files into the local inbox
    (``GATEWAY_INBOX``), ``gateway run --once`` (accept, store, process), then
    ``gateway reconcile --as-of`` the checkpoint date, so credits found first can resolve later;
 3. resolution, when its commands exist: open cases, approve them, build refund/offset batches,
-   and write the CMS-838 and aging reports for the demo quarter;
+   and write the CMS-838 of every quarter the runs touch and the aging report;
 4. reports under ``DATA/reports``, a fresh ops API key (older demo keys revoked), and a summary:
    where the console is, what was written, and credits found vs ``answers.json``.
 
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 SEED = 1
-CLAIMS = 600
+CLAIMS = 300  # a month; six months
 DEMO_KEY_PREFIX = "demo-ops"
 #: the fields of the credits contract (issue 5) that answers.json holds
 CONTRACT = (
@@ -203,7 +204,9 @@ def in_process(*args: str) -> int:
     return int(result) if isinstance(result, int) else 0
 
 
-def resolution(available: set[str], as_of: dt.date, reports: Path) -> tuple[list[str], str]:
+def resolution(
+    available: set[str], as_of: dt.date, reports: Path, first: dt.date
+) -> tuple[list[str], str]:
     """Cases, approvals, batches and reports through the resolution commands, when they exist.
 
     Returns the paths written and a one-line account of the cases.
@@ -225,7 +228,7 @@ def resolution(available: set[str], as_of: dt.date, reports: Path) -> tuple[list
             "approve",
             str(c["credit_id"]),
             "--reason",
-            "demo month: approved by scripts/run.sh",
+            "demo half-year: approved by scripts/run.sh",
             "--actor",
             "scripts/run.sh",
         )
@@ -246,9 +249,11 @@ def resolution(available: set[str], as_of: dt.date, reports: Path) -> tuple[list
         check=False,
     )
     issued = json.loads(made.stdout or "{}").get("batches", []) if made.stdout.strip() else []
-    quarter = quarter_of(as_of)
+    quarters = sorted(
+        {quarter_of(first + dt.timedelta(days=n)) for n in range((as_of - first).days + 1)}
+    )
     for args in (
-        ("report", "cms838", "--quarter", quarter, "--out", str(reports)),
+        *(("report", "cms838", "--quarter", q, "--out", str(reports)) for q in quarters),
         ("report", "aging", "--as-of", day, "--out", str(reports / "aging.csv")),
     ):
         proc = gateway(*args, check=False)
@@ -257,7 +262,7 @@ def resolution(available: set[str], as_of: dt.date, reports: Path) -> tuple[list
             WARNINGS.append(f"`gateway {' '.join(args[:2])}` exited {proc.returncode}: {tail}")
     written = [
         str(batch_dir) + "/",
-        *(str(p) for p in sorted(reports.glob(f"*{quarter}*"))),
+        *(str(p) for q in quarters for p in sorted(reports.glob(f"*{q}*"))),
         str(reports / "aging.csv"),
     ]
     return written, (
@@ -313,7 +318,8 @@ def main() -> int:
         for line in gateway("failures", "--json", quiet=True).stdout.splitlines()
         if line.strip()
     ]
-    written, cases_note = resolution(commands(), as_of, reports)
+    first_run = dt.date.fromisoformat(manifest["checkpoints"][0]["as_of"])
+    written, cases_note = resolution(commands(), as_of, reports, first_run)
 
     credits_out = gateway(*answers["credits_command"], quiet=True).stdout
     credits: list[dict[str, Any]] = json.loads(credits_out)

@@ -1,4 +1,4 @@
-"""``gateway demo generate``: write the realistic demo month and its answer file.
+"""``gateway demo generate``: write the realistic demo half-year and its answer file.
 
 Exit codes: 0 written, 2 usage error (bad size, unwritable folder).
 """
@@ -20,15 +20,24 @@ app.add_typer(demo_app, name="demo")
 @demo_app.command("generate")
 def generate_cmd(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the month into")],
-    claims: Annotated[int, typer.Option(help="Claims in the month (planted ones included)")] = 600,
+    claims: Annotated[int, typer.Option(help="Claims in each month (planted ones included)")] = 600,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes")] = 1,
+    months: Annotated[
+        int, typer.Option(help="Months, from March 2025; each plants the same scenarios")
+    ] = 6,
 ) -> None:
-    """A month of 837s, 835s and a ledger export for one provider, with planted credits."""
+    """Months of 837s, 835s and a ledger export for one provider, with planted credits."""
     from gateway.demo import DemoError, generate
 
     try:
         with progress() as bars:
-            manifest = generate(out, claims=claims, seed=seed, progress=bars.task("files written"))
+            manifest = generate(
+                out,
+                claims=claims,
+                seed=seed,
+                months=months,
+                progress=bars.task("files written"),
+            )
     except DemoError as exc:
         err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
@@ -39,7 +48,8 @@ def generate_cmd(
     for f in manifest.files:
         kinds[f.kind] = kinds.get(f.kind, 0) + 1
     console.print(
-        f"wrote {manifest.claims} claims in {len(manifest.files)} files to {out} "
+        f"wrote {manifest.claims} claims ({manifest.months} month(s)) "
+        f"in {len(manifest.files)} files to {out} "
         f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})"
     )
     console.print(

@@ -244,8 +244,9 @@ def secondary(
     return Adjudication(payer, day, "2", planner.icn(payer, day), lines)
 
 
-def post_remittances(planner: Planner, claim: DemoClaim) -> None:
-    """The practice posts each 835's net payment for the claim once, a few days later."""
+def post_remittances(planner: Planner, claim: DemoClaim, as_of: dt.date = AS_OF) -> None:
+    """The practice posts each 835's net payment for the claim once, a few days later (by
+    ``as_of``, the final day of the claim's month)."""
     nets: dict[tuple[str, dt.date], Decimal] = {}
     for a in claim.adjudications:
         key = (a.payer.payer_id, a.date)
@@ -254,17 +255,19 @@ def post_remittances(planner: Planner, claim: DemoClaim) -> None:
         if net < 0:
             raise AssertionError(f"{claim.pcn}: a clean claim's 835 lowers its net payment")
         if net > 0:
-            posted = min(day + days(planner.rng.randint(1, 3)), AS_OF)
+            posted = min(day + days(planner.rng.randint(1, 3)), as_of)
             claim.postings.append(Posting(posted, "IP", net, payer_id, f"ERA{day:%m%d}"))
 
 
-def settle_patient(planner: Planner, claim: DemoClaim, paid_at_visit: Decimal) -> None:
+def settle_patient(
+    planner: Planner, claim: DemoClaim, paid_at_visit: Decimal, as_of: dt.date = AS_OF
+) -> None:
     """The patient pays what the last payer left to them (small balances written off)."""
     last = claim.adjudications[-1]
     owed = last.patient_responsibility - paid_at_visit
     if owed <= 0:
         return
-    day = min(last.date + days(planner.rng.randint(7, 30)), AS_OF - days(1))
+    day = min(last.date + days(planner.rng.randint(7, 30)), as_of - days(1))
     if owed < SMALL_BALANCE:
         claim.postings.append(Posting(day, "WO", owed, "", "SMALLBAL"))
     else:
@@ -286,8 +289,14 @@ def post_charges(claim: DemoClaim, only: list[int] | None = None) -> None:
 PAYER_MIX = ((COMM_A, 30), (COMM_B, 20), (MEDICARE_B, 24), (MEDICARE_A, 10), (MEDICAID, 16))
 
 
-def clean_claims(planner: Planner, count: int) -> list[DemoClaim]:
-    """``count`` ordinary claims over a pool of patients (some with several visits)."""
+def clean_claims(
+    planner: Planner,
+    count: int,
+    month: tuple[dt.date, dt.date] = (MONTH_START, MONTH_END),
+    as_of: dt.date = AS_OF,
+) -> list[DemoClaim]:
+    """``count`` ordinary claims over a pool of patients (some with several visits), seen in
+    ``month`` (first and last day) and settled by ``as_of``."""
     rng = planner.rng
     pool: list[tuple[Patient, DemoPayer, DemoPayer | None]] = []
     for _ in range(max(1, count * 2 // 3)):
@@ -298,13 +307,16 @@ def clean_claims(planner: Planner, count: int) -> list[DemoClaim]:
         elif primary is COMM_A and rng.random() < 0.15:
             second = COMM_B
         pool.append((planner.patient(), primary, second))
-    month = (MONTH_END - MONTH_START).days
+    first, last = month
+    span = (last - first).days
     out: list[DemoClaim] = []
     for i in range(count):
         patient, primary, second = pool[i] if i < len(pool) else rng.choice(pool)
-        service = MONTH_START + days(rng.randint(0, month))
+        service = first + days(rng.randint(0, span))
         if service.weekday() >= 5:
             service -= days(service.weekday() - 4)
+            if service < first:  # a month that starts on a weekend: its first Monday
+                service += days(7 - service.weekday())
         kind = (
             "837I"
             if primary is MEDICARE_A or (primary in (COMM_A, COMM_B) and rng.random() < 0.25)
@@ -312,12 +324,16 @@ def clean_claims(planner: Planner, count: int) -> list[DemoClaim]:
         )
         claim = planner.new_claim(patient, kind, service)
         out.append(claim)
-        adjudicate(planner, claim, primary, second)
+        adjudicate(planner, claim, primary, second, as_of)
     return out
 
 
 def adjudicate(
-    planner: Planner, claim: DemoClaim, primary: DemoPayer, second: DemoPayer | None
+    planner: Planner,
+    claim: DemoClaim,
+    primary: DemoPayer,
+    second: DemoPayer | None,
+    as_of: dt.date = AS_OF,
 ) -> None:
     rng = planner.rng
     submitted = submission_day(claim.lines[0].service_date)
@@ -327,8 +343,8 @@ def adjudicate(
     roll = rng.random()
     if roll < 0.06:
         claim.adjudications.append(denied(planner, primary, claim, day))
-        post_remittances(planner, claim)
-        settle_patient(planner, claim, ZERO)
+        post_remittances(planner, claim, as_of)
+        settle_patient(planner, claim, ZERO, as_of)
         return
     copay = primary in (COMM_A, COMM_B) and second is None and claim.kind == "837P"
     status = "19" if second is MEDICAID else "1"
@@ -346,8 +362,10 @@ def adjudicate(
         # reprocessed a few weeks later: reversal and correction in the same 835
         later = on_or_after(day + days(rng.randint(14, 28)), primary.pay_weekday)
         claim.adjudications.append(first.reversal(later))
+        # the copay as first taken (a line allowed under it the first time carries none now)
+        copaid = any(a.reason == "3" for a in first.lines[0].adjustments if a.group == "PR")
         claim.adjudications.append(
-            priced(planner, primary, claim, later, status, bump=Decimal("0.04"), copay=copay)
+            priced(planner, primary, claim, later, status, bump=Decimal("0.04"), copay=copaid)
         )
         if primary.programme != "commercial" or rng.random() < 0.5:
             planner.plb.append(
@@ -369,5 +387,5 @@ def adjudicate(
             later = planner.pay_day(second, resubmit, rng.randint(0, 7))
             share = Decimal(1)
         claim.adjudications.append(secondary(planner, second, first, later, share))
-    post_remittances(planner, claim)
-    settle_patient(planner, claim, at_visit)
+    post_remittances(planner, claim, as_of)
+    settle_patient(planner, claim, at_visit, as_of)

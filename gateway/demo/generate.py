@@ -1,4 +1,9 @@
-"""``generate(out_dir, claims=N, seed=S)``: write the demo month and its answer file.
+"""``generate(out_dir, claims=N, seed=S, months=M)``: write the demo half-year and its answers.
+
+Each of the ``M`` months (six by default: March to August 2025) has ``N`` claims, the same
+planted scenarios (``planted``, moved by ``calendar.shift``) on its own patients and claims,
+and ordinary visits in its calendar month. Claims, 835 runs and 837 batches of different
+months share files where they share a day, as a practice's would.
 
 Layout of ``out_dir``::
 
@@ -7,9 +12,12 @@ Layout of ``out_dir``::
     ledger/DRMC_ledger_*.txt         practice-management ledger export (pipe-delimited)
     manifest.json                    files, checkpoints and the --as-of dates
     answers.json                     the credits ``gateway credits --json --status all`` must
-                                     print after the checkpoints, plus variances and counts
+                                     print after the checkpoints (every month), plus
+                                     variances and counts
 
-The answers are planted (see ``planted``); the rest of the month balances to zero.
+The checkpoints are ``calendar.schedule``: each month's checkpoint, then a final run; the
+ledger export is cut at each of them. The answers are planted (see ``planted``); the rest of
+every month balances to zero.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from gateway.demo.calendar import AS_OF, CHECKPOINT
+from gateway.demo.calendar import AS_OF, MONTHS, SHIFT_WEEKS, schedule, service_month, shift
 from gateway.demo.clean import Planner, adjudicate, clean_claims
 from gateway.demo.model import ZERO, DemoClaim, ExpectedCredit
 from gateway.demo.payers import (
@@ -40,6 +48,7 @@ from gateway.demo.render import (
     ledger_files,
     payers_in,
     remittance_files,
+    resends_for,
 )
 from gateway.errors import PermanentError
 from gateway.progress import Progress, no_progress
@@ -55,6 +64,8 @@ CAUSES = (
 CREDITS_COMMAND = ("credits", "--json", "--status", "all")
 MIN_CLAIMS = 40
 MAX_CLAIMS = 200_000
+#: months a demo can span (each needs its own week shift, ``calendar.SHIFT_WEEKS``)
+MAX_MONTHS = len(SHIFT_WEEKS)
 
 
 class DemoError(PermanentError):
@@ -88,6 +99,7 @@ class Manifest:
     as_of: dt.date
     checkpoints: list[Checkpoint]
     files: list[ManifestFile] = field(default_factory=list)
+    months: int = 1
     credits: list[dict[str, object]] = field(default_factory=list)
     variances: list[dict[str, object]] = field(default_factory=list)
 
@@ -101,6 +113,7 @@ class Manifest:
             "format": 1,
             "seed": self.seed,
             "claims": self.claims,
+            "months": self.months,
             "as_of": self.as_of.isoformat(),
             "provider": {"name": PROVIDER_NAME, "npi": PROVIDER_NPI, "tin": PROVIDER_TIN},
             "payers": payers_in(PAYERS),
@@ -128,27 +141,45 @@ def _dump(data: object) -> bytes:
 
 
 def plan(
-    claims: int, seed: int
+    claims: int, seed: int, months: int = MONTHS
 ) -> tuple[list[DemoClaim], Planner, list[ExpectedCredit], list[dict[str, object]]]:
-    """The whole month as data (no files): claims, the planner (PLB entries), the answers."""
+    """The whole demo as data (no files): claims, the planner (PLB entries), the answers.
+
+    ``claims`` per month; one planner for all months, so patients, accounts, claim numbers and
+    ICNs never repeat from one month to the next."""
     if not MIN_CLAIMS <= claims <= MAX_CLAIMS:
         raise DemoError(f"--claims must be between {MIN_CLAIMS} and {MAX_CLAIMS}")
+    if not 1 <= months <= MAX_MONTHS:
+        raise DemoError(f"--months must be between 1 and {MAX_MONTHS}")
+    runs = schedule(months)
     planner = Planner(seed)
-    extra: list[DemoClaim] = []
+    everything: list[DemoClaim] = []
+    credits: list[ExpectedCredit] = []
+    variances: list[dict[str, object]] = []
+    for k in range(months):
+        as_of = AS_OF + shift(k)
+        extra: list[DemoClaim] = []
 
-    def extra_clean(c: DemoClaim) -> None:
-        other = planner.new_claim(c.patient, "837P", c.lines[0].service_date)
-        extra.append(other)
-        adjudicate(planner, other, COMM_A, None)
+        def extra_clean(
+            c: DemoClaim, extra: list[DemoClaim] = extra, as_of: dt.date = as_of
+        ) -> None:
+            other = planner.new_claim(c.patient, "837P", c.lines[0].service_date)
+            extra.append(other)
+            adjudicate(planner, other, COMM_A, None, as_of)
 
-    planted = plant(planner, extra_clean)
-    month = [*planted.claims, *extra]
-    month += clean_claims(planner, claims - len(month))
-    month.sort(key=lambda c: c.pcn)
-    return month, planner, planted.credits, [v.as_json() for v in planted.variances]
+        planted = plant(planner, extra_clean, k, runs)
+        month = [*planted.claims, *extra]
+        month += clean_claims(planner, claims - len(month), service_month(k), as_of)
+        everything += month
+        credits += planted.credits
+        variances += [v.as_json() for v in planted.variances]
+    everything.sort(key=lambda c: c.pcn)
+    return everything, planner, credits, variances
 
 
-def answers(credits: list[ExpectedCredit], variances: list[dict[str, object]]) -> dict[str, object]:
+def answers(
+    credits: list[ExpectedCredit], variances: list[dict[str, object]], as_of: dt.date = AS_OF
+) -> dict[str, object]:
     rows = sorted(
         (c.as_json() for c in credits),
         key=lambda r: (
@@ -163,7 +194,7 @@ def answers(credits: list[ExpectedCredit], variances: list[dict[str, object]]) -
         by_cause[c.cause] += c.amount
     statuses = Counter(c.status for c in credits)
     return {
-        "as_of": AS_OF.isoformat(),
+        "as_of": as_of.isoformat(),
         "credits_command": list(CREDITS_COMMAND),
         "credits": rows,
         "variances": variances,
@@ -179,21 +210,28 @@ def answers(credits: list[ExpectedCredit], variances: list[dict[str, object]]) -
 
 
 def generate(
-    out_dir: Path, *, claims: int = 600, seed: int = 1, progress: Progress = no_progress
+    out_dir: Path,
+    *,
+    claims: int = 600,
+    seed: int = 1,
+    months: int = MONTHS,
+    progress: Progress = no_progress,
 ) -> Manifest:
-    """Write the demo month under ``out_dir`` (created; existing demo files are replaced).
+    """Write the demo under ``out_dir`` (created; existing demo files are replaced):
+    ``months`` months of ``claims`` claims each.
 
     ``progress`` hears the files written so far out of all of them."""
-    month, planner, credits, variances = plan(claims, seed)
+    everything, planner, credits, variances = plan(claims, seed, months)
+    runs = schedule(months)
     counter = [0]
     files: list[DemoFile] = [
-        *claim_files(month, counter),
-        *remittance_files(month, planner.plb, counter),
-        *ledger_files(month),
+        *claim_files(everything, counter),
+        *remittance_files(everything, planner.plb, counter, resends_for(months)),
+        *ledger_files(everything, runs[:-1]),
     ]
     files.sort(key=lambda f: (f.day, {"837": 0, "835": 1, "ledger": 2}[f.kind], f.path))
     out_dir = Path(out_dir)
-    manifest = Manifest(out_dir, seed, len(month), AS_OF, [])
+    manifest = Manifest(out_dir, seed, len(everything), runs[-1], [], months=months)
     for n, f in enumerate(files, start=1):
         path = out_dir / f.path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -202,13 +240,20 @@ def generate(
             ManifestFile(f.path, f.kind, f.day, hashlib.sha256(f.data).hexdigest(), len(f.data))
         )
         progress(n, len(files))
-    manifest.checkpoints = [
-        Checkpoint(CHECKPOINT, tuple(f.path for f in files if f.day <= CHECKPOINT)),
-        Checkpoint(AS_OF, tuple(f.path for f in files if f.day > CHECKPOINT)),
-    ]
-    if any(f.day > AS_OF for f in files):
+    previous: dt.date | None = None
+    for run in runs:
+        manifest.checkpoints.append(
+            Checkpoint(
+                run,
+                tuple(
+                    f.path for f in files if f.day <= run and (previous is None or f.day > previous)
+                ),
+            )
+        )
+        previous = run
+    if any(f.day > runs[-1] for f in files):
         raise DemoError("a generated file is dated after the final reconciliation date")
-    result = answers(credits, variances)
+    result = answers(credits, variances, runs[-1])
     manifest.credits = list(result["credits"])  # type: ignore[call-overload]
     manifest.variances = variances
     (out_dir / "answers.json").write_bytes(_dump(result))

@@ -1,4 +1,4 @@
-"""The planted credit balances and the other traps of the demo month, with their answers.
+"""The planted credit balances and the other traps of each demo month, with their answers.
 
 Each scenario fixes its own amounts and dates and states the credit rows it creates (cause,
 party owed, amount, government, status, identification date): the answer file is this list,
@@ -8,10 +8,17 @@ Besides the scenarios below, the clearinghouse re-delivers two payment runs (``r
 the whole ERA again with new ISA13/GS06/ST02 and the same TRN, and a re-cut carrying one of its
 claims): they are resends, not second payments, so they add no row to the answers.
 
-Two reconciliations are assumed (see ``calendar``): files dated up to ``CHECKPOINT`` are
-ingested and reconciled as of that day, then the rest as of ``AS_OF``. A credit first found at
-the checkpoint keeps that identification date; the two ``resolved`` credits are found at the
-checkpoint and undone later (a PLB recoupment; a refund the practice posted).
+The first month's scenarios are dated in March 2025; month ``k`` of the half-year plays the
+same scenarios ``calendar.shift(k)`` later (whole weeks), on new patients and claims.
+
+Each credit says the day it can first be seen (``found``: the last file it needs, or the end of
+a waiting period the scenario states), and the answer's identification date is the first
+reconciliation of the schedule (``calendar.schedule``) on or after that day: a run sees every
+file dated up to its as-of date, and a credit first found keeps that date. With one month the
+runs are ``CHECKPOINT`` and ``AS_OF``; with six, each month's checkpoint and a final run, so a
+month's credits may be found by an earlier month's checkpoint. The two ``resolved`` credits are
+found before they are undone (a PLB recoupment; a refund the practice posted); the held
+correction is ``pending`` only while the final run is inside its hold window.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from gateway.demo.calendar import AS_OF, CHECKPOINT
+from gateway.demo.calendar import AS_OF, CHECKPOINT, days, first_run_on_or_after, shift
 from gateway.demo.clean import Planner, line_payment, post_charges
 from gateway.demo.model import (
     Adjudication,
@@ -40,10 +47,6 @@ from gateway.demo.payers import COMM_A, COMM_B, MEDICAID, MEDICARE_A, MEDICARE_B
 from schemas.remittance import Adjustment
 
 
-def d(month: int, day: int) -> dt.date:
-    return dt.date(2025, month, day)
-
-
 @dataclass(slots=True)
 class Planted:
     """What the planted scenarios add to the month."""
@@ -58,9 +61,17 @@ Pricing = list[tuple[str, list[tuple[str, str]]]]
 
 
 class _Builder:
-    def __init__(self, planner: Planner, out: Planted) -> None:
+    def __init__(
+        self, planner: Planner, out: Planted, month: int, runs: tuple[dt.date, ...]
+    ) -> None:
         self.p = planner
         self.out = out
+        self.shift = shift(month)
+        self.runs = runs
+
+    def d(self, month: int, day: int) -> dt.date:
+        """A date of the first month's design, moved to this month."""
+        return dt.date(2025, month, day) + self.shift
 
     def claim(
         self,
@@ -94,13 +105,25 @@ class _Builder:
         cause: str,
         amount: str,
         payer: DemoPayer | None,
-        identified: dt.date,
+        found: dt.date,
         *,
         owed_to: str = "payer",
         government: bool | None = None,
         status: str = "open",
+        held_until: dt.date | None = None,
+        undone: dt.date | None = None,
     ) -> None:
+        """A planted credit first visible on ``found``; ``held_until``: ``pending`` while the
+        final run is before that day, ``open`` after; ``undone``: the day it is resolved."""
         gov = payer.government if government is None and payer is not None else bool(government)
+        identified = first_run_on_or_after(self.runs, found)
+        if held_until is not None:
+            status = "pending" if self.runs[-1] < held_until else "open"
+        # found by a run before the day it is undone, and undone by the final run
+        if undone is not None and not (
+            status == "resolved" and identified < undone <= self.runs[-1]
+        ):
+            raise AssertionError(f"{c.scenario}: not found before it is undone")
         self.out.credits.append(
             ExpectedCredit(c, owed_to, payer, money(amount), cause, gov, identified, status)
         )
@@ -125,10 +148,17 @@ def post(
     )
 
 
-def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted:
-    """Every planted scenario; ``extra_clean`` adds an ordinary claim for the same patient."""
+def plant(
+    planner: Planner,
+    extra_clean: Callable[[DemoClaim], None],
+    month: int = 0,
+    runs: tuple[dt.date, ...] = (CHECKPOINT, AS_OF),
+) -> Planted:
+    """Every planted scenario of month ``month`` (0 = the first), answered for the
+    reconciliations ``runs``; ``extra_clean`` adds an ordinary claim for the same patient."""
     out = Planted()
-    b = _Builder(planner, out)
+    b = _Builder(planner, out, month, runs)
+    d = b.d
     em_new = ("", "HC:99204", "300.00")
     em3 = ("", "HC:99213", "150.00")
     em4 = ("", "HC:99214", "220.00")
@@ -140,7 +170,7 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     b.adjudicate(c, COMM_A, d(3, 26), [("150.00", [("3", "25.00")])])
     post(c, d(3, 20), "IP", "125.00", COMM_A)
     post(c, d(3, 27), "IP", "125.00", COMM_A)
-    b.credit(c, "duplicate_payment", "125.00", COMM_A, CHECKPOINT)
+    b.credit(c, "duplicate_payment", "125.00", COMM_A, d(3, 26))  # the second 835
     extra_clean(c)  # a second, ordinary claim on the same account
 
     # 2. Medicare Part B duplicate payment, weeks apart (found at the final run).
@@ -158,7 +188,7 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     post(c, d(4, 20), "PP", "19.00")
     b.adjudicate(c, MEDICARE_B, d(5, 6), pricing)
     post(c, d(5, 8), "IP", "76.00", MEDICARE_B)
-    b.credit(c, "duplicate_payment", "76.00", MEDICARE_B, AS_OF)
+    b.credit(c, "duplicate_payment", "76.00", MEDICARE_B, d(5, 6))
 
     # 3. Medicaid as secondary pays more than the primary left to the patient.
     c = b.claim("cob_secondary_overpaid", "837P", d(3, 5), [em_new], COMM_A, d(3, 7))
@@ -174,7 +204,7 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     )
     c.adjudications.append(second)
     post(c, d(4, 22), "IP", "60.00", MEDICAID)
-    b.credit(c, "coordination_of_benefits", "22.00", MEDICAID, CHECKPOINT)
+    b.credit(c, "coordination_of_benefits", "22.00", MEDICAID, d(4, 21))
 
     # 4. Two commercial payers both process the claim as primary (registration error).
     c = b.claim(
@@ -186,7 +216,7 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     post(c, d(4, 10), "IP", "88.00", COMM_A)
     b.adjudicate(c, COMM_B, d(5, 8), [("90.00", [("3", "25.00")]), ("17.40", [])])
     post(c, d(5, 9), "IP", "82.40", COMM_B)
-    b.credit(c, "coordination_of_benefits", "82.40", COMM_B, AS_OF)
+    b.credit(c, "coordination_of_benefits", "82.40", COMM_B, d(5, 8))
 
     # 5. Commercial overpayment: a line billed in error was never a charge in the ledger.
     #    837: 99213 150.00, 93000 75.00 (CLM02 225.00); ledger: C 150.00 (no line columns),
@@ -207,7 +237,7 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     post(c, d(3, 12), "PP", "25.00", reference="COPAY")
     b.adjudicate(c, COMM_B, d(4, 3), [("100.00", [("3", "25.00")]), ("45.00", [])])
     post(c, d(4, 4), "IP", "120.00", COMM_B)
-    b.credit(c, "overpayment", "45.00", COMM_B, CHECKPOINT, status="pending")
+    b.credit(c, "overpayment", "45.00", COMM_B, d(4, 3), status="pending")
     out.variances.append(
         ExpectedLineVariance(c, COMM_B, "unposted_line", money("75.00"), money("45.00"))
     )
@@ -240,8 +270,8 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     )
     post(c, d(5, 15), "IP", "508.00", MEDICARE_A)
     post(c, d(5, 30), "PP", "127.00")
-    b.credit(c, "overpayment", "20.00", MEDICARE_A, AS_OF, status="pending")
-    b.credit(c, "patient_overpayment", "5.00", None, AS_OF, owed_to="patient", status="pending")
+    b.credit(c, "overpayment", "20.00", MEDICARE_A, d(5, 13), status="pending")
+    b.credit(c, "patient_overpayment", "5.00", None, d(5, 30), owed_to="patient", status="pending")
     out.variances.append(
         ExpectedLineVariance(c, MEDICARE_A, "unposted_line", money("140.00"), money("20.00"))
     )
@@ -252,7 +282,7 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     post(c, d(3, 24), "PP", "25.00", reference="PORTAL")
     b.adjudicate(c, COMM_A, d(4, 2), [("95.00", [("3", "25.00")])])
     post(c, d(4, 3), "IP", "70.00", COMM_A)
-    b.credit(c, "patient_overpayment", "25.00", None, CHECKPOINT, owed_to="patient")
+    b.credit(c, "patient_overpayment", "25.00", None, d(4, 2), owed_to="patient")
 
     # 8. A Medicare patient prepaid an estimate above the final coinsurance.
     c = b.claim(
@@ -266,7 +296,7 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     post(c, d(3, 20), "PP", "60.00", reference="ESTIMATE")
     b.adjudicate(c, MEDICARE_B, d(5, 6), [("175.00", [("2", "35.00")])])
     post(c, d(5, 7), "IP", "140.00", MEDICARE_B)
-    b.credit(c, "patient_overpayment", "25.00", None, AS_OF, owed_to="patient")
+    b.credit(c, "patient_overpayment", "25.00", None, d(5, 6), owed_to="patient")
 
     # 9. The contractual adjustment was also keyed by hand in the ledger (false credit).
     c = b.claim("unexplained", "837P", d(3, 6), [("", "HC:97110", "180.00")], COMM_B, d(3, 7))
@@ -274,14 +304,14 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     b.adjudicate(c, COMM_B, d(3, 27), [("120.00", [("3", "25.00")])])
     post(c, d(3, 28), "IP", "95.00", COMM_B)
     post(c, d(3, 28), "CA", "60.00", reference="MANUALADJ")
-    b.credit(c, "unexplained", "60.00", None, CHECKPOINT, owed_to="unknown", government=False)
+    b.credit(c, "unexplained", "60.00", None, d(3, 28), owed_to="unknown", government=False)
 
     # 10. An administrative write-off on a Medicaid claim paid in full (government money).
     c = b.claim("unexplained_government", "837P", d(3, 4), [em4], MEDICAID, d(3, 7))
     b.adjudicate(c, MEDICAID, d(3, 24), [("80.00", [])])
     post(c, d(3, 25), "IP", "80.00", MEDICAID)
     post(c, d(4, 10), "WO", "45.00", reference="ADMINWO")
-    b.credit(c, "unexplained", "45.00", None, CHECKPOINT, owed_to="unknown", government=True)
+    b.credit(c, "unexplained", "45.00", None, d(4, 10), owed_to="unknown", government=True)
 
     # 11. A correction arrived days before the run; its reversal has not (pending, held).
     c = b.claim(
@@ -292,7 +322,8 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     post(c, d(4, 17), "IP", "135.00", COMM_A)
     b.adjudicate(c, COMM_A, d(6, 11), [("185.00", [("3", "25.00")])])
     post(c, d(6, 12), "IP", "160.00", COMM_A)
-    b.credit(c, "duplicate_payment", "135.00", COMM_A, AS_OF, status="pending")
+    # held while the reversal may still come: COMM_A's 30-day hold from the correction
+    b.credit(c, "duplicate_payment", "135.00", COMM_A, d(6, 11), held_until=d(6, 11) + days(30))
 
     # 12a. Correction first, its reversal three weeks later (both before the checkpoint): clean.
     c = b.claim("split_correction_first", "837P", d(3, 3), [em4], COMM_B, d(3, 7))
@@ -319,7 +350,7 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     post(c, d(3, 21), "IP", "75.00", COMM_B)
     post(c, d(3, 28), "IP", "75.00", COMM_B)
     planner.plb.append(PlbEntry(COMM_B, d(5, 15), "WO", dup.icn, money("75.00")))
-    b.credit(c, "duplicate_payment", "75.00", COMM_B, CHECKPOINT, status="resolved")
+    b.credit(c, "duplicate_payment", "75.00", COMM_B, d(3, 27), status="resolved", undone=d(5, 15))
 
     # 14. Medicare Part A duplicate found at the checkpoint; the practice refunded it by check
     #     (ledger refund), and the MAC acknowledged the check with PLB 72 offset by WO.
@@ -334,7 +365,9 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
     post(c, d(5, 5), "IR", "248.00", MEDICARE_A, "REFCHK5501")
     planner.plb.append(PlbEntry(MEDICARE_A, d(5, 20), "72", dup.icn, money("-248.00")))
     planner.plb.append(PlbEntry(MEDICARE_A, d(5, 20), "WO", dup.icn, money("248.00")))
-    b.credit(c, "duplicate_payment", "248.00", MEDICARE_A, CHECKPOINT, status="resolved")
+    b.credit(
+        c, "duplicate_payment", "248.00", MEDICARE_A, d(3, 25), status="resolved", undone=d(5, 5)
+    )
 
     # 15. The practice posted one ERA payment twice: a posting variance, not a refund.
     c = b.claim("posting_variance", "837P", d(3, 17), [("", "HC:93000", "75.00")], COMM_A, d(3, 21))
@@ -351,6 +384,7 @@ def plant(planner: Planner, extra_clean: Callable[[DemoClaim], None]) -> Planted
 def _plant_lines(b: _Builder, planner: Planner) -> None:
     """Real-world line shapes: a line-level ledger, a split line, a payer-added line, a DRG
     claim with an uncharged line, and a claim the ledger never heard of."""
+    d = b.d
     # 16. Line-level ledger: the practice posted 99214 with its CPT, DOS and line control
     #     number but never the venipuncture. 837: 99214 220.00 (L1), 36415 15.00 (L2). 835:
     #     SVC 99214 220/125 CO-45 70 PR-3 25; SVC 36415 15/12 CO-45 3. The 36415 has no posted
@@ -368,7 +402,7 @@ def _plant_lines(b: _Builder, planner: Planner) -> None:
     post(c, d(3, 19), "PP", "25.00", reference="COPAY")
     b.adjudicate(c, COMM_A, d(4, 11), [("150.00", [("3", "25.00")]), ("12.00", [])])
     post(c, d(4, 12), "IP", "137.00", COMM_A)
-    b.credit(c, "overpayment", "12.00", COMM_A, CHECKPOINT, status="pending")
+    b.credit(c, "overpayment", "12.00", COMM_A, d(4, 11), status="pending")
     b.out.variances.append(
         ExpectedLineVariance(c, COMM_A, "unposted_line", money("15.00"), money("12.00"))
     )
@@ -490,7 +524,8 @@ def _plant_lines(b: _Builder, planner: Planner) -> None:
         charge_lines=[],
     )
     b.adjudicate(c, COMM_A, d(4, 1), [("120.00", [("3", "25.00")])])
-    b.credit(c, "overpayment", "95.00", COMM_A, AS_OF, status="pending")
+    # found once the 30 days of ledger lag after the 835 are over
+    b.credit(c, "overpayment", "95.00", COMM_A, d(4, 1) + days(30), status="pending")
 
 
 def _adj(group: str, reason: str, amount: str) -> Adjustment:

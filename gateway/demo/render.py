@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from gateway.demo.calendar import CHECKPOINT
+from gateway.demo.calendar import CHECKPOINT, shift
 from gateway.demo.model import ZERO, Adjudication, DemoClaim, PlbEntry, Posting, Submission
 from gateway.demo.payers import (
     CLEARINGHOUSE,
@@ -227,9 +227,14 @@ def _claim_payment(c: DemoClaim, a: Adjudication) -> ClaimPayment:
 
 
 def remittance_files(
-    claims: Iterable[DemoClaim], plb: Iterable[PlbEntry], counter: list[int]
+    claims: Iterable[DemoClaim],
+    plb: Iterable[PlbEntry],
+    counter: list[int],
+    resends: frozenset[tuple[str, dt.date]] | None = None,
 ) -> list[DemoFile]:
-    """One 835 per payer payment run, BPR02 = Σ CLP04 − Σ PLB (never negative)."""
+    """One 835 per payer payment run, BPR02 = Σ CLP04 − Σ PLB (never negative); the runs in
+    ``resends`` (default: the first month's ``RESENDS``) are delivered again."""
+    resends = RESENDS if resends is None else resends
     runs: dict[tuple[dt.date, str], list[ClaimPayment]] = {}
     adjustments: dict[tuple[dt.date, str], list[ProviderAdjustment]] = {}
     payers = {p.payer_id: p for p in PAYERS}
@@ -286,7 +291,12 @@ def remittance_files(
             payer_contact=("BL", "EDI SUPPORT", "TE", "5555550199"),
         )
         files.append(DemoFile(f"835/{payer_id}_835_{day:%Y%m%d}.x12", "835", day, data))
-        if (payer_id, day) in RESENDS and len(cps) > 1 and not plbs:
+        if (
+            (payer_id, day) in resends
+            and len(cps) > 1
+            and not plbs
+            and any(cp.paid > 0 for cp in cps)
+        ):
             files += _resent(remit, payer, day, counter)
     return files
 
@@ -297,13 +307,19 @@ RESENDS = frozenset(
 )
 
 
+def resends_for(months: int) -> frozenset[tuple[str, dt.date]]:
+    """The first month's re-delivered runs, and the same runs of every later month."""
+    return frozenset((payer, day + shift(k)) for k in range(months) for payer, day in RESENDS)
+
+
 def _resent(
     remit: Remittance, payer: DemoPayer, day: dt.date, counter: list[int]
 ) -> list[DemoFile]:
     """The same ERA sent again three days later (new ISA13/GS06/ST02, same TRN), and a re-cut
-    two days after that carrying only its first claim: neither is a second payment."""
+    two days after that carrying only its first paid claim: neither is a second payment."""
     out: list[DemoFile] = []
-    first = remit.claims[:1]
+    # the re-cut's one claim is a payment (a run may open with another month's reversal)
+    first = [next(cp for cp in remit.claims if cp.paid > 0)]
     recut = replace(
         remit,
         header=replace(remit.header, control_number="0002"),
@@ -347,8 +363,11 @@ def _ledger_date(day: dt.date) -> str:
 _CODE_ORDER = {"C": 0, "PP": 1, "IP": 2, "CA": 3, "WO": 4, "IR": 5, "PR": 6}
 
 
-def ledger_files(claims: Iterable[DemoClaim]) -> list[DemoFile]:
-    """The practice-management ledger export: postings through the checkpoint, then the rest."""
+def ledger_files(
+    claims: Iterable[DemoClaim], cuts: Iterable[dt.date] = (CHECKPOINT,)
+) -> list[DemoFile]:
+    """The practice-management ledger export: one file per period ending on each of ``cuts``
+    (the reconciliation days but the last), then the rest."""
     rows: list[tuple[Posting, DemoClaim]] = [(p, c) for c in claims for p in c.postings]
     rows.sort(
         key=lambda r: (r[0].date, r[1].account_id, r[1].pcn, _CODE_ORDER[r[0].code], r[0].amount)
@@ -356,8 +375,9 @@ def ledger_files(claims: Iterable[DemoClaim]) -> list[DemoFile]:
     out: list[DemoFile] = []
     first = min(r[0].date for r in rows)
     last = max(r[0].date for r in rows)
-    periods = [(first, CHECKPOINT), (CHECKPOINT + dt.timedelta(days=1), last)]
-    for start, end in periods:
+    ends = [c for c in sorted(set(cuts)) if first <= c < last] + [last]
+    starts = [first] + [e + dt.timedelta(days=1) for e in ends[:-1]]
+    for start, end in zip(starts, ends, strict=True):
         lines = ["|".join(LEDGER_HEADER)]
         for p, c in rows:
             if start <= p.date <= end:

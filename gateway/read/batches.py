@@ -82,4 +82,13 @@ class BatchProblemRead(BaseModel):
     message: str
 
 
-__all__ = ["BatchFileRead", "BatchProblemRead", "BatchRead", "ReceiptRead"]
+class BatchesCreatedRead(BaseModel):
+    """What one ``POST /v1/batches`` issued, and the groups it could not issue."""
+
+    model_config = READ
+
+    batches: tuple[BatchRead, ...] = ()
+    problems: tuple[BatchProblemRead, ...] = ()
+
+
+__all__ = ["BatchFileRead", "BatchProblemRead", "BatchRead", "BatchesCreatedRead", "ReceiptRead"]

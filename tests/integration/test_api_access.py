@@ -48,6 +48,7 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/credits/{credit_id}/approve"): OPS,
     ("POST", "/v1/credits/{credit_id}/dispute"): OPS,
     ("POST", "/v1/credits/{credit_id}/resolve"): OPS,
+    ("POST", "/v1/batches"): OPS,
     ("GET", "/v1/batches"): READERS,
     ("GET", "/v1/batches/{batch_id}"): READERS,
     ("GET", "/v1/reports/cms838"): READERS,
@@ -160,6 +161,8 @@ def _call(
             )
         elif path.endswith(("/replay", "/approve", "/dispute", "/resolve")):
             kwargs["json"] = {"reason": "route walk"}
+        elif path == "/v1/batches" and method == "POST":
+            kwargs["json"] = {"as_of": "2026-10-01", "reference": "route walk"}
         elif path == "/v1/reports/cms838":
             url += "?quarter=2026Q3"
     api.client.cookies.clear()

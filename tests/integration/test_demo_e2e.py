@@ -1,4 +1,5 @@
-"""The demo month end to end: ingest it, reconcile at its checkpoints, compare with its answers.
+"""The demo half-year end to end: ingest it, reconcile at its checkpoints (each month's, then the
+final run), compare with its answers (six months of the same planted credits).
 
 Runs the real CLI against SQLite and PostgreSQL: for each checkpoint of ``manifest.json``, ingest
 its files (837s, 835s, ledger export) and ``gateway reconcile --as-of`` its date; then
@@ -52,9 +53,11 @@ def _key(row: dict[str, Any]) -> str:
     return json.dumps(row, sort_keys=True)
 
 
-def test_demo_month_credits_equal_the_answer_file(gw: Gateway, tmp_path: Path) -> None:
+def test_demo_half_year_credits_equal_the_answer_file(gw: Gateway, tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    manifest = generate(out, claims=120, seed=11)
+    manifest = generate(out, claims=40, seed=11)
+    assert manifest.months == 6
+    assert len(manifest.checkpoints) == 7
     for step in manifest.checkpoints:
         proc = gw.cli("ingest", *(str(out / p) for p in step.files), timeout=300)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
@@ -64,6 +67,7 @@ def test_demo_month_credits_equal_the_answer_file(gw: Gateway, tmp_path: Path) -
     proc = gw.cli(*answers["credits_command"], check=True)
     got = [{k: row[k] for k in CONTRACT} for row in json.loads(proc.stdout)]
     assert sorted(got, key=_key) == sorted(answers["credits"], key=_key)
+    assert len(got) == 96  # 16 a month
 
     proc = gw.cli("variances", "--json", check=True)
     # posting variances and line variances each with their own fields, as answers.json has them

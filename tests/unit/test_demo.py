@@ -1,4 +1,4 @@
-"""The demo month: deterministic, valid X12, a readable ledger, and answers that hold.
+"""The demo half-year: deterministic, valid X12, a readable ledger, and answers that hold.
 
 The last tests re-derive every claim's balance from the generated *files* (parsed back with our
 parsers) with the pure accounting rules of ``gateway.reconcile.credit``, used here only as an
@@ -19,8 +19,8 @@ import pytest
 
 import parsers
 from gateway.demo import generate
-from gateway.demo.calendar import AS_OF, CHECKPOINT
-from gateway.demo.generate import MIN_CLAIMS, DemoError
+from gateway.demo.calendar import AS_OF, CHECKPOINT, MONTHS, schedule, shift
+from gateway.demo.generate import MAX_MONTHS, MIN_CLAIMS, DemoError
 from gateway.demo.payers import PAYERS
 from gateway.ingest.rows import billed_codes, included_interest, is_split_part
 from gateway.reconcile.credit import attribute, claim_balance
@@ -38,6 +38,8 @@ from parsers.ledger import parse_ledger, sniff_layout
 
 CLAIMS = 150
 SEED = 7
+#: the reconciliations of the half-year: each month's checkpoint, then the final run
+RUNS = schedule(MONTHS)
 CONTRACT = (
     "account_id",
     "patient_control_number",
@@ -50,7 +52,8 @@ CONTRACT = (
     "due_by",
     "status",
 )
-#: Σ of the planted credits per cause (decided with the scenarios in gateway/demo/planted.py)
+#: Σ of one month's planted credits per cause (decided with the scenarios in
+#: gateway/demo/planted.py); the half-year has six times each
 # overpayment: 45.00 and 12.00 (payments on uncharged lines) + 20.00 (Medicare's on the lab
 # line) + 95.00 (a payment on a claim the ledger never posted); patient_overpayment: 25 + 25 +
 # 5.00 (the lab line's coinsurance the patient paid)
@@ -91,6 +94,39 @@ def test_same_seed_same_bytes_other_seed_other_month(month: Path, tmp_path: Path
 def test_size_is_bounded(tmp_path: Path) -> None:
     with pytest.raises(DemoError):
         generate(tmp_path, claims=MIN_CLAIMS - 1)
+    with pytest.raises(DemoError):
+        generate(tmp_path, claims=MIN_CLAIMS, months=MAX_MONTHS + 1)
+    with pytest.raises(DemoError):
+        generate(tmp_path, claims=MIN_CLAIMS, months=0)
+
+
+def test_the_schedule_a_month_alone_and_the_half_year() -> None:
+    assert schedule(1) == (CHECKPOINT, AS_OF)
+    assert schedule(MONTHS) == (
+        dt.date(2025, 4, 30),
+        dt.date(2025, 6, 4),
+        dt.date(2025, 7, 2),
+        dt.date(2025, 7, 30),
+        dt.date(2025, 9, 3),
+        dt.date(2025, 10, 1),
+        dt.date(2025, 11, 17),  # three days after the sixth month's 14 November
+    )
+    # whole weeks: every weekday of a scenario is kept (Friday batches, payer run days)
+    assert {shift(k).days % 7 for k in range(MONTHS)} == {0}
+    assert [(dt.date(2025, 3, 3) + shift(k)).month for k in range(MONTHS)] == [3, 4, 5, 6, 7, 8]
+    assert [(dt.date(2025, 3, 26) + shift(k)).month for k in range(MONTHS)] == [3, 4, 5, 6, 7, 8]
+
+
+def test_one_month_alone_is_the_month_as_designed(tmp_path: Path) -> None:
+    """With one month the answers are the first month's: found at CHECKPOINT or AS_OF."""
+    generate(tmp_path, claims=MIN_CLAIMS, seed=SEED, months=1)
+    rows = _read(tmp_path, "answers.json")["credits"]
+    assert {r["identified_on"] for r in rows} == {CHECKPOINT.isoformat(), AS_OF.isoformat()}
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        totals[r["cause"]] += Decimal(r["amount"])
+    assert {k: f"{v:.2f}" for k, v in totals.items()} == PLANTED_TOTALS
+    assert [r["status"] for r in rows].count("pending") == 6  # the correction is still held
 
 
 def test_manifest_lists_every_file_once_in_checkpoints(month: Path) -> None:
@@ -100,14 +136,19 @@ def test_manifest_lists_every_file_once_in_checkpoints(month: Path) -> None:
     assert sorted(listed) == sorted(k for k in files if k not in ("manifest.json", "answers.json"))
     in_steps = [p for cp in manifest["checkpoints"] for p in cp["files"]]
     assert in_steps == listed
-    assert [cp["as_of"] for cp in manifest["checkpoints"]] == [
-        CHECKPOINT.isoformat(),
-        AS_OF.isoformat(),
-    ]
-    assert manifest["as_of"] == AS_OF.isoformat()
+    assert [cp["as_of"] for cp in manifest["checkpoints"]] == [r.isoformat() for r in RUNS]
+    # a checkpoint ingests the files dated after the one before, up to its own day
+    previous = dt.date.min
+    for cp in manifest["checkpoints"]:
+        day = dt.date.fromisoformat(cp["as_of"])
+        dated = {f["path"]: dt.date.fromisoformat(f["date"]) for f in manifest["files"]}
+        assert all(previous < dated[p] <= day for p in cp["files"])
+        previous = day
+    assert manifest["as_of"] == RUNS[-1].isoformat()
     kinds = {f["kind"] for f in manifest["files"]}
     assert kinds == {"837", "835", "ledger"}
-    assert manifest["claims"] == CLAIMS
+    assert manifest["claims"] == CLAIMS * MONTHS
+    assert manifest["months"] == MONTHS
 
 
 def test_every_x12_file_parses_without_any_finding(month: Path) -> None:
@@ -152,7 +193,7 @@ def test_ledger_export_reads_with_its_mapped_layout(month: Path) -> None:
         res = parse_ledger(data, layout)
         assert res.ok, res.errors[:3]
         total += len(res.rows)
-    assert total > CLAIMS
+    assert total > CLAIMS * MONTHS
 
 
 def test_payer_table_agrees_with_the_shipped_profiles() -> None:
@@ -178,9 +219,12 @@ def test_answers_cover_every_cause_government_and_not(month: Path) -> None:
         totals[r["cause"]] += Decimal(r["amount"])
         assert re.fullmatch(r"\d+\.\d\d", r["amount"])
         assert Decimal(r["amount"]) > 0
-    assert {k: f"{v:.2f}" for k, v in totals.items()} == PLANTED_TOTALS
-    assert answers["counts"]["amount_by_cause"] == PLANTED_TOTALS
-    assert answers["counts"]["credits"] == len(rows)
+    six = {k: f"{Decimal(v) * MONTHS:.2f}" for k, v in PLANTED_TOTALS.items()}
+    assert {k: f"{v:.2f}" for k, v in totals.items()} == six
+    assert answers["counts"]["amount_by_cause"] == six
+    assert answers["counts"]["credits"] == len(rows) == 16 * MONTHS
+    # nothing collides: every credit is its own claim's, every claim is one month's
+    assert len({(r["patient_control_number"], r["owed_to"], r["cause"]) for r in rows}) == len(rows)
     assert {r["status"] for r in rows} == {"open", "pending", "resolved"}
     for cause in ("duplicate_payment", "coordination_of_benefits", "overpayment", "unexplained"):
         assert {r["government"] for r in rows if r["cause"] == cause} == {True, False}, cause
@@ -188,7 +232,7 @@ def test_answers_cover_every_cause_government_and_not(month: Path) -> None:
     programmes = {p.payer_id: p for p in PAYERS}
     for r in rows:
         identified = dt.date.fromisoformat(r["identified_on"])
-        assert identified in (CHECKPOINT, AS_OF)
+        assert identified in RUNS
         if r["owed_to"] == "payer":
             payer = programmes[r["payer_id"]]
             assert r["government"] is payer.government
@@ -202,13 +246,19 @@ def test_answers_cover_every_cause_government_and_not(month: Path) -> None:
             days = 60 if r["government"] else None
         due = None if days is None else (identified + dt.timedelta(days=days)).isoformat()
         assert r["due_by"] == due
-    assert sorted(v["kind"] for v in answers["variances"]) == [
-        "charge_mismatch",
-        "posted_twice",
-        "unposted_line",
-        "unposted_line",
-        "unposted_line",
-    ]
+    # identified in every month of the trend (each month's checkpoint finds some)
+    assert {r["identified_on"][:7] for r in rows} >= {
+        "2025-04",
+        "2025-06",
+        "2025-07",
+        "2025-09",
+        "2025-10",
+        "2025-11",
+    }
+    assert sorted(v["kind"] for v in answers["variances"]) == sorted(
+        ["charge_mismatch", "posted_twice", "unposted_line", "unposted_line", "unposted_line"]
+        * MONTHS
+    )
 
 
 # --------------------------------------------------------------------------- the oracle
@@ -379,21 +429,104 @@ def _answer_rows(
     )
 
 
-def test_oracle_final_month_every_other_claim_balances_to_zero(month: Path) -> None:
+def test_oracle_final_run_every_other_claim_balances_to_zero(month: Path) -> None:
     answers = _read(month, "answers.json")["credits"]
-    rows, receivables = _oracle_rows(month, AS_OF)
+    rows, receivables = _oracle_rows(month, RUNS[-1])
     assert rows == _answer_rows(answers, {"open", "pending"})
     assert receivables == 0  # charges = payments + write-offs + patient payments elsewhere
 
 
-def test_oracle_at_the_checkpoint_finds_the_early_credits_and_the_resolved_ones(
-    month: Path,
-) -> None:
+def test_oracle_each_credit_first_appears_at_its_identification_run(month: Path) -> None:
+    """Run by run, the oracle finds each planted credit first at the run answers.json names,
+    and never a credit that is not planted (nothing found early that a later run takes back
+    as "resolved", other than the two planted resolutions per month)."""
     answers = _read(month, "answers.json")["credits"]
-    early = [r for r in answers if r["identified_on"] == CHECKPOINT.isoformat()]
-    rows, _ = _oracle_rows(month, CHECKPOINT)
-    # resolved ones were open then; an uncharged line's credit is held from the start
-    assert rows == sorted(
-        _answer_rows(early, {"open", "resolved"}, "open") + _answer_rows(early, {"pending"}),
-        key=str,
+    planted = {
+        (r["patient_control_number"], r["owed_to"], r["payer_id"], r["cause"]): r for r in answers
+    }
+    first_seen: dict[tuple[Any, ...], str] = {}
+    for run in RUNS:
+        rows, _ = _oracle_rows(month, run)
+        for pcn, owed_to, payer, _amount, cause, _gov, _status in rows:
+            ident = (pcn, owed_to, payer, cause)
+            assert ident in planted, (run, ident)
+            first_seen.setdefault(ident, run.isoformat())
+    assert first_seen == {k: r["identified_on"] for k, r in planted.items()}
+
+
+def test_a_planted_credit_worked_by_hand_from_the_raw_lines(month: Path) -> None:
+    """Month 3 (May 2025), scenario 2: the Medicare Part B duplicate payment, read from the
+    generated 837, 835s and ledger and worked by hand; the answer file must say the same.
+
+    837 (batch of Friday 16 May): CLM 165.00 = 99213 150.00 + 36415 15.00, DOS 12 May.
+    835 of 3 June: CLP paid 76.00, PR 19.00; SVC 99213 150/73.60 CO-45 58 PR-2 18.40, SVC 36415
+    15/2.40 CO-45 12 PR-2 0.60. 835 of 8 July: the same claim paid again under a new ICN.
+    Ledger: charges 150 + 15; Medicare 76.00 on 5 June and 76.00 on 10 July; the patient's
+    19.00 on 22 June. Balance 165 − 70 (contractual) − 19 (patient) − 152 (Medicare twice)
+    = −76.00: Medicare's 76.00, a government credit. The runs of the half-year are 2 July
+    (before the second 835) and 30 July: identified 30 July, due 60 days later, 28 September.
+    """
+    pcn = f"DRMC25{2 * CLAIMS + 3:06d}"  # month 3's claims start after 2 × 150; scenario 2
+    seen: list[tuple[str, str, str]] = []
+    for path in sorted((month / "835").glob("*.x12")):
+        segments = path.read_text(encoding="ascii").replace("\n", "").split("~")
+        bpr = next(s for s in segments if s.startswith("BPR*"))
+        for i, seg in enumerate(segments):
+            if seg.startswith(f"CLP*{pcn}*"):
+                clp = seg.split("*")
+                services = []
+                for s in segments[i + 1 :]:
+                    if s.startswith(("CLP*", "SE*", "PLB*")):
+                        break
+                    if s.startswith(("SVC*", "CAS*")):
+                        services.append(s)
+                assert services == [
+                    "SVC*HC:99213*150*73.6**1",
+                    "CAS*CO*45*58",
+                    "CAS*PR*2*18.4",
+                    "SVC*HC:36415*15*2.4**1",
+                    "CAS*CO*45*12",
+                    "CAS*PR*2*0.6",
+                ]
+                seen.append((bpr.split("*")[-1], "*".join(clp[2:6]), clp[7]))
+    assert [(day, amounts) for day, amounts, _ in seen] == [
+        ("20250603", "1*165*76*19"),
+        ("20250708", "1*165*76*19"),
+    ]
+    assert seen[0][2] != seen[1][2]  # two payer claim control numbers: a second payment
+    ledger = [
+        line.split("|")[2:6]
+        for path in sorted((month / "ledger").iterdir())
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.split("|")[1:2] == [pcn]
+    ]
+    assert sorted(ledger) == sorted(
+        [
+            ["12-May-2025", "C", "", "150.00"],
+            ["12-May-2025", "C", "", "15.00"],
+            ["05-Jun-2025", "IP", "MCRB01", "76.00"],
+            ["22-Jun-2025", "PP", "", "19.00"],
+            ["10-Jul-2025", "IP", "MCRB01", "76.00"],
+        ]
     )
+    claims_837 = [
+        p.name for p in sorted((month / "837").glob("*.x12")) if f"CLM*{pcn}*165*" in p.read_text()
+    ]
+    assert claims_837 == ["DRMC_837_20250516.x12"]
+    balance = Decimal("165") - Decimal("70") - Decimal("19") - 2 * Decimal("76")
+    assert balance == Decimal("-76")
+    [row] = [
+        r for r in _read(month, "answers.json")["credits"] if r["patient_control_number"] == pcn
+    ]
+    assert row == {
+        "account_id": row["account_id"],
+        "patient_control_number": pcn,
+        "owed_to": "payer",
+        "payer_id": "MCRB01",
+        "amount": "76.00",
+        "cause": "duplicate_payment",
+        "government": True,
+        "identified_on": "2025-07-30",
+        "due_by": "2025-09-28",
+        "status": "open",
+    }

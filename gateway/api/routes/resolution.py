@@ -26,16 +26,18 @@ from gateway.api.console import (
     flash,
 )
 from gateway.api.deps import Ctx, OpsOnly, Readers
-from gateway.api.keys import Principal
+from gateway.api.keys import Principal, normalise_provider
 from gateway.api.problems import problem_responses, status_for
 from gateway.errors import GatewayError
-from gateway.read.batches import BatchRead
+from gateway.read.batches import BatchesCreatedRead, BatchRead
 from gateway.read.credits import CaseRead
 from gateway.read.reports import Cms838Read, CreditReportRead, ReportRowRead
+from gateway.reporting.scope import resolve_scope
 from gateway.resolve import workflow as wf
-from gateway.resolve.batches import get_batch, list_batches
+from gateway.resolve.batches import Sources, create_batches, get_batch, list_batches
 from gateway.resolve.reports import aging, cms838
 from gateway.security.roles import OPERATORS
+from gateway.settings import x12_limits
 from mappings.payers import default_directory
 
 #: database ids are 32-bit: a larger number is a 422, never a driver overflow (500)
@@ -103,6 +105,45 @@ def resolve_credit(
 ) -> CaseRead:
     """Close the case (refund confirmed, fixed internally, remitted to the state)."""
     return _act(ctx, principal, credit_id, "resolve", body)
+
+
+class BatchesIn(BaseModel):
+    as_of: dt.date | None = Field(default=None, description="Working day (default today)")
+    payer: str | None = Field(default=None, max_length=40, description="Only this payer")
+    provider: str | None = Field(
+        default=None,
+        max_length=40,
+        description="NPI, npi:NPI or tin:TIN (unscoped callers only; default every provider)",
+    )
+    reference: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=80,
+        description="Check number or EFT trace the letters cite (default: a blank to fill in)",
+    )
+
+
+@router.post("/batches", responses=problem_responses(400, 401, 403, 404))
+def create_batches_route(ctx: Ctx, principal: OpsOnly, body: BatchesIn) -> BatchesCreatedRead:
+    """Issue every approved case not yet in a batch (and open disputes), as
+    ``gateway batches create`` does; never twice. A provider-bound caller issues only its own
+    provider's cases (naming another provider is 403)."""
+    # names, member ids and addresses are read from the raw files as the letters are made
+    sources = Sources(store=ctx.store, limits=x12_limits(ctx.settings))
+    with ctx.db.write() as s:
+        wanted = normalise_provider(body.provider) if body.provider else None
+        pid = resolve_scope(s, key_provider=principal.provider_key, requested=wanted)
+        res = create_batches(
+            s,
+            as_of=body.as_of or dt.date.today(),
+            actor=principal.actor,
+            payers=default_directory(),
+            provider_id=pid,
+            payer_id=body.payer,
+            reference=body.reference,
+            sources=sources,
+        )
+    return BatchesCreatedRead(batches=tuple(res.batches), problems=tuple(res.problems))
 
 
 @router.get("/batches", responses=problem_responses(401, 403))
