@@ -422,6 +422,7 @@ def _run(
         )
     q.analyze(s, "rc_cand")
     q.create_temp(s, "rc_plain")
+    q.create_no_charge_temps(s)
     # waits are recomputed for every claim the run looks at (candidates insert theirs again)
     if scope is None:
         s.execute(delete(tbl(ClaimWait)))
@@ -451,7 +452,7 @@ def _run(
             summary.credits_open = int(count)
         elif status == "pending":
             summary.credits_pending = int(count)
-    q.drop_temp(s, "rc_cand", "rc_plain", "rc_scope", "rc_files")
+    q.drop_temp(s, "rc_cand", "rc_plain", "rc_scope", "rc_files", *q.NO_CHARGE_TEMPS)
     return summary
 
 
@@ -771,11 +772,6 @@ def _reconcile_chunk(
     summary: RunSummary,
 ) -> None:
     where, p = "s.n BETWEEN :lo AND :hi", {"lo": lo, "hi": hi}
-    plain = nocharge.load(s, where, p, day, payers)
-    rest = _rest(s, where, p, plain)
-    facts = {} if rest is None else _load_facts(s, rest, p, payers)
-    outcomes = {key: outcome for key, (_, outcome) in plain.items()}
-    facts.update((key, f) for key, (f, _) in plain.items())
     ct = tbl(Credit)
     existing: dict[Key, dict[Identity, Any]] = {}
     cand = table("rc_cand", column("n"), column("pid"), column("pcn"))
@@ -791,6 +787,15 @@ def _reconcile_chunk(
         existing.setdefault((r["provider_id"], r["patient_control_number"]), {})[
             (r["owed_to"], r["payer_id"], r["cause"])
         ] = r
+    # the plain no-charge claims the ledger knows nothing of: credits by INSERT ... SELECT
+    summary.credits_new += nocharge.insert_plain(s, where, p, day, payers, run_id)
+    where = f"{where} AND {q.NOT_FAST}"
+    left = int(s.execute(text(f"SELECT COUNT(*) FROM rc_cand s WHERE {where}"), p).scalar_one())
+    plain = nocharge.load(s, where, p, day, payers) if left else {}
+    rest = _rest(s, where, p, plain, left)
+    facts = {} if rest is None else _load_facts(s, rest, p, payers)
+    outcomes = {key: outcome for key, (_, outcome) in plain.items()}
+    facts.update((key, f) for key, (f, _) in plain.items())
     rule: Callable[[str], Any] = payers.rule
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -912,14 +917,15 @@ def _reconcile_chunk(
     _line_variances(s, lo, hi, day, run_id, facts, found)
 
 
-def _rest(s: Session, where: str, p: dict[str, Any], plain: dict[Key, Any]) -> str | None:
-    """``where`` narrowed to the chunk's candidates ``nocharge`` did not decide (None when
-    it decided them all)."""
+def _rest(
+    s: Session, where: str, p: dict[str, Any], plain: dict[Key, Any], left: int
+) -> str | None:
+    """``where`` (``left`` candidates) narrowed to the chunk's candidates ``nocharge`` did
+    not decide (None when it decided them all, or there are none)."""
+    if left <= len(plain):
+        return None
     if not plain:
         return where
-    left = s.execute(text(f"SELECT COUNT(*) FROM rc_cand s WHERE {where}"), p).scalar_one()
-    if int(left) <= len(plain):
-        return None
     s.execute(text("DELETE FROM rc_plain"))
     s.execute(
         text("INSERT INTO rc_plain (pid, pcn) VALUES (:p, :n)"),
