@@ -119,7 +119,7 @@ def insert_plain(
     return max(int(inserted.rowcount or 0), 0)
 
 
-#: ``service._basis`` of a payer's credit on a claim with no recoupment, refund or reversal
+#: ``diff.basis`` of a payer's credit on a claim with no recoupment, refund or reversal
 BASIS = {"recouped": str(ZERO), "refunded": str(ZERO), "reversals": 0}
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 WRITE_OFF_GROUPS_SQL = "('CO', 'PI', 'OA', 'CR')"
 
 #: ledger row → effect on the claim balance (cents), the one definition used by the screen;
-#: ``service._ledger_facts`` applies the same classification in Python
+#: ``diff.ledger_fact`` applies the same classification in Python
 LEDGER_BALANCE_EFFECT = """CASE
   WHEN le.type = 'charge' THEN {c}
   WHEN le.type = 'payment' AND le.party = 'patient' THEN -{c}
