@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from gateway.db.models import tbl, utcnow
 from gateway.ingest.loader import BulkWriter
 from gateway.reconcile import nocharge
-from gateway.reconcile import sql as q
+from gateway.reconcile import nocharge_sql as ncq
 from gateway.reconcile.credit import classify_rows, reconcile_claim
 from gateway.reconcile.diff import (
     Identity,
@@ -70,7 +70,7 @@ def reconcile_chunk(
         ] = r
     # the plain no-charge claims the ledger knows nothing of: credits by INSERT ... SELECT
     summary.credits_new += nocharge.insert_plain(s, where, p, day, payers, run_id)
-    where = f"{where} AND {q.NOT_FAST}"
+    where = f"{where} AND {ncq.NOT_FAST}"
     left = int(s.execute(text(f"SELECT COUNT(*) FROM rc_cand s WHERE {where}"), p).scalar_one())
     plain = nocharge.load(s, where, p, day, payers) if left else {}
     rest = _rest(s, where, p, plain, left)
@@ -145,7 +145,7 @@ def _rest(
         text("INSERT INTO rc_plain (pid, pcn) VALUES (:p, :n)"),
         [{"p": k[0], "n": k[1]} for k in sorted(plain)],
     )
-    return f"{where} AND {q.NOT_PLAIN}"
+    return f"{where} AND {ncq.NOT_PLAIN}"
 
 
 def _line_variances(

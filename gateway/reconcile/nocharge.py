@@ -18,8 +18,9 @@ Everything else (and every claim that has a charge) takes the per-claim path unc
 The commonest of them, a claim the ledger knows nothing of (no row at all, so no account, no
 patient money, no refund) with no open credit, no PLB recoupment and every payer's ledger lag
 passed, never comes into Python: ``insert_plain`` writes its credits by INSERT ... SELECT
-(``sql.NO_CHARGE_*``) with the payers' rules computed here per (payer, filing indicator) pair
-into a temporary table, the same values ``load`` + ``_outcome`` and the insert would write.
+(``nocharge_sql.NO_CHARGE_*``) with the payers' rules computed here per (payer, filing
+indicator) pair into a temporary table: the values ``load`` + ``_outcome`` and the insert
+would write.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from gateway.db.models import tbl, utcnow
-from gateway.reconcile import sql as q
+from gateway.reconcile import nocharge_sql as q
 from gateway.reconcile.credit import due_by, government_by
 from gateway.reconcile.medicare import MEDICARE_INDICATORS, MEDICARE_PROGRAMMES
 from gateway.reconcile.model import ZERO, ClaimFacts, ClaimOutcome, CreditRow
@@ -77,8 +78,8 @@ def insert_plain(
 ) -> int:
     """Write the credits of the chunk's (``where`` on ``rc_cand s``) plain no-charge
     candidates the ledger knows nothing of, past their ledger lag and with no open credit;
-    ``rc_ncfast`` then holds those claims (``sql.NOT_FAST`` leaves them out of the rest of the
-    chunk). Returns how many credits were inserted."""
+    ``rc_ncfast`` then holds those claims (``nocharge_sql.NOT_FAST`` leaves them out of the
+    rest of the chunk). Returns how many credits were inserted."""
     q.clear_no_charge_temps(s)
     s.execute(text(q.no_charge_raw(where)), params)
     rules = [

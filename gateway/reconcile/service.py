@@ -37,7 +37,7 @@ The steps:
 Where things are: this module orchestrates (steps 1–4 and 6); ``runs`` keeps the run's row,
 heartbeat and batches; ``chunk`` decides and writes one chunk of candidates (step 5), with
 ``facts`` loading them, ``nocharge`` deciding the no-charge ones and ``diff`` holding the pure
-rules of the diff; ``sql`` holds the set-based SQL.
+rules of the diff; ``sql`` and ``nocharge_sql`` hold the set-based SQL.
 """
 
 # ruff: noqa: S608  -- SQL here is composed only of constant fragments and our own temp-table
@@ -57,6 +57,7 @@ from gateway.db.models import InboundFile, tbl, utcnow
 from gateway.logging import get_logger
 from gateway.progress import Progress, no_progress
 from gateway.reconcile import linking
+from gateway.reconcile import nocharge_sql as ncq
 from gateway.reconcile import sql as q
 from gateway.reconcile.chunk import reconcile_chunk as _reconcile_chunk
 from gateway.reconcile.diff import classify_variance, money
@@ -264,7 +265,7 @@ def _run(
         )
     q.analyze(s, "rc_cand")
     q.create_temp(s, "rc_plain")
-    q.create_no_charge_temps(s)
+    ncq.create_no_charge_temps(s)
     # waits are recomputed for every claim the run looks at (candidates insert theirs again)
     if scope is None:
         s.execute(delete(tbl(ClaimWait)))
@@ -294,7 +295,7 @@ def _run(
             summary.credits_open = int(count)
         elif status == "pending":
             summary.credits_pending = int(count)
-    q.drop_temp(s, "rc_cand", "rc_plain", "rc_scope", "rc_files", *q.NO_CHARGE_TEMPS)
+    q.drop_temp(s, "rc_cand", "rc_plain", "rc_scope", "rc_files", *ncq.NO_CHARGE_TEMPS)
     return summary
 
 

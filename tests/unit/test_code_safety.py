@@ -35,6 +35,8 @@ SQL_BUILD_ALLOWED = {
     "gateway/reconcile/service.py": "splices column lists, temp-table names and dialect "
     "expressions (sql.cents) from code; every value is a bound "
     "parameter (:lo, :hi, ...)",
+    "gateway/reconcile/nocharge_sql.py": "the no-charge path's SQL from sql.py's fragments and "
+    "the chunk condition on the rc_cand temp table; values are bound parameters",
     "gateway/reconcile/chunk.py": "splices the chunk condition and sql.NOT_FAST on the rc_cand "
     "temp table from code; values are bound parameters",
     "gateway/reconcile/facts.py": "splices column lists, temp-table names and dialect "
