@@ -1,6 +1,6 @@
 """Why one claim holds a credit, computed by the same model reconciliation runs.
 
-``explain`` loads the claim's facts exactly as a run does (``service._load_facts`` over a
+``explain`` loads the claim's facts exactly as a run does (``facts.load_facts`` over a
 one-row candidate table) and returns B(c) with its terms (charges, W and N per payer, PR,
 patient money, provider adjustments) and the credit rows attribution makes of it, so the case
 page shows the figures that produced the credit, not a second formula that could drift.
@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from gateway.reconcile import sql as q
 from gateway.reconcile.credit import claim_balance, reconcile_claim, write_offs
+from gateway.reconcile.facts import load_facts
 from gateway.reconcile.model import ZERO, ClaimBalance, ClaimFacts, CreditRow
-from gateway.reconcile.service import _load_facts
 from mappings.payers import PayerDirectory
 
 
@@ -39,7 +39,7 @@ def explain(
     q.create_temp(s, "rc_cand", numbered=True)
     try:
         s.execute(text(q.EXPLAIN_CANDIDATE), {"p": provider_id, "n": pcn})
-        facts = _load_facts(s, "1 = 1", {}, payers).get((provider_id, pcn))
+        facts = load_facts(s, "1 = 1", {}, payers).get((provider_id, pcn))
     finally:
         q.drop_temp(s, "rc_cand")
     if facts is None:

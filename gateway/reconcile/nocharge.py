@@ -14,6 +14,13 @@ queries per chunk, with the same results to the cent:
   contractor (their Part, return method and kind of claim need the lines and loops).
 
 Everything else (and every claim that has a charge) takes the per-claim path unchanged.
+
+The commonest of them, a claim the ledger knows nothing of (no row at all, so no account, no
+patient money, no refund) with no open credit, no PLB recoupment and every payer's ledger lag
+passed, never comes into Python: ``insert_plain`` writes its credits by INSERT ... SELECT
+(``nocharge_sql.NO_CHARGE_*``) with the payers' rules computed here per (payer, filing
+indicator) pair into a temporary table: the values ``load`` + ``_outcome`` and the insert
+would write.
 """
 
 from __future__ import annotations
@@ -22,15 +29,25 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Date, text
+from sqlalchemy import (
+    Boolean,
+    CursorResult,
+    Date,
+    Integer,
+    String,
+    bindparam,
+    text,
+)
 from sqlalchemy.orm import Session
 
-from gateway.reconcile import sql as q
-from gateway.reconcile.credit import government_by
+from gateway.db.models import tbl, utcnow
+from gateway.reconcile import nocharge_sql as q
+from gateway.reconcile.credit import due_by, government_by
 from gateway.reconcile.medicare import MEDICARE_INDICATORS, MEDICARE_PROGRAMMES
 from gateway.reconcile.model import ZERO, ClaimFacts, ClaimOutcome, CreditRow
+from gateway.reconcile.tables import Credit
 from mappings.payers import PayerDirectory
 from schemas.payer import PayerRule
 
@@ -49,6 +66,87 @@ class _Claim:
     newest: dict[str, dt.date] = field(default_factory=dict)
     filing: dict[str, str] = field(default_factory=dict)
     plain: bool = True
+
+
+def insert_plain(
+    s: Session,
+    where: str,
+    params: dict[str, Any],
+    day: dt.date,
+    payers: PayerDirectory,
+    run_id: int,
+) -> int:
+    """Write the credits of the chunk's (``where`` on ``rc_cand s``) plain no-charge
+    candidates the ledger knows nothing of, past their ledger lag and with no open credit;
+    ``rc_ncfast`` then holds those claims (``nocharge_sql.NOT_FAST`` leaves them out of the
+    rest of the chunk). Returns how many credits were inserted."""
+    q.clear_no_charge_temps(s)
+    s.execute(text(q.no_charge_raw(where)), params)
+    rules = [
+        _pair_rule(str(raw), str(filing), day, payers)
+        for raw, filing in s.execute(text(q.NO_CHARGE_PAIRS))
+    ]
+    if not rules:
+        return 0
+    s.execute(
+        text(q.NO_CHARGE_RULE).bindparams(
+            bindparam("raw", type_=String()),
+            bindparam("filing", type_=String()),
+            bindparam("payer", type_=String()),
+            bindparam("ok", type_=Integer()),
+            bindparam("cutoff", type_=Date()),
+            bindparam("government", type_=Boolean()),
+            bindparam("deadline", type_=Integer()),
+            bindparam("due_by", type_=Date()),
+        ),
+        rules,
+    )
+    s.execute(text(q.NO_CHARGE_PAY))
+    s.execute(text(q.NO_CHARGE_FAST))
+    credits = tbl(Credit)  # the columns' own bind processors, as an insert of the rows
+    inserted = cast(
+        CursorResult[Any],
+        s.execute(
+            text(q.NO_CHARGE_CREDITS).bindparams(
+                bindparam("day", type_=credits.c.identified_on.type),
+                bindparam("reason", type_=credits.c.pending_reason.type),
+                bindparam("basis", type_=credits.c.basis.type),
+                bindparam("run", type_=credits.c.last_run_id.type),
+                bindparam("now", type_=credits.c.updated_at.type),
+            ),
+            {"day": day, "reason": REASON, "basis": BASIS, "run": run_id, "now": utcnow()},
+        ),
+    )
+    return max(int(inserted.rowcount or 0), 0)
+
+
+#: ``diff.basis`` of a payer's credit on a claim with no recoupment, refund or reversal
+BASIS = {"recouped": str(ZERO), "refunded": str(ZERO), "reversals": 0}
+
+
+def _pair_rule(raw: str, filing: str, day: dt.date, payers: PayerDirectory) -> dict[str, Any]:
+    """A (payer id, filing indicator) pair's row of ``rc_ncrule``: what ``load`` and
+    ``_outcome`` take from the payer's rule (``ok``: the pair may be decided from sums)."""
+    payer = payers.canonical(raw)
+    rule = payers.rule(payer)
+    government, deadline = government_by(rule, filing)
+    ok = bool(filing) and filing not in MEDICARE_INDICATORS
+    ok = ok and rule.programme not in MEDICARE_PROGRAMMES
+    try:
+        cutoff: dt.date | None = day - dt.timedelta(days=rule.ledger_lag_days)
+        due = due_by(day, deadline)
+    except OverflowError:  # the per-claim path says what such a rule means
+        cutoff, due, ok = None, None, False
+    return {
+        "raw": raw,
+        "filing": filing,
+        "payer": payer,
+        "ok": int(ok),
+        "cutoff": cutoff,
+        "government": government,
+        "deadline": deadline,
+        "due_by": due,
+    }
 
 
 def load(
@@ -183,4 +281,4 @@ def _row(
     )
 
 
-__all__ = ["load"]
+__all__ = ["BASIS", "insert_plain", "load"]

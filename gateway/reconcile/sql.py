@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 WRITE_OFF_GROUPS_SQL = "('CO', 'PI', 'OA', 'CR')"
 
 #: ledger row → effect on the claim balance (cents), the one definition used by the screen;
-#: ``service._ledger_facts`` applies the same classification in Python
+#: ``diff.ledger_fact`` applies the same classification in Python
 LEDGER_BALANCE_EFFECT = """CASE
   WHEN le.type = 'charge' THEN {c}
   WHEN le.type = 'payment' AND le.party = 'patient' THEN -{c}
@@ -285,60 +285,6 @@ SELECT pid, pcn, payer, SUM(posted) AS posted, SUM(npost) AS npost, SUM(remit) A
 GROUP BY pid, pcn, payer
 HAVING SUM(posted) <> SUM(remit)
 """
-
-
-#: a candidate with no posted charge row at all (``credit._without_charges`` decides it)
-NO_CHARGE_ROWS = (
-    "NOT EXISTS (SELECT 1 FROM ledger_entries x WHERE x.provider_id = s.pid "
-    "AND x.patient_control_number = s.pcn AND x.type = 'charge')"
-)
-
-
-def no_charge_payments(where: str) -> str:
-    """Counted claim payments of the ``where`` candidates, summed per claim, payer and claim
-    filing indicator: net paid (CLP04 less interest, cents), newest remittance date, and how
-    many are reversals or undated (those claims take the per-claim path)."""
-    return (
-        "SELECT k.pid, k.pcn, k.payer_id, k.filing, "
-        f"SUM({cents('k.paid')} - {cents('COALESCE(k.interest, 0)')}) AS c, "
-        "MAX(COALESCE(r.payment_date, r.production_date)) AS newest, "
-        "SUM(CASE WHEN k.status_code = '22' THEN 1 ELSE 0 END) AS reversals, "
-        "SUM(CASE WHEN r.payment_date IS NULL AND r.production_date IS NULL "
-        "THEN 1 ELSE 0 END) AS undated "
-        f"FROM ({claim_payments('rc_cand', where, LOAD_COLS)}) k "
-        "JOIN remittances r ON r.id = k.remittance_id "
-        "GROUP BY k.pid, k.pcn, k.payer_id, k.filing"
-    )
-
-
-def ledger_sums(where: str) -> str:
-    """Ledger rows of the ``where`` candidates summed per claim, type, party and payer."""
-    return (
-        "SELECT le.provider_id AS pid, le.patient_control_number AS pcn, "
-        "MIN(le.account_id) AS account, le.type, le.party, le.payer_id, "
-        f"SUM({cents('le.amount')}) AS c, COUNT(*) AS n FROM {ledger('rc_cand', where)} "
-        "GROUP BY le.provider_id, le.patient_control_number, le.type, le.party, le.payer_id"
-    )
-
-
-def recouped_keys(where: str) -> str:
-    return (
-        "SELECT DISTINCT m.provider_id AS pid, m.patient_control_number AS pcn "
-        f"FROM {recoupments('rc_cand', where)}"
-    )
-
-
-def claim_kinds(where: str) -> str:
-    """The 837 claims of the ``where`` candidates (id and kind: the newest one's counts)."""
-    return (
-        "SELECT c.provider_id AS pid, c.patient_control_number AS pcn, c.id, c.kind "
-        "FROM rc_cand s JOIN claims c ON c.provider_id = s.pid "
-        f"AND c.patient_control_number = s.pcn WHERE {where}"
-    )
-
-
-#: leaves out of a chunk the candidates the set-based no-charge path has decided
-NOT_PLAIN = "NOT EXISTS (SELECT 1 FROM rc_plain x WHERE x.pid = s.pid AND x.pcn = s.pcn)"
 
 
 #: one claim as the only candidate of an explanation (gateway.reconcile.explain)

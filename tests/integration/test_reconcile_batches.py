@@ -23,7 +23,7 @@ from sqlalchemy import insert, text
 from gateway.db.base import Database
 from gateway.db.migrate import upgrade
 from gateway.db.models import tbl, utcnow
-from gateway.reconcile import latest_run, run_reconcile, service
+from gateway.reconcile import chunk, latest_run, run_reconcile, service
 from gateway.reconcile.tables import ReconcileRun
 
 #: inside the payers' ledger lag for the claims no ledger knows: they wait (claim_waits)
@@ -92,7 +92,7 @@ def _state(db: Database) -> dict[str, list[tuple[Any, ...]]]:
 def _chunks(monkeypatch: pytest.MonkeyPatch, before: dict[int, Any]) -> list[int]:
     """Count candidate chunks; ``before[n]`` runs at the start of the n-th (1-based)."""
     calls: list[int] = []
-    original = service._reconcile_chunk
+    original = chunk.reconcile_chunk  # what service.reconcile_chunk names
 
     def spy(*args: Any, **kwargs: Any) -> None:
         calls.append(1)
@@ -101,7 +101,7 @@ def _chunks(monkeypatch: pytest.MonkeyPatch, before: dict[int, Any]) -> list[int
             hook()
         original(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_reconcile_chunk", spy)
+    monkeypatch.setattr(service, "reconcile_chunk", spy)
     return calls
 
 

@@ -35,6 +35,14 @@ SQL_BUILD_ALLOWED = {
     "gateway/reconcile/service.py": "splices column lists, temp-table names and dialect "
     "expressions (sql.cents) from code; every value is a bound "
     "parameter (:lo, :hi, ...)",
+    "gateway/reconcile/nocharge_sql.py": "the no-charge path's SQL from sql.py's fragments and "
+    "the chunk condition on the rc_cand temp table; values are bound parameters",
+    "gateway/reconcile/chunk.py": "splices the chunk condition and sql.NOT_FAST on the rc_cand "
+    "temp table from code; values are bound parameters",
+    "gateway/reconcile/facts.py": "splices column lists, temp-table names and dialect "
+    "expressions (sql.cents) from code; values are bound parameters",
+    "gateway/reconcile/steps.py": "splices the FROM clause sql.ledger builds on a temp table "
+    "named in code; no values",
     "gateway/reconcile/linking.py": "splices a column list and an optional JOIN on a temp "
     "table named in code; values are bound parameters",
     "gateway/reconcile/medicare_load.py": "splices the chunk condition on the rc_cand temp "
