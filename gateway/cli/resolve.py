@@ -509,7 +509,9 @@ def batches_create(
     """Issue every approved case not yet in a batch (and disputes); never twice."""
     from gateway.audit import current_actor
     from gateway.errors import GatewayError
-    from gateway.resolve.batches import Sources, batch_content, create_batches
+    from gateway.resolve.batches.issue import create_batches
+    from gateway.resolve.batches.records import batch_content
+    from gateway.resolve.documents import Sources
     from gateway.settings import x12_limits
     from gateway.store import store_from_settings
 
@@ -556,7 +558,7 @@ def batches_create(
 @batches_app.command("list")
 def batches_list(as_json: AsJson = False) -> None:
     """Every batch with its delivery state."""
-    from gateway.resolve.batches import list_batches
+    from gateway.resolve.batches.views import list_batches
 
     with _db() as (db, _), db.read() as s:
         rows = list_batches(s)
@@ -570,7 +572,7 @@ def batches_list(as_json: AsJson = False) -> None:
 def batches_show(batch_id: int, as_json: AsJson = False) -> None:
     """A batch: its files (sha256, control totals), delivery state and receipts."""
     from gateway.errors import GatewayError
-    from gateway.resolve.batches import get_batch
+    from gateway.resolve.batches.views import get_batch
     from schemas.serialize import money
 
     with _db() as (db, _), db.read() as s:
@@ -602,7 +604,7 @@ def batches_export(
 ) -> None:
     """Write a batch's exact files (e.g. the patient refund list for AP) to a folder."""
     from gateway.errors import GatewayError
-    from gateway.resolve.batches import batch_content
+    from gateway.resolve.batches.records import batch_content
 
     with _db() as (db, _), db.read() as s:
         content = batch_content(s, batch_id)
@@ -619,7 +621,7 @@ def batches_cancel(batch_id: int, reason: Reason, actor: Actor = None) -> None:
     """Withdraw an undelivered batch; its cases return to approved."""
     from gateway.audit import current_actor
     from gateway.errors import GatewayError
-    from gateway.resolve.batches import cancel_batch
+    from gateway.resolve.batches.delivery import cancel_batch
 
     with _db() as (db, _):
         try:
@@ -643,7 +645,7 @@ def batches_deliver(
     from gateway.errors import GatewayError
     from gateway.outbound.queue import outbound_store
     from gateway.partners import configured_partners
-    from gateway.resolve.batches import deliver_batch
+    from gateway.resolve.batches.delivery import deliver_batch
 
     with _db() as (db, settings):
         try:
@@ -817,7 +819,7 @@ def report_escheat_notices(
     """Due-diligence notices due by AS_OF for unclaimed patient refunds (one PDF per
     provider, one page per patient), with each notice's due date and escheat date."""
     from gateway.errors import GatewayError
-    from gateway.resolve.batches import Sources
+    from gateway.resolve.documents import Sources
     from gateway.resolve.notices import due_diligence
     from gateway.resolve.reports import load_escheat
     from gateway.settings import x12_limits
