@@ -40,7 +40,7 @@ def report_cms838(
     Medicare credits not yet reported; none (and it says so) when there are none to report.
     Exits 1 when a report was written with certification fields blank (each is named)."""
     from gateway.errors import GatewayError
-    from gateway.resolve.cms838 import cms838
+    from gateway.resolve.cms838.report import cms838
     from gateway.settings import x12_limits
     from gateway.store import store_from_settings
     from mappings.loader import MappingError
