@@ -178,4 +178,4 @@ def deliver_batch(
         return get_batch(s, batch_id), result
 
 
-__all__ = ["QUEUE_KIND", "cancel_batch", "deliver_batch", "queue_batch"]
+__all__ = ["cancel_batch", "deliver_batch", "queue_batch"]

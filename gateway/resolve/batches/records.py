@@ -190,12 +190,4 @@ def batch_content(s: Session, batch_id: int) -> dict[str, bytes]:
     }
 
 
-__all__ = [
-    "CONTENT",
-    "KIND_CODE",
-    "batch_content",
-    "new_batch",
-    "open_content",
-    "seal_content",
-    "store_files",
-]
+__all__ = ["batch_content", "new_batch", "open_content", "seal_content", "store_files"]

@@ -176,4 +176,4 @@ def _detail(c: Certifier, end: dt.date, part: str, rows: Sequence[dict[str, Any]
     return draw
 
 
-__all__ = ["COLUMNS", "render_pdf"]
+__all__ = ["render_pdf"]
