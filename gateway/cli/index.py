@@ -101,15 +101,15 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Synthetic demo data with known answers.",
     ),
     "cases": (
-        ("resolve", "reports_kpi"),
+        ("cases", "reports_kpi"),
         "Credit-balance cases: approve, dispute, resolve, investigate.",
     ),
     "batches": (
-        ("resolve",),
+        ("batches",),
         "Refund, offset, patient-refund and dispute batches.",
     ),
     "report": (
-        ("resolve", "reports_kpi"),
+        ("reports", "reports_kpi"),
         "CMS-838, root-cause/aging and escheat reports.",
     ),
     "files": (

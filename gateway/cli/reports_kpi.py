@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from gateway.cli.app import console
-from gateway.cli.resolve import Actor, Day, _day, _db, _fail, cases_app, report_app
+from gateway.cli.resolution import Actor, Day, _day, _db, _fail, cases_app, report_app
 
 AsJson = Annotated[bool, typer.Option("--json", help="JSON for scripts")]
 AsCsv = Annotated[bool, typer.Option("--csv", help="CSV (one row per figure)")]

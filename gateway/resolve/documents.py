@@ -19,7 +19,11 @@ from sqlalchemy.orm import Session
 
 from gateway.reconcile import sql
 from gateway.security.columns import MEMBER_ID, column_cipher
+from gateway.store.base import RawStore
 from mappings.payers import PayerDirectory, PayerProfile
+from mappings.providers import ProviderDirectory
+from mappings.providers import default_directory as default_providers
+from parsers.x12.lexer import Limits
 
 CENT = Decimal("0.01")
 #: overpayment refund form reason codes: 01 duplicate, 02 other primary payer (MSP), 03 other
@@ -39,6 +43,20 @@ DISPUTE_TEXT = {
     "no_credit": "Our records show no overpayment on this claim.",
     "partially_valid": "Only part of the amount requested was overpaid; the rest is disputed.",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """Where documents read what the database does not keep: the raw store (patient names,
+    member ids and addresses, read when the document is written) with the limits its files
+    were parsed under, and the provider profiles (address, CCN/PTAN, contact, signer)."""
+
+    store: RawStore | None = None
+    limits: Limits = field(default_factory=Limits)
+    providers: ProviderDirectory | None = None
+
+    def directory(self) -> ProviderDirectory:
+        return self.providers if self.providers is not None else default_providers()
 
 
 @dataclass(frozen=True, slots=True)

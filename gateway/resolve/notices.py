@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db.models import tbl
 from gateway.resolve import letters
-from gateway.resolve.batches import Sources
-from gateway.resolve.documents import claim_facts, provider_header
+from gateway.resolve.documents import Sources, claim_facts, provider_header
 from gateway.resolve.parties import parties
 from gateway.resolve.pdf import render_document
 from gateway.resolve.reports import _dormant_since

@@ -1,4 +1,4 @@
-"""Reports: CMS-838 (gateway.resolve.cms838, re-exported here), root-cause and aging, escheat.
+"""Reports: root-cause and aging, escheat (the CMS-838: gateway.resolve.cms838).
 
 Escheat: patient credits unclaimed past their state's dormancy period (``mappings/escheat.yaml``;
 dormant since identification, or since a patient refund was issued and never cashed) move to
@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from gateway.db.models import Provider, tbl
 from gateway.reconcile.tables import Credit
-from gateway.resolve.cms838 import Cms838Report, Cms838Result, cms838, parse_quarter
 from gateway.resolve.documents import provider_header
 from gateway.resolve.render import Rendered, render
 from gateway.resolve.tables import BatchItem, CaseTransition, ResolutionBatch, ResolutionCase
@@ -244,14 +243,10 @@ def escheat_report(
 
 __all__ = [
     "AgingReport",
-    "Cms838Report",
-    "Cms838Result",
     "EscheatRules",
     "aging",
-    "cms838",
     "escheat_report",
     "load_escheat",
     "mark_escheat",
-    "parse_quarter",
     "refund_issued_on",
 ]

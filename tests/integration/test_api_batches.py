@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from gateway.db.models import AuditEntry
 from gateway.reconcile import run_reconcile
-from gateway.resolve.batches import batch_content
+from gateway.resolve.batches.records import batch_content
 from tests.integration.helpers import ingest
 from tests.integration.test_api_support import PROVIDER_NPI, Api, api_fixture  # noqa: F401
 

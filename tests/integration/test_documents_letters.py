@@ -22,7 +22,9 @@ from gateway.reconcile import run_reconcile
 from gateway.reconcile.refunds import validate_file
 from gateway.reconcile.tables import Credit
 from gateway.resolve import workflow as wf
-from gateway.resolve.batches import Sources, batch_content, create_batches
+from gateway.resolve.batches.issue import create_batches
+from gateway.resolve.batches.records import batch_content
+from gateway.resolve.documents import Sources
 from gateway.resolve.letters import MSP_SENTENCE
 from mappings.payers import default_directory, load_directory
 from mappings.providers import load_directory as load_providers

@@ -21,7 +21,9 @@ from structlog.testing import capture_logs
 
 from gateway.reconcile import run_reconcile
 from gateway.resolve import workflow as wf
-from gateway.resolve.batches import Sources, batch_content, create_batches
+from gateway.resolve.batches.issue import create_batches
+from gateway.resolve.batches.records import batch_content
+from gateway.resolve.documents import Sources
 from gateway.resolve.notices import due_diligence
 from gateway.resolve.reports import mark_escheat
 from gateway.resolve.tables import BatchFile

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from gateway.db.models import AuditEntry
 from gateway.reconcile import run_reconcile
-from gateway.resolve.batches import create_batches
+from gateway.resolve.batches.issue import create_batches
 from mappings.payers import default_directory
 from tests.integration.helpers import ingest
 from tests.integration.test_api_support import Api, api_fixture  # noqa: F401

@@ -29,7 +29,9 @@ from gateway.cli import app
 from gateway.db.models import AuditEntry, utcnow
 from gateway.outbound.queue import drain, outbound_store
 from gateway.outbound.tables import OutboundFile
-from gateway.resolve.batches import batch_content, deliver_batch, get_batch, list_batches
+from gateway.resolve.batches.delivery import deliver_batch
+from gateway.resolve.batches.records import batch_content
+from gateway.resolve.batches.views import get_batch, list_batches
 from gateway.resolve.workflow import get_case
 from mappings.payers import load_directory
 from tests.integration.helpers import Gateway

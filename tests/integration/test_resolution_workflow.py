@@ -18,7 +18,9 @@ from gateway.reconcile import run_reconcile
 from gateway.reconcile.refunds import validate_file
 from gateway.reconcile.tables import Credit
 from gateway.resolve import workflow as wf
-from gateway.resolve.batches import batch_content, cancel_batch, create_batches
+from gateway.resolve.batches.delivery import cancel_batch
+from gateway.resolve.batches.issue import create_batches
+from gateway.resolve.batches.records import batch_content
 from gateway.resolve.reports import EscheatRules, escheat_report, mark_escheat
 from mappings.payers import load_directory
 from tests.integration.helpers import Gateway, ingest

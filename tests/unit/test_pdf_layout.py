@@ -17,7 +17,7 @@ from fpdf import FPDF
 from pypdf import PdfReader
 
 from gateway.resolve import letters
-from gateway.resolve.cms838 import render_pdf
+from gateway.resolve.cms838.form import render_pdf
 from gateway.resolve.pdf import render_letter
 from mappings.providers import Certifier
 

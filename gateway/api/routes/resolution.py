@@ -34,8 +34,11 @@ from gateway.read.credits import CaseRead
 from gateway.read.reports import Cms838Read, CreditReportRead, ReportRowRead
 from gateway.reporting.scope import resolve_scope
 from gateway.resolve import workflow as wf
-from gateway.resolve.batches import Sources, create_batches, get_batch, list_batches
-from gateway.resolve.reports import aging, cms838
+from gateway.resolve.batches.issue import create_batches
+from gateway.resolve.batches.views import get_batch, list_batches
+from gateway.resolve.cms838.report import cms838
+from gateway.resolve.documents import Sources
+from gateway.resolve.reports import aging
 from gateway.security.roles import OPERATORS
 from gateway.settings import x12_limits
 from mappings.payers import default_directory
