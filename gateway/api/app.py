@@ -25,6 +25,7 @@ from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.proxies import TrustedProxyMiddleware
 from gateway.api.routes import (
     cases,
+    casework,
     credits,
     files,
     health,
@@ -95,6 +96,8 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     app.include_router(resolution.console_router)
     app.include_router(reports_kpi.router)
     app.include_router(reports_kpi.console_router)
+    app.include_router(casework.router)
+    app.include_router(casework.console_router)
     app.include_router(cases.router)
     app.include_router(cases.console_router)
 

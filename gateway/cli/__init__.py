@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "demo",
     "resolve",
     "reports_kpi",
+    "casework",
     "files",
     "users",
     "webhooks",

@@ -101,7 +101,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Synthetic demo data with known answers.",
     ),
     "cases": (
-        ("resolve", "reports_kpi"),
+        ("resolve", "reports_kpi", "casework"),
         "Credit-balance cases: approve, dispute, resolve, investigate.",
     ),
     "batches": (

@@ -60,6 +60,12 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/cases"): READERS,
     ("GET", "/v1/cases/export"): READERS,
     ("GET", "/v1/cases/{credit_id}"): READERS,
+    ("POST", "/v1/cases/bulk"): OPS,
+    ("POST", "/v1/cases/{credit_id}/assign"): OPS,
+    ("POST", "/v1/cases/{credit_id}/notes"): OPS,
+    ("POST", "/v1/cases/{credit_id}/root-cause"): OPS,
+    ("POST", "/v1/cases/{credit_id}/investigate"): OPS,
+    ("POST", "/v1/cases/{credit_id}/reopen"): OPS,
     # console: session cookie instead of a bearer key; sign-in itself is public
     ("GET", "/console/static/console.css"): PUBLIC,
     ("GET", "/console/login"): PUBLIC,
@@ -86,6 +92,11 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/console/cases"): READERS,
     ("GET", "/console/cases/export"): READERS,
     ("GET", "/console/cases/{credit_id}"): READERS,
+    # case work (issue 20): analyst, ops and admin people; of API keys only ops
+    ("POST", "/console/cases/bulk"): OPS,
+    ("POST", "/console/cases/{credit_id}/assign"): OPS,
+    ("POST", "/console/cases/{credit_id}/note"): OPS,
+    ("POST", "/console/cases/{credit_id}/root-cause"): OPS,
 }
 
 
