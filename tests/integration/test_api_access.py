@@ -50,6 +50,9 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/credits/{credit_id}/resolve"): OPS,
     ("GET", "/v1/batches"): READERS,
     ("GET", "/v1/batches/{batch_id}"): READERS,
+    ("POST", "/v1/batches"): OPS,
+    ("POST", "/v1/batches/{batch_id}/deliver"): OPS,
+    ("GET", "/v1/batches/{batch_id}/files/{name}"): OPS,
     ("GET", "/v1/reports/cms838"): READERS,
     ("GET", "/v1/reports/credits"): READERS,
     ("POST", "/v1/webhooks"): frozenset({UP, OP}),
@@ -78,6 +81,8 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/console/credits"): READERS,
     ("POST", "/console/credits/{credit_id}/{action}"): OPS,
     ("GET", "/console/batches"): READERS,
+    ("GET", "/console/batches/{batch_id}/files/{name}"): OPS,
+    ("POST", "/console/batches/{batch_id}/deliver"): OPS,
     # KPI reports (issue 21): every role, each scoped to its provider (test_kpi_api.py)
     ("GET", "/v1/reports/kpi/inventory"): ALL,
     ("GET", "/v1/reports/kpi/deadlines"): ALL,
@@ -151,6 +156,8 @@ def _call(
         .replace("{variance_id}", "1")
         .replace("{subscription_id}", "1")
         .replace("{delivery_id}", "1")
+        .replace("{name}", "manifest.json")
+        .replace("{username}", "nobody")
     )
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}

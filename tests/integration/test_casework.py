@@ -8,6 +8,7 @@ ACME01, which has no outbound layout and so cannot be approved)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -247,6 +248,31 @@ def test_bulk_actions_report_each_case(api: Api) -> None:
     assert by[copay]["ok"], by[copay]
     assert by[copay]["state"] == "patient_refund_issued"
     assert by[copay]["batch_id"] >= 1
+    batch_id = by[copay]["batch_id"]
+    # its files: downloaded byte for byte (sha256 as listed), by operators only
+    b = api.client.get(f"/v1/batches/{batch_id}", headers=ops).json()
+    assert b["files"]
+    for f in b["files"]:
+        r = api.client.get(f"/v1/batches/{batch_id}/files/{f['name']}", headers=ops)
+        assert r.status_code == 200, r.text
+        assert hashlib.sha256(r.content).hexdigest() == f["sha256"]
+        assert r.headers["cache-control"] == "no-store"
+        for who in ("auditor", "uploader"):
+            url = f"/v1/batches/{batch_id}/files/{f['name']}"
+            assert api.client.get(url, headers=api.auth(who)).status_code == 403
+    for name in ("nope.csv", "..%2F..%2Fetc%2Fpasswd", ".env"):
+        r = api.client.get(f"/v1/batches/{batch_id}/files/{name}", headers=ops)
+        assert r.status_code in (404, 422), (name, r.status_code)
+    assert api.client.get("/v1/batches/4242/files/x.csv", headers=ops).status_code == 404
+    # a patient refund list is for the AP system, not a payer: 409 with the reason
+    r = api.client.post(f"/v1/batches/{batch_id}/deliver", json={}, headers=ops)
+    assert r.status_code == 409
+    assert r.json()["code"] == "not_for_payer"
+    # creating batches over the API: nothing approved is left unbatched but MCR1
+    r = api.client.post("/v1/batches", json={"as_of": "2026-10-01"}, headers=ops)
+    assert r.status_code == 201, r.text
+    issued = {c for x in r.json()["batches"] for c in x["credit_ids"]}
+    assert copay not in issued  # never twice
     for bad in (
         {"action": "approve", "credit_ids": [], "reason": "x" * 3},
         {"action": "approve", "credit_ids": [mcr]},  # no reason
@@ -384,3 +410,44 @@ def test_console_case_work_as_an_analyst(api: Api) -> None:
     page = api.client.get(f"/console/cases/{mcr}").text
     assert "called the patient" not in page
     assert 'id="assign-form"' not in page
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_console_batches_download_and_deliver(api: Api) -> None:
+    ids = load(api)
+    ops = api.auth("ops")
+    copay = ids["COPAY1"]
+    api.client.post(f"/v1/credits/{copay}/approve", json={"reason": "checked"}, headers=ops)
+    r = api.client.post(
+        "/v1/cases/bulk",
+        json={"action": "batch", "credit_ids": [copay], "reason": "month end"},
+        headers=ops,
+    )
+    batch_id = r.json()["items"][0]["batch_id"]
+    files = api.client.get(f"/v1/batches/{batch_id}", headers=ops).json()["files"]
+    with api.gw.db.write() as s:
+        add_user(s, username="adm", role=Role.ADMIN, provider=None, password=PASSWORD, actor="t")
+        add_user(s, username="ana", role=Role.ANALYST, provider=None, password=PASSWORD, actor="t")
+    token = console_as(api, "adm")
+    page = api.client.get("/console/batches").text
+    for f in files:
+        href = f"/console/batches/{batch_id}/files/{f['name']}"
+        assert f'href="{href}"' in page
+        r = api.client.get(href)
+        assert r.status_code == 200
+        assert hashlib.sha256(r.content).hexdigest() == f["sha256"]
+    assert api.client.get(f"/console/batches/{batch_id}/files/nope.csv").status_code == 404
+    # the patient list gets no deliver button; forcing the form says why, and nothing moves
+    assert 'class="deliver"' not in page
+    r = api.client.post(f"/console/batches/{batch_id}/deliver", data={"csrf": "forged"})
+    assert r.status_code == 403
+    r = api.client.post(f"/console/batches/{batch_id}/deliver", data={"csrf": token})
+    assert r.status_code == 409
+    assert "export it" in r.text
+    # an analyst works cases but does not handle batch files
+    console_as(api, "ana")
+    page = api.client.get("/console/batches").text
+    assert "/files/" not in page
+    assert (
+        api.client.get(f"/console/batches/{batch_id}/files/{files[0]['name']}").status_code == 403
+    )
