@@ -33,6 +33,7 @@ from gateway.api.routes import (
     ops,
     reports_kpi,
     resolution,
+    users,
     variances,
     webhooks,
 )
@@ -99,6 +100,8 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     app.include_router(reports_kpi.console_router)
     app.include_router(batchwork.router)
     app.include_router(batchwork.console_router)
+    app.include_router(users.router)
+    app.include_router(users.console_router)
     app.include_router(casework.router)
     app.include_router(casework.console_router)
     app.include_router(cases.router)

@@ -63,6 +63,10 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/cases"): READERS,
     ("GET", "/v1/cases/export"): READERS,
     ("GET", "/v1/cases/{credit_id}"): READERS,
+    ("GET", "/v1/users"): READERS,
+    ("POST", "/v1/users"): OPS,
+    ("POST", "/v1/users/{username}/disable"): OPS,
+    ("POST", "/v1/users/{username}/role"): OPS,
     ("POST", "/v1/cases/bulk"): OPS,
     ("POST", "/v1/cases/{credit_id}/assign"): OPS,
     ("POST", "/v1/cases/{credit_id}/notes"): OPS,
@@ -98,6 +102,11 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/console/cases/export"): READERS,
     ("GET", "/console/cases/{credit_id}"): READERS,
     # case work (issue 20): analyst, ops and admin people; of API keys only ops
+    # users: admin people only (no API key is an admin)
+    ("GET", "/console/users"): frozenset(),
+    ("POST", "/console/users"): frozenset(),
+    ("POST", "/console/users/{username}/disable"): frozenset(),
+    ("POST", "/console/users/{username}/role"): frozenset(),
     ("POST", "/console/cases/bulk"): OPS,
     ("POST", "/console/cases/{credit_id}/assign"): OPS,
     ("POST", "/console/cases/{credit_id}/note"): OPS,
