@@ -140,6 +140,9 @@ def cases_list(
         str | None,
         typer.Option("--search", help="Account, patient control number (prefix) or payer ICN"),
     ] = None,
+    assignee: Annotated[
+        str | None, typer.Option(help="Username working the case (none: unassigned)")
+    ] = None,
     sort: Annotated[str, typer.Option(help="Column to sort by (worklist: due order)")] = (
         "worklist"
     ),
@@ -174,6 +177,7 @@ def cases_list(
                 "identified_from": identified_from.date() if identified_from else None,
                 "identified_to": identified_to.date() if identified_to else None,
                 "q": search,
+                "assignee": assignee,
                 "sort": sort,
                 "desc": desc,
                 "limit": limit,

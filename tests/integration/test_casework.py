@@ -159,6 +159,9 @@ def test_assign_note_root_cause_and_history(api: Api) -> None:
         )
     assert "called the patient" not in every
     assert len(_audit(api, "case_root_cause")) == 1
+    with api.gw.db.read() as s:
+        (stored,) = s.execute(select(CaseNote.text_sealed)).scalars()
+    assert "called the patient" not in stored  # sealed at rest with the data keys
 
     # unassign
     r = api.client.post(f"/v1/cases/{mcr}/assign", json={"assignee": None}, headers=ops)
