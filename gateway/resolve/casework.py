@@ -325,9 +325,10 @@ def _batch(
     """Issue the selected approved cases as batches.
 
     Batch creation issues every approved, unbatched case of a provider × payer together (a
-    payer's transmittal lists them all); so a group is issued only when the selection holds all
-    of it, and otherwise its selected cases are refused saying which cases are missing. Nothing
-    is ever issued that was not selected."""
+    payer's transmittal lists them all; without a payer, every approved case of the provider);
+    so a group is issued only when the selection holds all of what batch creation would pick
+    up, and otherwise its selected cases are refused naming the cases missing. Nothing is ever
+    issued that was not selected."""
     from gateway.resolve.batches import create_batches
 
     out: dict[int, BulkItem] = {}
@@ -350,20 +351,25 @@ def _batch(
             continue
         view = wf.get_case(s, cid, history=False)
         wanted.setdefault((view.provider_id, view.payer_id), []).append(cid)
-    for (provider_id, payer_id), members in sorted(wanted.items(), key=lambda kv: str(kv[0])):
+    # a payer's group first; a group without a payer last: batch creation without a payer
+    # picks up every approved case of the provider, so it may go only once the payer groups
+    # have been issued (or when the selection holds them all)
+    order = sorted(wanted.items(), key=lambda kv: (kv[0][1] is None, kv[0][0], kv[0][1] or ""))
+    for (provider_id, payer_id), members in order:
+        # exactly what create_batches(provider_id=..., payer_id=...) would pick up now
+        pickup = [
+            rc.c.state == CaseState.APPROVED.value,
+            ct.c.provider_id == provider_id,
+            ~select(bi.c.id).where(bi.c.case_id == rc.c.id, bi.c.cancelled.is_(False)).exists(),
+        ]
+        if payer_id is not None:
+            pickup.append(ct.c.payer_id == payer_id)
         group = {
             int(r[0])
             for r in s.execute(
                 select(rc.c.credit_id)
                 .select_from(rc.join(ct, ct.c.id == rc.c.credit_id))
-                .where(
-                    rc.c.state == CaseState.APPROVED.value,
-                    ct.c.provider_id == provider_id,
-                    ct.c.payer_id.is_(None) if payer_id is None else ct.c.payer_id == payer_id,
-                    ~select(bi.c.id)
-                    .where(bi.c.case_id == rc.c.id, bi.c.cancelled.is_(False))
-                    .exists(),
-                )
+                .where(*pickup)
             )
         }
         missing = sorted(group - set(members))
@@ -375,8 +381,8 @@ def _batch(
                     state=CaseState.APPROVED,
                     code="batch_group_incomplete",
                     message=(
-                        f"a batch for payer {payer_id or '(patients)'} issues every approved case "
-                        f"of the provider together; also select credit(s) "
+                        f"a batch for {'payer ' + payer_id if payer_id else 'patients'} is issued "
+                        "with every approved case it covers; also select credit(s) "
                         f"{', '.join(map(str, missing[:10]))}"
                         + (" ..." if len(missing) > 10 else "")
                     ),

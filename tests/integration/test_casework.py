@@ -239,7 +239,8 @@ def test_bulk_actions_report_each_case(api: Api) -> None:
     )
     assert r.json()["done"] == 1
 
-    # a batch: only approved cases; the patient refund goes into its own batch
+    # a batch: only approved cases, and never one that was not selected: MCR1 is approved too
+    # and would go with the patient refund's batch run, so COPAY1 alone is refused, naming it
     r = api.client.post(
         "/v1/cases/bulk",
         json={"action": "batch", "credit_ids": [copay, dup], "reason": "month end"},
@@ -248,6 +249,19 @@ def test_bulk_actions_report_each_case(api: Api) -> None:
     assert r.status_code == 200, r.text
     by = {i["credit_id"]: i for i in r.json()["items"]}
     assert by[dup]["code"] == "not_approved"
+    assert by[copay]["code"] == "batch_group_incomplete"
+    assert str(mcr) in by[copay]["message"]
+    assert _case(api, mcr)["case"]["state"] == "approved"
+    assert api.client.get("/v1/batches", headers=ops).json() == []
+    r = api.client.post(
+        "/v1/cases/bulk",
+        json={"action": "batch", "credit_ids": [copay, mcr], "reason": "month end"},
+        headers=ops,
+    )
+    by = {i["credit_id"]: i for i in r.json()["items"]}
+    assert by[mcr]["ok"], by[mcr]
+    assert by[mcr]["state"] == "offset_requested"  # Medicare prefers an offset
+    assert by[mcr]["batch_id"] != by[copay]["batch_id"]
     assert by[copay]["ok"], by[copay]
     assert by[copay]["state"] == "patient_refund_issued"
     assert by[copay]["batch_id"] >= 1
@@ -271,11 +285,11 @@ def test_bulk_actions_report_each_case(api: Api) -> None:
     r = api.client.post(f"/v1/batches/{batch_id}/deliver", json={}, headers=ops)
     assert r.status_code == 409
     assert r.json()["code"] == "not_for_payer"
-    # creating batches over the API: nothing approved is left unbatched but MCR1
+    # creating batches over the API: everything approved is in a batch already
     r = api.client.post("/v1/batches", json={"as_of": "2026-10-01"}, headers=ops)
     assert r.status_code == 201, r.text
     issued = {c for x in r.json()["batches"] for c in x["credit_ids"]}
-    assert copay not in issued  # never twice
+    assert not issued & {copay, mcr}  # never twice
     for bad in (
         {"action": "approve", "credit_ids": [], "reason": "x" * 3},
         {"action": "approve", "credit_ids": [mcr]},  # no reason
