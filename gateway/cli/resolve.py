@@ -272,7 +272,8 @@ def cases_show(credit_id: int, as_json: AsJson = False, as_of: Day = None) -> No
     console.print(
         f"credit {case.credit_id} (case {case.case_id}, {case.provider_key}): {case.state}; "
         f"{money(case.amount)} owed to {case.owed_to} {case.payer_id or ''} "
-        f"({case.cause}); due {case.due_by or '-'}"
+        f"({case.cause}); due {case.due_by or '-'}; assigned to {case.assignee or 'nobody'}; "
+        f"root cause {case.root_cause or 'unassigned'}; notes: {len(d.notes)}"
     )
     comp = Table("term", "amount", title="Computation B(c)")
     comp.add_row("charges", money(k.charges))

@@ -122,6 +122,9 @@ def test_cases_assign_note_bulk_and_users_set_role(gw: Gateway) -> None:
     assert [(n["author"], n["text"]) for n in d["notes"]] == [
         ("ana", "patient called back about the refund")
     ]
+    proc = gw.cli("cases", "show", mcr, *AS_OF)
+    assert "assigned to ana" in proc.stdout
+    assert "notes: 1" in proc.stdout
     with gw.db.read() as s:
         (stored,) = s.execute(select(CaseNote.text_sealed)).scalars()
     assert "called back" not in stored  # sealed at rest with the data keys
