@@ -24,13 +24,16 @@ from gateway.api.metrics import build_registry
 from gateway.api.middleware import RequestContextMiddleware
 from gateway.api.proxies import TrustedProxyMiddleware
 from gateway.api.routes import (
+    batchwork,
     cases,
+    casework,
     credits,
     files,
     health,
     ops,
     reports_kpi,
     resolution,
+    users,
     variances,
     webhooks,
 )
@@ -95,6 +98,12 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     app.include_router(resolution.console_router)
     app.include_router(reports_kpi.router)
     app.include_router(reports_kpi.console_router)
+    app.include_router(batchwork.router)
+    app.include_router(batchwork.console_router)
+    app.include_router(users.router)
+    app.include_router(users.console_router)
+    app.include_router(casework.router)
+    app.include_router(casework.console_router)
     app.include_router(cases.router)
     app.include_router(cases.console_router)
 

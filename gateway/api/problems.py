@@ -143,6 +143,9 @@ STATUS_BY_CLASS: dict[type[GatewayError], int] = {
 #: error codes whose status is not their class's: a conflict with what is already there
 STATUS_BY_CODE: dict[str, int] = {
     "provider_forbidden": 403,  # a key asked for another provider's reports
+    "role_forbidden": 403,  # the caller's role may not do this case action
+    "user_exists": 409,
+    "already_disabled": 409,
     "file_too_large": 413,
     "not_replayable": 409,
     "already_revoked": 409,

@@ -45,6 +45,7 @@ COMMAND_MODULES = (
     "batches",
     "reports",
     "reports_kpi",
+    "casework",
     "files",
     "users",
     "webhooks",

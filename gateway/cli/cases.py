@@ -67,6 +67,9 @@ def cases_list(
         str | None,
         typer.Option("--search", help="Account, patient control number (prefix) or payer ICN"),
     ] = None,
+    assignee: Annotated[
+        str | None, typer.Option(help="Username working the case (none: unassigned)")
+    ] = None,
     sort: Annotated[str, typer.Option(help="Column to sort by (worklist: due order)")] = (
         "worklist"
     ),
@@ -101,6 +104,7 @@ def cases_list(
                 "identified_from": identified_from.date() if identified_from else None,
                 "identified_to": identified_to.date() if identified_to else None,
                 "q": search,
+                "assignee": assignee,
                 "sort": sort,
                 "desc": desc,
                 "limit": limit,
@@ -195,7 +199,8 @@ def cases_show(credit_id: int, as_json: AsJson = False, as_of: Day = None) -> No
     console.print(
         f"credit {case.credit_id} (case {case.case_id}, {case.provider_key}): {case.state}; "
         f"{money(case.amount)} owed to {case.owed_to} {case.payer_id or ''} "
-        f"({case.cause}); due {case.due_by or '-'}"
+        f"({case.cause}); due {case.due_by or '-'}; assigned to {case.assignee or 'nobody'}; "
+        f"root cause {case.root_cause or 'unassigned'}; notes: {len(d.notes)}"
     )
     comp = Table("term", "amount", title="Computation B(c)")
     comp.add_row("charges", money(k.charges))

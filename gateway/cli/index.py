@@ -101,7 +101,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Synthetic demo data with known answers.",
     ),
     "cases": (
-        ("cases", "reports_kpi"),
+        ("cases", "reports_kpi", "casework"),
         "Credit-balance cases: approve, dispute, resolve, investigate.",
     ),
     "batches": (

@@ -149,6 +149,34 @@ def disable_cmd(
     console.print(f"disabled user {view.username!r}")
 
 
+@users_app.command("set-role")
+def set_role_cmd(
+    username: Annotated[str, typer.Argument(help="The user whose role changes")],
+    role: Annotated[str, typer.Argument(help="uploader | analyst | ops | auditor | admin")],
+    provider: Annotated[
+        str | None, typer.Option(help="Also move the user to this provider (NPI, npi:, tin:)")
+    ] = None,
+    actor: ActorOpt = None,
+) -> None:
+    """Change a user's role (audited); it applies at the user's next console page."""
+    from gateway.audit import current_actor
+    from gateway.errors import GatewayError
+    from gateway.security.roles import Role
+    from gateway.users.service import set_role
+
+    if role not in Role.__members__.values():
+        raise _fail("bad_role", f"{role!r} is not a user role")
+    db = _db()
+    try:
+        with db.write() as s:
+            view = set_role(s, username, Role(role), actor=current_actor(actor), provider=provider)
+    except GatewayError as exc:
+        raise _fail(exc.code, exc.message) from None
+    finally:
+        db.dispose()
+    console.print(f"user {view.username!r} is now {view.role}")
+
+
 @users_app.command("set-password")
 def set_password_cmd(
     username: Annotated[str, typer.Argument(help="The user whose password is set")],

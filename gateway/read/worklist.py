@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.read.credits import CaseRead
-from gateway.read.types import READ, Money
+from gateway.read.types import READ, Money, Timestamp
 from schemas.states import CaseState
 
 
@@ -35,6 +35,7 @@ class CaseSort(enum.StrEnum):
     GOVERNMENT = "government"
     IDENTIFIED_ON = "identified_on"
     DUE_BY = "due_by"
+    ASSIGNEE = "assignee"
 
 
 class WorklistFilter(BaseModel):
@@ -53,6 +54,12 @@ class WorklistFilter(BaseModel):
     amount_max: Decimal | None = Field(default=None, ge=0, le=10**9)
     identified_from: dt.date | None = None
     identified_to: dt.date | None = None
+    assignee: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Username of the person working the case; `me`: the signed-in person; "
+        "`none`: unassigned",
+    )
     q: str | None = Field(
         default=None,
         max_length=50,
@@ -74,6 +81,10 @@ class WorklistRow(CaseRead):
     """A case on the worklist: the case, whose provider it is, and what may be done to it."""
 
     provider_key: str
+    assignee: str | None = Field(default=None, description="Username working the case")
+    root_cause: str | None = Field(
+        default=None, description="The analyst's root cause (mappings/root_causes.yaml)"
+    )
     actions: tuple[str, ...] = Field(
         default=(), description="Actions that apply to this case now (approve, dispute, ...)"
     )
@@ -175,6 +186,17 @@ class Computation(BaseModel):
     attribution: list[AttributedCredit]
 
 
+class CaseNoteRead(BaseModel):
+    """One analyst's note on a case (``text`` masked for roles without PHI access)."""
+
+    model_config = READ
+
+    id: int
+    author: str
+    at: Timestamp
+    text: str
+
+
 class CaseDetail(BaseModel):
     """Why the money is owed: everything stored about the case's claim (PHI masked for roles
     without PHI access)."""
@@ -192,6 +214,9 @@ class CaseDetail(BaseModel):
     variances: list[dict[str, Any]]
     refund_requests: list[dict[str, Any]]
     documents: list[dict[str, Any]]
+    notes: list[CaseNoteRead] = Field(
+        default_factory=list, description="Analysts' notes (text masked without PHI access)"
+    )
 
 
 __all__ = [
@@ -199,6 +224,7 @@ __all__ = [
     "AttributedCredit",
     "CaseDetail",
     "CaseList",
+    "CaseNoteRead",
     "CaseSort",
     "CaseTotals",
     "Computation",

@@ -379,6 +379,7 @@ def case_detail(
 ) -> CaseDetail:
     """The case of ``credit_id`` with its evidence; 404 outside ``scope``; PHI masked unless
     ``phi``."""
+    from gateway.resolve.casework import notes as case_notes
     from gateway.resolve.workflow import get_case
 
     row = get_row(s, credit_id, scope=scope, today=today)
@@ -422,6 +423,7 @@ def case_detail(
         variances=variances,
         refund_requests=requests,
         documents=docs,
+        notes=case_notes(s, row.case_id, phi=phi),
     )
 
 

@@ -3,6 +3,7 @@
 - ``resolution_cases``: one case per credit (``credits.id``), its workflow state and how it is
   being returned; ``case_transitions`` is the case's append-only history (who, when, why). Every
   transition is also written to the hash-chained audit log.
+- ``case_notes``: analysts' notes on a case (who, when, the text sealed at rest).
 - ``resolution_batches`` / ``batch_items`` / ``batch_files``: the documents issued for a
   provider × payer × kind, which cases (or payer refund requests) each covers, and the exact
   bytes of every file (small; kept so a batch can be re-delivered and proven years later).
@@ -58,6 +59,10 @@ class ResolutionCase(Base):
     #: why the credit happened, as the analyst recorded it (a code of mappings/root_causes.yaml;
     #: NULL: not yet assigned). Set by gateway.reporting.root_cause, read by the KPI reports.
     root_cause: Mapped[str | None] = mapped_column(String(32))
+    #: the username (``users.username``) of the person working the case; NULL: unassigned.
+    #: Set by gateway.resolve.casework (checked: an active case worker who may see the case)
+    assignee: Mapped[str | None] = mapped_column(String(64), index=True)
+    assigned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -75,6 +80,20 @@ class CaseTransition(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     reason: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class CaseNote(Base):
+    """An analyst's note on a case (never updated or deleted). The text is free text that may
+    name a patient: it is sealed at rest with the data keys, masked for roles without PHI
+    access and never logged or audited (the audit entry holds its id and length)."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("resolution_cases.id"), index=True)
+    author: Mapped[str] = mapped_column(String(128))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    text_sealed: Mapped[str] = mapped_column(Text)
 
 
 class ResolutionBatch(Base):
@@ -171,6 +190,7 @@ class Cms838Line(Base):
 __all__ = [
     "BatchFile",
     "BatchItem",
+    "CaseNote",
     "CaseTransition",
     "Cms838Line",
     "ResolutionBatch",

@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, exists, func
 from sqlalchemy.orm import Session
 
 from gateway.db.models import ClaimPaymentRow, Provider, tbl
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, InputError
 from gateway.read.credits import ACTIVE_CASE_STATES
 from gateway.read.worklist import (
     CaseList,
@@ -36,7 +36,9 @@ CENT = Decimal("0.01")
 S = CaseState
 
 
-def _conds(f: WorklistFilter, today: dt.date, scope: str | None) -> list[ColumnElement[bool]]:
+def _conds(
+    f: WorklistFilter, today: dt.date, scope: str | None, me: str | None = None
+) -> list[ColumnElement[bool]]:
     """Every condition but the state filter (state counts are taken under these)."""
     rc, ct, pt = tbl(ResolutionCase), tbl(Credit), tbl(Provider)
     conds: list[ColumnElement[bool]] = []
@@ -66,6 +68,17 @@ def _conds(f: WorklistFilter, today: dt.date, scope: str | None) -> list[ColumnE
         conds.append(ct.c.identified_on >= f.identified_from)
     if f.identified_to is not None:
         conds.append(ct.c.identified_on <= f.identified_to)
+    if f.assignee is not None:
+        who = me if f.assignee == "me" else f.assignee
+        if who is None:
+            raise InputError(
+                "assignee=me needs a signed-in person (an API key is not one); name the user",
+                code="bad_filter",
+            )
+        if who == "none":
+            conds.append(rc.c.assignee.is_(None))
+        else:
+            conds.append(rc.c.assignee == who.strip().lower())
     if f.q:
         cp = tbl(ClaimPaymentRow)
         by_icn = exists().where(
@@ -109,6 +122,7 @@ def _order(f: WorklistFilter) -> list[Any]:
         CaseSort.GOVERNMENT: ct.c.government,
         CaseSort.IDENTIFIED_ON: ct.c.identified_on,
         CaseSort.DUE_BY: func.coalesce(ct.c.due_by, dt.date(9999, 12, 31)),
+        CaseSort.ASSIGNEE: func.coalesce(rc.c.assignee, ""),
     }[f.sort]
     return [column.desc() if f.desc else column.asc(), rc.c.id]
 
@@ -137,7 +151,12 @@ def allowed_actions(c: Any, payers: PayerDirectory) -> tuple[str, ...]:
 
 def _row(r: Any, payers: PayerDirectory, today: dt.date) -> WorklistRow:
     view = wf._view(r)
-    data = {**view.model_dump(), "provider_key": r.provider_key}
+    data = {
+        **view.model_dump(),
+        "provider_key": r.provider_key,
+        "assignee": r.assignee,
+        "root_cause": r.root_cause,
+    }
     data.pop("days_left", None)
     data.pop("overdue", None)
     data.pop("warnings", None)
@@ -154,12 +173,14 @@ def worklist(
     today: dt.date | None = None,
     scope: str | None = None,
     payers: PayerDirectory | None = None,
+    me: str | None = None,
 ) -> CaseList:
-    """One page of cases in ``f``'s order, with the totals and per-state counts."""
+    """One page of cases in ``f``'s order, with the totals and per-state counts; ``me`` is the
+    username ``assignee=me`` stands for (None: the caller is no person, and ``me`` is refused)."""
     day = today or dt.date.today()
     directory = payers or default_directory()
     rc, ct, pt = tbl(ResolutionCase), tbl(Credit), tbl(Provider)
-    base = _conds(f, day, scope)
+    base = _conds(f, day, scope, me)
     where = [*base]
     if f.state:
         where.append(rc.c.state.in_([st.value for st in f.state]))
@@ -194,7 +215,7 @@ def worklist(
     ]
     stmt = (
         wf._case_query()
-        .add_columns(pt.c.key.label("provider_key"))
+        .add_columns(pt.c.key.label("provider_key"), rc.c.assignee, rc.c.root_cause)
         .where(*where)
         .order_by(*_order(f))
         .limit(f.limit)
@@ -217,7 +238,9 @@ def get_row(
 ) -> WorklistRow:
     """One case as a worklist row; NotFound (404) outside ``scope`` as for an unknown id."""
     rc, pt = tbl(ResolutionCase), tbl(Provider)
-    stmt = wf._case_query().add_columns(pt.c.key.label("provider_key"))
+    stmt = wf._case_query().add_columns(
+        pt.c.key.label("provider_key"), rc.c.assignee, rc.c.root_cause
+    )
     stmt = stmt.where(rc.c.credit_id == credit_id)
     if scope is not None:
         stmt = stmt.where(pt.c.key == scope)
@@ -242,6 +265,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("identified_on", "Identified"),
     ("due_by", "Due by"),
     ("days_left", "Days left"),
+    ("assignee", "Assignee"),
 )
 
 

@@ -65,13 +65,27 @@ def normalise_username(username: str) -> str:
     return name
 
 
-def _get(session: Session, username: str) -> User:
+def _get(session: Session, username: str, scope: str | None = None) -> User:
+    """The user; ``scope`` (a provider key): only that provider's users exist for the caller
+    (another provider's user, or a gateway-wide one, is "not found" like an unknown name)."""
     row = session.execute(
         select(User).where(User.username == normalise_username(username))
     ).scalar_one_or_none()
-    if row is None:
-        raise NotFoundError(f"no user named {username.strip().lower()!r}")
+    if row is None or (scope is not None and row.provider_key != scope):
+        raise NotFoundError(f"no user named {username.strip().lower()!r}", code="user_not_found")
     return row
+
+
+def _scoped_provider(provider: str | None, scope: str | None) -> str | None:
+    provider_key = normalise_provider(provider) if provider else None
+    if scope is None:
+        return provider_key
+    if provider_key not in (None, scope):
+        raise InputError(
+            "a provider-scoped admin manages only its own provider's users",
+            code="provider_forbidden",
+        )
+    return scope
 
 
 def add_user(
@@ -82,12 +96,14 @@ def add_user(
     provider: str | None,
     password: str,
     actor: str,
+    scope: str | None = None,
 ) -> UserView:
-    """Create a user with an argon2id-hashed password."""
+    """Create a user with an argon2id-hashed password (``scope``: the creating admin's
+    provider; its users are that provider's)."""
     name = normalise_username(username)
     if role not in USER_ROLES:
         raise InputError(f"{role.value!r} is not a user role", code="bad_role")
-    provider_key = normalise_provider(provider) if provider else None
+    provider_key = _scoped_provider(provider, scope)
     if role is Role.UPLOADER and provider_key is None:
         raise InputError("an uploader user needs --provider", code="provider_required")
     if session.execute(select(User.id).where(User.username == name)).first() is not None:
@@ -113,13 +129,21 @@ def add_user(
     return _view(row)
 
 
-def list_users(session: Session) -> list[UserView]:
-    return [_view(r) for r in session.execute(select(User).order_by(User.id)).scalars()]
+def list_users(session: Session, *, scope: str | None = None) -> list[UserView]:
+    """Every user (``scope``: only that provider's)."""
+    stmt = select(User).order_by(User.id)
+    if scope is not None:
+        stmt = stmt.where(User.provider_key == scope)
+    return [_view(r) for r in session.execute(stmt).scalars()]
 
 
-def disable_user(session: Session, username: str, *, actor: str) -> UserView:
+def disable_user(
+    session: Session, username: str, *, actor: str, scope: str | None = None
+) -> UserView:
     """Disable a user: no more sign-ins, and its open sessions end at the next request."""
-    row = _get(session, username)
+    row = _get(session, username, scope)
+    if actor == f"user:{row.username}":
+        raise InputError("you cannot disable yourself; ask another admin", code="self_change")
     if row.disabled_at is not None:
         raise InputError(f"user {row.username!r} is already disabled", code="already_disabled")
     row.disabled_at = utcnow()
@@ -129,6 +153,43 @@ def disable_user(session: Session, username: str, *, actor: str) -> UserView:
         action="user_disabled",
         outcome="disabled",
         details={"user": row.username},
+    )
+    return _view(row)
+
+
+def set_role(
+    session: Session,
+    username: str,
+    role: Role,
+    *,
+    actor: str,
+    provider: str | None = None,
+    scope: str | None = None,
+) -> UserView:
+    """Change a user's role (and, gateway-wide, its provider); audited. A console session
+    re-reads its user at every request, so the new role applies at the user's next page."""
+    row = _get(session, username, scope)
+    if role not in USER_ROLES:
+        raise InputError(f"{role.value!r} is not a user role", code="bad_role")
+    if actor == f"user:{row.username}":
+        raise InputError("you cannot change your own role; ask another admin", code="self_change")
+    provider_key = _scoped_provider(provider, scope) if provider or scope else row.provider_key
+    if role is Role.UPLOADER and provider_key is None:
+        raise InputError("an uploader user needs a provider", code="provider_required")
+    before = (row.role, row.provider_key)
+    row.role, row.provider_key = role.value, provider_key
+    audit.record(
+        session,
+        actor=actor,
+        action="user_role_set",
+        outcome=role.value,
+        details={
+            "user": row.username,
+            "role": role.value,
+            "provider": provider_key,
+            "previous_role": before[0],
+            "previous_provider": before[1],
+        },
     )
     return _view(row)
 
@@ -210,4 +271,5 @@ __all__ = [
     "principal_of",
     "record_login",
     "set_password",
+    "set_role",
 ]

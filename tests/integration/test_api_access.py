@@ -51,6 +51,8 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/batches"): OPS,
     ("GET", "/v1/batches"): READERS,
     ("GET", "/v1/batches/{batch_id}"): READERS,
+    ("POST", "/v1/batches/{batch_id}/deliver"): OPS,
+    ("GET", "/v1/batches/{batch_id}/files/{name}"): OPS,
     ("GET", "/v1/reports/cms838"): READERS,
     ("GET", "/v1/reports/credits"): READERS,
     ("POST", "/v1/webhooks"): frozenset({UP, OP}),
@@ -61,6 +63,16 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/cases"): READERS,
     ("GET", "/v1/cases/export"): READERS,
     ("GET", "/v1/cases/{credit_id}"): READERS,
+    ("GET", "/v1/users"): READERS,
+    ("POST", "/v1/users"): OPS,
+    ("POST", "/v1/users/{username}/disable"): OPS,
+    ("POST", "/v1/users/{username}/role"): OPS,
+    ("POST", "/v1/cases/bulk"): OPS,
+    ("POST", "/v1/cases/{credit_id}/assign"): OPS,
+    ("POST", "/v1/cases/{credit_id}/notes"): OPS,
+    ("POST", "/v1/cases/{credit_id}/root-cause"): OPS,
+    ("POST", "/v1/cases/{credit_id}/investigate"): OPS,
+    ("POST", "/v1/cases/{credit_id}/reopen"): OPS,
     # console: session cookie instead of a bearer key; sign-in itself is public
     ("GET", "/console/static/console.css"): PUBLIC,
     ("GET", "/console/login"): PUBLIC,
@@ -73,6 +85,8 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/console/credits"): READERS,
     ("POST", "/console/credits/{credit_id}/{action}"): OPS,
     ("GET", "/console/batches"): READERS,
+    ("GET", "/console/batches/{batch_id}/files/{name}"): OPS,
+    ("POST", "/console/batches/{batch_id}/deliver"): OPS,
     # KPI reports (issue 21): every role, each scoped to its provider (test_kpi_api.py)
     ("GET", "/v1/reports/kpi/inventory"): ALL,
     ("GET", "/v1/reports/kpi/deadlines"): ALL,
@@ -87,6 +101,16 @@ ACCESS: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/console/cases"): READERS,
     ("GET", "/console/cases/export"): READERS,
     ("GET", "/console/cases/{credit_id}"): READERS,
+    # case work (issue 20): analyst, ops and admin people; of API keys only ops
+    # users: admin people only (no API key is an admin)
+    ("GET", "/console/users"): frozenset(),
+    ("POST", "/console/users"): frozenset(),
+    ("POST", "/console/users/{username}/disable"): frozenset(),
+    ("POST", "/console/users/{username}/role"): frozenset(),
+    ("POST", "/console/cases/bulk"): OPS,
+    ("POST", "/console/cases/{credit_id}/assign"): OPS,
+    ("POST", "/console/cases/{credit_id}/note"): OPS,
+    ("POST", "/console/cases/{credit_id}/root-cause"): OPS,
 }
 
 
@@ -141,6 +165,8 @@ def _call(
         .replace("{variance_id}", "1")
         .replace("{subscription_id}", "1")
         .replace("{delivery_id}", "1")
+        .replace("{name}", "manifest.json")
+        .replace("{username}", "nobody")
     )
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}

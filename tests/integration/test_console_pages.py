@@ -53,6 +53,16 @@ def test_console_forms_need_csrf_and_role(api: Api) -> None:
         follow_redirects=False,
     )
     assert r.status_code == 303
+    # the replayed file's page shows its new state, and the old error only as history
+    page = api.client.get(f"/console/files/{fid}").text
+    assert re.search(r'id="file-state">received<', page)
+    assert 'id="file-error"' not in page
+    assert "Replay queued: a worker will process the file again." in page
+    assert 'class="replay"' not in page  # nothing to replay until it has run again
+    api.process_queue()
+    page = api.client.get(f"/console/files/{fid}").text
+    assert re.search(r'id="file-state">failed<', page)  # the same bytes fail the same way
+    assert 'id="file-error"' in page
     token = _login(api, "auditor")
     page = api.client.get(f"/console/files/{fid}").text
     assert 'class="replay"' not in page  # auditors get no replay button

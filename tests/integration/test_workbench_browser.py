@@ -2,13 +2,18 @@
 filters the worklist by payer and government through the URL, opens the case and reads its
 evidence and computation (figures worked in test_workbench_api), exports the view to CSV and
 XLSX and reads both back; an auditor sees the same page with the patient masked; a filter
-value carrying HTML is shown as text."""
+value carrying HTML is shown as text. Then an analyst signs in with a username and password,
+filters by payer and government through the URL, opens the case and sees its evidence and
+computation, assigns it to herself, adds a note (HTML in it stays text) and a root cause,
+bulk-approves three cases from the worklist's checkboxes, and exports that view to CSV and
+XLSX and reads both back (states and assignee as on the screen)."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+import re
 from pathlib import Path
 
 import openpyxl
@@ -16,12 +21,62 @@ import pytest
 
 from gateway.api.keys import Role, create_key
 from gateway.reconcile import run_reconcile
+from gateway.users.service import add_user
 from tests.integration.helpers import ROOT, Gateway, ingest
 from tests.integration.test_api_support import serve_process
 from tests.integration.test_console_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.test_workbench_api import FILES
 
 RECON = ROOT / "tests" / "fixtures" / "reconcile"
+PASSWORD = "correct horse battery staple"
+
+
+def variant(folder: str, swaps: dict[bytes, bytes]) -> list[tuple[str, bytes]]:
+    """A fixture case's files with ids swapped (a second account, another payer)."""
+    out = []
+    for path in sorted((RECON / folder).iterdir()):
+        if path.suffix not in (".835", ".837", ".csv"):
+            continue
+        data = path.read_bytes()
+        for old, new in swaps.items():
+            data = data.replace(old, new)
+        out.append((f"{folder}-v-{path.name}", data))
+    return out
+
+
+#: two more cases that can be approved: a second patient credit, and a duplicate payment by
+#: UnitedHealthcare (87726, whose profile has a refund layout). Control numbers changed, so
+#: they are new interchanges.
+MORE = [
+    *variant(
+        "copay_twice",
+        {
+            b"COPAY1": b"COPAY2",
+            b"A-COPAY": b"A-COPAY2",
+            b"000000112": b"000000912",
+            b"*112*X": b"*912*X",
+            b"GE*1*112": b"GE*1*912",
+            b"TRACE112": b"TRACE912",
+        },
+    ),
+    *variant(
+        "duplicate_payment",
+        {
+            b"REF*2U*ACME01": b"REF*2U*87726",
+            b",ACME01,": b",87726,",
+            b"DUP1": b"UHC1",
+            b"A-DUP": b"A-UHC",
+            b"000000103": b"000000903",
+            b"000000104": b"000000904",
+            b"*103*X": b"*903*X",
+            b"*104*X": b"*904*X",
+            b"GE*1*103": b"GE*1*903",
+            b"GE*1*104": b"GE*1*904",
+            b"TRACE103": b"TRACE903",
+            b"TRACE104": b"TRACE904",
+        },
+    ),
+]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -130,6 +185,93 @@ def test_filter_open_case_and_export(gw: Gateway, tmp_path: Path) -> None:
             expect(page.locator("#balance")).to_have_text("-80.00")
             assert "MCR1" not in page.content()
             assert "A-MCR" not in page.content()
+            page.click("#logout")
+
+            # ---- an analyst, signed in as a person, works the cases
+            for name, data in MORE:
+                assert ingest(gw, data, name).state == "processed", name
+            run_reconcile(gw.db, as_of=dt.date(2026, 9, 30))
+            with gw.db.write() as s:
+                add_user(
+                    s,
+                    username="ana",
+                    role=Role.ANALYST,
+                    provider=None,
+                    password=PASSWORD,
+                    actor="t",
+                )
+            page.goto(f"{url}/console/login")
+            page.fill("#username", "ana")
+            page.fill("#password", PASSWORD)
+            page.click("#sign-in-user")
+            expect(page).to_have_url(f"{url}/console/")
+            page.goto(f"{url}/console/cases?payer=MCRB01&government=true")
+            rows = page.locator("#cases tbody tr")
+            expect(rows).to_have_count(1)
+            rows.first.locator("a").first.click()
+            expect(page.locator("#pcn")).to_have_text("MCR1")  # an analyst sees PHI
+            expect(page.locator("#balance")).to_have_text("-80.00")
+            expect(page.locator("#computation .net-MCRB01")).to_have_text("160.00")
+            expect(page.locator(".adjudication .trn")).to_have_text(["TRACE120", "TRACE121"])
+            page.select_option("#assign-to", "ana")
+            page.click("#assign")
+            expect(page.locator("#notice")).to_have_text(re.compile("assigned to ana"))
+            expect(page.locator("#assignee")).to_have_text("ana")
+            note = "<b>called</b> the MAC; <script>alert(2)</script> refund expected"
+            page.fill("#note-text", note)
+            page.click("#add-note")
+            expect(page.locator("#notes .note-text")).to_have_text(note)
+            assert page.locator("#notes b").count() == 0
+            page.select_option("#root-cause-code", "payer_error")
+            page.fill("#root-cause-reason", "the MAC paid the claim twice")
+            page.click("#set-root-cause")
+            expect(page.locator("#root-cause")).to_have_text("payer_error")
+            history = page.locator("#history")
+            expect(history).to_contain_text("assigned to ana")
+            expect(history).to_contain_text("note added")
+            expect(history).to_contain_text("the MAC paid the claim twice")
+            expect(history).to_contain_text("user:ana")
+            page.screenshot(path=shots / "3-worked.png")
+
+            page.goto(f"{url}/console/cases?assignee=me")
+            expect(page.locator("#cases tbody tr")).to_have_count(1)
+            expect(page.locator("#cases tbody tr .assignee")).to_have_text("ana")
+            page.goto(f"{url}/console/cases?state=open")
+            ids = []
+            for pcn in ("MCR1", "COPAY2", "UHC1"):
+                row = page.locator("#cases tbody tr", has_text=pcn)
+                row.locator("input.pick").check()
+                ids.append(row.locator("input.pick").get_attribute("value"))
+            page.select_option("#bulk-action", "approve")
+            page.fill("#bulk-reason", "verified against the remittances")
+            page.click("#bulk-go")
+            expect(page.locator("h1")).to_have_text("Bulk approve: 3 done, 0 refused")
+            for i in ids:
+                expect(page.locator(f"#result-{i} .outcome")).to_have_text("done")
+            page.screenshot(path=shots / "4-bulk.png")
+
+            page.goto(f"{url}/console/cases?state=approved&sort=claim")
+            expect(page.locator("#cases tbody tr")).to_have_count(3)
+            with page.expect_download() as dl:
+                page.click("#export-csv")
+            table = list(csv.reader(io.StringIO(Path(dl.value.path()).read_text())))
+            assert table[0][2] == "State"
+            assert table[0][-1] == "Assignee"
+            assert [(r[4], r[2], r[-1]) for r in table[1:]] == [
+                ("COPAY2", "approved", ""),
+                ("MCR1", "approved", "ana"),
+                ("UHC1", "approved", ""),
+            ]
+            with page.expect_download() as dl:
+                page.click("#export-xlsx")
+            ws = openpyxl.load_workbook(io.BytesIO(Path(dl.value.path()).read_bytes())).active
+            assert ws is not None
+            got = list(ws.iter_rows(values_only=True))
+            assert [(r[4], r[2], r[-1]) for r in got[1:]] == [
+                ("COPAY2", "approved", None),
+                ("MCR1", "approved", "ana"),
+                ("UHC1", "approved", None),
+            ]
             assert violations == []
             assert dialogs == []
         finally:

@@ -76,3 +76,78 @@ def test_cases_list_filters_and_show_evidence(gw: Gateway) -> None:
     proc = gw.cli("cases", "show", "99999")
     assert proc.returncode == 2
     assert "case_not_found" in proc.stderr
+
+
+def test_cases_assign_note_bulk_and_users_set_role(gw: Gateway) -> None:
+    """The CLI's case work goes through the same service as the API (gateway.resolve.casework)."""
+    from sqlalchemy import select
+
+    from gateway.db.models import AuditEntry
+    from gateway.resolve.tables import CaseNote
+    from gateway.security.roles import Role
+    from gateway.users.service import add_user
+
+    _load(gw)
+    with gw.db.write() as s:
+        for name, role, provider in (
+            ("ana", Role.ANALYST, None),
+            ("eve", Role.ANALYST, "npi:1999999992"),
+        ):
+            add_user(
+                s,
+                username=name,
+                role=role,
+                provider=provider,
+                password="correct horse battery staple",
+                actor="t",
+            )
+    ids = {
+        r["patient_control_number"]: r["credit_id"]
+        for r in _json(gw, "cases", "list", "--json", *AS_OF)
+    }
+    mcr = str(ids["MCR1"])
+    proc = gw.cli("cases", "assign", mcr, "ana", "--actor", "ops-shell")
+    assert proc.returncode == 0, proc.stderr
+    assert "assigned to ana" in proc.stdout
+    assert _pcns(gw, "--assignee", "ana") == ["MCR1"]
+    assert sorted(_pcns(gw, "--assignee", "none")) == ["COPAY1", "DUP1"]
+    proc = gw.cli("cases", "assign", mcr, "eve")
+    assert proc.returncode == 2
+    assert "bad_assignee" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = gw.cli("cases", "note", mcr, "patient called back about the refund", "--actor", "ana")
+    assert proc.returncode == 0, proc.stderr
+    d = _json(gw, "cases", "show", mcr, "--json", *AS_OF)
+    assert d["case"]["assignee"] == "ana"
+    assert [(n["author"], n["text"]) for n in d["notes"]] == [
+        ("ana", "patient called back about the refund")
+    ]
+    proc = gw.cli("cases", "show", mcr, *AS_OF)
+    assert "assigned to ana" in proc.stdout
+    assert "notes: 1" in proc.stdout
+    with gw.db.read() as s:
+        (stored,) = s.execute(select(CaseNote.text_sealed)).scalars()
+    assert "called back" not in stored  # sealed at rest with the data keys
+    assert stored.startswith("v1:")
+    assert "called back" not in (proc.stdout + proc.stderr)
+    res = _json(
+        gw,
+        "cases",
+        "bulk",
+        "approve",
+        mcr,
+        str(ids["DUP1"]),
+        "--reason",
+        "checked",
+        "--json",
+        code=1,
+    )
+    assert [(i["credit_id"], i["ok"], i["code"]) for i in res["items"]] == [
+        (ids["MCR1"], True, None),
+        (ids["DUP1"], False, "no_layout"),
+    ]
+    proc = gw.cli("users", "set-role", "ana", "ops", "--actor", "root")
+    assert proc.returncode == 0, proc.stderr
+    with gw.db.read() as s:
+        actions = set(s.execute(select(AuditEntry.action)).scalars())
+    assert {"case_assigned", "case_note_added", "cases_bulk", "user_role_set"} <= actions

@@ -22,6 +22,7 @@ from gateway.api.console import Viewer, _render
 from gateway.api.deps import AppContext, Ctx, Readers
 from gateway.api.keys import Principal, Role
 from gateway.api.problems import ApiError, problem_responses
+from gateway.errors import GatewayError
 from gateway.read.worklist import (
     CaseDetail,
     CaseList,
@@ -38,8 +39,11 @@ from schemas.states import CaseState
 DbId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 router = APIRouter(prefix="/v1", tags=["cases"])
 console_router = APIRouter(prefix="/console", include_in_schema=False)
-#: roles that see PHI on the workbench; everyone else gets it masked
-PHI_ROLES = frozenset({Role.OPS})
+#: roles that see PHI on the workbench (ops keys; analyst, ops and admin users); everyone else
+#: gets it masked
+PHI_ROLES = frozenset({Role.OPS, Role.ANALYST, Role.ADMIN})
+#: console roles that may see the workbench at all
+CASE_READERS = frozenset({Role.OPS, Role.AUDITOR, Role.ANALYST, Role.ADMIN})
 #: the most rows one export holds (a bigger view is refused, not cut short)
 EXPORT_MAX = 50_000
 MEDIA = {
@@ -56,10 +60,15 @@ def _list(ctx: AppContext, principal: Principal, f: WorklistFilter) -> CaseList:
     with ctx.db.write() as s:  # opens cases for credits reconciliation found since
         wf.sync_cases(s)
     with ctx.db.read() as s:
-        out = worklist(s, f, scope=principal.provider_key)
+        out = worklist(s, f, scope=principal.provider_key, me=me(principal))
     if not sees_phi(principal):
         out = out.model_copy(update={"items": [_masked(r) for r in out.items]})
     return out
+
+
+def me(principal: Principal) -> str | None:
+    """The username ``assignee=me`` stands for: a signed-in person's (an API key is none)."""
+    return principal.name if principal.user_id is not None else None
 
 
 def _masked(r: WorklistRow) -> WorklistRow:
@@ -145,10 +154,10 @@ def _console_filter(request: Request) -> WorklistFilter | str:
 
 
 def _readers(principal: Principal) -> None:
-    if principal.role not in (Role.OPS, Role.AUDITOR):
+    if principal.role not in CASE_READERS:
         from gateway.api.console import ConsoleForbiddenError
 
-        raise ConsoleForbiddenError("only ops and auditor keys can see cases")
+        raise ConsoleForbiddenError("only analysts, ops, admins and auditors can see cases")
 
 
 @console_router.get("/cases", response_class=HTMLResponse)
@@ -157,12 +166,24 @@ def cases_page(request: Request, ctx: Ctx, principal: Viewer) -> HTMLResponse:
     f = _console_filter(request)
     if isinstance(f, str):
         return _render(ctx, request, "message.html", 400, title="Bad filter", message=f)
-    data = _list(ctx, principal, f)
+    try:
+        data = _list(ctx, principal, f)
+    except GatewayError as exc:  # assignee=me for a machine key
+        return _render(ctx, request, "message.html", 400, title="Bad filter", message=exc.message)
     query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset",)]
+    from gateway.resolve.casework import BulkAction, case_workers, may
+
+    actions = [a.value for a in BulkAction if may(principal.role, a)]
+    works = bool(actions)
+    with ctx.db.read() as s:
+        workers = case_workers(s, provider_key=principal.provider_key) if works else []
     return _render(
         ctx,
         request,
         "cases.html",
+        works=works,
+        workers=workers,
+        bulk_actions=actions,
         data=data,
         f=f,
         today=dt.date.today(),
@@ -184,13 +205,15 @@ def cases_export_page(request: Request, ctx: Ctx, principal: Viewer) -> Response
         return _export(ctx, principal, f, fmt)
     except ApiError as exc:
         return _render(ctx, request, "message.html", 400, title="Cannot export", message=exc.detail)
+    except GatewayError as exc:
+        return _render(
+            ctx, request, "message.html", 400, title="Cannot export", message=exc.message
+        )
 
 
 @console_router.get("/cases/{credit_id}", response_class=HTMLResponse)
 def case_page(request: Request, ctx: Ctx, principal: Viewer, credit_id: DbId) -> HTMLResponse:
     _readers(principal)
-    from gateway.errors import GatewayError
-
     try:
         with ctx.db.write() as s:
             detail = case_detail(
@@ -200,7 +223,23 @@ def case_page(request: Request, ctx: Ctx, principal: Viewer, credit_id: DbId) ->
         return _render(
             ctx, request, "message.html", 404, title="No such case", message=f"no case {credit_id}"
         )
-    return _render(ctx, request, "case.html", d=detail, c=detail.case, today=dt.date.today())
+    from gateway.resolve.casework import CASE_WORKERS, case_workers
+    from mappings.root_causes import default_root_causes
+
+    works = principal.role in CASE_WORKERS
+    with ctx.db.read() as s:
+        workers = case_workers(s, provider_key=detail.case.provider_key) if works else []
+    return _render(
+        ctx,
+        request,
+        "case.html",
+        d=detail,
+        c=detail.case,
+        today=dt.date.today(),
+        works=works,
+        workers=workers,
+        root_causes=default_root_causes(),
+    )
 
 
-__all__ = ["PHI_ROLES", "console_router", "router", "sees_phi"]
+__all__ = ["CASE_READERS", "PHI_ROLES", "console_router", "me", "router", "sees_phi"]

@@ -270,10 +270,10 @@ def credit_action(
 
 
 @console_router.get("/batches", response_class=HTMLResponse)
-def batches_page(request: Request, ctx: Ctx, _: UnscopedViewer) -> HTMLResponse:
+def batches_page(request: Request, ctx: Ctx, principal: UnscopedViewer) -> HTMLResponse:
     with ctx.db.read() as s:
         rows = list_batches(s, limit=200)
-    return _render(ctx, request, "batches.html", rows=rows)
+    return _render(ctx, request, "batches.html", rows=rows, operator=principal.role in OPERATORS)
 
 
 __all__ = ["console_router", "router"]
