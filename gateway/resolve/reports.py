@@ -3,6 +3,10 @@
 Escheat: patient credits unclaimed past their state's dormancy period (``mappings/escheat.yaml``;
 dormant since identification, or since a patient refund was issued and never cashed) move to
 ``escheat_pending``; the escheat report lists those per provider.
+
+The CMS-838 and escheat-rule names load on first use (PEP 562), and the escheat report imports
+the document renderer when it runs: ``gateway report aging`` then loads none of them, nor the
+mapping YAML loader (issue 18, an instant CLI).
 """
 
 from __future__ import annotations
@@ -13,22 +17,23 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gateway.db.models import Provider, tbl
 from gateway.reconcile.tables import Credit
-from gateway.resolve.cms838 import Cms838Report, Cms838Result, cms838, parse_quarter
-from gateway.resolve.documents import provider_header
-from gateway.resolve.render import Rendered, render
 from gateway.resolve.tables import BatchItem, CaseTransition, ResolutionBatch, ResolutionCase
 from gateway.resolve.workflow import CaseState, CaseView, list_cases, sync_cases, transition
-from mappings.escheat import EscheatRules, load_escheat
-from mappings.outbound_layouts import get_layout
 from schemas.serialize import money
 from schemas.states import CreditStatus
+
+if TYPE_CHECKING:
+    from gateway.resolve.cms838 import Cms838Report, Cms838Result, cms838, parse_quarter
+    from gateway.resolve.render import Rendered
+    from mappings.escheat import EscheatRules, load_escheat
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -209,6 +214,10 @@ def escheat_report(
     s: Session, *, as_of: dt.date, rules: EscheatRules, provider_id: int | None = None
 ) -> list[Rendered]:
     """One CSV per provider of its escheat_pending cases."""
+    from gateway.resolve.documents import provider_header
+    from gateway.resolve.render import render
+    from mappings.outbound_layouts import get_layout
+
     cases = list_cases(s, states=[CaseState.ESCHEAT_PENDING.value], provider_id=provider_id)
     layout = get_layout("escheat_report_csv", document="report")
     since = _dormant_since(s, cases)
@@ -255,3 +264,20 @@ __all__ = [
     "parse_quarter",
     "refund_issued_on",
 ]
+
+#: where each lazily re-exported name lives
+_HOME = {
+    **dict.fromkeys(
+        ("Cms838Report", "Cms838Result", "cms838", "parse_quarter"), "gateway.resolve.cms838"
+    ),
+    **dict.fromkeys(("EscheatRules", "load_escheat"), "mappings.escheat"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value
+    return value
