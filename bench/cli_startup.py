@@ -16,7 +16,8 @@ for help, none for the read-only commands.
 
 ``--before DIR`` also runs every command from another checkout (``git archive main | tar -x -C
 DIR``) through ``PYTHONPATH`` with the same interpreter and packages, interleaved in the same
-rounds: a before/after table from one run.
+rounds: a before/after table from one run (before: wall and CPU ms, and CPU against the before
+tree's own ``parse --help``).
 
     .venv/bin/python bench/cli_startup.py              # every command, 5 rounds
     .venv/bin/python bench/cli_startup.py --rounds 3 --only read --before /tmp/main-tree
@@ -160,7 +161,7 @@ def main() -> int:
     )
     head = f"{'command':44}"
     if old is not None:
-        head += f" {'before ms':>9} {'x parse':>8}"
+        head += f" {'before ms':>9} {'cpu ms':>7} {'cpu x':>6}"
     print(f"{head} {'wall ms':>8} {'cpu ms':>7} {'RSS MB':>7} {'x parse':>8} {'cpu x':>6}  heavy")
     for r in rows:
         b = now[tuple(r)]
@@ -168,7 +169,9 @@ def main() -> int:
         line = f"{name:44}"
         if old is not None:
             w = was[tuple(r)]
-            line += f" {w.wall * 1000:9.0f} {w.wall / was[tuple(peer)].wall:7.2f}x"
+            line += (
+                f" {w.wall * 1000:9.0f} {w.cpu * 1000:7.0f} {w.cpu / was[tuple(peer)].cpu:5.2f}x"
+            )
         print(
             f"{line} {b.wall * 1000:8.0f} {b.cpu * 1000:7.0f} {b.rss_mb:7.1f} "
             f"{b.wall / base.wall:7.2f}x {b.cpu / base.cpu:5.2f}x  {','.join(b.heavy) or '-'}"

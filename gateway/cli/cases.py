@@ -373,7 +373,8 @@ def cases_escheat(as_of: Day = None, actor: Actor = None) -> None:
     """Move patient credits unclaimed past their state's dormancy period to escheat_pending."""
     from gateway.audit import current_actor
     from gateway.errors import GatewayError
-    from gateway.resolve.reports import load_escheat, mark_escheat
+    from gateway.resolve.reports import mark_escheat
+    from mappings.escheat import load_escheat
 
     with _db() as (db, _):
         try:

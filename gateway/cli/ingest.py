@@ -308,7 +308,7 @@ def failures(
     ] = None,
 ) -> None:
     """List quarantined files with their reasons."""
-    from gateway.ingest.replay import failed_files
+    from gateway.ingest.quarantine import failed_files
     from gateway.outbound.ledger import transfer_failures
 
     with _context() as c:
@@ -390,7 +390,8 @@ def replay_cmd(
     """Re-run parse and load from the stored raw bytes; audited. Exit 1 if any stays failed."""
     from gateway.audit import current_actor
     from gateway.errors import GatewayError
-    from gateway.ingest.replay import failed_files, replay
+    from gateway.ingest.quarantine import failed_files
+    from gateway.ingest.replay import replay
 
     if bool(ids) == all_failed:
         err_console.print("[red]give file ids or --all-failed (not both)[/red]")

@@ -145,7 +145,8 @@ def report_escheat(
 ) -> None:
     """Unclaimed patient credits (escheat_pending) per provider."""
     from gateway.errors import GatewayError
-    from gateway.resolve.reports import escheat_report, load_escheat
+    from gateway.resolve.reports import escheat_report
+    from mappings.escheat import load_escheat
     from schemas.serialize import money
 
     with _db() as (db, _), db.read() as s:
@@ -173,9 +174,9 @@ def report_escheat_notices(
     from gateway.errors import GatewayError
     from gateway.resolve.documents import Sources
     from gateway.resolve.notices import due_diligence
-    from gateway.resolve.reports import load_escheat
     from gateway.settings import x12_limits
     from gateway.store import store_from_settings
+    from mappings.escheat import load_escheat
 
     with _db() as (db, settings), db.read() as s:
         try:

@@ -1,4 +1,4 @@
-"""Quarantine listing, replay from stored raw bytes, and synchronous processing.
+"""Replay from stored raw bytes, and synchronous processing.
 
 Replay puts a ``failed`` (or ``processed``) file back to ``received`` and processes it at once
 from its stored raw bytes; its earlier derived rows are replaced in the same transaction that
@@ -8,7 +8,6 @@ transaction that resets the state, and the outcome once processing ends.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from dataclasses import dataclass, field
 
@@ -113,15 +112,6 @@ def process_now(
         time.sleep(min(settings.worker_poll_seconds, 0.5))
 
 
-def failed_files(db: Database, since: dt.date | None = None) -> list[InboundFile]:
-    """Quarantined files, oldest first (``since``: received on or after that day, UTC)."""
-    stmt = select(F).where(F.state == FileState.FAILED.value).order_by(F.id)
-    if since is not None:
-        stmt = stmt.where(F.received_at >= dt.datetime.combine(since, dt.time(), dt.UTC))
-    with db.read() as s:
-        return list(s.execute(stmt).scalars())
-
-
 def request_replay(db: Database, file_id: int, *, actor: str, reason: str, force: bool) -> str:
     """Reset a failed or processed file to ``received``; returns its previous state."""
     with db.write() as s:
@@ -217,7 +207,6 @@ __all__ = [
     "Outcome",
     "ReplayResult",
     "ResendLinks",
-    "failed_files",
     "process_now",
     "replay",
     "report",

@@ -22,7 +22,6 @@ from gateway.db.base import Database
 from gateway.db.models import tbl, utcnow
 from gateway.logging import get_logger
 from gateway.outbound.tables import DeliveryReceipt, OutboundFile, OutboundState, TransferFailure
-from gateway.webhooks import events as webhook_events
 
 if TYPE_CHECKING:  # paramiko behind it: reading the failure ledger needs no SFTP
     from gateway.sftp import FailureRecord
@@ -137,6 +136,8 @@ class DbDeliveryLedger:
                 .values(resolved=True, resolved_at=utcnow())
             )
             if self.outbound_id is not None:  # outbox: the same transaction as the delivery
+                from gateway.webhooks import events as webhook_events  # the outbox, when used
+
                 webhook_events.batch_delivered(s, self.outbound_id)
 
     def receipts(self, partner_id: str | None = None) -> list[Receipt]:

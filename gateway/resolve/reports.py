@@ -1,8 +1,12 @@
-"""Reports: root-cause and aging, escheat (the CMS-838: gateway.resolve.cms838).
+"""Reports: root-cause and aging, escheat (the CMS-838 is gateway.resolve.cms838).
 
 Escheat: patient credits unclaimed past their state's dormancy period (``mappings/escheat.yaml``;
 dormant since identification, or since a patient refund was issued and never cashed) move to
 ``escheat_pending``; the escheat report lists those per provider.
+
+The escheat report imports the document renderer and layouts when it runs, and the escheat
+rules are read by the caller (``mappings.escheat``): ``gateway report aging`` then loads
+neither, nor the mapping YAML loader (issue 18, an instant CLI).
 """
 
 from __future__ import annotations
@@ -13,26 +17,24 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gateway.db.models import Provider, tbl
 from gateway.reconcile.tables import Credit
-from gateway.resolve.documents import provider_header
-from gateway.resolve.render import Rendered, render
 from gateway.resolve.tables import BatchItem, CaseTransition, ResolutionBatch, ResolutionCase
 from gateway.resolve.workflow import CaseState, CaseView, list_cases, sync_cases, transition
-from mappings.escheat import EscheatRules, load_escheat
-from mappings.outbound_layouts import get_layout
 from schemas.serialize import money
 from schemas.states import CreditStatus
 
+if TYPE_CHECKING:
+    from gateway.resolve.render import Rendered
+    from mappings.escheat import EscheatRules
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-PARTS = {"medicare_a": "A", "medicare_b": "B"}
-REASON_838 = {"duplicate_payment": "1", "coordination_of_benefits": "2"}
 
 
 # ---------------------------------------------------------------- root cause and aging
@@ -208,6 +210,10 @@ def escheat_report(
     s: Session, *, as_of: dt.date, rules: EscheatRules, provider_id: int | None = None
 ) -> list[Rendered]:
     """One CSV per provider of its escheat_pending cases."""
+    from gateway.resolve.documents import provider_header
+    from gateway.resolve.render import render
+    from mappings.outbound_layouts import get_layout
+
     cases = list_cases(s, states=[CaseState.ESCHEAT_PENDING.value], provider_id=provider_id)
     layout = get_layout("escheat_report_csv", document="report")
     since = _dormant_since(s, cases)
@@ -243,10 +249,8 @@ def escheat_report(
 
 __all__ = [
     "AgingReport",
-    "EscheatRules",
     "aging",
     "escheat_report",
-    "load_escheat",
     "mark_escheat",
     "refund_issued_on",
 ]

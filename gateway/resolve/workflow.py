@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -33,10 +33,10 @@ from gateway.read.credits import ACTIVE_CASE_STATES, CaseRead, TransitionRead, c
 from gateway.reconcile.queries import record_investigation
 from gateway.reconcile.tables import Credit
 from gateway.resolve.tables import CaseTransition, ResolutionCase
-from mappings.loader import MappingError
-from mappings.outbound_layouts import get_layout
-from mappings.payers import MEDICARE_INVESTIGATION_DAYS, PayerDirectory, default_directory
 from schemas.states import CaseState, CreditStatus
+
+if TYPE_CHECKING:  # payer and layout YAML load where they are used: listing cases needs neither
+    from mappings.payers import PayerDirectory
 
 log = get_logger("gateway.resolve")
 
@@ -380,6 +380,9 @@ def resolution_method(
             f"add outbound.{method}_layout to mappings/payers or choose the other method",
             location={"payer_id": profile.payer_id, "method": method},
         )
+    from mappings.loader import MappingError
+    from mappings.outbound_layouts import get_layout
+
     try:
         get_layout(name, document="refund_transmittal" if method == "refund" else "offset")
     except MappingError as exc:
@@ -445,6 +448,8 @@ def investigation_days(case: CaseView, payers: PayerDirectory) -> tuple[int, str
     suspension only where its payer profile sets ``investigation_days`` (Medicaid states
     differ); anywhere else the deadline does not move.
     """
+    from mappings.payers import MEDICARE_INVESTIGATION_DAYS
+
     if case.medicare_part:
         return MEDICARE_INVESTIGATION_DAYS, (
             f"Medicare Part {case.medicare_part}: up to "
@@ -486,6 +491,8 @@ def investigate(
     deadline only as far as ``investigation_days`` allows (0: the deadline does not move)."""
     why = _require_reason(reason)
     case = get_case(s, credit_id, history=False)
+    from mappings.payers import default_directory
+
     days, basis = investigation_days(case, payers or default_directory())
     new_due = record_investigation(
         s, credit_id, opened_on=opened_on, closed_on=closed_on, max_days=days

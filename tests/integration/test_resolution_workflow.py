@@ -21,7 +21,8 @@ from gateway.resolve import workflow as wf
 from gateway.resolve.batches.delivery import cancel_batch
 from gateway.resolve.batches.issue import create_batches
 from gateway.resolve.batches.records import batch_content
-from gateway.resolve.reports import EscheatRules, escheat_report, mark_escheat
+from gateway.resolve.reports import escheat_report, mark_escheat
+from mappings.escheat import EscheatRules
 from mappings.payers import load_directory
 from tests.integration.helpers import Gateway, ingest
 
