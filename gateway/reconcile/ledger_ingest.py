@@ -36,6 +36,7 @@ from mappings.loader import MappingError
 from parsers.ledger import (
     LedgerError,
     LedgerLayout,
+    LedgerResult,
     LedgerRow,
     RowError,
     parse_ledger,
@@ -180,32 +181,22 @@ class LedgerLoad:
     notes: list[dict[str, Any]]
 
 
-def load(
-    session: Session,
-    file_id: int,
-    data: bytes,
-    layout: LedgerLayout,
-    *,
-    bound: frozenset[str] = frozenset(),
-) -> LedgerLoad:
-    """Parse and write one ledger file's rows; raises ``LedgerRejectedError`` on any bad row.
-
-    ``bound``: providers of the scoped keys that uploaded the file. Their ledger it is: one
-    declared for anyone else (or uploaded by keys of two providers) is refused.
-    """
+def _ledger_provider(session: Session, file_id: int, bound: frozenset[str]) -> int:
+    """Whose ledger this is: the uploader's provider, the one declared, or the only one."""
     t = tbl(LedgerImport)
     declared = session.execute(select(t.c.provider_id).where(t.c.file_id == file_id)).first()
     if bound:
-        provider_id = _bound_provider(session, declared[0] if declared else None, bound)
-    elif declared is not None:
-        provider_id = int(declared[0])
-    else:
-        try:
-            provider_id = resolve_provider(session, None)
-        except ProviderChoiceError as exc:
-            raise LedgerRejectedError(
-                exc.message + "; then replay this file", code=exc.code
-            ) from exc
+        return _bound_provider(session, declared[0] if declared else None, bound)
+    if declared is not None:
+        return int(declared[0])
+    try:
+        return resolve_provider(session, None)
+    except ProviderChoiceError as exc:
+        raise LedgerRejectedError(exc.message + "; then replay this file", code=exc.code) from exc
+
+
+def _checked(data: bytes, layout: LedgerLayout) -> LedgerResult:
+    """The parsed rows, or ``LedgerRejectedError`` naming the first bad rows (none is loaded)."""
     try:
         result = parse_ledger(data, layout)
     except LedgerError as exc:
@@ -231,17 +222,15 @@ def load(
             f"{len(errors)} bad row(s) in layout {layout.name}: {shown}{more}",
             location={"line": errors[0].line, "column": errors[0].column},
         )
+    return result
+
+
+def _existing(
+    session: Session, provider_id: int, pairs: list[tuple[str, int]]
+) -> dict[tuple[str, int], tuple[int, bool]]:
+    """(key, occurrence) → (row id, whether it already has line detail), of rows loaded before."""
     le = tbl(LedgerEntry)
-    session.execute(delete(le).where(le.c.file_id == file_id))
-    seen: Counter[str] = Counter()
-    keyed: list[tuple[str, int, LedgerRow]] = []
-    for r in result.rows:
-        k = entry_key(r)
-        seen[k] += 1
-        keyed.append((k, seen[k], r))
-    # (key, occurrence) → (row id, whether it already has line detail)
     existing: dict[tuple[str, int], tuple[int, bool]] = {}
-    pairs = [(k, n) for k, n, _ in keyed]
     for i in range(0, len(pairs), 500):
         chunk = pairs[i : i + 500]
         for row in session.execute(
@@ -257,6 +246,33 @@ def load(
             )
         ):
             existing[(row[0], row[1])] = (int(row[2]), bool(row[3] or row[4] or row[5]))
+    return existing
+
+
+def load(
+    session: Session,
+    file_id: int,
+    data: bytes,
+    layout: LedgerLayout,
+    *,
+    bound: frozenset[str] = frozenset(),
+) -> LedgerLoad:
+    """Parse and write one ledger file's rows; raises ``LedgerRejectedError`` on any bad row.
+
+    ``bound``: providers of the scoped keys that uploaded the file. Their ledger it is: one
+    declared for anyone else (or uploaded by keys of two providers) is refused.
+    """
+    provider_id = _ledger_provider(session, file_id, bound)
+    result = _checked(data, layout)
+    le = tbl(LedgerEntry)
+    session.execute(delete(le).where(le.c.file_id == file_id))
+    seen: Counter[str] = Counter()
+    keyed: list[tuple[str, int, LedgerRow]] = []
+    for r in result.rows:
+        k = entry_key(r)
+        seen[k] += 1
+        keyed.append((k, seen[k], r))
+    existing = _existing(session, provider_id, [(k, n) for k, n, _ in keyed])
     values = []
     duplicates = []
     enriched: list[dict[str, Any]] = []

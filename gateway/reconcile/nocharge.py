@@ -162,6 +162,36 @@ def load(
             found = rules[payer] = payers.rule(payer)
         return found
 
+    claims = _payments(s, where, params, payers, rule)
+    if not any(c.plain for c in claims.values()):
+        return {}
+    for r in s.execute(text(q.recouped_keys(where)), params):
+        recouped = claims.get((int(r.pid), str(r.pcn)))
+        if recouped is not None:
+            recouped.plain = False
+    facts = _ledger_facts(s, where, params, claims)
+    kinds: dict[Key, tuple[int, str]] = {}
+    for r in s.execute(text(q.claim_kinds(where)), params):
+        key = (int(r.pid), str(r.pcn))
+        if key in facts and int(r.id) > kinds.get(key, (0, ""))[0]:
+            kinds[key] = (int(r.id), r.kind or "")
+    out: dict[Key, tuple[ClaimFacts, ClaimOutcome]] = {}
+    for key, f in facts.items():
+        c = claims[key]
+        if c.plain:
+            out[key] = (f, _outcome(f, c, kinds.get(key, (0, ""))[1], day, rule))
+    return out
+
+
+def _payments(
+    s: Session,
+    where: str,
+    params: dict[str, Any],
+    payers: PayerDirectory,
+    rule: Callable[[str], PayerRule],
+) -> dict[Key, _Claim]:
+    """Each candidate's net paid, newest remittance and filing indicator per canonical payer;
+    a claim with a reversal, an undated or Medicare payment, or two indicators is not plain."""
     claims: dict[Key, _Claim] = {}
     for r in s.execute(text(q.no_charge_payments(where)).columns(newest=Date), params):
         c = claims.setdefault((int(r.pid), str(r.pcn)), _Claim())
@@ -182,12 +212,14 @@ def load(
         c.net[payer] = c.net.get(payer, ZERO) + _money(r.c)
         newest = c.newest.get(payer)
         c.newest[payer] = r.newest if newest is None else max(newest, r.newest)
-    if not any(c.plain for c in claims.values()):
-        return {}
-    for r in s.execute(text(q.recouped_keys(where)), params):
-        recouped = claims.get((int(r.pid), str(r.pcn)))
-        if recouped is not None:
-            recouped.plain = False
+    return claims
+
+
+def _ledger_facts(
+    s: Session, where: str, params: dict[str, Any], claims: dict[Key, _Claim]
+) -> dict[Key, ClaimFacts]:
+    """The plain claims' facts from their ledger rows (account, patient money); a payer refund
+    on the ledger makes a claim not plain."""
     facts: dict[Key, ClaimFacts] = {}
     for key, c in claims.items():
         if c.plain:
@@ -212,17 +244,7 @@ def load(
             f.patient_payments += _money(r.c)
         elif r.type == "refund" and r.party == "patient":
             f.patient_refunds += _money(r.c)
-    kinds: dict[Key, tuple[int, str]] = {}
-    for r in s.execute(text(q.claim_kinds(where)), params):
-        key = (int(r.pid), str(r.pcn))
-        if key in facts and int(r.id) > kinds.get(key, (0, ""))[0]:
-            kinds[key] = (int(r.id), r.kind or "")
-    out: dict[Key, tuple[ClaimFacts, ClaimOutcome]] = {}
-    for key, f in facts.items():
-        c = claims[key]
-        if c.plain:
-            out[key] = (f, _outcome(f, c, kinds.get(key, (0, ""))[1], day, rule))
-    return out
+    return facts
 
 
 def _outcome(

@@ -69,31 +69,39 @@ def _conds(
     if f.identified_to is not None:
         conds.append(ct.c.identified_on <= f.identified_to)
     if f.assignee is not None:
-        who = me if f.assignee == "me" else f.assignee
-        if who is None:
-            raise InputError(
-                "assignee=me needs a signed-in person (an API key is not one); name the user",
-                code="bad_filter",
-            )
-        if who == "none":
-            conds.append(rc.c.assignee.is_(None))
-        else:
-            conds.append(rc.c.assignee == who.strip().lower())
+        conds.append(_assigned(f.assignee, me))
     if f.q:
-        cp = tbl(ClaimPaymentRow)
-        by_icn = exists().where(
-            cp.c.provider_id == ct.c.provider_id,
-            cp.c.patient_control_number == ct.c.patient_control_number,
-            cp.c.payer_claim_control_number == f.q,
-        )
-        conds.append(
-            or_(
-                ct.c.account_id == f.q,
-                ct.c.patient_control_number.startswith(f.q, autoescape=True),
-                by_icn,
-            )
-        )
+        conds.append(_search(f.q))
     return conds
+
+
+def _assigned(assignee: str, me: str | None) -> ColumnElement[bool]:
+    """``assignee=``: a username, ``none`` (unassigned) or ``me`` (the signed-in person)."""
+    rc = tbl(ResolutionCase)
+    who = me if assignee == "me" else assignee
+    if who is None:
+        raise InputError(
+            "assignee=me needs a signed-in person (an API key is not one); name the user",
+            code="bad_filter",
+        )
+    if who == "none":
+        return rc.c.assignee.is_(None)
+    return rc.c.assignee == who.strip().lower()
+
+
+def _search(q: str) -> ColumnElement[bool]:
+    """``q=``: the account, a patient control number prefix, or a payer's ICN of the claim."""
+    ct, cp = tbl(Credit), tbl(ClaimPaymentRow)
+    by_icn = exists().where(
+        cp.c.provider_id == ct.c.provider_id,
+        cp.c.patient_control_number == ct.c.patient_control_number,
+        cp.c.payer_claim_control_number == q,
+    )
+    return or_(
+        ct.c.account_id == q,
+        ct.c.patient_control_number.startswith(q, autoescape=True),
+        by_icn,
+    )
 
 
 def _order(f: WorklistFilter) -> list[Any]:
