@@ -158,8 +158,9 @@ def main() -> None:
             }
             for name in only:  # in the order given: the rows that matter most first
                 args = commands[name]
-                if name == "queue":  # a fresh database for the worker row
-                    env["GATEWAY_DATA_DIR"] = str(work / "data-worker")
+                # ``ingest`` loads into its own fresh database, queue + worker into another
+                pair = name in ("queue", "worker")
+                env["GATEWAY_DATA_DIR"] = str(work / ("data-worker" if pair else "data"))
                 child = PEERS.get(name, CHILD)
                 if child is not CHILD and not _importable(name):
                     continue
