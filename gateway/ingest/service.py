@@ -27,13 +27,8 @@ from gateway.db.models import FileState, InboundFile, utcnow
 from gateway.errors import GatewayError, TransientError
 from gateway.ingest import acks as file_acks
 from gateway.ingest import binding, queue
-from gateway.ingest.loader import (
-    DuplicateInterchangeError,
-    Loader,
-    LoadStats,
-    RemittanceConflictError,
-    delete_derived,
-)
+from gateway.ingest.loader import DuplicateInterchangeError, Loader, LoadStats, delete_derived
+from gateway.ingest.resend_check import RemittanceConflictError
 from gateway.logging import get_logger
 from gateway.progress import Progress, no_progress
 from gateway.reconcile import ledger_ingest
@@ -148,7 +143,7 @@ def process_file(
     ``settings`` come from the orchestrator (worker, replay, CLI), never read mid-service.
 
     A PostgreSQL deadlock (two files taking the trace locks of shared 835 traces in opposite
-    orders, see ``Loader._prior``) rolled our transaction back: we still hold the lease, so the
+    orders, see ``ResendCheck.prior``) rolled our transaction back: we still hold the lease, so the
     load is simply run again, up to ``retries`` times. ``progress`` hears the claims loaded.
     """
     started = time.perf_counter()

@@ -45,7 +45,9 @@ class Limits:
     max_element_length: int = 1_024
     max_interchanges: int = 100_000
     max_segments: int = 50_000_000
-    chunk_size: int = 4 * 1024 * 1024
+    #: bytes split at a time: a window's segments live as Python strings (about 3.5 times its
+    #: size) while it is parsed, so 1 MiB holds a streamed parse's working set near 10 MB
+    chunk_size: int = 1024 * 1024
 
 
 DEFAULT_LIMITS = Limits()

@@ -22,9 +22,9 @@ from sqlalchemy import select, text
 
 from gateway.db.base import Database
 from gateway.db.models import ClaimPaymentRow, InboundFile, RemittanceRow
-from gateway.ingest.loader import Loader, prior_remittances
 from gateway.ingest.replay import process_now
 from gateway.ingest.resend import Prior, Trace
+from gateway.ingest.resend_check import ResendCheck, prior_remittances
 from gateway.intake import accept_bytes
 from gateway.reconcile import sql as q
 from parsers.x12 import reader as x12_reader
@@ -393,20 +393,20 @@ def test_concurrent_loads_of_one_trace_take_turns(
         original_name="b.835",
     ).file_id
     looked, first_looked = threading.Event(), threading.Event()
-    prior, finish = Loader._prior, Loader._finish_transactions
+    prior, finish = ResendCheck.prior, ResendCheck.finish
 
-    def _prior(self: Loader, trace: Trace) -> Prior | None:
+    def _prior(self: ResendCheck, trace: Trace) -> Prior | None:
         found = prior(self, trace)
         (looked if self.file_id == second else first_looked).set()
         return found
 
-    def _finish(self: Loader) -> None:
+    def _finish(self: ResendCheck) -> None:
         if self.file_id == first:
             looked.wait(3)
         finish(self)
 
-    monkeypatch.setattr(Loader, "_prior", _prior)
-    monkeypatch.setattr(Loader, "_finish_transactions", _finish)
+    monkeypatch.setattr(ResendCheck, "prior", _prior)
+    monkeypatch.setattr(ResendCheck, "finish", _finish)
     other = Database.from_settings(gw.settings)
     try:
         worker = threading.Thread(target=process_now, args=(gw.db, gw.store, gw.settings, first))
@@ -458,9 +458,9 @@ def test_opposite_trace_orders_deadlock_and_retry(
     ).file_id
     y_holds_one = threading.Event()
     calls: dict[int, int] = {x: 0, y: 0}
-    prior = Loader._prior
+    prior = ResendCheck.prior
 
-    def _prior(self: Loader, trace: Trace) -> Prior | None:
+    def _prior(self: ResendCheck, trace: Trace) -> Prior | None:
         found = prior(self, trace)
         calls[self.file_id] += 1
         if self.file_id == y and calls[y] == 1:
@@ -469,7 +469,7 @@ def test_opposite_trace_orders_deadlock_and_retry(
             y_holds_one.wait(5)
         return found
 
-    monkeypatch.setattr(Loader, "_prior", _prior)
+    monkeypatch.setattr(ResendCheck, "prior", _prior)
     other = Database.from_settings(gw.settings)
     try:
         worker = threading.Thread(target=process_now, args=(gw.db, gw.store, gw.settings, x))
