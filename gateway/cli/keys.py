@@ -17,6 +17,7 @@ from gateway.security.roles import KeyRole, Role
 
 if TYPE_CHECKING:
     from gateway.db.base import Database
+    from gateway.security.columns import SealedColumn
 
 keys_app = typer.Typer(help="API keys (uploader, ops, auditor).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -139,6 +140,25 @@ def revoke_cmd(
     console.print(f"revoked key {name!r}")
 
 
+def sealed_columns() -> list[SealedColumn]:
+    """Every column the gateway seals with the data keys: what a rotation must re-seal before
+    the old key can be retired (a value left under it would not open any more)."""
+    from gateway.db.models import tbl
+    from gateway.resolve.batches.records import CONTENT
+    from gateway.resolve.casework import NOTE_CONTEXT
+    from gateway.resolve.tables import BatchFile, CaseNote
+    from gateway.security.columns import SealedColumn, member_ids
+    from gateway.webhooks.service import SEALED_AS
+    from gateway.webhooks.tables import WebhookSubscription
+
+    return [
+        member_ids(),
+        SealedColumn(tbl(CaseNote), "text_sealed", NOTE_CONTEXT),
+        SealedColumn(tbl(WebhookSubscription), "secret_sealed", SEALED_AS),
+        SealedColumn(tbl(BatchFile), "content", CONTENT, binary=True),
+    ]
+
+
 @keys_app.command("rotate-data-key")
 def rotate_data_key_cmd(
     actor: Annotated[str | None, typer.Option(help="Who is rotating (default $USER)")] = None,
@@ -170,7 +190,9 @@ def rotate_data_key_cmd(
                 actor=current_actor(actor),
                 progress=bars.task("raw files"),
             )
-            columns = rotate_columns(db, ring, progress=bars.task("member ids re-sealed"))
+            columns = rotate_columns(
+                db, ring, columns=sealed_columns(), progress=bars.task("column values re-sealed")
+            )
     except GatewayError as exc:
         err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
