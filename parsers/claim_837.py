@@ -48,7 +48,7 @@ def _pad(els: list[str], size: int) -> list[str]:
     return els
 
 
-def parse_837(
+def parse_837(  # noqa: C901 - the 837 hot loop, one pass over segments (bench)
     segments: Iterator[str], ctx: TxContext, kind: str
 ) -> Generator[Item, None, tuple[int, list[str]]]:
     """Parse from the segment after ST up to and including SE (see ``parse_835``)."""

@@ -67,7 +67,7 @@ class _Money:
             return _ZERO
 
 
-def parse_835(
+def parse_835(  # noqa: C901 - the 835 hot loop, one pass over segments (bench)
     segments: Iterator[str], ctx: TxContext
 ) -> Generator[Item, None, tuple[int, list[str]]]:
     """Parse from the segment after ST up to and including SE.

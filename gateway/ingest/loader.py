@@ -319,7 +319,7 @@ class Loader:
         self.stats.kind = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "unknown")
         return self.stats
 
-    def _load(self, data: bytes | BinaryIO) -> None:
+    def _load(self, data: bytes | BinaryIO) -> None:  # noqa: C901 - the load hot loop (bench)
         reader = self.reader = parsers.stream(data, self.limits)
         ic_id = group_id = tx_id = remit_id = 0
         remit_provider: int | None = None

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 import parsers
 from gateway.crashpoints import crash_point
@@ -59,12 +60,15 @@ class _QuarantineError(Exception):
         kind: str | None = None,
         *,
         parser_first: bool = False,
+        parse_error: parsers.X12Error | None = None,
     ) -> None:
         super().__init__(message)
         self.code, self.message, self.location = code, message, location
         self.kind = kind
         #: the parser's own verdict on the whole file, if it has one, replaces this one
         self.parser_first = parser_first
+        #: the fatal parse error, when it is one: the acks (TA1/999) are rendered from it
+        self.parse_error = parse_error
 
 
 @dataclass
@@ -159,30 +163,17 @@ def process_file(
     limits = x12_limits(settings)
     source: file_acks.Source | None = None
     try:
-        try:
-            head = file_acks.head(lambda: store.open(row.sha256))
-            # X12 is parsed from the store's stream (memory flat at any size); a ledger is
-            # a CSV of ordinary size, read whole
-            x12 = file_acks.is_x12(head)
-            data = None if x12 else store.read(row.sha256)
-        except GatewayError as exc:
-            raise _QuarantineError(exc.code, exc.message, None) from exc
+        head, data = _head_and_ledger(store, row.sha256)
         opened: file_acks.Source = (lambda: _open(store, row.sha256)) if data is None else data
         source = opened
         crash_point("load_begin")
         with db.write() as s:
             delete_derived(s, file_id)
-            notes: list[dict[str, Any]] = []  # non-X12 findings (ledger duplicate rows)
-            try:
-                ledger_layout = ledger_ingest.layout_for(s, file_id, head if data is None else data)
-                if ledger_layout is not None and data is not None:
-                    ledger = ledger_ingest.load(s, file_id, data, ledger_layout, bound=bound)
-                    stats, notes = ledger.stats, ledger.notes
-            except ledger_ingest.LedgerRejectedError as exc:
-                raise _QuarantineError(
-                    exc.code, exc.message, exc.location or None, kind=ledger_ingest.KIND
-                ) from exc
-            if ledger_layout is None:
+            ledger = _load_ledger(s, file_id, head, data, bound)
+            if ledger is not None:
+                # non-X12 findings (ledger duplicate rows)
+                stats, notes = ledger.stats, ledger.notes
+            else:
                 loader = Loader(
                     s,
                     file_id,
@@ -192,37 +183,12 @@ def process_file(
                     progress=progress,
                     bound=bound,
                 )
-                try:
-                    with file_acks.opened(opened) as src:
-                        try:
-                            stats = loader.run(src)
-                        except parsers.X12Error:
-                            _drain(src)  # stored bytes that fail their sha256 say so first
-                            raise
-                except _StoreReadError as exc:
-                    raise _QuarantineError(exc.error.code, exc.error.message, None) from exc
-                except parsers.X12Error as exc:
-                    outcome = exc
-                    raise _QuarantineError(exc.code, exc.reason, exc.location.as_dict()) from exc
-                except DuplicateInterchangeError as exc:
-                    raise _QuarantineError(exc.code, exc.message, exc.location) from exc
-                except binding.ProviderMismatchError as exc:
-                    message, where = binding.locate(opened, exc, bound)
-                    raise _QuarantineError(exc.code, message, where) from exc
-                except RemittanceConflictError as exc:
-                    # found while streaming: a fatal X12 error further on still comes first
-                    raise _QuarantineError(
-                        exc.code, exc.message, exc.location, parser_first=True
-                    ) from exc
+                stats = _run_loader(loader, opened, bound)
                 notes = loader.notes  # resends, reused traces
                 if loader.reader is not None:
                     outcome = file_acks.from_reader(loader.reader)
             findings = _findings(loader.reader if loader is not None else None)
-            errors = [f for f in findings if f.severity == parsers.ERROR]
-            if errors:
-                first = errors[0]
-                more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
-                raise _QuarantineError(first.code, first.message + more, first.location.as_dict())
+            _refuse_on_errors(findings)
             now = utcnow()
             rendered = _render_acks(file_id, opened, outcome, now, limits)
             if rendered is not None:
@@ -270,6 +236,7 @@ def process_file(
         )
         return Outcome(file_id, FileState.PROCESSED.value, stats=stats, seconds=seconds)
     except _QuarantineError as q:
+        outcome = q.parse_error or outcome
         if q.parser_first:
             q = _parser_verdict(store, row.sha256) or q
         return _quarantine(db, file_id, owner, q, loader, started, source, outcome, limits=limits)
@@ -278,31 +245,13 @@ def process_file(
         return Outcome(
             file_id, FileState.PROCESSING.value, "lease_lost", seconds=time.perf_counter() - started
         )
-    except IntegrityError as exc:
-        if any(
-            name in str(exc.orig)
-            for name in ("uq_interchanges_identity", "interchanges.control_number")
-        ):
-            # another worker committed the same interchange between our check and our insert
-            dup = _QuarantineError(
-                "duplicate_interchange",
-                "TA1 note 025 (duplicate interchange control number): the "
-                "interchange was loaded concurrently from another file",
-                None,
-            )
-            return _quarantine(db, file_id, owner, dup, loader, started, source, limits=limits)
-        return _internal(db, file_id, owner, exc, loader, started, source, limits=limits)
-    except DataError as exc:
-        # Prefer the parser's own verdict (a located X12 reason) when it has one.
-        verdict = _parser_verdict(store, row.sha256)
-        if verdict is not None:
-            return _quarantine(db, file_id, owner, verdict, None, started, source, limits=limits)
-        bad = _QuarantineError(
-            "value_out_of_range",
-            f"a value does not fit its column (too long or too large): {type(exc.orig).__name__}",
-            None,
-        )
-        return _quarantine(db, file_id, owner, bad, loader, started, source, limits=limits)
+    except (IntegrityError, DataError) as exc:
+        refused, whole_file = _refused(exc, store, row.sha256)
+        if refused is None:
+            return _internal(db, file_id, owner, exc, loader, started, source, limits=limits)
+        # the parser's own verdict is about the file as a whole: no loader state goes with it
+        by = None if whole_file else loader
+        return _quarantine(db, file_id, owner, refused, by, started, source, limits=limits)
     except OperationalError as exc:
         if retries > 0 and getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
             log.warning("file_load_deadlock_retried", file_id=file_id)
@@ -316,12 +265,7 @@ def process_file(
                 progress=progress,
             )
         # database busy, unreachable or full: the worker retries (we keep the lease)
-        if is_environmental(exc):
-            log.warning(
-                "file_processing_interrupted", file_id=file_id, error_type=type(exc.orig).__name__
-            )
-        else:
-            log.exception("file_processing_interrupted", file_id=file_id)
+        _log_interrupted(file_id, exc)
         raise
     except Exception as exc:  # our own bug: quarantine, never swallow silently
         if is_environmental(exc):  # a full disk, a lost database: not the file's fault
@@ -330,6 +274,114 @@ def process_file(
             )
             raise
         return _internal(db, file_id, owner, exc, loader, started, source, limits=limits)
+
+
+def _load_ledger(
+    s: Session, file_id: int, head: bytes, data: bytes | None, bound: frozenset[str]
+) -> ledger_ingest.LedgerLoad | None:
+    """The file loaded as a ledger when a ledger layout reads it (None: it is X12)."""
+    try:
+        layout = ledger_ingest.layout_for(s, file_id, head if data is None else data)
+        if layout is None:
+            return None
+        if data is None:  # uploaded as a ledger, but the bytes are X12
+            raise _QuarantineError(
+                "ledger_is_x12",
+                f"declared a ledger (layout {layout.name}), but the file is X12: upload it as "
+                "an 835 or 837",
+                None,
+                kind=ledger_ingest.KIND,
+            )
+        return ledger_ingest.load(s, file_id, data, layout, bound=bound)
+    except ledger_ingest.LedgerRejectedError as exc:
+        raise _QuarantineError(
+            exc.code, exc.message, exc.location or None, kind=ledger_ingest.KIND
+        ) from exc
+
+
+def _head_and_ledger(store: RawStore, sha256: str) -> tuple[bytes, bytes | None]:
+    """The stored file's first bytes, and its whole bytes when it is not X12: X12 is parsed
+    from the store's stream (memory flat at any size), a ledger is a CSV of ordinary size."""
+    try:
+        head = file_acks.head(lambda: store.open(sha256))
+        return head, None if file_acks.is_x12(head) else store.read(sha256)
+    except GatewayError as exc:
+        raise _QuarantineError(exc.code, exc.message, None) from exc
+
+
+def _refuse_on_errors(findings: list[parsers.Finding]) -> None:
+    """A file whose parse found errors is quarantined with the first, located."""
+    errors = [f for f in findings if f.severity == parsers.ERROR]
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+        raise _QuarantineError(first.code, first.message + more, first.location.as_dict())
+
+
+def _log_interrupted(file_id: int, exc: OperationalError) -> None:
+    if is_environmental(exc):
+        log.warning(
+            "file_processing_interrupted", file_id=file_id, error_type=type(exc.orig).__name__
+        )
+    else:
+        log.exception("file_processing_interrupted", file_id=file_id)
+
+
+def _refused(
+    exc: IntegrityError | DataError, store: RawStore, sha256: str
+) -> tuple[_QuarantineError | None, bool]:
+    """Why the database refused the file's rows (None: our bug, not the file's), and whether
+    that is the parser's verdict on the whole file."""
+    if isinstance(exc, IntegrityError):
+        if any(
+            name in str(exc.orig)
+            for name in ("uq_interchanges_identity", "interchanges.control_number")
+        ):
+            # another worker committed the same interchange between our check and our insert
+            dup = _QuarantineError(
+                "duplicate_interchange",
+                "TA1 note 025 (duplicate interchange control number): the "
+                "interchange was loaded concurrently from another file",
+                None,
+            )
+            return dup, False
+        return None, False
+    # a value too long or too large: prefer the parser's own (located) verdict when it has one
+    verdict = _parser_verdict(store, sha256)
+    if verdict is not None:
+        return verdict, True
+    bad = _QuarantineError(
+        "value_out_of_range",
+        f"a value does not fit its column (too long or too large): {type(exc.orig).__name__}",
+        None,
+    )
+    return bad, False
+
+
+def _run_loader(loader: Loader, opened: file_acks.Source, bound: frozenset[str]) -> LoadStats:
+    """Stream the stored X12 through ``loader``; each way a file can fail becomes its located
+    quarantine reason."""
+    try:
+        with file_acks.opened(opened) as src:
+            try:
+                return loader.run(src)
+            except parsers.X12Error:
+                _drain(src)  # stored bytes that fail their sha256 say so first
+                raise
+    except _StoreReadError as exc:
+        raise _QuarantineError(exc.error.code, exc.error.message, None) from exc
+    except parsers.X12Error as exc:
+        raise _QuarantineError(
+            exc.code, exc.reason, exc.location.as_dict(), parse_error=exc
+        ) from exc
+    except DuplicateInterchangeError as exc:
+        raise _QuarantineError(exc.code, exc.message, exc.location) from exc
+    except binding.ProviderMismatchError as exc:
+        message, where = binding.locate(opened, exc, bound)
+        raise _QuarantineError(exc.code, message, where) from exc
+    except RemittanceConflictError as exc:
+        # found while streaming: a fatal X12 error further on still comes first
+        raise _QuarantineError(exc.code, exc.message, exc.location, parser_first=True) from exc
 
 
 def _render_acks(
