@@ -480,7 +480,9 @@ class Loader:
         ).scalar_one_or_none()
         duplicate = other is not None or key in self._seen_interchanges
         if duplicate and not self.force:
-            where = f"file {other}" if other is not None else "this file"
+            # never the other file's id: it may be another provider's, and this message is shown
+            # to whoever may read this file (an uploader of one provider among them)
+            where = "an earlier file" if other is not None else "this file"
             raise DuplicateInterchangeError(
                 f"TA1 note 025 (duplicate interchange control number): interchange "
                 f"{ic.control_number} from sender {ic.sender_qualifier}:{ic.sender_id} to "

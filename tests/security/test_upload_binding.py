@@ -298,3 +298,28 @@ def test_worker_quarantines_a_scoped_upload_of_another_provider(api: Api) -> Non
     )
     assert "1 of 1 transaction(s) name 1 other provider" in str(claim.error_message)
     assert led.error_location == {"line": 1}
+
+
+def test_duplicate_interchange_never_names_another_providers_file(api: Api) -> None:
+    """Attack: provider D's uploader re-sends an interchange identity (ISA sender, receiver,
+    control number) that A's clearinghouse already sent, to learn A's file id from the
+    quarantine reason. The reason says an earlier file holds it, never which."""
+    from tests.integration.x12gen import make_835
+
+    gw = api.gw
+    status, first = _post(api, make_835(4242, npi=OTHER_NPI, seed=1), "ops", "a.835")
+    assert status in (200, 201, 202), first
+    run_worker(gw.db, gw.store, gw.settings, stop=threading.Event(), once=True)
+    status, mine = _post(api, make_835(4242, npi=PROVIDER_NPI, seed=2), "uploader", "d.835")
+    assert status in (200, 201, 202), mine
+    run_worker(gw.db, gw.store, gw.settings, stop=threading.Event(), once=True)
+    r = api.client.get(f"/v1/files/{mine['id']}", headers=api.auth("uploader"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["error_code"] == "duplicate_interchange", body
+    assert "an earlier file" in body["error_message"]
+    assert f"file {first['id']}" not in body["error_message"]
+    assert set(body["error_location"]) == {"segment_number", "segment_id", "element"}
+    assert (
+        api.client.get(f"/v1/files/{first['id']}", headers=api.auth("uploader")).status_code == 404
+    )
