@@ -112,6 +112,19 @@ def check_csrf(request: Request, token: str) -> None:
         )
 
 
+#: the console's CSRF token, posted with every form
+Csrf = Annotated[str, Form(max_length=100)]
+
+
+def cannot_page(ctx: AppContext, request: Request, what: str, exc: GatewayError) -> HTMLResponse:
+    """A refused console action: "Cannot <what>", the reason, and the error's HTTP status."""
+    from gateway.api.problems import status_for
+
+    return _render(
+        ctx, request, "message.html", status_for(exc), title=f"Cannot {what}", message=exc.message
+    )
+
+
 def _render(
     ctx: AppContext, request: Request, name: str, status: int = 200, **context: Any
 ) -> HTMLResponse:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -47,16 +50,23 @@ EXPECTED: dict[str, tuple[list[Any], list[Any]]] = {
 }
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_kpi_page_draws_every_chart(gw: Gateway, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail("/usr/bin/chromium is missing: apt-get install -y chromium (CI must not skip)")
+@dataclass
+class _Seen:
+    """What the browser reported while the test ran."""
+
+    problems: list[str] = field(default_factory=list)  # console errors and warnings
+    failed: list[str] = field(default_factory=list)  # responses of status 400 and above
+    outside: list[str] = field(default_factory=list)  # requests to anywhere but the gateway
+
+
+@contextmanager
+def _kpi_session(gw: Gateway, tmp_path: Path, name: str) -> Iterator[tuple[Any, str, _Seen]]:
+    """A served gateway and a headless Chromium page signed in with a new auditor key."""
     from playwright.sync_api import expect, sync_playwright
 
-    build(gw)
     with gw.db.write() as s:
         key = create_key(
-            s, name="kpi-auditor", role=Role.AUDITOR, provider=None, pepper=None, actor="pytest"
+            s, name=name, role=Role.AUDITOR, provider=None, pepper=None, actor="pytest"
         ).key
     with serve_process(gw, tmp_path) as (url, _pid), sync_playwright() as pw:
         browser = pw.chromium.launch(
@@ -64,55 +74,61 @@ def test_kpi_page_draws_every_chart(gw: Gateway, tmp_path: Path) -> None:
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            problems: list[str] = []
+            seen = _Seen()
             page.on(
                 "console",
-                lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
+                lambda m: seen.problems.append(m.text) if m.type in ("error", "warning") else None,
             )
-            failed: list[str] = []
-            page.on(
-                "response",
-                lambda r: failed.append(r.url) if r.status >= 400 else None,
-            )
-            outside: list[str] = []
+            page.on("response", lambda r: seen.failed.append(r.url) if r.status >= 400 else None)
             page.on(
                 "request",
-                lambda r: outside.append(r.url) if not r.url.startswith(url) else None,
+                lambda r: seen.outside.append(r.url) if not r.url.startswith(url) else None,
             )
             page.goto(f"{url}/console/login")
             page.fill("#key", key)
             page.click("#sign-in")
             expect(page).to_have_url(f"{url}/console/")
-            page.click("text=KPIs")
-            expect(page).to_have_url(f"{url}/console/kpi")
-            page.goto(f"{url}/console/kpi?as_of=2026-06-30&months=3&provider={P1_NPI}")
-            expect(page.locator("#kpi-totals")).to_contain_text("$422.75")
-            for canvas_id, (labels, values) in EXPECTED.items():
-                canvas = page.locator(f"#{canvas_id}")
-                expect(canvas).to_have_attribute("data-rendered", "true")
-                drawn = page.evaluate(
-                    "(id) => { const c = Chart.getChart(document.getElementById(id));"
-                    " return [c.data.labels, c.data.datasets[0].data,"
-                    " c.chartArea.width, c.chartArea.height]; }",
-                    canvas_id,
-                )
-                assert drawn[0] == labels, canvas_id
-                assert drawn[1] == values, canvas_id
-                assert drawn[2] > 100, canvas_id  # a chart with room to draw, labels included
-                assert drawn[3] > 100, canvas_id
-            rows = page.locator("#deadlines tbody tr")
-            expect(rows).to_have_count(2)
-            expect(rows.first).to_contain_text("250.50")
-            expect(page.locator("#offenders")).to_contain_text("ACME01")
-            page.screenshot(path=tmp_path / "kpi.png", full_page=True)
-            # every page resource loaded; the one console "Failed to load resource" is the
-            # browser's own /favicon.ico probe (the console has no icon; not a page request)
-            assert failed == []
-            # no CSP violation ("Refused to ..."), no script error
-            assert [p for p in problems if "Failed to load resource" not in p] == []
-            assert outside == [], outside  # nothing fetched from anywhere else (no CDN)
+            yield page, url, seen
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_kpi_page_draws_every_chart(gw: Gateway, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail("/usr/bin/chromium is missing: apt-get install -y chromium (CI must not skip)")
+    from playwright.sync_api import expect
+
+    build(gw)
+    with _kpi_session(gw, tmp_path, "kpi-auditor") as (page, url, seen):
+        page.click("text=KPIs")
+        expect(page).to_have_url(f"{url}/console/kpi")
+        page.goto(f"{url}/console/kpi?as_of=2026-06-30&months=3&provider={P1_NPI}")
+        expect(page.locator("#kpi-totals")).to_contain_text("$422.75")
+        for canvas_id, (labels, values) in EXPECTED.items():
+            canvas = page.locator(f"#{canvas_id}")
+            expect(canvas).to_have_attribute("data-rendered", "true")
+            drawn = page.evaluate(
+                "(id) => { const c = Chart.getChart(document.getElementById(id));"
+                " return [c.data.labels, c.data.datasets[0].data,"
+                " c.chartArea.width, c.chartArea.height]; }",
+                canvas_id,
+            )
+            assert drawn[0] == labels, canvas_id
+            assert drawn[1] == values, canvas_id
+            assert drawn[2] > 100, canvas_id  # a chart with room to draw, labels included
+            assert drawn[3] > 100, canvas_id
+        rows = page.locator("#deadlines tbody tr")
+        expect(rows).to_have_count(2)
+        expect(rows.first).to_contain_text("250.50")
+        expect(page.locator("#offenders")).to_contain_text("ACME01")
+        page.screenshot(path=tmp_path / "kpi.png", full_page=True)
+        # every page resource loaded; the one console "Failed to load resource" is the
+        # browser's own /favicon.ico probe (the console has no icon; not a page request)
+        assert seen.failed == []
+        # no CSP violation ("Refused to ..."), no script error
+        assert [p for p in seen.problems if "Failed to load resource" not in p] == []
+        assert seen.outside == [], seen.outside  # nothing fetched from elsewhere (no CDN)
 
 
 # --------------------------------------------------------------------------- the demo half-year
@@ -199,7 +215,7 @@ def test_kpi_page_draws_the_demo_half_year(gw: Gateway, tmp_path: Path) -> None:
     page over April–November 2025 draws the answer file's figures, a trend month by month."""
     if not CHROMIUM.exists():
         pytest.fail("/usr/bin/chromium is missing: apt-get install -y chromium (CI must not skip)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     out = tmp_path / "demo"
     manifest = generate(out, claims=40, seed=5)
@@ -215,65 +231,45 @@ def test_kpi_page_draws_the_demo_half_year(gw: Gateway, tmp_path: Path) -> None:
     assert expected["chart-days"][1] == [None, None, 35, 56, None, 63, 28, 75]
     # the trend the page must show: credits identified in six different months
     assert sum(1 for v in expected["chart-recovery"][1] if v) >= 6
-    with gw.db.write() as s:
-        key = create_key(
-            s, name="kpi-demo", role=Role.AUDITOR, provider=None, pepper=None, actor="pytest"
-        ).key
-    with serve_process(gw, tmp_path) as (url, _pid), sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            problems: list[str] = []
-            page.on(
-                "console",
-                lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
+    with _kpi_session(gw, tmp_path, "kpi-demo") as (page, url, seen):
+        page.goto(f"{url}/console/kpi?as_of={DEMO_AS_OF}&months={DEMO_MONTHS}")
+        active = sum(Decimal(r["amount"]) for r in answers if r["status"] != "resolved")
+        expect(page.locator("#kpi-totals")).to_contain_text(f"${active:.2f}")
+        for canvas_id in (
+            "chart-age",
+            "chart-payer",
+            "chart-cause",
+            "chart-root-cause",
+            "chart-government",
+            "chart-recovery",
+            "chart-days",
+            "chart-trend",
+            "chart-rates",
+        ):
+            canvas = page.locator(f"#{canvas_id}")
+            expect(canvas).to_have_attribute("data-rendered", "true")
+            drawn = page.evaluate(
+                "(id) => { const c = Chart.getChart(document.getElementById(id));"
+                " return [c.data.labels, c.data.datasets.map(d => d.data),"
+                " c.data.datasets.map(d => d.label), c.chartArea.width,"
+                " c.chartArea.height]; }",
+                canvas_id,
             )
-            page.goto(f"{url}/console/login")
-            page.fill("#key", key)
-            page.click("#sign-in")
-            expect(page).to_have_url(f"{url}/console/")
-            page.goto(f"{url}/console/kpi?as_of={DEMO_AS_OF}&months={DEMO_MONTHS}")
-            active = sum(Decimal(r["amount"]) for r in answers if r["status"] != "resolved")
-            expect(page.locator("#kpi-totals")).to_contain_text(f"${active:.2f}")
-            for canvas_id in (
-                "chart-age",
-                "chart-payer",
-                "chart-cause",
-                "chart-root-cause",
-                "chart-government",
-                "chart-recovery",
-                "chart-days",
-                "chart-trend",
-                "chart-rates",
-            ):
-                canvas = page.locator(f"#{canvas_id}")
-                expect(canvas).to_have_attribute("data-rendered", "true")
-                drawn = page.evaluate(
-                    "(id) => { const c = Chart.getChart(document.getElementById(id));"
-                    " return [c.data.labels, c.data.datasets.map(d => d.data),"
-                    " c.data.datasets.map(d => d.label), c.chartArea.width,"
-                    " c.chartArea.height]; }",
-                    canvas_id,
-                )
-                assert drawn[3] > 100, canvas_id  # room to draw, labels included
-                assert drawn[4] > 100, canvas_id
-                if canvas_id == "chart-rates":
-                    # every payer owed a credit, each with a rate drawn (claims paid > 0)
-                    owed = {r["payer_id"] for r in answers if r["payer_id"]}
-                    assert owed <= set(drawn[0]), drawn[0]
-                    rates = dict(zip(drawn[0], drawn[1][0], strict=True))
-                    assert all(rates[p] and rates[p] > 0 for p in owed), rates
-                    continue
-                labels, values = expected[canvas_id]
-                assert drawn[0] == labels, canvas_id
-                assert drawn[1][0] == values, canvas_id
-                if canvas_id == "chart-recovery":
-                    series = dict(zip(drawn[2], drawn[1], strict=True))
-                    assert series["refunded"] == expected["recovery-refunded"]
-                    assert series["recouped"] == expected["recovery-recouped"]
-            page.screenshot(path=tmp_path / "kpi-demo.png", full_page=True)
-            assert [p for p in problems if "Failed to load resource" not in p] == []
-        finally:
-            browser.close()
+            assert drawn[3] > 100, canvas_id  # room to draw, labels included
+            assert drawn[4] > 100, canvas_id
+            if canvas_id == "chart-rates":
+                # every payer owed a credit, each with a rate drawn (claims paid > 0)
+                owed = {r["payer_id"] for r in answers if r["payer_id"]}
+                assert owed <= set(drawn[0]), drawn[0]
+                rates = dict(zip(drawn[0], drawn[1][0], strict=True))
+                assert all(rates[p] and rates[p] > 0 for p in owed), rates
+                continue
+            labels, values = expected[canvas_id]
+            assert drawn[0] == labels, canvas_id
+            assert drawn[1][0] == values, canvas_id
+            if canvas_id == "chart-recovery":
+                series = dict(zip(drawn[2], drawn[1], strict=True))
+                assert series["refunded"] == expected["recovery-refunded"]
+                assert series["recouped"] == expected["recovery-recouped"]
+        page.screenshot(path=tmp_path / "kpi-demo.png", full_page=True)
+        assert [p for p in seen.problems if "Failed to load resource" not in p] == []

@@ -16,13 +16,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from gateway.api.console import ConsoleForbiddenError, Viewer, _render, check_csrf, flash
+from gateway.api.console import (
+    ConsoleForbiddenError,
+    Csrf,
+    Viewer,
+    _render,
+    cannot_page,
+    check_csrf,
+    flash,
+)
 from gateway.api.deps import AppContext, Ctx, OpsOnly
 from gateway.api.keys import Principal
-from gateway.api.problems import problem_responses, status_for
+from gateway.api.problems import problem_responses
 from gateway.errors import GatewayError
 from gateway.read.credits import CaseRead
 from gateway.read.worklist import CaseNoteRead, WorklistRow
@@ -215,13 +223,6 @@ def console_worker(principal: Viewer) -> Principal:
 
 
 Worker = Annotated[Principal, Depends(console_worker)]
-Csrf = Annotated[str, Form(max_length=100)]
-
-
-def _cannot(ctx: AppContext, request: Request, what: str, exc: GatewayError) -> HTMLResponse:
-    return _render(
-        ctx, request, "message.html", status_for(exc), title=f"Cannot {what}", message=exc.message
-    )
 
 
 def _back(credit_id: int) -> RedirectResponse:
@@ -259,7 +260,7 @@ def bulk_form(
     try:
         result = do_bulk(ctx, principal, body)
     except GatewayError as exc:
-        return _cannot(ctx, request, action, exc)
+        return cannot_page(ctx, request, action, exc)
     return _render(ctx, request, "bulk.html", result=result)
 
 
@@ -276,7 +277,7 @@ def assign_form(
     try:
         row = do_assign(ctx, principal, credit_id, AssignIn(assignee=assignee or None))
     except GatewayError as exc:
-        return _cannot(ctx, request, "assign", exc)
+        return cannot_page(ctx, request, "assign", exc)
     flash(ctx, request, f"credit {credit_id} assigned to {row.assignee or 'nobody'}")
     return _back(credit_id)
 
@@ -294,7 +295,7 @@ def note_form(
     try:
         do_note(ctx, principal, credit_id, text)
     except GatewayError as exc:
-        return _cannot(ctx, request, "add the note", exc)
+        return cannot_page(ctx, request, "add the note", exc)
     flash(ctx, request, f"note added to credit {credit_id}")
     return _back(credit_id)
 
@@ -313,7 +314,7 @@ def root_cause_form(
     try:
         do_root_cause(ctx, principal, credit_id, RootCauseIn(root_cause=root_cause, reason=reason))
     except GatewayError as exc:
-        return _cannot(ctx, request, "set the root cause", exc)
+        return cannot_page(ctx, request, "set the root cause", exc)
     flash(ctx, request, f"credit {credit_id}: root cause {root_cause}")
     return _back(credit_id)
 

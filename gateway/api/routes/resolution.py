@@ -22,12 +22,13 @@ from gateway.api.console import (
     ConsoleForbiddenError,
     UnscopedViewer,
     _render,
+    cannot_page,
     check_csrf,
     flash,
 )
 from gateway.api.deps import Ctx, OpsOnly, Readers
 from gateway.api.keys import Principal, normalise_provider
-from gateway.api.problems import problem_responses, status_for
+from gateway.api.problems import problem_responses
 from gateway.errors import GatewayError
 from gateway.read.batches import BatchesCreatedRead, BatchRead
 from gateway.read.credits import CaseRead
@@ -257,14 +258,7 @@ def credit_action(
         with ctx.db.write() as s:
             case = getattr(wf, action)(s, credit_id, **kwargs)
     except GatewayError as exc:
-        return _render(
-            ctx,
-            request,
-            "message.html",
-            status_for(exc),
-            title=f"Cannot {action}",
-            message=exc.message,
-        )
+        return cannot_page(ctx, request, action, exc)
     flash(ctx, request, f"credit {credit_id} {case.state}")
     return RedirectResponse("/console/credits", status_code=303)
 

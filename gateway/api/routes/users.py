@@ -17,10 +17,18 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, SecretStr
 
-from gateway.api.console import ConsoleForbiddenError, Viewer, _render, check_csrf, flash
+from gateway.api.console import (
+    ConsoleForbiddenError,
+    Csrf,
+    Viewer,
+    _render,
+    cannot_page,
+    check_csrf,
+    flash,
+)
 from gateway.api.deps import AppContext, Ctx, OpsOnly, Readers
 from gateway.api.keys import Principal
-from gateway.api.problems import problem_responses, status_for
+from gateway.api.problems import problem_responses
 from gateway.errors import GatewayError
 from gateway.security.roles import Role
 from gateway.users import service
@@ -142,13 +150,6 @@ def console_admin(principal: Viewer) -> Principal:
 
 
 Admin = Annotated[Principal, Depends(console_admin)]
-Csrf = Annotated[str, Form(max_length=100)]
-
-
-def _refused(ctx: AppContext, request: Request, what: str, exc: GatewayError) -> HTMLResponse:
-    return _render(
-        ctx, request, "message.html", status_for(exc), title=f"Cannot {what}", message=exc.message
-    )
 
 
 @console_router.get("/users", response_class=HTMLResponse)
@@ -181,7 +182,7 @@ def users_create_form(
         )
         view = create(ctx, principal, body)
     except GatewayError as exc:
-        return _refused(ctx, request, "add the user", exc)
+        return cannot_page(ctx, request, "add the user", exc)
     flash(ctx, request, f"user {view.username} added ({view.role.value})")
     return RedirectResponse("/console/users", status_code=303)
 
@@ -194,7 +195,7 @@ def users_disable_form(
     try:
         view = disable(ctx, principal, username)
     except GatewayError as exc:
-        return _refused(ctx, request, "disable the user", exc)
+        return cannot_page(ctx, request, "disable the user", exc)
     flash(ctx, request, f"user {view.username} disabled")
     return RedirectResponse("/console/users", status_code=303)
 
@@ -214,7 +215,7 @@ def users_role_form(
     try:
         view = set_role(ctx, principal, username, RoleIn(role=Role(role)))
     except GatewayError as exc:
-        return _refused(ctx, request, "change the role", exc)
+        return cannot_page(ctx, request, "change the role", exc)
     flash(ctx, request, f"user {view.username} is now {view.role.value}")
     return RedirectResponse("/console/users", status_code=303)
 
