@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from parsers.errors import ERROR, Finding
+from parsers.x12.envelopes import EnvelopeScan
 from parsers.x12.lexer import DEFAULT_LIMITS, Limits
 from parsers.x12.reader import X12Reader
 from schemas.claim import Claim, ClaimSubmission
@@ -36,6 +37,8 @@ class ParseResult:
     interchanges: list[ParsedInterchange]
     findings: list[Finding]
     segment_count: int
+    #: the envelopes the parse read (acknowledgments are built from them); None when unknown
+    envelopes: EnvelopeScan | None = None
 
     @property
     def ok(self) -> bool:
@@ -97,7 +100,7 @@ def parse(
             interchanges[-1].groups.append(group)
     if on_claims is not None:
         on_claims(claims)
-    return ParseResult(interchanges, reader.findings.items, reader.segment_count)
+    return ParseResult(interchanges, reader.findings.items, reader.segment_count, reader.envelopes)
 
 
 def check(
@@ -120,4 +123,4 @@ def check(
                 on_claims(claims)
     if on_claims is not None:
         on_claims(claims)
-    return ParseResult([], reader.findings.items, reader.segment_count)
+    return ParseResult([], reader.findings.items, reader.segment_count, reader.envelopes)

@@ -118,7 +118,8 @@ def validate(
     fatal: parsers.X12Error | None = None
     findings: list[parsers.Finding] = []
     with progress(as_json=as_json) as bars:
-        # streamed twice (findings, then the acks' envelope scan): memory stays flat
+        # streamed once (the acks come from the same parse; only a fatal error's TA1 reads the
+        # file's header again): memory stays flat
         try:
             with _open(file, bars.task("bytes read", unit="bytes")) as fh:
                 outcome: parsers.ParseResult | parsers.X12Error
@@ -127,8 +128,11 @@ def validate(
                     findings = outcome.findings
                 except parsers.X12Error as exc:
                     outcome = fatal = exc
-            with file.open("rb") as fh:
-                acks = acknowledge(fh, outcome, control_number=control_number, now=_now())
+            if isinstance(outcome, parsers.X12Error):
+                with file.open("rb") as fh:
+                    acks = acknowledge(fh, outcome, control_number=control_number, now=_now())
+            else:
+                acks = acknowledge(None, outcome, control_number=control_number, now=_now())
         except OSError as exc:
             err_console.print(
                 f"[red]cannot read {escape(str(file))}: {escape(str(exc.strerror))}[/red]"

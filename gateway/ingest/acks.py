@@ -1,7 +1,8 @@
 """TA1/999 of an inbound file: rendered once, from the parse that processed it, and stored.
 
 The worker renders a file's acknowledgments as it finishes the file (processed or
-quarantined) from that processing parse's findings (or its fatal error), so serving them later
+quarantined) from that processing parse's findings and envelopes (or its fatal error), so
+serving them later
 (``GET /v1/files/{id}/acks``) is one row read. Only when that parse stopped early for a reason
 of the loader's (a duplicate interchange, a remittance conflict) is the file streamed once
 more, through the event reader, never into a whole-file object graph.
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 import parsers
 from gateway.db.models import InboundFile, tbl, utcnow
 from gateway.ingest.tables import FileAck
-from parsers.ack import acknowledge
+from parsers.ack import Acknowledgments, acknowledge
 
 MAX_CONTROL = 999_999_999
 _LEAD = b"\xef\xbb\xbf \t\r\n"
@@ -74,7 +75,9 @@ def head(source: Source) -> bytes:
 
 def from_reader(reader: parsers.X12Reader) -> parsers.ParseResult:
     """The outcome of a fully consumed event stream (findings only: acks need no models)."""
-    return parsers.ParseResult([], list(reader.findings.items), reader.segment_count)
+    return parsers.ParseResult(
+        [], list(reader.findings.items), reader.segment_count, reader.envelopes
+    )
 
 
 def stream_outcome(data: Source, limits: parsers.Limits) -> Outcome:
@@ -87,6 +90,17 @@ def stream_outcome(data: Source, limits: parsers.Limits) -> Outcome:
         except parsers.X12Error as exc:
             return exc
         return from_reader(reader)
+
+
+def acknowledgments(
+    data: Source, outcome: Outcome, *, control_number: int, now: dt.datetime
+) -> Acknowledgments:
+    """The TA1/999 of ``outcome``: from the envelopes its parse recorded, so the file is read
+    again only to answer a fatal error (whose TA1 needs the header bytes)."""
+    if isinstance(outcome, parsers.ParseResult) and outcome.envelopes is not None:
+        return acknowledge(None, outcome, control_number=control_number, now=now)
+    with opened(data) as src:
+        return acknowledge(src, outcome, control_number=control_number, now=now)
 
 
 def render(
@@ -103,13 +117,9 @@ def render(
         return RenderedAcks(file_id, processed_at, False, [])
     if outcome is None:
         outcome = stream_outcome(data, limits)
-    with opened(data) as src:
-        acks = acknowledge(
-            src,
-            outcome,
-            control_number=first_control_number(file_id),
-            now=processed_at or received_at,
-        )
+    acks = acknowledgments(
+        data, outcome, control_number=first_control_number(file_id), now=processed_at or received_at
+    )
     return RenderedAcks(
         file_id,
         processed_at,
@@ -176,6 +186,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 __all__ = [
     "RenderedAcks",
+    "acknowledgments",
     "first_control_number",
     "from_reader",
     "is_x12",

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from gateway.db.base import Database
 from gateway.db.models import FileState, InboundFile, tbl, utcnow
 from gateway.errors import GatewayError
-from gateway.ingest.acks import stream_outcome
+from gateway.ingest.acks import acknowledgments, stream_outcome
 from gateway.logging import get_logger
 from gateway.outbound.ledger import insert_ignore
 from gateway.outbound.queue import add_to_queue
@@ -37,7 +37,6 @@ from gateway.settings import get_settings, x12_limits
 from gateway.store.base import RawStore
 from gateway.store.file import FileRawStore
 from mappings.partners import PartnerProfile
-from parsers.ack import acknowledge
 
 log = get_logger("gateway.acks")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -183,7 +182,7 @@ def _render_one(
     def data() -> BinaryIO:
         return raw.open(sha256)
 
-    # the acks need the parse's findings only: the event stream, never the object graph
+    # the acks need the parse's findings and envelopes only: one pass of the event stream
     parsed = stream_outcome(data, x12_limits(get_settings()))
     out: list[RenderedAck] = []
     with db.write() as s:
@@ -194,8 +193,7 @@ def _render_one(
         if not still_owed:
             return []
         first = _next_number(s, profile.id)
-        with data() as stream:
-            acks = acknowledge(stream, parsed, control_number=first, now=now)
+        acks = acknowledgments(data, parsed, control_number=first, now=now)
         for ack in acks.all:
             blob = out_store.put(io.BytesIO(ack.content))
             queued = add_to_queue(

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from parsers.ack.envelope import (
-    InboundInterchange,
     check_control_number,
     fixed_isa,
     next_control_number,
@@ -24,6 +23,7 @@ from parsers.ack.ta1 import INVALID_CONTENT, error_note, findings_note, render_t
 from parsers.ack.x999 import answerable, render_999
 from parsers.errors import DelimiterError, EmptyInputError, Finding, NotX12Error, X12Error
 from parsers.result import ParseResult
+from parsers.x12.envelopes import InboundInterchange
 from parsers.x12.lexer import bom_length, prepare
 
 
@@ -61,7 +61,7 @@ class Acknowledgments:
 
 
 def acknowledge(
-    data: bytes | BinaryIO,
+    data: bytes | BinaryIO | None,
     result_or_error: ParseResult | X12Error,
     *,
     control_number: int,
@@ -69,7 +69,10 @@ def acknowledge(
 ) -> Acknowledgments:
     """TA1s (when ISA14=1 or the envelope is bad) and one 999 per functional group.
 
-    ``result_or_error`` is what ``parsers.parse(data)`` returned or raised. A fatal error yields
+    ``result_or_error`` is what ``parsers.parse(data)`` (or ``check``) returned or raised. Its
+    envelopes, recorded by that parse, are used when it has them, so the file is not read
+    again; ``data`` may then be ``None``. Otherwise (a fatal error, or a result built without
+    envelopes) ``data`` is scanned. A fatal error yields
     at most a TA1 (R) for the interchange it happened in, and only when its ISA can be read;
     interchanges before it are not acknowledged (their findings were lost with the parse), so
     the caller should treat the whole file as rejected. Groups of acknowledgments (GS01 FA)
@@ -79,16 +82,22 @@ def acknowledge(
     check_control_number(control_number)
     out = Acknowledgments(next_control_number=control_number)
     if isinstance(result_or_error, X12Error):
+        if data is None:
+            raise ValueError("a fatal parse error is acknowledged from the file's bytes")
         # a rejected file: its header is sliced by offset, so it is read whole here
         _fatal(out, data if isinstance(data, bytes) else data.read(), result_or_error, now)
         return out
     findings = result_or_error.findings
-    want = frozenset(
-        f.location.segment_number
-        for f in findings
-        if f.ack_level == "IK4" and f.location.segment_number
-    )
-    envelopes = scan(data, want)
+    envelopes = result_or_error.envelopes
+    if envelopes is None:
+        if data is None:
+            raise ValueError("a parse result without envelopes is acknowledged from the bytes")
+        want = frozenset(
+            f.location.segment_number
+            for f in findings
+            if f.ack_level == "IK4" and f.location.segment_number
+        )
+        envelopes = scan(data, want)
     starts = [(ic.start, ic.end or 1 << 62) for ic in envelopes.interchanges]
     per_ic: list[list[Finding]] = [[] for _ in envelopes.interchanges]
     for f in findings:

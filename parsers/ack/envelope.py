@@ -1,18 +1,24 @@
 """Inbound envelope scan and outbound envelope rendering shared by the TA1 and 999 writers.
 
 The acknowledgments must describe *every* interchange, group and transaction set received,
-including sets the gateway does not parse (a 270, a stray 999), so they are built from a light
-scan of the envelope segments rather than from the parsed models. Findings are attached by
+including sets the gateway does not parse (a 270, a stray 999), so they are built from the
+envelope segments (``parsers.x12.envelopes``: recorded by the reader as it parses, or found by
+``scan`` here when no parse ran) rather than from the parsed models. Findings are attached by
 file-level segment number, which is robust against repeated control numbers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from parsers.errors import X12Error
+from parsers.x12.envelopes import (
+    EnvelopeScan,
+    InboundGroup,
+    InboundInterchange,
+    InboundTransaction,
+)
 from parsers.x12.lexer import DEFAULT_LIMITS, Lexer, Limits, prepare
 from parsers.x12.stream_lexer import StreamLexer
 from schemas.envelope import Delimiters
@@ -31,64 +37,6 @@ _FIXED_ISA = {
 }
 MAX_CONTROL_NUMBER = 999_999_999
 _WHITESPACE = b" \t\r\n\x00\x1a\x0b\x0c"
-
-
-@dataclass(slots=True)
-class InboundTransaction:
-    """ST..SE of one received transaction set, by file-level segment number."""
-
-    st01: str
-    st02: str
-    st03: str
-    start: int
-    end: int = 0
-
-
-@dataclass(slots=True)
-class InboundGroup:
-    """GS..GE of one received functional group."""
-
-    elements: list[str]
-    start: int
-    end: int = 0
-    ge01: str = ""
-    transactions: list[InboundTransaction] = field(default_factory=list)
-
-    @property
-    def functional_id(self) -> str:
-        return self.elements[1]
-
-    @property
-    def control_number(self) -> str:
-        return self.elements[6]
-
-    @property
-    def version(self) -> str:
-        return self.elements[8]
-
-
-@dataclass(slots=True)
-class InboundInterchange:
-    """ISA..IEA of one received interchange; ``isa`` holds ISA00..ISA16 (ISA00 = 'ISA')."""
-
-    isa: list[str]
-    delimiters: Delimiters
-    start: int
-    end: int = 0
-    groups: list[InboundGroup] = field(default_factory=list)
-
-    @property
-    def control_number(self) -> str:
-        return self.isa[13]
-
-
-@dataclass(slots=True)
-class EnvelopeScan:
-    """What a tolerant scan found; ``error`` is set when the lexer stopped early."""
-
-    interchanges: list[InboundInterchange]
-    segments: dict[int, str]
-    error: X12Error | None = None
 
 
 def scan(

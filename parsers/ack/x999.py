@@ -28,15 +28,9 @@ import datetime as dt
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from parsers.ack.envelope import (
-    InboundGroup,
-    InboundInterchange,
-    InboundTransaction,
-    Writer,
-    close_interchange,
-    open_interchange,
-)
+from parsers.ack.envelope import Writer, close_interchange, open_interchange
 from parsers.errors import ERROR, Finding
+from parsers.x12.envelopes import InboundGroup, InboundInterchange, InboundTransaction
 from schemas.envelope import Delimiters
 
 GUIDE = "005010X231A1"

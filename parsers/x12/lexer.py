@@ -209,9 +209,14 @@ class Lexer:
                 exc.location.byte_offset += self.offset_base
             raise
 
-    def locate(self, segment_numbers: Iterable[int]) -> dict[int, tuple[int, int]]:
-        """Offset in the original input and line of the given 1-based segment numbers."""
-        return _locate(self.data, self.spans, segment_numbers, self.offset_base)
+    def locate(
+        self, segment_numbers: Iterable[int], texts: dict[int, str] | None = None
+    ) -> dict[int, tuple[int, int]]:
+        """Offset in the original input and line of the given 1-based segment numbers.
+
+        ``texts``, when given, also receives each located segment's text.
+        """
+        return _locate(self.data, self.spans, segment_numbers, self.offset_base, texts)
 
     def _interchange_chunks(self) -> Iterator[list[str]]:
         data = self.data
@@ -280,6 +285,29 @@ class Lexer:
             pos = stop
 
 
+def _strip_pairs(term: str) -> tuple[str, ...]:
+    """Line-break characters dropped from segment text (those that are not the terminator)."""
+    if term in "\r\n":
+        return ("\n" if term == "\r" else "\r",)
+    return ("\r", "\n")
+
+
+def _clean(raw: bytes, strip_pairs: tuple[str, ...]) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    for ch in strip_pairs:
+        if ch in text:
+            text = text.replace(ch, "")
+    return text.lstrip(" \t\x00\x0b\x0c")
+
+
+def segment_text(raw: bytes, terminator: str) -> str:
+    """One segment's bytes (without terminator) as the splitter yields its text."""
+    return _clean(raw, _strip_pairs(terminator))
+
+
 class Splitter:
     """Split one chunk (whole segments, cut after a terminator) of one interchange.
 
@@ -292,10 +320,7 @@ class Splitter:
         self.max_len = limits.max_segment_length
         self.max_element = limits.max_element_length
         self.max_segments = limits.max_segments
-        if term in "\r\n":
-            self.strip_pairs: tuple[str, ...] = ("\n" if term == "\r" else "\r",)
-        else:
-            self.strip_pairs = ("\r", "\n")
+        self.strip_pairs = _strip_pairs(term)
         self.indent = re.compile(re.escape(term) + r"[ \t\x00\x0b\x0c]+")
         # a replacement template: a backslash terminator would read as an escape
         self.term_template = term.replace("\\", "\\\\")
@@ -303,14 +328,7 @@ class Splitter:
     def __call__(self, raw: bytes, pos: int, seen: int) -> list[str]:
         """The segments of ``raw`` (at offset ``pos``), after ``seen`` earlier segments."""
         term = self.term
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
-        for ch in self.strip_pairs:
-            if ch in text:
-                text = text.replace(ch, "")
-        text = text.lstrip(" \t\x00\x0b\x0c")
+        text = _clean(raw, self.strip_pairs)
         if term + " " in text or term + "\t" in text or term + "\x00" in text:
             text = self.indent.sub(self.term_template, text)
         segs = text.split(term)
@@ -370,6 +388,7 @@ def _locate(
     spans: Iterable[tuple[int, int, Delimiters]],
     segment_numbers: Iterable[int],
     base: int,
+    texts: dict[int, str] | None = None,
 ) -> dict[int, tuple[int, int]]:
     wanted = sorted(set(segment_numbers))
     out: dict[int, tuple[int, int]] = {}
@@ -393,6 +412,9 @@ def _locate(
                 last = pos
                 out[number] = (pos + base, line)
                 i += 1
+                if texts is not None:
+                    stop = data.find(term, pos, end)
+                    texts[number] = segment_text(data[pos : end if stop < 0 else stop], d.segment)
             nxt = data.find(term, pos)
             pos = end if nxt < 0 else nxt + 1
         if i >= len(wanted):

@@ -20,6 +20,12 @@ from parsers.claim_837 import parse_837
 from parsers.errors import ERROR, WARNING, Finding, Location, StructureError, TruncatedError
 from parsers.remittance_835 import parse_835
 from parsers.x12.context import Findings, TxContext
+from parsers.x12.envelopes import (
+    EnvelopeScan,
+    InboundGroup,
+    InboundInterchange,
+    InboundTransaction,
+)
 from parsers.x12.events import GroupEnd, InterchangeEnd, TransactionEnd
 from parsers.x12.lexer import DEFAULT_LIMITS, Lexer, Limits
 from parsers.x12.stream_lexer import StreamLexer
@@ -98,12 +104,15 @@ class X12Reader:
     """Stream the events of an X12 file; ``findings`` fills as the stream is consumed.
 
     ``data`` is the whole file as bytes, or a binary stream read in bounded windows (memory
-    flat whatever the size; the caller opens and closes it).
+    flat whatever the size; the caller opens and closes it). ``envelopes`` fills too: every
+    ISA/GS/ST it read and the text of the segments of element-level (IK4) findings, which is
+    what the acknowledgments need, so they never read the file again.
     """
 
     def __init__(self, data: bytes | BinaryIO, limits: Limits = DEFAULT_LIMITS) -> None:
         self.lexer: Lexer | StreamLexer
         self.findings = Findings()
+        self.envelopes = EnvelopeScan([], {})
         if isinstance(data, bytes | bytearray | memoryview):
             self.lexer = Lexer(bytes(data), limits)
         else:
@@ -112,11 +121,11 @@ class X12Reader:
             self.findings.on_add = lambda f: self._pin(lexer, f)
         self.segment_count = 0
 
-    @staticmethod
-    def _pin(lexer: StreamLexer, f: Finding) -> None:
+    def _pin(self, lexer: StreamLexer, f: Finding) -> None:
         number = f.location.segment_number
         if number:
-            hit = lexer.locate((number,), recent_only=True).get(number)
+            texts = self.envelopes.segments if f.ack_level == "IK4" else None
+            hit = lexer.locate((number,), recent_only=True, texts=texts).get(number)
             if hit is not None:
                 f.location.byte_offset, f.location.line = hit
 
@@ -187,6 +196,8 @@ class X12Reader:
                         WARNING,
                     )
                 ctx = TxContext(d, header, self.findings, number)
+                tx = InboundTransaction(els[1], els[2], els[3], number)
+                self.envelopes.interchanges[-1].groups[-1].transactions.append(tx)
                 if kind == "835":
                     count, se = yield from parse_835(it, ctx)
                 elif kind:
@@ -202,6 +213,7 @@ class X12Reader:
                     )
                     count, se = self._skip_transaction(it, ctx)
                 number += count - 1
+                tx.end = number
                 self._check_se(ctx, count, se)
                 yield TransactionEnd(header, count, 0)
             elif tag == "GS":
@@ -216,6 +228,7 @@ class X12Reader:
                 except ValueError as exc:
                     self._finding("bad_date", f"GS04 {exc}", loc, "AK9", "", WARNING)
                 grp = FunctionalGroup(els[1], els[2], els[3], day, els[5], els[6], els[8], number)
+                self.envelopes.interchanges[-1].groups.append(InboundGroup(els[:9], number))
                 groups_in_ic += 1
                 sets_in_group = 0
                 seen_st = set()
@@ -250,6 +263,8 @@ class X12Reader:
                         "AK9",
                         "4",
                     )
+                envelope = self.envelopes.interchanges[-1].groups[-1]
+                envelope.end, envelope.ge01 = number, els[1]
                 yield GroupEnd(grp, sets_in_group)
                 grp = None
             elif tag == "ISA":
@@ -258,6 +273,9 @@ class X12Reader:
                         f"ISA before the IEA of interchange {ic.control_number}", loc
                     )
                 ic = self._interchange(number, loc)
+                self.envelopes.interchanges.append(
+                    InboundInterchange(list(lexer.isa_elements), d, number)
+                )
                 groups_in_ic = 0
                 yield ic
             elif tag == "IEA":
@@ -285,6 +303,7 @@ class X12Reader:
                         "TA1",
                         "001",
                     )
+                self.envelopes.interchanges[-1].end = number
                 yield InterchangeEnd(ic, groups_in_ic)
                 ic = None
             else:
@@ -394,8 +413,13 @@ class X12Reader:
         items = [f for f in self.findings.items if f.location.segment_number]
         if not items:
             return
-        where = self.lexer.locate(f.location.segment_number for f in items)
+        texts: dict[int, str] = {}
+        where = self.lexer.locate((f.location.segment_number for f in items), texts=texts)
+        segments = self.envelopes.segments
         for f in items:
-            hit = where.get(f.location.segment_number)
+            number = f.location.segment_number
+            hit = where.get(number)
             if hit is not None:
                 f.location.byte_offset, f.location.line = hit
+            if f.ack_level == "IK4" and number not in segments and number in texts:
+                segments[number] = texts[number]

@@ -24,7 +24,15 @@ from itertools import chain
 from typing import BinaryIO
 
 from parsers.errors import EmptyInputError, LimitExceededError, Location, X12Error
-from parsers.x12.lexer import _WHITESPACE, DEFAULT_LIMITS, Limits, Splitter, prepare, read_isa
+from parsers.x12.lexer import (
+    _WHITESPACE,
+    DEFAULT_LIMITS,
+    Limits,
+    Splitter,
+    prepare,
+    read_isa,
+    segment_text,
+)
 from schemas.envelope import Delimiters
 
 #: bytes asked of the stream at a time
@@ -265,12 +273,17 @@ class StreamLexer:
     # -- locating --------------------------------------------------------------------------
 
     def locate(
-        self, segment_numbers: Iterable[int], *, recent_only: bool = False
+        self,
+        segment_numbers: Iterable[int],
+        *,
+        recent_only: bool = False,
+        texts: dict[int, str] | None = None,
     ) -> dict[int, tuple[int, int]]:
         """Offset in the original input and line of the given 1-based segment numbers.
 
         Segments of the recent windows are found in memory; older ones by seeking back in the
         stream, when it can seek (otherwise, or with ``recent_only``, they are left out).
+        ``texts``, when given, also receives each located segment's text.
         """
         out: dict[int, tuple[int, int]] = {}
         by_window: dict[int, list[int]] = {}
@@ -285,7 +298,7 @@ class StreamLexer:
             if raw is None and not recent_only:
                 raw = self._reread(start, end)
             if raw is not None:
-                self._walk(raw, start, line, term, self._firsts[w], numbers, out)
+                self._walk(raw, start, line, term, self._firsts[w], numbers, out, texts)
         return out
 
     def _reread(self, start: int, end: int) -> bytes | None:
@@ -309,6 +322,7 @@ class StreamLexer:
         first: int,
         numbers: list[int],
         out: dict[int, tuple[int, int]],
+        texts: dict[int, str] | None = None,
     ) -> None:
         wanted = set(numbers)
         last = max(numbers)
@@ -319,7 +333,11 @@ class StreamLexer:
             if pos >= n:
                 break
             number += 1
+            nxt = raw.find(term, pos)
             if number in wanted:
                 out[number] = (start + pos + self.offset_base, line + raw.count(b"\n", 0, pos))
-            nxt = raw.find(term, pos)
+                if texts is not None:
+                    texts[number] = segment_text(
+                        raw[pos : n if nxt < 0 else nxt], term.decode("latin-1")
+                    )
             pos = n if nxt < 0 else nxt + 1
