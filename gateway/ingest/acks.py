@@ -2,10 +2,9 @@
 
 The worker renders a file's acknowledgments as it finishes the file (processed or
 quarantined) from that processing parse's findings and envelopes (or its fatal error), so
-serving them later
-(``GET /v1/files/{id}/acks``) is one row read. Only when that parse stopped early for a reason
-of the loader's (a duplicate interchange, a remittance conflict) is the file streamed once
-more, through the event reader, never into a whole-file object graph.
+serving them later (``GET /v1/files/{id}/acks``) is one row read. Only when that parse stopped
+early for a reason of the loader's (a duplicate interchange, a remittance conflict) is the file
+streamed once more, through the event reader, never into a whole-file object graph.
 
 Deterministic for a given file: control numbers derive from the file id and the timestamps
 from when the file was processed (else received), so the stored acks equal what rendering on

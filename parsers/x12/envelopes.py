@@ -64,7 +64,8 @@ class InboundInterchange:
 
 @dataclass(slots=True)
 class EnvelopeScan:
-    """What a tolerant scan found; ``error`` is set when the lexer stopped early."""
+    """The envelopes read (by the reader, or a tolerant scan), and the raw text of the
+    segments a 999 copies from; ``error`` is set when a scan's lexer stopped early."""
 
     interchanges: list[InboundInterchange]
     segments: dict[int, str]

@@ -34,11 +34,15 @@ def _contents(acks: Acknowledgments) -> list[tuple[str, str, bytes]]:
     return [(a.kind, a.status, a.content) for a in acks.all]
 
 
-def _both_ways(data: bytes, *, stream: bool) -> tuple[Acknowledgments, Acknowledgments]:
+def _both_ways(data: bytes, *, stream: bool) -> tuple[Acknowledgments, Acknowledgments] | None:
+    """Both ways' acks, or None for a fatal file (checked to need its bytes: its TA1 is cut
+    from the header, by design)."""
     try:
         result = parsers.check(io.BytesIO(data) if stream else data)
-    except parsers.X12Error:
-        pytest.skip("a fatal error is answered from the header bytes (by design)")
+    except parsers.X12Error as exc:
+        with pytest.raises(ValueError, match="from the file's bytes"):
+            acknowledge(None, exc, control_number=5, now=NOW)
+        return None
     assert result.envelopes is not None
     one_pass = acknowledge(Unreadable(), result, control_number=5, now=NOW)
     scanned = acknowledge(
@@ -50,8 +54,9 @@ def _both_ways(data: bytes, *, stream: bool) -> tuple[Acknowledgments, Acknowled
 @pytest.mark.parametrize("stream", [False, True], ids=["bytes", "stream"])
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(CORPUS)))
 def test_corpus_acks_equal_the_scanned_ones(path: Path, stream: bool) -> None:
-    one_pass, scanned = _both_ways(path.read_bytes(), stream=stream)
-    assert _contents(one_pass) == _contents(scanned)
+    both = _both_ways(path.read_bytes(), stream=stream)
+    if both is not None:
+        assert _contents(both[0]) == _contents(both[1])
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["bytes", "stream"])
@@ -61,7 +66,9 @@ def test_ik4_copies_of_bad_elements_come_from_the_first_pass(stream: bool) -> No
     path = CORPUS / "affect-therapeutics-edi-835-parser" / "sample_835.txt"
     data = path.read_bytes().replace(b"~", b"~\r\n")
     data = data.replace(b"DTM*405*", b"DTM*405*2X", 1).replace(b"~\r\nCLP*", b"~\r\n  CLP*", 1)
-    one_pass, scanned = _both_ways(data, stream=stream)
+    both = _both_ways(data, stream=stream)
+    assert both is not None
+    one_pass, scanned = both
     [ack] = one_pass.x999
     assert b"IK4*" in ack.content
     assert b"2X" in ack.content  # the bad date is echoed in IK404
