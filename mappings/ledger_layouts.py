@@ -7,7 +7,14 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from mappings.loader import load_file, load_folder
-from parsers.ledger import CANONICAL_COLUMNS, LINE_COLUMNS, REQUIRED_COLUMNS, TYPES, LedgerLayout
+from parsers.ledger import (
+    CANONICAL_COLUMNS,
+    DEPARTMENT_COLUMN,
+    LINE_COLUMNS,
+    REQUIRED_COLUMNS,
+    TYPES,
+    LedgerLayout,
+)
 
 LEDGER_DIR = Path(__file__).resolve().parent / "ledger"
 
@@ -39,7 +46,7 @@ class _LayoutFile(BaseModel):
         missing = [c for c in REQUIRED_COLUMNS if c not in v and c != "party"]
         if missing:
             raise ValueError(f"missing canonical column(s): {', '.join(missing)}")
-        unknown = sorted(set(v) - set(CANONICAL_COLUMNS) - set(LINE_COLUMNS))
+        unknown = sorted(set(v) - {*CANONICAL_COLUMNS, *LINE_COLUMNS, DEPARTMENT_COLUMN})
         if unknown:
             raise ValueError(f"unknown canonical column(s): {', '.join(unknown)}")
         return v

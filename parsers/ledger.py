@@ -29,6 +29,8 @@ CANONICAL_COLUMNS = (
 )
 #: optional line detail of a charge: which billed line it is (REF*6R) or its code and date
 LINE_COLUMNS = ("procedure_code", "revenue_code", "modifiers", "service_date", "units", "line_ref")
+#: optional: the department (cost center) the row was posted by, for the repeat-offender report
+DEPARTMENT_COLUMN = "department"
 REQUIRED_COLUMNS = (
     "account_id",
     "patient_control_number",
@@ -72,6 +74,7 @@ class LedgerRow:
     service_date: dt.date | None = None
     units: Decimal | None = None
     line_ref: str = ""
+    department: str = ""
 
     @property
     def line_detail(self) -> tuple[str, str, str, dt.date | None, Decimal | None, str]:
@@ -106,7 +109,7 @@ class LedgerLayout:
     ``sign``: "positive" (all amounts positive) or "signed" (credits negative: the absolute
     value is taken and the type decides). In either, a negative ``charge`` is a charge
     reversal or late credit and keeps its sign: it nets against the charges, never adds to them.
-    The line columns (``LINE_COLUMNS``) are optional in every layout.
+    The line columns (``LINE_COLUMNS``) and the department are optional in every layout.
     """
 
     name: str
@@ -119,7 +122,7 @@ class LedgerLayout:
 
 
 CANONICAL = LedgerLayout(
-    name="canonical", columns={c: c for c in (*CANONICAL_COLUMNS, *LINE_COLUMNS)}
+    name="canonical", columns={c: c for c in (*CANONICAL_COLUMNS, *LINE_COLUMNS, DEPARTMENT_COLUMN)}
 )
 
 
@@ -247,6 +250,7 @@ def _row(
         amount.quantize(Decimal("0.01")),
         get("reference"),
         *detail,
+        department=get(DEPARTMENT_COLUMN),
     )
 
 

@@ -56,6 +56,7 @@ WIDTHS = {
     "revenue_code": 8,
     "modifiers": 32,
     "line_ref": 50,
+    "department": 64,
 }
 LINE_FIELDS = ("procedure_code", "revenue_code", "modifiers", "service_date", "units", "line_ref")
 
@@ -227,10 +228,11 @@ def _checked(data: bytes, layout: LedgerLayout) -> LedgerResult:
 
 def _existing(
     session: Session, provider_id: int, pairs: list[tuple[str, int]]
-) -> dict[tuple[str, int], tuple[int, bool]]:
-    """(key, occurrence) → (row id, whether it already has line detail), of rows loaded before."""
+) -> dict[tuple[str, int], tuple[int, bool, bool]]:
+    """(key, occurrence) → (row id, whether it has line detail, whether it has a department),
+    of rows loaded before."""
     le = tbl(LedgerEntry)
-    existing: dict[tuple[str, int], tuple[int, bool]] = {}
+    existing: dict[tuple[str, int], tuple[int, bool, bool]] = {}
     for i in range(0, len(pairs), 500):
         chunk = pairs[i : i + 500]
         for row in session.execute(
@@ -241,11 +243,16 @@ def _existing(
                 le.c.procedure_code,
                 le.c.revenue_code,
                 le.c.line_ref,
+                le.c.department,
             ).where(
                 le.c.provider_id == provider_id, tuple_(le.c.entry_key, le.c.occurrence).in_(chunk)
             )
         ):
-            existing[(row[0], row[1])] = (int(row[2]), bool(row[3] or row[4] or row[5]))
+            existing[(row[0], row[1])] = (
+                int(row[2]),
+                bool(row[3] or row[4] or row[5]),
+                bool(row[6]),
+            )
     return existing
 
 
@@ -276,13 +283,16 @@ def load(
     values = []
     duplicates = []
     enriched: list[dict[str, Any]] = []
+    departments: list[dict[str, Any]] = []
     for k, n, r in keyed:
         known = existing.get((k, n))
         if known is not None:
             duplicates.append(r.line)
+            # the layout now sends line detail or the department: fill in the row sent before
             if not known[1] and (r.procedure_code or r.revenue_code or r.line_ref):
-                # the layout now sends line detail: fill in the row it sent before
                 enriched.append({"b_id": known[0], **_line_values(r)})
+            if not known[2] and r.department:
+                departments.append({"b_id": known[0], "b_department": r.department})
             continue
         values.append(
             {
@@ -299,6 +309,7 @@ def load(
                 "reference": r.reference,
                 "entry_key": k,
                 "occurrence": n,
+                "department": r.department,
                 **_line_values(r),
             }
         )
@@ -310,6 +321,13 @@ def load(
             .where(le.c.id == bindparam("b_id"))
             .values({f: bindparam(f) for f in LINE_FIELDS}),
             enriched,
+        )
+    if departments:
+        session.execute(
+            update(le)
+            .where(le.c.id == bindparam("b_id"))
+            .values(department=bindparam("b_department")),
+            departments,
         )
     notes: list[dict[str, Any]] = []
     if duplicates:
@@ -330,6 +348,16 @@ def load(
                 "severity": "warning",
                 "message": f"{len(enriched)} row(s) imported before without line detail gained "
                 "it from this file",
+                "location": {"line": 1},
+            }
+        )
+    if departments:
+        notes.append(
+            {
+                "code": "ledger_department_added",
+                "severity": "warning",
+                "message": f"{len(departments)} row(s) imported before without a department "
+                "gained it from this file",
                 "location": {"line": 1},
             }
         )

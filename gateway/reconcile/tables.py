@@ -103,6 +103,8 @@ class LedgerEntry(Base):
     service_date: Mapped[dt.date | None] = mapped_column(Date)
     units: Mapped[Decimal | None] = mapped_column(Numeric(15, 4))
     line_ref: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    #: the department (cost center) that posted the row, where the export says (not in the key)
+    department: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class LedgerImport(Base):

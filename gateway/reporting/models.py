@@ -142,7 +142,7 @@ class Growth(_Model):
 
 
 class Offender(_Model):
-    #: payer | cause | root_cause
+    #: payer | cause | root_cause | department
     dimension: str
     key: str
     months_with_credits: int
@@ -152,8 +152,8 @@ class Offender(_Model):
 
 class RootCauseTrend(_Model):
     """Credits identified per month by root cause, which grew last month against the month
-    before, and the payers, causes and root causes with credits in ``min_months`` or more months
-    of the window (repeat offenders)."""
+    before, and the payers, causes, root causes and departments with credits in ``min_months`` or
+    more months of the window (repeat offenders)."""
 
     as_of: dt.date
     provider_id: int | None

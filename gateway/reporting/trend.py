@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db.models import ClaimPaymentRow, RemittanceRow, tbl
 from gateway.reconcile.tables import PayerAlias
+from gateway.reporting import department
 from gateway.reporting.base import CT, credits_with_cases, payer_key, root_cause_key, scoped
 from gateway.reporting.models import Growth, Offender, RateRow, Rates, RootCauseTrend, TrendCell
 from gateway.reporting.sqlparts import cents, first_day, from_cents, month_of, months_back, ratio
@@ -109,7 +110,8 @@ def root_cause_trend(
 ) -> RootCauseTrend:
     """Credits identified per month and root cause; root causes whose dollars grew in the last
     month of the window against the month before; payers, causes and root causes with credits
-    in at least ``min_months`` distinct months of the window."""
+    in at least ``min_months`` distinct months of the window, and so are departments
+    (``gateway.reporting.department``: credits whose claim has none are not counted there)."""
     window = months_back(as_of, months)
     lo = first_day(window[0])
     im = month_of(s, CT.c.identified_on)
@@ -142,6 +144,10 @@ def root_cause_trend(
             seen[(dim, key)].add(m)
             sums[(dim, key)][0] += n
             sums[(dim, key)][1] += amt
+    for m, dept, n, amt in department.by_month(s, lo=lo, as_of=as_of, provider_id=provider_id):
+        seen[("department", dept)].add(m)
+        sums[("department", dept)][0] += n
+        sums[("department", dept)][1] += amt
     cells = [
         TrendCell(month=m, root_cause=rc, count=v[0], amount=from_cents(v[1]))
         for (m, rc), v in sorted(by_rc.items())

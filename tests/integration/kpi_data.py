@@ -19,6 +19,13 @@ C10    P2   ACME01 no  overpayment         999.99 2026-06-01 active
 
 ACME01 835s for P1: paid 2026-05-15: claims R1 80.00, R2 150.00, R3 270.00 (3 claims, 500.00);
 paid 2026-06-10: R4 1000.00 and the reversal of R1 (CLP02 22, -80.00): 1 claim, 920.00 net.
+
+P1's ledger (``LEDGER``), charges by claim; department as named, else revenue code:
+KPI1 Emergency 500.00, Radiology 200.00        KPI6 Emergency 80.00
+KPI2 Radiology 300.00, Emergency 100.00        KPI7 no charge (a payment posted by Billing)
+KPI3 (none) 0450 300.00, 0300 100.00           KPI8 Radiology 10.00, (none) 0450 900.00
+KPI5 Emergency 400.00 and its reversal -400.00, Laboratory 50.00
+KPI9 Emergency 60.00
 """
 
 from __future__ import annotations
@@ -79,6 +86,26 @@ def _835(control: int, day: str, claims: list[tuple[str, str, str, str]]) -> byt
     return ("~\n".join(segs) + "~\n").encode()
 
 
+LEDGER = b"""\
+account_id,patient_control_number,posted_date,type,party,payer_id,amount,reference,\
+revenue_code,department
+A1,KPI1,2026-06-01,charge,provider,,500.00,L1,0450,Emergency
+A1,KPI1,2026-06-01,charge,provider,,200.00,L2,0320,Radiology
+A2,KPI2,2026-04-01,charge,provider,,300.00,L3,0320,Radiology
+A2,KPI2,2026-04-01,charge,provider,,100.00,L4,0450,Emergency
+A3,KPI3,2026-05-01,charge,provider,,300.00,L5,0450,
+A3,KPI3,2026-05-01,charge,provider,,100.00,L6,0300,
+A5,KPI5,2026-03-20,charge,provider,,400.00,L7,0450,Emergency
+A5,KPI5,2026-03-21,charge,provider,,-400.00,L8,0450,Emergency
+A5,KPI5,2026-03-21,charge,provider,,50.00,L9,0300,Laboratory
+A6,KPI6,2026-04-25,charge,provider,,80.00,L10,0450,Emergency
+A7,KPI7,2026-05-01,payment,patient,,30.00,L11,,Billing
+A8,KPI8,2026-05-10,charge,provider,,10.00,L12,0320,Radiology
+A8,KPI8,2026-05-10,charge,provider,,900.00,L13,0450,
+A9,KPI9,2026-06-01,charge,provider,,60.00,L14,0450,Emergency
+"""
+
+
 def _credit(
     pid: int, n: int, payer: str, gov: bool, cause: str, amount: str, ident: str, **kw: Any
 ) -> dict[str, Any]:
@@ -125,6 +152,7 @@ def build(gw: Gateway) -> dict[str, int]:
     )
     assert ingest(gw, a, "kpi-a.835").state == "processed"
     assert ingest(gw, b, "kpi-b.835").state == "processed"
+    assert ingest(gw, LEDGER, "kpi-ledger.csv").state == "processed"  # P1: the only provider
     return load_credits(gw.db)
 
 

@@ -201,7 +201,13 @@ def test_root_cause_trend(gw: Gateway) -> None:
     Repeat offenders, credits in 2+ of the 3 months: cause overpayment (April C5; May C3, C7,
     C8; June C1, C9: 3 months, 6, 287.25), duplicate_payment (C2 April, C6 May: 2, 325.50);
     payer MCR (C2, C7, C1: 3 months, 380.50), ACME01 (C5; C3, C6, C8; C9: 3 months, 5, 232.25);
-    root cause unassigned (C2, C5; C7; C9: 3 months, 4, 352.50). patient (C4) is December."""
+    root cause unassigned (C2, C5; C7; C9: 3 months, 4, 352.50). patient (C4) is December.
+    Departments (kpi_data's ledger): April C2 Radiology (300.00 against Emergency's 100.00),
+    C5 Laboratory (Emergency's 400.00 is reversed); May C3 "rev 045x Emergency room" (no
+    department named: 0450 carries 300.00 of 400.00), C6 Emergency, C8 Radiology (a named
+    department wins over the unnamed 900.00), C7 none (its only row is a payment); June C1
+    Emergency (500.00 against 200.00), C9 Emergency. In 2+ months: Radiology (April, May: 2,
+    250.50 + 45.00 = 295.50) and Emergency (May, June: 3, 75.00 + 100.00 + 12.00 = 187.00)."""
     ids = build(gw)
     with gw.db.read() as s:
         rep = trend.root_cause_trend(s, as_of=AS_OF, months=3, min_months=2, provider_id=ids["P1"])
@@ -222,7 +228,32 @@ def test_root_cause_trend(gw: Gateway) -> None:
     ] == [
         ("cause", "overpayment", 3, 6, D("287.25")),
         ("cause", "duplicate_payment", 2, 2, D("325.50")),
+        ("department", "Radiology", 2, 2, D("295.50")),
+        ("department", "Emergency", 2, 3, D("187.00")),
         ("payer", "MCR", 3, 3, D("380.50")),
         ("payer", "ACME01", 3, 5, D("232.25")),
         ("root_cause", "unassigned", 3, 4, D("352.50")),
     ]
+
+
+def test_departments_of_one_month(gw: Gateway) -> None:
+    """With ``min_months`` 1 every department of the window shows (test_root_cause_trend works
+    them out): Laboratory C5 60.00 and the revenue-code category of C3 40.25 too. C7, whose
+    claim has no charge, is in no department; another provider's ledger is never read."""
+    ids = build(gw)
+    with gw.db.read() as s:
+        rep = trend.root_cause_trend(s, as_of=AS_OF, months=3, min_months=1, provider_id=ids["P1"])
+        other = trend.root_cause_trend(
+            s, as_of=AS_OF, months=3, min_months=1, provider_id=ids["P2"]
+        )
+    assert [
+        (o.key, o.months_with_credits, o.count, o.amount)
+        for o in rep.offenders
+        if o.dimension == "department"
+    ] == [
+        ("Radiology", 2, 2, D("295.50")),
+        ("Emergency", 2, 3, D("187.00")),
+        ("Laboratory", 1, 1, D("60.00")),
+        ("rev 045x Emergency room", 1, 1, D("40.25")),
+    ]
+    assert [o for o in other.offenders if o.dimension == "department"] == []

@@ -84,6 +84,40 @@ def test_mapped_layout_is_sniffed(cli: Cli, gw: Gateway, tmp_path: Path) -> None
     assert _ledger_rows(gw) == 2
 
 
+def test_department_is_read_and_a_later_export_fills_it_in(
+    cli: Cli, gw: Gateway, tmp_path: Path
+) -> None:
+    """The hospital layout's Department column is stored per row. An export that first came
+    without it, then again with it, is not loaded twice: the rows sent before gain their
+    department (a warning on the file says so), and a row that already has one keeps it."""
+    head = "HAR,Invoice Number,Post Date,Txn Code,Payor ID,Amount,Txn ID"
+    rows = ["H1,INV1,07/01/2026,CHG,,500.00,T1", "H1,INV1,07/02/2026,CHG,,200.00,T2"]
+    first = tmp_path / "hb1.csv"
+    first.write_text(f"{head}\n" + "\n".join(rows) + "\n")
+    cli("ingest", "--provider", "1234567893", str(first))
+    second = tmp_path / "hb2.csv"
+    second.write_text(
+        f"{head},Department\n"
+        + "\n".join(f"{r},{d}" for r, d in zip(rows, ["Emergency", "Radiology"], strict=True))
+        + "\nH1,INV1,07/03/2026,CHG,,90.00,T3,Laboratory\n"
+    )
+    cli("ingest", str(second))
+    third = tmp_path / "hb3.csv"  # a later export that renames the department: kept as first
+    third.write_text(f"{head},Department\n{rows[0]},Cardiology\n")
+    cli("ingest", str(third))
+    with gw.db.read() as s:
+        stored = s.execute(
+            select(LedgerEntry.reference, LedgerEntry.department).order_by(LedgerEntry.reference)
+        ).all()
+    assert [tuple(r) for r in stored] == [
+        ("T1", "Emergency"),
+        ("T2", "Radiology"),
+        ("T3", "Laboratory"),
+    ]
+    assert "ledger_department_added" in {n["code"] for n in _file(gw, "hb2.csv").findings or []}
+    assert "ledger_department_added" not in {n["code"] for n in _file(gw, "hb3.csv").findings or []}
+
+
 def test_declared_ledger_with_unknown_header(cli: Cli, gw: Gateway, tmp_path: Path) -> None:
     path = tmp_path / "weird.csv"
     path.write_text("a,b,c\n1,2,3\n")

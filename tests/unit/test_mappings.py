@@ -16,6 +16,7 @@ from mappings import (
     partners,
     payers,
     providers,
+    revenue_categories,
     root_causes,
 )
 from mappings.loader import MAPPINGS_DIR, MappingError, load_file
@@ -37,6 +38,11 @@ KINDS: dict[str, tuple[str, Loader, str]] = {
     ),
     "escheat rules": ("escheat.yaml", escheat.load_escheat, "escheat_config"),
     "root causes": ("root_causes.yaml", root_causes.load_root_causes, root_causes.CODE),
+    "revenue categories": (
+        "revenue_categories.yaml",
+        revenue_categories.load_revenue_categories,
+        revenue_categories.CODE,
+    ),
 }
 
 
