@@ -36,7 +36,7 @@ from gateway.api.problems import ApiError
 from gateway.api.sniff import HEAD_BYTES, Sniffed, sniff
 from gateway.api.tables import ApiUpload
 from gateway.db.models import InboundFile, tbl, utcnow
-from gateway.ingest import binding
+from gateway.ingest import binding, provider_scan
 from gateway.intake.service import AcceptResult, register
 from gateway.logging import get_logger
 from gateway.reconcile import ledger_ingest
@@ -287,7 +287,7 @@ def _check_binding(spool: IO[bytes], own: str) -> None:
             size += len(chunk)
             yield chunk
 
-    found = binding.scan(chunks())
+    found = provider_scan.scan(chunks())
     for _ in chunks():  # the rest, for the audit entry's sha256
         pass
     spool.seek(0)

@@ -2,33 +2,18 @@
 
 The few header rows (interchange, group, transaction, remittance) go through SQLAlchemy with
 ``RETURNING id``. The per-claim rows (claims, service lines, adjustments, 837 lines) are the
-bulk of a file and go straight to the driver on the session's own connection, so they share its
-transaction:
-
-- ids of parent rows are allocated up front instead of read back with ``RETURNING``: from the
-  table's sequence on PostgreSQL (``nextval`` over ``generate_series``, one round trip per
-  batch), and after ``MAX(id)`` on SQLite, where our transaction holds the single write lock
-  (``BEGIN IMMEDIATE``) so nobody else can insert meanwhile;
-- values are converted by the same SQLAlchemy bind processors a Core insert would use, so the
-  stored values are identical (SQLite: Decimal to float, date to ISO text);
-- PostgreSQL loads with ``COPY ... FROM STDIN``, SQLite with the driver's ``executemany``;
-- driver errors are re-raised as the SQLAlchemy exception a Core insert would have raised
-  (``DataError``, ``IntegrityError`` ...), which the service maps to quarantine codes.
-
-Nothing here commits.
+bulk of a file and go through ``gateway.ingest.bulk`` on the session's own connection, so they
+share its transaction. A transaction of another provider than the uploader's is refused as it
+is read (``gateway.ingest.binding``). Nothing here commits.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from sqlalchemy import Engine, Table, and_, delete, insert, select, update
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 import parsers
@@ -50,6 +35,8 @@ from gateway.db.models import (
 )
 from gateway.errors import PermanentError
 from gateway.ingest import binding, resend, rows
+from gateway.ingest.bulk import BulkWriter
+from gateway.ingest.load_stats import LoadStats
 from gateway.ingest.providers import ProviderResolver
 from gateway.ingest.resend import Trace, TransactionResends
 from gateway.ingest.resend_check import Claim835, ResendCheck
@@ -60,7 +47,6 @@ from schemas import (
     Claim,
     ClaimPayment,
     ClaimSubmission,
-    Entity,
     FunctionalGroup,
     Interchange,
     ProviderAdjustment,
@@ -69,10 +55,6 @@ from schemas import (
 )
 
 BATCH_CLAIMS = 2000
-#: SQLite page cache while loading, in KiB (negative: a size, not a page count). Measured on
-#: 20,000 and 100,000 claims (CPU seconds of ``worker --once``, 2026-12-03): 2, 8, 16, 32 and
-#: 64 MiB load equally fast within noise, and each MiB is a MiB of the worker's peak memory
-SQLITE_LOAD_CACHE_KIB = -8_192
 
 
 def _t(model: Any) -> Table:
@@ -85,171 +67,11 @@ class DuplicateInterchangeError(PermanentError):
     code = "duplicate_interchange"
 
 
-@dataclass
-class LoadStats:
-    """Row counts written for one file, and where the time went."""
-
-    kind: str = "unknown"
-    interchanges: int = 0
-    groups: int = 0
-    transactions: int = 0
-    remittances: int = 0
-    claim_payments: int = 0
-    service_payments: int = 0
-    adjustments: int = 0
-    provider_adjustments: int = 0
-    claims: int = 0
-    claim_lines: int = 0
-    other_payers: int = 0
-    provider_id: int | None = None
-    load_seconds: float = 0.0
-    parse_seconds: float = 0.0
-    kinds: set[str] = field(default_factory=set)
-    #: claim payments and PLB pairs already loaded from another transaction (not counted)
-    resent: int = 0
-
-    @property
-    def claim_count(self) -> int:
-        return self.claim_payments + self.claims
-
-    def counts(self) -> dict[str, int]:
-        return {
-            k: getattr(self, k)
-            for k in (
-                "interchanges",
-                "groups",
-                "transactions",
-                "remittances",
-                "claim_payments",
-                "service_payments",
-                "adjustments",
-                "provider_adjustments",
-                "claims",
-                "claim_lines",
-                "other_payers",
-            )
-        }
-
-
 def delete_derived(session: Session, file_id: int) -> None:
     """Remove a file's own derived rows (children first), before reloading it."""
     for model in DERIVED_TABLES:
         t = _t(model)
         session.execute(delete(t).where(t.c.file_id == file_id))
-
-
-class BulkWriter:
-    """Id allocation and driver-level bulk inserts on the session's connection.
-
-    ``bind`` fetches the session's driver connection once; everything after runs on it, inside
-    the session's transaction (so a rollback of the session undoes it too).
-    """
-
-    def __init__(self, session: Session) -> None:
-        self.s = session
-        self.dialect: Dialect = session.get_bind().dialect
-        self.postgres = self.dialect.name == "postgresql"
-        self._conn: Any = None
-        self._cache_size: int | None = None
-        self._sequences: dict[str, str] = {}
-        self._plans: dict[tuple[str, tuple[str, ...]], tuple[str, list[tuple[int, Any]]]] = {}
-
-    def bind(self) -> None:
-        """Fetch the session's driver connection; on SQLite, set its page cache for the load.
-
-        ``SQLITE_LOAD_CACHE_KIB`` (8 MiB): enough for a batch's hot index pages; larger caches
-        did not load faster (see the constant) but add to the peak memory one for one.
-        ``release`` restores the connection's own setting.
-        """
-        if self._conn is None:
-            self._conn = self.s.connection().connection.driver_connection
-            if not self.postgres:
-                self._cache_size = self._conn.execute("PRAGMA cache_size").fetchone()[0]
-                self._conn.execute(f"PRAGMA cache_size={SQLITE_LOAD_CACHE_KIB}")
-
-    def release(self) -> None:
-        """Undo ``bind``'s connection setting (the connection goes back to the pool)."""
-        if self._conn is not None and self._cache_size is not None:
-            with contextlib.suppress(self.dialect.loaded_dbapi.Error):
-                self._conn.execute(f"PRAGMA cache_size={int(self._cache_size)}")
-            self._cache_size = None
-
-    def _driver(self) -> Any:
-        assert self._conn is not None, "BulkWriter.bind() first"
-        return self._conn
-
-    def allocate_ids(self, model: Any, count: int) -> list[int]:
-        """``count`` fresh ids for ``model``'s table, ascending."""
-        if count == 0:
-            return []
-        name = _t(model).name
-        if self.postgres:
-            with self._driver().cursor() as cur:
-                seq = self._sequences.get(name)
-                if seq is None:
-                    cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", (name,))
-                    seq = self._sequences[name] = cur.fetchone()[0]
-                cur.execute("SELECT nextval(%s) FROM generate_series(1, %s)", (seq, count))
-                return sorted(r[0] for r in cur.fetchall())
-        cur = self._driver().cursor()
-        try:
-            quoted = self.dialect.identifier_preparer.quote(name)
-            top = cur.execute(f"SELECT MAX(id) FROM {quoted}").fetchone()[0] or 0  # noqa: S608
-        finally:
-            cur.close()
-        return list(range(top + 1, top + 1 + count))
-
-    def _plan(self, t: Table, columns: tuple[str, ...]) -> tuple[str, list[tuple[int, Any]]]:
-        key = (t.name, columns)
-        plan = self._plans.get(key)
-        if plan is None:
-            # Table and column names come from our own metadata, never from input.
-            quote = self.dialect.identifier_preparer.quote
-            cols = ", ".join(quote(c) for c in columns)
-            if self.postgres:
-                sql = f"COPY {quote(t.name)} ({cols}) FROM STDIN"
-            else:
-                marks = ", ".join("?" * len(columns))
-                sql = f"INSERT INTO {quote(t.name)} ({cols}) VALUES ({marks})"  # noqa: S608
-            procs = []
-            for i, name in enumerate(columns):
-                proc = t.c[name].type._cached_bind_processor(self.dialect)
-                if proc is not None:
-                    procs.append((i, proc))
-            plan = self._plans[key] = (sql, procs)
-        return plan
-
-    def insert_dicts(self, model: Any, values: list[rows.Row]) -> None:
-        """Insert rows given as dicts with the same keys."""
-        if values:
-            columns = tuple(values[0])
-            self.insert(model, columns, [[v[c] for c in columns] for v in values])
-
-    def insert(self, model: Any, columns: tuple[str, ...], values: list[list[Any]]) -> None:
-        """Insert rows given as lists in ``columns`` order (converted in place)."""
-        if not values:
-            return
-        sql, procs = self._plan(_t(model), columns)
-        for i, proc in procs:
-            for row in values:
-                row[i] = proc(row[i])
-        dbapi = self.dialect.loaded_dbapi
-        try:
-            if self.postgres:
-                with self._driver().cursor() as cur, cur.copy(sql) as copy:
-                    write = copy.write_row
-                    for row in values:
-                        write(row)
-            else:
-                cur = self._driver().cursor()
-                try:
-                    cur.executemany(sql, values)
-                finally:
-                    cur.close()
-        except dbapi.Error as exc:
-            raise sa_exc.DBAPIError.instance(
-                sql, None, exc, dbapi.Error, dialect=self.dialect
-            ) from exc
 
 
 class Loader:
@@ -344,7 +166,9 @@ class Loader:
                     self._flush()
             elif isinstance(ev, Claim):
                 if self.bound:
-                    self._check_bound(ev.billing_provider, header837, "NM1", ev.segment_index)
+                    binding.check_transaction(
+                        self.bound, ev.billing_provider, header837, "NM1", ev.segment_index
+                    )
                 pid = self.providers.resolve(ev.billing_provider)
                 if self.stats.provider_id is None:
                     self.stats.provider_id = pid
@@ -371,7 +195,7 @@ class Loader:
                 )
                 tx_ids[id(ev.header)] = tx_id
                 if self.bound:
-                    self._check_bound(ev.payee, ev.header, "N1", None)
+                    binding.check_transaction(self.bound, ev.payee, ev.header, "N1", None)
                 remit_provider = self.providers.resolve(ev.payee)
                 if self.stats.provider_id is None:
                     self.stats.provider_id = remit_provider
@@ -427,38 +251,6 @@ class Loader:
                 self.stats.groups += 1
             elif isinstance(ev, Interchange):
                 ic_id = self._interchange(ev)
-
-    def _check_bound(
-        self,
-        entity: Entity | None,
-        header: TransactionHeader | None,
-        segment_id: str,
-        claim_segment: int | None,
-    ) -> None:
-        """Refuse (before the provider row is even created) a transaction of another provider.
-
-        ``claim_segment`` is the CLM's segment number within its transaction (837 claims).
-        """
-        key = binding.provider_key(entity)
-        if not binding.mismatch(self.bound, key):
-            return
-        if header is None:  # a claim outside any transaction: the parser raised before
-            raise binding.ProviderMismatchError("a claim outside a transaction set")
-        if claim_segment is not None:
-            claim_segment += header.segment_index - 1
-        what = "payee (N1*PE)" if segment_id == "N1" else "billing provider (NM1*85)"
-        own = " or ".join(sorted(self.bound))
-        raise binding.ProviderMismatchError(
-            f"transaction {header.control_number} (ST segment {header.segment_index}): its "
-            f"{what} {'is not identified' if key is None else 'is another provider'}; this file "
-            f"was uploaded by a key of provider {own}, so nothing of it was loaded",
-            location={
-                "segment_number": claim_segment or header.segment_index,
-                "segment_id": "CLM" if claim_segment else "ST",
-                "transaction_control_number": header.control_number,
-                "st_segment_number": header.segment_index,
-            },
-        )
 
     def _interchange(self, ic: Interchange) -> int:
         key = resend.interchange_identity(ic)

@@ -28,7 +28,8 @@ from gateway.db.models import FileState, InboundFile, utcnow
 from gateway.errors import GatewayError, TransientError
 from gateway.ingest import acks as file_acks
 from gateway.ingest import binding, queue
-from gateway.ingest.loader import DuplicateInterchangeError, Loader, LoadStats, delete_derived
+from gateway.ingest.load_stats import LoadStats
+from gateway.ingest.loader import DuplicateInterchangeError, Loader, delete_derived
 from gateway.ingest.resend_check import RemittanceConflictError
 from gateway.logging import get_logger
 from gateway.progress import Progress, no_progress

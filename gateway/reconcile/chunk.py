@@ -5,7 +5,7 @@ The plain no-charge claims the ledger knows nothing of are decided and written i
 (``nocharge.insert_plain``); the other plain no-charge ones from grouped sums (``nocharge.load``);
 the rest are loaded (``facts.load_facts``) and given to ``credit.reconcile_claim``. Their rows
 are diffed against the stored ones by ``diff`` and written: new credits and waits through the
-ingest loader's ``BulkWriter`` (the Core insert's bind processors without its per-row cost),
+``gateway.ingest.bulk.BulkWriter`` (the Core insert's bind processors without its per-row cost),
 updates and resolutions by executemany.
 """
 
@@ -22,7 +22,7 @@ from sqlalchemy import and_, bindparam, column, insert, select, table, text, upd
 from sqlalchemy.orm import Session
 
 from gateway.db.models import tbl, utcnow
-from gateway.ingest.loader import BulkWriter
+from gateway.ingest.bulk import BulkWriter
 from gateway.reconcile import nocharge
 from gateway.reconcile import nocharge_sql as ncq
 from gateway.reconcile.credit import classify_rows, reconcile_claim

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from gateway.db.models import Provider, tbl
 from gateway.errors import InputError
 from gateway.ingest import binding
-from gateway.ingest.loader import LoadStats
+from gateway.ingest.load_stats import LoadStats
 from gateway.reconcile.tables import LedgerEntry, LedgerImport
 from mappings.ledger_layouts import load_layouts
 from mappings.loader import MappingError

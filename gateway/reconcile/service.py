@@ -29,7 +29,7 @@ The steps:
    ``identified_on`` = as-of; persisting → amount/status updated, ``identified_on`` kept;
    gone → ``resolved`` with how (recouped_by_plb, refund_posted, reversal_arrived,
    balance_changed), inferred from what changed since it was last seen (``basis``).
-   New credits (and claim waits) go in through the ingest loader's ``BulkWriter`` (same bind
+   New credits (and claim waits) go in through ``gateway.ingest.bulk.BulkWriter`` (same bind
    processors as a Core insert, without its per-row cost).
 6. Posting variances of the scope are recomputed; the files are recorded; the run and an
    audit entry are written.

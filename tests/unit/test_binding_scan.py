@@ -1,4 +1,4 @@
-"""``gateway.ingest.binding.scan`` reads an upload as chunks arrive: whatever the chunk size,
+"""``gateway.ingest.provider_scan.scan`` reads an upload as chunks arrive: whatever the chunk size,
 with a byte-order mark, CR/LF line ends, indentation or an unterminated last segment, it finds
 the same providers per transaction as reading the whole file at once."""
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.ingest.binding import scan
+from gateway.ingest.provider_scan import scan
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FILES = sorted(

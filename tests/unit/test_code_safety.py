@@ -28,7 +28,7 @@ SQL_WORDS = re.compile(
 SQL_BUILD_ALLOWED = {
     "gateway/db/base.py": "PRAGMA busy_timeout from the int constant SQLITE_BUSY_TIMEOUT_MS; "
     "PRAGMA takes no bound parameters",
-    "gateway/ingest/loader.py": "bulk COPY/INSERT: table and column names from our own "
+    "gateway/ingest/bulk.py": "bulk COPY/INSERT: table and column names from our own "
     "metadata, quoted by the dialect; rows go as parameters",
     "gateway/reconcile/sql.py": "temporary-table DDL: names are code constants (rc_*), DDL "
     "takes no bound parameters",
