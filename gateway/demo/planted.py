@@ -4,9 +4,10 @@ Each scenario fixes its own amounts and dates and states the credit rows it crea
 party owed, amount, government, status, identification date): the answer file is this list,
 written down when the scenario is designed, not computed by the reconciliation rules.
 
-Besides the scenarios below, the clearinghouse re-delivers two payment runs (``render.RESENDS``:
-the whole ERA again with new ISA13/GS06/ST02 and the same TRN, and a re-cut carrying one of its
-claims): they are resends, not second payments, so they add no row to the answers.
+Besides the scenarios below, the clearinghouse re-delivers two payment runs
+(``render_835.RESENDS``: the whole ERA again with new ISA13/GS06/ST02 and the same TRN, and a
+re-cut carrying one of its claims): they are resends, not second payments, so they add no row
+to the answers.
 
 The first month's scenarios are dated in March 2025; month ``k`` of the half-year plays the
 same scenarios ``calendar.shift(k)`` later (whole weeks), on new patients and claims.
