@@ -77,8 +77,8 @@ class PartnerServices:
     ) -> None:
         from gateway.intake.poller import PartnerPoller
         from gateway.outbound.acks import AckRequests
+        from gateway.outbound.enqueue import outbound_store
         from gateway.outbound.ledger import DbFailureLog
-        from gateway.outbound.queue import outbound_store
 
         self.settings = settings
         self.db = db

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
 
-from gateway.api import console, problems
+from gateway.api import console, console_files, console_signin, problems
 from gateway.api.deps import AnyRole, AppContext
 from gateway.api.guards import RejectNulMiddleware
 from gateway.api.headers import SecurityHeadersMiddleware
@@ -120,6 +120,8 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> FastAPI:
     def openapi_schema(_: AnyRole) -> JSONResponse:
         return JSONResponse(app.openapi())
 
+    app.include_router(console_signin.router)
+    app.include_router(console_files.router)
     console.install(app, ctx)
     app.add_middleware(RejectNulMiddleware)  # inside the request context: logged, with an id
     app.add_middleware(RequestContextMiddleware, ctx=ctx)

@@ -2,7 +2,8 @@
 
 Each of these balances to exactly zero by construction: the ledger posts the charge, the
 patient pays exactly the final patient responsibility (or a small balance is written off), and
-the practice posts each 835's net payment once. Only ``planted.py`` departs from that.
+the practice posts each 835's net payment once. Only the planted scenarios (``planted.py``,
+``planted_lines.py``) depart from that.
 """
 
 from __future__ import annotations

@@ -41,15 +41,10 @@ from gateway.demo.payers import (
     PROVIDER_TIN,
 )
 from gateway.demo.planted import plant
-from gateway.demo.render import (
-    LEDGER_LAYOUT,
-    DemoFile,
-    claim_files,
-    ledger_files,
-    payers_in,
-    remittance_files,
-    resends_for,
-)
+from gateway.demo.render import DemoFile, payers_in
+from gateway.demo.render_835 import remittance_files, resends_for
+from gateway.demo.render_837 import claim_files
+from gateway.demo.render_ledger import LEDGER_LAYOUT, ledger_files
 from gateway.errors import PermanentError
 from gateway.progress import Progress, no_progress
 

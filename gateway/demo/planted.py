@@ -4,9 +4,10 @@ Each scenario fixes its own amounts and dates and states the credit rows it crea
 party owed, amount, government, status, identification date): the answer file is this list,
 written down when the scenario is designed, not computed by the reconciliation rules.
 
-Besides the scenarios below, the clearinghouse re-delivers two payment runs (``render.RESENDS``:
-the whole ERA again with new ISA13/GS06/ST02 and the same TRN, and a re-cut carrying one of its
-claims): they are resends, not second payments, so they add no row to the answers.
+Besides the scenarios below, the clearinghouse re-delivers two payment runs
+(``render_835.RESENDS``: the whole ERA again with new ISA13/GS06/ST02 and the same TRN, and a
+re-cut carrying one of its claims): they are resends, not second payments, so they add no row
+to the answers.
 
 The first month's scenarios are dated in March 2025; month ``k`` of the half-year plays the
 same scenarios ``calendar.shift(k)`` later (whole weeks), on new patients and claims.
@@ -19,133 +20,32 @@ runs are ``CHECKPOINT`` and ``AS_OF``; with six, each month's checkpoint and a f
 month's credits may be found by an earlier month's checkpoint. The two ``resolved`` credits are
 found before they are undone (a PLB recoupment; a refund the practice posted); the held
 correction is ``pending`` only while the final run is inside its hold window.
+
+This module holds the claim-level scenarios (1 to 15); the line-level ones are
+``gateway.demo.planted_lines``, the tools they are written with ``gateway.demo.scenario``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
 
-from gateway.demo.calendar import AS_OF, CHECKPOINT, days, first_run_on_or_after, shift
-from gateway.demo.clean import Planner, line_payment, post_charges
+from gateway.demo.calendar import AS_OF, CHECKPOINT, days
+from gateway.demo.clean import Planner
 from gateway.demo.model import (
     Adjudication,
     DemoClaim,
-    ExpectedCredit,
     ExpectedLineVariance,
     ExpectedVariance,
-    Line,
     LinePayment,
     PlbEntry,
-    Posting,
     Submission,
     money,
 )
-from gateway.demo.payers import COMM_A, COMM_B, MEDICAID, MEDICARE_A, MEDICARE_B, DemoPayer
+from gateway.demo.payers import COMM_A, COMM_B, MEDICAID, MEDICARE_A, MEDICARE_B
+from gateway.demo.planted_lines import plant_lines
+from gateway.demo.scenario import Builder, Planted, Pricing, post
 from schemas.remittance import Adjustment
-
-
-@dataclass(slots=True)
-class Planted:
-    """What the planted scenarios add to the month."""
-
-    claims: list[DemoClaim] = field(default_factory=list)
-    credits: list[ExpectedCredit] = field(default_factory=list)
-    variances: list[ExpectedVariance | ExpectedLineVariance] = field(default_factory=list)
-
-
-#: (allowed, [(PR reason, amount)]) per line, in line order
-Pricing = list[tuple[str, list[tuple[str, str]]]]
-
-
-class _Builder:
-    def __init__(
-        self, planner: Planner, out: Planted, month: int, runs: tuple[dt.date, ...]
-    ) -> None:
-        self.p = planner
-        self.out = out
-        self.shift = shift(month)
-        self.runs = runs
-
-    def d(self, month: int, day: int) -> dt.date:
-        """A date of the first month's design, moved to this month."""
-        return dt.date(2025, month, day) + self.shift
-
-    def claim(
-        self,
-        scenario: str,
-        kind: str,
-        service: dt.date,
-        lines: list[tuple[str, str, str]],
-        payer: DemoPayer,
-        submitted: dt.date,
-        charge_lines: list[int] | None = None,
-    ) -> DemoClaim:
-        c = self.p.new_claim(self.p.patient(), kind, service, lines, scenario)
-        c.submissions.append(Submission(payer, submitted))
-        post_charges(c, charge_lines)
-        self.out.claims.append(c)
-        return c
-
-    def adjudicate(
-        self, c: DemoClaim, payer: DemoPayer, day: dt.date, pricing: Pricing, status: str = "1"
-    ) -> Adjudication:
-        lines: list[LinePayment] = []
-        for ln, (allowed, pr) in zip(c.lines, pricing, strict=True):
-            lines.append(line_payment(ln, money(allowed), [(r, money(a)) for r, a in pr]))
-        a = Adjudication(payer, day, status, self.p.icn(payer, day), lines)
-        c.adjudications.append(a)
-        return a
-
-    def credit(
-        self,
-        c: DemoClaim,
-        cause: str,
-        amount: str,
-        payer: DemoPayer | None,
-        found: dt.date,
-        *,
-        owed_to: str = "payer",
-        government: bool | None = None,
-        status: str = "open",
-        held_until: dt.date | None = None,
-        undone: dt.date | None = None,
-    ) -> None:
-        """A planted credit first visible on ``found``; ``held_until``: ``pending`` while the
-        final run is before that day, ``open`` after; ``undone``: the day it is resolved."""
-        gov = payer.government if government is None and payer is not None else bool(government)
-        identified = first_run_on_or_after(self.runs, found)
-        if held_until is not None:
-            status = "pending" if self.runs[-1] < held_until else "open"
-        # found by a run before the day it is undone, and undone by the final run
-        if undone is not None and not (
-            status == "resolved" and identified < undone <= self.runs[-1]
-        ):
-            raise AssertionError(f"{c.scenario}: not found before it is undone")
-        self.out.credits.append(
-            ExpectedCredit(c, owed_to, payer, money(amount), cause, gov, identified, status)
-        )
-
-
-def post(
-    c: DemoClaim,
-    day: dt.date,
-    code: str,
-    amount: str,
-    payer: DemoPayer | None = None,
-    reference: str = "",
-) -> None:
-    c.postings.append(
-        Posting(
-            day,
-            code,
-            money(amount),
-            payer.payer_id if payer else "",
-            reference or f"{code}{day:%m%d}",
-        )
-    )
 
 
 def plant(
@@ -157,7 +57,7 @@ def plant(
     """Every planted scenario of month ``month`` (0 = the first), answered for the
     reconciliations ``runs``; ``extra_clean`` adds an ordinary claim for the same patient."""
     out = Planted()
-    b = _Builder(planner, out, month, runs)
+    b = Builder(planner, out, month, runs)
     d = b.d
     em_new = ("", "HC:99204", "300.00")
     em3 = ("", "HC:99213", "150.00")
@@ -377,155 +277,8 @@ def plant(
     out.variances.append(
         ExpectedVariance(c, COMM_A, "posted_twice", money("93.00"), money("46.50"))
     )
-    _plant_lines(b, planner)
+    plant_lines(b, planner)
     return out
-
-
-def _plant_lines(b: _Builder, planner: Planner) -> None:
-    """Real-world line shapes: a line-level ledger, a split line, a payer-added line, a DRG
-    claim with an uncharged line, and a claim the ledger never heard of."""
-    d = b.d
-    # 16. Line-level ledger: the practice posted 99214 with its CPT, DOS and line control
-    #     number but never the venipuncture. 837: 99214 220.00 (L1), 36415 15.00 (L2). 835:
-    #     SVC 99214 220/125 CO-45 70 PR-3 25; SVC 36415 15/12 CO-45 3. The 36415 has no posted
-    #     charge: its 12.00 is the payer's. 99214: 220 − 70 − (137 − 12) − 25 = 0.
-    c = b.claim(
-        "uncharged_line_level",
-        "837P",
-        d(3, 19),
-        [("", "HC:99214", "220.00"), ("", "HC:36415", "15.00")],
-        COMM_A,
-        d(3, 21),
-        charge_lines=[],
-    )
-    c.postings.append(Posting(d(3, 19), "C", money("220.00"), "", "CHG0319", c.lines[0]))
-    post(c, d(3, 19), "PP", "25.00", reference="COPAY")
-    b.adjudicate(c, COMM_A, d(4, 11), [("150.00", [("3", "25.00")]), ("12.00", [])])
-    post(c, d(4, 12), "IP", "137.00", COMM_A)
-    b.credit(c, "overpayment", "12.00", COMM_A, d(4, 11), status="pending")
-    b.out.variances.append(
-        ExpectedLineVariance(c, COMM_A, "unposted_line", money("15.00"), money("12.00"))
-    )
-
-    # 17. The payer split one 3-unit 97110 line (90.00, 6R L1) into two SVC loops of 60 and
-    #     30 with the same 6R. The line-level ledger posts 90.00 for L1: the group is charged.
-    #     90 − (20 + 10) − 60 = 0: no credit, and no false "uncharged" half.
-    c = b.claim(
-        "split_line",
-        "837P",
-        d(3, 20),
-        [("", "HC:97110", "90.00")],
-        COMM_B,
-        d(3, 21),
-        charge_lines=[],
-    )
-    c.postings.append(Posting(d(3, 20), "C", money("90.00"), "", "CHG0320", c.lines[0]))
-    whole = c.lines[0]
-    parts = [
-        Line(
-            whole.number,
-            whole.procedure,
-            money(part),
-            whole.service_date,
-            whole.control,
-            units=Decimal(units),
-        )
-        for part, units in (("60.00", 2), ("30.00", 1))
-    ]
-    c.adjudications.append(
-        Adjudication(
-            COMM_B,
-            d(4, 10),
-            "1",
-            planner.icn(COMM_B, d(4, 10)),
-            [
-                line_payment(parts[0], money("40.00"), []),
-                line_payment(parts[1], money("20.00"), []),
-            ],
-        )
-    )
-    post(c, d(4, 11), "IP", "60.00", COMM_B)
-
-    # 18. The payer added a bundled venipuncture line (SVC 36415 0.00/0.00, no 6R) the
-    #     practice never billed: it is not a charge to look for. 99213: 150 − 55 − 70 − 25 = 0.
-    c = b.claim(
-        "unbundled_line",
-        "837P",
-        d(3, 25),
-        [("", "HC:99213", "150.00")],
-        COMM_A,
-        d(3, 28),
-        charge_lines=[],
-    )
-    c.postings.append(Posting(d(3, 25), "C", money("150.00"), "", "CHG0325", c.lines[0]))
-    post(c, d(3, 25), "PP", "25.00", reference="COPAY")
-    added = Line(2, "HC:36415", money("0.00"), d(3, 25), "")
-    c.adjudications.append(
-        Adjudication(
-            COMM_A,
-            d(4, 16),
-            "1",
-            planner.icn(COMM_A, d(4, 16)),
-            [
-                line_payment(c.lines[0], money("95.00"), [("3", money("25.00"))]),
-                LinePayment(added, money("0.00"), [], None, ("M15",)),
-            ],
-        )
-    )
-    post(c, d(4, 17), "IP", "70.00", COMM_A)
-
-    # 19. A DRG inpatient stay: 0120 3,000, 0250 800, 0300 200 (the lab never posted: the
-    #     ledger has 3,800). Medicare pays DRG 470 (MIA) 2,500, spread over the lines: 1,875
-    #     (CO-45 900, PR-1 225), 500 (CO-45 240, PR-1 60), 125 (CO-45 60, PR-1 15); the patient
-    #     paid the 300 deductible. A DRG claim is claim-priced: the uncharged 200 comes off the
-    #     write-off, 3,800 − (1,200 − 200) − 2,500 − 300 = 0, no credit (the old model said
-    #     200.00 owed to Medicare; a line-priced reading 125.00), and a charge_mismatch.
-    c = b.claim(
-        "drg_uncharged_line",
-        "837I",
-        d(3, 17),
-        [("0120", "", "3000.00"), ("0250", "", "800.00"), ("0300", "", "200.00")],
-        MEDICARE_A,
-        d(3, 21),
-        charge_lines=[1, 2],
-    )
-    c.facility = "11"
-    spread = (("2100.00", "225.00"), ("560.00", "60.00"), ("140.00", "15.00"))
-    c.adjudications.append(
-        Adjudication(
-            MEDICARE_A,
-            d(5, 13),
-            "1",
-            planner.icn(MEDICARE_A, d(5, 13)),
-            [
-                line_payment(ln, money(allowed), [("1", money(pr))])
-                for ln, (allowed, pr) in zip(c.lines, spread, strict=True)
-            ],
-            drg="470",
-        )
-    )
-    post(c, d(5, 15), "IP", "2500.00", MEDICARE_A)
-    post(c, d(5, 30), "PP", "300.00", reference="DEDUCT")
-    b.out.variances.append(
-        ExpectedLineVariance(c, MEDICARE_A, "charge_mismatch", money("200.00"), money("125.00"))
-    )
-
-    # 20. A claim the ledger never heard of (billed from another system): COMM_A paid 95.00
-    #     (99203 185.00, CO-45 65, PR-3 25) on 1 April. At the checkpoint it is an exception
-    #     (30 days of ledger lag end 1 May); by the final run its 95.00 — the payment, never
-    #     the 160.00 of payment and write-off — is a pending credit for review.
-    c = b.claim(
-        "no_ledger",
-        "837P",
-        d(3, 10),
-        [("", "HC:99203", "185.00")],
-        COMM_A,
-        d(3, 14),
-        charge_lines=[],
-    )
-    b.adjudicate(c, COMM_A, d(4, 1), [("120.00", [("3", "25.00")])])
-    # found once the 30 days of ledger lag after the 835 are over
-    b.credit(c, "overpayment", "95.00", COMM_A, d(4, 1) + days(30), status="pending")
 
 
 def _adj(group: str, reason: str, amount: str) -> Adjustment:

@@ -13,13 +13,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from gateway.intake.pull import (
-    AcceptedHook,
-    Acceptor,
-    PollResult,
-    StabilityTracker,
-    poll_partner,
-)
+from gateway.intake.pull import AcceptedHook, Acceptor, PollResult, poll_partner
+from gateway.intake.remote_inbox import StabilityTracker
 from gateway.logging import get_logger
 from gateway.sftp import FailureSink
 from mappings.partners import PartnerProfile

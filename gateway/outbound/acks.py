@@ -30,8 +30,8 @@ from gateway.db.models import FileState, InboundFile, tbl, utcnow
 from gateway.errors import GatewayError
 from gateway.ingest.acks import acknowledgments, stream_outcome
 from gateway.logging import get_logger
+from gateway.outbound.enqueue import add_to_queue
 from gateway.outbound.ledger import insert_ignore
-from gateway.outbound.queue import add_to_queue
 from gateway.outbound.tables import AckControlNumber, AckRequest
 from gateway.settings import get_settings, x12_limits
 from gateway.store.base import RawStore

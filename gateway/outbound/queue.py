@@ -1,34 +1,32 @@
 """The outbound queue: files waiting for delivery to a partner, drained by workers.
 
-``enqueue`` stores the bytes in the outbound blob store (content-addressed, fsynced) and adds a
-``queued`` row, idempotently: the same content for the same remote path of a partner is one row.
-``drain`` claims due rows one at a time under a lease (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` write lock serialises claims) and delivers each
-with ``deliver_file``. A worker that dies mid-delivery leaves a ``delivering`` row whose lease
-expires; the next claim resumes it, and ``deliver_file``'s receipt and remote checks make the
-resumption converge without a second copy at the partner.
+``gateway.outbound.enqueue`` stores the bytes in the outbound blob store and adds a ``queued``
+row, idempotently. ``drain`` claims due rows one at a time under a lease (``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` write lock serialises claims) and
+delivers each with ``deliver_file``. A worker that dies mid-delivery leaves a ``delivering``
+row whose lease expires; the next claim resumes it, and ``deliver_file``'s receipt and remote
+checks make the resumption converge without a second copy at the partner.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import BinaryIO
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.db.base import Database
-from gateway.db.models import tbl, utcnow
-from gateway.errors import GatewayError, InputError, TransientError
+from gateway.db.models import utcnow
+from gateway.errors import GatewayError, TransientError
 from gateway.logging import get_logger
 from gateway.outbound.deliver import DeliveryResult, deliver_file
-from gateway.outbound.ledger import DbDeliveryLedger, DbFailureLog, insert_ignore
+
+# re-exported: the CLI (gateway/cli/partners.py, batches.py) still imports these two from here
+from gateway.outbound.enqueue import enqueue_path, outbound_store
+from gateway.outbound.ledger import DbDeliveryLedger, DbFailureLog
 from gateway.outbound.tables import OutboundFile, OutboundState
 from gateway.sftp import PollCancelledError, report_failure
 from gateway.store.file import FileRawStore
@@ -46,152 +44,6 @@ LEASE_SECONDS = 600.0
 LOCAL_FAILURES = frozenset(
     {"input_error", "config_error", "outbound_blob_mismatch", "raw_not_found"}
 )
-
-
-def outbound_store(data_dir: Path) -> FileRawStore:
-    """Where queued files' bytes live until (and after) delivery."""
-    return FileRawStore(data_dir / "outbound")
-
-
-@dataclass(frozen=True, slots=True)
-class Queued:
-    id: int
-    partner_id: str
-    remote_path: str
-    sha256: str
-    size: int
-    state: str
-    new: bool
-
-
-def _safe_name(name: str, source: str) -> str:
-    if not name or "/" in name or name.startswith(".") or "\x00" in name or len(name) > 255:
-        raise InputError(f"{name!r} cannot be a remote file name", location={"path": source})
-    return name
-
-
-def enqueue(
-    db: Database,
-    store: FileRawStore,
-    profile: PartnerProfile,
-    stream: BinaryIO,
-    *,
-    remote_name: str,
-    remote_dir: str | None = None,
-    kind: str = "file",
-    source_file_id: int | None = None,
-) -> Queued:
-    """Queue ``stream`` for delivery to ``remote_dir`` (default: the outbound folder)."""
-    folder = remote_dir or profile.outbound_dir
-    if folder is None:
-        raise InputError(
-            f"partner {profile.id} has no outbound_dir to deliver to",
-            location={"partner": profile.id},
-        )
-    name = _safe_name(remote_name, remote_name)
-    blob = store.put(stream)
-    with db.write() as s:
-        return _add(s, profile.id, folder, name, blob.sha256, blob.size, kind, source_file_id)
-
-
-def enqueue_path(
-    db: Database,
-    store: FileRawStore,
-    profile: PartnerProfile,
-    path: Path,
-    *,
-    remote_name: str | None = None,
-    remote_dir: str | None = None,
-) -> Queued:
-    """Queue a local file (``gateway deliver``); the queue keeps its own copy."""
-    name = _safe_name(remote_name or path.name, str(path))
-    try:
-        fh = path.open("rb")
-    except OSError as exc:
-        raise InputError(
-            f"cannot read {path}: {exc.strerror}", location={"path": str(path)}
-        ) from None
-    with fh:
-        return enqueue(db, store, profile, fh, remote_name=name, remote_dir=remote_dir)
-
-
-def add_to_queue(
-    session: Session,
-    partner_id: str,
-    remote_dir: str,
-    remote_name: str,
-    sha256: str,
-    size: int,
-    kind: str,
-    source_file_id: int | None,
-) -> Queued:
-    """Insert a queue row in the caller's transaction (the bytes are already in the store)."""
-    return _add(
-        session,
-        partner_id,
-        remote_dir,
-        _safe_name(remote_name, remote_name),
-        sha256,
-        size,
-        kind,
-        source_file_id,
-    )
-
-
-def _add(
-    s: Session,
-    partner_id: str,
-    folder: str,
-    name: str,
-    sha256: str,
-    size: int,
-    kind: str,
-    source_file_id: int | None,
-) -> Queued:
-    now = utcnow()
-    new_id = insert_ignore(
-        s,
-        tbl(OutboundFile),
-        {
-            "partner_id": partner_id,
-            "kind": kind[:16],
-            "remote_dir": folder,
-            "remote_name": name,
-            "sha256": sha256,
-            "size": size,
-            "source_file_id": source_file_id,
-            "state": OutboundState.QUEUED.value,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        },
-        ["partner_id", "sha256", "remote_dir", "remote_name"],
-    )
-    row = s.execute(
-        select(OutboundFile.id, OutboundFile.state).where(
-            OutboundFile.partner_id == partner_id,
-            OutboundFile.sha256 == sha256,
-            OutboundFile.remote_dir == folder,
-            OutboundFile.remote_name == name,
-        )
-    ).one()
-    log.info(
-        "outbound_queued",
-        partner=partner_id,
-        outbound_id=row.id,
-        kind=kind,
-        size=size,
-        new=new_id is not None,
-    )
-    return Queued(
-        row.id,
-        partner_id,
-        f"{folder.rstrip('/')}/{name}",
-        sha256,
-        size,
-        row.state,
-        new_id is not None,
-    )
 
 
 def _due(at: dt.datetime) -> ColumnElement[bool]:
@@ -400,37 +252,12 @@ def queue_rows(
         return list(s.execute(stmt).scalars())
 
 
-def enqueue_bytes(
-    db: Database,
-    store: FileRawStore,
-    profile: PartnerProfile,
-    data: bytes,
-    *,
-    remote_name: str,
-    remote_dir: str | None = None,
-    kind: str = "file",
-) -> Queued:
-    return enqueue(
-        db,
-        store,
-        profile,
-        io.BytesIO(data),
-        remote_name=remote_name,
-        remote_dir=remote_dir,
-        kind=kind,
-    )
-
-
 __all__ = [
     "MAX_ATTEMPTS",
     "DrainResult",
-    "Queued",
-    "add_to_queue",
     "claim_next",
     "deliver_one",
     "drain",
-    "enqueue",
-    "enqueue_bytes",
     "enqueue_path",
     "outbound_store",
     "queue_rows",

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from gateway.db.models import InboundFile
 from gateway.intake.inbox import scan_inbox
-from gateway.intake.pull import list_inbox
+from gateway.intake.remote_inbox import list_inbox
 from gateway.security.names import MAX_COMPONENT_BYTES, is_plain_remote_name, safe_component
 from tests.integration.helpers import Gateway
 

@@ -27,7 +27,8 @@ from typer.testing import CliRunner
 from gateway.audit import verify_chain
 from gateway.cli import app
 from gateway.db.models import AuditEntry, utcnow
-from gateway.outbound.queue import drain, outbound_store
+from gateway.outbound.enqueue import outbound_store
+from gateway.outbound.queue import drain
 from gateway.outbound.tables import OutboundFile
 from gateway.resolve.batches.delivery import deliver_batch
 from gateway.resolve.batches.records import batch_content

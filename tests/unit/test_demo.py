@@ -53,7 +53,7 @@ CONTRACT = (
     "status",
 )
 #: Σ of one month's planted credits per cause (decided with the scenarios in
-#: gateway/demo/planted.py); the half-year has six times each
+#: gateway/demo/planted.py and planted_lines.py); the half-year has six times each
 # overpayment: 45.00 and 12.00 (payments on uncharged lines) + 20.00 (Medicare's on the lab
 # line) + 95.00 (a payment on a claim the ledger never posted); patient_overpayment: 25 + 25 +
 # 5.00 (the lab line's coinsurance the patient paid)

@@ -59,7 +59,7 @@ class DeliverOut(BaseModel):
 
 
 def deliver(ctx: AppContext, principal: Principal, batch_id: int, now: bool) -> DeliverOut:
-    from gateway.outbound.queue import outbound_store
+    from gateway.outbound.enqueue import outbound_store
     from gateway.partners import configured_partners
     from gateway.resolve.batches.delivery import deliver_batch
 

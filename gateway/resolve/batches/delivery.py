@@ -14,7 +14,8 @@ from gateway import audit
 from gateway.db.base import Database
 from gateway.db.models import tbl, utcnow
 from gateway.errors import InputError
-from gateway.outbound.queue import DrainResult, add_to_queue, drain
+from gateway.outbound.enqueue import add_to_queue
+from gateway.outbound.queue import DrainResult, drain
 from gateway.outbound.tables import OutboundFile, OutboundState
 from gateway.read.batches import BatchRead
 from gateway.resolve.batches.records import batch_content
