@@ -225,7 +225,8 @@ def variances(
     if ctx.invoked_subcommand is not None:  # ``variances resolve``: nothing to load here
         return
     from gateway.errors import GatewayError
-    from gateway.reconcile.queries import list_line_variances, list_variances
+    from gateway.reconcile.line_variances import list_line_variances
+    from gateway.reconcile.queries import list_variances
     from schemas.serialize import money
 
     with _db() as db, db.read() as s:
@@ -323,7 +324,7 @@ def resolve_variance(
     """Answer an uncharged line; the next `gateway reconcile` applies it."""
     from gateway.audit import current_actor
     from gateway.errors import GatewayError
-    from gateway.reconcile.queries import resolve_line_variance
+    from gateway.reconcile.line_variances import resolve_line_variance
 
     with _db() as db:
         try:

@@ -25,7 +25,8 @@ from gateway.db.models import tbl, utcnow
 from gateway.ingest.bulk import BulkWriter
 from gateway.reconcile import nocharge
 from gateway.reconcile import nocharge_sql as ncq
-from gateway.reconcile.credit import classify_rows, reconcile_claim
+from gateway.reconcile.credit import reconcile_claim
+from gateway.reconcile.credit_rows import classify_rows
 from gateway.reconcile.diff import (
     Identity,
     Key,

@@ -32,18 +32,18 @@ payers' net payments become pending credits. No payer or patient is ever owed mo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 
+from gateway.reconcile import credit_rows
 from gateway.reconcile import lines as ln
-from gateway.reconcile import medicare
 from gateway.reconcile.balance import (
     claim_balance,
     effective_adjudications,
     net_payments,
     write_offs,
 )
+from gateway.reconcile.credit_rows import Part, Rules
 from gateway.reconcile.deadlines import (
     FEDERAL_OTHER,
     GOVERNMENT_60_DAY,
@@ -61,20 +61,8 @@ from gateway.reconcile.model import (
     LineGroup,
     LineVariance,
 )
-from schemas.payer import PayerRule
-
-Rules = Callable[[str], PayerRule]
-
 
 # ---------------------------------------------------------------- one claim, end to end
-
-
-@dataclass(slots=True)
-class _Part:
-    owed_to: str
-    payer: str | None
-    amount: Decimal
-    cause: str
 
 
 def attribute(facts: ClaimFacts, *, as_of: dt.date, rules: Rules) -> list[CreditRow]:
@@ -140,11 +128,11 @@ def reconcile_claim(facts: ClaimFacts, *, as_of: dt.date, rules: Rules) -> Claim
             reason_held, hold_until = "replacement_claim", max(replaced, hold_until or replaced)
         elif hold_until is not None:
             reason_held = "hold_window"
-    rows = _rows(facts, cb, _capped(facts, parts), rules, reason_held, hold_until)
+    rows = credit_rows.rows(facts, cb, _capped(facts, parts), rules, reason_held, hold_until)
     return ClaimOutcome(rows, variances)
 
 
-Attributed = tuple[list["_Part"], dt.date | None, ClaimBalance]
+Attributed = tuple[list[Part], dt.date | None, ClaimBalance]
 
 
 def _line_priced(
@@ -156,7 +144,7 @@ def _line_priced(
 ) -> Attributed:
     """Uncharged payments owed back first and apart; the rest over the charged lines."""
     net = net_payments(facts)
-    first: list[_Part] = []
+    first: list[Part] = []
     swapped: dict[int, Adjudication] = {}
     for payer in sorted(uncharged):
         groups = uncharged[payer]
@@ -165,7 +153,7 @@ def _line_priced(
         e = effective[payer]
         unapplied = min(max(sum((g.paid for g in groups), ZERO), ZERO), max(net[payer], ZERO))
         if unapplied > 0:
-            first.append(_Part("payer", payer, unapplied, "overpayment"))
+            first.append(Part("payer", payer, unapplied, "overpayment"))
         gone = ln.keys(groups)
         kept = [g for g in ln.line_groups(e) if g.key not in gone]
         line_cas = [adj for g in kept for line in g.lines for adj in line.adjustments]
@@ -215,7 +203,7 @@ def _claim_priced(
         # B with the floored cuts is B − beyond: the extra credit that floor makes is for review
         extra = max(beyond - reduced.balance, ZERO) - max(-reduced.balance, ZERO)
         if extra > 0:
-            parts.append(_Part("unknown", None, extra, "unexplained"))
+            parts.append(Part("unknown", None, extra, "unexplained"))
     return parts, hold_until, cb
 
 
@@ -224,8 +212,8 @@ def _claim_level_unexplained(facts: ClaimFacts, rules: Rules) -> list[CreditRow]
     cb = claim_balance(facts)
     if cb.balance >= 0:
         return []
-    parts = [_Part("unknown", None, -cb.balance, "unexplained")]
-    return _rows(facts, cb, _capped(facts, parts), rules, None, None)
+    parts = [Part("unknown", None, -cb.balance, "unexplained")]
+    return credit_rows.rows(facts, cb, _capped(facts, parts), rules, None, None)
 
 
 def _without_charges(facts: ClaimFacts, as_of: dt.date, rules: Rules) -> ClaimOutcome:
@@ -245,13 +233,13 @@ def _without_charges(facts: ClaimFacts, as_of: dt.date, rules: Rules) -> ClaimOu
             waiting=(payer, sum(net.values(), ZERO), max(newest.values())),
         )
     parts = [
-        _Part("payer", p, n, "overpayment") for p, n in sorted(net_payments(facts).items()) if n > 0
+        Part("payer", p, n, "overpayment") for p, n in sorted(net_payments(facts).items()) if n > 0
     ]
     patient = facts.patient_payments - facts.patient_refunds
     if patient > 0:
-        parts.append(_Part("patient", None, patient, "patient_overpayment"))
+        parts.append(Part("patient", None, patient, "patient_overpayment"))
     return ClaimOutcome(
-        _rows(facts, claim_balance(facts), parts, rules, "no_posted_charges", None), []
+        credit_rows.rows(facts, claim_balance(facts), parts, rules, "no_posted_charges", None), []
     )
 
 
@@ -269,7 +257,7 @@ def _attribute(
     if cb.balance >= 0:
         return [], None, cb
     remaining = -cb.balance
-    parts: list[_Part] = []
+    parts: list[Part] = []
     paid_back: dict[str, Decimal] = {}
 
     def take(owed_to: str, payer: str | None, amount: Decimal, cause: str) -> None:
@@ -278,7 +266,7 @@ def _attribute(
         if amount <= 0:
             return
         remaining -= amount
-        parts.append(_Part(owed_to, payer, amount, cause))
+        parts.append(Part(owed_to, payer, amount, cause))
         if payer is not None:
             paid_back[payer] = paid_back.get(payer, ZERO) + amount
 
@@ -321,14 +309,14 @@ def _attribute(
     return parts, hold_until, cb
 
 
-def _capped(facts: ClaimFacts, parts: list[_Part]) -> list[_Part]:
+def _capped(facts: ClaimFacts, parts: list[Part]) -> list[Part]:
     """No payer is owed more than its net payment, no patient more than the patient's net
     payments, and the claim's credits never exceed the money received: what a part would owe
     beyond that goes to review (``unexplained``), and what exceeds every payment is no credit."""
     limits = {p: max(n, ZERO) for p, n in net_payments(facts).items()}
     patient_limit = max(facts.patient_payments - facts.patient_refunds, ZERO)
     used: dict[str, Decimal] = {}
-    out: list[_Part] = []
+    out: list[Part] = []
     spill = ZERO
     for part in parts:
         key = part.payer if part.owed_to == "payer" and part.payer else part.owed_to
@@ -341,18 +329,18 @@ def _capped(facts: ClaimFacts, parts: list[_Part]) -> list[_Part]:
         spill += part.amount - amount
         if amount > 0:
             used[key] = used.get(key, ZERO) + amount
-            out.append(_Part(part.owed_to, part.payer, amount, part.cause))
+            out.append(Part(part.owed_to, part.payer, amount, part.cause))
     if spill > 0:
-        out.append(_Part("unknown", None, spill, "unexplained"))
+        out.append(Part("unknown", None, spill, "unexplained"))
     room = sum(limits.values(), ZERO) + patient_limit - sum(used.values(), ZERO)
-    capped: list[_Part] = []
+    capped: list[Part] = []
     for part in out:
         if part.owed_to == "unknown":
             amount = min(part.amount, max(room, ZERO))
             room -= amount
             if amount <= 0:
                 continue
-            part = _Part(part.owed_to, part.payer, amount, part.cause)
+            part = Part(part.owed_to, part.payer, amount, part.cause)
         capped.append(part)
     return capped
 
@@ -383,69 +371,6 @@ def _replacement_hold(
     return latest
 
 
-def _rows(
-    facts: ClaimFacts,
-    cb: ClaimBalance,
-    parts: list[_Part],
-    rules: Rules,
-    reason: str | None,
-    hold_until: dt.date | None,
-) -> list[CreditRow]:
-    if not parts:
-        return []
-    any_government = any(_government(facts, cb, p, rules)[0] for p in cb.net_payments)
-    status = "pending" if reason is not None else "open"
-    rows = []
-    for part in parts:
-        if part.payer is not None:
-            government, deadline = _government(facts, cb, part.payer, rules)
-        else:
-            government, deadline = (part.owed_to == "unknown" and any_government), None
-            if government:
-                deadline = 60
-        rows.append(
-            CreditRow(
-                provider_id=facts.provider_id,
-                account_id=facts.account_id,
-                patient_control_number=facts.patient_control_number,
-                owed_to=part.owed_to,
-                payer_id=part.payer,
-                amount=part.amount,
-                cause=part.cause,
-                government=government,
-                status=status,
-                deadline_days=deadline,
-                pending_until=hold_until,
-                pending_reason=reason,
-            )
-        )
-    return rows
-
-
-def _government(
-    facts: ClaimFacts, cb: ClaimBalance, payer: str, rules: Callable[[str], PayerRule]
-) -> tuple[bool, int | None]:
-    """(government?, deadline days) for money owed to ``payer``.
-
-    Medicare by the claim (CLP06 of the payer's effective adjudication, else the SBR09 of its
-    own 837 loop: MA, MB) is Medicare's money, 60 days, whether or not the payer has a
-    profile. Otherwise the payer profile decides; without one, that same indicator: MC → 60
-    days; 16, CH, VA, OF → government with the profile's deadline.
-    """
-    indicator = medicare.payer_indicator(facts, cb.effective.get(payer), payer)
-    return government_by(rules(payer), indicator)
-
-
-def classify_rows(
-    facts: ClaimFacts, rows: list[CreditRow], *, rules: Callable[[str], PayerRule]
-) -> list[CreditRow]:
-    """``rows`` of ``attribute`` with their claim kind, Medicare Part and return method."""
-    if not rows:
-        return rows
-    effective, _ = effective_adjudications(facts.adjudications)
-    return medicare.annotate(facts, rows, effective, rules)
-
-
 __all__ = [
     "FEDERAL_OTHER",
     "GOVERNMENT_60_DAY",
@@ -453,7 +378,6 @@ __all__ = [
     "Rules",
     "attribute",
     "claim_balance",
-    "classify_rows",
     "due_by",
     "effective_adjudications",
     "government_by",

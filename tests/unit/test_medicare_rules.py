@@ -12,7 +12,7 @@ from decimal import Decimal as D  # noqa: N817  short name keeps the tables read
 import pytest
 
 from gateway.reconcile import Adjudication, ClaimFacts, PayerRule, attribute, due_by
-from gateway.reconcile.credit import classify_rows
+from gateway.reconcile.credit_rows import classify_rows
 from gateway.reconcile.medicare import MedicareFacts, PayerLoop, claim_kind, medicare_part
 from gateway.reconcile.model import CreditRow, ServiceLine
 from gateway.reconcile.queries import CreditView, worklist_order

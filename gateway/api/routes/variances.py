@@ -13,11 +13,8 @@ from pydantic import BaseModel, Field
 from gateway.api.deps import Ctx, OpsOnly, Readers
 from gateway.api.problems import problem_responses
 from gateway.read.variances import LineVarianceRead, VarianceRead
-from gateway.reconcile.queries import (
-    list_line_variances,
-    list_variances,
-    resolve_line_variance,
-)
+from gateway.reconcile.line_variances import list_line_variances, resolve_line_variance
+from gateway.reconcile.queries import list_variances
 
 router = APIRouter(prefix="/v1", tags=["variances"])
 DbId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
