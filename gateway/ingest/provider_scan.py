@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from gateway.ingest.rows import provider_identity
 from parsers.errors import X12Error
-from parsers.x12.lexer import DEFAULT_LIMITS, read_isa
+from parsers.x12.isa import read_isa
+from parsers.x12.lexer import DEFAULT_LIMITS
 from schemas import Entity
 from schemas.common import Reference
 

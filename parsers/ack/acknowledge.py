@@ -24,7 +24,7 @@ from parsers.ack.x999 import answerable, render_999
 from parsers.errors import DelimiterError, EmptyInputError, Finding, NotX12Error, X12Error
 from parsers.result import ParseResult
 from parsers.x12.envelopes import InboundInterchange
-from parsers.x12.lexer import bom_length, prepare
+from parsers.x12.isa import bom_length, prepare
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,8 @@ from parsers.x12.envelopes import (
     InboundInterchange,
     InboundTransaction,
 )
-from parsers.x12.lexer import DEFAULT_LIMITS, Lexer, Limits, prepare
+from parsers.x12.isa import prepare
+from parsers.x12.lexer import DEFAULT_LIMITS, Lexer, Limits
 from parsers.x12.stream_lexer import StreamLexer
 from schemas.envelope import Delimiters
 

@@ -13,27 +13,18 @@ for them.
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 
 from parsers.errors import (
-    DelimiterError,
-    EmptyInputError,
-    EncodingError,
-    InterchangeHeaderError,
     LimitExceededError,
     Location,
-    NotX12Error,
-    StructureError,
     X12Error,
 )
+from parsers.x12.isa import WHITESPACE, bom_length, prepare, read_isa, skip_ws
 from schemas.envelope import Delimiters
-
-_WHITESPACE = b" \t\r\n\x00\x1a\x0b\x0c"
-_ISA_LEN = 106
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,127 +42,6 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-
-
-def bom_length(data: bytes) -> int:
-    """Bytes of a UTF-8 byte order mark that ``prepare`` strips (0 or 3).
-
-    Offsets reported to users are offsets in the original input, so everything located in the
-    prepared data is shifted back by this much. (UTF-16 input is transcoded as a whole; offsets
-    in it refer to its UTF-8 transcoding.)
-    """
-    return 3 if data.startswith(codecs.BOM_UTF8) else 0
-
-
-def prepare(data: bytes) -> bytes:
-    """Strip a BOM, transcode UTF-16 (with BOM) and reject empty input."""
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[3:]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            data = data.decode("utf-16").encode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise EncodingError(
-                "file has a UTF-16 byte order mark but is not valid UTF-16",
-                Location(byte_offset=exc.start),
-            ) from None
-    elif len(data) >= 4 and data[1] == 0 and data[3] == 0 and data[0] != 0:
-        data = _utf16(data, "utf-16-le")
-    elif len(data) >= 4 and data[0] == 0 and data[2] == 0 and data[1] != 0:
-        data = _utf16(data, "utf-16-be")
-    if not data.strip(_WHITESPACE):
-        raise EmptyInputError("file is empty" if not data else "file holds only whitespace")
-    return data
-
-
-def _utf16(data: bytes, codec: str) -> bytes:
-    """UTF-16 without a byte order mark, recognised by its NUL pattern."""
-    try:
-        return data.decode(codec).encode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EncodingError(
-            f"file looks like {codec.upper()} text but does not decode as such",
-            Location(byte_offset=exc.start),
-        ) from None
-
-
-def _skip_ws(data: bytes, pos: int) -> int:
-    n = len(data)
-    while pos < n and data[pos] in _WHITESPACE:
-        pos += 1
-    return pos
-
-
-def read_isa(
-    data: bytes, pos: int, first: bool = False, line: int | None = None
-) -> tuple[Delimiters, list[str], int, bool]:
-    """Read the ISA at ``pos``: delimiters, its 17 elements, the offset after it, fixed-width?
-
-    ``first`` says no interchange came before (leading whitespace may precede it). ``line`` is
-    the 1-based line of ``pos`` when the caller tracks it (counting from 0 for every ISA would
-    make a file of many interchanges quadratic).
-    """
-    if line is None:
-        line = data.count(b"\n", 0, pos) + 1
-    head = data[pos : pos + 3]
-    if head != b"ISA":
-        snippet = data[pos : pos + 20].decode("latin-1").replace("\r", "\\r").replace("\n", "\\n")
-        if first or pos == 0 or not snippet:
-            raise NotX12Error(
-                f"expected the interchange header 'ISA' but found {snippet[:20]!r}",
-                Location(segment_number=1, byte_offset=pos, line=line),
-            )
-        raise StructureError(
-            f"expected an ISA after IEA but found {snippet!r}",
-            Location(byte_offset=pos, line=line),
-        )
-    loc = Location(segment_id="ISA", byte_offset=pos, line=line)
-    if len(data) < pos + 4:
-        raise InterchangeHeaderError("file ends inside the ISA header", loc)
-    sep = data[pos + 3 : pos + 4]
-    if sep.isalnum() or sep in b" \r\n":
-        raise DelimiterError(f"ISA element separator {sep!r} is not a valid delimiter", loc)
-    # Find the 16th element separator; ISA16 is the single byte after it, then the terminator.
-    cur = pos + 3
-    for _ in range(15):
-        cur = data.find(sep, cur + 1, pos + 400)
-        if cur < 0:
-            raise InterchangeHeaderError(
-                "ISA header has fewer than 16 elements (or is truncated)", loc
-            )
-    if cur + 2 >= len(data):
-        raise InterchangeHeaderError("file ends inside the ISA header", loc)
-    component = data[cur + 1 : cur + 2]
-    terminator = data[cur + 2 : cur + 3]
-    end = cur + 3
-    fixed = end - pos == _ISA_LEN
-    try:
-        text = data[pos : cur + 2].decode("ascii")
-    except UnicodeDecodeError:
-        raise InterchangeHeaderError("ISA header contains non-ASCII bytes", loc) from None
-    elements = text.split(sep.decode("ascii"))
-    if len(elements) != 17:
-        raise InterchangeHeaderError(
-            f"ISA header has {len(elements) - 1} elements, expected 16", loc
-        )
-    comp_s = component.decode("latin-1")
-    term_s = terminator.decode("latin-1")
-    sep_s = sep.decode("ascii")
-    if comp_s.isalnum() or comp_s == " ":
-        raise DelimiterError(f"ISA16 component separator {comp_s!r} is not a valid delimiter", loc)
-    if term_s.isalnum() or term_s == " ":
-        raise DelimiterError(f"segment terminator {term_s!r} is not a valid delimiter", loc)
-    if len({sep_s, comp_s, term_s}) != 3:
-        raise DelimiterError(
-            "element separator, component separator and segment terminator must differ "
-            f"(got {sep_s!r}, {comp_s!r}, {term_s!r})",
-            loc,
-        )
-    rep = elements[11]
-    rep_s = ""
-    if len(rep) == 1 and not rep.isalnum() and rep not in (sep_s, comp_s, term_s, " "):
-        rep_s = rep
-    return Delimiters(sep_s, comp_s, rep_s, term_s), elements, end, fixed
 
 
 class Lexer:
@@ -220,7 +90,7 @@ class Lexer:
 
     def _interchange_chunks(self) -> Iterator[list[str]]:
         data = self.data
-        pos = _skip_ws(data, 0)
+        pos = skip_ws(data, 0)
         n = len(data)
         line, counted = 1, 0
         while pos < n:
@@ -243,7 +113,7 @@ class Lexer:
             self.spans.append((pos, end, delims))
             yield [delims.element.join(isa_elements)]
             yield from self._segments(after_isa, end, delims)
-            pos = _skip_ws(data, end)
+            pos = skip_ws(data, end)
 
     def _interchange_end(self, start: int, d: Delimiters) -> tuple[int, bool]:
         """Offset just past this interchange's IEA segment, or EOF when there is none."""
@@ -256,7 +126,7 @@ class Lexer:
             if hit < 0:
                 return len(data), False
             back = hit - 1
-            while back >= start and data[back] in _WHITESPACE and data[back : back + 1] != term:
+            while back >= start and data[back] in WHITESPACE and data[back : back + 1] != term:
                 back -= 1
             if back < start or data[back : back + 1] == term:
                 stop = data.find(term, hit)
@@ -402,7 +272,7 @@ def _locate(
         term = d.segment.encode("latin-1")
         pos = start
         while pos < end and i < len(wanted):
-            while pos < end and data[pos] in _WHITESPACE and data[pos : pos + 1] != term:
+            while pos < end and data[pos] in WHITESPACE and data[pos : pos + 1] != term:
                 pos += 1
             if pos >= end:
                 break

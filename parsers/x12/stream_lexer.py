@@ -24,15 +24,8 @@ from itertools import chain
 from typing import BinaryIO
 
 from parsers.errors import EmptyInputError, LimitExceededError, Location, X12Error
-from parsers.x12.lexer import (
-    _WHITESPACE,
-    DEFAULT_LIMITS,
-    Limits,
-    Splitter,
-    prepare,
-    read_isa,
-    segment_text,
-)
+from parsers.x12.isa import WHITESPACE, prepare, read_isa
+from parsers.x12.lexer import DEFAULT_LIMITS, Limits, Splitter, segment_text
 from schemas.envelope import Delimiters
 
 #: bytes asked of the stream at a time
@@ -159,7 +152,7 @@ class StreamLexer:
             self._fill(pos, self._read_size)
             buf, rel = self._buf, pos - self._base
             n = len(buf)
-            while rel < n and buf[rel] in _WHITESPACE:
+            while rel < n and buf[rel] in WHITESPACE:
                 rel += 1
             pos = self._base + rel
             if rel < n or self._eof:
@@ -259,7 +252,7 @@ class StreamLexer:
             if hit < 0:
                 return -1, False
             back = hit - 1
-            while back >= rel and buf[back] in _WHITESPACE and buf[back : back + 1] != term:
+            while back >= rel and buf[back] in WHITESPACE and buf[back : back + 1] != term:
                 back -= 1
             if back < rel or buf[back : back + 1] == term:
                 stop = buf.find(term, hit, limit)
@@ -328,7 +321,7 @@ class StreamLexer:
         last = max(numbers)
         n, pos, number = len(raw), 0, first - 1
         while pos < n and number < last:
-            while pos < n and raw[pos] in _WHITESPACE and raw[pos : pos + 1] != term:
+            while pos < n and raw[pos] in WHITESPACE and raw[pos : pos + 1] != term:
                 pos += 1
             if pos >= n:
                 break
