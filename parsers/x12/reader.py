@@ -27,6 +27,7 @@ from parsers.x12.envelopes import (
     InboundTransaction,
 )
 from parsers.x12.events import GroupEnd, InterchangeEnd, TransactionEnd
+from parsers.x12.guides import GUIDES, transaction_kind
 from parsers.x12.lexer import DEFAULT_LIMITS, Lexer, Limits
 from parsers.x12.stream_lexer import StreamLexer
 from parsers.x12.values import date6, date8
@@ -47,27 +48,6 @@ Event = (
     | InterchangeEnd
 )
 
-#: implementation guide (GS08/ST03) → transaction kind
-GUIDES = {
-    "005010X221A1": "835",
-    "005010X222A1": "837P",
-    "005010X223A2": "837I",
-    "005010X224A2": "837D",
-    # later errata of the same guides, sent by many clearinghouses
-    "005010X222A2": "837P",
-    "005010X223A3": "837I",
-    "005010X224A3": "837D",
-}
-_LEGACY_837 = {
-    "X098": "837P",
-    "X096": "837I",
-    "X097": "837D",
-    "X222": "837P",
-    "X223": "837I",
-    "X224": "837D",
-}
-FUNCTIONAL_IDS = {"835": "HP", "837P": "HC", "837I": "HC", "837D": "HC"}
-
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
@@ -84,20 +64,6 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def transaction_kind(st01: str, guide: str) -> str:
-    """835, 837P, 837I, 837D, or '' when the set is not one we handle."""
-    if st01 == "835":
-        return "835"
-    if st01 == "837":
-        if guide in GUIDES:
-            return GUIDES[guide]
-        for key, kind in _LEGACY_837.items():
-            if key in guide:
-                return kind
-        return "837P"
-    return ""
 
 
 class X12Reader:

@@ -18,7 +18,7 @@ from gateway.ingest import rows
 from gateway.ingest.replay import replay
 from gateway.ingest.resend import interchange_identity
 from gateway.intake import accept_bytes, accept_path
-from parsers.x12 import reader as x12_reader
+from parsers.x12 import guides as x12_guides
 from schemas import Remittance
 from tests.conftest import CORPUS
 from tests.integration.helpers import Gateway, counts, ingest, interchange_keys, snapshot
@@ -166,7 +166,7 @@ def test_replay_after_fix_and_idempotent_replay(
     assert failed.state == "failed"
     assert failed.error_code == "unsupported_version"
     assert counts(gw.db)["claim_payments"] == 0
-    monkeypatch.setitem(x12_reader.GUIDES, "005010X221A9", "835")  # the mapping fix
+    monkeypatch.setitem(x12_guides.GUIDES, "005010X221A9", "835")  # the mapping fix
     res = replay(
         gw.db, gw.store, gw.settings, failed.file_id, actor="alice", reason="guide A9 added"
     )

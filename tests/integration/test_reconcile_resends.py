@@ -27,7 +27,7 @@ from gateway.ingest.resend import Prior, Trace
 from gateway.ingest.resend_check import ResendCheck, prior_remittances
 from gateway.intake import accept_bytes
 from gateway.reconcile import sql as q
-from parsers.x12 import reader as x12_reader
+from parsers.x12 import guides as x12_guides
 from tests.integration import test_reconcile_scenarios as scenarios
 from tests.integration.helpers import Gateway, ingest
 from tests.integration.test_reconcile_scenarios import Cli
@@ -337,7 +337,7 @@ def test_original_replayed_lets_the_resend_take_its_place(
     assert cli.json("credits", "--status", "all") == before  # identified_on etc. unchanged
 
     with monkeypatch.context() as m:  # a guide withdrawn: the replay fails
-        m.delitem(x12_reader.GUIDES, "005010X221A1")
+        m.delitem(x12_guides.GUIDES, "005010X221A1")
         assert "failed" in cli("replay", "2", "--reason", "guide check", code=1)
     assert run.file(2)["state"] == "failed"
     assert run.credits() == expected
