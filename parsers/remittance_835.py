@@ -11,6 +11,7 @@ from collections.abc import Generator, Iterator
 from decimal import Decimal, InvalidOperation
 
 from parsers.errors import StructureError, TruncatedError
+from parsers.remittance_balance import Money, balance_claim, balance_line, balance_transaction
 from parsers.x12.context import TxContext
 from parsers.x12.values import (
     cached_date8,
@@ -42,31 +43,6 @@ def _entity(els: list[str]) -> Entity:
     return Entity(els[1], els[3], els[4], els[5], els[8], els[9])
 
 
-class _Money:
-    """Amount conversion that records a finding instead of raising."""
-
-    __slots__ = ("ctx",)
-
-    def __init__(self, ctx: TxContext) -> None:
-        self.ctx = ctx
-
-    def __call__(self, text: str, n: int, seg: str, el: int, required: bool = True) -> Decimal:
-        if text and is_numeric_text(text):  # fast path: one call, not two
-            try:
-                return Decimal(text)
-            except InvalidOperation:
-                pass
-        if not text:
-            if required:
-                self.ctx.error("missing_element", f"{seg}{el:02d} is required", n, seg, el, "1")
-            return _ZERO
-        try:
-            return decimal(text)
-        except ValueError as exc:
-            self.ctx.error("bad_number", f"{seg}{el:02d} {exc}", n, seg, el, "6")
-            return _ZERO
-
-
 def parse_835(  # noqa: C901 - the 835 hot loop, one pass over segments (bench)
     segments: Iterator[str], ctx: TxContext
 ) -> Generator[Item, None, tuple[int, list[str]]]:
@@ -78,7 +54,7 @@ def parse_835(  # noqa: C901 - the 835 hot loop, one pass over segments (bench)
     d = ctx.delimiters
     sep = d.element
     comp = d.component
-    money = _Money(ctx)
+    money = Money(ctx)
     remit = Remittance(
         header=ctx.header,
         handling_code="",
@@ -194,7 +170,7 @@ def parse_835(  # noqa: C901 - the 835 hot loop, one pass over segments (bench)
             if len(els) < 8:
                 els.extend(_PAD[: 8 - len(els)])
             if svc is not None:
-                _balance_line(svc, line_adj, ctx)
+                balance_line(svc, line_adj, ctx)
             line_adj = _ZERO
             units = None
             if els[5]:
@@ -270,10 +246,10 @@ def parse_835(  # noqa: C901 - the 835 hot loop, one pass over segments (bench)
                 header_open = False
                 yield remit
             if svc is not None:
-                _balance_line(svc, line_adj, ctx)
+                balance_line(svc, line_adj, ctx)
                 svc = None
             if claim is not None:
-                _balance_claim(claim, claim_adj, ctx)
+                balance_claim(claim, claim_adj, ctx)
                 yield claim
             if len(els) < 14:
                 els.extend(_PAD[: 14 - len(els)])
@@ -333,10 +309,10 @@ def parse_835(  # noqa: C901 - the 835 hot loop, one pass over segments (bench)
                 header_open = False
                 yield remit
             if svc is not None:
-                _balance_line(svc, line_adj, ctx)
+                balance_line(svc, line_adj, ctx)
                 svc = None
             if claim is not None:
-                _balance_claim(claim, claim_adj, ctx)
+                balance_claim(claim, claim_adj, ctx)
                 yield claim
                 claim = None
             provider = els[1] if len(els) > 1 else ""
@@ -406,11 +382,11 @@ def parse_835(  # noqa: C901 - the 835 hot loop, one pass over segments (bench)
             if header_open:
                 yield remit
             if svc is not None:
-                _balance_line(svc, line_adj, ctx)
+                balance_line(svc, line_adj, ctx)
             if claim is not None:
-                _balance_claim(claim, claim_adj, ctx)
+                balance_claim(claim, claim_adj, ctx)
                 yield claim
-            _balance_transaction(remit, total_paid, total_plb, n, ctx)
+            balance_transaction(remit, total_paid, total_plb, n, ctx)
             return n, els
         elif tag in _ENVELOPE:
             raise StructureError(
@@ -422,43 +398,3 @@ def parse_835(  # noqa: C901 - the 835 hot loop, one pass over segments (bench)
         f"file ends inside transaction {ctx.header.control_number} (no SE)",
         ctx.location(n, "SE"),
     )
-
-
-def _balance_line(s: ServicePayment, adjustments: Decimal, ctx: TxContext) -> None:
-    """SVC02 − Σ line CAS = SVC03 (``adjustments``: the running Σ line CAS)."""
-    adjusted = s.charge - adjustments
-    if adjusted != s.paid:
-        ctx.warning(
-            "line_out_of_balance",
-            f"service line charge {s.charge} minus adjustments "
-            f"{s.charge - adjusted} is {adjusted}, but paid is {s.paid}",
-            s.segment_index,
-            "SVC",
-        )
-
-
-def _balance_claim(c: ClaimPayment, total: Decimal, ctx: TxContext) -> None:
-    """CLP03 − Σ(claim CAS + line CAS) = CLP04 (``total``: the running Σ of both)."""
-    if c.charge - total != c.paid:
-        ctx.warning(
-            "claim_out_of_balance",
-            f"claim charge {c.charge} minus adjustments {total} is {c.charge - total}, "
-            f"but paid is {c.paid}",
-            c.segment_index,
-            "CLP",
-        )
-
-
-def _balance_transaction(
-    r: Remittance, total_paid: Decimal, total_plb: Decimal, n: int, ctx: TxContext
-) -> None:
-    """BPR02 = Σ CLP04 − Σ PLB."""
-    expected = total_paid - total_plb
-    if expected != r.payment_amount:
-        ctx.warning(
-            "transaction_out_of_balance",
-            f"BPR02 {r.payment_amount} does not equal claim payments {total_paid} "
-            f"minus provider adjustments {total_plb} = {expected}",
-            n,
-            "SE",
-        )
