@@ -26,12 +26,33 @@ LEDGER_HEADER = (
     "CPT",
     "DOS",
     "Line Ctrl",
+    "Dept",
 )
+#: the department that posts a hospital claim's charges, by the category of its largest
+#: revenue code (else hospital outpatient); a practice claim's, by its first procedure
+_HOSPITAL_DEPARTMENTS = {
+    "030": "Laboratory",
+    "031": "Laboratory",
+    "032": "Radiology",
+    "035": "Radiology",
+    "036": "Surgery",
+    "045": "Emergency",
+}
+_PRACTICE_DEPARTMENTS = {"7": "Radiology", "8": "Laboratory"}
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _ledger_date(day: dt.date) -> str:
     return f"{day.day:02d}-{_MONTHS[day.month - 1]}-{day.year:04d}"
+
+
+def department(c: DemoClaim) -> str:
+    """The department the ledger names on the claim's charge rows."""
+    if c.kind == "837I":
+        top = max(c.lines, key=lambda ln: ln.charge)
+        return _HOSPITAL_DEPARTMENTS.get(top.revenue_code[:3], "Hospital outpatient")
+    code = c.lines[0].procedure.split(":")[-1] if c.lines else ""
+    return _PRACTICE_DEPARTMENTS.get(code[:1], "Clinic")
 
 
 _CODE_ORDER = {"C": 0, "PP": 1, "IP": 2, "CA": 3, "WO": 4, "IR": 5, "PR": 6}
@@ -75,6 +96,7 @@ def ledger_files(
                             f"{p.amount:.2f}",
                             p.reference,
                             *detail,
+                            department(c) if p.code == "C" else "",
                         )
                     )
                 )
