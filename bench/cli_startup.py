@@ -3,7 +3,9 @@
 Each measurement is one fresh process of the installed ``gateway`` console script (exactly what
 a user starts); wall time, CPU time (user + system) and peak RSS come from ``os.wait4`` for that
 child alone. Every command runs once per round, rounds repeat (default 5) and the median of
-each is kept, so the ratios come from the same noisy period of a shared machine. The peers,
+each is kept, so the ratios come from the same noisy period of a shared machine; one unmeasured
+warm-up round comes first, with bytecode writing on (``PYTHONDONTWRITEBYTECODE`` is dropped for
+the children, as an installed package has its bytecode). The peers,
 measured in the same rounds:
 
 - ``python -c pass``: the interpreter alone, the floor for any Python command;
@@ -134,6 +136,10 @@ def main() -> int:
         env = {**os.environ, "GATEWAY_DATA_DIR": data, "GATEWAY_LOG_LEVEL": "WARNING"}
         env.pop("GATEWAY_DATABASE_URL", None)
         env.pop("PYTHONPATH", None)
+        # bytecode as an installed package has it: with PYTHONDONTWRITEBYTECODE set (some
+        # shells and CI images set it) every run would compile the gateway's modules from
+        # source again, tens of ms that no installed copy pays; the warm-up round writes it
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         subprocess.run(
             [str(GATEWAY), "db", "upgrade"],
             env=env,
@@ -147,6 +153,10 @@ def main() -> int:
         rows = [floor, peer, *(c for c in commands(args.only) if c != peer)]
         now = {tuple(r): Runs() for r in rows}
         was = {tuple(r): Runs() for r in rows}
+        for r in rows:  # warm-up, not measured: bytecode written, files in the page cache
+            run_once(r, env)
+            if old is not None:
+                run_once(r, old)
         for _ in range(args.rounds):
             for r in rows:  # interleaved: load on the machine hits every command alike
                 now[tuple(r)].add(*run_once(r, env))
