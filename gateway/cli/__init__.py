@@ -5,7 +5,8 @@ MB at every start (SQLAlchemy, paramiko, pydantic-settings; the API app and fpdf
 and most commands need one of them:
 
 - ``main()`` (the console script) imports only the module(s) of the command named on the command
-  line, looked up in ``gateway.cli.index``; ``gateway --help`` and ``gateway`` alone import none
+  line, looked up in ``gateway.cli.index`` as the root group resolves the name, and builds only
+  that command; ``gateway --help`` and ``gateway`` alone import none
   (the root group lists commands from the index). A name the index does not know loads every
   module, so typer's own error and suggestions see every command.
 - ``from gateway.cli import app`` (tests, embedding) imports every module first (PEP 562
@@ -20,7 +21,6 @@ from __future__ import annotations
 import atexit
 import gc
 import os
-import sys
 from importlib import import_module
 from typing import TYPE_CHECKING
 
@@ -110,5 +110,7 @@ def main() -> None:
     # everything the gateway writes is private whatever the caller's umask (exports, reports,
     # acks; the data dir sets its modes itself: gateway.security.fsmodes)
     os.umask(0o077)
-    load_commands(sys.argv[1:])
+    # the root group (``LazyGroup``) imports the named command's module(s) as click resolves
+    # the name, and builds only that command: loading them here first would make typer build
+    # every command they register before parsing
     _app_module.app()
