@@ -323,13 +323,13 @@ def failures(
 ) -> None:
     """List quarantined files with their reasons."""
     from gateway.ingest.quarantine import failed_files
-    from gateway.outbound.ledger import transfer_failures
+    from gateway.outbound.ledger import count_transfer_failures
 
     # only the database: the quarantine list reads no raw file, so the raw store (and its
     # encryption) is not opened
     with _database() as (_, db):
         rows = failed_files(db, since.date() if since else None)
-        transfer_failed = len(transfer_failures(db))
+        transfer_failed = count_transfer_failures(db)
     if as_json:
         for f in rows:
             console.print_json(
