@@ -3,7 +3,9 @@
 Each measurement is one fresh process of the installed ``gateway`` console script (exactly what
 a user starts); wall time, CPU time (user + system) and peak RSS come from ``os.wait4`` for that
 child alone. Every command runs once per round, rounds repeat (default 5) and the median of
-each is kept, so the ratios come from the same noisy period of a shared machine. The peers,
+each is kept, so the ratios come from the same noisy period of a shared machine; one unmeasured
+warm-up round comes first, with bytecode writing on (``PYTHONDONTWRITEBYTECODE`` is dropped for
+the children, as an installed package has its bytecode). The peers,
 measured in the same rounds:
 
 - ``python -c pass``: the interpreter alone, the floor for any Python command;
@@ -17,10 +19,13 @@ for help, none for the read-only commands.
 ``--before DIR`` also runs every command from another checkout (``git archive main | tar -x -C
 DIR``) through ``PYTHONPATH`` with the same interpreter and packages, interleaved in the same
 rounds: a before/after table from one run (before: wall and CPU ms, and CPU against the before
-tree's own ``parse --help``).
+tree's own ``parse --help``). ``--after DIR`` runs this side from an archive too (``git archive
+HEAD``): with ``PYTHONPATH`` on the before side only, every import there searches one more
+``sys.path`` entry first, which made the before tree look up to ~25 % slower than it is.
 
     .venv/bin/python bench/cli_startup.py              # every command, 5 rounds
     .venv/bin/python bench/cli_startup.py --rounds 3 --only read --before /tmp/main-tree
+    .venv/bin/python bench/cli_startup.py --only read --before /tmp/main-tree --after /tmp/head
 """
 
 from __future__ import annotations
@@ -127,6 +132,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", choices=("all", "help", "read"), default="all")
     parser.add_argument("--before", type=Path, help="another checkout to compare against")
+    parser.add_argument(
+        "--after",
+        type=Path,
+        help="run this checkout's commands through PYTHONPATH too (an archive of this tree), so "
+        "both sides pay the same extra sys.path entry",
+    )
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -134,6 +145,10 @@ def main() -> int:
         env = {**os.environ, "GATEWAY_DATA_DIR": data, "GATEWAY_LOG_LEVEL": "WARNING"}
         env.pop("GATEWAY_DATABASE_URL", None)
         env.pop("PYTHONPATH", None)
+        # bytecode as an installed package has it: with PYTHONDONTWRITEBYTECODE set (some
+        # shells and CI images set it) every run would compile the gateway's modules from
+        # source again, tens of ms that no installed copy pays; the warm-up round writes it
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         subprocess.run(
             [str(GATEWAY), "db", "upgrade"],
             env=env,
@@ -142,11 +157,17 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
         )
         old = {**env, "PYTHONPATH": str(args.before.resolve())} if args.before else None
+        if args.after:
+            env["PYTHONPATH"] = str(args.after.resolve())
         floor = [sys.executable, "-c", "pass"]
         peer = [str(GATEWAY), "parse", "--help"]
         rows = [floor, peer, *(c for c in commands(args.only) if c != peer)]
         now = {tuple(r): Runs() for r in rows}
         was = {tuple(r): Runs() for r in rows}
+        for r in rows:  # warm-up, not measured: bytecode written, files in the page cache
+            run_once(r, env)
+            if old is not None:
+                run_once(r, old)
         for _ in range(args.rounds):
             for r in rows:  # interleaved: load on the machine hits every command alike
                 now[tuple(r)].add(*run_once(r, env))

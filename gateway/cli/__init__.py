@@ -5,7 +5,8 @@ MB at every start (SQLAlchemy, paramiko, pydantic-settings; the API app and fpdf
 and most commands need one of them:
 
 - ``main()`` (the console script) imports only the module(s) of the command named on the command
-  line, looked up in ``gateway.cli.index``; ``gateway --help`` and ``gateway`` alone import none
+  line, looked up in ``gateway.cli.index`` as the root group resolves the name, and builds only
+  that command; ``gateway --help`` and ``gateway`` alone import none
   (the root group lists commands from the index). A name the index does not know loads every
   module, so typer's own error and suggestions see every command.
 - ``from gateway.cli import app`` (tests, embedding) imports every module first (PEP 562
@@ -17,8 +18,9 @@ run ``python -m gateway.cli.docs``, which regenerates ``docs/cli.md`` and the in
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
-import sys
 from importlib import import_module
 from typing import TYPE_CHECKING
 
@@ -87,9 +89,28 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _collect_then_freeze() -> None:
+    """At exit: collect the garbage once, then freeze what is still alive.
+
+    Interpreter shutdown otherwise runs the cyclic collector again and again while it tears the
+    modules down, over every object SQLAlchemy, pydantic and rich created at import: about
+    0.2 s of a read-only command's 0.8 s, after its output was written. Garbage is still
+    collected (finalisers of unreachable objects run, as before); objects alive at exit are
+    left to the process's end, which Python never promised to finalise anyway.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def main() -> None:
+    # registered before the command imports anything, so it runs after the exit handlers of
+    # what the command loads (they run last-in first-out); once however often main() runs
+    atexit.unregister(_collect_then_freeze)
+    atexit.register(_collect_then_freeze)
     # everything the gateway writes is private whatever the caller's umask (exports, reports,
     # acks; the data dir sets its modes itself: gateway.security.fsmodes)
     os.umask(0o077)
-    load_commands(sys.argv[1:])
+    # the root group (``LazyGroup``) imports the named command's module(s) as click resolves
+    # the name, and builds only that command: loading them here first would make typer build
+    # every command they register before parsing
     _app_module.app()

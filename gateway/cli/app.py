@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -38,19 +39,58 @@ class LazyGroup(TyperGroup):
         return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
 
     def get_command(self, _ctx: Any, cmd_name: str) -> Any:
+        entry = COMMANDS.get(cmd_name)
         cmd = self.commands.get(cmd_name)
+        if self._listing and cmd is None and entry is not None:
+            return TyperCommand(name=cmd_name, help=entry[1])  # for the command list only
+        if self._listing and cmd is not None:
+            return cmd
+        if entry is not None:
+            # the named command's modules, then only that command (a group: with its
+            # subcommands); building every command the loaded modules register would read
+            # dozens of signatures this run never uses. Rebuilt when one of its modules was
+            # not loaded yet: a group spans modules, and an earlier run in this process may
+            # have loaded only some of them
+            missing = [m for m in entry[0] if f"gateway.cli.{m}" not in sys.modules]
+            if cmd is not None and not missing:
+                return cmd
+            for module in missing:
+                import_module(f"gateway.cli.{module}")
+            one = _build(cmd_name)
+            if one is not None:
+                self.commands[cmd_name] = one
+                return one
         if cmd is not None:
             return cmd
-        entry = COMMANDS.get(cmd_name)
-        if entry is not None and self._listing:
-            return TyperCommand(name=cmd_name, help=entry[1])  # for the command list only
         from gateway.cli import COMMAND_MODULES
 
-        for module in entry[0] if entry is not None else COMMAND_MODULES:
+        for module in COMMAND_MODULES:
             import_module(f"gateway.cli.{module}")
         built: Any = typer.main.get_command(app)
         self.commands.update(built.commands)
         return self.commands.get(cmd_name)
+
+
+def _build(cmd_name: str) -> Any:
+    """The click command (or group) registered on ``app`` as ``cmd_name``, built as
+    ``typer.main.get_command(app)`` builds it; None if no registration has that name."""
+    for info in app.registered_commands:
+        callback: Any = info.callback
+        if (info.name or typer.main.get_command_name(callback.__name__)) == cmd_name:
+            return typer.main.get_command_from_info(
+                info,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+            )
+    for group in app.registered_groups:
+        if typer.main.solve_typer_info_defaults(group).name == cmd_name:
+            return typer.main.get_group_from_info(
+                group,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+                suggest_commands=app.suggest_commands,
+            )
+    return None
 
 
 app = typer.Typer(

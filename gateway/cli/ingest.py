@@ -46,12 +46,12 @@ class Ctx:
 
 
 @contextmanager
-def _context() -> Iterator[Ctx]:
+def _database() -> Iterator[tuple[Settings, Database]]:
+    """Checked settings and the database at the current schema (what a listing needs)."""
     from gateway.db.base import Database
     from gateway.db.migrate import ensure_schema
     from gateway.errors import GatewayError
     from gateway.logging import configure_logging
-    from gateway.store import store_from_settings
 
     settings = cli_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -59,13 +59,27 @@ def _context() -> Iterator[Ctx]:
     try:
         try:
             ensure_schema(db)
+        except GatewayError as exc:
+            err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+            raise typer.Exit(EXIT_UNREADABLE) from None
+        yield settings, db
+    finally:
+        db.dispose()
+
+
+@contextmanager
+def _context() -> Iterator[Ctx]:
+    """``_database`` plus the raw store, for the commands that read or write raw files."""
+    from gateway.errors import GatewayError
+    from gateway.store import store_from_settings
+
+    with _database() as (settings, db):
+        try:
             store = store_from_settings(settings)
         except GatewayError as exc:
             err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
             raise typer.Exit(EXIT_UNREADABLE) from None
         yield Ctx(settings, db, store)
-    finally:
-        db.dispose()
 
 
 @contextmanager
@@ -309,11 +323,13 @@ def failures(
 ) -> None:
     """List quarantined files with their reasons."""
     from gateway.ingest.quarantine import failed_files
-    from gateway.outbound.ledger import transfer_failures
+    from gateway.outbound.ledger import count_transfer_failures
 
-    with _context() as c:
-        rows = failed_files(c.db, since.date() if since else None)
-        transfer_failed = len(transfer_failures(c.db))
+    # only the database: the quarantine list reads no raw file, so the raw store (and its
+    # encryption) is not opened
+    with _database() as (_, db):
+        rows = failed_files(db, since.date() if since else None)
+        transfer_failed = count_transfer_failures(db)
     if as_json:
         for f in rows:
             console.print_json(

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -202,6 +202,15 @@ def transfer_failures(
         return list(s.execute(stmt).scalars())
 
 
+def count_transfer_failures(db: Database) -> int:
+    """How many failure records are unresolved: ``len(transfer_failures(db))`` as one Core
+    count (no ORM mapper configured for a number)."""
+    ft = tbl(TransferFailure)
+    stmt = select(func.count()).select_from(ft).where(ft.c.resolved.is_(False))
+    with db.read() as s:
+        return int(s.execute(stmt).scalar_one())
+
+
 def resolve_failures(
     db: Database,
     ids: list[int] | None = None,
@@ -227,6 +236,7 @@ __all__ = [
     "DbFailureLog",
     "DeliveryLedger",
     "Receipt",
+    "count_transfer_failures",
     "direction_of",
     "insert_ignore",
     "resolve_failures",

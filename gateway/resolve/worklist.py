@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
@@ -29,8 +29,10 @@ from gateway.read.worklist import (
 from gateway.reconcile.tables import Credit
 from gateway.resolve import workflow as wf
 from gateway.resolve.tables import ResolutionCase
-from mappings.payers import PayerDirectory, default_directory
 from schemas.states import CaseState, CreditStatus
+
+if TYPE_CHECKING:
+    from mappings.payers import PayerDirectory
 
 CENT = Decimal("0.01")
 S = CaseState
@@ -135,14 +137,20 @@ def _order(f: WorklistFilter) -> list[Any]:
     return [column.desc() if f.desc else column.asc(), rc.c.id]
 
 
-def allowed_actions(c: Any, payers: PayerDirectory) -> tuple[str, ...]:
+def allowed_actions(c: Any, payers: PayerDirectory | None) -> tuple[str, ...]:
     """The actions that can succeed on this case now; approve only when the owner is known,
-    the credit is open and there is a way (layout) to send the money back."""
+    the credit is open and there is a way (layout) to send the money back. ``payers``: None
+    for the shipped profiles, loaded only when a case could be approved (a listing without
+    such a case reads no payer YAML)."""
     state = CaseState(c.state)
     nxt = wf.TRANSITIONS[state]
     out: list[str] = []
     known = c.owed_to in ("payer", "patient")
     if S.APPROVED in nxt and state is S.OPEN and c.credit_status == CreditStatus.OPEN and known:
+        if not payers:  # as ``payers or default_directory()`` did
+            from mappings.payers import default_directory
+
+            payers = default_directory()
         try:
             wf.resolution_method(c, payers, None)
             out.append("approve")
@@ -157,7 +165,7 @@ def allowed_actions(c: Any, payers: PayerDirectory) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _row(r: Any, payers: PayerDirectory, today: dt.date) -> WorklistRow:
+def _row(r: Any, payers: PayerDirectory | None, today: dt.date) -> WorklistRow:
     view = wf._view(r)
     data = {
         **view.model_dump(),
@@ -186,7 +194,6 @@ def worklist(
     """One page of cases in ``f``'s order, with the totals and per-state counts; ``me`` is the
     username ``assignee=me`` stands for (None: the caller is no person, and ``me`` is refused)."""
     day = today or dt.date.today()
-    directory = payers or default_directory()
     rc, ct, pt = tbl(ResolutionCase), tbl(Credit), tbl(Provider)
     base = _conds(f, day, scope, me)
     where = [*base]
@@ -229,7 +236,7 @@ def worklist(
         .limit(f.limit)
         .offset(f.offset)
     )
-    items = [_row(r, directory, day) for r in s.execute(stmt)]
+    items = [_row(r, payers, day) for r in s.execute(stmt)]
     return CaseList(
         items=items,
         totals=CaseTotals(
@@ -255,7 +262,7 @@ def get_row(
     r = s.execute(stmt).one_or_none()
     if r is None:
         wf.get_case(s, -1)  # raises the one "case not found" error
-    return _row(r, default_directory(), today or dt.date.today())
+    return _row(r, None, today or dt.date.today())
 
 
 #: the worklist's columns, in screen order (console table, CSV and XLSX exports)

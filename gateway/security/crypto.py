@@ -32,9 +32,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from gateway.errors import ConfigError, PermanentError
 
 KEY_BYTES = 32
@@ -171,6 +168,10 @@ def _b64d(s: str) -> bytes:
 def seal_text(ring: KeyRing, value: str, *, context: str) -> str:
     """``v1:<keyid>:<nonce>:<ct>`` of ``value`` under the active key; ``context`` (table.column)
     is authenticated so the value only opens in the column it was written to."""
+    # cryptography is imported where a value is sealed or opened: parsing the ring (every
+    # command checks it at start-up) needs none of it
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     kid, key = ring.active_key()
     nonce = os.urandom(NONCE_BYTES)
     ct = AESGCM(key).encrypt(nonce, value.encode("utf-8"), f"{kid}|{context}".encode())
@@ -188,6 +189,9 @@ def open_text(ring: KeyRing, stored: str, *, context: str) -> str:
     """The plaintext of a ``seal_text`` value (legacy plaintext passes through unchanged)."""
     if not stored.startswith(COLUMN_PREFIX):
         return stored
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         kid, nonce_s, ct_s = stored[len(COLUMN_PREFIX) :].split(":")
         nonce, ct = _b64d(nonce_s), _b64d(ct_s)

@@ -144,8 +144,17 @@ def test_read_only_commands_do_not_import_the_api_pdf_s3_or_pyx12(tmp_path: Path
 READ_ONLY_UNWANTED = {
     # parsers.codes and schemas.states alone: not the X12 reader nor the parsed-document models
     "credits": ("parsers.x12.reader", "parsers.result", "schemas.claim", "schemas.remittance"),
-    "failures": ("gateway.ingest.service", "gateway.ingest.replay", "gateway.webhooks.events"),
-    "cases list": (),
+    # nor the raw store (it reads no raw file) and with it the store's encryption
+    "failures": (
+        "gateway.ingest.service",
+        "gateway.ingest.replay",
+        "gateway.webhooks.events",
+        "gateway.store",
+        "gateway.store.file",
+        "gateway.store.crypt",
+    ),
+    # the payer profiles load only when a listed case could be approved (none here)
+    "cases list": ("mappings.payers", "mappings.loader", "yaml"),
     "report aging": ("gateway.resolve.cms838", "gateway.resolve.render", "yaml"),
 }
 
@@ -169,6 +178,8 @@ def test_a_read_only_command_on_a_current_schema_loads_no_migrations_or_app(
         "gateway.api.app",
         "gateway.reconcile.service",
         "structlog",
+        # the key ring is parsed at start-up, but no value is sealed or opened: no AES
+        "cryptography",
         *READ_ONLY_UNWANTED[" ".join(argv)],
     )
     assert _loaded(report, unwanted) == [], argv
@@ -227,6 +238,42 @@ def test_a_command_missing_from_the_index_still_resolves(monkeypatch: pytest.Mon
     assert cmd is not None
     assert "--json" in {opt for p in cmd.params for opt in getattr(p, "opts", [])}
     assert "credits" in root.list_commands(None)
+
+
+def test_a_command_is_built_alone_not_with_every_command_of_its_modules() -> None:
+    # typer reads each command's signature as it builds it; the root builds only the one named
+    from gateway.cli.app import LazyGroup
+
+    root = LazyGroup(name="gateway")
+    cmd = root.get_command(None, "credits")
+    assert cmd is not None
+    assert cmd.name == "credits"
+    assert set(root.commands) == {"credits"}  # not reconcile, variances, ... of the same module
+    group: Any = root.get_command(None, "report")
+    assert {"aging", "inventory"} <= set(group.commands)  # a group spans two modules: both in
+    assert set(root.commands) == {"credits", "report"}
+
+
+def test_the_heap_is_frozen_at_exit_after_the_garbage_was_collected(tmp_path: Path) -> None:
+    # an exit handler registered before main() runs after main()'s own (last in, first out)
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0, gc.isenabled()))\n"
+        "from gateway.cli import main\n"
+        "sys.argv = ['gateway', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "frozen True True"  # frozen; collection stays on
 
 
 def test_help_lists_commands_it_has_not_loaded_without_loading_them() -> None:
