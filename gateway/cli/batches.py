@@ -210,7 +210,7 @@ def batches_deliver(
     """Queue a batch for its payer's SFTP partner (and deliver it now); receipts recorded."""
     from gateway.audit import current_actor
     from gateway.errors import GatewayError
-    from gateway.outbound.queue import outbound_store
+    from gateway.outbound.enqueue import outbound_store
     from gateway.partners import configured_partners
     from gateway.resolve.batches.delivery import deliver_batch
 

@@ -252,7 +252,8 @@ def deliver(
     """
     from gateway.audit import current_actor
     from gateway.errors import GatewayError
-    from gateway.outbound.queue import drain, enqueue_path, outbound_store
+    from gateway.outbound.enqueue import enqueue_path, outbound_store
+    from gateway.outbound.queue import drain
 
     settings = _settings()
     every = {p.id: p for p in _profiles(partners_dir)}

@@ -23,9 +23,6 @@ from gateway.db.models import utcnow
 from gateway.errors import GatewayError, TransientError
 from gateway.logging import get_logger
 from gateway.outbound.deliver import DeliveryResult, deliver_file
-
-# re-exported: the CLI (gateway/cli/partners.py, batches.py) still imports these two from here
-from gateway.outbound.enqueue import enqueue_path, outbound_store
 from gateway.outbound.ledger import DbDeliveryLedger, DbFailureLog
 from gateway.outbound.tables import OutboundFile, OutboundState
 from gateway.sftp import PollCancelledError, report_failure
@@ -258,8 +255,6 @@ __all__ = [
     "claim_next",
     "deliver_one",
     "drain",
-    "enqueue_path",
-    "outbound_store",
     "queue_rows",
     "requeue_failed",
     "retry_delay",
