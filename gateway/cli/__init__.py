@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "store",
     "audit",
     "reconcile",
+    "variances",
     "demo",
     "cases",
     "batches",

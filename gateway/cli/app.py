@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.main
@@ -14,6 +18,7 @@ from typer.core import TyperCommand, TyperGroup
 from gateway.cli.index import COMMANDS
 
 if TYPE_CHECKING:
+    from gateway.db.base import Database
     from gateway.settings import Settings as SettingsT
 
 
@@ -104,6 +109,12 @@ app = typer.Typer(
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
+#: ``--as-of``: the reconciliation (or report) day, today when not given
+AsOf = Annotated[
+    dt.datetime | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Reconciliation date (default today)"),
+]
+
 #: exit codes shared by every command
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -144,3 +155,31 @@ def cli_settings(**overrides: object) -> SettingsT:
         err_console.print(f"[red]config_error: {reasons}[/red]", soft_wrap=True)
         raise typer.Exit(EXIT_UNREADABLE) from None
     return settings
+
+
+@contextmanager
+def schema_database() -> Iterator[tuple[SettingsT, Database]]:
+    """Checked settings and the database at the current schema (what a listing needs); exit 2
+    with the reason when the schema is not current."""
+    from gateway.db.base import Database
+    from gateway.db.migrate import ensure_schema
+    from gateway.errors import GatewayError
+    from gateway.logging import configure_logging
+
+    settings = cli_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    db = Database.from_settings(settings)
+    try:
+        try:
+            ensure_schema(db)
+        except GatewayError as exc:
+            err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+            raise typer.Exit(EXIT_UNREADABLE) from None
+        yield settings, db
+    finally:
+        db.dispose()
+
+
+def emit_json(rows: list[dict[str, Any]]) -> None:
+    """A command's ``--json`` output: one array on stdout."""
+    typer.echo(json.dumps(rows, indent=2))

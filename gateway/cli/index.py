@@ -61,7 +61,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "List credit balances: who is owed what, why, and by when. Government credits first,\nsoonest due first; then the rest, soonest due first (undated last).",
     ),
     "exceptions": (
-        ("reconcile",),
+        ("variances",),
         "Unmatched 835 claims, unanswered 837 claims, payments on accounts with no charges.",
     ),
     "partners": (
@@ -88,13 +88,13 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("audit",),
         "The audit log: verify its hash chain, list entries.",
     ),
-    "variances": (
-        ("reconcile",),
-        "Variances: ledger postings that differ from the 835s, and billed lines the ledger does not carry.",
-    ),
     "refund-requests": (
         ("reconcile",),
         "Payers' solicited refund requests.",
+    ),
+    "variances": (
+        ("variances",),
+        "Variances: ledger postings that differ from the 835s, and billed lines the ledger does not carry.",
     ),
     "demo": (
         ("demo",),

@@ -23,9 +23,9 @@ from gateway.cli.app import (
     EXIT_OK,
     EXIT_UNREADABLE,
     app,
-    cli_settings,
     console,
     err_console,
+    schema_database,
 )
 from gateway.cli.progress import progress
 from schemas.states import FileState
@@ -46,34 +46,12 @@ class Ctx:
 
 
 @contextmanager
-def _database() -> Iterator[tuple[Settings, Database]]:
-    """Checked settings and the database at the current schema (what a listing needs)."""
-    from gateway.db.base import Database
-    from gateway.db.migrate import ensure_schema
-    from gateway.errors import GatewayError
-    from gateway.logging import configure_logging
-
-    settings = cli_settings()
-    configure_logging(settings.log_level, settings.log_format)
-    db = Database.from_settings(settings)
-    try:
-        try:
-            ensure_schema(db)
-        except GatewayError as exc:
-            err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
-            raise typer.Exit(EXIT_UNREADABLE) from None
-        yield settings, db
-    finally:
-        db.dispose()
-
-
-@contextmanager
 def _context() -> Iterator[Ctx]:
-    """``_database`` plus the raw store, for the commands that read or write raw files."""
+    """``schema_database`` plus the raw store, for the commands that read or write raw files."""
     from gateway.errors import GatewayError
     from gateway.store import store_from_settings
 
-    with _database() as (settings, db):
+    with schema_database() as (settings, db):
         try:
             store = store_from_settings(settings)
         except GatewayError as exc:
@@ -327,7 +305,7 @@ def failures(
 
     # only the database: the quarantine list reads no raw file, so the raw store (and its
     # encryption) is not opened
-    with _database() as (_, db):
+    with schema_database() as (_, db):
         rows = failed_files(db, since.date() if since else None)
         transfer_failed = count_transfer_failures(db)
     if as_json:
