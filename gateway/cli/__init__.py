@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 COMMAND_MODULES = (
     "x12",
     "partners",
+    "transfers",
     "db",
     "ingest",
     "validate",

@@ -69,7 +69,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "SFTP trading partners: list profiles, check connections.",
     ),
     "transfers": (
-        ("partners",),
+        ("transfers",),
         "SFTP transfers: failures, the outbound queue.",
     ),
     "db": (
