@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "transfers",
     "db",
     "ingest",
+    "quarantine",
     "validate",
     "keys",
     "serve",

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,6 +21,7 @@ from gateway.cli.index import COMMANDS
 if TYPE_CHECKING:
     from gateway.db.base import Database
     from gateway.settings import Settings as SettingsT
+    from gateway.store.base import RawStore
 
 
 class LazyGroup(TyperGroup):
@@ -158,16 +160,18 @@ def cli_settings(**overrides: object) -> SettingsT:
 
 
 @contextmanager
-def schema_database() -> Iterator[tuple[SettingsT, Database]]:
-    """Checked settings and the database at the current schema (what a listing needs); exit 2
-    with the reason when the schema is not current."""
+def schema_database(settings: SettingsT | None = None) -> Iterator[tuple[SettingsT, Database]]:
+    """Checked settings (``settings`` when the command has read them already) and the database
+    at the current schema (what a listing needs); exit 2 with the reason when the schema is not
+    current."""
     from gateway.db.base import Database
     from gateway.db.migrate import ensure_schema
     from gateway.errors import GatewayError
     from gateway.logging import configure_logging
 
-    settings = cli_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    if settings is None:
+        settings = cli_settings()
+        configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
     try:
         try:
@@ -178,6 +182,30 @@ def schema_database() -> Iterator[tuple[SettingsT, Database]]:
         yield settings, db
     finally:
         db.dispose()
+
+
+@dataclass
+class Gateway:
+    """What a command that reads or writes raw files works with."""
+
+    settings: SettingsT
+    db: Database
+    store: RawStore
+
+
+@contextmanager
+def gateway_context(settings: SettingsT | None = None) -> Iterator[Gateway]:
+    """``schema_database`` plus the raw store; exit 2 with the reason when it cannot open."""
+    from gateway.errors import GatewayError
+    from gateway.store import store_from_settings
+
+    with schema_database(settings) as (checked, db):
+        try:
+            store = store_from_settings(checked)
+        except GatewayError as exc:
+            err_console.print(f"[red]{exc.code}: {exc.message}[/red]", soft_wrap=True)
+            raise typer.Exit(EXIT_UNREADABLE) from None
+        yield Gateway(checked, db, store)
 
 
 def emit_json(rows: list[dict[str, Any]]) -> None:

@@ -9,8 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from gateway.cli.app import EXIT_FINDINGS, app, console, err_console
-from gateway.cli.ingest import _context
+from gateway.cli.app import EXIT_FINDINGS, app, console, err_console, gateway_context
 
 files_app = typer.Typer(
     help="Inbound files: detail, findings, history and 835 resend links.", no_args_is_help=True
@@ -29,7 +28,7 @@ def show(
     from gateway.db.models import FileEvent, InboundFile
     from gateway.ingest.replay import resend_links
 
-    with _context() as c, c.db.read() as s:
+    with gateway_context() as c, c.db.read() as s:
         f = s.get(InboundFile, file_id)
         if f is None:
             err_console.print(f"[red]file_not_found: no file with id {file_id}[/red]")

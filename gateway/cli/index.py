@@ -37,11 +37,11 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "All-in-one for the embedded default: watch the inbox and run one worker.",
     ),
     "failures": (
-        ("ingest",),
+        ("quarantine",),
         "List quarantined files with their reasons.",
     ),
     "replay": (
-        ("ingest",),
+        ("quarantine",),
         "Re-run parse and load from the stored raw bytes; audited. Exit 1 if any stays failed.",
     ),
     "validate": (

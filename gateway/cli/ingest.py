@@ -1,4 +1,5 @@
-"""``gateway ingest|worker|run|failures|replay``: intake, processing, quarantine and replay.
+"""``gateway ingest|worker|run``: intake and processing (quarantine and replay:
+``gateway.cli.quarantine``).
 
 Every command ensures the schema first (auto-upgrade on the embedded SQLite default).
 Exit codes: 0 all good, 1 something was quarantined or rejected, 2 usage or setup error.
@@ -6,12 +7,9 @@ Exit codes: 0 all good, 1 something was quarantined or rejected, 2 usage or setu
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,46 +20,21 @@ from gateway.cli.app import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_UNREADABLE,
+    Gateway,
     app,
     console,
     err_console,
-    schema_database,
+    gateway_context,
 )
 from gateway.cli.progress import progress
 from schemas.states import FileState
 
 if TYPE_CHECKING:
-    from gateway.db.base import Database
-    from gateway.ingest.replay import FileReport
     from gateway.partners import PartnerServices
-    from gateway.settings import Settings
-    from gateway.store.base import RawStore
-
-
-@dataclass
-class Ctx:
-    settings: Settings
-    db: Database
-    store: RawStore
 
 
 @contextmanager
-def _context() -> Iterator[Ctx]:
-    """``schema_database`` plus the raw store, for the commands that read or write raw files."""
-    from gateway.errors import GatewayError
-    from gateway.store import store_from_settings
-
-    with schema_database() as (settings, db):
-        try:
-            store = store_from_settings(settings)
-        except GatewayError as exc:
-            err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
-            raise typer.Exit(EXIT_UNREADABLE) from None
-        yield Ctx(settings, db, store)
-
-
-@contextmanager
-def _partners(c: Ctx, *, background: bool) -> Iterator[PartnerServices | None]:
+def _partners(c: Gateway, *, background: bool) -> Iterator[PartnerServices | None]:
     """SFTP partners (polling, acknowledgments, deliveries) when enabled profiles exist."""
     from gateway.errors import GatewayError
     from gateway.ingest.queue import worker_id
@@ -133,7 +106,7 @@ def ingest(
     ledger_provider: int | None = None
     rows: list[tuple[str, str, str, str, str, str]] = []
     bad = False
-    with _context() as c, progress() as bars:
+    with gateway_context() as c, progress() as bars:
         # on a terminal: files done (several files), bytes read and claims loaded (this file)
         done_files = bars.task("files", len(files)) if len(files) > 1 else None
         read = bars.task("bytes read", unit="bytes")
@@ -182,7 +155,7 @@ def ingest(
             )
             if rep.state == FileState.FAILED:
                 bad = True
-            error = f"{rep.error_code}: {rep.error_message}" if rep.error_code else _note(rep)
+            error = f"{rep.error_code}: {rep.error_message}" if rep.error_code else rep.note
             rows.append(
                 (
                     str(path),
@@ -201,13 +174,6 @@ def ingest(
         table.add_row(*r, style=style)
     console.print(table)
     raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)
-
-
-def _note(rep: FileReport) -> str:
-    """What a processed file's row says besides its state: the files it re-sends."""
-    if not rep.resend_of:
-        return ""
-    return "resend of file " + ", ".join(str(f) for f in rep.resend_of) + " (not counted again)"
 
 
 def _looks_like_ledger(path: Path) -> bool:
@@ -229,7 +195,7 @@ def worker(
     """Claim and process queued files until SIGTERM/SIGINT (or the queue drains, with --once)."""
     from gateway.worker import install_stop_handlers, run_worker, run_workers
 
-    with _context() as c:
+    with gateway_context() as c:
         if c.db.is_sqlite and concurrency > 1:
             err_console.print(
                 "[red]SQLite allows one writer: use --concurrency 1, or "
@@ -262,7 +228,7 @@ def run(
     from gateway.intake.inbox import scan_inbox
     from gateway.worker import install_stop_handlers, run_worker
 
-    with _context() as c, _partners(c, background=not once) as partners:
+    with gateway_context() as c, _partners(c, background=not once) as partners:
         stop = threading.Event()
         install_stop_handlers(stop)
         inbox = c.settings.resolved_inbox
@@ -290,135 +256,3 @@ def run(
             if once:
                 break
             stop.wait(c.settings.worker_poll_seconds)
-
-
-@app.command()
-def failures(
-    as_json: Annotated[bool, typer.Option("--json", help="JSON lines for scripts")] = False,
-    since: Annotated[
-        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Received on or after this day")
-    ] = None,
-) -> None:
-    """List quarantined files with their reasons."""
-    from gateway.ingest.quarantine import failed_files
-    from gateway.outbound.ledger import count_transfer_failures
-
-    # only the database: the quarantine list reads no raw file, so the raw store (and its
-    # encryption) is not opened
-    with schema_database() as (_, db):
-        rows = failed_files(db, since.date() if since else None)
-        transfer_failed = count_transfer_failures(db)
-    if as_json:
-        for f in rows:
-            console.print_json(
-                json.dumps(
-                    {
-                        "id": f.id,
-                        "sha256": f.sha256,
-                        "source": f.source,
-                        "original_name": f.original_name,
-                        "kind": f.kind,
-                        "received_at": f.received_at.isoformat(),
-                        "attempts": f.attempts,
-                        "error_code": f.error_code,
-                        "error_message": f.error_message,
-                        "error_location": f.error_location,
-                    }
-                ),
-                indent=None,
-            )
-        return
-    table = Table(
-        "id",
-        "received",
-        "name",
-        "kind",
-        "code",
-        "message",
-        "where",
-        title=f"Quarantined files ({len(rows)})",
-    )
-    for f in rows:
-        loc = f.error_location or {}
-        where = ", ".join(
-            f"{k} {loc[k]}"
-            for k in ("segment_number", "segment_id", "line", "byte_offset")
-            if loc.get(k) not in (None, "", 0)
-        )
-        table.add_row(
-            str(f.id),
-            f.received_at.strftime("%Y-%m-%d %H:%M"),
-            f.original_name,
-            f.kind,
-            f.error_code or "",
-            f.error_message or "",
-            where,
-        )
-    console.print(table)
-    if transfer_failed:
-        console.print(
-            f"[red]{transfer_failed} unresolved SFTP transfer failure(s): "
-            "see `gateway transfers failures`[/red]"
-        )
-
-
-@app.command("replay")
-def replay_cmd(
-    ids: Annotated[list[int] | None, typer.Argument(help="File ids")] = None,
-    all_failed: Annotated[
-        bool, typer.Option("--all-failed", help="Every quarantined file")
-    ] = False,
-    since: Annotated[
-        dt.datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="With --all-failed: received on or after this day"),
-    ] = None,
-    force: Annotated[
-        bool,
-        typer.Option(
-            help="Accept a repeated interchange (TA1 025) or a conflicting remittance this time"
-        ),
-    ] = False,
-    reason: Annotated[str, typer.Option(help="Why (kept in the audit log)")] = "manual replay",
-    actor: Annotated[str | None, typer.Option(help="Who (default $USER)")] = None,
-) -> None:
-    """Re-run parse and load from the stored raw bytes; audited. Exit 1 if any stays failed."""
-    from gateway.audit import current_actor
-    from gateway.errors import GatewayError
-    from gateway.ingest.quarantine import failed_files
-    from gateway.ingest.replay import replay
-
-    if bool(ids) == all_failed:
-        err_console.print("[red]give file ids or --all-failed (not both)[/red]")
-        raise typer.Exit(EXIT_UNREADABLE)
-    who = current_actor(actor)
-    table = Table("id", "was", "now", "claims", "error or note", title="Replay")
-    bad = False
-    with _context() as c, progress() as bars:
-        targets = ids or [f.id for f in failed_files(c.db, since.date() if since else None)]
-        done = bars.task("files replayed", len(targets)) if all_failed else None
-        for n, file_id in enumerate(targets, start=1):
-            try:
-                res = replay(
-                    c.db, c.store, c.settings, file_id, actor=who, reason=reason, force=force
-                )
-            except GatewayError as exc:
-                table.add_row(
-                    str(file_id), "-", "-", "-", f"{exc.code}: {exc.message}", style="red"
-                )
-                bad = True
-                continue
-            finally:
-                if done:
-                    done(n)
-            rep = res.report
-            bad = bad or rep.state != FileState.PROCESSED
-            table.add_row(
-                str(file_id),
-                res.previous_state,
-                rep.state,
-                str(rep.claims),
-                f"{rep.error_code}: {rep.error_message}" if rep.error_code else _note(rep),
-                style="" if rep.state == FileState.PROCESSED else "red",
-            )
-    console.print(table)
-    raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)

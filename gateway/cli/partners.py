@@ -8,8 +8,6 @@ Failure records, the outbound queue and delivery receipts live in the database.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -25,13 +23,12 @@ from gateway.cli.app import (
     cli_settings,
     console,
     err_console,
+    gateway_context,
 )
 
 if TYPE_CHECKING:
-    from gateway.db.base import Database
     from gateway.intake.pull import PollResult
     from gateway.settings import Settings
-    from gateway.store.base import RawStore
     from mappings.partners import PartnerProfile
 
 partners_app = typer.Typer(
@@ -147,27 +144,6 @@ def check(
     raise typer.Exit(EXIT_FINDINGS if bad else EXIT_OK)
 
 
-@contextmanager
-def _gateway(settings: Settings) -> Iterator[tuple[Database, RawStore]]:
-    """The configured database (schema ensured) and raw store."""
-    from gateway.db.base import Database
-    from gateway.db.migrate import ensure_schema
-    from gateway.errors import GatewayError
-    from gateway.store import store_from_settings
-
-    db = Database.from_settings(settings)
-    try:
-        try:
-            ensure_schema(db)
-            store = store_from_settings(settings)
-        except GatewayError as exc:
-            err_console.print(f"[red]{exc.code}: {exc.message}[/red]", soft_wrap=True)
-            raise typer.Exit(EXIT_UNREADABLE) from None
-        yield db, store
-    finally:
-        db.dispose()
-
-
 def _print_result(result: PollResult) -> None:
     dup = sum(p.duplicate for p in result.pulled)
     line = (
@@ -205,7 +181,8 @@ def poll(
     if not profiles:
         err_console.print("[red]no enabled partner with an inbox_dir to poll[/red]", soft_wrap=True)
         raise typer.Exit(EXIT_UNREADABLE)
-    with _gateway(settings) as (db, store):
+    with gateway_context(settings) as gw:
+        db, store = gw.db, gw.store
         poller = PartnerPoller(
             profiles,
             make_acceptor(db, store, settings),
@@ -255,7 +232,8 @@ def deliver(
 
     settings = _settings()
     every = {p.id: p for p in _profiles(partners_dir)}
-    with _gateway(settings) as (db, _raw):
+    with gateway_context(settings) as gw:
+        db = gw.db
         out_store = outbound_store(settings.data_dir)
         ids: list[int] | None = None
         failed = 0

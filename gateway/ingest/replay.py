@@ -43,6 +43,15 @@ class FileReport:
     #: files whose 835 transactions this file re-sends (see ``resend_links``)
     resend_of: list[int] = field(default_factory=list)
 
+    @property
+    def note(self) -> str:
+        """What a processed file's row says besides its state: the files it re-sends."""
+        if not self.resend_of:
+            return ""
+        return (
+            "resend of file " + ", ".join(str(f) for f in self.resend_of) + " (not counted again)"
+        )
+
 
 @dataclass(frozen=True)
 class ResendLinks:
