@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from gateway.db.base import Database
 from gateway.logging import get_logger
-from gateway.settings import Settings
+from gateway.settings import Settings, x12_limits
 from gateway.store.base import RawStore
 from mappings.partners import PARTNERS_DIR, PartnerProfile, load_partners
 
@@ -115,7 +115,9 @@ class PartnerServices:
         from gateway.outbound.acks import render_due
         from gateway.outbound.queue import DrainResult, drain
 
-        acks = render_due(self.db, self.raw, self.out_store, self.profiles)
+        acks = render_due(
+            self.db, self.raw, self.out_store, self.profiles, limits=x12_limits(self.settings)
+        )
         drained = DrainResult()
 
         def one(profile: PartnerProfile) -> DrainResult:

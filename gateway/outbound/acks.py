@@ -33,10 +33,10 @@ from gateway.logging import get_logger
 from gateway.outbound.enqueue import add_to_queue
 from gateway.outbound.ledger import insert_ignore
 from gateway.outbound.tables import AckControlNumber, AckRequest
-from gateway.settings import get_settings, x12_limits
 from gateway.store.base import RawStore
 from gateway.store.file import FileRawStore
 from mappings.partners import PartnerProfile
+from parsers.x12.lexer import Limits
 
 log = get_logger("gateway.acks")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -117,9 +117,11 @@ def render_due(
     out_store: FileRawStore,
     profiles: Mapping[str, PartnerProfile],
     *,
+    limits: Limits,
     now: dt.datetime | None = None,
 ) -> list[RenderedAck]:
-    """Render and queue the acknowledgments of every finished file still owed them."""
+    """Render and queue the acknowledgments of every finished file still owed them
+    (``limits``: the parser limits the file was processed with, ``x12_limits(settings)``)."""
     done_states = (FileState.PROCESSED.value, FileState.FAILED.value)
     with db.read() as s:
         due = s.execute(
@@ -153,6 +155,7 @@ def render_due(
                     req.original_name,
                     req.sha256,
                     now or utcnow(),
+                    limits,
                 )
             )
         except GatewayError as exc:
@@ -176,6 +179,7 @@ def _render_one(
     original_name: str,
     sha256: str,
     now: dt.datetime,
+    limits: Limits,
 ) -> list[RenderedAck]:
     assert profile.ack_dir is not None
 
@@ -183,7 +187,7 @@ def _render_one(
         return raw.open(sha256)
 
     # the acks need the parse's findings and envelopes only: one pass of the event stream
-    parsed = stream_outcome(data, x12_limits(get_settings()))
+    parsed = stream_outcome(data, limits)
     out: list[RenderedAck] = []
     with db.write() as s:
         still_owed = (
