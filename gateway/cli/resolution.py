@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gateway.cli.app import EXIT_UNREADABLE, app, cli_settings, err_console
+from gateway.cli.app import EXIT_UNREADABLE, app, err_console, schema_database
 
 if TYPE_CHECKING:
     from gateway.db.base import Database
@@ -60,22 +60,9 @@ def _fail(exc: Exception) -> typer.Exit:
 
 @contextmanager
 def _db() -> Iterator[tuple[Database, Settings]]:
-    from gateway.db.base import Database
-    from gateway.db.migrate import ensure_schema
-    from gateway.errors import GatewayError
-    from gateway.logging import configure_logging
-
-    settings = cli_settings()
-    configure_logging(settings.log_level, settings.log_format)
-    db = Database.from_settings(settings)
-    try:
-        try:
-            ensure_schema(db)
-        except GatewayError as exc:
-            raise _fail(exc) from None
+    """``schema_database`` in the (database, settings) order these commands unpack."""
+    with schema_database() as (settings, db):
         yield db, settings
-    finally:
-        db.dispose()
 
 
 def _payers(folder: Path | None) -> PayerDirectory:
