@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select, tuple_
+from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from gateway.db.models import tbl
@@ -55,10 +55,17 @@ def by_month(
     """(month identified, department name, credits, cents) of the credits identified from
     ``lo`` to ``as_of`` whose claim has a department."""
     window = and_(CT.c.identified_on >= lo, CT.c.identified_on <= as_of)
-    claims = select(CT.c.provider_id, CT.c.patient_control_number).where(window)
+    claims = (
+        select(CT.c.provider_id.label("pid"), CT.c.patient_control_number.label("pcn"))
+        .where(window)
+        .distinct()
+    )
     if provider_id is not None:
         claims = claims.where(CT.c.provider_id == provider_id)
+    credited = claims.subquery("credited")
     key = _key()
+    # driven from the credited claims through the ledger's (provider, claim) index: only their
+    # rows are read, however long the provider's ledger
     per_key = (
         select(
             LE.c.provider_id,
@@ -66,11 +73,16 @@ def by_month(
             key.label("k"),
             func.sum(cents(LE.c.amount)).label("c"),
         )
-        .where(
-            LE.c.type == "charge",
-            key.is_not(None),
-            tuple_(LE.c.provider_id, LE.c.patient_control_number).in_(claims),
+        .select_from(
+            credited.join(
+                LE,
+                and_(
+                    LE.c.provider_id == credited.c.pid,
+                    LE.c.patient_control_number == credited.c.pcn,
+                ),
+            )
         )
+        .where(LE.c.type == "charge", key.is_not(None))
         .group_by(LE.c.provider_id, LE.c.patient_control_number, key)
         .having(func.sum(cents(LE.c.amount)) > 0)
         .subquery("dept_charges")
