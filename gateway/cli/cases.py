@@ -28,7 +28,7 @@ from gateway.cli.resolution import (
 @cases_app.command("sync")
 def cases_sync() -> None:
     """Open a case for every open credit; resolve cases whose credit was resolved."""
-    from gateway.resolve.workflow import sync_cases
+    from gateway.resolve.case_sync import sync_cases
 
     with _db() as (db, _), db.write() as s:
         res = sync_cases(s)
@@ -84,7 +84,8 @@ def cases_list(
 
     from gateway.errors import GatewayError
     from gateway.read.worklist import WorklistFilter
-    from gateway.resolve.workflow import overdue, sync_cases
+    from gateway.resolve.case_sync import sync_cases
+    from gateway.resolve.case_views import overdue
     from gateway.resolve.worklist import worklist
     from schemas.serialize import money
 
@@ -244,12 +245,12 @@ def cases_show(credit_id: int, as_json: AsJson = False, as_of: Day = None) -> No
 
 def _act(credit_id: int, action: str, **kwargs: Any) -> None:
     from gateway.errors import GatewayError
-    from gateway.resolve import workflow
+    from gateway.resolve import case_sync, workflow
 
     with _db() as (db, _):
         try:
             with db.write() as s:
-                workflow.sync_cases(s)
+                case_sync.sync_cases(s)
                 case = getattr(workflow, action)(s, credit_id, **kwargs)
         except GatewayError as exc:
             raise _fail(exc) from None
@@ -327,14 +328,14 @@ def cases_investigate(
     investigation_days; anywhere else the deadline does not move, and this says so."""
     from gateway.audit import current_actor
     from gateway.errors import GatewayError
-    from gateway.resolve import workflow
+    from gateway.resolve import case_sync, case_views, workflow
 
     directory = _payers(payers)
     with _db() as (db, _):
         try:
             with db.write() as s:
-                workflow.sync_cases(s)
-                before = workflow.get_case(s, credit_id, history=False)
+                case_sync.sync_cases(s)
+                before = case_views.get_case(s, credit_id, history=False)
                 case = workflow.investigate(
                     s,
                     credit_id,

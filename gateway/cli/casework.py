@@ -29,7 +29,7 @@ def cases_assign(
     from gateway.audit import current_actor
     from gateway.errors import GatewayError, InputError
     from gateway.resolve import casework
-    from gateway.resolve.workflow import sync_cases
+    from gateway.resolve.case_sync import sync_cases
 
     if bool(user) == unassign:
         raise _fail(InputError("name a user or give --unassign", code="bad_assignee"))
@@ -83,8 +83,8 @@ def cases_bulk(
     from gateway.audit import current_actor
     from gateway.errors import GatewayError, InputError
     from gateway.resolve import casework
+    from gateway.resolve.case_sync import sync_cases
     from gateway.resolve.documents import Sources
-    from gateway.resolve.workflow import sync_cases
     from gateway.security.roles import Role
     from gateway.settings import x12_limits
     from gateway.store import store_from_settings

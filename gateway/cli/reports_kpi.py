@@ -215,7 +215,7 @@ def cases_root_cause(
     from gateway.audit import current_actor
     from gateway.errors import GatewayError
     from gateway.reporting.root_cause import set_root_cause
-    from gateway.resolve.workflow import sync_cases
+    from gateway.resolve.case_sync import sync_cases
 
     with _db() as (db, _):
         try:

@@ -9,7 +9,7 @@ from gateway import audit
 from gateway.db.models import utcnow
 from gateway.errors import InputError
 from gateway.reporting.base import RC, TT
-from gateway.resolve.workflow import CaseView, get_case
+from gateway.resolve.case_views import CaseView, get_case
 from mappings.root_causes import RootCauses, default_root_causes
 
 

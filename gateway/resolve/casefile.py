@@ -93,8 +93,8 @@ def case_detail(
 ) -> CaseDetail:
     """The case of ``credit_id`` with its evidence; 404 outside ``scope``; PHI masked unless
     ``phi``."""
+    from gateway.resolve.case_views import get_case
     from gateway.resolve.casework import notes as case_notes
-    from gateway.resolve.workflow import get_case
 
     row = get_row(s, credit_id, scope=scope, today=today)
     full = get_case(s, credit_id)

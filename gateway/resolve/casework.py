@@ -33,6 +33,7 @@ from gateway.logging import get_logger
 from gateway.read.types import READ
 from gateway.read.worklist import CaseNoteRead
 from gateway.reconcile.tables import Credit
+from gateway.resolve import case_views
 from gateway.resolve import workflow as wf
 from gateway.resolve.tables import BatchItem, CaseNote, CaseTransition, ResolutionCase
 from gateway.security.roles import OPERATORS, Role
@@ -349,7 +350,7 @@ def _batch(
                 message=f"credit {cid} is {case.state}: only approved cases go into a batch",
             )
             continue
-        view = wf.get_case(s, cid, history=False)
+        view = case_views.get_case(s, cid, history=False)
         wanted.setdefault((view.provider_id, view.payer_id), []).append(cid)
     # a payer's group first; a group without a payer last: batch creation without a payer
     # picks up every approved case of the provider, so it may go only once the payer groups

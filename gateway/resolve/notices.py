@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session
 
 from gateway.db.models import tbl
 from gateway.resolve import letters
+from gateway.resolve.case_views import CaseView, list_cases
 from gateway.resolve.documents import Sources, claim_facts, provider_header
 from gateway.resolve.parties import parties
 from gateway.resolve.pdf import render_document
 from gateway.resolve.reports import _dormant_since
 from gateway.resolve.tables import BatchItem, ResolutionBatch
-from gateway.resolve.workflow import CaseState, CaseView, list_cases
+from gateway.resolve.workflow import CaseState
 from mappings.escheat import EscheatRules
 from mappings.payers import PayerDirectory
 

@@ -24,8 +24,10 @@ from sqlalchemy.orm import Session
 
 from gateway.db.models import Provider, tbl
 from gateway.reconcile.tables import Credit
+from gateway.resolve.case_sync import sync_cases
+from gateway.resolve.case_views import CaseView, list_cases
 from gateway.resolve.tables import BatchItem, CaseTransition, ResolutionBatch, ResolutionCase
-from gateway.resolve.workflow import CaseState, CaseView, list_cases, sync_cases, transition
+from gateway.resolve.workflow import CaseState, transition
 from schemas.serialize import money
 from schemas.states import CreditStatus
 

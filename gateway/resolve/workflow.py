@@ -11,27 +11,26 @@ States and who moves a case (``TRANSITIONS`` is the whole contract)::
 Nothing is ever undone in place: a reversal (revoke an approval, cancel a batch, reopen a
 dispute or a resolved case) is a new transition with its own actor and reason. Every transition
 is a ``case_transitions`` row and an entry in the hash-chained audit log, in the caller's
-transaction. Cases are keyed by the credit's id (one case per ``credits`` row); ``sync_cases``
-opens a case for every open credit and resolves the cases whose credit reconciliation resolved.
-Functions take a session and never commit (the caller owns the unit of work).
+transaction. Cases are keyed by the credit's id (one case per ``credits`` row); reading them
+is ``case_views``, keeping them in step with reconciliation ``case_sync``. Functions take a
+session and never commit (the caller owns the unit of work).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.db.models import Provider, tbl, utcnow
-from gateway.errors import InputError, NotFoundError, PermanentError
+from gateway.db.models import tbl, utcnow
+from gateway.errors import InputError, PermanentError
 from gateway.logging import get_logger
-from gateway.read.credits import ACTIVE_CASE_STATES, CaseRead, TransitionRead, credit_fields
+from gateway.read.credits import ACTIVE_CASE_STATES
 from gateway.reconcile.queries import record_investigation
-from gateway.reconcile.tables import Credit
+from gateway.resolve.case_views import CaseView, get_case
 from gateway.resolve.tables import CaseTransition, ResolutionCase
 from schemas.states import CaseState, CreditStatus
 
@@ -91,149 +90,6 @@ class NoLayoutError(ResolutionError):
     """The payer has no outbound layout for the chosen resolution method."""
 
     code = "no_layout"
-
-
-#: the read models of a case and of one of its transitions live in gateway.read.credits
-CaseView = CaseRead
-Transition = TransitionRead
-
-
-@dataclass
-class SyncSummary:
-    opened: int = 0
-    resolved: int = 0
-
-
-# ---------------------------------------------------------------- reading
-
-
-def _case_query() -> Any:
-    rc, ct, pt = tbl(ResolutionCase), tbl(Credit), tbl(Provider)
-    return select(
-        rc.c.id.label("case_id"),
-        rc.c.credit_id,
-        rc.c.state,
-        rc.c.method,
-        rc.c.reference,
-        rc.c.approved_by,
-        ct.c.provider_id,
-        pt.c.npi,
-        ct.c.account_id,
-        ct.c.patient_control_number,
-        ct.c.owed_to,
-        ct.c.payer_id,
-        ct.c.amount,
-        ct.c.cause,
-        ct.c.government,
-        ct.c.identified_on,
-        ct.c.due_by,
-        ct.c.status,
-        ct.c.investigation_opened_on,
-        ct.c.investigation_closed_on,
-        ct.c.medicare_part,
-        ct.c.return_method,
-        ct.c.investigation_days,
-    ).select_from(rc.join(ct, ct.c.id == rc.c.credit_id).join(pt, pt.c.id == ct.c.provider_id))
-
-
-def _view(r: Any, history: tuple[Transition, ...] = ()) -> CaseView:
-    return CaseView(
-        **credit_fields(r),
-        case_id=r.case_id,
-        credit_id=r.credit_id,
-        provider_npi=r.npi,
-        state=r.state,
-        method=r.method,
-        reference=r.reference,
-        approved_by=r.approved_by,
-        credit_status=r.status,
-        investigation_opened_on=r.investigation_opened_on,
-        investigation_closed_on=r.investigation_closed_on,
-        history=history,
-        investigation_days=r.investigation_days,
-    )
-
-
-def worklist_key(c: CaseView) -> tuple[Any, ...]:
-    """Government credits first, soonest due first (their deadlines bind by law); then the
-    rest, soonest due first, undated last."""
-    return (
-        not c.government,
-        c.due_by is None,
-        c.due_by or dt.date.max,
-        c.provider_id,
-        c.patient_control_number,
-        c.case_id,
-    )
-
-
-def list_cases(
-    s: Session,
-    *,
-    states: list[str] | None = None,
-    provider_id: int | None = None,
-    payer_id: str | None = None,
-    government: bool | None = None,
-    due_within: int | None = None,
-    as_of: dt.date | None = None,
-    cause: str | None = None,
-) -> list[CaseView]:
-    """Cases in worklist order: government first by due date (overdue first), then the rest."""
-    for st in states or ():
-        if st not in CaseState.__members__.values():
-            raise InputError(
-                f"unknown case state {st!r}; use one of {', '.join(s.value for s in CaseState)}",
-                code="bad_filter",
-            )
-    rc, ct = tbl(ResolutionCase), tbl(Credit)
-    stmt = _case_query()
-    if states:
-        stmt = stmt.where(rc.c.state.in_(states))
-    if provider_id is not None:
-        stmt = stmt.where(ct.c.provider_id == provider_id)
-    if payer_id is not None:
-        stmt = stmt.where(ct.c.payer_id == payer_id)
-    if government is not None:
-        stmt = stmt.where(ct.c.government == government)
-    if cause is not None:
-        stmt = stmt.where(ct.c.cause == cause)
-    if due_within is not None:
-        limit = (as_of or dt.date.today()) + dt.timedelta(days=due_within)
-        stmt = stmt.where(ct.c.due_by.is_not(None), ct.c.due_by <= limit)
-    rows = [_view(r) for r in s.execute(stmt)]
-    rows.sort(key=worklist_key)
-    return rows
-
-
-def get_case(s: Session, credit_id: int, *, history: bool = True) -> CaseView:
-    """The case of a credit (by the credit's id), with its transitions."""
-    rc = tbl(ResolutionCase)
-    row = s.execute(_case_query().where(rc.c.credit_id == credit_id)).one_or_none()
-    if row is None:
-        raise NotFoundError(
-            f"no case for credit {credit_id} (is it an open credit? run "
-            "`gateway cases sync` after reconciling)",
-            code="case_not_found",
-        )
-    hist: tuple[Transition, ...] = ()
-    if history:
-        tt = tbl(CaseTransition)
-        hist = tuple(
-            Transition(
-                from_state=t.from_state,
-                to_state=t.to_state,
-                actor=t.actor,
-                at=t.at,
-                reason=t.reason,
-                details=t.details,
-            )
-            for t in s.execute(select(tt).where(tt.c.case_id == row.case_id).order_by(tt.c.id))
-        )
-    return _view(row, hist)
-
-
-def overdue(cases: list[CaseView], today: dt.date) -> list[CaseView]:
-    return [c for c in cases if c.overdue(today)]
 
 
 # ---------------------------------------------------------------- writing
@@ -517,118 +373,20 @@ def investigate(
     return get_case(s, credit_id)
 
 
-def sync_cases(s: Session, *, actor: str = RECONCILE_ACTOR) -> SyncSummary:
-    """Open a case for every open credit; resolve cases whose credit reconciliation resolved.
-
-    Idempotent; cheap when nothing changed (two anti-joins).
-    """
-    rc, ct = tbl(ResolutionCase), tbl(Credit)
-    out = SyncSummary()
-    missing = s.execute(
-        select(ct.c.id, ct.c.provider_id)
-        .where(
-            ct.c.status == CreditStatus.OPEN,
-            ~select(rc.c.id).where(rc.c.credit_id == ct.c.id).exists(),
-        )
-        .order_by(ct.c.id)
-    ).all()
-    now = utcnow()
-    for i in range(0, len(missing), 1000):
-        part = missing[i : i + 1000]
-        s.execute(
-            insert(rc),
-            [
-                {
-                    "credit_id": r.id,
-                    "provider_id": r.provider_id,
-                    "state": S.OPEN.value,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for r in part
-            ],
-        )
-        ids = {
-            r.credit_id: r.id
-            for r in s.execute(
-                select(rc.c.credit_id, rc.c.id).where(rc.c.credit_id.in_([r.id for r in part]))
-            )
-        }
-        s.execute(
-            insert(tbl(CaseTransition)),
-            [
-                {
-                    "case_id": ids[r.id],
-                    "from_state": None,
-                    "to_state": S.OPEN.value,
-                    "actor": actor,
-                    "at": now,
-                    "reason": "credit identified by reconciliation",
-                    "details": None,
-                }
-                for r in part
-            ],
-        )
-    out.opened = len(missing)
-    if missing:
-        audit.record(
-            s,
-            actor=actor,
-            action="cases_opened",
-            outcome="open",
-            reason="open credits without a case",
-            details={
-                "cases": len(missing),
-                "first_credit_id": missing[0].id,
-                "last_credit_id": missing[-1].id,
-            },
-        )
-    gone = s.execute(
-        select(rc.c.credit_id, ct.c.resolution, ct.c.resolved_on)
-        .select_from(rc.join(ct, ct.c.id == rc.c.credit_id))
-        .where(ct.c.status == CreditStatus.RESOLVED, rc.c.state != S.RESOLVED.value)
-        .order_by(rc.c.id)
-    ).all()
-    for r in gone:
-        transition(
-            s,
-            r.credit_id,
-            S.RESOLVED,
-            actor=actor,
-            reason=f"reconciliation resolved the credit ({r.resolution or 'gone'})",
-            details={
-                "resolution": r.resolution,
-                "resolved_on": r.resolved_on.isoformat() if r.resolved_on else None,
-            },
-        )
-    out.resolved = len(gone)
-    if out.opened or out.resolved:
-        log.info("cases_synced", opened=out.opened, resolved=out.resolved)
-    return out
-
-
 __all__ = [
     "ACTIVE_STATES",
     "ISSUED_STATE",
     "TRANSITIONS",
     "CaseState",
-    "CaseView",
     "InvalidTransitionError",
     "NoLayoutError",
     "ResolutionError",
-    "SyncSummary",
-    "Transition",
     "approve",
     "dispute",
-    "get_case",
     "investigate",
     "investigation_days",
-    "list_cases",
-    "overdue",
     "reopen",
     "resolution_method",
     "resolve",
-    "sync_cases",
     "transition",
-    "worklist_key",
 ]

@@ -27,6 +27,7 @@ from gateway.read.worklist import (
     WorklistRow,
 )
 from gateway.reconcile.tables import Credit
+from gateway.resolve import case_views
 from gateway.resolve import workflow as wf
 from gateway.resolve.tables import ResolutionCase
 from schemas.states import CaseState, CreditStatus
@@ -166,7 +167,7 @@ def allowed_actions(c: Any, payers: PayerDirectory | None) -> tuple[str, ...]:
 
 
 def _row(r: Any, payers: PayerDirectory | None, today: dt.date) -> WorklistRow:
-    view = wf._view(r)
+    view = case_views.case_view(r)
     data = {
         **view.model_dump(),
         "provider_key": r.provider_key,
@@ -229,7 +230,7 @@ def worklist(
         for st in CaseState
     ]
     stmt = (
-        wf._case_query()
+        case_views.case_query()
         .add_columns(pt.c.key.label("provider_key"), rc.c.assignee, rc.c.root_cause)
         .where(*where)
         .order_by(*_order(f))
@@ -253,7 +254,7 @@ def get_row(
 ) -> WorklistRow:
     """One case as a worklist row; NotFound (404) outside ``scope`` as for an unknown id."""
     rc, pt = tbl(ResolutionCase), tbl(Provider)
-    stmt = wf._case_query().add_columns(
+    stmt = case_views.case_query().add_columns(
         pt.c.key.label("provider_key"), rc.c.assignee, rc.c.root_cause
     )
     stmt = stmt.where(rc.c.credit_id == credit_id)
@@ -261,7 +262,7 @@ def get_row(
         stmt = stmt.where(pt.c.key == scope)
     r = s.execute(stmt).one_or_none()
     if r is None:
-        wf.get_case(s, -1)  # raises the one "case not found" error
+        case_views.get_case(s, -1)  # raises the one "case not found" error
     return _row(r, None, today or dt.date.today())
 
 

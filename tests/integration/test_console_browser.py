@@ -20,7 +20,7 @@ from gateway.api.keys import Role, create_key
 from gateway.db.models import FileEvent
 from gateway.reconcile import run_reconcile
 from gateway.reconcile.tables import Credit
-from gateway.resolve.workflow import get_case
+from gateway.resolve.case_views import get_case
 from gateway.worker import run_worker
 from tests.integration.helpers import ROOT, Gateway, ingest
 from tests.integration.test_api_support import serve_process

@@ -21,6 +21,7 @@ from gateway.db.models import Provider, tbl
 from gateway.reconcile import run_reconcile
 from gateway.reconcile.refunds import validate_file
 from gateway.reconcile.tables import Credit
+from gateway.resolve import case_sync, case_views
 from gateway.resolve import workflow as wf
 from gateway.resolve.batches.issue import create_batches
 from gateway.resolve.batches.records import batch_content
@@ -98,8 +99,8 @@ def test_medicare_offset_worked_by_hand_from_the_raw_lines(
     src = _sources(gw, tmp_path)
     caplog.set_level(logging.DEBUG)
     with capture_logs() as logs, gw.db.write() as s:
-        wf.sync_cases(s)
-        [case] = wf.list_cases(s, states=["open"])
+        case_sync.sync_cases(s)
+        [case] = case_views.list_cases(s, states=["open"])
         assert case.amount == Decimal("80.00")
         wf.approve(s, case.credit_id, actor="bob", reason="two payments", payers=payers)
         [batch] = create_batches(
@@ -176,7 +177,7 @@ def _cob_credits(gw: Gateway) -> dict[str, int]:
                 )
                 .returning(tbl(Credit).c.id)
             ).scalar_one()
-        wf.sync_cases(s)
+        case_sync.sync_cases(s)
     return out
 
 
@@ -231,9 +232,11 @@ def test_solicited_refund_answers_the_payer_letter_and_dispute_cites_835s(
     _refund_requests(gw)
     src = _sources(gw, tmp_path)
     with gw.db.write() as s:
-        wf.sync_cases(s)
+        case_sync.sync_cases(s)
         [case] = [
-            c for c in wf.list_cases(s, states=["open"]) if c.patient_control_number == "RR-DUP"
+            c
+            for c in case_views.list_cases(s, states=["open"])
+            if c.patient_control_number == "RR-DUP"
         ]
         wf.approve(s, case.credit_id, actor="bob", reason="payer letter L-77", payers=TEST_PAYERS)
         res = create_batches(

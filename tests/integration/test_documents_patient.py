@@ -20,6 +20,7 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from gateway.reconcile import run_reconcile
+from gateway.resolve import case_sync, case_views
 from gateway.resolve import workflow as wf
 from gateway.resolve.batches.issue import create_batches
 from gateway.resolve.batches.records import batch_content
@@ -64,8 +65,8 @@ def _issue(gw: Gateway) -> tuple[int, dict[str, bytes]]:
     assert ingest(gw, (COPAY / "2.csv").read_bytes(), "2.csv").state == "processed"
     run_reconcile(gw.db, as_of=DAY, payers=PAYERS)
     with gw.db.write() as s:
-        wf.sync_cases(s)
-        [case] = wf.list_cases(s, states=["open"])
+        case_sync.sync_cases(s)
+        [case] = case_views.list_cases(s, states=["open"])
         assert (case.owed_to, case.amount) == ("patient", Decimal("20.00"))
         wf.approve(s, case.credit_id, actor="bob", reason="copay paid twice", payers=PAYERS)
         [batch] = create_batches(

@@ -33,7 +33,7 @@ from gateway.outbound.tables import OutboundFile
 from gateway.resolve.batches.delivery import deliver_batch
 from gateway.resolve.batches.records import batch_content
 from gateway.resolve.batches.views import get_batch, list_batches
-from gateway.resolve.workflow import get_case
+from gateway.resolve.case_views import get_case
 from mappings.payers import load_directory
 from tests.integration.helpers import Gateway
 from tests.integration.sshd import (  # noqa: F401  (fixtures are used by name)

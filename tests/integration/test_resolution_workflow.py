@@ -17,6 +17,7 @@ from gateway.errors import InputError
 from gateway.reconcile import run_reconcile
 from gateway.reconcile.refunds import validate_file
 from gateway.reconcile.tables import Credit
+from gateway.resolve import case_sync, case_views
 from gateway.resolve import workflow as wf
 from gateway.resolve.batches.delivery import cancel_batch
 from gateway.resolve.batches.issue import create_batches
@@ -64,7 +65,7 @@ def _credits(gw: Gateway, specs: list[tuple[str, str, str, str]]) -> list[int]:
                     .returning(tbl(Credit).c.id)
                 ).scalar_one()
             )
-        wf.sync_cases(s)
+        case_sync.sync_cases(s)
     return ids
 
 
@@ -89,7 +90,7 @@ def test_transitions_are_checked_audited_and_reversible(gw: Gateway) -> None:
         wf.transition(s, mcr, "approved", actor="carol", reason="check 5521 voided")
         wf.reopen(s, mcr, actor="carol", reason="wrong MAC; decide again")
     with gw.db.write() as s:
-        case = wf.get_case(s, mcr)
+        case = case_views.get_case(s, mcr)
         assert [(t.from_state, t.to_state, t.actor) for t in case.history] == [
             (None, "open", "reconcile"),
             ("open", "approved", "bob"),
@@ -99,7 +100,7 @@ def test_transitions_are_checked_audited_and_reversible(gw: Gateway) -> None:
         ]
         assert (case.state, case.method, case.approved_by) == ("open", None, None)
         # investigation suspends the deadline (≤ 180 days) and is recorded in the history
-        before = wf.get_case(s, pat)
+        before = case_views.get_case(s, pat)
         assert before.due_by is None
         inv = wf.investigate(
             s,
@@ -123,14 +124,14 @@ def test_transitions_are_checked_audited_and_reversible(gw: Gateway) -> None:
         assert long.due_by == DAY + dt.timedelta(days=60 + 180)
         # the unknown owner cannot be refunded: a typed error
         with pytest.raises(wf.ResolutionError):
-            wf.resolution_method(_unknown(wf.get_case(s, pat)), PAYERS)
+            wf.resolution_method(_unknown(case_views.get_case(s, pat)), PAYERS)
         audited = [r.action for r in s.execute(select(AuditEntry.action))]
     assert "case_approved" in audited
     assert "case_open" in audited
     assert "case_note" in audited
 
 
-def _unknown(case: wf.CaseView) -> wf.CaseView:
+def _unknown(case: case_views.CaseView) -> case_views.CaseView:
     return case.model_copy(update={"owed_to": "unknown"})
 
 
@@ -156,7 +157,7 @@ def test_mac_twenty_icns_per_check_and_msp_apart(gw: Gateway) -> None:
         assert "Medicare Secondary Payer" in text
         # cancelling puts the cases back to approved (audited); re-running issues them again
         cancel_batch(s, msp.id, actor="bob", reason="wrong check number")
-        assert {wf.get_case(s, c).state for c in msp.credit_ids} == {"approved"}
+        assert {case_views.get_case(s, c).state for c in msp.credit_ids} == {"approved"}
         again = create_batches(s, as_of=DAY, actor="bob", payers=PAYERS)
         assert [sorted(b.credit_ids) for b in again.batches] == [sorted(msp.credit_ids)]
 
@@ -214,7 +215,7 @@ def test_patient_credit_escheats_after_dormancy(gw: Gateway) -> None:
         assert mark_escheat(s, as_of=DAY + dt.timedelta(days=1094), rules=rules, actor="bob") == []
         moved = mark_escheat(s, as_of=DAY + dt.timedelta(days=1095), rules=rules, actor="bob")
         assert [c.credit_id for c in moved] == [pat]
-        assert wf.get_case(s, pat).state == "escheat_pending"
+        assert case_views.get_case(s, pat).state == "escheat_pending"
         [report] = escheat_report(s, as_of=DAY + dt.timedelta(days=1095), rules=rules)
     assert report.filename == "ESCHEAT_1234567893_20290929.csv"
     assert (

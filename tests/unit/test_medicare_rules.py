@@ -16,7 +16,8 @@ from gateway.reconcile.credit_rows import classify_rows
 from gateway.reconcile.medicare import MedicareFacts, PayerLoop, claim_kind, medicare_part
 from gateway.reconcile.model import CreditRow, ServiceLine
 from gateway.reconcile.queries import CreditView, worklist_order
-from gateway.resolve.workflow import CaseView, investigation_days, worklist_key
+from gateway.resolve.case_views import CaseView, worklist_key
+from gateway.resolve.workflow import investigation_days
 from mappings.payers import PayerProfile, default_directory
 
 AS_OF = dt.date(2026, 9, 30)

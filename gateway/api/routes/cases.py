@@ -30,7 +30,7 @@ from gateway.read.worklist import (
     WorklistFilter,
     WorklistRow,
 )
-from gateway.resolve import workflow as wf
+from gateway.resolve import case_sync
 from gateway.resolve.casefile import case_detail, mask_case
 from gateway.resolve.exports import to_csv, to_xlsx
 from gateway.resolve.worklist import COLUMNS, worklist
@@ -58,7 +58,7 @@ def sees_phi(principal: Principal) -> bool:
 
 def _list(ctx: AppContext, principal: Principal, f: WorklistFilter) -> CaseList:
     with ctx.db.write() as s:  # opens cases for credits reconciliation found since
-        wf.sync_cases(s)
+        case_sync.sync_cases(s)
     with ctx.db.read() as s:
         out = worklist(s, f, scope=principal.provider_key, me=me(principal))
     if not sees_phi(principal):

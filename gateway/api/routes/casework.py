@@ -35,6 +35,7 @@ from gateway.errors import GatewayError
 from gateway.read.credits import CaseRead
 from gateway.read.worklist import CaseNoteRead, WorklistRow
 from gateway.reporting.root_cause import set_root_cause
+from gateway.resolve import case_sync
 from gateway.resolve import casework as cw
 from gateway.resolve import workflow as wf
 from gateway.resolve.worklist import get_row
@@ -107,7 +108,7 @@ def _sources(ctx: AppContext) -> Any:
 def do_assign(ctx: AppContext, principal: Principal, credit_id: int, body: AssignIn) -> WorklistRow:
     cw.require_role(principal.role, cw.BulkAction.ASSIGN)
     with ctx.db.write() as s:
-        wf.sync_cases(s)
+        case_sync.sync_cases(s)
         cw.assign(
             s,
             credit_id,
@@ -138,7 +139,7 @@ def do_root_cause(
 def do_bulk(ctx: AppContext, principal: Principal, body: BulkIn) -> cw.BulkResult:
     cw.require_role(principal.role, body.action)
     with ctx.db.write() as s:
-        wf.sync_cases(s)
+        case_sync.sync_cases(s)
         return cw.bulk(
             s,
             body.action,
@@ -189,7 +190,7 @@ def case_investigate(
     """Record a good-faith investigation (it suspends the deadline only where the law or the
     payer profile allows; the answer's ``due_by`` says where it stands)."""
     with ctx.db.write() as s:
-        wf.sync_cases(s)
+        case_sync.sync_cases(s)
         cw.require_case(s, credit_id, scope=principal.provider_key)
         out: CaseRead = wf.investigate(
             s,

@@ -34,6 +34,7 @@ from gateway.read.batches import BatchesCreatedRead, BatchRead
 from gateway.read.credits import CaseRead
 from gateway.read.reports import Cms838Read, CreditReportRead, ReportRowRead
 from gateway.reporting.scope import resolve_scope
+from gateway.resolve import case_sync, case_views
 from gateway.resolve import workflow as wf
 from gateway.resolve.batches.issue import create_batches
 from gateway.resolve.batches.views import get_batch, list_batches
@@ -69,7 +70,7 @@ def _act(ctx: Any, principal: Principal, credit_id: DbId, action: str, body: Act
         kwargs["reference"] = body.reference
     # a GatewayError goes to the one problem+json map (gateway.api.problems.status_for)
     with ctx.db.write() as s:
-        wf.sync_cases(s)
+        case_sync.sync_cases(s)
         case = getattr(wf, action)(s, credit_id, **kwargs)
     out: CaseRead = case
     return out
@@ -218,8 +219,8 @@ OpsViewer = Annotated[Principal, Depends(console_ops)]
 def credits_page(request: Request, ctx: Ctx, _: UnscopedViewer) -> HTMLResponse:
     today = dt.date.today()
     with ctx.db.write() as s:
-        wf.sync_cases(s)
-        rows = wf.list_cases(s, states=[st.value for st in wf.ACTIVE_STATES])
+        case_sync.sync_cases(s)
+        rows = case_views.list_cases(s, states=[st.value for st in wf.ACTIVE_STATES])
         rep = aging(s, as_of=today)
     late_gov = [c for c in rows if c.government and c.overdue(today)]
 

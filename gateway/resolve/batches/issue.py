@@ -19,6 +19,8 @@ from gateway.resolve import letters
 from gateway.resolve.batches.disputes import issue_disputes
 from gateway.resolve.batches.records import new_batch, store_files
 from gateway.resolve.batches.views import get_batch
+from gateway.resolve.case_sync import sync_cases
+from gateway.resolve.case_views import CaseView, list_cases
 from gateway.resolve.documents import (
     REASON_CODES,
     REASON_TEXT,
@@ -34,11 +36,8 @@ from gateway.resolve.tables import BatchItem
 from gateway.resolve.workflow import (
     ISSUED_STATE,
     CaseState,
-    CaseView,
     NoLayoutError,
     ResolutionError,
-    list_cases,
-    sync_cases,
     transition,
 )
 from mappings.loader import MappingError
