@@ -82,7 +82,7 @@ def cases_bulk(
     """One action on many cases, with a result per case; exits 1 when any was refused."""
     from gateway.audit import current_actor
     from gateway.errors import GatewayError, InputError
-    from gateway.resolve import casework
+    from gateway.resolve import bulk_actions, casework
     from gateway.resolve.case_sync import sync_cases
     from gateway.resolve.documents import Sources
     from gateway.security.roles import Role
@@ -97,7 +97,7 @@ def cases_bulk(
             sources = Sources(store=store_from_settings(settings), limits=x12_limits(settings))
             with db.write() as s:
                 sync_cases(s)
-                res = casework.bulk(
+                res = bulk_actions.bulk(
                     s,
                     action,
                     credit_ids,

@@ -133,7 +133,7 @@ def _record(
     )
 
 
-def _require_reason(reason: str) -> str:
+def require_reason(reason: str) -> str:
     text = (reason or "").strip()
     if len(text) < 3:
         raise InputError(
@@ -155,7 +155,7 @@ def transition(
 ) -> CaseView:
     """Move the case of ``credit_id`` to ``to`` (checked against ``TRANSITIONS``), audited."""
     target = CaseState(to)
-    why = _require_reason(reason)
+    why = require_reason(reason)
     case = get_case(s, credit_id, history=False)
     current = CaseState(case.state)
     if target not in TRANSITIONS[current]:
@@ -345,7 +345,7 @@ def investigate(
 ) -> CaseView:
     """Record a good-faith investigation (always, for the audit trail); its days suspend the
     deadline only as far as ``investigation_days`` allows (0: the deadline does not move)."""
-    why = _require_reason(reason)
+    why = require_reason(reason)
     case = get_case(s, credit_id, history=False)
     from mappings.payers import default_directory
 
@@ -386,6 +386,7 @@ __all__ = [
     "investigate",
     "investigation_days",
     "reopen",
+    "require_reason",
     "resolution_method",
     "resolve",
     "transition",

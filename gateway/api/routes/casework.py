@@ -35,7 +35,7 @@ from gateway.errors import GatewayError
 from gateway.read.credits import CaseRead
 from gateway.read.worklist import CaseNoteRead, WorklistRow
 from gateway.reporting.root_cause import set_root_cause
-from gateway.resolve import case_sync
+from gateway.resolve import bulk_actions, case_sync
 from gateway.resolve import casework as cw
 from gateway.resolve import workflow as wf
 from gateway.resolve.worklist import get_row
@@ -80,7 +80,7 @@ class ReasonIn(BaseModel):
 class BulkIn(BaseModel):
     action: cw.BulkAction
     credit_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
-        min_length=1, max_length=cw.BULK_MAX
+        min_length=1, max_length=bulk_actions.BULK_MAX
     )
     reason: str = Field(
         default="",
@@ -136,11 +136,11 @@ def do_root_cause(
         return _row(s, credit_id, principal)
 
 
-def do_bulk(ctx: AppContext, principal: Principal, body: BulkIn) -> cw.BulkResult:
+def do_bulk(ctx: AppContext, principal: Principal, body: BulkIn) -> bulk_actions.BulkResult:
     cw.require_role(principal.role, body.action)
     with ctx.db.write() as s:
         case_sync.sync_cases(s)
-        return cw.bulk(
+        return bulk_actions.bulk(
             s,
             body.action,
             body.credit_ids,
@@ -156,7 +156,7 @@ def do_bulk(ctx: AppContext, principal: Principal, body: BulkIn) -> cw.BulkResul
 
 
 @router.post("/cases/bulk", responses=_DOC)
-def cases_bulk(ctx: Ctx, principal: OpsOnly, body: BulkIn) -> cw.BulkResult:
+def cases_bulk(ctx: Ctx, principal: OpsOnly, body: BulkIn) -> bulk_actions.BulkResult:
     """Assign, approve, investigate or batch many cases: per-case results (which were done,
     which refused and why). A refused case is left as it was; the others are still done."""
     return do_bulk(ctx, principal, body)
@@ -256,7 +256,7 @@ def bulk_form(
             }
         )
     except ValueError:
-        msg = f"select between 1 and {cw.BULK_MAX} cases"
+        msg = f"select between 1 and {bulk_actions.BULK_MAX} cases"
         return _render(ctx, request, "message.html", 400, title="Cannot act", message=msg)
     try:
         result = do_bulk(ctx, principal, body)
