@@ -24,6 +24,7 @@ from gateway.cli.app import (
     console,
     err_console,
     gateway_context,
+    schema_database,
 )
 
 if TYPE_CHECKING:
@@ -232,8 +233,7 @@ def deliver(
 
     settings = _settings()
     every = {p.id: p for p in _profiles(partners_dir)}
-    with gateway_context(settings) as gw:
-        db = gw.db
+    with schema_database(settings) as (_, db):  # outbound files only: no raw store
         out_store = outbound_store(settings.data_dir)
         ids: list[int] | None = None
         failed = 0

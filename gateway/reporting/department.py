@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db.models import tbl
 from gateway.reconcile.tables import LedgerEntry
-from gateway.reporting.base import CT
+from gateway.reporting.base import CT, scoped
 from gateway.reporting.sqlparts import cents, month_of
 from mappings.revenue_categories import default_revenue_categories
 
@@ -60,9 +60,7 @@ def by_month(
         .where(window)
         .distinct()
     )
-    if provider_id is not None:
-        claims = claims.where(CT.c.provider_id == provider_id)
-    credited = claims.subquery("credited")
+    credited = scoped(claims, provider_id).subquery("credited")
     key = _key()
     # driven from the credited claims through the ledger's (provider, claim) index: only their
     # rows are read, however long the provider's ledger
@@ -100,7 +98,7 @@ def by_month(
         .label("rn"),
     ).subquery("dept_ranked")
     m = month_of(s, CT.c.identified_on).label("g_m")
-    stmt = (
+    stmt = scoped(
         select(m, ranked.c.k, func.count().label("n"), func.sum(cents(CT.c.amount)).label("c"))
         .select_from(
             CT.join(
@@ -113,10 +111,9 @@ def by_month(
             )
         )
         .where(window)
-        .group_by(m, ranked.c.k)
+        .group_by(m, ranked.c.k),
+        provider_id,
     )
-    if provider_id is not None:
-        stmt = stmt.where(CT.c.provider_id == provider_id)
     out: list[tuple[str, str, int, int]] = []
     for r in s.execute(stmt):
         name = label(str(r.k))

@@ -137,17 +137,19 @@ def root_cause_trend(
     by_rc: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     seen: dict[tuple[str, str], set[str]] = defaultdict(set)
     sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+
+    def count(dim: str, key: str, m: str, n: int, amt: int) -> None:
+        seen[(dim, key)].add(m)
+        sums[(dim, key)][0] += n
+        sums[(dim, key)][1] += amt
+
     for (m, rc, payer, cause), (n, amt) in grid.items():
         by_rc[(m, rc)][0] += n
         by_rc[(m, rc)][1] += amt
         for dim, key in (("payer", payer), ("cause", cause), ("root_cause", rc)):
-            seen[(dim, key)].add(m)
-            sums[(dim, key)][0] += n
-            sums[(dim, key)][1] += amt
+            count(dim, key, m, n, amt)
     for m, dept, n, amt in department.by_month(s, lo=lo, as_of=as_of, provider_id=provider_id):
-        seen[("department", dept)].add(m)
-        sums[("department", dept)][0] += n
-        sums[("department", dept)][1] += amt
+        count("department", dept, m, n, amt)
     cells = [
         TrendCell(month=m, root_cause=rc, count=v[0], amount=from_cents(v[1]))
         for (m, rc), v in sorted(by_rc.items())
