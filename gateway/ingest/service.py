@@ -4,17 +4,15 @@ Every derived row of the file, the deletion of rows from an earlier run (replay)
 change to ``processed`` commit in ONE transaction, and only if our lease is still valid (a
 conditional UPDATE on ``lease_owner``), so a crash leaves all or nothing and a worker that lost
 its lease cannot double-load. Anything that goes wrong is a quarantine with a specific code,
-message and X12 location; our own bugs become ``internal_error`` (traceback to the log, no PHI
-in the stored message).
+message and X12 location (classified in ``refusals``); our own bugs become ``internal_error``
+(traceback to the log, no PHI in the stored message). The stored X12 is read through
+``store_stream``, the TA1/999 rendered and stored through ``load_acks``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import io
 import time
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -25,12 +23,13 @@ from gateway.crashpoints import crash_point
 from gateway.db.base import Database
 from gateway.db.faults import is_environmental
 from gateway.db.models import FileState, InboundFile, utcnow
-from gateway.errors import GatewayError, TransientError
+from gateway.errors import TransientError
 from gateway.ingest import acks as file_acks
-from gateway.ingest import binding, queue
+from gateway.ingest import binding, load_acks, queue, refusals
 from gateway.ingest.load_stats import LoadStats
-from gateway.ingest.loader import DuplicateInterchangeError, Loader, delete_derived
-from gateway.ingest.resend_check import RemittanceConflictError
+from gateway.ingest.loader import Loader, delete_derived
+from gateway.ingest.refusals import QuarantineError
+from gateway.ingest.store_stream import open_stream
 from gateway.logging import get_logger
 from gateway.progress import Progress, no_progress
 from gateway.reconcile import ledger_ingest
@@ -52,26 +51,6 @@ class LeaseLostError(TransientError):
     code = "lease_lost"
 
 
-class _QuarantineError(Exception):
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        location: dict[str, Any] | None,
-        kind: str | None = None,
-        *,
-        parser_first: bool = False,
-        parse_error: parsers.X12Error | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code, self.message, self.location = code, message, location
-        self.kind = kind
-        #: the parser's own verdict on the whole file, if it has one, replaces this one
-        self.parser_first = parser_first
-        #: the fatal parse error, when it is one: the acks (TA1/999) are rendered from it
-        self.parse_error = parse_error
-
-
 @dataclass
 class Outcome:
     """How processing one file ended."""
@@ -82,51 +61,6 @@ class Outcome:
     error_message: str | None = None
     stats: LoadStats = field(default_factory=LoadStats)
     seconds: float = 0.0
-
-
-class _StoreReadError(Exception):
-    """The raw store failed while the parser read from it (told apart from loader errors)."""
-
-    def __init__(self, error: GatewayError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-class _StoreStream(io.RawIOBase):
-    """``store.open(sha256)`` for the parser: store errors surface as ``_StoreReadError``."""
-
-    def __init__(self, store: RawStore, sha256: str) -> None:
-        self._inner = store.open(sha256)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        try:
-            chunk = self._inner.read(len(buffer))
-        except GatewayError as exc:
-            raise _StoreReadError(exc) from exc
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
-
-    def close(self) -> None:
-        self._inner.close()
-        super().close()
-
-
-def _open(store: RawStore, sha256: str) -> BinaryIO:
-    return io.BufferedReader(_StoreStream(store, sha256), 1 << 20)
-
-
-def _drain(src: bytes | BinaryIO) -> None:
-    """Read a stream to its end, so the store checks the sha256 of what the parser refused.
-
-    The hash of a streamed blob is checked at its end; an X12 error found earlier would
-    otherwise hide that the stored bytes are corrupt (a replay cannot fix those).
-    """
-    if not isinstance(src, bytes):
-        while src.read(1 << 20):
-            pass
 
 
 def _findings(reader: parsers.X12Reader | None) -> list[parsers.Finding]:
@@ -164,8 +98,10 @@ def process_file(
     limits = x12_limits(settings)
     source: file_acks.Source | None = None
     try:
-        head, data = _head_and_ledger(store, row.sha256)
-        opened: file_acks.Source = (lambda: _open(store, row.sha256)) if data is None else data
+        head, data = refusals.head_and_ledger(store, row.sha256)
+        opened: file_acks.Source = (
+            (lambda: open_stream(store, row.sha256)) if data is None else data
+        )
         source = opened
         crash_point("load_begin")
         with db.write() as s:
@@ -184,14 +120,14 @@ def process_file(
                     progress=progress,
                     bound=bound,
                 )
-                stats = _run_loader(loader, opened, bound)
+                stats = refusals.run_loader(loader, opened, bound)
                 notes = loader.notes  # resends, reused traces
                 if loader.reader is not None:
                     outcome = file_acks.from_reader(loader.reader)
             findings = _findings(loader.reader if loader is not None else None)
-            _refuse_on_errors(findings)
+            refusals.refuse_on_errors(findings)
             now = utcnow()
-            rendered = _render_acks(file_id, opened, outcome, now, limits)
+            rendered = load_acks.render_acks(file_id, opened, outcome, now, limits)
             if rendered is not None:
                 file_acks.save(s, rendered)
             crash_point("before_commit")
@@ -236,10 +172,10 @@ def process_file(
             **stats.counts(),
         )
         return Outcome(file_id, FileState.PROCESSED.value, stats=stats, seconds=seconds)
-    except _QuarantineError as q:
+    except QuarantineError as q:
         outcome = q.parse_error or outcome
         if q.parser_first:
-            q = _parser_verdict(store, row.sha256) or q
+            q = refusals.parser_verdict(store, row.sha256) or q
         return _quarantine(db, file_id, owner, q, loader, started, source, outcome, limits=limits)
     except LeaseLostError:
         log.warning("lease_lost", file_id=file_id, owner=owner)
@@ -247,7 +183,7 @@ def process_file(
             file_id, FileState.PROCESSING.value, "lease_lost", seconds=time.perf_counter() - started
         )
     except (IntegrityError, DataError) as exc:
-        refused, whole_file = _refused(exc, store, row.sha256)
+        refused, whole_file = refusals.refused(exc, store, row.sha256)
         if refused is None:
             return _internal(db, file_id, owner, exc, loader, started, source, limits=limits)
         # the parser's own verdict is about the file as a whole: no loader state goes with it
@@ -286,7 +222,7 @@ def _load_ledger(
         if layout is None:
             return None
         if data is None:  # uploaded as a ledger, but the bytes are X12
-            raise _QuarantineError(
+            raise QuarantineError(
                 "ledger_is_x12",
                 f"declared a ledger (layout {layout.name}), but the file is X12: upload it as "
                 "an 835 or 837",
@@ -295,28 +231,9 @@ def _load_ledger(
             )
         return ledger_ingest.load(s, file_id, data, layout, bound=bound)
     except ledger_ingest.LedgerRejectedError as exc:
-        raise _QuarantineError(
+        raise QuarantineError(
             exc.code, exc.message, exc.location or None, kind=ledger_ingest.KIND
         ) from exc
-
-
-def _head_and_ledger(store: RawStore, sha256: str) -> tuple[bytes, bytes | None]:
-    """The stored file's first bytes, and its whole bytes when it is not X12: X12 is parsed
-    from the store's stream (memory flat at any size), a ledger is a CSV of ordinary size."""
-    try:
-        head = file_acks.head(lambda: store.open(sha256))
-        return head, None if file_acks.is_x12(head) else store.read(sha256)
-    except GatewayError as exc:
-        raise _QuarantineError(exc.code, exc.message, None) from exc
-
-
-def _refuse_on_errors(findings: list[parsers.Finding]) -> None:
-    """A file whose parse found errors is quarantined with the first, located."""
-    errors = [f for f in findings if f.severity == parsers.ERROR]
-    if errors:
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
-        raise _QuarantineError(first.code, first.message + more, first.location.as_dict())
 
 
 def _log_interrupted(file_id: int, exc: OperationalError) -> None:
@@ -328,127 +245,11 @@ def _log_interrupted(file_id: int, exc: OperationalError) -> None:
         log.exception("file_processing_interrupted", file_id=file_id)
 
 
-def _refused(
-    exc: IntegrityError | DataError, store: RawStore, sha256: str
-) -> tuple[_QuarantineError | None, bool]:
-    """Why the database refused the file's rows (None: our bug, not the file's), and whether
-    that is the parser's verdict on the whole file."""
-    if isinstance(exc, IntegrityError):
-        if any(
-            name in str(exc.orig)
-            for name in ("uq_interchanges_identity", "interchanges.control_number")
-        ):
-            # another worker committed the same interchange between our check and our insert
-            dup = _QuarantineError(
-                "duplicate_interchange",
-                "TA1 note 025 (duplicate interchange control number): the "
-                "interchange was loaded concurrently from another file",
-                None,
-            )
-            return dup, False
-        return None, False
-    # a value too long or too large: prefer the parser's own (located) verdict when it has one
-    verdict = _parser_verdict(store, sha256)
-    if verdict is not None:
-        return verdict, True
-    bad = _QuarantineError(
-        "value_out_of_range",
-        f"a value does not fit its column (too long or too large): {type(exc.orig).__name__}",
-        None,
-    )
-    return bad, False
-
-
-def _run_loader(loader: Loader, opened: file_acks.Source, bound: frozenset[str]) -> LoadStats:
-    """Stream the stored X12 through ``loader``; each way a file can fail becomes its located
-    quarantine reason."""
-    try:
-        with file_acks.opened(opened) as src:
-            try:
-                return loader.run(src)
-            except parsers.X12Error:
-                _drain(src)  # stored bytes that fail their sha256 say so first
-                raise
-    except _StoreReadError as exc:
-        raise _QuarantineError(exc.error.code, exc.error.message, None) from exc
-    except parsers.X12Error as exc:
-        raise _QuarantineError(
-            exc.code, exc.reason, exc.location.as_dict(), parse_error=exc
-        ) from exc
-    except DuplicateInterchangeError as exc:
-        raise _QuarantineError(exc.code, exc.message, exc.location) from exc
-    except binding.ProviderMismatchError as exc:
-        message, where = binding.locate(opened, exc, bound)
-        raise _QuarantineError(exc.code, message, where) from exc
-    except RemittanceConflictError as exc:
-        # found while streaming: a fatal X12 error further on still comes first
-        raise _QuarantineError(exc.code, exc.message, exc.location, parser_first=True) from exc
-
-
-def _render_acks(
-    file_id: int,
-    data: file_acks.Source,
-    outcome: file_acks.Outcome | None,
-    processed_at: dt.datetime,
-    limits: parsers.Limits,
-) -> file_acks.RenderedAcks | None:
-    """The file's TA1/999, or None when rendering failed (they are then rendered on demand:
-    a bug of the ack writer must not quarantine a file that loaded)."""
-    try:
-        return file_acks.render(
-            file_id,
-            data,
-            outcome,
-            processed_at=processed_at,
-            received_at=processed_at,
-            limits=limits,
-        )
-    except Exception as exc:
-        log.exception("acks_render_failed", file_id=file_id, error_type=type(exc).__name__)
-        return None
-
-
-def _store_failed_acks(
-    db: Database,
-    file_id: int,
-    data: file_acks.Source | None,
-    outcome: file_acks.Outcome | None,
-    limits: parsers.Limits,
-) -> None:
-    """Render and store the acks of a file just quarantined (its own transaction)."""
-    if data is None:  # the raw bytes could not be read: rendered on demand, if ever
-        return
-    try:
-        with db.read() as s:
-            when = s.execute(select(F.processed_at).where(F.id == file_id)).scalar_one()
-        rendered = _render_acks(file_id, data, outcome, when or utcnow(), limits)
-        if rendered is not None:
-            with db.write() as s:
-                file_acks.save(s, rendered)
-    except Exception as exc:  # the file is quarantined already; its acks come on demand
-        log.exception("acks_store_failed", file_id=file_id, error_type=type(exc).__name__)
-
-
-def _parser_verdict(store: RawStore, sha256: str) -> _QuarantineError | None:
-    """Parse without loading: the first fatal error or error finding, if any."""
-    with store.open(sha256) as stream:
-        reader = parsers.stream(stream)
-        try:
-            for _ in reader:
-                pass
-        except parsers.X12Error as exc:
-            return _QuarantineError(exc.code, exc.reason, exc.location.as_dict())
-    errors = [f for f in reader.findings.items if f.severity == parsers.ERROR]
-    if errors:
-        return _QuarantineError(errors[0].code, errors[0].message, errors[0].location.as_dict())
-    return None
-
-
 def _quarantine(
     db: Database,
     file_id: int,
     owner: str,
-    q: _QuarantineError,
+    q: QuarantineError,
     loader: Loader | None,
     started: float,
     data: file_acks.Source | None = None,
@@ -473,7 +274,7 @@ def _quarantine(
     if not ok:
         log.warning("lease_lost", file_id=file_id, owner=owner)
         return Outcome(file_id, FileState.PROCESSING.value, "lease_lost")
-    _store_failed_acks(db, file_id, data, outcome, limits)
+    load_acks.store_failed_acks(db, file_id, data, outcome, limits)
     log.warning("file_quarantined", file_id=file_id, error_code=q.code, location=q.location or {})
     return Outcome(
         file_id, FileState.FAILED.value, q.code, q.message, seconds=time.perf_counter() - started
@@ -494,7 +295,7 @@ def _internal(
     # The traceback goes to the log; the stored message names only the exception type, since
     # exception text can quote input values.
     log.exception("file_internal_error", file_id=file_id, error_type=type(exc).__name__)
-    q = _QuarantineError(
+    q = QuarantineError(
         "internal_error",
         f"unexpected {type(exc).__name__} while processing; see the worker log",
         None,
