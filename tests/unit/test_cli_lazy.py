@@ -147,6 +147,8 @@ READ_ONLY_UNWANTED = {
     # nor the raw store (it reads no raw file) and with it the store's encryption
     "failures": (
         "gateway.ingest.service",
+        "gateway.ingest.store_stream",
+        "gateway.ingest.load_acks",
         "gateway.ingest.replay",
         "gateway.webhooks.events",
         "gateway.store",
