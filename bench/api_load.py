@@ -322,7 +322,8 @@ def seed_credits(database_url: str, count: int) -> None:
     from sqlalchemy import insert
 
     from gateway.db.base import Database
-    from gateway.db.models import Provider, tbl, utcnow
+    from gateway.db.models import Provider
+    from gateway.db.types import tbl, utcnow
     from gateway.reconcile.tables import Credit
 
     rnd = random.Random(7)

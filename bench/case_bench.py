@@ -43,7 +43,7 @@ def seed(url: str, credits: int) -> None:
 
     from gateway.db.base import Database
     from gateway.db.migrate import ensure_schema
-    from gateway.db.models import tbl
+    from gateway.db.types import tbl
     from gateway.resolve.case_sync import sync_cases
     from gateway.resolve.tables import ResolutionCase
 

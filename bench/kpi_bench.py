@@ -34,7 +34,9 @@ from sqlalchemy import func, insert, select, update
 from bench.reconcile_bench import _file, _remittance
 from gateway.db.base import Database
 from gateway.db.migrate import upgrade
-from gateway.db.models import ClaimPaymentRow, Provider, RemittanceRow, tbl, utcnow
+from gateway.db.models import Provider
+from gateway.db.remittance_rows import ClaimPaymentRow, RemittanceRow
+from gateway.db.types import tbl, utcnow
 from gateway.reconcile.tables import Credit
 from gateway.resolve.tables import CaseTransition, ResolutionCase
 

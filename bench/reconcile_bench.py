@@ -45,11 +45,10 @@ from gateway.db.models import (
     InboundFile,
     InterchangeRow,
     Provider,
-    RemittanceRow,
     TransactionRow,
-    tbl,
-    utcnow,
 )
+from gateway.db.remittance_rows import RemittanceRow
+from gateway.db.types import tbl, utcnow
 from gateway.ingest.resend import cents, key
 from gateway.reconcile import run_reconcile
 

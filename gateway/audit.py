@@ -38,7 +38,8 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from gateway.db.models import AuditEntry, tbl, utcnow
+from gateway.db.models import AuditEntry
+from gateway.db.types import tbl, utcnow
 from schemas.states import CaseState
 
 #: prev_hash of the first entry

@@ -10,9 +10,10 @@ from __future__ import annotations
 from gateway.api.deps import AppContext
 from gateway.api.problems import ApiError
 from gateway.api.schemas import AckOut, AcksOut
-from gateway.db.models import FileState, InboundFile
+from gateway.db.models import InboundFile
 from gateway.ingest import acks as file_acks
 from gateway.settings import x12_limits
+from schemas.states import FileState
 
 DONE = (FileState.PROCESSED.value, FileState.FAILED.value)
 

@@ -22,10 +22,12 @@ from gateway.api.deps import Ctx, file_scope
 from gateway.api.keys import Principal
 from gateway.api.routes.files import FileId
 from gateway.api.segments import SegmentPage, segments_page
-from gateway.db.models import FileEvent, FileState, InboundFile, utcnow
+from gateway.db.models import FileEvent, InboundFile
+from gateway.db.types import utcnow
 from gateway.errors import GatewayError
 from gateway.ingest.replay import request_replay, resend_links
 from gateway.security.roles import OPERATORS
+from schemas.states import FileState
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 F = InboundFile

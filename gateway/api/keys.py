@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.api.tables import ApiKey
 from gateway.db.base import Database
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 from gateway.errors import InputError, NotFoundError
 from gateway.logging import get_logger
 from gateway.security.principal import TOUCH_EVERY as TOUCH_EVERY

@@ -25,10 +25,12 @@ from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.orm import Session
 
 from gateway.db.base import Database
-from gateway.db.models import FileState, InboundFile, tbl, utcnow
+from gateway.db.models import InboundFile
+from gateway.db.types import tbl, utcnow
 from gateway.logging import get_logger
 from gateway.outbound.tables import OutboundFile, OutboundState, TransferFailure
 from gateway.reconcile.tables import Credit
+from schemas.states import FileState
 
 log = get_logger("gateway.metrics")
 LATENCY_WINDOW = dt.timedelta(hours=24)

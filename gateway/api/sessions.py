@@ -26,7 +26,7 @@ from gateway.api.deps import AppContext
 from gateway.api.keys import Principal, principal_by_id
 from gateway.api.middleware import serialized_write
 from gateway.api.tables import ConsoleSession
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 from gateway.users.service import principal_by_user_id
 
 PREFIX = "v2."

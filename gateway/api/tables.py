@@ -14,7 +14,7 @@ from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 from gateway.reconcile.tables import Credit
 
 

@@ -35,7 +35,8 @@ from gateway.api.middleware import fold_audit, serialized_write
 from gateway.api.problems import ApiError
 from gateway.api.sniff import HEAD_BYTES, Sniffed, sniff
 from gateway.api.tables import ApiUpload
-from gateway.db.models import InboundFile, tbl, utcnow
+from gateway.db.models import InboundFile
+from gateway.db.types import tbl, utcnow
 from gateway.ingest import binding, provider_scan
 from gateway.intake.service import AcceptResult, register
 from gateway.logging import get_logger

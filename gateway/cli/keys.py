@@ -143,7 +143,7 @@ def revoke_cmd(
 def sealed_columns() -> list[SealedColumn]:
     """Every column the gateway seals with the data keys: what a rotation must re-seal before
     the old key can be retired (a value left under it would not open any more)."""
-    from gateway.db.models import tbl
+    from gateway.db.types import tbl
     from gateway.resolve.batches.records import CONTENT
     from gateway.resolve.casework import NOTE_CONTEXT
     from gateway.resolve.tables import BatchFile, CaseNote

@@ -12,19 +12,15 @@ from dataclasses import dataclass
 from sqlalchemy import Table, exists, func, select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import (
+from gateway.db.claim_rows import ClaimLineRow, ClaimRow, OtherPayerPaymentRow
+from gateway.db.models import InboundFile, Provider, TransactionRow
+from gateway.db.remittance_rows import (
     AdjustmentRow,
-    ClaimLineRow,
     ClaimPaymentRow,
-    ClaimRow,
-    InboundFile,
-    OtherPayerPaymentRow,
-    Provider,
     RemittanceRow,
     ServicePaymentRow,
-    TransactionRow,
-    tbl,
 )
+from gateway.db.types import tbl
 
 #: (child model, column, parent model) of every unconstrained reference
 RELATIONS: tuple[tuple[type, str, type], ...] = (

@@ -24,7 +24,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import parsers
-from gateway.db.models import InboundFile, tbl, utcnow
+from gateway.db.models import InboundFile
+from gateway.db.types import tbl, utcnow
 from gateway.ingest.tables import FileAck
 from parsers.ack import Acknowledgments, acknowledge
 

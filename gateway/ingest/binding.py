@@ -26,7 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gateway.db.models import Provider, tbl
+from gateway.db.models import Provider
+from gateway.db.types import tbl
 from gateway.errors import PermanentError
 from gateway.ingest.provider_scan import provider_key, scan
 from schemas import Entity, TransactionHeader

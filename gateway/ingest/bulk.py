@@ -26,7 +26,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.ingest import rows
 
 #: SQLite page cache while loading, in KiB (negative: a size, not a page count). Measured on

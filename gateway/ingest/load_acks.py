@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 import parsers
 from gateway.db.base import Database
-from gateway.db.models import InboundFile, utcnow
+from gateway.db.models import InboundFile
+from gateway.db.types import utcnow
 from gateway.ingest import acks as file_acks
 from gateway.logging import get_logger
 

@@ -18,21 +18,16 @@ from sqlalchemy.orm import Session
 
 import parsers
 from gateway.crashpoints import crash_point
-from gateway.db.models import (
-    DERIVED_TABLES,
+from gateway.db.claim_rows import ClaimLineRow, ClaimRow, OtherPayerPaymentRow
+from gateway.db.models import DERIVED_TABLES, FunctionalGroupRow, InterchangeRow, TransactionRow
+from gateway.db.remittance_rows import (
     AdjustmentRow,
-    ClaimLineRow,
     ClaimPaymentRow,
-    ClaimRow,
-    FunctionalGroupRow,
-    InterchangeRow,
-    OtherPayerPaymentRow,
     ProviderAdjustmentRow,
     RemittanceRow,
     ServicePaymentRow,
-    TransactionRow,
-    tbl,
 )
+from gateway.db.types import tbl
 from gateway.errors import PermanentError
 from gateway.ingest import binding, resend, rows
 from gateway.ingest.bulk import BulkWriter

@@ -8,7 +8,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gateway.db.models import Provider, tbl
+from gateway.db.models import Provider
+from gateway.db.types import tbl
 from gateway.ingest import rows
 from schemas import Entity
 

@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import Row, select
 
 from gateway.db.base import Database
-from gateway.db.models import FileState, InboundFile, tbl
+from gateway.db.models import InboundFile
+from gateway.db.types import tbl
+from schemas.states import FileState
 
 
 def failed_files(db: Database, since: dt.date | None = None) -> list[Row[Any]]:

@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from gateway.crashpoints import crash_point
 from gateway.db.base import Database
-from gateway.db.models import FileEvent, FileState, InboundFile, tbl, utcnow
+from gateway.db.models import FileEvent, InboundFile
+from gateway.db.types import tbl, utcnow
 from gateway.logging import get_logger
 from gateway.security.phi import mask_findings, mask_quoted
 from gateway.webhooks import events as webhook_events
+from schemas.states import FileState
 
 log = get_logger("gateway.queue")
 F = InboundFile

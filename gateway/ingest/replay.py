@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.db.base import Database
-from gateway.db.models import FileState, InboundFile, RemittanceRow, utcnow
+from gateway.db.models import InboundFile
+from gateway.db.remittance_rows import RemittanceRow
+from gateway.db.types import utcnow
 from gateway.errors import InputError, NotFoundError
 from gateway.ingest import queue
 from gateway.ingest.queue import worker_id
@@ -25,6 +27,7 @@ from gateway.logging import get_logger
 from gateway.progress import Progress, no_progress
 from gateway.settings import Settings
 from gateway.store.base import RawStore
+from schemas.states import FileState
 
 log = get_logger("gateway.replay")
 F = InboundFile

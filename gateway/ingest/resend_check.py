@@ -15,14 +15,14 @@ from typing import Any
 from sqlalchemy import Select, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from gateway.db.models import (
+from gateway.db.remittance_rows import (
     AdjustmentRow,
     ClaimPaymentRow,
     ProviderAdjustmentRow,
     RemittanceRow,
     ServicePaymentRow,
-    tbl,
 )
+from gateway.db.types import tbl
 from gateway.errors import PermanentError
 from gateway.ingest import resend, rows
 from gateway.ingest.resend import Copy, Prior, Trace, TransactionResends

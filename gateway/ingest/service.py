@@ -22,7 +22,8 @@ import parsers
 from gateway.crashpoints import crash_point
 from gateway.db.base import Database
 from gateway.db.faults import is_environmental
-from gateway.db.models import FileState, InboundFile, utcnow
+from gateway.db.models import InboundFile
+from gateway.db.types import utcnow
 from gateway.errors import TransientError
 from gateway.ingest import acks as file_acks
 from gateway.ingest import binding, load_acks, queue, refusals
@@ -36,6 +37,7 @@ from gateway.reconcile import ledger_ingest
 from gateway.security.phi import mask_findings
 from gateway.settings import Settings, x12_limits
 from gateway.store.base import RawStore
+from schemas.states import FileState
 
 log = get_logger("gateway.ingest")
 F = InboundFile

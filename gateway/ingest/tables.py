@@ -18,7 +18,7 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 
 
 class FileAck(Base):

@@ -25,10 +25,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import audit
 from gateway.db.base import Database
-from gateway.db.models import FileEvent, FileState, InboundFile, tbl, utcnow
+from gateway.db.models import FileEvent, InboundFile
+from gateway.db.types import tbl, utcnow
 from gateway.logging import get_logger
 from gateway.progress import Progress, no_progress
 from gateway.store.base import RawStore, TransactionalRawStore
+from schemas.states import FileState
 
 log = get_logger("gateway.intake")
 

@@ -26,7 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway.db.base import Database
-from gateway.db.models import FileState, InboundFile, tbl, utcnow
+from gateway.db.models import InboundFile
+from gateway.db.types import tbl, utcnow
 from gateway.errors import GatewayError
 from gateway.ingest.acks import acknowledgments, stream_outcome
 from gateway.logging import get_logger
@@ -37,6 +38,7 @@ from gateway.store.base import RawStore
 from gateway.store.file import FileRawStore
 from mappings.partners import PartnerProfile
 from parsers.x12.lexer import Limits
+from schemas.states import FileState
 
 log = get_logger("gateway.acks")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.db.base import Database
-from gateway.db.models import tbl, utcnow
+from gateway.db.types import tbl, utcnow
 from gateway.errors import InputError
 from gateway.logging import get_logger
 from gateway.outbound.ledger import insert_ignore

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway.db.base import Database
-from gateway.db.models import tbl, utcnow
+from gateway.db.types import tbl, utcnow
 from gateway.logging import get_logger
 from gateway.outbound.tables import DeliveryReceipt, OutboundFile, OutboundState, TransferFailure
 

@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.db.base import Database
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 from gateway.errors import GatewayError, TransientError
 from gateway.logging import get_logger
 from gateway.outbound.deliver import DeliveryResult, deliver_file

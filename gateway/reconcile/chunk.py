@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, column, insert, select, table, text, update
 from sqlalchemy.orm import Session
 
-from gateway.db.models import tbl, utcnow
+from gateway.db.types import tbl, utcnow
 from gateway.ingest.bulk import BulkWriter
 from gateway.reconcile import nocharge
 from gateway.reconcile import nocharge_sql as ncq

@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from gateway.db.models import Provider, tbl
+from gateway.db.models import Provider
+from gateway.db.types import tbl
 from gateway.errors import InputError
 from gateway.ingest import binding
 from gateway.ingest.load_stats import LoadStats

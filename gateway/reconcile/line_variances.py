@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.errors import InputError, NotFoundError
 from gateway.read.variances import LineVarianceRead
 from gateway.reconcile.tables import LedgerEntry, LineVariance

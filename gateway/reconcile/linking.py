@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Date, bindparam, delete, insert, text
 from sqlalchemy.orm import Session
 
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.reconcile.tables import ClaimLink, PlbMatch
 from mappings.payers import PayerDirectory
 

@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from gateway.db.models import tbl, utcnow
+from gateway.db.types import tbl, utcnow
 from gateway.reconcile import nocharge_sql as q
 from gateway.reconcile.credit import due_by, government_by
 from gateway.reconcile.medicare import MEDICARE_INDICATORS, MEDICARE_PROGRAMMES

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Date, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.errors import InputError, NotFoundError
 from gateway.read.credits import CreditRead
 from gateway.read.variances import ExceptionRead, VarianceRead

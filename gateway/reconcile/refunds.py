@@ -30,7 +30,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from gateway.db.base import Database
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.errors import InputError
 from gateway.reconcile import sql
 from gateway.reconcile.ledger_ingest import resolve_provider

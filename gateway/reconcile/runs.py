@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
-from gateway.db.models import tbl, utcnow
+from gateway.db.types import tbl, utcnow
 from gateway.errors import TransientError
 from gateway.logging import get_logger
 from gateway.reconcile.tables import ReconcileRun

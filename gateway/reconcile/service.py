@@ -53,7 +53,8 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.db.base import Database
-from gateway.db.models import InboundFile, tbl, utcnow
+from gateway.db.models import InboundFile
+from gateway.db.types import tbl, utcnow
 from gateway.logging import get_logger
 from gateway.progress import Progress, no_progress
 from gateway.reconcile import linking

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, text
 from sqlalchemy.orm import Session
 
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.reconcile import sql as q
 from gateway.reconcile.diff import Key, classify_variance, money
 from gateway.reconcile.runs import RunSummary

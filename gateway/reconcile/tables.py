@@ -34,7 +34,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
-from gateway.db.models import MONEY, ClaimPaymentRow, ClaimRow, utcnow
+from gateway.db.claim_rows import ClaimRow
+from gateway.db.remittance_rows import ClaimPaymentRow
+from gateway.db.types import MONEY, utcnow
 
 #: a ledger charge row with line detail (the predicate of a partial index and of the screen)
 LINE_CHARGE = "type = 'charge' AND (line_ref <> '' OR procedure_code <> '' OR revenue_code <> '')"

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.reconcile.tables import Credit
 from gateway.resolve.tables import CaseTransition, ResolutionCase
 from mappings.root_causes import UNASSIGNED

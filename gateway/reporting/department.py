@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.reconcile.tables import LedgerEntry
 from gateway.reporting.base import CT, scoped
 from gateway.reporting.sqlparts import cents, month_of

@@ -6,7 +6,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 from gateway.errors import InputError
 from gateway.reporting.base import RC, TT
 from gateway.resolve.case_views import CaseView, get_case

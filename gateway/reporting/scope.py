@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import Provider, tbl
+from gateway.db.models import Provider
+from gateway.db.types import tbl
 from gateway.errors import InputError, NotFoundError
 
 

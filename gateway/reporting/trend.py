@@ -10,7 +10,8 @@ from decimal import Decimal
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import ClaimPaymentRow, RemittanceRow, tbl
+from gateway.db.remittance_rows import ClaimPaymentRow, RemittanceRow
+from gateway.db.types import tbl
 from gateway.reconcile.tables import PayerAlias
 from gateway.reporting import department
 from gateway.reporting.base import CT, credits_with_cases, payer_key, root_cause_key, scoped

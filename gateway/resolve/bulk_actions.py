@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.errors import GatewayError, InputError
 from gateway.read.types import READ
 from gateway.reconcile.tables import Credit

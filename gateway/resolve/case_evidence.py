@@ -18,17 +18,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import (
+from gateway.db.claim_rows import ClaimLineRow, ClaimRow
+from gateway.db.models import InboundFile
+from gateway.db.remittance_rows import (
     AdjustmentRow,
-    ClaimLineRow,
     ClaimPaymentRow,
-    ClaimRow,
-    InboundFile,
     ProviderAdjustmentRow,
     RemittanceRow,
     ServicePaymentRow,
-    tbl,
 )
+from gateway.db.types import tbl
 from gateway.read.worklist import Adjudication
 from gateway.reconcile.tables import (
     ClaimLink,

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import Provider, tbl
+from gateway.db.models import Provider
+from gateway.db.types import tbl
 from gateway.errors import InputError, NotFoundError
 from gateway.read.credits import CaseRead, TransitionRead, credit_fields
 from gateway.reconcile.tables import Credit

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.read.worklist import AttributedCredit, CaseDetail, Computation, WorklistRow
 from gateway.reconcile.explain import explain
 from gateway.reconcile.tables import Credit

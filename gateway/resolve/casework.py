@@ -23,7 +23,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.db.models import Provider, tbl, utcnow
+from gateway.db.models import Provider
+from gateway.db.types import tbl, utcnow
 from gateway.errors import InputError, NotFoundError
 from gateway.logging import get_logger
 from gateway.read.worklist import CaseNoteRead

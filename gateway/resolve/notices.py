@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.resolve import letters
 from gateway.resolve.case_views import CaseView, list_cases
 from gateway.resolve.documents import Sources, claim_facts, provider_header

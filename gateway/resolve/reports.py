@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from gateway.db.models import Provider, tbl
+from gateway.db.models import Provider
+from gateway.db.types import tbl
 from gateway.reconcile.tables import Credit
 from gateway.resolve.case_sync import sync_cases
 from gateway.resolve.case_views import CaseView, list_cases

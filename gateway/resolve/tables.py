@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
-from gateway.db.models import MONEY, utcnow
+from gateway.db.types import MONEY, utcnow
 
 
 class ResolutionCase(Base):

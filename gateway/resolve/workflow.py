@@ -25,7 +25,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.db.models import tbl, utcnow
+from gateway.db.types import tbl, utcnow
 from gateway.errors import InputError, PermanentError
 from gateway.logging import get_logger
 from gateway.read.credits import ACTIVE_CASE_STATES

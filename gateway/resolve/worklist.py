@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import ClaimPaymentRow, Provider, tbl
+from gateway.db.models import Provider
+from gateway.db.remittance_rows import ClaimPaymentRow
+from gateway.db.types import tbl
 from gateway.errors import GatewayError, InputError
 from gateway.read.credits import ACTIVE_CASE_STATES
 from gateway.read.worklist import (

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import Table, select, update
 
 from gateway.db.base import Database
-from gateway.db.models import ClaimRow, tbl
+from gateway.db.claim_rows import ClaimRow
+from gateway.db.types import tbl
 from gateway.progress import Progress, no_progress
 from gateway.security.crypto import (
     COLUMN_PREFIX,

@@ -8,7 +8,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 from gateway.errors import InputError
 from gateway.security.roles import Role
 

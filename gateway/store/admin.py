@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session, aliased
 from gateway import audit
 from gateway.crashpoints import crash_point
 from gateway.db.base import Database
-from gateway.db.models import FileState, InboundFile, utcnow
+from gateway.db.models import InboundFile
+from gateway.db.types import utcnow
 from gateway.errors import ConfigError, InputError
 from gateway.logging import get_logger
 from gateway.progress import Progress, no_progress
@@ -40,6 +41,7 @@ from gateway.store.base import (
     TransactionalRawStore,
 )
 from gateway.store.tables import RawMigration, RawPrune
+from schemas.states import FileState
 
 log = get_logger("gateway.store")
 F = InboundFile

@@ -38,7 +38,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gateway.db.base import Database
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 from gateway.errors import ConfigError
 from gateway.logging import get_logger
 from gateway.store.base import (

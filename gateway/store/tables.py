@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, S
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 
 #: SQLite only auto-increments an INTEGER PRIMARY KEY, so the BigInteger id is INTEGER there
 BLOB_ID = BigInteger().with_variant(Integer(), "sqlite")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 from gateway.errors import InputError, NotFoundError
 from gateway.security.principal import Principal, normalise_provider
 from gateway.security.roles import USER_ROLES, Role

@@ -13,7 +13,7 @@ from sqlalchemy import DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 
 
 class User(Base):

@@ -20,7 +20,7 @@ import tenacity
 from sqlalchemy import and_, or_, select, update
 
 from gateway.db.base import Database
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 from gateway.errors import InputError
 from gateway.logging import get_logger
 from gateway.settings import Settings

@@ -18,7 +18,8 @@ import datetime as dt
 from sqlalchemy import Boolean, Date, Integer, String, column, select, table
 from sqlalchemy.orm import Session
 
-from gateway.db.models import MONEY, InboundFile, Provider
+from gateway.db.models import InboundFile, Provider
+from gateway.db.types import MONEY
 from gateway.webhooks.service import emit
 from gateway.webhooks.tables import WebhookSubscription
 

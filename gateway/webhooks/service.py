@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 from gateway.errors import InputError, NotFoundError
 from gateway.security.columns import column_cipher
 from gateway.webhooks.tables import WebhookDelivery, WebhookSubscription

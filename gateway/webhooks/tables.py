@@ -15,7 +15,7 @@ from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 
 
 class WebhookSubscription(Base):

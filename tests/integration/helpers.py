@@ -11,13 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from gateway.db.base import Database
-from gateway.db.models import (
-    DERIVED_TABLES,
-    InboundFile,
-    InterchangeRow,
-    Provider,
-    tbl,
-)
+from gateway.db.models import DERIVED_TABLES, InboundFile, InterchangeRow, Provider
+from gateway.db.types import tbl
 from gateway.ingest.replay import FileReport, process_now
 from gateway.intake import accept_bytes
 from gateway.security.columns import MEMBER_ID, column_cipher

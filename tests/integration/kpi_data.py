@@ -37,7 +37,8 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from gateway.db.base import Database
-from gateway.db.models import Provider, tbl, utcnow
+from gateway.db.models import Provider
+from gateway.db.types import tbl, utcnow
 from gateway.reconcile.tables import Credit
 from gateway.resolve.tables import CaseTransition, ResolutionCase
 from tests.integration.helpers import Gateway, ingest

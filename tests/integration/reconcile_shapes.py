@@ -28,7 +28,7 @@ from sqlalchemy import insert, select, text
 
 from gateway.db.base import Database
 from gateway.db.migrate import upgrade
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.reconcile import run_reconcile
 from gateway.reconcile.tables import (
     ClaimLink,

@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert, select
 
 from gateway.api.keys import revoke_key
-from gateway.db.models import AuditEntry, Provider, tbl, utcnow
+from gateway.db.models import AuditEntry, Provider
+from gateway.db.types import tbl, utcnow
 from gateway.outbound.tables import OutboundFile, TransferFailure
 from gateway.reconcile.tables import Credit
 from tests.integration.test_api_support import Api, api_fixture  # noqa: F401

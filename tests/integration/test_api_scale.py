@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.api.keys import Role, create_key
-from gateway.db.models import ClaimPaymentRow, FileEvent, InboundFile
+from gateway.db.models import FileEvent, InboundFile
+from gateway.db.remittance_rows import ClaimPaymentRow
 from tests.integration.helpers import GATEWAY_CMD, ROOT, Gateway
 from tests.integration.test_api_support import free_port
 from tests.integration.x12gen import make_835

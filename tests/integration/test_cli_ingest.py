@@ -20,7 +20,9 @@ import gateway.registry  # noqa: F401  every table, for the drift check
 from gateway.cli import app
 from gateway.db.base import Base, Database
 from gateway.db.migrate import HEAD, current_revision, head_revision
-from gateway.db.models import AuditEntry, InboundFile, RemittanceRow, tbl
+from gateway.db.models import AuditEntry, InboundFile
+from gateway.db.remittance_rows import RemittanceRow
+from gateway.db.types import tbl
 from tests.integration.helpers import GATEWAY_CMD, ROOT, Gateway, counts
 from tests.integration.x12gen import make_835, make_837
 

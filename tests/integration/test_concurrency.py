@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from gateway.db.models import ClaimPaymentRow, FileEvent, InboundFile
+from gateway.db.models import FileEvent, InboundFile
+from gateway.db.remittance_rows import ClaimPaymentRow
 from gateway.intake import accept_bytes
 from tests.integration.helpers import Gateway
 from tests.integration.x12gen import make_835

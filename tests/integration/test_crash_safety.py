@@ -21,7 +21,8 @@ from sqlalchemy import delete, func, select
 
 from gateway import crashpoints as faults
 from gateway.db.base import Database
-from gateway.db.models import DERIVED_TABLES, AuditEntry, FileEvent, InboundFile, Provider, tbl
+from gateway.db.models import DERIVED_TABLES, AuditEntry, FileEvent, InboundFile, Provider
+from gateway.db.types import tbl
 from gateway.ingest.tables import FileAck
 from gateway.intake import accept_bytes
 from gateway.settings import Settings

@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import insert
 from structlog.testing import capture_logs
 
-from gateway.db.models import Provider, tbl
+from gateway.db.models import Provider
+from gateway.db.types import tbl
 from gateway.reconcile import run_reconcile
 from gateway.reconcile.refunds import validate_file
 from gateway.reconcile.tables import Credit

@@ -69,7 +69,7 @@ def test_rotation_reseals_every_sealed_column(
     gateway seals is re-sealed by ``gateway keys rotate-data-key``."""
     from sqlalchemy import select
 
-    from gateway.db.models import ClaimRow
+    from gateway.db.claim_rows import ClaimRow
     from gateway.resolve.tables import BatchFile, CaseNote
     from gateway.webhooks.tables import WebhookSubscription
     from tests.integration.test_workbench_cli import AS_OF, _json, _load

@@ -22,7 +22,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from gateway.db.models import ClaimPaymentRow, FileState, InboundFile
+from gateway.db.models import InboundFile
+from gateway.db.remittance_rows import ClaimPaymentRow
+from schemas.states import FileState
 from tests.integration.helpers import ROOT, Gateway
 from tests.integration.x12gen import make_835
 

@@ -13,7 +13,9 @@ from structlog.testing import capture_logs
 
 import parsers
 from gateway.db.integrity import find_orphans
-from gateway.db.models import AuditEntry, ClaimPaymentRow, FileEvent, InboundFile, tbl
+from gateway.db.models import AuditEntry, FileEvent, InboundFile
+from gateway.db.remittance_rows import ClaimPaymentRow
+from gateway.db.types import tbl
 from gateway.ingest import rows
 from gateway.ingest.replay import replay
 from gateway.ingest.resend import interchange_identity

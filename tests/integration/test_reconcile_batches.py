@@ -22,7 +22,7 @@ from sqlalchemy import insert, text
 
 from gateway.db.base import Database
 from gateway.db.migrate import upgrade
-from gateway.db.models import tbl, utcnow
+from gateway.db.types import tbl, utcnow
 from gateway.reconcile import chunk, latest_run, run_reconcile, service
 from gateway.reconcile.tables import ReconcileRun
 

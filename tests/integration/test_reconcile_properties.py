@@ -19,18 +19,19 @@ from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
 from gateway.db.models import (
-    AdjustmentRow,
-    ClaimPaymentRow,
     FunctionalGroupRow,
     InboundFile,
     InterchangeRow,
     Provider,
+    TransactionRow,
+)
+from gateway.db.remittance_rows import (
+    AdjustmentRow,
+    ClaimPaymentRow,
     ProviderAdjustmentRow,
     RemittanceRow,
-    TransactionRow,
-    tbl,
-    utcnow,
 )
+from gateway.db.types import tbl, utcnow
 from gateway.reconcile import Adjudication, ClaimFacts, attribute, claim_balance, run_reconcile
 from gateway.reconcile.model import LedgerCharge
 from gateway.reconcile.tables import Credit, LedgerEntry

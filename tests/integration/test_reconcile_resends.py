@@ -21,7 +21,8 @@ import pytest
 from sqlalchemy import select, text
 
 from gateway.db.base import Database
-from gateway.db.models import ClaimPaymentRow, InboundFile, RemittanceRow
+from gateway.db.models import InboundFile
+from gateway.db.remittance_rows import ClaimPaymentRow, RemittanceRow
 from gateway.ingest.replay import process_now
 from gateway.ingest.resend import Prior, Trace
 from gateway.ingest.resend_check import ResendCheck, prior_remittances

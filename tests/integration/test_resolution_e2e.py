@@ -26,7 +26,8 @@ from typer.testing import CliRunner
 
 from gateway.audit import verify_chain
 from gateway.cli import app
-from gateway.db.models import AuditEntry, utcnow
+from gateway.db.models import AuditEntry
+from gateway.db.types import utcnow
 from gateway.outbound.enqueue import outbound_store
 from gateway.outbound.queue import drain
 from gateway.outbound.tables import OutboundFile

@@ -12,7 +12,8 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import insert, select
 
-from gateway.db.models import AuditEntry, Provider, tbl
+from gateway.db.models import AuditEntry, Provider
+from gateway.db.types import tbl
 from gateway.errors import InputError
 from gateway.reconcile import run_reconcile
 from gateway.reconcile.refunds import validate_file

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from gateway.db.models import utcnow
+from gateway.db.types import utcnow
 from gateway.outbound.deliver import finalize, part_name, upload_part
 from gateway.outbound.enqueue import enqueue_path, outbound_store
 from gateway.outbound.ledger import DbDeliveryLedger, DbFailureLog

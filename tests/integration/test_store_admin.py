@@ -14,7 +14,8 @@ from sqlalchemy import func, select, update
 from typer.testing import CliRunner, Result
 
 from gateway.cli import app
-from gateway.db.models import AuditEntry, InboundFile, tbl
+from gateway.db.models import AuditEntry, InboundFile
+from gateway.db.types import tbl
 from gateway.ingest.replay import replay
 from gateway.intake import accept_bytes
 from gateway.settings import get_settings

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select, update
 
-from gateway.db.models import Provider, tbl
+from gateway.db.models import Provider
+from gateway.db.types import tbl
 from gateway.reconcile import run_reconcile
 from gateway.reconcile.tables import Credit
 from gateway.settings import Settings

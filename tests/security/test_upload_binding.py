@@ -15,7 +15,9 @@ from sqlalchemy import func, insert, select
 
 from gateway.api.keys import Role, create_key
 from gateway.api.tables import ApiKey, ApiUpload
-from gateway.db.models import AuditEntry, InboundFile, Provider, RemittanceRow, tbl
+from gateway.db.models import AuditEntry, InboundFile, Provider
+from gateway.db.remittance_rows import RemittanceRow
+from gateway.db.types import tbl
 from gateway.intake import accept_bytes
 from gateway.reconcile import list_credits, run_reconcile
 from gateway.reconcile.tables import LedgerEntry, LedgerImport

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from gateway.api.deps import Ctx, Readers
 from gateway.api.problems import ApiError, problem_responses
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.read.credits import CreditRead, credit_fields
 from gateway.read.types import Money
 from gateway.reconcile.queries import CAUSE_ORDER, STATUS_FILTERS

@@ -13,7 +13,8 @@ from gateway.api.keys import list_keys
 from gateway.api.problems import problem_responses
 from gateway.api.schemas import AuditOut, FailureOut, KeyOut, Page, WhoAmI
 from gateway.audit import stored_actions
-from gateway.db.models import AuditEntry, FileState, InboundFile
+from gateway.db.models import AuditEntry, InboundFile
+from schemas.states import FileState
 
 router = APIRouter(prefix="/v1")
 F = InboundFile

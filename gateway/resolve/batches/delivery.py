@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.db.base import Database
-from gateway.db.models import tbl, utcnow
+from gateway.db.types import tbl, utcnow
 from gateway.errors import InputError
 from gateway.outbound.enqueue import add_to_queue
 from gateway.outbound.queue import DrainResult, drain

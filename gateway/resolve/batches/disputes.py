@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.read.batches import BatchRead
 from gateway.reconcile.tables import RefundRequest
 from gateway.resolve import letters

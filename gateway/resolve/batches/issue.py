@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.logging import get_logger
 from gateway.read.batches import BatchProblemRead, BatchRead
 from gateway.resolve import letters

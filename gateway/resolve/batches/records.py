@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from gateway.db.models import tbl, utcnow
+from gateway.db.types import tbl, utcnow
 from gateway.resolve.render import Rendered
 from gateway.resolve.tables import BatchFile, BatchItem, ResolutionBatch
 from schemas.serialize import money

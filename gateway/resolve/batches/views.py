@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import Provider, tbl
+from gateway.db.models import Provider
+from gateway.db.types import tbl
 from gateway.errors import NotFoundError
 from gateway.outbound.tables import DeliveryReceipt, OutboundFile, OutboundState
 from gateway.read.batches import BatchFileRead, BatchRead, ReceiptRead

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import Provider, tbl
+from gateway.db.models import Provider
+from gateway.db.types import tbl
 from gateway.read.reports import Cms838Read, Cms838WarningRead
 from gateway.reconcile.medicare import UNVERIFIED
 from gateway.reconcile.tables import Credit

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import tbl
+from gateway.db.types import tbl
 from gateway.errors import InputError
 from gateway.read.reports import Cms838WarningRead
 from gateway.resolve.tables import CaseTransition
