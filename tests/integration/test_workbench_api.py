@@ -118,6 +118,14 @@ def test_worklist_states_filters_search_sort_paging(api: Api) -> None:
     assert [c["patient_control_number"] for c in after["items"]] == ["COPAY1"]
     assert "approve" not in after["items"][0]["actions"]
     assert {s["state"]: s["count"] for s in after["states"]}["approved"] == 1
+    # the totals of a state filter are those states' figures: COPAY1 is 20.00 of the 180.00
+    two = api.client.get("/v1/cases?state=approved&state=open", headers=ops).json()
+    assert (after["totals"]["count"], after["totals"]["amount"]) == (1, "20.00")
+    assert (two["totals"]["count"], two["totals"]["amount"]) == (3, "180.00")
+    open_only = api.client.get("/v1/cases?state=open", headers=ops).json()
+    assert (open_only["totals"]["count"], open_only["totals"]["amount"]) == (2, "160.00")
+    assert open_only["totals"]["overdue_count"] == late
+    assert len(_pcns(api, "sort=provider&desc=true")) == 3
     # the schema names the typed models
     spec = api.client.get("/v1/openapi.json", headers=ops).json()
     assert {"CaseList", "CaseDetail", "WorklistRow", "Computation"} <= set(
