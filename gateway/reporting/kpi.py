@@ -296,10 +296,11 @@ def days_to_resolve(
     stmt, day, _ = _resolved_rows(s, provider_id)
     days = days_between(s, CT.c.identified_on, day)
     res_month = month_of(s, day)
-    hists: dict[str, dict[str, dict[int, int]]] = {
-        d: defaultdict(lambda: defaultdict(int)) for d in ("all", "cause", "payer", "month")
-    }
-    for r in s.execute(
+    # One histogram {days: credits} per (dimension, key), folded from tens of thousands of
+    # (cause, payer, month, days) groups with flat tuple-keyed counters (the fold was slower
+    # than the query with nested dicts).
+    flat: dict[tuple[str, str, int], int] = defaultdict(int)
+    for cause, payer, month, d, n in s.execute(
         stmt.with_only_columns(
             CT.c.cause,
             gp := payer_key().label("g_payer"),
@@ -309,15 +310,17 @@ def days_to_resolve(
         )
         .where(day.is_not(None), day >= bound_day(s, lo), day <= bound_day(s, as_of))
         .group_by(CT.c.cause, gp, gm, gd)
-    ):
-        d, n = max(0, int(r.g_d)), int(r.n)
-        for dim, key in (
-            ("all", "all"),
-            ("cause", r.cause),
-            ("payer", r.g_payer),
-            ("month", r.g_m),
-        ):
-            hists[dim][str(key)][d] += n
+    ).all():
+        d = max(0, int(d))
+        flat["all", "all", d] += n
+        flat["cause", cause, d] += n
+        flat["payer", payer, d] += n
+        flat["month", month, d] += n
+    hists: dict[str, dict[str, dict[int, int]]] = {
+        dim: defaultdict(dict) for dim in ("all", "cause", "payer", "month")
+    }
+    for (dim, key, d), n in flat.items():
+        hists[dim][str(key)][d] = n
 
     def stats(dim: str, order: list[str] | None = None) -> list[ResolveStat]:
         keys = order if order is not None else sorted(hists[dim])
@@ -325,8 +328,8 @@ def days_to_resolve(
             ResolveStat(
                 key=k,
                 count=sum(hists[dim].get(k, {}).values()),
-                median_days=nearest_rank(dict(hists[dim].get(k, {})), 0.5),
-                p90_days=nearest_rank(dict(hists[dim].get(k, {})), 0.9),
+                median_days=nearest_rank(hists[dim].get(k, {}), 0.5),
+                p90_days=nearest_rank(hists[dim].get(k, {}), 0.9),
             )
             for k in keys
         ]
