@@ -6,7 +6,8 @@ and ``gateway cases list`` run) with 100,000 active credits, in-process, p50/p99
 
 ``seed`` bulk-inserts the credits (``bench/api_load.seed_credits``: 90 % open, 10 % pending,
 +10 % resolved), opens their cases (``sync_cases``) and assigns every fifth case to one of five
-analysts. ``time`` prints one JSON line per query. Run ``time`` with ``PYTHONPATH`` pointing at
+analysts. ``time`` prints one JSON line per query, then times the case page (``case_detail``)
+on a different case each sample. Run ``time`` with ``PYTHONPATH`` pointing at
 another checkout to measure it on the same database (the peer: the tree before a change; its
 queries that need newer columns are skipped).
 """
@@ -97,20 +98,46 @@ def timing(url: str, samples: int) -> None:
                     page = worklist(s, f, today=today)
                 if n >= 2:
                     times.append((time.perf_counter() - t0) * 1000)
-            times.sort()
-            p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
-            print(
-                json.dumps(
-                    {
-                        "query": label,
-                        "matches": page.totals.count,
-                        "p50_ms": round(statistics.median(times), 1),
-                        "p99_ms": round(p99, 1),
-                    }
-                )
-            )
+            report(label, times, matches=page.totals.count)
+        detail(db, samples, today)
     finally:
         db.dispose()
+
+
+def detail(db: Any, samples: int, today: dt.date) -> None:
+    """The case page (``GET /v1/cases/{id}``, ``gateway cases show``): one case with its
+    evidence and computation, a different case each sample, spread over the table."""
+    try:
+        from gateway.resolve.casefile import case_detail
+    except ImportError:
+        print(json.dumps({"query": "case page", "skipped": "no case page in this tree"}))
+        return
+    from sqlalchemy import select
+
+    from gateway.db.types import tbl
+    from gateway.resolve.tables import ResolutionCase
+
+    rc = tbl(ResolutionCase)
+    with db.read() as s:
+        ids = [int(r[0]) for r in s.execute(select(rc.c.credit_id).order_by(rc.c.id))]
+    step = max(1, len(ids) // (samples + 2))
+    times = []
+    for n, credit_id in enumerate(ids[::step][: samples + 2]):
+        t0 = time.perf_counter()
+        with db.write() as s:  # as the route: the explanation uses a temporary table
+            case_detail(s, credit_id, scope=None, phi=True, today=today)
+        if n >= 2:
+            times.append((time.perf_counter() - t0) * 1000)
+    report("case page", times, cases=len(times))
+
+
+def report(label: str, times: list[float], **counts: int) -> None:
+    """One JSON line: the query, its counts, p50 and p99 (nearest rank) in ms."""
+    times = sorted(times)
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    line = {"query": label, **counts}
+    line.update(p50_ms=round(statistics.median(times), 1), p99_ms=round(p99, 1))
+    print(json.dumps(line))
 
 
 def main() -> int:

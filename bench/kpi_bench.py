@@ -171,6 +171,8 @@ def populate(db: Database, credits: int, months: int, seed: int = 7) -> None:
                 if rng.random() < 0.5 and done <= AS_OF:
                     state = "resolved"
                     hist.append(("disputed", "resolved", done))
+            resolved = [h for h in hist if h[1] == "resolved"]
+            disputed = [h for h in hist if h[1] == "disputed"]
             cases.append(
                 {
                     "credit_id": r.id,
@@ -178,6 +180,10 @@ def populate(db: Database, credits: int, months: int, seed: int = 7) -> None:
                     "state": state,
                     "method": method,
                     "root_cause": rng.choice(ROOTS) if rng.random() < 0.67 else None,
+                    # the milestones gateway.resolve.history keeps (bulk rows skip the writer)
+                    "resolved_on": resolved[-1][2] if resolved else None,
+                    "resolved_from": resolved[-1][0] if resolved else None,
+                    "disputed_on": disputed[0][2] if disputed else None,
                     "created_at": utcnow(),
                     "updated_at": utcnow(),
                 }

@@ -16,10 +16,8 @@ from gateway.reporting.base import (
     CT,
     RC,
     credits_with_cases,
-    first_disputes,
     is_active,
     is_resolved,
-    last_resolution,
     payer_key,
     root_cause_key,
     scoped,
@@ -37,9 +35,7 @@ from gateway.reporting.models import (
 from gateway.reporting.sqlparts import (
     BUCKETS,
     age_bucket,
-    bound_day,
     cents,
-    day_of,
     days_between,
     first_day,
     from_cents,
@@ -198,15 +194,13 @@ def _resolution_kind(res_from: Any) -> Any:
     )
 
 
-def _resolved_rows(s: Session, provider_id: int | None) -> tuple[Any, Any, Any]:
+def _resolved_rows(provider_id: int | None) -> tuple[Any, Any, Any]:
     """(statement base, resolution-day expression, kind expression) of resolved credits."""
-    res, on = last_resolution()
-    day = func.coalesce(CT.c.resolved_on, day_of(s, res.c.at))
+    day = func.coalesce(CT.c.resolved_on, RC.c.resolved_on)
     stmt = scoped(
-        select(CT.c.id).select_from(credits_with_cases().outerjoin(res, on)).where(is_resolved()),
-        provider_id,
+        select(CT.c.id).select_from(credits_with_cases()).where(is_resolved()), provider_id
     )
-    return stmt, day, _resolution_kind(res.c.from_state)
+    return stmt, day, _resolution_kind(RC.c.resolved_from)
 
 
 def recovery(
@@ -230,7 +224,7 @@ def recovery(
         if r.g_m in table:
             table[r.g_m]["identified"] += int(r.c or 0)
 
-    stmt, day, kind = _resolved_rows(s, provider_id)
+    stmt, day, kind = _resolved_rows(provider_id)
     res_month = month_of(s, day)
     for r in s.execute(
         stmt.with_only_columns(
@@ -238,23 +232,20 @@ def recovery(
             gk := kind.label("g_k"),
             func.sum(cents(CT.c.amount)).label("c"),
         )
-        .where(day >= bound_day(s, lo), day <= bound_day(s, as_of))
+        .where(day >= lo, day <= as_of)
         .group_by(gm, gk)
     ):
         if r.g_m in table:
             table[r.g_m][r.g_k] += int(r.c or 0)
 
-    disp, first = first_disputes()
-    disp_day = day_of(s, disp.c.at)
     for r in s.execute(
         scoped(
             select(
-                dm := month_of(s, disp_day).label("g_m"), func.sum(cents(CT.c.amount)).label("c")
+                dm := month_of(s, RC.c.disputed_on).label("g_m"),
+                func.sum(cents(CT.c.amount)).label("c"),
             )
-            .select_from(
-                disp.join(RC, RC.c.id == disp.c.case_id).join(CT, CT.c.id == RC.c.credit_id)
-            )
-            .where(first, disp_day >= bound_day(s, lo), disp_day <= bound_day(s, as_of))
+            .select_from(RC.join(CT, CT.c.id == RC.c.credit_id))
+            .where(RC.c.disputed_on >= lo, RC.c.disputed_on <= as_of)
             .group_by(dm),
             provider_id,
         )
@@ -293,7 +284,7 @@ def days_to_resolve(
     credits resolved in the window, overall and per cause, payer and month of resolution."""
     window = months_back(as_of, months)
     lo = first_day(window[0])
-    stmt, day, _ = _resolved_rows(s, provider_id)
+    stmt, day, _ = _resolved_rows(provider_id)
     days = days_between(s, CT.c.identified_on, day)
     res_month = month_of(s, day)
     # One histogram {days: credits} per (dimension, key), folded from tens of thousands of
@@ -308,7 +299,7 @@ def days_to_resolve(
             gd := days.label("g_d"),
             func.count().label("n"),
         )
-        .where(day.is_not(None), day >= bound_day(s, lo), day <= bound_day(s, as_of))
+        .where(day.is_not(None), day >= lo, day <= as_of)
         .group_by(CT.c.cause, gp, gm, gd)
     ).all():
         d = max(0, int(d))

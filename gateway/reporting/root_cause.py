@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.db.types import utcnow
 from gateway.errors import InputError
-from gateway.reporting.base import RC, TT
+from gateway.reporting.base import RC
 from gateway.resolve.case_views import CaseView, get_case
+from gateway.resolve.history import record_transition
 from mappings.root_causes import RootCauses, default_root_causes
 
 
@@ -40,16 +41,8 @@ def set_root_cause(
     )
     why = (reason or "").strip()[:1000] or f"root cause {code}"
     details = {"root_cause": code}
-    s.execute(
-        insert(TT).values(
-            case_id=case.case_id,
-            from_state=case.state,
-            to_state=case.state,
-            actor=actor[:128],
-            at=utcnow(),
-            reason=why,
-            details=details,
-        )
+    record_transition(
+        s, case.case_id, case.state, case.state, actor=actor, reason=why, details=details
     )
     audit.record(
         s,

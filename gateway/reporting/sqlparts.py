@@ -46,24 +46,11 @@ def month_of(s: Session, col: Any) -> ColumnElement[Any]:
     return func.strftime("%Y-%m", col)
 
 
-def day_of(s: Session, col: Any) -> ColumnElement[Any]:
-    """The date of a timestamp column (SQLite: its ISO text's date)."""
-    if dialect(s) == "postgresql":
-        return cast(col, Date)
-    return func.date(col)
-
-
 def days_between(s: Session, start: Any, end: Any) -> ColumnElement[Any]:
     """Whole days from ``start`` to ``end`` (dates, or a bound ``date``)."""
     if dialect(s) == "postgresql":
         return cast(end, Date) - cast(start, Date)
     return cast(func.julianday(end) - func.julianday(start), Integer)
-
-
-def bound_day(s: Session, day: dt.date) -> ColumnElement[Any]:
-    if dialect(s) == "postgresql":
-        return cast(literal(day), Date)
-    return literal(day.isoformat())
 
 
 def age_bucket(day_col: Any, as_of: dt.date) -> ColumnElement[Any]:

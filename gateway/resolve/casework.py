@@ -29,7 +29,8 @@ from gateway.errors import InputError, NotFoundError
 from gateway.logging import get_logger
 from gateway.read.worklist import CaseNoteRead
 from gateway.reconcile.tables import Credit
-from gateway.resolve.tables import CaseNote, CaseTransition, ResolutionCase
+from gateway.resolve.history import record_transition
+from gateway.resolve.tables import CaseNote, ResolutionCase
 from gateway.security.roles import OPERATORS, Role
 from gateway.users.tables import User
 
@@ -145,16 +146,8 @@ def case_workers(s: Session, *, provider_key: str | None) -> list[str]:
 
 
 def _history(s: Session, case: Any, *, actor: str, reason: str, details: dict[str, Any]) -> None:
-    s.execute(
-        insert(tbl(CaseTransition)).values(
-            case_id=case.case_id,
-            from_state=case.state,
-            to_state=case.state,
-            actor=actor[:128],
-            at=utcnow(),
-            reason=reason,
-            details=details,
-        )
+    record_transition(
+        s, case.case_id, case.state, case.state, actor=actor, reason=reason, details=details
     )
 
 

@@ -63,6 +63,12 @@ class ResolutionCase(Base):
     #: Set by gateway.resolve.casework (checked: an active case worker who may see the case)
     assignee: Mapped[str | None] = mapped_column(String(64), index=True)
     assigned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: milestones kept by gateway.resolve.history.record_transition (read by the KPI reports):
+    #: the UTC day of the last move into ``resolved`` and the state it came from, and of the
+    #: first move into ``disputed``
+    resolved_on: Mapped[dt.date | None] = mapped_column(Date)
+    resolved_from: Mapped[str | None] = mapped_column(String(24))
+    disputed_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

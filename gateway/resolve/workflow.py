@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from gateway import audit
@@ -31,7 +31,8 @@ from gateway.logging import get_logger
 from gateway.read.credits import ACTIVE_CASE_STATES
 from gateway.reconcile.queries import record_investigation
 from gateway.resolve.case_views import CaseView, get_case
-from gateway.resolve.tables import CaseTransition, ResolutionCase
+from gateway.resolve.history import record_transition
+from gateway.resolve.tables import ResolutionCase
 from schemas.states import CaseState, CreditStatus
 
 if TYPE_CHECKING:  # payer and layout YAML load where they are used: listing cases needs neither
@@ -106,17 +107,7 @@ def _record(
     reason: str,
     details: dict[str, Any] | None = None,
 ) -> None:
-    s.execute(
-        insert(tbl(CaseTransition)).values(
-            case_id=case_id,
-            from_state=frm,
-            to_state=to,
-            actor=actor[:128],
-            at=utcnow(),
-            reason=reason,
-            details=details,
-        )
-    )
+    record_transition(s, case_id, frm, to, actor=actor, reason=reason, details=details)
     audit.record(
         s,
         actor=actor,

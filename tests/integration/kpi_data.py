@@ -40,7 +40,8 @@ from gateway.db.base import Database
 from gateway.db.models import Provider
 from gateway.db.types import tbl, utcnow
 from gateway.reconcile.tables import Credit
-from gateway.resolve.tables import CaseTransition, ResolutionCase
+from gateway.resolve.history import record_transition
+from gateway.resolve.tables import ResolutionCase
 from tests.integration.helpers import Gateway, ingest
 
 AS_OF = dt.date(2026, 6, 30)
@@ -158,7 +159,7 @@ def build(gw: Gateway) -> dict[str, int]:
 
 
 def load_credits(db: Database) -> dict[str, int]:
-    pt, ct, rc, tt = tbl(Provider), tbl(Credit), tbl(ResolutionCase), tbl(CaseTransition)
+    pt, ct, rc = tbl(Provider), tbl(Credit), tbl(ResolutionCase)
     with db.write() as s:
         p1 = s.execute(select(pt.c.id).where(pt.c.key == f"npi:{P1_NPI}")).scalar_one_or_none()
         if p1 is None:
@@ -277,15 +278,7 @@ def load_credits(db: Database) -> dict[str, int]:
                 .returning(rc.c.id)
             ).scalar_one()
             for frm, to, day in hist:
-                s.execute(
-                    insert(tt).values(
-                        case_id=case_id,
-                        from_state=frm,
-                        to_state=to,
-                        actor="pytest",
-                        at=_at(day),
-                        reason="kpi data set",
-                        details=None,
-                    )
+                record_transition(
+                    s, case_id, frm, to, actor="pytest", reason="kpi data set", at=_at(day)
                 )
     return ids
