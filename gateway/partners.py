@@ -78,7 +78,7 @@ class PartnerServices:
         from gateway.intake.poller import PartnerPoller
         from gateway.outbound.acks import AckRequests
         from gateway.outbound.enqueue import outbound_store
-        from gateway.outbound.ledger import DbFailureLog
+        from gateway.outbound.receipts import DbFailureLog
 
         self.settings = settings
         self.db = db
@@ -100,7 +100,7 @@ class PartnerServices:
         self._thread: threading.Thread | None = None
 
     def _on_result(self, result: PollResult) -> None:
-        from gateway.outbound.ledger import resolve_failures
+        from gateway.outbound.receipts import resolve_failures
 
         if result.error is None:
             resolved = resolve_failures(self.db, partner_id=result.partner_id, operation="poll")

@@ -170,7 +170,7 @@ def poll(
     ``gateway worker`` or ``gateway run`` process them and send acknowledgments)."""
     from gateway.intake.poller import PartnerPoller
     from gateway.outbound.acks import AckRequests
-    from gateway.outbound.ledger import DbFailureLog
+    from gateway.outbound.receipts import DbFailureLog
     from gateway.partners import make_acceptor
 
     settings = _settings()

@@ -38,7 +38,7 @@ def failures(
 ) -> None:
     """List quarantined files with their reasons."""
     from gateway.ingest.quarantine import failed_files
-    from gateway.outbound.ledger import count_transfer_failures
+    from gateway.outbound.receipts import count_transfer_failures
 
     # only the database: the quarantine list reads no raw file, so the raw store (and its
     # encryption) is not opened

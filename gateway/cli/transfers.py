@@ -30,7 +30,7 @@ def transfer_failures_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines for scripts")] = False,
 ) -> None:
     """List SFTP transfer failures (unresolved unless --all); exit 1 when any is unresolved."""
-    from gateway.outbound.ledger import transfer_failures
+    from gateway.outbound.receipts import transfer_failures
 
     with schema_database() as (_, db):
         rows = transfer_failures(db, include_resolved=all_, partner_id=partner)
@@ -85,7 +85,7 @@ def transfer_failures_cmd(
 @transfers_app.command("resolve")
 def resolve_cmd(ids: Annotated[list[int], typer.Argument(help="Failure ids")]) -> None:
     """Mark transfer failures resolved (after fixing their cause)."""
-    from gateway.outbound.ledger import resolve_failures
+    from gateway.outbound.receipts import resolve_failures
 
     with schema_database() as (_, db):
         n = resolve_failures(db, ids)

@@ -21,8 +21,8 @@ from pathlib import Path
 from gateway.errors import InputError
 from gateway.intake.service import AcceptResult, SessionSource, accept_path
 from gateway.logging import get_logger
+from gateway.security.filenames import MAX_COMPONENT_BYTES, safe_component
 from gateway.security.fsmodes import make_private, private_dir, private_file, write_private
-from gateway.security.names import MAX_COMPONENT_BYTES, safe_component
 from gateway.store.base import RawStore
 
 log = get_logger("gateway.inbox")

@@ -19,7 +19,7 @@ from fnmatch import fnmatchcase
 import paramiko
 
 from gateway.logging import get_logger
-from gateway.security.names import is_plain_remote_name
+from gateway.security.filenames import is_plain_remote_name
 from gateway.sftp import remote
 from mappings.partners import PartnerProfile
 

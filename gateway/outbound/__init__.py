@@ -2,7 +2,7 @@
 verify, rename, receipt; and the acknowledgments owed for pulled files.
 
 The names below load on first use (PEP 562), so reading the failure ledger
-(``gateway.outbound.ledger``, ``gateway failures``) does not import paramiko through ``deliver``.
+(``gateway.outbound.receipts``, ``gateway failures``) does not import paramiko through ``deliver``.
 """
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gateway.outbound.deliver import DeliveryResult, RemoteConflictError, deliver_file
-    from gateway.outbound.ledger import DbDeliveryLedger, DbFailureLog, DeliveryLedger, Receipt
+    from gateway.outbound.receipts import DbDeliveryLedger, DbFailureLog, DeliveryLedger, Receipt
 
 _HOME = {
     **dict.fromkeys(
         ("DeliveryResult", "RemoteConflictError", "deliver_file"), "gateway.outbound.deliver"
     ),
     **dict.fromkeys(
-        ("DbDeliveryLedger", "DbFailureLog", "DeliveryLedger", "Receipt"), "gateway.outbound.ledger"
+        ("DbDeliveryLedger", "DbFailureLog", "DeliveryLedger", "Receipt"),
+        "gateway.outbound.receipts",
     ),
 }
 

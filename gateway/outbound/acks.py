@@ -32,7 +32,7 @@ from gateway.errors import GatewayError
 from gateway.ingest.acks import acknowledgments, stream_outcome
 from gateway.logging import get_logger
 from gateway.outbound.enqueue import add_to_queue
-from gateway.outbound.ledger import insert_ignore
+from gateway.outbound.receipts import insert_ignore
 from gateway.outbound.tables import AckControlNumber, AckRequest
 from gateway.store.base import RawStore
 from gateway.store.file import FileRawStore

@@ -24,8 +24,8 @@ import paramiko
 
 from gateway.errors import ConfigError, InputError, PermanentError
 from gateway.logging import get_logger
-from gateway.outbound.ledger import DeliveryLedger, Receipt
-from gateway.security.names import is_plain_remote_name
+from gateway.outbound.receipts import DeliveryLedger, Receipt
+from gateway.security.filenames import is_plain_remote_name
 from gateway.sftp import (
     CHUNK,
     FailureSink,

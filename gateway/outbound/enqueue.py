@@ -21,7 +21,7 @@ from gateway.db.base import Database
 from gateway.db.types import tbl, utcnow
 from gateway.errors import InputError
 from gateway.logging import get_logger
-from gateway.outbound.ledger import insert_ignore
+from gateway.outbound.receipts import insert_ignore
 from gateway.outbound.tables import OutboundFile, OutboundState
 from gateway.store.file import FileRawStore
 from mappings.partners import PartnerProfile

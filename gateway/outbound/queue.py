@@ -23,7 +23,7 @@ from gateway.db.types import utcnow
 from gateway.errors import GatewayError, TransientError
 from gateway.logging import get_logger
 from gateway.outbound.deliver import DeliveryResult, deliver_file
-from gateway.outbound.ledger import DbDeliveryLedger, DbFailureLog
+from gateway.outbound.receipts import DbDeliveryLedger, DbFailureLog
 from gateway.outbound.tables import OutboundFile, OutboundState
 from gateway.sftp import PollCancelledError, report_failure
 from gateway.store.file import FileRawStore

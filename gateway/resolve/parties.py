@@ -2,13 +2,13 @@
 
 The database keeps no patient names or addresses (docs/security.md), but a refund letter names
 the patient and a patient refund check needs a payee and a mailing address. As with the
-CMS-838's names (gateway.resolve.names), they are read from the raw files the claim came in
-at the moment the document is made: the 837 that billed the claim (its patient loop 2010CA,
-or the subscriber 2010BA when the patient is the subscriber; the member id is NM1*IL09), then
-the newest 835 that paid it (NM1*74 corrected name over NM1*QC). They go into the document's
-bytes only: never into logs, the API's JSON or the database. A raw file that is pruned or no
-longer parses leaves the fields blank (``missing`` counts the claims), and the logs say only
-which file (by digest prefix) could not be read.
+CMS-838's names (gateway.resolve.beneficiary_names), they are read from the raw files the claim
+came in at the moment the document is made: the 837 that billed the claim (its patient loop
+2010CA, or the subscriber 2010BA when the patient is the subscriber; the member id is NM1*IL09),
+then the newest 835 that paid it (NM1*74 corrected name over NM1*QC). They go into the
+document's bytes only: never into logs, the API's JSON or the database. A raw file that is
+pruned or no longer parses leaves the fields blank (``missing`` counts the claims), and the
+logs say only which file (by digest prefix) could not be read.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 import parsers
 from gateway.errors import GatewayError
 from gateway.logging import get_logger
-from gateway.resolve.names import _BILLED, _REMITTED
+from gateway.resolve.beneficiary_names import _BILLED, _REMITTED
 from gateway.store.base import RawStore
 from parsers.x12.lexer import Limits
 from schemas.claim import Claim

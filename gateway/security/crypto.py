@@ -8,7 +8,7 @@ rotate-data-key`` re-encrypts, and then can be removed.
 
 Two formats share the ring:
 
-- raw files (``gateway.store.crypt``): a header plus length-prefixed AES-GCM records, streamed;
+- raw files (``gateway.store.encryption``): a header plus length-prefixed AES-GCM records, streamed;
 - database columns (``seal_text``/``open_text``): ``v1:<keyid>:<nonce>:<ct>`` text, with the
   table and column name as associated data so a value cannot be moved to another column.
 

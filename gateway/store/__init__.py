@@ -31,7 +31,7 @@ def raw_transform(settings: Settings) -> StreamTransform:
     legacy plaintext; writes plaintext only when no key is configured, with a warning)."""
     global _warned_unencrypted
     from gateway.security.crypto import KeyRing
-    from gateway.store.crypt import EncryptingTransform
+    from gateway.store.encryption import EncryptingTransform
 
     ring = KeyRing.from_settings(settings)
     if not ring.enabled and not _warned_unencrypted:

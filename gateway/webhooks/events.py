@@ -8,7 +8,7 @@ control numbers): a receiver fetches details through the API with its own key.
 - ``credit.deadline``: ``scan_deadlines`` (``gateway webhooks scan``), once per credit and due
   date, for unresolved credits due within N days;
 - ``batch.delivered``: when the last file of a refund batch is delivered
-  (``gateway.outbound.ledger``).
+  (``gateway.outbound.receipts``).
 """
 
 from __future__ import annotations

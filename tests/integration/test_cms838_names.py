@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from gateway.db.models import InboundFile, Provider
-from gateway.resolve.names import beneficiary_names
+from gateway.resolve.beneficiary_names import beneficiary_names
 from gateway.settings import x12_limits
 from tests.integration.helpers import Gateway, ingest
 

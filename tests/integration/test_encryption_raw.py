@@ -21,7 +21,7 @@ from gateway.security.crypto import DataKeyMismatchError, DataKeyMissingError, K
 from gateway.settings import get_settings
 from gateway.store import store_from_settings
 from gateway.store.base import BlobCorruptError, ManagedRawStore
-from gateway.store.crypt import MAGIC, EncryptingTransform, RawDecryptionError, header_key_id
+from gateway.store.encryption import MAGIC, EncryptingTransform, RawDecryptionError, header_key_id
 from gateway.store.file import FileRawStore
 from gateway.store.postgres import PostgresRawStore
 from gateway.store.s3 import S3RawStore

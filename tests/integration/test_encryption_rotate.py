@@ -13,7 +13,7 @@ import pytest
 
 from gateway.security.crypto import KeyRing
 from gateway.store.admin import verify
-from gateway.store.crypt import MAGIC, EncryptingTransform, header_key_id
+from gateway.store.encryption import MAGIC, EncryptingTransform, header_key_id
 from gateway.store.file import FileRawStore
 from tests.integration.helpers import Gateway, ingest
 from tests.integration.phikit import X12_MARKER, fixture_files, leaks

@@ -2,7 +2,7 @@
 
 Inbox files and SFTP files (against the real sshd) keep their name only as data
 (``original_name``); every local path the gateway builds goes through
-``gateway.security.names.safe_component``, and a name an SFTP server lists that would steer a
+``gateway.security.filenames.safe_component``, and a name an SFTP server lists that would steer a
 rename or delete out of the partner's inbox is refused.
 """
 
@@ -22,7 +22,7 @@ from sqlalchemy import select
 from gateway.db.models import InboundFile
 from gateway.intake.inbox import scan_inbox
 from gateway.intake.remote_inbox import list_inbox
-from gateway.security.names import MAX_COMPONENT_BYTES, is_plain_remote_name, safe_component
+from gateway.security.filenames import MAX_COMPONENT_BYTES, is_plain_remote_name, safe_component
 from tests.integration.helpers import Gateway
 
 HOSTILE = [

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 from gateway.db.base import Database
 from gateway.security.crypto import KeyRing
 from gateway.store import BlobCorruptError
-from gateway.store.crypt import MAGIC, EncryptingTransform
+from gateway.store.encryption import MAGIC, EncryptingTransform
 from gateway.store.postgres import PostgresRawStore
 from gateway.store.tables import RawBlob, RawChunk
 from tests.integration.phikit import fixture_files

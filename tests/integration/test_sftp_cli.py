@@ -15,8 +15,8 @@ import yaml
 from typer.testing import CliRunner
 
 from gateway.cli import app
-from gateway.outbound.ledger import DbDeliveryLedger
 from gateway.outbound.queue import queue_rows
+from gateway.outbound.receipts import DbDeliveryLedger
 from tests.integration.helpers import GATEWAY_CMD, ROOT, Gateway
 from tests.integration.sshd import (  # noqa: F401  (fixtures are used by name)
     SshdServer,

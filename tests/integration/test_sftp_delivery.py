@@ -14,8 +14,8 @@ from sqlalchemy import update
 from gateway.db.types import utcnow
 from gateway.outbound.deliver import finalize, part_name, upload_part
 from gateway.outbound.enqueue import enqueue_path, outbound_store
-from gateway.outbound.ledger import DbDeliveryLedger, DbFailureLog
 from gateway.outbound.queue import claim_next, drain, queue_rows, requeue_failed
+from gateway.outbound.receipts import DbDeliveryLedger, DbFailureLog
 from gateway.outbound.tables import OutboundFile
 from gateway.sftp import open_sftp
 from gateway.store.file import FileRawStore

@@ -22,7 +22,7 @@ from gateway.db.models import AuditEntry, InboundFile
 from gateway.intake import accept_bytes
 from gateway.intake.poller import PartnerPoller
 from gateway.intake.pull import AcceptResultLike, PollResult, poll_partner
-from gateway.outbound.ledger import DbFailureLog
+from gateway.outbound.receipts import DbFailureLog
 from gateway.partners import make_acceptor
 from gateway.sftp import RemoteFileChangedError, RemoteReader, download, open_sftp
 from gateway.sftp.connect import _QuickAckSocket

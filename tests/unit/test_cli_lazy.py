@@ -153,7 +153,7 @@ READ_ONLY_UNWANTED = {
         "gateway.webhooks.events",
         "gateway.store",
         "gateway.store.file",
-        "gateway.store.crypt",
+        "gateway.store.encryption",
     ),
     # the payer profiles load only when a listed case could be approved (none here)
     "cases list": ("mappings.payers", "mappings.loader", "yaml"),

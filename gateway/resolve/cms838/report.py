@@ -17,10 +17,10 @@ from gateway.db.types import tbl
 from gateway.read.reports import Cms838Read, Cms838WarningRead
 from gateway.reconcile.medicare import UNVERIFIED
 from gateway.reconcile.tables import Credit
+from gateway.resolve.beneficiary_names import beneficiary_names
 from gateway.resolve.cms838.form import render_pdf
 from gateway.resolve.cms838.selection import classify, credit_warning, issued_by, parse_quarter
 from gateway.resolve.documents import CENT, REASON_TEXT, claim_facts
-from gateway.resolve.names import beneficiary_names
 from gateway.resolve.render import Rendered, Value, render
 from gateway.resolve.tables import Cms838Line, ResolutionCase
 from gateway.resolve.workflow import CaseState
@@ -137,8 +137,8 @@ def cms838(
     what they report unless ``record`` is false (the API's preview).
 
     With ``store`` the beneficiary names (column 1) are read from the raw files
-    (gateway.resolve.names), parsed under ``limits`` (required with ``store``); without it
-    they stay blank, as in the API's JSON preview.
+    (gateway.resolve.beneficiary_names), parsed under ``limits`` (required with ``store``);
+    without it they stay blank, as in the API's JSON preview.
     """
     if store is not None and limits is None:
         raise ValueError("cms838: a store to read names from needs the parser limits")
