@@ -7,11 +7,12 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
 
 from gateway.db.remittance_rows import ClaimPaymentRow, RemittanceRow
 from gateway.db.types import tbl
+from gateway.reconcile.sql import COUNTED_CLAIM_PAYMENT
 from gateway.reconcile.tables import PayerAlias
 from gateway.reporting import department
 from gateway.reporting.base import CT, credits_with_cases, payer_key, root_cause_key, scoped
@@ -24,11 +25,12 @@ REVERSAL = "22"
 
 def rates(s: Session, *, as_of: dt.date, months: int = 6, provider_id: int | None = None) -> Rates:
     """Per canonical payer and month: claims paid (835 claim payments that are not reversals,
-    by the remittance's payment date, else its production date), net dollars paid, credits
-    identified that month owed to that payer, and the two rates."""
+    by the remittance's payment date, else its production date; a re-sent ERA's copy of a claim
+    payment counts once, as reconciliation counts it), net dollars paid, credits identified
+    that month owed to that payer, and the two rates."""
     window = months_back(as_of, months)
     lo = first_day(window[0])
-    cp, rm, pa = tbl(ClaimPaymentRow), tbl(RemittanceRow), tbl(PayerAlias)
+    cp, rm, pa = tbl(ClaimPaymentRow).alias("cp"), tbl(RemittanceRow), tbl(PayerAlias)
     paid_on = func.coalesce(rm.c.payment_date, rm.c.production_date)
     # remittances of the window and their month (few rows), then claim payments grouped by
     # remittance and payer id (the remittance index's order: no join, no sort, no per-row date
@@ -38,12 +40,16 @@ def rates(s: Session, *, as_of: dt.date, months: int = 6, provider_id: int | Non
         rstmt = rstmt.where(rm.c.provider_id == provider_id)
     month_of_remit = {int(r.id): str(r.m) for r in s.execute(rstmt)}
     alias = {str(r.alias): str(r.payer_id) for r in s.execute(select(pa.c.alias, pa.c.payer_id))}
-    claims_stmt = select(
-        cp.c.remittance_id,
-        cp.c.payer_id,
-        func.sum(case((cp.c.status_code != REVERSAL, 1), else_=0)).label("claims"),
-        func.sum(cents(cp.c.paid)).label("paid"),
-    ).group_by(cp.c.remittance_id, cp.c.payer_id)
+    claims_stmt = (
+        select(
+            cp.c.remittance_id,
+            cp.c.payer_id,
+            func.sum(case((cp.c.status_code != REVERSAL, 1), else_=0)).label("claims"),
+            func.sum(cents(cp.c.paid)).label("paid"),
+        )
+        .where(text(COUNTED_CLAIM_PAYMENT))  # a re-sent ERA's claims are paid once
+        .group_by(cp.c.remittance_id, cp.c.payer_id)
+    )
     if provider_id is not None:
         claims_stmt = claims_stmt.where(cp.c.provider_id == provider_id)
     cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])

@@ -138,6 +138,13 @@ def _at(day: str) -> dt.datetime:
     return dt.datetime.fromisoformat(day).replace(hour=12, tzinfo=dt.UTC)
 
 
+def june_835() -> bytes:
+    """ACME01's June remittance: R4 paid 1000.00 and R1's reversal (-80.00)."""
+    return _835(
+        9102, "20260610", [("R4", "1", "1000.00", "1000.00"), ("R1", "22", "-100.00", "-80.00")]
+    )
+
+
 def build(gw: Gateway) -> dict[str, int]:
     """Load the data set; returns credit name → credits.id (and 'P1'/'P2' → provider id)."""
     a = _835(
@@ -149,9 +156,7 @@ def build(gw: Gateway) -> dict[str, int]:
             ("R3", "1", "300.00", "270.00"),
         ],
     )
-    b = _835(
-        9102, "20260610", [("R4", "1", "1000.00", "1000.00"), ("R1", "22", "-100.00", "-80.00")]
-    )
+    b = june_835()
     assert ingest(gw, a, "kpi-a.835").state == "processed"
     assert ingest(gw, b, "kpi-b.835").state == "processed"
     assert ingest(gw, LEDGER, "kpi-ledger.csv").state == "processed"  # P1: the only provider

@@ -6,8 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gateway.reporting import kpi, trend
-from tests.integration.helpers import Gateway
-from tests.integration.kpi_data import AS_OF, build
+from tests.integration.helpers import Gateway, ingest
+from tests.integration.kpi_data import AS_OF, build, june_835
 
 D = Decimal
 
@@ -189,6 +189,24 @@ def test_rates(gw: Gateway) -> None:
         3,
         D("380.50"),
         None,
+    )
+
+
+def test_rates_count_a_resent_era_once(gw: Gateway) -> None:
+    """The clearinghouse re-sends June's ERA (same TRN, new ISA control number): it is loaded
+    (its rows marked as resend twins) but the payer paid once, so June stays 1 claim and
+    920.00 paid, 1000.00 credits per 1,000 claims and 13.04 per $1,000 (as in test_rates);
+    counting the copy would halve both rates (2 claims, 1840.00)."""
+    ids = build(gw)
+    resent = june_835().replace(b"000009102", b"000009199")
+    assert ingest(gw, resent, "kpi-b-resent.835").state == "processed"
+    with gw.db.read() as s:
+        rep = trend.rates(s, as_of=AS_OF, months=3, provider_id=ids["P1"])
+    june = next(r for r in rep.rows if (r.payer_id, r.month) == ("ACME01", "2026-06"))
+    assert (june.claims, june.paid) == (1, D("920.00"))
+    assert (june.credits_per_1000_claims, june.credit_dollars_per_1000_paid) == (
+        D("1000.00"),
+        D("13.04"),
     )
 
 
