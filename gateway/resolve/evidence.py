@@ -39,7 +39,9 @@ _PAID = text(
     "r.trace_number, r.payment_date, r.production_date FROM claim_payments cp "
     "JOIN remittances r ON r.id = cp.remittance_id LEFT JOIN claim_links l "
     "ON l.claim_payment_id = cp.id WHERE cp.provider_id = :p AND "
-    "COALESCE(l.patient_control_number, cp.patient_control_number) = :n ORDER BY cp.id"
+    "COALESCE(l.patient_control_number, cp.patient_control_number) = :n AND "
+    + sql.COUNTED_CLAIM_PAYMENT  # a re-sent ERA is one payment, cited once
+    + " ORDER BY cp.id"
 )
 _REFUNDED = text(
     "SELECT le.payer_id, le.amount, le.posted_date, le.reference FROM ledger_entries le "

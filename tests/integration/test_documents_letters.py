@@ -329,3 +329,18 @@ def test_long_names_addresses_and_reasons_stay_on_the_page(tmp_path: Path) -> No
         )
     )
     pdfcheck.check(pdf, tmp_path, "long_values", LONG_LAST, "Paid in excess", MBI)
+
+
+def test_dispute_cites_a_resent_era_once(gw: Gateway) -> None:
+    """A clearinghouse re-sends ACME01's June ERA (same TRN TRACEKPI9102, new ISA control
+    number). A dispute letter citing what the payer paid on R4 names that payment once: listed
+    twice, it would read as two payments of 1000.00."""
+    from gateway.resolve.evidence import dispute_evidence
+    from tests.integration.kpi_data import build, june_835
+
+    ids = build(gw)
+    resent = june_835().replace(b"000009102", b"000009199")
+    assert ingest(gw, resent, "kpi-b-resent.835").state == "processed"
+    with gw.db.read() as s:
+        line = dispute_evidence(s, ids["P1"], "R4", "ACME01", TEST_PAYERS)
+    assert line == "835 TRN TRACEKPI9102 of 06/10/2026: ICN ICNR4 paid 1000.00"
