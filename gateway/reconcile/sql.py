@@ -96,12 +96,12 @@ ADJUDICATING_PAYERS = (
     + COUNTED_CLAIM_PAYMENT
 )
 
-#: letters: a claim's counted adjudications, with their remittance dates
+#: letters and dispute evidence: a claim's counted adjudications, with their remittance dates and TRN
 CLAIM_FACT_PAYMENTS = (
     "SELECT cp.id, cp.payer_id, cp.status_code, cp.paid, cp.payer_claim_control_number AS "
     "icn, cp.statement_from, cp.statement_to, cp.facility_code, cp.frequency_code, "
-    "r.payment_date, r.production_date FROM claim_payments cp JOIN remittances r ON r.id = "
-    "cp.remittance_id LEFT JOIN claim_links l ON l.claim_payment_id = cp.id WHERE "
+    "r.payment_date, r.production_date, r.trace_number FROM claim_payments cp JOIN remittances "
+    "r ON r.id = cp.remittance_id LEFT JOIN claim_links l ON l.claim_payment_id = cp.id WHERE "
     "cp.provider_id = :p AND COALESCE(l.patient_control_number, cp.patient_control_number) = "
     ":n AND " + COUNTED_CLAIM_PAYMENT + " ORDER BY cp.id"
 )

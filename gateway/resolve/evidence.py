@@ -34,15 +34,6 @@ _RECOUPED = text(
     "ON pa.id = pm.provider_adjustment_id JOIN remittances r ON r.id = pa.remittance_id "
     "WHERE pm.provider_id = :p AND pm.patient_control_number = :n ORDER BY pa.id"
 )
-_PAID = text(
-    "SELECT cp.payer_id, cp.status_code, cp.paid, cp.payer_claim_control_number AS icn, "
-    "r.trace_number, r.payment_date, r.production_date FROM claim_payments cp "
-    "JOIN remittances r ON r.id = cp.remittance_id LEFT JOIN claim_links l "
-    "ON l.claim_payment_id = cp.id WHERE cp.provider_id = :p AND "
-    "COALESCE(l.patient_control_number, cp.patient_control_number) = :n AND "
-    + sql.COUNTED_CLAIM_PAYMENT  # a re-sent ERA is one payment, cited once
-    + " ORDER BY cp.id"
-)
 _REFUNDED = text(
     "SELECT le.payer_id, le.amount, le.posted_date, le.reference FROM ledger_entries le "
     "WHERE le.provider_id = :p AND le.patient_control_number = :n AND le.type = 'refund' "
@@ -103,7 +94,12 @@ def dispute_evidence(
                 f"Refunded {money(abs(Decimal(r.amount)))} on "
                 f"{day.strftime('%m/%d/%Y') if day else 'undated'} (ref {r.reference})"
             )
-    paid = [r for r in s.execute(_PAID, {"p": provider_id, "n": pcn}) if mine(r.payer_id) == payer]
+    # the claim's counted payments (a re-sent ERA's copy is cited once), as the letters read them
+    paid = [
+        r
+        for r in s.execute(text(sql.CLAIM_FACT_PAYMENTS), {"p": provider_id, "n": pcn})
+        if mine(r.payer_id) == payer
+    ]
     for r in paid:
         what = "reversed" if r.status_code == "22" else "paid"
         parts.append(
