@@ -96,7 +96,7 @@ ADJUDICATING_PAYERS = (
     + COUNTED_CLAIM_PAYMENT
 )
 
-#: letters and dispute evidence: a claim's counted adjudications, with their remittance dates and TRN
+#: letters and dispute evidence: a claim's counted adjudications, remittance dates and TRN
 CLAIM_FACT_PAYMENTS = (
     "SELECT cp.id, cp.payer_id, cp.status_code, cp.paid, cp.payer_claim_control_number AS "
     "icn, cp.statement_from, cp.statement_to, cp.facility_code, cp.frequency_code, "

