@@ -36,6 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
 from gateway.db.types import MONEY, utcnow
+from gateway.reconcile.tables import Credit
 
 
 class ResolutionCase(Base):
@@ -196,6 +197,18 @@ class Cms838Line(Base):
     amount: Mapped[Decimal] = mapped_column(MONEY)
     reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+
+#: the case worklist's default order (government first, dated before undated, soonest due,
+#: then provider and claim) as an index, so the first page is read in index order and the
+#: walk stops after it instead of sorting every case (migration 0024)
+CASE_WORKLIST_ORDER = Index(
+    "ix_credits_case_worklist",
+    Credit.government.desc(),
+    Credit.due_by.is_(None),
+    Credit.due_by,
+    Credit.provider_id,
+    Credit.patient_control_number,
+)
 
 __all__ = [
     "BatchFile",

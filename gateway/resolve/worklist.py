@@ -113,15 +113,14 @@ def _search(q: str) -> ColumnElement[bool]:
 def _order(f: WorklistFilter) -> list[Any]:
     rc, ct, pt = tbl(ResolutionCase), tbl(Credit), tbl(Provider)
     if f.sort is CaseSort.WORKLIST:
-        keys: list[Any] = [
-            case((ct.c.government.is_(True), 0), else_=1),
-            case((ct.c.due_by.is_(None), 1), else_=0),
-            ct.c.due_by,
-            ct.c.provider_id,
-            ct.c.patient_control_number,
-        ]
+        # government first, dated before undated, soonest due, then provider and claim: the
+        # terms of ix_credits_case_worklist as written there, so the page walks that index
+        gov, undated, due = ct.c.government, ct.c.due_by.is_(None), ct.c.due_by
+        pid, pcn = ct.c.provider_id, ct.c.patient_control_number
         if f.desc:
-            keys = [k.desc() for k in keys]
+            keys: list[Any] = [gov.asc(), undated.desc(), due.desc(), pid.desc(), pcn.desc()]
+        else:
+            keys = [gov.desc(), undated, due, pid, pcn]
         return [*keys, rc.c.id]
     column = {
         CaseSort.CREDIT: ct.c.id,

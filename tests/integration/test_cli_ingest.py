@@ -13,7 +13,7 @@ import pytest
 import structlog
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from typer.testing import CliRunner
 
 import gateway.registry  # noqa: F401  every table, for the drift check
@@ -144,10 +144,23 @@ def test_failures_json_and_replay_all_failed(gw: Gateway, cli: CliRunner, tmp_pa
     assert cli.invoke(app, ["replay"]).exit_code == 2
 
 
+# expression indexes (ix_credits_case_worklist) are neither reflected nor compared: the
+# migration creates the index the model declares, and the worklist bench shows it is used
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping")
 def test_schema_matches_models_and_head(gw: Gateway) -> None:
     assert HEAD == head_revision() == current_revision(gw.db)
     with gw.db.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        ddl = conn.execute(
+            text(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_credits_case_worklist'"
+                if gw.db.is_sqlite
+                else "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_credits_case_worklist'"
+            )
+        ).scalar_one()
+    assert "government DESC" in ddl
+    assert "due_by IS NULL" in ddl
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
