@@ -45,8 +45,10 @@ class ResolutionCase(Base):
     __tablename__ = "resolution_cases"
     __table_args__ = (
         Index("ix_resolution_cases_state", "state", "provider_id"),
-        # the worklist's per-state counts read this index alone (migration 0024)
+        # the worklist's per-state counts read these alone (migration 0024): walked by state,
+        # or probed by credit when a credit index drives the scan
         Index("ix_resolution_cases_state_credit", "state", "credit_id", "assignee"),
+        Index("ix_resolution_cases_credit_state", "credit_id", "state", "assignee"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
