@@ -218,27 +218,30 @@ def worklist(
             .group_by(rc.c.state)
         )
     }
+    none = (0, 0, 0)
     states = [
         StateCount(
             state=st,
-            count=by_state.get(st.value, (0, 0, 0))[0],
-            amount=Decimal(by_state.get(st.value, (0, 0, 0))[1]) * CENT,
+            count=by_state.get(st.value, none)[0],
+            amount=Decimal(by_state.get(st.value, none)[1]) * CENT,
         )
         for st in CaseState
     ]
-    chosen = [v for k, v in by_state.items() if not f.state or k in {st.value for st in f.state}]
+    picked = [st.value for st in f.state]
+    chosen = [v for k, v in by_state.items() if not picked or k in picked]
     count, total_cents, overdue = (sum(v[i] for v in chosen) for i in range(3))
     where = [*base]
-    if f.state:
-        where.append(rc.c.state.in_([st.value for st in f.state]))
+    if picked:
+        where.append(rc.c.state.in_(picked))
     # The page's ids are sorted on the narrow join; only its rows are then read in full.
     if f.sort is CaseSort.PROVIDER:
         joined = joined.join(pt, pt.c.id == ct.c.provider_id)
+    order = _order(f)
     page = (
         select(rc.c.id)
         .select_from(joined)
         .where(*where)
-        .order_by(*_order(f))
+        .order_by(*order)
         .limit(f.limit)
         .offset(f.offset)
     )
@@ -246,7 +249,7 @@ def worklist(
         case_views.case_query()
         .add_columns(pt.c.key.label("provider_key"), rc.c.assignee, rc.c.root_cause)
         .where(rc.c.id.in_(page))
-        .order_by(*_order(f))
+        .order_by(*order)
     )
     items = [_row(r, payers, day) for r in s.execute(stmt)]
     return CaseList(
