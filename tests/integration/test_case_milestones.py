@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from alembic import command
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from gateway.db.base import Database
 from gateway.db.migrate import alembic_config, upgrade
@@ -43,7 +43,7 @@ EXPECTED = {"R": (D(2026, 3, 20), "open", None), "D": (None, None, D(2026, 4, 2)
 
 
 def _late_evening(day: dt.date) -> dt.datetime:
-    """23:30 UTC: a day boundary in most other zones, so a local-time cast would be caught."""
+    """23:30 UTC: already the next day at UTC+14 (the backfill test's PostgreSQL zone)."""
     return dt.datetime.combine(day, dt.time(23, 30), tzinfo=dt.UTC)
 
 
@@ -112,6 +112,13 @@ def test_migration_0023_backfills_from_the_transitions(db_url: str) -> None:
         with db.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "0022")
+        if not db.is_sqlite:  # the day is UTC's whatever the session's zone
+            with db.engine.begin() as conn:
+                dbname = conn.execute(text("SELECT current_database()")).scalar_one()
+                conn.execute(
+                    text(f"ALTER DATABASE \"{dbname}\" SET timezone TO 'Pacific/Kiritimati'")
+                )
+            db.engine.dispose()
         ids = _cases(db)
         tt = tbl(CaseTransition)
         with db.write() as s:
