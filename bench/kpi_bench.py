@@ -9,7 +9,9 @@ Data: two providers, five payers (two government), one remittance per provider Ã
 month with three claim payments per credit; credits spread evenly over the months, 60%
 resolved (refund, offset or PLB recoupment, 1-120 days after identification), 8% disputed
 (half of them won), the rest active; root causes on two cases in three. Rows go in with the
-driver's bulk path (executemany), not through X12. A database already populated by an earlier
+driver's bulk path (executemany), not through X12; the KPI figures kept at write time follow
+as they do in production (the ``credit_facts`` triggers fire on bulk rows; each remittance's
+counts are taken once the claim payments are in). A database already populated by an earlier
 run is reused as it is.
 """
 
@@ -37,6 +39,7 @@ from gateway.db.migrate import upgrade
 from gateway.db.models import Provider
 from gateway.db.remittance_rows import ClaimPaymentRow, RemittanceRow
 from gateway.db.types import tbl, utcnow
+from gateway.ingest import remittance_counts
 from gateway.reconcile.tables import Credit
 from gateway.resolve.tables import CaseTransition, ResolutionCase
 
@@ -208,6 +211,12 @@ def populate(db: Database, credits: int, months: int, seed: int = 7) -> None:
                 )
         for j in range(0, len(trans), 20000):
             conn.execute(insert(tt), trans[j : j + 20000])
+    # each remittance's counts, as the loader keeps them (bulk rows skip the loader)
+    with db.write() as s:
+        rm = tbl(RemittanceRow)
+        remittance_counts.recount(s, [int(i) for i in s.execute(select(rm.c.id)).scalars()])
+    with db.engine.begin() as conn:
+        ct = tbl(Credit)
         # a few PLB recoupments resolved by reconciliation (no case state change needed)
         conn.execute(
             update(ct)

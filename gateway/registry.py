@@ -10,6 +10,7 @@ import gateway.db.models
 import gateway.ingest.tables
 import gateway.outbound.tables
 import gateway.reconcile.tables
+import gateway.reporting.tables
 import gateway.resolve.tables
 import gateway.store.tables
 import gateway.users.tables

@@ -10,11 +10,23 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, false
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
 from gateway.db.types import MONEY, QUANTITY
+
+#: a claim payment counts unless it is a resend (``gateway.ingest.resend``): the earliest
+#: present row with its identity wins. Only twins (another row had the identity when this one
+#: was loaded: rare) are probed, through the patient control number index (``+ 0`` keeps
+#: SQLite without statistics from walking the provider_id index instead); when the earlier
+#: copy's rows go (a replay), the next copy counts without any bookkeeping.
+COUNTED_CLAIM_PAYMENT = (
+    "(NOT cp.resend_twin OR NOT EXISTS (SELECT 1 FROM claim_payments e "
+    "WHERE e.patient_control_number = cp.patient_control_number "
+    "AND e.provider_id + 0 = cp.provider_id AND e.resend_key = cp.resend_key "
+    "AND e.id < cp.id))"
+)
 
 
 class RemittanceRow(Base):
@@ -51,6 +63,10 @@ class RemittanceRow(Base):
     production_date: Mapped[dt.date | None] = mapped_column(Date)
     #: no foreign key: added in place to a table others reference (files are never deleted)
     resend_of_file_id: Mapped[int | None] = mapped_column(Integer)
+    #: its counted claim payments that are not reversals (CLP02 22), and their net paid in
+    #: cents, kept by ``gateway.ingest.remittance_counts`` for the KPI rates
+    counted_claims: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    counted_paid_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ClaimPaymentRow(Base):

@@ -29,7 +29,7 @@ from gateway.db.remittance_rows import (
 )
 from gateway.db.types import tbl
 from gateway.errors import PermanentError
-from gateway.ingest import binding, resend, rows
+from gateway.ingest import binding, remittance_counts, resend, rows
 from gateway.ingest.bulk import BulkWriter
 from gateway.ingest.load_stats import LoadStats
 from gateway.ingest.providers import ProviderResolver
@@ -63,10 +63,13 @@ class DuplicateInterchangeError(PermanentError):
 
 
 def delete_derived(session: Session, file_id: int) -> None:
-    """Remove a file's own derived rows (children first), before reloading it."""
+    """Remove a file's own derived rows (children first), before reloading it; the other
+    remittances that held later copies of its claim payments are counted again."""
+    later_copies = remittance_counts.dependents(session, file_id)
     for model in DERIVED_TABLES:
         t = _t(model)
         session.execute(delete(t).where(t.c.file_id == file_id))
+    remittance_counts.recount(session, later_copies)
 
 
 class Loader:
@@ -129,6 +132,7 @@ class Loader:
             self._flush()
             self.resends.finish()
             self.stats.resent += self.resends.resent
+            remittance_counts.count_file(self.s, self.file_id)
         finally:
             self.bulk.release()
         self.stats.parse_seconds = self.clock() - started - self.stats.load_seconds

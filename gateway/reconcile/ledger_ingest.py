@@ -31,6 +31,7 @@ from gateway.db.types import tbl
 from gateway.errors import InputError
 from gateway.ingest import binding
 from gateway.ingest.load_stats import LoadStats
+from gateway.reconcile import claim_departments
 from gateway.reconcile.tables import LedgerEntry, LedgerImport
 from mappings.ledger_layouts import load_layouts
 from mappings.loader import MappingError
@@ -362,6 +363,7 @@ def load(
                 "location": {"line": 1},
             }
         )
+    claim_departments.refresh(session, provider_id, (r.patient_control_number for r in result.rows))
     stats = LoadStats(kind=KIND, provider_id=provider_id)
     return LedgerLoad(stats, len(result.rows), len(values), duplicates, notes)
 

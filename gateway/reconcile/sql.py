@@ -17,6 +17,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gateway.db.remittance_rows import COUNTED_CLAIM_PAYMENT
+
 WRITE_OFF_GROUPS_SQL = "('CO', 'PI', 'OA', 'CR')"
 
 #: ledger row → effect on the claim balance (cents), the one definition used by the screen;
@@ -56,17 +58,6 @@ def drop_temp(s: Session, *names: str) -> None:
         s.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
 
-#: a claim payment counts unless it is a resend (``gateway.ingest.resend``): the earliest
-#: present row with its identity wins. Only twins (another row had the identity when this one
-#: was loaded: rare) are probed, through the patient control number index (``+ 0`` keeps
-#: SQLite without statistics from walking the provider_id index instead); when the earlier
-#: copy's rows go (a replay), the next copy counts without any bookkeeping.
-COUNTED_CLAIM_PAYMENT = (
-    "(NOT cp.resend_twin OR NOT EXISTS (SELECT 1 FROM claim_payments e "
-    "WHERE e.patient_control_number = cp.patient_control_number "
-    "AND e.provider_id + 0 = cp.provider_id AND e.resend_key = cp.resend_key "
-    "AND e.id < cp.id))"
-)
 #: exceptions: counted 835 claims no 837 and no ledger row names, summed per claim key
 UNMATCHED_REMITTANCES = (
     "SELECT cp.provider_id AS pid, cp.patient_control_number AS pcn, MIN(cp.payer_id) AS "

@@ -109,6 +109,18 @@ class LedgerEntry(Base):
     department: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
+class ClaimDepartment(Base):
+    """The department that charged a claim, by the provider's ledger
+    (``gateway.reconcile.claim_departments``): ``d:<name>`` for a department the ledger
+    names, ``r:<3 digits>`` for a revenue-code category when it names none."""
+
+    __tablename__ = "claim_departments"
+
+    provider_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_control_number: Mapped[str] = mapped_column(String(38), primary_key=True)
+    department: Mapped[str] = mapped_column(String(67))
+
+
 class LedgerImport(Base):
     """Whose ledger a stored file is (declared by ``gateway ingest --provider``)."""
 
@@ -366,6 +378,7 @@ __all__ = [
     "CLAIMS_BY_CLAIM",
     "CLAIM_PAYMENTS_BY_CLAIM",
     "CLAIM_PAYMENTS_BY_ICN",
+    "ClaimDepartment",
     "ClaimLink",
     "ClaimWait",
     "Credit",

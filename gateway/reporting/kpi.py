@@ -1,26 +1,28 @@
 """Inventory by age, payer, cause, root cause and government; government deadlines; recovery
-per month; days to resolve. Each is a few GROUP BY queries (integer cents), then Python folds
-the grouped rows: the work in Python is per group, never per credit."""
+per month; days to resolve. Each is a few GROUP BY queries (integer cents) over
+``credit_facts``, each walking the partial index that lists its keys in its order, then
+Python folds the grouped rows: the work in Python is per group, never per credit."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, literal, select, true
 from sqlalchemy.orm import Session
 
 from gateway.reporting.base import (
     CT,
     RC,
+    F,
     credits_with_cases,
+    in_window,
     is_active,
-    is_resolved,
     payer_key,
     root_cause_key,
     scoped,
+    via,
 )
 from gateway.reporting.models import (
     Bucket,
@@ -36,10 +38,8 @@ from gateway.reporting.sqlparts import (
     BUCKETS,
     age_bucket,
     cents,
-    days_between,
     first_day,
     from_cents,
-    month_of,
     months_back,
     nearest_rank,
 )
@@ -58,27 +58,23 @@ def _buckets(cells: dict[str, list[int]], order: tuple[str, ...] | None = None) 
 def inventory(s: Session, *, as_of: dt.date, provider_id: int | None = None) -> Inventory:
     """Active credits identified on or before ``as_of``, by age bucket, payer, cause, root
     cause and government flag, with count and dollar totals."""
-    bucket = age_bucket(CT.c.identified_on, as_of)
-    g_bucket, g_payer, g_rc = (
-        bucket.label("g_bucket"),
-        payer_key().label("g_payer"),
-        root_cause_key().label("g_rc"),
-    )
+    g_bucket = age_bucket(F.c.identified_on, as_of).label("g_bucket")
     stmt = scoped(
         select(
             g_bucket,
-            g_payer,
-            CT.c.cause,
-            g_rc,
-            CT.c.government,
+            F.c.payer,
+            F.c.cause,
+            F.c.root_cause,
+            F.c.government,
             func.count().label("n"),
-            func.sum(cents(CT.c.amount)).label("cents"),
+            func.sum(F.c.cents).label("cents"),
         )
-        .select_from(credits_with_cases())
-        .where(is_active(), CT.c.identified_on <= as_of)
-        .group_by(g_bucket, g_payer, CT.c.cause, g_rc, CT.c.government),
+        .where(F.c.active == true(), F.c.identified_on <= as_of)
+        .group_by(g_bucket, F.c.payer, F.c.cause, F.c.root_cause, F.c.government),
         provider_id,
+        F,
     )
+    stmt = via(stmt, "ix_credit_facts_active")
     dims: dict[str, dict[str, list[int]]] = defaultdict(dict)
     total = [0, 0]
     for r in s.execute(stmt):
@@ -88,9 +84,9 @@ def inventory(s: Session, *, as_of: dt.date, provider_id: int | None = None) -> 
         gov = "government" if r.government else "other"
         for dim, key in (
             ("age", r.g_bucket),
-            ("payer", r.g_payer),
+            ("payer", r.payer),
             ("cause", r.cause),
-            ("root_cause", r.g_rc),
+            ("root_cause", r.root_cause),
             ("government", gov),
         ):
             cell = dims[dim].setdefault(str(key), [0, 0])
@@ -178,29 +174,10 @@ def deadlines(
     )
 
 
+#: how a resolved credit's money went (``credit_facts.resolution_kind``, migration 0025): the
+#: payer recouped it (PLB), the provider won the dispute, a refund (posted, or a refund or
+#: patient-refund case), an offset, or otherwise
 RECOVERY_KINDS = ("refunded", "offset", "recouped", "won", "closed_other")
-
-
-def _resolution_kind(res_from: Any) -> Any:
-    """How a resolved credit's money went: the payer recouped it (PLB), the provider won the
-    dispute, a refund (posted, or a refund/patient-refund case), an offset, or otherwise."""
-    return case(
-        (CT.c.resolution == "recouped_by_plb", literal("recouped")),
-        (res_from == "disputed", literal("won")),
-        (CT.c.resolution == "refund_posted", literal("refunded")),
-        (RC.c.method == "offset", literal("offset")),
-        (RC.c.method.in_(("refund", "patient_refund")), literal("refunded")),
-        else_=literal("closed_other"),
-    )
-
-
-def _resolved_rows(provider_id: int | None) -> tuple[Any, Any, Any]:
-    """(statement base, resolution-day expression, kind expression) of resolved credits."""
-    day = func.coalesce(CT.c.resolved_on, RC.c.resolved_on)
-    stmt = scoped(
-        select(CT.c.id).select_from(credits_with_cases()).where(is_resolved()), provider_id
-    )
-    return stmt, day, _resolution_kind(RC.c.resolved_from)
 
 
 def recovery(
@@ -209,49 +186,27 @@ def recovery(
     """Dollars identified, refunded, offset, recouped, disputed, won (and closed otherwise) per
     calendar month, the ``months`` months ending with ``as_of``'s."""
     window = months_back(as_of, months)
-    lo = first_day(window[0])
     table: dict[str, dict[str, int]] = {m: defaultdict(int) for m in window}
-
-    ident_month = month_of(s, CT.c.identified_on)
-    for r in s.execute(
-        scoped(
-            select(g := ident_month.label("g_m"), func.sum(cents(CT.c.amount)).label("c"))
-            .where(CT.c.identified_on >= lo, CT.c.identified_on <= as_of)
-            .group_by(g),
-            provider_id,
-        )
+    # (month, day, column naming the cell or None for the fixed one, its index)
+    for month, day, cell, fixed, index in (
+        (F.c.identified_month, F.c.identified_on, None, "identified", "ix_credit_facts_identified"),
+        (
+            F.c.resolved_month,
+            F.c.resolved_on,
+            F.c.resolution_kind,
+            "",
+            "ix_credit_facts_resolved_kind",
+        ),
+        (F.c.disputed_month, F.c.disputed_on, None, "disputed", "ix_credit_facts_disputed"),
     ):
-        if r.g_m in table:
-            table[r.g_m]["identified"] += int(r.c or 0)
-
-    stmt, day, kind = _resolved_rows(provider_id)
-    res_month = month_of(s, day)
-    for r in s.execute(
-        stmt.with_only_columns(
-            gm := res_month.label("g_m"),
-            gk := kind.label("g_k"),
-            func.sum(cents(CT.c.amount)).label("c"),
+        key = literal(fixed) if cell is None else cell
+        stmt = (
+            select(month.label("g_m"), key.label("g_k"), func.sum(F.c.cents).label("c"))
+            .where(day.is_not(None), in_window(month, day, window, as_of))
+            .group_by(month, *([] if cell is None else [cell]))  # a literal key would sort
         )
-        .where(day >= lo, day <= as_of)
-        .group_by(gm, gk)
-    ):
-        if r.g_m in table:
+        for r in s.execute(via(scoped(stmt, provider_id, F), index)):
             table[r.g_m][r.g_k] += int(r.c or 0)
-
-    for r in s.execute(
-        scoped(
-            select(
-                dm := month_of(s, RC.c.disputed_on).label("g_m"),
-                func.sum(cents(CT.c.amount)).label("c"),
-            )
-            .select_from(RC.join(CT, CT.c.id == RC.c.credit_id))
-            .where(RC.c.disputed_on >= lo, RC.c.disputed_on <= as_of)
-            .group_by(dm),
-            provider_id,
-        )
-    ):
-        if r.g_m in table:
-            table[r.g_m]["disputed"] += int(r.c or 0)
 
     def row(month: str, cells: dict[str, int]) -> RecoveryMonth:
         return RecoveryMonth(
@@ -283,35 +238,32 @@ def days_to_resolve(
     """Median and 90th percentile (nearest rank) of identification → resolution days of the
     credits resolved in the window, overall and per cause, payer and month of resolution."""
     window = months_back(as_of, months)
+    # one histogram {days: credits} per (dimension, key), each from the partial index that
+    # lists (key, days): a walk of the index, no sort; "all" is the sum of the months'
     lo = first_day(window[0])
-    stmt, day, _ = _resolved_rows(provider_id)
-    days = days_between(s, CT.c.identified_on, day)
-    res_month = month_of(s, day)
-    # One histogram {days: credits} per (dimension, key), folded from tens of thousands of
-    # (cause, payer, month, days) groups with flat tuple-keyed counters (the fold was slower
-    # than the query with nested dicts).
-    flat: dict[tuple[str, str, int], int] = defaultdict(int)
-    for cause, payer, month, d, n in s.execute(
-        stmt.with_only_columns(
-            CT.c.cause,
-            gp := payer_key().label("g_payer"),
-            gm := res_month.label("g_m"),
-            gd := days.label("g_d"),
-            func.count().label("n"),
-        )
-        .where(day.is_not(None), day >= lo, day <= as_of)
-        .group_by(CT.c.cause, gp, gm, gd)
-    ).all():
-        d = max(0, int(d))
-        flat["all", "all", d] += n
-        flat["cause", cause, d] += n
-        flat["payer", payer, d] += n
-        flat["month", month, d] += n
     hists: dict[str, dict[str, dict[int, int]]] = {
         dim: defaultdict(dict) for dim in ("all", "cause", "payer", "month")
     }
-    for (dim, key, d), n in flat.items():
-        hists[dim][str(key)][d] = n
+    for dim, key, index, where in (
+        (
+            "month",
+            F.c.resolved_month,
+            "ix_credit_facts_days_month",
+            in_window(F.c.resolved_month, F.c.resolved_on, window, as_of),
+        ),
+        ("cause", F.c.cause, "ix_credit_facts_days_cause", F.c.resolved_on.between(lo, as_of)),
+        ("payer", F.c.payer, "ix_credit_facts_days_payer", F.c.resolved_on.between(lo, as_of)),
+    ):
+        stmt = select(key.label("k"), F.c.resolve_days, func.count().label("n")).where(
+            F.c.resolved_on.is_not(None), where
+        )
+        for k, d, n in s.execute(
+            via(scoped(stmt.group_by(key, F.c.resolve_days), provider_id, F), index)
+        ):
+            hists[dim][str(k)][d] = n
+            if dim == "month":
+                overall = hists["all"]["all"]
+                overall[d] = overall.get(d, 0) + n
 
     def stats(dim: str, order: list[str] | None = None) -> list[ResolveStat]:
         keys = order if order is not None else sorted(hists[dim])

@@ -7,20 +7,16 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.db.remittance_rows import ClaimPaymentRow, RemittanceRow
+from gateway.db.remittance_rows import RemittanceRow
 from gateway.db.types import tbl
-from gateway.reconcile.sql import COUNTED_CLAIM_PAYMENT
 from gateway.reconcile.tables import PayerAlias
 from gateway.reporting import department
-from gateway.reporting.base import CT, credits_with_cases, payer_key, root_cause_key, scoped
+from gateway.reporting.base import F, in_window, scoped, via
 from gateway.reporting.models import Growth, Offender, RateRow, Rates, RootCauseTrend, TrendCell
-from gateway.reporting.sqlparts import cents, first_day, from_cents, month_of, months_back, ratio
-
-#: CLP02 22: a reversal of a previous payment (it is not another claim paid)
-REVERSAL = "22"
+from gateway.reporting.sqlparts import first_day, from_cents, month_of, months_back, ratio
 
 
 def rates(s: Session, *, as_of: dt.date, months: int = 6, provider_id: int | None = None) -> Rates:
@@ -30,51 +26,40 @@ def rates(s: Session, *, as_of: dt.date, months: int = 6, provider_id: int | Non
     that month owed to that payer, and the two rates."""
     window = months_back(as_of, months)
     lo = first_day(window[0])
-    cp, rm, pa = tbl(ClaimPaymentRow).alias("cp"), tbl(RemittanceRow), tbl(PayerAlias)
+    rm, pa = tbl(RemittanceRow), tbl(PayerAlias)
     paid_on = func.coalesce(rm.c.payment_date, rm.c.production_date)
-    # remittances of the window and their month (few rows), then claim payments grouped by
-    # remittance and payer id (the remittance index's order: no join, no sort, no per-row date
-    # function), kept when their remittance is in the window; aliases are folded in Python
-    rstmt = select(rm.c.id, month_of(s, paid_on).label("m")).where(paid_on >= lo, paid_on <= as_of)
-    if provider_id is not None:
-        rstmt = rstmt.where(rm.c.provider_id == provider_id)
-    month_of_remit = {int(r.id): str(r.m) for r in s.execute(rstmt)}
-    alias = {str(r.alias): str(r.payer_id) for r in s.execute(select(pa.c.alias, pa.c.payer_id))}
+    # each remittance's counted claims and paid cents are kept at load
+    # (``gateway.ingest.remittance_counts``): the claims are read per remittance, not per claim
     claims_stmt = (
         select(
-            cp.c.remittance_id,
-            cp.c.payer_id,
-            func.sum(case((cp.c.status_code != REVERSAL, 1), else_=0)).label("claims"),
-            func.sum(cents(cp.c.paid)).label("paid"),
+            rm.c.payer_id,
+            gm := month_of(s, paid_on).label("g_m"),
+            func.sum(rm.c.counted_claims).label("claims"),
+            func.sum(rm.c.counted_paid_cents).label("paid"),
         )
-        .where(text(COUNTED_CLAIM_PAYMENT))  # a re-sent ERA's claims are paid once
-        .group_by(cp.c.remittance_id, cp.c.payer_id)
+        .where(paid_on >= lo, paid_on <= as_of)
+        .group_by(rm.c.payer_id, gm)
     )
     if provider_id is not None:
-        claims_stmt = claims_stmt.where(cp.c.provider_id == provider_id)
+        claims_stmt = claims_stmt.where(rm.c.provider_id == provider_id)
+    alias = {str(r.alias): str(r.payer_id) for r in s.execute(select(pa.c.alias, pa.c.payer_id))}
     cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for r in s.execute(claims_stmt):
-        m = month_of_remit.get(int(r.remittance_id))
-        if m is None:
-            continue
-        cell = cells[(alias.get(r.payer_id, r.payer_id), m)]
+        cell = cells[(alias.get(r.payer_id, r.payer_id), r.g_m)]
         cell[0] += int(r.claims or 0)
         cell[1] += int(r.paid or 0)
-    im = month_of(s, CT.c.identified_on)
-    for r in s.execute(
-        scoped(
-            select(
-                CT.c.payer_id.label("g_payer"),
-                gim := im.label("g_m"),
-                func.count().label("n"),
-                func.sum(cents(CT.c.amount)).label("c"),
-            )
-            .where(CT.c.payer_id != "", CT.c.identified_on >= lo, CT.c.identified_on <= as_of)
-            .group_by(CT.c.payer_id, gim),
-            provider_id,
+    # grouped in the identified index's order (no sort), folded to (payer id, month)
+    keys = (F.c.identified_month, F.c.root_cause, F.c.payer, F.c.cause, F.c.payer_id)
+    stmt = (
+        select(*keys, func.count().label("n"), func.sum(F.c.cents).label("c"))
+        .where(
+            F.c.payer_id != "",
+            in_window(F.c.identified_month, F.c.identified_on, window, as_of),
         )
-    ):
-        cell = cells[(r.g_payer, r.g_m)]
+        .group_by(*keys)
+    )
+    for r in s.execute(via(scoped(stmt, provider_id, F), "ix_credit_facts_identified")):
+        cell = cells[(r.payer_id, r.identified_month)]
         cell[2] += int(r.n)
         cell[3] += int(r.c or 0)
 
@@ -121,25 +106,15 @@ def root_cause_trend(
     (``gateway.reporting.department``: credits whose claim has none are not counted there)."""
     window = months_back(as_of, months)
     lo = first_day(window[0])
-    im = month_of(s, CT.c.identified_on)
     grid: dict[tuple[str, str, str, str], list[int]] = {}
-    for r in s.execute(
-        scoped(
-            select(
-                tm := im.label("g_m"),
-                trc := root_cause_key().label("g_rc"),
-                tp := payer_key().label("g_payer"),
-                CT.c.cause,
-                func.count().label("n"),
-                func.sum(cents(CT.c.amount)).label("c"),
-            )
-            .select_from(credits_with_cases())
-            .where(CT.c.identified_on >= lo, CT.c.identified_on <= as_of)
-            .group_by(tm, trc, tp, CT.c.cause),
-            provider_id,
-        )
-    ):
-        grid[(r.g_m, r.g_rc, r.g_payer, r.cause)] = [int(r.n), int(r.c or 0)]
+    keys = (F.c.identified_month, F.c.root_cause, F.c.payer, F.c.cause)
+    stmt = (
+        select(*keys, func.count().label("n"), func.sum(F.c.cents).label("c"))
+        .where(in_window(F.c.identified_month, F.c.identified_on, window, as_of))
+        .group_by(*keys)
+    )
+    for r in s.execute(via(scoped(stmt, provider_id, F), "ix_credit_facts_identified")):
+        grid[(r.identified_month, r.root_cause, r.payer, r.cause)] = [int(r.n), int(r.c or 0)]
 
     by_rc: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     seen: dict[tuple[str, str], set[str]] = defaultdict(set)
