@@ -8,11 +8,12 @@ same run: ``/v1/reports/credits`` (the older aging report, which reads every cre
 Data: two providers, five payers (two government), one remittance per provider × payer ×
 month with three claim payments per credit; credits spread evenly over the months, 60%
 resolved (refund, offset or PLB recoupment, 1-120 days after identification), 8% disputed
-(half of them won), the rest active; root causes on two cases in three. Rows go in with the
-driver's bulk path (executemany), not through X12; the KPI figures kept at write time follow
-as they do in production (the ``credit_facts`` triggers fire on bulk rows; each remittance's
-counts are taken once the claim payments are in). A database already populated by an earlier
-run is reused as it is.
+(half of them won), the rest active; root causes on two cases in three; a ledger of three
+charges per credited claim (``ledger_rows``), whose departments the repeat-offender report
+reads. Rows go in with the driver's bulk path (executemany), not through X12; the KPI figures
+kept at write time follow as they do in production (the ``credit_facts`` triggers fire on bulk
+rows; each remittance's counts and each claim's department are taken once the rows are in). A
+database already populated by an earlier run is reused as it is.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from gateway.db.models import Provider
 from gateway.db.remittance_rows import ClaimPaymentRow, RemittanceRow
 from gateway.db.types import tbl, utcnow
 from gateway.ingest import remittance_counts
-from gateway.reconcile.tables import Credit
+from gateway.reconcile import claim_departments
+from gateway.reconcile.tables import Credit, LedgerEntry
 from gateway.resolve.tables import CaseTransition, ResolutionCase
 
 AS_OF = dt.date(2026, 6, 30)
@@ -74,6 +76,46 @@ def _months(n: int) -> list[dt.date]:
         out.append(dt.date(y, m, 1))
         y, m = (y - 1, 12) if m == 1 else (y, m - 1)
     return out[::-1]
+
+
+DEPARTMENTS = ("Emergency", "Radiology", "Laboratory", "Pharmacy", "")
+
+
+def ledger_rows(conn: Any) -> int:
+    """The providers' ledger: three charges on each credited claim (a named department on
+    four in five, a revenue code only on the rest), what the repeat-offender report reads.
+    Rows go in directly, so the claims' departments are chosen here as an import would."""
+    ct, le = tbl(Credit), tbl(LedgerEntry)
+    file_id = _file(conn, "kpi-bench-ledger.csv", "ledger")
+    claims = conn.execute(select(ct.c.id, ct.c.provider_id, ct.c.patient_control_number)).all()
+    batch: list[dict[str, Any]] = []
+    for cid, pid, pcn in claims:
+        for k in range(3):
+            batch.append(
+                {
+                    "file_id": file_id,
+                    "provider_id": pid,
+                    "line": k,
+                    "account_id": f"A{cid}",
+                    "patient_control_number": pcn,
+                    "posted_date": AS_OF,
+                    "type": "charge",
+                    "party": "provider",
+                    "payer_id": "",
+                    "amount": Decimal(100 + 50 * k),
+                    "reference": "bench",
+                    "entry_key": f"{pcn}-{k}",
+                    "occurrence": 1,
+                    "revenue_code": f"045{k}",
+                    "department": DEPARTMENTS[(cid + k) % len(DEPARTMENTS)],
+                }
+            )
+        if len(batch) >= 30000:
+            conn.execute(insert(le), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(le), batch)
+    return len(claims) * 3
 
 
 def populate(db: Database, credits: int, months: int, seed: int = 7) -> None:
@@ -211,10 +253,17 @@ def populate(db: Database, credits: int, months: int, seed: int = 7) -> None:
                 )
         for j in range(0, len(trans), 20000):
             conn.execute(insert(tt), trans[j : j + 20000])
-    # each remittance's counts, as the loader keeps them (bulk rows skip the loader)
+        ledger_rows(conn)
+    # what the loader and the ledger import keep (bulk rows skip them): each remittance's
+    # counts, each claim's department
     with db.write() as s:
-        rm = tbl(RemittanceRow)
+        rm, ct = tbl(RemittanceRow), tbl(Credit)
         remittance_counts.recount(s, [int(i) for i in s.execute(select(rm.c.id)).scalars()])
+        for pid in {int(p) for p in s.execute(select(ct.c.provider_id).distinct()).scalars()}:
+            pcns = s.execute(
+                select(ct.c.patient_control_number).where(ct.c.provider_id == pid)
+            ).scalars()
+            claim_departments.refresh(s, pid, list(pcns))
     with db.engine.begin() as conn:
         ct = tbl(Credit)
         # a few PLB recoupments resolved by reconciliation (no case state change needed)

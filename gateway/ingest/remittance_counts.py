@@ -8,34 +8,40 @@ counts the resent copy), so the loader counts a file's remittances once its rows
 ``dependents``/``recount`` redo the ones a deletion changes.
 """
 
-# ruff: noqa: S608  -- SQL here is composed only of this module's and remittance_rows' constants
-
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import BigInteger, bindparam, case, cast, func, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
-from gateway.db.remittance_rows import COUNTED_CLAIM_PAYMENT, RemittanceRow
+from gateway.db.remittance_rows import COUNTED_CLAIM_PAYMENT, ClaimPaymentRow, RemittanceRow
 from gateway.db.types import tbl
 
 #: CLP02 22: a reversal of a previous payment (it is not another claim paid)
 REVERSAL = "22"
-
-_COUNTS = (
-    "SELECT cp.remittance_id AS rid, "
-    f"SUM(CASE WHEN cp.status_code <> '{REVERSAL}' THEN 1 ELSE 0 END) AS claims, "
-    "SUM(CAST(ROUND(cp.paid * 100) AS BIGINT)) AS paid FROM claim_payments cp "
-    "WHERE {where} AND " + COUNTED_CLAIM_PAYMENT + " GROUP BY cp.remittance_id"
-)
+CP = tbl(ClaimPaymentRow).alias("cp")
 #: remittances of other files holding a later copy of one of this file's claim payments
 _DEPENDENTS = text(
     "SELECT DISTINCT e.remittance_id FROM claim_payments d JOIN claim_payments e ON "
     "e.patient_control_number = d.patient_control_number AND e.provider_id = d.provider_id "
     "AND e.resend_key = d.resend_key WHERE d.file_id = :f AND e.file_id <> :f AND e.resend_twin"
 )
+
+
+def _counts(where: ColumnElement[bool]) -> Any:
+    """(remittance, counted claims that are not reversals, counted paid cents)."""
+    return (
+        select(
+            CP.c.remittance_id.label("rid"),
+            func.sum(case((CP.c.status_code != REVERSAL, 1), else_=0)).label("claims"),
+            func.sum(cast(func.round(CP.c.paid * 100), BigInteger)).label("paid"),
+        )
+        .where(where, text(COUNTED_CLAIM_PAYMENT))
+        .group_by(CP.c.remittance_id)
+    )
 
 
 def _store(s: Session, rows: Iterable[Any], ids: Iterable[int]) -> None:
@@ -57,12 +63,8 @@ def _store(s: Session, rows: Iterable[Any], ids: Iterable[int]) -> None:
 def count_file(s: Session, file_id: int) -> None:
     """Count the remittances of ``file_id`` (every claim payment of it is loaded)."""
     rt = tbl(RemittanceRow)
-    ids = s.execute(rt.select().with_only_columns(rt.c.id).where(rt.c.file_id == file_id))
-    rows = s.execute(
-        text(_COUNTS.format(where="cp.file_id = :f")),
-        {"f": file_id},
-    )
-    _store(s, rows.all(), [int(i) for i in ids.scalars()])
+    ids = [int(i) for i in s.execute(select(rt.c.id).where(rt.c.file_id == file_id)).scalars()]
+    _store(s, s.execute(_counts(CP.c.file_id == file_id)).all(), ids)
 
 
 def dependents(s: Session, file_id: int) -> list[int]:
@@ -74,10 +76,7 @@ def recount(s: Session, remittance_ids: list[int]) -> None:
     """Count these remittances again (after an earlier copy of their claims went away)."""
     for i in range(0, len(remittance_ids), 500):
         chunk = remittance_ids[i : i + 500]
-        stmt = text(_COUNTS.format(where="cp.remittance_id IN :ids")).bindparams(
-            bindparam("ids", expanding=True)
-        )
-        _store(s, s.execute(stmt, {"ids": chunk}).all(), chunk)
+        _store(s, s.execute(_counts(CP.c.remittance_id.in_(chunk))).all(), chunk)
 
 
 __all__ = ["count_file", "dependents", "recount"]
