@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Integer, case, cast, func, literal
+from sqlalchemy import BigInteger, case, cast, func, literal
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -44,13 +44,6 @@ def month_of(s: Session, col: Any) -> ColumnElement[Any]:
     if dialect(s) == "postgresql":
         return func.to_char(col, "YYYY-MM")
     return func.strftime("%Y-%m", col)
-
-
-def days_between(s: Session, start: Any, end: Any) -> ColumnElement[Any]:
-    """Whole days from ``start`` to ``end`` (dates, or a bound ``date``)."""
-    if dialect(s) == "postgresql":
-        return cast(end, Date) - cast(start, Date)
-    return cast(func.julianday(end) - func.julianday(start), Integer)
 
 
 def age_bucket(day_col: Any, as_of: dt.date) -> ColumnElement[Any]:

@@ -225,125 +225,56 @@ def _refresh_claim(dialect: str, row: str) -> str:
     )
 
 
+#: (trigger name part, table, columns an update must touch to fire (None: any), the refresh
+#: of the rows a row reference names, whether an update refreshes the old row too: a case or
+#: department row can move to another credit or claim; a credit's id never changes, so a
+#: credit update, reconciliation's hot path, refreshes once)
+_SOURCES: tuple[tuple[str, str, tuple[str, ...] | None, Any, bool], ...] = (
+    ("credit", "credits", CREDIT_COLUMNS, lambda d, ref: _refresh(d, f"{ref}.id"), False),
+    (
+        "case",
+        "resolution_cases",
+        CASE_COLUMNS,
+        lambda d, ref: _refresh(d, f"{ref}.credit_id"),
+        True,
+    ),
+    ("department", "claim_departments", None, _refresh_claim, True),
+)
+
+
 def create_triggers(dialect: str) -> None:
-    """The nine triggers that keep ``credit_facts`` (SQLite trigger bodies, or one PL/pgSQL
-    function per table on PostgreSQL)."""
-    credit_cols, case_cols = ", ".join(CREDIT_COLUMNS), ", ".join(CASE_COLUMNS)
-    if dialect == "postgresql":
-        op.execute(
-            "CREATE OR REPLACE FUNCTION credit_facts_from_credit() RETURNS trigger "
-            "LANGUAGE plpgsql AS $$ BEGIN "
-            "IF TG_OP = 'DELETE' THEN DELETE FROM credit_facts WHERE credit_id = OLD.id; "
-            f"ELSE {_refresh(dialect, 'NEW.id')} END IF; RETURN NULL; END $$"
-        )
-        op.execute(
-            "CREATE OR REPLACE FUNCTION credit_facts_from_case() RETURNS trigger "
-            "LANGUAGE plpgsql AS $$ BEGIN "
-            f"IF TG_OP <> 'INSERT' THEN {_refresh(dialect, 'OLD.credit_id')} END IF; "
-            f"IF TG_OP <> 'DELETE' THEN {_refresh(dialect, 'NEW.credit_id')} END IF; "
-            "RETURN NULL; END $$"
-        )
-        op.execute(
-            "CREATE OR REPLACE FUNCTION credit_facts_from_department() RETURNS trigger "
-            "LANGUAGE plpgsql AS $$ BEGIN "
-            f"IF TG_OP <> 'INSERT' THEN {_refresh_claim(dialect, 'OLD')} END IF; "
-            f"IF TG_OP <> 'DELETE' THEN {_refresh_claim(dialect, 'NEW')} END IF; "
-            "RETURN NULL; END $$"
-        )
-        department = "claim_departments"
-        for name, event, table, fn in (
-            (
-                "credit_facts_department_insert",
-                "INSERT",
-                department,
-                "credit_facts_from_department",
-            ),
-            (
-                "credit_facts_department_update",
-                "UPDATE",
-                department,
-                "credit_facts_from_department",
-            ),
-            (
-                "credit_facts_department_delete",
-                "DELETE",
-                department,
-                "credit_facts_from_department",
-            ),
-            ("credit_facts_credit_insert", "INSERT", "credits", "credit_facts_from_credit"),
-            (
-                "credit_facts_credit_update",
-                f"UPDATE OF {credit_cols}",
-                "credits",
-                "credit_facts_from_credit",
-            ),
-            ("credit_facts_credit_delete", "DELETE", "credits", "credit_facts_from_credit"),
-            ("credit_facts_case_insert", "INSERT", "resolution_cases", "credit_facts_from_case"),
-            (
-                "credit_facts_case_update",
-                f"UPDATE OF {case_cols}",
-                "resolution_cases",
-                "credit_facts_from_case",
-            ),
-            ("credit_facts_case_delete", "DELETE", "resolution_cases", "credit_facts_from_case"),
+    """The nine triggers that keep ``credit_facts``: after an insert the new row's credits are
+    refreshed, after a delete the old row's, after an update the new row's (and the old
+    row's when it may name others). SQLite trigger bodies, or one PL/pgSQL function per table
+    on PostgreSQL."""
+    for part, table, columns, refresh, old_on_update in _SOURCES:
+        update = f"UPDATE OF {', '.join(columns)}" if columns else "UPDATE"
+        if dialect == "postgresql":
+            old_when = "TG_OP <> 'INSERT'" if old_on_update else "TG_OP = 'DELETE'"
+            op.execute(
+                f"CREATE OR REPLACE FUNCTION credit_facts_from_{part}() RETURNS trigger "
+                f"LANGUAGE plpgsql AS $$ BEGIN IF {old_when} THEN {refresh(dialect, 'OLD')} "
+                f"END IF; IF TG_OP <> 'DELETE' THEN {refresh(dialect, 'NEW')} END IF; "
+                "RETURN NULL; END $$"
+            )
+            for event, name in (("INSERT", "insert"), (update, "update"), ("DELETE", "delete")):
+                op.execute(
+                    f"CREATE TRIGGER credit_facts_{part}_{name} AFTER {event} ON {table} "
+                    f"FOR EACH ROW EXECUTE FUNCTION credit_facts_from_{part}()"
+                )
+            continue
+        on_update = refresh(dialect, "NEW")
+        if old_on_update:
+            on_update = f"{refresh(dialect, 'OLD')} {on_update}"
+        for event, name, body in (
+            ("INSERT", "insert", refresh(dialect, "NEW")),
+            (update, "update", on_update),
+            ("DELETE", "delete", refresh(dialect, "OLD")),
         ):
             op.execute(
-                f"CREATE TRIGGER {name} AFTER {event} ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {fn}()"
+                f"CREATE TRIGGER credit_facts_{part}_{name} AFTER {event} ON {table} "
+                f"BEGIN {body} END"
             )
-        return
-    for name, event, table, body in (
-        (
-            "credit_facts_department_insert",
-            "INSERT",
-            "claim_departments",
-            _refresh_claim(dialect, "NEW"),
-        ),
-        (
-            "credit_facts_department_update",
-            "UPDATE",
-            "claim_departments",
-            _refresh_claim(dialect, "OLD") + " " + _refresh_claim(dialect, "NEW"),
-        ),
-        (
-            "credit_facts_department_delete",
-            "DELETE",
-            "claim_departments",
-            _refresh_claim(dialect, "OLD"),
-        ),
-        ("credit_facts_credit_insert", "INSERT", "credits", _refresh(dialect, "NEW.id")),
-        (
-            "credit_facts_credit_update",
-            f"UPDATE OF {credit_cols}",
-            "credits",
-            _refresh(dialect, "OLD.id") + " " + _refresh(dialect, "NEW.id"),
-        ),
-        (
-            "credit_facts_credit_delete",
-            "DELETE",
-            "credits",
-            "DELETE FROM credit_facts WHERE credit_id = OLD.id;",
-        ),
-        (
-            "credit_facts_case_insert",
-            "INSERT",
-            "resolution_cases",
-            _refresh(dialect, "NEW.credit_id"),
-        ),
-        (
-            "credit_facts_case_update",
-            f"UPDATE OF {case_cols}",
-            "resolution_cases",
-            _refresh(dialect, "OLD.credit_id") + " " + _refresh(dialect, "NEW.credit_id"),
-        ),
-        (
-            "credit_facts_case_delete",
-            "DELETE",
-            "resolution_cases",
-            _refresh(dialect, "OLD.credit_id"),
-        ),
-    ):
-        op.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN {body} END")
 
 
 def drop_triggers(dialect: str) -> None:
