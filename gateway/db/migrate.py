@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: the latest revision shipped; a test checks it equals Alembic's head. Kept as a constant so
 #: every command can check the schema without importing Alembic (a quarter second per start).
-HEAD = "0025"
+HEAD = "0026"
 log = get_logger("gateway.db")
 
 

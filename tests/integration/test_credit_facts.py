@@ -185,6 +185,29 @@ def test_facts_follow_every_write(gw: Gateway) -> None:
     )
 
 
+def test_an_update_that_changes_no_read_column_leaves_the_fact_row_alone(gw: Gateway) -> None:
+    """Reconciliation rewrites every persisting credit with the amount, status and government
+    it had (migration 0026): the row is not rebuilt then. Seen by planting a wrong figure in
+    C1's and C9's fact rows: a same-value update keeps it, a changed value rebuilds the row.
+    A case's and a department's update behave alike."""
+    ids = build(gw)
+    c1, c9 = ids["C1"], ids["C9"]
+    planted = update(F).where(F.c.credit_id.in_([c1, c9])).values(cents=-1)
+    with gw.db.write() as s:
+        s.execute(planted)
+        s.execute(update(CT).where(CT.c.id == c1).values(amount=CT.c.amount, status=CT.c.status))
+        s.execute(update(RC).where(RC.c.credit_id == c9).values(root_cause=RC.c.root_cause))
+        s.execute(update(CD).values(department=CD.c.department))
+        s.execute(update(CT).where(CT.c.id == c1).values(last_run_id=CT.c.last_run_id + 1))
+    got = facts(gw)
+    assert got[c1][FIELDS.index("cents")] == -1
+    assert got[c9][FIELDS.index("cents")] == -1
+    with gw.db.write() as s:
+        s.execute(update(CT).where(CT.c.id == c1).values(amount=CT.c.amount + 1))
+        s.execute(update(RC).where(RC.c.credit_id == c9).values(root_cause="payer_error"))
+    assert facts(gw) == expected(gw)
+
+
 def _stored_counts(gw: Gateway) -> dict[int, tuple[int, int]]:
     rm = tbl(RemittanceRow)
     with gw.db.read() as s:

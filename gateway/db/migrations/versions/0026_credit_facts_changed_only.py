@@ -1,0 +1,65 @@
+"""``credit_facts`` update triggers fire only when a column the facts read changed.
+
+Revision ID: 0026
+Revises: 0025
+
+Reconciliation rewrites every persisting credit of its scope (its last run, its basis, and
+the amount, status and government it had), and a full run's scope is every claim. ``UPDATE
+OF`` fires on a column named in the SET list, changed or not, so each such credit's fact row
+was deleted and written again unchanged: a second full run of the reconcile bench's matched
+shape rebuilt all 7,000 fact rows, of which 5,000 had not changed. The update triggers of
+0025 are recreated with a ``WHEN`` condition (any read column ``IS DISTINCT FROM`` its old
+value); their bodies are 0025's. A later migration that recreates the triggers (see 0025's
+trap) runs 0025's ``create_triggers`` and then this module's ``upgrade``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+from alembic import op
+
+revision: str = "0026"
+down_revision: str | None = "0025"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_0025: Any = importlib.import_module("gateway.db.migrations.versions.0025_credit_facts")
+#: the columns of ``claim_departments`` (0025 fires its update trigger on any column)
+DEPARTMENT_COLUMNS = ("provider_id", "patient_control_number", "department")
+
+
+def _changed(dialect: str, columns: Sequence[str]) -> str:
+    """True when an update changed any of ``columns`` (NULL-safe)."""
+    op_ = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
+    return " OR ".join(f"OLD.{c} {op_} NEW.{c}" for c in columns)
+
+
+def _recreate_update_triggers(dialect: str, *, guarded: bool) -> None:
+    for part, table, columns, refresh, old_on_update in _0025._SOURCES:
+        name = f"credit_facts_{part}_update"
+        listed = columns or DEPARTMENT_COLUMNS
+        event = f"UPDATE OF {', '.join(columns)}" if columns else "UPDATE"
+        when = f" WHEN ({_changed(dialect, listed)})" if guarded else ""
+        if dialect == "postgresql":
+            op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            op.execute(
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{when} "
+                f"EXECUTE FUNCTION credit_facts_from_{part}()"
+            )
+            continue
+        body = refresh(dialect, "NEW")
+        if old_on_update:
+            body = f"{refresh(dialect, 'OLD')} {body}"
+        op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table}{when} BEGIN {body} END")
+
+
+def upgrade() -> None:
+    _recreate_update_triggers(op.get_bind().dialect.name, guarded=True)
+
+
+def downgrade() -> None:
+    _recreate_update_triggers(op.get_bind().dialect.name, guarded=False)
