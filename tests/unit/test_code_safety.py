@@ -50,8 +50,9 @@ SQL_BUILD_ALLOWED = {
     "gateway/db/migrations/versions/0025_credit_facts.py": "the credit_facts trigger DDL and "
     "backfills, composed from the migration's constant column lists and dialect expressions; "
     "trigger bodies take no bound parameters, and no value reaches them",
-    "gateway/db/migrations/versions/0026_credit_facts_changed_only.py": "recreates 0025's "
-    "update triggers with a WHEN condition over 0025's constant column lists; no values",
+    "gateway/db/migrations/versions/0026_credit_facts_trigger_cost.py": "recreates 0025's "
+    "update triggers with a WHEN condition over 0025's constant column lists and sets its "
+    "trigger functions' planner setting; no values",
 }
 #: files allowed to call float(), and why no money goes through it
 FLOAT_ALLOWED = {
