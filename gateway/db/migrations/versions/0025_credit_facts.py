@@ -242,13 +242,33 @@ _SOURCES: tuple[tuple[str, str, tuple[str, ...] | None, Any, bool], ...] = (
 )
 
 
+def trigger_ddl(dialect: str, source: tuple[Any, ...], event: str, when: str = "") -> str:
+    """The CREATE TRIGGER of one of ``_SOURCES``' ``insert``, ``update`` or ``delete``
+    triggers; ``when``: a condition on OLD and NEW it fires under (migration 0026's)."""
+    part, table, columns, refresh, old_on_update = source
+    name = f"credit_facts_{part}_{event}"
+    on = {"insert": "INSERT", "delete": "DELETE"}.get(event) or (
+        f"UPDATE OF {', '.join(columns)}" if columns else "UPDATE"
+    )
+    guard = f" WHEN ({when})" if when else ""
+    if dialect == "postgresql":
+        return (
+            f"CREATE TRIGGER {name} AFTER {on} ON {table} FOR EACH ROW{guard} "
+            f"EXECUTE FUNCTION credit_facts_from_{part}()"
+        )
+    body = refresh(dialect, "OLD" if event == "delete" else "NEW")
+    if event == "update" and old_on_update:
+        body = f"{refresh(dialect, 'OLD')} {body}"
+    return f"CREATE TRIGGER {name} AFTER {on} ON {table}{guard} BEGIN {body} END"
+
+
 def create_triggers(dialect: str) -> None:
     """The nine triggers that keep ``credit_facts``: after an insert the new row's credits are
     refreshed, after a delete the old row's, after an update the new row's (and the old
     row's when it may name others). SQLite trigger bodies, or one PL/pgSQL function per table
     on PostgreSQL."""
-    for part, table, columns, refresh, old_on_update in _SOURCES:
-        update = f"UPDATE OF {', '.join(columns)}" if columns else "UPDATE"
+    for source in _SOURCES:
+        part, _, _, refresh, old_on_update = source
         if dialect == "postgresql":
             old_when = "TG_OP <> 'INSERT'" if old_on_update else "TG_OP = 'DELETE'"
             op.execute(
@@ -257,24 +277,8 @@ def create_triggers(dialect: str) -> None:
                 f"END IF; IF TG_OP <> 'DELETE' THEN {refresh(dialect, 'NEW')} END IF; "
                 "RETURN NULL; END $$"
             )
-            for event, name in (("INSERT", "insert"), (update, "update"), ("DELETE", "delete")):
-                op.execute(
-                    f"CREATE TRIGGER credit_facts_{part}_{name} AFTER {event} ON {table} "
-                    f"FOR EACH ROW EXECUTE FUNCTION credit_facts_from_{part}()"
-                )
-            continue
-        on_update = refresh(dialect, "NEW")
-        if old_on_update:
-            on_update = f"{refresh(dialect, 'OLD')} {on_update}"
-        for event, name, body in (
-            ("INSERT", "insert", refresh(dialect, "NEW")),
-            (update, "update", on_update),
-            ("DELETE", "delete", refresh(dialect, "OLD")),
-        ):
-            op.execute(
-                f"CREATE TRIGGER credit_facts_{part}_{name} AFTER {event} ON {table} "
-                f"BEGIN {body} END"
-            )
+        for event in ("insert", "update", "delete"):
+            op.execute(trigger_ddl(dialect, source, event))
 
 
 def drop_triggers(dialect: str) -> None:

@@ -47,23 +47,12 @@ def _changed(dialect: str, columns: Sequence[str]) -> str:
 
 
 def _recreate_update_triggers(dialect: str, *, guarded: bool) -> None:
-    for part, table, columns, refresh, old_on_update in _0025._SOURCES:
-        name = f"credit_facts_{part}_update"
-        listed = columns or DEPARTMENT_COLUMNS
-        event = f"UPDATE OF {', '.join(columns)}" if columns else "UPDATE"
-        when = f" WHEN ({_changed(dialect, listed)})" if guarded else ""
-        if dialect == "postgresql":
-            op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-            op.execute(
-                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{when} "
-                f"EXECUTE FUNCTION credit_facts_from_{part}()"
-            )
-            continue
-        body = refresh(dialect, "NEW")
-        if old_on_update:
-            body = f"{refresh(dialect, 'OLD')} {body}"
-        op.execute(f"DROP TRIGGER IF EXISTS {name}")
-        op.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table}{when} BEGIN {body} END")
+    for source in _0025._SOURCES:
+        part, table, columns = source[:3]
+        when = _changed(dialect, columns or DEPARTMENT_COLUMNS) if guarded else ""
+        on = f" ON {table}" if dialect == "postgresql" else ""
+        op.execute(f"DROP TRIGGER IF EXISTS credit_facts_{part}_update{on}")
+        op.execute(_0025.trigger_ddl(dialect, source, "update", when))
 
 
 def _lookups_by_index(dialect: str, *, on: bool) -> None:
